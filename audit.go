@@ -1,0 +1,117 @@
+package steward
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"iter"
+	"time"
+)
+
+// Event is one entry of the audit chain. Every state change writes one in the
+// same transaction as the change. Each event carries the hash of the one
+// before it, so a row altered, inserted or deleted behind Steward's back
+// breaks the chain at that row (see VerifyChain).
+type Event struct {
+	Seq        int64           `json:"seq"` // 1, 2, 3, … without gaps
+	Time       time.Time       `json:"time"`
+	Actor      string          `json:"actor"`       // "token:ci-bot", "system:demo"
+	Action     string          `json:"action"`      // "identity.created"
+	ObjectType string          `json:"object_type"` // "identity"
+	ObjectID   string          `json:"object_id"`
+	Data       json.RawMessage `json:"data,omitempty"`
+	PrevHash   string          `json:"prev_hash"` // hex; GenesisHash for Seq 1
+	Hash       string          `json:"hash"`      // hex SHA-256 of the fields above
+}
+
+// GenesisHash is the PrevHash of the first event.
+const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
+
+// ComputeHash returns the hex SHA-256 over the event's fields and PrevHash,
+// each length-prefixed so that no two different events hash alike. Time is
+// taken at microsecond precision, which every store keeps.
+func (e *Event) ComputeHash() string {
+	h := sha256.New()
+	var buf [8]byte
+	field := func(b []byte) {
+		binary.BigEndian.PutUint64(buf[:], uint64(len(b)))
+		h.Write(buf[:])
+		h.Write(b)
+	}
+	num := func(n int64) {
+		binary.BigEndian.PutUint64(buf[:], uint64(n))
+		h.Write(buf[:])
+	}
+	field([]byte("steward.event.v1"))
+	field([]byte(e.PrevHash))
+	num(e.Seq)
+	num(e.Time.UnixMicro())
+	field([]byte(e.Actor))
+	field([]byte(e.Action))
+	field([]byte(e.ObjectType))
+	field([]byte(e.ObjectID))
+	field(e.Data)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// ChainHead is what the store records of the newest event, so that events
+// deleted from the end of the chain are noticed too.
+type ChainHead struct {
+	Seq  int64
+	Hash string
+}
+
+// ChainError names the first event at which an audit chain is broken.
+type ChainError struct {
+	Seq    int64  // the first bad event's sequence number
+	Reason string // what is wrong, in words
+}
+
+func (e *ChainError) Error() string {
+	return fmt.Sprintf("audit chain broken at event %d: %s", e.Seq, e.Reason)
+}
+
+// VerifyChain walks events in sequence order and returns how many it checked,
+// or a *ChainError naming the first event that was altered, inserted or
+// deleted, or an error from the store that produced the sequence.
+func VerifyChain(events iter.Seq2[Event, error], head ChainHead) (int64, error) {
+	prev, want := GenesisHash, int64(1)
+	var n int64
+	for e, err := range events {
+		if err != nil {
+			return n, err
+		}
+		switch {
+		case e.Seq < want:
+			return n, &ChainError{Seq: e.Seq, Reason: fmt.Sprintf("sequence number repeats or goes back (expected %d): a row was inserted", want)}
+		case e.Seq > want:
+			return n, &ChainError{Seq: e.Seq, Reason: fmt.Sprintf("events %d to %d are missing: rows were deleted", want, e.Seq-1)}
+		case e.PrevHash != prev:
+			return n, &ChainError{Seq: e.Seq, Reason: "prev_hash does not match the event before it: a row was inserted, replaced or reordered"}
+		case e.ComputeHash() != e.Hash:
+			return n, &ChainError{Seq: e.Seq, Reason: "hash does not match the event's contents: the row was edited"}
+		}
+		prev, want = e.Hash, want+1
+		n++
+	}
+	if head.Seq != want-1 {
+		if head.Seq > want-1 {
+			return n, &ChainError{Seq: want, Reason: fmt.Sprintf("the chain ends at event %d but the head records event %d: rows were deleted from the end", want-1, head.Seq)}
+		}
+		return n, &ChainError{Seq: head.Seq + 1, Reason: fmt.Sprintf("the head records event %d but the chain goes on to %d: rows were appended behind Steward's back", head.Seq, want-1)}
+	} else if head.Hash != prev && n > 0 {
+		return n, &ChainError{Seq: head.Seq, Reason: "the newest event's hash differs from the one the head records: the row was replaced"}
+	}
+	return n, nil
+}
+
+// EventFilter selects audit events. Zero fields do not filter.
+type EventFilter struct {
+	Action     string
+	ObjectType string
+	ObjectID   string
+	Actor      string
+	ListOptions
+}

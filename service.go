@@ -1,0 +1,301 @@
+package steward
+
+import (
+	"context"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Page is one page of a list. Next is an opaque cursor for the following page,
+// empty on the last one. Lists are keyset-paginated, ordered by id: the cost
+// of a page does not grow with its depth.
+type Page[T any] struct {
+	Items []T    `json:"items"`
+	Next  string `json:"next,omitempty"`
+}
+
+// Page size limits.
+const (
+	DefaultLimit = 50
+	MaxLimit     = 1000
+)
+
+// ListOptions are the paging fields of every filter.
+type ListOptions struct {
+	After string // cursor from Page.Next; "" for the first page
+	Limit int    // 1..MaxLimit; 0 means DefaultLimit
+}
+
+// Normalize checks the options and returns the decoded cursor id (0 for the
+// first page) and the effective limit. It returns EINVALID for a bad cursor or
+// limit.
+func (o ListOptions) Normalize() (afterID int64, limit int, err error) {
+	limit = o.Limit
+	if limit == 0 {
+		limit = DefaultLimit
+	} else if limit < 0 || limit > MaxLimit {
+		return 0, 0, Errorf(EINVALID, "limit must be between 1 and %d.", MaxLimit)
+	}
+	if o.After == "" {
+		return 0, limit, nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(o.After)
+	if err != nil || !strings.HasPrefix(string(b), "k1:") {
+		return 0, 0, Errorf(EINVALID, "cursor is not one Steward gave out; start again without it.")
+	}
+	afterID, err = strconv.ParseInt(string(b[3:]), 10, 64)
+	if err != nil || afterID < 0 {
+		return 0, 0, Errorf(EINVALID, "cursor is not one Steward gave out; start again without it.")
+	}
+	return afterID, limit, nil
+}
+
+// Cursor encodes the keyset position after id.
+func Cursor(id int64) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("k1:" + strconv.FormatInt(id, 10)))
+}
+
+// TeamFilter selects teams. Zero fields do not filter.
+type TeamFilter struct {
+	Query string // substring of name or display name, case-insensitive
+	ListOptions
+}
+
+// PersonFilter selects people. Zero fields do not filter.
+type PersonFilter struct {
+	TeamID    int64
+	ManagerID int64
+	Status    PersonStatus
+	Query     string // substring of name, email or external id
+	ListOptions
+}
+
+// SystemFilter selects systems. Zero fields do not filter.
+type SystemFilter struct {
+	Kind  SystemKind
+	Query string
+	ListOptions
+}
+
+// IdentityFilter selects identities. Zero fields do not filter.
+type IdentityFilter struct {
+	Kind        IdentityKind
+	SystemID    int64
+	OwnerID     int64
+	TeamID      int64
+	Environment Environment
+	Status      IdentityStatus
+	Query       string // substring of name or external id, case-insensitive
+	ListOptions
+}
+
+// EntitlementFilter selects entitlements. Zero fields do not filter.
+type EntitlementFilter struct {
+	SystemID   int64
+	Privileged *bool
+	Query      string
+	ListOptions
+}
+
+// GrantFilter selects grants. Zero fields do not filter.
+type GrantFilter struct {
+	IdentityID    int64
+	EntitlementID int64
+	Type          GrantType
+	ListOptions
+}
+
+// Validate checks the enum fields of f.
+func (f *IdentityFilter) Validate() error {
+	if f.Kind != "" {
+		if err := f.Kind.Validate(); err != nil {
+			return err
+		}
+	}
+	if f.Environment != "" {
+		if err := f.Environment.Validate(); err != nil {
+			return err
+		}
+	}
+	if f.Status != "" {
+		if err := f.Status.Validate(); err != nil {
+			return err
+		}
+	}
+	return checkQuery(f.Query)
+}
+
+func checkQuery(q string) error { return checkText("query", q, 256, false) }
+
+// IdentityView is an identity with the names a reader needs beside the ids.
+// Stores fill the names by join; they are never written.
+type IdentityView struct {
+	Identity
+	SystemName  string       `json:"system_name,omitempty"`
+	OwnerName   string       `json:"owner_name,omitempty"`
+	OwnerStatus PersonStatus `json:"owner_status,omitempty"`
+	TeamName    string       `json:"team_name,omitempty"`
+}
+
+// GrantView is a grant with its entitlement's name, system and privilege.
+type GrantView struct {
+	Grant
+	EntitlementName string `json:"entitlement_name"`
+	SystemID        int64  `json:"system_id"`
+	Privileged      bool   `json:"privileged"`
+}
+
+// GapKind is the kind of an ownership gap.
+type GapKind string
+
+// Ownership gap kinds, counted over active non-human identities.
+const (
+	GapUnowned       GapKind = "unowned"        // no owner person
+	GapOwnerDeparted GapKind = "owner_departed" // the owner has left
+	GapTeamInactive  GapKind = "team_inactive"  // the owning team has no active member
+)
+
+// GapKinds lists every GapKind.
+var GapKinds = []GapKind{GapUnowned, GapOwnerDeparted, GapTeamInactive}
+
+// IdentityCount is the number of identities of one kind and status.
+type IdentityCount struct {
+	Kind   IdentityKind   `json:"kind"`
+	Status IdentityStatus `json:"status"`
+	Count  int64          `json:"count"`
+}
+
+// InventoryStats summarises the inventory for metrics and the dashboard.
+type InventoryStats struct {
+	Identities   []IdentityCount   `json:"identities"`
+	Gaps         map[GapKind]int64 `json:"ownership_gaps"`
+	People       int64             `json:"people"`
+	Teams        int64             `json:"teams"`
+	Systems      int64             `json:"systems"`
+	Entitlements int64             `json:"entitlements"`
+	Grants       int64             `json:"grants"`
+}
+
+// Bulk is a batch of inventory loaded in one transaction, for the demo
+// organisation, imports and benchmarks. Every row carries its own ID, chosen
+// by the caller, so that rows of one batch can refer to each other.
+type Bulk struct {
+	Teams        []Team
+	People       []Person
+	Systems      []System
+	Identities   []Identity
+	Credentials  []Credential
+	Entitlements []Entitlement
+	Grants       []Grant
+	Source       string // recorded on the audit event, e.g. "demo seed=1"
+}
+
+// Len returns the number of rows in b.
+func (b *Bulk) Len() int {
+	return len(b.Teams) + len(b.People) + len(b.Systems) + len(b.Identities) +
+		len(b.Credentials) + len(b.Entitlements) + len(b.Grants)
+}
+
+// InventoryReader reads the inventory.
+type InventoryReader interface {
+	// Team returns ENOTFOUND if there is no team with id.
+	Team(ctx context.Context, id int64) (*Team, error)
+	// Teams returns EINVALID for a bad filter or cursor.
+	Teams(ctx context.Context, f TeamFilter) (*Page[Team], error)
+	// Person returns ENOTFOUND if there is no person with id.
+	Person(ctx context.Context, id int64) (*Person, error)
+	// People returns EINVALID for a bad filter or cursor.
+	People(ctx context.Context, f PersonFilter) (*Page[Person], error)
+	// System returns ENOTFOUND if there is no system with id.
+	System(ctx context.Context, id int64) (*System, error)
+	// Systems returns EINVALID for a bad filter or cursor.
+	Systems(ctx context.Context, f SystemFilter) (*Page[System], error)
+	// Identity returns ENOTFOUND if there is no identity with id.
+	Identity(ctx context.Context, id int64) (*IdentityView, error)
+	// Identities returns EINVALID for a bad filter or cursor.
+	Identities(ctx context.Context, f IdentityFilter) (*Page[IdentityView], error)
+	// Credentials returns the credential metadata of one identity, oldest
+	// first; an unknown identity has none.
+	Credentials(ctx context.Context, identityID int64) ([]Credential, error)
+	// Entitlement returns ENOTFOUND if there is no entitlement with id.
+	Entitlement(ctx context.Context, id int64) (*Entitlement, error)
+	// Entitlements returns EINVALID for a bad filter or cursor.
+	Entitlements(ctx context.Context, f EntitlementFilter) (*Page[Entitlement], error)
+	// Grants returns EINVALID for a bad filter or cursor.
+	Grants(ctx context.Context, f GrantFilter) (*Page[GrantView], error)
+	// InventoryStats counts identities by kind and status, and ownership gaps.
+	InventoryStats(ctx context.Context) (*InventoryStats, error)
+}
+
+// InventoryWriter changes the inventory. Each method writes its audit event
+// in the same transaction, with the actor from the context (WithActor), and
+// sets the ID and server-side timestamps on its argument.
+type InventoryWriter interface {
+	// CreateTeam returns EINVALID or ECONFLICT (the name is taken).
+	CreateTeam(ctx context.Context, t *Team) error
+	// CreatePerson returns EINVALID, ECONFLICT (the external id is taken) or
+	// ENOTFOUND (the team or manager does not exist).
+	CreatePerson(ctx context.Context, p *Person) error
+	// CreateSystem returns EINVALID or ECONFLICT (the name is taken).
+	CreateSystem(ctx context.Context, s *System) error
+	// CreateIdentity returns EINVALID, ECONFLICT (the system already has that
+	// external id) or ENOTFOUND (the system, owner or team does not exist).
+	CreateIdentity(ctx context.Context, i *Identity) error
+	// CreateCredential returns EINVALID or ENOTFOUND (no such identity).
+	CreateCredential(ctx context.Context, c *Credential) error
+	// CreateEntitlement returns EINVALID, ECONFLICT or ENOTFOUND (no such system).
+	CreateEntitlement(ctx context.Context, e *Entitlement) error
+	// CreateGrant returns EINVALID, ECONFLICT (the identity already holds the
+	// entitlement) or ENOTFOUND (no such identity or entitlement).
+	CreateGrant(ctx context.Context, g *Grant) error
+	// BulkLoad inserts every row of b in one transaction with one summary
+	// audit event, or nothing. It returns EINVALID naming the first bad row,
+	// ECONFLICT if an ID or unique key is taken, ENOTFOUND for a reference to
+	// a missing row.
+	BulkLoad(ctx context.Context, b *Bulk) error
+}
+
+// TokenService issues and checks API tokens and web sessions.
+type TokenService interface {
+	// CreateToken stores a new token and returns its secret, which is shown
+	// once and never stored. It returns EINVALID or ECONFLICT (name taken).
+	CreateToken(ctx context.Context, t *Token) (raw string, err error)
+	// Authenticate returns the token for a raw secret, or EUNAUTHORIZED if it
+	// is unknown, revoked or expired.
+	Authenticate(ctx context.Context, raw string) (*Token, error)
+	// Tokens lists tokens, newest last.
+	Tokens(ctx context.Context) ([]Token, error)
+	// RevokeToken returns ENOTFOUND if there is no token with id.
+	RevokeToken(ctx context.Context, id int64) error
+	// CreateSession starts a web session for a token and returns the cookie
+	// secret. It returns ENOTFOUND for an unknown token.
+	CreateSession(ctx context.Context, tokenID int64, ttl time.Duration) (raw string, err error)
+	// SessionToken returns the token behind a live session, or EUNAUTHORIZED.
+	SessionToken(ctx context.Context, raw string) (*Token, error)
+	// DeleteSession ends a session; ending an unknown one is not an error.
+	DeleteSession(ctx context.Context, raw string) error
+}
+
+// AuditLog reads the audit chain.
+type AuditLog interface {
+	// Events returns EINVALID for a bad filter or cursor. Cursors and order
+	// follow Seq.
+	Events(ctx context.Context, f EventFilter) (*Page[Event], error)
+	// VerifyAudit checks the whole chain; see VerifyChain for what it returns.
+	VerifyAudit(ctx context.Context) (int64, error)
+}
+
+// Store is everything Steward keeps. Implementations: store/sqlstore
+// (SQLite and PostgreSQL).
+type Store interface {
+	InventoryReader
+	InventoryWriter
+	TokenService
+	AuditLog
+	// Ping returns EUNAVAILABLE if the database cannot be reached.
+	Ping(ctx context.Context) error
+	// Close releases the database.
+	Close() error
+}
