@@ -1,0 +1,235 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/stewardhq/steward"
+)
+
+// bulkTable is one table of a Bulk: its columns and its rows as values.
+type bulkTable struct {
+	name string
+	cols []string
+	rows [][]any
+}
+
+// bulkTables validates b and turns it into rows, in an order that keeps
+// references pointing backwards (foreign keys are deferred anyway).
+func bulkTables(b *steward.Bulk) ([]bulkTable, error) {
+	bad := func(table string, i int, id int64, err error) error {
+		return steward.Errorf(steward.EINVALID, "%s[%d] (id %d): %s", table, i, id, steward.ErrorMessage(err))
+	}
+	needID := func(table string, i int, id int64) error {
+		if id <= 0 {
+			return steward.Errorf(steward.EINVALID, "%s[%d]: a bulk row needs its id set.", table, i)
+		}
+		return nil
+	}
+	var out []bulkTable
+	if len(b.Teams) > 0 {
+		t := bulkTable{name: "teams", cols: []string{"id", "name", "display_name", "manager_id", "created_at"}}
+		for i := range b.Teams {
+			r := &b.Teams[i]
+			if err := needID("teams", i, r.ID); err != nil {
+				return nil, err
+			} else if err := r.Validate(); err != nil {
+				return nil, bad("teams", i, r.ID, err)
+			}
+			t.rows = append(t.rows, []any{r.ID, r.Name, r.DisplayName, idPtr(r.ManagerID), micro(r.CreatedAt)})
+		}
+		out = append(out, t)
+	}
+	if len(b.People) > 0 {
+		t := bulkTable{name: "people", cols: []string{"id", "external_id", "name", "email", "title", "team_id", "manager_id", "status", "departed_at", "created_at"}}
+		for i := range b.People {
+			r := &b.People[i]
+			if err := needID("people", i, r.ID); err != nil {
+				return nil, err
+			} else if err := r.Validate(); err != nil {
+				return nil, bad("people", i, r.ID, err)
+			}
+			t.rows = append(t.rows, []any{r.ID, r.ExternalID, r.Name, r.Email, r.Title, idPtr(r.TeamID), idPtr(r.ManagerID), string(r.Status), microPtr(r.DepartedAt), micro(r.CreatedAt)})
+		}
+		out = append(out, t)
+	}
+	if len(b.Systems) > 0 {
+		t := bulkTable{name: "systems", cols: []string{"id", "name", "kind", "description", "owner_team_id", "created_at"}}
+		for i := range b.Systems {
+			r := &b.Systems[i]
+			if err := needID("systems", i, r.ID); err != nil {
+				return nil, err
+			} else if err := r.Validate(); err != nil {
+				return nil, bad("systems", i, r.ID, err)
+			}
+			t.rows = append(t.rows, []any{r.ID, r.Name, string(r.Kind), r.Description, idPtr(r.OwnerTeamID), micro(r.CreatedAt)})
+		}
+		out = append(out, t)
+	}
+	if len(b.Identities) > 0 {
+		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at"}}
+		for i := range b.Identities {
+			r := &b.Identities[i]
+			if r.UpdatedAt.IsZero() {
+				r.UpdatedAt = r.CreatedAt
+			}
+			if err := needID("identities", i, r.ID); err != nil {
+				return nil, err
+			} else if err := r.Validate(); err != nil {
+				return nil, bad("identities", i, r.ID, err)
+			}
+			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
+				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), micro(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt)})
+		}
+		out = append(out, t)
+	}
+	if len(b.Credentials) > 0 {
+		t := bulkTable{name: "credentials", cols: []string{"id", "identity_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "fingerprint"}}
+		for i := range b.Credentials {
+			r := &b.Credentials[i]
+			if err := needID("credentials", i, r.ID); err != nil {
+				return nil, err
+			} else if err := r.Validate(); err != nil {
+				return nil, bad("credentials", i, r.ID, err)
+			}
+			t.rows = append(t.rows, []any{r.ID, r.IdentityID, string(r.Kind), micro(r.CreatedAt), microPtr(r.LastRotatedAt), microPtr(r.LastUsedAt), microPtr(r.ExpiresAt), r.Fingerprint})
+		}
+		out = append(out, t)
+	}
+	if len(b.Entitlements) > 0 {
+		t := bulkTable{name: "entitlements", cols: []string{"id", "system_id", "name", "description", "privileged", "sensitivity", "created_at"}}
+		for i := range b.Entitlements {
+			r := &b.Entitlements[i]
+			if err := needID("entitlements", i, r.ID); err != nil {
+				return nil, err
+			} else if err := r.Validate(); err != nil {
+				return nil, bad("entitlements", i, r.ID, err)
+			}
+			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.Name, r.Description, r.Privileged, string(r.Sensitivity), micro(r.CreatedAt)})
+		}
+		out = append(out, t)
+	}
+	if len(b.Grants) > 0 {
+		t := bulkTable{name: "grants", cols: []string{"id", "identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via"}}
+		for i := range b.Grants {
+			r := &b.Grants[i]
+			if err := needID("grants", i, r.ID); err != nil {
+				return nil, err
+			} else if err := r.Validate(); err != nil {
+				return nil, bad("grants", i, r.ID, err)
+			}
+			t.rows = append(t.rows, []any{r.ID, r.IdentityID, r.EntitlementID, string(r.Type), micro(r.GrantedAt), microPtr(r.ExpiresAt), r.GrantedVia})
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+// BulkLoad inserts every row of b in one transaction with one audit event.
+// SQLite uses prepared inserts; PostgreSQL uses COPY.
+func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
+	tables, err := bulkTables(b)
+	if err != nil {
+		return err
+	}
+	if len(tables) == 0 {
+		return nil
+	}
+	counts := map[string]int{}
+	for _, t := range tables {
+		counts[t.name] = len(t.rows)
+	}
+	data := map[string]any{"source": b.Source, "rows": counts}
+	if d.pg {
+		err = d.bulkPostgres(ctx, tables, data)
+	} else {
+		err = d.writeTx(ctx, func(tx *sql.Tx) error {
+			for _, t := range tables {
+				if err := insertRows(ctx, tx, t); err != nil {
+					return err
+				}
+			}
+			return d.appendEvent(ctx, tx, "inventory.loaded", "inventory", "", data)
+		})
+	}
+	if isUnique(err) {
+		return steward.Errorf(steward.ECONFLICT, "The batch repeats an id or a unique key, or one is taken already.")
+	} else if isForeignKey(err) {
+		return steward.Errorf(steward.ENOTFOUND, "A row of the batch refers to one that does not exist.")
+	}
+	return err
+}
+
+// insertRows inserts t's rows with one prepared statement.
+func insertRows(ctx context.Context, tx *sql.Tx, t bulkTable) error {
+	marks := strings.TrimSuffix(strings.Repeat("?, ", len(t.cols)), ", ")
+	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+t.name+` (`+strings.Join(t.cols, ", ")+`) VALUES (`+marks+`)`)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	for _, r := range t.rows {
+		if _, err := stmt.ExecContext(ctx, r...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// bulkPostgres copies the tables in one transaction on one connection. The
+// transaction is opened with plain SQL so that COPY (through the pgx
+// connection underneath) and the audit event (through database/sql) share it.
+func (d *DB) bulkPostgres(ctx context.Context, tables []bulkTable, data map[string]any) (err error) {
+	conn, err := d.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	err = conn.Raw(func(dc any) error {
+		pc := dc.(*stdlib.Conn).Conn()
+		for _, t := range tables {
+			if _, err := pc.CopyFrom(ctx, pgx.Identifier{t.name}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
+				return fmt.Errorf("copy %s: %w", t.name, err)
+			}
+			// Rows carry their own ids; move the identity sequence past them
+			// so that later single inserts do not collide.
+			if _, err := pc.Exec(ctx, `SELECT setval(pg_get_serial_sequence($1, 'id'), (SELECT max(id) FROM `+pgx.Identifier{t.name}.Sanitize()+`))`, t.name); err != nil {
+				return fmt.Errorf("advance %s id: %w", t.name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err = d.appendEvent(ctx, conn, "inventory.loaded", "inventory", "", data); err != nil {
+		return err
+	}
+	_, err = conn.ExecContext(ctx, "COMMIT")
+	return err
+}
+
+// Optimize refreshes the planner's statistics after a large load, so that
+// filtered lists choose the right index. It samples rather than reads every
+// row on SQLite.
+func (d *DB) Optimize(ctx context.Context) error {
+	if d.pg {
+		_, err := d.write.ExecContext(ctx, `ANALYZE`)
+		return err
+	}
+	_, err := d.write.ExecContext(ctx, `PRAGMA analysis_limit = 2000; ANALYZE; PRAGMA optimize;`)
+	return err
+}

@@ -1,0 +1,556 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/stewardhq/steward"
+)
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(...any) error }
+
+// list runs a keyset-paginated query. sel must select from a table aliased
+// "x" whose id is the first column; where holds extra conditions on x. It
+// fetches limit+1 rows to learn whether a next page exists without counting.
+func list[T any](ctx context.Context, d *DB, sel string, where []string, args []any, opts steward.ListOptions,
+	scan func(scanner) (T, error), idOf func(*T) int64) (*steward.Page[T], error) {
+	after, limit, err := opts.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	where = append([]string{"x.id > ?"}, where...)
+	args = append([]any{after}, args...)
+	args = append(args, limit+1)
+	query := sel + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
+	rows, err := d.read.QueryContext(ctx, d.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := &steward.Page[T]{Items: make([]T, 0, min(limit+1, 64))}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		page.Items = append(page.Items, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = steward.Cursor(idOf(&page.Items[limit-1]))
+	}
+	return page, nil
+}
+
+// get runs a single-row query and turns no row into ENOTFOUND.
+func get[T any](ctx context.Context, d *DB, query string, id int64, what string, scan func(scanner) (T, error)) (*T, error) {
+	v, err := scan(d.read.QueryRowContext(ctx, d.q(query), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "%s %d does not exist.", what, id)
+	} else if err != nil {
+		return nil, err
+	}
+	return &v, nil
+}
+
+// textFilter adds a case-insensitive substring match of q over cols.
+func (d *DB) textFilter(where []string, args []any, q string, cols ...string) ([]string, []any) {
+	if q == "" {
+		return where, args
+	}
+	p := likePattern(q)
+	ors := make([]string, len(cols))
+	for i, c := range cols {
+		ors[i] = c + " " + d.like() + ` ? ESCAPE '\'`
+		args = append(args, p)
+	}
+	return append(where, "("+strings.Join(ors, " OR ")+")"), args
+}
+
+func eqFilter(where []string, args []any, col string, v any, set bool) ([]string, []any) {
+	if !set {
+		return where, args
+	}
+	return append(where, col+" = ?"), append(args, v)
+}
+
+func idStr(id int64) string { return strconv.FormatInt(id, 10) }
+
+// ---- teams
+
+const teamSelect = `SELECT x.id, x.name, x.display_name, x.manager_id, x.created_at FROM teams x`
+
+func scanTeam(r scanner) (steward.Team, error) {
+	var t steward.Team
+	var mgr sql.NullInt64
+	var created int64
+	err := r.Scan(&t.ID, &t.Name, &t.DisplayName, &mgr, &created)
+	t.ManagerID, t.CreatedAt = fromNullID(mgr), fromMicro(created)
+	return t, err
+}
+
+// CreateTeam stores a new team.
+func (d *DB) CreateTeam(ctx context.Context, t *steward.Team) error {
+	if t.CreatedAt.IsZero() {
+		t.CreatedAt = d.now()
+	}
+	if err := t.Validate(); err != nil {
+		return err
+	}
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
+		if t.ManagerID != nil {
+			if err := d.exists(ctx, tx, "people", *t.ManagerID, "manager"); err != nil {
+				return err
+			}
+		}
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO teams (name, display_name, manager_id, created_at) VALUES (?, ?, ?, ?) RETURNING id`),
+			t.Name, t.DisplayName, idPtr(t.ManagerID), micro(t.CreatedAt)).Scan(&t.ID)
+		if isUnique(err) {
+			return steward.Errorf(steward.ECONFLICT, "A team named %q exists already.", t.Name)
+		} else if err != nil {
+			return err
+		}
+		return d.appendEvent(ctx, tx, "team.created", "team", idStr(t.ID), t)
+	})
+}
+
+// Team returns one team.
+func (d *DB) Team(ctx context.Context, id int64) (*steward.Team, error) {
+	return get(ctx, d, teamSelect+` WHERE x.id = ?`, id, "team", scanTeam)
+}
+
+// Teams lists teams.
+func (d *DB) Teams(ctx context.Context, f steward.TeamFilter) (*steward.Page[steward.Team], error) {
+	if err := checkQuery(f.Query); err != nil {
+		return nil, err
+	}
+	where, args := d.textFilter(nil, nil, f.Query, "x.name", "x.display_name")
+	return list(ctx, d, teamSelect, where, args, f.ListOptions, scanTeam, func(t *steward.Team) int64 { return t.ID })
+}
+
+// ---- people
+
+const personSelect = `SELECT x.id, x.external_id, x.name, x.email, x.title, x.team_id, x.manager_id, x.status, x.departed_at, x.created_at FROM people x`
+
+func scanPerson(r scanner) (steward.Person, error) {
+	var p steward.Person
+	var team, mgr, departed sql.NullInt64
+	var created int64
+	err := r.Scan(&p.ID, &p.ExternalID, &p.Name, &p.Email, &p.Title, &team, &mgr, &p.Status, &departed, &created)
+	p.TeamID, p.ManagerID, p.DepartedAt, p.CreatedAt = fromNullID(team), fromNullID(mgr), fromNullMicro(departed), fromMicro(created)
+	return p, err
+}
+
+// CreatePerson stores a new person.
+func (d *DB) CreatePerson(ctx context.Context, p *steward.Person) error {
+	if p.CreatedAt.IsZero() {
+		p.CreatedAt = d.now()
+	}
+	if p.Status == "" {
+		p.Status = steward.PersonActive
+	}
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
+		if p.TeamID != nil {
+			if err := d.exists(ctx, tx, "teams", *p.TeamID, "team"); err != nil {
+				return err
+			}
+		}
+		if p.ManagerID != nil {
+			if err := d.exists(ctx, tx, "people", *p.ManagerID, "manager"); err != nil {
+				return err
+			}
+		}
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO people (external_id, name, email, title, team_id, manager_id, status, departed_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			p.ExternalID, p.Name, p.Email, p.Title, idPtr(p.TeamID), idPtr(p.ManagerID), string(p.Status), microPtr(p.DepartedAt), micro(p.CreatedAt)).Scan(&p.ID)
+		if isUnique(err) {
+			return steward.Errorf(steward.ECONFLICT, "A person with external id %q exists already.", p.ExternalID)
+		} else if err != nil {
+			return err
+		}
+		return d.appendEvent(ctx, tx, "person.created", "person", idStr(p.ID), p)
+	})
+}
+
+// Person returns one person.
+func (d *DB) Person(ctx context.Context, id int64) (*steward.Person, error) {
+	return get(ctx, d, personSelect+` WHERE x.id = ?`, id, "person", scanPerson)
+}
+
+// People lists people.
+func (d *DB) People(ctx context.Context, f steward.PersonFilter) (*steward.Page[steward.Person], error) {
+	if f.Status != "" {
+		if err := f.Status.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkQuery(f.Query); err != nil {
+		return nil, err
+	}
+	where, args := eqFilter(nil, nil, "x.team_id", f.TeamID, f.TeamID != 0)
+	where, args = eqFilter(where, args, "x.manager_id", f.ManagerID, f.ManagerID != 0)
+	where, args = eqFilter(where, args, "x.status", string(f.Status), f.Status != "")
+	where, args = d.textFilter(where, args, f.Query, "x.name", "x.email", "x.external_id")
+	return list(ctx, d, personSelect, where, args, f.ListOptions, scanPerson, func(p *steward.Person) int64 { return p.ID })
+}
+
+// ---- systems
+
+const systemSelect = `SELECT x.id, x.name, x.kind, x.description, x.owner_team_id, x.created_at FROM systems x`
+
+func scanSystem(r scanner) (steward.System, error) {
+	var s steward.System
+	var team sql.NullInt64
+	var created int64
+	err := r.Scan(&s.ID, &s.Name, &s.Kind, &s.Description, &team, &created)
+	s.OwnerTeamID, s.CreatedAt = fromNullID(team), fromMicro(created)
+	return s, err
+}
+
+// CreateSystem stores a new system.
+func (d *DB) CreateSystem(ctx context.Context, s *steward.System) error {
+	if s.CreatedAt.IsZero() {
+		s.CreatedAt = d.now()
+	}
+	if err := s.Validate(); err != nil {
+		return err
+	}
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
+		if s.OwnerTeamID != nil {
+			if err := d.exists(ctx, tx, "teams", *s.OwnerTeamID, "team"); err != nil {
+				return err
+			}
+		}
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO systems (name, kind, description, owner_team_id, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+			s.Name, string(s.Kind), s.Description, idPtr(s.OwnerTeamID), micro(s.CreatedAt)).Scan(&s.ID)
+		if isUnique(err) {
+			return steward.Errorf(steward.ECONFLICT, "A system named %q exists already.", s.Name)
+		} else if err != nil {
+			return err
+		}
+		return d.appendEvent(ctx, tx, "system.created", "system", idStr(s.ID), s)
+	})
+}
+
+// System returns one system.
+func (d *DB) System(ctx context.Context, id int64) (*steward.System, error) {
+	return get(ctx, d, systemSelect+` WHERE x.id = ?`, id, "system", scanSystem)
+}
+
+// Systems lists systems.
+func (d *DB) Systems(ctx context.Context, f steward.SystemFilter) (*steward.Page[steward.System], error) {
+	if f.Kind != "" {
+		if err := f.Kind.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkQuery(f.Query); err != nil {
+		return nil, err
+	}
+	where, args := eqFilter(nil, nil, "x.kind", string(f.Kind), f.Kind != "")
+	where, args = d.textFilter(where, args, f.Query, "x.name", "x.description")
+	return list(ctx, d, systemSelect, where, args, f.ListOptions, scanSystem, func(s *steward.System) int64 { return s.ID })
+}
+
+// ---- identities
+
+const identityColumns = `x.id, x.system_id, x.external_id, x.name, x.kind, x.environment, x.criticality, x.owner_id, x.team_id, x.status, x.labels, x.created_at, x.last_used_at, x.updated_at`
+
+// identityView selects the identity page first (in a subquery that the
+// planner keeps, because it has a LIMIT) and joins names to those rows only,
+// so a join never makes a page scan more than the page.
+func identityView(inner string) string {
+	return `SELECT x.*, s.name, p.name, p.status, t.name FROM (` + inner + `) x
+		JOIN systems s ON s.id = x.system_id
+		LEFT JOIN people p ON p.id = x.owner_id
+		LEFT JOIN teams t ON t.id = x.team_id
+		ORDER BY x.id`
+}
+
+func scanIdentityView(r scanner) (steward.IdentityView, error) {
+	var v steward.IdentityView
+	var owner, team, lastUsed sql.NullInt64
+	var labels, ownerName, ownerStatus, teamName sql.NullString
+	var created, updated int64
+	err := r.Scan(&v.ID, &v.SystemID, &v.ExternalID, &v.Name, &v.Kind, &v.Environment, &v.Criticality, &owner, &team, &v.Status,
+		&labels, &created, &lastUsed, &updated, &v.SystemName, &ownerName, &ownerStatus, &teamName)
+	if err != nil {
+		return v, err
+	}
+	v.OwnerID, v.TeamID, v.LastUsedAt = fromNullID(owner), fromNullID(team), fromNullMicro(lastUsed)
+	v.CreatedAt, v.UpdatedAt = fromMicro(created), fromMicro(updated)
+	v.OwnerName, v.OwnerStatus, v.TeamName = ownerName.String, steward.PersonStatus(ownerStatus.String), teamName.String
+	if labels.Valid && labels.String != "" {
+		if err := json.Unmarshal([]byte(labels.String), &v.Labels); err != nil {
+			return v, err
+		}
+	}
+	return v, nil
+}
+
+func labelsJSON(l map[string]string) any {
+	if len(l) == 0 {
+		return nil
+	}
+	b, _ := json.Marshal(l) // a map of strings always marshals
+	return string(b)
+}
+
+// CreateIdentity stores a new identity.
+func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
+	now := d.now()
+	if i.CreatedAt.IsZero() {
+		i.CreatedAt = now
+	}
+	i.UpdatedAt = now
+	if i.Status == "" {
+		i.Status = steward.IdentityActive
+	}
+	if err := i.Validate(); err != nil {
+		return err
+	}
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := d.exists(ctx, tx, "systems", i.SystemID, "system"); err != nil {
+			return err
+		}
+		if i.OwnerID != nil {
+			if err := d.exists(ctx, tx, "people", *i.OwnerID, "owner"); err != nil {
+				return err
+			}
+		}
+		if i.TeamID != nil {
+			if err := d.exists(ctx, tx, "teams", *i.TeamID, "team"); err != nil {
+				return err
+			}
+		}
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, owner_id, team_id, status, labels, created_at, last_used_at, updated_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			i.SystemID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), idPtr(i.OwnerID), idPtr(i.TeamID),
+			string(i.Status), labelsJSON(i.Labels), micro(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt)).Scan(&i.ID)
+		if isUnique(err) {
+			return steward.Errorf(steward.ECONFLICT, "System %d already has an identity with external id %q.", i.SystemID, i.ExternalID)
+		} else if err != nil {
+			return err
+		}
+		return d.appendEvent(ctx, tx, "identity.created", "identity", idStr(i.ID), i)
+	})
+}
+
+// Identity returns one identity with the names of its system, owner and team.
+func (d *DB) Identity(ctx context.Context, id int64) (*steward.IdentityView, error) {
+	return get(ctx, d, identityView(`SELECT `+identityColumns+` FROM identities x WHERE x.id = ?`), id, "identity", scanIdentityView)
+}
+
+// Identities lists identities.
+func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward.Page[steward.IdentityView], error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	after, limit, err := f.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	where, args := []string{"x.id > ?"}, []any{after}
+	where, args = eqFilter(where, args, "x.kind", string(f.Kind), f.Kind != "")
+	where, args = eqFilter(where, args, "x.system_id", f.SystemID, f.SystemID != 0)
+	where, args = eqFilter(where, args, "x.owner_id", f.OwnerID, f.OwnerID != 0)
+	where, args = eqFilter(where, args, "x.team_id", f.TeamID, f.TeamID != 0)
+	where, args = eqFilter(where, args, "x.environment", string(f.Environment), f.Environment != "")
+	where, args = eqFilter(where, args, "x.status", string(f.Status), f.Status != "")
+	where, args = d.textFilter(where, args, f.Query, "x.name", "x.external_id")
+	args = append(args, limit+1)
+	inner := `SELECT ` + identityColumns + ` FROM identities x WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
+	rows, err := d.read.QueryContext(ctx, d.q(identityView(inner)), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := &steward.Page[steward.IdentityView]{Items: make([]steward.IdentityView, 0, min(limit+1, 64))}
+	for rows.Next() {
+		v, err := scanIdentityView(rows)
+		if err != nil {
+			return nil, err
+		}
+		page.Items = append(page.Items, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = steward.Cursor(page.Items[limit-1].ID)
+	}
+	return page, nil
+}
+
+// ---- credentials
+
+func scanCredential(r scanner) (steward.Credential, error) {
+	var c steward.Credential
+	var created int64
+	var rotated, used, expires sql.NullInt64
+	err := r.Scan(&c.ID, &c.IdentityID, &c.Kind, &created, &rotated, &used, &expires, &c.Fingerprint)
+	c.CreatedAt, c.LastRotatedAt, c.LastUsedAt, c.ExpiresAt = fromMicro(created), fromNullMicro(rotated), fromNullMicro(used), fromNullMicro(expires)
+	return c, err
+}
+
+// CreateCredential stores the metadata of a new credential.
+func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error {
+	if c.CreatedAt.IsZero() {
+		c.CreatedAt = d.now()
+	}
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := d.exists(ctx, tx, "identities", c.IdentityID, "identity"); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO credentials (identity_id, kind, created_at, last_rotated_at, last_used_at, expires_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			c.IdentityID, string(c.Kind), micro(c.CreatedAt), microPtr(c.LastRotatedAt), microPtr(c.LastUsedAt), microPtr(c.ExpiresAt), c.Fingerprint).Scan(&c.ID)
+		if err != nil {
+			return err
+		}
+		return d.appendEvent(ctx, tx, "credential.created", "credential", idStr(c.ID), c)
+	})
+}
+
+// Credentials returns an identity's credential metadata, oldest first.
+func (d *DB) Credentials(ctx context.Context, identityID int64) ([]steward.Credential, error) {
+	rows, err := d.read.QueryContext(ctx, d.q(`SELECT id, identity_id, kind, created_at, last_rotated_at, last_used_at, expires_at, fingerprint
+		FROM credentials WHERE identity_id = ? ORDER BY id LIMIT 1000`), identityID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []steward.Credential{}
+	for rows.Next() {
+		c, err := scanCredential(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, rows.Err()
+}
+
+// ---- entitlements
+
+const entitlementSelect = `SELECT x.id, x.system_id, x.name, x.description, x.privileged, x.sensitivity, x.created_at FROM entitlements x`
+
+func scanEntitlement(r scanner) (steward.Entitlement, error) {
+	var e steward.Entitlement
+	var created int64
+	err := r.Scan(&e.ID, &e.SystemID, &e.Name, &e.Description, &e.Privileged, &e.Sensitivity, &created)
+	e.CreatedAt = fromMicro(created)
+	return e, err
+}
+
+// CreateEntitlement stores a new entitlement.
+func (d *DB) CreateEntitlement(ctx context.Context, e *steward.Entitlement) error {
+	if e.CreatedAt.IsZero() {
+		e.CreatedAt = d.now()
+	}
+	if err := e.Validate(); err != nil {
+		return err
+	}
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := d.exists(ctx, tx, "systems", e.SystemID, "system"); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO entitlements (system_id, name, description, privileged, sensitivity, created_at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+			e.SystemID, e.Name, e.Description, e.Privileged, string(e.Sensitivity), micro(e.CreatedAt)).Scan(&e.ID)
+		if isUnique(err) {
+			return steward.Errorf(steward.ECONFLICT, "System %d already has an entitlement named %q.", e.SystemID, e.Name)
+		} else if err != nil {
+			return err
+		}
+		return d.appendEvent(ctx, tx, "entitlement.created", "entitlement", idStr(e.ID), e)
+	})
+}
+
+// Entitlement returns one entitlement.
+func (d *DB) Entitlement(ctx context.Context, id int64) (*steward.Entitlement, error) {
+	return get(ctx, d, entitlementSelect+` WHERE x.id = ?`, id, "entitlement", scanEntitlement)
+}
+
+// Entitlements lists entitlements.
+func (d *DB) Entitlements(ctx context.Context, f steward.EntitlementFilter) (*steward.Page[steward.Entitlement], error) {
+	if err := checkQuery(f.Query); err != nil {
+		return nil, err
+	}
+	where, args := eqFilter(nil, nil, "x.system_id", f.SystemID, f.SystemID != 0)
+	if f.Privileged != nil {
+		where, args = append(where, "x.privileged = ?"), append(args, *f.Privileged)
+	}
+	where, args = d.textFilter(where, args, f.Query, "x.name", "x.description")
+	return list(ctx, d, entitlementSelect, where, args, f.ListOptions, scanEntitlement, func(e *steward.Entitlement) int64 { return e.ID })
+}
+
+// ---- grants
+
+const grantSelect = `SELECT x.id, x.identity_id, x.entitlement_id, x.type, x.granted_at, x.expires_at, x.granted_via, e.name, e.system_id, e.privileged
+	FROM grants x JOIN entitlements e ON e.id = x.entitlement_id`
+
+func scanGrant(r scanner) (steward.GrantView, error) {
+	var g steward.GrantView
+	var granted int64
+	var expires sql.NullInt64
+	err := r.Scan(&g.ID, &g.IdentityID, &g.EntitlementID, &g.Type, &granted, &expires, &g.GrantedVia, &g.EntitlementName, &g.SystemID, &g.Privileged)
+	g.GrantedAt, g.ExpiresAt = fromMicro(granted), fromNullMicro(expires)
+	return g, err
+}
+
+// CreateGrant stores a new grant.
+func (d *DB) CreateGrant(ctx context.Context, g *steward.Grant) error {
+	if g.GrantedAt.IsZero() {
+		g.GrantedAt = d.now()
+	}
+	if err := g.Validate(); err != nil {
+		return err
+	}
+	return d.writeTx(ctx, func(tx *sql.Tx) error {
+		if err := d.exists(ctx, tx, "identities", g.IdentityID, "identity"); err != nil {
+			return err
+		}
+		if err := d.exists(ctx, tx, "entitlements", g.EntitlementID, "entitlement"); err != nil {
+			return err
+		}
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO grants (identity_id, entitlement_id, type, granted_at, expires_at, granted_via) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+			g.IdentityID, g.EntitlementID, string(g.Type), micro(g.GrantedAt), microPtr(g.ExpiresAt), g.GrantedVia).Scan(&g.ID)
+		if isUnique(err) {
+			return steward.Errorf(steward.ECONFLICT, "Identity %d already holds entitlement %d.", g.IdentityID, g.EntitlementID)
+		} else if err != nil {
+			return err
+		}
+		return d.appendEvent(ctx, tx, "grant.created", "grant", idStr(g.ID), g)
+	})
+}
+
+// Grants lists grants with their entitlement's name and privilege.
+func (d *DB) Grants(ctx context.Context, f steward.GrantFilter) (*steward.Page[steward.GrantView], error) {
+	if f.Type != "" {
+		if err := f.Type.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	where, args := eqFilter(nil, nil, "x.identity_id", f.IdentityID, f.IdentityID != 0)
+	where, args = eqFilter(where, args, "x.entitlement_id", f.EntitlementID, f.EntitlementID != 0)
+	where, args = eqFilter(where, args, "x.type", string(f.Type), f.Type != "")
+	return list(ctx, d, grantSelect, where, args, f.ListOptions, scanGrant, func(g *steward.GrantView) int64 { return g.ID })
+}
+
+func checkQuery(q string) error {
+	f := steward.IdentityFilter{Query: q}
+	return f.Validate()
+}

@@ -1,0 +1,363 @@
+// Package sqlstore implements steward.Store on SQLite (the embedded default,
+// pure Go through modernc.org/sqlite) and PostgreSQL (pgx), with one set of
+// hand-written queries and a small dialect layer. The same conformance suite
+// (store/storetest) runs against both.
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"path"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/stewardhq/steward"
+)
+
+//go:embed migrations
+var migrations embed.FS
+
+// Options configure a DB. Zero values take the defaults given.
+type Options struct {
+	// Clock stamps rows and audit events. Default: steward.SystemClock.
+	Clock steward.Clock
+	// Logger receives store diagnostics. Default: discard.
+	Logger *slog.Logger
+	// ReadConns is the number of SQLite reader connections. Default: 4.
+	// SQLite always has exactly one writer connection: it allows one writer
+	// at a time, and queueing writers in Go is cheaper than busy-waiting.
+	ReadConns int
+	// MaxConns is the PostgreSQL pool size. Default: 16.
+	MaxConns int
+}
+
+// DB is a Steward store on SQLite or PostgreSQL.
+type DB struct {
+	pg     bool    // PostgreSQL dialect; SQLite otherwise
+	read   *sql.DB // SQLite: reader pool; PostgreSQL: the one pool
+	write  *sql.DB // SQLite: one writer connection; PostgreSQL: the one pool
+	clock  steward.Clock
+	logger *slog.Logger
+}
+
+var _ steward.Store = (*DB)(nil)
+
+// IsPostgres reports whether dsn names a PostgreSQL database rather than a
+// SQLite file.
+func IsPostgres(dsn string) bool {
+	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
+}
+
+// Open opens the store at dsn: a postgres:// URL, or else the path of a SQLite
+// file, created if missing. It does not migrate; call Migrate.
+func Open(dsn string, o Options) (*DB, error) {
+	if dsn == "" {
+		return nil, steward.Errorf(steward.EINVALID, "no database given: pass --db with a SQLite file path or a postgres:// URL.")
+	}
+	d := &DB{pg: IsPostgres(dsn), clock: o.Clock, logger: o.Logger}
+	if d.clock == nil {
+		d.clock = steward.SystemClock{}
+	}
+	if d.logger == nil {
+		d.logger = slog.New(slog.DiscardHandler)
+	}
+	if d.pg {
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, steward.Errorf(steward.EINVALID, "PostgreSQL URL is not valid: %v", err)
+		}
+		n := o.MaxConns
+		if n <= 0 {
+			n = 16
+		}
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+		db.SetConnMaxIdleTime(5 * time.Minute)
+		d.read, d.write = db, db
+		return d, nil
+	}
+	file := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
+	if i := strings.IndexByte(file, '?'); i >= 0 {
+		file = file[:i]
+	}
+	// WAL lets readers run beside the writer; busy_timeout makes another
+	// process (a CLI command beside a running server) wait instead of fail;
+	// synchronous=NORMAL is durable across process crashes in WAL mode.
+	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
+		"&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16000)&_time_format=sqlite"
+	write, err := sql.Open("sqlite", "file:"+file+params+"&_txlock=immediate")
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	write.SetMaxOpenConns(1)
+	write.SetMaxIdleConns(1)
+	write.SetConnMaxLifetime(0)
+	read, err := sql.Open("sqlite", "file:"+file+params+"&_pragma=query_only(1)")
+	if err != nil {
+		write.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	n := o.ReadConns
+	if n <= 0 {
+		n = 4
+	}
+	read.SetMaxOpenConns(n)
+	read.SetMaxIdleConns(n)
+	d.read, d.write = read, write
+	return d, nil
+}
+
+// Dialect returns "sqlite" or "postgres".
+func (d *DB) Dialect() string {
+	if d.pg {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+// SQL returns the underlying writer pool, for tests and benchmarks that need
+// to reach behind the store (to tamper with the audit chain, say).
+func (d *DB) SQL() *sql.DB { return d.write }
+
+// Close closes the database.
+func (d *DB) Close() error {
+	err := d.write.Close()
+	if d.read != d.write {
+		if e := d.read.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Ping returns EUNAVAILABLE if the database cannot be reached.
+func (d *DB) Ping(ctx context.Context) error {
+	var one int
+	if err := d.read.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil {
+		d.logger.Warn("store ping failed", "err", err)
+		return steward.Errorf(steward.EUNAVAILABLE, "The database cannot be reached.")
+	}
+	return nil
+}
+
+// Migrate applies every embedded migration not yet applied, each in its own
+// transaction with an audit event. On PostgreSQL an advisory lock keeps
+// several replicas starting at once from racing.
+func (d *DB) Migrate(ctx context.Context) error {
+	if _, err := d.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("create schema_migrations: %w", err)
+	}
+	dir := path.Join("migrations", d.Dialect())
+	entries, err := fs.ReadDir(migrations, dir)
+	if err != nil {
+		return err
+	}
+	sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+	for _, e := range entries {
+		name := e.Name()
+		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
+		if err != nil {
+			return fmt.Errorf("migration %s: name must start with a number", name)
+		}
+		body, err := fs.ReadFile(migrations, path.Join(dir, name))
+		if err != nil {
+			return err
+		}
+		err = d.writeTx(ctx, func(tx *sql.Tx) error {
+			if d.pg {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7311)`); err != nil {
+					return err
+				}
+			}
+			var n int
+			if err := tx.QueryRowContext(ctx, d.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
+				return err
+			} else if n > 0 {
+				return nil
+			}
+			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), version, name, d.now().UnixMicro()); err != nil {
+				return err
+			}
+			d.logger.Info("applied migration", "name", name)
+			return d.appendEvent(ctx, tx, "schema.migrated", "schema", strconv.Itoa(version), map[string]any{"migration": name})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SchemaVersion returns the newest applied migration, 0 for an empty database.
+func (d *DB) SchemaVersion(ctx context.Context) (int, error) {
+	var v sql.NullInt64
+	err := d.read.QueryRowContext(ctx, `SELECT max(version) FROM schema_migrations`).Scan(&v)
+	if err != nil {
+		return 0, nil // no schema_migrations table yet
+	}
+	return int(v.Int64), nil
+}
+
+// now returns the clock's time at the precision the store keeps.
+func (d *DB) now() time.Time { return d.clock.Now().UTC().Truncate(time.Microsecond) }
+
+// q rewrites ? placeholders as $1, $2, … for PostgreSQL. Queries are
+// written with ? and never contain a literal question mark.
+func (d *DB) q(query string) string {
+	if !d.pg {
+		return query
+	}
+	var b strings.Builder
+	b.Grow(len(query) + 16)
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+		} else {
+			b.WriteByte(query[i])
+		}
+	}
+	return b.String()
+}
+
+// like returns the case-insensitive LIKE operator of the dialect.
+func (d *DB) like() string {
+	if d.pg {
+		return "ILIKE"
+	}
+	return "LIKE" // case-insensitive for ASCII in SQLite
+}
+
+// writeTx runs fn in a write transaction and commits it if fn succeeds.
+func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := d.write.BeginTx(ctx, nil)
+	if err != nil {
+		return d.storeErr(err)
+	}
+	if err := fn(tx); err != nil {
+		_ = tx.Rollback()
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return d.storeErr(err)
+	}
+	return nil
+}
+
+// storeErr turns a constraint error that reached commit (SQLite checks
+// deferred foreign keys there) into a user error; others pass through.
+func (d *DB) storeErr(err error) error {
+	switch {
+	case isForeignKey(err):
+		return steward.Errorf(steward.ENOTFOUND, "A row refers to another that does not exist.")
+	case isUnique(err):
+		return steward.Errorf(steward.ECONFLICT, "A row with the same key exists already.")
+	}
+	return err
+}
+
+// isUnique reports whether err is a unique or primary key violation.
+func isUnique(err error) bool {
+	var se *sqlite.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &se):
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	case errors.As(err, &pe):
+		return pe.Code == "23505"
+	}
+	return false
+}
+
+// isForeignKey reports whether err is a foreign key violation.
+func isForeignKey(err error) bool {
+	var se *sqlite.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &se):
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY
+	case errors.As(err, &pe):
+		return pe.Code == "23503"
+	}
+	return false
+}
+
+// querier is what *sql.DB, *sql.Tx and *sql.Conn have in common.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// micro converts a time to the stored Unix microseconds.
+func micro(t time.Time) int64 { return t.UnixMicro() }
+
+// microPtr converts an optional time to a nullable column value.
+func microPtr(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+// fromMicro converts stored Unix microseconds to a UTC time.
+func fromMicro(v int64) time.Time { return time.UnixMicro(v).UTC() }
+
+// fromNullMicro converts a nullable column to an optional time.
+func fromNullMicro(v sql.NullInt64) *time.Time {
+	if !v.Valid {
+		return nil
+	}
+	t := fromMicro(v.Int64)
+	return &t
+}
+
+// idPtr converts an optional id to a nullable column value.
+func idPtr(id *int64) any {
+	if id == nil {
+		return nil
+	}
+	return *id
+}
+
+// fromNullID converts a nullable id column to an optional id.
+func fromNullID(v sql.NullInt64) *int64 {
+	if !v.Valid {
+		return nil
+	}
+	id := v.Int64
+	return &id
+}
+
+// likePattern returns a LIKE pattern that matches q as a literal substring.
+func likePattern(q string) string {
+	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
+	return "%" + r.Replace(q) + "%"
+}
+
+// exists returns ENOTFOUND naming what unless table has a row with id.
+func (d *DB) exists(ctx context.Context, tx querier, table string, id int64, what string) error {
+	var one int
+	err := tx.QueryRowContext(ctx, d.q(`SELECT 1 FROM `+table+` WHERE id = ?`), id).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return steward.Errorf(steward.ENOTFOUND, "%s %d does not exist.", what, id)
+	}
+	return err
+}
