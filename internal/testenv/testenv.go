@@ -1,6 +1,8 @@
-// Package testenv decides what a test does when a real server it needs
-// (PostgreSQL, Chromium, OpenLDAP) is missing: skip on a developer's machine,
-// fail in CI, where STEWARD_TEST_STRICT=1 says that everything must run.
+// Package testenv decides what a test does when a real dependency it needs
+// (Chromium, PostgreSQL, OpenLDAP) is missing from the machine: on a
+// developer's machine it skips, so that `go test` works anywhere; in CI, where
+// STEWARD_TEST_STRICT=1 is set, it fails, so that a missing dependency can
+// never turn into a silently green build.
 package testenv
 
 import (
@@ -8,28 +10,41 @@ import (
 	"testing"
 )
 
-// Strict reports whether missing test dependencies are failures.
-func Strict() bool { return os.Getenv("STEWARD_TEST_STRICT") == "1" }
+// StrictEnv is the environment variable that makes a missing dependency a
+// test failure instead of a skip. CI sets it to "1".
+const StrictEnv = "STEWARD_TEST_STRICT"
 
-// Require skips the test, or fails it under STEWARD_TEST_STRICT=1, when the
-// named dependency is not available. why tells the reader how to provide it.
-func Require(t testing.TB, name string, available bool, why string) {
-	t.Helper()
+// Strict reports whether missing test dependencies must fail the test.
+func Strict() bool { return os.Getenv(StrictEnv) == "1" }
+
+// Require returns if available is true. Otherwise it skips tb, or fails it
+// when STEWARD_TEST_STRICT=1, naming the dependency and why it is missing:
+//
+//	_, err := os.Stat("/usr/bin/chromium")
+//	testenv.Require(t, "chromium", err == nil, "/usr/bin/chromium: install the Debian package chromium")
+func Require(tb testing.TB, name string, available bool, why string) {
+	tb.Helper()
+	require(tb, name, available, why, Strict())
+}
+
+func require(tb testing.TB, name string, available bool, why string, strict bool) {
+	tb.Helper()
 	if available {
 		return
 	}
-	if Strict() {
-		t.Fatalf("%s is required (STEWARD_TEST_STRICT=1) but missing: %s", name, why)
+	if strict {
+		tb.Fatalf("%s is required but missing (%s=1): %s", name, StrictEnv, why)
+		return
 	}
-	t.Skipf("%s is missing, skipping: %s", name, why)
+	tb.Skipf("%s is missing, so this test is skipped (set %s=1 to fail instead): %s", name, StrictEnv, why)
 }
 
 // PostgresDSN returns the DSN of the test PostgreSQL server from
 // STEWARD_TEST_POSTGRES, skipping or failing the test (see Require) when it
 // is unset. Tests create their own schema or database inside it.
-func PostgresDSN(t testing.TB) string {
-	t.Helper()
+func PostgresDSN(tb testing.TB) string {
+	tb.Helper()
 	dsn := os.Getenv("STEWARD_TEST_POSTGRES")
-	Require(t, "PostgreSQL", dsn != "", "set STEWARD_TEST_POSTGRES=postgres://… or run 'make test', which starts a throwaway server when PostgreSQL is installed")
+	Require(tb, "PostgreSQL", dsn != "", "set STEWARD_TEST_POSTGRES=postgres://… or run 'make test', which starts a throwaway server when PostgreSQL is installed")
 	return dsn
 }

@@ -1,0 +1,190 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/stewardhq/steward/internal/testenv"
+)
+
+// chromiumPath is where Debian's chromium package installs the browser;
+// .ci/run installs it there.
+const chromiumPath = "/usr/bin/chromium"
+
+// screenshotDirEnv names a directory to keep the inventory screenshot in, for
+// a person to look at; by default it goes to the test's temp dir and is
+// deleted with it.
+const screenshotDirEnv = "STEWARD_SCREENSHOT_DIR"
+
+// TestBrowserJourney walks the UI in a real headless Chromium the way a
+// person does: sign in by pasting a token, search the inventory for an
+// identity, open it, and read its owner and grants.
+func TestBrowserJourney(t *testing.T) {
+	t.Parallel()
+	_, err := os.Stat(chromiumPath)
+	testenv.Require(t, "chromium", err == nil, chromiumPath+" not found: apt-get install chromium")
+
+	f := MustFixture(t)
+	ts := httptest.NewServer(f.Handler)
+	defer ts.Close()
+
+	ctx := newBrowser(t)
+	do := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	location := func() string {
+		t.Helper()
+		u, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatalf("location: %v", err)
+		}
+		return strings.TrimPrefix(u, ts.URL)
+	}
+	// submit clicks sel and waits for the page it leads to, so that the next
+	// query cannot read the old page.
+	submit := func(step, sel string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+
+	// Without a session the inventory sends the browser to the sign-in form.
+	do("open inventory", chromedp.Navigate(ts.URL+"/inventory"), chromedp.WaitVisible(chromedp.ID("token")))
+	if got := location(); !strings.HasPrefix(got, "/signin?next=") {
+		t.Fatalf("without a session the browser is at %q, want the sign-in page", got)
+	}
+
+	// A wrong token shows the form again with the reason.
+	do("type a wrong token", chromedp.SendKeys(chromedp.ID("token"), "stw_"+strings.Repeat("x", 43)))
+	submit("submit the wrong token", `form[action="/signin"] button[type=submit]`)
+	if got := text("#signin-error"); !strings.Contains(got, "not valid") {
+		t.Errorf("wrong token message = %q", got)
+	}
+
+	// The right token, typed, leads back to the inventory.
+	do("type the token", chromedp.SendKeys(chromedp.ID("token"), f.Token))
+	submit("sign in", `form[action="/signin"] button[type=submit]`)
+	do("wait for the inventory", chromedp.WaitVisible(chromedp.ID("identities")))
+	if got := location(); got != "/inventory" {
+		t.Errorf("after sign-in the browser is at %q, want /inventory", got)
+	}
+	if got := text("header .who"); !strings.Contains(got, "alice") || !strings.Contains(got, "admin") {
+		t.Errorf("header = %q, want the token's name and role", got)
+	}
+	// The session cookie is invisible to scripts (HttpOnly).
+	if cookies, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.cookie`)); err != nil || strings.Contains(cookies, SessionCookie) {
+		t.Errorf("document.cookie = %q (err %v); the session cookie must be HttpOnly", cookies, err)
+	}
+	shot(t, ctx, "inventory.png")
+
+	// Search by name, then open the one result.
+	do("search", chromedp.SendKeys(chromedp.ID("f-q"), "payments-api-deployer"))
+	submit("apply the search", `.filters button[type=submit]`)
+	if got := location(); got != "/inventory?q=payments-api-deployer" {
+		t.Errorf("search URL = %q; every view must be linkable", got)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll("#identities tbody tr")))
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("search shows %d rows (err %v), want 1", len(rows), err)
+	}
+	submit("open the identity", `#identities a[href="/identities/1"]`)
+
+	if got := text("h1"); got != "payments-api-deployer" {
+		t.Errorf("identity page heading = %q", got)
+	}
+	if got := text("#owner"); !strings.Contains(got, "Ada Lovelace") || !strings.Contains(got, "active") {
+		t.Errorf("owner = %q, want Ada Lovelace, active", got)
+	}
+	if got := text("#grants"); !strings.Contains(got, "AdministratorAccess") || !strings.Contains(got, "privileged") {
+		t.Errorf("grants = %q, want AdministratorAccess marked privileged", got)
+	}
+	if got := text("#credentials"); !strings.Contains(got, "over a year") {
+		t.Errorf("credentials = %q, want the 400-day-old key flagged", got)
+	}
+
+	// Signing out ends the session: the inventory asks for sign-in again.
+	submit("sign out", `form[action="/signout"] button`)
+	do("reopen inventory", chromedp.Navigate(ts.URL+"/inventory"), chromedp.WaitVisible(chromedp.ID("token")))
+}
+
+// newBrowser starts a headless Chromium with its own profile directory and
+// returns a tab context that ends with the test.
+func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "steward-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// Chromium's helpers may still write to the profile for a moment
+		// after the browser stops, so removal is retried.
+		for range 50 {
+			if os.RemoveAll(dir) == nil {
+				return
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	})
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // tests run as root in CI containers
+		chromedp.DisableGPU,
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// The test machine has no internet; background requests would only
+		// fail and slow the browser down.
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.UserDataDir(dir),
+		chromedp.WindowSize(1366, 900),
+	)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	tabCtx, cancelTab := chromedp.NewContext(allocCtx, chromedp.WithLogf(t.Logf))
+	t.Cleanup(cancelTab)
+	return tabCtx
+}
+
+// shot saves a screenshot of the current page, checks it is a PNG image,
+// and logs where it is.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG\r\n\x1a\n")) || len(png) < 10_000 {
+		t.Errorf("screenshot is not a plausible PNG (%d bytes)", len(png))
+	}
+	dir := os.Getenv(screenshotDirEnv)
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatalf("save screenshot: %v", err)
+	}
+	t.Logf("screenshot: %s", path)
+}

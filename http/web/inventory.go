@@ -1,0 +1,275 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/stewardhq/steward"
+)
+
+// inventoryQuery is the inventory page's state as the URL carries it. Values
+// are kept as typed, so that a bad one is shown back in the form beside its
+// error message.
+type inventoryQuery struct {
+	Q, Kind, Env, Status, System, Team, Owner, Limit, After string
+}
+
+func readInventoryQuery(v url.Values) inventoryQuery {
+	get := func(k string) string { return strings.TrimSpace(v.Get(k)) }
+	return inventoryQuery{
+		Q: get("q"), Kind: get("kind"), Env: get("env"), Status: get("status"),
+		System: get("system"), Team: get("team"), Owner: get("owner"),
+		Limit: get("limit"), After: get("after"),
+	}
+}
+
+// URL returns the inventory link for q on the page after cursor after ("" for
+// the first page). Empty fields are left out so that links stay short, and
+// the order is fixed so that the same view always has the same URL.
+func (q inventoryQuery) URL(after string) string {
+	var b strings.Builder
+	for _, kv := range [][2]string{
+		{"q", q.Q}, {"kind", q.Kind}, {"env", q.Env}, {"status", q.Status},
+		{"system", q.System}, {"team", q.Team}, {"owner", q.Owner}, {"limit", q.Limit},
+		{"after", after},
+	} {
+		if kv[1] == "" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(kv[0] + "=" + url.QueryEscape(kv[1]))
+	}
+	return "/inventory" + b.String()
+}
+
+// Filter converts q to a store filter, or returns EINVALID naming the first
+// bad field in words a person can act on.
+func (q inventoryQuery) Filter() (steward.IdentityFilter, error) {
+	f := steward.IdentityFilter{
+		Query:       q.Q,
+		Kind:        steward.IdentityKind(q.Kind),
+		Environment: steward.Environment(q.Env),
+		Status:      steward.IdentityStatus(q.Status),
+		ListOptions: steward.ListOptions{After: q.After},
+	}
+	var err error
+	if f.SystemID, err = positiveID("system", q.System); err != nil {
+		return f, err
+	} else if f.TeamID, err = positiveID("team", q.Team); err != nil {
+		return f, err
+	} else if f.OwnerID, err = positiveID("owner id", q.Owner); err != nil {
+		return f, err
+	}
+	if q.Limit != "" {
+		n, err := strconv.Atoi(q.Limit)
+		if err != nil || n < 1 || n > steward.MaxLimit {
+			return f, steward.Errorf(steward.EINVALID, "limit %q must be a whole number from 1 to %d.", q.Limit, steward.MaxLimit)
+		}
+		f.Limit = n
+	}
+	if err := f.Validate(); err != nil {
+		return f, err
+	}
+	if _, _, err := f.ListOptions.Normalize(); err != nil {
+		return f, err
+	}
+	return f, nil
+}
+
+// positiveID parses an optional id field; "" means no filter.
+func positiveID(field, v string) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, steward.Errorf(steward.EINVALID, "%s %q must be a positive whole number (an id).", field, v)
+	}
+	return n, nil
+}
+
+// identityRow is one line of the inventory table.
+type identityRow struct {
+	ID            int64
+	URL           string
+	Name          string
+	ExternalID    string
+	Kind          string
+	System        string
+	SystemURL     string
+	Environment   string
+	Owner         string
+	OwnerURL      string
+	Unowned       bool
+	OwnerDeparted bool
+	Team          string
+	TeamURL       string
+	Status        string
+	LastUsed      timeText
+}
+
+// inventoryPage is the data of the inventory template.
+type inventoryPage struct {
+	pageBase
+	Query        inventoryQuery
+	Kinds        []option
+	Environments []option
+	Statuses     []option
+	Systems      []option
+	Teams        []option
+	Error        string
+	Rows         []identityRow
+	Searched     bool // the store was asked; false when the filter was bad
+	FirstURL     string
+	NextURL      string
+	OnFirstPage  bool
+	ClearURL     string
+}
+
+// inventory lists identities with the URL's filters, one keyset page at a
+// time. A bad filter shows the form again with the reason and status 400.
+func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
+	q := readInventoryQuery(r.URL.Query())
+	// A GET form sends every field, empty or not. Redirect to the short
+	// canonical URL so that the address bar shows a link worth sharing, and
+	// the same view always has the same URL.
+	if canonical := q.URL(q.After); r.URL.RawQuery != "" && r.URL.RequestURI() != canonical {
+		http.Redirect(w, r, canonical, http.StatusSeeOther)
+		return
+	}
+	p := inventoryPage{
+		pageBase:     s.base(r, "Inventory", "/inventory"),
+		Query:        q,
+		Kinds:        enumOptions(steward.IdentityKinds, q.Kind),
+		Environments: enumOptions(steward.Environments, q.Env),
+		Statuses:     enumOptions(steward.IdentityStatuses, q.Status),
+		FirstURL:     q.URL(""),
+		OnFirstPage:  q.After == "",
+		ClearURL:     "/inventory",
+	}
+	var err error
+	if p.Systems, err = s.systemOptions(r, q.System); err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	}
+	if p.Teams, err = s.teamOptions(r, q.Team); err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	}
+
+	status := http.StatusOK
+	f, err := q.Filter()
+	var page *steward.Page[steward.IdentityView]
+	if err == nil {
+		page, err = s.store.Identities(r.Context(), f)
+	}
+	if steward.IsCode(err, steward.EINVALID) {
+		status, p.Error = http.StatusBadRequest, steward.ErrorMessage(err)
+	} else if err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	} else {
+		p.Searched = true
+		for _, iv := range page.Items {
+			p.Rows = append(p.Rows, s.identityRow(q, iv))
+		}
+		if page.Next != "" {
+			p.NextURL = q.URL(page.Next)
+		}
+	}
+	s.render(w, r, status, "inventory", p)
+}
+
+// identityRow builds a table line. The system, owner and team cells link to
+// the inventory narrowed to them, keeping the other filters, so that "what
+// else does this person own?" is one click.
+func (s *server) identityRow(q inventoryQuery, iv steward.IdentityView) identityRow {
+	row := identityRow{
+		ID:          iv.ID,
+		URL:         "/identities/" + strconv.FormatInt(iv.ID, 10),
+		Name:        iv.Name,
+		ExternalID:  iv.ExternalID,
+		Kind:        label(iv.Kind),
+		System:      iv.SystemName,
+		Environment: string(iv.Environment),
+		Owner:       iv.OwnerName,
+		Unowned:     iv.OwnerID == nil,
+		Team:        iv.TeamName,
+		Status:      string(iv.Status),
+		LastUsed:    s.timeText(iv.LastUsedAt, "never"),
+	}
+	narrow := func(set func(*inventoryQuery)) string {
+		n := q
+		set(&n)
+		return n.URL("")
+	}
+	if row.System == "" {
+		row.System = "system " + strconv.FormatInt(iv.SystemID, 10)
+	}
+	row.SystemURL = narrow(func(n *inventoryQuery) { n.System = strconv.FormatInt(iv.SystemID, 10) })
+	if iv.OwnerID != nil {
+		row.OwnerDeparted = iv.OwnerStatus == steward.PersonDeparted
+		row.OwnerURL = narrow(func(n *inventoryQuery) { n.Owner = strconv.FormatInt(*iv.OwnerID, 10) })
+		if row.Owner == "" {
+			row.Owner = "person " + strconv.FormatInt(*iv.OwnerID, 10)
+		}
+	}
+	if iv.TeamID != nil {
+		row.TeamURL = narrow(func(n *inventoryQuery) { n.Team = strconv.FormatInt(*iv.TeamID, 10) })
+		if row.Team == "" {
+			row.Team = "team " + strconv.FormatInt(*iv.TeamID, 10)
+		}
+	}
+	return row
+}
+
+// listAll bounds the choices of the system and team selects. It is the
+// store's page maximum; an estate with more systems than this needs a
+// search field instead of a select, which the ownership issue brings.
+const listAll = steward.MaxLimit
+
+func (s *server) systemOptions(r *http.Request, current string) ([]option, error) {
+	page, err := s.store.Systems(r.Context(), steward.SystemFilter{ListOptions: steward.ListOptions{Limit: listAll}})
+	if err != nil {
+		return nil, err
+	}
+	opts := []option{{Value: "", Label: "any", Selected: current == ""}}
+	found := current == ""
+	for _, sys := range page.Items {
+		v := strconv.FormatInt(sys.ID, 10)
+		found = found || v == current
+		opts = append(opts, option{Value: v, Label: sys.Name, Selected: v == current})
+	}
+	if !found {
+		// Keep an id from a link selected even when it is not in the list,
+		// so that the form shows what the page is filtered by.
+		opts = append(opts, option{Value: current, Label: "system " + current, Selected: true})
+	}
+	return opts, nil
+}
+
+func (s *server) teamOptions(r *http.Request, current string) ([]option, error) {
+	page, err := s.store.Teams(r.Context(), steward.TeamFilter{ListOptions: steward.ListOptions{Limit: listAll}})
+	if err != nil {
+		return nil, err
+	}
+	opts := []option{{Value: "", Label: "any", Selected: current == ""}}
+	found := current == ""
+	for _, t := range page.Items {
+		v := strconv.FormatInt(t.ID, 10)
+		found = found || v == current
+		// The slug, as the table and the CLI show it, so that the filter
+		// and the column read alike.
+		opts = append(opts, option{Value: v, Label: t.Name, Selected: v == current})
+	}
+	if !found {
+		opts = append(opts, option{Value: current, Label: "team " + current, Selected: true})
+	}
+	return opts, nil
+}

@@ -1,0 +1,368 @@
+// Package web is Steward's browser interface: server-rendered pages for the
+// people who open Steward every day. Pages are html/template files embedded in
+// the binary with one small stylesheet; there is no JavaScript, no CDN and no
+// front-end build, so the UI works offline and from a single binary.
+//
+// The handler owns every path except those of the REST API and the probes
+// (/api/, /healthz, /readyz, /metrics, /openapi.json), which the http package
+// serves on the same server.
+package web
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/hex"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// SessionCookie is the name of the cookie that carries a web session secret.
+const SessionCookie = "steward_session"
+
+// SessionTTL is how long a web session lasts after sign-in. Twelve hours
+// covers a working day without asking people to sign in twice, and is short
+// enough that a forgotten browser does not stay signed in overnight.
+const SessionTTL = 12 * time.Hour
+
+// UI serves the web interface. Set the fields, then call Handler once.
+type UI struct {
+	// Store is where the pages read from and where sessions live. Required.
+	Store steward.Store
+	// Logger receives internal errors. Default: discard.
+	Logger *slog.Logger
+	// Clock tells the time for "last used 3 days ago" and credential ages.
+	// Default: steward.SystemClock.
+	Clock steward.Clock
+	// Secure sets the Secure flag on the session cookie. Turn it on whenever
+	// the UI is reached over HTTPS, directly or through a proxy. Default: off,
+	// so that a plain-HTTP quick start on localhost can sign in.
+	Secure bool
+}
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Handler returns the web UI's handler. It panics if Store is nil or if an
+// embedded template does not parse, both of which are programming errors
+// that the package tests catch.
+func (u *UI) Handler() http.Handler {
+	if u.Store == nil {
+		panic("web: UI.Store is required")
+	}
+	s := &server{store: u.Store, logger: u.Logger, clock: u.Clock, secure: u.Secure}
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	if s.clock == nil {
+		s.clock = steward.SystemClock{}
+	}
+	css, err := fs.ReadFile(staticFS, "static/style.css")
+	if err != nil {
+		panic(fmt.Sprintf("web: %v", err))
+	}
+	sum := sha256.Sum256(css)
+	s.cssVersion = hex.EncodeToString(sum[:6])
+	s.pages = parsePages()
+	return s.routes()
+}
+
+// server is the handler built from a UI. It is separate from UI so that the
+// parsed templates and defaults never leak into the exported configuration.
+type server struct {
+	store      steward.Store
+	logger     *slog.Logger
+	clock      steward.Clock
+	secure     bool
+	cssVersion string
+	pages      map[string]*template.Template
+}
+
+// apiPaths are served by the http package on the same server. The UI
+// answers them with a plain 404 instead of a sign-in redirect, so that an
+// API client that reaches the UI by mistake is not sent an HTML form.
+var apiPaths = []string{"/healthz", "/readyz", "/metrics", "/openapi.json"}
+
+func isAPIPath(p string) bool {
+	return p == "/api" || strings.HasPrefix(p, "/api/") || slices.Contains(apiPaths, p)
+}
+
+func (s *server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /static/", s.static)
+	mux.HandleFunc("GET /favicon.ico", s.favicon)
+	mux.HandleFunc("GET /signin", s.signinForm)
+	mux.HandleFunc("POST /signin", s.signin)
+	mux.HandleFunc("POST /signout", s.signout)
+	mux.Handle("GET /{$}", s.session(s.inventory))
+	mux.Handle("GET /inventory", s.session(s.inventory))
+	mux.Handle("GET /identities/{id}", s.session(s.identity))
+	for _, n := range navSections {
+		if !n.Live {
+			mux.Handle("GET "+n.Path, s.session(s.coming))
+		}
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		if isAPIPath(r.URL.Path) {
+			http.NotFound(w, r)
+			return
+		}
+		s.session(s.notFound).ServeHTTP(w, r)
+	})
+
+	// CSRF: the session cookie is SameSite=Strict, so a browser never sends
+	// it on a request that another site starts; and CrossOriginProtection
+	// refuses any cross-origin POST by its Sec-Fetch-Site header or, in
+	// browsers without it, by comparing Origin with Host. Together they
+	// cover sign-in, sign-out and every later form without per-form tokens.
+	// Requests with neither header come from non-browser clients, which do
+	// not carry a victim's cookies, so they are let through. Revisit with
+	// synchroniser tokens if the UI ever must support pre-2023 browsers.
+	cop := http.NewCrossOriginProtection()
+	cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderError(w, r, nil, http.StatusForbidden, "Cross-site request refused",
+			"This form was sent from another site, so Steward did not act on it. Open Steward directly and try again.")
+	}))
+	return securityHeaders(cop.Handler(mux))
+}
+
+// securityHeaders sets headers every page needs. The content security policy
+// allows only Steward's own stylesheet and forms, and no script at all: the
+// UI has none, so an injected script could not run.
+func securityHeaders(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hd := w.Header()
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("X-Content-Type-Options", "nosniff")
+		hd.Set("X-Frame-Options", "DENY")
+		hd.Set("Referrer-Policy", "same-origin")
+		h.ServeHTTP(w, r)
+	})
+}
+
+// static serves the embedded stylesheet and icon. A request carrying the
+// current content hash (?v=) may be cached for a year, because a new build
+// with a changed file links a new hash.
+func (s *server) static(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	b, err := fs.ReadFile(staticFS, name) // fs.FS refuses ".." and absolute names
+	if err != nil {
+		http.NotFound(w, r)
+		return
+	}
+	switch {
+	case strings.HasSuffix(name, ".css"):
+		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(name, ".svg"):
+		w.Header().Set("Content-Type", "image/svg+xml")
+	default:
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}
+	if r.URL.Query().Get("v") == s.cssVersion {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	} else {
+		w.Header().Set("Cache-Control", "no-cache")
+	}
+	w.Write(b)
+}
+
+// favicon answers the browser's automatic icon request so that it neither
+// redirects to sign-in nor fills logs with 404s.
+func (s *server) favicon(w http.ResponseWriter, r *http.Request) {
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = "/static/favicon.svg"
+	s.static(w, r2)
+}
+
+// tokenKey is the context key of the signed-in token.
+type tokenKey struct{}
+
+func tokenFrom(ctx context.Context) *steward.Token {
+	t, _ := ctx.Value(tokenKey{}).(*steward.Token)
+	return t
+}
+
+// session runs next only for a request with a live session, and sends
+// everyone else to the sign-in page, remembering where they were going.
+func (s *server) session(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tok, err := s.sessionToken(r)
+		if steward.IsCode(err, steward.EUNAUTHORIZED) {
+			if _, cerr := r.Cookie(SessionCookie); cerr == nil {
+				s.clearCookie(w) // expired or revoked: do not send it again
+			}
+			target := "/signin"
+			if r.Method == http.MethodGet && r.URL.Path != "/" {
+				target += "?next=" + url.QueryEscape(r.URL.RequestURI())
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		} else if err != nil {
+			s.renderError(w, r, err, 0, "", "")
+			return
+		}
+		ctx := context.WithValue(r.Context(), tokenKey{}, tok)
+		ctx = steward.WithActor(ctx, "token:"+tok.Name)
+		next(w, r.WithContext(ctx))
+	})
+}
+
+// sessionToken returns the token behind the request's session cookie, or
+// EUNAUTHORIZED when there is no usable session.
+func (s *server) sessionToken(r *http.Request) (*steward.Token, error) {
+	c, err := r.Cookie(SessionCookie)
+	if err != nil || !steward.WellFormedSecret(steward.SessionPrefix, c.Value) {
+		return nil, steward.Errorf(steward.EUNAUTHORIZED, "Sign in to continue.")
+	}
+	tok, err := s.store.SessionToken(r.Context(), c.Value)
+	if err != nil {
+		return nil, fmt.Errorf("session: %w", err)
+	}
+	return tok, nil
+}
+
+func (s *server) setCookie(w http.ResponseWriter, raw string) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    raw,
+		Path:     "/",
+		MaxAge:   int(SessionTTL / time.Second),
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+func (s *server) clearCookie(w http.ResponseWriter) {
+	http.SetCookie(w, &http.Cookie{
+		Name:     SessionCookie,
+		Value:    "",
+		Path:     "/",
+		MaxAge:   -1,
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// render executes a page into a buffer first, so that a template error
+// becomes a clean 500 instead of half a page.
+func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page string, data any) {
+	t, ok := s.pages[page]
+	if !ok {
+		s.logError(r, fmt.Errorf("web: no page template %q", page))
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "page", data); err != nil {
+		s.logError(r, fmt.Errorf("web: render %s: %w", page, err))
+		http.Error(w, "Internal error.", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	// Pages show inventory that a shared machine's next user must not find
+	// in the browser cache.
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(buf.Bytes())
+}
+
+// errorPage is the data of the error template.
+type errorPage struct {
+	pageBase
+	Status  int
+	Heading string
+	Message string
+}
+
+// renderError shows an error page. With err set, status, heading and message
+// come from the error's code, and internal detail is logged, never shown.
+func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error, status int, heading, message string) {
+	if err != nil {
+		status = errorStatus(err)
+		message = steward.ErrorMessage(err)
+		if status >= 500 {
+			s.logError(r, err)
+		}
+	}
+	if status == 0 {
+		status = http.StatusInternalServerError
+	}
+	if heading == "" {
+		heading = http.StatusText(status)
+	}
+	if message == "" {
+		message = "Something went wrong on Steward's side. It has been logged; try again in a moment."
+	}
+	s.render(w, r, status, "error", errorPage{
+		pageBase: s.base(r, heading, ""),
+		Status:   status,
+		Heading:  heading,
+		Message:  message,
+	})
+}
+
+func (s *server) logError(r *http.Request, err error) {
+	s.logger.ErrorContext(r.Context(), "web request failed",
+		"method", r.Method, "path", r.URL.Path, "err", err)
+}
+
+// errorStatus maps an error's code to the page status. It mirrors the API's
+// table so that the UI and the API answer a cause alike; the UI keeps its own
+// copy because adapters do not import each other.
+func errorStatus(err error) int {
+	switch steward.ErrorCode(err) {
+	case steward.EINVALID:
+		return http.StatusBadRequest
+	case steward.ENOTFOUND:
+		return http.StatusNotFound
+	case steward.ECONFLICT:
+		return http.StatusConflict
+	case steward.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case steward.EFORBIDDEN:
+		return http.StatusForbidden
+	case steward.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case steward.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	case steward.ENOTIMPL:
+		return http.StatusNotImplemented
+	}
+	return http.StatusInternalServerError
+}
+
+func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
+	s.renderError(w, r, nil, http.StatusNotFound, "Page not found",
+		"There is no page at "+r.URL.Path+". Use the navigation to find your way.")
+}
+
+// comingPage is the data of the page for sections not yet built.
+type comingPage struct {
+	pageBase
+	Section string
+}
+
+func (s *server) coming(w http.ResponseWriter, r *http.Request) {
+	for _, n := range navSections {
+		if n.Path == r.URL.Path {
+			s.render(w, r, http.StatusOK, "coming", comingPage{pageBase: s.base(r, n.Label, n.Path), Section: n.Label})
+			return
+		}
+	}
+	s.notFound(w, r)
+}
