@@ -99,6 +99,11 @@ type Identity struct {
 	CreatedAt   time.Time         `json:"created_at"`
 	LastUsedAt  *time.Time        `json:"last_used_at,omitempty"`
 	UpdatedAt   time.Time         `json:"updated_at"`
+	// Set by Steward, not by writers:
+	OwnerSource OwnerSource `json:"owner_source,omitempty"` // where OwnerID/TeamID came from
+	RemovedAt   *time.Time  `json:"removed_at,omitempty"`   // when a sync last saw it gone
+	AttestedAt  *time.Time  `json:"attested_at,omitempty"`  // when its owner last confirmed it
+	AttestedBy  *int64      `json:"attested_by,omitempty"`
 }
 
 // Validate returns EINVALID describing the first problem with i.
@@ -140,6 +145,7 @@ func (i *Identity) Validate() error {
 type Credential struct {
 	ID            int64          `json:"id"`
 	IdentityID    int64          `json:"identity_id"`
+	ExternalID    string         `json:"external_id,omitempty"` // key id or slot in its system; unique per identity when set
 	Kind          CredentialKind `json:"kind"`
 	CreatedAt     time.Time      `json:"created_at"`
 	LastRotatedAt *time.Time     `json:"last_rotated_at,omitempty"`
@@ -155,6 +161,8 @@ func (c *Credential) Validate() error {
 	if c.IdentityID <= 0 {
 		return Errorf(EINVALID, "credential needs an identity_id.")
 	} else if err := c.Kind.Validate(); err != nil {
+		return err
+	} else if err := checkText("credential external id", c.ExternalID, 512, false); err != nil {
 		return err
 	} else if c.Fingerprint != "" && !fingerprintRE.MatchString(c.Fingerprint) {
 		return Errorf(EINVALID, "credential fingerprint must be 64 lower-case hex digits (HMAC-SHA-256); never send the secret itself.")

@@ -87,7 +87,8 @@ type IdentityFilter struct {
 	TeamID      int64
 	Environment Environment
 	Status      IdentityStatus
-	Query       string // substring of name or external id, case-insensitive
+	Query       string  // substring of name or external id, case-insensitive
+	Gap         GapKind // only identities with an open ownership gap of this kind
 	ListOptions
 }
 
@@ -121,6 +122,11 @@ func (f *IdentityFilter) Validate() error {
 	}
 	if f.Status != "" {
 		if err := f.Status.Validate(); err != nil {
+			return err
+		}
+	}
+	if f.Gap != "" {
+		if err := f.Gap.Validate(); err != nil {
 			return err
 		}
 	}
@@ -294,6 +300,8 @@ type Store interface {
 	InventoryWriter
 	TokenService
 	AuditLog
+	OwnershipService
+	SyncStore
 	// Ping returns EUNAVAILABLE if the database cannot be reached.
 	Ping(ctx context.Context) error
 	// Close releases the database.

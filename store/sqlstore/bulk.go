@@ -4,10 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
-	"strings"
-
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/stewardhq/steward"
 )
@@ -72,7 +68,7 @@ func bulkTables(b *steward.Bulk) ([]bulkTable, error) {
 		out = append(out, t)
 	}
 	if len(b.Identities) > 0 {
-		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at"}}
+		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source"}}
 		for i := range b.Identities {
 			r := &b.Identities[i]
 			if r.UpdatedAt.IsZero() {
@@ -84,12 +80,12 @@ func bulkTables(b *steward.Bulk) ([]bulkTable, error) {
 				return nil, bad("identities", i, r.ID, err)
 			}
 			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
-				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), micro(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt)})
+				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), micro(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r))})
 		}
 		out = append(out, t)
 	}
 	if len(b.Credentials) > 0 {
-		t := bulkTable{name: "credentials", cols: []string{"id", "identity_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "fingerprint"}}
+		t := bulkTable{name: "credentials", cols: []string{"id", "identity_id", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "fingerprint"}}
 		for i := range b.Credentials {
 			r := &b.Credentials[i]
 			if err := needID("credentials", i, r.ID); err != nil {
@@ -97,7 +93,7 @@ func bulkTables(b *steward.Bulk) ([]bulkTable, error) {
 			} else if err := r.Validate(); err != nil {
 				return nil, bad("credentials", i, r.ID, err)
 			}
-			t.rows = append(t.rows, []any{r.ID, r.IdentityID, string(r.Kind), micro(r.CreatedAt), microPtr(r.LastRotatedAt), microPtr(r.LastUsedAt), microPtr(r.ExpiresAt), r.Fingerprint})
+			t.rows = append(t.rows, []any{r.ID, r.IdentityID, r.ExternalID, string(r.Kind), micro(r.CreatedAt), microPtr(r.LastRotatedAt), microPtr(r.LastUsedAt), microPtr(r.ExpiresAt), r.Fingerprint})
 		}
 		out = append(out, t)
 	}
@@ -145,80 +141,26 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		counts[t.name] = len(t.rows)
 	}
 	data := map[string]any{"source": b.Source, "rows": counts}
-	if d.pg {
-		err = d.bulkPostgres(ctx, tables, data)
-	} else {
-		err = d.writeTx(ctx, func(tx *sql.Tx) error {
-			for _, t := range tables {
-				if err := insertRows(ctx, tx, t); err != nil {
-					return err
+	err = d.bigTx(ctx, func(c *sql.Conn) error {
+		for _, t := range tables {
+			if err := d.copyRows(ctx, c, t.name, t.cols, t.rows); err != nil {
+				return err
+			}
+			if d.pg {
+				// Rows carry their own ids; move the identity sequence past
+				// them so that later single inserts do not collide.
+				if _, err := c.ExecContext(ctx, `SELECT setval(pg_get_serial_sequence($1, 'id'), (SELECT max(id) FROM `+t.name+`))`, t.name); err != nil {
+					return fmt.Errorf("advance %s id: %w", t.name, err)
 				}
 			}
-			return d.appendEvent(ctx, tx, "inventory.loaded", "inventory", "", data)
-		})
-	}
+		}
+		return d.appendEvent(ctx, c, "inventory.loaded", "inventory", "", data)
+	})
 	if isUnique(err) {
 		return steward.Errorf(steward.ECONFLICT, "The batch repeats an id or a unique key, or one is taken already.")
 	} else if isForeignKey(err) {
 		return steward.Errorf(steward.ENOTFOUND, "A row of the batch refers to one that does not exist.")
 	}
-	return err
-}
-
-// insertRows inserts t's rows with one prepared statement.
-func insertRows(ctx context.Context, tx *sql.Tx, t bulkTable) error {
-	marks := strings.TrimSuffix(strings.Repeat("?, ", len(t.cols)), ", ")
-	stmt, err := tx.PrepareContext(ctx, `INSERT INTO `+t.name+` (`+strings.Join(t.cols, ", ")+`) VALUES (`+marks+`)`)
-	if err != nil {
-		return err
-	}
-	defer stmt.Close()
-	for _, r := range t.rows {
-		if _, err := stmt.ExecContext(ctx, r...); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// bulkPostgres copies the tables in one transaction on one connection. The
-// transaction is opened with plain SQL so that COPY (through the pgx
-// connection underneath) and the audit event (through database/sql) share it.
-func (d *DB) bulkPostgres(ctx context.Context, tables []bulkTable, data map[string]any) (err error) {
-	conn, err := d.write.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if _, err := conn.ExecContext(ctx, "BEGIN"); err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		}
-	}()
-	err = conn.Raw(func(dc any) error {
-		pc := dc.(*stdlib.Conn).Conn()
-		for _, t := range tables {
-			if _, err := pc.CopyFrom(ctx, pgx.Identifier{t.name}, t.cols, pgx.CopyFromRows(t.rows)); err != nil {
-				return fmt.Errorf("copy %s: %w", t.name, err)
-			}
-			// Rows carry their own ids; move the identity sequence past them
-			// so that later single inserts do not collide.
-			if _, err := pc.Exec(ctx, `SELECT setval(pg_get_serial_sequence($1, 'id'), (SELECT max(id) FROM `+pgx.Identifier{t.name}.Sanitize()+`))`, t.name); err != nil {
-				return fmt.Errorf("advance %s id: %w", t.name, err)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if err = d.appendEvent(ctx, conn, "inventory.loaded", "inventory", "", data); err != nil {
-		return err
-	}
-	_, err = conn.ExecContext(ctx, "COMMIT")
 	return err
 }
 
@@ -232,4 +174,17 @@ func (d *DB) Optimize(ctx context.Context) error {
 	}
 	_, err := d.write.ExecContext(ctx, `PRAGMA analysis_limit = 2000; ANALYZE; PRAGMA optimize;`)
 	return err
+}
+
+// ownerSource is how a bulk-loaded identity got its owner: loaded rows carry
+// assignments made elsewhere (the demo, an export of another tool), which
+// count as explicit.
+func ownerSource(i *steward.Identity) steward.OwnerSource {
+	if i.OwnerSource != "" {
+		return i.OwnerSource
+	}
+	if i.OwnerID != nil || i.TeamID != nil {
+		return steward.OwnerExplicit
+	}
+	return steward.OwnerNone
 }

@@ -264,7 +264,7 @@ func (d *DB) Systems(ctx context.Context, f steward.SystemFilter) (*steward.Page
 
 // ---- identities
 
-const identityColumns = `x.id, x.system_id, x.external_id, x.name, x.kind, x.environment, x.criticality, x.owner_id, x.team_id, x.status, x.labels, x.created_at, x.last_used_at, x.updated_at`
+const identityColumns = `x.id, x.system_id, x.external_id, x.name, x.kind, x.environment, x.criticality, x.owner_id, x.team_id, x.status, x.labels, x.created_at, x.last_used_at, x.updated_at, x.owner_source, x.removed_at, x.attested_at, x.attested_by`
 
 // identityView selects the identity page first (in a subquery that the
 // planner keeps, because it has a LIMIT) and joins names to those rows only,
@@ -279,15 +279,17 @@ func identityView(inner string) string {
 
 func scanIdentityView(r scanner) (steward.IdentityView, error) {
 	var v steward.IdentityView
-	var owner, team, lastUsed sql.NullInt64
+	var owner, team, lastUsed, removed, attested, attestedBy sql.NullInt64
 	var labels, ownerName, ownerStatus, teamName sql.NullString
 	var created, updated int64
 	err := r.Scan(&v.ID, &v.SystemID, &v.ExternalID, &v.Name, &v.Kind, &v.Environment, &v.Criticality, &owner, &team, &v.Status,
-		&labels, &created, &lastUsed, &updated, &v.SystemName, &ownerName, &ownerStatus, &teamName)
+		&labels, &created, &lastUsed, &updated, &v.OwnerSource, &removed, &attested, &attestedBy,
+		&v.SystemName, &ownerName, &ownerStatus, &teamName)
 	if err != nil {
 		return v, err
 	}
 	v.OwnerID, v.TeamID, v.LastUsedAt = fromNullID(owner), fromNullID(team), fromNullMicro(lastUsed)
+	v.RemovedAt, v.AttestedAt, v.AttestedBy = fromNullMicro(removed), fromNullMicro(attested), fromNullID(attestedBy)
 	v.CreatedAt, v.UpdatedAt = fromMicro(created), fromMicro(updated)
 	v.OwnerName, v.OwnerStatus, v.TeamName = ownerName.String, steward.PersonStatus(ownerStatus.String), teamName.String
 	if labels.Valid && labels.String != "" {
@@ -319,6 +321,10 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 	if err := i.Validate(); err != nil {
 		return err
 	}
+	i.OwnerSource = steward.OwnerNone
+	if i.OwnerID != nil || i.TeamID != nil {
+		i.OwnerSource = steward.OwnerExplicit
+	}
 	return d.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := d.exists(ctx, tx, "systems", i.SystemID, "system"); err != nil {
 			return err
@@ -333,16 +339,20 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 				return err
 			}
 		}
-		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, owner_id, team_id, status, labels, created_at, last_used_at, updated_at)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, owner_id, team_id, status, labels, created_at, last_used_at, updated_at, owner_source)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			i.SystemID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), idPtr(i.OwnerID), idPtr(i.TeamID),
-			string(i.Status), labelsJSON(i.Labels), micro(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt)).Scan(&i.ID)
+			string(i.Status), labelsJSON(i.Labels), micro(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt), string(i.OwnerSource)).Scan(&i.ID)
 		if isUnique(err) {
 			return steward.Errorf(steward.ECONFLICT, "System %d already has an identity with external id %q.", i.SystemID, i.ExternalID)
 		} else if err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "identity.created", "identity", idStr(i.ID), i)
+		if err := d.appendEvent(ctx, tx, "identity.created", "identity", idStr(i.ID), i); err != nil {
+			return err
+		}
+		_, err = d.refreshGaps(ctx, tx, "x.id = ?", i.ID)
+		return err
 	})
 }
 
@@ -368,8 +378,16 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 	where, args = eqFilter(where, args, "x.environment", string(f.Environment), f.Environment != "")
 	where, args = eqFilter(where, args, "x.status", string(f.Status), f.Status != "")
 	where, args = d.textFilter(where, args, f.Query, "x.name", "x.external_id")
+	from := `identities x`
+	if f.Gap != "" {
+		// The open gap tasks are the materialised gap set: driving the page
+		// from their (gap, identity_id) index keeps it a range scan.
+		from = `tasks k JOIN identities x ON x.id = k.identity_id`
+		where = append(where, "k.gap = ?", "k.status = 'open'", "k.identity_id > ?")
+		args = append(args, string(f.Gap), after)
+	}
 	args = append(args, limit+1)
-	inner := `SELECT ` + identityColumns + ` FROM identities x WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
+	inner := `SELECT ` + identityColumns + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
 	rows, err := d.read.QueryContext(ctx, d.q(identityView(inner)), args...)
 	if err != nil {
 		return nil, err
@@ -399,7 +417,7 @@ func scanCredential(r scanner) (steward.Credential, error) {
 	var c steward.Credential
 	var created int64
 	var rotated, used, expires sql.NullInt64
-	err := r.Scan(&c.ID, &c.IdentityID, &c.Kind, &created, &rotated, &used, &expires, &c.Fingerprint)
+	err := r.Scan(&c.ID, &c.IdentityID, &c.ExternalID, &c.Kind, &created, &rotated, &used, &expires, &c.Fingerprint)
 	c.CreatedAt, c.LastRotatedAt, c.LastUsedAt, c.ExpiresAt = fromMicro(created), fromNullMicro(rotated), fromNullMicro(used), fromNullMicro(expires)
 	return c, err
 }
@@ -416,9 +434,11 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 		if err := d.exists(ctx, tx, "identities", c.IdentityID, "identity"); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO credentials (identity_id, kind, created_at, last_rotated_at, last_used_at, expires_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			c.IdentityID, string(c.Kind), micro(c.CreatedAt), microPtr(c.LastRotatedAt), microPtr(c.LastUsedAt), microPtr(c.ExpiresAt), c.Fingerprint).Scan(&c.ID)
-		if err != nil {
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO credentials (identity_id, external_id, kind, created_at, last_rotated_at, last_used_at, expires_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			c.IdentityID, c.ExternalID, string(c.Kind), micro(c.CreatedAt), microPtr(c.LastRotatedAt), microPtr(c.LastUsedAt), microPtr(c.ExpiresAt), c.Fingerprint).Scan(&c.ID)
+		if isUnique(err) {
+			return steward.Errorf(steward.ECONFLICT, "Identity %d already has a credential with external id %q.", c.IdentityID, c.ExternalID)
+		} else if err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, "credential.created", "credential", idStr(c.ID), c)
@@ -427,7 +447,7 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 
 // Credentials returns an identity's credential metadata, oldest first.
 func (d *DB) Credentials(ctx context.Context, identityID int64) ([]steward.Credential, error) {
-	rows, err := d.read.QueryContext(ctx, d.q(`SELECT id, identity_id, kind, created_at, last_rotated_at, last_used_at, expires_at, fingerprint
+	rows, err := d.read.QueryContext(ctx, d.q(`SELECT id, identity_id, external_id, kind, created_at, last_rotated_at, last_used_at, expires_at, fingerprint
 		FROM credentials WHERE identity_id = ? ORDER BY id LIMIT 1000`), identityID)
 	if err != nil {
 		return nil, err

@@ -104,55 +104,67 @@ func TestMigrateTwice(t *testing.T) {
 			t.Fatalf("schema version %d, %v", v, err)
 		}
 		n, err := db.VerifyAudit(context.Background())
-		if err != nil || n != 1 {
-			t.Fatalf("after two migrations: %d events, %v; want the one schema.migrated", n, err)
+		if err != nil || n != int64(v) {
+			t.Fatalf("after migrating twice: %d events, %v; want one schema.migrated per migration (%d)", n, err, v)
 		}
 	})
 }
 
 // TestTamper edits, inserts and deletes audit rows behind the store's back
-// and checks that VerifyAudit names the first bad event.
+// and checks that VerifyAudit names the first bad event. Seq numbers in the
+// cases count from the last migration event: B+1 … B+4 are four team
+// creations, B+4 the newest.
 func TestTamper(t *testing.T) {
 	t.Parallel()
 	cases := map[string]struct {
-		sql     string
-		wantSeq int64
+		sql     string // %[1]d is B
+		wantSeq int64  // relative to B
 		reason  string
 	}{
-		"edit data":      {`UPDATE events SET data = '{"name":"forged"}' WHERE seq = 3`, 3, "edited"},
-		"edit actor":     {`UPDATE events SET actor = 'someone-else' WHERE seq = 4`, 4, "edited"},
-		"delete middle":  {`DELETE FROM events WHERE seq = 2`, 3, "deleted"},
-		"delete last":    {`DELETE FROM events WHERE seq = 5`, 5, "deleted from the end"},
-		"insert garbage": {`INSERT INTO events (seq, time, actor, action, object_type, object_id, data, prev_hash, hash) SELECT 6, time, actor, action, object_type, object_id, data, hash, hash FROM events WHERE seq = 5`, 6, "edited"},
+		"edit data":      {`UPDATE events SET data = '{"name":"forged"}' WHERE seq = %[1]d + 2`, 2, "edited"},
+		"edit actor":     {`UPDATE events SET actor = 'someone-else' WHERE seq = %[1]d + 3`, 3, "edited"},
+		"delete middle":  {`DELETE FROM events WHERE seq = %[1]d + 1`, 2, "deleted"},
+		"delete last":    {`DELETE FROM events WHERE seq = %[1]d + 4`, 4, "deleted from the end"},
+		"insert garbage": {`INSERT INTO events (seq, time, actor, action, object_type, object_id, data, prev_hash, hash) SELECT seq + 1, time, actor, action, object_type, object_id, data, hash, hash FROM events WHERE seq = %[1]d + 4`, 5, "edited"},
 		// A forger who recomputes the hash of the row they append is still
 		// caught: the head row was not moved.
-		"append rehashed": {forgedAppend, 6, "appended"},
-		"renumber":        {`UPDATE events SET seq = 10 WHERE seq = 5`, 10, "deleted"},
-		"replace hashes":  {`UPDATE events SET hash = '` + strings.Repeat("a", 64) + `' WHERE seq = 2`, 2, "edited"},
+		"append rehashed": {forgedAppend, 5, "appended"},
+		"renumber":        {`UPDATE events SET seq = %[1]d + 9 WHERE seq = %[1]d + 4`, 9, "deleted"},
+		"replace hashes":  {`UPDATE events SET hash = '` + strings.Repeat("a", 64) + `' WHERE seq = %[1]d + 1`, 1, "edited"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			each(t, func(t *testing.T, db *sqlstore.DB) {
 				ctx := steward.WithActor(context.Background(), "test")
-				for n := 0; n < 4; n++ { // events 2..5 after schema.migrated
+				base, err := db.VerifyAudit(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for n := 0; n < 4; n++ {
 					storetest.MustTeam(t, db, nil)
 				}
 				if _, err := db.VerifyAudit(ctx); err != nil {
 					t.Fatalf("intact chain: %v", err)
 				}
 				if tc.sql == forgedAppend {
-					appendForged(t, db)
-				} else if _, err := db.SQL().Exec(tc.sql); err != nil {
+					appendForged(t, db, base+5)
+				} else if _, err := db.SQL().Exec(fmt.Sprintf(tc.sql, base)); err != nil {
 					t.Fatal(err)
 				}
-				_, err := db.VerifyAudit(ctx)
+				_, err = db.VerifyAudit(ctx)
 				var ce *steward.ChainError
 				if !errors.As(err, &ce) {
 					t.Fatalf("VerifyAudit after %q = %v, want a ChainError", tc.sql, err)
 				}
-				if ce.Seq != tc.wantSeq || !strings.Contains(ce.Reason, tc.reason) {
-					t.Fatalf("ChainError{%d, %q}, want seq %d and %q", ce.Seq, ce.Reason, tc.wantSeq, tc.reason)
+				// Renumbering B+4 to B+9 is seen at B+9 as a gap after B+3,
+				// which the chain reports at the first missing event.
+				want := base + tc.wantSeq
+				if name == "renumber" {
+					want = base + 9
+				}
+				if ce.Seq != want || !strings.Contains(ce.Reason, tc.reason) {
+					t.Fatalf("ChainError{%d, %q}, want seq %d and %q", ce.Seq, ce.Reason, want, tc.reason)
 				}
 			})
 		})
@@ -175,18 +187,18 @@ func TestOpenErrors(t *testing.T) {
 
 const forgedAppend = "forged append"
 
-// appendForged inserts a well-formed event 6 that chains to event 5.
-func appendForged(t *testing.T, db *sqlstore.DB) {
+// appendForged inserts a well-formed event seq that chains to the newest.
+func appendForged(t *testing.T, db *sqlstore.DB, seq int64) {
 	t.Helper()
 	var prev string
-	if err := db.SQL().QueryRow(`SELECT hash FROM events WHERE seq = 5`).Scan(&prev); err != nil {
+	if err := db.SQL().QueryRow(fmt.Sprintf(`SELECT hash FROM events WHERE seq = %d`, seq-1)).Scan(&prev); err != nil {
 		t.Fatal(err)
 	}
-	e := steward.Event{Seq: 6, Time: storetest.Epoch, Actor: "token:admin", Action: "grant.created", ObjectType: "grant", ObjectID: "1", Data: []byte(`{}`), PrevHash: prev}
+	e := steward.Event{Seq: seq, Time: storetest.Epoch, Actor: "token:admin", Action: "grant.created", ObjectType: "grant", ObjectID: "1", Data: []byte(`{}`), PrevHash: prev}
 	e.Hash = e.ComputeHash()
-	q := `INSERT INTO events (seq, time, actor, action, object_type, object_id, data, prev_hash, hash) VALUES (6, ?, 'token:admin', 'grant.created', 'grant', '1', '{}', ?, ?)`
+	q := fmt.Sprintf(`INSERT INTO events (seq, time, actor, action, object_type, object_id, data, prev_hash, hash) VALUES (%d, ?, 'token:admin', 'grant.created', 'grant', '1', '{}', ?, ?)`, seq)
 	if db.Dialect() == "postgres" {
-		q = `INSERT INTO events (seq, time, actor, action, object_type, object_id, data, prev_hash, hash) VALUES (6, $1, 'token:admin', 'grant.created', 'grant', '1', '{}', $2, $3)`
+		q = fmt.Sprintf(`INSERT INTO events (seq, time, actor, action, object_type, object_id, data, prev_hash, hash) VALUES (%d, $1, 'token:admin', 'grant.created', 'grant', '1', '{}', $2, $3)`, seq)
 	}
 	if _, err := db.SQL().Exec(q, e.Time.UnixMicro(), e.PrevHash, e.Hash); err != nil {
 		t.Fatal(err)

@@ -57,6 +57,12 @@ func Run(t *testing.T, open Opener) {
 		"AuditChain":      testAuditChain,
 		"AuditEvents":     testAuditEvents,
 		"ConcurrentAudit": testConcurrentAudit,
+		"Sync":            testSync,
+		"SyncBadRecords":  testSyncBadRecords,
+		"SyncPartial":     testSyncPartial,
+		"OwnershipRules":  testOwnershipRules,
+		"Gaps":            testGaps,
+		"SyncPeople":      testSyncPeople,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

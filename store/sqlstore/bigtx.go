@@ -1,0 +1,92 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// bigTx runs fn in one write transaction on one connection, for work that
+// moves many rows: bulk loads and syncs. The transaction is opened with plain
+// SQL so that COPY on PostgreSQL (through the pgx connection underneath) and
+// ordinary statements (through database/sql) share it.
+func (d *DB) bigTx(ctx context.Context, fn func(c *sql.Conn) error) (err error) {
+	conn, err := d.write.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	begin := "BEGIN"
+	if !d.pg {
+		begin = "BEGIN IMMEDIATE" // take the write lock now, not at the first write
+	}
+	if _, err := conn.ExecContext(ctx, begin); err != nil {
+		return d.storeErr(err)
+	}
+	defer func() {
+		if err != nil {
+			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
+		}
+	}()
+	if err = fn(conn); err != nil {
+		return err
+	}
+	if _, err = conn.ExecContext(ctx, "COMMIT"); err != nil {
+		return d.storeErr(err)
+	}
+	return nil
+}
+
+// copyRows inserts rows into table's columns inside a bigTx: COPY on
+// PostgreSQL, multi-row prepared INSERTs on SQLite.
+func (d *DB) copyRows(ctx context.Context, c *sql.Conn, table string, cols []string, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	if d.pg {
+		return c.Raw(func(dc any) error {
+			pc := dc.(*stdlib.Conn).Conn()
+			if _, err := pc.CopyFrom(ctx, pgx.Identifier{table}, cols, pgx.CopyFromRows(rows)); err != nil {
+				return fmt.Errorf("copy %s: %w", table, err)
+			}
+			return nil
+		})
+	}
+	// Several rows per statement: fewer trips through database/sql.
+	const perStmt = 32
+	marks := "(" + strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ") + ")"
+	prefix := `INSERT INTO ` + table + ` (` + strings.Join(cols, ", ") + `) VALUES `
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	args := make([]any, 0, perStmt*len(cols))
+	for len(rows) > 0 {
+		n := min(perStmt, len(rows))
+		args = args[:0]
+		for _, r := range rows[:n] {
+			args = append(args, r...)
+		}
+		if n == perStmt {
+			if stmt == nil {
+				var err error
+				if stmt, err = c.PrepareContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(marks+", ", n), ", ")); err != nil {
+					return err
+				}
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				return err
+			}
+		} else if _, err := c.ExecContext(ctx, prefix+strings.TrimSuffix(strings.Repeat(marks+", ", n), ", "), args...); err != nil {
+			return err
+		}
+		rows = rows[n:]
+	}
+	return nil
+}

@@ -1,0 +1,246 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/stewardhq/steward"
+)
+
+// gapNHI selects the identities that can have an ownership gap: active and
+// non-human. A person's own login is owned by that person by definition.
+const gapNHI = `x.status = 'active' AND x.kind <> 'human'`
+
+// gapCond is the SQL condition, over identity x, of each gap kind.
+var gapCond = map[steward.GapKind]string{
+	steward.GapUnowned:       `x.owner_id IS NULL`,
+	steward.GapOwnerDeparted: `EXISTS (SELECT 1 FROM people p WHERE p.id = x.owner_id AND p.status = 'departed')`,
+	steward.GapTeamInactive:  `x.team_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM people p WHERE p.team_id = x.team_id AND p.status = 'active')`,
+}
+
+type gapCounts struct{ opened, closed int }
+
+// refreshGaps brings the open gap tasks of the identities that scope (a
+// condition over identity x) selects in line with the inventory: it opens a
+// task, due after steward.GapDue, for each new gap and closes the tasks of
+// gaps that healed, each with its audit event. Every change that can open or
+// heal a gap calls it for what it touched, in the same transaction.
+func (d *DB) refreshGaps(ctx context.Context, q querier, scope string, args ...any) (gapCounts, error) {
+	var n gapCounts
+	now := d.now()
+	for _, gap := range steward.GapKinds {
+		cond := gapCond[gap]
+		ids, err := d.ids(ctx, q, `SELECT x.id FROM identities x WHERE (`+scope+`) AND `+gapNHI+` AND `+cond+`
+			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = '`+string(gap)+`' AND k.status = 'open' AND k.kind = 'ownership_gap')
+			ORDER BY x.id`, args...)
+		if err != nil {
+			return n, err
+		}
+		due := now.Add(steward.GapDue[gap])
+		for _, id := range ids {
+			var taskID int64
+			if err := q.QueryRowContext(ctx, d.q(`INSERT INTO tasks (kind, gap, identity_id, status, opened_at, due_at) VALUES ('ownership_gap', ?, ?, 'open', ?, ?) RETURNING id`),
+				string(gap), id, micro(now), micro(due)).Scan(&taskID); err != nil {
+				return n, err
+			}
+			if err := d.appendEvent(ctx, q, "task.opened", "task", idStr(taskID), map[string]any{"kind": steward.TaskKindOwnershipGap, "gap": gap, "identity_id": id, "due_at": due}); err != nil {
+				return n, err
+			}
+			n.opened++
+		}
+		closed, err := d.ids(ctx, q, `SELECT k.id FROM tasks k JOIN identities x ON x.id = k.identity_id
+			WHERE (`+scope+`) AND k.status = 'open' AND k.kind = 'ownership_gap' AND k.gap = '`+string(gap)+`'
+			AND NOT (`+gapNHI+` AND `+cond+`) ORDER BY k.id`, args...)
+		if err != nil {
+			return n, err
+		}
+		for _, id := range closed {
+			if _, err := q.ExecContext(ctx, d.q(`UPDATE tasks SET status = 'done', closed_at = ? WHERE id = ?`), micro(now), id); err != nil {
+				return n, err
+			}
+			if err := d.appendEvent(ctx, q, "task.closed", "task", idStr(id), map[string]any{"gap": gap, "reason": "gap healed"}); err != nil {
+				return n, err
+			}
+			n.closed++
+		}
+	}
+	return n, nil
+}
+
+// ids runs a query that selects one id column.
+func (d *DB) ids(ctx context.Context, q querier, query string, args ...any) ([]int64, error) {
+	rows, err := q.QueryContext(ctx, d.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// RefreshGaps recomputes every gap task.
+func (d *DB) RefreshGaps(ctx context.Context) (*steward.SyncResult, error) {
+	res := &steward.SyncResult{}
+	err := d.bigTx(ctx, func(c *sql.Conn) error {
+		n, err := d.refreshGaps(ctx, c, "1 = 1")
+		res.GapsOpened, res.GapsClosed, res.Events = n.opened, n.closed, n.opened+n.closed
+		return err
+	})
+	return res, err
+}
+
+// Gaps lists open ownership gaps in task order (oldest first), with the
+// owner a person would most likely assign: the departed owner's manager, or
+// else the team's manager.
+func (d *DB) Gaps(ctx context.Context, f steward.GapFilter) (*steward.Page[steward.GapView], error) {
+	if f.Gap != "" {
+		if err := f.Gap.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	after, limit, err := f.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	where, args := []string{"k.id > ?", "k.status = 'open'", "k.kind = 'ownership_gap'"}, []any{after}
+	if f.Gap != "" {
+		where, args = append(where, "k.gap = ?"), append(args, string(f.Gap))
+	}
+	switch {
+	case f.TeamID == -1:
+		where = append(where, "x.team_id IS NULL")
+	case f.TeamID > 0:
+		where, args = append(where, "x.team_id = ?"), append(args, f.TeamID)
+	case f.TeamID < -1:
+		return nil, steward.Errorf(steward.EINVALID, "team must be a team id, or -1 for identities without a team.")
+	}
+	args = append(args, limit+1)
+	query := `SELECT k.id, k.gap, k.identity_id, k.status, k.opened_at, k.due_at, x.name, x.kind, s.name, x.team_id, t.name, x.owner_id, p.name,
+			COALESCE(CASE WHEN p.status = 'departed' THEN p.manager_id END, t.manager_id), COALESCE(pm.name, tm.name)
+		FROM tasks k JOIN identities x ON x.id = k.identity_id JOIN systems s ON s.id = x.system_id
+		LEFT JOIN teams t ON t.id = x.team_id LEFT JOIN people p ON p.id = x.owner_id
+		LEFT JOIN people pm ON pm.id = CASE WHEN p.status = 'departed' THEN p.manager_id END
+		LEFT JOIN people tm ON tm.id = t.manager_id
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY k.id LIMIT ?`
+	rows, err := d.read.QueryContext(ctx, d.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	page := &steward.Page[steward.GapView]{Items: []steward.GapView{}}
+	for rows.Next() {
+		var g steward.GapView
+		var opened, due int64
+		var team, owner, suggested sql.NullInt64
+		var teamName, ownerName, suggestedName sql.NullString
+		if err := rows.Scan(&g.ID, &g.Gap, &g.IdentityID, &g.Status, &opened, &due, &g.IdentityName, &g.IdentityKind, &g.SystemName,
+			&team, &teamName, &owner, &ownerName, &suggested, &suggestedName); err != nil {
+			return nil, err
+		}
+		g.Kind, g.OpenedAt, g.DueAt = steward.TaskKindOwnershipGap, fromMicro(opened), fromMicro(due)
+		g.TeamID, g.TeamName, g.OwnerID, g.OwnerName = fromNullID(team), teamName.String, fromNullID(owner), ownerName.String
+		g.SuggestedOwnerID, g.SuggestedOwner = fromNullID(suggested), suggestedName.String
+		page.Items = append(page.Items, g)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(page.Items) > limit {
+		page.Items = page.Items[:limit]
+		page.Next = steward.Cursor(page.Items[limit-1].ID)
+	}
+	return page, nil
+}
+
+// SetOwner assigns an identity's owner and team explicitly.
+func (d *DB) SetOwner(ctx context.Context, identityID int64, a steward.OwnerAssignment) (*steward.IdentityView, error) {
+	err := d.writeTx(ctx, func(tx *sql.Tx) error {
+		var oldOwner, oldTeam sql.NullInt64
+		var oldSource string
+		err := tx.QueryRowContext(ctx, d.q(`SELECT owner_id, team_id, owner_source FROM identities WHERE id = ?`), identityID).Scan(&oldOwner, &oldTeam, &oldSource)
+		if err == sql.ErrNoRows {
+			return steward.Errorf(steward.ENOTFOUND, "identity %d does not exist.", identityID)
+		} else if err != nil {
+			return err
+		}
+		if a.OwnerID != nil {
+			if err := d.exists(ctx, tx, "people", *a.OwnerID, "person"); err != nil {
+				return err
+			}
+		}
+		if a.TeamID != nil {
+			if err := d.exists(ctx, tx, "teams", *a.TeamID, "team"); err != nil {
+				return err
+			}
+		}
+		src := steward.OwnerExplicit
+		if a.OwnerID == nil && a.TeamID == nil {
+			src = steward.OwnerNone // handed back to rules at the next sync
+		}
+		if _, err := tx.ExecContext(ctx, d.q(`UPDATE identities SET owner_id = ?, team_id = ?, owner_source = ?, updated_at = ? WHERE id = ?`),
+			idPtr(a.OwnerID), idPtr(a.TeamID), string(src), micro(d.now()), identityID); err != nil {
+			return err
+		}
+		if err := d.appendEvent(ctx, tx, "identity.owner_changed", "identity", idStr(identityID), map[string]any{
+			"owner_id": a.OwnerID, "team_id": a.TeamID, "owner_source": src,
+			"old_owner_id": fromNullID(oldOwner), "old_team_id": fromNullID(oldTeam), "old_owner_source": oldSource,
+		}); err != nil {
+			return err
+		}
+		_, err = d.refreshGaps(ctx, tx, "x.id = ?", identityID)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.Identity(ctx, identityID)
+}
+
+// Attest records the owner's confirmation of an identity.
+func (d *DB) Attest(ctx context.Context, identityID int64, a steward.Attestation) (*steward.IdentityView, error) {
+	if err := checkText(a.Note, 2048); err != nil {
+		return nil, err
+	}
+	err := d.writeTx(ctx, func(tx *sql.Tx) error {
+		var owner sql.NullInt64
+		err := tx.QueryRowContext(ctx, d.q(`SELECT owner_id FROM identities WHERE id = ?`), identityID).Scan(&owner)
+		if err == sql.ErrNoRows {
+			return steward.Errorf(steward.ENOTFOUND, "identity %d does not exist.", identityID)
+		} else if err != nil {
+			return err
+		}
+		if !owner.Valid {
+			return steward.Errorf(steward.EINVALID, "identity %d has no owner to attest it; assign one first.", identityID)
+		} else if owner.Int64 != a.PersonID {
+			return steward.Errorf(steward.EINVALID, "person %d is not the owner of identity %d; only its owner (person %d) can attest it.", a.PersonID, identityID, owner.Int64)
+		}
+		now := d.now()
+		if _, err := tx.ExecContext(ctx, d.q(`UPDATE identities SET attested_at = ?, attested_by = ? WHERE id = ?`), micro(now), a.PersonID, identityID); err != nil {
+			return err
+		}
+		return d.appendEvent(ctx, tx, "identity.attested", "identity", idStr(identityID), map[string]any{"person_id": a.PersonID, "note": a.Note})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return d.Identity(ctx, identityID)
+}
+
+// checkText validates a free-text note: UTF-8 and at most max bytes.
+func checkText(v string, max int) error {
+	if len(v) > max {
+		return steward.Errorf(steward.EINVALID, "note is %d bytes; the limit is %d.", len(v), max)
+	} else if !utf8.ValidString(v) {
+		return steward.Errorf(steward.EINVALID, "note is not valid UTF-8.")
+	}
+	return nil
+}

@@ -1,0 +1,276 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/stewardhq/steward"
+)
+
+// ownerResolver decides the owner and team of identities that nobody
+// assigned explicitly: the system's own tag first (an owner or team hint that
+// names a known person or team), then the first matching ownership rule. An
+// identity with an owner but no team gets the owner's team.
+type ownerResolver struct {
+	rules      []steward.OwnershipRule
+	people     map[string]int64 // lower-case external id and email → person
+	personTeam map[int64]int64
+	teams      map[string]int64 // name → team
+	systems    map[int64]steward.System
+}
+
+func (d *DB) newOwnerResolver(ctx context.Context, q querier) (*ownerResolver, error) {
+	r := &ownerResolver{people: map[string]int64{}, personTeam: map[int64]int64{}, teams: map[string]int64{}, systems: map[int64]steward.System{}}
+	var err error
+	if r.rules, err = d.rulesIn(ctx, q); err != nil {
+		return nil, err
+	}
+	// Departed people resolve too: an identity whose tag or rule names
+	// someone who left is an "owner departed" gap, not an unowned one.
+	rows, err := q.QueryContext(ctx, `SELECT id, external_id, email, team_id FROM people`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var ext, email string
+		var team sql.NullInt64
+		if err := rows.Scan(&id, &ext, &email, &team); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.people[steward.NormalizeOwnerKey(ext)] = id
+		if email != "" {
+			r.people[steward.NormalizeOwnerKey(email)] = id
+		}
+		if team.Valid {
+			r.personTeam[id] = team.Int64
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.QueryContext(ctx, `SELECT id, name FROM teams`)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var id int64
+		var name string
+		if err := rows.Scan(&id, &name); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		r.teams[name] = id
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	rows, err = q.QueryContext(ctx, systemSelect)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		s, err := scanSystem(rows)
+		if err != nil {
+			return nil, err
+		}
+		r.systems[s.ID] = s
+	}
+	return r, rows.Err()
+}
+
+// resolution is where an identity's owner and team should point.
+type resolution struct {
+	owner, team *int64
+	source      steward.OwnerSource
+	rule        string
+}
+
+func (r *ownerResolver) resolve(subject *steward.RuleSubject, ownerHint, teamHint string) resolution {
+	var res resolution
+	if id, ok := r.people[ownerHint]; ok && ownerHint != "" {
+		res.owner, res.source = &id, steward.OwnerFromTag
+	}
+	if id, ok := r.teams[teamHint]; ok && teamHint != "" {
+		res.team, res.source = &id, steward.OwnerFromTag
+	}
+	if res.owner == nil || res.team == nil {
+		if rule := steward.FirstMatch(r.rules, subject); rule != nil {
+			if id, ok := r.people[steward.NormalizeOwnerKey(rule.Owner)]; ok && res.owner == nil && rule.Owner != "" {
+				res.owner = &id
+				if res.source == "" {
+					res.source = steward.OwnerFromRule
+				}
+				res.rule = rule.Name
+			}
+			if id, ok := r.teams[rule.Team]; ok && res.team == nil && rule.Team != "" {
+				res.team = &id
+				if res.source == "" {
+					res.source = steward.OwnerFromRule
+				}
+				res.rule = rule.Name
+			}
+		}
+	}
+	if res.team == nil && res.owner != nil {
+		if t, ok := r.personTeam[*res.owner]; ok {
+			res.team = &t
+		}
+	}
+	return res
+}
+
+// resolveOwners re-resolves the owner and team of every identity that scope
+// (over identity x) selects and nobody assigned explicitly, writing an event
+// for each that changes. It adds what changed to changedIDs if not nil.
+func (d *DB) resolveOwners(ctx context.Context, c querier, scope string, args []any, res *steward.SyncResult, ev *eventSink) error {
+	return d.resolveOwnersInto(ctx, c, scope, args, res, ev, nil)
+}
+
+func (d *DB) resolveOwnersInto(ctx context.Context, c querier, scope string, args []any, res *steward.SyncResult, ev *eventSink, changedIDs map[int64]bool) error {
+	r, err := d.newOwnerResolver(ctx, c)
+	if err != nil {
+		return err
+	}
+	type update struct {
+		id                int64
+		oldOwner, oldTeam *int64
+		oldSource         string
+		to                resolution
+	}
+	var updates []update
+	rows, err := c.QueryContext(ctx, d.q(`SELECT x.id, x.system_id, x.name, x.external_id, x.kind, x.environment, x.labels, x.owner_hint, x.team_hint,
+		x.owner_id, x.team_id, x.owner_source FROM identities x WHERE (`+scope+`) AND x.owner_source <> 'explicit'`), args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+		var id, systemID int64
+		var name, ext, kind, env, ownerHint, teamHint, source string
+		var labels sql.NullString
+		var owner, team sql.NullInt64
+		if err := rows.Scan(&id, &systemID, &name, &ext, &kind, &env, &labels, &ownerHint, &teamHint, &owner, &team, &source); err != nil {
+			rows.Close()
+			return err
+		}
+		subject := &steward.RuleSubject{Name: name, ExternalID: ext, Kind: steward.IdentityKind(kind), Environment: steward.Environment(env)}
+		if s, ok := r.systems[systemID]; ok {
+			subject.System, subject.SystemKind = s.Name, s.Kind
+		}
+		if labels.Valid && labels.String != "" {
+			_ = json.Unmarshal([]byte(labels.String), &subject.Labels)
+		}
+		to := r.resolve(subject, ownerHint, teamHint)
+		if !sameID(to.owner, fromNullID(owner)) || !sameID(to.team, fromNullID(team)) || string(to.source) != source {
+			updates = append(updates, update{id: id, oldOwner: fromNullID(owner), oldTeam: fromNullID(team), oldSource: source, to: to})
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, u := range updates {
+		if _, err := c.ExecContext(ctx, d.q(`UPDATE identities SET owner_id = ?, team_id = ?, owner_source = ? WHERE id = ?`),
+			idPtr(u.to.owner), idPtr(u.to.team), string(u.to.source), u.id); err != nil {
+			return err
+		}
+		if changedIDs != nil {
+			changedIDs[u.id] = true
+		}
+		if sameID(u.oldOwner, u.to.owner) && sameID(u.oldTeam, u.to.team) {
+			continue // only the recorded source changed
+		}
+		res.OwnersChanged++
+		if err := ev.emit(ctx, "identity.owner_changed", "identity", u.id, map[string]any{
+			"owner_id": u.to.owner, "team_id": u.to.team, "owner_source": u.to.source, "rule": u.to.rule,
+			"old_owner_id": u.oldOwner, "old_team_id": u.oldTeam, "old_owner_source": u.oldSource}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func sameID(a, b *int64) bool { return (a == nil && b == nil) || (a != nil && b != nil && *a == *b) }
+
+// rulesIn reads the ownership rules in order.
+func (d *DB) rulesIn(ctx context.Context, q querier) ([]steward.OwnershipRule, error) {
+	rows, err := q.QueryContext(ctx, `SELECT body FROM ownership_rules ORDER BY position`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []steward.OwnershipRule{}
+	for rows.Next() {
+		var body string
+		if err := rows.Scan(&body); err != nil {
+			return nil, err
+		}
+		var r steward.OwnershipRule
+		if err := json.Unmarshal([]byte(body), &r); err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// OwnershipRules returns the rules in force.
+func (d *DB) OwnershipRules(ctx context.Context) ([]steward.OwnershipRule, error) {
+	return d.rulesIn(ctx, d.read)
+}
+
+// ApplyOwnershipRules replaces the rules and re-resolves every identity not
+// explicitly assigned.
+func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipRule) (*steward.SyncResult, error) {
+	if err := steward.ValidateRules(rules); err != nil {
+		return nil, err
+	}
+	res := &steward.SyncResult{}
+	err := d.bigTx(ctx, func(c *sql.Conn) error {
+		defer d.dropTemp(ctx, c, "touched")
+		old, err := d.rulesIn(ctx, c)
+		if err != nil {
+			return err
+		}
+		oldJSON, _ := json.Marshal(old)
+		newJSON, _ := json.Marshal(rules)
+		if string(oldJSON) == string(newJSON) {
+			return nil // the same rules again: nothing to do, no event
+		}
+		if _, err := c.ExecContext(ctx, `DELETE FROM ownership_rules`); err != nil {
+			return err
+		}
+		for i, r := range rules {
+			body, _ := json.Marshal(r)
+			if _, err := c.ExecContext(ctx, d.q(`INSERT INTO ownership_rules (position, name, body) VALUES (?, ?, ?)`), i+1, r.Name, string(body)); err != nil {
+				return err
+			}
+		}
+		if err := d.appendEvent(ctx, c, "ownership_rules.applied", "ownership_rules", "", map[string]any{"rules": rules}); err != nil {
+			return err
+		}
+		ev := &eventSink{d: d, c: c}
+		changedIDs := map[int64]bool{}
+		if err := d.resolveOwnersInto(ctx, c, "1 = 1", nil, res, ev, changedIDs); err != nil {
+			return err
+		}
+		if err := d.createTemp(ctx, c, "touched"); err != nil {
+			return err
+		}
+		if err := d.writeTouched(ctx, c, "touched", changedIDs); err != nil {
+			return err
+		}
+		gaps, err := d.refreshGaps(ctx, c, `x.id IN (SELECT id FROM touched)`)
+		res.GapsOpened, res.GapsClosed, res.Events = gaps.opened, gaps.closed, ev.n+gaps.opened+gaps.closed+1
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}

@@ -1,0 +1,436 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"strings"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// Reconciliation is set-based: the source's records are streamed into
+// temporary staging tables (COPY on PostgreSQL), then compared with the live
+// tables in SQL, so memory stays bounded however large the system. A digest
+// of what the source last said of each row (content_hash) makes a re-sync
+// touch only the rows that changed.
+//
+// Last-used times are observations, not changes anyone made: they are
+// refreshed in bulk without events, and left out of the digests, so that a
+// sync whose only news is usage writes no audit events.
+
+// maxReported bounds how many unusable records one error lists.
+const maxReported = 50
+
+// stageBatch is how many staged rows are buffered before a COPY or INSERT.
+const stageBatch = 5000
+
+var stageTables = map[string]string{
+	"stage_identities": `external_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
+		criticality TEXT NOT NULL, status TEXT NOT NULL, labels TEXT, owner_hint TEXT NOT NULL, team_hint TEXT NOT NULL,
+		created_at BIGINT, last_used_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
+	"stage_credentials": `identity_ext TEXT NOT NULL, external_id TEXT NOT NULL, kind TEXT NOT NULL, created_at BIGINT,
+		last_rotated_at BIGINT, last_used_at BIGINT, expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
+	"stage_entitlements": `name TEXT NOT NULL, description TEXT NOT NULL, privileged BOOLEAN NOT NULL, sensitivity TEXT NOT NULL,
+		hash TEXT NOT NULL, pos TEXT NOT NULL`,
+	"stage_grants": `identity_ext TEXT NOT NULL, entitlement TEXT NOT NULL, type TEXT NOT NULL, granted_at BIGINT,
+		expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
+	"stage_people": `external_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, title TEXT NOT NULL, team TEXT NOT NULL,
+		manager TEXT NOT NULL, status TEXT NOT NULL, departed_at BIGINT, pos TEXT NOT NULL`,
+	"touched":        `id BIGINT PRIMARY KEY`,
+	"touched_people": `id BIGINT PRIMARY KEY`,
+}
+
+var stageIndexes = map[string]string{
+	"stage_identities":   "external_id",
+	"stage_credentials":  "identity_ext, external_id",
+	"stage_entitlements": "name",
+	"stage_grants":       "identity_ext, entitlement",
+	"stage_people":       "external_id",
+}
+
+// createTemp creates the named temporary tables, empty, for this transaction.
+func (d *DB) createTemp(ctx context.Context, c *sql.Conn, names ...string) error {
+	for _, n := range names {
+		var stmt string
+		if d.pg {
+			stmt = `CREATE TEMP TABLE ` + n + ` (` + stageTables[n] + `) ON COMMIT DROP`
+		} else {
+			// SQLite temp tables live as long as the connection: drop any
+			// left by an earlier run on this (the one writer) connection.
+			if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS temp.`+n); err != nil {
+				return err
+			}
+			stmt = `CREATE TEMP TABLE ` + n + ` (` + stageTables[n] + `)`
+		}
+		if _, err := c.ExecContext(ctx, stmt); err != nil {
+			return fmt.Errorf("create %s: %w", n, err)
+		}
+	}
+	return nil
+}
+
+// indexStage indexes loaded staging tables and, on PostgreSQL, analyses them
+// (autovacuum never sees temporary tables, and the planner needs the sizes).
+func (d *DB) indexStage(ctx context.Context, c *sql.Conn, names ...string) error {
+	for _, n := range names {
+		if _, err := c.ExecContext(ctx, `CREATE INDEX `+n+`_key ON `+n+` (`+stageIndexes[n]+`)`); err != nil {
+			return fmt.Errorf("index %s: %w", n, err)
+		}
+		if d.pg {
+			if _, err := c.ExecContext(ctx, `ANALYZE `+n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// dropTemp drops SQLite's connection-long temporary tables after a run.
+func (d *DB) dropTemp(ctx context.Context, c *sql.Conn, names ...string) {
+	if d.pg {
+		return
+	}
+	for _, n := range names {
+		_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.`+n)
+	}
+}
+
+// stager buffers staged rows per table and flushes them in batches.
+type stager struct {
+	d    *DB
+	c    *sql.Conn
+	cols map[string][]string
+	rows map[string][][]any
+}
+
+func (s *stager) add(ctx context.Context, table string, row ...any) error {
+	s.rows[table] = append(s.rows[table], row)
+	if len(s.rows[table]) >= stageBatch {
+		return s.flush(ctx, table)
+	}
+	return nil
+}
+
+func (s *stager) flush(ctx context.Context, tables ...string) error {
+	if len(tables) == 0 {
+		for t := range s.rows {
+			tables = append(tables, t)
+		}
+	}
+	for _, t := range tables {
+		if err := s.d.copyRows(ctx, s.c, t, s.cols[t], s.rows[t]); err != nil {
+			return err
+		}
+		s.rows[t] = s.rows[t][:0]
+	}
+	return nil
+}
+
+// digest is the content hash of what a source said of a row.
+func digest(v any) string {
+	b, _ := json.Marshal(v) // plain structs of strings, bools and times
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
+// problems collects the records a run cannot use.
+type problems struct {
+	n     int
+	lines []string
+}
+
+func (p *problems) add(msg string) {
+	p.n++
+	if len(p.lines) < maxReported {
+		p.lines = append(p.lines, msg)
+	}
+}
+
+func (p *problems) err() error {
+	if p.n == 0 {
+		return nil
+	}
+	more := ""
+	if p.n > len(p.lines) {
+		more = fmt.Sprintf("\n  … and %d more", p.n-len(p.lines))
+	}
+	return steward.Errorf(steward.EINVALID, "%d record(s) cannot be used; nothing was changed:\n  %s%s", p.n, strings.Join(p.lines, "\n  "), more)
+}
+
+// collect records a stream error: EINVALID errors are bad records to report
+// with the others; anything else ends the run.
+func (p *problems) collect(err error) error {
+	if steward.ErrorCode(err) == steward.EINVALID {
+		p.add(steward.ErrorMessage(err))
+		return nil
+	}
+	return err
+}
+
+// checkStage runs a query that selects (pos, message) pairs of bad staged
+// rows and reports them.
+func (d *DB) checkStage(ctx context.Context, c *sql.Conn, p *problems, query string, args ...any) error {
+	rows, err := c.QueryContext(ctx, d.q(query+` LIMIT `+fmt.Sprint(maxReported)), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pos, msg string
+		if err := rows.Scan(&pos, &msg); err != nil {
+			return err
+		}
+		p.add(pos + ": " + msg)
+	}
+	return rows.Err()
+}
+
+// isDistinct is the dialect's null-safe "differs" operator.
+func (d *DB) isDistinct() string {
+	if d.pg {
+		return "IS DISTINCT FROM"
+	}
+	return "IS NOT"
+}
+
+// eventSink writes per-object events, or only counts them when the run is a
+// first load whose one summary event stands for them.
+type eventSink struct {
+	d     *DB
+	c     *sql.Conn
+	quiet bool
+	n     int
+}
+
+func (e *eventSink) emit(ctx context.Context, action, objectType string, id int64, data any) error {
+	e.n++
+	if e.quiet {
+		return nil
+	}
+	return e.d.appendEvent(ctx, e.c, action, objectType, idStr(id), data)
+}
+
+type stagedIdentity struct {
+	Name        string                 `json:"name"`
+	Kind        steward.IdentityKind   `json:"kind"`
+	Environment steward.Environment    `json:"environment"`
+	Criticality steward.Level          `json:"criticality"`
+	Status      steward.IdentityStatus `json:"status"`
+	Labels      map[string]string      `json:"labels,omitempty"`
+	Owner       string                 `json:"owner,omitempty"`
+	Team        string                 `json:"team,omitempty"`
+	CreatedAt   *time.Time             `json:"created_at,omitempty"`
+}
+
+// SyncSystem reconciles one system with a source's records.
+func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[steward.Record, error], o steward.SyncOptions) (*steward.SyncResult, error) {
+	if o.Environment == "" {
+		o.Environment = steward.EnvProd
+	} else if err := o.Environment.Validate(); err != nil {
+		return nil, err
+	}
+	res := &steward.SyncResult{}
+	started := d.now()
+	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "touched"}
+	err := d.bigTx(ctx, func(c *sql.Conn) error {
+		defer d.dropTemp(ctx, c, tables...)
+		sys, err := d.systemIn(ctx, c, systemID)
+		if err != nil {
+			return err
+		}
+		if err := d.createTemp(ctx, c, tables...); err != nil {
+			return err
+		}
+		var bad problems
+		if err := d.stageRecords(ctx, c, records, o, res, &bad); err != nil {
+			return err
+		}
+		if err := d.indexStage(ctx, c, tables[:4]...); err != nil {
+			return err
+		}
+		if err := d.checkRecords(ctx, c, systemID, o, &bad); err != nil {
+			return err
+		}
+		if err := bad.err(); err != nil {
+			return err
+		}
+		var one int
+		err = c.QueryRowContext(ctx, d.q(`SELECT 1 FROM identities WHERE system_id = ? LIMIT 1`), systemID).Scan(&one)
+		first := errors.Is(err, sql.ErrNoRows)
+		if err != nil && !first {
+			return err
+		}
+		ev := &eventSink{d: d, c: c, quiet: first}
+		run := &syncRun{d: d, c: c, sys: sys, o: o, first: first, res: res, ev: ev, touched: map[int64]bool{}, now: d.now()}
+		if err := run.apply(ctx); err != nil {
+			return err
+		}
+		scope, args := `x.id IN (SELECT id FROM touched)`, []any{}
+		if first {
+			scope, args = `x.system_id = ?`, []any{systemID}
+		} else if err := d.writeTouched(ctx, c, "touched", run.touched); err != nil {
+			return err
+		}
+		if err := d.resolveOwners(ctx, c, scope, args, res, ev); err != nil {
+			return err
+		}
+		gaps, err := d.refreshGaps(ctx, c, scope, args...)
+		if err != nil {
+			return err
+		}
+		res.GapsOpened, res.GapsClosed = gaps.opened, gaps.closed
+		res.Events = ev.n + gaps.opened + gaps.closed
+		if changed(res) {
+			if err := d.appendEvent(ctx, c, "system.synced", "system", idStr(systemID), map[string]any{
+				"source": o.Source, "partial": o.Partial, "first_load": first, "result": res}); err != nil {
+				return err
+			}
+			res.Events++
+		}
+		return d.recordRun(ctx, c, o.Source, &systemID, started, res)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// changed reports whether a run changed anything.
+func changed(r *steward.SyncResult) bool {
+	return r.IdentitiesCreated+r.IdentitiesUpdated+r.IdentitiesRemoved+r.CredentialsRotated+r.CredentialsChanged+
+		r.EntitlementsChanged+r.GrantsCreated+r.GrantsUpdated+r.GrantsRemoved+r.OwnersChanged+
+		r.PeopleCreated+r.PeopleUpdated+r.PeopleDeparted+r.GapsOpened+r.GapsClosed > 0
+}
+
+func (d *DB) recordRun(ctx context.Context, c *sql.Conn, source string, systemID *int64, started time.Time, res *steward.SyncResult) error {
+	b, _ := json.Marshal(res)
+	_, err := c.ExecContext(ctx, d.q(`INSERT INTO sync_runs (source, system_id, started_at, finished_at, result) VALUES (?, ?, ?, ?, ?)`),
+		source, idPtr(systemID), micro(started), micro(d.now()), string(b))
+	return err
+}
+
+func (d *DB) systemIn(ctx context.Context, q querier, id int64) (*steward.System, error) {
+	s, err := scanSystem(q.QueryRowContext(ctx, d.q(systemSelect+` WHERE x.id = ?`), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "system %d does not exist.", id)
+	}
+	return &s, err
+}
+
+// stageRecords normalises each record and loads it into the staging tables.
+func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[steward.Record, error], o steward.SyncOptions, res *steward.SyncResult, bad *problems) error {
+	st := &stager{d: d, c: c, rows: map[string][][]any{}, cols: map[string][]string{
+		"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos"},
+		"stage_credentials":  {"identity_ext", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "hash", "pos"},
+		"stage_entitlements": {"name", "description", "privileged", "sensitivity", "hash", "pos"},
+		"stage_grants":       {"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos"},
+	}}
+	for r, err := range records {
+		if err != nil {
+			if err := bad.collect(err); err != nil {
+				return err
+			}
+			continue
+		}
+		res.Records++
+		if err := r.Normalize(o.Environment); err != nil {
+			bad.add(steward.ErrorMessage(steward.AtPos(r.Pos, err)))
+			continue
+		}
+		var err error
+		switch {
+		case r.Identity != nil:
+			i := r.Identity
+			h := digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels,
+				steward.NormalizeOwnerKey(i.Owner), i.Team, i.CreatedAt})
+			err = st.add(ctx, "stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
+				string(i.Status), labelsJSON(i.Labels), steward.NormalizeOwnerKey(i.Owner), i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos)
+			for _, cr := range i.Credentials {
+				if err != nil {
+					break
+				}
+				ch := digest([]any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt})
+				err = st.add(ctx, "stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
+					microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt), ch, r.Pos)
+			}
+		case r.Entitlement != nil:
+			e := r.Entitlement
+			err = st.add(ctx, "stage_entitlements", e.Name, e.Description, e.Privileged, string(e.Sensitivity),
+				digest([]any{e.Description, e.Privileged, e.Sensitivity}), r.Pos)
+		case r.Grant != nil:
+			g := r.Grant
+			err = st.add(ctx, "stage_grants", g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt),
+				digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}), r.Pos)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return st.flush(ctx)
+}
+
+// checkRecords reports what is wrong across records: keys listed twice and
+// grants that name an identity or entitlement nobody lists.
+func (d *DB) checkRecords(ctx context.Context, c *sql.Conn, systemID int64, o steward.SyncOptions, bad *problems) error {
+	concat := func(a, b string) string {
+		return a + " || " + b
+	}
+	checks := []string{
+		`SELECT min(pos), ` + concat(`'identity '`, `external_id`) + ` || ' is listed more than once' FROM stage_identities GROUP BY external_id HAVING count(*) > 1`,
+		`SELECT min(pos), ` + concat(`'entitlement '`, `name`) + ` || ' is listed more than once' FROM stage_entitlements GROUP BY name HAVING count(*) > 1`,
+		`SELECT min(pos), 'grant of ' || entitlement || ' to ' || identity_ext || ' is listed more than once' FROM stage_grants GROUP BY identity_ext, entitlement HAVING count(*) > 1`,
+	}
+	for _, q := range checks {
+		if err := d.checkStage(ctx, c, bad, q); err != nil {
+			return err
+		}
+	}
+	// A partial source may grant to identities and entitlements that
+	// earlier syncs brought in; a whole snapshot must list them itself.
+	liveIdentity, liveEntitlement := "", ""
+	var args []any
+	if o.Partial {
+		liveIdentity = ` AND NOT EXISTS (SELECT 1 FROM identities x WHERE x.system_id = ? AND x.external_id = s.identity_ext AND x.status <> 'removed')`
+		liveEntitlement = ` AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.system_id = ? AND e.name = s.entitlement)`
+		args = []any{systemID}
+	}
+	if err := d.checkStage(ctx, c, bad, `SELECT s.pos, 'grant names identity ' || s.identity_ext || ', which is not listed'
+		FROM stage_grants s WHERE NOT EXISTS (SELECT 1 FROM stage_identities i WHERE i.external_id = s.identity_ext)`+liveIdentity+` ORDER BY s.pos`, args...); err != nil {
+		return err
+	}
+	return d.checkStage(ctx, c, bad, `SELECT s.pos, 'grant names entitlement ' || s.entitlement || ', which is not listed'
+		FROM stage_grants s WHERE NOT EXISTS (SELECT 1 FROM stage_entitlements e WHERE e.name = s.entitlement)`+liveEntitlement+` ORDER BY s.pos`, args...)
+}
+
+// writeTouched stores the ids a run touched, for owner resolution and the
+// gap refresh to scope their queries with.
+func (d *DB) writeTouched(ctx context.Context, c *sql.Conn, table string, ids map[int64]bool) error {
+	rows := make([][]any, 0, len(ids))
+	for id := range ids {
+		rows = append(rows, []any{id})
+	}
+	return d.copyRows(ctx, c, table, []string{"id"}, rows)
+}
+
+// int64List renders ids as a SQL list for IN (…); NULL for none, which
+// matches nothing. Only for small sets of ids the store made itself.
+func int64List(ids []int64) string {
+	if len(ids) == 0 {
+		return "NULL"
+	}
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(idStr(id))
+	}
+	return b.String()
+}

@@ -1,0 +1,543 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"maps"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// syncRun is one SyncSystem run between staging and owner resolution.
+type syncRun struct {
+	d       *DB
+	c       *sql.Conn
+	sys     *steward.System
+	o       steward.SyncOptions
+	first   bool // the system had no identities: one summary event stands for the rest
+	res     *steward.SyncResult
+	ev      *eventSink
+	touched map[int64]bool // identities whose owner or gaps may have changed
+	now     time.Time
+}
+
+func (r *syncRun) apply(ctx context.Context) error {
+	for _, step := range []func(context.Context) error{r.entitlements, r.identities, r.credentials, r.grants, r.lastUsed} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// query runs a query on the run's connection and calls fn for each row,
+// closing the rows before returning so that fn's caller may write next.
+func (r *syncRun) query(ctx context.Context, query string, args []any, fn func(*sql.Rows) error) error {
+	rows, err := r.c.QueryContext(ctx, r.d.q(query), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := fn(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+func (r *syncRun) exec(ctx context.Context, query string, args ...any) error {
+	_, err := r.c.ExecContext(ctx, r.d.q(query), args...)
+	return err
+}
+
+func (r *syncRun) via() string {
+	if r.o.Source != "" {
+		return "sync:" + r.o.Source
+	}
+	return "sync"
+}
+
+func (r *syncRun) entitlements(ctx context.Context) error {
+	sid := r.sys.ID
+	type created struct {
+		id         int64
+		name       string
+		privileged bool
+	}
+	var news []created
+	if err := r.query(ctx, `INSERT INTO entitlements (system_id, name, description, privileged, sensitivity, created_at, content_hash)
+		SELECT ?, s.name, s.description, s.privileged, s.sensitivity, ?, s.hash FROM stage_entitlements s
+		WHERE NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.system_id = ? AND e.name = s.name)
+		RETURNING id, name, privileged`, []any{sid, micro(r.now), sid}, func(rows *sql.Rows) error {
+		var n created
+		if err := rows.Scan(&n.id, &n.name, &n.privileged); err != nil {
+			return err
+		}
+		news = append(news, n)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, n := range news {
+		r.res.EntitlementsChanged++
+		if err := r.ev.emit(ctx, "entitlement.created", "entitlement", n.id, map[string]any{"system_id": sid, "name": n.name, "privileged": n.privileged}); err != nil {
+			return err
+		}
+	}
+	type change struct {
+		id               int64
+		name             string
+		oldDesc, newDesc string
+		oldPriv, newPriv bool
+		oldSens, newSens string
+		hash             string
+	}
+	var changes []change
+	if err := r.query(ctx, `SELECT e.id, e.name, e.description, s.description, e.privileged, s.privileged, e.sensitivity, s.sensitivity, s.hash
+		FROM stage_entitlements s JOIN entitlements e ON e.system_id = ? AND e.name = s.name WHERE e.content_hash <> s.hash`,
+		[]any{sid}, func(rows *sql.Rows) error {
+			var ch change
+			if err := rows.Scan(&ch.id, &ch.name, &ch.oldDesc, &ch.newDesc, &ch.oldPriv, &ch.newPriv, &ch.oldSens, &ch.newSens, &ch.hash); err != nil {
+				return err
+			}
+			changes = append(changes, ch)
+			return nil
+		}); err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		if err := r.exec(ctx, `UPDATE entitlements SET description = ?, privileged = ?, sensitivity = ?, content_hash = ? WHERE id = ?`,
+			ch.newDesc, ch.newPriv, ch.newSens, ch.hash, ch.id); err != nil {
+			return err
+		}
+		diff := fieldDiff{}
+		diff.add("description", ch.oldDesc, ch.newDesc)
+		diff.add("privileged", ch.oldPriv, ch.newPriv)
+		diff.add("sensitivity", ch.oldSens, ch.newSens)
+		if len(diff) == 0 {
+			continue // a first sync over bulk-loaded rows: only the digest was new
+		}
+		r.res.EntitlementsChanged++
+		if err := r.ev.emit(ctx, "entitlement.updated", "entitlement", ch.id, map[string]any{"name": ch.name, "changes": diff}); err != nil {
+			return err
+		}
+	}
+	if r.o.Partial {
+		return nil
+	}
+	gone, err := r.d.ids(ctx, r.c, `SELECT e.id FROM entitlements e WHERE e.system_id = ?
+		AND NOT EXISTS (SELECT 1 FROM stage_entitlements s WHERE s.name = e.name) ORDER BY e.id`, sid)
+	if err != nil {
+		return err
+	}
+	for _, id := range gone {
+		if err := r.removeGrants(ctx, `g.entitlement_id = ?`, id); err != nil {
+			return err
+		}
+		if err := r.exec(ctx, `DELETE FROM entitlements WHERE id = ?`, id); err != nil {
+			return err
+		}
+		r.res.EntitlementsChanged++
+		if err := r.ev.emit(ctx, "entitlement.removed", "entitlement", id, map[string]any{"system_id": sid, "reason": "no longer reported by " + r.via()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// removeGrants deletes the grants that cond (over grant g) selects, each with
+// its event.
+func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) error {
+	type gone struct {
+		id, identity, entitlement int64
+		name                      string
+		privileged                bool
+	}
+	var all []gone
+	if err := r.query(ctx, `SELECT g.id, g.identity_id, g.entitlement_id, e.name, e.privileged FROM grants g JOIN entitlements e ON e.id = g.entitlement_id
+		WHERE `+cond+` ORDER BY g.id`, args, func(rows *sql.Rows) error {
+		var x gone
+		if err := rows.Scan(&x.id, &x.identity, &x.entitlement, &x.name, &x.privileged); err != nil {
+			return err
+		}
+		all = append(all, x)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, x := range all {
+		if err := r.exec(ctx, `DELETE FROM grants WHERE id = ?`, x.id); err != nil {
+			return err
+		}
+		r.res.GrantsRemoved++
+		if err := r.ev.emit(ctx, "grant.removed", "grant", x.id, map[string]any{"identity_id": x.identity, "entitlement_id": x.entitlement,
+			"entitlement": x.name, "privileged": x.privileged, "reason": "no longer reported by " + r.via()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *syncRun) identities(ctx context.Context) error {
+	sid := r.sys.ID
+	type created struct {
+		id         int64
+		externalID string
+		kind       string
+	}
+	var news []created
+	if err := r.query(ctx, `INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, status, labels, owner_hint, team_hint,
+			created_at, last_used_at, updated_at, content_hash, owner_source)
+		SELECT ?, s.external_id, s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint,
+			COALESCE(s.created_at, ?), s.last_used_at, ?, s.hash, '' FROM stage_identities s
+		WHERE NOT EXISTS (SELECT 1 FROM identities x WHERE x.system_id = ? AND x.external_id = s.external_id)
+		RETURNING id, external_id, kind`, []any{sid, micro(r.now), micro(r.now), sid}, func(rows *sql.Rows) error {
+		r.res.IdentitiesCreated++
+		if r.first {
+			return nil // scoped by system afterwards; do not hold a million ids
+		}
+		var n created
+		if err := rows.Scan(&n.id, &n.externalID, &n.kind); err != nil {
+			return err
+		}
+		news = append(news, n)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, n := range news {
+		r.touched[n.id] = true
+		if err := r.ev.emit(ctx, "identity.created", "identity", n.id, map[string]any{"system_id": sid, "external_id": n.externalID, "kind": n.kind, "source": r.o.Source}); err != nil {
+			return err
+		}
+	}
+
+	type row struct {
+		id                                           int64
+		name, kind, env, crit, status, ownerH, teamH string
+		labels                                       sql.NullString
+		created                                      int64
+	}
+	type change struct {
+		old, new row
+		hash     string
+	}
+	var changes []change
+	if err := r.query(ctx, `SELECT x.id, x.name, x.kind, x.environment, x.criticality, x.status, x.labels, x.owner_hint, x.team_hint, x.created_at,
+			s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint, COALESCE(s.created_at, x.created_at), s.hash
+		FROM stage_identities s JOIN identities x ON x.system_id = ? AND x.external_id = s.external_id
+		WHERE x.content_hash <> s.hash OR x.status = 'removed'`, []any{sid}, func(rows *sql.Rows) error {
+		var ch change
+		o, n := &ch.old, &ch.new
+		if err := rows.Scan(&o.id, &o.name, &o.kind, &o.env, &o.crit, &o.status, &o.labels, &o.ownerH, &o.teamH, &o.created,
+			&n.name, &n.kind, &n.env, &n.crit, &n.status, &n.labels, &n.ownerH, &n.teamH, &n.created, &ch.hash); err != nil {
+			return err
+		}
+		changes = append(changes, ch)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		o, n := ch.old, ch.new
+		if err := r.exec(ctx, `UPDATE identities SET name = ?, kind = ?, environment = ?, criticality = ?, status = ?, labels = ?, owner_hint = ?, team_hint = ?,
+				created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ? WHERE id = ?`,
+			n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now), o.id); err != nil {
+			return err
+		}
+		r.touched[o.id] = true
+		diff := fieldDiff{}
+		diff.add("name", o.name, n.name)
+		diff.add("kind", o.kind, n.kind)
+		diff.add("environment", o.env, n.env)
+		diff.add("criticality", o.crit, n.crit)
+		diff.add("status", o.status, n.status)
+		diff.addLabels(o.labels, n.labels)
+		diff.add("owner_hint", o.ownerH, n.ownerH)
+		diff.add("team_hint", o.teamH, n.teamH)
+		diff.add("created_at", fromMicro(o.created), fromMicro(n.created))
+		if len(diff) == 0 {
+			continue // first sync over a bulk-loaded row: only the digest was new
+		}
+		action := "identity.updated"
+		switch {
+		case o.status == string(steward.IdentityRemoved):
+			action = "identity.restored"
+		case n.status == string(steward.IdentityDisabled) && o.status != n.status:
+			action = "identity.disabled"
+		}
+		r.res.IdentitiesUpdated++
+		if err := r.ev.emit(ctx, action, "identity", o.id, map[string]any{"changes": diff, "source": r.o.Source}); err != nil {
+			return err
+		}
+	}
+	if r.o.Partial {
+		return nil
+	}
+	gone, err := r.d.ids(ctx, r.c, `SELECT x.id FROM identities x WHERE x.system_id = ? AND x.status <> 'removed'
+		AND NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id) ORDER BY x.id`, sid)
+	if err != nil {
+		return err
+	}
+	for _, id := range gone {
+		if err := r.exec(ctx, `UPDATE identities SET status = 'removed', removed_at = ?, updated_at = ? WHERE id = ?`, micro(r.now), micro(r.now), id); err != nil {
+			return err
+		}
+		r.touched[id] = true
+		r.res.IdentitiesRemoved++
+		if err := r.ev.emit(ctx, "identity.removed", "identity", id, map[string]any{"reason": "no longer reported by " + r.via()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *syncRun) credentials(ctx context.Context) error {
+	sid := r.sys.ID
+	var news [][2]int64
+	if err := r.query(ctx, `INSERT INTO credentials (identity_id, external_id, kind, created_at, last_rotated_at, last_used_at, expires_at, content_hash)
+		SELECT x.id, s.external_id, s.kind, COALESCE(s.created_at, ?), s.last_rotated_at, s.last_used_at, s.expires_at, s.hash
+		FROM stage_credentials s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
+		WHERE NOT EXISTS (SELECT 1 FROM credentials c WHERE c.identity_id = x.id AND c.external_id = s.external_id)
+		RETURNING id, identity_id`, []any{micro(r.now), sid}, func(rows *sql.Rows) error {
+		r.res.CredentialsChanged++
+		if r.first {
+			return nil
+		}
+		var n [2]int64
+		if err := rows.Scan(&n[0], &n[1]); err != nil {
+			return err
+		}
+		news = append(news, n)
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, n := range news {
+		if err := r.ev.emit(ctx, "credential.created", "credential", n[0], map[string]any{"identity_id": n[1]}); err != nil {
+			return err
+		}
+	}
+	type change struct {
+		id, identity                       int64
+		kind, newKind, hash                string
+		created, rotated, expires          sql.NullInt64
+		newCreated, newRotated, newExpires sql.NullInt64
+	}
+	var changes []change
+	if err := r.query(ctx, `SELECT c.id, c.identity_id, c.kind, c.created_at, c.last_rotated_at, c.expires_at,
+			s.kind, COALESCE(s.created_at, c.created_at), s.last_rotated_at, s.expires_at, s.hash
+		FROM stage_credentials s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
+		JOIN credentials c ON c.identity_id = x.id AND c.external_id = s.external_id WHERE c.content_hash <> s.hash`,
+		[]any{sid}, func(rows *sql.Rows) error {
+			var ch change
+			if err := rows.Scan(&ch.id, &ch.identity, &ch.kind, &ch.created, &ch.rotated, &ch.expires,
+				&ch.newKind, &ch.newCreated, &ch.newRotated, &ch.newExpires, &ch.hash); err != nil {
+				return err
+			}
+			changes = append(changes, ch)
+			return nil
+		}); err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		if err := r.exec(ctx, `UPDATE credentials SET kind = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
+			ch.newKind, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
+			return err
+		}
+		diff := fieldDiff{}
+		diff.add("kind", ch.kind, ch.newKind)
+		diff.add("created_at", fromNullMicro(ch.created), fromNullMicro(ch.newCreated))
+		diff.add("last_rotated_at", fromNullMicro(ch.rotated), fromNullMicro(ch.newRotated))
+		diff.add("expires_at", fromNullMicro(ch.expires), fromNullMicro(ch.newExpires))
+		if len(diff) == 0 {
+			continue
+		}
+		action := "credential.updated"
+		if _, ok := diff["last_rotated_at"]; ok {
+			action = "credential.rotated"
+			r.res.CredentialsRotated++
+		} else if _, ok := diff["created_at"]; ok {
+			action = "credential.rotated" // a key replaced under the same slot
+			r.res.CredentialsRotated++
+		} else {
+			r.res.CredentialsChanged++
+		}
+		if err := r.ev.emit(ctx, action, "credential", ch.id, map[string]any{"identity_id": ch.identity, "changes": diff}); err != nil {
+			return err
+		}
+	}
+	if r.o.Partial {
+		return nil
+	}
+	type gone struct{ id, identity int64 }
+	var all []gone
+	if err := r.query(ctx, `SELECT c.id, c.identity_id FROM credentials c JOIN identities x ON x.id = c.identity_id
+		WHERE x.system_id = ? AND c.external_id <> ''
+		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`,
+		[]any{sid}, func(rows *sql.Rows) error {
+			var g gone
+			if err := rows.Scan(&g.id, &g.identity); err != nil {
+				return err
+			}
+			all = append(all, g)
+			return nil
+		}); err != nil {
+		return err
+	}
+	for _, g := range all {
+		if err := r.exec(ctx, `DELETE FROM credentials WHERE id = ?`, g.id); err != nil {
+			return err
+		}
+		r.res.CredentialsChanged++
+		if err := r.ev.emit(ctx, "credential.removed", "credential", g.id, map[string]any{"identity_id": g.identity, "reason": "no longer reported by " + r.via()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *syncRun) grants(ctx context.Context) error {
+	sid := r.sys.ID
+	type created struct {
+		id, identity, entitlement int64
+		name                      string
+		privileged                bool
+	}
+	var news []created
+	if err := r.query(ctx, `INSERT INTO grants (identity_id, entitlement_id, type, granted_at, expires_at, granted_via, content_hash)
+		SELECT x.id, e.id, s.type, COALESCE(s.granted_at, ?), s.expires_at, ?, s.hash
+		FROM stage_grants s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
+		JOIN entitlements e ON e.system_id = ? AND e.name = s.entitlement
+		WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.identity_id = x.id AND g.entitlement_id = e.id)
+		RETURNING id, identity_id, entitlement_id`, []any{micro(r.now), r.via(), sid, sid}, func(rows *sql.Rows) error {
+		r.res.GrantsCreated++
+		if r.first {
+			return nil
+		}
+		var n created
+		if err := rows.Scan(&n.id, &n.identity, &n.entitlement); err != nil {
+			return err
+		}
+		news = append(news, n)
+		return nil
+	}); err != nil {
+		return err
+	}
+	if len(news) > 0 {
+		ents, err := r.entitlementNames(ctx)
+		if err != nil {
+			return err
+		}
+		for _, n := range news {
+			e := ents[n.entitlement]
+			if err := r.ev.emit(ctx, "grant.created", "grant", n.id, map[string]any{"identity_id": n.identity, "entitlement_id": n.entitlement,
+				"entitlement": e.Name, "privileged": e.Privileged, "source": r.o.Source}); err != nil {
+				return err
+			}
+		}
+	}
+	type change struct {
+		id                  int64
+		typ, newTyp, hash   string
+		granted, newGranted int64
+		expires, newExpires sql.NullInt64
+	}
+	var changes []change
+	if err := r.query(ctx, `SELECT g.id, g.type, g.granted_at, g.expires_at, s.type, COALESCE(s.granted_at, g.granted_at), s.expires_at, s.hash
+		FROM stage_grants s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
+		JOIN entitlements e ON e.system_id = ? AND e.name = s.entitlement
+		JOIN grants g ON g.identity_id = x.id AND g.entitlement_id = e.id WHERE g.content_hash <> s.hash`,
+		[]any{sid, sid}, func(rows *sql.Rows) error {
+			var ch change
+			if err := rows.Scan(&ch.id, &ch.typ, &ch.granted, &ch.expires, &ch.newTyp, &ch.newGranted, &ch.newExpires, &ch.hash); err != nil {
+				return err
+			}
+			changes = append(changes, ch)
+			return nil
+		}); err != nil {
+		return err
+	}
+	for _, ch := range changes {
+		if err := r.exec(ctx, `UPDATE grants SET type = ?, granted_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
+			ch.newTyp, ch.newGranted, ch.newExpires, ch.hash, ch.id); err != nil {
+			return err
+		}
+		diff := fieldDiff{}
+		diff.add("type", ch.typ, ch.newTyp)
+		diff.add("granted_at", fromMicro(ch.granted), fromMicro(ch.newGranted))
+		diff.add("expires_at", fromNullMicro(ch.expires), fromNullMicro(ch.newExpires))
+		if len(diff) == 0 {
+			continue
+		}
+		r.res.GrantsUpdated++
+		if err := r.ev.emit(ctx, "grant.updated", "grant", ch.id, map[string]any{"changes": diff}); err != nil {
+			return err
+		}
+	}
+	if r.o.Partial {
+		return nil
+	}
+	return r.removeGrants(ctx, `g.identity_id IN (SELECT x.id FROM identities x WHERE x.system_id = ?)
+		AND NOT EXISTS (SELECT 1 FROM identities x JOIN stage_grants s ON s.identity_ext = x.external_id
+			WHERE x.id = g.identity_id AND s.entitlement = e.name)`, sid)
+}
+
+func (r *syncRun) entitlementNames(ctx context.Context) (map[int64]steward.Entitlement, error) {
+	out := map[int64]steward.Entitlement{}
+	err := r.query(ctx, `SELECT id, name, privileged FROM entitlements WHERE system_id = ?`, []any{r.sys.ID}, func(rows *sql.Rows) error {
+		var e steward.Entitlement
+		if err := rows.Scan(&e.ID, &e.Name, &e.Privileged); err != nil {
+			return err
+		}
+		out[e.ID] = e
+		return nil
+	})
+	return out, err
+}
+
+// lastUsed refreshes last-used times in bulk, without events: they are
+// observations of use, not changes anyone made.
+func (r *syncRun) lastUsed(ctx context.Context) error {
+	sid := r.sys.ID
+	if r.d.pg {
+		if err := r.exec(ctx, `UPDATE identities x SET last_used_at = s.last_used_at FROM stage_identities s
+			WHERE x.system_id = ? AND x.external_id = s.external_id AND s.last_used_at IS NOT NULL AND x.last_used_at IS DISTINCT FROM s.last_used_at`, sid); err != nil {
+			return err
+		}
+		return r.exec(ctx, `UPDATE credentials c SET last_used_at = s.last_used_at FROM stage_credentials s, identities x
+			WHERE x.system_id = ? AND x.external_id = s.identity_ext AND c.identity_id = x.id AND c.external_id = s.external_id
+			AND s.last_used_at IS NOT NULL AND c.last_used_at IS DISTINCT FROM s.last_used_at`, sid)
+	}
+	if err := r.exec(ctx, `UPDATE identities SET last_used_at = s.last_used_at FROM stage_identities s
+		WHERE identities.system_id = ? AND identities.external_id = s.external_id AND s.last_used_at IS NOT NULL
+		AND identities.last_used_at IS NOT s.last_used_at`, sid); err != nil {
+		return err
+	}
+	return r.exec(ctx, `UPDATE credentials SET last_used_at = s.last_used_at FROM stage_credentials s JOIN identities x ON x.external_id = s.identity_ext
+		WHERE x.system_id = ? AND credentials.identity_id = x.id AND credentials.external_id = s.external_id
+		AND s.last_used_at IS NOT NULL AND credentials.last_used_at IS NOT s.last_used_at`, sid)
+}
+
+// fieldDiff records old and new values of the fields that changed.
+type fieldDiff map[string][2]any
+
+func (f fieldDiff) add(name string, old, new any) {
+	a, _ := json.Marshal(old)
+	b, _ := json.Marshal(new)
+	if string(a) != string(b) {
+		f[name] = [2]any{old, new}
+	}
+}
+
+func (f fieldDiff) addLabels(old, new sql.NullString) {
+	var a, b map[string]string
+	_ = json.Unmarshal([]byte(old.String), &a)
+	_ = json.Unmarshal([]byte(new.String), &b)
+	if !maps.Equal(a, b) {
+		f["labels"] = [2]any{a, b}
+	}
+}
