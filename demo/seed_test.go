@@ -1,0 +1,217 @@
+package demo
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/testenv"
+	"github.com/stewardhq/steward/store/sqlstore"
+)
+
+// MustOpenSQLite opens a migrated SQLite store in a fresh file.
+func MustOpenSQLite(tb testing.TB, clock steward.Clock) *sqlstore.DB {
+	tb.Helper()
+	db, err := sqlstore.Open(filepath.Join(tb.TempDir(), "steward.db"), sqlstore.Options{Clock: clock})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// MustOpenPostgres opens a migrated PostgreSQL store in a fresh schema of the
+// test server, dropped when the test ends.
+func MustOpenPostgres(tb testing.TB, clock steward.Clock) *sqlstore.DB {
+	tb.Helper()
+	dsn := testenv.PostgresDSN(tb)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { admin.Close() })
+	schema := fmt.Sprintf("steward_demo_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
+		tb.Fatalf("create schema: %v", err)
+	}
+	tb.Cleanup(func() { _, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
+	u, err := url.Parse(dsn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	db, err := sqlstore.Open(u.String(), sqlstore.Options{Clock: clock, MaxConns: 4})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
+		tb.Fatal(err)
+	}
+	return db
+}
+
+// TestSeed loads a small organisation into each real store and reads it back
+// through the store's own lists and statistics.
+func TestSeed(t *testing.T) {
+	t.Parallel()
+	cfg := Config{People: 200, NHI: 8000, Now: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
+	var want Summary
+	MustGenerate(t, cfg, func(b *steward.Bulk) error { want.Add(b); return nil })
+
+	stores := []struct {
+		name string
+		open func(testing.TB, steward.Clock) *sqlstore.DB
+	}{
+		{"sqlite", MustOpenSQLite},
+		{"postgres", MustOpenPostgres},
+	}
+	for _, st := range stores {
+		t.Run(st.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := st.open(t, steward.FixedClock{T: cfg.Now})
+
+			start := time.Now()
+			got, err := Seed(ctx, db, cfg)
+			if err != nil {
+				t.Fatalf("Seed: %v", err)
+			}
+			t.Logf("seeded %d rows in %d batches in %v", got.Rows(), got.Batches, time.Since(start))
+			if got != want {
+				t.Errorf("Seed summary %+v; want %+v", got, want)
+			}
+
+			t.Run("stats count every row", func(t *testing.T) {
+				s, err := db.InventoryStats(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var identities, nhi int64
+				for _, c := range s.Identities {
+					identities += c.Count
+					if c.Kind.NonHuman() {
+						nhi += c.Count
+					}
+				}
+				counts := []struct {
+					name      string
+					got, want int64
+				}{
+					{"people", s.People, int64(cfg.People)},
+					{"teams", s.Teams, int64(want.Teams)},
+					{"systems", s.Systems, int64(want.Systems)},
+					{"entitlements", s.Entitlements, int64(want.Entitlements)},
+					{"grants", s.Grants, int64(want.Grants)},
+					{"identities", identities, int64(want.Identities)},
+					{"non-human identities", nhi, int64(cfg.NHI)},
+				}
+				for _, c := range counts {
+					if c.got != c.want {
+						t.Errorf("%s: store has %d; want %d", c.name, c.got, c.want)
+					}
+				}
+				for _, k := range steward.GapKinds {
+					if s.Gaps[k] == 0 {
+						t.Errorf("no %s ownership gap; the demo promises some", k)
+					}
+				}
+				t.Logf("gaps %v", s.Gaps)
+			})
+
+			t.Run("filters find demo identities", func(t *testing.T) {
+				tests := []struct {
+					name string
+					f    steward.IdentityFilter
+				}{
+					{"api keys", steward.IdentityFilter{Kind: steward.KindAPIKey}},
+					{"staging", steward.IdentityFilter{Environment: steward.EnvStaging}},
+					{"disabled", steward.IdentityFilter{Status: steward.IdentityDisabled}},
+					{"payments team", steward.IdentityFilter{TeamID: 2, Kind: steward.KindWorkload}},
+					{"search settlement", steward.IdentityFilter{Query: "settlement"}},
+					{"search an access key id", steward.IdentityFilter{Query: "AKIA"}},
+				}
+				for _, tt := range tests {
+					t.Run(tt.name, func(t *testing.T) {
+						tt.f.Limit = 10
+						p, err := db.Identities(ctx, tt.f)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if len(p.Items) == 0 {
+							t.Fatalf("Identities(%+v) found nothing", tt.f)
+						}
+						if p.Items[0].SystemName == "" {
+							t.Errorf("identity %d has no system name", p.Items[0].ID)
+						}
+					})
+				}
+			})
+
+			t.Run("time-bound grants expire", func(t *testing.T) {
+				for _, typ := range []steward.GrantType{steward.GrantJIT, steward.GrantException} {
+					p, err := db.Grants(ctx, steward.GrantFilter{Type: typ, ListOptions: steward.ListOptions{Limit: 100}})
+					if err != nil {
+						t.Fatal(err)
+					}
+					if len(p.Items) == 0 {
+						t.Fatalf("no %s grants", typ)
+					}
+					for _, g := range p.Items {
+						if g.ExpiresAt == nil {
+							t.Errorf("%s grant %d has no expiry", typ, g.ID)
+						}
+					}
+				}
+			})
+
+			t.Run("credentials and the audit chain", func(t *testing.T) {
+				p, err := db.Identities(ctx, steward.IdentityFilter{Kind: steward.KindCertificate, ListOptions: steward.ListOptions{Limit: 1}})
+				if err != nil || len(p.Items) == 0 {
+					t.Fatalf("no certificate: %v", err)
+				}
+				creds, err := db.Credentials(ctx, p.Items[0].ID)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(creds) != 1 || creds[0].ExpiresAt == nil || creds[0].Fingerprint == "" {
+					t.Errorf("certificate %d credentials %+v; want one with an expiry and a fingerprint", p.Items[0].ID, creds)
+				}
+				n, err := db.VerifyAudit(ctx)
+				if err != nil {
+					t.Fatalf("VerifyAudit after %d events: %v", n, err)
+				}
+				ev, err := db.Events(ctx, steward.EventFilter{ListOptions: steward.ListOptions{Limit: 10}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				var byDemo int
+				for _, e := range ev.Items {
+					if e.Actor == "system:demo" {
+						byDemo++
+					}
+				}
+				if byDemo == 0 {
+					t.Errorf("no audit event by system:demo among %+v", ev.Items)
+				}
+			})
+
+			t.Run("seeding twice conflicts", func(t *testing.T) {
+				_, err := Seed(ctx, db, Config{People: 10, NHI: 10})
+				if steward.ErrorCode(err) != steward.ECONFLICT {
+					t.Errorf("second Seed = %v; want ECONFLICT", err)
+				}
+			})
+		})
+	}
+}
