@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
+)
+
+// client calls a Steward server's REST API.
+type client struct {
+	server, token string
+	http          *http.Client
+}
+
+func addClientFlags(cmd *cobra.Command, c *client, output *string) {
+	cmd.Flags().StringVar(&c.server, "server", "http://127.0.0.1:8080", "Steward server URL")
+	cmd.Flags().StringVar(&c.token, "token", "", "API token (better set STEWARD_TOKEN, which stays out of shell history)")
+	cmd.Flags().StringVarP(output, "output", "o", "table", "output format: table or json")
+}
+
+// get calls GET path?query and decodes the JSON answer into out. A JSON
+// error from the server comes back as a *steward.Error with its code.
+func (c *client) get(ctx context.Context, path string, query url.Values, out any) error {
+	if c.token == "" {
+		return steward.Errorf(steward.EUNAUTHORIZED, "no API token: set STEWARD_TOKEN or pass --token (create one with 'steward token create').")
+	}
+	u, err := url.Parse(strings.TrimRight(c.server, "/") + path)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
+		return steward.Errorf(steward.EINVALID, "--server %q is not an http(s) URL.", c.server)
+	}
+	u.RawQuery = query.Encode()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "application/json")
+	hc := c.http
+	if hc == nil {
+		hc = &http.Client{Timeout: 60 * time.Second}
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return steward.Errorf(steward.EUNAVAILABLE, "cannot reach the Steward server at %s: %v", c.server, errors.Unwrap(err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return steward.Errorf(steward.EUNAVAILABLE, "reading the answer from %s: %v", c.server, err)
+	}
+	if resp.StatusCode >= 300 {
+		var e struct {
+			Error steward.Error `json:"error"`
+		}
+		if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
+			return &e.Error
+		}
+		return steward.Errorf(steward.EUNAVAILABLE, "the server at %s answered %s", c.server, resp.Status)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decoding the answer from %s: %w", c.server, err)
+	}
+	return nil
+}
+
+func newIdentitiesCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "identities", Aliases: []string{"identity", "id"}, Short: "List and show identities through the API"}
+	cmd.AddCommand(newIdentitiesListCmd(e), newIdentitiesGetCmd(e))
+	return cmd
+}
+
+func newIdentitiesListCmd(e *env) *cobra.Command {
+	var c client
+	var output, kind, env_, status, q, after string
+	var systemID, ownerID, teamID int64
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List identities, filtered and paginated",
+		Long: `List identities from a Steward server. Filters combine. With -o table the
+cursor of the next page is printed to stderr; pass it back with --after.`,
+		Example: `  steward identities list --kind api_key --environment prod
+  steward identities list -q payments -o json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want table or json", output)}
+			}
+			v := url.Values{}
+			set := func(k, val string) {
+				if val != "" {
+					v.Set(k, val)
+				}
+			}
+			setID := func(k string, id int64) {
+				if id != 0 {
+					v.Set(k, strconv.FormatInt(id, 10))
+				}
+			}
+			set("kind", kind)
+			set("environment", env_)
+			set("status", status)
+			set("q", q)
+			set("after", after)
+			setID("system_id", systemID)
+			setID("owner_id", ownerID)
+			setID("team_id", teamID)
+			if limit != 0 {
+				v.Set("limit", strconv.Itoa(limit))
+			}
+			var page steward.Page[steward.IdentityView]
+			if err := c.get(cmd.Context(), "/api/v1/identities", v, &page); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, page)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tKIND\tSYSTEM\tENV\tOWNER\tTEAM\tSTATUS\tLAST USED")
+			for _, i := range page.Items {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Name, i.Kind, i.SystemName, i.Environment,
+					orDash(ownerLabel(i)), orDash(i.TeamName), i.Status, fmtTime(i.LastUsedAt))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if page.Next != "" {
+				fmt.Fprintf(e.stderr, "next page: --after %s\n", page.Next)
+			}
+			return nil
+		},
+	}
+	addClientFlags(cmd, &c, &output)
+	f := cmd.Flags()
+	f.StringVar(&kind, "kind", "", "identity kind: human, service_account, api_key, token, secret, certificate, workload, bot")
+	f.StringVar(&env_, "environment", "", "environment: prod, staging or dev")
+	f.StringVar(&status, "status", "", "status: active, disabled or removed")
+	f.StringVarP(&q, "query", "q", "", "substring of the name or external id")
+	f.Int64Var(&systemID, "system-id", 0, "only identities on this system")
+	f.Int64Var(&ownerID, "owner-id", 0, "only identities owned by this person")
+	f.Int64Var(&teamID, "team-id", 0, "only identities of this team")
+	f.IntVar(&limit, "limit", 0, fmt.Sprintf("page size, 1 to %d (default %d)", steward.MaxLimit, steward.DefaultLimit))
+	f.StringVar(&after, "after", "", "cursor of the page to show, from the previous page")
+	return cmd
+}
+
+func newIdentitiesGetCmd(e *env) *cobra.Command {
+	var c client
+	var output string
+	cmd := &cobra.Command{
+		Use:   "get ID",
+		Short: "Show one identity",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want table or json", output)}
+			}
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id <= 0 {
+				return steward.Errorf(steward.EINVALID, "identity id %q is not a positive number.", args[0])
+			}
+			var i steward.IdentityView
+			if err := c.get(cmd.Context(), "/api/v1/identities/"+strconv.FormatInt(id, 10), nil, &i); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, i)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			for _, row := range [][2]string{
+				{"ID", strconv.FormatInt(i.ID, 10)}, {"Name", i.Name}, {"External ID", i.ExternalID}, {"Kind", string(i.Kind)},
+				{"System", i.SystemName}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
+				{"Owner", orDash(ownerLabel(i))}, {"Team", orDash(i.TeamName)}, {"Status", string(i.Status)},
+				{"Created", i.CreatedAt.Format(time.DateTime)}, {"Last used", fmtTime(i.LastUsedAt)},
+			} {
+				fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
+			}
+			return w.Flush()
+		},
+	}
+	addClientFlags(cmd, &c, &output)
+	return cmd
+}
+
+func ownerLabel(i steward.IdentityView) string {
+	if i.OwnerName != "" && i.OwnerStatus == steward.PersonDeparted {
+		return i.OwnerName + " (departed)"
+	}
+	return i.OwnerName
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,199 @@
+// Command steward is Steward's one binary: the server (serve), its
+// administration (migrate, demo, token, audit) and an API client
+// (identities). Run "steward --help".
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/stewardhq/steward"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// Exit codes, one per error code, so that scripts can tell a missing object
+// from a refused token without parsing text.
+const (
+	ExitOK           = 0
+	ExitInternal     = 1
+	ExitInvalid      = 2 // bad flags, arguments or input
+	ExitNotFound     = 3
+	ExitUnauthorized = 4 // no valid token, or not allowed
+	ExitConflict     = 5
+	ExitUnavailable  = 6 // the store or server cannot be reached
+	ExitAuditBroken  = 7 // steward audit verify found a broken chain
+)
+
+// exitCode maps an error to the process exit code.
+func exitCode(err error) int {
+	var ce *steward.ChainError
+	if errors.As(err, &ce) {
+		return ExitAuditBroken
+	}
+	switch steward.ErrorCode(err) {
+	case "":
+		return ExitOK
+	case steward.EINVALID, steward.ETOOLARGE:
+		return ExitInvalid
+	case steward.ENOTFOUND:
+		return ExitNotFound
+	case steward.EUNAUTHORIZED, steward.EFORBIDDEN:
+		return ExitUnauthorized
+	case steward.ECONFLICT:
+		return ExitConflict
+	case steward.EUNAVAILABLE:
+		return ExitUnavailable
+	}
+	return ExitInternal
+}
+
+// env is what every command shares: where to write and how to log.
+type env struct {
+	stdout, stderr io.Writer
+	logFormat      string
+	logLevel       string
+	logger         *slog.Logger
+	// started is set when a command's own RunE begins: an error before that
+	// (a missing required flag, a wrong number of arguments, an unknown
+	// command) is in the command line.
+	started bool
+}
+
+// Run runs the CLI with args and returns the exit code. Errors go to stderr.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	e := &env{stdout: stdout, stderr: stderr}
+	root := newRootCmd(e)
+	markStart(root, e)
+	root.SetArgs(args)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	if !e.started && !isUsage(err) && steward.ErrorCode(err) == steward.EINTERNAL {
+		err = usageError{err}
+	}
+	var ce *steward.ChainError
+	switch {
+	case errors.As(err, &ce):
+		fmt.Fprintf(stderr, "steward: %v\n", err)
+	case steward.ErrorCode(err) == steward.EINTERNAL && !isUsage(err):
+		if e.logger != nil {
+			e.logger.Error("command failed", "err", err)
+		}
+		fmt.Fprintf(stderr, "steward: %v\n", err)
+	default:
+		if isUsage(err) {
+			fmt.Fprintf(stderr, "steward: %v\nRun 'steward --help' for usage.\n", err)
+			return ExitInvalid
+		}
+		fmt.Fprintf(stderr, "steward: %s\n", steward.ErrorMessage(err))
+	}
+	return exitCode(err)
+}
+
+// usageError marks an error in the command line itself.
+type usageError struct{ error }
+
+func isUsage(err error) bool {
+	var u usageError
+	return errors.As(err, &u)
+}
+
+func newRootCmd(e *env) *cobra.Command {
+	root := &cobra.Command{
+		Use:   "steward",
+		Short: "Identity governance as a product: inventory, owners, access and its service levels",
+		Long: `Steward keeps an inventory of every identity, human and non-human (service
+accounts, API keys, tokens, secrets, certificates, workloads, bots), gives each
+a named owner, and measures the gaps.
+
+Every flag can also be set in the environment as STEWARD_<FLAG>, with dashes
+as underscores (--db is STEWARD_DB); a flag on the command line wins.
+
+Quick start:
+  steward serve --demo          start with a demo organisation and print a sign-in token`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if err := flagsFromEnv(cmd); err != nil {
+				return err
+			}
+			logger, err := newLogger(e.stderr, e.logFormat, e.logLevel)
+			if err != nil {
+				return err
+			}
+			e.logger = logger
+			return nil
+		},
+	}
+	root.PersistentFlags().StringVar(&e.logFormat, "log-format", "text", "log format: text or json")
+	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
+	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newDemoCmd(e), newTokenCmd(e), newAuditCmd(e),
+		newVersionCmd(e), newIdentitiesCmd(e))
+	return root
+}
+
+// markStart wraps every command's RunE so that env.started tells errors of
+// the command line from errors of the command.
+func markStart(c *cobra.Command, e *env) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			e.started = true
+			return run(cmd, args)
+		}
+	}
+	for _, sub := range c.Commands() {
+		markStart(sub, e)
+	}
+}
+
+// flagsFromEnv sets every flag not given on the command line from
+// STEWARD_<NAME> if that is set: defaults, then environment, then flags.
+func flagsFromEnv(cmd *cobra.Command) error {
+	var err error
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Changed || err != nil {
+			return
+		}
+		name := "STEWARD_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(name); ok {
+			if e := cmd.Flags().Set(f.Name, v); e != nil {
+				err = usageError{fmt.Errorf("%s=%q: %w", name, v, e)}
+			}
+		}
+	})
+	return err
+}
+
+func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, usageError{fmt.Errorf("--log-level %q: want debug, info, warn or error", level)}
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, usageError{fmt.Errorf("--log-format %q: want text or json", format)}
+}

@@ -1,0 +1,204 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "modernc.org/sqlite"
+)
+
+// run runs the CLI in-process and returns its exit code, stdout and stderr.
+func run(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := Run(context.Background(), args, &out, &errb)
+	return code, out.String(), errb.String()
+}
+
+func TestTokenCreatePrintsOnlyTheToken(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "s.db")
+	code, out, stderr := run(t, "token", "create", "--db", db, "--name", "bootstrap", "--role", "admin")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if !regexp.MustCompile(`^stw_[A-Za-z0-9_-]{43}\n$`).MatchString(out) {
+		t.Fatalf("stdout = %q, want the token alone", out)
+	}
+	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "bootstrap", "--role", "admin")
+	if code != ExitConflict || !strings.Contains(stderr, "exists already") {
+		t.Fatalf("duplicate name: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "x", "--role", "root")
+	if code != ExitInvalid || !strings.Contains(stderr, "role") {
+		t.Fatalf("bad role: exit %d, %q", code, stderr)
+	}
+	code, _, _ = run(t, "token", "create", "--db", db)
+	if code != ExitInvalid {
+		t.Fatalf("missing --name: exit %d", code)
+	}
+	code, out, _ = run(t, "token", "list", "--db", db)
+	if code != 0 || !strings.Contains(out, "bootstrap") || strings.Contains(out, "stw_") {
+		t.Fatalf("token list: exit %d\n%s", code, out)
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	t.Parallel()
+	for name, args := range map[string][]string{
+		"unknown command": {"frobnicate"},
+		"unknown flag":    {"migrate", "--nope"},
+		"bad log format":  {"--log-format", "xml", "version"},
+		"extra argument":  {"version", "extra"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := run(t, args...)
+			if code == 0 || stderr == "" {
+				t.Fatalf("exit %d, stderr %q", code, stderr)
+			}
+		})
+	}
+	code, out, _ := run(t, "version")
+	if code != 0 || !strings.HasPrefix(out, "steward ") {
+		t.Fatalf("version: %d %q", code, out)
+	}
+}
+
+// TestAuditVerifyCatchesTampering seeds a demo, verifies it, edits one event
+// row with plain SQL and checks that verify names that event.
+func TestAuditVerifyCatchesTampering(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "demo.db")
+	if code, _, stderr := run(t, "demo", "--db", db, "--people", "40", "--nhi", "600", "--seed", "3"); code != 0 {
+		t.Fatalf("demo: exit %d: %s", code, stderr)
+	}
+	if code, _, stderr := run(t, "token", "create", "--db", db, "--name", "a"); code != 0 {
+		t.Fatalf("token: %s", stderr)
+	}
+	code, out, stderr := run(t, "audit", "verify", "--db", db)
+	if code != 0 || !strings.Contains(out, "intact") {
+		t.Fatalf("verify intact: exit %d\n%s%s", code, out, stderr)
+	}
+	raw, err := sql.Open("sqlite", db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE events SET data = '{"forged":true}' WHERE seq = 2`); err != nil {
+		t.Fatal(err)
+	}
+	raw.Close()
+	code, _, stderr = run(t, "audit", "verify", "--db", db)
+	if code != ExitAuditBroken || !strings.Contains(stderr, "event 2") {
+		t.Fatalf("verify after tampering: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = run(t, "demo", "--db", db)
+	if code != ExitConflict {
+		t.Fatalf("demo into a non-empty database: exit %d %q", code, stderr)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while serve writes to it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestServeDemo is the quick start end to end: serve --demo on a new file,
+// then health, the API with the printed token, metrics, the CLI client, and
+// a graceful stop.
+func TestServeDemo(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "serve.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--demo", "--db", db, "--addr", "127.0.0.1:0", "--demo-people", "60", "--demo-nhi", "1500"}, &stdout, &stderr)
+	}()
+	urlRE := regexp.MustCompile(`running at (http://\S+)`)
+	tokRE := regexp.MustCompile(`(stw_[A-Za-z0-9_-]{43})`)
+	var base, token string
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
+			base, token = m[1], tokRE.FindString(stdout.String())
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d early: %s", code, stderr.String())
+		default:
+		}
+	}
+	if base == "" || token == "" {
+		t.Fatalf("serve printed no URL and token:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	get := func(path, tok string) (int, string) {
+		req, _ := http.NewRequest("GET", base+path, nil)
+		if tok != "" {
+			req.Header.Set("Authorization", "Bearer "+tok)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := get("/healthz", ""); code != 200 {
+		t.Fatalf("/healthz = %d", code)
+	}
+	if code, body := get("/api/v1/identities?limit=10", ""); code != 401 || !strings.Contains(body, `"unauthorized"`) {
+		t.Fatalf("no token: %d %s", code, body)
+	}
+	code, body := get("/api/v1/identities?limit=10", token)
+	var page struct {
+		Items []json.RawMessage `json:"items"`
+		Next  string            `json:"next"`
+	}
+	if err := json.Unmarshal([]byte(body), &page); code != 200 || err != nil || len(page.Items) != 10 || page.Next == "" {
+		t.Fatalf("identities: %d, %d items, next %q, %v", code, len(page.Items), page.Next, err)
+	}
+	if code, body := get("/metrics", ""); code != 200 || !strings.Contains(body, "steward_identities{") || !strings.Contains(body, "steward_ownership_gaps{") {
+		t.Fatalf("/metrics: %d\n%.2000s", code, body)
+	}
+	c, out, errOut := run(t, "identities", "list", "--server", base, "--token", token, "--limit", "5", "--kind", "api_key")
+	if c != 0 || strings.Count(out, "api_key") != 5 || !strings.Contains(errOut, "--after") {
+		t.Fatalf("identities list: exit %d\n%s\n%s", c, out, errOut)
+	}
+	c, out, _ = run(t, "identities", "get", "1", "--server", base, "--token", token, "-o", "json")
+	if c != 0 || !strings.Contains(out, `"id": 1`) {
+		t.Fatalf("identities get: exit %d\n%s", c, out)
+	}
+	c, _, errOut = run(t, "identities", "get", "99999999", "--server", base, "--token", token)
+	if c != ExitNotFound {
+		t.Fatalf("identities get missing: exit %d %s", c, errOut)
+	}
+	c, _, _ = run(t, "identities", "list", "--server", base, "--token", "stw_wrong")
+	if c != ExitUnauthorized {
+		t.Fatalf("bad token: exit %d", c)
+	}
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d after cancel: %s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s of cancel")
+	}
+}

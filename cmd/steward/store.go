@@ -1,0 +1,65 @@
+package main
+
+import (
+	"context"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store/sqlstore"
+)
+
+// defaultDB is where Steward keeps its data when --db is not given: a SQLite
+// file in the working directory, so that a first run needs no set-up.
+const defaultDB = "steward.db"
+
+func addDBFlag(cmd *cobra.Command, dsn *string) {
+	cmd.Flags().StringVar(dsn, "db", defaultDB, "database: a SQLite file path or a postgres:// URL")
+}
+
+// openStore opens the store at dsn and, if migrate is set, brings its schema
+// up to date (every command that writes does; audit verify only reads).
+func openStore(ctx context.Context, e *env, dsn string, migrate bool) (*sqlstore.DB, error) {
+	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: e.logger})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.Ping(ctx); err != nil {
+		db.Close()
+		return nil, err
+	}
+	if migrate {
+		mctx, cancel := context.WithTimeout(steward.WithActor(ctx, "system:migrate"), 5*time.Minute)
+		defer cancel()
+		if err := db.Migrate(mctx); err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	return db, nil
+}
+
+func newMigrateCmd(e *env) *cobra.Command {
+	var dsn string
+	cmd := &cobra.Command{
+		Use:   "migrate",
+		Short: "Apply the database schema migrations (serve does this on start too)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(cmd.Context(), e, dsn, true)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			v, err := db.SchemaVersion(cmd.Context())
+			if err != nil {
+				return err
+			}
+			e.logger.Info("schema up to date", "dialect", db.Dialect(), "version", v)
+			return nil
+		},
+	}
+	addDBFlag(cmd, &dsn)
+	return cmd
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
+)
+
+func newTokenCmd(e *env) *cobra.Command {
+	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens"}
+	cmd.AddCommand(newTokenCreateCmd(e), newTokenListCmd(e), newTokenRevokeCmd(e))
+	return cmd
+}
+
+func newTokenCreateCmd(e *env) *cobra.Command {
+	var dsn, name, role string
+	var ttl time.Duration
+	cmd := &cobra.Command{
+		Use:   "create --name NAME [--role admin|viewer] [--expires-in 720h]",
+		Short: "Create an API token and print it (only the token, on stdout)",
+		Long: `Create an API token. The token is printed once, alone on stdout, so that
+scripts can capture it: TOKEN=$(steward token create --name ci --role viewer).
+Steward stores only its SHA-256 hash; a lost token cannot be shown again,
+only revoked and replaced.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(cmd.Context(), e, dsn, true)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			t := &steward.Token{Name: name, Role: steward.Role(role)}
+			if ttl < 0 {
+				return steward.Errorf(steward.EINVALID, "--expires-in must be positive.")
+			} else if ttl > 0 {
+				exp := time.Now().UTC().Add(ttl)
+				t.ExpiresAt = &exp
+			}
+			raw, err := db.CreateToken(steward.WithActor(cmd.Context(), "cli:token-create"), t)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(e.stdout, raw)
+			return nil
+		},
+	}
+	addDBFlag(cmd, &dsn)
+	cmd.Flags().StringVar(&name, "name", "", "token name: lower-case letters, digits, '.', '_' or '-' (required)")
+	cmd.Flags().StringVar(&role, "role", string(steward.RoleViewer), "role: admin (read and write) or viewer (read only)")
+	cmd.Flags().DurationVar(&ttl, "expires-in", 0, "lifetime, e.g. 720h; 0 means the token does not expire")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newTokenListCmd(e *env) *cobra.Command {
+	var dsn string
+	cmd := &cobra.Command{
+		Use:   "list",
+		Short: "List API tokens (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			db, err := openStore(cmd.Context(), e, dsn, true)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			tokens, err := db.Tokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tLAST USED\tREVOKED")
+			for _, t := range tokens {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format(time.DateTime),
+					fmtTime(t.ExpiresAt), fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt))
+			}
+			return w.Flush()
+		},
+	}
+	addDBFlag(cmd, &dsn)
+	return cmd
+}
+
+func newTokenRevokeCmd(e *env) *cobra.Command {
+	var dsn string
+	cmd := &cobra.Command{
+		Use:   "revoke ID",
+		Short: "Revoke an API token and end its web sessions",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(args[0], 10, 64)
+			if err != nil || id <= 0 {
+				return steward.Errorf(steward.EINVALID, "token id %q is not a positive number; see 'steward token list'.", args[0])
+			}
+			db, err := openStore(cmd.Context(), e, dsn, true)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			return db.RevokeToken(steward.WithActor(cmd.Context(), "cli:token-revoke"), id)
+		},
+	}
+	addDBFlag(cmd, &dsn)
+	return cmd
+}
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return t.Format(time.DateTime)
+}
