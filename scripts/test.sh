@@ -5,6 +5,8 @@
 #   PostgreSQL  STEWARD_TEST_POSTGRES=postgres://…; if unset and the Debian
 #               server binaries are installed, a throwaway cluster is started
 #               here and removed afterwards.
+#   OpenLDAP    slapd and ldap-utils; the LDAP tests start their own server
+#               through scripts/slapd.sh.
 #   Chromium    /usr/bin/chromium (browser tests of the web UI).
 # Without them those tests skip, unless STEWARD_TEST_STRICT=1 (set by CI),
 # which turns every such skip into a failure.
