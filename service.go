@@ -216,6 +216,8 @@ type InventoryReader interface {
 	People(ctx context.Context, f PersonFilter) (*Page[Person], error)
 	// System returns ENOTFOUND if there is no system with id.
 	System(ctx context.Context, id int64) (*System, error)
+	// SystemByName returns ENOTFOUND if there is no system with that name.
+	SystemByName(ctx context.Context, name string) (*System, error)
 	// Systems returns EINVALID for a bad filter or cursor.
 	Systems(ctx context.Context, f SystemFilter) (*Page[System], error)
 	// Identity returns ENOTFOUND if there is no identity with id.

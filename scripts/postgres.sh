@@ -19,6 +19,14 @@ start)
 	if [ "$(id -u)" = 0 ]; then chmod a+x "$(dirname "$dir")"; chown postgres: "$dir"; fi
 	port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null || echo $((20000 + RANDOM % 20000)))
 	as "$bin/initdb" -D "$dir/data" -U postgres --auth=trust -E UTF8 --no-locale >"$dir/initdb.log" 2>&1
+	# The superuser the tests connect as is trusted; every other role must
+	# log in with its password, so that connector tests prove a rotated
+	# password really works.
+	cat >"$dir/data/pg_hba.conf" <<-HBA
+		local all all trust
+		host all postgres 127.0.0.1/32 trust
+		host all all 127.0.0.1/32 scram-sha-256
+	HBA
 	as "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null
 	echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 	;;

@@ -72,6 +72,9 @@ type env struct {
 	// (a missing required flag, a wrong number of arguments, an unknown
 	// command) is in the command line.
 	started bool
+	// configPath and config are the configuration file, if one was given.
+	configPath string
+	config     *fileConfig
 }
 
 // Run runs the CLI with args and returns the exit code. Errors go to stderr.
@@ -124,8 +127,9 @@ func newRootCmd(e *env) *cobra.Command {
 accounts, API keys, tokens, secrets, certificates, workloads, bots), gives each
 a named owner, and measures the gaps.
 
-Every flag can also be set in the environment as STEWARD_<FLAG>, with dashes
-as underscores (--db is STEWARD_DB); a flag on the command line wins.
+Settings come from defaults, then the configuration file (--config), then the
+environment as STEWARD_<FLAG> with dashes as underscores (--db is STEWARD_DB),
+then flags on the command line, each overriding the one before.
 
 Quick start:
   steward serve --demo          start with a demo organisation and print a sign-in token`,
@@ -135,6 +139,16 @@ Quick start:
 			if err := flagsFromEnv(cmd); err != nil {
 				return err
 			}
+			if e.configPath != "" {
+				cfg, err := loadConfig(e.configPath)
+				if err != nil {
+					return err
+				}
+				if err := applyConfig(cmd, cfg); err != nil {
+					return err
+				}
+				e.config = cfg
+			}
 			logger, err := newLogger(e.stderr, e.logFormat, e.logLevel)
 			if err != nil {
 				return err
@@ -143,11 +157,12 @@ Quick start:
 			return nil
 		},
 	}
+	root.PersistentFlags().StringVar(&e.configPath, "config", "", "configuration file (YAML): settings and connectors; see docs/configuration.md")
 	root.PersistentFlags().StringVar(&e.logFormat, "log-format", "text", "log format: text or json")
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newDemoCmd(e), newTokenCmd(e), newAuditCmd(e),
-		newVersionCmd(e), newIdentitiesCmd(e))
+		newVersionCmd(e), newIdentitiesCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e))
 	return root
 }
 

@@ -247,6 +247,17 @@ func (d *DB) System(ctx context.Context, id int64) (*steward.System, error) {
 	return get(ctx, d, systemSelect+` WHERE x.id = ?`, id, "system", scanSystem)
 }
 
+// SystemByName returns the system with a name.
+func (d *DB) SystemByName(ctx context.Context, name string) (*steward.System, error) {
+	s, err := scanSystem(d.read.QueryRowContext(ctx, d.q(systemSelect+` WHERE x.name = ?`), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "system %q does not exist.", name)
+	} else if err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
 // Systems lists systems.
 func (d *DB) Systems(ctx context.Context, f steward.SystemFilter) (*steward.Page[steward.System], error) {
 	if f.Kind != "" {

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,6 +51,9 @@ type DB struct {
 	write  *sql.DB // SQLite: one writer connection; PostgreSQL: the one pool
 	clock  steward.Clock
 	logger *slog.Logger
+
+	lockMu sync.Mutex      // guards locks
+	locks  map[string]bool // TryLock's locks on SQLite
 }
 
 var _ steward.Store = (*DB)(nil)
@@ -360,4 +364,35 @@ func (d *DB) exists(ctx context.Context, tx querier, table string, id int64, wha
 		return steward.Errorf(steward.ENOTFOUND, "%s %d does not exist.", what, id)
 	}
 	return err
+}
+
+// TryLock takes a named lock that one process at a time may hold, across
+// every replica on the same PostgreSQL (an advisory lock) or within this
+// process for SQLite, where there is only one. It returns ok false at once if
+// another holder has it; release frees it.
+func (d *DB) TryLock(ctx context.Context, name string) (release func(), ok bool, err error) {
+	if !d.pg {
+		d.lockMu.Lock()
+		defer d.lockMu.Unlock()
+		if d.locks == nil {
+			d.locks = map[string]bool{}
+		}
+		if d.locks[name] {
+			return nil, false, nil
+		}
+		d.locks[name] = true
+		return func() { d.lockMu.Lock(); delete(d.locks, name); d.lockMu.Unlock() }, true, nil
+	}
+	conn, err := d.write.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := conn.QueryRowContext(ctx, `SELECT pg_try_advisory_lock(hashtext($1))`, "steward:"+name).Scan(&ok); err != nil || !ok {
+		conn.Close()
+		return nil, false, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock(hashtext($1))`, "steward:"+name)
+		conn.Close()
+	}, true, nil
 }

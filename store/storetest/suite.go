@@ -81,6 +81,11 @@ func testSystems(t *testing.T, s steward.Store, _ *Clock) {
 		x.Name, x.Kind, x.Description, x.OwnerTeamID = "k8s-prod-eu", steward.SystemKubernetes, "EU production cluster", &team.ID
 	})
 	MustSystem(t, s, func(x *steward.System) { x.Name, x.Kind = "github-acme", steward.SystemGitHub })
+	if byName, err := s.SystemByName(ctx(), "k8s-prod-eu"); err != nil || byName.ID != sys.ID {
+		t.Fatalf("by name: %+v %v", byName, err)
+	}
+	_, err := s.SystemByName(ctx(), "nope")
+	wantCode(t, err, steward.ENOTFOUND)
 	got, err := s.System(ctx(), sys.ID)
 	if err != nil {
 		t.Fatal(err)

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
+)
+
+func newGapsCmd(e *env) *cobra.Command {
+	var c client
+	var output, gap, after string
+	var teamID int64
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "gaps",
+		Short: "List open ownership gaps through the API, oldest first",
+		Long: `List the open ownership gaps: active non-human identities without an owner
+(unowned), whose owner has left (owner_departed), or whose owning team has no
+active member (team_inactive). Each gap is a task with a due date. The
+suggested owner is the departed owner's manager, or else the team's manager.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want table or json", output)}
+			}
+			v := url.Values{}
+			if gap != "" {
+				v.Set("gap", gap)
+			}
+			if teamID != 0 {
+				v.Set("team_id", strconv.FormatInt(teamID, 10))
+			}
+			if limit != 0 {
+				v.Set("limit", strconv.Itoa(limit))
+			}
+			if after != "" {
+				v.Set("after", after)
+			}
+			var page steward.Page[steward.GapView]
+			if err := c.get(cmd.Context(), "/api/v1/gaps", v, &page); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, page)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "TASK\tGAP\tIDENTITY\tKIND\tSYSTEM\tTEAM\tOWNER\tSUGGESTED OWNER\tOPENED\tDUE")
+			for _, g := range page.Items {
+				fmt.Fprintf(w, "%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Gap, g.IdentityID, g.IdentityName, g.IdentityKind,
+					g.SystemName, orDash(g.TeamName), orDash(g.OwnerName), orDash(g.SuggestedOwner), g.OpenedAt.Format(time.DateOnly), g.DueAt.Format(time.DateOnly))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if page.Next != "" {
+				fmt.Fprintf(e.stderr, "next page: --after %s\n", page.Next)
+			}
+			return nil
+		},
+	}
+	addClientFlags(cmd, &c, &output)
+	cmd.Flags().StringVar(&gap, "gap", "", "gap kind: unowned, owner_departed or team_inactive")
+	cmd.Flags().Int64Var(&teamID, "team-id", 0, "only gaps of this team; -1 for identities without a team")
+	cmd.Flags().IntVar(&limit, "limit", 0, "page size")
+	cmd.Flags().StringVar(&after, "after", "", "cursor of the page to show")
+	return cmd
+}

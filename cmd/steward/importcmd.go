@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/importer"
+)
+
+// formatKinds is the kind of system each export format comes from, for a
+// system that an import creates.
+var formatKinds = map[string]steward.SystemKind{
+	importer.FormatAWSCredentialReport:   steward.SystemAWS,
+	importer.FormatK8sServiceAccounts:    steward.SystemKubernetes,
+	importer.FormatGCPServiceAccountKeys: steward.SystemGCP,
+}
+
+func newImportCmd(e *env) *cobra.Command {
+	var dsn, format, system, kind, environment, output string
+	var partial bool
+	cmd := &cobra.Command{
+		Use:   "import --format FORMAT --system NAME FILE",
+		Short: "Import a system's inventory from an export file (all or nothing)",
+		Long: `Import the inventory of one system from an export file and reconcile it like a
+sync: the file is the whole system (unless --partial), so identities missing
+from it are marked removed. Importing the same file twice changes nothing the
+second time. Every row that cannot be read is reported as FILE:LINE and a
+reason, and then nothing is imported.
+
+Formats (docs/import-formats.md):
+  aws-credential-report  aws iam get-credential-report (the decoded CSV)
+  k8s-serviceaccounts    kubectl get serviceaccounts -A -o json
+  gcp-sa-keys            gcloud iam service-accounts keys list --format=json
+  jsonl                  Steward's own schema, one record per line
+  csv                    Steward's own schema for identities
+
+FILE - reads standard input.`,
+		Example: `  aws iam get-credential-report --query Content --output text | base64 -d > report.csv
+  steward import --format aws-credential-report --system aws-prod report.csv
+  kubectl get serviceaccounts -A -o json | steward import --format k8s-serviceaccounts --system k8s-prod -`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want table or json", output)}
+			}
+			if system == "" {
+				return steward.Errorf(steward.EINVALID, "--system is required: the name of the system the file describes (created if new).")
+			}
+			sysKind := steward.SystemKind(kind)
+			if kind == "" {
+				if sysKind = formatKinds[format]; sysKind == "" {
+					sysKind = steward.SystemOther
+				}
+			} else if err := sysKind.Validate(); err != nil {
+				return err
+			}
+			opt := importer.Options{Now: time.Now()}
+			var src steward.Source
+			var err error
+			if args[0] == "-" {
+				src, err = importer.New(format, os.Stdin, "stdin", opt)
+			} else {
+				src, err = importer.Open(format, args[0], opt)
+			}
+			if err != nil {
+				return err
+			}
+			db, err := openStore(cmd.Context(), e, dsn, true)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			ctx := steward.WithActor(cmd.Context(), "cli:import")
+			sys, err := ensureSystem(ctx, db, system, sysKind)
+			if err != nil {
+				return err
+			}
+			res, err := db.SyncSystem(ctx, sys.ID, src.Read(ctx), steward.SyncOptions{
+				Source: "import:" + format, Environment: steward.Environment(environment), Partial: partial})
+			if err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, res)
+			}
+			printResults(e.stdout, []string{system}, map[string]*steward.SyncResult{system: res})
+			return nil
+		},
+	}
+	addDBFlag(cmd, &dsn)
+	cmd.Flags().StringVar(&format, "format", "", "file format: "+strings.Join(importer.Formats(), ", ")+" (required)")
+	cmd.Flags().StringVar(&system, "system", "", "name of the system the file describes; created if new (required)")
+	cmd.Flags().StringVar(&kind, "system-kind", "", "kind of a new system (default: from the format, else other)")
+	cmd.Flags().StringVar(&environment, "environment", "prod", "environment of identities the file does not place")
+	cmd.Flags().BoolVar(&partial, "partial", false, "the file is not the whole system: add and update, remove nothing")
+	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	_ = cmd.MarkFlagRequired("format")
+	return cmd
+}

@@ -1,0 +1,209 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/testenv"
+	"github.com/stewardhq/steward/store/sqlstore"
+)
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestImport imports the importer's real-format fixtures, checks that a
+// second import changes nothing and that a broken line names itself and
+// changes nothing.
+func TestImport(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "import.db")
+	for _, tc := range []struct{ format, system, file string }{
+		{"aws-credential-report", "aws-prod", "../../importer/testdata/credential-report.csv"},
+		{"k8s-serviceaccounts", "k8s-prod", "../../importer/testdata/serviceaccounts.json"},
+		{"gcp-sa-keys", "gcp-data", "../../importer/testdata/sa-keys.json"},
+		{"jsonl", "vault-prod", "../../importer/testdata/steward.jsonl"},
+		{"csv", "misc", "../../importer/testdata/identities.csv"},
+	} {
+		code, out, stderr := run(t, "import", "--db", db, "--format", tc.format, "--system", tc.system, tc.file, "-o", "json")
+		if code != 0 || !strings.Contains(out, `"identities_created"`) {
+			t.Fatalf("import %s: exit %d\n%s%s", tc.format, code, out, stderr)
+		}
+		code, out, stderr = run(t, "import", "--db", db, "--format", tc.format, "--system", tc.system, tc.file, "-o", "json")
+		if code != 0 || !strings.Contains(out, `"events": 0`) {
+			t.Fatalf("second import of %s changed something: exit %d\n%s%s", tc.format, code, out, stderr)
+		}
+	}
+	s, err := sqlstore.Open(db, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	sys, err := s.SystemByName(context.Background(), "aws-prod")
+	if err != nil || sys.Kind != steward.SystemAWS {
+		t.Fatalf("aws-prod = %+v %v", sys, err)
+	}
+	before, err := s.VerifyAudit(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	broken := writeFile(t, "broken.jsonl", `{"identity": {"external_id": "a", "kind": "bot"}}
+{"identity": {"external_id": "b", "kind": "robot"}}
+not json
+`)
+	code, _, stderr := run(t, "import", "--db", db, "--format", "jsonl", "--system", "vault-prod", broken)
+	if code != ExitInvalid || !strings.Contains(stderr, "broken.jsonl:2") || !strings.Contains(stderr, "broken.jsonl:3") || !strings.Contains(stderr, "nothing was changed") {
+		t.Fatalf("broken import: exit %d\n%s", code, stderr)
+	}
+	if after, err := s.VerifyAudit(context.Background()); err != nil || after != before {
+		t.Fatalf("a refused import wrote %d events (%v)", after-before, err)
+	}
+	code, _, stderr = run(t, "import", "--db", db, "--format", "xml", "--system", "x", broken)
+	if code != ExitInvalid || !strings.Contains(stderr, "aws-credential-report") {
+		t.Fatalf("unknown format: exit %d %s", code, stderr)
+	}
+	code, _, _ = run(t, "import", "--db", db, "--format", "jsonl", "--system", "x", "/nonexistent.jsonl")
+	if code != ExitNotFound {
+		t.Fatalf("missing file: exit %d", code)
+	}
+}
+
+func TestApply(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "apply.db")
+	if code, _, stderr := run(t, "demo", "--db", db, "--people", "30", "--nhi", "400"); code != 0 {
+		t.Fatal(stderr)
+	}
+	rules := writeFile(t, "rules.yaml", `kind: OwnershipRules
+rules:
+  - name: everything-else
+    match:
+      names: ["*"]
+      kinds: [api_key, token, secret, certificate, workload, bot, service_account]
+    team: platform-sre
+`)
+	code, out, stderr := run(t, "apply", "--db", db, "-f", rules, "--dry-run")
+	if code != 0 || !strings.Contains(out, "valid") {
+		t.Fatalf("dry run: %d %s %s", code, out, stderr)
+	}
+	code, out, stderr = run(t, "apply", "--db", db, "-f", rules)
+	if code != 0 || !strings.Contains(out, "1 rule(s) in force") {
+		t.Fatalf("apply: %d %s %s", code, out, stderr)
+	}
+	for name, bad := range map[string]string{
+		"typo":       "kind: OwnershipRules\nrules:\n  - name: a\n    mach: {names: ['*']}\n    team: t\n",
+		"no kind":    "rules: []\n",
+		"other kind": "kind: Tiers\n",
+		"bad rule":   "kind: OwnershipRules\nrules:\n  - name: a\n    team: t\n",
+		"not yaml":   "kind: [\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, _, stderr := run(t, "apply", "--db", db, "-f", writeFile(t, "bad.yaml", bad))
+			if code != ExitInvalid {
+				t.Fatalf("exit %d: %s", code, stderr)
+			}
+		})
+	}
+}
+
+func TestConfigPrecedence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	fromFile := filepath.Join(dir, "from-file.db")
+	cfg := writeFile(t, "steward.yaml", "db: "+fromFile+"\nlog_format: json\n")
+	code, _, stderr := run(t, "--config", cfg, "migrate")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, err := os.Stat(fromFile); err != nil {
+		t.Fatalf("the file's db setting was not used: %v", err)
+	}
+	if !strings.HasPrefix(strings.TrimSpace(stderr), "{") {
+		t.Fatalf("log_format from the file not used: %q", stderr)
+	}
+	fromFlag := filepath.Join(dir, "from-flag.db")
+	if code, _, stderr := run(t, "--config", cfg, "migrate", "--db", fromFlag); code != 0 {
+		t.Fatal(stderr)
+	}
+	if _, err := os.Stat(fromFlag); err != nil {
+		t.Fatalf("a flag did not override the file: %v", err)
+	}
+	code, _, stderr = run(t, "--config", writeFile(t, "typo.yaml", "dbb: x\n"), "migrate")
+	if code != ExitInvalid || !strings.Contains(stderr, "dbb") {
+		t.Fatalf("unknown setting: exit %d %q", code, stderr)
+	}
+	code, _, stderr = run(t, "--config", writeFile(t, "c.yaml", "connectors:\n  - name: x\n    type: oracle\n"), "sync")
+	if code != ExitInvalid || !strings.Contains(stderr, "oracle") {
+		t.Fatalf("unknown connector type: exit %d %q", code, stderr)
+	}
+}
+
+// TestSyncPostgres runs 'steward sync' with a postgres connector against the
+// real test server: a role appears as an identity, and after it is dropped a
+// second sync marks it removed.
+func TestSyncPostgres(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.PostgresDSN(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	prefix := fmt.Sprintf("clitest_%d_", rand.Int64N(1e9))
+	for _, stmt := range []string{
+		`CREATE ROLE ` + prefix + `readers NOLOGIN`,
+		`CREATE ROLE ` + prefix + `etl LOGIN PASSWORD 'x-not-read' VALID UNTIL '2030-01-01'`,
+		`GRANT ` + prefix + `readers TO ` + prefix + `etl`,
+	} {
+		if _, err := admin.Exec(stmt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		admin.Exec(`DROP ROLE IF EXISTS ` + prefix + `etl`)
+		admin.Exec(`DROP ROLE IF EXISTS ` + prefix + `readers`)
+	})
+	cfg := writeFile(t, "steward.yaml", fmt.Sprintf(`connectors:
+  - name: pg-test
+    type: postgres
+    system: pg-test
+    environment: staging
+    postgres:
+      dsn: %q
+      include_roles: ["%s*"]
+`, dsn, prefix))
+	db := filepath.Join(t.TempDir(), "sync.db")
+	code, out, stderr := run(t, "--config", cfg, "sync", "--db", db, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"identities_created": 1`) || !strings.Contains(out, `"grants_created": 1`) {
+		t.Fatalf("first sync: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, _ = run(t, "--config", cfg, "sync", "pg-test", "--db", db, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"events": 0`) {
+		t.Fatalf("second sync changed something: %s", out)
+	}
+	if _, err := admin.Exec(`DROP ROLE ` + prefix + `etl`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ = run(t, "--config", cfg, "sync", "--db", db, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"identities_removed": 1`) {
+		t.Fatalf("sync after drop: %s", out)
+	}
+	code, _, stderr = run(t, "--config", cfg, "sync", "nope", "--db", db)
+	if code != ExitNotFound {
+		t.Fatalf("unknown connector: exit %d %s", code, stderr)
+	}
+}
