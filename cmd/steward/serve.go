@@ -32,6 +32,9 @@ func newServeCmd(e *env) *cobra.Command {
   /openapi.json the OpenAPI 3.1 document of the API
   /healthz     process liveness, /readyz store readiness, /metrics Prometheus
 
+Connectors with a schedule in the configuration file (--config) are synced
+on that schedule, and every gap task is recomputed hourly.
+
 With --demo it first seeds an empty database with a demo organisation, then
 creates an admin token and prints how to sign in. SIGINT or SIGTERM stops it
 gracefully.`,
@@ -57,6 +60,11 @@ gracefully.`,
 			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler()}
 			url := "http://" + ln.Addr().String()
 			e.logger.Info("steward serving", "url", url, "db", db.Dialect(), "version", steward.Version)
+			sched := newScheduler(db, e.config, e.logger)
+			sctx, stopSched := context.WithCancel(ctx)
+			done := make(chan struct{})
+			go func() { sched.Run(sctx); close(done) }()
+			defer func() { stopSched(); <-done }()
 			if token != "" {
 				fmt.Fprintf(e.stdout, "\nSteward is running at %s\n\nSign in to the web UI with this admin token (valid for %s):\n\n    %s\n\nOr call the API:\n\n    curl -H 'Authorization: Bearer %s' '%s/api/v1/identities?limit=10'\n\n",
 					url, demoTokenTTL, token, token, url)

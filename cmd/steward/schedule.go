@@ -1,0 +1,98 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store/sqlstore"
+)
+
+// gapRefreshEvery is how often serve recomputes every gap task. Each change
+// refreshes the gaps it touches; the full pass is the safety net for what no
+// change announces, such as a bulk load.
+const gapRefreshEvery = time.Hour
+
+// scheduler runs the connectors with a schedule, and the full gap refresh,
+// until its context ends. Each job takes a lock named after it first, so
+// that of several replicas on one PostgreSQL only one runs it at a time.
+type scheduler struct {
+	db     *sqlstore.DB
+	logger *slog.Logger
+	jobs   []job
+}
+
+type job struct {
+	name  string
+	every time.Duration
+	run   func(ctx context.Context) error
+}
+
+func newScheduler(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger) *scheduler {
+	s := &scheduler{db: db, logger: logger}
+	if cfg != nil {
+		for i := range cfg.Connectors {
+			c := &cfg.Connectors[i]
+			if c.Schedule <= 0 {
+				continue
+			}
+			s.jobs = append(s.jobs, job{name: "sync:" + c.Name, every: c.Schedule, run: func(ctx context.Context) error {
+				res, err := runConnector(ctx, db, c, logger)
+				if err == nil {
+					logger.Info("sync finished", "connector", c.Name, "records", res.Records, "events", res.Events,
+						"identities_created", res.IdentitiesCreated, "identities_removed", res.IdentitiesRemoved, "gaps_opened", res.GapsOpened)
+				}
+				return err
+			}})
+		}
+	}
+	s.jobs = append(s.jobs, job{name: "refresh-gaps", every: gapRefreshEvery, run: func(ctx context.Context) error {
+		res, err := db.RefreshGaps(steward.WithActor(ctx, "system:scheduler"))
+		if err == nil && res.GapsOpened+res.GapsClosed > 0 {
+			logger.Info("gap refresh", "opened", res.GapsOpened, "closed", res.GapsClosed)
+		}
+		return err
+	}})
+	return s
+}
+
+// Run starts every job, each first at once and then on its period, and
+// returns when ctx ends and the jobs in progress have stopped.
+func (s *scheduler) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, j := range s.jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.NewTicker(j.every)
+			defer t.Stop()
+			for {
+				s.runOnce(ctx, j)
+				select {
+				case <-ctx.Done():
+					return
+				case <-t.C:
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func (s *scheduler) runOnce(ctx context.Context, j job) {
+	release, ok, err := s.db.TryLock(ctx, j.name)
+	if err != nil {
+		s.logger.Warn("scheduled job: cannot take its lock", "job", j.name, "err", err)
+		return
+	} else if !ok {
+		s.logger.Debug("scheduled job runs elsewhere", "job", j.name)
+		return
+	}
+	defer release()
+	start := time.Now()
+	if err := j.run(ctx); err != nil && ctx.Err() == nil {
+		s.logger.Error("scheduled job failed", "job", j.name, "err", err, "took", time.Since(start).Round(time.Millisecond))
+	}
+}
