@@ -20,14 +20,15 @@ import (
 // .ci/run installs it there.
 const chromiumPath = "/usr/bin/chromium"
 
-// screenshotDirEnv names a directory to keep the inventory screenshot in, for
+// screenshotDirEnv names a directory to keep the screenshots in, for
 // a person to look at; by default it goes to the test's temp dir and is
 // deleted with it.
 const screenshotDirEnv = "STEWARD_SCREENSHOT_DIR"
 
 // TestBrowserJourney walks the UI in a real headless Chromium the way a
 // person does: sign in by pasting a token, search the inventory for an
-// identity, open it, and read its owner and grants.
+// identity, open it, read its owner and grants, then close the oldest
+// ownership gap with one click.
 func TestBrowserJourney(t *testing.T) {
 	t.Parallel()
 	_, err := os.Stat(chromiumPath)
@@ -121,6 +122,28 @@ func TestBrowserJourney(t *testing.T) {
 	}
 	if got := text("#credentials"); !strings.Contains(got, "over a year") {
 		t.Errorf("credentials = %q, want the 400-day-old key flagged", got)
+	}
+
+	// The ownership page lists the oldest gap first, ledger's unowned
+	// export bot, with its team's manager as the one-click owner.
+	submit("open ownership", `nav.side a[href="/ownership"]`)
+	if got := location(); got != "/ownership" {
+		t.Errorf("ownership is at %q", got)
+	}
+	if got := text("#team-3"); !strings.Contains(got, "ledger-export-bot") || !strings.Contains(got, "Assign to Ada Lovelace") {
+		t.Fatalf("ledger group = %q, want ledger-export-bot with a one-click assign", got)
+	}
+	shot(t, ctx, "ownership.png")
+	submit("assign to Ada", `#team-3 form.assign button[type=submit]`)
+	if got := location(); got != "/ownership" {
+		t.Errorf("after assigning the browser is at %q, want the same ownership view", got)
+	}
+	if got := text("#flash"); !strings.Contains(got, "Assigned ledger-export-bot to Ada Lovelace") {
+		t.Errorf("flash = %q", got)
+	}
+	gone, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#team-3') === null && !document.querySelector('#gaps').innerText.includes('ledger-export-bot')`))
+	if err != nil || !gone {
+		t.Errorf("ledger-export-bot is still listed (err %v)", err)
 	}
 
 	// Signing out ends the session: the inventory asks for sign-in again.

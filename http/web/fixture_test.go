@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,6 +44,8 @@ type fixture struct {
 	sysProd  int64 // aws-prod-payments
 	sysStage int64 // k8s-staging
 	teamPay  int64 // payments-platform
+	teamLed  int64 // ledger: managed by Ada, one active member
+	graceID  int64 // Grace Hopper, active, of ledger
 }
 
 // Identity ids in the fixture.
@@ -50,6 +53,7 @@ const (
 	idDeployer = 1 // payments-api-deployer: owned by Ada, stale key, admin grant
 	idLegacy   = 2 // legacy-batch-key: owned by Charles, who has left
 	idOrphan   = 3 // orphan-webhook-token: no owner, disabled, never used
+	idLedger   = 4 // ledger-export-bot: no owner, team ledger: the oldest open gap
 )
 
 // MustOpenStore opens and migrates a SQLite store in a temp dir.
@@ -72,21 +76,24 @@ func MustOpenStore(tb testing.TB) steward.Store {
 // MustFixture loads the fixture organisation and builds a UI on it.
 func MustFixture(tb testing.TB) *fixture {
 	tb.Helper()
-	f := &fixture{Store: MustOpenStore(tb), Fillers: 57, ownerID: 1, leftID: 2, sysProd: 1, sysStage: 2, teamPay: 1}
+	f := &fixture{Store: MustOpenStore(tb), Fillers: 57, ownerID: 1, leftID: 2, sysProd: 1, sysStage: 2, teamPay: 1, teamLed: 3, graceID: 3}
 	ctx := steward.WithActor(context.Background(), "system:test")
 	b := &steward.Bulk{
 		Source: "web test fixture",
 		Teams: []steward.Team{
 			{ID: 1, Name: "payments-platform", DisplayName: "Payments Platform", CreatedAt: *daysAgo(900)},
 			{ID: 2, Name: "data-infra", DisplayName: "Data Infrastructure", CreatedAt: *daysAgo(900)},
+			{ID: 3, Name: "ledger", DisplayName: "Ledger", ManagerID: ptr[int64](1), CreatedAt: *daysAgo(500)},
 		},
 		People: []steward.Person{
 			{ID: 1, ExternalID: "ada", Name: "Ada Lovelace", Email: "ada@example.test", TeamID: ptr[int64](1), Status: steward.PersonActive, CreatedAt: *daysAgo(800)},
-			{ID: 2, ExternalID: "charles", Name: "Charles Babbage", Email: "charles@example.test", TeamID: ptr[int64](1), Status: steward.PersonDeparted, DepartedAt: daysAgo(100), CreatedAt: *daysAgo(800)},
+			{ID: 2, ExternalID: "charles", Name: "Charles Babbage", Email: "charles@example.test", TeamID: ptr[int64](1), ManagerID: ptr[int64](1), Status: steward.PersonDeparted, DepartedAt: daysAgo(100), CreatedAt: *daysAgo(800)},
+			{ID: 3, ExternalID: "grace", Name: "Grace Hopper", Email: "grace@example.test", TeamID: ptr[int64](3), ManagerID: ptr[int64](1), Status: steward.PersonActive, CreatedAt: *daysAgo(500)},
 		},
 		Systems: []steward.System{
 			{ID: 1, Name: "aws-prod-payments", Kind: steward.SystemAWS, OwnerTeamID: ptr[int64](1), CreatedAt: *daysAgo(700)},
 			{ID: 2, Name: "k8s-staging", Kind: steward.SystemKubernetes, OwnerTeamID: ptr[int64](2), CreatedAt: *daysAgo(700)},
+			{ID: 3, Name: "gcp-analytics", Kind: steward.SystemGCP, OwnerTeamID: ptr[int64](3), CreatedAt: *daysAgo(500)},
 		},
 		Identities: []steward.Identity{
 			{ID: idDeployer, SystemID: 1, ExternalID: "arn:aws:iam::123456789012:user/payments-api-deployer", Name: "payments-api-deployer",
@@ -101,6 +108,10 @@ func MustFixture(tb testing.TB) *fixture {
 			{ID: idOrphan, SystemID: 2, ExternalID: "webhook-token-7", Name: "orphan-webhook-token",
 				Kind: steward.KindToken, Environment: steward.EnvStaging, Criticality: steward.LevelLow,
 				Status: steward.IdentityDisabled, CreatedAt: *daysAgo(200), UpdatedAt: *daysAgo(200)},
+			{ID: idLedger, SystemID: 3, ExternalID: "ledger-export@analytics.iam.gserviceaccount.com", Name: "ledger-export-bot",
+				Kind: steward.KindServiceAccount, Environment: steward.EnvDev, Criticality: steward.LevelMedium,
+				TeamID: ptr[int64](3), Status: steward.IdentityActive,
+				CreatedAt: *daysAgo(120), LastUsedAt: daysAgo(1), UpdatedAt: *daysAgo(1)},
 		},
 		Credentials: []steward.Credential{
 			{ID: 1, IdentityID: idDeployer, Kind: steward.CredAccessKey, CreatedAt: *daysAgo(400), LastUsedAt: daysAgo(3),
@@ -134,13 +145,26 @@ func MustFixture(tb testing.TB) *fixture {
 	if err := f.Store.BulkLoad(ctx, b); err != nil {
 		tb.Fatalf("load fixture: %v", err)
 	}
-	raw, err := f.Store.CreateToken(ctx, &steward.Token{Name: "alice", Role: steward.RoleAdmin})
-	if err != nil {
-		tb.Fatalf("create token: %v", err)
+	// A bulk load opens no gap tasks; the full pass does, in identity order
+	// per gap kind: ledger-export-bot's "unowned" is task 1. The fillers'
+	// team, data-infra, has nobody in it, so each filler is "team inactive"
+	// too, and every third one "unowned".
+	if _, err := f.Store.RefreshGaps(ctx); err != nil {
+		tb.Fatalf("refresh gaps: %v", err)
 	}
-	f.Token = raw
+	f.Token = f.MustToken(tb, "alice", steward.RoleAdmin)
 	f.Handler = (&UI{Store: f.Store, Clock: steward.FixedClock{T: now}}).Handler()
 	return f
+}
+
+// MustToken creates an API token and returns its secret.
+func (f *fixture) MustToken(tb testing.TB, name string, role steward.Role) string {
+	tb.Helper()
+	raw, err := f.Store.CreateToken(steward.WithActor(context.Background(), "system:test"), &steward.Token{Name: name, Role: role})
+	if err != nil {
+		tb.Fatalf("create token %s: %v", name, err)
+	}
+	return raw
 }
 
 // Do sends one request to the fixture's handler with the given session
@@ -178,7 +202,14 @@ func serve(h http.Handler, r *http.Request) (*http.Response, string) {
 // cookie's value.
 func (f *fixture) MustSignIn(tb testing.TB) string {
 	tb.Helper()
-	res, body := f.Do(tb, http.MethodPost, "/signin", "", url.Values{"token": {f.Token}})
+	return f.MustSignInWith(tb, f.Token)
+}
+
+// MustSignInWith signs in with the raw token and returns the session
+// cookie's value.
+func (f *fixture) MustSignInWith(tb testing.TB, token string) string {
+	tb.Helper()
+	res, body := f.Do(tb, http.MethodPost, "/signin", "", url.Values{"token": {token}})
 	if res.StatusCode != http.StatusSeeOther {
 		tb.Fatalf("sign in: status %d, body:\n%s", res.StatusCode, body)
 	}
@@ -211,4 +242,62 @@ func nextLink(body string) string {
 		return html.UnescapeString(m[1])
 	}
 	return ""
+}
+
+// Follow sends the GET that a 303 response leads to, with the session and
+// the cookies the response set (the flash), as a browser would.
+func (f *fixture) Follow(tb testing.TB, res *http.Response, session string) (*http.Response, string) {
+	tb.Helper()
+	if res.StatusCode != http.StatusSeeOther {
+		tb.Fatalf("status = %d, want a 303 to follow", res.StatusCode)
+	}
+	r := newRequest(http.MethodGet, res.Header.Get("Location"), session)
+	for _, c := range res.Cookies() {
+		if c.MaxAge >= 0 {
+			r.AddCookie(c)
+		}
+	}
+	return serve(f.Handler, r)
+}
+
+// MustGaps returns every open gap the store lists under filter g.
+func (f *fixture) MustGaps(tb testing.TB, g steward.GapFilter) []steward.GapView {
+	tb.Helper()
+	g.Limit = steward.MaxLimit
+	page, err := f.Store.Gaps(context.Background(), g)
+	if err != nil {
+		tb.Fatalf("gaps: %v", err)
+	}
+	return page.Items
+}
+
+// MustIdentity returns one identity from the store.
+func (f *fixture) MustIdentity(tb testing.TB, id int64) *steward.IdentityView {
+	tb.Helper()
+	iv, err := f.Store.Identity(context.Background(), id)
+	if err != nil {
+		tb.Fatalf("identity %d: %v", id, err)
+	}
+	return iv
+}
+
+var taskRE = regexp.MustCompile(`<tr(?: class="row-overdue")? data-task="(\d+)">\s*<td><a href="/identities/(\d+)">`)
+
+// gapRows returns the identity ids of the ownership table's rows, in order.
+func gapRows(body string) []string {
+	var ids []string
+	for _, m := range taskRE.FindAllStringSubmatch(body, -1) {
+		ids = append(ids, m[2])
+	}
+	return ids
+}
+
+// taskIDs returns the task ids of the ownership table's rows, in order.
+func taskIDs(body string) []int {
+	var ids []int
+	for _, m := range taskRE.FindAllStringSubmatch(body, -1) {
+		n, _ := strconv.Atoi(m[1])
+		ids = append(ids, n)
+	}
+	return ids
 }

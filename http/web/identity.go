@@ -1,11 +1,13 @@
 package web
 
 import (
+	"context"
 	"maps"
 	"net/http"
 	"net/url"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -72,19 +74,60 @@ type identityPage struct {
 	MoreGrantsURL string
 	GrantsFrom    bool // this is not the first page of grants
 	FirstGrants   string
+
+	// Ownership panel.
+	SelfURL     string
+	OwnerSource string // in words
+	Attested    timeText
+	AttestedBy  string
+	OpenGaps    []gapBadge
+	PersonQuery string
+	PeopleHint  string
+	People      []option
+	Teams       []option
+	Form        ownerForm
+}
+
+// ownerForm is what the owner and attest forms send, kept to show back
+// beside the reason when they are refused.
+type ownerForm struct {
+	Error        string
+	OwnerID      string
+	TeamID       string
+	AttestPerson string
+	AttestNote   string
+	Attesting    bool // the error belongs to the attest form
+}
+
+// gapBadge is one open ownership gap as a badge linking to its work list.
+type gapBadge struct {
+	Label string
+	Class string
+	URL   string
+}
+
+// ownerSourceWords says where an owner came from, in the words of the
+// ownership docs.
+var ownerSourceWords = map[steward.OwnerSource]string{
+	steward.OwnerExplicit: "explicit: assigned in Steward",
+	steward.OwnerFromTag:  "source: the system's owner tag",
+	steward.OwnerFromRule: "rule: an ownership rule matched",
+	steward.OwnerNone:     "none",
 }
 
 // identity shows everything Steward knows about one identity: who owns it,
 // what secrets it authenticates with and how old they are, and what it may
 // do.
 func (s *server) identity(w http.ResponseWriter, r *http.Request) {
-	raw := r.PathValue("id")
-	id, err := strconv.ParseInt(raw, 10, 64)
-	if err != nil || id <= 0 {
-		s.renderError(w, r, nil, http.StatusBadRequest, "Bad identity id",
-			"“"+raw+"” is not an identity id; ids are positive whole numbers. Find the identity in the inventory instead.")
-		return
+	if id, ok := s.identityID(w, r); ok {
+		s.showIdentity(w, r, id, http.StatusOK, ownerForm{})
 	}
+}
+
+// showIdentity renders the identity page with status; form carries a
+// refused form's values and reason, or is empty.
+func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, status int, form ownerForm) {
+	raw := strconv.FormatInt(id, 10)
 	ctx := r.Context()
 	iv, err := s.store.Identity(ctx, id)
 	if steward.IsCode(err, steward.ENOTFOUND) {
@@ -125,6 +168,13 @@ func (s *server) identity(w http.ResponseWriter, r *http.Request) {
 		LastUsed:    s.timeText(iv.LastUsedAt, "never"),
 		GrantsFrom:  grantsAfter != "",
 		FirstGrants: self,
+		SelfURL:     self,
+		OwnerSource: ownerSourceWords[iv.OwnerSource],
+		Attested:    s.timeText(iv.AttestedAt, "never"),
+		Form:        form,
+	}
+	if p.OwnerSource == "" {
+		p.OwnerSource = string(iv.OwnerSource)
 	}
 	if iv.OwnerID != nil {
 		p.OwnerURL = "/inventory?owner=" + strconv.FormatInt(*iv.OwnerID, 10)
@@ -144,6 +194,13 @@ func (s *server) identity(w http.ResponseWriter, r *http.Request) {
 	}
 	if iv.TeamID != nil {
 		p.TeamURL = "/inventory?team=" + strconv.FormatInt(*iv.TeamID, 10)
+	}
+	if err := s.ownershipPanel(r, iv, &p); steward.IsCode(err, steward.EINVALID) && p.Form.Error == "" {
+		// Only the person search can be invalid here: say why beside it.
+		status, p.Form.Error = http.StatusBadRequest, steward.ErrorMessage(err)
+	} else if err != nil && !steward.IsCode(err, steward.EINVALID) {
+		s.renderError(w, r, err, 0, "", "")
+		return
 	}
 	for _, k := range slices.Sorted(maps.Keys(iv.Labels)) {
 		p.Labels = append(p.Labels, labelRow{k, iv.Labels[k]})
@@ -190,7 +247,7 @@ func (s *server) identity(w http.ResponseWriter, r *http.Request) {
 	if grants.Next != "" {
 		p.MoreGrantsURL = self + "?grants_after=" + url.QueryEscape(grants.Next)
 	}
-	s.render(w, r, http.StatusOK, "identity", p)
+	s.render(w, r, status, "identity", p)
 }
 
 // shortFingerprint shows enough of a fingerprint to compare by eye.
@@ -199,4 +256,178 @@ func shortFingerprint(f string) string {
 		return f[:16] + "…"
 	}
 	return f
+}
+
+// peopleChoices bounds the owner select. A team rarely has more active
+// members; anyone else is one search away.
+const peopleChoices = 50
+
+// ownershipPanel fills the identity page's ownership section: where the
+// owner came from, the last attestation, the open gaps, and for admins the
+// choices of the owner and attest forms.
+func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *identityPage) error {
+	ctx := r.Context()
+	if iv.AttestedBy != nil {
+		p.AttestedBy = "person " + strconv.FormatInt(*iv.AttestedBy, 10)
+		if person, err := s.store.Person(ctx, *iv.AttestedBy); err == nil {
+			p.AttestedBy = person.Name
+		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+			return err
+		}
+	}
+	var err error
+	if p.OpenGaps, err = s.openGaps(ctx, iv.ID); err != nil {
+		return err
+	}
+	if !p.Admin {
+		return nil // viewers see no forms
+	}
+
+	// A refused owner form shows what was chosen; otherwise the current
+	// owner and team are selected.
+	owner, team := "", ""
+	if iv.OwnerID != nil {
+		owner = strconv.FormatInt(*iv.OwnerID, 10)
+	}
+	if iv.TeamID != nil {
+		team = strconv.FormatInt(*iv.TeamID, 10)
+	}
+	if p.Form.Error != "" && !p.Form.Attesting {
+		owner, team = p.Form.OwnerID, p.Form.TeamID
+	}
+	if p.Form.AttestPerson == "" && iv.OwnerID != nil {
+		p.Form.AttestPerson = strconv.FormatInt(*iv.OwnerID, 10)
+	}
+	teams, err := s.allTeams(ctx)
+	if err != nil {
+		return err
+	}
+	p.Teams = teamOptions(teams, team, option{Value: "", Label: "no team"})
+	p.PersonQuery = strings.TrimSpace(r.URL.Query().Get("person_q"))
+	p.People, p.PeopleHint, err = s.personChoices(ctx, iv, p.PersonQuery, owner)
+	return err
+}
+
+// personChoices returns the choices of the owner select and a line that
+// says what they are. Without a search they are the likely owners: the
+// current one, the team's manager and its active members. A search matches
+// active people by name, email or external id, or one person by id.
+func (s *server) personChoices(ctx context.Context, iv *steward.IdentityView, q, current string) ([]option, string, error) {
+	opts := []option{{Value: "", Label: "nobody"}}
+	seen := map[int64]bool{}
+	add := func(p *steward.Person) {
+		if seen[p.ID] {
+			return
+		}
+		seen[p.ID] = true
+		l := p.Name
+		if p.Email != "" {
+			l += " <" + p.Email + ">"
+		}
+		if p.Status == steward.PersonDeparted {
+			l += " — departed"
+		}
+		opts = append(opts, option{Value: strconv.FormatInt(p.ID, 10), Label: l})
+	}
+	// addID adds a person by id, skipping one that does not exist.
+	addID := func(id int64) error {
+		p, err := s.store.Person(ctx, id)
+		if err == nil {
+			add(p)
+		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+			return err
+		}
+		return nil
+	}
+	if iv.OwnerID != nil {
+		if err := addID(*iv.OwnerID); err != nil {
+			return nil, "", err
+		}
+	}
+	var hint string
+	switch {
+	case q != "":
+		matches := 0
+		if n, err := strconv.ParseInt(q, 10, 64); err == nil && n > 0 {
+			before := len(seen)
+			if err := addID(n); err != nil {
+				return nil, "", err
+			}
+			if len(seen) > before || iv.OwnerID != nil && *iv.OwnerID == n {
+				matches++
+			}
+		}
+		page, err := s.store.People(ctx, steward.PersonFilter{Query: q, Status: steward.PersonActive, ListOptions: steward.ListOptions{Limit: peopleChoices}})
+		if err != nil {
+			return nil, "", err
+		}
+		for i := range page.Items {
+			add(&page.Items[i])
+		}
+		matches += len(page.Items)
+		switch {
+		case page.Next != "":
+			hint = "The first " + strconv.Itoa(peopleChoices) + " active people matching “" + q + "”; search more precisely to see others."
+		case matches == 0:
+			hint = "No active person matches “" + q + "”. Search by name, email, external id or person id."
+		default:
+			hint = "Active people matching “" + q + "”."
+		}
+	case iv.TeamID != nil:
+		team, err := s.store.Team(ctx, *iv.TeamID)
+		if err != nil && !steward.IsCode(err, steward.ENOTFOUND) {
+			return nil, "", err
+		}
+		if team != nil && team.ManagerID != nil {
+			if err := addID(*team.ManagerID); err != nil {
+				return nil, "", err
+			}
+		}
+		page, err := s.store.People(ctx, steward.PersonFilter{TeamID: *iv.TeamID, Status: steward.PersonActive, ListOptions: steward.ListOptions{Limit: peopleChoices}})
+		if err != nil {
+			return nil, "", err
+		}
+		for i := range page.Items {
+			add(&page.Items[i])
+		}
+		hint = "Listed: the current owner, the team's manager and its active members. Find a person to choose anyone else."
+	default:
+		hint = "The identity has no team to suggest people from. Find a person by name, email or id."
+	}
+	found := false
+	for i := range opts {
+		opts[i].Selected = opts[i].Value == current
+		found = found || opts[i].Selected
+	}
+	if !found {
+		opts = append(opts, option{Value: current, Label: "person " + current, Selected: true})
+	}
+	return opts, hint, nil
+}
+
+// openGaps returns the identity's open ownership gaps from the gap tasks,
+// the same work items the ownership page lists. The inventory filtered by
+// gap kind and started just before the identity answers, for each kind, in
+// one index seek whether the identity has it.
+func (s *server) openGaps(ctx context.Context, id int64) ([]gapBadge, error) {
+	var out []gapBadge
+	for _, g := range steward.GapKinds {
+		page, err := s.store.Identities(ctx, steward.IdentityFilter{Gap: g, ListOptions: steward.ListOptions{After: steward.Cursor(id - 1), Limit: 1}})
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Items) == 1 && page.Items[0].ID == id {
+			out = append(out, gapBadge{Label: label(g), Class: gapClass(g), URL: "/ownership?gap=" + string(g)})
+		}
+	}
+	return out, nil
+}
+
+// gapClass is the badge style of a gap kind: a departed owner is the most
+// urgent (nobody answers for the identity), the others are warnings.
+func gapClass(g steward.GapKind) string {
+	if g == steward.GapOwnerDeparted {
+		return "badge-bad"
+	}
+	return "badge-warn"
 }

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -13,14 +14,14 @@ import (
 // are kept as typed, so that a bad one is shown back in the form beside its
 // error message.
 type inventoryQuery struct {
-	Q, Kind, Env, Status, System, Team, Owner, Limit, After string
+	Q, Kind, Env, Status, System, Team, Owner, Gap, Limit, After string
 }
 
 func readInventoryQuery(v url.Values) inventoryQuery {
 	get := func(k string) string { return strings.TrimSpace(v.Get(k)) }
 	return inventoryQuery{
 		Q: get("q"), Kind: get("kind"), Env: get("env"), Status: get("status"),
-		System: get("system"), Team: get("team"), Owner: get("owner"),
+		System: get("system"), Team: get("team"), Owner: get("owner"), Gap: get("gap"),
 		Limit: get("limit"), After: get("after"),
 	}
 }
@@ -29,23 +30,11 @@ func readInventoryQuery(v url.Values) inventoryQuery {
 // the first page). Empty fields are left out so that links stay short, and
 // the order is fixed so that the same view always has the same URL.
 func (q inventoryQuery) URL(after string) string {
-	var b strings.Builder
-	for _, kv := range [][2]string{
+	return queryURL("/inventory", [][2]string{
 		{"q", q.Q}, {"kind", q.Kind}, {"env", q.Env}, {"status", q.Status},
-		{"system", q.System}, {"team", q.Team}, {"owner", q.Owner}, {"limit", q.Limit},
-		{"after", after},
-	} {
-		if kv[1] == "" {
-			continue
-		}
-		if b.Len() == 0 {
-			b.WriteByte('?')
-		} else {
-			b.WriteByte('&')
-		}
-		b.WriteString(kv[0] + "=" + url.QueryEscape(kv[1]))
-	}
-	return "/inventory" + b.String()
+		{"system", q.System}, {"team", q.Team}, {"owner", q.Owner}, {"gap", q.Gap},
+		{"limit", q.Limit}, {"after", after},
+	})
 }
 
 // Filter converts q to a store filter, or returns EINVALID naming the first
@@ -56,6 +45,7 @@ func (q inventoryQuery) Filter() (steward.IdentityFilter, error) {
 		Kind:        steward.IdentityKind(q.Kind),
 		Environment: steward.Environment(q.Env),
 		Status:      steward.IdentityStatus(q.Status),
+		Gap:         steward.GapKind(q.Gap),
 		ListOptions: steward.ListOptions{After: q.After},
 	}
 	var err error
@@ -66,12 +56,8 @@ func (q inventoryQuery) Filter() (steward.IdentityFilter, error) {
 	} else if f.OwnerID, err = positiveID("owner id", q.Owner); err != nil {
 		return f, err
 	}
-	if q.Limit != "" {
-		n, err := strconv.Atoi(q.Limit)
-		if err != nil || n < 1 || n > steward.MaxLimit {
-			return f, steward.Errorf(steward.EINVALID, "limit %q must be a whole number from 1 to %d.", q.Limit, steward.MaxLimit)
-		}
-		f.Limit = n
+	if f.Limit, err = parseLimit(q.Limit); err != nil {
+		return f, err
 	}
 	if err := f.Validate(); err != nil {
 		return f, err
@@ -108,6 +94,7 @@ type identityRow struct {
 	OwnerURL      string
 	Unowned       bool
 	OwnerDeparted bool
+	TeamInactive  bool // an open "team inactive" gap: no one in the team is active
 	Team          string
 	TeamURL       string
 	Status        string
@@ -121,6 +108,7 @@ type inventoryPage struct {
 	Kinds        []option
 	Environments []option
 	Statuses     []option
+	Gaps         []option
 	Systems      []option
 	Teams        []option
 	Error        string
@@ -149,6 +137,7 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 		Kinds:        enumOptions(steward.IdentityKinds, q.Kind),
 		Environments: enumOptions(steward.Environments, q.Env),
 		Statuses:     enumOptions(steward.IdentityStatuses, q.Status),
+		Gaps:         enumOptions(steward.GapKinds, q.Gap),
 		FirstURL:     q.URL(""),
 		OnFirstPage:  q.After == "",
 		ClearURL:     "/inventory",
@@ -158,10 +147,12 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err, 0, "", "")
 		return
 	}
-	if p.Teams, err = s.teamOptions(r, q.Team); err != nil {
+	teams, err := s.allTeams(r.Context())
+	if err != nil {
 		s.renderError(w, r, err, 0, "", "")
 		return
 	}
+	p.Teams = teamOptions(teams, q.Team, option{Value: "", Label: "any"})
 
 	status := http.StatusOK
 	f, err := q.Filter()
@@ -175,15 +166,69 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 		s.renderError(w, r, err, 0, "", "")
 		return
 	} else {
+		// Whether the owning team is inactive is not on the identity; the
+		// open gap tasks say it.
+		inactive, err := s.pageGaps(r.Context(), f, steward.GapTeamInactive, page.Items)
+		if err != nil {
+			s.renderError(w, r, err, 0, "", "")
+			return
+		}
 		p.Searched = true
 		for _, iv := range page.Items {
-			p.Rows = append(p.Rows, s.identityRow(q, iv))
+			row := s.identityRow(q, iv)
+			row.TeamInactive = inactive[iv.ID]
+			p.Rows = append(p.Rows, row)
 		}
 		if page.Next != "" {
 			p.NextURL = q.URL(page.Next)
 		}
 	}
 	s.render(w, r, status, "inventory", p)
+}
+
+// pageGaps returns which of items, a page of the inventory under filter f,
+// have an open ownership gap of kind g. The page holds the first identities
+// after f's cursor, so the same filter narrowed to the gap and read from the
+// same cursor finds, up to the page's last id, exactly the page's identities
+// with the gap: usually in one query of at most a page.
+func (s *server) pageGaps(ctx context.Context, f steward.IdentityFilter, g steward.GapKind, items []steward.IdentityView) (map[int64]bool, error) {
+	out := map[int64]bool{}
+	if len(items) == 0 {
+		return out, nil
+	}
+	onPage := map[int64]bool{}
+	for _, iv := range items {
+		onPage[iv.ID] = true
+		if f.Gap == g {
+			out[iv.ID] = true
+		}
+	}
+	if f.Gap == g {
+		return out, nil
+	}
+	last := items[len(items)-1].ID
+	// Narrowing to g replaces another gap filter, so the narrowed list may
+	// hold identities that are not on the page; it is read until it passes
+	// the page's last id.
+	f.Gap = g
+	for {
+		page, err := s.store.Identities(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for _, iv := range page.Items {
+			if iv.ID > last {
+				return out, nil
+			}
+			if onPage[iv.ID] {
+				out[iv.ID] = true
+			}
+		}
+		if page.Next == "" {
+			return out, nil
+		}
+		f.After = page.Next
+	}
 }
 
 // identityRow builds a table line. The system, owner and team cells link to
@@ -254,14 +299,26 @@ func (s *server) systemOptions(r *http.Request, current string) ([]option, error
 	return opts, nil
 }
 
-func (s *server) teamOptions(r *http.Request, current string) ([]option, error) {
-	page, err := s.store.Teams(r.Context(), steward.TeamFilter{ListOptions: steward.ListOptions{Limit: listAll}})
+// allTeams returns the teams for a select, up to listAll.
+func (s *server) allTeams(ctx context.Context) ([]steward.Team, error) {
+	page, err := s.store.Teams(ctx, steward.TeamFilter{ListOptions: steward.ListOptions{Limit: listAll}})
 	if err != nil {
 		return nil, err
 	}
-	opts := []option{{Value: "", Label: "any", Selected: current == ""}}
-	found := current == ""
-	for _, t := range page.Items {
+	return page.Items, nil
+}
+
+// teamOptions returns the choices of a team select: the fixed head choices
+// (such as "any"), then every team, with current selected.
+func teamOptions(teams []steward.Team, current string, head ...option) []option {
+	opts := make([]option, 0, len(head)+len(teams)+1)
+	found := false
+	for _, o := range head {
+		o.Selected = o.Value == current
+		found = found || o.Selected
+		opts = append(opts, o)
+	}
+	for _, t := range teams {
 		v := strconv.FormatInt(t.ID, 10)
 		found = found || v == current
 		// The slug, as the table and the CLI show it, so that the filter
@@ -269,7 +326,9 @@ func (s *server) teamOptions(r *http.Request, current string) ([]option, error) 
 		opts = append(opts, option{Value: v, Label: t.Name, Selected: v == current})
 	}
 	if !found {
+		// Keep an id from a link selected even when it is not in the list,
+		// so that the form shows what the page is filtered by.
 		opts = append(opts, option{Value: current, Label: "team " + current, Selected: true})
 	}
-	return opts, nil
+	return opts
 }

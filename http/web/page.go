@@ -5,6 +5,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -23,7 +24,7 @@ type navSection struct {
 var navSections = []navSection{
 	{"Dashboard", "/dashboard", false},
 	{"Inventory", "/inventory", true},
-	{"Ownership", "/ownership", false},
+	{"Ownership", "/ownership", true},
 	{"Catalog", "/catalog", false},
 	{"Requests", "/requests", false},
 	{"Exceptions", "/exceptions", false},
@@ -42,14 +43,17 @@ type navItem struct {
 type pageBase struct {
 	Title  string
 	Token  *steward.Token // nil when nobody is signed in
+	Admin  bool           // the token may change things; viewers only read
 	Nav    []navItem
 	CSSURL string
+	Flash  string // what the last form did, shown once after its redirect
 }
 
 // base returns the layout data for a page; active is the path of the
 // navigation entry to highlight.
 func (s *server) base(r *http.Request, title, active string) pageBase {
-	b := pageBase{Title: title, Token: tokenFrom(r.Context()), CSSURL: "/static/style.css?v=" + s.cssVersion}
+	b := pageBase{Title: title, Token: tokenFrom(r.Context()), CSSURL: "/static/style.css?v=" + s.cssVersion, Flash: readFlash(r)}
+	b.Admin = b.Token != nil && b.Token.Role == steward.RoleAdmin
 	for _, n := range navSections {
 		b.Nav = append(b.Nav, navItem{navSection: n, Active: n.Path == active})
 	}
@@ -62,7 +66,8 @@ func parsePages() map[string]*template.Template {
 	pages := map[string][]string{
 		"signin":    {"templates/head.html", "templates/signin.html"},
 		"inventory": {"templates/head.html", "templates/layout.html", "templates/inventory.html"},
-		"identity":  {"templates/head.html", "templates/layout.html", "templates/identity.html"},
+		"identity":  {"templates/head.html", "templates/layout.html", "templates/identity.html", "templates/time.html"},
+		"ownership": {"templates/head.html", "templates/layout.html", "templates/ownership.html", "templates/time.html"},
 		"error":     {"templates/head.html", "templates/layout.html", "templates/error.html"},
 		"coming":    {"templates/head.html", "templates/layout.html", "templates/coming.html"},
 	}
@@ -71,6 +76,36 @@ func parsePages() map[string]*template.Template {
 		out[name] = template.Must(template.New(name).ParseFS(templateFS, files...))
 	}
 	return out
+}
+
+// queryURL returns path with the non-empty pairs of kv as its query, in the
+// order given, so that the same view always has the same, short URL.
+func queryURL(path string, kv [][2]string) string {
+	var b strings.Builder
+	for _, p := range kv {
+		if p[1] == "" {
+			continue
+		}
+		if b.Len() == 0 {
+			b.WriteByte('?')
+		} else {
+			b.WriteByte('&')
+		}
+		b.WriteString(p[0] + "=" + url.QueryEscape(p[1]))
+	}
+	return path + b.String()
+}
+
+// parseLimit parses an optional page size; "" means the store's default.
+func parseLimit(v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > steward.MaxLimit {
+		return 0, steward.Errorf(steward.EINVALID, "limit %q must be a whole number from 1 to %d.", v, steward.MaxLimit)
+	}
+	return n, nil
 }
 
 // label turns an enum value such as "service_account" into words.

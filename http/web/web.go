@@ -110,6 +110,9 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /{$}", s.session(s.inventory))
 	mux.Handle("GET /inventory", s.session(s.inventory))
 	mux.Handle("GET /identities/{id}", s.session(s.identity))
+	mux.Handle("POST /identities/{id}/owner", s.session(s.setOwner))
+	mux.Handle("POST /identities/{id}/attest", s.session(s.attest))
+	mux.Handle("GET /ownership", s.session(s.ownership))
 	for _, n := range navSections {
 		if !n.Live {
 			mux.Handle("GET "+n.Path, s.session(s.coming))
@@ -272,6 +275,11 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 		s.logError(r, fmt.Errorf("web: render %s: %w", page, err))
 		http.Error(w, "Internal error.", http.StatusInternalServerError)
 		return
+	}
+	if page != "signin" {
+		// Every page but sign-in shows the flash in its layout; this view
+		// has shown it.
+		s.clearFlash(w, r)
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	// Pages show inventory that a shared machine's next user must not find

@@ -1,0 +1,234 @@
+package web
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stewardhq/steward"
+)
+
+// FlashCookie is the name of the cookie that carries what a form did to the
+// page its redirect leads to. It lives for one page view.
+const FlashCookie = "steward_flash"
+
+// maxFlash bounds a flash message, so that a long identity name cannot make
+// the cookie bigger than browsers keep.
+const maxFlash = 600
+
+// setFlash remembers msg for the next page. Post/redirect/get keeps a
+// reload from sending the form again, and the cookie carries the outcome
+// across the redirect without putting it in the URL, where a bookmark would
+// repeat it.
+func (s *server) setFlash(w http.ResponseWriter, msg string) {
+	if len(msg) > maxFlash {
+		cut := maxFlash
+		for cut > 0 && !utf8.RuneStart(msg[cut]) {
+			cut--
+		}
+		msg = msg[:cut] + "…"
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name:     FlashCookie,
+		Value:    base64.RawURLEncoding.EncodeToString([]byte(msg)),
+		Path:     "/",
+		MaxAge:   60,
+		HttpOnly: true,
+		Secure:   s.secure,
+		SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// readFlash returns the flash message the request carries, or "". The text
+// is only ever shown through html/template, so a forged cookie can change
+// the words on the page of the person who forged it and nothing else.
+func readFlash(r *http.Request) string {
+	c, err := r.Cookie(FlashCookie)
+	if err != nil {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(c.Value)
+	if err != nil || len(b) > maxFlash+len("…") || !utf8.Valid(b) {
+		return ""
+	}
+	return string(b)
+}
+
+// clearFlash expires the flash cookie once a page has shown it.
+func (s *server) clearFlash(w http.ResponseWriter, r *http.Request) {
+	if _, err := r.Cookie(FlashCookie); err != nil {
+		return
+	}
+	http.SetCookie(w, &http.Cookie{
+		Name: FlashCookie, Value: "", Path: "/", MaxAge: -1,
+		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode,
+	})
+}
+
+// requireAdmin lets admins through and shows everyone else a 403 page that
+// says what they tried and how to get it done.
+func (s *server) requireAdmin(w http.ResponseWriter, r *http.Request, what string) bool {
+	tok := tokenFrom(r.Context())
+	if tok != nil && tok.Role == steward.RoleAdmin {
+		return true
+	}
+	who := "a viewer token"
+	if tok != nil {
+		who = "token “" + tok.Name + "” (" + string(tok.Role) + ")"
+	}
+	s.renderError(w, r, nil, http.StatusForbidden, "Admins only",
+		"Only an admin may "+what+"; you are signed in with "+who+". Ask an admin, or sign in with an admin token.")
+	return false
+}
+
+// identityID reads the {id} of an identity path, or shows a 400 page.
+func (s *server) identityID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	raw := r.PathValue("id")
+	id, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || id <= 0 {
+		s.renderError(w, r, nil, http.StatusBadRequest, "Bad identity id",
+			"“"+raw+"” is not an identity id; ids are positive whole numbers. Find the identity in the inventory instead.")
+		return 0, false
+	}
+	return id, true
+}
+
+// readForm parses a small urlencoded form body.
+func readForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		return steward.Errorf(steward.EINVALID, "The form could not be read; reload the page and try again.")
+	}
+	return nil
+}
+
+// optionalID parses an id form field; "" means none.
+func optionalID(field, v string) (*int64, error) {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return nil, nil
+	}
+	n, err := positiveID(field, v)
+	if err != nil {
+		return nil, err
+	}
+	return &n, nil
+}
+
+// setOwner assigns an identity's owner and team explicitly, or with
+// "clear" hands it back to ownership rules and source tags. It serves both
+// the identity page's owner form and the ownership page's one-click assign,
+// and goes back to the page the form names.
+func (s *server) setOwner(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.identityID(w, r)
+	if !ok || !s.requireAdmin(w, r, "change an identity's owner") {
+		return
+	}
+	if err := readForm(w, r); err != nil {
+		s.ownerFormFailed(w, r, id, err, ownerForm{})
+		return
+	}
+	form := ownerForm{OwnerID: r.PostForm.Get("owner_id"), TeamID: r.PostForm.Get("team_id")}
+	var a steward.OwnerAssignment
+	clear := r.PostForm.Get("clear") != ""
+	if !clear {
+		var err error
+		if a.OwnerID, err = optionalID("owner id", form.OwnerID); err != nil {
+			s.ownerFormFailed(w, r, id, err, form)
+			return
+		} else if a.TeamID, err = optionalID("team id", form.TeamID); err != nil {
+			s.ownerFormFailed(w, r, id, err, form)
+			return
+		}
+	}
+	iv, err := s.store.SetOwner(r.Context(), id, a)
+	if err != nil {
+		s.ownerFormFailed(w, r, id, err, form)
+		return
+	}
+	switch {
+	case clear:
+		s.setFlash(w, "Cleared the owner and team of "+iv.Name+": ownership rules and source tags decide them at the next sync.")
+	case iv.OwnerID == nil:
+		s.setFlash(w, iv.Name+" now has no owner"+teamWords(iv)+". It stays an ownership gap until someone is assigned.")
+	default:
+		s.setFlash(w, "Assigned "+iv.Name+" to "+ownerName(iv)+teamWords(iv)+".")
+	}
+	s.back(w, r, id)
+}
+
+func ownerName(iv *steward.IdentityView) string {
+	if iv.OwnerName != "" {
+		return iv.OwnerName
+	}
+	return "person " + strconv.FormatInt(*iv.OwnerID, 10)
+}
+
+func teamWords(iv *steward.IdentityView) string {
+	switch {
+	case iv.TeamName != "":
+		return ", team " + iv.TeamName
+	case iv.TeamID != nil:
+		return ", team " + strconv.FormatInt(*iv.TeamID, 10)
+	}
+	return ", no team"
+}
+
+// attest records the owner's confirmation that an identity is theirs and
+// still needed.
+func (s *server) attest(w http.ResponseWriter, r *http.Request) {
+	id, ok := s.identityID(w, r)
+	if !ok || !s.requireAdmin(w, r, "record an attestation") {
+		return
+	}
+	if err := readForm(w, r); err != nil {
+		s.ownerFormFailed(w, r, id, err, ownerForm{})
+		return
+	}
+	form := ownerForm{AttestPerson: strings.TrimSpace(r.PostForm.Get("person_id")), AttestNote: r.PostForm.Get("note"), Attesting: true}
+	person, err := positiveID("person id", form.AttestPerson)
+	if err == nil && person == 0 {
+		err = steward.Errorf(steward.EINVALID, "Give the id of the person who attests: the identity's owner.")
+	}
+	if err != nil {
+		s.ownerFormFailed(w, r, id, err, form)
+		return
+	}
+	iv, err := s.store.Attest(r.Context(), id, steward.Attestation{PersonID: person, Note: form.AttestNote})
+	if err != nil {
+		s.ownerFormFailed(w, r, id, err, form)
+		return
+	}
+	when := s.clock.Now().UTC().Format(time.DateOnly)
+	if iv.AttestedAt != nil {
+		when = iv.AttestedAt.UTC().Format(time.DateOnly)
+	}
+	s.setFlash(w, ownerName(iv)+" attested "+iv.Name+" on "+when+": theirs and still needed.")
+	s.back(w, r, id)
+}
+
+// back redirects to the page the form came from (its "next" field, a path
+// on this site) or else to the identity's page.
+func (s *server) back(w http.ResponseWriter, r *http.Request, id int64) {
+	next := "/identities/" + strconv.FormatInt(id, 10)
+	if n := r.PostForm.Get("next"); n != "" {
+		next = safeNext(n)
+	}
+	http.Redirect(w, r, next, http.StatusSeeOther)
+}
+
+// ownerFormFailed shows the identity page again with the reason a form was
+// refused, what was typed, and a 4xx status. Internal errors get the plain
+// error page, their detail logged.
+func (s *server) ownerFormFailed(w http.ResponseWriter, r *http.Request, id int64, err error, form ownerForm) {
+	status := errorStatus(err)
+	if status >= 500 {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	}
+	form.Error = steward.ErrorMessage(err)
+	s.showIdentity(w, r, id, status, form)
+}

@@ -1,0 +1,538 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// fillerIDs returns the ids of the fixture's fillers for which pred holds.
+func (f *fixture) fillerIDs(pred func(i int) bool) []string {
+	var ids []string
+	for i := range f.Fillers {
+		if pred(i) {
+			ids = append(ids, strconv.Itoa(100+i))
+		}
+	}
+	return ids
+}
+
+func TestOwnershipPage(t *testing.T) {
+	t.Parallel()
+	f := MustFixture(t)
+	session := f.MustSignIn(t)
+
+	t.Run("counts, groups and suggestions", func(t *testing.T) {
+		t.Parallel()
+		res, body := f.Do(t, http.MethodGet, "/ownership", session, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("status = %d; body:\n%s", res.StatusCode, body)
+		}
+		for _, want := range []string{
+			`<a href="/ownership" aria-current="page">Ownership</a>`,
+			// one count per kind, each a link to its list
+			`<a href="/ownership?gap=unowned" class="count">` + "\n    " + `<span class="count-n">20</span>`,
+			`<a href="/ownership?gap=owner_departed" class="count">` + "\n    " + `<span class="count-n">1</span>`,
+			`<a href="/ownership?gap=team_inactive" class="count">` + "\n    " + `<span class="count-n">57</span>`,
+			// the unowned identity of ledger, whose manager is Ada
+			`action="/identities/4/owner"`, `name="owner_id" value="1"`, `name="team_id" value="3"`,
+			`<input type="hidden" name="next" value="/ownership">`,
+			`Assign to Ada Lovelace</button>`,
+			// the departed Charles's manager is Ada too; the identity keeps its team
+			`action="/identities/2/owner"`, `name="team_id" value="1"`,
+			// data-infra has neither a manager nor members: a person chooses
+			`<a href="/identities/100#ownership">Choose an owner</a>`,
+			"in 14 days", "in 7 days",
+		} {
+			if !strings.Contains(body, want) {
+				t.Errorf("page lacks %q", want)
+			}
+		}
+		if strings.Contains(body, "coming") && strings.Contains(body, `Ownership <span class="soon">`) {
+			t.Error("Ownership is still marked coming in the navigation")
+		}
+		// Groups come in the order of their oldest gap: ledger's task 1,
+		// then data-infra's unowned fillers, then payments-platform's
+		// departed owner.
+		i3, i2, i1 := strings.Index(body, `id="team-3"`), strings.Index(body, `id="team-2"`), strings.Index(body, `id="team-1"`)
+		if i3 < 0 || i2 < 0 || i1 < 0 || !(i3 < i2 && i2 < i1) {
+			t.Errorf("group positions ledger=%d data-infra=%d payments=%d, want that order", i3, i2, i1)
+		}
+		if tasks := taskIDs(body); len(tasks) != steward.DefaultLimit || tasks[0] != 1 {
+			t.Errorf("first page tasks = %v, want %d starting at task 1", tasks, steward.DefaultLimit)
+		}
+		if strings.Count(body, `<tbody class="group"`) != 3 {
+			t.Errorf("want three team groups on the first page")
+		}
+		if strings.Contains(body, "row-overdue") {
+			t.Error("nothing is overdue on the day the gaps opened")
+		}
+	})
+
+	tests := []struct {
+		name, query string
+		want        []string // identity ids, in order
+		texts       []string
+	}{
+		{"gap kind", "gap=owner_departed", []string{"2"}, []string{`<option value="owner_departed" selected>owner departed</option>`, "Charles Babbage", `aria-current="page"`}},
+		{"team", "team=3", []string{"4"}, []string{`<option value="3" selected>ledger</option>`}},
+		{"no team", "team=none", nil, []string{`<option value="none" selected>no team</option>`, "No open gaps match these filters."}},
+		{"gap and team", "gap=unowned&team=2", f.fillerIDs(func(i int) bool { return i%3 == 0 }), nil},
+		{"team inactive has no suggestion", "gap=team_inactive&limit=3", []string{"100", "101", "102"}, []string{"Choose an owner"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, body := f.Do(t, http.MethodGet, "/ownership?"+tt.query, session, nil)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d; body:\n%s", res.StatusCode, body)
+			}
+			if got := gapRows(body); !slices.Equal(got, tt.want) {
+				t.Errorf("rows = %v, want %v", got, tt.want)
+			}
+			for _, s := range tt.texts {
+				if !strings.Contains(body, s) {
+					t.Errorf("page lacks %q", s)
+				}
+			}
+		})
+	}
+
+	bad := []struct{ name, query, want string }{
+		{"unknown gap", "gap=orphaned", "gap &#34;orphaned&#34; is not known"},
+		{"team not a number", "team=ledger", "team &#34;ledger&#34; must be a positive whole number"},
+		{"team negative", "team=-1", "must be a positive whole number"},
+		{"limit", "limit=0", "limit &#34;0&#34; must be a whole number"},
+		{"bad cursor", "after=bm9wZQ", "cursor is not one Steward gave out"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, body := f.Do(t, http.MethodGet, "/ownership?"+tt.query, session, nil)
+			if res.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400; body:\n%s", res.StatusCode, body)
+			}
+			if !strings.Contains(body, `id="filter-error"`) || !strings.Contains(body, tt.want) {
+				t.Errorf("page should explain %q; body:\n%s", tt.want, body)
+			}
+			if !strings.Contains(body, `<form method="get" action="/ownership"`) || !strings.Contains(body, `id="gap-counts"`) {
+				t.Error("the counts and the filter form stay on the page")
+			}
+		})
+	}
+
+	t.Run("canonical URL", func(t *testing.T) {
+		t.Parallel()
+		res, _ := f.Do(t, http.MethodGet, "/ownership?gap=&team=3&limit=", session, nil)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/ownership?team=3" {
+			t.Errorf("status %d to %q, want 303 to /ownership?team=3", res.StatusCode, res.Header.Get("Location"))
+		}
+	})
+
+	t.Run("paging", func(t *testing.T) {
+		t.Parallel()
+		var seen []int
+		target := "/ownership?limit=9"
+		for pages := 1; target != ""; pages++ {
+			res, body := f.Do(t, http.MethodGet, target, session, nil)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("page %d (%s): status %d", pages, target, res.StatusCode)
+			}
+			// Rows are grouped by team within a page; pages follow task order.
+			tasks := taskIDs(body)
+			if len(seen) > 0 && len(tasks) > 0 && slices.Min(tasks) < slices.Max(seen) {
+				t.Errorf("page %d has tasks %v older than the last page's", pages, tasks)
+			}
+			seen = append(seen, tasks...)
+			target = nextLink(body)
+			if target != "" && !strings.HasPrefix(target, "/ownership?limit=9&after=") {
+				t.Fatalf("next link %q should keep the limit", target)
+			}
+			if pages > 20 {
+				t.Fatal("paging does not end")
+			}
+		}
+		sorted := slices.Sorted(slices.Values(seen))
+		if want := 20 + 1 + f.Fillers; len(seen) != want || len(slices.Compact(sorted)) != want {
+			t.Errorf("paging saw %d tasks %v, want %d distinct, oldest first", len(seen), seen, want)
+		}
+	})
+
+	t.Run("overdue", func(t *testing.T) {
+		t.Parallel()
+		// The UI's clock three weeks on: every gap is past due.
+		g := *f
+		g.Handler = (&UI{Store: f.Store, Clock: steward.FixedClock{T: now.Add(21 * 24 * time.Hour)}}).Handler()
+		_, body := g.Do(t, http.MethodGet, "/ownership?team=3", session, nil)
+		if !strings.Contains(body, `<tr class="row-overdue" data-task="1">`) || !strings.Contains(body, `<span class="badge badge-bad">overdue</span>`) ||
+			!strings.Contains(body, "7 days ago") {
+			t.Errorf("the gap due two weeks after it opened should be highlighted overdue; body:\n%s", body)
+		}
+	})
+
+	t.Run("viewer sees suggestions, not buttons", func(t *testing.T) {
+		t.Parallel()
+		viewer := f.MustSignInWith(t, f.MustToken(t, "vera", steward.RoleViewer))
+		res, body := f.Do(t, http.MethodGet, "/ownership?team=3", viewer, nil)
+		if res.StatusCode != http.StatusOK || strings.Contains(body, `action="/identities/4/owner"`) ||
+			!strings.Contains(body, "suggested: Ada Lovelace") {
+			t.Errorf("status %d; a viewer should see the suggestion without a form; body:\n%s", res.StatusCode, body)
+		}
+	})
+}
+
+func TestOneClickAssign(t *testing.T) {
+	t.Parallel()
+
+	t.Run("unowned", func(t *testing.T) {
+		t.Parallel()
+		f := MustFixture(t)
+		session := f.MustSignIn(t)
+		_, body := f.Do(t, http.MethodGet, "/ownership?team=3", session, nil)
+		if got := gapRows(body); !slices.Equal(got, []string{"4"}) {
+			t.Fatalf("before: rows = %v, want ledger-export-bot", got)
+		}
+		// The form the page shows, as the browser sends it.
+		res, body := f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{
+			"owner_id": {"1"}, "team_id": {"3"}, "next": {"/ownership?team=3"},
+		})
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/ownership?team=3" {
+			t.Fatalf("status %d to %q, want 303 back to the same view; body:\n%s", res.StatusCode, res.Header.Get("Location"), body)
+		}
+		res, body = f.Follow(t, res, session)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("after: status %d", res.StatusCode)
+		}
+		if !strings.Contains(body, `<p class="flash" role="status" id="flash">Assigned ledger-export-bot to Ada Lovelace, team ledger.</p>`) {
+			t.Errorf("page lacks the flash message; body:\n%s", body)
+		}
+		if c := res.Cookies(); len(c) != 1 || c[0].Name != FlashCookie || c[0].MaxAge >= 0 {
+			t.Errorf("showing the flash should expire its cookie, got %+v", c)
+		}
+		if got := gapRows(body); len(got) != 0 {
+			t.Errorf("after: rows = %v, want none", got)
+		}
+		if gaps := f.MustGaps(t, steward.GapFilter{TeamID: f.teamLed}); len(gaps) != 0 {
+			t.Errorf("store still lists gaps of ledger: %+v", gaps)
+		}
+		iv := f.MustIdentity(t, idLedger)
+		if iv.OwnerID == nil || *iv.OwnerID != f.ownerID || iv.OwnerSource != steward.OwnerExplicit {
+			t.Errorf("identity owner = %v (%q), want Ada, explicit", iv.OwnerID, iv.OwnerSource)
+		}
+	})
+
+	t.Run("team inactive moves to the owner's team", func(t *testing.T) {
+		t.Parallel()
+		f := MustFixture(t)
+		session := f.MustSignIn(t)
+		ctx := steward.WithActor(context.Background(), "system:test")
+		// A team with a manager (Ada) and nobody in it, owning an identity
+		// owned by Grace: only its team is a gap.
+		ghost := &steward.Team{Name: "ghost", DisplayName: "Ghost", ManagerID: ptr(f.ownerID)}
+		if err := f.Store.CreateTeam(ctx, ghost); err != nil {
+			t.Fatal(err)
+		}
+		ident := &steward.Identity{SystemID: 3, ExternalID: "ghost-sa", Name: "ghost-sa", Kind: steward.KindServiceAccount,
+			Environment: steward.EnvDev, Criticality: steward.LevelLow, OwnerID: ptr(f.graceID), TeamID: &ghost.ID, Status: steward.IdentityActive}
+		if err := f.Store.CreateIdentity(ctx, ident); err != nil {
+			t.Fatal(err)
+		}
+		view := "/ownership?team=" + strconv.FormatInt(ghost.ID, 10)
+		_, body := f.Do(t, http.MethodGet, view, session, nil)
+		if !strings.Contains(body, "Assign to Ada Lovelace (payments-platform)</button>") || !strings.Contains(body, `name="team_id" value="1"`) {
+			t.Fatalf("want a one-click move to Ada and her team; body:\n%s", body)
+		}
+		res, _ := f.Do(t, http.MethodPost, "/identities/"+strconv.FormatInt(ident.ID, 10)+"/owner", session, url.Values{
+			"owner_id": {"1"}, "team_id": {"1"}, "next": {view},
+		})
+		if _, body := f.Follow(t, res, session); len(gapRows(body)) != 0 {
+			t.Errorf("the gap is still listed; body:\n%s", body)
+		}
+		if gaps := f.MustGaps(t, steward.GapFilter{TeamID: ghost.ID}); len(gaps) != 0 {
+			t.Errorf("store still lists gaps of ghost: %+v", gaps)
+		}
+	})
+
+	t.Run("no team", func(t *testing.T) {
+		t.Parallel()
+		f := MustFixture(t)
+		session := f.MustSignIn(t)
+		ctx := steward.WithActor(context.Background(), "system:test")
+		ident := &steward.Identity{SystemID: 3, ExternalID: "stray", Name: "stray-key", Kind: steward.KindAPIKey,
+			Environment: steward.EnvProd, Criticality: steward.LevelLow, Status: steward.IdentityActive}
+		if err := f.Store.CreateIdentity(ctx, ident); err != nil {
+			t.Fatal(err)
+		}
+		_, body := f.Do(t, http.MethodGet, "/ownership?team=none", session, nil)
+		if !strings.Contains(body, `<tbody class="group" id="team-none">`) || !strings.Contains(body, `<a href="/ownership?team=none">No team</a>`) ||
+			!slices.Equal(gapRows(body), []string{strconv.FormatInt(ident.ID, 10)}) {
+			t.Errorf("want stray-key alone in the No team group; body:\n%s", body)
+		}
+	})
+}
+
+func TestOwnerForm(t *testing.T) {
+	t.Parallel()
+	f := MustFixture(t)
+	session := f.MustSignIn(t)
+
+	_, body := f.Do(t, http.MethodGet, "/identities/4", session, nil)
+	for _, want := range []string{
+		`<form method="post" action="/identities/4/owner" class="inline-form" id="owner-form">`,
+		`<option value="" selected>nobody</option>`,
+		`<option value="1">Ada Lovelace &lt;ada@example.test&gt;</option>`,   // the team's manager
+		`<option value="3">Grace Hopper &lt;grace@example.test&gt;</option>`, // its member
+		`<option value="3" selected>ledger</option>`,
+		`<a class="badge badge-warn" href="/ownership?gap=unowned">unowned</a>`,
+		"Clear (hand back to rules)",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("identity page lacks %q", want)
+		}
+	}
+	if strings.Contains(body, `id="attest-form"`) {
+		t.Error("an unowned identity has nobody to attest it")
+	}
+
+	searches := []struct{ q, want, not string }{
+		{"grace", `<option value="3">Grace Hopper`, "Ada Lovelace"},
+		{"1", `<option value="1">Ada Lovelace`, "Grace Hopper"},
+		{"EXAMPLE.TEST", "Grace Hopper", "Charles Babbage"}, // departed people are not offered
+		{"nobody-is-called-this", "No active person matches", "Grace Hopper"},
+	}
+	for _, s := range searches {
+		_, body := f.Do(t, http.MethodGet, "/identities/4?person_q="+url.QueryEscape(s.q), session, nil)
+		if !strings.Contains(body, s.want) || strings.Contains(body, s.not) {
+			t.Errorf("search %q: want %q and not %q in the owner choices", s.q, s.want, s.not)
+		}
+	}
+
+	// Grace takes it: the gap closes and the page says who and how.
+	res, _ := f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner_id": {"3"}, "team_id": {"3"}, "next": {"/identities/4"}})
+	res, body = f.Follow(t, res, session)
+	for _, want := range []string{
+		"Assigned ledger-export-bot to Grace Hopper, team ledger.",
+		`<dd id="owner-source">explicit: assigned in Steward</dd>`,
+		`<dd id="open-gaps"><span class="muted">none</span></dd>`,
+		`<option value="3" selected>Grace Hopper`,
+		`id="attest-form"`, `name="person_id" inputmode="numeric" value="3"`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("after set-owner the page lacks %q", want)
+		}
+	}
+	if gaps := f.MustGaps(t, steward.GapFilter{TeamID: f.teamLed}); len(gaps) != 0 {
+		t.Errorf("gaps remain: %+v", gaps)
+	}
+
+	// Clearing hands it back to rules; with none, it is unowned again.
+	res, _ = f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"clear": {"1"}, "owner_id": {"3"}, "team_id": {"3"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/identities/4" {
+		t.Fatalf("clear: status %d to %q", res.StatusCode, res.Header.Get("Location"))
+	}
+	_, body = f.Follow(t, res, session)
+	for _, want := range []string{"Cleared the owner and team of ledger-export-bot", `<dd id="owner-source">none</dd>`, "No person is accountable", ">unowned</a>"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("after clear the page lacks %q", want)
+		}
+	}
+	iv := f.MustIdentity(t, idLedger)
+	if iv.OwnerID != nil || iv.TeamID != nil || iv.OwnerSource != steward.OwnerNone {
+		t.Errorf("after clear owner=%v team=%v source=%q, want all cleared", iv.OwnerID, iv.TeamID, iv.OwnerSource)
+	}
+
+	bad := []struct {
+		name, path string
+		form       url.Values
+		status     int
+		want       string
+	}{
+		{"unknown person", "/identities/1/owner", url.Values{"owner_id": {"999"}}, http.StatusNotFound, "person 999 does not exist."},
+		{"unknown team", "/identities/1/owner", url.Values{"owner_id": {"1"}, "team_id": {"77"}}, http.StatusNotFound, "team 77 does not exist."},
+		{"owner not a number", "/identities/1/owner", url.Values{"owner_id": {"ada"}}, http.StatusBadRequest, "owner id &#34;ada&#34; must be a positive whole number"},
+		{"team negative", "/identities/1/owner", url.Values{"team_id": {"-2"}}, http.StatusBadRequest, "team id &#34;-2&#34; must be a positive whole number"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := f.Do(t, http.MethodPost, tt.path, session, tt.form)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status = %d, want %d; body:\n%s", res.StatusCode, tt.status, body)
+			}
+			if !strings.Contains(body, `<p class="alert" role="alert" id="owner-error">`+tt.want) || !strings.Contains(body, `id="owner-form"`) {
+				t.Errorf("the identity page should come back with %q beside the form; body:\n%s", tt.want, body)
+			}
+			if iv := f.MustIdentity(t, idDeployer); iv.OwnerID == nil || *iv.OwnerID != f.ownerID {
+				t.Errorf("a refused form changed the owner to %v", iv.OwnerID)
+			}
+		})
+	}
+
+	pages := []struct {
+		name, path string
+		status     int
+		want       string
+	}{
+		{"unknown identity", "/identities/9999/owner", http.StatusNotFound, "There is no identity 9999"},
+		{"bad identity id", "/identities/abc/owner", http.StatusBadRequest, "is not an identity id"},
+		{"attest unknown identity", "/identities/9999/attest", http.StatusNotFound, "There is no identity 9999"},
+	}
+	for _, tt := range pages {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := f.Do(t, http.MethodPost, tt.path, session, url.Values{"owner_id": {"1"}, "person_id": {"1"}})
+			if res.StatusCode != tt.status || !strings.Contains(body, tt.want) {
+				t.Errorf("status %d, want %d with %q; body:\n%s", res.StatusCode, tt.status, tt.want, body)
+			}
+		})
+	}
+}
+
+func TestAttest(t *testing.T) {
+	t.Parallel()
+	f := MustFixture(t)
+	session := f.MustSignIn(t)
+
+	bad := []struct {
+		name   string
+		id     int
+		form   url.Values
+		status int
+		want   string
+	}{
+		{"another person", idDeployer, url.Values{"person_id": {"3"}, "note": {"mine now"}}, http.StatusBadRequest, "person 3 is not the owner of identity 1"},
+		{"no person", idDeployer, url.Values{"person_id": {""}}, http.StatusBadRequest, "Give the id of the person who attests"},
+		{"person not a number", idDeployer, url.Values{"person_id": {"ada"}}, http.StatusBadRequest, "person id &#34;ada&#34; must be a positive whole number"},
+		{"note too long", idDeployer, url.Values{"person_id": {"1"}, "note": {strings.Repeat("n", 3000)}}, http.StatusBadRequest, "note is 3000 bytes"},
+		{"unowned", idLedger, url.Values{"person_id": {"1"}}, http.StatusBadRequest, "has no owner to attest it"},
+	}
+	for _, tt := range bad {
+		t.Run(tt.name, func(t *testing.T) {
+			res, body := f.Do(t, http.MethodPost, "/identities/"+strconv.Itoa(tt.id)+"/attest", session, tt.form)
+			if res.StatusCode != tt.status {
+				t.Fatalf("status = %d, want %d; body:\n%s", res.StatusCode, tt.status, body)
+			}
+			if !strings.Contains(body, `id="owner-error">`) || !strings.Contains(body, tt.want) {
+				t.Errorf("page should explain %q; body:\n%s", tt.want, body)
+			}
+			if tt.id == idDeployer && tt.form.Get("person_id") != "" && !strings.Contains(body, `name="person_id" inputmode="numeric" value="`+tt.form.Get("person_id")+`"`) {
+				t.Error("the refused attest form should show what was typed")
+			}
+		})
+	}
+	if iv := f.MustIdentity(t, idDeployer); iv.AttestedAt != nil {
+		t.Fatalf("a refused attestation was recorded at %v", iv.AttestedAt)
+	}
+
+	res, body := f.Do(t, http.MethodPost, "/identities/1/attest", session, url.Values{"person_id": {"1"}, "note": {"still deploys payments-api"}, "next": {"/identities/1"}})
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("attest: status %d; body:\n%s", res.StatusCode, body)
+	}
+	_, body = f.Follow(t, res, session)
+	for _, want := range []string{
+		"Ada Lovelace attested payments-api-deployer on 2026-06-01: theirs and still needed.",
+		`<dd id="attested"><time datetime="2026-06-01T12:00:00Z">just now</time> <span class="muted small">2026-06-01 12:00 UTC</span> by Ada Lovelace</dd>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("after attesting the page lacks %q", want)
+		}
+	}
+	iv := f.MustIdentity(t, idDeployer)
+	if iv.AttestedAt == nil || !iv.AttestedAt.Equal(now) || iv.AttestedBy == nil || *iv.AttestedBy != f.ownerID {
+		t.Errorf("attested at %v by %v, want now by Ada", iv.AttestedAt, iv.AttestedBy)
+	}
+}
+
+func TestViewerCannotChangeOwnership(t *testing.T) {
+	t.Parallel()
+	f := MustFixture(t)
+	viewer := f.MustSignInWith(t, f.MustToken(t, "vera", steward.RoleViewer))
+	for _, tt := range []struct {
+		path string
+		form url.Values
+	}{
+		{"/identities/4/owner", url.Values{"owner_id": {"1"}, "team_id": {"3"}}},
+		{"/identities/1/owner", url.Values{"clear": {"1"}}},
+		{"/identities/1/attest", url.Values{"person_id": {"1"}}},
+	} {
+		t.Run(tt.path, func(t *testing.T) {
+			res, body := f.Do(t, http.MethodPost, tt.path, viewer, tt.form)
+			if res.StatusCode != http.StatusForbidden || !strings.Contains(body, "Admins only") || !strings.Contains(body, "vera") {
+				t.Errorf("status %d, want a 403 page that names the viewer token; body:\n%s", res.StatusCode, body)
+			}
+		})
+	}
+	if iv := f.MustIdentity(t, idLedger); iv.OwnerID != nil {
+		t.Error("a viewer's POST assigned an owner")
+	}
+	if iv := f.MustIdentity(t, idDeployer); iv.OwnerID == nil || iv.AttestedAt != nil {
+		t.Error("a viewer's POST changed identity 1")
+	}
+	_, body := f.Do(t, http.MethodGet, "/identities/1", viewer, nil)
+	if strings.Contains(body, `id="owner-form"`) || strings.Contains(body, `id="attest-form"`) || !strings.Contains(body, "Only an admin can change the owner") {
+		t.Errorf("a viewer should see ownership without forms; body:\n%s", body)
+	}
+
+	t.Run("cross-site POST", func(t *testing.T) {
+		admin := f.MustSignIn(t)
+		r := newRequest(http.MethodPost, "/identities/4/owner", admin)
+		r.Header.Set("Sec-Fetch-Site", "cross-site")
+		if res, _ := serve(f.Handler, r); res.StatusCode != http.StatusForbidden {
+			t.Errorf("status %d, want 403", res.StatusCode)
+		}
+	})
+}
+
+func TestInventoryGapFilter(t *testing.T) {
+	t.Parallel()
+	f := MustFixture(t)
+	session := f.MustSignIn(t)
+	every3 := func(i int) bool { return i%3 == 0 }
+	all := func(int) bool { return true }
+	tests := []struct {
+		name, query string
+		want        []string
+		inactive    int // rows with the "team inactive" badge
+	}{
+		{"owner departed", "gap=owner_departed", []string{"2"}, 0},
+		{"unowned", "gap=unowned", append([]string{"4"}, f.fillerIDs(every3)...), len(f.fillerIDs(every3))},
+		{"team inactive", "gap=team_inactive&limit=5", f.fillerIDs(all)[:5], 5},
+		{"with other filters", "team=2&gap=unowned&limit=4", f.fillerIDs(every3)[:4], 4},
+		{"badge without the filter", "team=2&limit=6", f.fillerIDs(all)[:6], 6},
+		{"no inactive team", "team=1", []string{"1", "2"}, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			res, body := f.Do(t, http.MethodGet, "/inventory?"+tt.query, session, nil)
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("status = %d; body:\n%s", res.StatusCode, body)
+			}
+			if got := rowIDs(body); !slices.Equal(got, tt.want) {
+				t.Errorf("rows = %v, want %v", got, tt.want)
+			}
+			if got := strings.Count(body, `<span class="badge badge-warn">team inactive</span>`); got != tt.inactive {
+				t.Errorf("%d rows marked team inactive, want %d", got, tt.inactive)
+			}
+		})
+	}
+	t.Run("selected", func(t *testing.T) {
+		t.Parallel()
+		_, body := f.Do(t, http.MethodGet, "/inventory?gap=owner_departed", session, nil)
+		if !strings.Contains(body, `<label for="f-gap">`) || !strings.Contains(body, `<option value="owner_departed" selected>owner departed</option>`) {
+			t.Error("the gap select should show the filter")
+		}
+	})
+	t.Run("unknown gap", func(t *testing.T) {
+		t.Parallel()
+		res, body := f.Do(t, http.MethodGet, "/inventory?gap=lost", session, nil)
+		if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "gap &#34;lost&#34; is not known") {
+			t.Errorf("status %d; body:\n%s", res.StatusCode, body)
+		}
+	})
+}
