@@ -27,7 +27,8 @@ type gapCounts struct{ opened, closed int }
 // task, due after steward.GapDue, for each new gap and closes the tasks of
 // gaps that healed, each with its audit event. Every change that can open or
 // heal a gap calls it for what it touched, in the same transaction.
-func (d *DB) refreshGaps(ctx context.Context, q querier, scope string, args ...any) (gapCounts, error) {
+// ev receives the task events; a quiet sink (a first load) only counts them.
+func (d *DB) refreshGaps(ctx context.Context, q querier, ev *eventSink, scope string, args ...any) (gapCounts, error) {
 	var n gapCounts
 	now := d.now()
 	for _, gap := range steward.GapKinds {
@@ -45,7 +46,7 @@ func (d *DB) refreshGaps(ctx context.Context, q querier, scope string, args ...a
 				string(gap), id, micro(now), micro(due)).Scan(&taskID); err != nil {
 				return n, err
 			}
-			if err := d.appendEvent(ctx, q, "task.opened", "task", idStr(taskID), map[string]any{"kind": steward.TaskKindOwnershipGap, "gap": gap, "identity_id": id, "due_at": due}); err != nil {
+			if err := ev.emit(ctx, "task.opened", "task", taskID, map[string]any{"kind": steward.TaskKindOwnershipGap, "gap": gap, "identity_id": id, "due_at": due}); err != nil {
 				return n, err
 			}
 			n.opened++
@@ -60,7 +61,7 @@ func (d *DB) refreshGaps(ctx context.Context, q querier, scope string, args ...a
 			if _, err := q.ExecContext(ctx, d.q(`UPDATE tasks SET status = 'done', closed_at = ? WHERE id = ?`), micro(now), id); err != nil {
 				return n, err
 			}
-			if err := d.appendEvent(ctx, q, "task.closed", "task", idStr(id), map[string]any{"gap": gap, "reason": "gap healed"}); err != nil {
+			if err := ev.emit(ctx, "task.closed", "task", id, map[string]any{"gap": gap, "reason": "gap healed"}); err != nil {
 				return n, err
 			}
 			n.closed++
@@ -91,7 +92,7 @@ func (d *DB) ids(ctx context.Context, q querier, query string, args ...any) ([]i
 func (d *DB) RefreshGaps(ctx context.Context) (*steward.SyncResult, error) {
 	res := &steward.SyncResult{}
 	err := d.bigTx(ctx, func(c *sql.Conn) error {
-		n, err := d.refreshGaps(ctx, c, "1 = 1")
+		n, err := d.refreshGaps(ctx, c, &eventSink{d: d, c: c}, "1 = 1")
 		res.GapsOpened, res.GapsClosed, res.Events = n.opened, n.closed, n.opened+n.closed
 		return err
 	})
@@ -196,7 +197,7 @@ func (d *DB) SetOwner(ctx context.Context, identityID int64, a steward.OwnerAssi
 		}); err != nil {
 			return err
 		}
-		_, err = d.refreshGaps(ctx, tx, "x.id = ?", identityID)
+		_, err = d.refreshGaps(ctx, tx, &eventSink{d: d, c: tx}, "x.id = ?", identityID)
 		return err
 	})
 	if err != nil {

@@ -362,7 +362,7 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 		if err := d.appendEvent(ctx, tx, "identity.created", "identity", idStr(i.ID), i); err != nil {
 			return err
 		}
-		_, err = d.refreshGaps(ctx, tx, "x.id = ?", i.ID)
+		_, err = d.refreshGaps(ctx, tx, &eventSink{d: d, c: tx}, "x.id = ?", i.ID)
 		return err
 	})
 }

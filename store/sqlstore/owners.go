@@ -265,8 +265,8 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 		if err := d.writeTouched(ctx, c, "touched", changedIDs); err != nil {
 			return err
 		}
-		gaps, err := d.refreshGaps(ctx, c, `x.id IN (SELECT id FROM touched)`)
-		res.GapsOpened, res.GapsClosed, res.Events = gaps.opened, gaps.closed, ev.n+gaps.opened+gaps.closed+1
+		gaps, err := d.refreshGaps(ctx, c, ev, `x.id IN (SELECT id FROM touched)`)
+		res.GapsOpened, res.GapsClosed, res.Events = gaps.opened, gaps.closed, ev.n+1
 		return err
 	})
 	if err != nil {

@@ -78,12 +78,12 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 		for id := range run.teams {
 			teamIDs = append(teamIDs, id)
 		}
-		gaps, err := d.refreshGaps(ctx, c, `x.owner_id IN (SELECT id FROM touched_people) OR x.id IN (SELECT id FROM touched) OR x.team_id IN (`+int64List(teamIDs)+`)`)
+		gaps, err := d.refreshGaps(ctx, c, run.ev, `x.owner_id IN (SELECT id FROM touched_people) OR x.id IN (SELECT id FROM touched) OR x.team_id IN (`+int64List(teamIDs)+`)`)
 		if err != nil {
 			return err
 		}
 		res.GapsOpened, res.GapsClosed = gaps.opened, gaps.closed
-		res.Events = run.ev.n + gaps.opened + gaps.closed
+		res.Events = run.ev.n
 		if changed(res) {
 			if err := d.appendEvent(ctx, c, "people.synced", "people", source, map[string]any{"source": source, "result": res}); err != nil {
 				return err

@@ -101,7 +101,9 @@ func Open(dsn string, o Options) (*DB, error) {
 	// synchronous=NORMAL is durable across process crashes in WAL mode.
 	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
 		"&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16000)&_time_format=sqlite"
-	write, err := sql.Open("sqlite", "file:"+file+params+"&_txlock=immediate")
+	// The writer gets a larger page cache (64 MiB): syncs and bulk loads
+	// probe the indexes of millions of rows at random.
+	write, err := sql.Open("sqlite", "file:"+file+params+"&_pragma=cache_size(-65536)&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}

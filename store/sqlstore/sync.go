@@ -43,6 +43,8 @@ var stageTables = map[string]string{
 		expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
 	"stage_people": `external_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, title TEXT NOT NULL, team TEXT NOT NULL,
 		manager TEXT NOT NULL, status TEXT NOT NULL, departed_at BIGINT, pos TEXT NOT NULL`,
+	"resolved_grants": `identity_id BIGINT NOT NULL, entitlement_id BIGINT NOT NULL, type TEXT NOT NULL, granted_at BIGINT,
+		expires_at BIGINT, hash TEXT NOT NULL`,
 	"touched":        `id BIGINT PRIMARY KEY`,
 	"touched_people": `id BIGINT PRIMARY KEY`,
 }
@@ -53,6 +55,7 @@ var stageIndexes = map[string]string{
 	"stage_entitlements": "name",
 	"stage_grants":       "identity_ext, entitlement",
 	"stage_people":       "external_id",
+	"resolved_grants":    "identity_id, entitlement_id",
 }
 
 // createTemp creates the named temporary tables, empty, for this transaction.
@@ -102,7 +105,8 @@ func (d *DB) dropTemp(ctx context.Context, c *sql.Conn, names ...string) {
 	}
 }
 
-// stager buffers staged rows per table and flushes them in batches.
+// stager buffers staged rows per table and flushes them in batches (for
+// people syncs; SyncSystem pipelines its staging in stageRecords).
 type stager struct {
 	d    *DB
 	c    *sql.Conn
@@ -204,7 +208,7 @@ func (d *DB) isDistinct() string {
 // first load whose one summary event stands for them.
 type eventSink struct {
 	d     *DB
-	c     *sql.Conn
+	c     querier
 	quiet bool
 	n     int
 }
@@ -238,7 +242,7 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 	}
 	res := &steward.SyncResult{}
 	started := d.now()
-	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "touched"}
+	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched"}
 	err := d.bigTx(ctx, func(c *sql.Conn) error {
 		defer d.dropTemp(ctx, c, tables...)
 		sys, err := d.systemIn(ctx, c, systemID)
@@ -281,12 +285,15 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 		if err := d.resolveOwners(ctx, c, scope, args, res, ev); err != nil {
 			return err
 		}
-		gaps, err := d.refreshGaps(ctx, c, scope, args...)
+		gaps, err := d.refreshGaps(ctx, c, ev, scope, args...)
 		if err != nil {
 			return err
 		}
 		res.GapsOpened, res.GapsClosed = gaps.opened, gaps.closed
-		res.Events = ev.n + gaps.opened + gaps.closed
+		res.Events = ev.n
+		if first {
+			res.Events = 0 // the summary event below stands for them
+		}
 		if changed(res) {
 			if err := d.appendEvent(ctx, c, "system.synced", "system", idStr(systemID), map[string]any{
 				"source": o.Source, "partial": o.Partial, "first_load": first, "result": res}); err != nil {
@@ -324,56 +331,98 @@ func (d *DB) systemIn(ctx context.Context, q querier, id int64) (*steward.System
 	return &s, err
 }
 
+var stageCols = map[string][]string{
+	"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos"},
+	"stage_credentials":  {"identity_ext", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "hash", "pos"},
+	"stage_entitlements": {"name", "description", "privileged", "sensitivity", "hash", "pos"},
+	"stage_grants":       {"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos"},
+}
+
+// stageBatchOf is one batch of rows for one staging table.
+type stageBatchOf struct {
+	table string
+	rows  [][]any
+}
+
 // stageRecords normalises each record and loads it into the staging tables.
+// Reading and parsing the source runs in its own goroutine, beside the
+// inserts, so that on two cores neither waits for the other.
 func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[steward.Record, error], o steward.SyncOptions, res *steward.SyncResult, bad *problems) error {
-	st := &stager{d: d, c: c, rows: map[string][][]any{}, cols: map[string][]string{
-		"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos"},
-		"stage_credentials":  {"identity_ext", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "hash", "pos"},
-		"stage_entitlements": {"name", "description", "privileged", "sensitivity", "hash", "pos"},
-		"stage_grants":       {"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos"},
-	}}
-	for r, err := range records {
-		if err != nil {
-			if err := bad.collect(err); err != nil {
-				return err
+	batches := make(chan stageBatchOf, 4)
+	done := make(chan struct{})
+	var fatal error
+	go func() {
+		defer close(batches)
+		buf := map[string][][]any{}
+		send := func(t string) bool {
+			select {
+			case batches <- stageBatchOf{t, buf[t]}:
+				buf[t] = make([][]any, 0, stageBatch)
+				return true
+			case <-done:
+				return false
 			}
-			continue
 		}
-		res.Records++
-		if err := r.Normalize(o.Environment); err != nil {
-			bad.add(steward.ErrorMessage(steward.AtPos(r.Pos, err)))
-			continue
+		add := func(t string, row ...any) bool {
+			buf[t] = append(buf[t], row)
+			return len(buf[t]) < stageBatch || send(t)
 		}
-		var err error
-		switch {
-		case r.Identity != nil:
-			i := r.Identity
-			h := digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels,
-				steward.NormalizeOwnerKey(i.Owner), i.Team, i.CreatedAt})
-			err = st.add(ctx, "stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
-				string(i.Status), labelsJSON(i.Labels), steward.NormalizeOwnerKey(i.Owner), i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos)
-			for _, cr := range i.Credentials {
-				if err != nil {
-					break
+		for r, err := range records {
+			if err != nil {
+				if fatal = bad.collect(err); fatal != nil {
+					return
 				}
-				ch := digest([]any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt})
-				err = st.add(ctx, "stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
-					microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt), ch, r.Pos)
+				continue
 			}
-		case r.Entitlement != nil:
-			e := r.Entitlement
-			err = st.add(ctx, "stage_entitlements", e.Name, e.Description, e.Privileged, string(e.Sensitivity),
-				digest([]any{e.Description, e.Privileged, e.Sensitivity}), r.Pos)
-		case r.Grant != nil:
-			g := r.Grant
-			err = st.add(ctx, "stage_grants", g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt),
-				digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}), r.Pos)
+			res.Records++
+			if err := r.Normalize(o.Environment); err != nil {
+				bad.add(steward.ErrorMessage(steward.AtPos(r.Pos, err)))
+				continue
+			}
+			ok := true
+			switch {
+			case r.Identity != nil:
+				i := r.Identity
+				owner := steward.NormalizeOwnerKey(i.Owner)
+				h := digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels, owner, i.Team, i.CreatedAt})
+				ok = add("stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
+					string(i.Status), labelsJSON(i.Labels), owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos)
+				for _, cr := range i.Credentials {
+					ok = ok && add("stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
+						microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
+						digest([]any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt}), r.Pos)
+				}
+			case r.Entitlement != nil:
+				e := r.Entitlement
+				ok = add("stage_entitlements", e.Name, e.Description, e.Privileged, string(e.Sensitivity),
+					digest([]any{e.Description, e.Privileged, e.Sensitivity}), r.Pos)
+			case r.Grant != nil:
+				g := r.Grant
+				ok = add("stage_grants", g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt),
+					digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}), r.Pos)
+			}
+			if !ok {
+				return
+			}
 		}
-		if err != nil {
-			return err
+		for t := range buf {
+			if len(buf[t]) > 0 && !send(t) {
+				return
+			}
+		}
+	}()
+	var err error
+	for b := range batches {
+		if err == nil {
+			if err = d.copyRows(ctx, c, b.table, stageCols[b.table], b.rows); err != nil {
+				close(done) // stop the reader; drain what it already sent
+			}
 		}
 	}
-	return st.flush(ctx)
+	if err != nil {
+		return err
+	}
+	return fatal
 }
 
 // checkRecords reports what is wrong across records: keys listed twice and

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"maps"
+	"strings"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -35,6 +36,7 @@ func (r *syncRun) apply(ctx context.Context) error {
 // query runs a query on the run's connection and calls fn for each row,
 // closing the rows before returning so that fn's caller may write next.
 func (r *syncRun) query(ctx context.Context, query string, args []any, fn func(*sql.Rows) error) error {
+	defer r.d.timed(query)()
 	rows, err := r.c.QueryContext(ctx, r.d.q(query), args...)
 	if err != nil {
 		return err
@@ -49,6 +51,7 @@ func (r *syncRun) query(ctx context.Context, query string, args []any, fn func(*
 }
 
 func (r *syncRun) exec(ctx context.Context, query string, args ...any) error {
+	defer r.d.timed(query)()
 	_, err := r.c.ExecContext(ctx, r.d.q(query), args...)
 	return err
 }
@@ -402,18 +405,25 @@ func (r *syncRun) credentials(ctx context.Context) error {
 
 func (r *syncRun) grants(ctx context.Context) error {
 	sid := r.sys.ID
+	// Resolve the staged grants to ids once: every comparison after this is
+	// on two integers through the grants' own unique index.
+	if err := r.exec(ctx, `INSERT INTO resolved_grants (identity_id, entitlement_id, type, granted_at, expires_at, hash)
+		SELECT x.id, e.id, s.type, s.granted_at, s.expires_at, s.hash
+		FROM stage_grants s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
+		JOIN entitlements e ON e.system_id = ? AND e.name = s.entitlement`, sid, sid); err != nil {
+		return err
+	}
+	if err := r.d.indexStage(ctx, r.c, "resolved_grants"); err != nil {
+		return err
+	}
 	type created struct {
 		id, identity, entitlement int64
-		name                      string
-		privileged                bool
 	}
 	var news []created
 	if err := r.query(ctx, `INSERT INTO grants (identity_id, entitlement_id, type, granted_at, expires_at, granted_via, content_hash)
-		SELECT x.id, e.id, s.type, COALESCE(s.granted_at, ?), s.expires_at, ?, s.hash
-		FROM stage_grants s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
-		JOIN entitlements e ON e.system_id = ? AND e.name = s.entitlement
-		WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.identity_id = x.id AND g.entitlement_id = e.id)
-		RETURNING id, identity_id, entitlement_id`, []any{micro(r.now), r.via(), sid, sid}, func(rows *sql.Rows) error {
+		SELECT s.identity_id, s.entitlement_id, s.type, COALESCE(s.granted_at, ?), s.expires_at, ?, s.hash FROM resolved_grants s
+		WHERE NOT EXISTS (SELECT 1 FROM grants g WHERE g.identity_id = s.identity_id AND g.entitlement_id = s.entitlement_id)
+		RETURNING id, identity_id, entitlement_id`, []any{micro(r.now), r.via()}, func(rows *sql.Rows) error {
 		r.res.GrantsCreated++
 		if r.first {
 			return nil
@@ -448,17 +458,15 @@ func (r *syncRun) grants(ctx context.Context) error {
 	}
 	var changes []change
 	if err := r.query(ctx, `SELECT g.id, g.type, g.granted_at, g.expires_at, s.type, COALESCE(s.granted_at, g.granted_at), s.expires_at, s.hash
-		FROM stage_grants s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
-		JOIN entitlements e ON e.system_id = ? AND e.name = s.entitlement
-		JOIN grants g ON g.identity_id = x.id AND g.entitlement_id = e.id WHERE g.content_hash <> s.hash`,
-		[]any{sid, sid}, func(rows *sql.Rows) error {
-			var ch change
-			if err := rows.Scan(&ch.id, &ch.typ, &ch.granted, &ch.expires, &ch.newTyp, &ch.newGranted, &ch.newExpires, &ch.hash); err != nil {
-				return err
-			}
-			changes = append(changes, ch)
-			return nil
-		}); err != nil {
+		FROM resolved_grants s JOIN grants g ON g.identity_id = s.identity_id AND g.entitlement_id = s.entitlement_id
+		WHERE g.content_hash <> s.hash`, nil, func(rows *sql.Rows) error {
+		var ch change
+		if err := rows.Scan(&ch.id, &ch.typ, &ch.granted, &ch.expires, &ch.newTyp, &ch.newGranted, &ch.newExpires, &ch.hash); err != nil {
+			return err
+		}
+		changes = append(changes, ch)
+		return nil
+	}); err != nil {
 		return err
 	}
 	for _, ch := range changes {
@@ -482,8 +490,7 @@ func (r *syncRun) grants(ctx context.Context) error {
 		return nil
 	}
 	return r.removeGrants(ctx, `g.identity_id IN (SELECT x.id FROM identities x WHERE x.system_id = ?)
-		AND NOT EXISTS (SELECT 1 FROM identities x JOIN stage_grants s ON s.identity_ext = x.external_id
-			WHERE x.id = g.identity_id AND s.entitlement = e.name)`, sid)
+		AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = g.identity_id AND s.entitlement_id = g.entitlement_id)`, sid)
 }
 
 func (r *syncRun) entitlementNames(ctx context.Context) (map[int64]steward.Entitlement, error) {
@@ -539,5 +546,15 @@ func (f fieldDiff) addLabels(old, new sql.NullString) {
 	_ = json.Unmarshal([]byte(new.String), &b)
 	if !maps.Equal(a, b) {
 		f["labels"] = [2]any{a, b}
+	}
+}
+
+// timed logs, at debug level, how long a slow statement of a sync took.
+func (d *DB) timed(query string) func() {
+	start := time.Now()
+	return func() {
+		if took := time.Since(start); took > 100*time.Millisecond {
+			d.logger.Debug("slow sync statement", "took", took.Round(time.Millisecond), "sql", strings.Join(strings.Fields(query), " ")[:min(len(strings.Join(strings.Fields(query), " ")), 160)])
+		}
 	}
 }

@@ -1,0 +1,249 @@
+// Command importsync is Steward's reconciliation benchmark (issue 3). It
+// writes a JSONL export of one system with -identities identities and
+// -grants grants, imports it through the real importer and
+// Store.SyncSystem, then re-syncs the same set with -change of it changed
+// (renamed, removed, added identities; removed and added grants), and once
+// more unchanged. Beside it, in the same run, it measures the raw insert
+// speed of the same engine. It prints Markdown for bench/RESULTS.md.
+//
+//	go run ./bench/importsync -db /tmp/sync.db
+//	go run ./bench/importsync -db 'postgres://postgres@127.0.0.1:5432/bench?sslmode=disable'
+//
+// Peak RSS is read from /proc/self/status (VmHWM) and reset between phases
+// through /proc/self/clear_refs, so each phase reports its own peak.
+package main
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"log"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/debug"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/importer"
+	"github.com/stewardhq/steward/store/sqlstore"
+)
+
+func main() {
+	dsn := flag.String("db", "", "SQLite file or postgres:// URL of an empty database (default: a temp SQLite file)")
+	identities := flag.Int("identities", 1_000_000, "identities in the export")
+	grants := flag.Int("grants", 5_000_000, "grants in the export")
+	entitlements := flag.Int("entitlements", 20_000, "entitlements in the export")
+	change := flag.Float64("change", 0.01, "fraction of identities and grants changed for the re-sync")
+	dir := flag.String("dir", "", "where to write the JSONL files (default: a temp dir)")
+	seed := flag.Uint64("seed", 1, "random seed")
+	verbose := flag.Bool("v", false, "log the store's slow statements")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the sync phases to this file")
+	flag.Parse()
+	log.SetFlags(0)
+	if *dir == "" {
+		*dir = must(os.MkdirTemp("", "steward-importsync-"))
+		defer os.RemoveAll(*dir)
+	}
+	if *dsn == "" {
+		*dsn = filepath.Join(*dir, "bench.db")
+	}
+	ctx := steward.WithActor(context.Background(), "bench:importsync")
+	g := gen{identities: *identities, grants: *grants, entitlements: *entitlements, seed: *seed}
+	base, changed := filepath.Join(*dir, "base.jsonl"), filepath.Join(*dir, "changed.jsonl")
+	start := time.Now()
+	nBase := g.write(base, 0)
+	nChanged := g.write(changed, *change)
+	log.Printf("wrote %d + %d records in %s", nBase, nChanged, time.Since(start).Round(time.Millisecond))
+
+	opts := sqlstore.Options{}
+	if *verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	db := must(sqlstore.Open(*dsn, opts))
+	defer db.Close()
+	check(db.Migrate(ctx))
+	raw := rawInsert(ctx, db, 1_000_000)
+	log.Printf("raw insert: %.0f rows/s", raw)
+
+	sys := &steward.System{Name: "bench-import", Kind: steward.SystemOther}
+	check(db.CreateSystem(ctx, sys))
+	type phase struct {
+		name    string
+		file    string
+		res     *steward.SyncResult
+		took    time.Duration
+		peakRSS int64
+	}
+	var phases []phase
+	if *cpuprofile != "" {
+		f := must(os.Create(*cpuprofile))
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	for _, p := range []struct{ name, file string }{{"import (first load)", base}, {"re-sync, " + fmt.Sprint(*change*100) + "% changed", changed}, {"re-sync, unchanged", changed}} {
+		resetPeak()
+		src := must(importer.Open(importer.FormatJSONL, p.file, importer.Options{}))
+		t0 := time.Now()
+		res := must(db.SyncSystem(ctx, sys.ID, src.Read(ctx), steward.SyncOptions{Source: "bench"}))
+		took := time.Since(t0)
+		phases = append(phases, phase{p.name, p.file, res, took, peakRSS()})
+		log.Printf("%s: %s, %+v", p.name, took.Round(time.Millisecond), *res)
+	}
+	if n, err := db.VerifyAudit(ctx); err != nil {
+		log.Fatalf("audit chain after the runs: %v", err)
+	} else {
+		log.Printf("audit chain intact: %d events", n)
+	}
+
+	host, _ := os.Hostname()
+	fmt.Printf("### Reconciliation: %s, %d identities, %d grants, %d entitlements\n\n", db.Dialect(), *identities, *grants, *entitlements)
+	fmt.Printf("Machine: %s, %d cores, %s. Date: %s. %s.\n\n", host, runtime.NumCPU(), cpuModel(), time.Now().UTC().Format("2006-01-02"), runtime.Version())
+	fmt.Printf("Command: `go run ./bench/importsync -db <%s> -identities %d -grants %d -entitlements %d -change %g`\n\n", db.Dialect(), *identities, *grants, *entitlements, *change)
+	fmt.Printf("Raw insert speed of the same engine in the same run (%s): **%.0f rows/s**\n\n", rawMethod(db), raw)
+	fmt.Println("| phase | records | time | records/s | share of raw insert speed | events | peak RSS |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	for _, p := range phases {
+		rate := float64(p.res.Records) / p.took.Seconds()
+		fmt.Printf("| %s | %d | %.2f s | %.0f | %.0f%% | %d | %d MiB |\n", p.name, p.res.Records, p.took.Seconds(), rate, 100*rate/raw, p.res.Events, p.peakRSS>>20)
+	}
+	r := phases[1].res
+	fmt.Printf("\nRe-sync changes: %d identities created, %d updated, %d removed; %d grants created, %d removed; %d gaps opened, %d closed.\n",
+		r.IdentitiesCreated, r.IdentitiesUpdated, r.IdentitiesRemoved, r.GrantsCreated, r.GrantsRemoved, r.GapsOpened, r.GapsClosed)
+}
+
+// gen writes deterministic JSONL exports. Identity i is "svc-<i>"; a change
+// fraction f renames the identities i%m==1, drops i%m==2, adds as many new
+// ones, and moves the grants of i%m==3 to other entitlements, m = 1/(f/3)…
+type gen struct {
+	identities, grants, entitlements int
+	seed                             uint64
+}
+
+func (g gen) write(path string, change float64) int {
+	f := must(os.Create(path))
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	n := 0
+	line := func(s string) { w.WriteString(s); w.WriteByte('\n'); n++ }
+	for e := 0; e < g.entitlements; e++ {
+		line(fmt.Sprintf(`{"entitlement":{"name":"role-%d","privileged":%t}}`, e, e%50 == 0))
+	}
+	every := 0
+	if change > 0 {
+		every = int(3 / change) // a third of the change each: renamed, removed, regranted
+	}
+	kinds := []string{"service_account", "api_key", "token", "secret", "certificate", "workload", "bot"}
+	envs := []string{"prod", "staging", "dev"}
+	perIdentity := g.grants / g.identities
+	extra := g.grants % g.identities
+	for i := 0; i < g.identities; i++ {
+		name := fmt.Sprintf("svc-%d", i)
+		if every > 0 && i%every == 1 {
+			name += "-renamed"
+		}
+		if every > 0 && i%every == 2 {
+			continue // removed from the system
+		}
+		kind := kinds[i%len(kinds)]
+		created := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
+		owner := ""
+		if i%10 != 0 {
+			owner = fmt.Sprintf(`,"owner":"person-%d"`, i%20000)
+		}
+		line(fmt.Sprintf(`{"identity":{"external_id":"svc-%d","name":%q,"kind":%q,"environment":%q,"created_at":%q,"labels":{"app":"app-%d"}%s}}`,
+			i, name, kind, envs[i%3], created, i%500, owner))
+		r := rand.New(rand.NewPCG(g.seed, uint64(i)))
+		k := perIdentity
+		if i < extra {
+			k++
+		}
+		start := r.IntN(g.entitlements)
+		if every > 0 && i%every == 3 {
+			start = (start + g.entitlements/2) % g.entitlements // every grant of it moves
+		}
+		for j := 0; j < k; j++ {
+			line(fmt.Sprintf(`{"grant":{"identity":"svc-%d","entitlement":"role-%d"}}`, i, (start+j*7919)%g.entitlements))
+		}
+	}
+	if every > 0 {
+		for i := g.identities; i < g.identities+g.identities/every; i++ {
+			line(fmt.Sprintf(`{"identity":{"external_id":"svc-%d","kind":"bot"}}`, i))
+			line(fmt.Sprintf(`{"grant":{"identity":"svc-%d","entitlement":"role-%d"}}`, i, i%g.entitlements))
+		}
+	}
+	check(w.Flush())
+	return n
+}
+
+// rawInsert measures the engine's raw insert speed: rows of a similar width
+// into a scratch table without secondary indexes, one transaction, prepared
+// statements on SQLite and COPY on PostgreSQL — the fastest plain path.
+func rawInsert(ctx context.Context, db *sqlstore.DB, n int) float64 {
+	sdb := db.SQL()
+	_, _ = sdb.ExecContext(ctx, `DROP TABLE IF EXISTS bench_raw`)
+	check1(sdb.ExecContext(ctx, `CREATE TABLE bench_raw (id BIGINT PRIMARY KEY, a TEXT, b TEXT, c TEXT, d BIGINT, e BIGINT, f TEXT)`))
+	defer sdb.ExecContext(ctx, `DROP TABLE bench_raw`)
+	rows := make([][]any, n)
+	for i := range rows {
+		rows[i] = []any{int64(i + 1), fmt.Sprintf("svc-%d", i), "service_account", "prod", int64(i), int64(i * 2), "app"}
+	}
+	t0 := time.Now()
+	check(db.RawCopy(ctx, "bench_raw", []string{"id", "a", "b", "c", "d", "e", "f"}, rows))
+	return float64(n) / time.Since(t0).Seconds()
+}
+
+func rawMethod(db *sqlstore.DB) string {
+	if db.Dialect() == "postgres" {
+		return "COPY into a table without secondary indexes"
+	}
+	return "multi-row prepared INSERT in one transaction into a table without secondary indexes"
+}
+
+// resetPeak returns freed memory to the system and resets VmHWM to the
+// current resident size, so that the next reading is the next phase's peak.
+func resetPeak() {
+	debug.FreeOSMemory()
+	_ = os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
+}
+
+func peakRSS() int64 {
+	b, _ := os.ReadFile("/proc/self/status")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
+			return kb << 10
+		}
+	}
+	return 0
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+		}
+	}
+	return "unknown CPU"
+}
+
+func must[T any](v T, err error) T {
+	check(err)
+	return v
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal(err)
+	}
+}
+
+func check1(_ sql.Result, err error) { check(err) }
