@@ -1,0 +1,133 @@
+package http
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/stewardhq/steward"
+)
+
+// listQuery reads the query string of a list request into filter fields.
+// Its getters record the first bad value in err, so that a handler reads all
+// its parameters and checks once.
+type listQuery struct {
+	values url.Values
+	err    error
+}
+
+// parseListQuery parses r's query string. It refuses parameters the list
+// does not take and parameters given twice, so that a typo in a filter is
+// reported instead of silently returning everything. Every list takes limit
+// and after besides params.
+func parseListQuery(r *http.Request, params ...string) (*listQuery, error) {
+	values, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		return nil, steward.Errorf(steward.EINVALID, "Query string is malformed: %s.", err.Error())
+	}
+	known := append([]string{"limit", "after"}, params...)
+	names := make([]string, 0, len(values))
+	for name := range values {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if !slices.Contains(known, name) {
+			return nil, steward.Errorf(steward.EINVALID, "Unknown query parameter %q; this list takes: %s.",
+				truncate(name, 64), strings.Join(known, ", "))
+		} else if n := len(values[name]); n > 1 {
+			return nil, steward.Errorf(steward.EINVALID, "Query parameter %s is given %d times; give it once.", name, n)
+		}
+	}
+	return &listQuery{values: values}, nil
+}
+
+// get returns the value of parameter name, "" when absent. An empty value
+// does not filter, like an absent one.
+func (q *listQuery) get(name string) string { return q.values.Get(name) }
+
+func (q *listQuery) fail(err error) {
+	if q.err == nil {
+		q.err = err
+	}
+}
+
+// text returns a free-text parameter: valid UTF-8, no control characters,
+// at most 256 bytes, like the domain's own query rule.
+func (q *listQuery) text(name string) string {
+	v := q.get(name)
+	switch {
+	case len(v) > 256:
+		q.fail(steward.Errorf(steward.EINVALID, "Query parameter %s is %d bytes; the limit is 256.", name, len(v)))
+	case !utf8.ValidString(v):
+		q.fail(steward.Errorf(steward.EINVALID, "Query parameter %s is not valid UTF-8.", name))
+	case strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		q.fail(steward.Errorf(steward.EINVALID, "Query parameter %s contains a control character.", name))
+	default:
+		return v
+	}
+	return ""
+}
+
+// id returns a positive id parameter, or 0 when absent.
+func (q *listQuery) id(name string) int64 {
+	v := q.get(name)
+	if v == "" {
+		return 0
+	}
+	id, err := parseID(name, v)
+	q.fail(err)
+	return id
+}
+
+// boolPtr returns a true/false parameter, or nil when absent.
+func (q *listQuery) boolPtr(name string) *bool {
+	switch q.get(name) {
+	case "":
+		return nil
+	case "true":
+		return new(true)
+	case "false":
+		return new(false)
+	}
+	q.fail(steward.Errorf(steward.EINVALID, "Query parameter %s must be true or false; got %q.", name, truncate(q.get(name), 64)))
+	return nil
+}
+
+// page returns the paging options, checked here so that a bad limit or
+// cursor is refused the same way whatever the store.
+func (q *listQuery) page() steward.ListOptions {
+	var o steward.ListOptions
+	if v := q.get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > steward.MaxLimit {
+			q.fail(steward.Errorf(steward.EINVALID, "limit must be an integer from 1 to %d; got %q.", steward.MaxLimit, truncate(v, 64)))
+			return o
+		}
+		o.Limit = n
+	}
+	o.After = q.get("after")
+	if _, _, err := o.Normalize(); err != nil {
+		q.fail(err)
+		return steward.ListOptions{}
+	}
+	return o
+}
+
+// enumParam returns a parameter of a domain enum type, checked by its
+// Validate so that the error lists the allowed values.
+func enumParam[T ~string](q *listQuery, name string, validate func(T) error) T {
+	v := T(q.get(name))
+	if v == "" {
+		return ""
+	}
+	if err := validate(v); err != nil {
+		q.fail(err)
+		return ""
+	}
+	return v
+}

@@ -1,0 +1,414 @@
+package http
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// Server serves Steward over HTTP. Set its fields, then call Handler, Serve
+// or ListenAndServe; the fields must not change after the first of those
+// calls.
+type Server struct {
+	// Store is where everything is kept. Required.
+	Store steward.Store
+
+	// Logger receives one line per request and the detail of internal
+	// errors. Default: discard.
+	Logger *slog.Logger
+
+	// Clock tells the time for the metrics cache. Default: steward.SystemClock.
+	Clock steward.Clock
+
+	// Addr is the TCP address ListenAndServe listens on.
+	// Default: "127.0.0.1:8080".
+	Addr string
+
+	// UI, if not nil, serves every path that no route of the server claims:
+	// "/" and below, except /api/ and the open endpoints. It is mounted
+	// as-is and does its own authentication. Default: none; such paths get
+	// a JSON 404.
+	UI http.Handler
+
+	// StatsMaxAge is how long /metrics reuses one Store.InventoryStats
+	// before asking again. Default: 30s.
+	StatsMaxAge time.Duration
+
+	// ShutdownTimeout bounds how long requests in flight may take to finish
+	// once the context given to Serve is cancelled. Default: 10s.
+	ShutdownTimeout time.Duration
+
+	once    sync.Once
+	handler http.Handler
+	logger  *slog.Logger
+	metrics *metrics
+
+	// allowMux matches a path against every route's pattern regardless of
+	// method, and allowed lists the methods of each pattern, so that a
+	// request with the wrong method gets 405 with an Allow header rather
+	// than 404.
+	allowMux *http.ServeMux
+	allowed  map[string][]string
+}
+
+// Route is one entry of the route table: a method, a ServeMux pattern and
+// whether it needs a bearer token. The table is the one place routes are
+// declared; tests check it against the OpenAPI document.
+type Route struct {
+	Method  string // "GET" or "POST"
+	Pattern string // "/api/v1/identities/{id}"
+	Auth    bool   // whether the route needs Authorization: Bearer
+}
+
+// handlerFunc is a route's handler. Returning an error writes it as a JSON
+// error response, so handlers never write errors themselves.
+type handlerFunc func(w http.ResponseWriter, r *http.Request) error
+
+type route struct {
+	Route
+	serve handlerFunc
+}
+
+const (
+	open   = false // the route is served without a token
+	bearer = true  // the route needs a valid bearer token
+)
+
+// routes is the route table. Every route Steward serves is here and nowhere
+// else, in the Go 1.22 pattern syntax the OpenAPI document also uses.
+func (s *Server) routes() []route {
+	r := func(method, pattern string, auth bool, serve handlerFunc) route {
+		return route{Route{method, pattern, auth}, serve}
+	}
+	return []route{
+		r("GET", "/healthz", open, s.healthz),
+		r("GET", "/readyz", open, s.readyz),
+		r("GET", "/metrics", open, s.serveMetrics),
+		r("GET", "/openapi.json", open, serveOpenAPI),
+
+		r("GET", "/api/v1/teams", bearer, s.listTeams),
+		r("POST", "/api/v1/teams", bearer, s.createTeam),
+		r("GET", "/api/v1/teams/{id}", bearer, serveGet(s.Store.Team)),
+
+		r("GET", "/api/v1/people", bearer, s.listPeople),
+		r("POST", "/api/v1/people", bearer, s.createPerson),
+		r("GET", "/api/v1/people/{id}", bearer, serveGet(s.Store.Person)),
+
+		r("GET", "/api/v1/systems", bearer, s.listSystems),
+		r("POST", "/api/v1/systems", bearer, s.createSystem),
+		r("GET", "/api/v1/systems/{id}", bearer, serveGet(s.Store.System)),
+
+		r("GET", "/api/v1/identities", bearer, s.listIdentities),
+		r("POST", "/api/v1/identities", bearer, s.createIdentity),
+		r("GET", "/api/v1/identities/{id}", bearer, serveGet(s.Store.Identity)),
+		r("GET", "/api/v1/identities/{id}/credentials", bearer, s.listCredentials),
+		r("POST", "/api/v1/identities/{id}/credentials", bearer, s.createCredential),
+
+		r("GET", "/api/v1/entitlements", bearer, s.listEntitlements),
+		r("POST", "/api/v1/entitlements", bearer, s.createEntitlement),
+		r("GET", "/api/v1/entitlements/{id}", bearer, serveGet(s.Store.Entitlement)),
+
+		r("GET", "/api/v1/grants", bearer, s.listGrants),
+		r("POST", "/api/v1/grants", bearer, s.createGrant),
+
+		r("GET", "/api/v1/events", bearer, s.listEvents),
+	}
+}
+
+// Routes returns the route table.
+func (s *Server) Routes() []Route {
+	s.once.Do(s.init)
+	var out []Route
+	for _, rt := range s.routes() {
+		out = append(out, rt.Route)
+	}
+	return out
+}
+
+// Fallback patterns: what the mux matches when no route does. They are
+// route labels too, so that unmatched paths share one metrics series.
+const (
+	apiFallback  = "/api/"
+	rootFallback = "/"
+)
+
+// Handler returns the server's http.Handler. It panics if Store is nil.
+func (s *Server) Handler() http.Handler {
+	s.once.Do(s.init)
+	return s.handler
+}
+
+func (s *Server) init() {
+	if s.Store == nil {
+		panic("http.Server: Store is required")
+	}
+	s.logger = s.Logger
+	if s.logger == nil {
+		s.logger = slog.New(slog.DiscardHandler)
+	}
+	clock := s.Clock
+	if clock == nil {
+		clock = steward.SystemClock{}
+	}
+	maxAge := s.StatsMaxAge
+	if maxAge <= 0 {
+		maxAge = 30 * time.Second
+	}
+	s.metrics = newMetrics(s.Store, clock, maxAge, s.logger)
+
+	mux := http.NewServeMux()
+	s.allowMux = http.NewServeMux()
+	s.allowed = map[string][]string{}
+	for _, rt := range s.routes() {
+		mux.Handle(rt.Method+" "+rt.Pattern, s.wrap(rt))
+		if _, ok := s.allowed[rt.Pattern]; !ok {
+			s.allowMux.Handle(rt.Pattern, http.NotFoundHandler()) // only matched, never served
+		}
+		s.allowed[rt.Pattern] = append(s.allowed[rt.Pattern], rt.Method)
+		if rt.Method == "GET" {
+			s.allowed[rt.Pattern] = append(s.allowed[rt.Pattern], "HEAD") // ServeMux serves HEAD with GET
+		}
+	}
+	mux.Handle(apiFallback, s.fallback(apiFallback, nil))
+	mux.Handle(rootFallback, s.fallback(rootFallback, s.UI))
+	s.handler = s.observe(mux)
+}
+
+// fallback serves requests no route matched: 405 when the path has routes
+// for other methods, else the UI if there is one, else a JSON 404.
+func (s *Server) fallback(label string, ui http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		infoFrom(r.Context()).route = label
+		if _, pattern := s.allowMux.Handler(r); pattern != "" {
+			if methods, ok := s.allowed[pattern]; ok {
+				w.Header().Set("Allow", strings.Join(methods, ", "))
+				s.writeError(w, r, steward.Errorf(codeMethodNotAllowed, "%s is not allowed on %s; use %s.",
+					truncate(r.Method, 32), pattern, strings.Join(methods, " or ")))
+				return
+			}
+		}
+		if ui != nil {
+			ui.ServeHTTP(w, r)
+			return
+		}
+		s.writeError(w, r, steward.Errorf(steward.ENOTFOUND, "No such route; /openapi.json lists every route."))
+	})
+}
+
+// wrap turns a route's handler into an http.Handler: it names the route for
+// logs and metrics, authenticates when the route needs it, and writes a
+// returned error as JSON.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		infoFrom(r.Context()).route = rt.Pattern
+		if rt.Auth {
+			// API responses describe the inventory; no cache should keep them.
+			w.Header().Set("Cache-Control", "no-store")
+			ctx, err := s.authenticate(r)
+			if err != nil {
+				s.writeError(w, r, err)
+				return
+			}
+			r = r.WithContext(ctx)
+		}
+		if err := rt.serve(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// authenticate checks the bearer token of r and returns a context that
+// names the token as the actor. A viewer token may only read.
+func (s *Server) authenticate(r *http.Request) (context.Context, error) {
+	h := r.Header.Get("Authorization")
+	if h == "" {
+		return nil, steward.Errorf(steward.EUNAUTHORIZED, "This API needs a token: send Authorization: Bearer <token>.")
+	}
+	scheme, raw, ok := strings.Cut(h, " ")
+	raw = strings.TrimSpace(raw)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || raw == "" {
+		return nil, steward.Errorf(steward.EUNAUTHORIZED, "Authorization must be \"Bearer <token>\".")
+	}
+	if !steward.WellFormedSecret(steward.TokenPrefix, raw) {
+		// Refused before a store lookup: garbage costs no query.
+		return nil, steward.Errorf(steward.EUNAUTHORIZED, "The token is not valid.")
+	}
+	tok, err := s.Store.Authenticate(r.Context(), raw)
+	if err != nil {
+		return nil, err
+	}
+	actor := "token:" + tok.Name
+	infoFrom(r.Context()).actor = actor
+	if tok.Role != steward.RoleAdmin && r.Method != http.MethodGet && r.Method != http.MethodHead {
+		// Anything but admin may only read until issue 7 brings per-route
+		// authorization; an unknown role gets the least.
+		return nil, steward.Errorf(steward.EFORBIDDEN, "Token %q has role %s, which may only read.", tok.Name, tok.Role)
+	}
+	return steward.WithActor(r.Context(), actor), nil
+}
+
+// requestInfo is what the inner handlers learn about a request that the
+// outer middleware logs and measures.
+type requestInfo struct {
+	route string // the matched pattern, never the raw path
+	actor string
+}
+
+type requestInfoKey struct{}
+
+// infoFrom returns the request's requestInfo. Outside observe it returns a
+// throwaway one so that callers need not check.
+func infoFrom(ctx context.Context) *requestInfo {
+	if info, ok := ctx.Value(requestInfoKey{}).(*requestInfo); ok {
+		return info
+	}
+	return &requestInfo{route: "unmatched"}
+}
+
+// quietRoutes are polled by probes and scrapers every few seconds; their
+// request lines are logged at debug so that they do not drown the rest.
+var quietRoutes = []string{"/healthz", "/readyz", "/metrics"}
+
+// observe is the outermost middleware: it recovers panics as a JSON 500,
+// logs one line per request and records the request duration histogram.
+// Secrets never reach the log: it logs no header and no query string.
+func (s *Server) observe(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		info := &requestInfo{route: "unmatched"}
+		r = r.WithContext(context.WithValue(r.Context(), requestInfoKey{}, info))
+		rec := &statusRecorder{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v != nil && v != http.ErrAbortHandler {
+				s.logger.LogAttrs(r.Context(), slog.LevelError, "panic serving request",
+					slog.String("method", r.Method), slog.String("route", info.route),
+					slog.Any("panic", v), slog.String("stack", string(debug.Stack())))
+				if !rec.wrote {
+					s.writeError(rec, r, fmt.Errorf("panic: %v", v))
+				}
+			}
+			status := rec.status
+			if status == 0 {
+				status = http.StatusOK
+			}
+			d := time.Since(start)
+			s.metrics.requestDuration.WithLabelValues(methodLabel(r.Method), info.route, strconv.Itoa(status)).Observe(d.Seconds())
+			level := slog.LevelInfo
+			if slices.Contains(quietRoutes, info.route) && status < 400 {
+				level = slog.LevelDebug
+			}
+			attrs := []slog.Attr{slog.String("method", methodLabel(r.Method)), slog.String("route", info.route),
+				slog.Int("status", status), slog.Duration("duration", d)}
+			if info.actor != "" {
+				attrs = append(attrs, slog.String("actor", info.actor))
+			}
+			s.logger.LogAttrs(r.Context(), level, "http request", attrs...)
+			if v == http.ErrAbortHandler {
+				panic(v) // net/http's way to abort a response; let it do so
+			}
+		}()
+		next.ServeHTTP(rec, r)
+	})
+}
+
+// methodLabel bounds the method label: a client may send any token as a
+// method, and each would otherwise become a new metrics series.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions:
+		return m
+	}
+	return "OTHER"
+}
+
+// statusRecorder remembers the status a handler wrote.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (r *statusRecorder) WriteHeader(status int) {
+	if !r.wrote {
+		r.status, r.wrote = status, true
+	}
+	r.ResponseWriter.WriteHeader(status)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if !r.wrote {
+		r.status, r.wrote = http.StatusOK, true
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer (to
+// flush, for the UI).
+func (r *statusRecorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
+
+// ListenAndServe listens on Addr and serves until ctx is cancelled, then
+// shuts down gracefully; see Serve.
+func (s *Server) ListenAndServe(ctx context.Context) error {
+	addr := s.Addr
+	if addr == "" {
+		addr = "127.0.0.1:8080"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	return s.Serve(ctx, ln)
+}
+
+// Serve serves on ln until ctx is cancelled. Then it stops accepting
+// connections and waits up to ShutdownTimeout for requests in flight to
+// finish before closing the rest. It returns nil after a clean shutdown.
+// Serve closes ln.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{
+		Handler: s.Handler(),
+		// Timeouts keep slow or stalled clients from holding connections
+		// open forever; the write timeout leaves room for a large list page.
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		WriteTimeout:      2 * time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	timeout := s.ShutdownTimeout
+	if timeout <= 0 {
+		timeout = 10 * time.Second
+	}
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		_ = srv.Close()
+		<-errc
+		return fmt.Errorf("shut down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}

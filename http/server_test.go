@@ -1,0 +1,152 @@
+package http_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	stewardhttp "github.com/stewardhq/steward/http"
+)
+
+func TestMetrics(t *testing.T) {
+	t.Parallel()
+	ts := MustStartServer(t)
+	owner := ts.F.Person()
+	ts.F.Identity(func(i *steward.Identity) { i.Kind = steward.KindAPIKey; i.OwnerID = &owner.ID })
+	ts.F.Identity(func(i *steward.Identity) { i.Kind = steward.KindAPIKey })
+	unowned := ts.F.Identity()
+	ts.Get(fmt.Sprintf("/api/v1/identities/%d", unowned.ID))
+
+	scrape := func() string {
+		t.Helper()
+		r := ts.Do(request{Target: "/metrics"})
+		if r.Status != 200 {
+			t.Fatalf("status %d", r.Status)
+		}
+		return string(r.Body)
+	}
+	body := scrape()
+	for _, want := range []string{
+		`steward_identities{kind="api_key",status="active"} 2`,
+		`steward_identities{kind="service_account",status="active"} 1`,
+		`steward_identities{kind="bot",status="removed"} 0`,
+		`steward_ownership_gaps{kind="unowned"} 2`,
+		`steward_ownership_gaps{kind="owner_departed"} 0`,
+		`steward_people 1`,
+		`steward_systems 1`,
+		`steward_http_request_duration_seconds_count{code="200",method="GET",route="/api/v1/identities/{id}"} 1`,
+		`go_goroutines `,
+		`process_`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+	if strings.Contains(body, fmt.Sprintf(`route="/api/v1/identities/%d"`, unowned.ID)) {
+		t.Error("a raw path became a route label")
+	}
+
+	// Stats are cached: a new identity shows only once StatsMaxAge passes.
+	ts.F.Identity(func(i *steward.Identity) { i.Kind = steward.KindAPIKey })
+	if body := scrape(); !strings.Contains(body, `steward_identities{kind="api_key",status="active"} 2`) {
+		t.Error("stats were not cached")
+	}
+	ts.Clock.Add(31 * time.Second)
+	if body := scrape(); !strings.Contains(body, `steward_identities{kind="api_key",status="active"} 3`) {
+		t.Error("stats were not refreshed after 30s")
+	}
+}
+
+func TestMetricsMethodLabel(t *testing.T) {
+	t.Parallel()
+	ts := MustStartServer(t)
+	ts.Do(request{Method: "BREW", Target: "/api/v1/teams"})
+	ts.Do(request{Target: "/api/v1/no/such/route/12345"})
+	body := string(ts.Do(request{Target: "/metrics"}).Body)
+	if strings.Contains(body, `method="BREW"`) || !strings.Contains(body, `method="OTHER"`) {
+		t.Error("an unknown method became its own label value")
+	}
+	if strings.Contains(body, "12345") || !strings.Contains(body, `route="/api/"`) {
+		t.Error("an unmatched path became its own label value")
+	}
+}
+
+// TestServe runs the server on a real listener and cancels it with a
+// request in flight: the request finishes and Serve returns nil.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	store := MustOpenStore(t)
+	entered, release := make(chan struct{}), make(chan struct{})
+	srv := &stewardhttp.Server{
+		Store: store,
+		UI: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			close(entered)
+			<-release
+			io.WriteString(w, "finished")
+		}),
+		ShutdownTimeout: 5 * time.Second,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ctx, ln) }()
+
+	base := "http://" + ln.Addr().String()
+	resp, err := http.Get(base + "/healthz")
+	if err != nil || resp.StatusCode != 200 {
+		t.Fatalf("healthz: %v %v", resp, err)
+	}
+	resp.Body.Close()
+
+	got := make(chan string, 1)
+	go func() {
+		resp, err := http.Get(base + "/slow")
+		if err != nil {
+			got <- err.Error()
+			return
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		got <- string(b)
+	}()
+	<-entered
+	cancel()
+	select {
+	case err := <-served:
+		t.Fatalf("Serve returned %v with a request in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(release)
+	if body := <-got; body != "finished" {
+		t.Errorf("in-flight request got %q", body)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Errorf("Serve = %v, want nil", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Serve did not return after shutdown")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Error("server still accepts connections after shutdown")
+	}
+}
+
+func TestListenAndServeBadAddr(t *testing.T) {
+	t.Parallel()
+	srv := &stewardhttp.Server{Store: MustOpenStore(t), Addr: "256.0.0.1:bad"}
+	if err := srv.ListenAndServe(context.Background()); err == nil {
+		t.Error("want an error for a bad address")
+	}
+}
