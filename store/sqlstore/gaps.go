@@ -92,9 +92,13 @@ func (d *DB) ids(ctx context.Context, q querier, query string, args ...any) ([]i
 func (d *DB) RefreshGaps(ctx context.Context) (*steward.SyncResult, error) {
 	res := &steward.SyncResult{}
 	err := d.bigTx(ctx, func(c *sql.Conn) error {
-		n, err := d.refreshGaps(ctx, c, &eventSink{d: d, c: c}, "1 = 1")
+		ev := &eventSink{d: d, c: c}
+		n, err := d.refreshGaps(ctx, c, ev, "1 = 1")
+		if err != nil {
+			return err
+		}
 		res.GapsOpened, res.GapsClosed, res.Events = n.opened, n.closed, n.opened+n.closed
-		return err
+		return ev.flush(ctx)
 	})
 	return res, err
 }
@@ -197,8 +201,11 @@ func (d *DB) SetOwner(ctx context.Context, identityID int64, a steward.OwnerAssi
 		}); err != nil {
 			return err
 		}
-		_, err = d.refreshGaps(ctx, tx, &eventSink{d: d, c: tx}, "x.id = ?", identityID)
-		return err
+		ev := &eventSink{d: d, c: tx}
+		if _, err = d.refreshGaps(ctx, tx, ev, "x.id = ?", identityID); err != nil {
+			return err
+		}
+		return ev.flush(ctx)
 	})
 	if err != nil {
 		return nil, err

@@ -362,8 +362,11 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 		if err := d.appendEvent(ctx, tx, "identity.created", "identity", idStr(i.ID), i); err != nil {
 			return err
 		}
-		_, err = d.refreshGaps(ctx, tx, &eventSink{d: d, c: tx}, "x.id = ?", i.ID)
-		return err
+		ev := &eventSink{d: d, c: tx}
+		if _, err = d.refreshGaps(ctx, tx, ev, "x.id = ?", i.ID); err != nil {
+			return err
+		}
+		return ev.flush(ctx)
 	})
 }
 

@@ -251,10 +251,10 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 				return err
 			}
 		}
-		if err := d.appendEvent(ctx, c, "ownership_rules.applied", "ownership_rules", "", map[string]any{"rules": rules}); err != nil {
+		ev := &eventSink{d: d, c: c}
+		if err := ev.emit(ctx, "ownership_rules.applied", "ownership_rules", 0, map[string]any{"rules": rules}); err != nil {
 			return err
 		}
-		ev := &eventSink{d: d, c: c}
 		changedIDs := map[int64]bool{}
 		if err := d.resolveOwnersInto(ctx, c, "1 = 1", nil, res, ev, changedIDs); err != nil {
 			return err
@@ -266,8 +266,11 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 			return err
 		}
 		gaps, err := d.refreshGaps(ctx, c, ev, `x.id IN (SELECT id FROM touched)`)
-		res.GapsOpened, res.GapsClosed, res.Events = gaps.opened, gaps.closed, ev.n+1
-		return err
+		if err != nil {
+			return err
+		}
+		res.GapsOpened, res.GapsClosed, res.Events = gaps.opened, gaps.closed, ev.n
+		return ev.flush(ctx)
 	})
 	if err != nil {
 		return nil, err

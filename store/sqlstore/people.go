@@ -84,6 +84,9 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 		}
 		res.GapsOpened, res.GapsClosed = gaps.opened, gaps.closed
 		res.Events = run.ev.n
+		if err := run.ev.flush(ctx); err != nil {
+			return err
+		}
 		if changed(res) {
 			if err := d.appendEvent(ctx, c, "people.synced", "people", source, map[string]any{"source": source, "result": res}); err != nil {
 				return err

@@ -204,21 +204,43 @@ func (d *DB) isDistinct() string {
 	return "IS NOT"
 }
 
-// eventSink writes per-object events, or only counts them when the run is a
-// first load whose one summary event stands for them.
+// eventSink collects the per-object events of a long write and appends
+// them to the audit chain at its end (flush). Appending takes the chain's
+// head row, which every writer needs: held from the first change of a sync
+// until its commit, it would stall every other write for the whole sync.
+// A quiet sink (a first load, whose one summary event stands for its rows)
+// only counts.
 type eventSink struct {
-	d     *DB
-	c     querier
-	quiet bool
-	n     int
+	d       *DB
+	c       querier
+	quiet   bool
+	n       int
+	pending []pendingEvent
+}
+
+type pendingEvent struct {
+	action, objectType string
+	id                 int64
+	data               any
 }
 
 func (e *eventSink) emit(ctx context.Context, action, objectType string, id int64, data any) error {
 	e.n++
-	if e.quiet {
-		return nil
+	if !e.quiet {
+		e.pending = append(e.pending, pendingEvent{action, objectType, id, data})
 	}
-	return e.d.appendEvent(ctx, e.c, action, objectType, idStr(id), data)
+	return nil
+}
+
+// flush appends the collected events in the order they were emitted.
+func (e *eventSink) flush(ctx context.Context) error {
+	for _, p := range e.pending {
+		if err := e.d.appendEvent(ctx, e.c, p.action, p.objectType, idStr(p.id), p.data); err != nil {
+			return err
+		}
+	}
+	e.pending = nil
+	return nil
 }
 
 type stagedIdentity struct {
@@ -293,6 +315,9 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 		res.Events = ev.n
 		if first {
 			res.Events = 0 // the summary event below stands for them
+		}
+		if err := ev.flush(ctx); err != nil {
+			return err
 		}
 		if changed(res) {
 			if err := d.appendEvent(ctx, c, "system.synced", "system", idStr(systemID), map[string]any{
