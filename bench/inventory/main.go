@@ -1,0 +1,419 @@
+// Command inventory is Steward's inventory benchmark (issue 2). It loads a
+// synthetic organisation of a million identities and five million grants
+// through the store's own BulkLoad, beside the raw insert speed of the same
+// engine in the same run, then times filtered list pages at the first page
+// and deep pages, and gets by id, through the steward.Store API. It prints
+// Markdown for bench/RESULTS.md on stdout and progress on stderr.
+//
+//	go run ./bench/inventory                                  # temp SQLite file
+//	go run ./bench/inventory -db /tmp/bench.db
+//	go run ./bench/inventory -db 'postgres://user@host:5432/bench?sslmode=disable'
+//
+// The database must be empty (or new). Figures are reported, never judged:
+// the aims from the issue are printed next to them.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store/sqlstore"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	m := NewMain(os.Stdout, os.Stderr)
+	err := m.ParseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	} else if err == nil {
+		err = m.Run(ctx)
+	}
+	if e := m.Close(); err == nil {
+		err = e
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "inventory:", err)
+		os.Exit(1)
+	}
+}
+
+// Config is what one benchmark run does. Each field says its default.
+type Config struct {
+	// DB is a SQLite file path or a postgres:// URL of an empty database.
+	// Default: a new SQLite file in a temp dir, removed at the end.
+	DB string
+	// Sizes of the synthetic organisation. Defaults: 1,000,000 identities,
+	// 5,000,000 grants, 20,000 people, 400 teams, 200 systems, 20,000
+	// entitlements.
+	Sizes
+	// Samples is the number of timed calls per query and page. Default: 200.
+	Samples int
+	// Budget caps the time spent sampling one query at one page; a slow
+	// query reports fewer samples instead of stalling the run. Default: 30s.
+	Budget time.Duration
+	// Seed makes the organisation and the query arguments. Default: 1.
+	Seed uint64
+	// Batch is the number of rows per BulkLoad call. Default: 25,000.
+	Batch int
+	// Raw is the number of rows of each shape in the raw insert measurement.
+	// Default: 1,000,000.
+	Raw int
+	// Keep keeps the default temp SQLite file. Default: false.
+	Keep bool
+}
+
+// Main runs the benchmark: ParseFlags, then Run, then Close.
+type Main struct {
+	Config Config
+	Stdout io.Writer // the Markdown report
+	Stderr io.Writer // progress
+
+	args   []string
+	logger *slog.Logger
+	db     *sqlstore.DB
+	tmp    string // temp dir of the default SQLite file
+}
+
+// NewMain returns a Main with the default Config.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{
+		Config: Config{
+			Sizes:   Sizes{Identities: 1_000_000, Grants: 5_000_000, People: 20_000, Teams: 400, Systems: 200, Entitlements: 20_000},
+			Samples: 200, Budget: 30 * time.Second, Seed: 1, Batch: 25_000, Raw: 1_000_000,
+		},
+		Stdout: stdout, Stderr: stderr,
+		logger: slog.New(slog.NewTextHandler(stderr, nil)),
+	}
+}
+
+// ParseFlags reads the command line into m.Config and checks it.
+func (m *Main) ParseFlags(args []string) error {
+	c := &m.Config
+	fs := flag.NewFlagSet("inventory", flag.ContinueOnError)
+	fs.SetOutput(m.Stderr)
+	fs.StringVar(&c.DB, "db", c.DB, "SQLite file or postgres:// URL of an empty database (default: a temp SQLite file)")
+	fs.IntVar(&c.Identities, "identities", c.Identities, "identities to load")
+	fs.IntVar(&c.Grants, "grants", c.Grants, "grants to load")
+	fs.IntVar(&c.People, "people", c.People, "people")
+	fs.IntVar(&c.Teams, "teams", c.Teams, "teams")
+	fs.IntVar(&c.Systems, "systems", c.Systems, "systems")
+	fs.IntVar(&c.Entitlements, "entitlements", c.Entitlements, "entitlements")
+	fs.IntVar(&c.Samples, "samples", c.Samples, "timed calls per query and page")
+	fs.DurationVar(&c.Budget, "budget", c.Budget, "most time spent sampling one query at one page")
+	fs.Uint64Var(&c.Seed, "seed", c.Seed, "seed of the synthetic organisation and of the query arguments")
+	fs.IntVar(&c.Batch, "batch", c.Batch, "rows per BulkLoad call")
+	fs.IntVar(&c.Raw, "raw", c.Raw, "rows of each shape for the raw insert speed")
+	fs.BoolVar(&c.Keep, "keep", c.Keep, "keep the default temp SQLite file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m.args = args
+	switch {
+	case c.Identities < 1 || c.Grants < 0 || c.Samples < 1 || c.Batch < 1 || c.Raw < 1:
+		return steward.Errorf(steward.EINVALID, "-identities, -samples, -batch and -raw must be positive, -grants not negative.")
+	case c.Teams < 1 || c.People < c.Teams:
+		return steward.Errorf(steward.EINVALID, "need at least one team and at least as many people as teams (each team's manager is a person).")
+	case c.Systems < 1 || c.Entitlements < c.Systems*2:
+		return steward.Errorf(steward.EINVALID, "need at least one system and two entitlements per system.")
+	}
+	return nil
+}
+
+// Run opens the store, measures, loads and times, and writes the report.
+func (m *Main) Run(ctx context.Context) error {
+	c := m.Config
+	ctx = steward.WithActor(ctx, "bench:inventory")
+	rep := &Report{Config: c, Command: m.command(), Machine: machine(), Date: time.Now().UTC()}
+	if c.DB == "" {
+		dir, err := os.MkdirTemp("", "steward-bench-")
+		if err != nil {
+			return err
+		}
+		m.tmp, c.DB = dir, filepath.Join(dir, "bench.db")
+		m.logger.Info("using a temp SQLite file", "path", c.DB, "keep", c.Keep)
+	}
+	db, err := sqlstore.Open(c.DB, sqlstore.Options{Logger: m.logger})
+	if err != nil {
+		return err
+	}
+	m.db = db
+	if err := db.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if p, err := db.Identities(ctx, steward.IdentityFilter{ListOptions: steward.ListOptions{Limit: 1}}); err != nil {
+		return err
+	} else if len(p.Items) > 0 {
+		return steward.Errorf(steward.EINVALID, "the database at -db holds identities already; point -db at an empty database.")
+	}
+	rep.Dialect = db.Dialect()
+	rep.Engine = m.engineVersion(ctx)
+
+	if err := m.raw(ctx, rep); err != nil {
+		return err
+	}
+	org, err := m.load(ctx, rep)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	if err := db.Optimize(ctx); err != nil {
+		return fmt.Errorf("optimize: %w", err)
+	}
+	rep.Optimize = time.Since(start)
+	m.logger.Info("optimized", "took", rep.Optimize)
+	if rep.SizeBytes, err = m.size(ctx); err != nil {
+		return fmt.Errorf("database size: %w", err)
+	}
+	if err := m.probe(ctx, rep, org); err != nil {
+		return err
+	}
+	rep.PeakRSS = peakRSS()
+	return rep.Markdown(m.Stdout)
+}
+
+// Close closes the store and removes the default temp file unless -keep.
+func (m *Main) Close() error {
+	var err error
+	if m.db != nil {
+		err = m.db.Close()
+	}
+	if m.tmp != "" && !m.Config.Keep {
+		if e := os.RemoveAll(m.tmp); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// raw measures the engine's insert speed into scratch tables shaped like
+// identities and grants.
+func (m *Main) raw(ctx context.Context, rep *Report) error {
+	c := m.Config
+	sz := c.Sizes
+	sz.Identities, sz.Grants = c.Raw, c.Raw
+	org := NewOrg(sz, c.Seed)
+	org.Reference() // sets up the people and systems identities refer to
+	chunk := min(c.Batch, 50_000)
+	var err error
+	rep.RawIdentities, err = rawInsert(ctx, m.db.SQL(), rep.Dialect, rawIdentities, c.Raw, chunk, func(n int) [][]any {
+		ids := org.Identities(n)
+		rows := make([][]any, len(ids))
+		for i := range ids {
+			rows[i] = identityRow(&ids[i])
+		}
+		return rows
+	})
+	if err != nil {
+		return err
+	}
+	m.logger.Info("raw insert, identity-shaped", "rows", rep.RawIdentities.Rows, "took", rep.RawIdentities.Elapsed, "rows/s", int(rep.RawIdentities.PerSecond()))
+	rep.RawGrants, err = rawInsert(ctx, m.db.SQL(), rep.Dialect, rawGrants, c.Raw, chunk, func(n int) [][]any {
+		gs := org.Grants(n)
+		rows := make([][]any, len(gs))
+		for i := range gs {
+			rows[i] = grantRow(&gs[i])
+		}
+		return rows
+	})
+	if err != nil {
+		return err
+	}
+	m.logger.Info("raw insert, grant-shaped", "rows", rep.RawGrants.Rows, "took", rep.RawGrants.Elapsed, "rows/s", int(rep.RawGrants.PerSecond()))
+	return nil
+}
+
+// load loads the organisation through BulkLoad in batches. Only the
+// BulkLoad calls are timed; making the rows is not the store's cost.
+func (m *Main) load(ctx context.Context, rep *Report) (*Org, error) {
+	c := m.Config
+	org := NewOrg(c.Sizes, c.Seed)
+	wall := time.Now()
+	bulk := func(b *steward.Bulk, tp *Throughput) error {
+		start := time.Now()
+		if err := m.db.BulkLoad(ctx, b); err != nil {
+			return fmt.Errorf("bulk load (%s): %w", b.Source, err)
+		}
+		tp.Elapsed += time.Since(start)
+		tp.Rows += b.Len()
+		return nil
+	}
+	if err := bulk(org.Reference(), &rep.Reference); err != nil {
+		return nil, err
+	}
+	m.logger.Info("reference data loaded", "rows", rep.Reference.Rows, "took", rep.Reference.Elapsed)
+	for n := 0; ; n++ {
+		batch := org.Identities(c.Batch)
+		if batch == nil {
+			break
+		}
+		if err := bulk(&steward.Bulk{Identities: batch, Source: fmt.Sprintf("bench seed=%d identities", c.Seed)}, &rep.Identities); err != nil {
+			return nil, err
+		}
+		if n%10 == 9 {
+			m.logger.Info("identities", "loaded", rep.Identities.Rows, "of", c.Identities, "rows/s", int(rep.Identities.PerSecond()))
+		}
+	}
+	m.logger.Info("identities loaded", "rows", rep.Identities.Rows, "took", rep.Identities.Elapsed, "rows/s", int(rep.Identities.PerSecond()))
+	for n := 0; ; n++ {
+		batch := org.Grants(c.Batch)
+		if batch == nil {
+			break
+		}
+		if err := bulk(&steward.Bulk{Grants: batch, Source: fmt.Sprintf("bench seed=%d grants", c.Seed)}, &rep.Grants); err != nil {
+			return nil, err
+		}
+		if n%20 == 19 {
+			m.logger.Info("grants", "loaded", rep.Grants.Rows, "of", c.Grants, "rows/s", int(rep.Grants.PerSecond()))
+		}
+	}
+	m.logger.Info("grants loaded", "rows", rep.Grants.Rows, "took", rep.Grants.Elapsed, "rows/s", int(rep.Grants.PerSecond()))
+	rep.LoadWall = time.Since(wall)
+	return org, nil
+}
+
+// probe times every Probe at its depths, then InventoryStats.
+func (m *Main) probe(ctx context.Context, rep *Report, org *Org) error {
+	c := m.Config
+	maxID := map[string]int{"identities": c.Identities, "grants": rep.Grants.Rows}
+	// Each probe draws its arguments from its own stream, so that SQLite and
+	// PostgreSQL runs ask the same questions even when a slow probe stops
+	// early on one of them.
+	stream := uint64(100)
+	for _, p := range Probes(m.db, org, c.Sizes) {
+		depths := Depths[:1]
+		if p.Deep {
+			depths = Depths
+		} else if p.Aim == AimGet {
+			depths = []Depth{NoDepth}
+		}
+		for _, d := range depths {
+			after := ""
+			if d.Frac > 0 {
+				after = steward.Cursor(int64(d.Frac * float64(maxID[p.Table])))
+			}
+			stream++
+			res, err := Sample(ctx, p, d, after, c.Samples, c.Budget, rand.New(rand.NewPCG(c.Seed, stream)))
+			if err != nil {
+				return err
+			}
+			m.logger.Info("timed", "query", res.Name, "page", res.Page, "n", res.N, "p50", res.P50, "p95", res.P95, "max", res.Max)
+			rep.Results = append(rep.Results, res)
+		}
+	}
+	stats := Probe{Name: "InventoryStats (/metrics)", Run: func(ctx context.Context, _ *rand.Rand, _ string) (int, error) {
+		_, err := m.db.InventoryStats(ctx)
+		return 1, err
+	}}
+	res, err := Sample(ctx, stats, NoDepth, "", min(c.Samples, 10), c.Budget, rand.New(rand.NewPCG(c.Seed, 99)))
+	if err != nil {
+		return err
+	}
+	m.logger.Info("timed", "query", res.Name, "n", res.N, "p50", res.P50, "max", res.Max)
+	rep.Stats = res
+	return nil
+}
+
+// size returns the bytes the database takes on disk, after a checkpoint on
+// SQLite so the write-ahead log is counted in the file.
+func (m *Main) size(ctx context.Context) (int64, error) {
+	var n int64
+	if m.db.Dialect() == "postgres" {
+		err := m.db.SQL().QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
+		return n, err
+	}
+	if _, err := m.db.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		return 0, err
+	}
+	err := m.db.SQL().QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&n)
+	return n, err
+}
+
+func (m *Main) engineVersion(ctx context.Context) string {
+	var v string
+	q := `SELECT 'SQLite ' || sqlite_version()`
+	if m.db.Dialect() == "postgres" {
+		q = `SELECT 'PostgreSQL ' || current_setting('server_version')`
+	}
+	if err := m.db.SQL().QueryRowContext(ctx, q).Scan(&v); err != nil {
+		return m.db.Dialect()
+	}
+	return v
+}
+
+// command returns the command line, with any password in -db hidden.
+func (m *Main) command() string {
+	parts := []string{"go run ./bench/inventory"}
+	for _, a := range m.args {
+		if u, err := url.Parse(strings.TrimPrefix(a, "-db=")); err == nil && u.User != nil {
+			a = strings.Replace(a, u.String(), u.Redacted(), 1)
+		}
+		if strings.ContainsAny(a, " &?'") {
+			a = "'" + a + "'"
+		}
+		parts = append(parts, a)
+	}
+	return strings.Join(parts, " ")
+}
+
+// Machine describes where the benchmark ran.
+type Machine struct {
+	CPUs     int
+	Model    string
+	RAMBytes int64
+	OS, Arch string
+	Go       string
+}
+
+func machine() Machine {
+	mc := Machine{CPUs: runtime.NumCPU(), OS: runtime.GOOS, Arch: runtime.GOARCH, Go: runtime.Version(), Model: "unknown"}
+	if v := procField("/proc/cpuinfo", "model name"); v != "" {
+		mc.Model = v
+	}
+	if v := procField("/proc/meminfo", "MemTotal"); v != "" {
+		kb, _ := strconv.ParseInt(strings.TrimSuffix(v, " kB"), 10, 64)
+		mc.RAMBytes = kb * 1024
+	}
+	return mc
+}
+
+// peakRSS returns the process's peak resident set (VmHWM), 0 if unknown.
+func peakRSS() int64 {
+	kb, _ := strconv.ParseInt(strings.TrimSuffix(procField("/proc/self/status", "VmHWM"), " kB"), 10, 64)
+	return kb * 1024
+}
+
+// procField returns the value of the first "key: value" line of a /proc
+// file, "" if there is none.
+func procField(path, key string) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && strings.TrimSpace(k) == key {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
+}
