@@ -1,0 +1,342 @@
+package importer
+
+import (
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// awsHeader is the header of the IAM credential report, column for column,
+// as `aws iam get-credential-report --query Content --output text | base64 -d`
+// prints it.
+var awsHeader = []string{
+	"user", "arn", "user_creation_time", "password_enabled", "password_last_used",
+	"password_last_changed", "password_next_rotation", "mfa_active",
+	"access_key_1_active", "access_key_1_last_rotated", "access_key_1_last_used_date",
+	"access_key_1_last_used_region", "access_key_1_last_used_service",
+	"access_key_2_active", "access_key_2_last_rotated", "access_key_2_last_used_date",
+	"access_key_2_last_used_region", "access_key_2_last_used_service",
+	"cert_1_active", "cert_1_last_rotated", "cert_2_active", "cert_2_last_rotated",
+}
+
+// Columns of the credential report, by index in awsHeader.
+const (
+	awsUser = iota
+	awsARN
+	awsCreated
+	awsPasswordEnabled
+	awsPasswordLastUsed
+	awsPasswordLastChanged
+	awsPasswordNextRotation
+	awsMFA
+	awsKey1  // access_key_1_active; the key's other columns follow, awsKeyWidth in all
+	awsCert1 = awsKey1 + 2*awsKeyWidth
+)
+
+// Offsets within an access key's columns, and their number.
+const (
+	awsKeyActive = iota
+	awsKeyRotated
+	awsKeyUsed
+	awsKeyRegion
+	awsKeyService
+	awsKeyWidth
+)
+
+// awsRoot is the user column of the account's root user.
+const awsRoot = "<root_account>"
+
+// AWSCredentialReport reads the IAM credential report of an AWS account:
+// the decoded CSV of `aws iam get-credential-report`. Each user (and the
+// root user) is a service_account identity; each active access key is an
+// api_key identity of its own, since a key is what leaks and what gets
+// rotated; active signing certificates and console passwords are
+// credentials of the user. See docs/import-formats.md.
+type AWSCredentialReport struct{ in input }
+
+// Read streams the report's identities: each user, then its active keys.
+func (s *AWSCredentialReport) Read(ctx context.Context) iter.Seq2[steward.Record, error] {
+	return s.in.stream(ctx, s.read)
+}
+
+func (s *AWSCredentialReport) read(r io.Reader, emit func(steward.Record, error) bool) error {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = len(awsHeader)
+	cr.ReuseRecord = true
+	header, err := cr.Read()
+	if err == io.EOF {
+		return s.in.bad(1, "the file is empty; want a credential report starting with the header %q.", strings.Join(awsHeader, ","))
+	} else if err != nil && !errors.Is(err, csv.ErrFieldCount) {
+		return csvError(&s.in, err)
+	}
+	if err := checkAWSHeader(header); err != nil {
+		return steward.AtPos(s.in.pos(1), err)
+	}
+	seen := map[string]int{} // ARN → line, to report a user listed twice
+	for {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			var pe *csv.ParseError
+			if !errors.As(err, &pe) {
+				return s.in.ioError(err)
+			}
+			if !emit(steward.Record{}, csvError(&s.in, err)) {
+				return nil
+			}
+			continue
+		}
+		line, _ := cr.FieldPos(0)
+		records, err := s.row(rec)
+		if err == nil {
+			if first, dup := seen[rec[awsARN]]; dup {
+				err = steward.Errorf(steward.EINVALID, "user %s is listed twice (first at line %d).", rec[awsARN], first)
+			} else {
+				seen[rec[awsARN]] = line
+			}
+		}
+		if err != nil {
+			if !emit(steward.Record{}, steward.AtPos(s.in.pos(line), err)) {
+				return nil
+			}
+			continue
+		}
+		for _, r := range records {
+			r.Pos = s.in.pos(line)
+			if !emit(r, nil) {
+				return nil
+			}
+		}
+	}
+}
+
+// checkAWSHeader names the first way header differs from the report's.
+func checkAWSHeader(header []string) error {
+	if len(header) > 0 {
+		header[0] = strings.TrimPrefix(header[0], "\uFEFF") // a byte order mark added by a spreadsheet
+	}
+	if len(header) > 0 && strings.HasPrefix(header[0], "dXNlcixhcm4s") { // "user,arn," in base64
+		return steward.Errorf(steward.EINVALID, "the report is still base64-encoded, as the API returns it; decode it first: aws iam get-credential-report --query Content --output text | base64 -d.")
+	}
+	for _, want := range awsHeader {
+		if !slices.Contains(header, want) {
+			return steward.Errorf(steward.EINVALID, "not a credential report: the header has no column %q.", want)
+		}
+	}
+	for _, got := range header {
+		if !slices.Contains(awsHeader, got) {
+			return steward.Errorf(steward.EINVALID, "not a credential report: the header has an unexpected column %q.", got)
+		}
+	}
+	for i, got := range header {
+		if i >= len(awsHeader) || got != awsHeader[i] {
+			return steward.Errorf(steward.EINVALID, "not a credential report: column %d of the header is %q; the report has %q there.", i+1, got, awsHeader[min(i, len(awsHeader)-1)])
+		}
+	}
+	if len(header) != len(awsHeader) {
+		return steward.Errorf(steward.EINVALID, "not a credential report: the header has %d columns; the report has %d.", len(header), len(awsHeader))
+	}
+	return nil
+}
+
+// awsFields reads the typed values of one report row, keeping the first
+// problem so that a row's parsing reads as a list of fields.
+type awsFields struct {
+	rec []string
+	now time.Time
+	err error
+}
+
+func (f *awsFields) fail(col int, format string, args ...any) {
+	if f.err == nil {
+		f.err = steward.Errorf(steward.EINVALID, "%s: %s.", awsHeader[col], fmt.Sprintf(format, args...))
+	}
+}
+
+// time reads a time column. N/A (no such credential, or never used),
+// no_information (not used since IAM began tracking in 2014) and
+// not_supported (the root user's password columns) mean no time.
+func (f *awsFields) time(col int) *time.Time {
+	v := f.rec[col]
+	switch v {
+	case "N/A", "no_information", "not_supported", "":
+		return nil
+	}
+	t, err := parseTime(v)
+	if err != nil {
+		f.fail(col, "%s", steward.ErrorMessage(err))
+		return nil
+	}
+	return &t
+}
+
+// past reads a time of creation or use, which cannot be in the future.
+func (f *awsFields) past(col int) *time.Time {
+	t := f.time(col)
+	if err := notFuture("time", t, f.now); err != nil {
+		f.fail(col, "%s", strings.TrimSuffix(steward.ErrorMessage(err), "."))
+	}
+	return t
+}
+
+// bool reads true or false; not_supported (the root user's password) is false.
+func (f *awsFields) bool(col int) bool {
+	switch v := f.rec[col]; {
+	case strings.EqualFold(v, "true"):
+		return true
+	case strings.EqualFold(v, "false"), v == "not_supported":
+		return false
+	default:
+		f.fail(col, "%q is not true or false", v)
+		return false
+	}
+}
+
+// text reads a free-text column; N/A means empty.
+func (f *awsFields) text(col int) string {
+	if v := f.rec[col]; v != "N/A" && v != "no_information" {
+		return v
+	}
+	return ""
+}
+
+// row maps one report row to the user's identity and one identity per
+// active access key.
+func (s *AWSCredentialReport) row(rec []string) ([]steward.Record, error) {
+	f := awsFields{rec: rec, now: s.in.opt.Now}
+	user, arn := rec[awsUser], rec[awsARN]
+	if strings.TrimSpace(user) == "" {
+		return nil, steward.Errorf(steward.EINVALID, "user is empty.")
+	}
+	// arn:PARTITION:iam::ACCOUNT:user/PATH/NAME, or …:root for the root user.
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || parts[4] == "" {
+		return nil, steward.Errorf(steward.EINVALID, "arn: %q is not an IAM ARN such as arn:aws:iam::123456789012:user/name.", arn)
+	}
+	root := user == awsRoot
+	created := f.past(awsCreated)
+	passwordEnabled := f.bool(awsPasswordEnabled)
+	passwordUsed := f.past(awsPasswordLastUsed)
+	passwordChanged := f.past(awsPasswordLastChanged)
+	passwordNext := f.time(awsPasswordNextRotation)
+	mfa := f.bool(awsMFA)
+
+	type key struct {
+		active          bool
+		rotated, used   *time.Time
+		region, service string
+	}
+	var keys [2]key
+	for n := range keys {
+		c := awsKey1 + n*awsKeyWidth
+		keys[n] = key{active: f.bool(c + awsKeyActive), rotated: f.past(c + awsKeyRotated), used: f.past(c + awsKeyUsed),
+			region: f.text(c + awsKeyRegion), service: f.text(c + awsKeyService)}
+	}
+	type cert struct {
+		active  bool
+		rotated *time.Time
+	}
+	var certs [2]cert
+	for n := range certs {
+		c := awsCert1 + 2*n
+		certs[n] = cert{active: f.bool(c), rotated: f.past(c + 1)}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+
+	criticality := steward.Level("") // the sync's default
+	if root {
+		// The root user can do anything in the account and cannot be
+		// restricted by policy: a root access key is the worst credential an
+		// account can hold.
+		criticality = steward.LevelCritical
+	}
+	account := parts[4]
+	u := &steward.SourceIdentity{
+		ExternalID:  arn,
+		Name:        user,
+		Kind:        steward.KindServiceAccount,
+		Criticality: criticality,
+		Labels:      map[string]string{"user": user, "arn": arn, "account": account, "mfa_active": fmt.Sprint(mfa)},
+		CreatedAt:   created,
+		LastUsedAt:  latest(passwordUsed, keys[0].used, keys[1].used),
+	}
+	if root {
+		u.Labels["root"] = "true"
+	} else {
+		u.Labels["console"] = fmt.Sprint(passwordEnabled)
+	}
+	if passwordEnabled {
+		u.Credentials = append(u.Credentials, steward.SourceCredential{ExternalID: "password", Kind: steward.CredPassword,
+			CreatedAt: passwordChanged, LastUsedAt: passwordUsed, ExpiresAt: passwordNext})
+	}
+	for n, c := range certs {
+		if c.active {
+			u.Credentials = append(u.Credentials, steward.SourceCredential{ExternalID: fmt.Sprintf("cert_%d", n+1),
+				Kind: steward.CredCertificate, CreatedAt: c.rotated})
+		}
+	}
+	out := []steward.Record{{Identity: u}}
+	for n, k := range keys {
+		if !k.active {
+			continue // an inactive key cannot sign requests: not an identity to govern
+		}
+		slot := fmt.Sprintf("access_key_%d", n+1)
+		labels := map[string]string{"parent": arn, "user": user, "account": account, "slot": slot}
+		if k.region != "" {
+			labels["last_used_region"] = k.region
+		}
+		if k.service != "" {
+			labels["last_used_service"] = k.service
+		}
+		out = append(out, steward.Record{Identity: &steward.SourceIdentity{
+			ExternalID:  arn + "#" + slot,
+			Name:        fmt.Sprintf("%s access key %d", user, n+1),
+			Kind:        steward.KindAPIKey,
+			Criticality: criticality,
+			Labels:      labels,
+			CreatedAt:   k.rotated,
+			LastUsedAt:  k.used,
+			Credentials: []steward.SourceCredential{{ExternalID: slot, Kind: steward.CredAccessKey, CreatedAt: k.rotated, LastUsedAt: k.used}},
+		}})
+	}
+	for _, r := range out {
+		if err := valid(r); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// csvError turns a csv.ParseError into EINVALID at the row where it began.
+func csvError(in *input, err error) error {
+	var pe *csv.ParseError
+	if !errors.As(err, &pe) {
+		return in.ioError(err)
+	}
+	line := pe.StartLine
+	if line == 0 {
+		line = pe.Line
+	}
+	msg := pe.Err.Error()
+	if errors.Is(pe.Err, csv.ErrFieldCount) {
+		msg = "the row has a different number of fields than the header"
+	}
+	if pe.Line != pe.StartLine && pe.Line != 0 {
+		msg = fmt.Sprintf("%s (at line %d, column %d)", msg, pe.Line, pe.Column)
+	} else if pe.Column > 0 && !errors.Is(pe.Err, csv.ErrFieldCount) {
+		msg = fmt.Sprintf("%s (column %d)", msg, pe.Column)
+	}
+	return in.bad(line, "%s.", msg)
+}

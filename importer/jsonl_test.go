@@ -1,0 +1,114 @@
+package importer
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/connector/connectortest"
+)
+
+func TestJSONL(t *testing.T) {
+	t.Parallel()
+	src := MustOpen(t, FormatJSONL, fixtures[FormatJSONL])
+	connectortest.CheckSource(t, src, steward.EnvDev)
+	recs, errs := collect(t, src)
+	if len(errs) != 0 {
+		t.Fatalf("errors: %v", errs)
+	}
+	checkGolden(t, FormatJSONL, recs)
+	var identities, entitlements, grants int
+	for _, r := range recs {
+		switch {
+		case r.Identity != nil:
+			identities++
+		case r.Entitlement != nil:
+			entitlements++
+		case r.Grant != nil:
+			grants++
+		}
+	}
+	if identities != 3 || entitlements != 3 || grants != 3 {
+		t.Errorf("got %d identities, %d entitlements, %d grants; want 3 of each", identities, entitlements, grants)
+	}
+	if recs[3].Pos != fixtures[FormatJSONL]+":5" {
+		t.Errorf("the first identity is at %s; the blank line 4 counts", recs[3].Pos)
+	}
+	if id := recs[4].Identity; id.Environment != "" || id.Name != "" || id.Criticality != "" {
+		t.Errorf("defaults were filled in %+v; they are the sync's to fill", id)
+	}
+}
+
+func TestJSONLBadInput(t *testing.T) {
+	t.Parallel()
+	long := `{"identity": {"external_id": "long", "kind": "bot", "labels": {"x": "` + strings.Repeat("a", maxLine) + `"}}}`
+	lines := []string{
+		`{"identity": {"external_id": "ok", "kind": "bot"}}`,                  // 1
+		`{"identity": {"external_id": "typo", "kind": "bot", "ownr": "ana"}}`, // 2: unknown field
+		`{"identity": {"external_id": "x", "kind": "robot"}}`,                 // 3: unknown kind
+		`{"identity": {"external_id": "x", "kind": "bot"`,                     // 4: not closed
+		`["identity"]`, // 5
+		`{"identity": {"external_id": "x", "kind": "bot"}, "grant": {"identity": "x", "entitlement": "e"}}`, // 6: two items
+		`{}`,  // 7
+		``,    // 8: blank, skipped
+		`   `, // 9: blank, skipped
+		`{"grant": {"identity": "x", "entitlement": "e", "type": "jit"}}`,              // 10: jit with no expiry
+		`{"identity": {"external_id": "x", "kind": "bot", "created_at": "yesterday"}}`, // 11
+		long, // 12
+		`{"identity": {"external_id": "x", "kind": "bot"}} {"entitlement": {"name": "e"}}`, // 13
+		`{"identity": {"external_id": 42, "kind": "bot"}}`,                                 // 14
+		`{"identity": {"external_id": "x", "kind": "bot", "status": "removed"}}`,           // 15
+		`{"entitlement": {"name": "e", "sensitivity": "extreme"}}`,                         // 16
+		"{\"identity\": {\"external_id\": \"tab\\there\", \"kind\": \"bot\"}}",             // 17: control character
+		`{"entitlement": {"name": "last", "privileged": true}}`,                            // 18, no newline at the end
+	}
+	src := MustSource(t, FormatJSONL, strings.Join(lines, "\r\n"))
+	want := []string{"input:2", "input:3", "input:4", "input:5", "input:6", "input:7", "input:10", "input:11", "input:12", "input:13", "input:14", "input:15", "input:16", "input:17"}
+	connectortest.CheckBadInput(t, src, want...)
+	recs, errs := collect(t, src)
+	mustBeInvalid(t, errs, want...)
+	for i, w := range []string{`unknown field "ownr"`, `kind "robot"`, "not closed", "not a JSON object", "exactly one", "holds 0", "expires_at", "yesterday", "longer than", "unexpected data", "identity.external_id is a JSON number", "removed", "extreme", "control character"} {
+		if !strings.Contains(steward.ErrorMessage(errs[i]), w) {
+			t.Errorf("error %q does not say %q", steward.ErrorMessage(errs[i]), w)
+		}
+	}
+	if len(recs) != 2 || recs[0].Pos != "input:1" || recs[1].Pos != "input:18" {
+		t.Errorf("records %+v, want lines 1 and 18", recs)
+	}
+}
+
+func TestLineReader(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name  string
+		input string
+		want  []string // "!" marks a line reported too long
+	}{
+		{"empty", "", nil},
+		{"one line without newline", "abc", []string{"abc"}},
+		{"blank lines", "\n\nx\n", []string{"", "", "x"}},
+		{"longer than the buffer", strings.Repeat("b", 200<<10) + "\nz\n", []string{strings.Repeat("b", 200<<10), "z"}},
+		{"too long, then a line", strings.Repeat("c", maxLine+10) + "\nok\n", []string{"!", "ok"}},
+		{"too long at the end", "ok\n" + strings.Repeat("c", maxLine+10), []string{"ok", "!"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			lr := lineReader{br: newBufReader(strings.NewReader(tc.input))}
+			var got []string
+			for {
+				line, tooLong, err := lr.next()
+				if err != nil {
+					break
+				}
+				if tooLong {
+					got = append(got, "!")
+				} else {
+					got = append(got, string(line))
+				}
+			}
+			if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
+				t.Errorf("got %d lines, want %d", len(got), len(tc.want))
+			}
+		})
+	}
+}
