@@ -7,6 +7,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 )
@@ -391,8 +392,16 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 	where, args = eqFilter(where, args, "x.team_id", f.TeamID, f.TeamID != 0)
 	where, args = eqFilter(where, args, "x.environment", string(f.Environment), f.Environment != "")
 	where, args = eqFilter(where, args, "x.status", string(f.Status), f.Status != "")
-	where, args = d.textFilter(where, args, f.Query, "x.name", "x.external_id")
 	from := `identities x`
+	if !d.pg && utf8.RuneCountInString(f.Query) >= 3 {
+		// The trigram index yields the matches in id order; shorter
+		// queries have no trigram and scan with LIKE.
+		from = `identities_fts f JOIN identities x ON x.id = f.rowid`
+		where = append(where, "f.identities_fts MATCH ?", "f.rowid > ?")
+		args = append(args, `"`+strings.ReplaceAll(f.Query, `"`, `""`)+`"`, after)
+	} else {
+		where, args = d.textFilter(where, args, f.Query, "x.name", "x.external_id")
+	}
 	if f.Gap != "" {
 		// The open gap tasks are the materialised gap set: driving the page
 		// from their (gap, identity_id) index keeps it a range scan.

@@ -57,7 +57,12 @@ var admin *sql.DB
 // each other.
 func MustOpenPostgres(tb testing.TB, dsn string, clock steward.Clock) *sqlstore.DB {
 	tb.Helper()
-	adminOnce.Do(func() { admin, _ = sql.Open("pgx", dsn) })
+	adminOnce.Do(func() {
+		admin, _ = sql.Open("pgx", dsn)
+		// Extensions belong to the database, not a schema: create it once
+		// here rather than race to create it from every test's migration.
+		admin.Exec(`CREATE EXTENSION IF NOT EXISTS pg_trgm`)
+	})
 	schema := fmt.Sprintf("steward_test_%d_%d", schemaSeq.Add(1), time.Now().UnixNano()%1e9)
 	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
 		tb.Fatalf("create schema: %v", err)
