@@ -2,64 +2,19 @@ package demo
 
 import (
 	"context"
-	"database/sql"
-	"fmt"
-	"net/url"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stewardhq/steward"
-	"github.com/stewardhq/steward/internal/testenv"
 	"github.com/stewardhq/steward/store/sqlstore"
+	"github.com/stewardhq/steward/store/sqlstore/sqlstoretest"
 )
 
-// MustOpenSQLite opens a migrated SQLite store in a fresh file.
-func MustOpenSQLite(tb testing.TB, clock steward.Clock) *sqlstore.DB {
-	tb.Helper()
-	db, err := sqlstore.Open(filepath.Join(tb.TempDir(), "steward.db"), sqlstore.Options{Clock: clock})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
-}
-
-// MustOpenPostgres opens a migrated PostgreSQL store in a fresh schema of the
-// test server, dropped when the test ends.
-func MustOpenPostgres(tb testing.TB, clock steward.Clock) *sqlstore.DB {
-	tb.Helper()
-	dsn := testenv.PostgresDSN(tb)
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { admin.Close() })
-	schema := fmt.Sprintf("steward_demo_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() { _, _ = admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sqlstore.Open(u.String(), sqlstore.Options{Clock: clock, MaxConns: 4})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
-}
+// The shared test openers: SQLite in a temp dir, PostgreSQL in a fresh schema.
+var (
+	MustOpenSQLite   = sqlstoretest.MustOpenSQLite
+	MustOpenPostgres = sqlstoretest.MustOpenPostgres
+)
 
 // TestSeed loads a small organisation into each real store and reads it back
 // through the store's own lists and statistics.

@@ -28,6 +28,9 @@ start)
 		host all all 127.0.0.1/32 scram-sha-256
 	HBA
 	as "$bin/pg_ctl" -D "$dir/data" -l "$dir/pg.log" -w -o "-p $port -c listen_addresses=127.0.0.1 -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" start >/dev/null
+	# pg_trgm belongs to the database: make it once, here, before tests make
+	# their schemas (see store/sqlstore/sqlstoretest).
+	as "$bin/psql" -h "$dir" -p "$port" -U postgres -d postgres -qc 'CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public' >/dev/null
 	echo "postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 	;;
 stop)

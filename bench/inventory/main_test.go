@@ -3,10 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"database/sql"
-	"fmt"
+	"github.com/stewardhq/steward/store/sqlstore/sqlstoretest"
 	"io"
-	"net/url"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -14,7 +12,6 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
-	"github.com/stewardhq/steward/internal/testenv"
 )
 
 // tiny is a run small enough for a unit test. The test checks that the
@@ -77,28 +74,7 @@ func TestRun(t *testing.T) {
 
 // freshSchema returns a DSN for a new schema of the test PostgreSQL server,
 // dropped when the test ends.
-func freshSchema(t *testing.T) string {
-	t.Helper()
-	dsn := testenv.PostgresDSN(t)
-	admin, err := sql.Open("pgx", dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	schema := fmt.Sprintf("bench_test_%d", time.Now().UnixNano())
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func freshSchema(t *testing.T) string { return sqlstoretest.FreshSchemaDSN(t) }
 
 func TestParseFlags(t *testing.T) {
 	t.Parallel()

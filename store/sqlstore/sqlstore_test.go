@@ -2,20 +2,16 @@ package sqlstore_test
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/testenv"
 	"github.com/stewardhq/steward/store/sqlstore"
+	"github.com/stewardhq/steward/store/sqlstore/sqlstoretest"
 	"github.com/stewardhq/steward/store/storetest"
 )
 
@@ -28,63 +24,17 @@ func TestSQLite(t *testing.T) {
 
 func TestPostgres(t *testing.T) {
 	t.Parallel()
-	dsn := testenv.PostgresDSN(t)
+	testenv.PostgresDSN(t)
 	storetest.Run(t, func(t *testing.T, clock steward.Clock) steward.Store {
-		return MustOpenPostgres(t, dsn, clock)
+		return MustOpenPostgres(t, clock)
 	})
 }
 
-// MustOpenSQLite opens a migrated store in a fresh file under t.TempDir.
-func MustOpenSQLite(tb testing.TB, clock steward.Clock) *sqlstore.DB {
-	tb.Helper()
-	db, err := sqlstore.Open(filepath.Join(tb.TempDir(), "steward.db"), sqlstore.Options{Clock: clock})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
-}
-
-var schemaSeq atomic.Int64
-var adminOnce sync.Once
-var admin *sql.DB
-
-// MustOpenPostgres opens a migrated store in a fresh schema of the test
-// server, dropped when the test ends, so tests run in parallel unseen by
-// each other.
-func MustOpenPostgres(tb testing.TB, dsn string, clock steward.Clock) *sqlstore.DB {
-	tb.Helper()
-	adminOnce.Do(func() {
-		admin, _ = sql.Open("pgx", dsn)
-		// Extensions belong to the database, not a schema: create it once
-		// here rather than race to create it from every test's migration.
-		admin.Exec(`CREATE EXTENSION IF NOT EXISTS pg_trgm`)
-	})
-	schema := fmt.Sprintf("steward_test_%d_%d", schemaSeq.Add(1), time.Now().UnixNano()%1e9)
-	if _, err := admin.Exec(`CREATE SCHEMA ` + schema); err != nil {
-		tb.Fatalf("create schema: %v", err)
-	}
-	tb.Cleanup(func() { admin.Exec(`DROP SCHEMA ` + schema + ` CASCADE`) })
-	u, err := url.Parse(dsn)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	db, err := sqlstore.Open(u.String(), sqlstore.Options{Clock: clock, MaxConns: 4})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { db.Close() })
-	if err := db.Migrate(context.Background()); err != nil {
-		tb.Fatal(err)
-	}
-	return db
-}
+// MustOpenSQLite and MustOpenPostgres are the shared test openers.
+var (
+	MustOpenSQLite   = sqlstoretest.MustOpenSQLite
+	MustOpenPostgres = sqlstoretest.MustOpenPostgres
+)
 
 // each runs fn against SQLite and, when available, PostgreSQL.
 func each(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
@@ -94,7 +44,7 @@ func each(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		fn(t, MustOpenPostgres(t, testenv.PostgresDSN(t), storetest.NewClock(storetest.Epoch)))
+		fn(t, MustOpenPostgres(t, storetest.NewClock(storetest.Epoch)))
 	})
 }
 
