@@ -37,6 +37,12 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/api/v1/grants", "", `{"identity_id":1,"entitlement_id":1,"type":"standing","expires_at":"1970-01-01T00:00:00Z"}`},
 		{"POST", "/api/v1/grants", "", `{"identity_id":1e400}`},
 		{"PUT", "/api/v1/teams", "", `{`},
+		{"PUT", "/api/v1/identities/1/owner", "", `{"owner_id":null,"team_id":99}`},
+		{"POST", "/api/v1/identities/1/attest", "", `{"person_id":1,"note":"\u0000"}`},
+		{"GET", "/api/v1/gaps", "team_id=-1&gap=unowned", ""},
+		{"PUT", "/api/v1/ownership-rules", "", `{"rules":[{"name":"r","match":{"labels":{"a":"["}},"team":"t"}]}`},
+		{"POST", "/api/v1/systems/1/import", "format=jsonl", `{"identity":{"external_id":"x","kind":"bot"}}` + "\n{"},
+		{"POST", "/api/v1/systems/1/import", "format=aws-credential-report&partial=true", "user,arn\n"},
 		{"GET", "/api/v1/../metrics", "", ""},
 		{"GET", "/", "", ""},
 	} {
@@ -50,7 +56,9 @@ func FuzzAPI(f *testing.F) {
 		e := fx.Entitlement()
 		fx.Grant(i.ID, e.ID)
 	}
-	h := (&stewardhttp.Server{Store: store}).Handler()
+	srv := &stewardhttp.Server{Store: store}
+	withImporter(srv)
+	h := srv.Handler()
 
 	f.Fuzz(func(t *testing.T, method, path, query string, body []byte) {
 		req, err := http.NewRequest(method, "http://steward.test/", bytes.NewReader(body))

@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"reflect"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -138,32 +139,57 @@ const maxBodyBytes = 1 << 20
 // reported instead of half-applied. Every failure is the client's: EINVALID
 // or ETOOLARGE, never EINTERNAL.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	_, err := decodeJSONBody(w, r, v)
+	return err
+}
+
+// decodeJSONBody is decodeJSON that also returns the body, for handlers
+// that need more of it than v holds (which fields were sent at all).
+func decodeJSONBody(w http.ResponseWriter, r *http.Request, v any) ([]byte, error) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "application/json" {
-		return steward.Errorf(steward.EINVALID, "Content-Type must be application/json.")
+		return nil, steward.Errorf(steward.EINVALID, "Content-Type must be application/json.")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBodyBytes))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return steward.Errorf(steward.ETOOLARGE, "Request body is over the limit of %d bytes.", tooLarge.Limit)
+			return nil, steward.Errorf(steward.ETOOLARGE, "Request body is over the limit of %d bytes.", tooLarge.Limit)
 		}
-		return steward.Errorf(steward.EINVALID, "Request body could not be read.")
+		return nil, steward.Errorf(steward.EINVALID, "Request body could not be read.")
 	}
 	trimmed := bytes.TrimLeft(body, " \t\r\n")
 	if len(trimmed) == 0 {
-		return steward.Errorf(steward.EINVALID, "Request body is empty; send a JSON object.")
+		return nil, steward.Errorf(steward.EINVALID, "Request body is empty; send a JSON object.")
 	} else if trimmed[0] != '{' {
-		return steward.Errorf(steward.EINVALID, "Request body must be a JSON object.")
+		return nil, steward.Errorf(steward.EINVALID, "Request body must be a JSON object.")
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(body, err)
+		return nil, jsonError(body, err)
 	}
 	if _, err := dec.Token(); err != io.EOF {
 		line, col := position(body, dec.InputOffset())
-		return steward.Errorf(steward.EINVALID, "Request body has data after the JSON object, at line %d, column %d.", line, col)
+		return nil, steward.Errorf(steward.EINVALID, "Request body has data after the JSON object, at line %d, column %d.", line, col)
+	}
+	return body, nil
+}
+
+// requireFields returns EINVALID unless the JSON object body (already
+// decoded without error) has every field of names, null or not. Routes that
+// replace state use it, so that a field left out by mistake is reported
+// rather than taken as a request to clear it.
+func requireFields(body []byte, names ...string) error {
+	var fields map[string]json.RawMessage
+	if err := json.Unmarshal(body, &fields); err != nil {
+		return steward.Errorf(steward.EINVALID, "Request body must be a JSON object.")
+	}
+	for _, name := range names {
+		if _, ok := fields[name]; !ok {
+			return steward.Errorf(steward.EINVALID, "Request body needs field %s (send null to clear it); it needs all of: %s.",
+				name, strings.Join(names, ", "))
+		}
 	}
 	return nil
 }

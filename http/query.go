@@ -25,11 +25,16 @@ type listQuery struct {
 // reported instead of silently returning everything. Every list takes limit
 // and after besides params.
 func parseListQuery(r *http.Request, params ...string) (*listQuery, error) {
+	return parseQuery(r, append([]string{"limit", "after"}, params...)...)
+}
+
+// parseQuery is parseListQuery for a route that is not a list: it takes
+// exactly known.
+func parseQuery(r *http.Request, known ...string) (*listQuery, error) {
 	values, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
 		return nil, steward.Errorf(steward.EINVALID, "Query string is malformed: %s.", err.Error())
 	}
-	known := append([]string{"limit", "after"}, params...)
 	names := make([]string, 0, len(values))
 	for name := range values {
 		names = append(names, name)
@@ -37,7 +42,7 @@ func parseListQuery(r *http.Request, params ...string) (*listQuery, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		if !slices.Contains(known, name) {
-			return nil, steward.Errorf(steward.EINVALID, "Unknown query parameter %q; this list takes: %s.",
+			return nil, steward.Errorf(steward.EINVALID, "Unknown query parameter %q; this route takes: %s.",
 				truncate(name, 64), strings.Join(known, ", "))
 		} else if n := len(values[name]); n > 1 {
 			return nil, steward.Errorf(steward.EINVALID, "Query parameter %s is given %d times; give it once.", name, n)
@@ -130,4 +135,22 @@ func enumParam[T ~string](q *listQuery, name string, validate func(T) error) T {
 		return ""
 	}
 	return v
+}
+
+// teamOrNone returns a team id parameter that may also be -1, which
+// selects what has no team; 0 when absent.
+func (q *listQuery) teamOrNone(name string) int64 {
+	v := q.get(name)
+	if v == "-1" {
+		return -1
+	}
+	if v == "" {
+		return 0
+	}
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id <= 0 {
+		q.fail(steward.Errorf(steward.EINVALID, "%s must be a team id, or -1 for identities without a team; got %q.", name, truncate(v, 64)))
+		return 0
+	}
+	return id
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -49,10 +50,23 @@ type Server struct {
 	// once the context given to Serve is cancelled. Default: 10s.
 	ShutdownTimeout time.Duration
 
-	once    sync.Once
-	handler http.Handler
-	logger  *slog.Logger
-	metrics *metrics
+	// Importer reads an uploaded export file of the given format as a
+	// Source whose positions name the stream name ("upload:12"). It is a
+	// function rather than an import of the importer package so that
+	// adapters stay independent of each other; the command wires it.
+	// Default: none; POST /api/v1/systems/{id}/import answers 501.
+	Importer func(format string, body io.Reader, name string) (steward.Source, error)
+
+	// MaxImportBytes bounds the body of an import. The body is streamed
+	// into the reconciliation, never held whole, so the bound is about how
+	// long one upload may hold the store, not about memory. Default: 1 GiB.
+	MaxImportBytes int64
+
+	once           sync.Once
+	handler        http.Handler
+	logger         *slog.Logger
+	metrics        *metrics
+	maxImportBytes int64
 
 	// allowMux matches a path against every route's pattern regardless of
 	// method, and allowed lists the methods of each pattern, so that a
@@ -66,7 +80,7 @@ type Server struct {
 // whether it needs a bearer token. The table is the one place routes are
 // declared; tests check it against the OpenAPI document.
 type Route struct {
-	Method  string // "GET" or "POST"
+	Method  string // "GET", "POST" or "PUT"
 	Pattern string // "/api/v1/identities/{id}"
 	Auth    bool   // whether the route needs Authorization: Bearer
 }
@@ -108,12 +122,15 @@ func (s *Server) routes() []route {
 		r("GET", "/api/v1/systems", bearer, s.listSystems),
 		r("POST", "/api/v1/systems", bearer, s.createSystem),
 		r("GET", "/api/v1/systems/{id}", bearer, serveGet(s.Store.System)),
+		r("POST", "/api/v1/systems/{id}/import", bearer, s.importSystem),
 
 		r("GET", "/api/v1/identities", bearer, s.listIdentities),
 		r("POST", "/api/v1/identities", bearer, s.createIdentity),
 		r("GET", "/api/v1/identities/{id}", bearer, serveGet(s.Store.Identity)),
 		r("GET", "/api/v1/identities/{id}/credentials", bearer, s.listCredentials),
 		r("POST", "/api/v1/identities/{id}/credentials", bearer, s.createCredential),
+		r("PUT", "/api/v1/identities/{id}/owner", bearer, s.setOwner),
+		r("POST", "/api/v1/identities/{id}/attest", bearer, s.attest),
 
 		r("GET", "/api/v1/entitlements", bearer, s.listEntitlements),
 		r("POST", "/api/v1/entitlements", bearer, s.createEntitlement),
@@ -121,6 +138,10 @@ func (s *Server) routes() []route {
 
 		r("GET", "/api/v1/grants", bearer, s.listGrants),
 		r("POST", "/api/v1/grants", bearer, s.createGrant),
+
+		r("GET", "/api/v1/gaps", bearer, s.listGaps),
+		r("GET", "/api/v1/ownership-rules", bearer, s.ownershipRules),
+		r("PUT", "/api/v1/ownership-rules", bearer, s.applyOwnershipRules),
 
 		r("GET", "/api/v1/events", bearer, s.listEvents),
 	}
@@ -160,6 +181,10 @@ func (s *Server) init() {
 	clock := s.Clock
 	if clock == nil {
 		clock = steward.SystemClock{}
+	}
+	s.maxImportBytes = s.MaxImportBytes
+	if s.maxImportBytes <= 0 {
+		s.maxImportBytes = defaultMaxImportBytes
 	}
 	maxAge := s.StatsMaxAge
 	if maxAge <= 0 {

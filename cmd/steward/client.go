@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,21 @@ func addClientFlags(cmd *cobra.Command, c *client, output *string) {
 // get calls GET path?query and decodes the JSON answer into out. A JSON
 // error from the server comes back as a *steward.Error with its code.
 func (c *client) get(ctx context.Context, path string, query url.Values, out any) error {
+	return c.do(ctx, http.MethodGet, path, query, nil, out)
+}
+
+// send calls method path with body encoded as JSON and decodes the JSON
+// answer into out, with errors as get.
+func (c *client) send(ctx context.Context, method, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return fmt.Errorf("encoding the request: %w", err)
+	}
+	return c.do(ctx, method, path, nil, b, out)
+}
+
+// do makes one API call; body, when not nil, is sent as JSON.
+func (c *client) do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
 	if c.token == "" {
 		return steward.Errorf(steward.EUNAUTHORIZED, "no API token: set STEWARD_TOKEN or pass --token (create one with 'steward token create').")
 	}
@@ -41,12 +57,19 @@ func (c *client) get(ctx context.Context, path string, query url.Values, out any
 		return steward.Errorf(steward.EINVALID, "--server %q is not an http(s) URL.", c.server)
 	}
 	u.RawQuery = query.Encode()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
 		return err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	hc := c.http
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
@@ -56,7 +79,7 @@ func (c *client) get(ctx context.Context, path string, query url.Values, out any
 		return steward.Errorf(steward.EUNAVAILABLE, "cannot reach the Steward server at %s: %v", c.server, errors.Unwrap(err))
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
 	if err != nil {
 		return steward.Errorf(steward.EUNAVAILABLE, "reading the answer from %s: %v", c.server, err)
 	}
@@ -64,12 +87,12 @@ func (c *client) get(ctx context.Context, path string, query url.Values, out any
 		var e struct {
 			Error steward.Error `json:"error"`
 		}
-		if json.Unmarshal(body, &e) == nil && e.Error.Code != "" {
+		if json.Unmarshal(answer, &e) == nil && e.Error.Code != "" {
 			return &e.Error
 		}
 		return steward.Errorf(steward.EUNAVAILABLE, "the server at %s answered %s", c.server, resp.Status)
 	}
-	if err := json.Unmarshal(body, out); err != nil {
+	if err := json.Unmarshal(answer, out); err != nil {
 		return fmt.Errorf("decoding the answer from %s: %w", c.server, err)
 	}
 	return nil
@@ -77,7 +100,7 @@ func (c *client) get(ctx context.Context, path string, query url.Values, out any
 
 func newIdentitiesCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{Use: "identities", Aliases: []string{"identity", "id"}, Short: "List and show identities through the API"}
-	cmd.AddCommand(newIdentitiesListCmd(e), newIdentitiesGetCmd(e))
+	cmd.AddCommand(newIdentitiesListCmd(e), newIdentitiesGetCmd(e), newIdentitiesSetOwnerCmd(e), newIdentitiesAttestCmd(e))
 	return cmd
 }
 
@@ -167,30 +190,139 @@ func newIdentitiesGetCmd(e *env) *cobra.Command {
 			if output != "table" && output != "json" {
 				return usageError{fmt.Errorf("-o %q: want table or json", output)}
 			}
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id <= 0 {
-				return steward.Errorf(steward.EINVALID, "identity id %q is not a positive number.", args[0])
+			id, err := parseIdentityID(args[0])
+			if err != nil {
+				return err
 			}
 			var i steward.IdentityView
 			if err := c.get(cmd.Context(), "/api/v1/identities/"+strconv.FormatInt(id, 10), nil, &i); err != nil {
 				return err
 			}
-			if output == "json" {
-				return writeJSON(e.stdout, i)
-			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			for _, row := range [][2]string{
-				{"ID", strconv.FormatInt(i.ID, 10)}, {"Name", i.Name}, {"External ID", i.ExternalID}, {"Kind", string(i.Kind)},
-				{"System", i.SystemName}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
-				{"Owner", orDash(ownerLabel(i))}, {"Team", orDash(i.TeamName)}, {"Status", string(i.Status)},
-				{"Created", i.CreatedAt.Format(time.DateTime)}, {"Last used", fmtTime(i.LastUsedAt)},
-			} {
-				fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
-			}
-			return w.Flush()
+			return printIdentity(e, output, &i)
 		},
 	}
 	addClientFlags(cmd, &c, &output)
+	return cmd
+}
+
+// printIdentity writes one identity as a table of fields or as JSON.
+func printIdentity(e *env, output string, i *steward.IdentityView) error {
+	if output == "json" {
+		return writeJSON(e.stdout, i)
+	}
+	owner := orDash(ownerLabel(*i))
+	if i.OwnerSource != steward.OwnerNone {
+		owner += " (" + string(i.OwnerSource) + ")"
+	}
+	attested := "-"
+	if i.AttestedAt != nil {
+		attested = i.AttestedAt.Format(time.DateTime)
+		if i.AttestedBy != nil {
+			attested += " by person " + strconv.FormatInt(*i.AttestedBy, 10)
+		}
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	for _, row := range [][2]string{
+		{"ID", strconv.FormatInt(i.ID, 10)}, {"Name", i.Name}, {"External ID", i.ExternalID}, {"Kind", string(i.Kind)},
+		{"System", i.SystemName}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
+		{"Owner", owner}, {"Team", orDash(i.TeamName)}, {"Status", string(i.Status)},
+		{"Created", i.CreatedAt.Format(time.DateTime)}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
+	} {
+		fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
+	}
+	return w.Flush()
+}
+
+// parseIdentityID reads the ID argument of an identities command.
+func parseIdentityID(arg string) (int64, error) {
+	id, err := strconv.ParseInt(arg, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, steward.Errorf(steward.EINVALID, "identity id %q is not a positive number.", arg)
+	}
+	return id, nil
+}
+
+func newIdentitiesSetOwnerCmd(e *env) *cobra.Command {
+	var c client
+	var output string
+	var ownerID, teamID int64
+	var clear bool
+	cmd := &cobra.Command{
+		Use:   "set-owner ID (--owner-id N | --team-id N | --clear)",
+		Short: "Assign an identity's owner and team explicitly",
+		Long: `Assign an identity's owner (a person) and team explicitly. An explicit
+assignment is kept until someone assigns again: syncs, source tags and
+ownership rules do not change it. What is not given is left unset: --owner-id
+alone assigns no team. --clear removes the assignment and hands the identity
+back to source tags and ownership rules at the next sync or 'steward apply'.`,
+		Example: `  steward identities set-owner 4711 --owner-id 42 --team-id 7
+  steward identities set-owner 4711 --clear`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want table or json", output)}
+			}
+			set := cmd.Flags().Changed("owner-id") || cmd.Flags().Changed("team-id")
+			if clear == set {
+				return usageError{errors.New("give --owner-id and/or --team-id, or --clear")}
+			}
+			id, err := parseIdentityID(args[0])
+			if err != nil {
+				return err
+			}
+			var a steward.OwnerAssignment
+			if cmd.Flags().Changed("owner-id") {
+				a.OwnerID = &ownerID
+			}
+			if cmd.Flags().Changed("team-id") {
+				a.TeamID = &teamID
+			}
+			var i steward.IdentityView
+			if err := c.send(cmd.Context(), http.MethodPut, "/api/v1/identities/"+strconv.FormatInt(id, 10)+"/owner", a, &i); err != nil {
+				return err
+			}
+			return printIdentity(e, output, &i)
+		},
+	}
+	addClientFlags(cmd, &c, &output)
+	cmd.Flags().Int64Var(&ownerID, "owner-id", 0, "the person who owns the identity")
+	cmd.Flags().Int64Var(&teamID, "team-id", 0, "the team that owns the identity")
+	cmd.Flags().BoolVar(&clear, "clear", false, "remove the explicit assignment; rules decide again")
+	return cmd
+}
+
+func newIdentitiesAttestCmd(e *env) *cobra.Command {
+	var c client
+	var output, note string
+	var personID int64
+	cmd := &cobra.Command{
+		Use:   "attest ID --person-id N [--note TEXT]",
+		Short: "Confirm, as its owner, that an identity is still needed",
+		Long: `Record that the identity's owner confirms it is theirs and still needed. The
+date is kept on the identity and the note in the audit log. Only the owner
+may attest: another person is refused (exit 2).`,
+		Example: `  steward identities attest 4711 --person-id 42 --note "used by the nightly export"`,
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want table or json", output)}
+			}
+			id, err := parseIdentityID(args[0])
+			if err != nil {
+				return err
+			}
+			var i steward.IdentityView
+			a := steward.Attestation{PersonID: personID, Note: note}
+			if err := c.send(cmd.Context(), http.MethodPost, "/api/v1/identities/"+strconv.FormatInt(id, 10)+"/attest", a, &i); err != nil {
+				return err
+			}
+			return printIdentity(e, output, &i)
+		},
+	}
+	addClientFlags(cmd, &c, &output)
+	cmd.Flags().Int64Var(&personID, "person-id", 0, "the identity's owner, who attests (required)")
+	cmd.Flags().StringVar(&note, "note", "", "why the identity is still needed")
+	_ = cmd.MarkFlagRequired("person-id")
 	return cmd
 }
 

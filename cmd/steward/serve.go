@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/stewardhq/steward/demo"
 	stewardhttp "github.com/stewardhq/steward/http"
 	"github.com/stewardhq/steward/http/web"
+	"github.com/stewardhq/steward/importer"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
 
@@ -57,7 +59,10 @@ gracefully.`,
 				return steward.Errorf(steward.EUNAVAILABLE, "cannot listen on %s: %v", addr, err)
 			}
 			ui := &web.UI{Store: db, Logger: e.logger, Secure: cookieSecure}
-			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler()}
+			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(),
+				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {
+					return importer.New(f, r, n, importer.Options{Now: time.Now()})
+				}}
 			url := "http://" + ln.Addr().String()
 			e.logger.Info("steward serving", "url", url, "db", db.Dialect(), "version", steward.Version)
 			sched := newScheduler(db, e.config, e.logger)

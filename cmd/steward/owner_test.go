@@ -1,0 +1,203 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// demoServer is serve --demo running in-process for a test.
+type demoServer struct {
+	base, token, db string
+}
+
+// startDemoServer runs serve --demo on a tiny organisation on a free port
+// and stops it gracefully when the test ends.
+func startDemoServer(t *testing.T) *demoServer {
+	t.Helper()
+	db := filepath.Join(t.TempDir(), "serve.db")
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() {
+		done <- Run(ctx, []string{"serve", "--demo", "--db", db, "--addr", "127.0.0.1:0", "--demo-people", "30", "--demo-nhi", "300"}, &stdout, &stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case code := <-done:
+			if code != 0 {
+				t.Errorf("serve exited %d after cancel: %s", code, stderr.String())
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30s of cancel")
+		}
+	})
+	urlRE := regexp.MustCompile(`running at (http://\S+)`)
+	tokRE := regexp.MustCompile(`(stw_[A-Za-z0-9_-]{43})`)
+	for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := urlRE.FindStringSubmatch(stdout.String()); m != nil {
+			return &demoServer{base: m[1], token: tokRE.FindString(stdout.String()), db: db}
+		}
+		select {
+		case code := <-done:
+			done <- code // for the cleanup
+			t.Fatalf("serve exited %d early: %s", code, stderr.String())
+		default:
+		}
+	}
+	t.Fatalf("serve printed no URL:\n%s\n%s", stdout.String(), stderr.String())
+	return nil
+}
+
+// call makes one API call with the server's admin token and decodes the
+// JSON answer into out, failing the test unless the status is want.
+func (s *demoServer) call(t *testing.T, method, path, contentType string, body io.Reader, want int, out any) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.base+path, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != want {
+		t.Fatalf("%s %s: status %d, want %d: %s", method, path, resp.StatusCode, want, b)
+	}
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			t.Fatalf("%s %s: decode %s: %v", method, path, b, err)
+		}
+	}
+}
+
+// TestOwnerCommands drives set-owner, attest and gaps against serve --demo.
+func TestOwnerCommands(t *testing.T) {
+	t.Parallel()
+	s := startDemoServer(t)
+	cli := func(args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, append(args, "--server", s.base, "--token", s.token)...)
+	}
+
+	// gaps lists the demo's gaps; take an unowned identity from it.
+	code, out, errOut := cli("gaps", "--gap", "unowned")
+	if code != 0 || !strings.Contains(out, "SUGGESTED OWNER") || !strings.Contains(out, "unowned") {
+		t.Fatalf("gaps: exit %d\n%s%s", code, out, errOut)
+	}
+	var gaps steward.Page[steward.GapView]
+	code, out, errOut = cli("gaps", "--gap", "unowned", "--limit", "1", "-o", "json")
+	if code != 0 {
+		t.Fatalf("gaps -o json: exit %d %s", code, errOut)
+	}
+	if err := json.Unmarshal([]byte(out), &gaps); err != nil || len(gaps.Items) != 1 || gaps.Next == "" {
+		t.Fatalf("gaps -o json: %v\n%s", err, out)
+	}
+	id := fmt.Sprint(gaps.Items[0].IdentityID)
+	if code, _, errOut := cli("gaps", "--team-id", "-1", "--limit", "3"); code != 0 {
+		t.Fatalf("gaps without a team: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cli("gaps", "--gap", "lonely"); code != ExitInvalid || !strings.Contains(errOut, "lonely") {
+		t.Fatalf("gaps --gap lonely: exit %d %s", code, errOut)
+	}
+
+	var people steward.Page[steward.Person]
+	s.call(t, "GET", "/api/v1/people?status=active&limit=2", "", nil, 200, &people)
+	if len(people.Items) != 2 {
+		t.Fatalf("people = %+v", people.Items)
+	}
+	owner, other := people.Items[0], people.Items[1]
+
+	code, out, errOut = cli("identities", "set-owner", id, "--owner-id", fmt.Sprint(owner.ID))
+	if code != 0 || !strings.Contains(out, owner.Name+" (explicit)") {
+		t.Fatalf("set-owner: exit %d\n%s%s", code, out, errOut)
+	}
+	var v steward.IdentityView
+	code, out, _ = cli("identities", "get", id, "-o", "json")
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.OwnerID == nil || *v.OwnerID != owner.ID || v.OwnerSource != steward.OwnerExplicit {
+		t.Fatalf("get after set-owner: exit %d, %+v %v", code, v, err)
+	}
+	var still steward.Page[steward.GapView]
+	s.call(t, "GET", "/api/v1/gaps?gap=unowned&limit=1", "", nil, 200, &still)
+	if len(still.Items) > 0 && fmt.Sprint(still.Items[0].IdentityID) == id {
+		t.Error("the assigned identity is still the oldest unowned gap")
+	}
+
+	code, _, errOut = cli("identities", "attest", id, "--person-id", fmt.Sprint(other.ID))
+	if code != ExitInvalid || !strings.Contains(errOut, "not the owner") {
+		t.Fatalf("attest by another person: exit %d, %q", code, errOut)
+	}
+	code, out, errOut = cli("identities", "attest", id, "--person-id", fmt.Sprint(owner.ID), "--note", "still used by the nightly export")
+	if code != 0 || !strings.Contains(out, "Attested:") || !strings.Contains(out, fmt.Sprintf("by person %d", owner.ID)) {
+		t.Fatalf("attest by the owner: exit %d\n%s%s", code, out, errOut)
+	}
+
+	code, out, errOut = cli("identities", "set-owner", id, "--clear", "-o", "json")
+	v = steward.IdentityView{}
+	if err := json.Unmarshal([]byte(out), &v); code != 0 || err != nil || v.OwnerID != nil || v.OwnerSource != steward.OwnerNone {
+		t.Fatalf("set-owner --clear: exit %d, %+v %v %s", code, v, err, errOut)
+	}
+
+	for name, args := range map[string][]string{
+		"no assignment":      {"identities", "set-owner", id},
+		"clear and assign":   {"identities", "set-owner", id, "--clear", "--team-id", "1"},
+		"attest without who": {"identities", "attest", id},
+		"bad id":             {"identities", "set-owner", "x", "--clear"},
+	} {
+		if code, _, errOut := cli(args...); code != ExitInvalid {
+			t.Errorf("%s: exit %d, want %d: %s", name, code, ExitInvalid, errOut)
+		}
+	}
+	if code, _, _ := cli("identities", "set-owner", "99999999", "--clear"); code != ExitNotFound {
+		t.Errorf("set-owner of a missing identity: exit %d", code)
+	}
+	code, viewer, errOut := run(t, "token", "create", "--db", s.db, "--name", "reader", "--role", "viewer")
+	if code != 0 {
+		t.Fatalf("token create: exit %d %s", code, errOut)
+	}
+	code, _, errOut = run(t, "identities", "set-owner", id, "--clear", "--server", s.base, "--token", strings.TrimSpace(viewer))
+	if code != ExitUnauthorized || !strings.Contains(errOut, "may only read") {
+		t.Errorf("set-owner with a viewer token: exit %d %s", code, errOut)
+	}
+}
+
+// TestServeImports checks that serve wires the importer into the API: an
+// upload is reconciled, and a broken one names its line.
+func TestServeImports(t *testing.T) {
+	t.Parallel()
+	s := startDemoServer(t)
+	var sys steward.System
+	s.call(t, "POST", "/api/v1/systems", "application/json", strings.NewReader(`{"name": "uploaded", "kind": "vault"}`), 201, &sys)
+	target := fmt.Sprintf("/api/v1/systems/%d/import?format=jsonl", sys.ID)
+	body := `{"identity": {"external_id": "approle-ci", "kind": "workload", "owner": "nobody@example.com"}}` + "\n"
+	var res steward.SyncResult
+	s.call(t, "POST", target, "application/x-ndjson", strings.NewReader(body), 200, &res)
+	if res.IdentitiesCreated != 1 {
+		t.Errorf("import = %+v", res)
+	}
+	s.call(t, "POST", target, "", strings.NewReader(body), 200, &res)
+	if res.Events != 0 {
+		t.Errorf("second import = %+v, want no events", res)
+	}
+	var e struct{ Error steward.Error }
+	s.call(t, "POST", target, "", strings.NewReader(body+"{\n"), 400, &e)
+	if !strings.Contains(e.Error.Message, "upload:2") {
+		t.Errorf("broken import: %+v", e.Error)
+	}
+}
