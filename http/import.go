@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"os"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -53,11 +54,6 @@ func (s *Server) importSystem(w http.ResponseWriter, r *http.Request) error {
 	if _, err := s.Store.System(r.Context(), id); err != nil {
 		return err
 	}
-	body := &uploadBody{r: http.MaxBytesReader(w, r.Body, s.maxImportBytes)}
-	src, err := s.Importer(format, body, uploadName)
-	if err != nil {
-		return err
-	}
 	rc := http.NewResponseController(w)
 	deadline := time.Now().Add(importTimeout)
 	// Not every ResponseWriter can (a recorder in tests cannot); then the
@@ -65,21 +61,35 @@ func (s *Server) importSystem(w http.ResponseWriter, r *http.Request) error {
 	_ = rc.SetReadDeadline(deadline)
 	_ = rc.SetWriteDeadline(deadline)
 
+	// Spool the upload to a temporary file before the sync starts: the
+	// sync holds the store's write lock (all of SQLite) until it commits,
+	// and must not hold it while a slow client trickles its body.
+	spool, err := os.CreateTemp("", "steward-import-*")
+	if err != nil {
+		return err
+	}
+	defer func() { spool.Close(); os.Remove(spool.Name()) }()
+	if _, err := io.Copy(spool, http.MaxBytesReader(w, r.Body, s.maxImportBytes)); err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return tooLargeImport(tooLarge.Limit)
+		}
+		return steward.Errorf(steward.EINVALID, "The upload could not be read to its end; nothing was changed.")
+	}
+	if _, err := spool.Seek(0, io.SeekStart); err != nil {
+		return err
+	}
+	src, err := s.Importer(format, spool, uploadName)
+	if err != nil {
+		return err
+	}
+
 	o := steward.SyncOptions{Source: "import:" + format, Environment: env}
 	if partial != nil {
 		o.Partial = *partial
 	}
 	res, err := s.Store.SyncSystem(r.Context(), id, src.Read(r.Context()), o)
 	if err != nil {
-		// A body that could not be read whole explains the error, however
-		// the importer or the store reported it, and is the client's doing;
-		// the store has rolled everything back.
-		var tooLarge *http.MaxBytesError
-		if errors.As(body.err, &tooLarge) {
-			return tooLargeImport(tooLarge.Limit)
-		} else if body.err != nil {
-			return steward.Errorf(steward.EINVALID, "The upload could not be read to its end; nothing was changed.")
-		}
 		return err
 	}
 	return writeJSON(w, http.StatusOK, res)
@@ -87,20 +97,4 @@ func (s *Server) importSystem(w http.ResponseWriter, r *http.Request) error {
 
 func tooLargeImport(limit int64) error {
 	return steward.Errorf(steward.ETOOLARGE, "The upload is over the limit of %d bytes; nothing was changed. Split the file, or import it with steward import.", limit)
-}
-
-// uploadBody remembers the first error reading the request body, which the
-// importer and the store may wrap beyond recognition or report as a bad
-// row.
-type uploadBody struct {
-	r   io.Reader
-	err error
-}
-
-func (b *uploadBody) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	if err != nil && err != io.EOF && b.err == nil {
-		b.err = err
-	}
-	return n, err
 }
