@@ -72,6 +72,15 @@ func main() {
 	raw := rawInsert(ctx, db, 1_000_000)
 	log.Printf("raw insert: %.0f rows/s", raw)
 
+	// The people the export names as owners (person-0 … person-19999), so
+	// that owners resolve as they would from a directory: one identity in
+	// ten names nobody and is an ownership gap.
+	people := make([]steward.Person, 20000)
+	for i := range people {
+		people[i] = steward.Person{ID: int64(i + 1), ExternalID: fmt.Sprintf("person-%d", i), Name: fmt.Sprintf("Person %d", i),
+			Status: steward.PersonActive, CreatedAt: time.Now().UTC()}
+	}
+	check(db.BulkLoad(ctx, &steward.Bulk{People: people, Source: "bench"}))
 	sys := &steward.System{Name: "bench-import", Kind: steward.SystemOther}
 	check(db.CreateSystem(ctx, sys))
 	type phase struct {

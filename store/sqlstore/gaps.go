@@ -33,34 +33,47 @@ func (d *DB) refreshGaps(ctx context.Context, q querier, ev *eventSink, scope st
 	now := d.now()
 	for _, gap := range steward.GapKinds {
 		cond := gapCond[gap]
-		ids, err := d.ids(ctx, q, `SELECT x.id FROM identities x WHERE (`+scope+`) AND `+gapNHI+` AND `+cond+`
-			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = '`+string(gap)+`' AND k.status = 'open' AND k.kind = 'ownership_gap')
-			ORDER BY x.id`, args...)
+		due := now.Add(steward.GapDue[gap])
+		// One statement opens every new gap of this kind and returns the
+		// tasks it made, for their events.
+		rows, err := q.QueryContext(ctx, d.q(`INSERT INTO tasks (kind, gap, identity_id, status, opened_at, due_at)
+			SELECT 'ownership_gap', ?, x.id, 'open', ?, ? FROM identities x WHERE (`+scope+`) AND `+gapNHI+` AND `+cond+`
+			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = ? AND k.status = 'open' AND k.kind = 'ownership_gap')
+			ORDER BY x.id RETURNING id, identity_id`), append([]any{string(gap), micro(now), micro(due)}, append(args, string(gap))...)...)
 		if err != nil {
 			return n, err
 		}
-		due := now.Add(steward.GapDue[gap])
-		for _, id := range ids {
-			var taskID int64
-			if err := q.QueryRowContext(ctx, d.q(`INSERT INTO tasks (kind, gap, identity_id, status, opened_at, due_at) VALUES ('ownership_gap', ?, ?, 'open', ?, ?) RETURNING id`),
-				string(gap), id, micro(now), micro(due)).Scan(&taskID); err != nil {
-				return n, err
-			}
-			if err := ev.emit(ctx, "task.opened", "task", taskID, map[string]any{"kind": steward.TaskKindOwnershipGap, "gap": gap, "identity_id": id, "due_at": due}); err != nil {
-				return n, err
-			}
+		type opened struct{ task, identity int64 }
+		var open []opened
+		for rows.Next() {
 			n.opened++
+			if ev.quiet {
+				continue
+			}
+			var o opened
+			if err := rows.Scan(&o.task, &o.identity); err != nil {
+				rows.Close()
+				return n, err
+			}
+			open = append(open, o)
 		}
-		closed, err := d.ids(ctx, q, `SELECT k.id FROM tasks k JOIN identities x ON x.id = k.identity_id
-			WHERE (`+scope+`) AND k.status = 'open' AND k.kind = 'ownership_gap' AND k.gap = '`+string(gap)+`'
-			AND NOT (`+gapNHI+` AND `+cond+`) ORDER BY k.id`, args...)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return n, err
+		}
+		for _, o := range open {
+			if err := ev.emit(ctx, "task.opened", "task", o.task, map[string]any{"kind": steward.TaskKindOwnershipGap, "gap": gap, "identity_id": o.identity, "due_at": due}); err != nil {
+				return n, err
+			}
+		}
+		closed, err := d.ids(ctx, q, `UPDATE tasks SET status = 'done', closed_at = ?
+			WHERE status = 'open' AND kind = 'ownership_gap' AND gap = ?
+			AND identity_id IN (SELECT x.id FROM identities x WHERE (`+scope+`) AND NOT (`+gapNHI+` AND `+cond+`))
+			RETURNING id`, append([]any{micro(now), string(gap)}, args...)...)
 		if err != nil {
 			return n, err
 		}
 		for _, id := range closed {
-			if _, err := q.ExecContext(ctx, d.q(`UPDATE tasks SET status = 'done', closed_at = ? WHERE id = ?`), micro(now), id); err != nil {
-				return n, err
-			}
 			if err := ev.emit(ctx, "task.closed", "task", id, map[string]any{"gap": gap, "reason": "gap healed"}); err != nil {
 				return n, err
 			}

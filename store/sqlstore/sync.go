@@ -274,6 +274,14 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 		if err := d.createTemp(ctx, c, tables...); err != nil {
 			return err
 		}
+		if !d.pg {
+			// A large sync probes indexes of millions of rows at random: a
+			// bigger page cache for this run only, back to the default after.
+			if _, err := c.ExecContext(ctx, `PRAGMA cache_size = -524288`); err != nil {
+				return err
+			}
+			defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -65536`)
+		}
 		var bad problems
 		if err := d.stageRecords(ctx, c, records, o, res, &bad); err != nil {
 			return err

@@ -218,6 +218,9 @@ func (r *syncRun) identities(ctx context.Context) error {
 		}
 	}
 
+	if r.first {
+		return nil // nothing existed to change or remove
+	}
 	type row struct {
 		id                                           int64
 		name, kind, env, crit, status, ownerH, teamH string
@@ -323,6 +326,9 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		if err := r.ev.emit(ctx, "credential.created", "credential", n[0], map[string]any{"identity_id": n[1]}); err != nil {
 			return err
 		}
+	}
+	if r.first {
+		return nil // nothing existed to change or remove
 	}
 	type change struct {
 		id, identity                       int64
@@ -449,6 +455,9 @@ func (r *syncRun) grants(ctx context.Context) error {
 				return err
 			}
 		}
+	}
+	if r.first {
+		return nil // nothing existed to change or remove
 	}
 	type change struct {
 		id                  int64
