@@ -128,22 +128,16 @@ func (r *ownerResolver) resolve(subject *steward.RuleSubject, ownerHint, teamHin
 // resolveOwners re-resolves the owner and team of every identity that scope
 // (over identity x) selects and nobody assigned explicitly, writing an event
 // for each that changes. It adds what changed to changedIDs if not nil.
-func (d *DB) resolveOwners(ctx context.Context, c querier, scope string, args []any, res *steward.SyncResult, ev *eventSink) error {
+func (d *DB) resolveOwners(ctx context.Context, c *sql.Conn, scope string, args []any, res *steward.SyncResult, ev *eventSink) error {
 	return d.resolveOwnersInto(ctx, c, scope, args, res, ev, nil)
 }
 
-func (d *DB) resolveOwnersInto(ctx context.Context, c querier, scope string, args []any, res *steward.SyncResult, ev *eventSink, changedIDs map[int64]bool) error {
+func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, scope string, args []any, res *steward.SyncResult, ev *eventSink, changedIDs map[int64]bool) error {
 	r, err := d.newOwnerResolver(ctx, c)
 	if err != nil {
 		return err
 	}
-	type update struct {
-		id                int64
-		oldOwner, oldTeam *int64
-		oldSource         string
-		to                resolution
-	}
-	var updates []update
+	var updates []ownerUpdate
 	rows, err := c.QueryContext(ctx, d.q(`SELECT x.id, x.system_id, x.name, x.external_id, x.kind, x.environment, x.labels, x.owner_hint, x.team_hint,
 		x.owner_id, x.team_id, x.owner_source FROM identities x WHERE (`+scope+`) AND x.owner_source <> 'explicit'`), args...)
 	if err != nil {
@@ -167,18 +161,17 @@ func (d *DB) resolveOwnersInto(ctx context.Context, c querier, scope string, arg
 		}
 		to := r.resolve(subject, ownerHint, teamHint)
 		if !sameID(to.owner, fromNullID(owner)) || !sameID(to.team, fromNullID(team)) || string(to.source) != source {
-			updates = append(updates, update{id: id, oldOwner: fromNullID(owner), oldTeam: fromNullID(team), oldSource: source, to: to})
+			updates = append(updates, ownerUpdate{id: id, oldOwner: fromNullID(owner), oldTeam: fromNullID(team), oldSource: source, to: to})
 		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
+	if err := d.writeOwners(ctx, c, updates); err != nil {
+		return err
+	}
 	for _, u := range updates {
-		if _, err := c.ExecContext(ctx, d.q(`UPDATE identities SET owner_id = ?, team_id = ?, owner_source = ? WHERE id = ?`),
-			idPtr(u.to.owner), idPtr(u.to.team), string(u.to.source), u.id); err != nil {
-			return err
-		}
 		if changedIDs != nil {
 			changedIDs[u.id] = true
 		}
@@ -276,4 +269,41 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 		return nil, err
 	}
 	return res, nil
+}
+
+// ownerUpdate is one identity whose resolved owner differs from its stored one.
+type ownerUpdate struct {
+	id                int64
+	oldOwner, oldTeam *int64
+	oldSource         string
+	to                resolution
+}
+
+// writeOwners stores resolved owners: one UPDATE each for a few, or, for a
+// large set (a first load resolves a whole system), one COPY into a
+// temporary table and one UPDATE joined to it.
+func (d *DB) writeOwners(ctx context.Context, c *sql.Conn, updates []ownerUpdate) error {
+	if len(updates) < 1000 {
+		for _, u := range updates {
+			if _, err := c.ExecContext(ctx, d.q(`UPDATE identities SET owner_id = ?, team_id = ?, owner_source = ? WHERE id = ?`),
+				idPtr(u.to.owner), idPtr(u.to.team), string(u.to.source), u.id); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := d.createTemp(ctx, c, "owner_updates"); err != nil {
+		return err
+	}
+	defer d.dropTemp(ctx, c, "owner_updates")
+	rows := make([][]any, len(updates))
+	for i, u := range updates {
+		rows[i] = []any{u.id, idPtr(u.to.owner), idPtr(u.to.team), string(u.to.source)}
+	}
+	if err := d.copyRows(ctx, c, "owner_updates", []string{"id", "owner_id", "team_id", "owner_source"}, rows); err != nil {
+		return err
+	}
+	_, err := c.ExecContext(ctx, `UPDATE identities SET owner_id = u.owner_id, team_id = u.team_id, owner_source = u.owner_source
+		FROM owner_updates u WHERE identities.id = u.id`)
+	return err
 }

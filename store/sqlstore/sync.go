@@ -46,6 +46,7 @@ var stageTables = map[string]string{
 	"resolved_grants": `identity_id BIGINT NOT NULL, entitlement_id BIGINT NOT NULL, type TEXT NOT NULL, granted_at BIGINT,
 		expires_at BIGINT, hash TEXT NOT NULL`,
 	"touched":        `id BIGINT PRIMARY KEY`,
+	"owner_updates":  `id BIGINT PRIMARY KEY, owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL`,
 	"touched_people": `id BIGINT PRIMARY KEY`,
 }
 
@@ -226,11 +227,21 @@ type pendingEvent struct {
 
 func (e *eventSink) emit(ctx context.Context, action, objectType string, id int64, data any) error {
 	e.n++
-	if !e.quiet {
-		e.pending = append(e.pending, pendingEvent{action, objectType, id, data})
+	if e.quiet {
+		return nil
+	}
+	e.pending = append(e.pending, pendingEvent{action, objectType, id, data})
+	if len(e.pending) >= maxPendingEvents {
+		// A run this large holds the head from here on rather than its
+		// events in memory.
+		return e.flush(ctx)
 	}
 	return nil
 }
+
+// maxPendingEvents bounds the events a run holds in memory before it
+// appends them.
+const maxPendingEvents = 20000
 
 // flush appends the collected events in the order they were emitted.
 func (e *eventSink) flush(ctx context.Context) error {

@@ -63,6 +63,7 @@ func Run(t *testing.T, open Opener) {
 		"OwnershipRules":  testOwnershipRules,
 		"Gaps":            testGaps,
 		"SyncPeople":      testSyncPeople,
+		"OwnersInBulk":    testOwnersInBulk,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -453,3 +453,43 @@ func testSyncPeople(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatal(err)
 	}
 }
+
+// testOwnersInBulk resolves more owners at once than the store updates one
+// by one, through the path a first load of a large system takes.
+func testOwnersInBulk(t *testing.T, s steward.Store, _ *Clock) {
+	MustTeam(t, s, func(x *steward.Team) { x.Name = "bulk-owners" })
+	lead := MustPerson(t, s, func(p *steward.Person) { p.ExternalID = "bulk-lead" })
+	sys := MustSystem(t, s, nil)
+	var recs []steward.Record
+	for i := 0; i < 1500; i++ {
+		i := i
+		recs = append(recs, ident(fmt.Sprintf("bulk-%d", i), func(si *steward.SourceIdentity) {
+			if i%3 == 0 {
+				si.Owner = "bulk-lead"
+			}
+		}))
+	}
+	res, err := s.SyncSystem(ctx(), sys.ID, records(recs...), steward.SyncOptions{})
+	if err != nil || res.OwnersChanged != 500 {
+		t.Fatalf("first load: %+v %v", res, err)
+	}
+	res, err = s.ApplyOwnershipRules(ctx(), []steward.OwnershipRule{{Name: "all", Match: steward.RuleMatch{Names: []string{"bulk-*"}}, Team: "bulk-owners"}})
+	if err != nil || res.OwnersChanged != 1500 {
+		t.Fatalf("rules: %+v %v", res, err)
+	}
+	page, err := s.Identities(ctx(), steward.IdentityFilter{SystemID: sys.ID, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, i := range page.Items {
+		if i.TeamName != "bulk-owners" || (i.OwnerID != nil && *i.OwnerID != lead.ID) {
+			t.Fatalf("identity %s: team %q owner %v", i.ExternalID, i.TeamName, i.OwnerID)
+		}
+	}
+	if gaps, err := s.Gaps(ctx(), steward.GapFilter{Gap: steward.GapUnowned, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}}); err != nil || len(gaps.Items) != 1000 {
+		t.Fatalf("unowned gaps = %d, %v; want the 1000 without an owner tag", len(gaps.Items), err)
+	}
+	if _, err := s.VerifyAudit(ctx()); err != nil {
+		t.Fatal(err)
+	}
+}
