@@ -137,37 +137,56 @@ func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, scope string, a
 	if err != nil {
 		return err
 	}
-	var updates []ownerUpdate
-	rows, err := c.QueryContext(ctx, d.q(`SELECT x.id, x.system_id, x.name, x.external_id, x.kind, x.environment, x.labels, x.owner_hint, x.team_hint,
-		x.owner_id, x.team_id, x.owner_source FROM identities x WHERE (`+scope+`) AND x.owner_source <> 'explicit'`), args...)
-	if err != nil {
-		return err
-	}
-	for rows.Next() {
-		var id, systemID int64
-		var name, ext, kind, env, ownerHint, teamHint, source string
-		var labels sql.NullString
-		var owner, team sql.NullInt64
-		if err := rows.Scan(&id, &systemID, &name, &ext, &kind, &env, &labels, &ownerHint, &teamHint, &owner, &team, &source); err != nil {
-			rows.Close()
+	// In chunks of identities by id, so that memory stays bounded however
+	// many a first load or a rules change resolves.
+	const chunk = 10000
+	for after := int64(0); ; {
+		var updates []ownerUpdate
+		n := 0
+		rows, err := c.QueryContext(ctx, d.q(`SELECT x.id, x.system_id, x.name, x.external_id, x.kind, x.environment, x.labels, x.owner_hint, x.team_hint,
+			x.owner_id, x.team_id, x.owner_source FROM identities x WHERE (`+scope+`) AND x.owner_source <> 'explicit' AND x.id > ?
+			ORDER BY x.id LIMIT `+idStr(chunk)), append(append([]any{}, args...), after)...)
+		if err != nil {
 			return err
 		}
-		subject := &steward.RuleSubject{Name: name, ExternalID: ext, Kind: steward.IdentityKind(kind), Environment: steward.Environment(env)}
-		if s, ok := r.systems[systemID]; ok {
-			subject.System, subject.SystemKind = s.Name, s.Kind
+		for rows.Next() {
+			n++
+			var id, systemID int64
+			var name, ext, kind, env, ownerHint, teamHint, source string
+			var labels sql.NullString
+			var owner, team sql.NullInt64
+			if err := rows.Scan(&id, &systemID, &name, &ext, &kind, &env, &labels, &ownerHint, &teamHint, &owner, &team, &source); err != nil {
+				rows.Close()
+				return err
+			}
+			after = id
+			subject := &steward.RuleSubject{Name: name, ExternalID: ext, Kind: steward.IdentityKind(kind), Environment: steward.Environment(env)}
+			if s, ok := r.systems[systemID]; ok {
+				subject.System, subject.SystemKind = s.Name, s.Kind
+			}
+			if labels.Valid && labels.String != "" {
+				_ = json.Unmarshal([]byte(labels.String), &subject.Labels)
+			}
+			to := r.resolve(subject, ownerHint, teamHint)
+			if !sameID(to.owner, fromNullID(owner)) || !sameID(to.team, fromNullID(team)) || string(to.source) != source {
+				updates = append(updates, ownerUpdate{id: id, oldOwner: fromNullID(owner), oldTeam: fromNullID(team), oldSource: source, to: to})
+			}
 		}
-		if labels.Valid && labels.String != "" {
-			_ = json.Unmarshal([]byte(labels.String), &subject.Labels)
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		to := r.resolve(subject, ownerHint, teamHint)
-		if !sameID(to.owner, fromNullID(owner)) || !sameID(to.team, fromNullID(team)) || string(to.source) != source {
-			updates = append(updates, ownerUpdate{id: id, oldOwner: fromNullID(owner), oldTeam: fromNullID(team), oldSource: source, to: to})
+		if err := d.applyOwners(ctx, c, updates, res, ev, changedIDs); err != nil {
+			return err
+		}
+		if n < chunk {
+			return nil
 		}
 	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return err
-	}
+}
+
+// applyOwners writes one chunk of resolved owners and records what changed.
+func (d *DB) applyOwners(ctx context.Context, c *sql.Conn, updates []ownerUpdate, res *steward.SyncResult, ev *eventSink, changedIDs map[int64]bool) error {
 	if err := d.writeOwners(ctx, c, updates); err != nil {
 		return err
 	}

@@ -59,21 +59,18 @@ var stageIndexes = map[string]string{
 	"resolved_grants":    "identity_id, entitlement_id",
 }
 
-// createTemp creates the named temporary tables, empty, for this transaction.
+// createTemp creates the named temporary tables, empty, for this
+// transaction, replacing any left by an earlier step on this connection.
 func (d *DB) createTemp(ctx context.Context, c *sql.Conn, names ...string) error {
 	for _, n := range names {
-		var stmt string
+		schema, suffix := "temp.", ""
 		if d.pg {
-			stmt = `CREATE TEMP TABLE ` + n + ` (` + stageTables[n] + `) ON COMMIT DROP`
-		} else {
-			// SQLite temp tables live as long as the connection: drop any
-			// left by an earlier run on this (the one writer) connection.
-			if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS temp.`+n); err != nil {
-				return err
-			}
-			stmt = `CREATE TEMP TABLE ` + n + ` (` + stageTables[n] + `)`
+			schema, suffix = "pg_temp.", " ON COMMIT DROP"
 		}
-		if _, err := c.ExecContext(ctx, stmt); err != nil {
+		if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS `+schema+n); err != nil {
+			return err
+		}
+		if _, err := c.ExecContext(ctx, `CREATE TEMP TABLE `+n+` (`+stageTables[n]+`)`+suffix); err != nil {
 			return fmt.Errorf("create %s: %w", n, err)
 		}
 	}
@@ -96,13 +93,15 @@ func (d *DB) indexStage(ctx context.Context, c *sql.Conn, names ...string) error
 	return nil
 }
 
-// dropTemp drops SQLite's connection-long temporary tables after a run.
+// dropTemp drops temporary tables after a step (on PostgreSQL they would go
+// at commit anyway; SQLite's live as long as the connection).
 func (d *DB) dropTemp(ctx context.Context, c *sql.Conn, names ...string) {
+	schema := "temp."
 	if d.pg {
-		return
+		schema = "pg_temp."
 	}
 	for _, n := range names {
-		_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS temp.`+n)
+		_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+schema+n)
 	}
 }
 
@@ -287,8 +286,8 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 		}
 		if !d.pg {
 			// A large sync probes indexes of millions of rows at random: a
-			// bigger page cache for this run only, back to the default after.
-			if _, err := c.ExecContext(ctx, `PRAGMA cache_size = -524288`); err != nil {
+			// bigger page cache (256 MiB) for this run only, back to the default after.
+			if _, err := c.ExecContext(ctx, `PRAGMA cache_size = -262144`); err != nil {
 				return err
 			}
 			defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = -65536`)
