@@ -12,10 +12,19 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-// appendEvent adds one event to the audit chain inside tx. It locks the
-// audit_head row first, so concurrent writers (several replicas on one
-// PostgreSQL) chain one after the other; SQLite has one writer anyway.
+// appendEvent adds one event to the audit chain inside tx.
 func (d *DB) appendEvent(ctx context.Context, tx querier, action, objectType, objectID string, data any) error {
+	return d.appendEvents(ctx, tx, []pendingEvent{{action: action, objectType: objectType, objectID: objectID, data: data}})
+}
+
+// appendEvents adds events to the audit chain inside tx, in order. It locks
+// the audit_head row first, so concurrent writers (several replicas on one
+// PostgreSQL) chain one after the other; SQLite has one writer anyway. Many
+// events go in with one COPY (or multi-row INSERT) and one head update.
+func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
 	lock := ""
 	if d.pg {
 		lock = " FOR UPDATE"
@@ -24,23 +33,35 @@ func (d *DB) appendEvent(ctx context.Context, tx querier, action, objectType, ob
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+lock).Scan(&head.Seq, &head.Hash); err != nil {
 		return fmt.Errorf("read audit head: %w", err)
 	}
-	raw := []byte("{}")
-	if data != nil {
-		var err error
-		if raw, err = json.Marshal(data); err != nil {
-			return fmt.Errorf("audit event data: %w", err)
+	now, actor := d.now(), steward.ActorFrom(ctx)
+	rows := make([][]any, len(events))
+	for i, p := range events {
+		raw := []byte("{}")
+		if p.data != nil {
+			var err error
+			if raw, err = json.Marshal(p.data); err != nil {
+				return fmt.Errorf("audit event data: %w", err)
+			}
+		}
+		e := steward.Event{Seq: head.Seq + 1, Time: now, Actor: actor, Action: p.action,
+			ObjectType: p.objectType, ObjectID: p.objectID, Data: raw, PrevHash: head.Hash}
+		e.Hash = e.ComputeHash()
+		rows[i] = []any{e.Seq, micro(e.Time), e.Actor, e.Action, e.ObjectType, e.ObjectID, string(e.Data), e.PrevHash, e.Hash}
+		head = steward.ChainHead{Seq: e.Seq, Hash: e.Hash}
+	}
+	cols := []string{"seq", "time", "actor", "action", "object_type", "object_id", "data", "prev_hash", "hash"}
+	if c, ok := tx.(*sql.Conn); ok && len(rows) > 1 {
+		if err := d.copyRows(ctx, c, "events", cols, rows); err != nil {
+			return fmt.Errorf("append audit events: %w", err)
+		}
+	} else {
+		for _, r := range rows {
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO events (`+strings.Join(cols, ", ")+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), r...); err != nil {
+				return fmt.Errorf("append audit event: %w", err)
+			}
 		}
 	}
-	e := steward.Event{
-		Seq: head.Seq + 1, Time: d.now(), Actor: steward.ActorFrom(ctx), Action: action,
-		ObjectType: objectType, ObjectID: objectID, Data: raw, PrevHash: head.Hash,
-	}
-	e.Hash = e.ComputeHash()
-	if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO events (seq, time, actor, action, object_type, object_id, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-		e.Seq, micro(e.Time), e.Actor, e.Action, e.ObjectType, e.ObjectID, string(e.Data), e.PrevHash, e.Hash); err != nil {
-		return fmt.Errorf("append audit event: %w", err)
-	}
-	if _, err := tx.ExecContext(ctx, d.q(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), e.Seq, e.Hash); err != nil {
+	if _, err := tx.ExecContext(ctx, d.q(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), head.Seq, head.Hash); err != nil {
 		return fmt.Errorf("update audit head: %w", err)
 	}
 	return nil

@@ -219,9 +219,8 @@ type eventSink struct {
 }
 
 type pendingEvent struct {
-	action, objectType string
-	id                 int64
-	data               any
+	action, objectType, objectID string
+	data                         any
 }
 
 func (e *eventSink) emit(ctx context.Context, action, objectType string, id int64, data any) error {
@@ -229,7 +228,7 @@ func (e *eventSink) emit(ctx context.Context, action, objectType string, id int6
 	if e.quiet {
 		return nil
 	}
-	e.pending = append(e.pending, pendingEvent{action, objectType, id, data})
+	e.pending = append(e.pending, pendingEvent{action, objectType, idStr(id), data})
 	if len(e.pending) >= maxPendingEvents {
 		// A run this large holds the head from here on rather than its
 		// events in memory.
@@ -244,10 +243,8 @@ const maxPendingEvents = 20000
 
 // flush appends the collected events in the order they were emitted.
 func (e *eventSink) flush(ctx context.Context) error {
-	for _, p := range e.pending {
-		if err := e.d.appendEvent(ctx, e.c, p.action, p.objectType, idStr(p.id), p.data); err != nil {
-			return err
-		}
+	if err := e.d.appendEvents(ctx, e.c, e.pending); err != nil {
+		return err
 	}
 	e.pending = nil
 	return nil
