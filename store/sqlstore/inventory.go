@@ -404,8 +404,13 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 	}
 	if f.Gap != "" {
 		// The open gap tasks are the materialised gap set: driving the page
-		// from their (gap, identity_id) index keeps it a range scan.
-		from = `tasks k JOIN identities x ON x.id = k.identity_id`
+		// from their (gap, identity_id) index keeps it a range scan. With a
+		// search, the search's matches drive and the tasks are probed.
+		if from == `identities x` {
+			from = `tasks k JOIN identities x ON x.id = k.identity_id`
+		} else {
+			from += ` JOIN tasks k ON k.identity_id = x.id`
+		}
 		where = append(where, "k.gap = ?", "k.status = 'open'", "k.identity_id > ?")
 		args = append(args, string(f.Gap), after)
 	}

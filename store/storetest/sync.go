@@ -342,6 +342,14 @@ func testGaps(t *testing.T, s steward.Store, clock *Clock) {
 	if err != nil || len(ids.Items) != 1 || ids.Items[0].ID != i.ID {
 		t.Fatalf("identities gap=unowned: %+v %v", ids, err)
 	}
+	// A search and a gap filter together (short and long queries take
+	// different paths on SQLite).
+	for q, want := range map[string]int{i.Name: 1, i.Name[:2]: 1, "no-such-name": 0} {
+		ids, err := s.Identities(ctx(), steward.IdentityFilter{Gap: steward.GapUnowned, Query: q})
+		if err != nil || len(ids.Items) != want {
+			t.Fatalf("identities gap=unowned q=%q: %+v %v", q, ids, err)
+		}
+	}
 	// Assigning the suggested owner closes the gap.
 	if _, err := s.SetOwner(ctx(), i.ID, steward.OwnerAssignment{OwnerID: g.SuggestedOwnerID, TeamID: &team.ID}); err != nil {
 		t.Fatal(err)
