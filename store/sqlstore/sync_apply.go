@@ -33,6 +33,21 @@ func (r *syncRun) apply(ctx context.Context) error {
 	return nil
 }
 
+// collect runs a query on the run's connection and returns one T per row,
+// filled by scan. The rows are closed before it returns.
+func collect[T any](ctx context.Context, r *syncRun, query string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
+	var out []T
+	err := r.query(ctx, query, args, func(rows *sql.Rows) error {
+		var v T
+		if err := scan(rows, &v); err != nil {
+			return err
+		}
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
 // query runs a query on the run's connection and calls fn for each row,
 // closing the rows before returning so that fn's caller may write next.
 func (r *syncRun) query(ctx context.Context, query string, args []any, fn func(*sql.Rows) error) error {
@@ -70,18 +85,13 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 		name       string
 		privileged bool
 	}
-	var news []created
-	if err := r.query(ctx, `INSERT INTO entitlements (system_id, name, description, privileged, sensitivity, created_at, content_hash)
+	news, err := collect(ctx, r, `INSERT INTO entitlements (system_id, name, description, privileged, sensitivity, created_at, content_hash)
 		SELECT ?, s.name, s.description, s.privileged, s.sensitivity, ?, s.hash FROM stage_entitlements s
 		WHERE NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.system_id = ? AND e.name = s.name)
-		RETURNING id, name, privileged`, []any{sid, micro(r.now), sid}, func(rows *sql.Rows) error {
-		var n created
-		if err := rows.Scan(&n.id, &n.name, &n.privileged); err != nil {
-			return err
-		}
-		news = append(news, n)
-		return nil
-	}); err != nil {
+		RETURNING id, name, privileged`, []any{sid, micro(r.now), sid}, func(rows *sql.Rows, n *created) error {
+		return rows.Scan(&n.id, &n.name, &n.privileged)
+	})
+	if err != nil {
 		return err
 	}
 	for _, n := range news {
@@ -98,17 +108,11 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 		oldSens, newSens string
 		hash             string
 	}
-	var changes []change
-	if err := r.query(ctx, `SELECT e.id, e.name, e.description, s.description, e.privileged, s.privileged, e.sensitivity, s.sensitivity, s.hash
-		FROM stage_entitlements s JOIN entitlements e ON e.system_id = ? AND e.name = s.name WHERE e.content_hash <> s.hash`,
-		[]any{sid}, func(rows *sql.Rows) error {
-			var ch change
-			if err := rows.Scan(&ch.id, &ch.name, &ch.oldDesc, &ch.newDesc, &ch.oldPriv, &ch.newPriv, &ch.oldSens, &ch.newSens, &ch.hash); err != nil {
-				return err
-			}
-			changes = append(changes, ch)
-			return nil
-		}); err != nil {
+	changes, err := collect(ctx, r, `SELECT e.id, e.name, e.description, s.description, e.privileged, s.privileged, e.sensitivity, s.sensitivity, s.hash
+		FROM stage_entitlements s JOIN entitlements e ON e.system_id = ? AND e.name = s.name WHERE e.content_hash <> s.hash`, []any{sid}, func(rows *sql.Rows, ch *change) error {
+		return rows.Scan(&ch.id, &ch.name, &ch.oldDesc, &ch.newDesc, &ch.oldPriv, &ch.newPriv, &ch.oldSens, &ch.newSens, &ch.hash)
+	})
+	if err != nil {
 		return err
 	}
 	for _, ch := range changes {
@@ -383,18 +387,12 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return nil
 	}
 	type gone struct{ id, identity int64 }
-	var all []gone
-	if err := r.query(ctx, `SELECT c.id, c.identity_id FROM credentials c JOIN identities x ON x.id = c.identity_id
+	all, err := collect(ctx, r, `SELECT c.id, c.identity_id FROM credentials c JOIN identities x ON x.id = c.identity_id
 		WHERE x.system_id = ? AND c.external_id <> ''
-		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`,
-		[]any{sid}, func(rows *sql.Rows) error {
-			var g gone
-			if err := rows.Scan(&g.id, &g.identity); err != nil {
-				return err
-			}
-			all = append(all, g)
-			return nil
-		}); err != nil {
+		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`, []any{sid}, func(rows *sql.Rows, g *gone) error {
+		return rows.Scan(&g.id, &g.identity)
+	})
+	if err != nil {
 		return err
 	}
 	for _, g := range all {
@@ -465,17 +463,12 @@ func (r *syncRun) grants(ctx context.Context) error {
 		granted, newGranted int64
 		expires, newExpires sql.NullInt64
 	}
-	var changes []change
-	if err := r.query(ctx, `SELECT g.id, g.type, g.granted_at, g.expires_at, s.type, COALESCE(s.granted_at, g.granted_at), s.expires_at, s.hash
+	changes, err := collect(ctx, r, `SELECT g.id, g.type, g.granted_at, g.expires_at, s.type, COALESCE(s.granted_at, g.granted_at), s.expires_at, s.hash
 		FROM resolved_grants s JOIN grants g ON g.identity_id = s.identity_id AND g.entitlement_id = s.entitlement_id
-		WHERE g.content_hash <> s.hash`, nil, func(rows *sql.Rows) error {
-		var ch change
-		if err := rows.Scan(&ch.id, &ch.typ, &ch.granted, &ch.expires, &ch.newTyp, &ch.newGranted, &ch.newExpires, &ch.hash); err != nil {
-			return err
-		}
-		changes = append(changes, ch)
-		return nil
-	}); err != nil {
+		WHERE g.content_hash <> s.hash`, nil, func(rows *sql.Rows, ch *change) error {
+		return rows.Scan(&ch.id, &ch.typ, &ch.granted, &ch.expires, &ch.newTyp, &ch.newGranted, &ch.newExpires, &ch.hash)
+	})
+	if err != nil {
 		return err
 	}
 	for _, ch := range changes {
