@@ -99,7 +99,7 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 }
 
 func newIdentitiesCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "identities", Aliases: []string{"identity", "id"}, Short: "List and show identities through the API"}
+	cmd := &cobra.Command{Use: "identities", Aliases: []string{"identity", "id"}, Short: "List and show identities, set their owner and attest them, through the API"}
 	cmd.AddCommand(newIdentitiesListCmd(e), newIdentitiesGetCmd(e), newIdentitiesSetOwnerCmd(e), newIdentitiesAttestCmd(e))
 	return cmd
 }
