@@ -125,13 +125,11 @@ func (r *ownerResolver) resolve(subject *steward.RuleSubject, ownerHint, teamHin
 	return res
 }
 
-// resolveOwners re-resolves the owner and team of every identity that scope
-// (over identity x) selects and nobody assigned explicitly, writing an event
-// for each that changes. It adds what changed to changedIDs if not nil.
-func (d *DB) resolveOwners(ctx context.Context, c *sql.Conn, scope string, args []any, res *steward.SyncResult, ev *eventSink) error {
-	return d.resolveOwnersInto(ctx, c, scope, args, res, ev, nil)
-}
-
+// resolveOwnersInto re-resolves the owner and team of every identity that
+// scope (over identity x) selects and nobody assigned explicitly, writing an
+// event for each that changes, and adds what changed to changedIDs. Syncs
+// resolve as they stage; this is for rules and people that change under
+// identities that did not.
 func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, scope string, args []any, res *steward.SyncResult, ev *eventSink, changedIDs map[int64]bool) error {
 	r, err := d.newOwnerResolver(ctx, c)
 	if err != nil {

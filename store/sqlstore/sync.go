@@ -34,7 +34,8 @@ const stageBatch = 5000
 var stageTables = map[string]string{
 	"stage_identities": `external_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
 		criticality TEXT NOT NULL, status TEXT NOT NULL, labels TEXT, owner_hint TEXT NOT NULL, team_hint TEXT NOT NULL,
-		created_at BIGINT, last_used_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
+		created_at BIGINT, last_used_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL,
+		owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL`,
 	"stage_credentials": `identity_ext TEXT NOT NULL, external_id TEXT NOT NULL, kind TEXT NOT NULL, created_at BIGINT,
 		last_rotated_at BIGINT, last_used_at BIGINT, expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
 	"stage_entitlements": `name TEXT NOT NULL, description TEXT NOT NULL, privileged BOOLEAN NOT NULL, sensitivity TEXT NOT NULL,
@@ -290,8 +291,12 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 			}
 			defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp.cache_size = -2000`)
 		}
+		resolver, err := d.newOwnerResolver(ctx, c)
+		if err != nil {
+			return err
+		}
 		var bad problems
-		if err := d.stageRecords(ctx, c, records, o, res, &bad); err != nil {
+		if err := d.stageRecords(ctx, c, records, o, res, &bad, sys, resolver); err != nil {
 			return err
 		}
 		if err := d.indexStage(ctx, c, tables[:4]...); err != nil {
@@ -318,9 +323,6 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 		if first {
 			scope, args = `x.system_id = ?`, []any{systemID}
 		} else if err := d.writeTouched(ctx, c, "touched", run.touched); err != nil {
-			return err
-		}
-		if err := d.resolveOwners(ctx, c, scope, args, res, ev); err != nil {
 			return err
 		}
 		gaps, err := d.refreshGaps(ctx, c, ev, scope, args...)
@@ -373,7 +375,7 @@ func (d *DB) systemIn(ctx context.Context, q querier, id int64) (*steward.System
 }
 
 var stageCols = map[string][]string{
-	"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos"},
+	"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos", "owner_id", "team_id", "owner_source"},
 	"stage_credentials":  {"identity_ext", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "hash", "pos"},
 	"stage_entitlements": {"name", "description", "privileged", "sensitivity", "hash", "pos"},
 	"stage_grants":       {"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos"},
@@ -388,7 +390,11 @@ type stageBatchOf struct {
 // stageRecords normalises each record and loads it into the staging tables.
 // Reading and parsing the source runs in its own goroutine, beside the
 // inserts, so that on two cores neither waits for the other.
-func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[steward.Record, error], o steward.SyncOptions, res *steward.SyncResult, bad *problems) error {
+// Each identity's owner and team are resolved here, as it is staged (see
+// ownerResolver), so that new rows go in with their owner rather than being
+// updated a second time.
+func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[steward.Record, error], o steward.SyncOptions, res *steward.SyncResult, bad *problems,
+	sys *steward.System, resolver *ownerResolver) error {
 	batches := make(chan stageBatchOf, 4)
 	done := make(chan struct{})
 	var fatal error
@@ -426,8 +432,11 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 				i := r.Identity
 				owner := steward.NormalizeOwnerKey(i.Owner)
 				h := digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels, owner, i.Team, i.CreatedAt})
+				to := resolver.resolve(&steward.RuleSubject{System: sys.Name, SystemKind: sys.Kind, Kind: i.Kind, Environment: i.Environment,
+					Name: i.Name, ExternalID: i.ExternalID, Labels: i.Labels}, owner, i.Team)
 				ok = add("stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
-					string(i.Status), labelsJSON(i.Labels), owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos)
+					string(i.Status), labelsJSON(i.Labels), owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos,
+					idPtr(to.owner), idPtr(to.team), string(to.source))
 				for _, cr := range i.Credentials {
 					ok = ok && add("stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
 						microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),

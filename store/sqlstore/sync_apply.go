@@ -191,33 +191,39 @@ func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) er
 func (r *syncRun) identities(ctx context.Context) error {
 	sid := r.sys.ID
 	type created struct {
-		id         int64
-		externalID string
-		kind       string
+		id          int64
+		externalID  string
+		kind        string
+		owner, team *int64
 	}
 	var news []created
 	if err := r.query(ctx, `INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, status, labels, owner_hint, team_hint,
-			created_at, last_used_at, updated_at, content_hash, owner_source)
+			created_at, last_used_at, updated_at, content_hash, owner_id, team_id, owner_source)
 		SELECT ?, s.external_id, s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint,
-			COALESCE(s.created_at, ?), s.last_used_at, ?, s.hash, '' FROM stage_identities s
+			COALESCE(s.created_at, ?), s.last_used_at, ?, s.hash, s.owner_id, s.team_id, s.owner_source FROM stage_identities s
 		WHERE NOT EXISTS (SELECT 1 FROM identities x WHERE x.system_id = ? AND x.external_id = s.external_id)
-		RETURNING id, external_id, kind`, []any{sid, micro(r.now), micro(r.now), sid}, func(rows *sql.Rows) error {
+		RETURNING id, external_id, kind, owner_id, team_id`, []any{sid, micro(r.now), micro(r.now), sid}, func(rows *sql.Rows) error {
 		r.res.IdentitiesCreated++
-		if r.first {
-			return nil // scoped by system afterwards; do not hold a million ids
-		}
 		var n created
-		if err := rows.Scan(&n.id, &n.externalID, &n.kind); err != nil {
+		var owner, team sql.NullInt64
+		if err := rows.Scan(&n.id, &n.externalID, &n.kind, &owner, &team); err != nil {
 			return err
 		}
-		news = append(news, n)
+		if owner.Valid || team.Valid {
+			r.res.OwnersChanged++
+		}
+		if !r.first { // a first load is scoped by system afterwards; do not hold a million ids
+			n.owner, n.team = fromNullID(owner), fromNullID(team)
+			news = append(news, n)
+		}
 		return nil
 	}); err != nil {
 		return err
 	}
 	for _, n := range news {
 		r.touched[n.id] = true
-		if err := r.ev.emit(ctx, "identity.created", "identity", n.id, map[string]any{"system_id": sid, "external_id": n.externalID, "kind": n.kind, "source": r.o.Source}); err != nil {
+		if err := r.ev.emit(ctx, "identity.created", "identity", n.id, map[string]any{"system_id": sid, "external_id": n.externalID, "kind": n.kind,
+			"owner_id": n.owner, "team_id": n.team, "source": r.o.Source}); err != nil {
 			return err
 		}
 	}
@@ -230,6 +236,8 @@ func (r *syncRun) identities(ctx context.Context) error {
 		name, kind, env, crit, status, ownerH, teamH string
 		labels                                       sql.NullString
 		created                                      int64
+		owner, team                                  sql.NullInt64
+		ownerSource                                  string
 	}
 	type change struct {
 		old, new row
@@ -237,13 +245,17 @@ func (r *syncRun) identities(ctx context.Context) error {
 	}
 	var changes []change
 	if err := r.query(ctx, `SELECT x.id, x.name, x.kind, x.environment, x.criticality, x.status, x.labels, x.owner_hint, x.team_hint, x.created_at,
-			s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint, COALESCE(s.created_at, x.created_at), s.hash
+			x.owner_id, x.team_id, x.owner_source,
+			s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint, COALESCE(s.created_at, x.created_at), s.hash,
+			s.owner_id, s.team_id, s.owner_source
 		FROM stage_identities s JOIN identities x ON x.system_id = ? AND x.external_id = s.external_id
 		WHERE x.content_hash <> s.hash OR x.status = 'removed'`, []any{sid}, func(rows *sql.Rows) error {
 		var ch change
 		o, n := &ch.old, &ch.new
 		if err := rows.Scan(&o.id, &o.name, &o.kind, &o.env, &o.crit, &o.status, &o.labels, &o.ownerH, &o.teamH, &o.created,
-			&n.name, &n.kind, &n.env, &n.crit, &n.status, &n.labels, &n.ownerH, &n.teamH, &n.created, &ch.hash); err != nil {
+			&o.owner, &o.team, &o.ownerSource,
+			&n.name, &n.kind, &n.env, &n.crit, &n.status, &n.labels, &n.ownerH, &n.teamH, &n.created, &ch.hash,
+			&n.owner, &n.team, &n.ownerSource); err != nil {
 			return err
 		}
 		changes = append(changes, ch)
@@ -253,12 +265,25 @@ func (r *syncRun) identities(ctx context.Context) error {
 	}
 	for _, ch := range changes {
 		o, n := ch.old, ch.new
+		if o.ownerSource == string(steward.OwnerExplicit) {
+			// Somebody assigned it: what the source now says does not move it.
+			n.owner, n.team, n.ownerSource = o.owner, o.team, o.ownerSource
+		}
 		if err := r.exec(ctx, `UPDATE identities SET name = ?, kind = ?, environment = ?, criticality = ?, status = ?, labels = ?, owner_hint = ?, team_hint = ?,
-				created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ? WHERE id = ?`,
-			n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now), o.id); err != nil {
+				created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ?, owner_id = ?, team_id = ?, owner_source = ? WHERE id = ?`,
+			n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now),
+			n.owner, n.team, n.ownerSource, o.id); err != nil {
 			return err
 		}
 		r.touched[o.id] = true
+		if o.owner != n.owner || o.team != n.team {
+			r.res.OwnersChanged++
+			if err := r.ev.emit(ctx, "identity.owner_changed", "identity", o.id, map[string]any{
+				"owner_id": fromNullID(n.owner), "team_id": fromNullID(n.team), "owner_source": n.ownerSource,
+				"old_owner_id": fromNullID(o.owner), "old_team_id": fromNullID(o.team), "old_owner_source": o.ownerSource}); err != nil {
+				return err
+			}
+		}
 		diff := fieldDiff{}
 		diff.add("name", o.name, n.name)
 		diff.add("kind", o.kind, n.kind)

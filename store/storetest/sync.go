@@ -179,6 +179,29 @@ func testSync(t *testing.T, s steward.Store, clock *Clock) {
 	if err != nil || len(page.Items) != 2 {
 		t.Fatalf("reporting grants = %+v %v", page, err)
 	}
+	// A changed owner tag moves a resolved owner, and never an explicit one.
+	grace := MustPerson(t, s, func(p *steward.Person) { p.ExternalID = "grace"; p.Email = "grace@example.test" })
+	reporting := identityByExt(t, s, sys.ID, "reporting")
+	if _, err := s.SetOwner(ctx(), reporting.ID, steward.OwnerAssignment{OwnerID: &ada.ID}); err != nil {
+		t.Fatal(err)
+	}
+	snap = snapshot(clock.Now())
+	snap[2].Identity.Owner = "grace"
+	snap[3].Identity.Owner = "grace"
+	mid = eventCount(t, s)
+	res, err = s.SyncSystem(ctx(), sys.ID, records(snap...), steward.SyncOptions{Source: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := identityByExt(t, s, sys.ID, "etl"); got.OwnerID == nil || *got.OwnerID != grace.ID || got.OwnerSource != steward.OwnerFromTag {
+		t.Fatalf("etl after its owner tag changed: %+v", got)
+	}
+	if got := identityByExt(t, s, sys.ID, "reporting"); got.OwnerID == nil || *got.OwnerID != ada.ID || got.OwnerSource != steward.OwnerExplicit {
+		t.Fatalf("an explicit owner moved with the tag: %+v", got)
+	}
+	if acts := countActions(t, s, mid); acts["identity.owner_changed"] != 1 || res.OwnersChanged != 1 {
+		t.Fatalf("owner changes: %v, result %+v", acts, res)
+	}
 	// A removed identity that comes back is restored.
 	res, err = s.SyncSystem(ctx(), sys.ID, records(snapshot(clock.Now())...), steward.SyncOptions{Source: "test"})
 	if err != nil {
