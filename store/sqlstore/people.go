@@ -146,7 +146,7 @@ func (r *peopleRun) apply(ctx context.Context) error {
 	var created []named
 	rows, err = c.QueryContext(ctx, d.q(`INSERT INTO people (external_id, name, email, title, team_id, status, departed_at, created_at, source)
 		SELECT s.external_id, s.name, s.email, s.title, (SELECT t.id FROM teams t WHERE t.name = s.team), s.status,
-			CASE WHEN s.status = 'departed' THEN COALESCE(NULLIF(s.departed_at, `+zeroMicro+`), ?) END, ?, ?
+			CASE WHEN s.status = 'departed' THEN COALESCE(s.departed_at, ?) END, ?, ?
 		FROM stage_people s WHERE NOT EXISTS (SELECT 1 FROM people p WHERE p.external_id = s.external_id)
 		RETURNING id, external_id`), now, now, r.source)
 	if err != nil {
@@ -305,7 +305,3 @@ func (r *peopleRun) apply(ctx context.Context) error {
 	}
 	return nil
 }
-
-// zeroMicro is the stored form of the zero time.Time, which a people source
-// uses for "departed, date unknown" (see SourcePerson.Normalize).
-var zeroMicro = idStr(time.Time{}.UnixMicro())

@@ -581,7 +581,8 @@ func (d *DB) timed(query string) func() {
 	start := time.Now()
 	return func() {
 		if took := time.Since(start); took > 100*time.Millisecond {
-			d.logger.Debug("slow sync statement", "took", took.Round(time.Millisecond), "sql", strings.Join(strings.Fields(query), " ")[:min(len(strings.Join(strings.Fields(query), " ")), 160)])
+			sql := strings.Join(strings.Fields(query), " ")
+			d.logger.Debug("slow sync statement", "took", took.Round(time.Millisecond), "sql", sql[:min(len(sql), 160)])
 		}
 	}
 }
