@@ -29,21 +29,11 @@ import (
 // entitlement), EFORBIDDEN (Steward's role may not), ECONFLICT (the grant
 // would make a membership loop), EUNAVAILABLE.
 func (c *Connector) Grant(ctx context.Context, identity, entitlement string) error {
-	role, err := roleOf(entitlement)
-	if err != nil {
-		return err
-	}
-	conn, err := c.connect(ctx, "")
+	conn, role, err := c.membership(ctx, identity, entitlement)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	if _, err := c.lookupIdentity(ctx, conn, identity); err != nil {
-		return err
-	}
-	if err := c.lookupRole(ctx, conn, role); err != nil {
-		return err
-	}
 	// Granting a membership held already only raises a NOTICE.
 	if _, err := conn.Exec(ctx, "GRANT "+ident(role)+" TO "+ident(identity)); err != nil {
 		return classify(err, fmt.Sprintf("granting role %q to %q", role, identity))
@@ -56,21 +46,11 @@ func (c *Connector) Grant(ctx context.Context, identity, entitlement string) err
 // whoever granted it. Errors as Grant; EFORBIDDEN also when a grant made by
 // another role cannot be revoked by Steward's.
 func (c *Connector) Revoke(ctx context.Context, identity, entitlement string) error {
-	role, err := roleOf(entitlement)
-	if err != nil {
-		return err
-	}
-	conn, err := c.connect(ctx, "")
+	conn, role, err := c.membership(ctx, identity, entitlement)
 	if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
-	if _, err := c.lookupIdentity(ctx, conn, identity); err != nil {
-		return err
-	}
-	if err := c.lookupRole(ctx, conn, role); err != nil {
-		return err
-	}
 	what := fmt.Sprintf("revoking role %q from %q", role, identity)
 	// Revoking what is not held only raises a WARNING.
 	if _, err := conn.Exec(ctx, "REVOKE "+ident(role)+" FROM "+ident(identity)); err != nil {
@@ -362,4 +342,27 @@ func (c *Connector) Delete(ctx context.Context, identity string) error {
 	}
 	c.logger.Info("postgres: dropped role", "identity", identity)
 	return nil
+}
+
+// membership checks a Grant or Revoke: the entitlement names a role
+// ("role:<name>"), and both the login role and the role exist in scope. It
+// returns an open connection for the change; the caller closes it.
+func (c *Connector) membership(ctx context.Context, identity, entitlement string) (*pgx.Conn, string, error) {
+	role, err := roleOf(entitlement)
+	if err != nil {
+		return nil, "", err
+	}
+	conn, err := c.connect(ctx, "")
+	if err != nil {
+		return nil, "", err
+	}
+	if _, err := c.lookupIdentity(ctx, conn, identity); err != nil {
+		conn.Close(ctx)
+		return nil, "", err
+	}
+	if err := c.lookupRole(ctx, conn, role); err != nil {
+		conn.Close(ctx)
+		return nil, "", err
+	}
+	return conn, role, nil
 }
