@@ -252,6 +252,10 @@ type SyncOptions struct {
 	// Partial, when set, upserts what the source reports and removes
 	// nothing: for sources that are not a whole snapshot of the system.
 	Partial bool
+	// Full, when set, parses and compares every record even where the
+	// system's last whole sync holds the same record (see Skipper). The
+	// result is the same; it is for when the digest itself is in doubt.
+	Full bool
 }
 
 // SyncResult counts what one reconciliation run changed.
@@ -298,12 +302,14 @@ type OwnershipService interface {
 
 // SyncStore reconciles the inventory with what sources report.
 type SyncStore interface {
-	// SyncSystem makes the inventory of one system match the records, in one
-	// transaction: upserts by external id, marks identities the source no
-	// longer reports as removed (unless Partial), writes an event per change.
-	// Every record that cannot be used is reported in one EINVALID error
-	// naming its position, and then nothing changes.
-	SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[Record, error], o SyncOptions) (*SyncResult, error)
+	// SyncSystem makes the inventory of one system match what the source
+	// reads, in one transaction: upserts by external id, marks identities the
+	// source no longer reports as removed (unless Partial), writes an event
+	// per change. Every record that cannot be used is reported in one
+	// EINVALID error naming its position, and then nothing changes.
+	// A whole sync remembers each record's Sum, so that the next one skips
+	// the records that did not change (and, for a Skipper, their parsing).
+	SyncSystem(ctx context.Context, systemID int64, src Source, o SyncOptions) (*SyncResult, error)
 	// SyncPeople makes the people of one source match the stream: upserts by
 	// external id, creates teams named by people, and marks departed the
 	// people of that source it no longer lists. Errors as SyncSystem.

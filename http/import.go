@@ -88,7 +88,7 @@ func (s *Server) importSystem(w http.ResponseWriter, r *http.Request) error {
 	if partial != nil {
 		o.Partial = *partial
 	}
-	res, err := s.Store.SyncSystem(r.Context(), id, src.Read(r.Context()), o)
+	res, err := s.Store.SyncSystem(r.Context(), id, src, o)
 	if err != nil {
 		return err
 	}

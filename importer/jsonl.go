@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/cespare/xxhash/v2"
+
 	"github.com/stewardhq/steward"
 )
 
@@ -23,9 +25,18 @@ import (
 // up to 1 MiB. See docs/import-formats.md.
 type JSONL struct{ in input }
 
-// Read streams one record per non-blank line.
+// Read streams one record per non-blank line. Each record's Sum is the
+// xxHash64 of its line, without surrounding white space.
 func (s *JSONL) Read(ctx context.Context) iter.Seq2[steward.Record, error] {
-	return s.in.stream(ctx, s.read)
+	return s.ReadSkipping(ctx, nil)
+}
+
+// ReadSkipping is Read, except that a line whose Sum known reports true is
+// not decoded: its record comes with only Sum and Pos set.
+func (s *JSONL) ReadSkipping(ctx context.Context, known func(sum uint64) bool) iter.Seq2[steward.Record, error] {
+	return s.in.stream(ctx, func(r io.Reader, emit func(steward.Record, error) bool) error {
+		return s.read(r, known, emit)
+	})
 }
 
 // JSONL lines are decoded in parallel, in batches, by GOMAXPROCS workers,
@@ -62,7 +73,7 @@ type jsonlJob struct {
 	res   chan<- jsonlResult
 }
 
-func (s *JSONL) read(r io.Reader, emit func(steward.Record, error) bool) error {
+func (s *JSONL) read(r io.Reader, known func(uint64) bool, emit func(steward.Record, error) bool) error {
 	workers := max(1, runtime.GOMAXPROCS(0))
 	done := make(chan struct{})
 	jobs := make(chan jsonlJob)
@@ -79,7 +90,7 @@ func (s *JSONL) read(r io.Reader, emit func(steward.Record, error) bool) error {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				j.res <- s.decode(j.batch) // buffered: never blocks
+				j.res <- s.decode(j.batch, known) // buffered: never blocks
 			}
 		}()
 	}
@@ -145,8 +156,9 @@ func (s *JSONL) split(r io.Reader, jobs chan<- jsonlJob, order chan<- chan jsonl
 	}
 }
 
-// decode reads the records of one batch; blank lines give nothing.
-func (s *JSONL) decode(b *jsonlBatch) jsonlResult {
+// decode reads the records of one batch; blank lines give nothing, and
+// lines known gives true are not parsed.
+func (s *JSONL) decode(b *jsonlBatch, known func(uint64) bool) jsonlResult {
 	out := jsonlResult{fatal: b.fatal}
 	var body bytes.Reader
 	for _, l := range b.lines {
@@ -157,6 +169,12 @@ func (s *JSONL) decode(b *jsonlBatch) jsonlResult {
 		}
 		line := bytes.TrimSpace(b.buf[l.start:l.end])
 		if len(line) == 0 {
+			continue
+		}
+		sum := xxhash.Sum64(line)
+		if known != nil && known(sum) {
+			out.records = append(out.records, steward.Record{Sum: sum, Pos: s.in.pos(l.n)})
+			out.errs = append(out.errs, nil)
 			continue
 		}
 		var rec steward.Record
@@ -180,7 +198,7 @@ func (s *JSONL) decode(b *jsonlBatch) jsonlResult {
 			out.errs = append(out.errs, steward.AtPos(s.in.pos(l.n), err))
 			continue
 		}
-		rec.Pos = s.in.pos(l.n)
+		rec.Pos, rec.Sum = s.in.pos(l.n), sum
 		out.records = append(out.records, rec)
 		out.errs = append(out.errs, nil)
 	}

@@ -1,8 +1,11 @@
 package importer
 
 import (
+	"context"
 	"strings"
 	"testing"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/connector/connectortest"
@@ -110,5 +113,42 @@ func TestLineReader(t *testing.T) {
 				t.Errorf("got %d lines, want %d", len(got), len(tc.want))
 			}
 		})
+	}
+}
+
+// TestJSONLSkipping: each record's Sum is the hash of its line as written,
+// and a line whose sum the store knows comes back unparsed, even a line
+// that would not parse (the store only ever knows lines that did).
+func TestJSONLSkipping(t *testing.T) {
+	t.Parallel()
+	lines := []string{
+		`{"entitlement": {"name": "role:a", "privileged": false}}`,
+		`  {"identity": {"external_id": "svc", "name": "svc", "kind": "service_account"}}  `,
+		`{"grant": {"identity": "svc", "entitlement": "role:a"}}`,
+	}
+	src := MustSource(t, FormatJSONL, strings.Join(lines, "\n")+"\n")
+	sk, ok := src.(steward.Skipper)
+	if !ok {
+		t.Fatal("the JSONL source is not a Skipper")
+	}
+	recs, errs := collect(t, src)
+	if len(errs) != 0 || len(recs) != 3 {
+		t.Fatalf("records %d, errors %v", len(recs), errs)
+	}
+	for i, r := range recs {
+		if want := xxhash.Sum64String(strings.TrimSpace(lines[i])); r.Sum != want || r.Skipped() {
+			t.Fatalf("record %d: sum %x, want %x (skipped %v)", i, r.Sum, want, r.Skipped())
+		}
+	}
+	known := map[uint64]bool{recs[1].Sum: true}
+	var got []steward.Record
+	for r, err := range sk.ReadSkipping(context.Background(), func(s uint64) bool { return known[s] }) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, r)
+	}
+	if len(got) != 3 || !got[1].Skipped() || got[1].Sum != recs[1].Sum || got[1].Pos != "input:2" || got[0].Skipped() || got[2].Grant == nil {
+		t.Fatalf("skipping the second line: %+v", got)
 	}
 }

@@ -100,7 +100,7 @@ func main() {
 		resetPeak()
 		src := must(importer.Open(importer.FormatJSONL, p.file, importer.Options{}))
 		t0 := time.Now()
-		res := must(db.SyncSystem(ctx, sys.ID, src.Read(ctx), steward.SyncOptions{Source: "bench"}))
+		res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench"}))
 		took := time.Since(t0)
 		phases = append(phases, phase{p.name, p.file, res, took, peakRSS()})
 		log.Printf("%s: %s, %+v", p.name, took.Round(time.Millisecond), *res)

@@ -208,7 +208,7 @@ func runConnector(ctx context.Context, db *sqlstore.DB, c *connectorConfig, logg
 		if err != nil {
 			return nil, err
 		}
-		return db.SyncSystem(ctx, sys.ID, conn.Read(ctx), steward.SyncOptions{Source: "connector:" + c.Name, Environment: c.Environment})
+		return db.SyncSystem(ctx, sys.ID, conn, steward.SyncOptions{Source: "connector:" + c.Name, Environment: c.Environment})
 	case "ldap":
 		cfg := *c.LDAP
 		cfg.Logger = logger

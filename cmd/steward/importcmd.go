@@ -80,7 +80,7 @@ FILE - reads standard input.`,
 			if err != nil {
 				return err
 			}
-			res, err := db.SyncSystem(ctx, sys.ID, src.Read(ctx), steward.SyncOptions{
+			res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{
 				Source: "import:" + format, Environment: steward.Environment(environment), Partial: partial})
 			if err != nil {
 				return err

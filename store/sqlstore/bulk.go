@@ -154,6 +154,10 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 				}
 			}
 		}
+		// Rows loaded outside a sync: no digest may vouch for them.
+		if err := d.dropDigest(ctx, c, `1 = 1`); err != nil {
+			return err
+		}
 		return d.appendEvent(ctx, c, "inventory.loaded", "inventory", "", data)
 	})
 	if isUnique(err) {

@@ -363,6 +363,9 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 		if err := d.appendEvent(ctx, tx, "identity.created", "identity", idStr(i.ID), i); err != nil {
 			return err
 		}
+		if err := d.dropDigest(ctx, tx, `system_id = ?`, i.SystemID); err != nil {
+			return err
+		}
 		ev := &eventSink{d: d, c: tx}
 		if _, err = d.refreshGaps(ctx, tx, ev, "x.id = ?", i.ID); err != nil {
 			return err
@@ -469,6 +472,9 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 		} else if err != nil {
 			return err
 		}
+		if err := d.dropDigest(ctx, tx, `system_id = (SELECT system_id FROM identities WHERE id = ?)`, c.IdentityID); err != nil {
+			return err
+		}
 		return d.appendEvent(ctx, tx, "credential.created", "credential", idStr(c.ID), c)
 	})
 }
@@ -521,6 +527,9 @@ func (d *DB) CreateEntitlement(ctx context.Context, e *steward.Entitlement) erro
 		if isUnique(err) {
 			return steward.Errorf(steward.ECONFLICT, "System %d already has an entitlement named %q.", e.SystemID, e.Name)
 		} else if err != nil {
+			return err
+		}
+		if err := d.dropDigest(ctx, tx, `system_id = ?`, e.SystemID); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, "entitlement.created", "entitlement", idStr(e.ID), e)
@@ -579,6 +588,9 @@ func (d *DB) CreateGrant(ctx context.Context, g *steward.Grant) error {
 		if isUnique(err) {
 			return steward.Errorf(steward.ECONFLICT, "Identity %d already holds entitlement %d.", g.IdentityID, g.EntitlementID)
 		} else if err != nil {
+			return err
+		}
+		if err := d.dropDigest(ctx, tx, `system_id = (SELECT system_id FROM identities WHERE id = ?)`, g.IdentityID); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, "grant.created", "grant", idStr(g.ID), g)

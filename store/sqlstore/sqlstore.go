@@ -54,6 +54,8 @@ type DB struct {
 
 	lockMu sync.Mutex      // guards locks
 	locks  map[string]bool // TryLock's locks on SQLite
+
+	digestChunk int // entries per sync_digests row; 0: digestChunk (tests set fewer)
 }
 
 var _ steward.Store = (*DB)(nil)

@@ -35,20 +35,24 @@ var stageTables = map[string]string{
 	"stage_identities": `external_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
 		criticality TEXT NOT NULL, status TEXT NOT NULL, labels TEXT, owner_hint TEXT NOT NULL, team_hint TEXT NOT NULL,
 		created_at BIGINT, last_used_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL,
-		owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL`,
+		owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL, rsum BIGINT NOT NULL`,
 	"stage_credentials": `identity_ext TEXT NOT NULL, external_id TEXT NOT NULL, kind TEXT NOT NULL, created_at BIGINT,
 		last_rotated_at BIGINT, last_used_at BIGINT, expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
 	"stage_entitlements": `name TEXT NOT NULL, description TEXT NOT NULL, privileged BOOLEAN NOT NULL, sensitivity TEXT NOT NULL,
-		hash TEXT NOT NULL, pos TEXT NOT NULL`,
+		hash TEXT NOT NULL, pos TEXT NOT NULL, rsum BIGINT NOT NULL`,
 	"stage_grants": `identity_ext TEXT NOT NULL, entitlement TEXT NOT NULL, type TEXT NOT NULL, granted_at BIGINT,
-		expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
+		expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL, rsum BIGINT NOT NULL`,
 	"stage_people": `external_id TEXT NOT NULL, name TEXT NOT NULL, email TEXT NOT NULL, title TEXT NOT NULL, team TEXT NOT NULL,
 		manager TEXT NOT NULL, status TEXT NOT NULL, departed_at BIGINT, pos TEXT NOT NULL`,
 	"resolved_grants": `identity_id BIGINT NOT NULL, entitlement_id BIGINT NOT NULL, type TEXT NOT NULL, granted_at BIGINT,
-		expires_at BIGINT, hash TEXT NOT NULL`,
-	"touched":        `id BIGINT PRIMARY KEY`,
-	"owner_updates":  `id BIGINT PRIMARY KEY, owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL`,
-	"touched_people": `id BIGINT PRIMARY KEY`,
+		expires_at BIGINT, hash TEXT NOT NULL, rsum BIGINT NOT NULL`,
+	"touched": `id BIGINT PRIMARY KEY`,
+	// What a sync's digest held and its stream did not bring back.
+	"unseen_identities":   `id BIGINT PRIMARY KEY`,
+	"unseen_entitlements": `id BIGINT PRIMARY KEY`,
+	"unseen_grants":       `identity_id BIGINT NOT NULL, entitlement_id BIGINT NOT NULL, PRIMARY KEY (identity_id, entitlement_id)`,
+	"owner_updates":       `id BIGINT PRIMARY KEY, owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL`,
+	"touched_people":      `id BIGINT PRIMARY KEY`,
 }
 
 var stageIndexes = map[string]string{
@@ -263,18 +267,34 @@ type stagedIdentity struct {
 	CreatedAt   *time.Time             `json:"created_at,omitempty"`
 }
 
-// SyncSystem reconciles one system with a source's records.
-func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[steward.Record, error], o steward.SyncOptions) (*steward.SyncResult, error) {
+// SyncSystem reconciles one system with what a source reads.
+func (d *DB) SyncSystem(ctx context.Context, systemID int64, src steward.Source, o steward.SyncOptions) (*steward.SyncResult, error) {
 	if o.Environment == "" {
 		o.Environment = steward.EnvProd
 	} else if err := o.Environment.Validate(); err != nil {
 		return nil, err
 	}
+	res, err := d.syncSystem(ctx, systemID, src, o)
+	if errors.Is(err, errCompareAll) {
+		// Only a full comparison can name the line at fault; read again.
+		d.logger.Info("sync digest cannot place a problem; comparing every record", "system_id", systemID)
+		o.Full = true
+		res, err = d.syncSystem(ctx, systemID, src, o)
+	}
+	return res, err
+}
+
+// errCompareAll ends a run that skipped unchanged records and found that one
+// of them has become wrong (a grant whose identity the source no longer
+// lists): the run is rolled back and repeated comparing every record.
+var errCompareAll = errors.New("compare every record")
+
+func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source, o steward.SyncOptions) (*steward.SyncResult, error) {
 	res := &steward.SyncResult{}
 	started := d.now()
 	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched"}
 	err := d.bigTx(ctx, func(c *sql.Conn) error {
-		defer d.dropTemp(ctx, c, tables...)
+		defer d.dropTemp(ctx, c, append(tables, unseenTables...)...)
 		sys, err := d.systemIn(ctx, c, systemID)
 		if err != nil {
 			return err
@@ -291,22 +311,43 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 			}
 			defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp.cache_size = -2000`)
 		}
+		digestCtx := digestContext(o)
+		var dg *syncDigest
+		if !o.Full && !o.Partial {
+			if dg, err = d.loadDigest(ctx, c, systemID, digestCtx); err != nil {
+				return err
+			}
+		}
+		records := src.Read(ctx)
+		if sk, ok := src.(steward.Skipper); ok && dg != nil {
+			records = sk.ReadSkipping(ctx, dg.has)
+		}
 		resolver, err := d.newOwnerResolver(ctx, c)
 		if err != nil {
 			return err
 		}
 		var bad problems
-		if err := d.stageRecords(ctx, c, records, o, res, &bad, sys, resolver); err != nil {
+		if err := d.stageRecords(ctx, c, records, o, res, &bad, sys, resolver, dg); err != nil {
 			return err
 		}
 		if err := d.indexStage(ctx, c, tables[:4]...); err != nil {
 			return err
 		}
-		if err := d.checkRecords(ctx, c, systemID, o, &bad); err != nil {
+		if dg != nil {
+			if err := d.writeUnseen(ctx, c, dg); err != nil {
+				return err
+			}
+		}
+		if err := d.checkRecords(ctx, c, systemID, o, dg != nil, &bad); err != nil {
 			return err
 		}
 		if err := bad.err(); err != nil {
 			return err
+		}
+		if dg != nil {
+			if err := d.checkSkipped(ctx, c, dg); err != nil {
+				return err
+			}
 		}
 		var one int
 		err = c.QueryRowContext(ctx, d.q(`SELECT 1 FROM identities WHERE system_id = ? LIMIT 1`), systemID).Scan(&one)
@@ -315,8 +356,17 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, records iter.Seq2[s
 			return err
 		}
 		ev := &eventSink{d: d, c: c, quiet: first}
-		run := &syncRun{d: d, c: c, sys: sys, o: o, first: first, res: res, ev: ev, touched: map[int64]bool{}, now: d.now()}
+		run := &syncRun{d: d, c: c, sys: sys, o: o, first: first, delta: dg != nil, res: res, ev: ev, touched: map[int64]bool{}, now: d.now()}
 		if err := run.apply(ctx); err != nil {
+			return err
+		}
+		if o.Partial {
+			// The rows a partial source wrote are not in the digest, and a
+			// whole sync must compare them: it compares everything.
+			if err := d.dropDigest(ctx, c, `system_id = ?`, systemID); err != nil {
+				return err
+			}
+		} else if err := d.renewDigest(ctx, c, systemID, digestCtx, dg); err != nil {
 			return err
 		}
 		scope, args := `x.id IN (SELECT id FROM touched)`, []any{}
@@ -375,10 +425,10 @@ func (d *DB) systemIn(ctx context.Context, q querier, id int64) (*steward.System
 }
 
 var stageCols = map[string][]string{
-	"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos", "owner_id", "team_id", "owner_source"},
+	"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos", "owner_id", "team_id", "owner_source", "rsum"},
 	"stage_credentials":  {"identity_ext", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "hash", "pos"},
-	"stage_entitlements": {"name", "description", "privileged", "sensitivity", "hash", "pos"},
-	"stage_grants":       {"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos"},
+	"stage_entitlements": {"name", "description", "privileged", "sensitivity", "hash", "pos", "rsum"},
+	"stage_grants":       {"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos", "rsum"},
 }
 
 // stageBatchOf is one batch of rows for one staging table.
@@ -393,8 +443,11 @@ type stageBatchOf struct {
 // Each identity's owner and team are resolved here, as it is staged (see
 // ownerResolver), so that new rows go in with their owner rather than being
 // updated a second time.
+//
+// A record the digest dg holds is unchanged since the last whole sync: it is
+// marked seen and not staged.
 func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[steward.Record, error], o steward.SyncOptions, res *steward.SyncResult, bad *problems,
-	sys *steward.System, resolver *ownerResolver) error {
+	sys *steward.System, resolver *ownerResolver, dg *syncDigest) error {
 	batches := make(chan stageBatchOf, 4)
 	done := make(chan struct{})
 	var fatal error
@@ -422,10 +475,32 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 				continue
 			}
 			res.Records++
+			if r.Skipped() {
+				switch found, again := dg.see(r.Sum); {
+				case !found: // a Skipper skipped what it was not told it could
+					bad.add(r.Pos + ": the source left this record unread, and Steward does not hold it.")
+				case again:
+					bad.add(r.Pos + ": this record is listed more than once.")
+				}
+				continue
+			}
 			if err := r.Normalize(o.Environment); err != nil {
 				bad.add(steward.ErrorMessage(steward.AtPos(r.Pos, err)))
 				continue
 			}
+			sum := r.Sum
+			if sum == 0 {
+				sum = recordSum(r)
+			}
+			if dg != nil {
+				if found, again := dg.see(sum); found {
+					if again {
+						bad.add(r.Pos + ": this record is listed more than once.")
+					}
+					continue
+				}
+			}
+			rsum := int64(sum)
 			ok := true
 			switch {
 			case r.Identity != nil:
@@ -436,7 +511,7 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 					Name: i.Name, ExternalID: i.ExternalID, Labels: i.Labels}, owner, i.Team)
 				ok = add("stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
 					string(i.Status), labelsJSON(i.Labels), owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos,
-					idPtr(to.owner), idPtr(to.team), string(to.source))
+					idPtr(to.owner), idPtr(to.team), string(to.source), rsum)
 				for _, cr := range i.Credentials {
 					ok = ok && add("stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
 						microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
@@ -445,11 +520,11 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 			case r.Entitlement != nil:
 				e := r.Entitlement
 				ok = add("stage_entitlements", e.Name, e.Description, e.Privileged, string(e.Sensitivity),
-					digest([]any{e.Description, e.Privileged, e.Sensitivity}), r.Pos)
+					digest([]any{e.Description, e.Privileged, e.Sensitivity}), r.Pos, rsum)
 			case r.Grant != nil:
 				g := r.Grant
 				ok = add("stage_grants", g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt),
-					digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}), r.Pos)
+					digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}), r.Pos, rsum)
 			}
 			if !ok {
 				return
@@ -477,7 +552,12 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 
 // checkRecords reports what is wrong across records: keys listed twice and
 // grants that name an identity or entitlement nobody lists.
-func (d *DB) checkRecords(ctx context.Context, c *sql.Conn, systemID int64, o steward.SyncOptions, bad *problems) error {
+//
+// In a delta run (the stage holds only what changed since the digest), a
+// key is also listed twice when a staged record names a row whose own
+// record came back unchanged, and a grant may name an identity or
+// entitlement that came back unchanged.
+func (d *DB) checkRecords(ctx context.Context, c *sql.Conn, systemID int64, o steward.SyncOptions, delta bool, bad *problems) error {
 	concat := func(a, b string) string {
 		return a + " || " + b
 	}
@@ -491,11 +571,37 @@ func (d *DB) checkRecords(ctx context.Context, c *sql.Conn, systemID int64, o st
 			return err
 		}
 	}
+	if delta {
+		for _, q := range []string{
+			`SELECT s.pos, 'identity ' || s.external_id || ' is listed more than once' FROM stage_identities s
+			JOIN identities x ON x.system_id = ? AND x.external_id = s.external_id
+			WHERE x.status <> 'removed' AND NOT EXISTS (SELECT 1 FROM unseen_identities u WHERE u.id = x.id)`,
+			`SELECT s.pos, 'entitlement ' || s.name || ' is listed more than once' FROM stage_entitlements s
+			JOIN entitlements e ON e.system_id = ? AND e.name = s.name
+			WHERE NOT EXISTS (SELECT 1 FROM unseen_entitlements u WHERE u.id = e.id)`,
+			`SELECT s.pos, 'grant of ' || s.entitlement || ' to ' || s.identity_ext || ' is listed more than once' FROM stage_grants s
+			JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
+			JOIN entitlements e ON e.system_id = x.system_id AND e.name = s.entitlement
+			JOIN grants g ON g.identity_id = x.id AND g.entitlement_id = e.id
+			WHERE NOT EXISTS (SELECT 1 FROM unseen_grants u WHERE u.identity_id = x.id AND u.entitlement_id = e.id)`,
+		} {
+			if err := d.checkStage(ctx, c, bad, q, systemID); err != nil {
+				return err
+			}
+		}
+	}
 	// A partial source may grant to identities and entitlements that
-	// earlier syncs brought in; a whole snapshot must list them itself.
+	// earlier syncs brought in; a whole snapshot must list them itself,
+	// unless (delta) their records came back unchanged.
 	liveIdentity, liveEntitlement := "", ""
 	var args []any
-	if o.Partial {
+	if delta {
+		liveIdentity = ` AND NOT EXISTS (SELECT 1 FROM identities x WHERE x.system_id = ? AND x.external_id = s.identity_ext AND x.status <> 'removed'
+			AND NOT EXISTS (SELECT 1 FROM unseen_identities u WHERE u.id = x.id))`
+		liveEntitlement = ` AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.system_id = ? AND e.name = s.entitlement
+			AND NOT EXISTS (SELECT 1 FROM unseen_entitlements u WHERE u.id = e.id))`
+		args = []any{systemID}
+	} else if o.Partial {
 		liveIdentity = ` AND NOT EXISTS (SELECT 1 FROM identities x WHERE x.system_id = ? AND x.external_id = s.identity_ext AND x.status <> 'removed')`
 		liveEntitlement = ` AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.system_id = ? AND e.name = s.entitlement)`
 		args = []any{systemID}

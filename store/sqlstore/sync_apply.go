@@ -18,6 +18,7 @@ type syncRun struct {
 	sys     *steward.System
 	o       steward.SyncOptions
 	first   bool // the system had no identities: one summary event stands for the rest
+	delta   bool // the stage holds only what changed since the digest; the unseen tables what went
 	res     *steward.SyncResult
 	ev      *eventSink
 	touched map[int64]bool // identities whose owner or gaps may have changed
@@ -48,11 +49,16 @@ func collect[T any](ctx context.Context, r *syncRun, query string, args []any, s
 	return out, err
 }
 
-// query runs a query on the run's connection and calls fn for each row,
-// closing the rows before returning so that fn's caller may write next.
+// query runs a query on the run's connection (eachRow).
 func (r *syncRun) query(ctx context.Context, query string, args []any, fn func(*sql.Rows) error) error {
-	defer r.d.timed(query)()
-	rows, err := r.c.QueryContext(ctx, r.d.q(query), args...)
+	return r.d.eachRow(ctx, r.c, query, args, fn)
+}
+
+// eachRow runs a query and calls fn for each row, closing the rows before
+// returning so that fn's caller may write next. Slow ones are logged.
+func (d *DB) eachRow(ctx context.Context, q querier, query string, args []any, fn func(*sql.Rows) error) error {
+	defer d.timed(query)()
+	rows, err := q.QueryContext(ctx, d.q(query), args...)
 	if err != nil {
 		return err
 	}
@@ -135,7 +141,7 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 	if r.o.Partial {
 		return nil
 	}
-	gone, err := r.d.ids(ctx, r.c, `SELECT e.id FROM entitlements e WHERE e.system_id = ?
+	gone, err := r.d.ids(ctx, r.c, `SELECT e.id FROM entitlements e WHERE e.system_id = ?`+r.onlyUnseen("e.id", "unseen_entitlements")+`
 		AND NOT EXISTS (SELECT 1 FROM stage_entitlements s WHERE s.name = e.name) ORDER BY e.id`, sid)
 	if err != nil {
 		return err
@@ -312,7 +318,7 @@ func (r *syncRun) identities(ctx context.Context) error {
 	if r.o.Partial {
 		return nil
 	}
-	gone, err := r.d.ids(ctx, r.c, `SELECT x.id FROM identities x WHERE x.system_id = ? AND x.status <> 'removed'
+	gone, err := r.d.ids(ctx, r.c, `SELECT x.id FROM identities x WHERE x.system_id = ? AND x.status <> 'removed'`+r.onlyUnseen("x.id", "unseen_identities")+`
 		AND NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id) ORDER BY x.id`, sid)
 	if err != nil {
 		return err
@@ -412,8 +418,16 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return nil
 	}
 	type gone struct{ id, identity int64 }
+	// A delta run compares the credentials of the identities it staged or
+	// lost: every other identity's record, credentials and all, came back
+	// unchanged.
+	scope := ""
+	if r.delta {
+		scope = ` AND x.id IN (SELECT id FROM unseen_identities UNION
+			SELECT x2.id FROM stage_identities s2 JOIN identities x2 ON x2.system_id = ` + idStr(sid) + ` AND x2.external_id = s2.external_id)`
+	}
 	all, err := collect(ctx, r, `SELECT c.id, c.identity_id FROM credentials c JOIN identities x ON x.id = c.identity_id
-		WHERE x.system_id = ? AND c.external_id <> ''
+		WHERE x.system_id = ? AND c.external_id <> ''`+scope+`
 		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`, []any{sid}, func(rows *sql.Rows, g *gone) error {
 		return rows.Scan(&g.id, &g.identity)
 	})
@@ -436,8 +450,8 @@ func (r *syncRun) grants(ctx context.Context) error {
 	sid := r.sys.ID
 	// Resolve the staged grants to ids once: every comparison after this is
 	// on two integers through the grants' own unique index.
-	if err := r.exec(ctx, `INSERT INTO resolved_grants (identity_id, entitlement_id, type, granted_at, expires_at, hash)
-		SELECT x.id, e.id, s.type, s.granted_at, s.expires_at, s.hash
+	if err := r.exec(ctx, `INSERT INTO resolved_grants (identity_id, entitlement_id, type, granted_at, expires_at, hash, rsum)
+		SELECT x.id, e.id, s.type, s.granted_at, s.expires_at, s.hash, s.rsum
 		FROM stage_grants s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
 		JOIN entitlements e ON e.system_id = ? AND e.name = s.entitlement`, sid, sid); err != nil {
 		return err
@@ -516,8 +530,22 @@ func (r *syncRun) grants(ctx context.Context) error {
 	if r.o.Partial {
 		return nil
 	}
+	if r.delta {
+		return r.removeGrants(ctx, `g.id IN (SELECT g2.id FROM unseen_grants u
+			JOIN grants g2 ON g2.identity_id = u.identity_id AND g2.entitlement_id = u.entitlement_id
+			WHERE NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = u.identity_id AND s.entitlement_id = u.entitlement_id))`)
+	}
 	return r.removeGrants(ctx, `g.identity_id IN (SELECT x.id FROM identities x WHERE x.system_id = ?)
 		AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = g.identity_id AND s.entitlement_id = g.entitlement_id)`, sid)
+}
+
+// onlyUnseen narrows a removal query, in a delta run, to the rows whose
+// records did not come back unchanged: only they can have gone.
+func (r *syncRun) onlyUnseen(col, table string) string {
+	if !r.delta {
+		return ""
+	}
+	return ` AND ` + col + ` IN (SELECT id FROM ` + table + `)`
 }
 
 func (r *syncRun) entitlementNames(ctx context.Context) (map[int64]steward.Entitlement, error) {

@@ -60,6 +60,7 @@ func Run(t *testing.T, open Opener) {
 		"Sync":            testSync,
 		"SyncBadRecords":  testSyncBadRecords,
 		"SyncPartial":     testSyncPartial,
+		"SyncDigest":      testSyncDigest,
 		"OwnershipRules":  testOwnershipRules,
 		"Gaps":            testGaps,
 		"SyncPeople":      testSyncPeople,

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"iter"
 	"strings"
@@ -11,17 +12,24 @@ import (
 )
 
 // records turns records into a source stream.
-func records(rs ...steward.Record) iter.Seq2[steward.Record, error] {
-	return func(yield func(steward.Record, error) bool) {
-		for i, r := range rs {
-			if r.Pos == "" {
-				r.Pos = fmt.Sprintf("test:%d", i+1)
-			}
-			if !yield(r, nil) {
-				return
+func records(rs ...steward.Record) steward.Source {
+	return steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			for i, r := range rs {
+				if r.Pos == "" {
+					r.Pos = fmt.Sprintf("test:%d", i+1)
+				}
+				if !yield(r, nil) {
+					return
+				}
 			}
 		}
-	}
+	})
+}
+
+// seqSource is a Source of a fixed stream.
+func seqSource(seq iter.Seq2[steward.Record, error]) steward.Source {
+	return steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] { return seq })
 }
 
 func ident(ext string, mod func(*steward.SourceIdentity)) steward.Record {
@@ -246,7 +254,7 @@ func testSyncBadRecords(t *testing.T, s steward.Store, clock *Clock) {
 			}
 		}
 	}
-	_, err := s.SyncSystem(ctx(), sys.ID, stream, steward.SyncOptions{Source: "test"})
+	_, err := s.SyncSystem(ctx(), sys.ID, seqSource(stream), steward.SyncOptions{Source: "test"})
 	wantCode(t, err, steward.EINVALID)
 	msg := steward.ErrorMessage(err)
 	for _, want := range []string{"f.jsonl:9", "f.jsonl:10", "f.jsonl:11", "f.jsonl:12", "f.jsonl:13", "f.jsonl:14", "nothing was changed"} {
@@ -266,7 +274,7 @@ func testSyncBadRecords(t *testing.T, s steward.Store, clock *Clock) {
 		yield(ident("late", nil), nil)
 		yield(steward.Record{}, fmt.Errorf("connection reset"))
 	}
-	if _, err := s.SyncSystem(ctx(), sys.ID, fatal, steward.SyncOptions{}); err == nil || steward.ErrorCode(err) != steward.EINTERNAL {
+	if _, err := s.SyncSystem(ctx(), sys.ID, seqSource(fatal), steward.SyncOptions{}); err == nil || steward.ErrorCode(err) != steward.EINTERNAL {
 		t.Fatalf("fatal stream error: %v", err)
 	}
 	_, err = s.SyncSystem(ctx(), 424242, records(), steward.SyncOptions{})

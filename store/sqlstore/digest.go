@@ -1,0 +1,385 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"math/bits"
+
+	"github.com/cespare/xxhash/v2"
+
+	"github.com/stewardhq/steward"
+)
+
+// A sync digest is what a system's last whole sync read: for each record,
+// its sum (a 64-bit hash of the record as the source gave it, Record.Sum)
+// and the row it became. The next whole sync looks each record's sum up
+// here: a record found is unchanged, and is neither staged nor compared (a
+// Skipper source does not even parse it). What the digest holds and the
+// stream did not bring back is what changed or went away, and only those
+// rows are compared, by id. A 1% change to a million-identity snapshot then
+// costs reading the file and the 1%, not a comparison of every row.
+//
+// The invariant that makes this right: a system's digest lists every live
+// row of its inventory, as the last whole sync left it. Every other write
+// to a system's identities, credentials, entitlements or grants (a partial
+// sync, the API, a bulk load) deletes the digest, and the next whole sync
+// compares every record and writes a new one.
+//
+// Memory: 16 bytes per record plus a 4-byte bucket index per 4 records,
+// about 100 MB for 6 million records, held only during the sync.
+type syncDigest struct {
+	sums  []uint64 // sorted
+	refs  []uint64 // refs[i] is the row sums[i] became (see identityRef)
+	start []uint32 // start[b]: the first entry whose sum's top bits are b
+	shift uint
+	seen  []uint64 // a bit per entry: the stream brought it back
+}
+
+// digestVersion changes whenever what a sum covers or how a record becomes
+// rows changes, so that digests taken before are not trusted.
+const digestVersion = "v1"
+
+// digestContext is what the sums of a run are taken under: the same bytes
+// read under another default environment make other rows.
+func digestContext(o steward.SyncOptions) string {
+	return digestVersion + " env=" + string(o.Environment)
+}
+
+// digestChunk is how many entries one sync_digests row holds (16 MiB).
+const digestChunk = 1 << 20
+
+// Refs name a row in 64 bits: the top two bits are the kind; identities and
+// entitlements carry their id, grants their identity's and entitlement's
+// ids in 31 bits each (a system whose ids outgrow that gets no digest, and
+// every sync of it compares every record).
+const (
+	refIdentity    = 1
+	refEntitlement = 2
+	refGrant       = 3
+	refIDMask      = 1<<62 - 1
+	refHalfMask    = 1<<31 - 1
+)
+
+func identityRef(id int64) uint64    { return refIdentity<<62 | uint64(id) }
+func entitlementRef(id int64) uint64 { return refEntitlement<<62 | uint64(id) }
+func grantRef(identity, entitlement int64) (uint64, bool) {
+	ok := identity > 0 && identity <= refHalfMask && entitlement > 0 && entitlement <= refHalfMask
+	return refGrant<<62 | uint64(identity)<<31 | uint64(entitlement), ok
+}
+func refKind(r uint64) int { return int(r >> 62) }
+func refID(r uint64) int64 { return int64(r & refIDMask) }
+func refPair(r uint64) (identity, entitlement int64) {
+	v := r & refIDMask
+	return int64(v >> 31), int64(v & refHalfMask)
+}
+
+// recordSum is the sum of a record whose source gave none: the hash of its
+// parsed, normalised form.
+func recordSum(r steward.Record) uint64 {
+	b, _ := json.Marshal(r) // Pos and Sum are not marshalled
+	return max(1, xxhash.Sum64(b))
+}
+
+// newSyncDigest indexes entries already sorted by sum.
+func newSyncDigest(sums, refs []uint64) *syncDigest {
+	b := min(24, max(1, bits.Len(uint(len(sums)))-2)) // about 4 entries per bucket
+	g := &syncDigest{sums: sums, refs: refs, shift: uint(64 - b), start: make([]uint32, 1<<b+1), seen: make([]uint64, (len(sums)+63)/64)}
+	for _, s := range sums {
+		g.start[s>>g.shift+1]++
+	}
+	for i := 1; i < len(g.start); i++ {
+		g.start[i] += g.start[i-1]
+	}
+	return g
+}
+
+// find returns the index of sum's entry, or -1. Safe for concurrent use.
+func (g *syncDigest) find(sum uint64) int {
+	if g == nil {
+		return -1
+	}
+	b := sum >> g.shift
+	for i := g.start[b]; i < g.start[b+1]; i++ {
+		switch s := g.sums[i]; {
+		case s == sum:
+			return int(i)
+		case s > sum:
+			return -1
+		}
+	}
+	return -1
+}
+
+// has reports whether the digest holds sum (a Skipper's known).
+func (g *syncDigest) has(sum uint64) bool { return g.find(sum) >= 0 }
+
+// see marks sum's entry as brought back; again reports that it already was
+// (the same record twice in one stream).
+func (g *syncDigest) see(sum uint64) (found, again bool) {
+	i := g.find(sum)
+	if i < 0 {
+		return false, false
+	}
+	w, bit := i/64, uint64(1)<<(i%64)
+	again = g.seen[w]&bit != 0
+	g.seen[w] |= bit
+	return true, again
+}
+
+func (g *syncDigest) wasSeen(i int) bool { return g.seen[i/64]&(1<<(i%64)) != 0 }
+
+// digestEntry is one (sum, ref) pair of a digest being built.
+type digestEntry struct{ sum, ref uint64 }
+
+// sortEntries sorts entries by sum: a radix sort, 16 bits at a time.
+func sortEntries(e []digestEntry) {
+	tmp := make([]digestEntry, len(e))
+	src, dst := e, tmp
+	for shift := uint(0); shift < 64; shift += 16 {
+		var count [1<<16 + 1]int
+		for _, x := range src {
+			count[(x.sum>>shift)&0xffff+1]++
+		}
+		for i := 1; i < len(count); i++ {
+			count[i] += count[i-1]
+		}
+		for _, x := range src {
+			k := (x.sum >> shift) & 0xffff
+			dst[count[k]] = x
+			count[k]++
+		}
+		src, dst = dst, src
+	}
+	// Four passes: the sorted entries are back in e.
+}
+
+// loadDigest reads a system's digest, or nil when there is none, it was
+// taken under another context, or it does not read back whole.
+func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context string) (*syncDigest, error) {
+	var size int64
+	if err := q.QueryRowContext(ctx, d.q(`SELECT COALESCE(SUM(length(entries)), 0) FROM sync_digests WHERE system_id = ? AND context = ?`),
+		systemID, context).Scan(&size); err != nil {
+		return nil, err
+	}
+	if size == 0 || size%16 != 0 {
+		return nil, nil
+	}
+	sums, refs := make([]uint64, 0, size/16), make([]uint64, 0, size/16)
+	rows, err := q.QueryContext(ctx, d.q(`SELECT entries FROM sync_digests WHERE system_id = ? AND context = ? ORDER BY chunk`), systemID, context)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var b []byte
+		if err := rows.Scan(&b); err != nil {
+			return nil, err
+		}
+		for i := 0; i+16 <= len(b); i += 16 {
+			sums = append(sums, binary.LittleEndian.Uint64(b[i:]))
+			refs = append(refs, binary.LittleEndian.Uint64(b[i+8:]))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	for i := 1; i < len(sums); i++ {
+		if sums[i] <= sums[i-1] {
+			d.logger.Warn("sync digest out of order; the next sync compares every record", "system_id", systemID)
+			return nil, nil
+		}
+	}
+	return newSyncDigest(sums, refs), nil
+}
+
+// dropDigest deletes the digest of the system that where selects
+// ("system_id = ?"): its inventory was written outside a whole sync.
+func (d *DB) dropDigest(ctx context.Context, q querier, where string, args ...any) error {
+	_, err := q.ExecContext(ctx, d.q(`DELETE FROM sync_digests WHERE `+where), args...)
+	return err
+}
+
+// saveDigest replaces a system's digest with the entries next yields in
+// order of sum. A digest that cannot be trusted (two records with one sum,
+// a ref that does not fit) is not written; the next sync reads everything.
+func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context string, n int, next func() (digestEntry, bool)) error {
+	if err := d.dropDigest(ctx, q, `system_id = ?`, systemID); err != nil {
+		return err
+	}
+	per := digestChunk
+	if d.digestChunk > 0 {
+		per = d.digestChunk
+	}
+	buf := make([]byte, 0, 16*min(n, per))
+	chunk, prev, first := 0, uint64(0), true
+	for {
+		e, ok := next()
+		if !ok {
+			break
+		}
+		if !first && e.sum <= prev {
+			d.logger.Info("two records of one sync share a sum; no digest kept", "system_id", systemID)
+			return d.dropDigest(ctx, q, `system_id = ?`, systemID)
+		}
+		first, prev = false, e.sum
+		buf = binary.LittleEndian.AppendUint64(buf, e.sum)
+		buf = binary.LittleEndian.AppendUint64(buf, e.ref)
+		if len(buf) == 16*per {
+			if _, err := q.ExecContext(ctx, d.q(`INSERT INTO sync_digests (system_id, chunk, context, entries) VALUES (?, ?, ?, ?)`),
+				systemID, chunk, context, buf); err != nil {
+				return fmt.Errorf("save sync digest: %w", err)
+			}
+			chunk++
+			buf = buf[:0] // the statement has run: its argument is free again
+		}
+	}
+	if len(buf) > 0 {
+		if _, err := q.ExecContext(ctx, d.q(`INSERT INTO sync_digests (system_id, chunk, context, entries) VALUES (?, ?, ?, ?)`),
+			systemID, chunk, context, buf); err != nil {
+			return fmt.Errorf("save sync digest: %w", err)
+		}
+	}
+	return nil
+}
+
+// unseenTables hold, for a run that skipped unchanged records, the rows its
+// digest listed and its stream did not bring back: each changed or gone.
+var unseenTables = []string{"unseen_identities", "unseen_entitlements", "unseen_grants"}
+
+// writeUnseen fills the unseen tables from the digest after staging.
+func (d *DB) writeUnseen(ctx context.Context, c *sql.Conn, dg *syncDigest) error {
+	if err := d.createTemp(ctx, c, unseenTables...); err != nil {
+		return err
+	}
+	rows := map[string][][]any{}
+	for i, ref := range dg.refs {
+		if dg.wasSeen(i) {
+			continue
+		}
+		switch refKind(ref) {
+		case refIdentity:
+			rows["unseen_identities"] = append(rows["unseen_identities"], []any{refID(ref)})
+		case refEntitlement:
+			rows["unseen_entitlements"] = append(rows["unseen_entitlements"], []any{refID(ref)})
+		case refGrant:
+			a, b := refPair(ref)
+			rows["unseen_grants"] = append(rows["unseen_grants"], []any{a, b})
+		}
+	}
+	cols := map[string][]string{"unseen_identities": {"id"}, "unseen_entitlements": {"id"}, "unseen_grants": {"identity_id", "entitlement_id"}}
+	for _, t := range unseenTables {
+		if err := d.copyRows(ctx, c, t, cols[t], rows[t]); err != nil {
+			return err
+		}
+		if d.pg {
+			if _, err := c.ExecContext(ctx, `ANALYZE `+t); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// checkSkipped finds the skipped records that the rest of the stream has
+// made wrong: a grant, unchanged, whose identity or entitlement the source
+// no longer lists. Their lines were not read, so the run is repeated in
+// full, which names them.
+func (d *DB) checkSkipped(ctx context.Context, c *sql.Conn, dg *syncDigest) error {
+	goneIdentities, err := d.ids(ctx, c, `SELECT u.id FROM unseen_identities u JOIN identities x ON x.id = u.id
+		WHERE NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id)`)
+	if err != nil {
+		return err
+	}
+	goneEntitlements, err := d.ids(ctx, c, `SELECT u.id FROM unseen_entitlements u JOIN entitlements e ON e.id = u.id
+		WHERE NOT EXISTS (SELECT 1 FROM stage_entitlements s WHERE s.name = e.name)`)
+	if err != nil {
+		return err
+	}
+	if len(goneIdentities)+len(goneEntitlements) == 0 {
+		return nil
+	}
+	goneI, goneE := map[int64]bool{}, map[int64]bool{}
+	for _, id := range goneIdentities {
+		goneI[id] = true
+	}
+	for _, id := range goneEntitlements {
+		goneE[id] = true
+	}
+	for i, ref := range dg.refs {
+		if refKind(ref) != refGrant || !dg.wasSeen(i) {
+			continue
+		}
+		if a, b := refPair(ref); goneI[a] || goneE[b] {
+			return errCompareAll
+		}
+	}
+	return nil
+}
+
+// renewDigest writes the system's digest after a whole sync: the entries
+// the stream brought back unchanged, and the rows of what it staged.
+func (d *DB) renewDigest(ctx context.Context, c *sql.Conn, systemID int64, context string, dg *syncDigest) error {
+	var fresh []digestEntry
+	fits := true
+	for _, q := range []struct {
+		sql string
+		ref func(a, b int64) (uint64, bool)
+	}{
+		{`SELECT s.rsum, x.id, 0 FROM stage_identities s JOIN identities x ON x.system_id = ? AND x.external_id = s.external_id`,
+			func(a, _ int64) (uint64, bool) { return identityRef(a), true }},
+		{`SELECT s.rsum, e.id, 0 FROM stage_entitlements s JOIN entitlements e ON e.system_id = ? AND e.name = s.name`,
+			func(a, _ int64) (uint64, bool) { return entitlementRef(a), true }},
+		{`SELECT rsum, identity_id, entitlement_id FROM resolved_grants WHERE ? > 0`, grantRef},
+	} {
+		err := d.eachRow(ctx, c, q.sql, []any{systemID}, func(rows *sql.Rows) error {
+			var sum, a, b int64
+			if err := rows.Scan(&sum, &a, &b); err != nil {
+				return err
+			}
+			ref, ok := q.ref(a, b)
+			fits = fits && ok
+			fresh = append(fresh, digestEntry{uint64(sum), ref})
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if !fits {
+		d.logger.Info("ids too large for a sync digest; every sync of this system compares every record", "system_id", systemID)
+		return d.dropDigest(ctx, c, `system_id = ?`, systemID)
+	}
+	kept := 0
+	if dg != nil {
+		for i := range dg.sums {
+			if dg.wasSeen(i) {
+				kept++
+			}
+		}
+		if len(fresh) == 0 && kept == len(dg.sums) {
+			return nil // the same records as last time: the digest stands
+		}
+	}
+	sortEntries(fresh)
+	// Merge the kept entries (in order already) with the fresh ones.
+	i, j := 0, 0
+	next := func() (digestEntry, bool) {
+		for dg != nil && i < len(dg.sums) && !dg.wasSeen(i) {
+			i++
+		}
+		haveOld := dg != nil && i < len(dg.sums)
+		switch {
+		case haveOld && (j >= len(fresh) || dg.sums[i] < fresh[j].sum):
+			i++
+			return digestEntry{dg.sums[i-1], dg.refs[i-1]}, true
+		case j < len(fresh):
+			j++
+			return fresh[j-1], true
+		}
+		return digestEntry{}, false
+	}
+	return d.saveDigest(ctx, c, systemID, context, kept+len(fresh), next)
+}

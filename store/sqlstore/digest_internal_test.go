@@ -1,0 +1,86 @@
+package sqlstore
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestSortEntries(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for _, n := range []int{0, 1, 2, 1000, 70000} {
+		e := make([]digestEntry, n)
+		for i := range e {
+			e[i] = digestEntry{rng.Uint64(), uint64(i)}
+			if i%7 == 0 {
+				e[i].sum &= 0xffff // many share their high digits
+			}
+		}
+		want := slices.Clone(e)
+		slices.SortStableFunc(want, func(a, b digestEntry) int {
+			switch {
+			case a.sum < b.sum:
+				return -1
+			case a.sum > b.sum:
+				return 1
+			}
+			return 0
+		})
+		sortEntries(e)
+		if !slices.Equal(e, want) {
+			t.Fatalf("n=%d: radix sort disagrees with a comparison sort", n)
+		}
+	}
+}
+
+func TestDigestFind(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, n := range []int{1, 5, 64, 100000} {
+		sums := make([]uint64, n)
+		for i := range sums {
+			sums[i] = rng.Uint64() | 1
+		}
+		slices.Sort(sums)
+		sums = slices.Compact(sums)
+		refs := make([]uint64, len(sums))
+		g := newSyncDigest(sums, refs)
+		for i, s := range sums {
+			if g.find(s) != i {
+				t.Fatalf("n=%d: find(%x) = %d, want %d", n, s, g.find(s), i)
+			}
+			if g.find(s+1) >= 0 && !slices.Contains(sums, s+1) {
+				t.Fatalf("n=%d: found %x, which is not there", n, s+1)
+			}
+		}
+		if g.has(0) || g.has(^uint64(0)-1) && !slices.Contains(sums, ^uint64(0)-1) {
+			t.Fatal("found a sum that is not there")
+		}
+		if found, again := g.see(sums[0]); !found || again {
+			t.Fatalf("first see = %v, %v", found, again)
+		}
+		if found, again := g.see(sums[0]); !found || !again {
+			t.Fatalf("second see = %v, %v", found, again)
+		}
+		if !g.wasSeen(0) || (len(sums) > 1 && g.wasSeen(1)) {
+			t.Fatal("seen bits wrong")
+		}
+	}
+	var none *syncDigest
+	if none.has(1) {
+		t.Fatal("a nil digest holds nothing")
+	}
+}
+
+func TestRefs(t *testing.T) {
+	r := identityRef(1<<40 + 5)
+	if refKind(r) != refIdentity || refID(r) != 1<<40+5 {
+		t.Fatal("identity ref does not round-trip")
+	}
+	g, ok := grantRef(refHalfMask, 7)
+	if a, b := refPair(g); !ok || refKind(g) != refGrant || a != refHalfMask || b != 7 {
+		t.Fatal("grant ref does not round-trip")
+	}
+	if _, ok := grantRef(refHalfMask+1, 1); ok {
+		t.Fatal("a grant ref must refuse an id over 31 bits")
+	}
+}

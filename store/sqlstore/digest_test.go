@@ -1,0 +1,95 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"testing"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store/sqlstore"
+)
+
+// countingSkipper yields fixed records with sums of its own and counts the
+// ones the store lets it skip.
+type countingSkipper struct {
+	recs    []steward.Record
+	skipped int
+}
+
+func (s *countingSkipper) Read(ctx context.Context) iter.Seq2[steward.Record, error] {
+	return s.ReadSkipping(ctx, nil)
+}
+
+func (s *countingSkipper) ReadSkipping(_ context.Context, known func(uint64) bool) iter.Seq2[steward.Record, error] {
+	s.skipped = 0
+	return func(yield func(steward.Record, error) bool) {
+		for i, r := range s.recs {
+			sum := uint64(i)*0x9E3779B97F4A7C15 | 1 // distinct per record
+			if r.Identity != nil && r.Identity.Name == "changed" {
+				sum ^= 2
+			}
+			if known != nil && known(sum) {
+				s.skipped++
+				r = steward.Record{}
+			} else if r.Identity != nil {
+				i := *r.Identity // the store fills defaults in
+				r.Identity = &i
+			}
+			r.Sum, r.Pos = sum, fmt.Sprint("rec:", i+1)
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// TestSyncDigestChunks: a digest spread over many rows reads back whole, a
+// re-sync skips every unchanged record and only those, and Full skips none.
+func TestSyncDigestChunks(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		sqlstore.SetDigestChunk(db, 4)
+		sys := &steward.System{Name: "chunky", Kind: steward.SystemPostgres}
+		if err := db.CreateSystem(context.Background(), sys); err != nil {
+			t.Fatal(err)
+		}
+		src := &countingSkipper{}
+		for e := range 3 {
+			src.recs = append(src.recs, steward.Record{Entitlement: &steward.SourceEntitlement{Name: fmt.Sprint("role", e)}})
+		}
+		for i := range 10 {
+			src.recs = append(src.recs, steward.Record{Identity: &steward.SourceIdentity{ExternalID: fmt.Sprint("svc", i), Name: "svc", Kind: steward.KindServiceAccount}})
+			src.recs = append(src.recs, steward.Record{Grant: &steward.SourceGrant{Identity: fmt.Sprint("svc", i), Entitlement: fmt.Sprint("role", i%3)}})
+		}
+		sync := func(o steward.SyncOptions) *steward.SyncResult {
+			t.Helper()
+			o.Source = "test"
+			res, err := db.SyncSystem(steward.WithActor(context.Background(), "test"), sys.ID, src, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		if res := sync(steward.SyncOptions{}); res.IdentitiesCreated != 10 || src.skipped != 0 {
+			t.Fatalf("first load: %+v, skipped %d", res, src.skipped)
+		}
+		if res := sync(steward.SyncOptions{}); res.Events != 0 || src.skipped != len(src.recs) {
+			t.Fatalf("unchanged re-sync: %+v, skipped %d of %d", res, src.skipped, len(src.recs))
+		}
+		src.recs[3].Identity.Name = "changed"
+		if res := sync(steward.SyncOptions{}); res.IdentitiesUpdated != 1 || src.skipped != len(src.recs)-1 {
+			t.Fatalf("one changed: %+v, skipped %d of %d", res, src.skipped, len(src.recs))
+		}
+		if res := sync(steward.SyncOptions{Full: true}); res.Events != 0 || src.skipped != 0 {
+			t.Fatalf("full: %+v, skipped %d", res, src.skipped)
+		}
+		// Another default environment: the sums were taken under the old one.
+		if res := sync(steward.SyncOptions{Environment: steward.EnvDev}); src.skipped != 0 || res.IdentitiesUpdated != 10 {
+			t.Fatalf("new environment: %+v, skipped %d", res, src.skipped)
+		}
+		if sync(steward.SyncOptions{Environment: steward.EnvDev}); src.skipped != len(src.recs) {
+			t.Fatalf("skipped %d of %d after the environment change", src.skipped, len(src.recs))
+		}
+	})
+}
