@@ -32,13 +32,13 @@ func (s *Server) importSystem(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	q, err := parseQuery(r, "format", "environment", "partial")
+	q, err := parseQuery(r, "format", "environment", "partial", "full")
 	if err != nil {
 		return err
 	}
 	format := q.text("format")
 	env := enumParam(q, "environment", steward.Environment.Validate)
-	partial := q.boolPtr("partial")
+	partial, full := q.boolPtr("partial"), q.boolPtr("full")
 	if q.err != nil {
 		return q.err
 	} else if format == "" {
@@ -87,6 +87,9 @@ func (s *Server) importSystem(w http.ResponseWriter, r *http.Request) error {
 	o := steward.SyncOptions{Source: "import:" + format, Environment: env}
 	if partial != nil {
 		o.Partial = *partial
+	}
+	if full != nil {
+		o.Full = *full
 	}
 	res, err := s.Store.SyncSystem(r.Context(), id, src, o)
 	if err != nil {

@@ -135,6 +135,13 @@ func TestImport(t *testing.T) {
 		if r.Status != 200 || res.IdentitiesRemoved != 1 {
 			t.Errorf("whole import: status %d, %+v, want one removed", r.Status, res)
 		}
+		// full=true compares every record again and still finds nothing.
+		r = ts.Do(request{Method: "POST", Target: importTarget(sys.ID, "format=jsonl&full=true"), Token: ts.Admin, Reader: strings.NewReader(two)})
+		res = steward.SyncResult{}
+		r.Decode(t, &res)
+		if r.Status != 200 || res.Events != 0 || res.Records != 1 {
+			t.Errorf("full import: status %d, %+v, want nothing changed", r.Status, res)
+		}
 	})
 
 	for _, tt := range []struct {
@@ -147,6 +154,7 @@ func TestImport(t *testing.T) {
 		{"no format", request{Target: importTarget(1, "")}, 400, "format"},
 		{"bad environment", request{Target: importTarget(1, "format=jsonl&environment=qa")}, 400, "qa"},
 		{"bad partial", request{Target: importTarget(1, "format=jsonl&partial=yes")}, 400, "true or false"},
+		{"bad full", request{Target: importTarget(1, "format=jsonl&full=1x")}, 400, "true or false"},
 		{"unknown parameter", request{Target: importTarget(1, "format=jsonl&system=aws")}, 400, `"system"`},
 		{"unknown system", request{Target: importTarget(999999, "format=jsonl")}, 404, "999999"},
 		{"bad system id", request{Target: "/api/v1/systems/aws/import?format=jsonl"}, 400, "id"},

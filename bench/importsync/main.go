@@ -45,8 +45,13 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	verbose := flag.Bool("v", false, "log the store's slow statements")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the sync phases to this file")
+	again := flag.Int("again", 0, "reuse -db and -dir of an earlier run: only re-sync, alternating the two files this many times (for profiling)")
 	flag.Parse()
 	log.SetFlags(0)
+	if *again > 0 {
+		resyncAgain(*dsn, *dir, *again, *cpuprofile, *verbose)
+		return
+	}
 	if *dir == "" {
 		*dir = must(os.MkdirTemp("", "steward-importsync-"))
 		defer os.RemoveAll(*dir)
@@ -96,14 +101,28 @@ func main() {
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
-	for _, p := range []struct{ name, file string }{{"import (first load)", base}, {"re-sync, " + fmt.Sprint(*change*100) + "% changed", changed}, {"re-sync, unchanged", changed}} {
+	// The last phase compares every record (SyncOptions.Full) with what the
+	// digest-driven re-syncs left: it must find nothing to change, or they
+	// missed something.
+	for _, p := range []struct {
+		name, file string
+		full       bool
+	}{
+		{"import (first load)", base, false},
+		{"re-sync, " + fmt.Sprint(*change*100) + "% changed", changed, false},
+		{"re-sync, unchanged", changed, false},
+		{"re-sync, unchanged, every record compared (Full)", changed, true},
+	} {
 		resetPeak()
 		src := must(importer.Open(importer.FormatJSONL, p.file, importer.Options{}))
 		t0 := time.Now()
-		res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench"}))
+		res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench", Full: p.full}))
 		took := time.Since(t0)
 		phases = append(phases, phase{p.name, p.file, res, took, peakRSS()})
 		log.Printf("%s: %s, %+v", p.name, took.Round(time.Millisecond), *res)
+		if p.full && res.Events != 0 {
+			log.Fatalf("comparing every record found changes the digest-driven re-syncs missed: %+v", *res)
+		}
 	}
 	if n, err := db.VerifyAudit(ctx); err != nil {
 		log.Fatalf("audit chain after the runs: %v", err)
@@ -256,3 +275,37 @@ func check(err error) {
 }
 
 func check1(_ sql.Result, err error) { check(err) }
+
+// resyncAgain re-syncs an earlier run's system from its two files in turn:
+// each run is a change of -change, without the first load before it.
+func resyncAgain(dsn, dir string, n int, cpuprofile string, verbose bool) {
+	ctx := steward.WithActor(context.Background(), "bench:importsync")
+	opts := sqlstore.Options{}
+	if verbose {
+		opts.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	db := must(sqlstore.Open(dsn, opts))
+	defer db.Close()
+	sys := must(db.SystemByName(ctx, "bench-import"))
+	if cpuprofile != "" {
+		f := must(os.Create(cpuprofile))
+		check(pprof.StartCPUProfile(f))
+		defer pprof.StopCPUProfile()
+	}
+	for i := range n {
+		file := filepath.Join(dir, []string{"base.jsonl", "changed.jsonl"}[i%2])
+		resetPeak()
+		src := must(importer.Open(importer.FormatJSONL, file, importer.Options{}))
+		t0 := time.Now()
+		res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench"}))
+		log.Printf("%s: %s, %d events, peak RSS %d MiB", filepath.Base(file), time.Since(t0).Round(time.Millisecond), res.Events, peakRSS()>>20)
+	}
+	// Files that return to an earlier state exercise the digest's delta;
+	// comparing every record must then find nothing left to do.
+	file := filepath.Join(dir, []string{"base.jsonl", "changed.jsonl"}[(n-1)%2])
+	src := must(importer.Open(importer.FormatJSONL, file, importer.Options{}))
+	if res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench", Full: true})); res.Events != 0 {
+		log.Fatalf("comparing every record found changes the digest-driven re-syncs missed: %+v", *res)
+	}
+	log.Printf("a Full sync of %s after them found nothing to change", filepath.Base(file))
+}

@@ -196,7 +196,9 @@ func (e *env) connector(name string) (*connectorConfig, error) {
 }
 
 // runConnector runs one connector's sync against the store.
-func runConnector(ctx context.Context, db *sqlstore.DB, c *connectorConfig, logger *slog.Logger) (*steward.SyncResult, error) {
+// full compares every record even where the system's digest says it is
+// unchanged (steward sync --full).
+func runConnector(ctx context.Context, db *sqlstore.DB, c *connectorConfig, logger *slog.Logger, full bool) (*steward.SyncResult, error) {
 	ctx = steward.WithActor(ctx, "connector:"+c.Name)
 	switch c.Type {
 	case "postgres":
@@ -208,7 +210,7 @@ func runConnector(ctx context.Context, db *sqlstore.DB, c *connectorConfig, logg
 		if err != nil {
 			return nil, err
 		}
-		return db.SyncSystem(ctx, sys.ID, conn, steward.SyncOptions{Source: "connector:" + c.Name, Environment: c.Environment})
+		return db.SyncSystem(ctx, sys.ID, conn, steward.SyncOptions{Source: "connector:" + c.Name, Environment: c.Environment, Full: full})
 	case "ldap":
 		cfg := *c.LDAP
 		cfg.Logger = logger

@@ -22,7 +22,7 @@ var formatKinds = map[string]steward.SystemKind{
 
 func newImportCmd(e *env) *cobra.Command {
 	var dsn, format, system, kind, environment, output string
-	var partial bool
+	var partial, full bool
 	cmd := &cobra.Command{
 		Use:   "import --format FORMAT --system NAME FILE",
 		Short: "Import a system's inventory from an export file (all or nothing)",
@@ -31,6 +31,10 @@ sync: the file is the whole system (unless --partial), so identities missing
 from it are marked removed. Importing the same file twice changes nothing the
 second time. Every row that cannot be read is reported as FILE:LINE and a
 reason, and then nothing is imported.
+
+A whole import remembers a hash of every record it read; the next one skips
+the records that are byte for byte the same (a JSONL line is not even
+parsed) and compares only the rest. --full compares every record.
 
 Formats (docs/import-formats.md):
   aws-credential-report  aws iam get-credential-report (the decoded CSV)
@@ -81,7 +85,7 @@ FILE - reads standard input.`,
 				return err
 			}
 			res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{
-				Source: "import:" + format, Environment: steward.Environment(environment), Partial: partial})
+				Source: "import:" + format, Environment: steward.Environment(environment), Partial: partial, Full: full})
 			if err != nil {
 				return err
 			}
@@ -98,6 +102,7 @@ FILE - reads standard input.`,
 	cmd.Flags().StringVar(&kind, "system-kind", "", "kind of a new system (default: from the format, else other)")
 	cmd.Flags().StringVar(&environment, "environment", "prod", "environment of identities the file does not place")
 	cmd.Flags().BoolVar(&partial, "partial", false, "the file is not the whole system: add and update, remove nothing")
+	cmd.Flags().BoolVar(&full, "full", false, "compare every record, also those the last import read unchanged")
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	_ = cmd.MarkFlagRequired("format")
 	return cmd

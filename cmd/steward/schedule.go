@@ -39,7 +39,7 @@ func newScheduler(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger) *schedu
 				continue
 			}
 			s.jobs = append(s.jobs, job{name: "sync:" + c.Name, every: c.Schedule, run: func(ctx context.Context) error {
-				res, err := runConnector(ctx, db, c, logger)
+				res, err := runConnector(ctx, db, c, logger, false)
 				if err == nil {
 					logger.Info("sync finished", "connector", c.Name, "records", res.Records, "events", res.Events,
 						"identities_created", res.IdentitiesCreated, "identities_removed", res.IdentitiesRemoved, "gaps_opened", res.GapsOpened)

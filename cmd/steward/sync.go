@@ -12,6 +12,7 @@ import (
 
 func newSyncCmd(e *env) *cobra.Command {
 	var dsn, output string
+	var full bool
 	cmd := &cobra.Command{
 		Use:   "sync [CONNECTOR...]",
 		Short: "Reconcile the inventory with the configured connectors (all of them when none is named)",
@@ -20,7 +21,9 @@ named) and make Steward's inventory match it: new identities, entitlements and
 grants are added, changes are applied, what the system no longer has is marked
 removed (identities) or deleted (grants), each with an audit event. People
 connectors (ldap) mark departed the people the directory no longer lists.
-Running the same sync twice changes nothing the second time.
+Running the same sync twice changes nothing the second time. A whole sync
+remembers a hash of every record it read, and the next one compares only the
+records that differ; --full compares every record.
 
 Connectors are defined in the configuration file (--config); see
 docs/configuration.md. 'steward serve' runs them on their schedule.`,
@@ -55,7 +58,7 @@ docs/configuration.md. 'steward serve' runs them on their schedule.`,
 			var failed error
 			for _, n := range names {
 				c, _ := e.connector(n)
-				res, err := runConnector(cmd.Context(), db, c, e.logger)
+				res, err := runConnector(cmd.Context(), db, c, e.logger, full)
 				if err != nil {
 					fmt.Fprintf(e.stderr, "steward: sync %s: %s\n", n, steward.ErrorMessage(err))
 					e.logger.Debug("sync failed", "connector", n, "err", err)
@@ -78,6 +81,7 @@ docs/configuration.md. 'steward serve' runs them on their schedule.`,
 	}
 	addDBFlag(cmd, &dsn)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	cmd.Flags().BoolVar(&full, "full", false, "compare every record, also those the last sync read unchanged")
 	return cmd
 }
 

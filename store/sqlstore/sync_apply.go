@@ -26,10 +26,12 @@ type syncRun struct {
 }
 
 func (r *syncRun) apply(ctx context.Context) error {
-	for _, step := range []func(context.Context) error{r.entitlements, r.identities, r.credentials, r.grants, r.lastUsed} {
+	lap := r.d.laps("sync")
+	for i, step := range []func(context.Context) error{r.entitlements, r.identities, r.credentials, r.grants, r.lastUsed} {
 		if err := step(ctx); err != nil {
 			return err
 		}
+		lap([]string{"entitlements", "identities", "credentials", "grants", "last used"}[i])
 	}
 	return nil
 }
@@ -181,10 +183,14 @@ func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) er
 	}); err != nil {
 		return err
 	}
+	ids := make([]int64, len(all))
+	for i, x := range all {
+		ids[i] = x.id
+	}
+	if err := r.execIDs(ctx, `DELETE FROM grants`, ids); err != nil {
+		return err
+	}
 	for _, x := range all {
-		if err := r.exec(ctx, `DELETE FROM grants WHERE id = ?`, x.id); err != nil {
-			return err
-		}
 		r.res.GrantsRemoved++
 		if err := r.ev.emit(ctx, "grant.removed", "grant", x.id, map[string]any{"identity_id": x.identity, "entitlement_id": x.entitlement,
 			"entitlement": x.name, "privileged": x.privileged, "reason": "no longer reported by " + r.via()}); err != nil {
@@ -323,10 +329,10 @@ func (r *syncRun) identities(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := r.execIDs(ctx, `UPDATE identities SET status = 'removed', removed_at = ?, updated_at = ?`, gone, micro(r.now), micro(r.now)); err != nil {
+		return err
+	}
 	for _, id := range gone {
-		if err := r.exec(ctx, `UPDATE identities SET status = 'removed', removed_at = ?, updated_at = ? WHERE id = ?`, micro(r.now), micro(r.now), id); err != nil {
-			return err
-		}
 		r.touched[id] = true
 		r.res.IdentitiesRemoved++
 		if err := r.ev.emit(ctx, "identity.removed", "identity", id, map[string]any{"reason": "no longer reported by " + r.via()}); err != nil {
@@ -434,10 +440,14 @@ func (r *syncRun) credentials(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	ids := make([]int64, len(all))
+	for i, g := range all {
+		ids[i] = g.id
+	}
+	if err := r.execIDs(ctx, `DELETE FROM credentials`, ids); err != nil {
+		return err
+	}
 	for _, g := range all {
-		if err := r.exec(ctx, `DELETE FROM credentials WHERE id = ?`, g.id); err != nil {
-			return err
-		}
 		r.res.CredentialsChanged++
 		if err := r.ev.emit(ctx, "credential.removed", "credential", g.id, map[string]any{"identity_id": g.identity, "reason": "no longer reported by " + r.via()}); err != nil {
 			return err
@@ -539,6 +549,19 @@ func (r *syncRun) grants(ctx context.Context) error {
 		AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = g.identity_id AND s.entitlement_id = g.entitlement_id)`, sid)
 }
 
+// execIDs runs stmt (an UPDATE or DELETE without WHERE) for the rows ids
+// names, a few hundred at a time rather than one statement a row.
+func (r *syncRun) execIDs(ctx context.Context, stmt string, ids []int64, args ...any) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		if err := r.exec(ctx, stmt+` WHERE id IN (`+int64List(ids[:n])+`)`, args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
 // onlyUnseen narrows a removal query, in a delta run, to the rows whose
 // records did not come back unchanged: only they can have gone.
 func (r *syncRun) onlyUnseen(col, table string) string {
@@ -601,6 +624,17 @@ func (f fieldDiff) addLabels(old, new sql.NullString) {
 	_ = json.Unmarshal([]byte(new.String), &b)
 	if !maps.Equal(a, b) {
 		f["labels"] = [2]any{a, b}
+	}
+}
+
+// laps returns a function that logs, at debug level, how long each step
+// of a long write took since the one before.
+func (d *DB) laps(what string) func(step string) {
+	last := time.Now()
+	return func(step string) {
+		now := time.Now()
+		d.logger.Debug(what+" step", "step", step, "took", now.Sub(last).Round(time.Millisecond))
+		last = now
 	}
 }
 
