@@ -73,7 +73,7 @@ type Record struct {
 }
 
 // Skipped reports whether r is a record a Skipper left unparsed: only its
-// Sum and Pos are set.
+// Sum is set.
 func (r Record) Skipped() bool {
 	return r.Identity == nil && r.Entitlement == nil && r.Grant == nil && r.Sum != 0
 }
@@ -90,7 +90,7 @@ type Source interface {
 // A Skipper is a Source that can tell, before parsing a record, whether the
 // store already holds it as it is. The store keeps the Sum of every record
 // of a system's last whole sync; on the next one, a record whose Sum known
-// reports true is yielded unparsed, with only Sum and Pos set (Skipped).
+// reports true is yielded unparsed, with only Sum set (Skipped).
 // A re-sync of a large, mostly unchanged snapshot then parses and compares
 // only what changed. known is safe for concurrent use.
 type Skipper interface {

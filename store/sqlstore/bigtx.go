@@ -38,6 +38,7 @@ func (d *DB) bigTx(ctx context.Context, fn func(c *sql.Conn) error) (err error) 
 	if _, err = conn.ExecContext(ctx, "COMMIT"); err != nil {
 		return d.storeErr(err)
 	}
+	d.wrote()
 	return nil
 }
 

@@ -102,7 +102,10 @@ func (g *syncDigest) sumsOrNil() []uint64 {
 
 // newSyncDigest indexes entries already sorted by sum.
 func newSyncDigest(sums, refs []uint64) *syncDigest {
-	b := min(24, max(1, bits.Len(uint(len(sums)))-2)) // about 4 entries per bucket
+	// About 8-16 entries a bucket: the bucket index (4 bytes a bucket)
+	// stays small enough to be cached, and a bucket's sums span a cache
+	// line or two. Lookups are most of a re-sync's CPU.
+	b := min(24, max(1, bits.Len(uint(len(sums)))-4))
 	words := (len(sums) + 63) / 64
 	g := &syncDigest{sums: sums, refs: refs, shift: uint(64 - b), start: make([]uint32, 1<<b+1), seen: make([]uint64, words), added: make([]uint64, words)}
 	for _, s := range sums {
@@ -376,13 +379,13 @@ func (d *DB) writeUnseen(ctx context.Context, c *sql.Conn, dg *syncDigest) error
 // no longer lists. Their lines were not read, so the run is repeated in
 // full, which names them.
 func (d *DB) checkSkipped(ctx context.Context, c *sql.Conn, dg *syncDigest) error {
-	goneIdentities, err := d.ids(ctx, c, `SELECT u.id FROM unseen_identities u JOIN identities x ON x.id = u.id
-		WHERE NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id)`)
+	goneIdentities, err := d.ids(ctx, c, `SELECT u.id FROM unseen_identities u CROSS JOIN identities x
+		WHERE x.id = u.id AND NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id)`)
 	if err != nil {
 		return err
 	}
-	goneEntitlements, err := d.ids(ctx, c, `SELECT u.id FROM unseen_entitlements u JOIN entitlements e ON e.id = u.id
-		WHERE NOT EXISTS (SELECT 1 FROM stage_entitlements s WHERE s.name = e.name)`)
+	goneEntitlements, err := d.ids(ctx, c, `SELECT u.id FROM unseen_entitlements u CROSS JOIN entitlements e
+		WHERE e.id = u.id AND NOT EXISTS (SELECT 1 FROM stage_entitlements s WHERE s.name = e.name)`)
 	if err != nil {
 		return err
 	}
@@ -416,9 +419,9 @@ func (d *DB) renewDigest(ctx context.Context, c *sql.Conn, systemID int64, conte
 		sql string
 		ref func(a, b int64) (uint64, bool)
 	}{
-		{`SELECT s.rsum, x.id, 0 FROM stage_identities s JOIN identities x ON x.system_id = ? AND x.external_id = s.external_id`,
+		{`SELECT s.rsum, x.id, 0 FROM stage_identities s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.external_id`,
 			func(a, _ int64) (uint64, bool) { return identityRef(a), true }},
-		{`SELECT s.rsum, e.id, 0 FROM stage_entitlements s JOIN entitlements e ON e.system_id = ? AND e.name = s.name`,
+		{`SELECT s.rsum, e.id, 0 FROM stage_entitlements s CROSS JOIN entitlements e WHERE e.system_id = ? AND e.name = s.name`,
 			func(a, _ int64) (uint64, bool) { return entitlementRef(a), true }},
 		{`SELECT rsum, identity_id, entitlement_id FROM resolved_grants WHERE ? > 0`, grantRef},
 	} {

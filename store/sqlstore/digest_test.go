@@ -93,3 +93,30 @@ func TestSyncDigestChunks(t *testing.T) {
 		}
 	})
 }
+
+// TestCheckpoint: the SQLite writer leaves the log to the checkpointer, and
+// Checkpoint copies all of it into the database.
+func TestCheckpoint(t *testing.T) {
+	t.Parallel()
+	db := MustOpenSQLite(t, nil)
+	ctx := steward.WithActor(context.Background(), "test")
+	for i := range 20 {
+		if err := db.CreateSystem(ctx, &steward.System{Name: fmt.Sprint("ckpt-", i), Kind: steward.SystemOther}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var auto int
+	if err := db.SQL().QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
+		t.Fatalf("writer wal_autocheckpoint = %d, %v; want 0 (the checkpointer's job)", auto, err)
+	}
+	if err := db.Checkpoint(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var busy, log, done int
+	if err := db.SQL().QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
+		t.Fatal(err)
+	}
+	if busy != 0 || log != done {
+		t.Fatalf("after Checkpoint: busy %d, %d frames in the log, %d checkpointed", busy, log, done)
+	}
+}

@@ -293,6 +293,7 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 	res := &steward.SyncResult{}
 	started := d.now()
 	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched"}
+	lap := d.laps("sync")
 	err := d.bigTx(ctx, func(c *sql.Conn) error {
 		defer d.dropTemp(ctx, c, append(tables, unseenTables...)...)
 		sys, err := d.systemIn(ctx, c, systemID)
@@ -311,7 +312,6 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 			}
 			defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp.cache_size = -2000`)
 		}
-		lap := d.laps("sync")
 		digestCtx := digestContext(o)
 		var dg *syncDigest
 		if !o.Full && !o.Partial {
@@ -336,10 +336,12 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 		if err := d.indexStage(ctx, c, tables[:4]...); err != nil {
 			return err
 		}
+		lap("stage indexed")
 		if dg != nil {
 			if err := d.writeUnseen(ctx, c, dg); err != nil {
 				return err
 			}
+			lap("unseen written")
 		}
 		if err := d.checkRecords(ctx, c, systemID, o, dg != nil, &bad); err != nil {
 			return err
@@ -360,7 +362,7 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 			return err
 		}
 		ev := &eventSink{d: d, c: c, quiet: first}
-		run := &syncRun{d: d, c: c, sys: sys, o: o, first: first, delta: dg != nil, res: res, ev: ev, touched: map[int64]bool{}, now: d.now()}
+		run := &syncRun{d: d, c: c, sys: sys, o: o, first: first, delta: dg != nil, res: res, ev: ev, touched: map[int64]bool{}, now: d.now(), lap: lap}
 		if err := run.apply(ctx); err != nil {
 			return err
 		}
@@ -406,6 +408,7 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 	if err != nil {
 		return nil, err
 	}
+	lap("committed")
 	return res, nil
 }
 
@@ -583,16 +586,16 @@ func (d *DB) checkRecords(ctx context.Context, c *sql.Conn, systemID int64, o st
 	if delta {
 		for _, q := range []string{
 			`SELECT s.pos, 'identity ' || s.external_id || ' is listed more than once' FROM stage_identities s
-			JOIN identities x ON x.system_id = ? AND x.external_id = s.external_id
-			WHERE x.status <> 'removed' AND NOT EXISTS (SELECT 1 FROM unseen_identities u WHERE u.id = x.id)`,
+			CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.external_id
+			AND x.status <> 'removed' AND NOT EXISTS (SELECT 1 FROM unseen_identities u WHERE u.id = x.id)`,
 			`SELECT s.pos, 'entitlement ' || s.name || ' is listed more than once' FROM stage_entitlements s
-			JOIN entitlements e ON e.system_id = ? AND e.name = s.name
-			WHERE NOT EXISTS (SELECT 1 FROM unseen_entitlements u WHERE u.id = e.id)`,
+			CROSS JOIN entitlements e WHERE e.system_id = ? AND e.name = s.name
+			AND NOT EXISTS (SELECT 1 FROM unseen_entitlements u WHERE u.id = e.id)`,
 			`SELECT s.pos, 'grant of ' || s.entitlement || ' to ' || s.identity_ext || ' is listed more than once' FROM stage_grants s
-			JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
-			JOIN entitlements e ON e.system_id = x.system_id AND e.name = s.entitlement
-			JOIN grants g ON g.identity_id = x.id AND g.entitlement_id = e.id
-			WHERE NOT EXISTS (SELECT 1 FROM unseen_grants u WHERE u.identity_id = x.id AND u.entitlement_id = e.id)`,
+			CROSS JOIN identities x CROSS JOIN entitlements e CROSS JOIN grants g
+			WHERE x.system_id = ? AND x.external_id = s.identity_ext AND e.system_id = x.system_id AND e.name = s.entitlement
+			AND g.identity_id = x.id AND g.entitlement_id = e.id
+			AND NOT EXISTS (SELECT 1 FROM unseen_grants u WHERE u.identity_id = x.id AND u.entitlement_id = e.id)`,
 		} {
 			if err := d.checkStage(ctx, c, bad, q, systemID); err != nil {
 				return err

@@ -23,15 +23,15 @@ type syncRun struct {
 	ev      *eventSink
 	touched map[int64]bool // identities whose owner or gaps may have changed
 	now     time.Time
+	lap     func(step string)
 }
 
 func (r *syncRun) apply(ctx context.Context) error {
-	lap := r.d.laps("sync")
 	for i, step := range []func(context.Context) error{r.entitlements, r.identities, r.credentials, r.grants, r.lastUsed} {
 		if err := step(ctx); err != nil {
 			return err
 		}
-		lap([]string{"entitlements", "identities", "credentials", "grants", "last used"}[i])
+		r.lap([]string{"entitlements", "identities", "credentials", "grants", "last used"}[i])
 	}
 	return nil
 }
@@ -117,7 +117,7 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 		hash             string
 	}
 	changes, err := collect(ctx, r, `SELECT e.id, e.name, e.description, s.description, e.privileged, s.privileged, e.sensitivity, s.sensitivity, s.hash
-		FROM stage_entitlements s JOIN entitlements e ON e.system_id = ? AND e.name = s.name WHERE e.content_hash <> s.hash`, []any{sid}, func(rows *sql.Rows, ch *change) error {
+		FROM stage_entitlements s CROSS JOIN entitlements e WHERE e.system_id = ? AND e.name = s.name AND e.content_hash <> s.hash`, []any{sid}, func(rows *sql.Rows, ch *change) error {
 		return rows.Scan(&ch.id, &ch.name, &ch.oldDesc, &ch.newDesc, &ch.oldPriv, &ch.newPriv, &ch.oldSens, &ch.newSens, &ch.hash)
 	})
 	if err != nil {
@@ -260,8 +260,8 @@ func (r *syncRun) identities(ctx context.Context) error {
 			x.owner_id, x.team_id, x.owner_source,
 			s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint, COALESCE(s.created_at, x.created_at), s.hash,
 			s.owner_id, s.team_id, s.owner_source
-		FROM stage_identities s JOIN identities x ON x.system_id = ? AND x.external_id = s.external_id
-		WHERE x.content_hash <> s.hash OR x.status = 'removed'`, []any{sid}, func(rows *sql.Rows) error {
+		FROM stage_identities s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.external_id
+		AND (x.content_hash <> s.hash OR x.status = 'removed')`, []any{sid}, func(rows *sql.Rows) error {
 		var ch change
 		o, n := &ch.old, &ch.new
 		if err := rows.Scan(&o.id, &o.name, &o.kind, &o.env, &o.crit, &o.status, &o.labels, &o.ownerH, &o.teamH, &o.created,
@@ -347,8 +347,8 @@ func (r *syncRun) credentials(ctx context.Context) error {
 	var news [][2]int64
 	if err := r.query(ctx, `INSERT INTO credentials (identity_id, external_id, kind, created_at, last_rotated_at, last_used_at, expires_at, content_hash)
 		SELECT x.id, s.external_id, s.kind, COALESCE(s.created_at, ?), s.last_rotated_at, s.last_used_at, s.expires_at, s.hash
-		FROM stage_credentials s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
-		WHERE NOT EXISTS (SELECT 1 FROM credentials c WHERE c.identity_id = x.id AND c.external_id = s.external_id)
+		FROM stage_credentials s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.identity_ext
+		AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.identity_id = x.id AND c.external_id = s.external_id)
 		RETURNING id, identity_id`, []any{micro(r.now), sid}, func(rows *sql.Rows) error {
 		r.res.CredentialsChanged++
 		if r.first {
@@ -380,8 +380,8 @@ func (r *syncRun) credentials(ctx context.Context) error {
 	var changes []change
 	if err := r.query(ctx, `SELECT c.id, c.identity_id, c.kind, c.created_at, c.last_rotated_at, c.expires_at,
 			s.kind, COALESCE(s.created_at, c.created_at), s.last_rotated_at, s.expires_at, s.hash
-		FROM stage_credentials s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
-		JOIN credentials c ON c.identity_id = x.id AND c.external_id = s.external_id WHERE c.content_hash <> s.hash`,
+		FROM stage_credentials s CROSS JOIN identities x CROSS JOIN credentials c
+		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND c.identity_id = x.id AND c.external_id = s.external_id AND c.content_hash <> s.hash`,
 		[]any{sid}, func(rows *sql.Rows) error {
 			var ch change
 			if err := rows.Scan(&ch.id, &ch.identity, &ch.kind, &ch.created, &ch.rotated, &ch.expires,
@@ -427,13 +427,14 @@ func (r *syncRun) credentials(ctx context.Context) error {
 	// A delta run compares the credentials of the identities it staged or
 	// lost: every other identity's record, credentials and all, came back
 	// unchanged.
-	scope := ""
+	from := `credentials c JOIN identities x ON x.id = c.identity_id`
 	if r.delta {
-		scope = ` AND x.id IN (SELECT id FROM unseen_identities UNION
-			SELECT x2.id FROM stage_identities s2 JOIN identities x2 ON x2.system_id = ` + idStr(sid) + ` AND x2.external_id = s2.external_id)`
+		from = `(SELECT id FROM unseen_identities UNION
+			SELECT x2.id FROM stage_identities s2 CROSS JOIN identities x2 WHERE x2.system_id = ` + idStr(sid) + ` AND x2.external_id = s2.external_id) t
+			CROSS JOIN identities x CROSS JOIN credentials c`
 	}
-	all, err := collect(ctx, r, `SELECT c.id, c.identity_id FROM credentials c JOIN identities x ON x.id = c.identity_id
-		WHERE x.system_id = ? AND c.external_id <> ''`+scope+`
+	all, err := collect(ctx, r, `SELECT c.id, c.identity_id FROM `+from+`
+		WHERE `+r.when(`x.id = t.id AND `)+`c.identity_id = x.id AND x.system_id = ? AND c.external_id <> ''
 		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`, []any{sid}, func(rows *sql.Rows, g *gone) error {
 		return rows.Scan(&g.id, &g.identity)
 	})
@@ -462,8 +463,8 @@ func (r *syncRun) grants(ctx context.Context) error {
 	// on two integers through the grants' own unique index.
 	if err := r.exec(ctx, `INSERT INTO resolved_grants (identity_id, entitlement_id, type, granted_at, expires_at, hash, rsum)
 		SELECT x.id, e.id, s.type, s.granted_at, s.expires_at, s.hash, s.rsum
-		FROM stage_grants s JOIN identities x ON x.system_id = ? AND x.external_id = s.identity_ext
-		JOIN entitlements e ON e.system_id = ? AND e.name = s.entitlement`, sid, sid); err != nil {
+		FROM stage_grants s CROSS JOIN identities x CROSS JOIN entitlements e
+		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND e.system_id = ? AND e.name = s.entitlement`, sid, sid); err != nil {
 		return err
 	}
 	if err := r.d.indexStage(ctx, r.c, "resolved_grants"); err != nil {
@@ -513,8 +514,8 @@ func (r *syncRun) grants(ctx context.Context) error {
 		expires, newExpires sql.NullInt64
 	}
 	changes, err := collect(ctx, r, `SELECT g.id, g.type, g.granted_at, g.expires_at, s.type, COALESCE(s.granted_at, g.granted_at), s.expires_at, s.hash
-		FROM resolved_grants s JOIN grants g ON g.identity_id = s.identity_id AND g.entitlement_id = s.entitlement_id
-		WHERE g.content_hash <> s.hash`, nil, func(rows *sql.Rows, ch *change) error {
+		FROM resolved_grants s CROSS JOIN grants g WHERE g.identity_id = s.identity_id AND g.entitlement_id = s.entitlement_id
+		AND g.content_hash <> s.hash`, nil, func(rows *sql.Rows, ch *change) error {
 		return rows.Scan(&ch.id, &ch.typ, &ch.granted, &ch.expires, &ch.newTyp, &ch.newGranted, &ch.newExpires, &ch.hash)
 	})
 	if err != nil {
@@ -541,9 +542,9 @@ func (r *syncRun) grants(ctx context.Context) error {
 		return nil
 	}
 	if r.delta {
-		return r.removeGrants(ctx, `g.id IN (SELECT g2.id FROM unseen_grants u
-			JOIN grants g2 ON g2.identity_id = u.identity_id AND g2.entitlement_id = u.entitlement_id
-			WHERE NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = u.identity_id AND s.entitlement_id = u.entitlement_id))`)
+		return r.removeGrants(ctx, `g.id IN (SELECT g2.id FROM unseen_grants u CROSS JOIN grants g2
+			WHERE g2.identity_id = u.identity_id AND g2.entitlement_id = u.entitlement_id
+			AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = u.identity_id AND s.entitlement_id = u.entitlement_id))`)
 	}
 	return r.removeGrants(ctx, `g.identity_id IN (SELECT x.id FROM identities x WHERE x.system_id = ?)
 		AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = g.identity_id AND s.entitlement_id = g.entitlement_id)`, sid)
@@ -560,6 +561,14 @@ func (r *syncRun) execIDs(ctx context.Context, stmt string, ids []int64, args ..
 		ids = ids[n:]
 	}
 	return nil
+}
+
+// when returns cond in a delta run, else nothing.
+func (r *syncRun) when(cond string) string {
+	if !r.delta {
+		return ""
+	}
+	return cond
 }
 
 // onlyUnseen narrows a removal query, in a delta run, to the rows whose
@@ -597,14 +606,18 @@ func (r *syncRun) lastUsed(ctx context.Context) error {
 			WHERE x.system_id = ? AND x.external_id = s.identity_ext AND c.identity_id = x.id AND c.external_id = s.external_id
 			AND s.last_used_at IS NOT NULL AND c.last_used_at IS DISTINCT FROM s.last_used_at`, sid)
 	}
-	if err := r.exec(ctx, `UPDATE identities SET last_used_at = s.last_used_at FROM stage_identities s
-		WHERE identities.system_id = ? AND identities.external_id = s.external_id AND s.last_used_at IS NOT NULL
-		AND identities.last_used_at IS NOT s.last_used_at`, sid); err != nil {
+	// SQLite: the rows to change are found from the stage (CROSS JOIN keeps
+	// that order), not by walking every identity of the system.
+	if err := r.exec(ctx, `UPDATE identities SET last_used_at = (SELECT s.last_used_at FROM stage_identities s WHERE s.external_id = identities.external_id)
+		WHERE id IN (SELECT x.id FROM stage_identities s CROSS JOIN identities x
+			WHERE x.system_id = ? AND x.external_id = s.external_id AND s.last_used_at IS NOT NULL AND x.last_used_at IS NOT s.last_used_at)`, sid); err != nil {
 		return err
 	}
-	return r.exec(ctx, `UPDATE credentials SET last_used_at = s.last_used_at FROM stage_credentials s JOIN identities x ON x.external_id = s.identity_ext
-		WHERE x.system_id = ? AND credentials.identity_id = x.id AND credentials.external_id = s.external_id
-		AND s.last_used_at IS NOT NULL AND credentials.last_used_at IS NOT s.last_used_at`, sid)
+	return r.exec(ctx, `UPDATE credentials SET last_used_at = (SELECT s.last_used_at FROM stage_credentials s CROSS JOIN identities x
+			WHERE x.id = credentials.identity_id AND s.identity_ext = x.external_id AND s.external_id = credentials.external_id)
+		WHERE id IN (SELECT c.id FROM stage_credentials s CROSS JOIN identities x CROSS JOIN credentials c
+			WHERE x.system_id = ? AND x.external_id = s.identity_ext AND c.identity_id = x.id AND c.external_id = s.external_id
+			AND s.last_used_at IS NOT NULL AND c.last_used_at IS NOT s.last_used_at)`, sid)
 }
 
 // fieldDiff records old and new values of the fields that changed.
