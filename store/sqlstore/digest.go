@@ -42,9 +42,6 @@ type syncDigest struct {
 	added []uint64 // a bit per entry: it came from the delta's adds
 	drops []uint64 // the delta's dropped base sums, sorted
 	base  int      // entries in the base rows
-	// skipped counts the records skip let a source leave unparsed; the
-	// stream must bring back exactly that many Skipped records.
-	skipped atomic.Int64
 }
 
 // digestVersion changes whenever what a sum covers or how a record becomes
@@ -144,11 +141,16 @@ func (g *syncDigest) skip(sum uint64) bool {
 		return false
 	}
 	bit := uint64(1) << (i % 64)
-	if atomic.OrUint64(&g.seen[i/64], bit)&bit != 0 {
-		return false
+	return atomic.OrUint64(&g.seen[i/64], bit)&bit == 0
+}
+
+// seenCount counts the entries marked seen.
+func (g *syncDigest) seenCount() int {
+	n := 0
+	for _, w := range g.seen {
+		n += bits.OnesCount64(w)
 	}
-	g.skipped.Add(1)
-	return true
+	return n
 }
 
 // see marks sum's entry as brought back; again reports that it already was

@@ -461,7 +461,7 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 	batches := make(chan stageBatchOf, 4)
 	done := make(chan struct{})
 	var fatal error
-	var skipped int64
+	var skipped, marked int // records yielded skipped; entries see marked first
 	go func() {
 		defer close(batches)
 		buf := map[string][][]any{}
@@ -503,6 +503,8 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 				if found, again := dg.see(sum); found {
 					if again {
 						bad.add(r.Pos + ": this record is listed more than once.")
+					} else {
+						marked++
 					}
 					continue
 				}
@@ -554,10 +556,11 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 	if err != nil {
 		return err
 	}
-	if fatal == nil && dg != nil && skipped != dg.skipped.Load() {
-		// A Skipper that skips what it was not told it could would make
-		// rows look gone.
-		return fmt.Errorf("the source left %d records unread; Steward allowed %d", skipped, dg.skipped.Load())
+	if fatal == nil && dg != nil && skipped+marked != dg.seenCount() {
+		// Every entry marked seen was marked by a skip whose record came
+		// back (Skipped) or by see. A source that skips what it was not
+		// told it could, or drops what it was, would make rows look gone.
+		return fmt.Errorf("the source left %d records unread, and Steward allowed %d", skipped, dg.seenCount()-marked)
 	}
 	return fatal
 }
