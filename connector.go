@@ -90,13 +90,20 @@ type Source interface {
 // A Skipper is a Source that can tell, before parsing a record, whether the
 // store already holds it as it is. The store keeps the Sum of every record
 // of a system's last whole sync; on the next one, a record whose Sum known
-// reports true is yielded unparsed, with only Sum set (Skipped).
+// says may be skipped is yielded unparsed, with only Sum set (Skipped).
 // A re-sync of a large, mostly unchanged snapshot then parses and compares
-// only what changed. known is safe for concurrent use.
+// only what changed.
 type Skipper interface {
 	Source
-	ReadSkipping(ctx context.Context, known func(sum uint64) bool) iter.Seq2[Record, error]
+	ReadSkipping(ctx context.Context, known KnownFunc) iter.Seq2[Record, error]
 }
+
+// A KnownFunc sets skip[i] when the record whose sum is sums[i] may be left
+// unread, and marks it brought back: a source that asks must then yield it,
+// as a Skipped record. Sources ask for many sums at once (a batch of lines):
+// the lookups wait on memory, and together they overlap. Safe for
+// concurrent use.
+type KnownFunc func(sums []uint64, skip []bool)
 
 // SourceFunc makes a Source of a function.
 type SourceFunc func(ctx context.Context) iter.Seq2[Record, error]

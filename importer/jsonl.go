@@ -31,9 +31,10 @@ func (s *JSONL) Read(ctx context.Context) iter.Seq2[steward.Record, error] {
 	return s.ReadSkipping(ctx, nil)
 }
 
-// ReadSkipping is Read, except that a line whose Sum known reports true is
-// not decoded: its record comes with only Sum and Pos set.
-func (s *JSONL) ReadSkipping(ctx context.Context, known func(sum uint64) bool) iter.Seq2[steward.Record, error] {
+// ReadSkipping is Read, except that a line whose Sum known says may be
+// skipped is not decoded: its record comes with only Sum set. known is asked
+// once per batch of lines.
+func (s *JSONL) ReadSkipping(ctx context.Context, known steward.KnownFunc) iter.Seq2[steward.Record, error] {
 	return s.in.stream(ctx, func(r io.Reader, emit func(steward.Record, error) bool) error {
 		return s.read(r, known, emit)
 	})
@@ -73,7 +74,7 @@ type jsonlJob struct {
 	res   chan<- jsonlResult
 }
 
-func (s *JSONL) read(r io.Reader, known func(uint64) bool, emit func(steward.Record, error) bool) error {
+func (s *JSONL) read(r io.Reader, known steward.KnownFunc, emit func(steward.Record, error) bool) error {
 	workers := max(1, runtime.GOMAXPROCS(0))
 	done := make(chan struct{})
 	jobs := make(chan jsonlJob)
@@ -158,9 +159,22 @@ func (s *JSONL) split(r io.Reader, jobs chan<- jsonlJob, order chan<- chan jsonl
 
 // decode reads the records of one batch; blank lines give nothing, and
 // lines known gives true are not parsed.
-func (s *JSONL) decode(b *jsonlBatch, known func(uint64) bool) jsonlResult {
+func (s *JSONL) decode(b *jsonlBatch, known steward.KnownFunc) jsonlResult {
 	out := jsonlResult{fatal: b.fatal}
 	var body bytes.Reader
+	// The sums of the lines that have one (not blank, not over-long), in
+	// order, asked about all at once.
+	sums := make([]uint64, 0, len(b.lines))
+	for _, l := range b.lines {
+		if line := bytes.TrimSpace(b.buf[l.start:l.end]); !l.tooLong && len(line) > 0 {
+			sums = append(sums, xxhash.Sum64(line))
+		}
+	}
+	skip := make([]bool, len(sums))
+	if known != nil {
+		known(sums, skip)
+	}
+	k := 0
 	for _, l := range b.lines {
 		if l.tooLong {
 			out.records = append(out.records, steward.Record{})
@@ -171,8 +185,9 @@ func (s *JSONL) decode(b *jsonlBatch, known func(uint64) bool) jsonlResult {
 		if len(line) == 0 {
 			continue
 		}
-		sum := xxhash.Sum64(line)
-		if known != nil && known(sum) {
+		sum, skipped := sums[k], skip[k]
+		k++
+		if skipped {
 			out.records = append(out.records, steward.Record{Sum: sum}) // no Pos: nothing is said of it
 			out.errs = append(out.errs, nil)
 			continue

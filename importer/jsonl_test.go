@@ -142,7 +142,11 @@ func TestJSONLSkipping(t *testing.T) {
 	}
 	known := map[uint64]bool{recs[1].Sum: true}
 	var got []steward.Record
-	for r, err := range sk.ReadSkipping(context.Background(), func(s uint64) bool { return known[s] }) {
+	for r, err := range sk.ReadSkipping(context.Background(), func(sums []uint64, skip []bool) {
+		for i, s := range sums {
+			skip[i] = known[s]
+		}
+	}) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -120,7 +120,12 @@ func (g *syncDigest) find(sum uint64) int {
 		return -1
 	}
 	b := sum >> g.shift
-	for i := g.start[b]; i < g.start[b+1]; i++ {
+	return g.scan(sum, g.start[b], g.start[b+1])
+}
+
+// scan looks for sum among the sorted entries [from, to).
+func (g *syncDigest) scan(sum uint64, from, to uint32) int {
+	for i := from; i < to; i++ {
 		switch s := g.sums[i]; {
 		case s == sum:
 			return int(i)
@@ -131,17 +136,50 @@ func (g *syncDigest) find(sum uint64) int {
 	return -1
 }
 
-// skip is a Skipper's known: it reports whether the digest holds sum and
-// the stream has not brought it back before, and marks it brought back. A
-// record seen a second time is parsed, so that see reports it where it is.
-// Safe for concurrent use (the JSONL importer calls it from its workers).
-func (g *syncDigest) skip(sum uint64) bool {
-	i := g.find(sum)
-	if i < 0 {
-		return false
+// skip is a Skipper's known (steward.KnownFunc): a record may be skipped
+// when the digest holds its sum and the stream has not brought it back
+// before; it is marked brought back. A record seen a second time is parsed,
+// so that see reports it where it is. Safe for concurrent use (the JSONL
+// importer calls it from its workers).
+//
+// Lookups land at random in tens of megabytes and wait on memory. They are
+// done eight at a time, the first load of each before any is compared, so
+// that the eight cache misses overlap instead of following one another.
+func (g *syncDigest) skip(sums []uint64, skip []bool) {
+	const group = 8
+	for len(sums) > 0 {
+		n := min(group, len(sums))
+		var at, end [group]uint32
+		var first [group]uint64
+		for k := range n {
+			b := sums[k] >> g.shift
+			at[k], end[k] = g.start[b], g.start[b+1]
+		}
+		for k := range n {
+			if at[k] < end[k] {
+				first[k] = g.sums[at[k]]
+			}
+		}
+		for k := range n {
+			i, sum := -1, sums[k]
+			if at[k] < end[k] && first[k] <= sum {
+				i = g.scan(sum, at[k], end[k])
+			}
+			if i >= 0 {
+				bit := uint64(1) << (i % 64)
+				skip[k] = atomic.OrUint64(&g.seen[i/64], bit)&bit == 0
+			}
+		}
+		sums, skip = sums[n:], skip[n:]
 	}
-	bit := uint64(1) << (i % 64)
-	return atomic.OrUint64(&g.seen[i/64], bit)&bit == 0
+}
+
+// seenCountOrZero is seenCount; 0 for no digest.
+func (g *syncDigest) seenCountOrZero() int {
+	if g == nil {
+		return 0
+	}
+	return g.seenCount()
 }
 
 // seenCount counts the entries marked seen.
@@ -223,7 +261,7 @@ func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context 
 	}
 	err := d.eachRow(ctx, q, `SELECT chunk, entries FROM sync_digests WHERE system_id = ? AND context = ? ORDER BY chunk`, []any{systemID, context}, func(rows *sql.Rows) error {
 		var chunk int
-		var b []byte
+		var b sql.RawBytes // read in place: a chunk is 16 MiB
 		if err := rows.Scan(&chunk, &b); err != nil {
 			return err
 		}
@@ -414,8 +452,12 @@ func (d *DB) checkSkipped(ctx context.Context, c *sql.Conn, dg *syncDigest) erro
 
 // renewDigest writes the system's digest after a whole sync: the entries
 // the stream brought back unchanged, and the rows of what it staged.
-func (d *DB) renewDigest(ctx context.Context, c *sql.Conn, systemID int64, context string, dg *syncDigest) error {
-	var fresh []digestEntry
+//
+// staged bounds how many records the run staged (for one allocation of the
+// right size: at a first load of millions, growing the slice would leave as
+// much again behind as garbage).
+func (d *DB) renewDigest(ctx context.Context, c *sql.Conn, systemID int64, context string, dg *syncDigest, staged int) error {
+	fresh := make([]digestEntry, 0, staged)
 	fits := true
 	for _, q := range []struct {
 		sql string

@@ -25,7 +25,12 @@ func TestDigestFind(t *testing.T) {
 				t.Fatalf("n=%d: found %x, which is not there", n, s+1)
 			}
 		}
-		if g.find(0) >= 0 || g.skip(0) {
+		one := func(sum uint64) bool {
+			skip := []bool{false}
+			g.skip([]uint64{sum}, skip)
+			return skip[0]
+		}
+		if g.find(0) >= 0 || one(0) {
 			t.Fatal("found a sum that is not there")
 		}
 		if found, again := g.see(sums[0]); !found || again {
@@ -37,12 +42,40 @@ func TestDigestFind(t *testing.T) {
 		if !g.wasSeen(0) || (len(sums) > 1 && g.wasSeen(1)) {
 			t.Fatal("seen bits wrong")
 		}
-		if g.skip(sums[0]) {
+		if one(sums[0]) {
 			t.Fatal("skip let a record through that the stream brought already")
 		}
 		last := sums[len(sums)-1]
-		if len(sums) > 1 && (!g.skip(last) || g.skip(last) || g.seenCount() != 2) {
+		if len(sums) > 1 && (!one(last) || one(last) || g.seenCount() != 2) {
 			t.Fatal("skip must let the first of a known sum through, and only the first")
+		}
+	}
+	// A batch: present, absent and repeated sums, in groups of any size.
+	sums := make([]uint64, 1000)
+	for i := range sums {
+		sums[i] = rng.Uint64() | 1
+	}
+	slices.Sort(sums)
+	sums = slices.Compact(sums)
+	g := newSyncDigest(sums, make([]uint64, len(sums)))
+	var ask []uint64
+	want := map[int]bool{}
+	for i := range 37 {
+		switch i % 3 {
+		case 0:
+			ask = append(ask, sums[i*7])
+			want[len(ask)-1] = true
+		case 1:
+			ask = append(ask, sums[i*7]+1) // not there (sums are odd)
+		case 2:
+			ask = append(ask, sums[(i-2)*7]) // asked again: not a second time
+		}
+	}
+	skip := make([]bool, len(ask))
+	g.skip(ask, skip)
+	for i := range ask {
+		if skip[i] != want[i] {
+			t.Fatalf("batch answer %d = %v, want %v", i, skip[i], want[i])
 		}
 	}
 	var none *syncDigest

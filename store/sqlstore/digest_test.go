@@ -21,15 +21,23 @@ func (s *countingSkipper) Read(ctx context.Context) iter.Seq2[steward.Record, er
 	return s.ReadSkipping(ctx, nil)
 }
 
-func (s *countingSkipper) ReadSkipping(_ context.Context, known func(uint64) bool) iter.Seq2[steward.Record, error] {
+func (s *countingSkipper) ReadSkipping(_ context.Context, known steward.KnownFunc) iter.Seq2[steward.Record, error] {
 	s.skipped = 0
 	return func(yield func(steward.Record, error) bool) {
+		sums := make([]uint64, len(s.recs))
 		for i, r := range s.recs {
-			sum := uint64(i)*0x9E3779B97F4A7C15 | 1 // distinct per record
+			sums[i] = uint64(i)*0x9E3779B97F4A7C15 | 1 // distinct per record
 			if r.Identity != nil && r.Identity.Name == "changed" {
-				sum ^= 2
+				sums[i] ^= 2
 			}
-			if known != nil && known(sum) {
+		}
+		skip := make([]bool, len(sums))
+		if known != nil {
+			known(sums, skip)
+		}
+		for i, r := range s.recs {
+			sum := sums[i]
+			if skip[i] {
 				s.skipped++
 				r = steward.Record{}
 			} else if r.Identity != nil {

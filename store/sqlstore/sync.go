@@ -372,7 +372,7 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 			if err := d.dropDigest(ctx, c, `system_id = ?`, systemID); err != nil {
 				return err
 			}
-		} else if err := d.renewDigest(ctx, c, systemID, digestCtx, dg); err != nil {
+		} else if err := d.renewDigest(ctx, c, systemID, digestCtx, dg, res.Records-dg.seenCountOrZero()); err != nil {
 			return err
 		}
 		lap("digest saved")

@@ -24,18 +24,24 @@ func (s skipSource) Read(ctx context.Context) iter.Seq2[steward.Record, error] {
 	return s.ReadSkipping(ctx, nil)
 }
 
-func (s skipSource) ReadSkipping(_ context.Context, known func(uint64) bool) iter.Seq2[steward.Record, error] {
+func (s skipSource) ReadSkipping(_ context.Context, known steward.KnownFunc) iter.Seq2[steward.Record, error] {
 	return func(yield func(steward.Record, error) bool) {
+		sums := make([]uint64, len(s.recs))
 		for i, r := range s.recs {
 			b, _ := json.Marshal(r)
 			h := fnv.New64a()
 			h.Write(b)
-			sum := h.Sum64() | 1
-			pos := fmt.Sprintf("skip.jsonl:%d", i+1)
-			if known != nil && known(sum) {
+			sums[i] = h.Sum64() | 1
+		}
+		skip := make([]bool, len(sums))
+		if known != nil {
+			known(sums, skip)
+		}
+		for i, r := range s.recs {
+			if skip[i] {
 				r = steward.Record{}
 			}
-			r.Sum, r.Pos = sum, pos
+			r.Sum, r.Pos = sums[i], fmt.Sprintf("skip.jsonl:%d", i+1)
 			if !yield(r, nil) {
 				return
 			}
