@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"strings"
 	"testing"
 
 	"github.com/stewardhq/steward"
@@ -126,5 +127,44 @@ func TestCheckpoint(t *testing.T) {
 	}
 	if busy != 0 || log != done {
 		t.Fatalf("after Checkpoint: busy %d, %d frames in the log, %d checkpointed", busy, log, done)
+	}
+}
+
+// TestTrigramIndexesServeSearchOnly: on PostgreSQL the trigram indexes
+// serve the free-text search and cannot be taken to find one external id
+// (each such lookup read most of the table).
+func TestTrigramIndexesServeSearchOnly(t *testing.T) {
+	t.Parallel()
+	db := MustOpenPostgres(t, nil)
+	ctx := context.Background()
+	conn, err := db.SQL().Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SET enable_seqscan = off`); err != nil {
+		t.Fatal(err)
+	}
+	plan := func(q string) string {
+		rows, err := conn.QueryContext(ctx, `EXPLAIN `+q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		var b strings.Builder
+		for rows.Next() {
+			var line string
+			if err := rows.Scan(&line); err != nil {
+				t.Fatal(err)
+			}
+			b.WriteString(line + "\n")
+		}
+		return b.String()
+	}
+	if p := plan(`SELECT id FROM identities WHERE external_id = 'svc-1'`); strings.Contains(p, "_trgm") {
+		t.Fatalf("an equality lookup can use a trigram index:\n%s", p)
+	}
+	if p := plan(`SELECT id FROM identities WHERE lower(name) LIKE lower('%etl%')`); !strings.Contains(p, "identities_name_trgm") {
+		t.Fatalf("the search does not use the trigram index:\n%s", p)
 	}
 }

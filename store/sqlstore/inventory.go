@@ -62,7 +62,10 @@ func get[T any](ctx context.Context, d *DB, query string, id int64, what string,
 	return &v, nil
 }
 
-// textFilter adds a case-insensitive substring match of q over cols.
+// textFilter adds a case-insensitive substring match of q over cols. On
+// PostgreSQL it is lower(col) LIKE lower(q), which the trigram indexes of
+// identities cover (they are on lower(name) and lower(external_id), so that
+// the planner never mistakes them for a way to find one external id).
 func (d *DB) textFilter(where []string, args []any, q string, cols ...string) ([]string, []any) {
 	if q == "" {
 		return where, args
@@ -70,7 +73,11 @@ func (d *DB) textFilter(where []string, args []any, q string, cols ...string) ([
 	p := likePattern(q)
 	ors := make([]string, len(cols))
 	for i, c := range cols {
-		ors[i] = c + " " + d.like() + ` ? ESCAPE '\'`
+		if d.pg {
+			ors[i] = `lower(` + c + `) LIKE lower(?) ESCAPE '\'`
+		} else {
+			ors[i] = c + ` LIKE ? ESCAPE '\'` // case-insensitive for ASCII in SQLite
+		}
 		args = append(args, p)
 	}
 	return append(where, "("+strings.Join(ors, " OR ")+")"), args

@@ -309,14 +309,6 @@ func (d *DB) q(query string) string {
 	return b.String()
 }
 
-// like returns the case-insensitive LIKE operator of the dialect.
-func (d *DB) like() string {
-	if d.pg {
-		return "ILIKE"
-	}
-	return "LIKE" // case-insensitive for ASCII in SQLite
-}
-
 // writeTx runs fn in a write transaction and commits it if fn succeeds.
 func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := d.write.BeginTx(ctx, nil)
