@@ -168,3 +168,24 @@ func TestTrigramIndexesServeSearchOnly(t *testing.T) {
 		t.Fatalf("the search does not use the trigram index:\n%s", p)
 	}
 }
+
+// TestSkippedWithoutDigest: a source that yields unread records when it was
+// not asked to (no digest, or Read) fails the sync rather than losing rows.
+func TestSkippedWithoutDigest(t *testing.T) {
+	t.Parallel()
+	db := MustOpenSQLite(t, nil)
+	ctx := steward.WithActor(context.Background(), "test")
+	sys := &steward.System{Name: "liar", Kind: steward.SystemOther}
+	if err := db.CreateSystem(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	src := steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			yield(steward.Record{Sum: 42, Pos: "x:1"}, nil)
+		}
+	})
+	_, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{})
+	if steward.ErrorCode(err) != steward.EINVALID || !strings.Contains(err.Error(), "x:1") {
+		t.Fatalf("err = %v, want EINVALID naming x:1", err)
+	}
+}

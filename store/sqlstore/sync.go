@@ -487,6 +487,10 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 			}
 			res.Records++
 			if r.Skipped() {
+				if dg == nil { // nobody told the source it could
+					bad.add(r.Pos + ": the source left this record unread.")
+					continue
+				}
 				// Marked seen already, by the skip that let it through.
 				skipped++
 				continue
