@@ -4,10 +4,13 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/importer"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
 
@@ -188,4 +191,86 @@ func TestSkippedWithoutDigest(t *testing.T) {
 	if steward.ErrorCode(err) != steward.EINVALID || !strings.Contains(err.Error(), "x:1") {
 		t.Fatalf("err = %v, want EINVALID naming x:1", err)
 	}
+}
+
+// TestJSONLResyncMatchesFull drives the real JSONL importer (a Skipper)
+// through a series of files, each a change of the one before and some a
+// return to an earlier one, and checks after each that a sync comparing
+// every record (Full) finds nothing left to change.
+func TestJSONLResyncMatchesFull(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := steward.WithActor(context.Background(), "test")
+		sys := &steward.System{Name: "jsonl", Kind: steward.SystemOther}
+		if err := db.CreateSystem(ctx, sys); err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		// Version v of the export: 400 identities, of which those with
+		// i%47 == v%47 are renamed, i%53 == v%53 absent, and i%59 == v%59
+		// hold another role: each version changes a few percent, so the
+		// digest is written as a delta beside its base.
+		write := func(v int) string {
+			var b strings.Builder
+			for e := range 6 {
+				fmt.Fprintf(&b, `{"entitlement": {"name": "role%d", "privileged": %v}}`+"\n", e, e == 0)
+			}
+			for i := range 400 {
+				if i%53 == v%53 {
+					continue
+				}
+				name := fmt.Sprint("svc ", i)
+				if i%47 == v%47 {
+					name += " (renamed)"
+				}
+				role := i % 5
+				if i%59 == v%59 {
+					role = (i + 1) % 5
+				}
+				fmt.Fprintf(&b, `{"identity": {"external_id": "svc-%d", "name": %q, "kind": "service_account", "labels": {"app": "a%d"}}}`+"\n", i, name, i%4)
+				for _, e := range []int{role, 5} {
+					fmt.Fprintf(&b, `{"grant": {"identity": "svc-%d", "entitlement": "role%d"}}`+"\n", i, e)
+				}
+			}
+			path := filepath.Join(dir, fmt.Sprintf("v%d.jsonl", v))
+			if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			return path
+		}
+		sync := func(path string, full bool) *steward.SyncResult {
+			t.Helper()
+			src, err := importer.Open(importer.FormatJSONL, path, importer.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "test", Full: full})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		// First with a Full check after every version (a delta one step
+		// deep each time, since Full writes the digest whole), then with one
+		// only at the end (deltas piled on one base, lines returning to
+		// what an earlier version said).
+		for _, checkEach := range []bool{true, false} {
+			changes, path := 0, ""
+			for _, v := range []int{0, 1, 2, 1, 3, 0, 0, 4, 2} {
+				path = write(v)
+				changes += sync(path, false).Events
+				if checkEach {
+					if res := sync(path, true); res.Events != 0 {
+						t.Fatalf("after version %d, comparing every record found changes: %+v", v, res)
+					}
+				}
+			}
+			if res := sync(path, true); res.Events != 0 {
+				t.Fatalf("at the end, comparing every record found changes: %+v", res)
+			}
+			if changes == 0 {
+				t.Fatal("the versions changed nothing: the test tests nothing")
+			}
+		}
+	})
 }
