@@ -60,9 +60,11 @@ type DB struct {
 	// SQLite: the write-ahead log is copied into the database file by a
 	// goroutine after each write (see Checkpoint), not by the writer as it
 	// commits.
-	ckpt   chan struct{}
-	ckptWG sync.WaitGroup
-	ckptMu sync.Mutex
+	ckpt     chan struct{} // a checkpoint is wanted; never closed, so wrote never panics
+	ckptStop chan struct{}
+	ckptWG   sync.WaitGroup
+	ckptMu   sync.Mutex
+	stopOnce sync.Once
 }
 
 var _ steward.Store = (*DB)(nil)
@@ -141,7 +143,7 @@ func Open(dsn string, o Options) (*DB, error) {
 // startCheckpointer runs SQLite checkpoints after writes (wrote) and once a
 // minute, so that the log stays short without a writer paying for it.
 func (d *DB) startCheckpointer() {
-	d.ckpt = make(chan struct{}, 1)
+	d.ckpt, d.ckptStop = make(chan struct{}, 1), make(chan struct{})
 	d.ckptWG.Add(1)
 	go func() {
 		defer d.ckptWG.Done()
@@ -149,11 +151,10 @@ func (d *DB) startCheckpointer() {
 		defer tick.Stop()
 		for {
 			select {
-			case _, ok := <-d.ckpt:
-				if !ok {
-					return
-				}
+			case <-d.ckpt:
 			case <-tick.C:
+			case <-d.ckptStop:
+				return
 			}
 			if err := d.Checkpoint(context.Background()); err != nil {
 				d.logger.Warn("checkpoint failed", "err", err)
@@ -200,10 +201,9 @@ func (d *DB) SQL() *sql.DB { return d.write }
 
 // Close closes the database.
 func (d *DB) Close() error {
-	if d.ckpt != nil {
-		close(d.ckpt)
+	if d.ckptStop != nil {
+		d.stopOnce.Do(func() { close(d.ckptStop) })
 		d.ckptWG.Wait()
-		d.ckpt = nil
 	}
 	err := d.write.Close() // SQLite: the last connection to close checkpoints
 	if d.read != d.write {
