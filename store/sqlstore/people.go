@@ -64,19 +64,25 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 		if err := d.writeTouched(ctx, c, "touched_people", run.touched); err != nil {
 			return err
 		}
+		teamIDs := make([]int64, 0, len(run.teams))
+		for id := range run.teams {
+			teamIDs = append(teamIDs, id)
+		}
 		// Someone new may be the owner a tag or rule named: re-resolve the
-		// identities that lack an owner or a team, and those of the people
-		// who changed.
+		// identities that lack an owner or a team, those of the people who
+		// changed, and those whose owner or team tag names a person or team
+		// that is new or changed (a tag beats the rule that filled in
+		// meanwhile). A system's next sync would not: it skips the records
+		// its digest says are unchanged.
 		changedIDs := map[int64]bool{}
-		if err := d.resolveOwnersInto(ctx, c, `x.owner_id IS NULL OR x.team_id IS NULL OR x.owner_id IN (SELECT id FROM touched_people)`, nil, res, run.ev, changedIDs); err != nil {
+		if err := d.resolveOwnersInto(ctx, c, `x.owner_id IS NULL OR x.team_id IS NULL OR x.owner_id IN (SELECT id FROM touched_people)
+			OR (x.owner_hint <> '' AND x.owner_hint IN (SELECT lower(trim(p.email)) FROM people p WHERE p.id IN (SELECT id FROM touched_people)
+				UNION SELECT lower(trim(p.external_id)) FROM people p WHERE p.id IN (SELECT id FROM touched_people)))
+			OR (x.team_hint <> '' AND x.team_hint IN (SELECT t.name FROM teams t WHERE t.id IN (`+int64List(teamIDs)+`)))`, nil, res, run.ev, changedIDs); err != nil {
 			return err
 		}
 		if err := d.writeTouched(ctx, c, "touched", changedIDs); err != nil {
 			return err
-		}
-		teamIDs := make([]int64, 0, len(run.teams))
-		for id := range run.teams {
-			teamIDs = append(teamIDs, id)
 		}
 		gaps, err := d.refreshGaps(ctx, c, run.ev, `x.owner_id IN (SELECT id FROM touched_people) OR x.id IN (SELECT id FROM touched) OR x.team_id IN (`+int64List(teamIDs)+`)`)
 		if err != nil {
@@ -138,6 +144,7 @@ func (r *peopleRun) apply(ctx context.Context) error {
 		return err
 	}
 	for _, t := range teams {
+		r.teams[t.id] = true // a tag may name it
 		if err := r.ev.emit(ctx, "team.created", "team", t.id, map[string]any{"name": t.name, "source": r.source}); err != nil {
 			return err
 		}
@@ -231,6 +238,9 @@ func (r *peopleRun) apply(ctx context.Context) error {
 			action = "person.departed"
 		case ch.status[0] != ch.status[1]:
 			action = "person.returned"
+		}
+		if ch.email[0] != ch.email[1] {
+			r.touched[ch.id] = true // an owner tag may name the new address
 		}
 		if ch.status[0] != ch.status[1] || ch.team[0] != ch.team[1] {
 			r.touched[ch.id] = true

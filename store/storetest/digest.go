@@ -353,3 +353,41 @@ func testSyncDigest(t *testing.T, s steward.Store, clock *Clock) {
 		}
 	}
 }
+
+// testTagBeatsRuleAfterPeopleSync: an identity whose owner tag names nobody
+// yet is owned by the rule that matches it; when a people sync brings the
+// person the tag names, the tag wins at once, without waiting for the
+// system's next sync (which skips the unchanged record). The same for a
+// team tag and a team the people sync creates.
+func testTagBeatsRuleAfterPeopleSync(t *testing.T, s steward.Store, _ *Clock) {
+	fallback := MustPerson(t, s, nil)
+	fallbackTeam := MustTeam(t, s, nil)
+	sys := MustSystem(t, s, nil)
+	if _, err := s.ApplyOwnershipRules(ctx(), []steward.OwnershipRule{{Name: "catch-all", Match: steward.RuleMatch{Systems: []string{sys.Name}},
+		Owner: fallback.Email, Team: fallbackTeam.Name}}); err != nil {
+		t.Fatal(err)
+	}
+	snap := records(ident("late-owned", func(i *steward.SourceIdentity) { i.Owner = "Late@Example.test"; i.Team = "late-team" }))
+	if _, err := s.SyncSystem(ctx(), sys.ID, snap, steward.SyncOptions{Source: "t"}); err != nil {
+		t.Fatal(err)
+	}
+	got := identityByExt(t, s, sys.ID, "late-owned")
+	if got.OwnerID == nil || *got.OwnerID != fallback.ID || got.OwnerSource != steward.OwnerFromRule {
+		t.Fatalf("before the person exists, the rule owns it: %+v", got.Identity)
+	}
+	if _, err := s.SyncPeople(ctx(), "ldap:late", people(steward.SourcePerson{ExternalID: "late", Name: "Late Comer", Email: "late@example.test", Team: "late-team"})); err != nil {
+		t.Fatal(err)
+	}
+	got = identityByExt(t, s, sys.ID, "late-owned")
+	if got.OwnerID == nil || *got.OwnerID == fallback.ID || got.OwnerSource != steward.OwnerFromTag || got.TeamID == nil || *got.TeamID == fallbackTeam.ID {
+		t.Fatalf("after the people sync, the tags own it: %+v", got.Identity)
+	}
+	// The system's next sync skips the unchanged record; comparing every
+	// record must agree that nothing is left to change.
+	if res, err := s.SyncSystem(ctx(), sys.ID, snap, steward.SyncOptions{Source: "t"}); err != nil || res.Events != 0 {
+		t.Fatalf("re-sync: %+v %v", res, err)
+	}
+	if res, err := s.SyncSystem(ctx(), sys.ID, snap, steward.SyncOptions{Source: "t", Full: true}); err != nil || res.Events != 0 {
+		t.Fatalf("full re-sync found changes: %+v %v", res, err)
+	}
+}
