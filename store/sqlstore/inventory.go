@@ -113,7 +113,7 @@ func (d *DB) CreateTeam(ctx context.Context, t *steward.Team) error {
 	if err := t.Validate(); err != nil {
 		return err
 	}
-	return d.writeTx(ctx, func(tx *sql.Tx) error {
+	return d.bigTx(ctx, func(tx *sql.Conn) error {
 		if t.ManagerID != nil {
 			if err := d.exists(ctx, tx, "people", *t.ManagerID, "manager"); err != nil {
 				return err
@@ -126,7 +126,16 @@ func (d *DB) CreateTeam(ctx context.Context, t *steward.Team) error {
 		} else if err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "team.created", "team", idStr(t.ID), t)
+		if err := d.appendEvent(ctx, tx, "team.created", "team", idStr(t.ID), t); err != nil {
+			return err
+		}
+		// A team tag may name it: those identities are its now (see
+		// CreatePerson).
+		ev := &eventSink{d: d, c: tx}
+		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, `x.team_hint = ?`, t.Name); err != nil {
+			return err
+		}
+		return ev.flush(ctx)
 	})
 }
 
@@ -168,7 +177,7 @@ func (d *DB) CreatePerson(ctx context.Context, p *steward.Person) error {
 	if err := p.Validate(); err != nil {
 		return err
 	}
-	return d.writeTx(ctx, func(tx *sql.Tx) error {
+	return d.bigTx(ctx, func(tx *sql.Conn) error {
 		if p.TeamID != nil {
 			if err := d.exists(ctx, tx, "teams", *p.TeamID, "team"); err != nil {
 				return err
@@ -186,7 +195,18 @@ func (d *DB) CreatePerson(ctx context.Context, p *steward.Person) error {
 		} else if err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "person.created", "person", idStr(p.ID), p)
+		if err := d.appendEvent(ctx, tx, "person.created", "person", idStr(p.ID), p); err != nil {
+			return err
+		}
+		// An owner tag may name them: those identities are theirs now, as a
+		// people sync would make them. (A system's next sync would not: its
+		// records did not change, and it skips them.)
+		ev := &eventSink{d: d, c: tx}
+		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, `x.owner_hint <> '' AND x.owner_hint IN (?, ?)`,
+			steward.NormalizeOwnerKey(p.Email), steward.NormalizeOwnerKey(p.ExternalID)); err != nil {
+			return err
+		}
+		return ev.flush(ctx)
 	})
 }
 

@@ -242,7 +242,6 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 	}
 	res := &steward.SyncResult{}
 	err := d.bigTx(ctx, func(c *sql.Conn) error {
-		defer d.dropTemp(ctx, c, "touched")
 		old, err := d.rulesIn(ctx, c)
 		if err != nil {
 			return err
@@ -265,27 +264,38 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 		if err := ev.emit(ctx, "ownership_rules.applied", "ownership_rules", 0, map[string]any{"rules": rules}); err != nil {
 			return err
 		}
-		changedIDs := map[int64]bool{}
-		if err := d.resolveOwnersInto(ctx, c, "1 = 1", nil, res, ev, changedIDs); err != nil {
+		if err := d.reresolve(ctx, c, ev, res, "1 = 1"); err != nil {
 			return err
 		}
-		if err := d.createTemp(ctx, c, "touched"); err != nil {
-			return err
-		}
-		if err := d.writeTouched(ctx, c, "touched", changedIDs); err != nil {
-			return err
-		}
-		gaps, err := d.refreshGaps(ctx, c, ev, `x.id IN (SELECT id FROM touched)`)
-		if err != nil {
-			return err
-		}
-		res.GapsOpened, res.GapsClosed, res.Events = gaps.opened, gaps.closed, ev.n
+		res.Events = ev.n
 		return ev.flush(ctx)
 	})
 	if err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// reresolve re-resolves the owners of the identities scope selects and
+// refreshes the gaps of those whose owner changed, with events into ev.
+func (d *DB) reresolve(ctx context.Context, c *sql.Conn, ev *eventSink, res *steward.SyncResult, scope string, args ...any) error {
+	changedIDs := map[int64]bool{}
+	if err := d.resolveOwnersInto(ctx, c, scope, args, res, ev, changedIDs); err != nil {
+		return err
+	}
+	if err := d.createTemp(ctx, c, "touched"); err != nil {
+		return err
+	}
+	defer d.dropTemp(ctx, c, "touched")
+	if err := d.writeTouched(ctx, c, "touched", changedIDs); err != nil {
+		return err
+	}
+	gaps, err := d.refreshGaps(ctx, c, ev, `x.id IN (SELECT id FROM touched)`)
+	if err != nil {
+		return err
+	}
+	res.GapsOpened, res.GapsClosed = gaps.opened, gaps.closed
+	return nil
 }
 
 // ownerUpdate is one identity whose resolved owner differs from its stored one.

@@ -391,3 +391,28 @@ func testTagBeatsRuleAfterPeopleSync(t *testing.T, s steward.Store, _ *Clock) {
 		t.Fatalf("full re-sync found changes: %+v %v", res, err)
 	}
 }
+
+// testPersonCreatedLater: a person or team created through the API whom an
+// owner or team tag names owns those identities at once, as a people sync
+// would make them; the system's next syncs (which skip the unchanged
+// records) then have nothing left to change.
+func testPersonCreatedLater(t *testing.T, s steward.Store, _ *Clock) {
+	sys := MustSystem(t, s, nil)
+	snap := records(ident("waiting", func(i *steward.SourceIdentity) { i.Owner = "Later@Example.test"; i.Team = "later-team" }))
+	for range 2 { // the second sync has a digest to skip with
+		if _, err := s.SyncSystem(ctx(), sys.ID, snap, steward.SyncOptions{Source: "t"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	later := MustPerson(t, s, func(p *steward.Person) { p.Email = "later@example.test" })
+	team := MustTeam(t, s, func(x *steward.Team) { x.Name = "later-team" })
+	got := identityByExt(t, s, sys.ID, "waiting")
+	if got.OwnerID == nil || *got.OwnerID != later.ID || got.TeamID == nil || *got.TeamID != team.ID || got.OwnerSource != steward.OwnerFromTag {
+		t.Fatalf("after the person and team were created: %+v", got.Identity)
+	}
+	for _, full := range []bool{false, true} {
+		if res, err := s.SyncSystem(ctx(), sys.ID, snap, steward.SyncOptions{Source: "t", Full: full}); err != nil || res.Events != 0 {
+			t.Fatalf("re-sync (full %v) found changes: %+v %v", full, res, err)
+		}
+	}
+}

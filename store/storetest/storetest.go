@@ -62,6 +62,7 @@ func Run(t *testing.T, open Opener) {
 		"SyncPartial":     testSyncPartial,
 		"SyncDigest":      testSyncDigest,
 		"TagBeatsRule":    testTagBeatsRuleAfterPeopleSync,
+		"PersonLater":     testPersonCreatedLater,
 		"OwnershipRules":  testOwnershipRules,
 		"Gaps":            testGaps,
 		"SyncPeople":      testSyncPeople,
