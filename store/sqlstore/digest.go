@@ -457,8 +457,18 @@ func (d *DB) checkSkipped(ctx context.Context, c *sql.Conn, dg *syncDigest) erro
 // right size: at a first load of millions, growing the slice would leave as
 // much again behind as garbage).
 func (d *DB) renewDigest(ctx context.Context, c *sql.Conn, systemID int64, context string, dg *syncDigest, staged int) error {
-	fresh := make([]digestEntry, 0, staged)
-	fits := true
+	fresh, fits, err := d.stagedDigest(ctx, c, systemID, staged)
+	if err != nil {
+		return err
+	}
+	return d.saveRenewed(ctx, c, systemID, context, dg, fresh, fits)
+}
+
+// stagedDigest reads the entries of what a run staged: each staged record's
+// sum and the row it became. fits is false when a row's ids do not fit a ref.
+func (d *DB) stagedDigest(ctx context.Context, c *sql.Conn, systemID int64, staged int) (fresh []digestEntry, fits bool, err error) {
+	fresh = make([]digestEntry, 0, staged)
+	fits = true
 	for _, q := range []struct {
 		sql string
 		ref func(a, b int64) (uint64, bool)
@@ -480,9 +490,16 @@ func (d *DB) renewDigest(ctx context.Context, c *sql.Conn, systemID int64, conte
 			return nil
 		})
 		if err != nil {
-			return err
+			return nil, false, err
 		}
 	}
+	return fresh, fits, nil
+}
+
+// saveRenewed writes the digest of a whole sync: dg's entries that the
+// stream brought back (none without dg) and fresh, the entries of the
+// records it read in full, in any order.
+func (d *DB) saveRenewed(ctx context.Context, c *sql.Conn, systemID int64, context string, dg *syncDigest, fresh []digestEntry, fits bool) error {
 	if !fits {
 		d.logger.Info("ids too large for a sync digest; every sync of this system compares every record", "system_id", systemID)
 		return d.dropDigest(ctx, c, `system_id = ?`, systemID)

@@ -3,3 +3,15 @@ package sqlstore
 // SetDigestChunk makes d write sync digests in rows of n entries, so that a
 // test with a few records spans several.
 func SetDigestChunk(d *DB, n int) { d.digestChunk = n }
+
+// StageFirstLoads makes d stage the first sync of an empty system as it
+// does any other (on), instead of loading it straight into the live tables,
+// so that a test can compare the two.
+func StageFirstLoads(d *DB, on bool) { d.noFirstLoad = on }
+
+// OnPostgres reports whether d is on PostgreSQL.
+func OnPostgres(d *DB) bool { return d.pg }
+
+// SetLaterFloor makes a first load of d build its indexes after it once it
+// has written n rows of a table, so that small tests take that path.
+func SetLaterFloor(d *DB, n int64) { d.laterFloor = n }

@@ -55,7 +55,9 @@ type DB struct {
 	lockMu sync.Mutex      // guards locks
 	locks  map[string]bool // TryLock's locks on SQLite
 
-	digestChunk int // entries per sync_digests row; 0: digestChunk (tests set fewer)
+	digestChunk int   // entries per sync_digests row; 0: digestChunk (tests set fewer)
+	noFirstLoad bool  // stage a first load as any other sync (tests compare the two)
+	laterFloor  int64 // rows a first load writes before building indexes after it; 0: laterFloor
 
 	// SQLite: the write-ahead log is copied into the database file by a
 	// goroutine after each write (see Checkpoint), not by the writer as it

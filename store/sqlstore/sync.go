@@ -329,6 +329,27 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 		}
 		var bad problems
 		lap("digest loaded")
+		if !o.Partial && !d.noFirstLoad {
+			empty, err := d.systemEmpty(ctx, c, systemID)
+			if err != nil {
+				return err
+			}
+			if empty {
+				fresh, fits, err := d.loadFirst(ctx, c, sys, records, o, res, &bad, resolver)
+				if err != nil {
+					return err
+				}
+				if err := bad.err(); err != nil {
+					return err
+				}
+				lap("records loaded")
+				if err := d.saveRenewed(ctx, c, systemID, digestCtx, nil, fresh, fits); err != nil {
+					return err
+				}
+				lap("digest saved")
+				return d.finishSync(ctx, c, systemID, o, res, &eventSink{d: d, c: c, quiet: true}, true, nil, started, lap)
+			}
+		}
 		if err := d.stageRecords(ctx, c, records, o, res, &bad, sys, resolver, dg); err != nil {
 			return err
 		}
@@ -376,40 +397,48 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 			return err
 		}
 		lap("digest saved")
-		scope, args := `x.id IN (SELECT id FROM touched)`, []any{}
-		if first {
-			scope, args = `x.system_id = ?`, []any{systemID}
-		} else if err := d.writeTouched(ctx, c, "touched", run.touched); err != nil {
-			return err
-		}
-		gaps, err := d.refreshGaps(ctx, c, ev, scope, args...)
-		if err != nil {
-			return err
-		}
-		res.GapsOpened, res.GapsClosed = gaps.opened, gaps.closed
-		lap("gaps refreshed")
-		res.Events = ev.n
-		if first {
-			res.Events = 0 // the summary event below stands for them
-		}
-		if err := ev.flush(ctx); err != nil {
-			return err
-		}
-		lap("events appended")
-		if changed(res) {
-			if err := d.appendEvent(ctx, c, "system.synced", "system", idStr(systemID), map[string]any{
-				"source": o.Source, "partial": o.Partial, "first_load": first, "result": res}); err != nil {
-				return err
-			}
-			res.Events++
-		}
-		return d.recordRun(ctx, c, o.Source, &systemID, started, res)
+		return d.finishSync(ctx, c, systemID, o, res, ev, first, run.touched, started, lap)
 	})
 	if err != nil {
 		return nil, err
 	}
 	lap("committed")
 	return res, nil
+}
+
+// finishSync ends a system sync's transaction: the gap tasks of the
+// identities it touched (of the whole system after a first load), its
+// events, and the record of the run.
+func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o steward.SyncOptions, res *steward.SyncResult, ev *eventSink,
+	first bool, touched map[int64]bool, started time.Time, lap func(string)) error {
+	scope, args := `x.id IN (SELECT id FROM touched)`, []any{}
+	if first {
+		scope, args = `x.system_id = ?`, []any{systemID}
+	} else if err := d.writeTouched(ctx, c, "touched", touched); err != nil {
+		return err
+	}
+	gaps, err := d.refreshGaps(ctx, c, ev, scope, args...)
+	if err != nil {
+		return err
+	}
+	res.GapsOpened, res.GapsClosed = gaps.opened, gaps.closed
+	lap("gaps refreshed")
+	res.Events = ev.n
+	if first {
+		res.Events = 0 // the summary event below stands for them
+	}
+	if err := ev.flush(ctx); err != nil {
+		return err
+	}
+	lap("events appended")
+	if changed(res) {
+		if err := d.appendEvent(ctx, c, "system.synced", "system", idStr(systemID), map[string]any{
+			"source": o.Source, "partial": o.Partial, "first_load": first, "result": res}); err != nil {
+			return err
+		}
+		res.Events++
+	}
+	return d.recordRun(ctx, c, o.Source, &systemID, started, res)
 }
 
 // changed reports whether a run changed anything.

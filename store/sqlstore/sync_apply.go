@@ -103,12 +103,7 @@ func (r *syncRun) exec(ctx context.Context, query string, args ...any) error {
 	return err
 }
 
-func (r *syncRun) via() string {
-	if r.o.Source != "" {
-		return "sync:" + r.o.Source
-	}
-	return "sync"
-}
+func (r *syncRun) via() string { return syncVia(r.o) }
 
 func (r *syncRun) entitlements(ctx context.Context) error {
 	sid := r.sys.ID

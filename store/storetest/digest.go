@@ -188,8 +188,9 @@ func (m *digestModel) records() []steward.Record {
 	return out
 }
 
-// dumpSystem renders what the store holds of a system, ids left out.
-func dumpSystem(t *testing.T, s steward.Store, systemID int64) string {
+// DumpSystem renders what the store holds of a system, ids left out: its
+// entitlements, and its identities with their owners, credentials and grants.
+func DumpSystem(t *testing.T, s steward.Store, systemID int64) string {
 	t.Helper()
 	var b strings.Builder
 	ents, err := s.Entitlements(ctx(), steward.EntitlementFilter{SystemID: systemID, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
@@ -205,14 +206,15 @@ func dumpSystem(t *testing.T, s steward.Store, systemID int64) string {
 	}
 	slices.SortFunc(ids.Items, func(a, b steward.IdentityView) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 	for _, i := range ids.Items {
-		fmt.Fprintf(&b, "identity %s %q %s status=%s labels=%v owner=%v/%s last_used=%v\n", i.ExternalID, i.Name, i.Kind, i.Status, i.Labels,
-			deref(i.OwnerID), i.OwnerSource, deref(i.LastUsedAt))
+		fmt.Fprintf(&b, "identity %s %q %s %s/%s status=%s labels=%v owner=%v/%s team=%v created=%v last_used=%v\n", i.ExternalID, i.Name, i.Kind,
+			i.Environment, i.Criticality, i.Status, i.Labels, deref(i.OwnerID), i.OwnerSource, deref(i.TeamID), i.CreatedAt, deref(i.LastUsedAt))
 		creds, err := s.Credentials(ctx(), i.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, c := range creds {
-			fmt.Fprintf(&b, "  credential %s %s rotated=%v\n", c.ExternalID, c.Kind, deref(c.LastRotatedAt))
+			fmt.Fprintf(&b, "  credential %s %s created=%v rotated=%v used=%v expires=%v\n", c.ExternalID, c.Kind, c.CreatedAt,
+				deref(c.LastRotatedAt), deref(c.LastUsedAt), deref(c.ExpiresAt))
 		}
 		grants, err := s.Grants(ctx(), steward.GrantFilter{IdentityID: i.ID, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
 		if err != nil {
@@ -220,7 +222,7 @@ func dumpSystem(t *testing.T, s steward.Store, systemID int64) string {
 		}
 		var gs []string
 		for _, g := range grants.Items {
-			gs = append(gs, fmt.Sprintf("  grant %s %s expires=%v", g.EntitlementName, g.Type, deref(g.ExpiresAt)))
+			gs = append(gs, fmt.Sprintf("  grant %s %s granted=%v expires=%v via=%s", g.EntitlementName, g.Type, g.GrantedAt, deref(g.ExpiresAt), g.GrantedVia))
 		}
 		slices.Sort(gs)
 		for _, g := range gs {
@@ -303,13 +305,13 @@ func testSyncDigest(t *testing.T, s steward.Store, clock *Clock) {
 		var results []steward.SyncResult
 		var dumps []string
 		for _, w := range ways {
-			before := dumpSystem(t, s, w.sys.ID)
+			before := DumpSystem(t, s, w.sys.ID)
 			res, err := s.SyncSystem(ctx(), w.sys.ID, w.src(recs), w.o)
 			if broken != "" {
 				if steward.ErrorCode(err) != steward.EINVALID {
 					t.Fatalf("round %d (%s), system %s: err = %v, want EINVALID", round, broken, w.sys.Name, err)
 				}
-				if after := dumpSystem(t, s, w.sys.ID); after != before {
+				if after := DumpSystem(t, s, w.sys.ID); after != before {
 					t.Fatalf("round %d: a failed sync changed the inventory of %s:\n%s\nwas\n%s", round, w.sys.Name, after, before)
 				}
 				continue
@@ -318,7 +320,7 @@ func testSyncDigest(t *testing.T, s steward.Store, clock *Clock) {
 				t.Fatalf("round %d, system %s: %v", round, w.sys.Name, err)
 			}
 			results = append(results, *res)
-			dumps = append(dumps, dumpSystem(t, s, w.sys.ID))
+			dumps = append(dumps, DumpSystem(t, s, w.sys.ID))
 		}
 		if broken != "" {
 			continue

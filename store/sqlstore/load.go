@@ -1,0 +1,582 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"iter"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+// A first load is the first whole sync of a system that holds no inventory:
+// no record has a row to be compared with, so nothing needs staging. Each
+// record goes straight into the live tables under an id the load gives out
+// itself, and the checks a staged sync makes in SQL (a key listed twice, a
+// grant that names nobody) are made in memory as the records stream by.
+// Staging the records, indexing the stage, resolving grants to ids by joins
+// and reading the digest's refs back were half of a first load's time
+// (bench/RESULTS.md).
+//
+// It keeps, while it runs, each identity's and entitlement's key and id, the
+// pair of every grant (to find one listed twice) and each record's digest
+// entry: about 250 MB at a million identities and five million grants, the
+// size of the system, as a re-sync's digest is.
+//
+// A grant read before its identity or entitlement (a source that lists
+// grants first) is staged and resolved at the end in SQL, so that memory
+// does not hold the records themselves whatever their order.
+type firstLoad struct {
+	d        *DB
+	c        *sql.Conn
+	sys      *steward.System
+	o        steward.SyncOptions
+	res      *steward.SyncResult
+	bad      *problems
+	now      int64
+	via      string
+	identity keyIDs // external id → id
+	ent      keyIDs // name → id
+	pairs    map[uint64]struct{}
+	fresh    []digestEntry
+	fits     bool
+	rows     [len(loadTables)][][]any       // rows waiting for their insert, per table
+	spilled  int                            // grants staged for the end
+	took     [len(loadTables)]time.Duration // per table, for the debug log
+	later    [len(loadTables)]laterIndexes  // SQLite: identities and grants
+}
+
+// keyIDs gives out ids for the rows of one table and remembers them by key.
+// An index into ids stands for a row in the grants' pair set: dense, so
+// that a pair fits 64 bits whatever the ids.
+type keyIDs struct {
+	table string
+	index map[string]uint32
+	ids   []int64
+	next  int64   // SQLite: the next id
+	pool  []int64 // PostgreSQL: ids taken from the table's sequence
+}
+
+// The tables a first load writes, in the order of loadTables.
+const (
+	loadEntitlements = iota
+	loadIdentities
+	loadCredentials
+	loadGrants
+	loadSpilled
+)
+
+var loadTables = [...]struct {
+	name string
+	cols []string
+}{
+	{"entitlements", []string{"id", "system_id", "name", "description", "privileged", "sensitivity", "created_at", "content_hash"}},
+	{"identities", []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint",
+		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source"}},
+	{"credentials", []string{"identity_id", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "content_hash"}},
+	{"grants", []string{"identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via", "content_hash"}},
+	{"stage_grants", []string{"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos", "rsum"}},
+}
+
+// loadRec is one record as the reading goroutine hands it over: checked,
+// summed and with its owner resolved, or a problem to report.
+type loadRec struct {
+	rec     steward.Record
+	sum     uint64
+	hash    string
+	owner   string // normalised owner tag
+	to      resolution
+	problem string
+}
+
+// systemEmpty reports whether a system has no identities and no
+// entitlements (and so no credentials or grants).
+func (d *DB) systemEmpty(ctx context.Context, q querier, systemID int64) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, d.q(`SELECT (SELECT count(*) FROM (SELECT 1 FROM identities WHERE system_id = ? LIMIT 1) a)
+		+ (SELECT count(*) FROM (SELECT 1 FROM entitlements WHERE system_id = ? LIMIT 1) b)`), systemID, systemID).Scan(&n)
+	return n == 0, err
+}
+
+// loadFirst writes the records of a first load into the live tables and
+// returns the entries of the system's new digest. Problems go to bad; once
+// there is one, nothing more is written (the run will be rolled back) but
+// every record is still read and checked, so that all are reported.
+func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, records iter.Seq2[steward.Record, error], o steward.SyncOptions,
+	res *steward.SyncResult, bad *problems, resolver *ownerResolver) (fresh []digestEntry, fits bool, err error) {
+	l := &firstLoad{d: d, c: c, sys: sys, o: o, res: res, bad: bad, now: micro(d.now()), via: syncVia(o),
+		identity: keyIDs{table: "identities", index: map[string]uint32{}},
+		ent:      keyIDs{table: "entitlements", index: map[string]uint32{}},
+		pairs:    map[uint64]struct{}{}, fits: true}
+	if !d.pg {
+		for _, t := range []int{loadIdentities, loadGrants} {
+			if err := l.later[t].init(ctx, l, loadTables[t].name); err != nil {
+				return nil, false, err
+			}
+		}
+		for _, k := range []*keyIDs{&l.identity, &l.ent} {
+			if err := c.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM `+k.table).Scan(&k.next); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	batches := make(chan []loadRec, 4)
+	done := make(chan struct{})
+	var fatal error
+	go func() {
+		defer close(batches)
+		buf := make([]loadRec, 0, stageBatch)
+		send := func() bool {
+			select {
+			case batches <- buf:
+				buf = make([]loadRec, 0, stageBatch)
+				return true
+			case <-done:
+				return false
+			}
+		}
+		for r, err := range records {
+			var lr loadRec
+			switch {
+			case err != nil:
+				if steward.ErrorCode(err) != steward.EINVALID {
+					fatal = err
+					return
+				}
+				lr.problem = steward.ErrorMessage(err)
+			case r.Skipped():
+				lr.problem = r.Pos + ": the source left this record unread."
+			default:
+				lr = readForLoad(r, o.Environment, sys, resolver)
+			}
+			if buf = append(buf, lr); len(buf) == cap(buf) && !send() {
+				return
+			}
+		}
+		if len(buf) > 0 {
+			send()
+		}
+	}()
+	for batch := range batches {
+		if err == nil {
+			if err = l.add(ctx, batch); err != nil {
+				close(done) // stop the reader; drain what it already sent
+			}
+		}
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	if fatal != nil {
+		return nil, false, fatal
+	}
+	if err := l.flush(ctx, 0); err != nil {
+		return nil, false, err
+	}
+	if err := l.spilledGrants(ctx); err != nil {
+		return nil, false, err
+	}
+	if bad.n == 0 {
+		for _, t := range []int{loadIdentities, loadGrants} {
+			if err := l.later[t].build(ctx, l); err != nil {
+				return nil, false, err
+			}
+		}
+	}
+	d.logger.Debug("first load inserts", "entitlements", l.took[loadEntitlements], "identities", l.took[loadIdentities],
+		"credentials", l.took[loadCredentials], "grants", l.took[loadGrants], "staged grants", l.took[loadSpilled])
+	if bad.n == 0 && d.pg {
+		// Plan the gap refresh, and the next sync, with the rows just
+		// written (see analyzeAfter).
+		for _, t := range []struct {
+			table string
+			rows  int
+		}{{"identities", res.IdentitiesCreated}, {"credentials", res.CredentialsChanged}, {"grants", res.GrantsCreated}} {
+			if t.rows >= analyzeAfter {
+				if _, err := c.ExecContext(ctx, `ANALYZE `+t.table); err != nil {
+					return nil, false, err
+				}
+			}
+		}
+	}
+	return l.fresh, l.fits, nil
+}
+
+// readForLoad normalises one record and works out what its rows need:
+// the sum, the content hash and, for an identity, its owner and team.
+func readForLoad(r steward.Record, env steward.Environment, sys *steward.System, resolver *ownerResolver) loadRec {
+	if err := r.Normalize(env); err != nil {
+		return loadRec{problem: steward.ErrorMessage(steward.AtPos(r.Pos, err))}
+	}
+	lr := loadRec{rec: r, sum: r.Sum}
+	if lr.sum == 0 {
+		lr.sum = recordSum(r)
+	}
+	switch {
+	case r.Identity != nil:
+		i := r.Identity
+		lr.owner = steward.NormalizeOwnerKey(i.Owner)
+		lr.hash = digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels, lr.owner, i.Team, i.CreatedAt})
+		lr.to = resolver.resolve(&steward.RuleSubject{System: sys.Name, SystemKind: sys.Kind, Kind: i.Kind, Environment: i.Environment,
+			Name: i.Name, ExternalID: i.ExternalID, Labels: i.Labels}, lr.owner, i.Team)
+	case r.Entitlement != nil:
+		e := r.Entitlement
+		lr.hash = digest([]any{e.Description, e.Privileged, e.Sensitivity})
+	case r.Grant != nil:
+		g := r.Grant
+		lr.hash = digest([]any{g.Type, g.GrantedAt, g.ExpiresAt})
+	}
+	return lr
+}
+
+// add takes one batch of records in stream order.
+func (l *firstLoad) add(ctx context.Context, batch []loadRec) error {
+	for i := range batch {
+		lr := &batch[i]
+		if lr.problem != "" {
+			l.bad.add(lr.problem)
+			continue
+		}
+		l.res.Records++
+		r := lr.rec
+		switch {
+		case r.Identity != nil:
+			if err := l.addIdentity(ctx, lr); err != nil {
+				return err
+			}
+		case r.Entitlement != nil:
+			e := r.Entitlement
+			if _, ok := l.ent.index[e.Name]; ok {
+				l.bad.add(r.Pos + ": entitlement " + e.Name + " is listed more than once")
+				continue
+			}
+			id, err := l.ent.add(ctx, l, e.Name)
+			if err != nil {
+				return err
+			}
+			l.res.EntitlementsChanged++
+			l.fresh = append(l.fresh, digestEntry{lr.sum, entitlementRef(id)})
+			l.row(loadEntitlements, id, l.sys.ID, e.Name, e.Description, e.Privileged, string(e.Sensitivity), l.now, lr.hash)
+		case r.Grant != nil:
+			l.addGrant(lr)
+		}
+		if err := l.flush(ctx, stageBatch); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (l *firstLoad) addIdentity(ctx context.Context, lr *loadRec) error {
+	i := lr.rec.Identity
+	if _, ok := l.identity.index[i.ExternalID]; ok {
+		l.bad.add(lr.rec.Pos + ": identity " + i.ExternalID + " is listed more than once")
+		return nil
+	}
+	id, err := l.identity.add(ctx, l, i.ExternalID)
+	if err != nil {
+		return err
+	}
+	l.res.IdentitiesCreated++
+	if lr.to.owner != nil || lr.to.team != nil {
+		l.res.OwnersChanged++
+	}
+	l.fresh = append(l.fresh, digestEntry{lr.sum, identityRef(id)})
+	created := l.now
+	if i.CreatedAt != nil {
+		created = micro(*i.CreatedAt)
+	}
+	l.row(loadIdentities, id, l.sys.ID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), string(i.Status),
+		labelsJSON(i.Labels), lr.owner, i.Team, created, microPtr(i.LastUsedAt), l.now, lr.hash,
+		idPtr(lr.to.owner), idPtr(lr.to.team), string(lr.to.source))
+	for _, cr := range i.Credentials {
+		created := l.now
+		if cr.CreatedAt != nil {
+			created = micro(*cr.CreatedAt)
+		}
+		l.res.CredentialsChanged++
+		l.row(loadCredentials, id, cr.ExternalID, string(cr.Kind), created, microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
+			digest([]any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt}))
+	}
+	return nil
+}
+
+func (l *firstLoad) addGrant(lr *loadRec) {
+	g := lr.rec.Grant
+	ii, okI := l.identity.index[g.Identity]
+	ei, okE := l.ent.index[g.Entitlement]
+	if !okI || !okE {
+		// Not read yet, or never listed: the end tells which.
+		l.spilled++
+		l.row(loadSpilled, g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt), lr.hash, lr.rec.Pos, int64(lr.sum))
+		return
+	}
+	if !l.pair(ii, ei) {
+		l.bad.add(lr.rec.Pos + ": grant of " + g.Entitlement + " to " + g.Identity + " is listed more than once")
+		return
+	}
+	identityID, entID := l.identity.ids[ii], l.ent.ids[ei]
+	ref, ok := grantRef(identityID, entID)
+	l.fits = l.fits && ok
+	l.fresh = append(l.fresh, digestEntry{lr.sum, ref})
+	l.res.GrantsCreated++
+	granted := l.now
+	if g.GrantedAt != nil {
+		granted = micro(*g.GrantedAt)
+	}
+	l.row(loadGrants, identityID, entID, string(g.Type), granted, microPtr(g.ExpiresAt), l.via, lr.hash)
+}
+
+// pair records a grant's (identity, entitlement) pair; false if it was
+// there already.
+func (l *firstLoad) pair(identity, ent uint32) bool {
+	key := uint64(identity)<<32 | uint64(ent)
+	if _, ok := l.pairs[key]; ok {
+		return false
+	}
+	l.pairs[key] = struct{}{}
+	return true
+}
+
+// row queues one row for table's next insert. After the first problem the
+// run will be rolled back: rows are dropped rather than written, but for
+// the staged grants, which are still to be checked.
+func (l *firstLoad) row(table int, vals ...any) {
+	if l.bad.n == 0 || table == loadSpilled {
+		l.rows[table] = append(l.rows[table], vals)
+	}
+}
+
+// flush inserts the queued rows of every table once one holds at least
+// least of them. Parents go before children (the order of loadTables), so
+// that no row is written before a row it refers to: SQLite would look for
+// the orphans of each parent row it inserts after one, and without the
+// index on the reference (entitlements after grants) read the table each time.
+func (l *firstLoad) flush(ctx context.Context, least int) error {
+	full := false
+	for t := range l.rows {
+		full = full || len(l.rows[t]) >= least
+	}
+	if !full {
+		return nil
+	}
+	for t := range l.rows {
+		if len(l.rows[t]) == 0 {
+			continue
+		}
+		if l.bad.n == 0 || t == loadSpilled {
+			if err := l.later[t].written(ctx, l, l.rows[t]); err != nil {
+				return err
+			}
+			start := time.Now()
+			if err := l.d.copyRows(ctx, l.c, loadTables[t].name, loadTables[t].cols, l.rows[t]); err != nil {
+				return err
+			}
+			l.took[t] += time.Since(start)
+		}
+		l.rows[t] = l.rows[t][:0]
+	}
+	return nil
+}
+
+// add gives key the next id of k's table.
+func (k *keyIDs) add(ctx context.Context, l *firstLoad, key string) (int64, error) {
+	var id int64
+	if l.d.pg {
+		if len(k.pool) == 0 {
+			// Taken from the sequence, as an insert without an id would:
+			// other writers may take ids from it meanwhile.
+			rows, err := l.c.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)`, k.table, stageBatch)
+			if err != nil {
+				return 0, err
+			}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					rows.Close()
+					return 0, err
+				}
+				k.pool = append(k.pool, id)
+			}
+			if err := rows.Close(); err != nil {
+				return 0, err
+			}
+			if len(k.pool) == 0 {
+				return 0, fmt.Errorf("no ids from the sequence of %s", k.table)
+			}
+		}
+		id, k.pool = k.pool[0], k.pool[1:]
+	} else {
+		id = k.next
+		k.next++
+	}
+	k.index[key] = uint32(len(k.ids))
+	k.ids = append(k.ids, id)
+	return id, nil
+}
+
+// spilledGrants resolves the grants read before their identity or
+// entitlement: each must name ones the load holds now, and not repeat a
+// pair. Then they are inserted by a join, as a staged sync does.
+func (l *firstLoad) spilledGrants(ctx context.Context) error {
+	if l.spilled == 0 {
+		return nil
+	}
+	d, c, sid := l.d, l.c, l.sys.ID
+	if err := d.indexStage(ctx, c, "stage_grants"); err != nil {
+		return err
+	}
+	err := d.eachRow(ctx, c, `SELECT identity_ext, entitlement, pos FROM stage_grants`, nil, func(rows *sql.Rows) error {
+		var identity, ent, pos string
+		if err := rows.Scan(&identity, &ent, &pos); err != nil {
+			return err
+		}
+		ii, okI := l.identity.index[identity]
+		ei, okE := l.ent.index[ent]
+		switch {
+		case !okI:
+			l.bad.add(pos + ": grant names identity " + identity + ", which is not listed")
+		case !okE:
+			l.bad.add(pos + ": grant names entitlement " + ent + ", which is not listed")
+		case !l.pair(ii, ei):
+			l.bad.add(pos + ": grant of " + ent + " to " + identity + " is listed more than once")
+		}
+		return nil
+	})
+	if err != nil || l.bad.n > 0 {
+		return err
+	}
+	from := `FROM stage_grants s CROSS JOIN identities x CROSS JOIN entitlements e
+		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND e.system_id = ? AND e.name = s.entitlement`
+	n, err := c.ExecContext(ctx, d.q(`INSERT INTO grants (identity_id, entitlement_id, type, granted_at, expires_at, granted_via, content_hash)
+		SELECT x.id, e.id, s.type, COALESCE(s.granted_at, ?), s.expires_at, ?, s.hash `+from), l.now, l.via, sid, sid)
+	if err != nil {
+		return err
+	}
+	if got, err := n.RowsAffected(); err != nil {
+		return err
+	} else if got != int64(l.spilled) {
+		return fmt.Errorf("first load: %d of %d staged grants resolved", got, l.spilled)
+	}
+	l.res.GrantsCreated += l.spilled
+	return d.eachRow(ctx, c, `SELECT s.rsum, x.id, e.id `+from, []any{sid, sid}, func(rows *sql.Rows) error {
+		var sum, a, b int64
+		if err := rows.Scan(&sum, &a, &b); err != nil {
+			return err
+		}
+		ref, ok := grantRef(a, b)
+		l.fits = l.fits && ok
+		l.fresh = append(l.fresh, digestEntry{uint64(sum), ref})
+		return nil
+	})
+}
+
+// syncVia is how grants a sync writes say where they came from.
+func syncVia(o steward.SyncOptions) string {
+	if o.Source != "" {
+		return "sync:" + o.Source
+	}
+	return "sync"
+}
+
+// laterIndexes builds a table's secondary indexes after a first load
+// instead of keeping them up to date row by row, once the load is most of
+// the table: SQLite builds an index from sorted keys several times faster
+// than it inserts into one (at a million identities and five million
+// grants, 12 s to build them against about 30 s to keep them; see
+// bench/RESULTS.md). The indexes are dropped and created again inside the
+// load's transaction: readers keep the old schema and its indexes until the
+// commit, and a failed load rolls the drop back with the rest.
+//
+// For identities the trigger that feeds the search index goes too, and the
+// load adds the names it wrote meanwhile in one statement.
+//
+// Only on SQLite: PostgreSQL would lock the tables against every reader
+// until the commit.
+type laterIndexes struct {
+	table   string
+	after   int64 // rows to write before dropping: the table's size, at least laterFloor
+	n       int64 // rows written so far
+	dropped bool
+	objs    []schemaObj // what to create again, in order
+	ftsFrom int64       // identities: the first id written without the search trigger
+}
+
+type schemaObj struct{ kind, name, sql string }
+
+// laterFloor is the smallest load whose indexes are built after it: below,
+// dropping and creating them costs more than it saves.
+const laterFloor = 50_000
+
+// searchTrigger feeds identities_fts (migration 0003).
+const searchTrigger = "identities_fts_insert"
+
+func (li *laterIndexes) init(ctx context.Context, l *firstLoad, table string) error {
+	c := l.c
+	li.table = table
+	if err := c.QueryRowContext(ctx, `SELECT COALESCE(MAX(rowid), 0) FROM `+table).Scan(&li.after); err != nil {
+		return err
+	}
+	li.after = max(li.after, laterFloor) // MAX(rowid) counts deleted rows too: never too early
+	if l.d.laterFloor > 0 {
+		li.after = l.d.laterFloor
+	}
+	return nil
+}
+
+// written counts rows about to be inserted, and drops the indexes before
+// they are if the load has become large enough.
+func (li *laterIndexes) written(ctx context.Context, l *firstLoad, rows [][]any) error {
+	if li.table == "" {
+		return nil // not a table whose indexes wait, or PostgreSQL
+	}
+	li.n += int64(len(rows))
+	if li.n < li.after || li.dropped {
+		return nil
+	}
+	err := l.d.eachRow(ctx, l.c, `SELECT type, name, sql FROM sqlite_master
+		WHERE tbl_name = ? AND sql IS NOT NULL AND (type = 'index' OR name = ?) ORDER BY type, name`, []any{li.table, searchTrigger},
+		func(rows *sql.Rows) error {
+			var o schemaObj
+			li.objs = append(li.objs, o)
+			return rows.Scan(&li.objs[len(li.objs)-1].kind, &li.objs[len(li.objs)-1].name, &li.objs[len(li.objs)-1].sql)
+		})
+	if err != nil {
+		return err
+	}
+	li.dropped = true
+	for _, o := range li.objs {
+		if _, err := l.c.ExecContext(ctx, `DROP `+o.kind+` `+o.name); err != nil {
+			return err
+		}
+		if o.name == searchTrigger {
+			li.ftsFrom = rows[0][0].(int64) // identities: the id column comes first
+		}
+	}
+	l.d.logger.Debug("first load builds indexes after", "table", li.table, "rows", li.n, "indexes", len(li.objs))
+	return nil
+}
+
+// build creates what written dropped.
+func (li *laterIndexes) build(ctx context.Context, l *firstLoad) error {
+	if !li.dropped {
+		return nil
+	}
+	if li.ftsFrom > 0 {
+		start := time.Now()
+		if _, err := l.c.ExecContext(ctx, `INSERT INTO identities_fts (rowid, name, external_id)
+			SELECT id, name, external_id FROM identities WHERE system_id = ? AND id >= ?`, l.sys.ID, li.ftsFrom); err != nil {
+			return err
+		}
+		l.d.logger.Debug("first load search index", "took", time.Since(start))
+	}
+	for _, o := range li.objs {
+		start := time.Now()
+		if _, err := l.c.ExecContext(ctx, o.sql); err != nil {
+			return fmt.Errorf("create %s again: %w", o.name, err)
+		}
+		l.d.logger.Debug("first load built", "name", o.name, "took", time.Since(start))
+	}
+	return nil
+}

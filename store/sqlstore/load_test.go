@@ -1,0 +1,262 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"iter"
+	"math/rand/v2"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/store/sqlstore"
+	"github.com/stewardhq/steward/store/storetest"
+)
+
+// loadRecords makes the records of a system with n identities: owners by
+// tag (a person, someone unknown, nobody) and by rule, labels, credentials,
+// privileged entitlements, standing and expiring grants. order is how the
+// records come: "grouped" (entitlements, then each identity with its
+// grants, as the bench writes them), "grantsFirst" (every grant before any
+// identity or entitlement) or "shuffled".
+func loadRecords(n int, owners []string, order string, seed uint64) []steward.Record {
+	rng := rand.New(rand.NewPCG(seed, 1))
+	t0 := storetest.Epoch.Add(-90 * 24 * time.Hour)
+	at := func(days int) *time.Time { t := t0.Add(time.Duration(days) * 24 * time.Hour); return &t }
+	var ents, ids, grants []steward.Record
+	for e := range 7 {
+		ents = append(ents, steward.Record{Entitlement: &steward.SourceEntitlement{Name: fmt.Sprint("role:", e), Privileged: e == 0,
+			Description: fmt.Sprint("role number ", e)}})
+	}
+	kinds := []steward.IdentityKind{steward.KindServiceAccount, steward.KindAPIKey, steward.KindBot}
+	var grouped []steward.Record
+	grouped = append(grouped, ents...)
+	for i := range n {
+		si := &steward.SourceIdentity{ExternalID: fmt.Sprint("svc-", i), Name: fmt.Sprintf("service %d", i), Kind: kinds[i%len(kinds)],
+			Owner: owners[i%len(owners)], Labels: map[string]string{"app": fmt.Sprint("app", i%4)}}
+		if i%5 == 0 {
+			si.Environment, si.Criticality, si.CreatedAt, si.LastUsedAt = steward.EnvStaging, steward.LevelHigh, at(i%30), at(60+i%20)
+		}
+		if i%3 == 0 {
+			si.Credentials = []steward.SourceCredential{{ExternalID: "key-1", Kind: steward.CredAccessKey, CreatedAt: at(1), LastRotatedAt: at(10)},
+				{ExternalID: "key-2", Kind: steward.CredAccessKey, LastUsedAt: at(80), ExpiresAt: at(400)}}
+		}
+		r := steward.Record{Identity: si}
+		ids = append(ids, r)
+		grouped = append(grouped, r)
+		for _, e := range rng.Perm(len(ents))[:rng.IntN(4)] {
+			sg := &steward.SourceGrant{Identity: si.ExternalID, Entitlement: ents[e].Entitlement.Name}
+			if rng.IntN(4) == 0 {
+				sg.Type, sg.GrantedAt, sg.ExpiresAt = steward.GrantJIT, at(85), at(95)
+			}
+			g := steward.Record{Grant: sg}
+			grants = append(grants, g)
+			grouped = append(grouped, g)
+		}
+	}
+	switch order {
+	case "grantsFirst":
+		return slices.Concat(grants, ids, ents)
+	case "shuffled":
+		rng.Shuffle(len(grouped), func(i, j int) { grouped[i], grouped[j] = grouped[j], grouped[i] })
+	}
+	return grouped
+}
+
+// positioned numbers records as lines of f.jsonl, copying what Normalize
+// fills in, so that one slice can be read twice.
+func positioned(recs []steward.Record) steward.Source {
+	return steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			for i, r := range recs {
+				switch {
+				case r.Identity != nil:
+					c := *r.Identity
+					c.Credentials = slices.Clone(c.Credentials)
+					r.Identity = &c
+				case r.Entitlement != nil:
+					c := *r.Entitlement
+					r.Entitlement = &c
+				case r.Grant != nil:
+					c := *r.Grant
+					r.Grant = &c
+				}
+				r.Pos = fmt.Sprintf("f.jsonl:%d", i+1)
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	})
+}
+
+// schemaOf lists the indexes and triggers of the inventory tables.
+func schemaOf(t *testing.T, db *sqlstore.DB) []string {
+	t.Helper()
+	q := `SELECT name || ': ' || sql FROM sqlite_master WHERE tbl_name IN ('identities', 'grants') AND type IN ('index', 'trigger') AND sql IS NOT NULL`
+	if sqlstore.OnPostgres(db) {
+		q = `SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename IN ('identities', 'grants')
+			UNION ALL SELECT conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid IN ('identities'::regclass, 'grants'::regclass)`
+	}
+	rows, err := db.SQL().Query(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestFirstLoadMatchesStaged: a first load written straight into the live
+// tables leaves what staging the same records would: the same inventory,
+// owners, gaps, counts and digest (the re-sync after it and a Full sync
+// agree), in any order of records, with the indexes built after the load
+// (a low floor) and the search index filled for the rows written without
+// its trigger.
+func TestFirstLoadMatchesStaged(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := steward.WithActor(context.Background(), "test")
+		sqlstore.SetLaterFloor(db, 40)
+		person := storetest.MustPerson(t, db, nil)
+		team := storetest.MustTeam(t, db, nil)
+		if _, err := db.ApplyOwnershipRules(ctx, []steward.OwnershipRule{{Name: "bots", Match: steward.RuleMatch{Kinds: []steward.IdentityKind{steward.KindBot}}, Team: team.Name}}); err != nil {
+			t.Fatal(err)
+		}
+		owners := []string{person.Email, "someone-unknown@example.com", ""}
+		schema := schemaOf(t, db)
+		for _, order := range []string{"grouped", "grantsFirst", "shuffled"} {
+			recs := loadRecords(120, owners, order, 3)
+			next := loadRecords(125, owners, order, 4) // other grants, five more identities
+			var dumps [2]string
+			var results [2][3]steward.SyncResult
+			for k, staged := range []bool{true, false} {
+				sqlstore.StageFirstLoads(db, staged)
+				sys := storetest.MustSystem(t, db, nil)
+				for step, src := range []steward.Source{positioned(recs), positioned(next)} {
+					res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "t"})
+					if err != nil {
+						t.Fatalf("%s, staged=%v, sync %d: %v", order, staged, step, err)
+					}
+					results[k][step] = *res
+				}
+				res, err := db.SyncSystem(ctx, sys.ID, positioned(next), steward.SyncOptions{Source: "t", Full: true})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.Events != 0 {
+					t.Errorf("%s, staged=%v: a Full sync after the load found changes: %+v", order, staged, res)
+				}
+				results[k][2] = *res
+				dumps[k] = storetest.DumpSystem(t, db, sys.ID)
+				gaps, err := db.Gaps(ctx, steward.GapFilter{ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				n := 0
+				for _, g := range gaps.Items {
+					if g.SystemName == sys.Name {
+						n++
+						dumps[k] += fmt.Sprintf("gap %s %s due %v\n", g.Gap, g.IdentityName, g.DueAt)
+					}
+				}
+				if n == 0 {
+					t.Fatalf("%s: no gaps opened; the records name unknown owners", order)
+				}
+				// A name written while the search trigger was dropped is found.
+				page, err := db.Identities(ctx, steward.IdentityFilter{SystemID: sys.ID, Query: "service 118"})
+				if err != nil || len(page.Items) != 1 {
+					t.Fatalf("%s, staged=%v: search for a loaded name: %v, %v", order, staged, page, err)
+				}
+			}
+			if results[0] != results[1] {
+				t.Errorf("%s: staged reported %+v\nloaded reported %+v", order, results[0], results[1])
+			}
+			if dumps[0] != dumps[1] {
+				t.Errorf("%s: staged holds\n%s\nloaded holds\n%s", order, dumps[0], dumps[1])
+			}
+			if !strings.Contains(dumps[1], "credential key-2") || !strings.Contains(dumps[1], "grant role:0") {
+				t.Fatalf("%s: the load holds too little:\n%s", order, dumps[1])
+			}
+		}
+		if after := schemaOf(t, db); !slices.Equal(after, schema) {
+			t.Errorf("indexes and triggers after first loads:\n%s\nbefore:\n%s", strings.Join(after, "\n"), strings.Join(schema, "\n"))
+		}
+		// Ids given out by the load are not given again.
+		sys := storetest.MustSystem(t, db, nil)
+		i := storetest.MustIdentity(t, db, sys.ID, nil)
+		e := storetest.MustEntitlement(t, db, sys.ID, nil)
+		storetest.MustGrant(t, db, i.ID, e.ID, nil)
+	})
+}
+
+// TestFirstLoadBadRecords: a first load with bad records fails as a staged
+// one does: every problem named by its line, nothing written, the indexes
+// dropped on the way back in place.
+func TestFirstLoadBadRecords(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := steward.WithActor(context.Background(), "test")
+		sqlstore.SetLaterFloor(db, 10)
+		schema := schemaOf(t, db)
+		good := loadRecords(60, []string{""}, "grouped", 5)
+		ident := func(ext string) steward.Record {
+			return steward.Record{Identity: &steward.SourceIdentity{ExternalID: ext, Kind: steward.KindBot}}
+		}
+		grant := func(i, e string) steward.Record { return steward.Record{Grant: &steward.SourceGrant{Identity: i, Entitlement: e}} }
+		cases := []struct {
+			name string
+			recs []steward.Record
+		}{
+			{"identity twice", append(slices.Clone(good), ident("svc-3"))},
+			{"entitlement twice", append(slices.Clone(good), steward.Record{Entitlement: &steward.SourceEntitlement{Name: "role:2"}})},
+			{"grant twice", append(slices.Clone(good), grant("svc-0", "role:6"), grant("svc-0", "role:6"))},
+			{"grant before, twice", slices.Concat([]steward.Record{grant("late", "role:1"), grant("late", "role:1")}, good, []steward.Record{ident("late")})},
+			{"grant before and after", slices.Concat([]steward.Record{grant("late", "role:1")}, good, []steward.Record{ident("late"), grant("late", "role:1")})},
+			{"unknown identity", append(slices.Clone(good), grant("ghost", "role:1"))},
+			{"unknown entitlement", append(slices.Clone(good), grant("svc-1", "role:nope"))},
+			{"unknown, first", slices.Concat([]steward.Record{grant("ghost", "role:1")}, good)},
+			{"invalid", slices.Concat(good[:30], []steward.Record{{Identity: &steward.SourceIdentity{ExternalID: "x", Kind: "robot"}}, {}}, good[30:])},
+			{"skipped", append(slices.Clone(good), steward.Record{Sum: 42})},
+		}
+		line := regexp.MustCompile(`f\.jsonl:\d+`)
+		for _, c := range cases {
+			var msgs [2][]string
+			for k, staged := range []bool{true, false} {
+				sqlstore.StageFirstLoads(db, staged)
+				sys := storetest.MustSystem(t, db, nil)
+				_, err := db.SyncSystem(ctx, sys.ID, positioned(c.recs), steward.SyncOptions{Source: "t"})
+				if steward.ErrorCode(err) != steward.EINVALID {
+					t.Fatalf("%s, staged=%v: %v, want EINVALID", c.name, staged, err)
+				}
+				msgs[k] = line.FindAllString(steward.ErrorMessage(err), -1)
+				slices.Sort(msgs[k])
+				if len(msgs[k]) == 0 {
+					t.Fatalf("%s: names no line: %v", c.name, err)
+				}
+				if dump := storetest.DumpSystem(t, db, sys.ID); dump != "" {
+					t.Fatalf("%s, staged=%v: a refused load wrote\n%s", c.name, staged, dump)
+				}
+			}
+			// A key listed twice is named at one of its lines: the staged
+			// sync names the first, the load the one that repeats it.
+			if !strings.Contains(c.name, "twice") && !strings.Contains(c.name, "before and after") && !slices.Equal(msgs[0], msgs[1]) {
+				t.Errorf("%s: staged names %v, the load %v", c.name, msgs[0], msgs[1])
+			}
+		}
+		if after := schemaOf(t, db); !slices.Equal(after, schema) {
+			t.Errorf("indexes and triggers after refused loads:\n%s\nbefore:\n%s", strings.Join(after, "\n"), strings.Join(schema, "\n"))
+		}
+	})
+}
