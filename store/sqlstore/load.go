@@ -44,7 +44,7 @@ type firstLoad struct {
 	rows     [len(loadTables)][][]any       // rows waiting for their insert, per table
 	spilled  int                            // grants staged for the end
 	took     [len(loadTables)]time.Duration // per table, for the debug log
-	later    [len(loadTables)]laterIndexes  // SQLite: identities and grants
+	later    [len(loadTables)]laterIndexes  // identities and grants
 }
 
 // keyIDs gives out ids for the rows of one table and remembers them by key.
@@ -109,12 +109,12 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 		identity: keyIDs{table: "identities", index: map[string]uint32{}},
 		ent:      keyIDs{table: "entitlements", index: map[string]uint32{}},
 		pairs:    map[uint64]struct{}{}, fits: true}
-	if !d.pg {
-		for _, t := range []int{loadIdentities, loadGrants} {
-			if err := l.later[t].init(ctx, l, loadTables[t].name); err != nil {
-				return nil, false, err
-			}
+	for _, t := range []int{loadIdentities, loadGrants} {
+		if err := l.later[t].init(ctx, l, loadTables[t].name); err != nil {
+			return nil, false, err
 		}
+	}
+	if !d.pg {
 		for _, k := range []*keyIDs{&l.identity, &l.ent} {
 			if err := c.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM `+k.table).Scan(&k.next); err != nil {
 				return nil, false, err
@@ -482,79 +482,114 @@ func syncVia(o steward.SyncOptions) string {
 
 // laterIndexes builds a table's secondary indexes after a first load
 // instead of keeping them up to date row by row, once the load is most of
-// the table: SQLite builds an index from sorted keys several times faster
-// than it inserts into one (at a million identities and five million
-// grants, 12 s to build them against about 30 s to keep them; see
-// bench/RESULTS.md). The indexes are dropped and created again inside the
-// load's transaction: readers keep the old schema and its indexes until the
-// commit, and a failed load rolls the drop back with the rest.
+// the table: both engines build an index from sorted keys several times
+// faster than they insert into one (bench/RESULTS.md). The indexes are
+// dropped and created again inside the load's transaction, so a failed
+// load rolls the drop back with the rest.
 //
+// On SQLite, readers keep the old schema and its indexes until the commit.
 // For identities the trigger that feeds the search index goes too, and the
 // load adds the names it wrote meanwhile in one statement.
 //
-// Only on SQLite: PostgreSQL would lock the tables against every reader
-// until the commit.
+// On PostgreSQL the grants' foreign keys go too, and are checked once for
+// the whole table when they are added back, instead of once per row at the
+// commit (10 million lookups and row locks for 5 million grants). The
+// price: from the drop to the commit, identities, grants and entitlements
+// are locked against readers as well as writers. Since the load must first
+// outgrow what the table held, that is a deployment's first large import,
+// not a new system in a full one. (The identities' own foreign keys stay:
+// dropping one would lock the people, teams or systems it refers to.)
 type laterIndexes struct {
 	table   string
 	after   int64 // rows to write before dropping: the table's size, at least laterFloor
 	n       int64 // rows written so far
 	dropped bool
 	objs    []schemaObj // what to create again, in order
-	ftsFrom int64       // identities: the first id written without the search trigger
+	ftsFrom int64       // SQLite identities: the first id written without the search trigger
 }
 
-type schemaObj struct{ kind, name, sql string }
+// schemaObj is an index, trigger or foreign key dropped for a load: how to
+// drop it and how to create it again.
+type schemaObj struct{ name, drop, create string }
 
 // laterFloor is the smallest load whose indexes are built after it: below,
 // dropping and creating them costs more than it saves.
 const laterFloor = 50_000
 
-// searchTrigger feeds identities_fts (migration 0003).
+// searchTrigger feeds identities_fts (SQLite, migration 0003).
 const searchTrigger = "identities_fts_insert"
 
 func (li *laterIndexes) init(ctx context.Context, l *firstLoad, table string) error {
-	c := l.c
 	li.table = table
-	if err := c.QueryRowContext(ctx, `SELECT COALESCE(MAX(rowid), 0) FROM `+table).Scan(&li.after); err != nil {
+	// The largest id bounds the rows (deleted ones count too: never early).
+	if err := l.c.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) FROM `+table).Scan(&li.after); err != nil {
 		return err
 	}
-	li.after = max(li.after, laterFloor) // MAX(rowid) counts deleted rows too: never too early
+	li.after = max(li.after, laterFloor)
 	if l.d.laterFloor > 0 {
 		li.after = l.d.laterFloor
 	}
 	return nil
 }
 
+// laterObjects lists what a load drops from a table, in the order to drop
+// it: secondary indexes (not those of a primary key or unique constraint)
+// and, on SQLite, the search trigger; on PostgreSQL, foreign keys.
+func (d *DB) laterObjects(ctx context.Context, c *sql.Conn, table string) ([]schemaObj, error) {
+	query := `SELECT name, 'DROP ' || type || ' ' || name, sql FROM sqlite_master
+		WHERE tbl_name = ? AND sql IS NOT NULL AND (type = 'index' OR name = ?) ORDER BY type, name`
+	args := []any{table, searchTrigger}
+	if d.pg {
+		query = `SELECT indexname, 'DROP INDEX ' || quote_ident(indexname), indexdef FROM pg_indexes
+			WHERE schemaname = current_schema() AND tablename = $1
+			AND indexname NOT IN (SELECT conname FROM pg_constraint WHERE conrelid = $1::regclass AND contype IN ('p', 'u'))
+			UNION ALL
+			SELECT conname, 'ALTER TABLE ' || $1 || ' DROP CONSTRAINT ' || quote_ident(conname),
+				'ALTER TABLE ' || $1 || ' ADD CONSTRAINT ' || quote_ident(conname) || ' ' || pg_get_constraintdef(oid)
+			FROM pg_constraint WHERE conrelid = $1::regclass AND contype = 'f'
+			AND confrelid IN ('identities'::regclass, 'entitlements'::regclass)
+			ORDER BY 1`
+		args = []any{table}
+	}
+	var objs []schemaObj
+	err := d.eachRow(ctx, c, query, args, func(rows *sql.Rows) error {
+		var o schemaObj
+		if err := rows.Scan(&o.name, &o.drop, &o.create); err != nil {
+			return err
+		}
+		objs = append(objs, o)
+		return nil
+	})
+	return objs, err
+}
+
 // written counts rows about to be inserted, and drops the indexes before
 // they are if the load has become large enough.
 func (li *laterIndexes) written(ctx context.Context, l *firstLoad, rows [][]any) error {
 	if li.table == "" {
-		return nil // not a table whose indexes wait, or PostgreSQL
+		return nil // not a table whose indexes wait
 	}
 	li.n += int64(len(rows))
 	if li.n < li.after || li.dropped {
 		return nil
 	}
-	err := l.d.eachRow(ctx, l.c, `SELECT type, name, sql FROM sqlite_master
-		WHERE tbl_name = ? AND sql IS NOT NULL AND (type = 'index' OR name = ?) ORDER BY type, name`, []any{li.table, searchTrigger},
-		func(rows *sql.Rows) error {
-			var o schemaObj
-			li.objs = append(li.objs, o)
-			return rows.Scan(&li.objs[len(li.objs)-1].kind, &li.objs[len(li.objs)-1].name, &li.objs[len(li.objs)-1].sql)
-		})
+	objs, err := l.d.laterObjects(ctx, l.c, li.table)
 	if err != nil {
 		return err
 	}
-	li.dropped = true
+	li.objs, li.dropped = objs, true
+	if err := l.checkPending(ctx); err != nil {
+		return err
+	}
 	for _, o := range li.objs {
-		if _, err := l.c.ExecContext(ctx, `DROP `+o.kind+` `+o.name); err != nil {
+		if _, err := l.c.ExecContext(ctx, o.drop); err != nil {
 			return err
 		}
 		if o.name == searchTrigger {
 			li.ftsFrom = rows[0][0].(int64) // identities: the id column comes first
 		}
 	}
-	l.d.logger.Debug("first load builds indexes after", "table", li.table, "rows", li.n, "indexes", len(li.objs))
+	l.d.logger.Debug("first load builds indexes after", "table", li.table, "rows", li.n, "objects", len(li.objs))
 	return nil
 }
 
@@ -562,6 +597,9 @@ func (li *laterIndexes) written(ctx context.Context, l *firstLoad, rows [][]any)
 func (li *laterIndexes) build(ctx context.Context, l *firstLoad) error {
 	if !li.dropped {
 		return nil
+	}
+	if err := l.checkPending(ctx); err != nil {
+		return err
 	}
 	if li.ftsFrom > 0 {
 		start := time.Now()
@@ -573,10 +611,24 @@ func (li *laterIndexes) build(ctx context.Context, l *firstLoad) error {
 	}
 	for _, o := range li.objs {
 		start := time.Now()
-		if _, err := l.c.ExecContext(ctx, o.sql); err != nil {
+		if _, err := l.c.ExecContext(ctx, o.create); err != nil {
 			return fmt.Errorf("create %s again: %w", o.name, err)
 		}
 		l.d.logger.Debug("first load built", "name", o.name, "took", time.Since(start))
 	}
 	return nil
+}
+
+// checkPending runs, on PostgreSQL, the deferred foreign key checks of the
+// rows written so far: a table with checks pending cannot be altered or
+// indexed. The checks stay deferred for what follows.
+func (l *firstLoad) checkPending(ctx context.Context) error {
+	if !l.d.pg {
+		return nil
+	}
+	if _, err := l.c.ExecContext(ctx, `SET CONSTRAINTS ALL IMMEDIATE`); err != nil {
+		return err
+	}
+	_, err := l.c.ExecContext(ctx, `SET CONSTRAINTS ALL DEFERRED`)
+	return err
 }

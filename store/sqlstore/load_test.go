@@ -214,7 +214,9 @@ func TestFirstLoadBadRecords(t *testing.T) {
 		ident := func(ext string) steward.Record {
 			return steward.Record{Identity: &steward.SourceIdentity{ExternalID: ext, Kind: steward.KindBot}}
 		}
-		grant := func(i, e string) steward.Record { return steward.Record{Grant: &steward.SourceGrant{Identity: i, Entitlement: e}} }
+		grant := func(i, e string) steward.Record {
+			return steward.Record{Grant: &steward.SourceGrant{Identity: i, Entitlement: e}}
+		}
 		cases := []struct {
 			name string
 			recs []steward.Record
