@@ -1,5 +1,12 @@
 package sqlstore
 
+import (
+	"context"
+	"errors"
+
+	"github.com/stewardhq/steward"
+)
+
 // SetDigestChunk makes d write sync digests in rows of n entries, so that a
 // test with a few records spans several.
 func SetDigestChunk(d *DB, n int) { d.digestChunk = n }
@@ -15,3 +22,11 @@ func OnPostgres(d *DB) bool { return d.pg }
 // SetLaterFloor makes a first load of d build its indexes after it once it
 // has written n rows of a table, so that small tests take that path.
 func SetLaterFloor(d *DB, n int64) { d.laterFloor = n }
+
+// SyncAsFirstLoad runs a sync as SyncSystem does when it has found the
+// system empty before the transaction, and reports whether the run found
+// it not empty after all (the race SyncSystem retries).
+func SyncAsFirstLoad(ctx context.Context, d *DB, systemID int64, src steward.Source) (notEmpty bool, err error) {
+	_, err = d.syncSystem(ctx, systemID, src, steward.SyncOptions{Environment: steward.EnvProd}, true)
+	return errors.Is(err, errNotEmpty), err
+}

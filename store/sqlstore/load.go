@@ -27,6 +27,13 @@ import (
 // A grant read before its identity or entitlement (a source that lists
 // grants first) is staged and resolved at the end in SQL, so that memory
 // does not hold the records themselves whatever their order.
+//
+// On SQLite a first load runs with foreign key checks off (bigTxFK): every
+// reference it writes is to a row it wrote itself or read in the same
+// transaction (the system, people and teams of owner resolution), and
+// checking two parents per grant was a third of the grants' insert time.
+// The tests run SQLite's foreign_key_check after loads. On PostgreSQL the
+// grants' foreign keys are checked once, when added back (laterIndexes).
 type firstLoad struct {
 	d        *DB
 	c        *sql.Conn
@@ -38,7 +45,7 @@ type firstLoad struct {
 	via      string
 	identity keyIDs // external id → id
 	ent      keyIDs // name → id
-	pairs    map[uint64]struct{}
+	pairs    pairSet
 	fresh    []digestEntry
 	fits     bool
 	rows     [len(loadTables)][][]any       // rows waiting for their insert, per table
@@ -108,7 +115,7 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 	l := &firstLoad{d: d, c: c, sys: sys, o: o, res: res, bad: bad, now: micro(d.now()), via: syncVia(o),
 		identity: keyIDs{table: "identities", index: map[string]uint32{}},
 		ent:      keyIDs{table: "entitlements", index: map[string]uint32{}},
-		pairs:    map[uint64]struct{}{}, fits: true}
+		fits:     true}
 	for _, t := range []int{loadIdentities, loadGrants} {
 		if err := l.later[t].init(ctx, l, loadTables[t].name); err != nil {
 			return nil, false, err
@@ -225,7 +232,7 @@ func readForLoad(r steward.Record, env steward.Environment, sys *steward.System,
 		lr.hash = digest([]any{e.Description, e.Privileged, e.Sensitivity})
 	case r.Grant != nil:
 		g := r.Grant
-		lr.hash = digest([]any{g.Type, g.GrantedAt, g.ExpiresAt})
+		lr.hash = grantDigest(g)
 	}
 	return lr
 }
@@ -331,12 +338,39 @@ func (l *firstLoad) addGrant(lr *loadRec) {
 // pair records a grant's (identity, entitlement) pair; false if it was
 // there already.
 func (l *firstLoad) pair(identity, ent uint32) bool {
-	key := uint64(identity)<<32 | uint64(ent)
-	if _, ok := l.pairs[key]; ok {
-		return false
+	return l.pairs.add(uint64(identity)<<32 | uint64(ent))
+}
+
+// pairSet is a set of 64-bit keys in one open-addressed table: 8 bytes a
+// slot at most 3/4 full, about half the memory of a Go map of as many keys
+// (5 million grants: 64 MB).
+type pairSet struct {
+	slots []uint64 // key+1; 0 is empty
+	n     int
+}
+
+// add adds key; false if it was there already.
+func (p *pairSet) add(key uint64) bool {
+	if 4*(p.n+1) > 3*len(p.slots) {
+		old := p.slots
+		p.slots, p.n = make([]uint64, max(1024, 2*len(old))), 0
+		for _, k := range old {
+			if k != 0 {
+				p.add(k - 1)
+			}
+		}
 	}
-	l.pairs[key] = struct{}{}
-	return true
+	mask := uint64(len(p.slots) - 1)
+	for i := (key * 0x9E3779B97F4A7C15) >> 32 & mask; ; i = (i + 1) & mask {
+		switch p.slots[i] {
+		case 0:
+			p.slots[i] = key + 1
+			p.n++
+			return true
+		case key + 1:
+			return false
+		}
+	}
 }
 
 // row queues one row for table's next insert. After the first problem the

@@ -193,6 +193,37 @@ func TestFirstLoadMatchesStaged(t *testing.T) {
 		if after := schemaOf(t, db); !slices.Equal(after, schema) {
 			t.Errorf("indexes and triggers after first loads:\n%s\nbefore:\n%s", strings.Join(after, "\n"), strings.Join(schema, "\n"))
 		}
+		if !sqlstore.OnPostgres(db) {
+			// Loaded without foreign key checks: every reference must hold,
+			// and the checks must be back on.
+			rows, err := db.SQL().Query(`PRAGMA foreign_key_check`)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var table, parent string
+				var rowid, fk any
+				if err := rows.Scan(&table, &rowid, &parent, &fk); err != nil {
+					t.Fatal(err)
+				}
+				t.Errorf("%s row %v refers to a missing %s", table, rowid, parent)
+			}
+			rows.Close()
+			var on int
+			if err := db.SQL().QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+				t.Fatalf("foreign keys after a load: %d, %v", on, err)
+			}
+			// A system written to between the look before the transaction
+			// and the transaction is synced as any other.
+			sys := storetest.MustSystem(t, db, nil)
+			storetest.MustIdentity(t, db, sys.ID, nil)
+			if notEmpty, err := sqlstore.SyncAsFirstLoad(ctx, db, sys.ID, positioned(loadRecords(3, owners, "grouped", 1))); !notEmpty {
+				t.Fatalf("a load into a system no longer empty: %v", err)
+			}
+			if err := db.SQL().QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+				t.Fatalf("foreign keys after a refused load: %d, %v", on, err)
+			}
+		}
 		// Ids given out by the load are not given again.
 		sys := storetest.MustSystem(t, db, nil)
 		i := storetest.MustIdentity(t, db, sys.ID, nil)

@@ -149,6 +149,36 @@ func digest(v any) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// grantDigest is digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}), the
+// content hash of a grant, written without reflection: grants are most of
+// a large system's records.
+func grantDigest(g *steward.SourceGrant) string {
+	b := make([]byte, 0, 96)
+	b = append(b, `["`...)
+	for _, c := range []byte(g.Type) {
+		if c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}) // needs JSON's escapes
+		}
+	}
+	b = append(b, g.Type...)
+	b = append(b, '"')
+	for _, t := range []*time.Time{g.GrantedAt, g.ExpiresAt} {
+		b = append(b, ',')
+		if t == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		j, err := t.MarshalJSON()
+		if err != nil {
+			return digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}) // as json.Marshal fails
+		}
+		b = append(b, j...)
+	}
+	b = append(b, ']')
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:16])
+}
+
 // problems collects the records a run cannot use.
 type problems struct {
 	n     int
@@ -274,27 +304,46 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, src steward.Source,
 	} else if err := o.Environment.Validate(); err != nil {
 		return nil, err
 	}
-	res, err := d.syncSystem(ctx, systemID, src, o)
-	if errors.Is(err, errCompareAll) {
+	// A first load on SQLite runs with foreign key checks off, and that
+	// must be decided before its transaction begins.
+	load := !o.Partial && !d.noFirstLoad
+	if load && !d.pg {
+		var err error
+		if load, err = d.systemEmpty(ctx, d.read, systemID); err != nil {
+			return nil, d.storeErr(err)
+		}
+	}
+	res, err := d.syncSystem(ctx, systemID, src, o, load)
+	switch {
+	case errors.Is(err, errNotEmpty):
+		// Written to since it was found empty: a sync like any other.
+		res, err = d.syncSystem(ctx, systemID, src, o, false)
+	case errors.Is(err, errCompareAll):
 		// Only a full comparison can name the line at fault; read again.
 		d.logger.Info("sync digest cannot place a problem; comparing every record", "system_id", systemID)
 		o.Full = true
-		res, err = d.syncSystem(ctx, systemID, src, o)
+		res, err = d.syncSystem(ctx, systemID, src, o, false)
 	}
 	return res, err
 }
+
+// errNotEmpty ends a run that was to be a first load with foreign key
+// checks off, when the system turns out to hold rows after all.
+var errNotEmpty = errors.New("the system is no longer empty")
 
 // errCompareAll ends a run that skipped unchanged records and found that one
 // of them has become wrong (a grant whose identity the source no longer
 // lists): the run is rolled back and repeated comparing every record.
 var errCompareAll = errors.New("compare every record")
 
-func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source, o steward.SyncOptions) (*steward.SyncResult, error) {
+// syncSystem runs one sync. load: a first load is allowed, and on SQLite
+// runs without foreign key checks.
+func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source, o steward.SyncOptions, load bool) (*steward.SyncResult, error) {
 	res := &steward.SyncResult{}
 	started := d.now()
 	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched"}
 	lap := d.laps("sync")
-	err := d.bigTx(ctx, func(c *sql.Conn) error {
+	err := d.bigTxFK(ctx, !load || d.pg, func(c *sql.Conn) error {
 		defer d.dropTemp(ctx, c, append(tables, unseenTables...)...)
 		sys, err := d.systemIn(ctx, c, systemID)
 		if err != nil {
@@ -329,10 +378,13 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 		}
 		var bad problems
 		lap("digest loaded")
-		if !o.Partial && !d.noFirstLoad {
+		if load {
 			empty, err := d.systemEmpty(ctx, c, systemID)
 			if err != nil {
 				return err
+			}
+			if !empty && !d.pg {
+				return errNotEmpty
 			}
 			if empty {
 				fresh, fits, err := d.loadFirst(ctx, c, sys, records, o, res, &bad, resolver)
@@ -566,7 +618,7 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 			case r.Grant != nil:
 				g := r.Grant
 				ok = add("stage_grants", g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt),
-					digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}), r.Pos, rsum)
+					grantDigest(g), r.Pos, rsum)
 			}
 			if !ok {
 				return
