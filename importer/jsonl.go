@@ -192,21 +192,13 @@ func (s *JSONL) decode(b *jsonlBatch, known steward.KnownFunc) jsonlResult {
 			out.errs = append(out.errs, nil)
 			continue
 		}
-		var rec steward.Record
+		rec, ok := fastRecord(line)
 		var err error
-		if line[0] != '{' {
-			err = steward.Errorf(steward.EINVALID, "the line is not a JSON object.")
-		} else {
-			body.Reset(line)
-			dec := json.NewDecoder(&body)
-			dec.DisallowUnknownFields()
-			if err = dec.Decode(&rec); err != nil {
-				err = jsonlError(err)
-			} else if _, terr := dec.Token(); terr != io.EOF {
-				err = steward.Errorf(steward.EINVALID, "unexpected data after the JSON object.")
-			} else {
-				err = valid(rec)
-			}
+		if !ok {
+			rec, err = slowRecord(&body, line)
+		}
+		if err == nil {
+			err = valid(rec)
 		}
 		if err != nil {
 			out.records = append(out.records, steward.Record{})
@@ -218,6 +210,26 @@ func (s *JSONL) decode(b *jsonlBatch, known steward.KnownFunc) jsonlResult {
 		out.errs = append(out.errs, nil)
 	}
 	return out
+}
+
+// slowRecord decodes one line, trimmed and not blank, with encoding/json:
+// the reference decoding of the format, and the one whose errors are worded
+// for the user. body is reused from line to line.
+func slowRecord(body *bytes.Reader, line []byte) (steward.Record, error) {
+	if len(line) == 0 || line[0] != '{' {
+		return steward.Record{}, steward.Errorf(steward.EINVALID, "the line is not a JSON object.")
+	}
+	body.Reset(line)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	var rec steward.Record
+	if err := dec.Decode(&rec); err != nil {
+		return steward.Record{}, jsonlError(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return steward.Record{}, steward.Errorf(steward.EINVALID, "unexpected data after the JSON object.")
+	}
+	return rec, nil
 }
 
 // jsonlError words a decoding error of one line for the user.
