@@ -45,6 +45,7 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	verbose := flag.Bool("v", false, "log the store's slow statements")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the sync phases to this file")
+	firstOnly := flag.Bool("first", false, "stop after the first load (for profiling it)")
 	again := flag.Int("again", 0, "reuse -db and -dir of an earlier run: only re-sync, alternating the two files this many times (for profiling)")
 	flag.Parse()
 	log.SetFlags(0)
@@ -135,6 +136,9 @@ func main() {
 		log.Printf("%s: %s, %+v", p.name, took.Round(time.Millisecond), *res)
 		if p.full && res.Events != 0 {
 			log.Fatalf("comparing every record found changes the digest-driven re-syncs missed: %+v", *res)
+		}
+		if *firstOnly {
+			return
 		}
 	}
 	if n, err := db.VerifyAudit(ctx); err != nil {

@@ -1,10 +1,14 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"iter"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -48,7 +52,10 @@ type firstLoad struct {
 	pairs    pairSet
 	fresh    []digestEntry
 	fits     bool
-	rows     [len(loadTables)][][]any       // rows waiting for their insert, per table
+	rows     loadFlush // rows waiting for their insert, per table
+	flushes  chan<- loadFlush
+	idReq    chan idRequest
+	done     <-chan struct{}
 	spilled  int                            // grants staged for the end
 	took     [len(loadTables)]time.Duration // per table, for the debug log
 	later    [len(loadTables)]laterIndexes  // identities and grants
@@ -128,9 +135,17 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 			}
 		}
 	}
+	// Three goroutines: the reader normalises and hashes records, the
+	// builder checks them and turns them into rows with ids, and this one
+	// writes the rows. On SQLite the writer is the bottleneck; it does
+	// nothing else.
 	batches := make(chan []loadRec, 4)
+	flushes := make(chan loadFlush, 2)
 	done := make(chan struct{})
-	var fatal error
+	var once sync.Once
+	stop := func() { once.Do(func() { close(done) }) }
+	l.flushes, l.idReq, l.done = flushes, make(chan idRequest), done
+	var fatal, buildErr error
 	go func() {
 		defer close(batches)
 		buf := make([]loadRec, 0, stageBatch)
@@ -165,11 +180,38 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 			send()
 		}
 	}()
-	for batch := range batches {
-		if err == nil {
-			if err = l.add(ctx, batch); err != nil {
-				close(done) // stop the reader; drain what it already sent
+	go func() {
+		defer close(flushes)
+		for batch := range batches {
+			if buildErr == nil {
+				if buildErr = l.add(batch); buildErr != nil {
+					stop() // the reader stops; drain what it already sent
+				}
 			}
+		}
+		if buildErr == nil && fatal == nil {
+			buildErr = l.flush(0)
+		}
+	}()
+	in := (<-chan loadFlush)(flushes)
+	for in != nil {
+		select {
+		case f, ok := <-in:
+			if !ok {
+				in = nil
+			} else if err == nil {
+				if err = l.write(ctx, f); err != nil {
+					stop()
+				}
+			}
+		case r := <-l.idReq:
+			var ids []int64
+			if err == nil {
+				if ids, err = d.takeIDs(ctx, c, r.table); err != nil {
+					stop()
+				}
+			}
+			r.reply <- ids
 		}
 	}
 	if err != nil {
@@ -178,12 +220,20 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 	if fatal != nil {
 		return nil, false, fatal
 	}
-	if err := l.flush(ctx, 0); err != nil {
-		return nil, false, err
+	if buildErr != nil {
+		return nil, false, buildErr
 	}
 	if err := l.spilledGrants(ctx); err != nil {
 		return nil, false, err
 	}
+	// The digest's entries are sorted while the indexes are built (the
+	// digest is written sorted): a second off the writer's critical path.
+	sorted := make(chan struct{})
+	go func() {
+		defer close(sorted)
+		slices.SortFunc(l.fresh, func(a, b digestEntry) int { return cmp.Compare(a.sum, b.sum) })
+	}()
+	defer func() { <-sorted }() // never hand out the slice while it is being sorted
 	if bad.n == 0 {
 		for _, t := range []int{loadIdentities, loadGrants} {
 			if err := l.later[t].build(ctx, l); err != nil {
@@ -237,8 +287,8 @@ func readForLoad(r steward.Record, env steward.Environment, sys *steward.System,
 	return lr
 }
 
-// add takes one batch of records in stream order.
-func (l *firstLoad) add(ctx context.Context, batch []loadRec) error {
+// add takes one batch of records in stream order (the builder).
+func (l *firstLoad) add(batch []loadRec) error {
 	for i := range batch {
 		lr := &batch[i]
 		if lr.problem != "" {
@@ -249,7 +299,7 @@ func (l *firstLoad) add(ctx context.Context, batch []loadRec) error {
 		r := lr.rec
 		switch {
 		case r.Identity != nil:
-			if err := l.addIdentity(ctx, lr); err != nil {
+			if err := l.addIdentity(lr); err != nil {
 				return err
 			}
 		case r.Entitlement != nil:
@@ -258,7 +308,7 @@ func (l *firstLoad) add(ctx context.Context, batch []loadRec) error {
 				l.bad.add(r.Pos + ": entitlement " + e.Name + " is listed more than once")
 				continue
 			}
-			id, err := l.ent.add(ctx, l, e.Name)
+			id, err := l.ent.add(l, e.Name)
 			if err != nil {
 				return err
 			}
@@ -268,20 +318,20 @@ func (l *firstLoad) add(ctx context.Context, batch []loadRec) error {
 		case r.Grant != nil:
 			l.addGrant(lr)
 		}
-		if err := l.flush(ctx, stageBatch); err != nil {
+		if err := l.flush(stageBatch); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (l *firstLoad) addIdentity(ctx context.Context, lr *loadRec) error {
+func (l *firstLoad) addIdentity(lr *loadRec) error {
 	i := lr.rec.Identity
 	if _, ok := l.identity.index[i.ExternalID]; ok {
 		l.bad.add(lr.rec.Pos + ": identity " + i.ExternalID + " is listed more than once")
 		return nil
 	}
-	id, err := l.identity.add(ctx, l, i.ExternalID)
+	id, err := l.identity.add(l, i.ExternalID)
 	if err != nil {
 		return err
 	}
@@ -382,62 +432,89 @@ func (l *firstLoad) row(table int, vals ...any) {
 	}
 }
 
-// flush inserts the queued rows of every table once one holds at least
-// least of them. Parents go before children (the order of loadTables), so
-// that no row is written before a row it refers to: SQLite would look for
-// the orphans of each parent row it inserts after one, and without the
-// index on the reference (entitlements after grants) read the table each time.
-func (l *firstLoad) flush(ctx context.Context, least int) error {
+// loadFlush is the rows of each table that the builder hands the writer.
+type loadFlush [len(loadTables)][][]any
+
+// flush hands the queued rows of every table to the writer once one holds
+// at least least of them (0: any).
+func (l *firstLoad) flush(least int) error {
 	full := false
 	for t := range l.rows {
-		full = full || len(l.rows[t]) >= least
+		full = full || len(l.rows[t]) > 0 && len(l.rows[t]) >= least
 	}
 	if !full {
 		return nil
 	}
-	for t := range l.rows {
-		if len(l.rows[t]) == 0 {
+	select {
+	case l.flushes <- l.rows:
+		l.rows = loadFlush{}
+		return nil
+	case <-l.done:
+		return errLoadStopped
+	}
+}
+
+// errLoadStopped ends the builder when the writer has failed.
+var errLoadStopped = errors.New("first load stopped")
+
+// write inserts one flush's rows. Parents go before children (the order of
+// loadTables), so that no row is written before a row it refers to: SQLite
+// (with the checks on) would look for the orphans of each parent row it
+// inserts after one, and without an index on the reference read the table
+// each time.
+func (l *firstLoad) write(ctx context.Context, f loadFlush) error {
+	for t, rows := range f {
+		if len(rows) == 0 {
 			continue
 		}
-		if l.bad.n == 0 || t == loadSpilled {
-			if err := l.later[t].written(ctx, l, l.rows[t]); err != nil {
-				return err
-			}
-			start := time.Now()
-			if err := l.d.copyRows(ctx, l.c, loadTables[t].name, loadTables[t].cols, l.rows[t]); err != nil {
-				return err
-			}
-			l.took[t] += time.Since(start)
+		if err := l.later[t].written(ctx, l, rows); err != nil {
+			return err
 		}
-		l.rows[t] = l.rows[t][:0]
+		start := time.Now()
+		if err := l.d.copyRows(ctx, l.c, loadTables[t].name, loadTables[t].cols, rows); err != nil {
+			return err
+		}
+		l.took[t] += time.Since(start)
 	}
 	return nil
 }
 
-// add gives key the next id of k's table.
-func (k *keyIDs) add(ctx context.Context, l *firstLoad, key string) (int64, error) {
+// idRequest asks the writer, which holds the connection, for ids of table.
+type idRequest struct {
+	table string
+	reply chan []int64
+}
+
+// takeIDs takes a batch of ids from the sequence of table (PostgreSQL), as
+// inserts without an id would: other writers may take ids from it meanwhile.
+func (d *DB) takeIDs(ctx context.Context, c *sql.Conn, table string) ([]int64, error) {
+	var ids []int64
+	err := d.eachRow(ctx, c, `SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)`, []any{table, stageBatch},
+		func(rows *sql.Rows) error {
+			var id int64
+			err := rows.Scan(&id)
+			ids = append(ids, id)
+			return err
+		})
+	if err == nil && len(ids) == 0 {
+		err = fmt.Errorf("no ids from the sequence of %s", table)
+	}
+	return ids, err
+}
+
+// add gives key the next id of k's table (the builder).
+func (k *keyIDs) add(l *firstLoad, key string) (int64, error) {
 	var id int64
 	if l.d.pg {
 		if len(k.pool) == 0 {
-			// Taken from the sequence, as an insert without an id would:
-			// other writers may take ids from it meanwhile.
-			rows, err := l.c.QueryContext(ctx, `SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)`, k.table, stageBatch)
-			if err != nil {
-				return 0, err
+			r := idRequest{k.table, make(chan []int64, 1)}
+			select {
+			case l.idReq <- r:
+			case <-l.done:
+				return 0, errLoadStopped
 			}
-			for rows.Next() {
-				var id int64
-				if err := rows.Scan(&id); err != nil {
-					rows.Close()
-					return 0, err
-				}
-				k.pool = append(k.pool, id)
-			}
-			if err := rows.Close(); err != nil {
-				return 0, err
-			}
-			if len(k.pool) == 0 {
-				return 0, fmt.Errorf("no ids from the sequence of %s", k.table)
+			if k.pool = <-r.reply; len(k.pool) == 0 {
+				return 0, errLoadStopped
 			}
 		}
 		id, k.pool = k.pool[0], k.pool[1:]

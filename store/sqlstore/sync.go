@@ -469,7 +469,7 @@ func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o stew
 	} else if err := d.writeTouched(ctx, c, "touched", touched); err != nil {
 		return err
 	}
-	gaps, err := d.refreshGaps(ctx, c, ev, scope, args...)
+	gaps, err := d.refreshGapsOf(ctx, c, ev, first, scope, args...)
 	if err != nil {
 		return err
 	}
