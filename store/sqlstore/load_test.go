@@ -213,6 +213,14 @@ func TestFirstLoadMatchesStaged(t *testing.T) {
 			if err := db.SQL().QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
 				t.Fatalf("foreign keys after a load: %d, %v", on, err)
 			}
+			// The search index holds every name, and merges its segments again.
+			if _, err := db.SQL().Exec(`INSERT INTO identities_fts (identities_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
+				t.Fatalf("search index after loads: %v", err)
+			}
+			var auto int
+			if err := db.SQL().QueryRow(`SELECT v FROM identities_fts_config WHERE k = 'automerge'`).Scan(&auto); err != nil || auto != 4 {
+				t.Fatalf("search index automerge after loads: %d, %v", auto, err)
+			}
 			// A system written to between the look before the transaction
 			// and the transaction is synced as any other.
 			sys := storetest.MustSystem(t, db, nil)
