@@ -298,6 +298,7 @@ type fixtures struct {
 	store steward.Store
 	mu    sync.Mutex
 	n     int
+	sysMu sync.Mutex      // held while the default system is made: parallel tests ask at once
 	sys   *steward.System // the default system of identities and entitlements
 }
 
@@ -361,16 +362,12 @@ func (f *fixtures) System(overrides ...func(*steward.System)) *steward.System {
 // entitlements on unless told otherwise.
 func (f *fixtures) defaultSystem() int64 {
 	f.tb.Helper()
-	f.mu.Lock()
-	sys := f.sys
-	f.mu.Unlock()
-	if sys == nil {
-		sys = f.System(func(s *steward.System) { s.Name = "default-system" })
-		f.mu.Lock()
-		f.sys = sys
-		f.mu.Unlock()
+	f.sysMu.Lock()
+	defer f.sysMu.Unlock()
+	if f.sys == nil {
+		f.sys = f.System(func(s *steward.System) { s.Name = "default-system" })
 	}
-	return sys.ID
+	return f.sys.ID
 }
 
 func (f *fixtures) Identity(overrides ...func(*steward.Identity)) *steward.Identity {
