@@ -59,6 +59,7 @@ type firstLoad struct {
 	spilled  int                            // grants staged for the end
 	took     [len(loadTables)]time.Duration // per table, for the debug log
 	later    [len(loadTables)]laterIndexes  // identities and grants
+	locked   bool                           // PostgreSQL: the inventory tables are locked for the drops
 }
 
 // keyIDs gives out ids for the rows of one table and remembers them by key.
@@ -691,6 +692,17 @@ func (li *laterIndexes) written(ctx context.Context, l *firstLoad, rows [][]any)
 	li.objs, li.dropped = objs, true
 	if err := l.checkPending(ctx); err != nil {
 		return err
+	}
+	if l.d.pg && !l.locked {
+		// The drops lock each table they touch until the commit. Take the
+		// three at once, in the order a sync writes them: a sync of
+		// another system that starts meanwhile waits for the commit
+		// instead of taking one table and waiting for another this load
+		// holds (PostgreSQL would end one of the two as a deadlock).
+		if _, err := l.c.ExecContext(ctx, `LOCK TABLE entitlements, identities, grants IN ACCESS EXCLUSIVE MODE`); err != nil {
+			return err
+		}
+		l.locked = true
 	}
 	for _, o := range li.objs {
 		if _, err := l.c.ExecContext(ctx, o.drop); err != nil {

@@ -301,3 +301,82 @@ func TestFirstLoadBadRecords(t *testing.T) {
 		}
 	})
 }
+
+// TestFirstLoadLocksOnPostgres: what docs/import-formats.md says of a large
+// first load on PostgreSQL. Once it has dropped the indexes, a read of the
+// inventory waits for its commit, and so does a sync of another system,
+// which then goes through.
+func TestFirstLoadLocksOnPostgres(t *testing.T) {
+	t.Parallel()
+	db := MustOpenPostgres(t, storetest.NewClock(storetest.Epoch))
+	ctx := steward.WithActor(context.Background(), "test")
+	o := steward.SyncOptions{Source: "t"}
+	sqlstore.SetLaterFloor(db, 10)
+	other := storetest.MustSystem(t, db, nil)
+	if _, err := db.SyncSystem(ctx, other.ID, positioned(loadRecords(5, []string{""}, "grouped", 1)), o); err != nil {
+		t.Fatal(err)
+	}
+	sys := storetest.MustSystem(t, db, nil)
+	recs := loadRecords(12_000, []string{""}, "grouped", 2)
+	release := make(chan struct{})
+	src := steward.SourceFunc(func(ctx context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			n := 0
+			for r, err := range positioned(recs).Read(ctx) {
+				if n++; n == len(recs)/2 {
+					<-release // the first batches are written by now
+				}
+				if !yield(r, err) {
+					return
+				}
+			}
+		}
+	})
+	loaded := make(chan error, 1)
+	go func() {
+		_, err := db.SyncSystem(ctx, sys.ID, src, o)
+		loaded <- err
+	}()
+	for {
+		var n int
+		if err := db.SQL().QueryRow(`SELECT count(*) FROM pg_locks WHERE relation = 'identities'::regclass
+			AND mode = 'AccessExclusiveLock' AND granted AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n > 0 {
+			break
+		}
+		select {
+		case err := <-loaded:
+			t.Fatalf("the load ended (%v) without locking identities", err)
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	_, err := db.Identities(rctx, steward.IdentityFilter{SystemID: other.ID})
+	cancel()
+	if rctx.Err() == nil {
+		t.Fatalf("a read of identities went through during the load: %v", err)
+	}
+	synced := make(chan error, 1)
+	go func() {
+		_, err := db.SyncSystem(ctx, other.ID, positioned(loadRecords(6, []string{""}, "grouped", 1)), o)
+		synced <- err
+	}()
+	select {
+	case err := <-synced:
+		t.Fatalf("a sync of another system went through during the load: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	if err := <-loaded; err != nil {
+		t.Fatalf("the load: %v", err)
+	}
+	if err := <-synced; err != nil {
+		t.Fatalf("the sync that waited for it: %v", err)
+	}
+	page, err := db.Identities(ctx, steward.IdentityFilter{SystemID: sys.ID, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("after the load: %v, %v", page, err)
+	}
+}
