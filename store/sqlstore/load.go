@@ -42,7 +42,6 @@ type firstLoad struct {
 	d        *DB
 	c        *sql.Conn
 	sys      *steward.System
-	o        steward.SyncOptions
 	res      *steward.SyncResult
 	bad      *problems
 	now      int64
@@ -91,7 +90,7 @@ var loadTables = [...]struct {
 		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source"}},
 	{"credentials", []string{"identity_id", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "content_hash"}},
 	{"grants", []string{"identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via", "content_hash"}},
-	{"stage_grants", []string{"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos", "rsum"}},
+	{"stage_grants", stageCols["stage_grants"]},
 }
 
 // loadRec is one record as the reading goroutine hands it over: checked,
@@ -120,7 +119,7 @@ func (d *DB) systemEmpty(ctx context.Context, q querier, systemID int64) (bool, 
 // every record is still read and checked, so that all are reported.
 func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, records iter.Seq2[steward.Record, error], o steward.SyncOptions,
 	res *steward.SyncResult, bad *problems, resolver *ownerResolver) (fresh []digestEntry, fits bool, err error) {
-	l := &firstLoad{d: d, c: c, sys: sys, o: o, res: res, bad: bad, now: micro(d.now()), via: syncVia(o),
+	l := &firstLoad{d: d, c: c, sys: sys, res: res, bad: bad, now: micro(d.now()), via: syncVia(o),
 		identity: keyIDs{table: "identities", index: map[string]uint32{}},
 		ent:      keyIDs{table: "entitlements", index: map[string]uint32{}},
 		fits:     true}
@@ -275,15 +274,12 @@ func readForLoad(r steward.Record, env steward.Environment, sys *steward.System,
 	case r.Identity != nil:
 		i := r.Identity
 		lr.owner = steward.NormalizeOwnerKey(i.Owner)
-		lr.hash = digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels, lr.owner, i.Team, i.CreatedAt})
-		lr.to = resolver.resolve(&steward.RuleSubject{System: sys.Name, SystemKind: sys.Kind, Kind: i.Kind, Environment: i.Environment,
-			Name: i.Name, ExternalID: i.ExternalID, Labels: i.Labels}, lr.owner, i.Team)
+		lr.hash = identityDigest(i, lr.owner)
+		lr.to = resolver.resolveIdentity(sys, i, lr.owner)
 	case r.Entitlement != nil:
-		e := r.Entitlement
-		lr.hash = digest([]any{e.Description, e.Privileged, e.Sensitivity})
+		lr.hash = entitlementDigest(r.Entitlement)
 	case r.Grant != nil:
-		g := r.Grant
-		lr.hash = grantDigest(g)
+		lr.hash = grantDigest(r.Grant)
 	}
 	return lr
 }
@@ -355,7 +351,7 @@ func (l *firstLoad) addIdentity(lr *loadRec) error {
 		}
 		l.res.CredentialsChanged++
 		l.row(loadCredentials, id, cr.ExternalID, string(cr.Kind), created, microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
-			digest([]any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt}))
+			credentialDigest(&cr))
 	}
 	return nil
 }

@@ -91,6 +91,13 @@ type resolution struct {
 	rule        string
 }
 
+// resolveIdentity resolves the owner and team of an identity a source of
+// system sys reports, whose owner tag normalises to owner.
+func (r *ownerResolver) resolveIdentity(sys *steward.System, i *steward.SourceIdentity, owner string) resolution {
+	return r.resolve(&steward.RuleSubject{System: sys.Name, SystemKind: sys.Kind, Kind: i.Kind, Environment: i.Environment,
+		Name: i.Name, ExternalID: i.ExternalID, Labels: i.Labels}, owner, i.Team)
+}
+
 func (r *ownerResolver) resolve(subject *steward.RuleSubject, ownerHint, teamHint string) resolution {
 	var res resolution
 	if id, ok := r.people[ownerHint]; ok && ownerHint != "" {

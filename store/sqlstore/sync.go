@@ -149,6 +149,21 @@ func digest(v any) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// The content hashes of the rows a record becomes: staged syncs and first
+// loads must agree on them, or a first load's rows would look changed to
+// the next sync.
+func identityDigest(i *steward.SourceIdentity, owner string) string {
+	return digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels, owner, i.Team, i.CreatedAt})
+}
+
+func credentialDigest(cr *steward.SourceCredential) string {
+	return digest([]any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt})
+}
+
+func entitlementDigest(e *steward.SourceEntitlement) string {
+	return digest([]any{e.Description, e.Privileged, e.Sensitivity})
+}
+
 // grantDigest is digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}), the
 // content hash of a grant, written without reflection: grants are most of
 // a large system's records.
@@ -600,21 +615,20 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 			case r.Identity != nil:
 				i := r.Identity
 				owner := steward.NormalizeOwnerKey(i.Owner)
-				h := digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels, owner, i.Team, i.CreatedAt})
-				to := resolver.resolve(&steward.RuleSubject{System: sys.Name, SystemKind: sys.Kind, Kind: i.Kind, Environment: i.Environment,
-					Name: i.Name, ExternalID: i.ExternalID, Labels: i.Labels}, owner, i.Team)
+				h := identityDigest(i, owner)
+				to := resolver.resolveIdentity(sys, i, owner)
 				ok = add("stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
 					string(i.Status), labelsJSON(i.Labels), owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos,
 					idPtr(to.owner), idPtr(to.team), string(to.source), rsum)
 				for _, cr := range i.Credentials {
 					ok = ok && add("stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
 						microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
-						digest([]any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt}), r.Pos)
+						credentialDigest(&cr), r.Pos)
 				}
 			case r.Entitlement != nil:
 				e := r.Entitlement
 				ok = add("stage_entitlements", e.Name, e.Description, e.Privileged, string(e.Sensitivity),
-					digest([]any{e.Description, e.Privileged, e.Sensitivity}), r.Pos, rsum)
+					entitlementDigest(e), r.Pos, rsum)
 			case r.Grant != nil:
 				g := r.Grant
 				ok = add("stage_grants", g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt),
