@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/cespare/xxhash/v2"
 
@@ -42,6 +43,7 @@ type syncDigest struct {
 	added []uint64 // a bit per entry: it came from the delta's adds
 	drops []uint64 // the delta's dropped base sums, sorted
 	base  int      // entries in the base rows
+	taken int64    // when the base was taken by comparing every record (Unix µs)
 }
 
 // digestVersion changes whenever what a sum covers or how a record becomes
@@ -222,12 +224,20 @@ const (
 // there is none, it was taken under another context, or it does not read
 // back whole.
 func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context string) (*syncDigest, error) {
-	var size int64
-	if err := q.QueryRowContext(ctx, d.q(`SELECT COALESCE(SUM(length(entries)), 0) FROM sync_digests WHERE system_id = ? AND context = ?`),
-		systemID, context).Scan(&size); err != nil {
+	var size, taken int64
+	if err := q.QueryRowContext(ctx, d.q(`SELECT COALESCE(SUM(length(entries)), 0), COALESCE(MIN(CASE WHEN chunk >= 0 THEN taken_at END), 0)
+		FROM sync_digests WHERE system_id = ? AND context = ?`), systemID, context).Scan(&size, &taken); err != nil {
 		return nil, err
 	}
 	if size == 0 || size%16 != 0 {
+		return nil, nil
+	}
+	if age := d.now().Sub(fromMicro(taken)); age > d.digestMaxAge {
+		// Bounds how long a wrong skip could last: two records sharing a
+		// 64-bit sum, or a digest gone astray, show at the next full
+		// comparison.
+		d.logger.Info("sync digest older than its limit; comparing every record", "system_id", systemID,
+			"age", age.Round(time.Second), "limit", d.digestMaxAge)
 		return nil, nil
 	}
 	var drops []uint64
@@ -289,7 +299,7 @@ func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context 
 		return nil, nil
 	}
 	g := newSyncDigest(sums, refs)
-	g.base, g.drops = base, drops
+	g.base, g.drops, g.taken = base, drops, taken
 	for _, i := range fromAdds {
 		g.added[i/64] |= 1 << (i % 64)
 	}
@@ -306,7 +316,12 @@ func (d *DB) dropDigest(ctx context.Context, q querier, where string, args ...an
 // saveDigest replaces a system's digest with the entries next yields in
 // order of sum. A digest that cannot be trusted (two records with one sum,
 // a ref that does not fit) is not written; the next sync reads everything.
-func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context string, n int, next func() (digestEntry, bool)) error {
+//
+// taken is when the entries were last all compared with the inventory: now
+// after a run that compared every record; the old base's time when a run
+// that skipped records rewrites the base whole, so that DigestMaxAge bounds
+// how long any entry goes without a full comparison.
+func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context string, taken int64, n int, next func() (digestEntry, bool)) error {
 	if err := d.dropDigest(ctx, q, `system_id = ?`, systemID); err != nil {
 		return err
 	}
@@ -329,8 +344,8 @@ func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context 
 		buf = binary.LittleEndian.AppendUint64(buf, e.sum)
 		buf = binary.LittleEndian.AppendUint64(buf, e.ref)
 		if len(buf) == 16*per {
-			if _, err := q.ExecContext(ctx, d.q(`INSERT INTO sync_digests (system_id, chunk, context, entries) VALUES (?, ?, ?, ?)`),
-				systemID, chunk, context, buf); err != nil {
+			if _, err := q.ExecContext(ctx, d.q(`INSERT INTO sync_digests (system_id, chunk, context, entries, taken_at) VALUES (?, ?, ?, ?, ?)`),
+				systemID, chunk, context, buf, taken); err != nil {
 				return fmt.Errorf("save sync digest: %w", err)
 			}
 			chunk++
@@ -338,8 +353,8 @@ func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context 
 		}
 	}
 	if len(buf) > 0 {
-		if _, err := q.ExecContext(ctx, d.q(`INSERT INTO sync_digests (system_id, chunk, context, entries) VALUES (?, ?, ?, ?)`),
-			systemID, chunk, context, buf); err != nil {
+		if _, err := q.ExecContext(ctx, d.q(`INSERT INTO sync_digests (system_id, chunk, context, entries, taken_at) VALUES (?, ?, ?, ?, ?)`),
+			systemID, chunk, context, buf, taken); err != nil {
 			return fmt.Errorf("save sync digest: %w", err)
 		}
 	}
@@ -552,5 +567,9 @@ func (d *DB) saveRenewed(ctx context.Context, c *sql.Conn, systemID int64, conte
 		}
 		return digestEntry{}, false
 	}
-	return d.saveDigest(ctx, c, systemID, context, len(fresh)+len(dg.sumsOrNil()), next)
+	taken := micro(d.now())
+	if dg != nil {
+		taken = dg.taken
+	}
+	return d.saveDigest(ctx, c, systemID, context, taken, len(fresh)+len(dg.sumsOrNil()), next)
 }

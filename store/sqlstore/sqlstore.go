@@ -42,7 +42,17 @@ type Options struct {
 	ReadConns int
 	// MaxConns is the PostgreSQL pool size. Default: 16.
 	MaxConns int
+	// DigestMaxAge is how long a system's sync digest is trusted after the
+	// last sync that compared every record: the next sync after that
+	// compares every record again. It bounds how long a skip that should
+	// not have happened (two records sharing a 64-bit sum) could hide a
+	// change. Default: DefaultDigestMaxAge.
+	DigestMaxAge time.Duration
 }
+
+// DefaultDigestMaxAge is a week: at a million identities and five million
+// grants, a comparison of every record takes about 50 s.
+const DefaultDigestMaxAge = 7 * 24 * time.Hour
 
 // DB is a Steward store on SQLite or PostgreSQL.
 type DB struct {
@@ -55,9 +65,10 @@ type DB struct {
 	lockMu sync.Mutex      // guards locks
 	locks  map[string]bool // TryLock's locks on SQLite
 
-	digestChunk int   // entries per sync_digests row; 0: digestChunk (tests set fewer)
-	noFirstLoad bool  // stage a first load as any other sync (tests compare the two)
-	laterFloor  int64 // rows a first load writes before building indexes after it; 0: laterFloor
+	digestChunk  int           // entries per sync_digests row; 0: digestChunk (tests set fewer)
+	digestMaxAge time.Duration // Options.DigestMaxAge
+	noFirstLoad  bool          // stage a first load as any other sync (tests compare the two)
+	laterFloor   int64         // rows a first load writes before building indexes after it; 0: laterFloor
 
 	// SQLite: the write-ahead log is copied into the database file by a
 	// goroutine after each write (see Checkpoint), not by the writer as it
@@ -83,7 +94,10 @@ func Open(dsn string, o Options) (*DB, error) {
 	if dsn == "" {
 		return nil, steward.Errorf(steward.EINVALID, "no database given: pass --db with a SQLite file path or a postgres:// URL.")
 	}
-	d := &DB{pg: IsPostgres(dsn), clock: o.Clock, logger: o.Logger}
+	d := &DB{pg: IsPostgres(dsn), clock: o.Clock, logger: o.Logger, digestMaxAge: o.DigestMaxAge}
+	if d.digestMaxAge <= 0 {
+		d.digestMaxAge = DefaultDigestMaxAge
+	}
 	if d.clock == nil {
 		d.clock = steward.SystemClock{}
 	}
