@@ -138,7 +138,7 @@ func main() {
 			log.Fatalf("comparing every record found changes the digest-driven re-syncs missed: %+v", *res)
 		}
 		if *firstOnly {
-			return
+			break
 		}
 	}
 	if n, err := db.VerifyAudit(ctx); err != nil {
@@ -159,6 +159,9 @@ func main() {
 	for _, p := range phases {
 		rate := float64(p.res.Records) / p.took.Seconds()
 		fmt.Printf("| %s | %d | %.2f s | %.0f | %.0f%% | %d | %d MiB | %.2f s |\n", p.name, p.res.Records, p.took.Seconds(), rate, 100*rate/raw, p.res.Events, p.peakRSS>>20, p.ckpt.Seconds())
+	}
+	if len(phases) < 2 {
+		return
 	}
 	r := phases[1].res
 	fmt.Printf("\nRe-sync changes: %d identities created, %d updated, %d removed; %d grants created, %d removed; %d gaps opened, %d closed.\n",
