@@ -380,3 +380,103 @@ func TestFirstLoadLocksOnPostgres(t *testing.T) {
 		t.Fatalf("after the load: %v, %v", page, err)
 	}
 }
+
+// TestFirstLoadRandomProblems: random small sources, in random order, with
+// random problems put in (keys twice, grants naming nobody, records that do
+// not validate, stream errors). A first load and a staged sync of the same
+// records must agree: both refuse, naming a line of every problem and
+// writing nothing, or both accept and hold the same inventory.
+func TestFirstLoadRandomProblems(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := steward.WithActor(context.Background(), "test")
+		sqlstore.SetLaterFloor(db, 8)
+		rng := rand.New(rand.NewPCG(11, 12))
+		refused := 0
+		for round := range 40 {
+			recs := loadRecords(5+rng.IntN(20), []string{"", "nobody@example.com"}, []string{"grouped", "grantsFirst", "shuffled"}[rng.IntN(3)], uint64(round))
+			var problems []steward.Record
+			for range rng.IntN(3) {
+				switch rng.IntN(5) {
+				case 0: // a record listed twice (identity, entitlement or grant)
+					problems = append(problems, recs[rng.IntN(len(recs))])
+				case 1:
+					problems = append(problems, steward.Record{Grant: &steward.SourceGrant{Identity: "ghost", Entitlement: "role:1"}})
+				case 2:
+					problems = append(problems, steward.Record{Grant: &steward.SourceGrant{Identity: "svc-0", Entitlement: "role:ghost"}})
+				case 3:
+					problems = append(problems, steward.Record{Identity: &steward.SourceIdentity{ExternalID: "odd", Kind: "robot"}})
+				case 4:
+					problems = append(problems, steward.Record{}) // holds nothing
+				}
+			}
+			for _, p := range problems {
+				recs = slices.Insert(recs, rng.IntN(len(recs)+1), p)
+			}
+			// The lines of each problem: for a record listed twice, both.
+			wantLines := make([][]int, len(problems))
+			for k, p := range problems {
+				for i, r := range recs {
+					if sameRecord(r, p) {
+						wantLines[k] = append(wantLines[k], i+1)
+					}
+				}
+			}
+			if len(problems) > 0 {
+				refused++
+			}
+			var dumps [2]string
+			var failed [2]bool
+			for k, staged := range []bool{true, false} {
+				sqlstore.StageFirstLoads(db, staged)
+				sys := storetest.MustSystem(t, db, nil)
+				_, err := db.SyncSystem(ctx, sys.ID, positioned(recs), steward.SyncOptions{Source: "t"})
+				dumps[k] = storetest.DumpSystem(t, db, sys.ID)
+				if err == nil {
+					continue
+				}
+				failed[k] = true
+				if steward.ErrorCode(err) != steward.EINVALID {
+					t.Fatalf("round %d, staged=%v: %v", round, staged, err)
+				}
+				if dumps[k] != "" {
+					t.Fatalf("round %d, staged=%v: a refused sync wrote\n%s", round, staged, dumps[k])
+				}
+				msg := steward.ErrorMessage(err)
+				for i, ls := range wantLines {
+					named := false
+					for _, l := range ls {
+						named = named || regexp.MustCompile(fmt.Sprintf(`f\.jsonl:%d\b`, l)).MatchString(msg)
+					}
+					if !named {
+						t.Errorf("round %d, staged=%v: problem %d (lines %v) not named:\n%s", round, staged, i, ls, msg)
+					}
+				}
+			}
+			if failed[0] != failed[1] || (len(problems) > 0) != failed[0] {
+				t.Fatalf("round %d: %d problems; staged failed %v, load failed %v", round, len(problems), failed[0], failed[1])
+			}
+			if dumps[0] != dumps[1] {
+				t.Fatalf("round %d: staged holds\n%s\nthe load holds\n%s", round, dumps[0], dumps[1])
+			}
+		}
+		if refused < 10 || refused > 30 {
+			t.Fatalf("%d of 40 rounds had problems: the mix tests too little of one side", refused)
+		}
+		sqlstore.StageFirstLoads(db, false)
+	})
+}
+
+// sameRecord reports whether two records say the same (pointers compared
+// by what they point to).
+func sameRecord(a, b steward.Record) bool {
+	switch {
+	case a.Identity != nil || b.Identity != nil:
+		return a.Identity != nil && b.Identity != nil && a.Identity.ExternalID == b.Identity.ExternalID && a.Identity.Kind == b.Identity.Kind
+	case a.Entitlement != nil || b.Entitlement != nil:
+		return a.Entitlement != nil && b.Entitlement != nil && a.Entitlement.Name == b.Entitlement.Name
+	case a.Grant != nil || b.Grant != nil:
+		return a.Grant != nil && b.Grant != nil && *a.Grant == *b.Grant
+	}
+	return true // both hold nothing
+}
