@@ -742,10 +742,12 @@ func (l *firstLoad) checkPending(ctx context.Context) error {
 	if !l.d.pg {
 		return nil
 	}
+	start := time.Now()
 	if _, err := l.c.ExecContext(ctx, `SET CONSTRAINTS ALL IMMEDIATE`); err != nil {
 		return err
 	}
 	_, err := l.c.ExecContext(ctx, `SET CONSTRAINTS ALL DEFERRED`)
+	l.d.logger.Debug("first load: pending foreign key checks run", "took", time.Since(start))
 	return err
 }
 
