@@ -97,6 +97,7 @@ FILE - reads standard input.`,
 		},
 	}
 	addDBFlag(cmd, &dsn)
+	addDigestFlag(cmd, e)
 	cmd.Flags().StringVar(&format, "format", "", "file format: "+strings.Join(importer.Formats(), ", ")+" (required)")
 	cmd.Flags().StringVar(&system, "system", "", "name of the system the file describes; created if new (required)")
 	cmd.Flags().StringVar(&kind, "system-kind", "", "kind of a new system (default: from the format, else other)")

@@ -26,6 +26,33 @@ func writeFile(t *testing.T, name, body string) string {
 	return p
 }
 
+// TestImportDigestMaxAge: --digest-max-age reaches the store. With a limit
+// every digest has passed, a re-import compares every record, and says so;
+// with the default it does not. A negative limit is refused.
+func TestImportDigestMaxAge(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "age.db")
+	file := "../../importer/testdata/steward.jsonl"
+	imp := func(extra ...string) (int, string) {
+		t.Helper()
+		code, out, stderr := run(t, append([]string{"import", "--db", db, "--format", "jsonl", "--system", "vault", file, "-o", "json"}, extra...)...)
+		if code != 0 && len(extra) == 0 {
+			t.Fatalf("import: exit %d\n%s%s", code, out, stderr)
+		}
+		return code, stderr
+	}
+	imp()
+	if _, stderr := imp(); strings.Contains(stderr, "comparing every record") {
+		t.Fatalf("a fresh digest was not trusted:\n%s", stderr)
+	}
+	if code, stderr := imp("--digest-max-age", "1ns"); code != 0 || !strings.Contains(stderr, "comparing every record") {
+		t.Fatalf("an expired digest was trusted: exit %d\n%s", code, stderr)
+	}
+	if code, stderr := imp("--digest-max-age", "-1h"); code != ExitInvalid || !strings.Contains(stderr, "digest-max-age") {
+		t.Fatalf("a negative limit: exit %d\n%s", code, stderr)
+	}
+}
+
 // TestImport imports the importer's real-format fixtures, checks that a
 // second import changes nothing and that a broken line names itself and
 // changes nothing.

@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -75,6 +76,8 @@ type env struct {
 	// configPath and config are the configuration file, if one was given.
 	configPath string
 	config     *fileConfig
+	// digestMaxAge is --digest-max-age, for the commands that sync.
+	digestMaxAge time.Duration
 }
 
 // Run runs the CLI with args and returns the exit code. Errors go to stderr.

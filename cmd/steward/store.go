@@ -18,10 +18,19 @@ func addDBFlag(cmd *cobra.Command, dsn *string) {
 	cmd.Flags().StringVar(dsn, "db", defaultDB, "database: a SQLite file path or a postgres:// URL")
 }
 
+// addDigestFlag adds --digest-max-age to a command that syncs systems.
+func addDigestFlag(cmd *cobra.Command, e *env) {
+	cmd.Flags().DurationVar(&e.digestMaxAge, "digest-max-age", sqlstore.DefaultDigestMaxAge,
+		"how long a system's sync digest is trusted after the last sync that compared every record; the next sync compares every record again")
+}
+
 // openStore opens the store at dsn and, if migrate is set, brings its schema
 // up to date (every command that writes does; audit verify only reads).
 func openStore(ctx context.Context, e *env, dsn string, migrate bool) (*sqlstore.DB, error) {
-	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: e.logger})
+	if e.digestMaxAge < 0 {
+		return nil, steward.Errorf(steward.EINVALID, "--digest-max-age must not be negative.")
+	}
+	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: e.logger, DigestMaxAge: e.digestMaxAge})
 	if err != nil {
 		return nil, err
 	}

@@ -80,6 +80,7 @@ docs/configuration.md. 'steward serve' runs them on their schedule.`,
 		},
 	}
 	addDBFlag(cmd, &dsn)
+	addDigestFlag(cmd, e)
 	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
 	cmd.Flags().BoolVar(&full, "full", false, "compare every record, also those the last sync read unchanged")
 	return cmd
