@@ -308,6 +308,7 @@ func resyncAgain(dsn, dir string, n int, cpuprofile string, verbose bool) {
 	}
 	db := must(sqlstore.Open(dsn, opts))
 	defer db.Close()
+	check(db.Migrate(ctx)) // as steward import does: the database may be from an older version
 	sys := must(db.SystemByName(ctx, "bench-import"))
 	if cpuprofile != "" {
 		f := must(os.Create(cpuprofile))
