@@ -114,46 +114,37 @@ func TestSyncDigestChunks(t *testing.T) {
 // the digest whole (more than an eighth changed) does not restart the clock.
 func TestDigestMaxAge(t *testing.T) {
 	t.Parallel()
-	for _, engine := range []string{"sqlite", "postgres"} {
-		t.Run(engine, func(t *testing.T) {
-			t.Parallel()
-			clock := storetest.NewClock(storetest.Epoch)
-			open := MustOpenSQLite
-			if engine == "postgres" {
-				open = MustOpenPostgres
+	eachClocked(t, func(t *testing.T, db *sqlstore.DB, clock *storetest.Clock) {
+		ctx := steward.WithActor(context.Background(), "test")
+		sys := storetest.MustSystem(t, db, nil)
+		src := &countingSkipper{}
+		for i := range 16 {
+			src.recs = append(src.recs, steward.Record{Identity: &steward.SourceIdentity{ExternalID: fmt.Sprint("svc", i), Name: "svc", Kind: steward.KindBot}})
+		}
+		sync := func(step string, wantSkipped int) {
+			t.Helper()
+			res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "test"})
+			if err != nil {
+				t.Fatalf("%s: %v", step, err)
 			}
-			db := open(t, clock)
-			ctx := steward.WithActor(context.Background(), "test")
-			sys := storetest.MustSystem(t, db, nil)
-			src := &countingSkipper{}
-			for i := range 16 {
-				src.recs = append(src.recs, steward.Record{Identity: &steward.SourceIdentity{ExternalID: fmt.Sprint("svc", i), Name: "svc", Kind: steward.KindBot}})
+			if src.skipped != wantSkipped {
+				t.Fatalf("%s: skipped %d records, want %d (%+v)", step, src.skipped, wantSkipped, res)
 			}
-			sync := func(step string, wantSkipped int) {
-				t.Helper()
-				res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "test"})
-				if err != nil {
-					t.Fatalf("%s: %v", step, err)
-				}
-				if src.skipped != wantSkipped {
-					t.Fatalf("%s: skipped %d records, want %d (%+v)", step, src.skipped, wantSkipped, res)
-				}
-			}
-			sync("first load", 0)
-			clock.Advance(sqlstore.DefaultDigestMaxAge - time.Hour)
-			sync("within the limit", 16)
-			// Four of sixteen changed: more than an eighth, so the digest is
-			// rewritten whole, from skipped entries too.
-			for i := range 4 {
-				src.recs[i].Identity.Name = "changed"
-			}
-			sync("a quarter changed", 12)
-			clock.Advance(2 * time.Hour)
-			sync("past the limit since the last full comparison", 0)
-			clock.Advance(sqlstore.DefaultDigestMaxAge - time.Hour)
-			sync("within the limit of the new digest", 16)
-		})
-	}
+		}
+		sync("first load", 0)
+		clock.Advance(sqlstore.DefaultDigestMaxAge - time.Hour)
+		sync("within the limit", 16)
+		// Four of sixteen changed: more than an eighth, so the digest is
+		// rewritten whole, from skipped entries too.
+		for i := range 4 {
+			src.recs[i].Identity.Name = "changed"
+		}
+		sync("a quarter changed", 12)
+		clock.Advance(2 * time.Hour)
+		sync("past the limit since the last full comparison", 0)
+		clock.Advance(sqlstore.DefaultDigestMaxAge - time.Hour)
+		sync("within the limit of the new digest", 16)
+	})
 }
 
 // TestCheckpoint: the SQLite writer leaves the log to the checkpointer, and

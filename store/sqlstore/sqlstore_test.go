@@ -38,14 +38,22 @@ var (
 
 // each runs fn against SQLite and, when available, PostgreSQL.
 func each(t *testing.T, fn func(t *testing.T, db *sqlstore.DB)) {
-	t.Run("sqlite", func(t *testing.T) {
-		t.Parallel()
-		fn(t, MustOpenSQLite(t, storetest.NewClock(storetest.Epoch)))
-	})
-	t.Run("postgres", func(t *testing.T) {
-		t.Parallel()
-		fn(t, MustOpenPostgres(t, storetest.NewClock(storetest.Epoch)))
-	})
+	eachClocked(t, func(t *testing.T, db *sqlstore.DB, _ *storetest.Clock) { fn(t, db) })
+}
+
+// eachClocked is each, with the clock the store reads, for tests that move
+// time on.
+func eachClocked(t *testing.T, fn func(t *testing.T, db *sqlstore.DB, clock *storetest.Clock)) {
+	for _, e := range []struct {
+		name string
+		open func(testing.TB, steward.Clock) *sqlstore.DB
+	}{{"sqlite", MustOpenSQLite}, {"postgres", MustOpenPostgres}} {
+		t.Run(e.name, func(t *testing.T) {
+			t.Parallel()
+			clock := storetest.NewClock(storetest.Epoch)
+			fn(t, e.open(t, clock), clock)
+		})
+	}
 }
 
 func TestMigrateTwice(t *testing.T) {
