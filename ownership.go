@@ -295,8 +295,9 @@ type OwnershipService interface {
 	// Gaps lists open ownership gaps, oldest first by task id.
 	Gaps(ctx context.Context, f GapFilter) (*Page[GapView], error)
 	// RefreshGaps recomputes every gap task from the inventory: opens the
-	// missing, closes the healed. Stores also do this for what each change
-	// touches; this is the full pass after a bulk load.
+	// missing, closes the healed. Every write, bulk loads included, already
+	// does this for what it touches in its own transaction; this full pass
+	// is the repair for a database written to by other means.
 	RefreshGaps(ctx context.Context) (*SyncResult, error)
 }
 

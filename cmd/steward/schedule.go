@@ -10,9 +10,10 @@ import (
 	"github.com/stewardhq/steward/store/sqlstore"
 )
 
-// gapRefreshEvery is how often serve recomputes every gap task. Each change
-// refreshes the gaps it touches; the full pass is the safety net for what no
-// change announces, such as a bulk load.
+// gapRefreshEvery is how often serve recomputes every gap task. Each write,
+// bulk loads included, refreshes the gaps it touches; the full pass is the
+// safety net for rows written to the database by other means, and it warns
+// when it finds anything to do.
 const gapRefreshEvery = time.Hour
 
 // scheduler runs the connectors with a schedule, and the full gap refresh,
@@ -51,7 +52,7 @@ func newScheduler(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger) *schedu
 	s.jobs = append(s.jobs, job{name: "refresh-gaps", every: gapRefreshEvery, run: func(ctx context.Context) error {
 		res, err := db.RefreshGaps(steward.WithActor(ctx, "system:scheduler"))
 		if err == nil && res.GapsOpened+res.GapsClosed > 0 {
-			logger.Info("gap refresh", "opened", res.GapsOpened, "closed", res.GapsClosed)
+			logger.Warn("gap refresh found gap tasks out of line with the inventory, and mended them", "opened", res.GapsOpened, "closed", res.GapsClosed)
 		}
 		return err
 	}})

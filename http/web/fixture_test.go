@@ -145,13 +145,10 @@ func MustFixture(tb testing.TB) *fixture {
 	if err := f.Store.BulkLoad(ctx, b); err != nil {
 		tb.Fatalf("load fixture: %v", err)
 	}
-	// A bulk load opens no gap tasks; the full pass does, in identity order
-	// per gap kind: ledger-export-bot's "unowned" is task 1. The fillers'
-	// team, data-infra, has nobody in it, so each filler is "team inactive"
-	// too, and every third one "unowned".
-	if _, err := f.Store.RefreshGaps(ctx); err != nil {
-		tb.Fatalf("refresh gaps: %v", err)
-	}
+	// The bulk load opened the gap tasks, in identity order per gap kind:
+	// ledger-export-bot's "unowned" is task 1. The fillers' team,
+	// data-infra, has nobody in it, so each filler is "team inactive" too,
+	// and every third one "unowned".
 	f.Token = f.MustToken(tb, "alice", steward.RoleAdmin)
 	f.Handler = (&UI{Store: f.Store, Clock: steward.FixedClock{T: now}}).Handler()
 	return f

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/stewardhq/steward"
 )
@@ -158,6 +160,14 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		if err := d.dropDigest(ctx, c, `1 = 1`); err != nil {
 			return err
 		}
+		if scope, args := bulkGapScope(b); scope != "" {
+			// The one summary event stands for the gap tasks too.
+			gaps, err := d.refreshGaps(ctx, c, &eventSink{d: d, c: c, quiet: true}, scope, args...)
+			if err != nil {
+				return err
+			}
+			data["gaps_opened"], data["gaps_closed"] = gaps.opened, gaps.closed
+		}
 		return d.appendEvent(ctx, c, "inventory.loaded", "inventory", "", data)
 	})
 	if isUnique(err) {
@@ -166,6 +176,32 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		return steward.Errorf(steward.ENOTFOUND, "A row of the batch refers to one that does not exist.")
 	}
 	return err
+}
+
+// bulkGapScope selects the identities whose ownership gaps a bulk load can
+// open or heal: those it loads, and those of the teams its active people
+// join. A person it loads cannot own an identity loaded before it.
+func bulkGapScope(b *steward.Bulk) (string, []any) {
+	var parts []string
+	var args []any
+	if len(b.Identities) > 0 {
+		lo, hi := b.Identities[0].ID, b.Identities[0].ID
+		for _, x := range b.Identities {
+			lo, hi = min(lo, x.ID), max(hi, x.ID)
+		}
+		parts, args = append(parts, `x.id BETWEEN ? AND ?`), append(args, lo, hi)
+	}
+	var teams []int64
+	for _, p := range b.People {
+		if p.TeamID != nil && p.Status == steward.PersonActive {
+			teams = append(teams, *p.TeamID)
+		}
+	}
+	if len(teams) > 0 {
+		slices.Sort(teams)
+		parts = append(parts, `x.team_id IN (`+int64List(slices.Compact(teams))+`)`)
+	}
+	return strings.Join(parts, " OR "), args
 }
 
 // Optimize refreshes the planner's statistics after a large load, so that

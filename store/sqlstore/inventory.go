@@ -206,6 +206,12 @@ func (d *DB) CreatePerson(ctx context.Context, p *steward.Person) error {
 			steward.NormalizeOwnerKey(p.Email), steward.NormalizeOwnerKey(p.ExternalID)); err != nil {
 			return err
 		}
+		// An active member heals the team_inactive gaps of their team.
+		if p.TeamID != nil && p.Status == steward.PersonActive {
+			if _, err := d.refreshGaps(ctx, tx, ev, `x.team_id = ?`, *p.TeamID); err != nil {
+				return err
+			}
+		}
 		return ev.flush(ctx)
 	})
 }

@@ -6,10 +6,9 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-// InventoryStats counts identities by kind and status, ownership gaps over
-// active non-human identities, and the other tables. Each count uses an
-// index; at a million identities it still scans them once, so callers that
-// poll (metrics) cache it.
+// InventoryStats counts identities by kind and status, open ownership gaps
+// and the other tables. Each count uses an index; at a million identities it
+// still scans them once, so callers that poll (metrics) cache it.
 func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error) {
 	s := &steward.InventoryStats{Identities: []steward.IdentityCount{}, Gaps: map[steward.GapKind]int64{}}
 	rows, err := d.read.QueryContext(ctx, `SELECT kind, status, count(*) FROM identities GROUP BY kind, status ORDER BY kind, status`)
@@ -27,15 +26,10 @@ func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	const nhi = `x.status = 'active' AND x.kind <> 'human'`
 	counts := []struct {
 		dst   *int64
 		query string
 	}{
-		{new(int64), `SELECT count(*) FROM identities x WHERE x.owner_id IS NULL AND ` + nhi},
-		{new(int64), `SELECT count(*) FROM identities x JOIN people p ON p.id = x.owner_id WHERE p.status = 'departed' AND ` + nhi},
-		{new(int64), `SELECT count(*) FROM identities x WHERE x.team_id IN (SELECT t.id FROM teams t WHERE NOT EXISTS
-			(SELECT 1 FROM people p WHERE p.team_id = t.id AND p.status = 'active')) AND ` + nhi},
 		{&s.People, `SELECT count(*) FROM people`},
 		{&s.Teams, `SELECT count(*) FROM teams`},
 		{&s.Systems, `SELECT count(*) FROM systems`},
@@ -47,8 +41,27 @@ func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error
 			return nil, err
 		}
 	}
-	s.Gaps[steward.GapUnowned] = *counts[0].dst
-	s.Gaps[steward.GapOwnerDeparted] = *counts[1].dst
-	s.Gaps[steward.GapTeamInactive] = *counts[2].dst
+	// Gaps are counted from their open tasks, which every write keeps in
+	// line with the inventory in its own transaction: the same set that the
+	// gap list and the inventory's gap filter show.
+	for _, g := range steward.GapKinds {
+		s.Gaps[g] = 0
+	}
+	gaps, err := d.read.QueryContext(ctx, `SELECT gap, count(*) FROM tasks WHERE status = 'open' AND kind = 'ownership_gap' GROUP BY gap`)
+	if err != nil {
+		return nil, err
+	}
+	defer gaps.Close()
+	for gaps.Next() {
+		var g steward.GapKind
+		var n int64
+		if err := gaps.Scan(&g, &n); err != nil {
+			return nil, err
+		}
+		s.Gaps[g] = n
+	}
+	if err := gaps.Err(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }

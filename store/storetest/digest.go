@@ -333,6 +333,7 @@ func testSyncDigest(t *testing.T, s steward.Store, clock *Clock) {
 				t.Fatalf("round %d: %s holds\n%s\ncomparing everything holds\n%s", round, ways[i].sys.Name, dumps[i], dumps[0])
 			}
 		}
+		checkGaps(t, s, fmt.Sprint("round ", round))
 		m = next
 		history = append(history, m.clone())
 		switch round % 10 {
@@ -392,6 +393,7 @@ func testTagBeatsRuleAfterPeopleSync(t *testing.T, s steward.Store, _ *Clock) {
 	if res, err := s.SyncSystem(ctx(), sys.ID, snap, steward.SyncOptions{Source: "t", Full: true}); err != nil || res.Events != 0 {
 		t.Fatalf("full re-sync found changes: %+v %v", res, err)
 	}
+	checkGaps(t, s, "testTagBeatsRuleAfterPeopleSync")
 }
 
 // testPersonCreatedLater: a person or team created through the API whom an
@@ -417,4 +419,5 @@ func testPersonCreatedLater(t *testing.T, s steward.Store, _ *Clock) {
 			t.Fatalf("re-sync (full %v) found changes: %+v %v", full, res, err)
 		}
 	}
+	checkGaps(t, s, "testPersonCreatedLater")
 }

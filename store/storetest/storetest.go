@@ -65,6 +65,7 @@ func Run(t *testing.T, open Opener) {
 		"PersonLater":     testPersonCreatedLater,
 		"OwnershipRules":  testOwnershipRules,
 		"Gaps":            testGaps,
+		"GapsEveryWrite":  testGapsFollowEveryWrite,
 		"SyncPeople":      testSyncPeople,
 		"OwnersInBulk":    testOwnersInBulk,
 	}

@@ -404,6 +404,7 @@ func testBulkLoad(t *testing.T, s steward.Store, clock *Clock) {
 	if _, err := s.VerifyAudit(ctx()); err != nil {
 		t.Fatal(err)
 	}
+	checkGaps(t, s, "testBulkLoad")
 }
 
 func testBulkAtomic(t *testing.T, s steward.Store, clock *Clock) {
@@ -470,6 +471,7 @@ func testStats(t *testing.T, s steward.Store, clock *Clock) {
 	if counts["service_account/active"] != 3 || counts["service_account/removed"] != 1 || counts["human/active"] != 1 || counts["api_key/active"] != 1 {
 		t.Fatalf("identity counts = %v", counts)
 	}
+	checkGaps(t, s, "testStats")
 }
 
 func testTokens(t *testing.T, s steward.Store, clock *Clock) {

@@ -221,6 +221,7 @@ func testSync(t *testing.T, s steward.Store, clock *Clock) {
 	if _, err := s.VerifyAudit(ctx()); err != nil {
 		t.Fatal(err)
 	}
+	checkGaps(t, s, "testSync")
 }
 
 func testSyncBadRecords(t *testing.T, s steward.Store, clock *Clock) {
@@ -352,6 +353,7 @@ func testOwnershipRules(t *testing.T, s steward.Store, clock *Clock) {
 	}
 	_, err = s.ApplyOwnershipRules(ctx(), []steward.OwnershipRule{{Name: "all", Team: "payments"}})
 	wantCode(t, err, steward.EINVALID)
+	checkGaps(t, s, "testOwnershipRules")
 }
 
 func testGaps(t *testing.T, s steward.Store, clock *Clock) {
@@ -407,6 +409,7 @@ func testGaps(t *testing.T, s steward.Store, clock *Clock) {
 	if err != nil || res.GapsOpened != 0 || res.GapsClosed != 0 {
 		t.Fatalf("refresh = %+v %v", res, err)
 	}
+	checkGaps(t, s, "testGaps")
 }
 
 func people(ps ...steward.SourcePerson) iter.Seq2[steward.SourcePerson, error] {
@@ -491,6 +494,7 @@ func testSyncPeople(t *testing.T, s steward.Store, clock *Clock) {
 	if _, err := s.VerifyAudit(ctx()); err != nil {
 		t.Fatal(err)
 	}
+	checkGaps(t, s, "testSyncPeople")
 }
 
 // testOwnersInBulk resolves more owners at once than the store updates one
@@ -532,4 +536,5 @@ func testOwnersInBulk(t *testing.T, s steward.Store, _ *Clock) {
 	if _, err := s.VerifyAudit(ctx()); err != nil {
 		t.Fatal(err)
 	}
+	checkGaps(t, s, "testOwnersInBulk")
 }

@@ -1,0 +1,216 @@
+package storetest
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stewardhq/steward"
+)
+
+// wantGaps derives, in Go and from what the store lists, which identities
+// have which ownership gap: the oracle the store's gap tasks, gap filter and
+// counts must agree with.
+func wantGaps(t *testing.T, s steward.Store) map[steward.GapKind][]int64 {
+	t.Helper()
+	var persons []steward.Person
+	for after := ""; ; {
+		page, err := s.People(ctx(), steward.PersonFilter{ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		persons = append(persons, page.Items...)
+		if after = page.Next; after == "" {
+			break
+		}
+	}
+	departed, activeTeams := map[int64]bool{}, map[int64]bool{}
+	for _, p := range persons {
+		if p.Status == steward.PersonDeparted {
+			departed[p.ID] = true
+		} else if p.TeamID != nil {
+			activeTeams[*p.TeamID] = true
+		}
+	}
+	want := map[steward.GapKind][]int64{}
+	for after := ""; ; {
+		page, err := s.Identities(ctx(), steward.IdentityFilter{ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, x := range page.Items {
+			if x.Status != steward.IdentityActive || x.Kind == steward.KindHuman {
+				continue
+			}
+			if x.OwnerID == nil {
+				want[steward.GapUnowned] = append(want[steward.GapUnowned], x.ID)
+			} else if departed[*x.OwnerID] {
+				want[steward.GapOwnerDeparted] = append(want[steward.GapOwnerDeparted], x.ID)
+			}
+			if x.TeamID != nil && !activeTeams[*x.TeamID] {
+				want[steward.GapTeamInactive] = append(want[steward.GapTeamInactive], x.ID)
+			}
+		}
+		if after = page.Next; after == "" {
+			break
+		}
+	}
+	return want
+}
+
+// checkGaps requires the three views of ownership gaps to match the
+// inventory after any write: the open gap tasks (Gaps), the inventory's gap
+// filter and the counts of InventoryStats (which /metrics and the Ownership
+// page show). step names the write, for the failure message.
+func checkGaps(t *testing.T, s steward.Store, step string) {
+	t.Helper()
+	want := wantGaps(t, s)
+	st, err := s.InventoryStats(ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kind := range steward.GapKinds {
+		w := want[kind]
+		if got := st.Gaps[kind]; got != int64(len(w)) {
+			t.Errorf("after %s: InventoryStats counts %d %s gaps, the inventory has %d", step, got, kind, len(w))
+		}
+		var filtered, tasks []int64
+		for after := ""; ; {
+			page, err := s.Identities(ctx(), steward.IdentityFilter{Gap: kind, ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			filtered = append(filtered, ids(page.Items, func(x steward.IdentityView) int64 { return x.ID })...)
+			if after = page.Next; after == "" {
+				break
+			}
+		}
+		for after := ""; ; {
+			page, err := s.Gaps(ctx(), steward.GapFilter{Gap: kind, ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tasks = append(tasks, ids(page.Items, func(g steward.GapView) int64 { return g.IdentityID })...)
+			if after = page.Next; after == "" {
+				break
+			}
+		}
+		slices.Sort(tasks)
+		if !slices.Equal(filtered, w) || !slices.Equal(tasks, w) {
+			t.Errorf("after %s: %s gaps: inventory %v, gap filter %v, open tasks %v", step, kind, w, filtered, tasks)
+		}
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+}
+
+// testGapsFollowEveryWrite makes gaps open and heal through every kind of
+// write the store has, and after each requires the gap tasks, the gap
+// filter and the counts to agree with the inventory.
+func testGapsFollowEveryWrite(t *testing.T, s steward.Store, clock *Clock) {
+	sys := MustSystem(t, s, nil)
+	empty := MustTeam(t, s, nil)
+	lone := MustIdentity(t, s, sys.ID, func(i *steward.Identity) { i.TeamID = &empty.ID })
+	checkGaps(t, s, "an identity of a team without people")
+
+	// A person joining the team heals its team_inactive gap.
+	joiner := MustPerson(t, s, func(p *steward.Person) { p.TeamID = &empty.ID })
+	checkGaps(t, s, "a person created in that team")
+	MustPerson(t, s, func(p *steward.Person) {
+		p.TeamID = &empty.ID
+		p.Status = steward.PersonDeparted
+		p.DepartedAt = ptr(clock.Now())
+	})
+	checkGaps(t, s, "a departed person created in that team")
+
+	if _, err := s.SetOwner(ctx(), lone.ID, steward.OwnerAssignment{OwnerID: &joiner.ID, TeamID: &empty.ID}); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "an owner set")
+
+	// A bulk load opens the gaps of what it loads, and heals those its
+	// people fill.
+	now := clock.Now()
+	base := int64(5000)
+	quiet, busy, mgr, gone := base+1, base+2, base+1, base+2
+	b := &steward.Bulk{
+		Source: "storetest gaps",
+		Teams: []steward.Team{
+			{ID: quiet, Name: "bulk-quiet", CreatedAt: now},
+			{ID: busy, Name: "bulk-busy", CreatedAt: now},
+		},
+		People: []steward.Person{
+			{ID: mgr, ExternalID: "bulk-mgr", Name: "Bulk Manager", TeamID: &busy, Status: steward.PersonActive, CreatedAt: now},
+			{ID: gone, ExternalID: "bulk-gone", Name: "Bulk Gone", TeamID: &busy, Status: steward.PersonDeparted, DepartedAt: &now, CreatedAt: now},
+		},
+		Systems: []steward.System{{ID: base + 1, Name: "bulk-gaps", Kind: steward.SystemVault, CreatedAt: now}},
+	}
+	for i, mod := range []func(x *steward.Identity){
+		func(x *steward.Identity) {},                                                        // unowned
+		func(x *steward.Identity) { x.OwnerID, x.TeamID = &mgr, &busy },                     // fine
+		func(x *steward.Identity) { x.OwnerID, x.TeamID = &gone, &busy },                    // owner departed
+		func(x *steward.Identity) { x.OwnerID, x.TeamID = &mgr, &quiet },                    // team inactive
+		func(x *steward.Identity) { x.TeamID = &quiet },                                     // both
+		func(x *steward.Identity) { x.Kind = steward.KindHuman },                            // a person's login
+		func(x *steward.Identity) { x.Status = steward.IdentityRemoved; x.OwnerID = &gone }, // gone from its system
+	} {
+		x := steward.Identity{ID: base + 1 + int64(i), SystemID: base + 1, ExternalID: fmt.Sprintf("bulk-%d", i), Name: fmt.Sprintf("bulk-%d", i),
+			Kind: steward.KindServiceAccount, Environment: steward.EnvProd, Criticality: steward.LevelLow, Status: steward.IdentityActive, CreatedAt: now}
+		mod(&x)
+		b.Identities = append(b.Identities, x)
+	}
+	if err := s.BulkLoad(ctx(), b); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "a bulk load")
+	if err := s.BulkLoad(ctx(), &steward.Bulk{Source: "storetest gaps", People: []steward.Person{
+		{ID: base + 10, ExternalID: "bulk-late", Name: "Bulk Late", TeamID: &quiet, Status: steward.PersonActive, CreatedAt: now},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "a bulk load of a person into the inactive team")
+
+	// Syncs: people first, so that owner tags resolve.
+	staff := []steward.SourcePerson{
+		{ExternalID: "gap-ada", Name: "Ada", Email: "ada@example.test", Team: "gap-core"},
+		{ExternalID: "gap-bob", Name: "Bob", Team: "gap-edge"},
+	}
+	if _, err := s.SyncPeople(ctx(), "ldap:gaps", people(staff...)); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "a people sync")
+	synced := MustSystem(t, s, nil)
+	src := records(
+		ident("s1", func(i *steward.SourceIdentity) { i.Owner = "ada@example.test" }),
+		ident("s2", func(i *steward.SourceIdentity) { i.Owner = "gap-bob" }),
+		ident("s3", nil),
+		ident("s4", func(i *steward.SourceIdentity) { i.Labels = map[string]string{"team": "edge"} }),
+	)
+	if _, err := s.SyncSystem(ctx(), synced.ID, src, steward.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "a system sync")
+	if _, err := s.ApplyOwnershipRules(ctx(), []steward.OwnershipRule{{
+		Name: "edge", Match: steward.RuleMatch{Labels: map[string]string{"team": "edge"}}, Owner: "gap-bob",
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "ownership rules applied")
+	staff[1].Status = steward.PersonDeparted
+	if _, err := s.SyncPeople(ctx(), "ldap:gaps", people(staff...)); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "a departure")
+	if _, err := s.SyncPeople(ctx(), "ldap:gaps", people(staff[1])); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "a person gone from the source")
+	if _, err := s.SyncSystem(ctx(), synced.ID, records(ident("s1", nil), ident("s3", func(i *steward.SourceIdentity) { i.Owner = "gap-ada" })), steward.SyncOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "a re-sync that drops identities and changes owners")
+	if _, err := s.VerifyAudit(ctx()); err != nil {
+		t.Fatal(err)
+	}
+}
