@@ -300,13 +300,24 @@ func (s *AWSCredentialReport) row(rec []string) ([]steward.Record, error) {
 		if k.service != "" {
 			labels["last_used_service"] = k.service
 		}
+		// AWS documents last_rotated as when the key "was created or last
+		// changed", and real reports hold keys last used before it (the
+		// CIS benchmark's "not used since rotation" check looks for them).
+		// Such a key is older than the report says and its creation is not
+		// known: the identity gets no creation time, and the credential
+		// keeps the report's time as its creation, as for any other key.
+		keyCreated := k.rotated
+		if k.used != nil && k.rotated != nil && k.used.Before(k.rotated.Add(-time.Minute)) {
+			keyCreated = nil
+			labels["changed_after_last_use"] = "true"
+		}
 		out = append(out, steward.Record{Identity: &steward.SourceIdentity{
 			ExternalID:  arn + "#" + slot,
 			Name:        fmt.Sprintf("%s access key %d", user, n+1),
 			Kind:        steward.KindAPIKey,
 			Criticality: criticality,
 			Labels:      labels,
-			CreatedAt:   k.rotated,
+			CreatedAt:   keyCreated,
 			LastUsedAt:  k.used,
 			Credentials: []steward.SourceCredential{{ExternalID: slot, Kind: steward.CredAccessKey, CreatedAt: k.rotated, LastUsedAt: k.used}},
 		}})

@@ -119,7 +119,7 @@ func TestAWSCredentialReportBadInput(t *testing.T) {
 			row("arn:aws:iam::123456789012:user/alice", "not-an-arn"),                                 // 6
 			good, // 7: listed twice
 			row("user/alice", "user/a8", "false,N/A,N/A,N/A,N/A,false", "true,2020-01-11T00:00:00+00:00,2031-01-01T00:00:00+00:00,us-east-1,s3,false"), // 8: used in the future
-			row("user/alice", "user/a9", "false,N/A,N/A,N/A,N/A,false", "true,2021-01-01T00:00:00+00:00,2020-06-01T00:00:00+00:00,us-east-1,s3,false"), // 9: used before created
+			row("user/alice", "user/a9", "2020-01-10T12:00:00+00:00,true", "2031-01-10T12:00:00+00:00,true"),                                           // 9: created in the future
 			`"unterminated,quote` + good[5:], // 10
 		}, "\n") + "\n"
 		src := MustSource(t, FormatAWSCredentialReport, input)
@@ -129,10 +129,30 @@ func TestAWSCredentialReportBadInput(t *testing.T) {
 			t.Errorf("records %+v, want alice of line 2 only", recs)
 		}
 		mustBeInvalid(t, errs, "input:3", "input:4", "input:5", "input:6", "input:7", "input:8", "input:9", "input:10")
-		for i, want := range []string{"user_creation_time", "password_enabled", "different number of fields", "arn", "listed twice (first at line 2)", "access_key_1_last_used_date", "before it was created", "quote"} {
+		for i, want := range []string{"user_creation_time", "password_enabled", "different number of fields", "arn", "listed twice (first at line 2)", "access_key_1_last_used_date", "user_creation_time", "quote"} {
 			if !strings.Contains(steward.ErrorMessage(errs[i]), want) {
 				t.Errorf("error %q does not mention %q", steward.ErrorMessage(errs[i]), want)
 			}
+		}
+	})
+	t.Run("a key last used before its last change is read", func(t *testing.T) {
+		t.Parallel()
+		// AWS: last_rotated is when the key "was created or last changed".
+		input := awsHeaderLine + "\n" + row("false,N/A,N/A,N/A,N/A,false", "true,2021-01-01T00:00:00+00:00,2020-06-01T00:00:00+00:00,us-east-1,s3,false") + "\n"
+		recs, errs := collect(t, MustSource(t, FormatAWSCredentialReport, input))
+		if len(errs) != 0 || len(recs) != 2 {
+			t.Fatalf("records %+v, errors %v; want alice and her key", recs, errs)
+		}
+		k := recs[1].Identity
+		used := time.Date(2020, 6, 1, 0, 0, 0, 0, time.UTC)
+		changed := time.Date(2021, 1, 1, 0, 0, 0, 0, time.UTC)
+		if k.Kind != steward.KindAPIKey || k.CreatedAt != nil || k.LastUsedAt == nil || !k.LastUsedAt.Equal(used) ||
+			k.Labels["changed_after_last_use"] != "true" || len(k.Credentials) != 1 ||
+			k.Credentials[0].CreatedAt == nil || !k.Credentials[0].CreatedAt.Equal(changed) || !k.Credentials[0].LastUsedAt.Equal(used) {
+			t.Fatalf("key = %+v, credentials %+v", k, k.Credentials)
+		}
+		if u := recs[0].Identity; u.LastUsedAt == nil || !u.LastUsedAt.Equal(used) {
+			t.Fatalf("user = %+v", u)
 		}
 	})
 	for _, tc := range []struct {
