@@ -103,6 +103,16 @@ func Probes(s steward.Store, org *Org, sz Sizes) []Probe {
 		list("q rare (1 match)", func(r *rand.Rand) steward.IdentityFilter {
 			return steward.IdentityFilter{Query: org.RareFragment(pick(r, sz.Identities))}
 		}),
+		list("gap", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{Gap: steward.GapKinds[r.IntN(len(steward.GapKinds))]}
+		}),
+		list("gap+q common word", func(r *rand.Rand) steward.IdentityFilter {
+			w := CommonWords()
+			return steward.IdentityFilter{Gap: steward.GapKinds[r.IntN(len(steward.GapKinds))], Query: w[r.IntN(len(w))]}
+		}),
+		list("gap+team", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{Gap: steward.GapKinds[r.IntN(len(steward.GapKinds))], TeamID: pick(r, sz.Teams)}
+		}),
 		list("system+status", func(r *rand.Rand) steward.IdentityFilter {
 			return steward.IdentityFilter{SystemID: pick(r, sz.Systems), Status: status(r)}
 		}),

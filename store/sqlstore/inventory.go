@@ -421,37 +421,7 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 	if err != nil {
 		return nil, err
 	}
-	where, args := []string{"x.id > ?"}, []any{after}
-	where, args = eqFilter(where, args, "x.kind", string(f.Kind), f.Kind != "")
-	where, args = eqFilter(where, args, "x.system_id", f.SystemID, f.SystemID != 0)
-	where, args = eqFilter(where, args, "x.owner_id", f.OwnerID, f.OwnerID != 0)
-	where, args = eqFilter(where, args, "x.team_id", f.TeamID, f.TeamID != 0)
-	where, args = eqFilter(where, args, "x.environment", string(f.Environment), f.Environment != "")
-	where, args = eqFilter(where, args, "x.status", string(f.Status), f.Status != "")
-	from := `identities x`
-	if !d.pg && utf8.RuneCountInString(f.Query) >= 3 {
-		// The trigram index yields the matches in id order; shorter
-		// queries have no trigram and scan with LIKE.
-		from = `identities_fts f JOIN identities x ON x.id = f.rowid`
-		where = append(where, "f.identities_fts MATCH ?", "f.rowid > ?")
-		args = append(args, `"`+strings.ReplaceAll(f.Query, `"`, `""`)+`"`, after)
-	} else {
-		where, args = d.textFilter(where, args, f.Query, "x.name", "x.external_id")
-	}
-	if f.Gap != "" {
-		// The open gap tasks are the materialised gap set: driving the page
-		// from their (gap, identity_id) index keeps it a range scan. With a
-		// search, the search's matches drive and the tasks are probed.
-		if from == `identities x` {
-			from = `tasks k JOIN identities x ON x.id = k.identity_id`
-		} else {
-			from += ` JOIN tasks k ON k.identity_id = x.id`
-		}
-		where = append(where, "k.gap = ?", "k.status = 'open'", "k.identity_id > ?")
-		args = append(args, string(f.Gap), after)
-	}
-	args = append(args, limit+1)
-	inner := `SELECT ` + identityColumns + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
+	inner, args := d.identitiesQuery(f, after, limit)
 	rows, err := d.read.QueryContext(ctx, d.q(identityView(inner)), args...)
 	if err != nil {
 		return nil, err
@@ -473,6 +443,48 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 		page.Next = steward.Cursor(page.Items[limit-1].ID)
 	}
 	return page, nil
+}
+
+// identitiesQuery builds the inner query of a page of Identities: the
+// page's identity rows, in id order, after the cursor.
+func (d *DB) identitiesQuery(f steward.IdentityFilter, after int64, limit int) (string, []any) {
+	where, args := []string{"x.id > ?"}, []any{after}
+	where, args = eqFilter(where, args, "x.kind", string(f.Kind), f.Kind != "")
+	where, args = eqFilter(where, args, "x.system_id", f.SystemID, f.SystemID != 0)
+	where, args = eqFilter(where, args, "x.owner_id", f.OwnerID, f.OwnerID != 0)
+	where, args = eqFilter(where, args, "x.team_id", f.TeamID, f.TeamID != 0)
+	where, args = eqFilter(where, args, "x.environment", string(f.Environment), f.Environment != "")
+	where, args = eqFilter(where, args, "x.status", string(f.Status), f.Status != "")
+	// order is the column that drives the page: ordering by it, rather
+	// than by x.id that equals it, lets SQLite stop after a page instead
+	// of sorting every match (86,000 for a common word at a million
+	// identities: 0.2 s).
+	from, order := `identities x`, `x.id`
+	if !d.pg && utf8.RuneCountInString(f.Query) >= 3 {
+		// The trigram index yields the matches in id order; shorter
+		// queries have no trigram and scan with LIKE.
+		from, order = `identities_fts f JOIN identities x ON x.id = f.rowid`, `f.rowid`
+		where = append(where, "f.identities_fts MATCH ?", "f.rowid > ?")
+		args = append(args, `"`+strings.ReplaceAll(f.Query, `"`, `""`)+`"`, after)
+	} else {
+		where, args = d.textFilter(where, args, f.Query, "x.name", "x.external_id")
+	}
+	if f.Gap != "" {
+		// The open gap tasks are the materialised gap set: driving the page
+		// from their (gap, identity_id) index keeps it a range scan. With a
+		// search, the search's matches drive and the tasks are probed.
+		if from == `identities x` {
+			from, order = `tasks k JOIN identities x ON x.id = k.identity_id`, `k.identity_id`
+		} else {
+			// CROSS JOIN: SQLite keeps this order, and so the page order.
+			from += ` CROSS JOIN tasks k ON k.identity_id = x.id`
+		}
+		where = append(where, "k.gap = ?", "k.status = 'open'", "k.identity_id > ?")
+		args = append(args, string(f.Gap), after)
+	}
+	args = append(args, limit+1)
+	inner := `SELECT ` + identityColumns + ` FROM ` + from + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY ` + order + ` LIMIT ?`
+	return inner, args
 }
 
 // ---- credentials

@@ -1,7 +1,10 @@
 package sqlstore
 
 import (
+	"context"
 	"math/rand/v2"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -50,6 +53,52 @@ func TestGrantDigest(t *testing.T) {
 	for _, g := range cases {
 		if got, want := grantDigest(g), digest([]any{g.Type, g.GrantedAt, g.ExpiresAt}); got != want {
 			t.Fatalf("%+v: %s, want %s", g, got, want)
+		}
+	}
+}
+
+// TestIdentityPagesStopEarly: on SQLite, a page of identities is read in
+// the order of the index that drives it, so that the query stops after a
+// page. Ordered by x.id where the search index or the gap tasks drive, SQLite
+// sorted every match first: 0.2 s for a common word at a million identities.
+func TestIdentityPagesStopEarly(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := context.Background()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]steward.IdentityFilter{
+		"everything":          {},
+		"kind":                {Kind: steward.KindBot},
+		"search":              {Query: "payments"},
+		"short search":        {Query: "pa"},
+		"gap":                 {Gap: steward.GapUnowned},
+		"search and gap":      {Query: "payments", Gap: steward.GapUnowned},
+		"search, kind, owner": {Query: "payments", Kind: steward.KindBot, OwnerID: 7},
+		"gap and team":        {Gap: steward.GapTeamInactive, TeamID: 3},
+	} {
+		inner, args := db.identitiesQuery(f, 100, 50)
+		rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+inner, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		var plan strings.Builder
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan.WriteString(detail + "\n")
+		}
+		rows.Close()
+		if strings.Contains(plan.String(), "TEMP B-TREE") {
+			t.Errorf("%s: the page sorts every match:\n%s", name, plan.String())
 		}
 	}
 }
