@@ -77,6 +77,17 @@ func Probes(s steward.Store, org *Org, sz Sizes) []Probe {
 				return len(p.Items), nil
 			}}
 	}
+	// The open gap list, first page only: the number of gap tasks is not
+	// known in advance, so there is no id range to cut deeper pages from.
+	gaps := func(name string, filter func(r *rand.Rand) steward.GapFilter) Probe {
+		return Probe{Name: "gaps " + name, Aim: AimList, Run: func(ctx context.Context, r *rand.Rand, after string) (int, error) {
+			p, err := s.Gaps(ctx, filter(r))
+			if err != nil {
+				return 0, err
+			}
+			return len(p.Items), nil
+		}}
+	}
 	kind := func(r *rand.Rand) steward.IdentityKind {
 		return steward.IdentityKinds[r.IntN(len(steward.IdentityKinds))]
 	}
@@ -119,6 +130,11 @@ func Probes(s steward.Store, org *Org, sz Sizes) []Probe {
 		list("kind+environment", func(r *rand.Rand) steward.IdentityFilter {
 			return steward.IdentityFilter{Kind: kind(r), Environment: env(r)}
 		}),
+		gaps("(Ownership page)", func(r *rand.Rand) steward.GapFilter { return steward.GapFilter{} }),
+		gaps("kind", func(r *rand.Rand) steward.GapFilter {
+			return steward.GapFilter{Gap: steward.GapKinds[r.IntN(len(steward.GapKinds))]}
+		}),
+		gaps("team", func(r *rand.Rand) steward.GapFilter { return steward.GapFilter{TeamID: pick(r, sz.Teams)} }),
 		{Name: "grants by identity", Aim: AimList, Run: func(ctx context.Context, r *rand.Rand, after string) (int, error) {
 			return grants(ctx, steward.GrantFilter{IdentityID: pick(r, sz.Identities)})
 		}},

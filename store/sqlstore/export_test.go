@@ -30,3 +30,7 @@ func SyncAsFirstLoad(ctx context.Context, d *DB, systemID int64, src steward.Sou
 	_, err = d.syncSystem(ctx, systemID, src, steward.SyncOptions{Environment: steward.EnvProd}, true)
 	return errors.Is(err, errNotEmpty), err
 }
+
+// SetFewGaps sets the number of a gap kind's tasks below which they, not
+// the search index, drive a SQLite page that filters on both.
+func SetFewGaps(d *DB, n int) { d.fewGaps = n }

@@ -73,6 +73,7 @@ func TestIdentityPagesStopEarly(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, f := range map[string]steward.IdentityFilter{
+		"search and few gaps": {Query: "payments", Gap: steward.GapOwnerDeparted},
 		"everything":          {},
 		"kind":                {Kind: steward.KindBot},
 		"search":              {Query: "payments"},
@@ -82,7 +83,7 @@ func TestIdentityPagesStopEarly(t *testing.T) {
 		"search, kind, owner": {Query: "payments", Kind: steward.KindBot, OwnerID: 7},
 		"gap and team":        {Gap: steward.GapTeamInactive, TeamID: 3},
 	} {
-		inner, args := db.identitiesQuery(f, 100, 50)
+		inner, args := db.identitiesQuery(f, 100, 50, strings.Contains(name, "few gaps"))
 		rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+inner, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

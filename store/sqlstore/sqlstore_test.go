@@ -167,3 +167,62 @@ func appendForged(t *testing.T, db *sqlstore.DB, seq int64) {
 		t.Fatal(err)
 	}
 }
+
+// TestSearchWithGapEitherWay: on SQLite a page that filters on a search and
+// a gap kind is driven by the gap's tasks when they are few and by the
+// search index otherwise; both ways give the same pages.
+func TestSearchWithGapEitherWay(t *testing.T) {
+	t.Parallel()
+	db := sqlstoretest.MustOpenSQLite(t, nil)
+	ctx := steward.WithActor(context.Background(), "test")
+	sys := storetest.MustSystem(t, db, nil)
+	empty := storetest.MustTeam(t, db, nil)
+	live := storetest.MustTeam(t, db, nil)
+	owner := storetest.MustPerson(t, db, func(p *steward.Person) { p.TeamID = &live.ID })
+	words := []string{"payments", "Billing", "PAYROLL", "ledger"}
+	for i := range 240 {
+		storetest.MustIdentity(t, db, sys.ID, func(x *steward.Identity) {
+			x.Name = fmt.Sprintf("svc-%s-%d", words[i%len(words)], i)
+			switch i % 5 {
+			case 0: // unowned
+			case 1, 2:
+				x.OwnerID, x.TeamID = &owner.ID, &live.ID
+			case 3:
+				x.OwnerID, x.TeamID = &owner.ID, &empty.ID // team inactive
+			case 4:
+				x.TeamID = &empty.ID // both
+			}
+		})
+	}
+	pages := func(f steward.IdentityFilter) []int64 {
+		var got []int64
+		for after := ""; ; {
+			f.After, f.Limit = after, 7
+			page, err := db.Identities(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range page.Items {
+				got = append(got, x.ID)
+			}
+			if after = page.Next; after == "" {
+				return got
+			}
+		}
+	}
+	for _, q := range []string{"payments", "pay", "BILLING", "svc", "-1", "nothing"} {
+		for _, gap := range steward.GapKinds {
+			f := steward.IdentityFilter{Query: q, Gap: gap}
+			sqlstore.SetFewGaps(db, 1) // the search index drives (the gap has tasks)
+			byIndex := pages(f)
+			sqlstore.SetFewGaps(db, 1000) // the tasks drive
+			byTasks := pages(f)
+			if fmt.Sprint(byIndex) != fmt.Sprint(byTasks) {
+				t.Errorf("q=%q gap=%s: driven by the search index %v, by the tasks %v", q, gap, byIndex, byTasks)
+			}
+			if q == "svc" && gap == steward.GapUnowned && len(byTasks) != 96 {
+				t.Errorf("q=svc gap=unowned: %d identities, want 96", len(byTasks))
+			}
+		}
+	}
+}
