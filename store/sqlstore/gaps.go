@@ -43,8 +43,8 @@ func (d *DB) refreshGapsOf(ctx context.Context, q querier, ev *eventSink, fresh 
 		due := now.Add(steward.GapDue[gap])
 		// One statement opens every new gap of this kind and returns the
 		// tasks it made, for their events.
-		rows, err := q.QueryContext(ctx, d.q(`INSERT INTO tasks (kind, gap, identity_id, status, opened_at, due_at)
-			SELECT 'ownership_gap', ?, x.id, 'open', ?, ? FROM identities x WHERE (`+scope+`) AND `+gapNHI+` AND `+cond+`
+		rows, err := q.QueryContext(ctx, d.q(`INSERT INTO tasks (kind, gap, identity_id, team_id, status, opened_at, due_at)
+			SELECT 'ownership_gap', ?, x.id, x.team_id, 'open', ?, ? FROM identities x WHERE (`+scope+`) AND `+gapNHI+` AND `+cond+`
 			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = ? AND k.status = 'open' AND k.kind = 'ownership_gap')
 			ORDER BY x.id RETURNING id, identity_id`), append([]any{string(gap), micro(now), micro(due)}, append(args, string(gap))...)...)
 		if err != nil {
@@ -90,7 +90,15 @@ func (d *DB) refreshGapsOf(ctx context.Context, q querier, ev *eventSink, fresh 
 			n.closed++
 		}
 	}
-	return n, nil
+	if fresh {
+		return n, nil
+	}
+	// An open task carries its identity's team (the Ownership page's
+	// index): follow the identities in scope that moved.
+	_, err := q.ExecContext(ctx, d.q(`UPDATE tasks SET team_id = x.team_id FROM identities x
+		WHERE x.id = tasks.identity_id AND tasks.status = 'open' AND tasks.kind = 'ownership_gap'
+		AND (`+scope+`) AND x.team_id IS DISTINCT FROM tasks.team_id`), args...)
+	return n, err
 }
 
 // ids runs a query that selects one id column.
@@ -145,9 +153,9 @@ func (d *DB) Gaps(ctx context.Context, f steward.GapFilter) (*steward.Page[stewa
 	}
 	switch {
 	case f.TeamID == -1:
-		where = append(where, "x.team_id IS NULL")
+		where = append(where, "k.team_id IS NULL")
 	case f.TeamID > 0:
-		where, args = append(where, "x.team_id = ?"), append(args, f.TeamID)
+		where, args = append(where, "k.team_id = ?"), append(args, f.TeamID)
 	case f.TeamID < -1:
 		return nil, steward.Errorf(steward.EINVALID, "team must be a team id, or -1 for identities without a team.")
 	}

@@ -11,7 +11,8 @@ import (
 // wantGaps derives, in Go and from what the store lists, which identities
 // have which ownership gap: the oracle the store's gap tasks, gap filter and
 // counts must agree with.
-func wantGaps(t *testing.T, s steward.Store) map[steward.GapKind][]int64 {
+// It also returns each identity's team (-1 for none).
+func wantGaps(t *testing.T, s steward.Store) (map[steward.GapKind][]int64, map[int64]int64) {
 	t.Helper()
 	var persons []steward.Person
 	for after := ""; ; {
@@ -32,13 +33,17 @@ func wantGaps(t *testing.T, s steward.Store) map[steward.GapKind][]int64 {
 			activeTeams[*p.TeamID] = true
 		}
 	}
-	want := map[steward.GapKind][]int64{}
+	want, teamOf := map[steward.GapKind][]int64{}, map[int64]int64{}
 	for after := ""; ; {
 		page, err := s.Identities(ctx(), steward.IdentityFilter{ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		for _, x := range page.Items {
+			teamOf[x.ID] = -1
+			if x.TeamID != nil {
+				teamOf[x.ID] = *x.TeamID
+			}
 			if x.Status != steward.IdentityActive || x.Kind == steward.KindHuman {
 				continue
 			}
@@ -55,7 +60,7 @@ func wantGaps(t *testing.T, s steward.Store) map[steward.GapKind][]int64 {
 			break
 		}
 	}
-	return want
+	return want, teamOf
 }
 
 // checkGaps requires the three views of ownership gaps to match the
@@ -64,7 +69,7 @@ func wantGaps(t *testing.T, s steward.Store) map[steward.GapKind][]int64 {
 // page show). step names the write, for the failure message.
 func checkGaps(t *testing.T, s steward.Store, step string) {
 	t.Helper()
-	want := wantGaps(t, s)
+	want, teamOf := wantGaps(t, s)
 	st, err := s.InventoryStats(ctx())
 	if err != nil {
 		t.Fatal(err)
@@ -100,6 +105,43 @@ func checkGaps(t *testing.T, s steward.Store, step string) {
 			t.Errorf("after %s: %s gaps: inventory %v, gap filter %v, open tasks %v", step, kind, w, filtered, tasks)
 		}
 	}
+	// The Ownership page lists gaps by team: each team's list (and the
+	// list of identities without a team) holds its identities' gaps.
+	byTeam := map[int64][]string{}
+	for _, kind := range steward.GapKinds {
+		for _, id := range want[kind] {
+			byTeam[teamOf[id]] = append(byTeam[teamOf[id]], fmt.Sprint(kind, ":", id))
+		}
+	}
+	teams := map[int64]bool{-1: true}
+	for _, team := range teamOf {
+		teams[team] = true
+	}
+	for team := range teams {
+		var got []string
+		for after := ""; ; {
+			page, err := s.Gaps(ctx(), steward.GapFilter{TeamID: team, ListOptions: steward.ListOptions{After: after, Limit: 7}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, g := range page.Items {
+				got = append(got, fmt.Sprint(g.Gap, ":", g.IdentityID))
+				if (g.TeamID == nil && team != -1) || (g.TeamID != nil && *g.TeamID != team) {
+					t.Fatalf("after %s: the gap list of team %d shows %s:%d of team %v", step, team, g.Gap, g.IdentityID, deref(g.TeamID))
+				}
+			}
+			if after = page.Next; after == "" {
+				break
+			}
+		}
+		slices.Sort(got)
+		w := byTeam[team]
+		slices.Sort(w)
+		if !slices.Equal(got, w) {
+			t.Errorf("after %s: gaps of team %d: %d listed, the inventory has %d; listed only: %v; missing: %v",
+				step, team, len(got), len(w), firstFew(without(got, w)), firstFew(without(w, got)))
+		}
+	}
 	if t.Failed() {
 		t.FailNow()
 	}
@@ -128,6 +170,16 @@ func testGapsFollowEveryWrite(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatal(err)
 	}
 	checkGaps(t, s, "an owner set")
+	// Unowned again, and moved to another team: the open gap moves with it.
+	other := MustTeam(t, s, nil)
+	if _, err := s.SetOwner(ctx(), lone.ID, steward.OwnerAssignment{TeamID: &empty.ID}); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "the owner taken away")
+	if _, err := s.SetOwner(ctx(), lone.ID, steward.OwnerAssignment{TeamID: &other.ID}); err != nil {
+		t.Fatal(err)
+	}
+	checkGaps(t, s, "the team changed")
 
 	// A bulk load opens the gaps of what it loads, and heals those its
 	// people fill.
@@ -214,3 +266,17 @@ func testGapsFollowEveryWrite(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatal(err)
 	}
 }
+
+// without returns the items of a that b lacks.
+func without(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+// firstFew keeps a failure message short.
+func firstFew(xs []string) []string { return xs[:min(len(xs), 5)] }
