@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/stewardhq/steward"
 )
@@ -160,14 +159,20 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		if err := d.dropDigest(ctx, c, `1 = 1`); err != nil {
 			return err
 		}
-		if scope, args := bulkGapScope(b); scope != "" {
-			// The one summary event stands for the gap tasks too.
-			gaps, err := d.refreshGaps(ctx, c, &eventSink{d: d, c: c, quiet: true}, scope, args...)
+		if err := d.analyzeLoaded(ctx, c, tables); err != nil {
+			return err
+		}
+		// The one summary event stands for the gap tasks too.
+		quiet := &eventSink{d: d, c: c, quiet: true}
+		var opened, closed int
+		for _, sc := range bulkGapScopes(b) {
+			gaps, err := d.refreshGapsOf(ctx, c, quiet, sc.fresh, sc.where, sc.args...)
 			if err != nil {
 				return err
 			}
-			data["gaps_opened"], data["gaps_closed"] = gaps.opened, gaps.closed
+			opened, closed = opened+gaps.opened, closed+gaps.closed
 		}
+		data["gaps_opened"], data["gaps_closed"] = opened, closed
 		return d.appendEvent(ctx, c, "inventory.loaded", "inventory", "", data)
 	})
 	if isUnique(err) {
@@ -178,18 +183,53 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 	return err
 }
 
-// bulkGapScope selects the identities whose ownership gaps a bulk load can
+// analyzeLoaded refreshes, on PostgreSQL, the statistics of each table
+// that this load outgrew: one whose statistics count fewer rows than the
+// load wrote into it (a new database's first batches). Planned as if those
+// tables were empty, the gap refresh that follows read every person for
+// each identity of a 25,000-row batch: 8 s instead of milliseconds.
+func (d *DB) analyzeLoaded(ctx context.Context, c *sql.Conn, tables []bulkTable) error {
+	if !d.pg {
+		return nil
+	}
+	for _, t := range tables {
+		if len(t.rows) < 1000 {
+			continue
+		}
+		var counted float64
+		if err := c.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, t.name).Scan(&counted); err != nil {
+			return err
+		}
+		if counted < float64(len(t.rows)) { // -1: never analysed
+			if _, err := c.ExecContext(ctx, `ANALYZE `+t.name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// gapScope is a set of identities whose gap tasks to refresh; fresh: none
+// of them can have a task to close.
+type gapScope struct {
+	where string
+	args  []any
+	fresh bool
+}
+
+// bulkGapScopes selects the identities whose ownership gaps a bulk load can
 // open or heal: those it loads, and those of the teams its active people
-// join. A person it loads cannot own an identity loaded before it.
-func bulkGapScope(b *steward.Bulk) (string, []any) {
-	var parts []string
-	var args []any
+// join. The loaded ones are fresh: an identity already in their id range
+// is one the load did not change, and a person it loads cannot own an
+// identity loaded before it.
+func bulkGapScopes(b *steward.Bulk) []gapScope {
+	var out []gapScope
 	if len(b.Identities) > 0 {
 		lo, hi := b.Identities[0].ID, b.Identities[0].ID
 		for _, x := range b.Identities {
 			lo, hi = min(lo, x.ID), max(hi, x.ID)
 		}
-		parts, args = append(parts, `x.id BETWEEN ? AND ?`), append(args, lo, hi)
+		out = append(out, gapScope{`x.id BETWEEN ? AND ?`, []any{lo, hi}, true})
 	}
 	var teams []int64
 	for _, p := range b.People {
@@ -199,9 +239,9 @@ func bulkGapScope(b *steward.Bulk) (string, []any) {
 	}
 	if len(teams) > 0 {
 		slices.Sort(teams)
-		parts = append(parts, `x.team_id IN (`+int64List(slices.Compact(teams))+`)`)
+		out = append(out, gapScope{`x.team_id IN (` + int64List(slices.Compact(teams)) + `)`, nil, false})
 	}
-	return strings.Join(parts, " OR "), args
+	return out
 }
 
 // Optimize refreshes the planner's statistics after a large load, so that
