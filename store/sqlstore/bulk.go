@@ -196,17 +196,29 @@ func (d *DB) analyzeLoaded(ctx context.Context, c *sql.Conn, tables []bulkTable)
 		if len(t.rows) < 1000 {
 			continue
 		}
-		var counted float64
-		if err := c.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, t.name).Scan(&counted); err != nil {
+		if err := d.analyzeIfBehind(ctx, c, t.name, len(t.rows), 1); err != nil {
 			return err
-		}
-		if counted < float64(len(t.rows)) { // -1: never analysed
-			if _, err := c.ExecContext(ctx, `ANALYZE `+t.name); err != nil {
-				return err
-			}
 		}
 	}
 	return nil
+}
+
+// analyzeIfBehind analyses table, on PostgreSQL, when the rows a step just
+// wrote are at least 1/fraction of the rows its statistics count (or it was
+// never analysed): the table has outgrown what the planner believes.
+func (d *DB) analyzeIfBehind(ctx context.Context, q querier, table string, wrote, fraction int) error {
+	if !d.pg {
+		return nil
+	}
+	var counted float64
+	if err := q.QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = $1::regclass`, table).Scan(&counted); err != nil {
+		return err
+	}
+	if counted >= float64(wrote*fraction) { // -1: never analysed
+		return nil
+	}
+	_, err := q.ExecContext(ctx, `ANALYZE `+table)
+	return err
 }
 
 // gapScope is a set of identities whose gap tasks to refresh; fresh: none

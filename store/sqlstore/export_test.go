@@ -34,3 +34,8 @@ func SyncAsFirstLoad(ctx context.Context, d *DB, systemID int64, src steward.Sou
 // SetFewGaps sets the number of a gap kind's tasks below which they, not
 // the search index, drive a SQLite page that filters on both.
 func SetFewGaps(d *DB, n int) { d.fewGaps = n }
+
+// AnalyzeIfBehind is analyzeIfBehind on d's writer.
+func AnalyzeIfBehind(ctx context.Context, d *DB, table string, wrote, fraction int) error {
+	return d.analyzeIfBehind(ctx, d.write, table, wrote, fraction)
+}

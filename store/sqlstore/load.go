@@ -251,7 +251,7 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 			rows  int
 		}{{"identities", res.IdentitiesCreated}, {"credentials", res.CredentialsChanged}, {"grants", res.GrantsCreated}} {
 			if t.rows >= analyzeAfter {
-				if _, err := c.ExecContext(ctx, `ANALYZE `+t.table); err != nil {
+				if err := d.analyzeIfBehind(ctx, c, t.table, t.rows, 10); err != nil {
 					return nil, false, err
 				}
 			}

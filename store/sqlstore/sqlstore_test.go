@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/testenv"
@@ -224,5 +225,49 @@ func TestSearchWithGapEitherWay(t *testing.T) {
 				t.Errorf("q=svc gap=unowned: %d identities, want 96", len(byTasks))
 			}
 		}
+	}
+}
+
+// TestAnalyzeIfBehind: on PostgreSQL a bulk load analyses a table it
+// outgrew, and a later step analyses only when it wrote a large enough
+// share of what the statistics count.
+func TestAnalyzeIfBehind(t *testing.T) {
+	t.Parallel()
+	db := sqlstoretest.MustOpenPostgres(t, nil)
+	ctx := steward.WithActor(context.Background(), "test")
+	counted := func() float64 {
+		var n float64
+		if err := db.SQL().QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'teams'::regclass`).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if n := counted(); n > 0 {
+		t.Fatalf("a new table counts %v rows", n)
+	}
+	b := &steward.Bulk{Source: "test"}
+	for i := range 2000 {
+		b.Teams = append(b.Teams, steward.Team{ID: int64(i + 1), Name: fmt.Sprint("team-", i), CreatedAt: time.Now()})
+	}
+	if err := db.BulkLoad(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if n := counted(); n != 2000 {
+		t.Fatalf("after a bulk load of 2,000 teams the statistics count %v", n)
+	}
+	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO teams (id, name, display_name, created_at) SELECT g, 'more-' || g, '', 0 FROM generate_series(3001, 3500) g`); err != nil {
+		t.Fatal(err)
+	}
+	if err := sqlstore.AnalyzeIfBehind(ctx, db, "teams", 150, 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := counted(); n != 2000 {
+		t.Fatalf("150 rows written of 2,000 counted were analysed (%v)", n)
+	}
+	if err := sqlstore.AnalyzeIfBehind(ctx, db, "teams", 250, 10); err != nil {
+		t.Fatal(err)
+	}
+	if n := counted(); n != 2500 {
+		t.Fatalf("250 rows written of 2,000 counted: the statistics count %v, want 2,500", n)
 	}
 }
