@@ -11,6 +11,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
+
 	"github.com/stewardhq/steward"
 )
 
@@ -681,6 +683,23 @@ func (li *laterIndexes) written(ctx context.Context, l *firstLoad, rows [][]any)
 	if li.n < li.after || li.dropped {
 		return nil
 	}
+	if l.d.pg && !l.locked {
+		// The drops lock each table they touch until the commit: take
+		// the three at once, and only if nobody holds any of them.
+		// Waiting for one while holding another deadlocks with a sync
+		// that read identities and then writes entitlements; so the load
+		// goes on with its indexes in place and asks again at its next
+		// batch. (A sync that starts once the tables are locked waits
+		// for the commit.)
+		ok, err := l.lockTables(ctx)
+		if err != nil {
+			return err
+		} else if !ok {
+			l.d.logger.Debug("first load: the inventory tables are in use; keeping the indexes for now", "table", li.table, "rows", li.n)
+			return nil
+		}
+		l.locked = true
+	}
 	objs, err := l.d.laterObjects(ctx, l.c, li.table)
 	if err != nil {
 		return err
@@ -688,17 +707,6 @@ func (li *laterIndexes) written(ctx context.Context, l *firstLoad, rows [][]any)
 	li.objs, li.dropped = objs, true
 	if err := l.checkPending(ctx); err != nil {
 		return err
-	}
-	if l.d.pg && !l.locked {
-		// The drops lock each table they touch until the commit. Take the
-		// three at once, in the order a sync writes them: a sync of
-		// another system that starts meanwhile waits for the commit
-		// instead of taking one table and waiting for another this load
-		// holds (PostgreSQL would end one of the two as a deadlock).
-		if _, err := l.c.ExecContext(ctx, `LOCK TABLE entitlements, identities, grants IN ACCESS EXCLUSIVE MODE`); err != nil {
-			return err
-		}
-		l.locked = true
 	}
 	for _, o := range li.objs {
 		if _, err := l.c.ExecContext(ctx, o.drop); err != nil {
@@ -710,6 +718,27 @@ func (li *laterIndexes) written(ctx context.Context, l *firstLoad, rows [][]any)
 	}
 	l.d.logger.Debug("first load builds indexes after", "table", li.table, "rows", li.n, "objects", len(li.objs))
 	return nil
+}
+
+// lockTables takes, on PostgreSQL, the three inventory tables a first
+// load alters, all or none: it reports false, holding nothing more than
+// before, when another transaction holds a lock on any of them.
+func (l *firstLoad) lockTables(ctx context.Context) (bool, error) {
+	if _, err := l.c.ExecContext(ctx, `SAVEPOINT load_lock`); err != nil {
+		return false, err
+	}
+	_, err := l.c.ExecContext(ctx, `LOCK TABLE entitlements, identities, grants IN ACCESS EXCLUSIVE MODE NOWAIT`)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "55P03" { // lock_not_available
+		// Rolling back to the savepoint lets go of any of the three
+		// already taken.
+		_, err := l.c.ExecContext(ctx, `ROLLBACK TO SAVEPOINT load_lock`)
+		return false, err
+	} else if err != nil {
+		return false, err
+	}
+	_, err = l.c.ExecContext(ctx, `RELEASE SAVEPOINT load_lock`)
+	return err == nil, err
 }
 
 // build creates what written dropped.

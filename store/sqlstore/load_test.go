@@ -480,3 +480,83 @@ func sameRecord(a, b steward.Record) bool {
 	}
 	return true // both hold nothing
 }
+
+// TestFirstLoadLocksWithoutDeadlock: a transaction that read identities
+// before a large first load reached its index drops, and then writes
+// entitlements (as a sync of another system does: it checks its records
+// against identities, then writes), must not deadlock with the load. The
+// load takes its locks only when it can have all three at once, and loads
+// on with its indexes in place until then.
+func TestFirstLoadLocksWithoutDeadlock(t *testing.T) {
+	t.Parallel()
+	db := MustOpenPostgres(t, storetest.NewClock(storetest.Epoch))
+	ctx := steward.WithActor(context.Background(), "test")
+	sqlstore.SetLaterFloor(db, 10)
+	other := storetest.MustSystem(t, db, nil)
+	sys := storetest.MustSystem(t, db, nil)
+	recs := loadRecords(3000, []string{""}, "grouped", 3)
+	start := make(chan struct{})
+	src := steward.SourceFunc(func(ctx context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			<-start
+			for r, err := range positioned(recs).Read(ctx) {
+				if !yield(r, err) {
+					return
+				}
+			}
+		}
+	})
+	// The other transaction reads identities first.
+	tx, err := db.SQL().BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM identities WHERE system_id = $1`, other.ID).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	loaded := make(chan error, 1)
+	go func() {
+		_, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "t"})
+		loaded <- err
+	}()
+	close(start)
+	// Wait until the load has written past its threshold: it either waits
+	// for identities (a deadlock in the making) or loads on.
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var waiting, rows int
+		if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE relation = 'identities'::regclass AND NOT granted`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'copy "grants"%'`).Scan(&rows); err != nil {
+			t.Fatal(err)
+		}
+		if waiting > 0 || rows > 0 || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case err := <-loaded:
+			loaded <- err
+			deadline = time.Now()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	// Now the other transaction writes entitlements, and commits.
+	wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := tx.ExecContext(wctx, `INSERT INTO entitlements (system_id, name, description, privileged, sensitivity, created_at) VALUES ($1, 'late', '', false, 'low', 0)`, other.ID); err != nil {
+		t.Fatalf("the other transaction's write: %v", err)
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("the other transaction's commit: %v", err)
+	}
+	if err := <-loaded; err != nil {
+		t.Fatalf("the load: %v", err)
+	}
+	page, err := db.Identities(ctx, steward.IdentityFilter{SystemID: sys.ID, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("after the load: %v, %v", page, err)
+	}
+}
