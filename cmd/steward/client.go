@@ -106,7 +106,7 @@ func newIdentitiesCmd(e *env) *cobra.Command {
 
 func newIdentitiesListCmd(e *env) *cobra.Command {
 	var c client
-	var output, kind, env_, status, q, after string
+	var output, kind, env_, status, q, gap, after string
 	var systemID, ownerID, teamID int64
 	var limit int
 	cmd := &cobra.Command{
@@ -115,7 +115,8 @@ func newIdentitiesListCmd(e *env) *cobra.Command {
 		Long: `List identities from a Steward server. Filters combine. With -o table the
 cursor of the next page is printed to stderr; pass it back with --after.`,
 		Example: `  steward identities list --kind api_key --environment prod
-  steward identities list -q payments -o json`,
+  steward identities list -q payments -o json
+  steward identities list --gap owner_departed --team-id 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if output != "table" && output != "json" {
@@ -136,6 +137,7 @@ cursor of the next page is printed to stderr; pass it back with --after.`,
 			set("environment", env_)
 			set("status", status)
 			set("q", q)
+			set("gap", gap)
 			set("after", after)
 			setID("system_id", systemID)
 			setID("owner_id", ownerID)
@@ -171,6 +173,7 @@ cursor of the next page is printed to stderr; pass it back with --after.`,
 	f.StringVar(&env_, "environment", "", "environment: prod, staging or dev")
 	f.StringVar(&status, "status", "", "status: active, disabled or removed")
 	f.StringVarP(&q, "query", "q", "", "substring of the name or external id")
+	f.StringVar(&gap, "gap", "", "only identities with an open ownership gap of this kind: unowned, owner_departed or team_inactive")
 	f.Int64Var(&systemID, "system-id", 0, "only identities on this system")
 	f.Int64Var(&ownerID, "owner-id", 0, "only identities owned by this person")
 	f.Int64Var(&teamID, "team-id", 0, "only identities of this team")

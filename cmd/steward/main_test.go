@@ -15,6 +15,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/stewardhq/steward"
 )
 
 // run runs the CLI in-process and returns its exit code, stdout and stderr.
@@ -183,6 +185,16 @@ func TestServeDemo(t *testing.T) {
 	c, out, errOut := run(t, "identities", "list", "--server", base, "--token", token, "--limit", "5", "--kind", "api_key")
 	if c != 0 || strings.Count(out, "api_key") != 5 || !strings.Contains(errOut, "--after") {
 		t.Fatalf("identities list: exit %d\n%s\n%s", c, out, errOut)
+	}
+	c, out, _ = run(t, "identities", "list", "--server", base, "--token", token, "--limit", "3", "--gap", "unowned", "-o", "json")
+	var gapped steward.Page[steward.IdentityView]
+	if err := json.Unmarshal([]byte(out), &gapped); c != 0 || err != nil || len(gapped.Items) != 3 {
+		t.Fatalf("identities list --gap unowned: exit %d, %v\n%s", c, err, out)
+	}
+	for _, i := range gapped.Items {
+		if i.OwnerID != nil {
+			t.Fatalf("identities list --gap unowned listed %d, owned by %d", i.ID, *i.OwnerID)
+		}
 	}
 	c, out, _ = run(t, "identities", "get", "1", "--server", base, "--token", token, "-o", "json")
 	if c != 0 || !strings.Contains(out, `"id": 1`) {
