@@ -65,6 +65,9 @@ type DB struct {
 	lockMu sync.Mutex      // guards locks
 	locks  map[string]bool // TryLock's locks on SQLite
 
+	touchMu sync.Mutex
+	touched map[int64]time.Time // token id → when its last use was last written (or tried)
+
 	digestChunk  int           // entries per sync_digests row; 0: digestChunk (tests set fewer)
 	digestMaxAge time.Duration // Options.DigestMaxAge
 	noFirstLoad  bool          // stage a first load as any other sync (tests compare the two)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -269,5 +270,61 @@ func TestAnalyzeIfBehind(t *testing.T) {
 	}
 	if n := counted(); n != 2500 {
 		t.Fatalf("250 rows written of 2,000 counted: the statistics count %v, want 2,500", n)
+	}
+}
+
+// TestAuthenticateDoesNotWaitForTheWriter: on SQLite a sync holds the one
+// writer for its whole transaction; an API request must not wait for it to
+// record its token's last use.
+func TestAuthenticateDoesNotWaitForTheWriter(t *testing.T) {
+	t.Parallel()
+	clock := storetest.NewClock(storetest.Epoch)
+	db := sqlstoretest.MustOpenSQLite(t, clock)
+	ctx := steward.WithActor(context.Background(), "test")
+	raw, err := db.CreateToken(ctx, &steward.Token{Name: "api", Role: steward.RoleViewer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sys := storetest.MustSystem(t, db, nil)
+	holding, release := make(chan struct{}), make(chan struct{})
+	src := steward.SourceFunc(func(ctx context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			close(holding) // the sync's transaction has the writer by now
+			<-release
+			yield(steward.Record{Identity: &steward.SourceIdentity{ExternalID: "a", Kind: steward.KindBot}}, nil)
+		}
+	})
+	synced := make(chan error, 1)
+	go func() {
+		_, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "t", Environment: steward.EnvProd})
+		synced <- err
+	}()
+	<-holding
+	authed := make(chan error, 1)
+	go func() {
+		_, err := db.Authenticate(ctx, raw)
+		authed <- err
+	}()
+	select {
+	case err := <-authed:
+		if err != nil {
+			t.Fatalf("authenticate during a sync: %v", err)
+		}
+	case <-time.After(20 * time.Second):
+		close(release)
+		t.Fatal("authenticate waited for the sync's transaction")
+	}
+	close(release)
+	if err := <-synced; err != nil {
+		t.Fatal(err)
+	}
+	// The use it could not record is recorded a minute later.
+	clock.Advance(2 * time.Minute)
+	if _, err := db.Authenticate(ctx, raw); err != nil {
+		t.Fatal(err)
+	}
+	list, err := db.Tokens(ctx)
+	if err != nil || len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(clock.Now()) {
+		t.Fatalf("tokens after: %+v %v", list, err)
 	}
 }

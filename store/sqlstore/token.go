@@ -68,15 +68,41 @@ func (d *DB) Authenticate(ctx context.Context, raw string) (*steward.Token, erro
 	if !t.Usable(now) {
 		return nil, errUnauthorized
 	}
-	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > lastUsedGranularity {
+	if (t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) > lastUsedGranularity) && d.touchDue(t.ID, now) {
 		// Telemetry, not a state change: no audit event, and a failure here
-		// must not refuse a valid token.
-		if _, err := d.write.ExecContext(ctx, d.q(`UPDATE tokens SET last_used_at = ? WHERE id = ?`), micro(now), t.ID); err != nil {
-			d.logger.Warn("recording token use failed", "token", t.Name, "err", err)
+		// must not refuse a valid token. Nor may it wait: on SQLite a sync
+		// holds the one writer for its whole transaction (half a minute for
+		// a large first import), and every request would wait with it. So
+		// the write gets a moment, and is tried again a minute later.
+		wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), touchWait)
+		_, err := d.write.ExecContext(wctx, d.q(`UPDATE tokens SET last_used_at = ? WHERE id = ?`), micro(now), t.ID)
+		cancel()
+		if err != nil {
+			d.logger.Debug("token use not recorded; the writer is busy", "token", t.Name, "err", err)
+		} else {
+			t.LastUsedAt = &now
 		}
-		t.LastUsedAt = &now
 	}
 	return &t, nil
+}
+
+// touchWait is how long authentication waits for the writer to record a
+// token's use before it gives up until the next minute.
+const touchWait = 50 * time.Millisecond
+
+// touchDue reports whether a token's use is to be written now: not when a
+// write was tried within lastUsedGranularity, even one that failed.
+func (d *DB) touchDue(id int64, now time.Time) bool {
+	d.touchMu.Lock()
+	defer d.touchMu.Unlock()
+	if last, ok := d.touched[id]; ok && now.Sub(last) <= lastUsedGranularity && !now.Before(last) {
+		return false
+	}
+	if d.touched == nil {
+		d.touched = map[int64]time.Time{}
+	}
+	d.touched[id] = now
+	return true
 }
 
 // Tokens lists tokens in creation order.

@@ -488,6 +488,9 @@ func testTokens(t *testing.T, s steward.Store, clock *Clock) {
 	} else if got.ID != tok.ID || got.Role != steward.RoleAdmin || got.LastUsedAt == nil {
 		t.Fatalf("authenticated = %+v", got)
 	}
+	if list, err := s.Tokens(ctx()); err != nil || len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(clock.Now()) {
+		t.Fatalf("the token's use was not recorded: %+v %v", list, err)
+	}
 	_, err = s.CreateToken(ctx(), &steward.Token{Name: "ci-bot", Role: steward.RoleViewer})
 	wantCode(t, err, steward.ECONFLICT)
 	_, err = s.CreateToken(ctx(), &steward.Token{Name: "x", Role: "root"})
