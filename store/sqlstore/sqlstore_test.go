@@ -328,3 +328,56 @@ func TestAuthenticateDoesNotWaitForTheWriter(t *testing.T) {
 		t.Fatalf("tokens after: %+v %v", list, err)
 	}
 }
+
+// TestRefreshGapsMends: the full gap pass (serve runs it hourly) finds and
+// mends gap tasks put out of line behind the store's back: a task deleted,
+// a task for a gap that is not there, a task with the wrong team.
+func TestRefreshGapsMends(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := steward.WithActor(context.Background(), "test")
+		sys := storetest.MustSystem(t, db, nil)
+		team := storetest.MustTeam(t, db, nil)
+		other := storetest.MustTeam(t, db, nil)
+		owner := storetest.MustPerson(t, db, func(p *steward.Person) { p.TeamID = &team.ID })
+		var unowned, owned []int64
+		for i := range 6 {
+			x := storetest.MustIdentity(t, db, sys.ID, func(x *steward.Identity) {
+				x.TeamID = &team.ID
+				if i%2 == 0 {
+					x.OwnerID = &owner.ID
+				}
+			})
+			if i%2 == 0 {
+				owned = append(owned, x.ID)
+			} else {
+				unowned = append(unowned, x.ID)
+			}
+		}
+		if res, err := db.RefreshGaps(ctx); err != nil || res.GapsOpened+res.GapsClosed != 0 {
+			t.Fatalf("refresh with nothing out of line: %+v %v", res, err)
+		}
+		for _, step := range []struct {
+			name, sql   string
+			arg         int64
+			open, close int
+		}{
+			{"a task deleted", `DELETE FROM tasks WHERE identity_id = $1`, unowned[0], 1, 0},
+			{"a task for a gap that is not there", `INSERT INTO tasks (kind, gap, identity_id, team_id, status, opened_at, due_at) VALUES ('ownership_gap', 'unowned', $1, ` + fmt.Sprint(team.ID) + `, 'open', 0, 0)`, owned[0], 0, 1},
+			{"a task with another team", `UPDATE tasks SET team_id = ` + fmt.Sprint(other.ID) + ` WHERE identity_id = $1`, unowned[1], 0, 0},
+		} {
+			q := step.sql
+			if !sqlstore.OnPostgres(db) {
+				q = strings.ReplaceAll(q, "$1", "?")
+			}
+			if _, err := db.SQL().ExecContext(ctx, q, step.arg); err != nil {
+				t.Fatalf("%s: %v", step.name, err)
+			}
+			res, err := db.RefreshGaps(ctx)
+			if err != nil || res.GapsOpened != step.open || res.GapsClosed != step.close {
+				t.Fatalf("%s: refresh = %+v %v, want %d opened, %d closed", step.name, res, err, step.open, step.close)
+			}
+			storetest.CheckGaps(t, db, step.name)
+		}
+	})
+}

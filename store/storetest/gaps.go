@@ -63,6 +63,9 @@ func wantGaps(t *testing.T, s steward.Store) (map[steward.GapKind][]int64, map[i
 	return want, teamOf
 }
 
+// CheckGaps is checkGaps, for a store's own tests.
+func CheckGaps(t *testing.T, s steward.Store, step string) { t.Helper(); checkGaps(t, s, step) }
+
 // checkGaps requires the three views of ownership gaps to match the
 // inventory after any write: the open gap tasks (Gaps), the inventory's gap
 // filter and the counts of InventoryStats (which /metrics and the Ownership
