@@ -20,8 +20,9 @@ func StageFirstLoads(d *DB, on bool) { d.noFirstLoad = on }
 func OnPostgres(d *DB) bool { return d.pg }
 
 // SetLaterFloor makes a first load of d build its indexes after it once it
-// has written n rows of a table, so that small tests take that path.
-func SetLaterFloor(d *DB, n int64) { d.laterFloor = n }
+// has written n rows of a table, so that small tests take that path, and
+// hand its writer rows n at a time, so that they write in several batches.
+func SetLaterFloor(d *DB, n int64) { d.laterFloor, d.loadRows = n, int(n) }
 
 // SyncAsFirstLoad runs a sync as SyncSystem does when it has found the
 // system empty before the transaction, and reports whether the run found

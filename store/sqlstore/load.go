@@ -55,7 +55,7 @@ type firstLoad struct {
 	fits     bool
 	rows     loadFlush // rows waiting for their insert, per table
 	flushes  chan<- loadFlush
-	idReq    chan idRequest
+	ctx      context.Context // the load's, for the builder's own queries
 	done     <-chan struct{}
 	spilled  int                            // grants staged for the end
 	took     [len(loadTables)]time.Duration // per table, for the debug log
@@ -71,7 +71,8 @@ type keyIDs struct {
 	index map[string]uint32
 	ids   []int64
 	next  int64   // SQLite: the next id
-	pool  []int64 // PostgreSQL: ids taken from the table's sequence
+	seq   string  // PostgreSQL: the table's sequence
+	pool  []int64 // PostgreSQL: ids taken from it
 }
 
 // The tables a first load writes, in the order of loadTables.
@@ -130,11 +131,15 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 			return nil, false, err
 		}
 	}
-	if !d.pg {
-		for _, k := range []*keyIDs{&l.identity, &l.ent} {
-			if err := c.QueryRowContext(ctx, `SELECT COALESCE(MAX(id), 0) + 1 FROM `+k.table).Scan(&k.next); err != nil {
-				return nil, false, err
-			}
+	for _, k := range []*keyIDs{&l.identity, &l.ent} {
+		q := `SELECT COALESCE(MAX(id), 0) + 1 FROM ` + k.table
+		dst := any(&k.next)
+		if d.pg {
+			// The builder takes ids from it by name (see takeIDs).
+			q, dst = `SELECT pg_get_serial_sequence('`+k.table+`', 'id')`, &k.seq
+		}
+		if err := c.QueryRowContext(ctx, q).Scan(dst); err != nil {
+			return nil, false, err
 		}
 	}
 	// Three goroutines: the reader normalises and hashes records, the
@@ -146,7 +151,7 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 	done := make(chan struct{})
 	var once sync.Once
 	stop := func() { once.Do(func() { close(done) }) }
-	l.flushes, l.idReq, l.done = flushes, make(chan idRequest), done
+	l.ctx, l.flushes, l.done = ctx, flushes, done
 	var fatal, buildErr error
 	go func() {
 		defer close(batches)
@@ -195,25 +200,11 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 			buildErr = l.flush(0)
 		}
 	}()
-	in := (<-chan loadFlush)(flushes)
-	for in != nil {
-		select {
-		case f, ok := <-in:
-			if !ok {
-				in = nil
-			} else if err == nil {
-				if err = l.write(ctx, f); err != nil {
-					stop()
-				}
+	for f := range flushes {
+		if err == nil {
+			if err = l.write(ctx, f); err != nil {
+				stop() // the builder stops; drain what it already sent
 			}
-		case r := <-l.idReq:
-			var ids []int64
-			if err == nil {
-				if ids, err = d.takeIDs(ctx, c, r.table); err != nil {
-					stop()
-				}
-			}
-			r.reply <- ids
 		}
 	}
 	if err != nil {
@@ -317,11 +308,28 @@ func (l *firstLoad) add(batch []loadRec) error {
 		case r.Grant != nil:
 			l.addGrant(lr)
 		}
-		if err := l.flush(stageBatch); err != nil {
+		if err := l.flush(l.d.loadBatch()); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// idBlock is how many ids a PostgreSQL first load takes from a sequence at
+// once.
+const idBlock = 50_000
+
+// loadBatch is how many rows of a table a first load hands its writer at
+// once. On PostgreSQL each is one COPY, and each COPY costs round trips and
+// waits for the server to finish its last row before the next begins.
+func (d *DB) loadBatch() int {
+	if d.loadRows > 0 {
+		return d.loadRows
+	}
+	if d.pg {
+		return 20_000
+	}
+	return stageBatch
 }
 
 func (l *firstLoad) addIdentity(lr *loadRec) error {
@@ -478,17 +486,13 @@ func (l *firstLoad) write(ctx context.Context, f loadFlush) error {
 	return nil
 }
 
-// idRequest asks the writer, which holds the connection, for ids of table.
-type idRequest struct {
-	table string
-	reply chan []int64
-}
-
-// takeIDs takes a batch of ids from the sequence of table (PostgreSQL), as
+// takeIDs takes a block of ids from the sequence of table (PostgreSQL), as
 // inserts without an id would: other writers may take ids from it meanwhile.
-func (d *DB) takeIDs(ctx context.Context, c *sql.Conn, table string) ([]int64, error) {
+// The builder takes them on a connection of its own (a sequence is outside
+// transactions), so that it never waits for the writer's COPY to end.
+func (d *DB) takeIDs(ctx context.Context, seq string) ([]int64, error) {
 	var ids []int64
-	err := d.eachRow(ctx, c, `SELECT nextval(pg_get_serial_sequence($1, 'id')) FROM generate_series(1, $2)`, []any{table, stageBatch},
+	err := d.eachRow(ctx, d.write, `SELECT nextval($1::regclass) FROM generate_series(1, $2)`, []any{seq, idBlock},
 		func(rows *sql.Rows) error {
 			var id int64
 			err := rows.Scan(&id)
@@ -496,7 +500,7 @@ func (d *DB) takeIDs(ctx context.Context, c *sql.Conn, table string) ([]int64, e
 			return err
 		})
 	if err == nil && len(ids) == 0 {
-		err = fmt.Errorf("no ids from the sequence of %s", table)
+		err = fmt.Errorf("no ids from the sequence %s", seq)
 	}
 	return ids, err
 }
@@ -506,15 +510,11 @@ func (k *keyIDs) add(l *firstLoad, key string) (int64, error) {
 	var id int64
 	if l.d.pg {
 		if len(k.pool) == 0 {
-			r := idRequest{k.table, make(chan []int64, 1)}
-			select {
-			case l.idReq <- r:
-			case <-l.done:
-				return 0, errLoadStopped
+			pool, err := l.d.takeIDs(l.ctx, k.seq)
+			if err != nil {
+				return 0, err
 			}
-			if k.pool = <-r.reply; len(k.pool) == 0 {
-				return 0, errLoadStopped
-			}
+			k.pool = pool
 		}
 		id, k.pool = k.pool[0], k.pool[1:]
 	} else {
