@@ -34,7 +34,8 @@ reason, and then nothing is imported.
 
 A whole import remembers a hash of every record it read; the next one skips
 the records that are byte for byte the same (a JSONL line is not even
-parsed) and compares only the rest. --full compares every record.
+parsed) and compares only the rest. --full compares every record. A long
+import logs how many records it has read every 10 seconds.
 
 Formats (docs/import-formats.md):
   aws-credential-report  aws iam get-credential-report (the decoded CSV)
@@ -84,8 +85,10 @@ FILE - reads standard input.`,
 			if err != nil {
 				return err
 			}
+			src, stop := withProgress(e.logger, "import "+args[0], src)
 			res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{
 				Source: "import:" + format, Environment: steward.Environment(environment), Partial: partial, Full: full})
+			stop()
 			if err != nil {
 				return err
 			}
