@@ -74,7 +74,9 @@ type counted struct {
 	p   *progress
 }
 
-func (c counted) Read(ctx context.Context) iter.Seq2[steward.Record, error] { return c.p.count(c.src.Read(ctx)) }
+func (c counted) Read(ctx context.Context) iter.Seq2[steward.Record, error] {
+	return c.p.count(c.src.Read(ctx))
+}
 
 type countedSkipper struct {
 	counted

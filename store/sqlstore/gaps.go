@@ -207,34 +207,22 @@ func (d *DB) Gaps(ctx context.Context, f steward.GapFilter) (*steward.Page[stewa
 		LEFT JOIN people pm ON pm.id = CASE WHEN p.status = 'departed' THEN p.manager_id END
 		LEFT JOIN people tm ON tm.id = t.manager_id
 		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY k.id LIMIT ?`
-	rows, err := d.read.QueryContext(ctx, d.q(query), args...)
-	if err != nil {
-		return nil, err
+	return fetchPage(ctx, d, query, args, limit, scanGap, func(g *steward.GapView) int64 { return g.ID })
+}
+
+func scanGap(r scanner) (steward.GapView, error) {
+	var g steward.GapView
+	var opened, due int64
+	var team, owner, suggested sql.NullInt64
+	var teamName, ownerName, suggestedName sql.NullString
+	if err := r.Scan(&g.ID, &g.Gap, &g.IdentityID, &g.Status, &opened, &due, &g.IdentityName, &g.IdentityKind, &g.SystemName,
+		&team, &teamName, &owner, &ownerName, &suggested, &suggestedName); err != nil {
+		return g, err
 	}
-	defer rows.Close()
-	page := &steward.Page[steward.GapView]{Items: []steward.GapView{}}
-	for rows.Next() {
-		var g steward.GapView
-		var opened, due int64
-		var team, owner, suggested sql.NullInt64
-		var teamName, ownerName, suggestedName sql.NullString
-		if err := rows.Scan(&g.ID, &g.Gap, &g.IdentityID, &g.Status, &opened, &due, &g.IdentityName, &g.IdentityKind, &g.SystemName,
-			&team, &teamName, &owner, &ownerName, &suggested, &suggestedName); err != nil {
-			return nil, err
-		}
-		g.Kind, g.OpenedAt, g.DueAt = steward.TaskKindOwnershipGap, fromMicro(opened), fromMicro(due)
-		g.TeamID, g.TeamName, g.OwnerID, g.OwnerName = fromNullID(team), teamName.String, fromNullID(owner), ownerName.String
-		g.SuggestedOwnerID, g.SuggestedOwner = fromNullID(suggested), suggestedName.String
-		page.Items = append(page.Items, g)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = steward.Cursor(page.Items[limit-1].ID)
-	}
-	return page, nil
+	g.Kind, g.OpenedAt, g.DueAt = steward.TaskKindOwnershipGap, fromMicro(opened), fromMicro(due)
+	g.TeamID, g.TeamName, g.OwnerID, g.OwnerName = fromNullID(team), teamName.String, fromNullID(owner), ownerName.String
+	g.SuggestedOwnerID, g.SuggestedOwner = fromNullID(suggested), suggestedName.String
+	return g, nil
 }
 
 // SetOwner assigns an identity's owner and team explicitly.

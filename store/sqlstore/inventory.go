@@ -28,6 +28,13 @@ func list[T any](ctx context.Context, d *DB, sel string, where []string, args []
 	args = append([]any{after}, args...)
 	args = append(args, limit+1)
 	query := sel + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
+	return fetchPage(ctx, d, query, args, limit, scan, idOf)
+}
+
+// fetchPage runs a query for limit+1 rows in cursor order and makes a page
+// of them, with the next page's cursor if the extra row came.
+func fetchPage[T any](ctx context.Context, d *DB, query string, args []any, limit int,
+	scan func(scanner) (T, error), idOf func(*T) int64) (*steward.Page[T], error) {
 	rows, err := d.read.QueryContext(ctx, d.q(query), args...)
 	if err != nil {
 		return nil, err
@@ -447,27 +454,7 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 		fewGaps = n < d.fewGapsMax()
 	}
 	inner, args := d.identitiesQuery(f, after, limit, fewGaps)
-	rows, err := d.read.QueryContext(ctx, d.q(identityView(inner)), args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	page := &steward.Page[steward.IdentityView]{Items: make([]steward.IdentityView, 0, min(limit+1, 64))}
-	for rows.Next() {
-		v, err := scanIdentityView(rows)
-		if err != nil {
-			return nil, err
-		}
-		page.Items = append(page.Items, v)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	if len(page.Items) > limit {
-		page.Items = page.Items[:limit]
-		page.Next = steward.Cursor(page.Items[limit-1].ID)
-	}
-	return page, nil
+	return fetchPage(ctx, d, identityView(inner), args, limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
 }
 
 // identitiesQuery builds the inner query of a page of Identities: the
