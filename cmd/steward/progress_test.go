@@ -1,33 +1,18 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"iter"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stewardhq/steward"
 )
 
-// lockedBuffer is a log sink the progress goroutine and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *lockedBuffer) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
-
 // waitFor polls the log until it holds want.
-func waitFor(t *testing.T, log *lockedBuffer, want string) {
+func waitFor(t *testing.T, log *syncBuffer, want string) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(log.String(), want); time.Sleep(time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -46,7 +31,7 @@ func TestProgress(t *testing.T) {
 	old := progressEvery
 	progressEvery = time.Millisecond
 	t.Cleanup(func() { progressEvery = old })
-	var log lockedBuffer
+	var log syncBuffer
 	logger := slog.New(slog.NewTextHandler(&log, nil))
 	half, rest := make(chan struct{}), make(chan struct{})
 	src := steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
