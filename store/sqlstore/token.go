@@ -78,7 +78,7 @@ func (d *DB) Authenticate(ctx context.Context, raw string) (*steward.Token, erro
 		_, err := d.write.ExecContext(wctx, d.q(`UPDATE tokens SET last_used_at = ? WHERE id = ?`), micro(now), t.ID)
 		cancel()
 		if err != nil {
-			d.logger.Debug("token use not recorded; the writer is busy", "token", t.Name, "err", err)
+			d.logger.Debug("token use not recorded (tried again in a minute)", "token", t.Name, "err", err)
 		} else {
 			t.LastUsedAt = &now
 		}
