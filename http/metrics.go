@@ -22,7 +22,7 @@ type metrics struct {
 	requestDuration *prometheus.HistogramVec
 }
 
-func newMetrics(store steward.Store, clock steward.Clock, maxAge time.Duration, logger *slog.Logger) *metrics {
+func newMetrics(store steward.Store, clock steward.Clock, maxAge time.Duration, logger *slog.Logger, more ...prometheus.Collector) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -39,6 +39,7 @@ func newMetrics(store steward.Store, clock steward.Clock, maxAge time.Duration, 
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	reg.MustRegister(more...)
 	m.handler = promhttp.HandlerFor(reg, promhttp.HandlerOpts{
 		// A store that cannot be reached should not hide the process
 		// metrics that help find out why.
@@ -69,6 +70,7 @@ type inventoryCollector struct {
 
 	identities, gaps                             *prometheus.Desc
 	people, teams, systems, entitlements, grants *prometheus.Desc
+	syncFinished, syncTook                       *prometheus.Desc
 }
 
 func newInventoryCollector(store steward.Store, clock steward.Clock, maxAge time.Duration, logger *slog.Logger) *inventoryCollector {
@@ -81,12 +83,16 @@ func newInventoryCollector(store steward.Store, clock steward.Clock, maxAge time
 		systems:      prometheus.NewDesc("steward_systems", "Connected systems.", nil, nil),
 		entitlements: prometheus.NewDesc("steward_entitlements", "Entitlements on connected systems.", nil, nil),
 		grants:       prometheus.NewDesc("steward_grants", "Grants of entitlements to identities.", nil, nil),
+		syncFinished: prometheus.NewDesc("steward_sync_last_success_timestamp_seconds",
+			"When the last successful sync or import of each source into each system finished (system empty for people syncs).", []string{"source", "system"}, nil),
+		syncTook: prometheus.NewDesc("steward_sync_last_success_duration_seconds",
+			"How long that sync or import took.", []string{"source", "system"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *inventoryCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.identities, c.gaps, c.people, c.teams, c.systems, c.entitlements, c.grants} {
+	for _, d := range []*prometheus.Desc{c.identities, c.gaps, c.people, c.teams, c.systems, c.entitlements, c.grants, c.syncFinished, c.syncTook} {
 		ch <- d
 	}
 }
@@ -115,6 +121,10 @@ func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
 	for d, n := range map[*prometheus.Desc]int64{c.people: st.People, c.teams: st.Teams, c.systems: st.Systems,
 		c.entitlements: st.Entitlements, c.grants: st.Grants} {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(n))
+	}
+	for _, f := range st.Syncs {
+		ch <- prometheus.MustNewConstMetric(c.syncFinished, prometheus.GaugeValue, float64(f.FinishedAt.UnixMilli())/1000, f.Source, f.System)
+		ch <- prometheus.MustNewConstMetric(c.syncTook, prometheus.GaugeValue, f.FinishedAt.Sub(f.StartedAt).Seconds(), f.Source, f.System)
 	}
 }
 

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stewardhq/steward"
 )
 
@@ -45,6 +47,10 @@ type Server struct {
 	// StatsMaxAge is how long /metrics reuses one Store.InventoryStats
 	// before asking again. Default: 30s.
 	StatsMaxAge time.Duration
+
+	// Collectors are more metrics for /metrics, such as the command's
+	// scheduled jobs. Default: none.
+	Collectors []prometheus.Collector
 
 	// ShutdownTimeout bounds how long requests in flight may take to finish
 	// once the context given to Serve is cancelled. Default: 10s.
@@ -190,7 +196,7 @@ func (s *Server) init() {
 	if maxAge <= 0 {
 		maxAge = 30 * time.Second
 	}
-	s.metrics = newMetrics(s.Store, clock, maxAge, s.logger)
+	s.metrics = newMetrics(s.Store, clock, maxAge, s.logger, s.Collectors...)
 
 	mux := http.NewServeMux()
 	s.allowMux = http.NewServeMux()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"strings"
@@ -60,6 +61,22 @@ func TestMetrics(t *testing.T) {
 	ts.Clock.Add(31 * time.Second)
 	if body := scrape(); !strings.Contains(body, `steward_identities{kind="api_key",status="active"} 3`) {
 		t.Error("stats were not refreshed after 30s")
+	}
+
+	// The last successful sync of each source into each system.
+	sys := ts.F.System()
+	src := steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			yield(steward.Record{Identity: &steward.SourceIdentity{ExternalID: "bot-1", Kind: steward.KindBot}}, nil)
+		}
+	})
+	if _, err := ts.Store.SyncSystem(steward.WithActor(context.Background(), "test"), sys.ID, src, steward.SyncOptions{Source: "connector:pg-prod", Environment: steward.EnvProd}); err != nil {
+		t.Fatal(err)
+	}
+	ts.Clock.Add(31 * time.Second)
+	want := fmt.Sprintf(`steward_sync_last_success_timestamp_seconds{source="connector:pg-prod",system=%q} `, sys.Name)
+	if body := scrape(); !strings.Contains(body, want) || !strings.Contains(body, `steward_sync_last_success_duration_seconds{source="connector:pg-prod"`) {
+		t.Errorf("metrics lack %s:\n%s", want, body)
 	}
 }
 

@@ -182,6 +182,15 @@ func TestServeDemo(t *testing.T) {
 	if code, body := get("/metrics", ""); code != 200 || !strings.Contains(body, "steward_identities{") || !strings.Contains(body, "steward_ownership_gaps{") {
 		t.Fatalf("/metrics: %d\n%.2000s", code, body)
 	}
+	// The gap refresh runs as serve starts; its run is counted.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		_, body := get("/metrics", "")
+		if strings.Contains(body, `steward_scheduled_runs_total{job="refresh-gaps",outcome="ok"} 1`) {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("/metrics does not count the scheduled gap refresh:\n%s", body)
+		}
+	}
 	c, out, errOut := run(t, "identities", "list", "--server", base, "--token", token, "--limit", "5", "--kind", "api_key")
 	if c != 0 || strings.Count(out, "api_key") != 5 || !strings.Contains(errOut, "--after") {
 		t.Fatalf("identities list: exit %d\n%s\n%s", c, out, errOut)

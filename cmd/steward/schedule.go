@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
@@ -23,6 +25,13 @@ type scheduler struct {
 	db     *sqlstore.DB
 	logger *slog.Logger
 	jobs   []job
+	runs   *prometheus.CounterVec // by job and outcome: ok, failed, elsewhere
+	took   *prometheus.GaugeVec   // the last run's duration, by job
+}
+
+// collectors are the scheduler's metrics, for /metrics.
+func (s *scheduler) collectors() []prometheus.Collector {
+	return []prometheus.Collector{s.runs, s.took}
 }
 
 type job struct {
@@ -32,7 +41,13 @@ type job struct {
 }
 
 func newScheduler(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger) *scheduler {
-	s := &scheduler{db: db, logger: logger}
+	s := &scheduler{db: db, logger: logger,
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "steward_scheduled_runs_total",
+			Help: "Runs of serve's scheduled jobs (sync:CONNECTOR, refresh-gaps), by outcome: ok, failed, or elsewhere (another replica holds the job's lock)."},
+			[]string{"job", "outcome"}),
+		took: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "steward_scheduled_last_run_seconds",
+			Help: "How long the last run of each scheduled job took."}, []string{"job"}),
+	}
 	if cfg != nil {
 		for i := range cfg.Connectors {
 			c := &cfg.Connectors[i]
@@ -86,14 +101,24 @@ func (s *scheduler) runOnce(ctx context.Context, j job) {
 	release, ok, err := s.db.TryLock(ctx, j.name)
 	if err != nil {
 		s.logger.Warn("scheduled job: cannot take its lock", "job", j.name, "err", err)
+		s.runs.WithLabelValues(j.name, "failed").Inc()
 		return
 	} else if !ok {
 		s.logger.Debug("scheduled job runs elsewhere", "job", j.name)
+		s.runs.WithLabelValues(j.name, "elsewhere").Inc()
 		return
 	}
 	defer release()
 	start := time.Now()
-	if err := j.run(ctx); err != nil && ctx.Err() == nil {
-		s.logger.Error("scheduled job failed", "job", j.name, "err", err, "took", time.Since(start).Round(time.Millisecond))
+	err = j.run(ctx)
+	if ctx.Err() != nil {
+		return // stopping: neither a success nor a failure
 	}
+	s.took.WithLabelValues(j.name).Set(time.Since(start).Seconds())
+	if err != nil {
+		s.logger.Error("scheduled job failed", "job", j.name, "err", err, "took", time.Since(start).Round(time.Millisecond))
+		s.runs.WithLabelValues(j.name, "failed").Inc()
+		return
+	}
+	s.runs.WithLabelValues(j.name, "ok").Inc()
 }

@@ -59,13 +59,13 @@ gracefully.`,
 				return steward.Errorf(steward.EUNAVAILABLE, "cannot listen on %s: %v", addr, err)
 			}
 			ui := &web.UI{Store: db, Logger: e.logger, Secure: cookieSecure}
-			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(),
+			sched := newScheduler(db, e.config, e.logger)
+			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(), Collectors: sched.collectors(),
 				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {
 					return importer.New(f, r, n, importer.Options{Now: time.Now()})
 				}}
 			url := "http://" + ln.Addr().String()
 			e.logger.Info("steward serving", "url", url, "db", db.Dialect(), "version", steward.Version)
-			sched := newScheduler(db, e.config, e.logger)
 			sctx, stopSched := context.WithCancel(ctx)
 			done := make(chan struct{})
 			go func() { sched.Run(sctx); close(done) }()

@@ -7,7 +7,7 @@ import (
 )
 
 // InventoryStats counts identities by kind and status, open ownership gaps
-// and the other tables. Each count uses an index; at a million identities it
+// and the other tables, and says when each source last synced. Each count uses an index; at a million identities it
 // still scans them once, so callers that poll (metrics) cache it.
 func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error) {
 	s := &steward.InventoryStats{Identities: []steward.IdentityCount{}, Gaps: map[steward.GapKind]int64{}}
@@ -61,6 +61,28 @@ func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error
 		s.Gaps[g] = n
 	}
 	if err := gaps.Err(); err != nil {
+		return nil, err
+	}
+	// The last run of each source into each system: sync_runs holds only
+	// runs that committed.
+	runs, err := d.read.QueryContext(ctx, `SELECT r.source, COALESCE(s.name, ''), r.started_at, r.finished_at
+		FROM sync_runs r LEFT JOIN systems s ON s.id = r.system_id
+		WHERE r.id IN (SELECT max(id) FROM sync_runs GROUP BY source, system_id) ORDER BY r.source, s.name`)
+	if err != nil {
+		return nil, err
+	}
+	defer runs.Close()
+	s.Syncs = []steward.SyncFreshness{}
+	for runs.Next() {
+		var f steward.SyncFreshness
+		var started, finished int64
+		if err := runs.Scan(&f.Source, &f.System, &started, &finished); err != nil {
+			return nil, err
+		}
+		f.StartedAt, f.FinishedAt = fromMicro(started), fromMicro(finished)
+		s.Syncs = append(s.Syncs, f)
+	}
+	if err := runs.Err(); err != nil {
 		return nil, err
 	}
 	return s, nil

@@ -491,6 +491,26 @@ func testSyncPeople(t *testing.T, s steward.Store, clock *Clock) {
 	}
 	_, err = s.SyncPeople(ctx(), "", people())
 	wantCode(t, err, steward.EINVALID)
+	// Each source's last committed run, per system: the people syncs (no
+	// system) and the system sync, at the store's clock.
+	clock.Advance(time.Minute)
+	if _, err := s.SyncSystem(ctx(), sys.ID, records(ident("a", nil)), steward.SyncOptions{Source: "import:jsonl"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := s.InventoryStats(ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh := map[string]steward.SyncFreshness{}
+	for _, f := range st.Syncs {
+		fresh[f.Source+"/"+f.System] = f
+	}
+	if f, ok := fresh["ldap:test/"]; !ok || !f.FinishedAt.Equal(clock.Now().Add(-time.Minute)) {
+		t.Fatalf("people sync freshness: %+v in %+v", f, st.Syncs)
+	}
+	if f, ok := fresh["import:jsonl/"+sys.Name]; !ok || !f.FinishedAt.Equal(clock.Now()) {
+		t.Fatalf("system sync freshness: %+v in %+v", f, st.Syncs)
+	}
 	if _, err := s.VerifyAudit(ctx()); err != nil {
 		t.Fatal(err)
 	}
