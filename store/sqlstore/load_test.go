@@ -560,3 +560,36 @@ func TestFirstLoadLocksWithoutDeadlock(t *testing.T) {
 		t.Fatalf("after the load: %v, %v", page, err)
 	}
 }
+
+// TestRepeatNamedAtItsLine: a key listed twice is named at the line that
+// repeats it, in a first load and in a staged sync alike (the staged one
+// took the lexicographic least position, which named line 2 of 2 and 3).
+func TestRepeatNamedAtItsLine(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := steward.WithActor(context.Background(), "test")
+		bot := func(ext string) steward.Record {
+			return steward.Record{Identity: &steward.SourceIdentity{ExternalID: ext, Kind: steward.KindBot}}
+		}
+		recs := []steward.Record{bot("a"), bot("b"), bot("b")} // lines 1, 2, 3
+		for i := 4; i <= 12; i++ {
+			recs = append(recs, bot(fmt.Sprint("filler-", i)))
+		}
+		recs = append(recs, bot("c"), bot("d"), bot("c")) // lines 13, 14, 15
+		for name, staged := range map[string]bool{"first load": false, "staged": true} {
+			sys := storetest.MustSystem(t, db, nil)
+			if staged {
+				if _, err := db.SyncSystem(ctx, sys.ID, positioned([]steward.Record{bot("z")}), steward.SyncOptions{Source: "t"}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			_, err := db.SyncSystem(ctx, sys.ID, positioned(recs), steward.SyncOptions{Source: "t"})
+			msg := steward.ErrorMessage(err)
+			for _, want := range []string{"f.jsonl:3: identity b is listed more than once", "f.jsonl:15: identity c is listed more than once"} {
+				if !strings.Contains(msg, want) {
+					t.Errorf("%s: %q does not say %q", name, msg, want)
+				}
+			}
+		}
+	})
+}

@@ -51,7 +51,7 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 		if err := d.indexStage(ctx, c, "stage_people"); err != nil {
 			return err
 		}
-		if err := d.checkStage(ctx, c, &bad, `SELECT min(pos), 'person ' || external_id || ' is listed more than once' FROM stage_people GROUP BY external_id HAVING count(*) > 1`); err != nil {
+		if err := d.checkStage(ctx, c, &bad, `SELECT `+d.repeatPos(`stage_people`, `external_id`)+`, 'person ' || s.external_id || ' is listed more than once' FROM stage_people s GROUP BY s.external_id HAVING count(*) > 1`); err != nil {
 			return err
 		}
 		if err := bad.err(); err != nil {
