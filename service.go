@@ -182,17 +182,20 @@ type InventoryStats struct {
 	Systems      int64             `json:"systems"`
 	Entitlements int64             `json:"entitlements"`
 	Grants       int64             `json:"grants"`
-	// Syncs is the last successful run of each source into each system
-	// (people syncs have no system): how fresh the inventory is.
+	// Syncs is the last successful and failed run of each source into each
+	// system (people syncs have no system): how fresh the inventory is.
 	Syncs []SyncFreshness `json:"syncs"`
 }
 
-// SyncFreshness is the last successful run of one source into one system.
+// SyncFreshness is the last successful and the last failed run of one
+// source into one system.
 type SyncFreshness struct {
-	Source     string    `json:"source"`           // "connector:NAME", "import:FORMAT", "api:import"…
-	System     string    `json:"system,omitempty"` // empty for a people sync
-	StartedAt  time.Time `json:"started_at"`
-	FinishedAt time.Time `json:"finished_at"`
+	Source     string     `json:"source"`           // "connector:NAME", "import:FORMAT", "api:import"…
+	System     string     `json:"system,omitempty"` // empty for a people sync
+	StartedAt  *time.Time `json:"started_at,omitempty"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"` // nil: it never succeeded
+	FailedAt   *time.Time `json:"failed_at,omitempty"`   // the last failure, even before the last success
+	Error      string     `json:"error,omitempty"`       // what that failure said
 }
 
 // Bulk is a batch of inventory loaded in one transaction, for the demo

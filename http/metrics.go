@@ -70,7 +70,7 @@ type inventoryCollector struct {
 
 	identities, gaps                             *prometheus.Desc
 	people, teams, systems, entitlements, grants *prometheus.Desc
-	syncFinished, syncTook                       *prometheus.Desc
+	syncFinished, syncTook, syncFailed           *prometheus.Desc
 }
 
 func newInventoryCollector(store steward.Store, clock steward.Clock, maxAge time.Duration, logger *slog.Logger) *inventoryCollector {
@@ -87,12 +87,14 @@ func newInventoryCollector(store steward.Store, clock steward.Clock, maxAge time
 			"When the last successful sync or import of each source into each system finished (system empty for people syncs).", []string{"source", "system"}, nil),
 		syncTook: prometheus.NewDesc("steward_sync_last_success_duration_seconds",
 			"How long that sync or import took.", []string{"source", "system"}, nil),
+		syncFailed: prometheus.NewDesc("steward_sync_last_failure_timestamp_seconds",
+			"When the last failed sync or import of each source into each system ended (absent if none failed).", []string{"source", "system"}, nil),
 	}
 }
 
 // Describe implements prometheus.Collector.
 func (c *inventoryCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.identities, c.gaps, c.people, c.teams, c.systems, c.entitlements, c.grants, c.syncFinished, c.syncTook} {
+	for _, d := range []*prometheus.Desc{c.identities, c.gaps, c.people, c.teams, c.systems, c.entitlements, c.grants, c.syncFinished, c.syncTook, c.syncFailed} {
 		ch <- d
 	}
 }
@@ -123,8 +125,13 @@ func (c *inventoryCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, float64(n))
 	}
 	for _, f := range st.Syncs {
-		ch <- prometheus.MustNewConstMetric(c.syncFinished, prometheus.GaugeValue, float64(f.FinishedAt.UnixMilli())/1000, f.Source, f.System)
-		ch <- prometheus.MustNewConstMetric(c.syncTook, prometheus.GaugeValue, f.FinishedAt.Sub(f.StartedAt).Seconds(), f.Source, f.System)
+		if f.FinishedAt != nil {
+			ch <- prometheus.MustNewConstMetric(c.syncFinished, prometheus.GaugeValue, float64(f.FinishedAt.UnixMilli())/1000, f.Source, f.System)
+			ch <- prometheus.MustNewConstMetric(c.syncTook, prometheus.GaugeValue, f.FinishedAt.Sub(*f.StartedAt).Seconds(), f.Source, f.System)
+		}
+		if f.FailedAt != nil {
+			ch <- prometheus.MustNewConstMetric(c.syncFailed, prometheus.GaugeValue, float64(f.FailedAt.UnixMilli())/1000, f.Source, f.System)
+		}
 	}
 }
 

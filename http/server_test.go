@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"iter"
@@ -73,10 +74,24 @@ func TestMetrics(t *testing.T) {
 	if _, err := ts.Store.SyncSystem(steward.WithActor(context.Background(), "test"), sys.ID, src, steward.SyncOptions{Source: "connector:pg-prod", Environment: steward.EnvProd}); err != nil {
 		t.Fatal(err)
 	}
+	broken := steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			yield(steward.Record{}, errors.New("connection refused"))
+		}
+	})
+	if _, err := ts.Store.SyncSystem(steward.WithActor(context.Background(), "test"), sys.ID, broken, steward.SyncOptions{Source: "connector:pg-prod"}); err == nil {
+		t.Fatal("a sync whose source failed succeeded")
+	}
 	ts.Clock.Add(31 * time.Second)
-	want := fmt.Sprintf(`steward_sync_last_success_timestamp_seconds{source="connector:pg-prod",system=%q} `, sys.Name)
-	if body := scrape(); !strings.Contains(body, want) || !strings.Contains(body, `steward_sync_last_success_duration_seconds{source="connector:pg-prod"`) {
-		t.Errorf("metrics lack %s:\n%s", want, body)
+	body = scrape()
+	for _, want := range []string{
+		fmt.Sprintf(`steward_sync_last_success_timestamp_seconds{source="connector:pg-prod",system=%q} `, sys.Name),
+		`steward_sync_last_success_duration_seconds{source="connector:pg-prod"`,
+		fmt.Sprintf(`steward_sync_last_failure_timestamp_seconds{source="connector:pg-prod",system=%q} `, sys.Name),
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s:\n%s", want, body)
+		}
 	}
 }
 

@@ -102,6 +102,7 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 		return d.recordRun(ctx, c, source, nil, started, res)
 	})
 	if err != nil {
+		d.recordFailure(ctx, source, nil, started, err)
 		return nil, err
 	}
 	return res, nil

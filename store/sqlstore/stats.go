@@ -63,24 +63,38 @@ func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error
 	if err := gaps.Err(); err != nil {
 		return nil, err
 	}
-	// The last run of each source into each system: sync_runs holds only
-	// runs that committed.
-	runs, err := d.read.QueryContext(ctx, `SELECT r.source, COALESCE(s.name, ''), r.started_at, r.finished_at
+	// The last successful and the last failed run of each source into each
+	// system. A failed run's own rows were rolled back; its record was
+	// written after (recordFailure).
+	runs, err := d.read.QueryContext(ctx, `SELECT r.source, COALESCE(s.name, ''), r.started_at, r.finished_at, r.error
 		FROM sync_runs r LEFT JOIN systems s ON s.id = r.system_id
-		WHERE r.id IN (SELECT max(id) FROM sync_runs GROUP BY source, system_id) ORDER BY r.source, s.name`)
+		WHERE r.id IN (SELECT max(id) FROM sync_runs GROUP BY source, system_id, error = '') ORDER BY r.source, s.name, r.id`)
 	if err != nil {
 		return nil, err
 	}
 	defer runs.Close()
 	s.Syncs = []steward.SyncFreshness{}
+	at := map[[2]string]int{}
 	for runs.Next() {
-		var f steward.SyncFreshness
+		var source, system, failure string
 		var started, finished int64
-		if err := runs.Scan(&f.Source, &f.System, &started, &finished); err != nil {
+		if err := runs.Scan(&source, &system, &started, &finished, &failure); err != nil {
 			return nil, err
 		}
-		f.StartedAt, f.FinishedAt = fromMicro(started), fromMicro(finished)
-		s.Syncs = append(s.Syncs, f)
+		key := [2]string{source, system}
+		i, ok := at[key]
+		if !ok {
+			i, at[key] = len(s.Syncs), len(s.Syncs)
+			s.Syncs = append(s.Syncs, steward.SyncFreshness{Source: source, System: system})
+		}
+		f := &s.Syncs[i]
+		if failure == "" {
+			st, fin := fromMicro(started), fromMicro(finished)
+			f.StartedAt, f.FinishedAt = &st, &fin
+		} else {
+			fin := fromMicro(finished)
+			f.FailedAt, f.Error = &fin, failure
+		}
 	}
 	if err := runs.Err(); err != nil {
 		return nil, err

@@ -346,6 +346,7 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, src steward.Source,
 			return nil, d.storeErr(err)
 		}
 	}
+	started := d.now()
 	res, err := d.syncSystem(ctx, systemID, src, o, load)
 	switch {
 	case errors.Is(err, errNotEmpty):
@@ -357,7 +358,30 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, src steward.Source,
 		o.Full = true
 		res, err = d.syncSystem(ctx, systemID, src, o, false)
 	}
+	if err != nil {
+		d.recordFailure(ctx, o.Source, &systemID, started, err)
+	}
 	return res, err
+}
+
+// recordFailure writes a failed run into sync_runs, with what went wrong,
+// in a short transaction of its own: the run's was rolled back. A run
+// stopped by its caller (cancelled) or of a system that does not exist is
+// not recorded, and a failure to record is only logged.
+func (d *DB) recordFailure(ctx context.Context, source string, systemID *int64, started time.Time, failure error) {
+	if errors.Is(failure, context.Canceled) || errors.Is(failure, context.DeadlineExceeded) || steward.ErrorCode(failure) == steward.ENOTFOUND {
+		return
+	}
+	msg := failure.Error()
+	if len(msg) > 4000 {
+		msg = strings.ToValidUTF8(msg[:4000], "") + " …"
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if _, err := d.write.ExecContext(ctx, d.q(`INSERT INTO sync_runs (source, system_id, started_at, finished_at, result, error) VALUES (?, ?, ?, ?, '{}', ?)`),
+		source, idPtr(systemID), micro(started), micro(d.now()), msg); err != nil {
+		d.logger.Warn("recording a failed sync failed", "source", source, "err", err)
+	}
 }
 
 // errNotEmpty ends a run that was to be a first load with foreign key

@@ -505,11 +505,49 @@ func testSyncPeople(t *testing.T, s steward.Store, clock *Clock) {
 	for _, f := range st.Syncs {
 		fresh[f.Source+"/"+f.System] = f
 	}
-	if f, ok := fresh["ldap:test/"]; !ok || !f.FinishedAt.Equal(clock.Now().Add(-time.Minute)) {
+	if f, ok := fresh["ldap:test/"]; !ok || f.FinishedAt == nil || !f.FinishedAt.Equal(clock.Now().Add(-time.Minute)) {
 		t.Fatalf("people sync freshness: %+v in %+v", f, st.Syncs)
 	}
-	if f, ok := fresh["import:jsonl/"+sys.Name]; !ok || !f.FinishedAt.Equal(clock.Now()) {
+	if f, ok := fresh["import:jsonl/"+sys.Name]; !ok || f.FinishedAt == nil || !f.FinishedAt.Equal(clock.Now()) || f.FailedAt != nil {
 		t.Fatalf("system sync freshness: %+v in %+v", f, st.Syncs)
+	}
+	// The bad people sync above failed: recorded, with what it said.
+	if f := fresh["ldap:test/"]; f.FailedAt == nil || !f.FailedAt.Equal(clock.Now().Add(-time.Minute)) || !strings.Contains(f.Error, "more than once") {
+		t.Fatalf("people sync failure: %+v", f)
+	}
+	// A source that never succeeded has a failure and no success; a later
+	// success keeps the failure, older.
+	other := MustSystem(t, s, nil)
+	twice := records(ident("x", nil), ident("x", nil))
+	if _, err := s.SyncSystem(ctx(), other.ID, twice, steward.SyncOptions{Source: "connector:broken"}); steward.ErrorCode(err) != steward.EINVALID {
+		t.Fatalf("a key twice: %v", err)
+	}
+	failedAt := clock.Now()
+	clock.Advance(time.Minute)
+	st, err = s.InventoryStats(ctx())
+	if err != nil {
+		t.Fatal(err)
+	}
+	find := func(source, system string) steward.SyncFreshness {
+		for _, f := range st.Syncs {
+			if f.Source == source && f.System == system {
+				return f
+			}
+		}
+		t.Fatalf("no freshness of %s into %q in %+v", source, system, st.Syncs)
+		return steward.SyncFreshness{}
+	}
+	if f := find("connector:broken", other.Name); f.FinishedAt != nil || f.FailedAt == nil || !f.FailedAt.Equal(failedAt) || !strings.Contains(f.Error, "identity x is listed more than once") {
+		t.Fatalf("a source that never succeeded: %+v", f)
+	}
+	if _, err := s.SyncSystem(ctx(), other.ID, records(ident("x", nil)), steward.SyncOptions{Source: "connector:broken"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err = s.InventoryStats(ctx()); err != nil {
+		t.Fatal(err)
+	}
+	if f := find("connector:broken", other.Name); f.FinishedAt == nil || !f.FinishedAt.Equal(clock.Now()) || f.FailedAt == nil || !f.FailedAt.Equal(failedAt) {
+		t.Fatalf("after a success: %+v", f)
 	}
 	if _, err := s.VerifyAudit(ctx()); err != nil {
 		t.Fatal(err)
