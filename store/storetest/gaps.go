@@ -8,23 +8,31 @@ import (
 	"github.com/stewardhq/steward"
 )
 
+// allPages follows a list's cursor to its end and returns every item.
+func allPages[T any](t *testing.T, list func(o steward.ListOptions) (*steward.Page[T], error), limit int) []T {
+	t.Helper()
+	var out []T
+	for after := ""; ; {
+		page, err := list(steward.ListOptions{After: after, Limit: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, page.Items...)
+		if after = page.Next; after == "" {
+			return out
+		}
+	}
+}
+
 // wantGaps derives, in Go and from what the store lists, which identities
 // have which ownership gap: the oracle the store's gap tasks, gap filter and
 // counts must agree with.
 // It also returns each identity's team (-1 for none).
 func wantGaps(t *testing.T, s steward.Store) (map[steward.GapKind][]int64, map[int64]int64) {
 	t.Helper()
-	var persons []steward.Person
-	for after := ""; ; {
-		page, err := s.People(ctx(), steward.PersonFilter{ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		persons = append(persons, page.Items...)
-		if after = page.Next; after == "" {
-			break
-		}
-	}
+	persons := allPages(t, func(o steward.ListOptions) (*steward.Page[steward.Person], error) {
+		return s.People(ctx(), steward.PersonFilter{ListOptions: o})
+	}, steward.MaxLimit)
 	departed, activeTeams := map[int64]bool{}, map[int64]bool{}
 	for _, p := range persons {
 		if p.Status == steward.PersonDeparted {
@@ -34,30 +42,24 @@ func wantGaps(t *testing.T, s steward.Store) (map[steward.GapKind][]int64, map[i
 		}
 	}
 	want, teamOf := map[steward.GapKind][]int64{}, map[int64]int64{}
-	for after := ""; ; {
-		page, err := s.Identities(ctx(), steward.IdentityFilter{ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
-		if err != nil {
-			t.Fatal(err)
+	identities := allPages(t, func(o steward.ListOptions) (*steward.Page[steward.IdentityView], error) {
+		return s.Identities(ctx(), steward.IdentityFilter{ListOptions: o})
+	}, steward.MaxLimit)
+	for _, x := range identities {
+		teamOf[x.ID] = -1
+		if x.TeamID != nil {
+			teamOf[x.ID] = *x.TeamID
 		}
-		for _, x := range page.Items {
-			teamOf[x.ID] = -1
-			if x.TeamID != nil {
-				teamOf[x.ID] = *x.TeamID
-			}
-			if x.Status != steward.IdentityActive || x.Kind == steward.KindHuman {
-				continue
-			}
-			if x.OwnerID == nil {
-				want[steward.GapUnowned] = append(want[steward.GapUnowned], x.ID)
-			} else if departed[*x.OwnerID] {
-				want[steward.GapOwnerDeparted] = append(want[steward.GapOwnerDeparted], x.ID)
-			}
-			if x.TeamID != nil && !activeTeams[*x.TeamID] {
-				want[steward.GapTeamInactive] = append(want[steward.GapTeamInactive], x.ID)
-			}
+		if x.Status != steward.IdentityActive || x.Kind == steward.KindHuman {
+			continue
 		}
-		if after = page.Next; after == "" {
-			break
+		if x.OwnerID == nil {
+			want[steward.GapUnowned] = append(want[steward.GapUnowned], x.ID)
+		} else if departed[*x.OwnerID] {
+			want[steward.GapOwnerDeparted] = append(want[steward.GapOwnerDeparted], x.ID)
+		}
+		if x.TeamID != nil && !activeTeams[*x.TeamID] {
+			want[steward.GapTeamInactive] = append(want[steward.GapTeamInactive], x.ID)
 		}
 	}
 	return want, teamOf
@@ -82,27 +84,12 @@ func checkGaps(t *testing.T, s steward.Store, step string) {
 		if got := st.Gaps[kind]; got != int64(len(w)) {
 			t.Errorf("after %s: InventoryStats counts %d %s gaps, the inventory has %d", step, got, kind, len(w))
 		}
-		var filtered, tasks []int64
-		for after := ""; ; {
-			page, err := s.Identities(ctx(), steward.IdentityFilter{Gap: kind, ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			filtered = append(filtered, ids(page.Items, func(x steward.IdentityView) int64 { return x.ID })...)
-			if after = page.Next; after == "" {
-				break
-			}
-		}
-		for after := ""; ; {
-			page, err := s.Gaps(ctx(), steward.GapFilter{Gap: kind, ListOptions: steward.ListOptions{After: after, Limit: steward.MaxLimit}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			tasks = append(tasks, ids(page.Items, func(g steward.GapView) int64 { return g.IdentityID })...)
-			if after = page.Next; after == "" {
-				break
-			}
-		}
+		filtered := ids(allPages(t, func(o steward.ListOptions) (*steward.Page[steward.IdentityView], error) {
+			return s.Identities(ctx(), steward.IdentityFilter{Gap: kind, ListOptions: o})
+		}, steward.MaxLimit), func(x steward.IdentityView) int64 { return x.ID })
+		tasks := ids(allPages(t, func(o steward.ListOptions) (*steward.Page[steward.GapView], error) {
+			return s.Gaps(ctx(), steward.GapFilter{Gap: kind, ListOptions: o})
+		}, steward.MaxLimit), func(g steward.GapView) int64 { return g.IdentityID })
 		slices.Sort(tasks)
 		if !slices.Equal(filtered, w) || !slices.Equal(tasks, w) {
 			t.Errorf("after %s: %s gaps: inventory %v, gap filter %v, open tasks %v", step, kind, w, filtered, tasks)
@@ -122,19 +109,12 @@ func checkGaps(t *testing.T, s steward.Store, step string) {
 	}
 	for team := range teams {
 		var got []string
-		for after := ""; ; {
-			page, err := s.Gaps(ctx(), steward.GapFilter{TeamID: team, ListOptions: steward.ListOptions{After: after, Limit: 7}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, g := range page.Items {
-				got = append(got, fmt.Sprint(g.Gap, ":", g.IdentityID))
-				if (g.TeamID == nil && team != -1) || (g.TeamID != nil && *g.TeamID != team) {
-					t.Fatalf("after %s: the gap list of team %d shows %s:%d of team %v", step, team, g.Gap, g.IdentityID, deref(g.TeamID))
-				}
-			}
-			if after = page.Next; after == "" {
-				break
+		for _, g := range allPages(t, func(o steward.ListOptions) (*steward.Page[steward.GapView], error) {
+			return s.Gaps(ctx(), steward.GapFilter{TeamID: team, ListOptions: o})
+		}, 7) {
+			got = append(got, fmt.Sprint(g.Gap, ":", g.IdentityID))
+			if (g.TeamID == nil && team != -1) || (g.TeamID != nil && *g.TeamID != team) {
+				t.Fatalf("after %s: the gap list of team %d shows %s:%d of team %v", step, team, g.Gap, g.IdentityID, deref(g.TeamID))
 			}
 		}
 		slices.Sort(got)
