@@ -197,6 +197,9 @@ func DumpSystem(t *testing.T, s steward.Store, systemID int64) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Rows are listed in id order, which differs between two ways of
+	// writing the same inventory: sort by key.
+	slices.SortFunc(ents.Items, func(a, b steward.Entitlement) int { return strings.Compare(a.Name, b.Name) })
 	for _, e := range ents.Items {
 		fmt.Fprintf(&b, "entitlement %s privileged=%v sensitivity=%s\n", e.Name, e.Privileged, e.Sensitivity)
 	}
@@ -212,6 +215,7 @@ func DumpSystem(t *testing.T, s steward.Store, systemID int64) string {
 		if err != nil {
 			t.Fatal(err)
 		}
+		slices.SortFunc(creds, func(a, b steward.Credential) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 		for _, c := range creds {
 			fmt.Fprintf(&b, "  credential %s %s created=%v rotated=%v used=%v expires=%v\n", c.ExternalID, c.Kind, c.CreatedAt,
 				deref(c.LastRotatedAt), deref(c.LastUsedAt), deref(c.ExpiresAt))
