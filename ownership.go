@@ -315,6 +315,30 @@ type SyncStore interface {
 	// external id, creates teams named by people, and marks departed the
 	// people of that source it no longer lists. Errors as SyncSystem.
 	SyncPeople(ctx context.Context, source string, people iter.Seq2[SourcePerson, error]) (*SyncResult, error)
+	// SyncRuns lists the recorded runs, newest first: what each changed,
+	// or why it failed. The cursor continues to older runs.
+	SyncRuns(ctx context.Context, f SyncRunFilter) (*Page[SyncRun], error)
+}
+
+// SyncRun is one recorded run of a sync or import. A failed run changed
+// nothing; it is recorded with its error.
+type SyncRun struct {
+	ID         int64       `json:"id"`
+	Source     string      `json:"source"`
+	SystemID   *int64      `json:"system_id,omitempty"` // nil for a people sync
+	SystemName string      `json:"system_name,omitempty"`
+	StartedAt  time.Time   `json:"started_at"`
+	FinishedAt time.Time   `json:"finished_at"`
+	Result     *SyncResult `json:"result,omitempty"` // nil for a failed run
+	Error      string      `json:"error,omitempty"`  // empty for a run that succeeded
+}
+
+// SyncRunFilter selects sync runs. Zero fields do not filter.
+type SyncRunFilter struct {
+	Source   string
+	SystemID int64
+	Failed   *bool
+	ListOptions
 }
 
 // NormalizeOwnerKey lower-cases an owner hint (email or external id) for

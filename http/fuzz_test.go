@@ -40,6 +40,7 @@ func FuzzAPI(f *testing.F) {
 		{"PUT", "/api/v1/identities/1/owner", "", `{"owner_id":null,"team_id":99}`},
 		{"POST", "/api/v1/identities/1/attest", "", `{"person_id":1,"note":"\u0000"}`},
 		{"GET", "/api/v1/gaps", "team_id=-1&gap=unowned", ""},
+		{"GET", "/api/v1/sync-runs", "source=import:jsonl&failed=true&system_id=1", ""},
 		{"PUT", "/api/v1/ownership-rules", "", `{"rules":[{"name":"r","match":{"labels":{"a":"["}},"team":"t"}]}`},
 		{"POST", "/api/v1/systems/1/import", "format=jsonl", `{"identity":{"external_id":"x","kind":"bot"}}` + "\n{"},
 		{"POST", "/api/v1/systems/1/import", "format=aws-credential-report&partial=true", "user,arn\n"},

@@ -120,3 +120,24 @@ func (s *Server) applyOwnershipRules(w http.ResponseWriter, r *http.Request) err
 	}
 	return writeJSON(w, http.StatusOK, res)
 }
+
+func (s *Server) listSyncRuns(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseListQuery(r, "source", "system_id", "failed")
+	if err != nil {
+		return err
+	}
+	f := steward.SyncRunFilter{
+		Source:      q.text("source"),
+		SystemID:    q.id("system_id"),
+		Failed:      q.boolPtr("failed"),
+		ListOptions: q.page(),
+	}
+	if q.err != nil {
+		return q.err
+	}
+	page, err := s.Store.SyncRuns(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writePage(w, page)
+}

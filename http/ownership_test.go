@@ -2,7 +2,9 @@ package http_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"iter"
 	"slices"
 	"strings"
 	"testing"
@@ -382,4 +384,51 @@ func auditCount(tb testing.TB, ts *testServer) int64 {
 		tb.Fatalf("verify audit: %v", err)
 	}
 	return n
+}
+
+func TestSyncRuns(t *testing.T) {
+	t.Parallel()
+	ts := MustStartServer(t)
+	sys := ts.F.System()
+	ctx := steward.WithActor(context.Background(), "test")
+	one := steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			yield(steward.Record{Identity: &steward.SourceIdentity{ExternalID: "bot-1", Kind: steward.KindBot}}, nil)
+		}
+	})
+	broken := steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) {
+			yield(steward.Record{}, errors.New("connection refused"))
+		}
+	})
+	if _, err := ts.Store.SyncSystem(ctx, sys.ID, one, steward.SyncOptions{Source: "connector:pg-prod"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Store.SyncSystem(ctx, sys.ID, broken, steward.SyncOptions{Source: "connector:pg-prod"}); err == nil {
+		t.Fatal("a sync whose source failed succeeded")
+	}
+	var page steward.Page[steward.SyncRun]
+	r := ts.Do(request{Target: "/api/v1/sync-runs?source=connector:pg-prod", Token: ts.Viewer})
+	if r.Status != 200 {
+		t.Fatalf("status %d: %s", r.Status, r.Body)
+	}
+	r.Decode(t, &page)
+	if len(page.Items) != 2 || page.Items[0].Error == "" || !strings.Contains(page.Items[0].Error, "connection refused") ||
+		page.Items[1].Result == nil || page.Items[1].Result.IdentitiesCreated != 1 || page.Items[1].SystemName != sys.Name {
+		t.Fatalf("runs = %+v", page.Items)
+	}
+	page = steward.Page[steward.SyncRun]{}
+	ts.Get(fmt.Sprintf("/api/v1/sync-runs?system_id=%d&failed=false&limit=1", sys.ID)).Decode(t, &page)
+	if len(page.Items) != 1 || page.Items[0].Error != "" || page.Next != "" {
+		t.Fatalf("succeeded runs = %+v", page)
+	}
+	for target, want := range map[string]string{
+		"/api/v1/sync-runs?failed=yes":    "true or false",
+		"/api/v1/sync-runs?system_id=abc": "system_id",
+		"/api/v1/sync-runs?kind=bot":      "Unknown query parameter",
+	} {
+		if r := ts.Get(target); r.Status != 400 || !strings.Contains(r.Error(t).Message, want) {
+			t.Errorf("%s: %d %s", target, r.Status, r.Body)
+		}
+	}
 }

@@ -145,6 +145,7 @@ func (s *Server) routes() []route {
 		r("GET", "/api/v1/grants", bearer, s.listGrants),
 		r("POST", "/api/v1/grants", bearer, s.createGrant),
 
+		r("GET", "/api/v1/sync-runs", bearer, s.listSyncRuns),
 		r("GET", "/api/v1/gaps", bearer, s.listGaps),
 		r("GET", "/api/v1/ownership-rules", bearer, s.ownershipRules),
 		r("PUT", "/api/v1/ownership-rules", bearer, s.applyOwnershipRules),

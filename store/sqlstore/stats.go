@@ -2,6 +2,10 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"fmt"
+	"strings"
 
 	"github.com/stewardhq/steward"
 )
@@ -100,4 +104,51 @@ func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error
 		return nil, err
 	}
 	return s, nil
+}
+
+// SyncRuns lists recorded sync runs, newest first.
+func (d *DB) SyncRuns(ctx context.Context, f steward.SyncRunFilter) (*steward.Page[steward.SyncRun], error) {
+	after, limit, err := f.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	if len(f.Source) > 256 {
+		return nil, steward.Errorf(steward.EINVALID, "source is %d bytes long; at most 256.", len(f.Source))
+	}
+	where, args := []string{"1 = 1"}, []any{}
+	if after > 0 {
+		where, args = append(where, "x.id < ?"), append(args, after)
+	}
+	where, args = eqFilter(where, args, "x.source", f.Source, f.Source != "")
+	where, args = eqFilter(where, args, "x.system_id", f.SystemID, f.SystemID != 0)
+	if f.Failed != nil {
+		op := "="
+		if *f.Failed {
+			op = "<>"
+		}
+		where = append(where, "x.error "+op+" ''")
+	}
+	args = append(args, limit+1)
+	query := `SELECT x.id, x.source, x.system_id, COALESCE(s.name, ''), x.started_at, x.finished_at, x.result, x.error
+		FROM sync_runs x LEFT JOIN systems s ON s.id = x.system_id
+		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id DESC LIMIT ?`
+	return fetchPage(ctx, d, query, args, limit, scanSyncRun, func(r *steward.SyncRun) int64 { return r.ID })
+}
+
+func scanSyncRun(r scanner) (steward.SyncRun, error) {
+	var run steward.SyncRun
+	var system sql.NullInt64
+	var started, finished int64
+	var result string
+	if err := r.Scan(&run.ID, &run.Source, &system, &run.SystemName, &started, &finished, &result, &run.Error); err != nil {
+		return run, err
+	}
+	run.SystemID, run.StartedAt, run.FinishedAt = fromNullID(system), fromMicro(started), fromMicro(finished)
+	if run.Error == "" {
+		run.Result = &steward.SyncResult{}
+		if err := json.Unmarshal([]byte(result), run.Result); err != nil {
+			return run, fmt.Errorf("sync run %d: result: %w", run.ID, err)
+		}
+	}
+	return run, nil
 }

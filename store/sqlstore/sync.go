@@ -372,7 +372,11 @@ func (d *DB) recordFailure(ctx context.Context, source string, systemID *int64, 
 	if errors.Is(failure, context.Canceled) || errors.Is(failure, context.DeadlineExceeded) || steward.ErrorCode(failure) == steward.ENOTFOUND {
 		return
 	}
-	msg := failure.Error()
+	msg := failure.Error() // an internal error's detail is for the operator
+	var se *steward.Error
+	if errors.As(failure, &se) {
+		msg = se.Message
+	}
 	if len(msg) > 4000 {
 		msg = strings.ToValidUTF8(msg[:4000], "") + " …"
 	}

@@ -3,7 +3,9 @@ package storetest
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -263,3 +265,66 @@ func without(a, b []string) []string {
 
 // firstFew keeps a failure message short.
 func firstFew(xs []string) []string { return xs[:min(len(xs), 5)] }
+
+// testSyncRuns: every run is recorded, a failed one with its error and no
+// result; the list is newest first, filters combine and pages follow.
+func testSyncRuns(t *testing.T, s steward.Store, clock *Clock) {
+	a, b := MustSystem(t, s, nil), MustSystem(t, s, nil)
+	run := func(sys *steward.System, source string, recs ...steward.Record) {
+		t.Helper()
+		clock.Advance(time.Minute)
+		_, _ = s.SyncSystem(ctx(), sys.ID, records(recs...), steward.SyncOptions{Source: source})
+	}
+	run(a, "import:jsonl", ident("a1", nil))
+	run(a, "import:jsonl", ident("a1", nil), ident("a1", nil)) // fails: listed twice
+	run(b, "connector:pg", ident("b1", nil), ident("b2", nil))
+	if _, err := s.SyncPeople(ctx(), "ldap:corp", people(steward.SourcePerson{ExternalID: "p1", Name: "P One"})); err != nil {
+		t.Fatal(err)
+	}
+	list := func(f steward.SyncRunFilter) []steward.SyncRun {
+		t.Helper()
+		return allPages(t, func(o steward.ListOptions) (*steward.Page[steward.SyncRun], error) {
+			f.ListOptions = o
+			return s.SyncRuns(ctx(), f)
+		}, 1)
+	}
+	all := list(steward.SyncRunFilter{})
+	if len(all) != 4 {
+		t.Fatalf("%d runs, want 4: %+v", len(all), all)
+	}
+	people, pg, failed, first := all[0], all[1], all[2], all[3]
+	if people.Source != "ldap:corp" || people.SystemID != nil || people.Result == nil || people.Result.PeopleCreated != 1 {
+		t.Fatalf("newest run: %+v", people)
+	}
+	if pg.Source != "connector:pg" || pg.SystemID == nil || *pg.SystemID != b.ID || pg.SystemName != b.Name || pg.Result == nil ||
+		pg.Result.IdentitiesCreated != 2 || !pg.FinishedAt.Equal(clock.Now()) || pg.Error != "" {
+		t.Fatalf("pg run: %+v", pg)
+	}
+	if failed.Result != nil || !strings.HasPrefix(failed.Error, "1 record(s) cannot be used") || !strings.Contains(failed.Error, "listed more than once") || *failed.SystemID != a.ID {
+		t.Fatalf("failed run: %+v", failed)
+	}
+	if first.Result == nil || first.Result.IdentitiesCreated != 1 || !first.StartedAt.Equal(Epoch.Add(time.Minute)) {
+		t.Fatalf("first run: %+v", first)
+	}
+	ids := func(runs []steward.SyncRun) []int64 {
+		return ids(runs, func(r steward.SyncRun) int64 { return r.ID })
+	}
+	for name, tc := range map[string]struct {
+		f    steward.SyncRunFilter
+		want []steward.SyncRun
+	}{
+		"source":         {steward.SyncRunFilter{Source: "import:jsonl"}, []steward.SyncRun{failed, first}},
+		"system":         {steward.SyncRunFilter{SystemID: b.ID}, []steward.SyncRun{pg}},
+		"failed":         {steward.SyncRunFilter{Failed: ptr(true)}, []steward.SyncRun{failed}},
+		"succeeded":      {steward.SyncRunFilter{Failed: ptr(false)}, []steward.SyncRun{people, pg, first}},
+		"system, failed": {steward.SyncRunFilter{SystemID: a.ID, Failed: ptr(false)}, []steward.SyncRun{first}},
+		"no such source": {steward.SyncRunFilter{Source: "nothing"}, nil},
+		"no such system": {steward.SyncRunFilter{SystemID: 999999}, nil},
+	} {
+		if got := ids(list(tc.f)); !slices.Equal(got, ids(tc.want)) {
+			t.Errorf("%s: runs %v, want %v", name, got, ids(tc.want))
+		}
+	}
+	_, err := s.SyncRuns(ctx(), steward.SyncRunFilter{Source: strings.Repeat("x", 300)})
+	wantCode(t, err, steward.EINVALID)
+}

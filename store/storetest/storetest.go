@@ -66,6 +66,7 @@ func Run(t *testing.T, open Opener) {
 		"OwnershipRules":  testOwnershipRules,
 		"Gaps":            testGaps,
 		"GapsEveryWrite":  testGapsFollowEveryWrite,
+		"SyncRuns":        testSyncRuns,
 		"SyncPeople":      testSyncPeople,
 		"OwnersInBulk":    testOwnersInBulk,
 	}
