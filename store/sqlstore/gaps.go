@@ -14,6 +14,9 @@ import (
 // non-human. A person's own login is owned by that person by definition.
 const gapNHI = `x.status = 'active' AND x.kind <> 'human'`
 
+// openGapTask is the SQL condition of an open ownership gap task k.
+const openGapTask = `k.status = 'open' AND k.kind = 'ownership_gap'`
+
 // gapCond is the SQL condition, over identity x, of each gap kind.
 var gapCond = map[steward.GapKind]string{
 	steward.GapUnowned:       `x.owner_id IS NULL`,
@@ -46,7 +49,7 @@ func (d *DB) refreshGapsOf(ctx context.Context, q querier, ev *eventSink, fresh 
 		// tasks it made, for their events.
 		rows, err := q.QueryContext(ctx, d.q(`INSERT INTO tasks (kind, gap, identity_id, team_id, status, opened_at, due_at)
 			SELECT 'ownership_gap', ?, x.id, x.team_id, 'open', ?, ? FROM identities x WHERE (`+scope+`) AND `+gapNHI+` AND `+cond+`
-			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = ? AND k.status = 'open' AND k.kind = 'ownership_gap')
+			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = ? AND `+openGapTask+`)
 			ORDER BY x.id RETURNING id, identity_id`), append([]any{string(gap), micro(now), micro(due)}, append(args, string(gap))...)...)
 		if err != nil {
 			return n, err
@@ -105,8 +108,7 @@ func (d *DB) refreshGapsOf(ctx context.Context, q querier, ev *eventSink, fresh 
 // gapsInLine reports whether the open gap tasks are exactly the gaps the
 // inventory has, each with its identity's team. It only reads.
 func (d *DB) gapsInLine(ctx context.Context) (bool, error) {
-	const openTask = `k.status = 'open' AND k.kind = 'ownership_gap'`
-	queries := []string{`SELECT 1 FROM tasks k JOIN identities x ON x.id = k.identity_id WHERE ` + openTask +
+	queries := []string{`SELECT 1 FROM tasks k JOIN identities x ON x.id = k.identity_id WHERE ` + openGapTask +
 		` AND x.team_id IS DISTINCT FROM k.team_id LIMIT 1`}
 	var args [][]any
 	args = append(args, nil)
@@ -114,8 +116,8 @@ func (d *DB) gapsInLine(ctx context.Context) (bool, error) {
 		cond := gapCond[gap]
 		queries = append(queries,
 			`SELECT 1 FROM identities x WHERE `+gapNHI+` AND `+cond+`
-			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = ? AND `+openTask+`) LIMIT 1`,
-			`SELECT 1 FROM tasks k JOIN identities x ON x.id = k.identity_id WHERE `+openTask+` AND k.gap = ?
+			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = ? AND `+openGapTask+`) LIMIT 1`,
+			`SELECT 1 FROM tasks k JOIN identities x ON x.id = k.identity_id WHERE `+openGapTask+` AND k.gap = ?
 			AND NOT (`+gapNHI+` AND `+cond+`) LIMIT 1`)
 		args = append(args, []any{string(gap)}, []any{string(gap)})
 	}
@@ -187,7 +189,7 @@ func (d *DB) Gaps(ctx context.Context, f steward.GapFilter) (*steward.Page[stewa
 	if err != nil {
 		return nil, err
 	}
-	where, args := []string{"k.id > ?", "k.status = 'open'", "k.kind = 'ownership_gap'"}, []any{after}
+	where, args := []string{"k.id > ?", openGapTask}, []any{after}
 	if f.Gap != "" {
 		where, args = append(where, "k.gap = ?"), append(args, string(f.Gap))
 	}

@@ -238,15 +238,13 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 		"credentials", l.took[loadCredentials], "grants", l.took[loadGrants], "staged grants", l.took[loadSpilled])
 	if bad.n == 0 && d.pg {
 		// Plan the gap refresh, and the next sync, with the rows just
-		// written (see analyzeAfter).
+		// written (see analyzeWritten).
 		for _, t := range []struct {
 			table string
 			rows  int
 		}{{"identities", res.IdentitiesCreated}, {"credentials", res.CredentialsChanged}, {"grants", res.GrantsCreated}} {
-			if t.rows >= analyzeAfter {
-				if err := d.analyzeIfBehind(ctx, c, t.table, t.rows, 10); err != nil {
-					return nil, false, err
-				}
+			if err := d.analyzeWritten(ctx, c, t.table, t.rows); err != nil {
+				return nil, false, err
 			}
 		}
 	}

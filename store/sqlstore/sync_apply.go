@@ -43,14 +43,8 @@ func (r *syncRun) apply(ctx context.Context) error {
 		if err := st.fn(ctx); err != nil {
 			return err
 		}
-		if st.rows != nil && st.rows() >= analyzeAfter {
-			// Autovacuum analyses a table some time after a large load;
-			// until then PostgreSQL plans the next sync's joins as if it
-			// were empty (minutes instead of milliseconds). A step that
-			// wrote a tenth of what the statistics count refreshes them
-			// (autovacuum's own share); a 1% re-sync of a large system
-			// does not (it cost 0.3 s of each, for grants).
-			if err := r.d.analyzeIfBehind(ctx, r.c, st.table, st.rows(), 10); err != nil {
+		if st.rows != nil {
+			if err := r.d.analyzeWritten(ctx, r.c, st.table, st.rows()); err != nil {
 				return err
 			}
 		}
@@ -60,8 +54,22 @@ func (r *syncRun) apply(ctx context.Context) error {
 }
 
 // analyzeAfter is how many rows a sync step writes before PostgreSQL's
-// statistics of its table are refreshed in the same transaction.
+// statistics of its table may be refreshed in the same transaction.
 const analyzeAfter = 50000
+
+// analyzeWritten refreshes, on PostgreSQL, the statistics of a table a sync
+// step wrote rows rows into, when they are at least analyzeAfter and a tenth
+// of what the statistics count (autovacuum's own share). Autovacuum
+// analyses a table some time after a large load; until then PostgreSQL
+// plans the next sync's joins as if it were empty (minutes instead of
+// milliseconds). A 1% re-sync of a large system does not analyse (it cost
+// 0.3 s of each, for grants).
+func (d *DB) analyzeWritten(ctx context.Context, q querier, table string, rows int) error {
+	if rows < analyzeAfter {
+		return nil
+	}
+	return d.analyzeIfBehind(ctx, q, table, rows, 10)
+}
 
 // collect runs a query on the run's connection and returns one T per row,
 // filled by scan. The rows are closed before it returns.
