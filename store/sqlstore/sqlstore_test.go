@@ -198,19 +198,13 @@ func TestSearchWithGapEitherWay(t *testing.T) {
 	}
 	pages := func(f steward.IdentityFilter) []int64 {
 		var got []int64
-		for after := ""; ; {
-			f.After, f.Limit = after, 7
-			page, err := db.Identities(ctx, f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, x := range page.Items {
-				got = append(got, x.ID)
-			}
-			if after = page.Next; after == "" {
-				return got
-			}
+		for _, x := range storetest.AllPages(t, func(o steward.ListOptions) (*steward.Page[steward.IdentityView], error) {
+			f.ListOptions = o
+			return db.Identities(ctx, f)
+		}, 7) {
+			got = append(got, x.ID)
 		}
+		return got
 	}
 	for _, q := range []string{"payments", "pay", "BILLING", "svc", "-1", "nothing"} {
 		for _, gap := range steward.GapKinds {

@@ -10,8 +10,8 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-// allPages follows a list's cursor to its end and returns every item.
-func allPages[T any](t *testing.T, list func(o steward.ListOptions) (*steward.Page[T], error), limit int) []T {
+// AllPages follows a list's cursor to its end and returns every item.
+func AllPages[T any](t *testing.T, list func(o steward.ListOptions) (*steward.Page[T], error), limit int) []T {
 	t.Helper()
 	var out []T
 	for after := ""; ; {
@@ -32,7 +32,7 @@ func allPages[T any](t *testing.T, list func(o steward.ListOptions) (*steward.Pa
 // It also returns each identity's team (-1 for none).
 func wantGaps(t *testing.T, s steward.Store) (map[steward.GapKind][]int64, map[int64]int64) {
 	t.Helper()
-	persons := allPages(t, func(o steward.ListOptions) (*steward.Page[steward.Person], error) {
+	persons := AllPages(t, func(o steward.ListOptions) (*steward.Page[steward.Person], error) {
 		return s.People(ctx(), steward.PersonFilter{ListOptions: o})
 	}, steward.MaxLimit)
 	departed, activeTeams := map[int64]bool{}, map[int64]bool{}
@@ -44,7 +44,7 @@ func wantGaps(t *testing.T, s steward.Store) (map[steward.GapKind][]int64, map[i
 		}
 	}
 	want, teamOf := map[steward.GapKind][]int64{}, map[int64]int64{}
-	identities := allPages(t, func(o steward.ListOptions) (*steward.Page[steward.IdentityView], error) {
+	identities := AllPages(t, func(o steward.ListOptions) (*steward.Page[steward.IdentityView], error) {
 		return s.Identities(ctx(), steward.IdentityFilter{ListOptions: o})
 	}, steward.MaxLimit)
 	for _, x := range identities {
@@ -86,10 +86,10 @@ func checkGaps(t *testing.T, s steward.Store, step string) {
 		if got := st.Gaps[kind]; got != int64(len(w)) {
 			t.Errorf("after %s: InventoryStats counts %d %s gaps, the inventory has %d", step, got, kind, len(w))
 		}
-		filtered := ids(allPages(t, func(o steward.ListOptions) (*steward.Page[steward.IdentityView], error) {
+		filtered := ids(AllPages(t, func(o steward.ListOptions) (*steward.Page[steward.IdentityView], error) {
 			return s.Identities(ctx(), steward.IdentityFilter{Gap: kind, ListOptions: o})
 		}, steward.MaxLimit), func(x steward.IdentityView) int64 { return x.ID })
-		tasks := ids(allPages(t, func(o steward.ListOptions) (*steward.Page[steward.GapView], error) {
+		tasks := ids(AllPages(t, func(o steward.ListOptions) (*steward.Page[steward.GapView], error) {
 			return s.Gaps(ctx(), steward.GapFilter{Gap: kind, ListOptions: o})
 		}, steward.MaxLimit), func(g steward.GapView) int64 { return g.IdentityID })
 		slices.Sort(tasks)
@@ -111,7 +111,7 @@ func checkGaps(t *testing.T, s steward.Store, step string) {
 	}
 	for team := range teams {
 		var got []string
-		for _, g := range allPages(t, func(o steward.ListOptions) (*steward.Page[steward.GapView], error) {
+		for _, g := range AllPages(t, func(o steward.ListOptions) (*steward.Page[steward.GapView], error) {
 			return s.Gaps(ctx(), steward.GapFilter{TeamID: team, ListOptions: o})
 		}, 7) {
 			got = append(got, fmt.Sprint(g.Gap, ":", g.IdentityID))
@@ -283,7 +283,7 @@ func testSyncRuns(t *testing.T, s steward.Store, clock *Clock) {
 	}
 	list := func(f steward.SyncRunFilter) []steward.SyncRun {
 		t.Helper()
-		return allPages(t, func(o steward.ListOptions) (*steward.Page[steward.SyncRun], error) {
+		return AllPages(t, func(o steward.ListOptions) (*steward.Page[steward.SyncRun], error) {
 			f.ListOptions = o
 			return s.SyncRuns(ctx(), f)
 		}, 1)
