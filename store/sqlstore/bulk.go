@@ -155,7 +155,13 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 				}
 			}
 		}
-		// Rows loaded outside a sync: no digest may vouch for them.
+		// Rows loaded outside a sync: no digest may vouch for them, and a
+		// sync running meanwhile, which read one before, must not write it
+		// back (forgetDigest). A bulk load is for seeding a deployment, so
+		// every system with a digest is marked, not the ones it wrote.
+		if _, err := c.ExecContext(ctx, `INSERT INTO sync_dirty (system_id, ref) SELECT DISTINCT system_id, 0 FROM sync_digests`); err != nil {
+			return err
+		}
 		if err := d.dropDigest(ctx, c, `1 = 1`); err != nil {
 			return err
 		}

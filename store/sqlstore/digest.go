@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"math/bits"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -27,10 +28,14 @@ import (
 // costs reading the file and the 1%, not a comparison of every row.
 //
 // The invariant that makes this right: a system's digest lists every live
-// row of its inventory, as the last whole sync left it. Every other write
-// to a system's identities, credentials, entitlements or grants (a partial
-// sync, the API, a bulk load) deletes the digest, and the next whole sync
-// compares every record and writes a new one.
+// row of its inventory, as the last whole sync left it, but for the rows
+// that writes outside a whole sync name in sync_dirty. An identity,
+// credential, entitlement or grant created through the API names the row it
+// wrote there (markDirty); the next whole sync compares those rows too, as
+// if their records had changed. A partial sync and a bulk load write too
+// much to name: they delete the digest and mark the whole system
+// (forgetDigest), and the next whole sync compares every record and writes
+// a new one.
 //
 // Memory: 16 bytes per record plus a 4-byte bucket index per 4 records,
 // about 100 MB for 6 million records, held only during the sync.
@@ -44,6 +49,8 @@ type syncDigest struct {
 	drops []uint64 // the delta's dropped base sums, sorted
 	base  int      // entries in the base rows
 	taken int64    // when the base was taken by comparing every record (Unix µs)
+	dirty []uint64 // a bit per entry: written since outside a sync (nil: none)
+	extra []uint64 // rows written outside a sync that no entry names
 }
 
 // digestVersion changes whenever what a sum covers or how a record becomes
@@ -116,14 +123,22 @@ func newSyncDigest(sums, refs []uint64) *syncDigest {
 	return g
 }
 
-// find returns the index of sum's entry, or -1. Safe for concurrent use.
+// find returns the index of sum's entry, or -1: none, or its row has been
+// written outside a sync since (its record must be read and compared).
+// Safe for concurrent use.
 func (g *syncDigest) find(sum uint64) int {
 	if g == nil {
 		return -1
 	}
 	b := sum >> g.shift
-	return g.scan(sum, g.start[b], g.start[b+1])
+	i := g.scan(sum, g.start[b], g.start[b+1])
+	if i >= 0 && g.isDirty(i) {
+		return -1
+	}
+	return i
 }
+
+func (g *syncDigest) isDirty(i int) bool { return g.dirty != nil && g.dirty[i/64]&(1<<(i%64)) != 0 }
 
 // scan looks for sum among the sorted entries [from, to).
 func (g *syncDigest) scan(sum uint64, from, to uint32) int {
@@ -167,7 +182,7 @@ func (g *syncDigest) skip(sums []uint64, skip []bool) {
 			if at[k] < end[k] && first[k] <= sum {
 				i = g.scan(sum, at[k], end[k])
 			}
-			if i >= 0 {
+			if i >= 0 && !g.isDirty(i) {
 				bit := uint64(1) << (i % 64)
 				skip[k] = atomic.OrUint64(&g.seen[i/64], bit)&bit == 0
 			}
@@ -307,10 +322,114 @@ func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context 
 }
 
 // dropDigest deletes the digest of the system that where selects
-// ("system_id = ?"): its inventory was written outside a whole sync.
+// ("system_id = ?").
 func (d *DB) dropDigest(ctx context.Context, q querier, where string, args ...any) error {
 	_, err := q.ExecContext(ctx, d.q(`DELETE FROM sync_digests WHERE `+where), args...)
 	return err
+}
+
+// refWhole, in sync_dirty, marks a whole system: its next whole sync
+// compares every record.
+const refWhole = 0
+
+// markDirty records that a write outside a whole sync wrote row ref of
+// the system that the identity (ofIdentity) or system id names.
+func (d *DB) markDirty(ctx context.Context, q querier, id int64, ofIdentity bool, ref uint64) error {
+	query := `INSERT INTO sync_dirty (system_id, ref) VALUES (?, ?)`
+	args := []any{id, int64(ref)}
+	if ofIdentity {
+		query = `INSERT INTO sync_dirty (system_id, ref) SELECT system_id, ? FROM identities WHERE id = ?`
+		args = []any{int64(ref), id}
+	}
+	_, err := q.ExecContext(ctx, d.q(query), args...)
+	return err
+}
+
+// forgetDigest is for a write to a system too large to name row by row: the
+// digest goes, and the mark keeps a sync running meanwhile, which read it
+// before, from writing it back.
+func (d *DB) forgetDigest(ctx context.Context, q querier, systemID int64) error {
+	if err := d.dropDigest(ctx, q, `system_id = ?`, systemID); err != nil {
+		return err
+	}
+	return d.markDirty(ctx, q, systemID, false, refWhole)
+}
+
+// dirtyRows is what sync_dirty held for a system when a sync read it.
+type dirtyRows struct {
+	ids   []int64  // its rows, to delete once the sync has compared them
+	refs  []uint64 // what they name, without repeats
+	whole bool     // a mark of the whole system
+}
+
+// readDirty reads the marks of a system's writes outside a whole sync.
+func (d *DB) readDirty(ctx context.Context, q querier, systemID int64) (*dirtyRows, error) {
+	dr := &dirtyRows{}
+	seen := map[uint64]bool{}
+	err := d.eachRow(ctx, q, `SELECT id, ref FROM sync_dirty WHERE system_id = ?`, []any{systemID}, func(rows *sql.Rows) error {
+		var id, ref int64
+		if err := rows.Scan(&id, &ref); err != nil {
+			return err
+		}
+		dr.ids = append(dr.ids, id)
+		switch r := uint64(ref); {
+		case r == refWhole:
+			dr.whole = true
+		case !seen[r]:
+			seen[r] = true
+			dr.refs = append(dr.refs, r)
+		}
+		return nil
+	})
+	return dr, err
+}
+
+// apply marks g's entries of rows written outside a sync, so that their
+// records are read and compared, and keeps the rows no entry names to be
+// compared too. false: compare every record instead (a whole-system mark,
+// or more marks than an eighth of the digest, where reading everything
+// costs little more).
+func (dr *dirtyRows) apply(g *syncDigest) bool {
+	if dr.whole || len(dr.refs) > len(g.refs)/8 {
+		return false
+	}
+	if len(dr.refs) == 0 {
+		return true
+	}
+	want := make(map[uint64]bool, len(dr.refs))
+	for _, r := range dr.refs {
+		want[r] = false
+	}
+	g.dirty = make([]uint64, len(g.seen))
+	for i, r := range g.refs {
+		if _, ok := want[r]; ok {
+			g.dirty[i/64] |= 1 << (i % 64)
+			want[r] = true
+		}
+	}
+	for _, r := range dr.refs { // in the order read: the same run to run
+		if !want[r] {
+			g.extra = append(g.extra, r)
+		}
+	}
+	return true
+}
+
+// clearDirty deletes the marks a sync read, once it has compared what they
+// name; marks written since stay for the next sync.
+func (d *DB) clearDirty(ctx context.Context, q querier, dr *dirtyRows) error {
+	for ids := dr.ids; len(ids) > 0; {
+		n := min(len(ids), 500)
+		args := make([]any, n)
+		for i, id := range ids[:n] {
+			args[i] = id
+		}
+		if _, err := q.ExecContext(ctx, d.q(`DELETE FROM sync_dirty WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`), args...); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
 }
 
 // saveDigest replaces a system's digest with the entries next yields in
@@ -401,10 +520,19 @@ func (d *DB) writeUnseen(ctx context.Context, c *sql.Conn, dg *syncDigest) error
 		return err
 	}
 	rows := map[string][][]any{}
-	for i, ref := range dg.refs {
-		if dg.wasSeen(i) {
-			continue
+	unseen := func(yield func(uint64) bool) {
+		for i, ref := range dg.refs {
+			if !dg.wasSeen(i) && !yield(ref) {
+				return
+			}
 		}
+		for _, ref := range dg.extra { // written outside a sync, named by no entry
+			if !yield(ref) {
+				return
+			}
+		}
+	}
+	for ref := range unseen {
 		switch refKind(ref) {
 		case refIdentity:
 			rows["unseen_identities"] = append(rows["unseen_identities"], []any{refID(ref)})

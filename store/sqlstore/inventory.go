@@ -403,7 +403,7 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 		if err := d.appendEvent(ctx, tx, "identity.created", "identity", idStr(i.ID), i); err != nil {
 			return err
 		}
-		if err := d.dropDigest(ctx, tx, `system_id = ?`, i.SystemID); err != nil {
+		if err := d.markDirty(ctx, tx, i.SystemID, false, identityRef(i.ID)); err != nil {
 			return err
 		}
 		ev := &eventSink{d: d, c: tx}
@@ -533,7 +533,8 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 		} else if err != nil {
 			return err
 		}
-		if err := d.dropDigest(ctx, tx, `system_id = (SELECT system_id FROM identities WHERE id = ?)`, c.IdentityID); err != nil {
+		// The identity's record is read again: it lists its credentials.
+		if err := d.markDirty(ctx, tx, c.IdentityID, true, identityRef(c.IdentityID)); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, "credential.created", "credential", idStr(c.ID), c)
@@ -590,7 +591,7 @@ func (d *DB) CreateEntitlement(ctx context.Context, e *steward.Entitlement) erro
 		} else if err != nil {
 			return err
 		}
-		if err := d.dropDigest(ctx, tx, `system_id = ?`, e.SystemID); err != nil {
+		if err := d.markDirty(ctx, tx, e.SystemID, false, entitlementRef(e.ID)); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, "entitlement.created", "entitlement", idStr(e.ID), e)
@@ -651,7 +652,11 @@ func (d *DB) CreateGrant(ctx context.Context, g *steward.Grant) error {
 		} else if err != nil {
 			return err
 		}
-		if err := d.dropDigest(ctx, tx, `system_id = (SELECT system_id FROM identities WHERE id = ?)`, g.IdentityID); err != nil {
+		ref, ok := grantRef(g.IdentityID, g.EntitlementID)
+		if !ok {
+			ref = refWhole // no digest holds such ids anyway
+		}
+		if err := d.markDirty(ctx, tx, g.IdentityID, true, ref); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, "grant.created", "grant", idStr(g.ID), g)

@@ -424,9 +424,21 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 		}
 		digestCtx := digestContext(o)
 		var dg *syncDigest
+		dirty := &dirtyRows{}
+		if !o.Partial {
+			// Read before the digest: a mark written in between is left
+			// for the next sync, whatever this one reads.
+			if dirty, err = d.readDirty(ctx, c, systemID); err != nil {
+				return err
+			}
+		}
 		if !o.Full && !o.Partial {
 			if dg, err = d.loadDigest(ctx, c, systemID, digestCtx); err != nil {
 				return err
+			}
+			if dg != nil && !dirty.apply(dg) {
+				d.logger.Info("written outside a sync since the last; comparing every record", "system_id", systemID)
+				dg = nil
 			}
 		}
 		records := src.Read(ctx)
@@ -457,6 +469,9 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 				}
 				lap("records loaded")
 				if err := d.saveRenewed(ctx, c, systemID, digestCtx, nil, fresh, fits); err != nil {
+					return err
+				}
+				if err := d.clearDirty(ctx, c, dirty); err != nil {
 					return err
 				}
 				lap("digest saved")
@@ -503,10 +518,12 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 		if o.Partial {
 			// The rows a partial source wrote are not in the digest, and a
 			// whole sync must compare them: it compares everything.
-			if err := d.dropDigest(ctx, c, `system_id = ?`, systemID); err != nil {
+			if err := d.forgetDigest(ctx, c, systemID); err != nil {
 				return err
 			}
 		} else if err := d.renewDigest(ctx, c, systemID, digestCtx, dg, res.Records-dg.seenCountOrZero()); err != nil {
+			return err
+		} else if err := d.clearDirty(ctx, c, dirty); err != nil {
 			return err
 		}
 		lap("digest saved")

@@ -61,6 +61,7 @@ func Run(t *testing.T, open Opener) {
 		"SyncBadRecords":  testSyncBadRecords,
 		"SyncPartial":     testSyncPartial,
 		"SyncDigest":      testSyncDigest,
+		"DigestAfterAPI":  testDigestAfterAPIWrites,
 		"TagBeatsRule":    testTagBeatsRuleAfterPeopleSync,
 		"PersonLater":     testPersonCreatedLater,
 		"OwnershipRules":  testOwnershipRules,
