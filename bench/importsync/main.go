@@ -2,8 +2,9 @@
 // writes a JSONL export of one system with -identities identities and
 // -grants grants, imports it through the real importer and
 // Store.SyncSystem, then re-syncs the same set with -change of it changed
-// (renamed, removed, added identities; removed and added grants), and once
-// more unchanged. Beside it, in the same run, it measures the raw insert
+// (renamed, removed, added identities; removed and added grants), once
+// more unchanged, once more after a grant and a credential created through
+// the API, and once comparing every record. Beside it, in the same run, it measures the raw insert
 // speed of the same engine. It prints Markdown for bench/RESULTS.md.
 //
 //	go run ./bench/importsync -db /tmp/sync.db
@@ -121,12 +122,17 @@ func main() {
 	for _, p := range []struct {
 		name, file string
 		full       bool
+		before     func()
 	}{
-		{"import (first load)", base, false},
-		{"re-sync, " + fmt.Sprint(*change*100) + "% changed", changed, false},
-		{"re-sync, unchanged", changed, false},
-		{"re-sync, unchanged, every record compared (Full)", changed, true},
+		{"import (first load)", base, false, nil},
+		{"re-sync, " + fmt.Sprint(*change*100) + "% changed", changed, false, nil},
+		{"re-sync, unchanged", changed, false, nil},
+		{"re-sync, unchanged, after a grant and a credential created through the API", changed, false, func() { writeByHand(ctx, db, sys.ID) }},
+		{"re-sync, unchanged, every record compared (Full)", changed, true, nil},
 	} {
+		if p.before != nil {
+			p.before()
+		}
 		resetPeak()
 		src := must(importer.Open(importer.FormatJSONL, p.file, importer.Options{}))
 		t0 := time.Now()
@@ -136,6 +142,9 @@ func main() {
 		check(db.Checkpoint(ctx)) // finish it before the next phase
 		phases = append(phases, phase{p.name, p.file, res, took, time.Since(t1), peakRSS()})
 		log.Printf("%s: %s, %+v", p.name, took.Round(time.Millisecond), *res)
+		if p.before != nil && (res.GrantsRemoved != 1 || res.CredentialsChanged != 1) {
+			log.Fatalf("the re-sync after writes through the API did not take them away: %+v", *res)
+		}
 		if p.full && res.Events != 0 {
 			log.Fatalf("comparing every record found changes the digest-driven re-syncs missed: %+v", *res)
 		}
@@ -170,6 +179,24 @@ func main() {
 	r := phases[1].res
 	fmt.Printf("\nRe-sync changes: %d identities created, %d updated, %d removed; %d grants created, %d removed; %d gaps opened, %d closed.\n",
 		r.IdentitiesCreated, r.IdentitiesUpdated, r.IdentitiesRemoved, r.GrantsCreated, r.GrantsRemoved, r.GapsOpened, r.GapsClosed)
+}
+
+// writeByHand creates, through the store's API, a grant the files do not
+// list and a credential of an identity that the files list without it: the
+// next re-sync must take both away again, comparing only their rows.
+func writeByHand(ctx context.Context, db *sqlstore.DB, systemID int64) {
+	q := func(s string) string {
+		if db.Dialect() == "postgres" {
+			return strings.NewReplacer("?1", "$1", "?2", "$2").Replace(s)
+		}
+		return s
+	}
+	var identityID, entID int64
+	check(db.SQL().QueryRowContext(ctx, q(`SELECT id FROM identities WHERE system_id = ?1 AND status = 'active' ORDER BY id LIMIT 1`), systemID).Scan(&identityID))
+	check(db.SQL().QueryRowContext(ctx, q(`SELECT id FROM entitlements WHERE system_id = ?1
+		AND id NOT IN (SELECT entitlement_id FROM grants WHERE identity_id = ?2) ORDER BY id LIMIT 1`), systemID, identityID).Scan(&entID))
+	check(db.CreateGrant(ctx, &steward.Grant{IdentityID: identityID, EntitlementID: entID, Type: steward.GrantStanding, GrantedVia: "by hand"}))
+	check(db.CreateCredential(ctx, &steward.Credential{IdentityID: identityID, ExternalID: "by-hand", Kind: steward.CredPassword, CreatedAt: time.Now().UTC()}))
 }
 
 // gen writes deterministic JSONL exports. Identity i is "svc-<i>"; a change
