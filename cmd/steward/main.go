@@ -1,6 +1,6 @@
 // Command steward is Steward's one binary: the server (serve), its
 // administration (migrate, demo, token, audit) and an API client
-// (identities). Run "steward --help".
+// (identities, gaps, sync-runs). Run "steward --help".
 package main
 
 import (
@@ -165,7 +165,7 @@ Quick start:
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newDemoCmd(e), newTokenCmd(e), newAuditCmd(e),
-		newVersionCmd(e), newIdentitiesCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e))
+		newVersionCmd(e), newIdentitiesCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e), newSyncRunsCmd(e))
 	return root
 }
 

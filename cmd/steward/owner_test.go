@@ -200,4 +200,32 @@ func TestServeImports(t *testing.T) {
 	if !strings.Contains(e.Error.Message, "upload:2") {
 		t.Errorf("broken import: %+v", e.Error)
 	}
+
+	// sync-runs lists the three, newest first; the failed one with why.
+	cli := func(args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, append(args, "--server", s.base, "--token", s.token)...)
+	}
+	system := fmt.Sprint(sys.ID)
+	code, out, errOut := cli("sync-runs", "--system-id", system)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "RUN") ||
+		!strings.Contains(lines[1], "failed: ") || !strings.Contains(lines[1], "upload:2") ||
+		!strings.Contains(lines[2], "ok: 1 record, nothing changed") ||
+		!strings.Contains(lines[3], "ok: 1 record; identities 1 created") || !strings.Contains(lines[3], system+" uploaded") {
+		t.Fatalf("sync-runs: exit %d\n%s%s", code, out, errOut)
+	}
+	var failed steward.Page[steward.SyncRun]
+	code, out, errOut = cli("sync-runs", "--system-id", system, "--failed", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &failed); code != 0 || err != nil || len(failed.Items) != 1 || failed.Items[0].Result != nil ||
+		!strings.Contains(failed.Items[0].Error, "upload:2") {
+		t.Fatalf("sync-runs --failed -o json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	code, out, errOut = cli("sync-runs", "--system-id", system, "--succeeded", "--limit", "1")
+	if code != 0 || strings.Count(out, "\n") != 2 || !strings.Contains(errOut, "next page: --after ") {
+		t.Fatalf("sync-runs --succeeded --limit 1: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, _, errOut := cli("sync-runs", "--failed", "--succeeded"); code != ExitInvalid {
+		t.Errorf("sync-runs --failed --succeeded: exit %d %s", code, errOut)
+	}
 }

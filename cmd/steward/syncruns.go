@@ -1,0 +1,126 @@
+package main
+
+import (
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stewardhq/steward"
+)
+
+func newSyncRunsCmd(e *env) *cobra.Command {
+	var c client
+	var output, source, after string
+	var systemID int64
+	var failed, succeeded bool
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "sync-runs",
+		Short: "List sync and import runs through the API, newest first",
+		Long: `List every sync and import run, newest first: which source and system it
+read, when it started, how long it took, and what it changed, or why it
+failed. A failed run changed nothing (it was rolled back whole); its error
+names the line at fault where there was one. -o json prints each run whole.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if output != "table" && output != "json" {
+				return usageError{fmt.Errorf("-o %q: want table or json", output)}
+			}
+			if failed && succeeded {
+				return usageError{fmt.Errorf("--failed and --succeeded exclude each other")}
+			}
+			v := url.Values{}
+			if source != "" {
+				v.Set("source", source)
+			}
+			if systemID != 0 {
+				v.Set("system_id", strconv.FormatInt(systemID, 10))
+			}
+			if failed || succeeded {
+				v.Set("failed", strconv.FormatBool(failed))
+			}
+			if limit != 0 {
+				v.Set("limit", strconv.Itoa(limit))
+			}
+			if after != "" {
+				v.Set("after", after)
+			}
+			var page steward.Page[steward.SyncRun]
+			if err := c.get(cmd.Context(), "/api/v1/sync-runs", v, &page); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeJSON(e.stdout, page)
+			}
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "RUN\tSOURCE\tSYSTEM\tSTARTED\tTOOK\tOUTCOME")
+			for _, r := range page.Items {
+				system := "-"
+				if r.SystemID != nil {
+					system = fmt.Sprintf("%d %s", *r.SystemID, r.SystemName)
+				}
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Source, system, r.StartedAt.UTC().Format(time.DateTime),
+					r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond), runOutcome(r))
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			if page.Next != "" {
+				fmt.Fprintf(e.stderr, "next page: --after %s\n", page.Next)
+			}
+			return nil
+		},
+	}
+	addClientFlags(cmd, &c, &output)
+	cmd.Flags().StringVar(&source, "source", "", "only runs of this source (as sync and import name it, e.g. ldap:corp)")
+	cmd.Flags().Int64Var(&systemID, "system-id", 0, "only runs of this system")
+	cmd.Flags().BoolVar(&failed, "failed", false, "only runs that failed")
+	cmd.Flags().BoolVar(&succeeded, "succeeded", false, "only runs that succeeded")
+	cmd.Flags().IntVar(&limit, "limit", 0, "page size")
+	cmd.Flags().StringVar(&after, "after", "", "cursor of the page to show")
+	return cmd
+}
+
+// runOutcome is one line on what a run did: its counts, or its error cut to
+// the table's width (-o json has it whole).
+func runOutcome(r steward.SyncRun) string {
+	if r.Error != "" || r.Result == nil {
+		msg := strings.Join(strings.Fields(r.Error), " ")
+		if n := 120; len([]rune(msg)) > n {
+			msg = string([]rune(msg)[:n]) + "…"
+		}
+		return "failed: " + msg
+	}
+	res := r.Result
+	var parts []string
+	group := func(what string, counts ...any) {
+		var got []string
+		for i := 0; i < len(counts); i += 2 {
+			if n := counts[i].(int); n != 0 {
+				got = append(got, fmt.Sprintf("%d %s", n, counts[i+1]))
+			}
+		}
+		if len(got) > 0 {
+			parts = append(parts, what+" "+strings.Join(got, ", "))
+		}
+	}
+	group("identities", res.IdentitiesCreated, "created", res.IdentitiesUpdated, "updated", res.IdentitiesRemoved, "removed")
+	group("credentials", res.CredentialsRotated, "rotated", res.CredentialsChanged, "changed")
+	group("entitlements", res.EntitlementsChanged, "changed")
+	group("grants", res.GrantsCreated, "created", res.GrantsUpdated, "updated", res.GrantsRemoved, "removed")
+	group("people", res.PeopleCreated, "created", res.PeopleUpdated, "updated", res.PeopleDeparted, "departed")
+	group("gaps", res.GapsOpened, "opened", res.GapsClosed, "closed")
+	records := fmt.Sprintf("%d records", res.Records)
+	if res.Records == 1 {
+		records = "1 record"
+	}
+	if len(parts) == 0 {
+		return "ok: " + records + ", nothing changed"
+	}
+	return "ok: " + records + "; " + strings.Join(parts, "; ")
+}
