@@ -2,6 +2,7 @@ package steward
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"path"
 	"slices"
@@ -277,6 +278,46 @@ type SyncResult struct {
 	GapsOpened          int `json:"gaps_opened"`
 	GapsClosed          int `json:"gaps_closed"`
 	Events              int `json:"events"`
+}
+
+// Changes says in words what a run changed, group by group ("identities 2
+// created, 1 removed; gaps 1 opened"); empty when it changed nothing.
+func (r SyncResult) Changes() string {
+	var parts []string
+	group := func(what string, counts ...any) {
+		var got []string
+		for i := 0; i < len(counts); i += 2 {
+			if n := counts[i].(int); n != 0 {
+				got = append(got, fmt.Sprintf("%d %s", n, counts[i+1]))
+			}
+		}
+		if len(got) > 0 {
+			parts = append(parts, what+" "+strings.Join(got, ", "))
+		}
+	}
+	group("identities", r.IdentitiesCreated, "created", r.IdentitiesUpdated, "updated", r.IdentitiesRemoved, "removed")
+	group("credentials", r.CredentialsRotated, "rotated", r.CredentialsChanged, "changed")
+	group("entitlements", r.EntitlementsChanged, "changed")
+	group("grants", r.GrantsCreated, "created", r.GrantsUpdated, "updated", r.GrantsRemoved, "removed")
+	group("people", r.PeopleCreated, "created", r.PeopleUpdated, "updated", r.PeopleDeparted, "departed")
+	group("gaps", r.GapsOpened, "opened", r.GapsClosed, "closed")
+	return strings.Join(parts, "; ")
+}
+
+// Outcome is one line on how a run ended: "ok: 3 records; identities 1
+// created" or "failed: " and its error.
+func (r SyncRun) Outcome() string {
+	if r.Error != "" || r.Result == nil {
+		return "failed: " + strings.Join(strings.Fields(r.Error), " ")
+	}
+	records := fmt.Sprintf("%d records", r.Result.Records)
+	if r.Result.Records == 1 {
+		records = "1 record"
+	}
+	if c := r.Result.Changes(); c != "" {
+		return "ok: " + records + "; " + c
+	}
+	return "ok: " + records + ", nothing changed"
 }
 
 // OwnershipService keeps owners explicit and gaps tracked.

@@ -111,3 +111,22 @@ func TestSourceNormalize(t *testing.T) {
 		t.Fatalf("AtPos = %v", err)
 	}
 }
+
+func TestSyncRunOutcome(t *testing.T) {
+	for _, tt := range []struct {
+		run  steward.SyncRun
+		want string
+	}{
+		{steward.SyncRun{Result: &steward.SyncResult{Records: 1}}, "ok: 1 record, nothing changed"},
+		{steward.SyncRun{Result: &steward.SyncResult{Records: 12, IdentitiesUpdated: 2, IdentitiesRemoved: 1, GrantsCreated: 3, GapsClosed: 1}},
+			"ok: 12 records; identities 2 updated, 1 removed; grants 3 created; gaps 1 closed"},
+		{steward.SyncRun{Result: &steward.SyncResult{Records: 40, PeopleDeparted: 1, CredentialsRotated: 2}},
+			"ok: 40 records; credentials 2 rotated; people 1 departed"},
+		{steward.SyncRun{Error: "2 record(s) cannot be used; nothing was changed:\n  f.csv:3: no kind\n  f.csv:9: no kind"},
+			"failed: 2 record(s) cannot be used; nothing was changed: f.csv:3: no kind f.csv:9: no kind"},
+	} {
+		if got := tt.run.Outcome(); got != tt.want {
+			t.Errorf("Outcome() = %q, want %q", got, tt.want)
+		}
+	}
+}

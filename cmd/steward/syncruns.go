@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -86,41 +85,12 @@ names the line at fault where there was one. -o json prints each run whole.`,
 	return cmd
 }
 
-// runOutcome is one line on what a run did: its counts, or its error cut to
-// the table's width (-o json has it whole).
+// runOutcome is the run's Outcome, an error cut to the table's width (-o
+// json has it whole).
 func runOutcome(r steward.SyncRun) string {
-	if r.Error != "" || r.Result == nil {
-		msg := strings.Join(strings.Fields(r.Error), " ")
-		if n := 120; len([]rune(msg)) > n {
-			msg = string([]rune(msg)[:n]) + "…"
-		}
-		return "failed: " + msg
+	out := []rune(r.Outcome())
+	if n := 140; len(out) > n {
+		return string(out[:n]) + "…"
 	}
-	res := r.Result
-	var parts []string
-	group := func(what string, counts ...any) {
-		var got []string
-		for i := 0; i < len(counts); i += 2 {
-			if n := counts[i].(int); n != 0 {
-				got = append(got, fmt.Sprintf("%d %s", n, counts[i+1]))
-			}
-		}
-		if len(got) > 0 {
-			parts = append(parts, what+" "+strings.Join(got, ", "))
-		}
-	}
-	group("identities", res.IdentitiesCreated, "created", res.IdentitiesUpdated, "updated", res.IdentitiesRemoved, "removed")
-	group("credentials", res.CredentialsRotated, "rotated", res.CredentialsChanged, "changed")
-	group("entitlements", res.EntitlementsChanged, "changed")
-	group("grants", res.GrantsCreated, "created", res.GrantsUpdated, "updated", res.GrantsRemoved, "removed")
-	group("people", res.PeopleCreated, "created", res.PeopleUpdated, "updated", res.PeopleDeparted, "departed")
-	group("gaps", res.GapsOpened, "opened", res.GapsClosed, "closed")
-	records := fmt.Sprintf("%d records", res.Records)
-	if res.Records == 1 {
-		records = "1 record"
-	}
-	if len(parts) == 0 {
-		return "ok: " + records + ", nothing changed"
-	}
-	return "ok: " + records + "; " + strings.Join(parts, "; ")
+	return string(out)
 }

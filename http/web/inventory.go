@@ -113,7 +113,8 @@ type inventoryPage struct {
 	Teams        []option
 	Error        string
 	Rows         []identityRow
-	Searched     bool // the store was asked; false when the filter was bad
+	Searched     bool        // the store was asked; false when the filter was bad
+	Sync         *systemSync // how fresh the chosen system's inventory is
 	FirstURL     string
 	NextURL      string
 	OnFirstPage  bool
@@ -153,6 +154,10 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Teams = teamOptions(teams, q.Team, option{Value: "", Label: "any"})
+	if p.Sync, err = s.systemSync(r.Context(), q.System, p.Systems); err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	}
 
 	status := http.StatusOK
 	f, err := q.Filter()
@@ -297,6 +302,54 @@ func (s *server) systemOptions(r *http.Request, current string) ([]option, error
 		opts = append(opts, option{Value: current, Label: "system " + current, Selected: true})
 	}
 	return opts, nil
+}
+
+// systemSync is how fresh one system's inventory is: its last sync or
+// import, and when that failed, its last success.
+type systemSync struct {
+	System      string
+	Never       bool // no run yet: its identities came through the API or a bulk load
+	Last        timeText
+	LastSource  string
+	LastOutcome string // steward.SyncRun.Outcome
+	Failed      bool
+	Success     timeText // the last success, when the last run failed
+	HasSuccess  bool
+}
+
+// systemSync reads the runs of the system the inventory is filtered by (id,
+// as the URL has it); nil when it is not filtered by one.
+func (s *server) systemSync(ctx context.Context, id string, systems []option) (*systemSync, error) {
+	systemID, err := strconv.ParseInt(id, 10, 64)
+	if err != nil || systemID <= 0 {
+		return nil, nil // none chosen; a bad one is the filter's to report
+	}
+	out := &systemSync{System: "system " + id}
+	for _, o := range systems {
+		if o.Value == id {
+			out.System = o.Label
+		}
+	}
+	last, err := s.store.SyncRuns(ctx, steward.SyncRunFilter{SystemID: systemID, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil {
+		return nil, err
+	}
+	if len(last.Items) == 0 {
+		out.Never = true
+		return out, nil
+	}
+	run := last.Items[0]
+	out.Last, out.LastSource, out.LastOutcome = s.timeText(&run.FinishedAt, ""), run.Source, run.Outcome()
+	if out.Failed = run.Result == nil; out.Failed {
+		ok, err := s.store.SyncRuns(ctx, steward.SyncRunFilter{SystemID: systemID, Failed: new(false), ListOptions: steward.ListOptions{Limit: 1}})
+		if err != nil {
+			return nil, err
+		}
+		if out.HasSuccess = len(ok.Items) > 0; out.HasSuccess {
+			out.Success = s.timeText(&ok.Items[0].FinishedAt, "")
+		}
+	}
+	return out, nil
 }
 
 // allTeams returns the teams for a select, up to listAll.

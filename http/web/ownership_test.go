@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -535,4 +537,70 @@ func TestInventoryGapFilter(t *testing.T) {
 			t.Errorf("status %d; body:\n%s", res.StatusCode, body)
 		}
 	})
+}
+
+// TestInventorySystemSync: filtered by a system, the inventory says how
+// fresh that system's rows are: never synced, last synced and with what
+// outcome, or that the last sync failed, why, and when one last succeeded.
+func TestInventorySystemSync(t *testing.T) {
+	t.Parallel()
+	f := MustFixture(t)
+	session := f.MustSignIn(t)
+	ctx := steward.WithActor(context.Background(), "system:test")
+	page := func(query string) string {
+		t.Helper()
+		res, body := f.Do(t, http.MethodGet, "/inventory"+query, session, nil)
+		if res.StatusCode != http.StatusOK {
+			t.Fatalf("%s: status %d", query, res.StatusCode)
+		}
+		return body
+	}
+	if body := page("?system=1"); !strings.Contains(body, `id="system-sync">No sync or import of aws-prod-payments has run yet`) {
+		t.Errorf("a system never synced:\n%s", body)
+	}
+	if body := page(""); strings.Contains(body, `id="system-sync"`) {
+		t.Error("the unfiltered inventory speaks of one system's syncs")
+	}
+	sys := &steward.System{Name: "corp-vault", Kind: steward.SystemVault}
+	if err := f.Store.CreateSystem(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	source := func(recs ...steward.Record) steward.Source {
+		return steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+			return func(yield func(steward.Record, error) bool) {
+				for i, r := range recs {
+					r.Pos = fmt.Sprintf("vault.jsonl:%d", i+1)
+					if !yield(r, nil) {
+						return
+					}
+				}
+			}
+		})
+	}
+	approle := func() steward.Record {
+		return steward.Record{Identity: &steward.SourceIdentity{ExternalID: "approle-ci", Kind: steward.KindWorkload}}
+	}
+	if _, err := f.Store.SyncSystem(ctx, sys.ID, source(approle()), steward.SyncOptions{Source: "vault:corp"}); err != nil {
+		t.Fatal(err)
+	}
+	q := fmt.Sprintf("?system=%d", sys.ID)
+	body := page(q)
+	for _, want := range []string{`id="system-sync">corp-vault was last synced`, "just now", "by vault:corp: ok: 1 record; identities 1 created"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("after a sync, the page lacks %q", want)
+		}
+	}
+	if _, err := f.Store.SyncSystem(ctx, sys.ID, source(approle(), approle()), steward.SyncOptions{Source: "vault:corp"}); !steward.IsCode(err, steward.EINVALID) {
+		t.Fatalf("a sync listing one identity twice: %v", err)
+	}
+	body = page(q)
+	for _, want := range []string{`role="alert" id="system-sync">The last sync of corp-vault (vault:corp,`, "failed: ",
+		"vault.jsonl:2", "listed more than once", "as of the last one that succeeded"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("after a failed sync, the page lacks %q:\n%s", want, body)
+		}
+	}
+	if rows := rowIDs(body); len(rows) != 1 {
+		t.Errorf("the failed sync changed the inventory: rows %v", rows)
+	}
 }

@@ -65,7 +65,7 @@ func (s *server) base(r *http.Request, title, active string) pageBase {
 func parsePages() map[string]*template.Template {
 	pages := map[string][]string{
 		"signin":    {"templates/head.html", "templates/signin.html"},
-		"inventory": {"templates/head.html", "templates/layout.html", "templates/inventory.html"},
+		"inventory": {"templates/head.html", "templates/layout.html", "templates/inventory.html", "templates/time.html"},
 		"identity":  {"templates/head.html", "templates/layout.html", "templates/identity.html", "templates/time.html"},
 		"ownership": {"templates/head.html", "templates/layout.html", "templates/ownership.html", "templates/time.html"},
 		"error":     {"templates/head.html", "templates/layout.html", "templates/error.html"},
