@@ -7,7 +7,10 @@
 -- the whole system, for writes too large to name row by row). The next whole
 -- sync compares those rows as well as the records that changed, and deletes
 -- the rows it read here, and only those: a write that lands while it runs
--- is left for the sync after.
+-- is left for the sync after. (A system that is never synced keeps the marks
+-- of its API writes, a small row per row written, until its first sync:
+-- marking only systems that have a digest would lose a write that lands
+-- during the sync that writes the first one.)
 CREATE TABLE sync_dirty (
     id        INTEGER PRIMARY KEY,
     system_id INTEGER NOT NULL REFERENCES systems (id) ON DELETE CASCADE,
