@@ -2,6 +2,7 @@ package importer
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"errors"
 	"io"
@@ -9,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/cespare/xxhash/v2"
 
 	"github.com/stewardhq/steward"
 )
@@ -43,6 +46,7 @@ func (s *CSV) read(r io.Reader, emit func(steward.Record, error) bool) error {
 	if err != nil {
 		return steward.AtPos(s.in.pos(1), err)
 	}
+	sum := newCSVSum(header) // before the next Read reuses header's slice
 	cr.FieldsPerRecord = len(header)
 	for {
 		rec, err := cr.Read()
@@ -66,11 +70,42 @@ func (s *CSV) read(r io.Reader, emit func(steward.Record, error) bool) error {
 			}
 			continue
 		}
-		r.Pos = s.in.pos(line)
+		r.Pos, r.Sum = s.in.pos(line), sum.of(rec)
 		if !emit(r, nil) {
 			return nil
 		}
 	}
+}
+
+// csvSum is a row's Record.Sum: the xxHash64 of the header's and the row's
+// fields, each followed by a unit separator. The header is in it because it
+// gives the fields their meaning. Without it the store would sum each
+// parsed record as JSON: a third of an unchanged million-row re-import.
+type csvSum struct {
+	d      *xxhash.Digest
+	header [8]byte
+}
+
+func newCSVSum(header []string) *csvSum {
+	c := &csvSum{d: xxhash.New()}
+	for _, h := range header {
+		c.d.WriteString(h)
+		c.d.Write(unitSep)
+	}
+	binary.LittleEndian.PutUint64(c.header[:], c.d.Sum64())
+	return c
+}
+
+var unitSep = []byte{0x1f}
+
+func (c *csvSum) of(fields []string) uint64 {
+	c.d.Reset()
+	c.d.Write(c.header[:])
+	for _, f := range fields {
+		c.d.WriteString(f)
+		c.d.Write(unitSep)
+	}
+	return max(1, c.d.Sum64()) // 0 says "no sum"
 }
 
 // csvHeader maps each known column to its index (-1 if absent) and each

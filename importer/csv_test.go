@@ -1,6 +1,8 @@
 package importer
 
 import (
+	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -105,5 +107,50 @@ func TestCSVBadInput(t *testing.T) {
 				t.Errorf("error %q does not say %q", steward.ErrorMessage(errs[0]), tc.want)
 			}
 		})
+	}
+}
+
+// TestCSVSums: each row's Sum is of the row as written and of the header
+// that gives it meaning, so that an unchanged re-import is not summed by
+// the store as JSON, record by record.
+func TestCSVSums(t *testing.T) {
+	t.Parallel()
+	sums := func(text string) []uint64 {
+		t.Helper()
+		path := t.TempDir() + "/ids.csv"
+		if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		recs, errs := collect(t, MustOpen(t, FormatCSV, path))
+		if len(errs) != 0 {
+			t.Fatal(errs)
+		}
+		var out []uint64
+		for _, r := range recs {
+			if r.Sum == 0 {
+				t.Fatalf("%s has no sum", r.Pos)
+			}
+			out = append(out, r.Sum)
+		}
+		return out
+	}
+	base := sums("external_id,kind,name\na,bot,one\nb,bot,two\nc,bot,three\n")
+	if again := sums("external_id,kind,name\na,bot,one\nb,bot,two\nc,bot,three\n"); !slices.Equal(again, base) {
+		t.Errorf("the same file twice: %v, then %v", base, again)
+	}
+	if len(base) != 3 || base[0] == base[1] || base[1] == base[2] || base[0] == base[2] {
+		t.Errorf("three rows, three sums: %v", base)
+	}
+	changed := sums("external_id,kind,name\na,bot,one\nb,bot,TWO\nc,bot,three\n")
+	if changed[0] != base[0] || changed[1] == base[1] || changed[2] != base[2] {
+		t.Errorf("one cell changed: %v, was %v", changed, base)
+	}
+	// The same cells under other column names mean something else.
+	if other := sums("external_id,kind,team\na,bot,one\nb,bot,two\nc,bot,three\n"); other[0] == base[0] {
+		t.Error("a row's sum does not depend on the header")
+	}
+	// A cell's bounds are in the sum: "ab","c" is not "a","bc".
+	if a, b := sums("external_id,kind,name,team\nx,bot,ab,c\n"), sums("external_id,kind,name,team\nx,bot,a,bc\n"); a[0] == b[0] {
+		t.Error("moving a character across a cell boundary keeps the sum")
 	}
 }
