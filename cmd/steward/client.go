@@ -28,7 +28,26 @@ type client struct {
 func addClientFlags(cmd *cobra.Command, c *client, output *string) {
 	cmd.Flags().StringVar(&c.server, "server", "http://127.0.0.1:8080", "Steward server URL")
 	cmd.Flags().StringVar(&c.token, "token", "", "API token (better set STEWARD_TOKEN, which stays out of shell history)")
-	cmd.Flags().StringVarP(output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, output)
+}
+
+// addOutputFlag adds -o, which takes table (the default) or json and
+// refuses anything else as a usage error.
+func addOutputFlag(cmd *cobra.Command, output *string) {
+	*output = "table"
+	cmd.Flags().VarP((*outputFormat)(output), "output", "o", "output format: table or json")
+}
+
+type outputFormat string
+
+func (o *outputFormat) String() string { return string(*o) }
+func (o *outputFormat) Type() string   { return "format" }
+func (o *outputFormat) Set(v string) error {
+	if v != "table" && v != "json" {
+		return fmt.Errorf("%q: want table or json", v)
+	}
+	*o = outputFormat(v)
+	return nil
 }
 
 // get calls GET path?query and decodes the JSON answer into out. A JSON
@@ -119,9 +138,6 @@ cursor of the next page is printed to stderr; pass it back with --after.`,
   steward identities list --gap owner_departed --team-id 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", output)}
-			}
 			v := url.Values{}
 			set := func(k, val string) {
 				if val != "" {
@@ -145,26 +161,11 @@ cursor of the next page is printed to stderr; pass it back with --after.`,
 			if limit != 0 {
 				v.Set("limit", strconv.Itoa(limit))
 			}
-			var page steward.Page[steward.IdentityView]
-			if err := c.get(cmd.Context(), "/api/v1/identities", v, &page); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, page)
-			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tKIND\tSYSTEM\tENV\tOWNER\tTEAM\tSTATUS\tLAST USED")
-			for _, i := range page.Items {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", i.ID, i.Name, i.Kind, i.SystemName, i.Environment,
-					orDash(ownerLabel(i)), orDash(i.TeamName), i.Status, fmtTime(i.LastUsedAt))
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			if page.Next != "" {
-				fmt.Fprintf(e.stderr, "next page: --after %s\n", page.Next)
-			}
-			return nil
+			return listPage(cmd.Context(), e, &c, output, "/api/v1/identities", v,
+				"ID\tNAME\tKIND\tSYSTEM\tENV\tOWNER\tTEAM\tSTATUS\tLAST USED", func(i steward.IdentityView) string {
+					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", i.ID, i.Name, i.Kind, i.SystemName, i.Environment,
+						orDash(ownerLabel(i)), orDash(i.TeamName), i.Status, fmtTime(i.LastUsedAt))
+				})
 		},
 	}
 	addClientFlags(cmd, &c, &output)
@@ -190,9 +191,6 @@ func newIdentitiesGetCmd(e *env) *cobra.Command {
 		Short: "Show one identity",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", output)}
-			}
 			id, err := parseIdentityID(args[0])
 			if err != nil {
 				return err
@@ -262,9 +260,6 @@ back to source tags and ownership rules at the next sync or 'steward apply'.`,
   steward identities set-owner 4711 --clear`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", output)}
-			}
 			set := cmd.Flags().Changed("owner-id") || cmd.Flags().Changed("team-id")
 			if clear == set {
 				return usageError{errors.New("give --owner-id and/or --team-id, or --clear")}
@@ -307,9 +302,6 @@ may attest: another person is refused (exit 2).`,
 		Example: `  steward identities attest 4711 --person-id 42 --note "used by the nightly export"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", output)}
-			}
 			id, err := parseIdentityID(args[0])
 			if err != nil {
 				return err
@@ -334,6 +326,31 @@ func ownerLabel(i steward.IdentityView) string {
 		return i.OwnerName + " (departed)"
 	}
 	return i.OwnerName
+}
+
+// listPage gets one page of a list and prints it: with -o json as it came,
+// else a table of header and one row per item, and the next page's cursor
+// on stderr.
+func listPage[T any](ctx context.Context, e *env, c *client, output, path string, query url.Values, header string, row func(T) string) error {
+	var page steward.Page[T]
+	if err := c.get(ctx, path, query, &page); err != nil {
+		return err
+	}
+	if output == "json" {
+		return writeJSON(e.stdout, page)
+	}
+	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, header)
+	for _, item := range page.Items {
+		fmt.Fprintln(w, row(item))
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	if page.Next != "" {
+		fmt.Fprintf(e.stderr, "next page: --after %s\n", page.Next)
+	}
+	return nil
 }
 
 func orDash(s string) string {

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,9 +25,6 @@ active member (team_inactive). Each gap is a task with a due date. The
 suggested owner is the departed owner's manager, or else the team's manager.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", output)}
-			}
 			v := url.Values{}
 			if gap != "" {
 				v.Set("gap", gap)
@@ -42,26 +38,11 @@ suggested owner is the departed owner's manager, or else the team's manager.`,
 			if after != "" {
 				v.Set("after", after)
 			}
-			var page steward.Page[steward.GapView]
-			if err := c.get(cmd.Context(), "/api/v1/gaps", v, &page); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, page)
-			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TASK\tGAP\tIDENTITY\tKIND\tSYSTEM\tTEAM\tOWNER\tSUGGESTED OWNER\tOPENED\tDUE")
-			for _, g := range page.Items {
-				fmt.Fprintf(w, "%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", g.ID, g.Gap, g.IdentityID, g.IdentityName, g.IdentityKind,
-					g.SystemName, orDash(g.TeamName), orDash(g.OwnerName), orDash(g.SuggestedOwner), g.OpenedAt.Format(time.DateOnly), g.DueAt.Format(time.DateOnly))
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			if page.Next != "" {
-				fmt.Fprintf(e.stderr, "next page: --after %s\n", page.Next)
-			}
-			return nil
+			return listPage(cmd.Context(), e, &c, output, "/api/v1/gaps", v,
+				"TASK\tGAP\tIDENTITY\tKIND\tSYSTEM\tTEAM\tOWNER\tSUGGESTED OWNER\tOPENED\tDUE", func(g steward.GapView) string {
+					return fmt.Sprintf("%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", g.ID, g.Gap, g.IdentityID, g.IdentityName, g.IdentityKind,
+						g.SystemName, orDash(g.TeamName), orDash(g.OwnerName), orDash(g.SuggestedOwner), g.OpenedAt.Format(time.DateOnly), g.DueAt.Format(time.DateOnly))
+				})
 		},
 	}
 	addClientFlags(cmd, &c, &output)

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"strings"
 	"time"
@@ -50,9 +49,6 @@ FILE - reads standard input.`,
   kubectl get serviceaccounts -A -o json | steward import --format k8s-serviceaccounts --system k8s-prod -`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", output)}
-			}
 			if system == "" {
 				return steward.Errorf(steward.EINVALID, "--system is required: the name of the system the file describes (created if new).")
 			}
@@ -107,7 +103,7 @@ FILE - reads standard input.`,
 	cmd.Flags().StringVar(&environment, "environment", "prod", "environment of identities the file does not place")
 	cmd.Flags().BoolVar(&partial, "partial", false, "the file is not the whole system: add and update, remove nothing")
 	cmd.Flags().BoolVar(&full, "full", false, "compare every record, also those the last import read unchanged")
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, &output)
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
 }

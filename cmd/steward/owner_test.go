@@ -228,4 +228,7 @@ func TestServeImports(t *testing.T) {
 	if code, _, errOut := cli("sync-runs", "--failed", "--succeeded"); code != ExitInvalid {
 		t.Errorf("sync-runs --failed --succeeded: exit %d %s", code, errOut)
 	}
+	if code, _, errOut := cli("sync-runs", "-o", "yaml"); code != ExitInvalid || !strings.Contains(errOut, "want table or json") {
+		t.Errorf("sync-runs -o yaml: exit %d %s", code, errOut)
+	}
 }

@@ -30,9 +30,6 @@ docs/configuration.md. 'steward serve' runs them on their schedule.`,
 		Example: `  steward sync --config steward.yaml
   steward sync pg-main --config steward.yaml -o json`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", output)}
-			}
 			if e.config == nil || len(e.config.Connectors) == 0 {
 				return steward.Errorf(steward.EINVALID, "no connectors: pass --config with a file that lists them (see docs/configuration.md).")
 			}
@@ -81,7 +78,7 @@ docs/configuration.md. 'steward serve' runs them on their schedule.`,
 	}
 	addDBFlag(cmd, &dsn)
 	addDigestFlag(cmd, e)
-	cmd.Flags().StringVarP(&output, "output", "o", "table", "output format: table or json")
+	addOutputFlag(cmd, &output)
 	cmd.Flags().BoolVar(&full, "full", false, "compare every record, also those the last sync read unchanged")
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/url"
 	"strconv"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,9 +26,6 @@ failed. A failed run changed nothing (it was rolled back whole); its error
 names the line at fault where there was one. -o json prints each run whole.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if output != "table" && output != "json" {
-				return usageError{fmt.Errorf("-o %q: want table or json", output)}
-			}
 			if failed && succeeded {
 				return usageError{fmt.Errorf("--failed and --succeeded exclude each other")}
 			}
@@ -49,30 +45,15 @@ names the line at fault where there was one. -o json prints each run whole.`,
 			if after != "" {
 				v.Set("after", after)
 			}
-			var page steward.Page[steward.SyncRun]
-			if err := c.get(cmd.Context(), "/api/v1/sync-runs", v, &page); err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, page)
-			}
-			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "RUN\tSOURCE\tSYSTEM\tSTARTED\tTOOK\tOUTCOME")
-			for _, r := range page.Items {
-				system := "-"
-				if r.SystemID != nil {
-					system = fmt.Sprintf("%d %s", *r.SystemID, r.SystemName)
-				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Source, system, r.StartedAt.UTC().Format(time.DateTime),
-					r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond), runOutcome(r))
-			}
-			if err := w.Flush(); err != nil {
-				return err
-			}
-			if page.Next != "" {
-				fmt.Fprintf(e.stderr, "next page: --after %s\n", page.Next)
-			}
-			return nil
+			return listPage(cmd.Context(), e, &c, output, "/api/v1/sync-runs", v,
+				"RUN\tSOURCE\tSYSTEM\tSTARTED\tTOOK\tOUTCOME", func(r steward.SyncRun) string {
+					system := "-"
+					if r.SystemID != nil {
+						system = fmt.Sprintf("%d %s", *r.SystemID, r.SystemName)
+					}
+					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", r.ID, r.Source, system, r.StartedAt.UTC().Format(time.DateTime),
+						r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond), runOutcome(r))
+				})
 		},
 	}
 	addClientFlags(cmd, &c, &output)
