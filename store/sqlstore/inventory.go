@@ -72,17 +72,30 @@ func get[T any](ctx context.Context, d *DB, query string, id int64, what string,
 // textFilter adds a case-insensitive substring match of q over cols. On
 // PostgreSQL it is lower(col) LIKE lower(q), which the trigram indexes of
 // identities cover (they are on lower(name) and lower(external_id), so that
-// the planner never mistakes them for a way to find one external id).
+// the planner never mistakes them for a way to find one external id);
+// lower() folds what the database's collation folds (ASCII only under C).
+//
+// SQLite's LIKE folds ASCII letters only, while its search index (which
+// answers identities' searches of three letters or more) folds all of
+// Unicode. So that a page does not depend on which of the two answers it,
+// a query with a letter beyond ASCII compares folded text (foldFunc).
 func (d *DB) textFilter(where []string, args []any, q string, cols ...string) ([]string, []any) {
 	if q == "" {
 		return where, args
 	}
 	p := likePattern(q)
+	wide := !d.pg && !isASCII(q)
+	if wide {
+		p = fold(p)
+	}
 	ors := make([]string, len(cols))
 	for i, c := range cols {
-		if d.pg {
+		switch {
+		case d.pg:
 			ors[i] = `lower(` + c + `) LIKE lower(?) ESCAPE '\'`
-		} else {
+		case wide:
+			ors[i] = foldFunc + `(` + c + `) LIKE ? ESCAPE '\'`
+		default:
 			ors[i] = c + ` LIKE ? ESCAPE '\'` // case-insensitive for ASCII in SQLite
 		}
 		args = append(args, p)
