@@ -10,6 +10,7 @@ package http
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -126,6 +127,20 @@ func writePage[T any](w http.ResponseWriter, p *steward.Page[T]) error {
 		p.Items = []T{}
 	}
 	return writeJSON(w, http.StatusOK, p)
+}
+
+// listPage ends a list handler: once the query's parameters have all
+// parsed into f, it fetches the page and writes it.
+func listPage[F, T any](w http.ResponseWriter, r *http.Request, q *listQuery, f F,
+	fetch func(context.Context, F) (*steward.Page[T], error)) error {
+	if q.err != nil {
+		return q.err
+	}
+	page, err := fetch(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writePage(w, page)
 }
 
 // maxBodyBytes bounds every request body; no object Steward accepts comes

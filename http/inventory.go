@@ -65,14 +65,7 @@ func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := steward.TeamFilter{Query: q.text("q"), ListOptions: q.page()}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.Teams(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.Teams)
 }
 
 func (s *Server) listPeople(w http.ResponseWriter, r *http.Request) error {
@@ -87,14 +80,7 @@ func (s *Server) listPeople(w http.ResponseWriter, r *http.Request) error {
 		Query:       q.text("q"),
 		ListOptions: q.page(),
 	}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.People(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.People)
 }
 
 func (s *Server) listSystems(w http.ResponseWriter, r *http.Request) error {
@@ -107,14 +93,7 @@ func (s *Server) listSystems(w http.ResponseWriter, r *http.Request) error {
 		Query:       q.text("q"),
 		ListOptions: q.page(),
 	}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.Systems(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.Systems)
 }
 
 func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) error {
@@ -133,14 +112,7 @@ func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) error {
 		Query:       q.text("q"),
 		ListOptions: q.page(),
 	}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.Identities(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.Identities)
 }
 
 // listCredentials answers 404 for an identity that does not exist, where
@@ -174,14 +146,7 @@ func (s *Server) listEntitlements(w http.ResponseWriter, r *http.Request) error 
 		Query:       q.text("q"),
 		ListOptions: q.page(),
 	}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.Entitlements(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.Entitlements)
 }
 
 func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
@@ -195,14 +160,7 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 		Type:          enumParam(q, "type", steward.GrantType.Validate),
 		ListOptions:   q.page(),
 	}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.Grants(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.Grants)
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
@@ -217,14 +175,7 @@ func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
 		Actor:       q.text("actor"),
 		ListOptions: q.page(),
 	}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.Events(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.Events)
 }
 
 // The request bodies of the create routes hold only the fields a client

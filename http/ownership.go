@@ -65,14 +65,7 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) error {
 		TeamID:      q.teamOrNone("team_id"),
 		ListOptions: q.page(),
 	}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.Gaps(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.Gaps)
 }
 
 // rulesDocument is the body of both ownership-rules routes: the rules in
@@ -132,12 +125,5 @@ func (s *Server) listSyncRuns(w http.ResponseWriter, r *http.Request) error {
 		Failed:      q.boolPtr("failed"),
 		ListOptions: q.page(),
 	}
-	if q.err != nil {
-		return q.err
-	}
-	page, err := s.Store.SyncRuns(r.Context(), f)
-	if err != nil {
-		return err
-	}
-	return writePage(w, page)
+	return listPage(w, r, q, f, s.Store.SyncRuns)
 }
