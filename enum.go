@@ -190,3 +190,10 @@ var Roles = []Role{RoleAdmin, RoleViewer}
 
 // Validate returns EINVALID unless r is a known role.
 func (r Role) Validate() error { return oneOf("role", r, Roles) }
+
+// OwnerSources lists every OwnerSource an identity with an owner can have,
+// from strongest to weakest (OwnerNone is the absence of one).
+var OwnerSources = []OwnerSource{OwnerExplicit, OwnerFromTag, OwnerFromRule}
+
+// TaskStatuses lists every TaskStatus.
+var TaskStatuses = []TaskStatus{TaskOpen, TaskDone}

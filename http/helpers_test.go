@@ -18,6 +18,7 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	"github.com/pb33f/libopenapi-validator/config"
 
 	"github.com/stewardhq/steward"
 	stewardhttp "github.com/stewardhq/steward/http"
@@ -174,35 +175,79 @@ type request struct {
 	// Content-Type unless Header sets one and no Content-Length (chunked)
 	// unless it is a *strings.Reader or similar the client can measure.
 	Reader io.Reader
+	// OutsideDocument marks a request that deliberately breaks the OpenAPI
+	// document, to test how the server refuses it. Do checks every other
+	// request against the document and fails the test if the document does
+	// not allow it; a request marked here must be one the document refuses,
+	// so that a mark cannot outlive the reason for it.
+	OutsideDocument bool
 }
 
 // Do sends req. Every response to a documented route is checked against
 // the OpenAPI document, so every test is also a test of the document.
 func (ts *testServer) Do(req request) *response {
 	ts.tb.Helper()
-	var body io.Reader
-	if req.Body != "" {
-		body = strings.NewReader(req.Body)
-	}
-	if req.Reader != nil {
-		body = req.Reader
+	// The body is read first so that the same bytes can be checked against
+	// the document and sent. A reader the client could measure is sent with
+	// its length; any other is sent chunked, as it would have been.
+	var body []byte
+	measured := true
+	switch {
+	case req.Reader != nil:
+		switch req.Reader.(type) {
+		case *strings.Reader, *bytes.Reader, *bytes.Buffer:
+		default:
+			measured = false
+		}
+		b, err := io.ReadAll(req.Reader)
+		if err != nil {
+			ts.tb.Fatalf("read request body: %v", err)
+		}
+		body = b
+	case req.Body != "":
+		body = []byte(req.Body)
 	}
 	method := req.Method
 	if method == "" {
 		method = http.MethodGet
 	}
-	hr, err := http.NewRequest(method, ts.HTTP.URL+req.Target, body)
-	if err != nil {
-		ts.tb.Fatalf("new request %s %s: %v", method, req.Target, err)
+	newRequest := func(measured bool) *http.Request {
+		var rd io.Reader
+		if body != nil {
+			rd = bytes.NewReader(body)
+			if !measured {
+				rd = io.MultiReader(rd)
+			}
+		}
+		hr, err := http.NewRequest(method, ts.HTTP.URL+req.Target, rd)
+		if err != nil {
+			ts.tb.Fatalf("new request %s %s: %v", method, req.Target, err)
+		}
+		if req.Token != "" {
+			hr.Header.Set("Authorization", "Bearer "+req.Token)
+		}
+		if req.Body != "" && req.Reader == nil {
+			hr.Header.Set("Content-Type", "application/json")
+		}
+		for k, v := range req.Header {
+			hr.Header.Set(k, v)
+		}
+		return hr
 	}
-	if req.Token != "" {
-		hr.Header.Set("Authorization", "Bearer "+req.Token)
-	}
-	if req.Body != "" && req.Reader == nil {
-		hr.Header.Set("Content-Type", "application/json")
-	}
-	for k, v := range req.Header {
-		hr.Header.Set(k, v)
+	hr := newRequest(measured)
+	documented := false
+	if _, pattern := ts.documented.Handler(hr); pattern != "" && method != http.MethodHead {
+		documented = true
+		vr := newRequest(true)
+		if body != nil && vr.Header.Get("Content-Type") == "" {
+			// A body without a Content-Type may be taken as
+			// application/octet-stream (RFC 9110, 8.3); the validator
+			// would otherwise look for a media type named "".
+			vr.Header.Set("Content-Type", "application/octet-stream")
+		}
+		checkRequest(ts.tb, vr, req.OutsideDocument)
+	} else if req.OutsideDocument {
+		ts.tb.Errorf("%s %s is marked OutsideDocument, but it is not a documented route: no mark is needed", method, req.Target)
 	}
 	resp, err := ts.HTTP.Client().Do(hr)
 	if err != nil {
@@ -217,7 +262,7 @@ func (ts *testServer) Do(req request) *response {
 	if r.Status >= 500 && r.Status != http.StatusServiceUnavailable && r.Status != http.StatusNotImplemented {
 		ts.tb.Errorf("%s %s: status %d: %s", method, req.Target, r.Status, b)
 	}
-	if _, pattern := ts.documented.Handler(hr); pattern != "" && method != http.MethodHead {
+	if documented {
 		checkAgainstDocument(ts.tb, hr, r)
 	}
 	return r
@@ -253,7 +298,23 @@ var documentValidator = sync.OnceValues(func() (validator.Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("parse openapi.json: %w", err)
 	}
-	v, errs := validator.NewValidator(doc)
+	v, errs := validator.NewValidator(doc,
+		// Formats (date-time, int64) are assertions, not annotations: a
+		// time the server cannot read is outside the document.
+		config.WithFormatAssertions(),
+		// Strict: a query parameter or header the document does not name
+		// is an error, in requests and in responses, so that neither side
+		// can grow one the document does not have. Bodies are left to the
+		// schemas, whose objects are all closed (additionalProperties:
+		// false) already; strict mode would also report the keys of the
+		// free-form maps (labels, an event's data).
+		config.WithStrictMode(),
+		config.WithStrictIgnorePaths("$.body.**"),
+		// Headers every response carries for the browser's sake.
+		config.WithStrictIgnoredHeadersExtra("X-Content-Type-Options"),
+		// A body on a route that takes none is an error too.
+		config.WithRejectUndeclaredRequestBody(),
+	)
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("build validator: %v", errs)
 	}
@@ -261,6 +322,33 @@ var documentValidator = sync.OnceValues(func() (validator.Validator, error) {
 })
 
 var validateMu sync.Mutex
+
+// checkRequest fails the test if the document does not allow req (its path,
+// query and header parameters, security and body), or, when the test
+// marked req as deliberately outside the document, if the document allows
+// it after all.
+func checkRequest(tb testing.TB, req *http.Request, outside bool) {
+	tb.Helper()
+	v, err := documentValidator()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	validateMu.Lock()
+	ok, errs := v.ValidateHttpRequestSync(req)
+	validateMu.Unlock()
+	switch {
+	case ok && outside:
+		tb.Errorf("%s %s is marked OutsideDocument, but openapi.json allows it: the document is looser than the server, or the mark is not needed",
+			req.Method, truncate(req.URL.RequestURI()))
+	case !ok && !outside:
+		for _, e := range errs {
+			tb.Errorf("request %s %s does not match openapi.json: %s", req.Method, truncate(req.URL.RequestURI()), truncate(e.Error()))
+			for _, f := range e.SchemaValidationErrors {
+				tb.Errorf("  %s", truncate(f.Error()))
+			}
+		}
+	}
+}
 
 // checkAgainstDocument fails the test if the response does not match what
 // the OpenAPI document says the route answers.
@@ -288,6 +376,15 @@ func checkAgainstDocument(tb testing.TB, req *http.Request, r *response) {
 		}
 		tb.Errorf("body: %s", r.Body)
 	}
+}
+
+// truncate cuts s to a length a test log can show: validation errors quote
+// the values they refuse, and some tests send megabytes.
+func truncate(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
 }
 
 // fixtures creates inventory through the store's Create methods. Each

@@ -150,14 +150,14 @@ func TestImport(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"unknown format", request{Target: importTarget(1, "format=xml")}, 400, "aws-credential-report"},
-		{"no format", request{Target: importTarget(1, "")}, 400, "format"},
-		{"bad environment", request{Target: importTarget(1, "format=jsonl&environment=qa")}, 400, "qa"},
-		{"bad partial", request{Target: importTarget(1, "format=jsonl&partial=yes")}, 400, "true or false"},
-		{"bad full", request{Target: importTarget(1, "format=jsonl&full=1x")}, 400, "true or false"},
-		{"unknown parameter", request{Target: importTarget(1, "format=jsonl&system=aws")}, 400, `"system"`},
+		{"unknown format", request{Target: importTarget(1, "format=xml"), OutsideDocument: true}, 400, "aws-credential-report"},
+		{"no format", request{Target: importTarget(1, ""), OutsideDocument: true}, 400, "format"},
+		{"bad environment", request{Target: importTarget(1, "format=jsonl&environment=qa"), OutsideDocument: true}, 400, "qa"},
+		{"bad partial", request{Target: importTarget(1, "format=jsonl&partial=yes"), OutsideDocument: true}, 400, "true or false"},
+		{"bad full", request{Target: importTarget(1, "format=jsonl&full=1x"), OutsideDocument: true}, 400, "true or false"},
+		{"unknown parameter", request{Target: importTarget(1, "format=jsonl&system=aws"), OutsideDocument: true}, 400, `"system"`},
 		{"unknown system", request{Target: importTarget(999999, "format=jsonl")}, 404, "999999"},
-		{"bad system id", request{Target: "/api/v1/systems/aws/import?format=jsonl"}, 400, "id"},
+		{"bad system id", request{Target: "/api/v1/systems/aws/import?format=jsonl", OutsideDocument: true}, 400, "id"},
 		{"viewer", request{Target: importTarget(1, "format=jsonl"), Token: ts.Viewer}, 403, "may only read"},
 		{"wrong format for the file", request{Target: importTarget(1, "format=aws-credential-report")}, 400, "upload"},
 	} {

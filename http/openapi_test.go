@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"slices"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+
+	"github.com/stewardhq/steward"
 )
 
 // TestOpenAPIRoutes holds the route table and the document to each other:
@@ -142,13 +145,80 @@ func TestOpenAPIResponses(t *testing.T) {
 	for _, target := range targets {
 		t.Run(target, func(t *testing.T) {
 			t.Parallel()
-			if r := ts.Get(target); r.Status >= 500 {
+			r := ts.Do(request{Target: target, Token: ts.Admin, OutsideDocument: strings.HasSuffix(target, "kind=nope")})
+			if r.Status >= 500 {
 				t.Errorf("status %d", r.Status)
 			}
 		})
 	}
 	t.Run("unauthorized", func(t *testing.T) {
 		t.Parallel()
-		ts.Do(request{Target: "/api/v1/identities"})
+		ts.Do(request{Target: "/api/v1/identities", OutsideDocument: true})
 	})
+}
+
+// TestOpenAPIEnums holds each enum schema of the document to the Go list of
+// the same domain type: a value added on one side only fails here, in the
+// order the Go list gives (the order the document shows to readers).
+func TestOpenAPIEnums(t *testing.T) {
+	t.Parallel()
+	spec, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Enum []string `json:"enum"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	enums := []struct {
+		schema string
+		want   []string
+	}{
+		{"IdentityKind", names(steward.IdentityKinds)},
+		{"Environment", names(steward.Environments)},
+		{"Level", names(steward.Levels)},
+		{"IdentityStatus", names(steward.IdentityStatuses)},
+		{"GrantType", names(steward.GrantTypes)},
+		{"GapKind", names(steward.GapKinds)},
+		{"PersonStatus", names(steward.PersonStatuses)},
+		{"SystemKind", names(steward.SystemKinds)},
+		{"CredentialKind", names(steward.CredentialKinds)},
+		{"OwnerSource", names(steward.OwnerSources)},
+		{"TaskStatus", names(steward.TaskStatuses)},
+	}
+	compared := map[string]bool{}
+	for _, tt := range enums {
+		compared[tt.schema] = true
+		t.Run(tt.schema, func(t *testing.T) {
+			s, ok := doc.Components.Schemas[tt.schema]
+			if !ok {
+				t.Fatalf("openapi.json has no schema %s", tt.schema)
+			}
+			if !slices.Equal(s.Enum, tt.want) {
+				t.Errorf("openapi.json %s enum = %v, Go has %v", tt.schema, s.Enum, tt.want)
+			}
+		})
+	}
+	// Every enum schema of the document is held to a Go list: a new one
+	// must be added to the table above.
+	for name, s := range doc.Components.Schemas {
+		if len(s.Enum) > 0 && !compared[name] {
+			t.Errorf("enum schema %s is not compared with a Go list in TestOpenAPIEnums", name)
+		}
+	}
+}
+
+// names returns the values of a domain enum as strings.
+func names[T ~string](values []T) []string {
+	out := make([]string, len(values))
+	for i, v := range values {
+		out[i] = string(v)
+	}
+	return out
 }
