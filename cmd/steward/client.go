@@ -2,30 +2,29 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strconv"
-	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/client"
 )
 
-// client calls a Steward server's REST API.
-type client struct {
+// apiFlags are the flags of a command that calls a Steward server's REST
+// API, from which it makes the generated client.
+type apiFlags struct {
 	server, token string
-	http          *http.Client
+	http          *http.Client // nil: the client's default
 }
 
-func addClientFlags(cmd *cobra.Command, c *client, output *string) {
+func addClientFlags(cmd *cobra.Command, c *apiFlags, output *string) {
 	cmd.Flags().StringVar(&c.server, "server", "http://127.0.0.1:8080", "Steward server URL")
 	cmd.Flags().StringVar(&c.token, "token", "", "API token (better set STEWARD_TOKEN, which stays out of shell history)")
 	addOutputFlag(cmd, output)
@@ -50,71 +49,19 @@ func (o *outputFormat) Set(v string) error {
 	return nil
 }
 
-// get calls GET path?query and decodes the JSON answer into out. A JSON
-// error from the server comes back as a *steward.Error with its code.
-func (c *client) get(ctx context.Context, path string, query url.Values, out any) error {
-	return c.do(ctx, http.MethodGet, path, query, nil, out)
-}
-
-// send calls method path with body encoded as JSON and decodes the JSON
-// answer into out, with errors as get.
-func (c *client) send(ctx context.Context, method, path string, body, out any) error {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return fmt.Errorf("encoding the request: %w", err)
-	}
-	return c.do(ctx, method, path, nil, b, out)
-}
-
-// do makes one API call; body, when not nil, is sent as JSON.
-func (c *client) do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
+// api returns the generated API client of the server and token the flags
+// name. Every call's answer goes through client.Check, which turns a JSON
+// error from the server into a *steward.Error with its code (and so the
+// exit code).
+func (c *apiFlags) api() (*client.ClientWithResponses, error) {
 	if c.token == "" {
-		return steward.Errorf(steward.EUNAUTHORIZED, "no API token: set STEWARD_TOKEN or pass --token (create one with 'steward token create').")
+		return nil, steward.Errorf(steward.EUNAUTHORIZED, "no API token: set STEWARD_TOKEN or pass --token (create one with 'steward token create').")
 	}
-	u, err := url.Parse(strings.TrimRight(c.server, "/") + path)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return steward.Errorf(steward.EINVALID, "--server %q is not an http(s) URL.", c.server)
-	}
-	u.RawQuery = query.Encode()
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(body)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
+	api, err := client.New(c.server, c.token, c.http)
 	if err != nil {
-		return err
+		return nil, steward.Errorf(steward.EINVALID, "--server %q is not an http(s) URL.", c.server)
 	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	hc := c.http
-	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return steward.Errorf(steward.EUNAVAILABLE, "cannot reach the Steward server at %s: %v", c.server, errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return steward.Errorf(steward.EUNAVAILABLE, "reading the answer from %s: %v", c.server, err)
-	}
-	if resp.StatusCode >= 300 {
-		var e struct {
-			Error steward.Error `json:"error"`
-		}
-		if json.Unmarshal(answer, &e) == nil && e.Error.Code != "" {
-			return &e.Error
-		}
-		return steward.Errorf(steward.EUNAVAILABLE, "the server at %s answered %s", c.server, resp.Status)
-	}
-	if err := json.Unmarshal(answer, out); err != nil {
-		return fmt.Errorf("decoding the answer from %s: %w", c.server, err)
-	}
-	return nil
+	return api, nil
 }
 
 func newIdentitiesCmd(e *env) *cobra.Command {
@@ -124,7 +71,7 @@ func newIdentitiesCmd(e *env) *cobra.Command {
 }
 
 func newIdentitiesListCmd(e *env) *cobra.Command {
-	var c client
+	var c apiFlags
 	var output, kind, env_, status, q, gap, after string
 	var systemID, ownerID, teamID int64
 	var limit int
@@ -138,33 +85,29 @@ cursor of the next page is printed to stderr; pass it back with --after.`,
   steward identities list --gap owner_departed --team-id 7`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := url.Values{}
-			set := func(k, val string) {
-				if val != "" {
-					v.Set(k, val)
-				}
+			api, err := c.api()
+			if err != nil {
+				return err
 			}
-			setID := func(k string, id int64) {
-				if id != 0 {
-					v.Set(k, strconv.FormatInt(id, 10))
-				}
+			r, err := api.ListIdentitiesWithResponse(cmd.Context(), &client.ListIdentitiesParams{
+				Kind:        nonZero(client.IdentityKind(kind)),
+				Environment: nonZero(client.Environment(env_)),
+				Status:      nonZero(client.IdentityStatus(status)),
+				Q:           nonZero(q),
+				Gap:         nonZero(client.GapKind(gap)),
+				SystemId:    nonZero(systemID),
+				OwnerId:     nonZero(ownerID),
+				TeamId:      nonZero(teamID),
+				Limit:       nonZero(limit),
+				After:       nonZero(after),
+			})
+			if err := client.Check(r, err); err != nil {
+				return err
 			}
-			set("kind", kind)
-			set("environment", env_)
-			set("status", status)
-			set("q", q)
-			set("gap", gap)
-			set("after", after)
-			setID("system_id", systemID)
-			setID("owner_id", ownerID)
-			setID("team_id", teamID)
-			if limit != 0 {
-				v.Set("limit", strconv.Itoa(limit))
-			}
-			return listPage(cmd.Context(), e, &c, output, "/api/v1/identities", v,
-				"ID\tNAME\tKIND\tSYSTEM\tENV\tOWNER\tTEAM\tSTATUS\tLAST USED", func(i steward.IdentityView) string {
-					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", i.ID, i.Name, i.Kind, i.SystemName, i.Environment,
-						orDash(ownerLabel(i)), orDash(i.TeamName), i.Status, fmtTime(i.LastUsedAt))
+			return printPage(e, output, r.Body, r.JSON200.Items, r.JSON200.Next,
+				"ID\tNAME\tKIND\tSYSTEM\tENV\tOWNER\tTEAM\tSTATUS\tLAST USED", func(i client.IdentityView) string {
+					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", i.Id, i.Name, i.Kind, deref(i.SystemName), i.Environment,
+						orDash(ownerLabel(i)), orDash(deref(i.TeamName)), i.Status, fmtTime(i.LastUsedAt))
 				})
 		},
 	}
@@ -184,7 +127,7 @@ cursor of the next page is printed to stderr; pass it back with --after.`,
 }
 
 func newIdentitiesGetCmd(e *env) *cobra.Command {
-	var c client
+	var c apiFlags
 	var output string
 	cmd := &cobra.Command{
 		Use:   "get ID",
@@ -195,25 +138,30 @@ func newIdentitiesGetCmd(e *env) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var i steward.IdentityView
-			if err := c.get(cmd.Context(), "/api/v1/identities/"+strconv.FormatInt(id, 10), nil, &i); err != nil {
+			api, err := c.api()
+			if err != nil {
 				return err
 			}
-			return printIdentity(e, output, &i)
+			r, err := api.GetIdentityWithResponse(cmd.Context(), id)
+			if err := client.Check(r, err); err != nil {
+				return err
+			}
+			return printIdentity(e, output, r.Body, r.JSON200)
 		},
 	}
 	addClientFlags(cmd, &c, &output)
 	return cmd
 }
 
-// printIdentity writes one identity as a table of fields or as JSON.
-func printIdentity(e *env, output string, i *steward.IdentityView) error {
+// printIdentity writes one identity as a table of fields, or with -o json
+// the answer as it came.
+func printIdentity(e *env, output string, body []byte, i *client.IdentityView) error {
 	if output == "json" {
-		return writeJSON(e.stdout, i)
+		return writeAnswer(e.stdout, body)
 	}
 	owner := orDash(ownerLabel(*i))
-	if i.OwnerSource != steward.OwnerNone {
-		owner += " (" + string(i.OwnerSource) + ")"
+	if i.OwnerSource != nil && *i.OwnerSource != "" {
+		owner += " (" + string(*i.OwnerSource) + ")"
 	}
 	attested := "-"
 	if i.AttestedAt != nil {
@@ -224,9 +172,9 @@ func printIdentity(e *env, output string, i *steward.IdentityView) error {
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	for _, row := range [][2]string{
-		{"ID", strconv.FormatInt(i.ID, 10)}, {"Name", i.Name}, {"External ID", i.ExternalID}, {"Kind", string(i.Kind)},
-		{"System", i.SystemName}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
-		{"Owner", owner}, {"Team", orDash(i.TeamName)}, {"Status", string(i.Status)},
+		{"ID", strconv.FormatInt(i.Id, 10)}, {"Name", i.Name}, {"External ID", i.ExternalId}, {"Kind", string(i.Kind)},
+		{"System", deref(i.SystemName)}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
+		{"Owner", owner}, {"Team", orDash(deref(i.TeamName))}, {"Status", string(i.Status)},
 		{"Created", i.CreatedAt.Format(time.DateTime)}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
 	} {
 		fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
@@ -244,7 +192,7 @@ func parseIdentityID(arg string) (int64, error) {
 }
 
 func newIdentitiesSetOwnerCmd(e *env) *cobra.Command {
-	var c client
+	var c apiFlags
 	var output string
 	var ownerID, teamID int64
 	var clear bool
@@ -268,18 +216,22 @@ back to source tags and ownership rules at the next sync or 'steward apply'.`,
 			if err != nil {
 				return err
 			}
-			var a steward.OwnerAssignment
+			var a client.OwnerAssignment
 			if cmd.Flags().Changed("owner-id") {
-				a.OwnerID = &ownerID
+				a.OwnerId = &ownerID
 			}
 			if cmd.Flags().Changed("team-id") {
-				a.TeamID = &teamID
+				a.TeamId = &teamID
 			}
-			var i steward.IdentityView
-			if err := c.send(cmd.Context(), http.MethodPut, "/api/v1/identities/"+strconv.FormatInt(id, 10)+"/owner", a, &i); err != nil {
+			api, err := c.api()
+			if err != nil {
 				return err
 			}
-			return printIdentity(e, output, &i)
+			r, err := api.SetIdentityOwnerWithResponse(cmd.Context(), id, a)
+			if err := client.Check(r, err); err != nil {
+				return err
+			}
+			return printIdentity(e, output, r.Body, r.JSON200)
 		},
 	}
 	addClientFlags(cmd, &c, &output)
@@ -290,7 +242,7 @@ back to source tags and ownership rules at the next sync or 'steward apply'.`,
 }
 
 func newIdentitiesAttestCmd(e *env) *cobra.Command {
-	var c client
+	var c apiFlags
 	var output, note string
 	var personID int64
 	cmd := &cobra.Command{
@@ -306,12 +258,15 @@ may attest: another person is refused (exit 2).`,
 			if err != nil {
 				return err
 			}
-			var i steward.IdentityView
-			a := steward.Attestation{PersonID: personID, Note: note}
-			if err := c.send(cmd.Context(), http.MethodPost, "/api/v1/identities/"+strconv.FormatInt(id, 10)+"/attest", a, &i); err != nil {
+			api, err := c.api()
+			if err != nil {
 				return err
 			}
-			return printIdentity(e, output, &i)
+			r, err := api.AttestIdentityWithResponse(cmd.Context(), id, client.Attestation{PersonId: personID, Note: nonZero(note)})
+			if err := client.Check(r, err); err != nil {
+				return err
+			}
+			return printIdentity(e, output, r.Body, r.JSON200)
 		},
 	}
 	addClientFlags(cmd, &c, &output)
@@ -321,36 +276,64 @@ may attest: another person is refused (exit 2).`,
 	return cmd
 }
 
-func ownerLabel(i steward.IdentityView) string {
-	if i.OwnerName != "" && i.OwnerStatus == steward.PersonDeparted {
-		return i.OwnerName + " (departed)"
+func ownerLabel(i client.IdentityView) string {
+	name := deref(i.OwnerName)
+	if name != "" && i.OwnerStatus != nil && *i.OwnerStatus == client.PersonStatusDeparted {
+		return name + " (departed)"
 	}
-	return i.OwnerName
+	return name
 }
 
-// listPage gets one page of a list and prints it: with -o json as it came,
+// printPage prints one page of a list: with -o json the answer as it came,
 // else a table of header and one row per item, and the next page's cursor
 // on stderr.
-func listPage[T any](ctx context.Context, e *env, c *client, output, path string, query url.Values, header string, row func(T) string) error {
-	var page steward.Page[T]
-	if err := c.get(ctx, path, query, &page); err != nil {
-		return err
-	}
+func printPage[T any](e *env, output string, body []byte, items []T, next *string, header string, row func(T) string) error {
 	if output == "json" {
-		return writeJSON(e.stdout, page)
+		return writeAnswer(e.stdout, body)
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(w, header)
-	for _, item := range page.Items {
+	for _, item := range items {
 		fmt.Fprintln(w, row(item))
 	}
 	if err := w.Flush(); err != nil {
 		return err
 	}
-	if page.Next != "" {
-		fmt.Fprintf(e.stderr, "next page: --after %s\n", page.Next)
+	if next != nil && *next != "" {
+		fmt.Fprintf(e.stderr, "next page: --after %s\n", *next)
 	}
 	return nil
+}
+
+// writeAnswer writes a JSON answer of the API indented, as it came: every
+// field the server sent, in its order, whether or not this build of the
+// client knows it.
+func writeAnswer(w io.Writer, body []byte) error {
+	var out bytes.Buffer
+	if err := json.Indent(&out, bytes.TrimSpace(body), "", "  "); err != nil {
+		return fmt.Errorf("the server's answer is not JSON: %w", err)
+	}
+	out.WriteByte('\n')
+	_, err := w.Write(out.Bytes())
+	return err
+}
+
+// nonZero returns a pointer to v, or nil for the zero value: a flag left
+// unset sends no parameter.
+func nonZero[T comparable](v T) *T {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return &v
+}
+
+// deref returns *s, or "" for nil.
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 func orDash(s string) string {

@@ -2,17 +2,15 @@ package main
 
 import (
 	"fmt"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/client"
 )
 
 func newGapsCmd(e *env) *cobra.Command {
-	var c client
+	var c apiFlags
 	var output, gap, after string
 	var teamID int64
 	var limit int
@@ -25,23 +23,24 @@ active member (team_inactive). Each gap is a task with a due date. The
 suggested owner is the departed owner's manager, or else the team's manager.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			v := url.Values{}
-			if gap != "" {
-				v.Set("gap", gap)
+			api, err := c.api()
+			if err != nil {
+				return err
 			}
-			if teamID != 0 {
-				v.Set("team_id", strconv.FormatInt(teamID, 10))
+			r, err := api.ListGapsWithResponse(cmd.Context(), &client.ListGapsParams{
+				Gap:    nonZero(client.GapKind(gap)),
+				TeamId: nonZero(teamID),
+				Limit:  nonZero(limit),
+				After:  nonZero(after),
+			})
+			if err := client.Check(r, err); err != nil {
+				return err
 			}
-			if limit != 0 {
-				v.Set("limit", strconv.Itoa(limit))
-			}
-			if after != "" {
-				v.Set("after", after)
-			}
-			return listPage(cmd.Context(), e, &c, output, "/api/v1/gaps", v,
-				"TASK\tGAP\tIDENTITY\tKIND\tSYSTEM\tTEAM\tOWNER\tSUGGESTED OWNER\tOPENED\tDUE", func(g steward.GapView) string {
-					return fmt.Sprintf("%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", g.ID, g.Gap, g.IdentityID, g.IdentityName, g.IdentityKind,
-						g.SystemName, orDash(g.TeamName), orDash(g.OwnerName), orDash(g.SuggestedOwner), g.OpenedAt.Format(time.DateOnly), g.DueAt.Format(time.DateOnly))
+			return printPage(e, output, r.Body, r.JSON200.Items, r.JSON200.Next,
+				"TASK\tGAP\tIDENTITY\tKIND\tSYSTEM\tTEAM\tOWNER\tSUGGESTED OWNER\tOPENED\tDUE", func(g client.GapView) string {
+					return fmt.Sprintf("%d\t%s\t%d %s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", g.Id, g.Gap, g.IdentityId, g.IdentityName, g.IdentityKind,
+						g.SystemName, orDash(deref(g.TeamName)), orDash(deref(g.OwnerName)), orDash(deref(g.SuggestedOwner)),
+						g.OpenedAt.Format(time.DateOnly), g.DueAt.Format(time.DateOnly))
 				})
 		},
 	}

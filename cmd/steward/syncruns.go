@@ -2,17 +2,16 @@ package main
 
 import (
 	"fmt"
-	"net/url"
-	"strconv"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/client"
 )
 
 func newSyncRunsCmd(e *env) *cobra.Command {
-	var c client
+	var c apiFlags
 	var output, source, after string
 	var systemID int64
 	var failed, succeeded bool
@@ -29,30 +28,32 @@ names the line at fault where there was one. -o json prints each run whole.`,
 			if failed && succeeded {
 				return usageError{fmt.Errorf("--failed and --succeeded exclude each other")}
 			}
-			v := url.Values{}
-			if source != "" {
-				v.Set("source", source)
-			}
-			if systemID != 0 {
-				v.Set("system_id", strconv.FormatInt(systemID, 10))
-			}
+			var outcome *bool
 			if failed || succeeded {
-				v.Set("failed", strconv.FormatBool(failed))
+				outcome = &failed
 			}
-			if limit != 0 {
-				v.Set("limit", strconv.Itoa(limit))
+			api, err := c.api()
+			if err != nil {
+				return err
 			}
-			if after != "" {
-				v.Set("after", after)
+			r, err := api.ListSyncRunsWithResponse(cmd.Context(), &client.ListSyncRunsParams{
+				Source:   nonZero(source),
+				SystemId: nonZero(systemID),
+				Failed:   outcome,
+				Limit:    nonZero(limit),
+				After:    nonZero(after),
+			})
+			if err := client.Check(r, err); err != nil {
+				return err
 			}
-			return listPage(cmd.Context(), e, &c, output, "/api/v1/sync-runs", v,
-				"RUN\tSOURCE\tSYSTEM\tSTARTED\tTOOK\tOUTCOME", func(r steward.SyncRun) string {
+			return printPage(e, output, r.Body, r.JSON200.Items, r.JSON200.Next,
+				"RUN\tSOURCE\tSYSTEM\tSTARTED\tTOOK\tOUTCOME", func(run client.SyncRun) string {
 					system := "-"
-					if r.SystemID != nil {
-						system = fmt.Sprintf("%d %s", *r.SystemID, r.SystemName)
+					if run.SystemId != nil {
+						system = fmt.Sprintf("%d %s", *run.SystemId, deref(run.SystemName))
 					}
-					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", r.ID, r.Source, system, r.StartedAt.UTC().Format(time.DateTime),
-						r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond), runOutcome(r))
+					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", run.Id, run.Source, system, run.StartedAt.UTC().Format(time.DateTime),
+						run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond), runOutcome(run))
 				})
 		},
 	}
@@ -68,10 +69,46 @@ names the line at fault where there was one. -o json prints each run whole.`,
 
 // runOutcome is the run's Outcome, an error cut to the table's width (-o
 // json has it whole).
-func runOutcome(r steward.SyncRun) string {
-	out := []rune(r.Outcome())
+func runOutcome(r client.SyncRun) string {
+	out := []rune(syncRun(r).Outcome())
 	if n := 140; len(out) > n {
 		return string(out[:n]) + "…"
 	}
 	return string(out)
+}
+
+// syncRun is the domain's view of a run as the API answered it, for the
+// words the domain has for its outcome.
+func syncRun(r client.SyncRun) steward.SyncRun {
+	run := steward.SyncRun{Error: deref(r.Error)}
+	if res := r.Result; res != nil {
+		run.Result = &steward.SyncResult{
+			Records:             res.Records,
+			IdentitiesCreated:   res.IdentitiesCreated,
+			IdentitiesUpdated:   res.IdentitiesUpdated,
+			IdentitiesRemoved:   res.IdentitiesRemoved,
+			CredentialsRotated:  res.CredentialsRotated,
+			CredentialsChanged:  res.CredentialsChanged,
+			EntitlementsChanged: res.EntitlementsChanged,
+			GrantsCreated:       res.GrantsCreated,
+			GrantsUpdated:       res.GrantsUpdated,
+			GrantsRemoved:       res.GrantsRemoved,
+			OwnersChanged:       res.OwnersChanged,
+			PeopleCreated:       derefInt(res.PeopleCreated),
+			PeopleUpdated:       derefInt(res.PeopleUpdated),
+			PeopleDeparted:      derefInt(res.PeopleDeparted),
+			GapsOpened:          res.GapsOpened,
+			GapsClosed:          res.GapsClosed,
+			Events:              res.Events,
+		}
+	}
+	return run
+}
+
+// derefInt returns *n, or 0 for nil.
+func derefInt(n *int) int {
+	if n == nil {
+		return 0
+	}
+	return *n
 }
