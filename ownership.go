@@ -322,19 +322,9 @@ func (r SyncRun) Outcome() string {
 
 // OwnershipService keeps owners explicit and gaps tracked.
 type OwnershipService interface {
-	// SetOwner assigns an identity's owner and team explicitly. ENOTFOUND for
-	// an unknown identity, person or team.
-	SetOwner(ctx context.Context, identityID int64, a OwnerAssignment) (*IdentityView, error)
-	// Attest records that the identity's owner confirms it. EINVALID if the
-	// person is not the identity's owner; ENOTFOUND for an unknown identity.
-	Attest(ctx context.Context, identityID int64, a Attestation) (*IdentityView, error)
-	// OwnershipRules returns the rules in force, in order.
-	OwnershipRules(ctx context.Context) ([]OwnershipRule, error)
-	// ApplyOwnershipRules replaces the rules and re-resolves the owner of
-	// every identity not explicitly assigned. EINVALID for a bad rule.
-	ApplyOwnershipRules(ctx context.Context, rules []OwnershipRule) (*SyncResult, error)
-	// Gaps lists open ownership gaps, oldest first by task id.
-	Gaps(ctx context.Context, f GapFilter) (*Page[GapView], error)
+	OwnerAssigner
+	OwnershipRuleStore
+	GapReader
 	// RefreshGaps recomputes every gap task from the inventory: opens the
 	// missing, closes the healed. Every write, bulk loads included, already
 	// does this for what it touches in its own transaction; this full pass
@@ -344,6 +334,16 @@ type OwnershipService interface {
 
 // SyncStore reconciles the inventory with what sources report.
 type SyncStore interface {
+	SystemSyncer
+	// SyncPeople makes the people of one source match the stream: upserts by
+	// external id, creates teams named by people, and marks departed the
+	// people of that source it no longer lists. Errors as SyncSystem.
+	SyncPeople(ctx context.Context, source string, people iter.Seq2[SourcePerson, error]) (*SyncResult, error)
+	SyncRunReader
+}
+
+// SystemSyncer reconciles one system with a source.
+type SystemSyncer interface {
 	// SyncSystem makes the inventory of one system match what the source
 	// reads, in one transaction: upserts by external id, marks identities the
 	// source no longer reports as removed (unless Partial), writes an event
@@ -352,13 +352,38 @@ type SyncStore interface {
 	// A whole sync remembers each record's Sum, so that the next one skips
 	// the records that did not change (and, for a Skipper, their parsing).
 	SyncSystem(ctx context.Context, systemID int64, src Source, o SyncOptions) (*SyncResult, error)
-	// SyncPeople makes the people of one source match the stream: upserts by
-	// external id, creates teams named by people, and marks departed the
-	// people of that source it no longer lists. Errors as SyncSystem.
-	SyncPeople(ctx context.Context, source string, people iter.Seq2[SourcePerson, error]) (*SyncResult, error)
+}
+
+// SyncRunReader reads the record of sync and import runs.
+type SyncRunReader interface {
 	// SyncRuns lists the recorded runs, newest first: what each changed,
 	// or why it failed. The cursor continues to older runs.
 	SyncRuns(ctx context.Context, f SyncRunFilter) (*Page[SyncRun], error)
+}
+
+// OwnerAssigner assigns owners explicitly and records their attestations.
+type OwnerAssigner interface {
+	// SetOwner assigns an identity's owner and team explicitly. ENOTFOUND for
+	// an unknown identity, person or team.
+	SetOwner(ctx context.Context, identityID int64, a OwnerAssignment) (*IdentityView, error)
+	// Attest records that the identity's owner confirms it. EINVALID if the
+	// person is not the identity's owner; ENOTFOUND for an unknown identity.
+	Attest(ctx context.Context, identityID int64, a Attestation) (*IdentityView, error)
+}
+
+// OwnershipRuleStore keeps the ownership rules.
+type OwnershipRuleStore interface {
+	// OwnershipRules returns the rules in force, in order.
+	OwnershipRules(ctx context.Context) ([]OwnershipRule, error)
+	// ApplyOwnershipRules replaces the rules and re-resolves the owner of
+	// every identity not explicitly assigned. EINVALID for a bad rule.
+	ApplyOwnershipRules(ctx context.Context, rules []OwnershipRule) (*SyncResult, error)
+}
+
+// GapReader lists ownership gaps.
+type GapReader interface {
+	// Gaps lists open ownership gaps, oldest first by task id.
+	Gaps(ctx context.Context, f GapFilter) (*Page[GapView], error)
 }
 
 // SyncRun is one recorded run of a sync or import. A failed run changed

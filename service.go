@@ -247,14 +247,34 @@ type InventoryReader interface {
 	Entitlements(ctx context.Context, f EntitlementFilter) (*Page[Entitlement], error)
 	// Grants returns EINVALID for a bad filter or cursor.
 	Grants(ctx context.Context, f GrantFilter) (*Page[GrantView], error)
+	StatsReader
+}
+
+// StatsReader counts the inventory, for metrics and the dashboard.
+type StatsReader interface {
 	// InventoryStats counts identities by kind and status, and ownership gaps.
 	InventoryStats(ctx context.Context) (*InventoryStats, error)
 }
 
-// InventoryWriter changes the inventory. Each method writes its audit event
-// in the same transaction, with the actor from the context (WithActor), and
-// sets the ID and server-side timestamps on its argument.
+// The interfaces below are the roles a store plays, each small enough for
+// one consumer to take just the ones it uses (the API server, the web UI,
+// the metrics): Store composes them all.
+
+// InventoryWriter changes the inventory: the one-row creates and the bulk
+// load.
 type InventoryWriter interface {
+	InventoryCreator
+	// BulkLoad inserts every row of b in one transaction with one summary
+	// audit event, or nothing. It returns EINVALID naming the first bad row,
+	// ECONFLICT if an ID or unique key is taken, ENOTFOUND for a reference to
+	// a missing row.
+	BulkLoad(ctx context.Context, b *Bulk) error
+}
+
+// InventoryCreator creates inventory one row at a time. Each method writes
+// its audit event in the same transaction, with the actor from the context
+// (WithActor), and sets the ID and server-side timestamps on its argument.
+type InventoryCreator interface {
 	// CreateTeam returns EINVALID or ECONFLICT (the name is taken).
 	CreateTeam(ctx context.Context, t *Team) error
 	// CreatePerson returns EINVALID, ECONFLICT (the external id is taken) or
@@ -272,11 +292,6 @@ type InventoryWriter interface {
 	// CreateGrant returns EINVALID, ECONFLICT (the identity already holds the
 	// entitlement) or ENOTFOUND (no such identity or entitlement).
 	CreateGrant(ctx context.Context, g *Grant) error
-	// BulkLoad inserts every row of b in one transaction with one summary
-	// audit event, or nothing. It returns EINVALID naming the first bad row,
-	// ECONFLICT if an ID or unique key is taken, ENOTFOUND for a reference to
-	// a missing row.
-	BulkLoad(ctx context.Context, b *Bulk) error
 }
 
 // TokenService issues and checks API tokens and web sessions.
@@ -284,13 +299,23 @@ type TokenService interface {
 	// CreateToken stores a new token and returns its secret, which is shown
 	// once and never stored. It returns EINVALID or ECONFLICT (name taken).
 	CreateToken(ctx context.Context, t *Token) (raw string, err error)
-	// Authenticate returns the token for a raw secret, or EUNAUTHORIZED if it
-	// is unknown, revoked or expired.
-	Authenticate(ctx context.Context, raw string) (*Token, error)
 	// Tokens lists tokens, newest last.
 	Tokens(ctx context.Context) ([]Token, error)
 	// RevokeToken returns ENOTFOUND if there is no token with id.
 	RevokeToken(ctx context.Context, id int64) error
+	Authenticator
+	SessionStore
+}
+
+// Authenticator checks API tokens.
+type Authenticator interface {
+	// Authenticate returns the token for a raw secret, or EUNAUTHORIZED if it
+	// is unknown, revoked or expired.
+	Authenticate(ctx context.Context, raw string) (*Token, error)
+}
+
+// SessionStore keeps the web UI's sessions.
+type SessionStore interface {
 	// CreateSession starts a web session for a token and returns the cookie
 	// secret. It returns ENOTFOUND for an unknown token.
 	CreateSession(ctx context.Context, tokenID int64, ttl time.Duration) (raw string, err error)
@@ -300,13 +325,24 @@ type TokenService interface {
 	DeleteSession(ctx context.Context, raw string) error
 }
 
-// AuditLog reads the audit chain.
+// AuditLog reads and verifies the audit chain.
 type AuditLog interface {
+	AuditReader
+	// VerifyAudit checks the whole chain; see VerifyChain for what it returns.
+	VerifyAudit(ctx context.Context) (int64, error)
+}
+
+// AuditReader reads the audit chain.
+type AuditReader interface {
 	// Events returns EINVALID for a bad filter or cursor. Cursors and order
 	// follow Seq.
 	Events(ctx context.Context, f EventFilter) (*Page[Event], error)
-	// VerifyAudit checks the whole chain; see VerifyChain for what it returns.
-	VerifyAudit(ctx context.Context) (int64, error)
+}
+
+// Pinger tells whether the store can be reached.
+type Pinger interface {
+	// Ping returns EUNAVAILABLE if the database cannot be reached.
+	Ping(ctx context.Context) error
 }
 
 // Store is everything Steward keeps. Implementations: store/sqlstore
@@ -318,8 +354,7 @@ type Store interface {
 	AuditLog
 	OwnershipService
 	SyncStore
-	// Ping returns EUNAVAILABLE if the database cannot be reached.
-	Ping(ctx context.Context) error
+	Pinger
 	// Close releases the database.
 	Close() error
 }

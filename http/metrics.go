@@ -22,7 +22,7 @@ type metrics struct {
 	requestDuration *prometheus.HistogramVec
 }
 
-func newMetrics(store steward.Store, clock steward.Clock, maxAge time.Duration, logger *slog.Logger, more ...prometheus.Collector) *metrics {
+func newMetrics(store steward.StatsReader, clock steward.Clock, maxAge time.Duration, logger *slog.Logger, more ...prometheus.Collector) *metrics {
 	reg := prometheus.NewRegistry()
 	m := &metrics{
 		requestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
@@ -59,7 +59,7 @@ func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
 // long enough that running it on every scrape, from every Prometheus
 // replica, would load the database for numbers that barely move.
 type inventoryCollector struct {
-	store  steward.Store
+	store  steward.StatsReader
 	clock  steward.Clock
 	maxAge time.Duration
 	logger *slog.Logger
@@ -73,7 +73,7 @@ type inventoryCollector struct {
 	syncFinished, syncTook, syncFailed           *prometheus.Desc
 }
 
-func newInventoryCollector(store steward.Store, clock steward.Clock, maxAge time.Duration, logger *slog.Logger) *inventoryCollector {
+func newInventoryCollector(store steward.StatsReader, clock steward.Clock, maxAge time.Duration, logger *slog.Logger) *inventoryCollector {
 	return &inventoryCollector{
 		store: store, clock: clock, maxAge: maxAge, logger: logger,
 		identities:   prometheus.NewDesc("steward_identities", "Identities in the inventory, by kind and status.", []string{"kind", "status"}, nil),

@@ -25,7 +25,7 @@ import (
 // calls.
 type Server struct {
 	// Store is where everything is kept. Required.
-	Store steward.Store
+	Store Store
 
 	// Logger receives one line per request and the detail of internal
 	// errors. Default: discard.
@@ -80,6 +80,22 @@ type Server struct {
 	// than 404.
 	allowMux *http.ServeMux
 	allowed  map[string][]string
+}
+
+// Store is what the API server asks of the store: the roles it plays for
+// the routes, and no more (it does not bulk-load, issue tokens, verify the
+// audit chain or sync people). *sqlstore.DB is one.
+type Store interface {
+	steward.InventoryReader
+	steward.InventoryCreator
+	steward.Authenticator
+	steward.AuditReader
+	steward.OwnerAssigner
+	steward.OwnershipRuleStore
+	steward.GapReader
+	steward.SystemSyncer
+	steward.SyncRunReader
+	steward.Pinger
 }
 
 // Route is one entry of the route table: a method, a ServeMux pattern and

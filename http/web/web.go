@@ -38,7 +38,7 @@ const SessionTTL = 12 * time.Hour
 // UI serves the web interface. Set the fields, then call Handler once.
 type UI struct {
 	// Store is where the pages read from and where sessions live. Required.
-	Store steward.Store
+	Store Store
 	// Logger receives internal errors. Default: discard.
 	Logger *slog.Logger
 	// Clock tells the time for "last used 3 days ago" and credential ages.
@@ -48,6 +48,17 @@ type UI struct {
 	// the UI is reached over HTTPS, directly or through a proxy. Default: off,
 	// so that a plain-HTTP quick start on localhost can sign in.
 	Secure bool
+}
+
+// Store is what the web UI asks of the store: it reads the inventory,
+// assigns and confirms owners, and keeps sessions. *sqlstore.DB is one.
+type Store interface {
+	steward.InventoryReader
+	steward.OwnerAssigner
+	steward.GapReader
+	steward.SyncRunReader
+	steward.Authenticator
+	steward.SessionStore
 }
 
 //go:embed templates/*.html
@@ -83,7 +94,7 @@ func (u *UI) Handler() http.Handler {
 // server is the handler built from a UI. It is separate from UI so that the
 // parsed templates and defaults never leak into the exported configuration.
 type server struct {
-	store      steward.Store
+	store      Store
 	logger     *slog.Logger
 	clock      steward.Clock
 	secure     bool
