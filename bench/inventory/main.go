@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/bench/internal/engine"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
 
@@ -89,7 +90,8 @@ type Main struct {
 	args   []string
 	logger *slog.Logger
 	db     *sqlstore.DB
-	tmp    string // temp dir of the default SQLite file
+	eng    *engine.DB // the same database, for the engine's own figures
+	tmp    string     // temp dir of the default SQLite file
 }
 
 // NewMain returns a Main with the default Config.
@@ -155,6 +157,9 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.db = db
+	if m.eng, err = engine.Open(c.DB); err != nil {
+		return err
+	}
 	if err := db.Migrate(ctx); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
@@ -164,7 +169,7 @@ func (m *Main) Run(ctx context.Context) error {
 		return steward.Errorf(steward.EINVALID, "the database at -db holds identities already; point -db at an empty database.")
 	}
 	rep.Dialect = db.Dialect()
-	rep.Engine = m.engineVersion(ctx)
+	rep.Engine = m.eng.Version(ctx)
 
 	if err := m.raw(ctx, rep); err != nil {
 		return err
@@ -179,7 +184,7 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	rep.Optimize = time.Since(start)
 	m.logger.Info("optimized", "took", rep.Optimize)
-	if rep.SizeBytes, err = m.size(ctx); err != nil {
+	if rep.SizeBytes, err = m.eng.Size(ctx); err != nil {
 		return fmt.Errorf("database size: %w", err)
 	}
 	if err := m.probe(ctx, rep, org); err != nil {
@@ -192,8 +197,13 @@ func (m *Main) Run(ctx context.Context) error {
 // Close closes the store and removes the default temp file unless -keep.
 func (m *Main) Close() error {
 	var err error
+	if m.eng != nil {
+		err = m.eng.Close()
+	}
 	if m.db != nil {
-		err = m.db.Close()
+		if e := m.db.Close(); err == nil {
+			err = e
+		}
 	}
 	if m.tmp != "" && !m.Config.Keep {
 		if e := os.RemoveAll(m.tmp); err == nil {
@@ -213,7 +223,7 @@ func (m *Main) raw(ctx context.Context, rep *Report) error {
 	org.Reference() // sets up the people and systems identities refer to
 	chunk := min(c.Batch, 50_000)
 	var err error
-	rep.RawIdentities, err = rawInsert(ctx, m.db.SQL(), rep.Dialect, rawIdentities, c.Raw, chunk, func(n int) [][]any {
+	rep.RawIdentities, err = rawInsert(ctx, m.eng.DB, rep.Dialect, rawIdentities, c.Raw, chunk, func(n int) [][]any {
 		ids := org.Identities(n)
 		rows := make([][]any, len(ids))
 		for i := range ids {
@@ -225,7 +235,7 @@ func (m *Main) raw(ctx context.Context, rep *Report) error {
 		return err
 	}
 	m.logger.Info("raw insert, identity-shaped", "rows", rep.RawIdentities.Rows, "took", rep.RawIdentities.Elapsed, "rows/s", int(rep.RawIdentities.PerSecond()))
-	rep.RawGrants, err = rawInsert(ctx, m.db.SQL(), rep.Dialect, rawGrants, c.Raw, chunk, func(n int) [][]any {
+	rep.RawGrants, err = rawInsert(ctx, m.eng.DB, rep.Dialect, rawGrants, c.Raw, chunk, func(n int) [][]any {
 		gs := org.Grants(n)
 		rows := make([][]any, len(gs))
 		for i := range gs {
@@ -329,33 +339,6 @@ func (m *Main) probe(ctx context.Context, rep *Report, org *Org) error {
 	m.logger.Info("timed", "query", res.Name, "n", res.N, "p50", res.P50, "max", res.Max)
 	rep.Stats = res
 	return nil
-}
-
-// size returns the bytes the database takes on disk, after a checkpoint on
-// SQLite so the write-ahead log is counted in the file.
-func (m *Main) size(ctx context.Context) (int64, error) {
-	var n int64
-	if m.db.Dialect() == "postgres" {
-		err := m.db.SQL().QueryRowContext(ctx, `SELECT pg_database_size(current_database())`).Scan(&n)
-		return n, err
-	}
-	if _, err := m.db.SQL().ExecContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
-		return 0, err
-	}
-	err := m.db.SQL().QueryRowContext(ctx, `SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()`).Scan(&n)
-	return n, err
-}
-
-func (m *Main) engineVersion(ctx context.Context) string {
-	var v string
-	q := `SELECT 'SQLite ' || sqlite_version()`
-	if m.db.Dialect() == "postgres" {
-		q = `SELECT 'PostgreSQL ' || current_setting('server_version')`
-	}
-	if err := m.db.SQL().QueryRowContext(ctx, q).Scan(&v); err != nil {
-		return m.db.Dialect()
-	}
-	return v
 }
 
 // command returns the command line, with any password in -db hidden.

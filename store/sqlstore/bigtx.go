@@ -115,10 +115,3 @@ func (d *DB) copyRows(ctx context.Context, c *sql.Conn, table string, cols []str
 	}
 	return nil
 }
-
-// RawCopy inserts rows into any table in one transaction by the same path
-// bulk loads use. It writes no audit event: it exists so that benchmarks can
-// measure the engine's raw insert speed beside the store's.
-func (d *DB) RawCopy(ctx context.Context, table string, cols []string, rows [][]any) error {
-	return d.bigTx(ctx, func(c *sql.Conn) error { return d.copyRows(ctx, c, table, cols, rows) })
-}

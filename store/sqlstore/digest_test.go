@@ -159,14 +159,14 @@ func TestCheckpoint(t *testing.T) {
 		}
 	}
 	var auto int
-	if err := db.SQL().QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
+	if err := sqlstore.RawSQL(db).QueryRowContext(ctx, `PRAGMA wal_autocheckpoint`).Scan(&auto); err != nil || auto != 0 {
 		t.Fatalf("writer wal_autocheckpoint = %d, %v; want 0 (the checkpointer's job)", auto, err)
 	}
-	if err := db.Checkpoint(ctx); err != nil {
+	if err := sqlstore.Checkpoint(ctx, db); err != nil {
 		t.Fatal(err)
 	}
 	var busy, log, done int
-	if err := db.SQL().QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
+	if err := sqlstore.RawSQL(db).QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &log, &done); err != nil {
 		t.Fatal(err)
 	}
 	if busy != 0 || log != done {
@@ -181,7 +181,7 @@ func TestTrigramIndexesServeSearchOnly(t *testing.T) {
 	t.Parallel()
 	db := MustOpenPostgres(t, nil)
 	ctx := context.Background()
-	conn, err := db.SQL().Conn(ctx)
+	conn, err := sqlstore.RawSQL(db).Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

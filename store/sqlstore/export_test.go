@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 
 	"github.com/stewardhq/steward"
@@ -40,3 +41,12 @@ func SetFewGaps(d *DB, n int) { d.fewGaps = n }
 func AnalyzeIfBehind(ctx context.Context, d *DB, table string, wrote, fraction int) error {
 	return d.analyzeIfBehind(ctx, d.write, table, wrote, fraction)
 }
+
+// RawSQL returns d's writer pool, for the tests that must reach behind the
+// store: to tamper with the audit chain, read the engine's own state
+// (pragmas, locks) or stage a race. The store has no such door outside its
+// own tests.
+func RawSQL(d *DB) *sql.DB { return d.write }
+
+// Checkpoint is checkpoint, which the store otherwise runs by itself.
+func Checkpoint(ctx context.Context, d *DB) error { return d.checkpoint(ctx) }

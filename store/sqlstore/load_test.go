@@ -101,7 +101,7 @@ func schemaOf(t *testing.T, db *sqlstore.DB) []string {
 		q = `SELECT indexname || ': ' || indexdef FROM pg_indexes WHERE schemaname = current_schema() AND tablename IN ('identities', 'grants')
 			UNION ALL SELECT conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid IN ('identities'::regclass, 'grants'::regclass)`
 	}
-	rows, err := db.SQL().Query(q)
+	rows, err := sqlstore.RawSQL(db).Query(q)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +196,7 @@ func TestFirstLoadMatchesStaged(t *testing.T) {
 		if !sqlstore.OnPostgres(db) {
 			// Loaded without foreign key checks: every reference must hold,
 			// and the checks must be back on.
-			rows, err := db.SQL().Query(`PRAGMA foreign_key_check`)
+			rows, err := sqlstore.RawSQL(db).Query(`PRAGMA foreign_key_check`)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -210,15 +210,15 @@ func TestFirstLoadMatchesStaged(t *testing.T) {
 			}
 			rows.Close()
 			var on int
-			if err := db.SQL().QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+			if err := sqlstore.RawSQL(db).QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
 				t.Fatalf("foreign keys after a load: %d, %v", on, err)
 			}
 			// The search index holds every name, and merges its segments again.
-			if _, err := db.SQL().Exec(`INSERT INTO identities_fts (identities_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
+			if _, err := sqlstore.RawSQL(db).Exec(`INSERT INTO identities_fts (identities_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
 				t.Fatalf("search index after loads: %v", err)
 			}
 			var auto int
-			if err := db.SQL().QueryRow(`SELECT v FROM identities_fts_config WHERE k = 'automerge'`).Scan(&auto); err != nil || auto != 4 {
+			if err := sqlstore.RawSQL(db).QueryRow(`SELECT v FROM identities_fts_config WHERE k = 'automerge'`).Scan(&auto); err != nil || auto != 4 {
 				t.Fatalf("search index automerge after loads: %d, %v", auto, err)
 			}
 			// A system written to between the look before the transaction
@@ -228,7 +228,7 @@ func TestFirstLoadMatchesStaged(t *testing.T) {
 			if notEmpty, err := sqlstore.SyncAsFirstLoad(ctx, db, sys.ID, positioned(loadRecords(3, owners, "grouped", 1))); !notEmpty {
 				t.Fatalf("a load into a system no longer empty: %v", err)
 			}
-			if err := db.SQL().QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
+			if err := sqlstore.RawSQL(db).QueryRow(`PRAGMA foreign_keys`).Scan(&on); err != nil || on != 1 {
 				t.Fatalf("foreign keys after a refused load: %d, %v", on, err)
 			}
 		}
@@ -339,7 +339,7 @@ func TestFirstLoadLocksOnPostgres(t *testing.T) {
 	}()
 	for {
 		var n int
-		if err := db.SQL().QueryRow(`SELECT count(*) FROM pg_locks WHERE relation = 'identities'::regclass
+		if err := sqlstore.RawSQL(db).QueryRow(`SELECT count(*) FROM pg_locks WHERE relation = 'identities'::regclass
 			AND mode = 'AccessExclusiveLock' AND granted AND pid <> pg_backend_pid()`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
@@ -507,7 +507,7 @@ func TestFirstLoadLocksWithoutDeadlock(t *testing.T) {
 		}
 	})
 	// The other transaction reads identities first.
-	tx, err := db.SQL().BeginTx(ctx, nil)
+	tx, err := sqlstore.RawSQL(db).BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -527,10 +527,10 @@ func TestFirstLoadLocksWithoutDeadlock(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		var waiting, rows int
-		if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE relation = 'identities'::regclass AND NOT granted`).Scan(&waiting); err != nil {
+		if err := sqlstore.RawSQL(db).QueryRowContext(ctx, `SELECT count(*) FROM pg_locks WHERE relation = 'identities'::regclass AND NOT granted`).Scan(&waiting); err != nil {
 			t.Fatal(err)
 		}
-		if err := db.SQL().QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'copy "grants"%'`).Scan(&rows); err != nil {
+		if err := sqlstore.RawSQL(db).QueryRowContext(ctx, `SELECT count(*) FROM pg_stat_activity WHERE query LIKE 'copy "grants"%'`).Scan(&rows); err != nil {
 			t.Fatal(err)
 		}
 		if waiting > 0 || rows > 0 || time.Now().After(deadline) {

@@ -182,7 +182,7 @@ func (d *DB) startCheckpointer() {
 			case <-d.ckptStop:
 				return
 			}
-			if err := d.Checkpoint(context.Background()); err != nil {
+			if err := d.checkpoint(context.Background()); err != nil {
 				d.logger.Warn("checkpoint failed", "err", err)
 			}
 		}
@@ -199,11 +199,10 @@ func (d *DB) wrote() {
 	}
 }
 
-// Checkpoint copies SQLite's write-ahead log into the database file, as far
+// checkpoint copies SQLite's write-ahead log into the database file, as far
 // as readers allow (PASSIVE: it waits for nobody). The store does this by
-// itself after writes; a benchmark calls it to keep one phase's checkpoint
-// out of the next. Nothing to do on PostgreSQL.
-func (d *DB) Checkpoint(ctx context.Context) error {
+// itself after writes. Nothing to do on PostgreSQL.
+func (d *DB) checkpoint(ctx context.Context) error {
 	if d.pg {
 		return nil
 	}
@@ -220,10 +219,6 @@ func (d *DB) Dialect() string {
 	}
 	return "sqlite"
 }
-
-// SQL returns the underlying writer pool, for tests and benchmarks that need
-// to reach behind the store (to tamper with the audit chain, say).
-func (d *DB) SQL() *sql.DB { return d.write }
 
 // Close closes the database.
 func (d *DB) Close() error {

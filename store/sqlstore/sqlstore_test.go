@@ -114,7 +114,7 @@ func TestTamper(t *testing.T) {
 				}
 				if tc.sql == forgedAppend {
 					appendForged(t, db, base+5)
-				} else if _, err := db.SQL().Exec(fmt.Sprintf(tc.sql, base)); err != nil {
+				} else if _, err := sqlstore.RawSQL(db).Exec(fmt.Sprintf(tc.sql, base)); err != nil {
 					t.Fatal(err)
 				}
 				_, err = db.VerifyAudit(ctx)
@@ -156,7 +156,7 @@ const forgedAppend = "forged append"
 func appendForged(t *testing.T, db *sqlstore.DB, seq int64) {
 	t.Helper()
 	var prev string
-	if err := db.SQL().QueryRow(fmt.Sprintf(`SELECT hash FROM events WHERE seq = %d`, seq-1)).Scan(&prev); err != nil {
+	if err := sqlstore.RawSQL(db).QueryRow(fmt.Sprintf(`SELECT hash FROM events WHERE seq = %d`, seq-1)).Scan(&prev); err != nil {
 		t.Fatal(err)
 	}
 	e := steward.Event{Seq: seq, Time: storetest.Epoch, Actor: "token:admin", Action: "grant.created", ObjectType: "grant", ObjectID: "1", Data: []byte(`{}`), PrevHash: prev}
@@ -165,7 +165,7 @@ func appendForged(t *testing.T, db *sqlstore.DB, seq int64) {
 	if db.Dialect() == "postgres" {
 		q = fmt.Sprintf(`INSERT INTO events (seq, time, actor, action, object_type, object_id, data, prev_hash, hash) VALUES (%d, $1, 'token:admin', 'grant.created', 'grant', '1', '{}', $2, $3)`, seq)
 	}
-	if _, err := db.SQL().Exec(q, e.Time.UnixMicro(), e.PrevHash, e.Hash); err != nil {
+	if _, err := sqlstore.RawSQL(db).Exec(q, e.Time.UnixMicro(), e.PrevHash, e.Hash); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -237,7 +237,7 @@ func TestAnalyzeIfBehind(t *testing.T) {
 	ctx := steward.WithActor(context.Background(), "test")
 	counted := func() float64 {
 		var n float64
-		if err := db.SQL().QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'teams'::regclass`).Scan(&n); err != nil {
+		if err := sqlstore.RawSQL(db).QueryRowContext(ctx, `SELECT reltuples FROM pg_class WHERE oid = 'teams'::regclass`).Scan(&n); err != nil {
 			t.Fatal(err)
 		}
 		return n
@@ -255,7 +255,7 @@ func TestAnalyzeIfBehind(t *testing.T) {
 	if n := counted(); n != 2000 {
 		t.Fatalf("after a bulk load of 2,000 teams the statistics count %v", n)
 	}
-	if _, err := db.SQL().ExecContext(ctx, `INSERT INTO teams (id, name, display_name, created_at) SELECT g, 'more-' || g, '', 0 FROM generate_series(3001, 3500) g`); err != nil {
+	if _, err := sqlstore.RawSQL(db).ExecContext(ctx, `INSERT INTO teams (id, name, display_name, created_at) SELECT g, 'more-' || g, '', 0 FROM generate_series(3001, 3500) g`); err != nil {
 		t.Fatal(err)
 	}
 	if err := sqlstore.AnalyzeIfBehind(ctx, db, "teams", 150, 10); err != nil {
@@ -369,7 +369,7 @@ func TestRefreshGapsMends(t *testing.T) {
 			if !sqlstore.OnPostgres(db) {
 				q = strings.ReplaceAll(q, "$1", "?")
 			}
-			if _, err := db.SQL().ExecContext(ctx, q, step.arg); err != nil {
+			if _, err := sqlstore.RawSQL(db).ExecContext(ctx, q, step.arg); err != nil {
 				t.Fatalf("%s: %v", step.name, err)
 			}
 			res, err := db.RefreshGaps(ctx)
