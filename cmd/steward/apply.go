@@ -116,7 +116,7 @@ wins over both. See docs/ownership.md.`,
 				return err
 			}
 			defer db.Close()
-			ctx := steward.WithActor(cmd.Context(), "cli:apply")
+			ctx := cmd.Context()
 			for _, d := range docs {
 				res, err := db.ApplyOwnershipRules(ctx, d.Rules)
 				if err != nil {

@@ -199,7 +199,11 @@ func (e *env) connector(name string) (*connectorConfig, error) {
 // full compares every record even where the system's digest says it is
 // unchanged (steward sync --full).
 func runConnector(ctx context.Context, db *sqlstore.DB, c *connectorConfig, logger *slog.Logger, full bool) (*steward.SyncResult, error) {
-	ctx = steward.WithActor(ctx, "connector:"+c.Name)
+	if steward.ActorFrom(ctx) == "system" {
+		// A scheduled run acts as its connector; steward sync keeps the
+		// local administrator who ran it.
+		ctx = steward.WithActor(ctx, "connector:"+c.Name)
+	}
 	switch c.Type {
 	case "postgres":
 		conn, err := postgres.New(*c.Postgres, postgres.Options{Logger: logger})

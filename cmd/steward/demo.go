@@ -59,7 +59,7 @@ func seedDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) erro
 	}
 	start := time.Now()
 	dc.Now = start.UTC().Truncate(time.Second)
-	sum, err := demo.Seed(steward.WithActor(ctx, "system:demo"), db, dc)
+	sum, err := demo.Seed(ctx, db, dc) // ctx names the local administrator
 	if err != nil {
 		return err
 	}

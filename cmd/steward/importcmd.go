@@ -76,7 +76,7 @@ FILE - reads standard input.`,
 				return err
 			}
 			defer db.Close()
-			ctx := steward.WithActor(cmd.Context(), "cli:import")
+			ctx := cmd.Context()
 			sys, err := ensureSystem(ctx, db, system, sysKind)
 			if err != nil {
 				return err

@@ -233,4 +233,11 @@ func TestSyncPostgres(t *testing.T) {
 	if code != ExitNotFound {
 		t.Fatalf("unknown connector: exit %d %s", code, stderr)
 	}
+	// steward sync is a local command: its events name the person who ran
+	// it, not the connector (scheduled syncs of serve act as the connector).
+	for _, ev := range allEvents(t, db) {
+		if !strings.HasPrefix(ev.Actor, localAdminPrefix) {
+			t.Errorf("event %d %s: actor %q, want the local administrator", ev.Seq, ev.Action, ev.Actor)
+		}
+	}
 }

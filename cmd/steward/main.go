@@ -157,6 +157,9 @@ Quick start:
 				return err
 			}
 			e.logger = logger
+			if writePath(cmd) == writesLocally {
+				cmd.SetContext(withLocalAdmin(cmd.Context()))
+			}
 			return nil
 		},
 	}
@@ -166,6 +169,7 @@ Quick start:
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newDemoCmd(e), newTokenCmd(e), newAuditCmd(e),
 		newVersionCmd(e), newIdentitiesCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e), newSyncRunsCmd(e))
+	documentWritePaths(root)
 	return root
 }
 

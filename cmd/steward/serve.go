@@ -89,6 +89,7 @@ gracefully.`,
 // prepareDemo seeds the database if it has no identities yet and returns a
 // fresh admin token for signing in.
 func prepareDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) (string, error) {
+	ctx = withLocalAdmin(ctx) // whoever starts serve --demo seeds it
 	empty, err := isEmpty(ctx, db)
 	if err != nil {
 		return "", err
@@ -102,7 +103,7 @@ func prepareDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) (
 	}
 	exp := time.Now().UTC().Add(demoTokenTTL)
 	t := &steward.Token{Name: fmt.Sprintf("demo-admin-%d", time.Now().Unix()), Role: steward.RoleAdmin, ExpiresAt: &exp}
-	return db.CreateToken(steward.WithActor(ctx, "system:demo"), t)
+	return db.CreateToken(ctx, t)
 }
 
 func isEmpty(ctx context.Context, db *sqlstore.DB) (bool, error) {

@@ -39,7 +39,10 @@ func openStore(ctx context.Context, e *env, dsn string, migrate bool) (*sqlstore
 		return nil, err
 	}
 	if migrate {
-		mctx, cancel := context.WithTimeout(steward.WithActor(ctx, "system:migrate"), 5*time.Minute)
+		if steward.ActorFrom(ctx) == "system" {
+			ctx = steward.WithActor(ctx, "system:migrate") // serve's own migration
+		}
+		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
 		if err := db.Migrate(mctx); err != nil {
 			db.Close()

@@ -41,7 +41,7 @@ only revoked and replaced.`,
 				exp := time.Now().UTC().Add(ttl)
 				t.ExpiresAt = &exp
 			}
-			raw, err := db.CreateToken(steward.WithActor(cmd.Context(), "cli:token-create"), t)
+			raw, err := db.CreateToken(cmd.Context(), t)
 			if err != nil {
 				return err
 			}
@@ -102,7 +102,7 @@ func newTokenRevokeCmd(e *env) *cobra.Command {
 				return err
 			}
 			defer db.Close()
-			return db.RevokeToken(steward.WithActor(cmd.Context(), "cli:token-revoke"), id)
+			return db.RevokeToken(cmd.Context(), id)
 		},
 	}
 	addDBFlag(cmd, &dsn)
