@@ -17,7 +17,7 @@ import (
 type Event struct {
 	Seq        int64           `json:"seq"` // 1, 2, 3, … without gaps
 	Time       time.Time       `json:"time"`
-	Actor      string          `json:"actor"`       // "token:ci-bot", "system:demo"
+	Actor      string          `json:"actor"`       // "token:ci-bot", "local-admin:alice", "system:scheduler"
 	Action     string          `json:"action"`      // "identity.created"
 	ObjectType string          `json:"object_type"` // "identity"
 	ObjectID   string          `json:"object_id"`

@@ -35,7 +35,8 @@ func (c FixedClock) Now() time.Time { return c.T }
 type actorKey struct{}
 
 // WithActor returns a context that names who is acting ("token:ci-bot",
-// "system:demo", "user:alice"). Stores record it on every audit event.
+// "local-admin:alice", "system:demo"). Stores record it on every audit
+// event.
 func WithActor(ctx context.Context, actor string) context.Context {
 	return context.WithValue(ctx, actorKey{}, actor)
 }

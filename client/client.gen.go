@@ -557,7 +557,7 @@ type Event struct {
 	// Action Such as identity.created.
 	Action string `json:"action"`
 
-	// Actor Who acted, such as token:ci-bot or system:demo.
+	// Actor Who acted: token:NAME for the API and web UI, local-admin:OS-USER for the commands that write to the database directly, connector:NAME for a scheduled sync, system:… for Steward itself.
 	Actor string `json:"actor"`
 
 	// Data Details of the change, in any JSON.
