@@ -264,6 +264,7 @@ func (r *reader) identityRecords(ctx context.Context) error {
 		if !login {
 			si.Status = steward.IdentityDisabled
 		}
+		si.Criticality = roleCriticality(lr)
 		if connLimit >= 0 {
 			si.Labels["connection_limit"] = strconv.Itoa(int(connLimit))
 		}
@@ -288,6 +289,23 @@ func (r *reader) identityRecords(ctx context.Context) error {
 		r.identities = append(r.identities, lr)
 	}
 	return classify(rows.Err(), "listing login roles")
+}
+
+// roleCriticality grades a login role by the attributes it holds itself,
+// as the AWS importer grades the root user. A superuser bypasses every
+// permission check and can run programs as the server's operating system
+// user: critical. CREATEROLE can create, alter and grant roles (before
+// PostgreSQL 16, membership of any role but a superuser's), BYPASSRLS reads
+// past every row-level security policy and REPLICATION can stream every
+// row of the cluster: high. Others take the sync's default ("").
+func roleCriticality(lr loginRole) steward.Level {
+	switch {
+	case lr.super:
+		return steward.LevelCritical
+	case lr.createRole, lr.bypassRLS, lr.replication:
+		return steward.LevelHigh
+	}
+	return ""
 }
 
 // expiry turns rolvaliduntil into a credential expiry: NULL and 'infinity'

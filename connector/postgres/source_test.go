@@ -49,6 +49,44 @@ func sourceFixture(t *testing.T) *fixture {
 	return f
 }
 
+// TestSourceCriticality: a superuser is critical, as the AWS root user is;
+// CREATEROLE, BYPASSRLS and REPLICATION make a role high; other roles keep
+// the sync's default. A disabled superuser is still critical: enabling it
+// again takes one ALTER ROLE.
+func TestSourceCriticality(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := func(name string) string { return ident(f.role(name)) }
+	f.exec(
+		"CREATE ROLE "+r("root")+" LOGIN SUPERUSER",
+		"CREATE ROLE "+r("maker")+" LOGIN CREATEROLE",
+		"CREATE ROLE "+r("guard")+" LOGIN BYPASSRLS",
+		"CREATE ROLE "+r("repl")+" LOGIN REPLICATION",
+		"CREATE ROLE "+r("plain")+" LOGIN CREATEDB",
+		"CREATE ROLE "+r("oldroot")+" NOLOGIN SUPERUSER",
+		"CREATE ROLE "+r("disabled")+" NOLOGIN",
+		"GRANT "+r("disabled")+" TO "+r("oldroot"),
+	)
+	ix := read(t, f.connector(f.config(), Options{}))
+	for name, want := range map[string]steward.Level{
+		"root": steward.LevelCritical, "oldroot": steward.LevelCritical,
+		"maker": steward.LevelHigh, "guard": steward.LevelHigh, "repl": steward.LevelHigh,
+		"plain": steward.LevelMedium, "owner": steward.LevelMedium,
+	} {
+		i := ix.identities[f.role(name)]
+		if i == nil {
+			t.Errorf("%s was not read", name)
+			continue
+		}
+		if err := i.Normalize(steward.EnvProd); err != nil {
+			t.Fatal(err)
+		}
+		if i.Criticality != want {
+			t.Errorf("%s: criticality %s, want %s", name, i.Criticality, want)
+		}
+	}
+}
+
 func TestSource(t *testing.T) {
 	t.Parallel()
 	f := sourceFixture(t)
