@@ -196,7 +196,7 @@ func writeByHand(ctx context.Context, db *sqlstore.DB, systemID int64) {
 	check(db.SQL().QueryRowContext(ctx, q(`SELECT id FROM entitlements WHERE system_id = ?1
 		AND id NOT IN (SELECT entitlement_id FROM grants WHERE identity_id = ?2) ORDER BY id LIMIT 1`), systemID, identityID).Scan(&entID))
 	check(db.CreateGrant(ctx, &steward.Grant{IdentityID: identityID, EntitlementID: entID, Type: steward.GrantStanding, GrantedVia: "by hand"}))
-	check(db.CreateCredential(ctx, &steward.Credential{IdentityID: identityID, ExternalID: "by-hand", Kind: steward.CredPassword, CreatedAt: time.Now().UTC()}))
+	check(db.CreateCredential(ctx, &steward.Credential{IdentityID: identityID, ExternalID: "by-hand", Kind: steward.CredPassword}))
 }
 
 // gen writes deterministic JSONL exports. Identity i is "svc-<i>"; a change

@@ -215,6 +215,10 @@ func printIdentity(e *env, output string, i *steward.IdentityView) error {
 	if i.OwnerSource != steward.OwnerNone {
 		owner += " (" + string(i.OwnerSource) + ")"
 	}
+	created := "unknown" // the identity's system does not say; not when Steward saw it
+	if i.CreatedAt != nil {
+		created = i.CreatedAt.Format(time.DateTime)
+	}
 	attested := "-"
 	if i.AttestedAt != nil {
 		attested = i.AttestedAt.Format(time.DateTime)
@@ -227,7 +231,7 @@ func printIdentity(e *env, output string, i *steward.IdentityView) error {
 		{"ID", strconv.FormatInt(i.ID, 10)}, {"Name", i.Name}, {"External ID", i.ExternalID}, {"Kind", string(i.Kind)},
 		{"System", i.SystemName}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
 		{"Owner", owner}, {"Team", orDash(i.TeamName)}, {"Status", string(i.Status)},
-		{"Created", i.CreatedAt.Format(time.DateTime)}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
+		{"Created", created}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
 	} {
 		fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
 	}

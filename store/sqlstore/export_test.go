@@ -40,3 +40,7 @@ func SetFewGaps(d *DB, n int) { d.fewGaps = n }
 func AnalyzeIfBehind(ctx context.Context, d *DB, table string, wrote, fraction int) error {
 	return d.analyzeIfBehind(ctx, d.write, table, wrote, fraction)
 }
+
+// MigrateUpTo applies the migrations of d up to version, so that a test can
+// write rows as an older Steward did before applying the rest.
+func MigrateUpTo(ctx context.Context, d *DB, version int) error { return d.migrate(ctx, version) }
