@@ -87,6 +87,45 @@ func TestSourceCriticality(t *testing.T) {
 	}
 }
 
+// TestSourcePasswordVersion: a password's version (a hash of its SCRAM
+// salt) stays the same from read to read and changes when the password is
+// set again, even to the same value, which is how a sync notices a
+// rotation PostgreSQL gives no time for. The verifier itself is never
+// read. An MD5 password, and a connector that may not read pg_authid, give
+// no version.
+func TestSourcePasswordVersion(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	etl := f.loginRole("etl", "")
+	ops := f.loginRole("ops", "CREATEROLE")
+	f.exec("SET password_encryption = 'md5'", "CREATE ROLE "+ident(f.role("old"))+" LOGIN PASSWORD 'old-pw'", "RESET password_encryption")
+	version := func(cfg Config, role string) string {
+		t.Helper()
+		i := read(t, f.connector(cfg, Options{})).identities[role]
+		if i == nil || len(i.Credentials) != 1 {
+			t.Fatalf("%s: %+v", role, i)
+		}
+		return i.Credentials[0].Version
+	}
+	v1 := version(f.config(), etl)
+	if len(v1) != 64 || strings.Trim(v1, "0123456789abcdef") != "" {
+		t.Fatalf("version %q, want 64 hex digits", v1)
+	}
+	if v := version(f.config(), etl); v != v1 {
+		t.Errorf("read again: version %q, want %q", v, v1)
+	}
+	f.exec("ALTER ROLE " + ident(etl) + " PASSWORD " + literal(f.password(etl)))
+	if v := version(f.config(), etl); v == v1 || v == "" {
+		t.Errorf("after the password was set again: version %q, was %q", v, v1)
+	}
+	if v := version(f.config(), f.role("old")); v != "" {
+		t.Errorf("an MD5 password: version %q, want none", v)
+	}
+	if v := version(f.configAs(ops), etl); v != "" {
+		t.Errorf("read without pg_authid: version %q, want none", v)
+	}
+}
+
 func TestSource(t *testing.T) {
 	t.Parallel()
 	f := sourceFixture(t)
