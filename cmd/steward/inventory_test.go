@@ -323,3 +323,37 @@ func TestRotatePostgres(t *testing.T) {
 		t.Fatalf("the sync after a change by hand: exit %d\n%s%s", code, out, stderr)
 	}
 }
+
+// TestImportLinksAcrossSystems: a cluster's service account that assumes an
+// IAM role (IRSA) is linked to the role's identity once an import of the
+// AWS account brings it, whichever system is imported first.
+func TestImportLinksAcrossSystems(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "links.db")
+	const role = "arn:aws:iam::123456789012:role/payments-api"
+	roles := writeFile(t, "roles.jsonl", `{"identity": {"external_id": "`+role+`", "name": "payments-api", "kind": "service_account"}}`+"\n")
+	if code, out, stderr := run(t, "import", "--db", db, "--format", "k8s-serviceaccounts", "--system", "k8s-prod", "../../importer/testdata/serviceaccounts.json"); code != 0 {
+		t.Fatalf("k8s import: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr := run(t, "import", "--db", db, "--format", "jsonl", "--system", "aws-prod", "--system-kind", "aws", roles, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"links_changed": 1`) {
+		t.Fatalf("roles import: exit %d\n%s%s", code, out, stderr)
+	}
+	s, err := sqlstore.Open(db, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	page, err := s.Identities(ctx, steward.IdentityFilter{Query: "payments-prod:payments-api"})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("the service account: %+v, %v", page, err)
+	}
+	links, err := s.IdentityLinks(ctx, page.Items[0].ID)
+	if err != nil || len(links) != 1 || links[0].ToRef != role || links[0].ToID == nil || links[0].ToSystem != "aws-prod" {
+		t.Fatalf("links of the service account: %+v, %v", links, err)
+	}
+	if back, err := s.IdentityLinks(ctx, *links[0].ToID); err != nil || len(back) != 1 || back[0].FromSystem != "k8s-prod" {
+		t.Errorf("links of the role: %+v, %v", back, err)
+	}
+}
