@@ -26,17 +26,36 @@ type SourceIdentity struct {
 	CreatedAt   *time.Time         `json:"created_at,omitempty"`
 	LastUsedAt  *time.Time         `json:"last_used_at,omitempty"`
 	Credentials []SourceCredential `json:"credentials,omitempty"`
+	Links       []SourceLink       `json:"links,omitempty"` // identities of other systems it acts as
 }
+
+// SourceLink is a link a source reports from its identity to an identity of
+// another system, named by the external id it has there (an AWS role ARN).
+// That identity need not be in Steward yet: the link waits for it.
+type SourceLink struct {
+	Kind LinkKind `json:"kind"`
+	To   string   `json:"to"`
+}
+
+// maxLinks bounds the links of one identity.
+const maxLinks = 64
 
 // SourceCredential is the metadata of one credential as a source reports
 // it. There is no field for the secret: sources never read one.
 type SourceCredential struct {
-	ExternalID    string         `json:"external_id"` // unique within the identity: a key id or slot
-	Kind          CredentialKind `json:"kind"`
-	CreatedAt     *time.Time     `json:"created_at,omitempty"`
-	LastRotatedAt *time.Time     `json:"last_rotated_at,omitempty"`
-	LastUsedAt    *time.Time     `json:"last_used_at,omitempty"`
-	ExpiresAt     *time.Time     `json:"expires_at,omitempty"`
+	ExternalID    string           `json:"external_id"` // unique within the identity: a key id or slot
+	Kind          CredentialKind   `json:"kind"`
+	Status        CredentialStatus `json:"status,omitempty"` // active (default) or disabled
+	CreatedAt     *time.Time       `json:"created_at,omitempty"`
+	LastRotatedAt *time.Time       `json:"last_rotated_at,omitempty"`
+	LastUsedAt    *time.Time       `json:"last_used_at,omitempty"`
+	ExpiresAt     *time.Time       `json:"expires_at,omitempty"`
+	// Version is an opaque value that changes whenever the secret does and
+	// tells nothing about it (PostgreSQL: a hash of the password
+	// verifier's salt). A sync that reads another one than it read last
+	// notices a rotation, even one the source gives no time for. Empty:
+	// the source cannot tell.
+	Version string `json:"version,omitempty"`
 }
 
 // SourceEntitlement is one permission or role as a source reports it.
@@ -151,9 +170,13 @@ type Target interface {
 // RotationResult is what Steward learns of a rotation: when, until when, and
 // where the new value went. Never the value.
 type RotationResult struct {
-	RotatedAt time.Time  `json:"rotated_at"`
-	ExpiresAt *time.Time `json:"expires_at,omitempty"`
-	Sink      string     `json:"sink"` // "file:/run/secrets/etl", "stdout"
+	// Credential is the external id of the credential rotated ("password")
+	// and Kind its kind, as the connector's source reports them.
+	Credential string         `json:"credential"`
+	Kind       CredentialKind `json:"kind"`
+	RotatedAt  time.Time      `json:"rotated_at"`
+	ExpiresAt  *time.Time     `json:"expires_at,omitempty"`
+	Sink       string         `json:"sink"` // "file:/run/secrets/etl", "stdout"
 }
 
 // Normalize fills the defaults of si (name, criticality, status, environment
@@ -175,10 +198,7 @@ func (si *SourceIdentity) Normalize(defaultEnv Environment) error {
 		return Errorf(EINVALID, "identity %q: a source reports what exists; removed is set by Steward when it disappears.", si.ExternalID)
 	}
 	i := Identity{SystemID: 1, ExternalID: si.ExternalID, Name: si.Name, Kind: si.Kind, Environment: si.Environment,
-		Criticality: si.Criticality, Status: si.Status, Labels: si.Labels, LastUsedAt: si.LastUsedAt}
-	if si.CreatedAt != nil {
-		i.CreatedAt = *si.CreatedAt
-	}
+		Criticality: si.Criticality, Status: si.Status, Labels: si.Labels, CreatedAt: si.CreatedAt, LastUsedAt: si.LastUsedAt}
 	if err := i.Validate(); err != nil {
 		return err
 	}
@@ -199,9 +219,34 @@ func (si *SourceIdentity) Normalize(defaultEnv Environment) error {
 		if err := c.Kind.Validate(); err != nil {
 			return err
 		}
+		// An empty status means active; it is left empty, so that what a
+		// record says (and so its sum, see Record.Sum) does not change for
+		// sources that never say.
+		if c.Status != "" {
+			if err := c.Status.Validate(); err != nil {
+				return err
+			}
+		}
+		if err := checkText("credential version", c.Version, 128, false); err != nil {
+			return err
+		}
 		if c.CreatedAt != nil && c.ExpiresAt != nil && c.ExpiresAt.Before(*c.CreatedAt) {
 			return Errorf(EINVALID, "credential %q expires before it was created.", c.ExternalID)
 		}
+	}
+	if len(si.Links) > maxLinks {
+		return Errorf(EINVALID, "identity %q has %d links; at most %d are kept.", si.ExternalID, len(si.Links), maxLinks)
+	}
+	links := make(map[SourceLink]bool, len(si.Links))
+	for _, l := range si.Links {
+		if err := l.Kind.Validate(); err != nil {
+			return err
+		} else if err := checkText("link target", l.To, 1024, true); err != nil {
+			return err
+		} else if links[l] {
+			return Errorf(EINVALID, "identity %q lists the link %s %q twice.", si.ExternalID, l.Kind, l.To)
+		}
+		links[l] = true
 	}
 	return nil
 }

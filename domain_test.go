@@ -18,7 +18,7 @@ func ptr[T any](v T) *T { return &v }
 
 func validIdentity() steward.Identity {
 	return steward.Identity{SystemID: 1, ExternalID: "arn:aws:iam::1:user/x", Name: "x", Kind: steward.KindAPIKey,
-		Environment: steward.EnvProd, Criticality: steward.LevelHigh, Status: steward.IdentityActive, CreatedAt: t0}
+		Environment: steward.EnvProd, Criticality: steward.LevelHigh, Status: steward.IdentityActive, CreatedAt: &t0}
 }
 
 func TestIdentityValidate(t *testing.T) {
@@ -39,6 +39,7 @@ func TestIdentityValidate(t *testing.T) {
 		"control char":     {func(i *steward.Identity) { i.ExternalID = "a\nb" }, "control character"},
 		"bad utf8":         {func(i *steward.Identity) { i.Name = "\xff" }, "UTF-8"},
 		"used before born": {func(i *steward.Identity) { i.LastUsedAt = ptr(t0.Add(-time.Hour)) }, "last used before"},
+		"created unknown":  {func(i *steward.Identity) { i.CreatedAt, i.LastUsedAt = nil, ptr(t0.Add(-time.Hour)) }, ""},
 		"too many labels": {func(i *steward.Identity) {
 			i.Labels = map[string]string{}
 			for n := 0; n < 65; n++ {
@@ -70,25 +71,28 @@ func TestOtherValidate(t *testing.T) {
 		v    interface{ Validate() error }
 		want string
 	}{
-		"team ok":             {&steward.Team{Name: "payments"}, ""},
-		"team upper":          {&steward.Team{Name: "Payments"}, "lower-case"},
-		"person ok":           {&steward.Person{ExternalID: "u1", Name: "A", Status: steward.PersonActive}, ""},
-		"person bad email":    {&steward.Person{ExternalID: "u1", Name: "A", Email: "nope", Status: steward.PersonActive}, "email"},
-		"departed needs date": {&steward.Person{ExternalID: "u1", Name: "A", Status: steward.PersonDeparted}, "departed_at"},
-		"own manager":         {&steward.Person{ID: 3, ExternalID: "u1", Name: "A", Status: steward.PersonActive, ManagerID: ptr(int64(3))}, "own manager"},
-		"system ok":           {&steward.System{Name: "aws-prod", Kind: steward.SystemAWS}, ""},
-		"system kind":         {&steward.System{Name: "x", Kind: "zos"}, "system kind"},
-		"credential ok":       {&steward.Credential{IdentityID: 1, Kind: steward.CredToken, Fingerprint: strings.Repeat("a", 64)}, ""},
-		"credential secret":   {&steward.Credential{IdentityID: 1, Kind: steward.CredToken, Fingerprint: "hunter2"}, "never send the secret"},
-		"credential dates":    {&steward.Credential{IdentityID: 1, Kind: steward.CredToken, CreatedAt: t0, ExpiresAt: ptr(t0.Add(-1))}, "expires before"},
-		"entitlement ok":      {&steward.Entitlement{SystemID: 1, Name: "admin", Sensitivity: steward.LevelHigh}, ""},
-		"entitlement level":   {&steward.Entitlement{SystemID: 1, Name: "admin", Sensitivity: "huge"}, "sensitivity"},
-		"grant ok":            {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantStanding}, ""},
-		"jit needs expiry":    {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantJIT}, "must have expires_at"},
-		"exception expiry":    {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantException}, "must have expires_at"},
-		"expiry order":        {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantJIT, GrantedAt: t0, ExpiresAt: &t0}, "after granted_at"},
-		"token ok":            {&steward.Token{Name: "ci", Role: steward.RoleAdmin}, ""},
-		"token role":          {&steward.Token{Name: "ci", Role: "root"}, "role"},
+		"team ok":              {&steward.Team{Name: "payments"}, ""},
+		"team upper":           {&steward.Team{Name: "Payments"}, "lower-case"},
+		"person ok":            {&steward.Person{ExternalID: "u1", Name: "A", Status: steward.PersonActive}, ""},
+		"person bad email":     {&steward.Person{ExternalID: "u1", Name: "A", Email: "nope", Status: steward.PersonActive}, "email"},
+		"departed needs date":  {&steward.Person{ExternalID: "u1", Name: "A", Status: steward.PersonDeparted}, "departed_at"},
+		"own manager":          {&steward.Person{ID: 3, ExternalID: "u1", Name: "A", Status: steward.PersonActive, ManagerID: ptr(int64(3))}, "own manager"},
+		"system ok":            {&steward.System{Name: "aws-prod", Kind: steward.SystemAWS}, ""},
+		"system kind":          {&steward.System{Name: "x", Kind: "zos"}, "system kind"},
+		"credential ok":        {&steward.Credential{IdentityID: 1, Kind: steward.CredToken, Status: steward.CredentialActive, Fingerprint: strings.Repeat("a", 64)}, ""},
+		"credential disabled":  {&steward.Credential{IdentityID: 1, Kind: steward.CredToken, Status: steward.CredentialDisabled}, ""},
+		"credential status":    {&steward.Credential{IdentityID: 1, Kind: steward.CredToken, Status: "revoked"}, `credential status "revoked" is not known`},
+		"credential no status": {&steward.Credential{IdentityID: 1, Kind: steward.CredToken}, "credential status is required"},
+		"credential secret":    {&steward.Credential{IdentityID: 1, Kind: steward.CredToken, Status: steward.CredentialActive, Fingerprint: "hunter2"}, "never send the secret"},
+		"credential dates":     {&steward.Credential{IdentityID: 1, Kind: steward.CredToken, Status: steward.CredentialActive, CreatedAt: &t0, ExpiresAt: ptr(t0.Add(-1))}, "expires before"},
+		"entitlement ok":       {&steward.Entitlement{SystemID: 1, Name: "admin", Sensitivity: steward.LevelHigh}, ""},
+		"entitlement level":    {&steward.Entitlement{SystemID: 1, Name: "admin", Sensitivity: "huge"}, "sensitivity"},
+		"grant ok":             {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantStanding}, ""},
+		"jit needs expiry":     {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantJIT}, "must have expires_at"},
+		"exception expiry":     {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantException}, "must have expires_at"},
+		"expiry order":         {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantJIT, GrantedAt: t0, ExpiresAt: &t0}, "after granted_at"},
+		"token ok":             {&steward.Token{Name: "ci", Role: steward.RoleAdmin}, ""},
+		"token role":           {&steward.Token{Name: "ci", Role: "root"}, "role"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := tc.v.Validate()
@@ -96,6 +100,31 @@ func TestOtherValidate(t *testing.T) {
 				t.Fatalf("unexpected %v", err)
 			} else if tc.want != "" && (steward.ErrorCode(err) != steward.EINVALID || !strings.Contains(steward.ErrorMessage(err), tc.want)) {
 				t.Fatalf("err = %v, want EINVALID containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestCredentialAge: the age runs from the last rotation, else from the
+// creation; a credential whose source gives neither has no known age (it
+// used to be aged from the time Steward imported it).
+func TestCredentialAge(t *testing.T) {
+	t.Parallel()
+	now := t0.Add(100 * 24 * time.Hour)
+	rotated := t0.Add(90 * 24 * time.Hour)
+	for name, tc := range map[string]struct {
+		c     steward.Credential
+		age   time.Duration
+		known bool
+	}{
+		"rotated":                  {steward.Credential{CreatedAt: &t0, LastRotatedAt: &rotated}, 10 * 24 * time.Hour, true},
+		"created":                  {steward.Credential{CreatedAt: &t0}, 100 * 24 * time.Hour, true},
+		"rotated, created unknown": {steward.Credential{LastRotatedAt: &rotated}, 10 * 24 * time.Hour, true},
+		"unknown":                  {steward.Credential{}, 0, false},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if age, known := tc.c.Age(now); age != tc.age || known != tc.known {
+				t.Errorf("Age = %v, %v; want %v, %v", age, known, tc.age, tc.known)
 			}
 		})
 	}

@@ -158,6 +158,39 @@ var CredentialKinds = []CredentialKind{CredPassword, CredAccessKey, CredToken, C
 // Validate returns EINVALID unless k is a known kind.
 func (k CredentialKind) Validate() error { return oneOf("credential kind", k, CredentialKinds) }
 
+// CredentialStatus says whether a credential can authenticate.
+type CredentialStatus string
+
+// Credential statuses. A disabled credential is kept, with its dates: it can
+// be enabled again, and it is evidence of what existed.
+const (
+	CredentialActive   CredentialStatus = "active"
+	CredentialDisabled CredentialStatus = "disabled"
+)
+
+// CredentialStatuses lists every CredentialStatus.
+var CredentialStatuses = []CredentialStatus{CredentialActive, CredentialDisabled}
+
+// Validate returns EINVALID unless s is a known status.
+func (s CredentialStatus) Validate() error { return oneOf("credential status", s, CredentialStatuses) }
+
+// LinkKind says how one identity is tied to another.
+type LinkKind string
+
+// Link kinds.
+const (
+	// LinkAssumes: the identity acts as the other, which holds the access:
+	// a Kubernetes service account that assumes an AWS IAM role (IRSA), a
+	// workload that impersonates a cloud service account.
+	LinkAssumes LinkKind = "assumes"
+)
+
+// LinkKinds lists every LinkKind.
+var LinkKinds = []LinkKind{LinkAssumes}
+
+// Validate returns EINVALID unless k is a known kind.
+func (k LinkKind) Validate() error { return oneOf("link kind", k, LinkKinds) }
+
 // GrantType says why a grant exists and how long it should live.
 type GrantType string
 

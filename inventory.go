@@ -96,9 +96,13 @@ type Identity struct {
 	TeamID      *int64            `json:"team_id,omitempty"`
 	Status      IdentityStatus    `json:"status"`
 	Labels      map[string]string `json:"labels,omitempty"`
-	CreatedAt   time.Time         `json:"created_at"`
-	LastUsedAt  *time.Time        `json:"last_used_at,omitempty"`
-	UpdatedAt   time.Time         `json:"updated_at"`
+	// CreatedAt is when the identity was created in its system, as its
+	// source says; nil when the source does not say (a PostgreSQL role, a
+	// CSV row without the column). Steward never fills it with a time of
+	// its own: when it first recorded the identity is in the audit log.
+	CreatedAt  *time.Time `json:"created_at,omitempty"`
+	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
+	UpdatedAt  time.Time  `json:"updated_at"`
 	// Set by Steward, not by writers:
 	OwnerSource OwnerSource `json:"owner_source,omitempty"` // where OwnerID/TeamID came from
 	RemovedAt   *time.Time  `json:"removed_at,omitempty"`   // when a sync last saw it gone
@@ -132,7 +136,7 @@ func (i *Identity) Validate() error {
 			return err
 		}
 	}
-	if i.LastUsedAt != nil && !i.CreatedAt.IsZero() && i.LastUsedAt.Before(i.CreatedAt.Add(-time.Minute)) {
+	if i.LastUsedAt != nil && i.CreatedAt != nil && i.LastUsedAt.Before(i.CreatedAt.Add(-time.Minute)) {
 		return Errorf(EINVALID, "identity %q was last used before it was created.", i.Name)
 	}
 	return nil
@@ -143,15 +147,21 @@ func (i *Identity) Validate() error {
 // fingerprint (see Fingerprint) that lets a leaked value be matched without
 // being kept.
 type Credential struct {
-	ID            int64          `json:"id"`
-	IdentityID    int64          `json:"identity_id"`
-	ExternalID    string         `json:"external_id,omitempty"` // key id or slot in its system; unique per identity when set
-	Kind          CredentialKind `json:"kind"`
-	CreatedAt     time.Time      `json:"created_at"`
-	LastRotatedAt *time.Time     `json:"last_rotated_at,omitempty"`
-	LastUsedAt    *time.Time     `json:"last_used_at,omitempty"`
-	ExpiresAt     *time.Time     `json:"expires_at,omitempty"`
-	Fingerprint   string         `json:"fingerprint,omitempty"` // hex HMAC-SHA-256
+	ID         int64          `json:"id"`
+	IdentityID int64          `json:"identity_id"`
+	ExternalID string         `json:"external_id,omitempty"` // key id or slot in its system; unique per identity when set
+	Kind       CredentialKind `json:"kind"`
+	// Status says whether the credential can authenticate: a disabled key
+	// (GCP disabled, AWS Inactive) is kept, and can be enabled again.
+	// Default: active.
+	Status CredentialStatus `json:"status"`
+	// CreatedAt is when it was issued, as its source says; nil when the
+	// source does not say. Never a time of Steward's own.
+	CreatedAt     *time.Time `json:"created_at,omitempty"`
+	LastRotatedAt *time.Time `json:"last_rotated_at,omitempty"`
+	LastUsedAt    *time.Time `json:"last_used_at,omitempty"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+	Fingerprint   string     `json:"fingerprint,omitempty"` // hex HMAC-SHA-256
 }
 
 var fingerprintRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
@@ -162,23 +172,55 @@ func (c *Credential) Validate() error {
 		return Errorf(EINVALID, "credential needs an identity_id.")
 	} else if err := c.Kind.Validate(); err != nil {
 		return err
+	} else if err := c.Status.Validate(); err != nil {
+		return err
 	} else if err := checkText("credential external id", c.ExternalID, 512, false); err != nil {
 		return err
 	} else if c.Fingerprint != "" && !fingerprintRE.MatchString(c.Fingerprint) {
 		return Errorf(EINVALID, "credential fingerprint must be 64 lower-case hex digits (HMAC-SHA-256); never send the secret itself.")
-	} else if c.ExpiresAt != nil && !c.CreatedAt.IsZero() && c.ExpiresAt.Before(c.CreatedAt) {
+	} else if c.ExpiresAt != nil && c.CreatedAt != nil && c.ExpiresAt.Before(*c.CreatedAt) {
 		return Errorf(EINVALID, "credential expires before it was created.")
 	}
 	return nil
 }
 
 // Age returns how long ago the credential was last rotated, or created if it
-// never was.
-func (c *Credential) Age(now time.Time) time.Duration {
-	if c.LastRotatedAt != nil {
-		return now.Sub(*c.LastRotatedAt)
+// never was. known is false when neither time is known: the age of a
+// credential whose source gives no dates is unknown, not zero.
+func (c *Credential) Age(now time.Time) (age time.Duration, known bool) {
+	switch {
+	case c.LastRotatedAt != nil:
+		return now.Sub(*c.LastRotatedAt), true
+	case c.CreatedAt != nil:
+		return now.Sub(*c.CreatedAt), true
 	}
-	return now.Sub(c.CreatedAt)
+	return 0, false
+}
+
+// IdentityLink ties one identity to another: a Kubernetes service account
+// that assumes an AWS IAM role, say. Its source names the other identity by
+// the external id it has in its own system (ToRef, the role's ARN); ToID is
+// set once an identity with that external id is in the inventory of another
+// system, and until then the link is pending. Syncs of the source keep
+// links, as they keep credentials.
+type IdentityLink struct {
+	ID        int64     `json:"id"`
+	FromID    int64     `json:"from_id"`
+	Kind      LinkKind  `json:"kind"`
+	ToRef     string    `json:"to_ref"`
+	ToID      *int64    `json:"to_id,omitempty"` // nil: no identity with ToRef is known yet
+	CreatedAt time.Time `json:"created_at"`      // when Steward recorded the link
+}
+
+// IdentityLinkView is a link with the names of both ends, for a reader of
+// either identity.
+type IdentityLinkView struct {
+	IdentityLink
+	FromName   string         `json:"from_name"`
+	FromSystem string         `json:"from_system"`
+	ToName     string         `json:"to_name,omitempty"`
+	ToSystem   string         `json:"to_system,omitempty"`
+	ToStatus   IdentityStatus `json:"to_status,omitempty"`
 }
 
 // Entitlement is a permission or role on a system that a grant gives to an

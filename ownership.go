@@ -272,6 +272,7 @@ type SyncResult struct {
 	GrantsUpdated       int `json:"grants_updated"`
 	GrantsRemoved       int `json:"grants_removed"`
 	OwnersChanged       int `json:"owners_changed"`
+	LinksChanged        int `json:"links_changed"` // links to other identities added, removed or resolved
 	PeopleCreated       int `json:"people_created,omitempty"`
 	PeopleUpdated       int `json:"people_updated,omitempty"`
 	PeopleDeparted      int `json:"people_departed,omitempty"`
@@ -299,6 +300,7 @@ func (r SyncResult) Changes() string {
 	group("credentials", r.CredentialsRotated, "rotated", r.CredentialsChanged, "changed")
 	group("entitlements", r.EntitlementsChanged, "changed")
 	group("grants", r.GrantsCreated, "created", r.GrantsUpdated, "updated", r.GrantsRemoved, "removed")
+	group("links", r.LinksChanged, "changed")
 	group("people", r.PeopleCreated, "created", r.PeopleUpdated, "updated", r.PeopleDeparted, "departed")
 	group("gaps", r.GapsOpened, "opened", r.GapsClosed, "closed")
 	return strings.Join(parts, "; ")

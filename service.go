@@ -241,6 +241,9 @@ type InventoryReader interface {
 	// Credentials returns the credential metadata of one identity, oldest
 	// first; an unknown identity has none.
 	Credentials(ctx context.Context, identityID int64) ([]Credential, error)
+	// IdentityLinks returns the links from and to one identity, oldest
+	// first; an unknown identity has none.
+	IdentityLinks(ctx context.Context, identityID int64) ([]IdentityLinkView, error)
 	// Entitlement returns ENOTFOUND if there is no entitlement with id.
 	Entitlement(ctx context.Context, id int64) (*Entitlement, error)
 	// Entitlements returns EINVALID for a bad filter or cursor.
@@ -260,8 +263,8 @@ type StatsReader interface {
 // one consumer to take just the ones it uses (the API server, the web UI,
 // the metrics): Store composes them all.
 
-// InventoryWriter changes the inventory: the one-row creates and the bulk
-// load.
+// InventoryWriter changes the inventory: the one-row creates, the bulk
+// load and the record of a rotation Steward performed.
 type InventoryWriter interface {
 	InventoryCreator
 	// BulkLoad inserts every row of b in one transaction with one summary
@@ -269,6 +272,13 @@ type InventoryWriter interface {
 	// ECONFLICT if an ID or unique key is taken, ENOTFOUND for a reference to
 	// a missing row.
 	BulkLoad(ctx context.Context, b *Bulk) error
+	// RecordRotation records a rotation that Steward performed through a
+	// Target: the credential r names, of the identity with that external
+	// id in the system, gets r's time as its last rotation and r's expiry,
+	// with a credential.rotated event, in one transaction; it is created
+	// if the identity had none of that name. It returns EINVALID for a bad
+	// result and ENOTFOUND if the system has no such identity.
+	RecordRotation(ctx context.Context, systemID int64, identity string, r *RotationResult) (*Credential, error)
 }
 
 // InventoryCreator creates inventory one row at a time. Each method writes

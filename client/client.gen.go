@@ -50,6 +50,24 @@ func (e CredentialKind) Valid() bool {
 	}
 }
 
+// Defines values for CredentialStatus.
+const (
+	CredentialStatusActive   CredentialStatus = "active"
+	CredentialStatusDisabled CredentialStatus = "disabled"
+)
+
+// Valid indicates whether the value is a known member of the CredentialStatus enum.
+func (e CredentialStatus) Valid() bool {
+	switch e {
+	case CredentialStatusActive:
+		return true
+	case CredentialStatusDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Environment.
 const (
 	EnvironmentDev     Environment = "dev"
@@ -266,6 +284,21 @@ func (e Level) Valid() bool {
 	}
 }
 
+// Defines values for LinkKind.
+const (
+	LinkKindAssumes LinkKind = "assumes"
+)
+
+// Valid indicates whether the value is a known member of the LinkKind enum.
+func (e LinkKind) Valid() bool {
+	switch e {
+	case LinkKindAssumes:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OwnerSource.
 const (
 	OwnerSourceExplicit OwnerSource = "explicit"
@@ -448,8 +481,8 @@ type Attestation struct {
 
 // Credential The metadata of one secret an identity authenticates with. Steward never stores the value.
 type Credential struct {
-	// CreatedAt An RFC 3339 time.
-	CreatedAt Time `json:"created_at"`
+	// CreatedAt When the credential was issued, as its source says. Absent when the source does not say: unknown, never the time Steward imported it.
+	CreatedAt *Time `json:"created_at,omitempty"`
 
 	// ExpiresAt An RFC 3339 time.
 	ExpiresAt *Time `json:"expires_at,omitempty"`
@@ -468,11 +501,14 @@ type Credential struct {
 
 	// LastUsedAt An RFC 3339 time.
 	LastUsedAt *Time `json:"last_used_at,omitempty"`
+
+	// Status Whether the credential can authenticate. A disabled key (a GCP key disabled, an AWS access key made Inactive) is kept.
+	Status CredentialStatus `json:"status"`
 }
 
 // CredentialInput defines model for CredentialInput.
 type CredentialInput struct {
-	// CreatedAt When the credential was issued, if known. Default: now.
+	// CreatedAt When the credential was issued, if known. Left out, it stays unknown.
 	CreatedAt *Time `json:"created_at,omitempty"`
 
 	// ExpiresAt An RFC 3339 time.
@@ -490,6 +526,9 @@ type CredentialInput struct {
 
 	// LastUsedAt An RFC 3339 time.
 	LastUsedAt *Time `json:"last_used_at,omitempty"`
+
+	// Status Whether the credential can authenticate. A disabled key (a GCP key disabled, an AWS access key made Inactive) is kept.
+	Status *CredentialStatus `json:"status,omitempty"`
 }
 
 // CredentialKind defines model for CredentialKind.
@@ -499,6 +538,9 @@ type CredentialKind string
 type CredentialList struct {
 	Items []Credential `json:"items"`
 }
+
+// CredentialStatus Whether the credential can authenticate. A disabled key (a GCP key disabled, an AWS access key made Inactive) is kept.
+type CredentialStatus string
 
 // Entitlement A permission or role on a system.
 type Entitlement struct {
@@ -728,8 +770,8 @@ type Identity struct {
 	// AttestedBy The person who last confirmed it.
 	AttestedBy *ID `json:"attested_by,omitempty"`
 
-	// CreatedAt An RFC 3339 time.
-	CreatedAt Time `json:"created_at"`
+	// CreatedAt When the identity was created in its system, as its source says. Absent when the source does not say: unknown, never the time Steward imported it.
+	CreatedAt *Time `json:"created_at,omitempty"`
 
 	// Criticality Criticality or sensitivity, from least to most severe.
 	Criticality Level       `json:"criticality"`
@@ -765,7 +807,7 @@ type Identity struct {
 
 // IdentityInput defines model for IdentityInput.
 type IdentityInput struct {
-	// CreatedAt When the identity was created in its system, if known. Default: now.
+	// CreatedAt When the identity was created in its system, if known. Left out, it stays unknown.
 	CreatedAt *Time `json:"created_at,omitempty"`
 
 	// Criticality Criticality or sensitivity, from least to most severe.
@@ -787,6 +829,29 @@ type IdentityInput struct {
 // IdentityKind defines model for IdentityKind.
 type IdentityKind string
 
+// IdentityLink A link from one identity to another, with the names of both ends. to_ref is the other identity's external id as the source named it; to_id and its names are absent while no system Steward knows holds it (a pending link).
+type IdentityLink struct {
+	// CreatedAt When Steward recorded the link.
+	CreatedAt  Time   `json:"created_at"`
+	FromId     ID     `json:"from_id"`
+	FromName   string `json:"from_name"`
+	FromSystem string `json:"from_system"`
+	Id         ID     `json:"id"`
+
+	// Kind assumes: the identity acts as the other (a Kubernetes service account that assumes an AWS IAM role).
+	Kind     LinkKind        `json:"kind"`
+	ToId     *ID             `json:"to_id,omitempty"`
+	ToName   *string         `json:"to_name,omitempty"`
+	ToRef    string          `json:"to_ref"`
+	ToStatus *IdentityStatus `json:"to_status,omitempty"`
+	ToSystem *string         `json:"to_system,omitempty"`
+}
+
+// IdentityLinkList defines model for IdentityLinkList.
+type IdentityLinkList struct {
+	Items []IdentityLink `json:"items"`
+}
+
 // IdentityPage defines model for IdentityPage.
 type IdentityPage struct {
 	Items []IdentityView `json:"items"`
@@ -806,8 +871,8 @@ type IdentityView struct {
 	// AttestedBy The person who last confirmed it.
 	AttestedBy *ID `json:"attested_by,omitempty"`
 
-	// CreatedAt An RFC 3339 time.
-	CreatedAt Time `json:"created_at"`
+	// CreatedAt When the identity was created in its system, as its source says. Absent when the source does not say: unknown, never the time Steward imported it.
+	CreatedAt *Time `json:"created_at,omitempty"`
 
 	// Criticality Criticality or sensitivity, from least to most severe.
 	Criticality Level        `json:"criticality"`
@@ -844,6 +909,9 @@ type Labels map[string]string
 
 // Level Criticality or sensitivity, from least to most severe.
 type Level string
+
+// LinkKind assumes: the identity acts as the other (a Kubernetes service account that assumes an AWS IAM role).
+type LinkKind string
 
 // Next The cursor of the following page, to pass as `after`; absent on the last page.
 type Next = string
@@ -979,12 +1047,15 @@ type SyncResult struct {
 	IdentitiesCreated int `json:"identities_created"`
 
 	// IdentitiesRemoved Marked removed: no longer in the source.
-	IdentitiesRemoved int  `json:"identities_removed"`
-	IdentitiesUpdated int  `json:"identities_updated"`
-	OwnersChanged     int  `json:"owners_changed"`
-	PeopleCreated     *int `json:"people_created,omitempty"`
-	PeopleDeparted    *int `json:"people_departed,omitempty"`
-	PeopleUpdated     *int `json:"people_updated,omitempty"`
+	IdentitiesRemoved int `json:"identities_removed"`
+	IdentitiesUpdated int `json:"identities_updated"`
+
+	// LinksChanged Links to identities of other systems added, removed or resolved.
+	LinksChanged   int  `json:"links_changed"`
+	OwnersChanged  int  `json:"owners_changed"`
+	PeopleCreated  *int `json:"people_created,omitempty"`
+	PeopleDeparted *int `json:"people_departed,omitempty"`
+	PeopleUpdated  *int `json:"people_updated,omitempty"`
 
 	// Records Records read from the source.
 	Records int `json:"records"`
@@ -1618,6 +1689,13 @@ type ClientInterface interface {
 	// Corresponds with POST /api/v1/identities/{id}/credentials (the `CreateCredential` operationId).
 	CreateCredential(ctx context.Context, id ID, body CreateCredentialJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListIdentityLinks List the links from and to an identity
+	//
+	// The identities of other systems this one acts as (a Kubernetes service account's IAM role), and those that act as it, oldest first. A link whose other end no system Steward knows holds is pending: it has to_ref but no to_id. Not paged. Takes no query parameters.
+	//
+	// Corresponds with GET /api/v1/identities/{id}/links (the `ListIdentityLinks` operationId).
+	ListIdentityLinks(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SetIdentityOwnerWithBody Assign an identity's owner and team
 	//
 	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
@@ -2081,6 +2159,23 @@ func (c *Client) CreateCredentialWithBody(ctx context.Context, id ID, contentTyp
 // Corresponds with POST /api/v1/identities/{id}/credentials (the `CreateCredential` operationId).
 func (c *Client) CreateCredential(ctx context.Context, id ID, body CreateCredentialJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateCredentialRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListIdentityLinks List the links from and to an identity
+//
+// The identities of other systems this one acts as (a Kubernetes service account's IAM role), and those that act as it, oldest first. A link whose other end no system Steward knows holds is pending: it has to_ref but no to_id. Not paged. Takes no query parameters.
+//
+// Corresponds with GET /api/v1/identities/{id}/links (the `ListIdentityLinks` operationId).
+func (c *Client) ListIdentityLinks(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListIdentityLinksRequest(c.Server, id)
 	if err != nil {
 		return nil, err
 	}
@@ -3381,6 +3476,40 @@ func NewCreateCredentialRequestWithBody(server string, id ID, contentType string
 	return req, nil
 }
 
+// NewListIdentityLinksRequest constructs an http.Request for the ListIdentityLinks method
+func NewListIdentityLinksRequest(server string, id ID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/identities/%s/links", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewSetIdentityOwnerRequest calls the generic SetIdentityOwner builder with application/json body
 func NewSetIdentityOwnerRequest(server string, id ID, body SetIdentityOwnerJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -4502,6 +4631,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/identities/{id}/credentials (the `CreateCredential` operationId).
 	CreateCredentialWithResponse(ctx context.Context, id ID, body CreateCredentialJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateCredentialResponse, error)
+
+	// ListIdentityLinksWithResponse List the links from and to an identity
+	//
+	// The identities of other systems this one acts as (a Kubernetes service account's IAM role), and those that act as it, oldest first. A link whose other end no system Steward knows holds is pending: it has to_ref but no to_id. Not paged. Takes no query parameters.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/identities/{id}/links (the `ListIdentityLinks` operationId).
+	ListIdentityLinksWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*ListIdentityLinksResponse, error)
 
 	// SetIdentityOwnerWithBodyWithResponse Assign an identity's owner and team
 	//
@@ -5856,6 +5994,89 @@ func (r CreateCredentialResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateCredentialResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListIdentityLinksResponse401Headers the declared response headers of an HTTP 401 response for ListIdentityLinks
+type ListIdentityLinksResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListIdentityLinksResponseDefaultHeaders the declared response headers of an HTTP default response for ListIdentityLinks
+type ListIdentityLinksResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ListIdentityLinksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IdentityLinkList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListIdentityLinksResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListIdentityLinksResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListIdentityLinksResponse) GetJSON200() *IdentityLinkList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListIdentityLinksResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListIdentityLinksResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListIdentityLinksResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListIdentityLinksResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListIdentityLinksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListIdentityLinksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListIdentityLinksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListIdentityLinksResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7587,6 +7808,21 @@ func (c *ClientWithResponses) CreateCredentialWithResponse(ctx context.Context, 
 	return ParseCreateCredentialResponse(rsp)
 }
 
+// ListIdentityLinksWithResponse List the links from and to an identity
+//
+// The identities of other systems this one acts as (a Kubernetes service account's IAM role), and those that act as it, oldest first. A link whose other end no system Steward knows holds is pending: it has to_ref but no to_id. Not paged. Takes no query parameters.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/identities/{id}/links (the `ListIdentityLinks` operationId).
+func (c *ClientWithResponses) ListIdentityLinksWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*ListIdentityLinksResponse, error) {
+	rsp, err := c.ListIdentityLinks(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListIdentityLinksResponse(rsp)
+}
+
 // SetIdentityOwnerWithBodyWithResponse Assign an identity's owner and team
 //
 // An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
@@ -9010,6 +9246,83 @@ func ParseCreateCredentialResponse(rsp *http.Response) (*CreateCredentialRespons
 		response.Headers401 = &headers
 	case true:
 		var headers CreateCredentialResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListIdentityLinksResponse parses an HTTP response from a ListIdentityLinksWithResponse call
+func ParseListIdentityLinksResponse(rsp *http.Response) (*ListIdentityLinksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListIdentityLinksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IdentityLinkList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListIdentityLinksResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers ListIdentityLinksResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

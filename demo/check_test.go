@@ -157,7 +157,11 @@ func (c *checker) batch(b *steward.Bulk) error {
 		c.ref("identity owner", r.OwnerID, c.people)
 		c.ref("identity team", r.TeamID, c.teams)
 		c.unique(c.extIDs, "identity system and external id", strconv.FormatInt(r.SystemID, 10)+"\x00"+r.ExternalID)
-		if r.UpdatedAt.Before(r.CreatedAt) || r.CreatedAt.After(c.now) || r.UpdatedAt.After(c.now) {
+		if r.CreatedAt == nil {
+			c.fail("identity %d has no creation time; the demo knows every one", r.ID)
+			continue
+		}
+		if r.UpdatedAt.Before(*r.CreatedAt) || r.CreatedAt.After(c.now) || r.UpdatedAt.After(c.now) {
 			c.fail("identity %d: created %v, updated %v, now %v", r.ID, r.CreatedAt, r.UpdatedAt, c.now)
 		}
 		if r.LastUsedAt != nil && r.LastUsedAt.After(c.now) {
@@ -196,7 +200,7 @@ func (c *checker) batch(b *steward.Bulk) error {
 		case c.personDeparted[owner]:
 			c.ownerDeparted++
 		}
-		age := c.now.Sub(r.CreatedAt)
+		age := c.now.Sub(*r.CreatedAt)
 		if age > 5*year {
 			c.olderThan5y++
 		} else if age < year {
@@ -228,13 +232,18 @@ func (c *checker) batch(b *steward.Bulk) error {
 		if !fingerprintShape(r.Fingerprint) {
 			c.fail("credential %d fingerprint %q is not 64 lower-case hex digits", r.ID, r.Fingerprint)
 		}
-		if r.LastRotatedAt != nil && (r.LastRotatedAt.Before(r.CreatedAt) || r.LastRotatedAt.After(c.now)) {
-			c.fail("credential %d rotated at %v, outside %v..now", r.ID, *r.LastRotatedAt, r.CreatedAt)
+		if r.CreatedAt == nil {
+			c.fail("credential %d has no creation time; the demo knows every one", r.ID)
+			continue
+		}
+		if r.LastRotatedAt != nil && (r.LastRotatedAt.Before(*r.CreatedAt) || r.LastRotatedAt.After(c.now)) {
+			c.fail("credential %d rotated at %v, outside %v..now", r.ID, *r.LastRotatedAt, *r.CreatedAt)
 		}
 		if r.ExpiresAt != nil && r.LastUsedAt != nil && r.LastUsedAt.After(*r.ExpiresAt) {
 			c.fail("credential %d used at %v, after it expired at %v", r.ID, *r.LastUsedAt, *r.ExpiresAt)
 		}
-		old := r.LastRotatedAt == nil && r.Age(c.now) > year
+		age, _ := r.Age(c.now)
+		old := r.LastRotatedAt == nil && age > year
 		if old {
 			c.oldUnrotated++
 		}

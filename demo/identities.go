@@ -147,7 +147,7 @@ func (g *generator) addHuman(p *person, s *system) {
 	i := steward.Identity{
 		ID: id, SystemID: s.id, Kind: steward.KindHuman, Environment: steward.EnvProd,
 		Criticality: steward.LevelMedium, OwnerID: ptr(p.ID), TeamID: p.TeamID, Status: steward.IdentityActive,
-		CreatedAt: p.CreatedAt.Add(g.between(0, 3*day)),
+		CreatedAt: ptr(p.CreatedAt.Add(g.between(0, 3*day))),
 	}
 	switch s.spec.kind {
 	case steward.SystemLDAP:
@@ -158,7 +158,7 @@ func (g *generator) addHuman(p *person, s *system) {
 		i.Name, i.ExternalID = strings.ReplaceAll(p.login, ".", "-")+"-acme", g.decimal(id)
 	}
 	if i.CreatedAt.After(g.now) {
-		i.CreatedAt = g.now
+		i.CreatedAt = ptr(g.now)
 	}
 	last := g.ago(g.between(0, 5*day))
 	if g.pct(10) {
@@ -173,11 +173,11 @@ func (g *generator) addHuman(p *person, s *system) {
 			i.Status = steward.IdentityRemoved
 		}
 	}
-	if last.Before(i.CreatedAt) {
-		last = g.after(i.CreatedAt)
+	if last.Before(*i.CreatedAt) {
+		last = g.after(*i.CreatedAt)
 	}
 	i.LastUsedAt = ptr(last)
-	i.UpdatedAt = g.after(i.CreatedAt)
+	i.UpdatedAt = g.after(*i.CreatedAt)
 	g.b.Identities = append(g.b.Identities, i)
 	g.addGrants(&i, s, g.teams[*p.TeamID-1], 2+g.rng.IntN(3), 3)
 }
@@ -259,7 +259,7 @@ func (g *generator) addNHI() {
 	if maxAge := g.now.Sub(s.created); age > maxAge {
 		age = g.between(day, maxAge)
 	}
-	i.CreatedAt = g.ago(age)
+	i.CreatedAt = ptr(g.ago(age))
 
 	// Most identities were used in the last days; some a year ago; some never.
 	var last time.Duration
@@ -277,12 +277,12 @@ func (g *generator) addNHI() {
 	}
 	if last >= 0 {
 		lu := g.ago(last)
-		if lu.Before(i.CreatedAt) {
-			lu = g.after(i.CreatedAt)
+		if lu.Before(*i.CreatedAt) {
+			lu = g.after(*i.CreatedAt)
 		}
 		i.LastUsedAt = ptr(lu)
 	}
-	i.UpdatedAt = g.after(i.CreatedAt)
+	i.UpdatedAt = g.after(*i.CreatedAt)
 
 	switch r := g.rng.IntN(100); {
 	case r < 6:
@@ -500,17 +500,17 @@ func (g *generator) describe(i *steward.Identity, k nhiKind, s *system, t *team,
 func (g *generator) addCredential(i *steward.Identity, kind steward.CredentialKind, s *system) {
 	g.nextCredential++
 	c := steward.Credential{
-		ID: g.nextCredential, IdentityID: i.ID, Kind: kind, CreatedAt: i.CreatedAt,
+		ID: g.nextCredential, IdentityID: i.ID, Kind: kind, Status: steward.CredentialActive, CreatedAt: ptr(*i.CreatedAt),
 		LastUsedAt: i.LastUsedAt, Fingerprint: g.fingerprint(),
 	}
 	switch {
 	case kind == steward.CredCertificate:
 		if g.pct(70) { // renewed automatically every 60 days or so, valid for 90
 			issued := g.ago(g.between(0, 85*day))
-			if issued.After(c.CreatedAt) {
+			if issued.After(*c.CreatedAt) {
 				c.LastRotatedAt = ptr(issued)
 			} else {
-				issued = c.CreatedAt
+				issued = *c.CreatedAt
 			}
 			c.ExpiresAt = ptr(issued.Add(90 * day))
 		} else { // bought and renewed by hand; some have lapsed, some soon will
@@ -518,7 +518,7 @@ func (g *generator) addCredential(i *steward.Identity, kind steward.CredentialKi
 			if issued.After(c.CreatedAt.Add(day)) {
 				c.LastRotatedAt = ptr(issued)
 			} else {
-				issued = c.CreatedAt
+				issued = *c.CreatedAt
 			}
 			c.ExpiresAt = ptr(issued.Add(398 * day))
 		}
@@ -532,7 +532,7 @@ func (g *generator) addCredential(i *steward.Identity, kind steward.CredentialKi
 		if g.pct(40) {
 			life = year
 		}
-		issued := c.CreatedAt
+		issued := *c.CreatedAt
 		if at := g.ago(g.between(0, life)); g.pct(80) && at.After(issued) { // regenerated on time
 			c.LastRotatedAt = ptr(at)
 			issued = at
@@ -543,17 +543,17 @@ func (g *generator) addCredential(i *steward.Identity, kind steward.CredentialKi
 		// an old identity that was never rotated has a key older than a year.
 		switch r := g.rng.IntN(100); {
 		case r < 35:
-			if at := g.ago(g.between(0, 90*day)); at.After(c.CreatedAt) {
+			if at := g.ago(g.between(0, 90*day)); at.After(*c.CreatedAt) {
 				c.LastRotatedAt = ptr(at)
 			}
 		case r < 50:
-			if at := g.after(c.CreatedAt); at.After(c.CreatedAt) {
+			if at := g.after(*c.CreatedAt); at.After(*c.CreatedAt) {
 				c.LastRotatedAt = ptr(at)
 			}
 		}
 	}
 	if c.ExpiresAt != nil && c.LastUsedAt != nil && c.LastUsedAt.After(*c.ExpiresAt) {
-		c.LastUsedAt = ptr(c.ExpiresAt.Add(-g.between(0, min(c.ExpiresAt.Sub(c.CreatedAt), 30*day))))
+		c.LastUsedAt = ptr(c.ExpiresAt.Add(-g.between(0, min(c.ExpiresAt.Sub(*c.CreatedAt), 30*day))))
 	}
 	g.b.Credentials = append(g.b.Credentials, c)
 }
@@ -605,7 +605,7 @@ func (g *generator) addGrant(i *steward.Identity, s *system, e int64) {
 	}
 	switch gr.Type {
 	case steward.GrantStanding:
-		gr.GrantedAt = g.after(i.CreatedAt)
+		gr.GrantedAt = g.after(*i.CreatedAt)
 		switch r := g.rng.IntN(100); {
 		case r < 60:
 			gr.GrantedVia = "sync:" + s.spec.name
@@ -630,8 +630,8 @@ func (g *generator) addGrant(i *steward.Identity, s *system, e int64) {
 		g.exceptions++
 		gr.GrantedVia = "exception:" + strconv.FormatInt(g.exceptions, 10)
 	}
-	if gr.GrantedAt.Before(i.CreatedAt) {
-		gr.GrantedAt = i.CreatedAt
+	if gr.GrantedAt.Before(*i.CreatedAt) {
+		gr.GrantedAt = *i.CreatedAt
 		if gr.ExpiresAt != nil && !gr.ExpiresAt.After(gr.GrantedAt) {
 			gr.ExpiresAt = ptr(gr.GrantedAt.Add(day))
 		}

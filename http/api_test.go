@@ -3,6 +3,7 @@ package http_test
 import (
 	"context"
 	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -516,6 +517,74 @@ func TestCreate(t *testing.T) {
 
 // TestClientErrors sends every kind of bad request and checks that each is
 // a 4xx JSON error with the right code, never a 500.
+// TestUnknownTimesDisabledKeysLinks: an identity or credential created
+// without a creation time has none in the API (the field is left out, as
+// the document says), not the time of the call; a credential may be
+// recorded disabled; an identity's links are listed (none here), checked
+// against the document like every response.
+func TestUnknownTimesDisabledKeysLinks(t *testing.T) {
+	t.Parallel()
+	ts := MustStartServer(t)
+	s := seed(ts)
+	r := ts.Post("/api/v1/identities", fmt.Sprintf(`{"system_id":%d,"external_id":"pg-role","name":"pg-role","kind":"service_account","environment":"prod","criticality":"medium"}`, s.aws.ID))
+	if r.Status != 201 || strings.Contains(string(r.Body), `"created_at"`) {
+		t.Fatalf("identity without a creation time: %d %s", r.Status, r.Body)
+	}
+	var made struct {
+		ID int64 `json:"id"`
+	}
+	r.Decode(t, &made)
+	if r := ts.Get(fmt.Sprintf("/api/v1/identities/%d", made.ID)); r.Status != 200 || strings.Contains(string(r.Body), `"created_at"`) {
+		t.Errorf("GET the identity: %d %s; want no created_at", r.Status, r.Body)
+	}
+	r = ts.Post(fmt.Sprintf("/api/v1/identities/%d/credentials", made.ID), `{"kind":"access_key","external_id":"key-2","status":"disabled"}`)
+	if r.Status != 201 || strings.Contains(string(r.Body), `"created_at"`) || !strings.Contains(string(r.Body), `"status":"disabled"`) {
+		t.Fatalf("disabled credential without a creation time: %d %s", r.Status, r.Body)
+	}
+	r = ts.Get(fmt.Sprintf("/api/v1/identities/%d/credentials", made.ID))
+	if r.Status != 200 || !strings.Contains(string(r.Body), `"status":"disabled"`) || strings.Contains(string(r.Body), `"created_at"`) {
+		t.Errorf("GET the credentials: %d %s", r.Status, r.Body)
+	}
+	if r := ts.Do(request{Method: "POST", Target: fmt.Sprintf("/api/v1/identities/%d/credentials", made.ID), Body: `{"kind":"access_key","status":"revoked"}`, OutsideDocument: true}); r.Status != 400 {
+		t.Errorf("a credential status that does not exist: %d %s", r.Status, r.Body)
+	}
+	if r := ts.Get(fmt.Sprintf("/api/v1/identities/%d/links", made.ID)); r.Status != 200 || string(r.Body) != `{"items":[]}`+"\n" {
+		t.Errorf("GET links: %d %q", r.Status, r.Body)
+	}
+	if r := ts.Get("/api/v1/identities/99999999/links"); r.Status != 404 {
+		t.Errorf("links of no identity: %d %s", r.Status, r.Body)
+	}
+	// A service account that assumes ci-deployer, and a role nobody holds.
+	ci, err := ts.Store.Identity(context.Background(), s.ci.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sa := &steward.SourceIdentity{ExternalID: "system:serviceaccount:ci:runner", Kind: steward.KindServiceAccount,
+		Links: []steward.SourceLink{{Kind: steward.LinkAssumes, To: ci.ExternalID}, {Kind: steward.LinkAssumes, To: "arn:aws:iam::1:role/none"}}}
+	src := steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) { yield(steward.Record{Identity: sa, Pos: "t:1"}, nil) }
+	})
+	if _, err := ts.Store.SyncSystem(context.Background(), s.k8s.ID, src, steward.SyncOptions{Source: "test", Partial: true}); err != nil {
+		t.Fatal(err)
+	}
+	r = ts.Get(fmt.Sprintf("/api/v1/identities/%d/links", s.ci.ID))
+	if r.Status != 200 || !strings.Contains(string(r.Body), fmt.Sprintf(`"to_id":%d`, s.ci.ID)) || !strings.Contains(string(r.Body), `"from_name":"system:serviceaccount:ci:runner"`) {
+		t.Errorf("links of the assumed identity: %d %s", r.Status, r.Body)
+	}
+	var links struct {
+		Items []steward.IdentityLinkView `json:"items"`
+	}
+	r.Decode(t, &links)
+	if len(links.Items) != 1 {
+		t.Fatalf("links of the assumed identity: %s", r.Body)
+	}
+	r = ts.Get(fmt.Sprintf("/api/v1/identities/%d/links", links.Items[0].FromID))
+	r.Decode(t, &links)
+	if len(links.Items) != 2 || links.Items[1].ToID != nil || links.Items[1].ToRef != "arn:aws:iam::1:role/none" {
+		t.Errorf("links of the service account: %s", r.Body)
+	}
+}
+
 func TestClientErrors(t *testing.T) {
 	t.Parallel()
 	ts := MustStartServer(t)

@@ -135,6 +135,26 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	return writePage(w, &steward.Page[steward.Credential]{Items: creds})
 }
 
+// listLinks lists the links from and to an identity: the identities of
+// other systems it assumes, and those that assume it.
+func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	if _, err := s.Store.Identity(r.Context(), id); err != nil {
+		return err
+	}
+	links, err := s.Store.IdentityLinks(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writePage(w, &steward.Page[steward.IdentityLinkView]{Items: links})
+}
+
 func (s *Server) listEntitlements(w http.ResponseWriter, r *http.Request) error {
 	q, err := parseListQuery(r, "system_id", "privileged", "q")
 	if err != nil {
@@ -277,7 +297,7 @@ type identityInput struct {
 	TeamID      *int64                 `json:"team_id"`
 	Status      steward.IdentityStatus `json:"status"` // default active
 	Labels      map[string]string      `json:"labels"`
-	CreatedAt   *time.Time             `json:"created_at"` // in its system, if known; default now
+	CreatedAt   *time.Time             `json:"created_at"` // in its system, if known; else it stays unknown
 	LastUsedAt  *time.Time             `json:"last_used_at"`
 }
 
@@ -295,7 +315,7 @@ func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) error {
 	}
 	i := steward.Identity{SystemID: in.SystemID, ExternalID: in.ExternalID, Name: in.Name, Kind: in.Kind,
 		Environment: in.Environment, Criticality: in.Criticality, OwnerID: in.OwnerID, TeamID: in.TeamID,
-		Status: in.Status, Labels: in.Labels, CreatedAt: deref(in.CreatedAt), LastUsedAt: in.LastUsedAt}
+		Status: in.Status, Labels: in.Labels, CreatedAt: in.CreatedAt, LastUsedAt: in.LastUsedAt}
 	if err := s.Store.CreateIdentity(r.Context(), &i); err != nil {
 		return err
 	}
@@ -306,13 +326,14 @@ func (s *Server) createIdentity(w http.ResponseWriter, r *http.Request) error {
 // keyed fingerprint only, and a client that sends a secret gets an
 // unknown-field error rather than having it stored or logged.
 type credentialInput struct {
-	Kind          steward.CredentialKind `json:"kind"`
-	ExternalID    string                 `json:"external_id"`
-	CreatedAt     *time.Time             `json:"created_at"` // when issued, if known; default now
-	LastRotatedAt *time.Time             `json:"last_rotated_at"`
-	LastUsedAt    *time.Time             `json:"last_used_at"`
-	ExpiresAt     *time.Time             `json:"expires_at"`
-	Fingerprint   string                 `json:"fingerprint"`
+	Kind          steward.CredentialKind   `json:"kind"`
+	ExternalID    string                   `json:"external_id"`
+	Status        steward.CredentialStatus `json:"status"`     // default active
+	CreatedAt     *time.Time               `json:"created_at"` // when issued, if known; else it stays unknown
+	LastRotatedAt *time.Time               `json:"last_rotated_at"`
+	LastUsedAt    *time.Time               `json:"last_used_at"`
+	ExpiresAt     *time.Time               `json:"expires_at"`
+	Fingerprint   string                   `json:"fingerprint"`
 }
 
 func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) error {
@@ -324,7 +345,7 @@ func (s *Server) createCredential(w http.ResponseWriter, r *http.Request) error 
 	if err := decodeCreate(w, r, &in); err != nil {
 		return err
 	}
-	c := steward.Credential{IdentityID: id, Kind: in.Kind, ExternalID: in.ExternalID, CreatedAt: deref(in.CreatedAt), LastRotatedAt: in.LastRotatedAt,
+	c := steward.Credential{IdentityID: id, Kind: in.Kind, ExternalID: in.ExternalID, Status: in.Status, CreatedAt: in.CreatedAt, LastRotatedAt: in.LastRotatedAt,
 		LastUsedAt: in.LastUsedAt, ExpiresAt: in.ExpiresAt, Fingerprint: in.Fingerprint}
 	if err := s.Store.CreateCredential(r.Context(), &c); err != nil {
 		return err

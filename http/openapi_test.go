@@ -191,6 +191,8 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"CredentialKind", names(steward.CredentialKinds)},
 		{"OwnerSource", names(steward.OwnerSources)},
 		{"TaskStatus", names(steward.TaskStatuses)},
+		{"CredentialStatus", names(steward.CredentialStatuses)},
+		{"LinkKind", names(steward.LinkKinds)},
 	}
 	compared := map[string]bool{}
 	for _, tt := range enums {

@@ -151,6 +151,7 @@ func (s *Server) routes() []route {
 		r("GET", "/api/v1/identities/{id}", bearer, serveGet(s.Store.Identity)),
 		r("GET", "/api/v1/identities/{id}/credentials", bearer, s.listCredentials),
 		r("POST", "/api/v1/identities/{id}/credentials", bearer, s.createCredential),
+		r("GET", "/api/v1/identities/{id}/links", bearer, s.listLinks),
 		r("PUT", "/api/v1/identities/{id}/owner", bearer, s.setOwner),
 		r("POST", "/api/v1/identities/{id}/attest", bearer, s.attest),
 

@@ -58,8 +58,9 @@ const awsRoot = "<root_account>"
 // the decoded CSV of `aws iam get-credential-report`. Each user (and the
 // root user) is a service_account identity; each active access key is an
 // api_key identity of its own, since a key is what leaks and what gets
-// rotated; active signing certificates and console passwords are
-// credentials of the user. See docs/import-formats.md.
+// rotated; an Inactive key is kept, disabled. Active signing certificates
+// and console passwords are credentials of the user. See
+// docs/import-formats.md.
 type AWSCredentialReport struct{ in input }
 
 // Read streams the report's identities: each user, then its active keys.
@@ -211,7 +212,7 @@ func (f *awsFields) text(col int) string {
 }
 
 // row maps one report row to the user's identity and one identity per
-// active access key.
+// access key, active or not.
 func (s *AWSCredentialReport) row(rec []string) ([]steward.Record, error) {
 	f := awsFields{rec: rec, now: s.in.opt.Now}
 	user, arn := rec[awsUser], rec[awsARN]
@@ -289,8 +290,8 @@ func (s *AWSCredentialReport) row(rec []string) ([]steward.Record, error) {
 	}
 	out := []steward.Record{{Identity: u}}
 	for n, k := range keys {
-		if !k.active {
-			continue // an inactive key cannot sign requests: not an identity to govern
+		if !k.active && k.rotated == nil && k.used == nil {
+			continue // no key in this slot
 		}
 		slot := fmt.Sprintf("access_key_%d", n+1)
 		labels := map[string]string{"parent": arn, "user": user, "account": account, "slot": slot}
@@ -311,15 +312,24 @@ func (s *AWSCredentialReport) row(rec []string) ([]steward.Record, error) {
 			keyCreated = nil
 			labels["changed_after_last_use"] = "true"
 		}
+		// An Inactive key cannot sign requests, but it exists and can be
+		// made Active again: it is kept, disabled, so that it is neither
+		// lost nor mistaken for a live key.
+		var status steward.IdentityStatus // the sync's default: active
+		var credStatus steward.CredentialStatus
+		if !k.active {
+			status, credStatus = steward.IdentityDisabled, steward.CredentialDisabled
+		}
 		out = append(out, steward.Record{Identity: &steward.SourceIdentity{
 			ExternalID:  arn + "#" + slot,
 			Name:        fmt.Sprintf("%s access key %d", user, n+1),
 			Kind:        steward.KindAPIKey,
 			Criticality: criticality,
+			Status:      status,
 			Labels:      labels,
 			CreatedAt:   keyCreated,
 			LastUsedAt:  k.used,
-			Credentials: []steward.SourceCredential{{ExternalID: slot, Kind: steward.CredAccessKey, CreatedAt: k.rotated, LastUsedAt: k.used}},
+			Credentials: []steward.SourceCredential{{ExternalID: slot, Kind: steward.CredAccessKey, Status: credStatus, CreatedAt: k.rotated, LastUsedAt: k.used}},
 		}})
 	}
 	for _, r := range out {

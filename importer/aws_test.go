@@ -23,22 +23,32 @@ func TestAWSCredentialReport(t *testing.T) {
 	ids := byID(recs)
 	const acct = "arn:aws:iam::123456789012:"
 
-	t.Run("every user is a service account, every active key an api key", func(t *testing.T) {
-		users, keys := 0, 0
+	t.Run("every user is a service account, every key an api key", func(t *testing.T) {
+		users, keys, disabled := 0, 0, 0
 		for _, id := range ids {
 			switch id.Kind {
 			case steward.KindServiceAccount:
 				users++
 			case steward.KindAPIKey:
 				keys++
+				if id.Status == steward.IdentityDisabled {
+					disabled++
+					if c := id.Credentials[0]; c.Status != steward.CredentialDisabled {
+						t.Errorf("%s is an Inactive key, but its credential is %q", id.ExternalID, c.Status)
+					}
+				} else if c := id.Credentials[0]; c.Status == steward.CredentialDisabled {
+					t.Errorf("%s is an Active key, but its credential is disabled", id.ExternalID)
+				}
 			default:
 				t.Errorf("%s has kind %s", id.ExternalID, id.Kind)
 			}
 		}
 		// 10 users; active keys: root 1, ci-deploy 1, terraform 2,
-		// legacy-batch 1, metrics-exporter 1, backup-agent 1 (slot 2).
-		if users != 10 || keys != 7 {
-			t.Errorf("got %d users and %d keys, want 10 and 7", users, keys)
+		// legacy-batch 1, metrics-exporter 1, backup-agent 1 (slot 2);
+		// Inactive keys: ci-deploy 1 (slot 2), old-etl 2, backup-agent 1
+		// (slot 1). The other slots hold no key.
+		if users != 10 || keys != 11 || disabled != 4 {
+			t.Errorf("got %d users and %d keys, %d of them disabled; want 10, 11 and 4", users, keys, disabled)
 		}
 	})
 	t.Run("root is critical, and so is its key", func(t *testing.T) {
@@ -66,8 +76,13 @@ func TestAWSCredentialReport(t *testing.T) {
 			k.Labels["parent"] != acct+"user/ci/ci-deploy" || k.Labels["last_used_service"] != "sts" {
 			t.Errorf("key %+v credential %+v", k, c)
 		}
-		if ids[acct+"user/ci/ci-deploy#access_key_2"] != nil {
-			t.Error("the inactive key 2 became an identity")
+		// The Inactive key 2 is kept, disabled, with its dates: not dropped,
+		// and not a live key.
+		k2 := ids[acct+"user/ci/ci-deploy#access_key_2"]
+		if k2 == nil || k2.Status != steward.IdentityDisabled || len(k2.Credentials) != 1 ||
+			k2.Credentials[0].Status != steward.CredentialDisabled || k2.Credentials[0].ExpiresAt != nil ||
+			!k2.Credentials[0].CreatedAt.Equal(time.Date(2021, 6, 1, 8, 5, 0, 0, time.UTC)) {
+			t.Errorf("the Inactive key 2: %+v", k2)
 		}
 	})
 	t.Run("a key never used has no last use", func(t *testing.T) {

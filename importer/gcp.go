@@ -17,7 +17,8 @@ import (
 // accounts appending to one file), or the REST API's {"keys": [...]}.
 //
 // Each service account is a service_account identity named by its email,
-// carrying its Google-managed (SYSTEM_MANAGED) keys as credentials. Each
+// carrying its Google-managed (SYSTEM_MANAGED) keys as credentials (a
+// disabled key as a disabled credential). Each
 // user-managed key is an api_key identity of its own: it is a private key
 // that someone downloaded, so it can leak and must be rotated and owned.
 // See docs/import-formats.md.
@@ -196,6 +197,11 @@ func (s *GCPServiceAccountKeys) key(k *gcpKey, line int, cur **gcpAccount, done,
 		return steward.Errorf(steward.EINVALID, "validBeforeTime is before validAfterTime.")
 	}
 	cred := steward.SourceCredential{ExternalID: keyID, Kind: steward.CredPrivateKey, CreatedAt: created, ExpiresAt: expires}
+	if k.Disabled {
+		// A disabled key signs nothing, but it exists and can be enabled
+		// again: it is kept as a disabled credential.
+		cred.Status = steward.CredentialDisabled
+	}
 
 	if *cur == nil || (*cur).email != email {
 		if first, ok := done[email]; ok {
@@ -217,11 +223,8 @@ func (s *GCPServiceAccountKeys) key(k *gcpKey, line int, cur **gcpAccount, done,
 	switch k.KeyType {
 	case "SYSTEM_MANAGED":
 		// Google holds and rotates these; they are the account's own
-		// credentials, not something a person can leak. A disabled one
-		// signs nothing and is left out.
-		if !k.Disabled {
-			a.identity.Credentials = append(a.identity.Credentials, cred)
-		}
+		// credentials, not something a person can leak.
+		a.identity.Credentials = append(a.identity.Credentials, cred)
 	case "USER_MANAGED":
 		id := &steward.SourceIdentity{
 			ExternalID:  k.Name,

@@ -45,7 +45,8 @@ func TestGCPServiceAccountKeys(t *testing.T) {
 				id.CreatedAt.Equal(time.Date(2022, 9, 14, 11, 20, 3, 0, time.UTC)) && c.ExpiresAt == nil && c.CreatedAt.Equal(*id.CreatedAt)
 		}},
 		{"disabled key", keyName("acme-prod", deployer, "7a8b9c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6b"), 18, func(id *steward.SourceIdentity) bool {
-			return id.Status == steward.IdentityDisabled && id.Labels["disable_reason"] != ""
+			return id.Status == steward.IdentityDisabled && id.Labels["disable_reason"] != "" &&
+				len(id.Credentials) == 1 && id.Credentials[0].Status == steward.CredentialDisabled
 		}},
 		{"account with two system-managed keys", etl, 30, func(id *steward.SourceIdentity) bool {
 			return len(id.Credentials) == 2 && id.Environment == steward.EnvStaging
@@ -54,7 +55,9 @@ func TestGCPServiceAccountKeys(t *testing.T) {
 			return id.Status == "" && id.Labels["key_origin"] == "USER_PROVIDED" && id.Credentials[0].ExpiresAt.Equal(time.Date(2026, 1, 15, 9, 30, 0, 0, time.UTC))
 		}},
 		{"expired key is disabled", keyName("acme-staging", etl, "5555aaaa6666bbbb7777cccc8888dddd9999eeee"), 54, func(id *steward.SourceIdentity) bool {
-			return id.Status == steward.IdentityDisabled
+			// The identity cannot authenticate; the key itself was not
+			// disabled, and its credential shows the expiry.
+			return id.Status == steward.IdentityDisabled && id.Credentials[0].Status == "" && id.Credentials[0].ExpiresAt != nil
 		}},
 		{"account with no user-managed key", compute, 65, func(id *steward.SourceIdentity) bool {
 			return len(id.Credentials) == 1 && id.Environment == steward.EnvProd
@@ -78,6 +81,17 @@ func TestGCPServiceAccountKeys(t *testing.T) {
 	if len(ids) != 7 {
 		t.Errorf("got %d identities, want 3 accounts and 4 user-managed keys", len(ids))
 	}
+	t.Run("a disabled Google-managed key is a disabled credential", func(t *testing.T) {
+		in := `[{"name": "` + keyName("p", "a@p.iam.gserviceaccount.com", "k1") + `", "keyType": "SYSTEM_MANAGED", "validAfterTime": "2024-01-01T00:00:00Z"},
+{"name": "` + keyName("p", "a@p.iam.gserviceaccount.com", "k2") + `", "keyType": "SYSTEM_MANAGED", "disabled": true, "validAfterTime": "2024-02-01T00:00:00Z"}]`
+		recs, errs := collect(t, MustSource(t, FormatGCPServiceAccountKeys, in))
+		if len(errs) != 0 || len(recs) != 1 || len(recs[0].Identity.Credentials) != 2 {
+			t.Fatalf("got %+v, %v; want the account with both keys", recs, errs)
+		}
+		if c := recs[0].Identity.Credentials; c[0].Status != "" || c[1].Status != steward.CredentialDisabled {
+			t.Errorf("credentials %+v; want k1 active, k2 disabled", c)
+		}
+	})
 	t.Run("the REST API's response is read too", func(t *testing.T) {
 		recs, errs := collect(t, MustSource(t, FormatGCPServiceAccountKeys, `{"keys": [{"name": "`+keyName("p", "a@p.iam.gserviceaccount.com", "k1")+
 			`", "keyType": "USER_MANAGED", "validAfterTime": "2024-01-01T00:00:00Z", "validBeforeTime": "9999-12-31T23:59:59Z"}], "nextPageToken": ""}`))

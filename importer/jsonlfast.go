@@ -52,8 +52,9 @@ func fastRecord(line []byte) (rec steward.Record, ok bool) {
 // only keys fastRecord takes.
 var (
 	recordFields      = []string{"identity", "entitlement", "grant"}
-	identityFields    = []string{"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner", "team", "created_at", "last_used_at", "credentials"}
-	credentialFields  = []string{"external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at"}
+	identityFields    = []string{"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner", "team", "created_at", "last_used_at", "credentials", "links"}
+	credentialFields  = []string{"external_id", "kind", "status", "created_at", "last_rotated_at", "last_used_at", "expires_at", "version"}
+	linkFields        = []string{"kind", "to"}
 	entitlementFields = []string{"name", "description", "privileged", "sensitivity"}
 	grantFields       = []string{"identity", "entitlement", "type", "granted_at", "expires_at"}
 )
@@ -86,6 +87,8 @@ func (s *scanner) identity() (*steward.SourceIdentity, bool) {
 			return s.timestamp(&id.LastUsedAt)
 		case "credentials":
 			return s.credentials(&id.Credentials)
+		case "links":
+			return s.links(&id.Links)
 		}
 		return false
 	})
@@ -99,6 +102,10 @@ func (s *scanner) credential(c *steward.SourceCredential) bool {
 			return plain(s, &c.ExternalID)
 		case "kind":
 			return plain(s, &c.Kind)
+		case "status":
+			return plain(s, &c.Status)
+		case "version":
+			return plain(s, &c.Version)
 		case "created_at":
 			return s.timestamp(&c.CreatedAt)
 		case "last_rotated_at":
@@ -309,6 +316,35 @@ func (s *scanner) labels(dst *map[string]string) bool {
 
 // credentials reads an array of credential objects. [] gives an empty
 // slice, not nil, as in encoding/json.
+func (s *scanner) links(dst *[]steward.SourceLink) bool {
+	if !s.eat('[') {
+		return false
+	}
+	*dst = []steward.SourceLink{}
+	if s.eat(']') {
+		return true
+	}
+	for {
+		var l steward.SourceLink
+		ok := s.object(linkFields, func(name string) bool {
+			switch name {
+			case "kind":
+				return plain(s, &l.Kind)
+			case "to":
+				return plain(s, &l.To)
+			}
+			return false
+		})
+		if !ok {
+			return false
+		}
+		*dst = append(*dst, l)
+		if !s.eat(',') {
+			return s.eat(']')
+		}
+	}
+}
+
 func (s *scanner) credentials(dst *[]steward.SourceCredential) bool {
 	if !s.eat('[') {
 		return false

@@ -14,6 +14,7 @@ var typicalLines = []struct{ name, line string }{
 	{"identity", `{"identity":{"external_id":"svc-1","name":"svc 1","kind":"service_account","labels":{"app":"x"},"owner":"a@b.c","created_at":"2024-01-02T03:04:05Z","credentials":[{"external_id":"k1","kind":"access_key","last_rotated_at":"2024-05-01T00:00:00Z"}]}}`},
 	{"identity with every field", `{"identity": {"external_id": "svc-payments", "name": "Payments API", "kind": "service_account", "environment": "prod", "criticality": "high", "status": "active", "labels": {"team": "payments", "app": "payments-api"}, "owner": "ana@example.com", "team": "payments", "created_at": "2023-04-05T10:20:30Z", "last_used_at": "2025-05-31T08:00:00+02:00", "credentials": [{"external_id": "pw", "kind": "password", "created_at": "2024-12-01T00:00:00Z", "last_rotated_at": "2024-12-01T00:00:00Z", "last_used_at": "2025-01-01T00:00:00Z", "expires_at": "2025-12-01T00:00:00Z"}, {"external_id": "k2", "kind": "ssh_key"}]}}`},
 	{"identity, empty labels and credentials", `{"identity":{"external_id":"bot-1","kind":"bot","labels":{},"credentials":[]}}`},
+	{"identity with a disabled key and a link", `{"identity":{"external_id":"system:serviceaccount:p:api","kind":"service_account","credentials":[{"external_id":"k1","kind":"access_key","status":"disabled","version":"v7"}],"links":[{"kind":"assumes","to":"arn:aws:iam::1:role/api"}]}}`},
 	{"generated identity", string(bytes.TrimSpace(appendJSONLLine(nil, 1)))},
 	{"entitlement", `{"entitlement":{"name":"role-1","privileged":true}}`},
 	{"entitlement with every field", `{"entitlement": {"name": "db:payments:read", "description": "Read the payments database", "privileged": false, "sensitivity": "medium"}}`},
@@ -105,6 +106,10 @@ func FuzzFastRecord(f *testing.F) {
 		`{"entitlement":{"name":true}}`,
 		`{"identity":{"external_id":"a","kind":"bot","labels":["x"]}}`,
 		`{"identity":{"external_id":"a","kind":"bot","credentials":{}}}`,
+		`{"identity":{"external_id":"a","kind":"bot","links":{}}}`,
+		`{"identity":{"external_id":"a","kind":"bot","links":[null]}}`,
+		`{"identity":{"external_id":"a","kind":"bot","links":[{"kind":"assumes","to":"r","via":"x"}]}}`,
+		`{"identity":{"external_id":"a","kind":"bot","credentials":[{"external_id":"k","kind":"token","status":null}]}}`,
 		`{"grant":{"identity":"a","entitlement":"e","granted_at":20240101}}`,
 		// Times.
 		`{"grant":{"identity":"a","entitlement":"e","granted_at":"yesterday"}}`,

@@ -167,6 +167,8 @@ func (s *K8sServiceAccounts) identity(sa *k8sServiceAccount) (steward.Record, er
 		id.CreatedAt = &t
 	}
 	id.Environment = k8sEnvironment(sa)
+	id.Owner, id.Team = k8sOwnership(sa)
+	id.Links = k8sLinks(sa)
 	// Before Kubernetes 1.24 every service account had a long-lived token in
 	// a secret named NAME-token-XXXXX; such a token never expires, so it is
 	// the credential to rotate away. Other secrets the account may mount are
@@ -211,6 +213,98 @@ func k8sLabels(sa *k8sServiceAccount) map[string]string {
 		}
 	}
 	return labels
+}
+
+// Annotations that name the cloud identity a service account assumes.
+const (
+	// k8sIRSA is EKS's IAM Roles for Service Accounts: the role's ARN.
+	k8sIRSA = "eks.amazonaws.com/role-arn"
+	// k8sGKEWorkloadIdentity is GKE Workload Identity: the Google service
+	// account's email, its external id in a gcp-sa-keys import.
+	k8sGKEWorkloadIdentity = "iam.gke.io/gcp-service-account"
+)
+
+// Helm marks what it installs with these.
+const (
+	k8sManagedBy   = "app.kubernetes.io/managed-by"
+	k8sHelmRelease = "meta.helm.sh/release-name"
+)
+
+// k8sOwnership reads the owner and team hints a service account carries,
+// as the system's own tags (owner_source "source" when they name a known
+// person or team):
+//
+//   - team: a label, else an annotation, whose key is team or ends in /team
+//     (team, app.kubernetes.io/team, example.com/team); else an owner label
+//     (a label value cannot hold an e-mail address: an owner label names a
+//     team or a group); else, for what Helm installed, the release name
+//     (releases are often named after the team that runs them).
+//   - owner: an annotation whose key is owner or ends in /owner
+//     (example.com/owner: ana@example.com), a person's e-mail or id.
+//
+// The bare key wins over prefixed ones, and prefixed ones go in key order,
+// so that two reads agree. Team names are slugs: a value is lower-cased,
+// and one that cannot be a team name is not a hint.
+func k8sOwnership(sa *k8sServiceAccount) (owner, team string) {
+	labels, annotations := sa.Metadata.Labels, sa.Metadata.Annotations
+	for _, hint := range []struct {
+		m    map[string]string
+		name string
+	}{{labels, "team"}, {annotations, "team"}, {labels, "owner"}} {
+		if team = k8sHint(hint.m, hint.name, teamHint); team != "" {
+			break
+		}
+	}
+	if team == "" && strings.EqualFold(labels[k8sManagedBy], "Helm") {
+		team, _ = teamHint(annotations[k8sHelmRelease])
+	}
+	owner = k8sHint(annotations, "owner", ownerHint)
+	return owner, team
+}
+
+// k8sHint returns the first value that hint accepts of the key name, then
+// of the keys ending in /name in key order.
+func k8sHint(m map[string]string, name string, hint func(string) (string, bool)) string {
+	keys := []string{name}
+	for _, k := range sortedKeys(m) {
+		if strings.HasSuffix(k, "/"+name) {
+			keys = append(keys, k)
+		}
+	}
+	for _, k := range keys {
+		if v, ok := hint(m[k]); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// teamHint takes a value that can name a team, lower-cased.
+func teamHint(v string) (string, bool) {
+	v = strings.ToLower(strings.TrimSpace(v))
+	t := steward.Team{Name: v}
+	return v, v != "" && t.Validate() == nil
+}
+
+// ownerHint takes a value that can name a person: an e-mail or an id, one
+// word of at most 320 bytes.
+func ownerHint(v string) (string, bool) {
+	v = strings.TrimSpace(v)
+	return v, v != "" && len(v) <= 320 && !strings.ContainsFunc(v, func(r rune) bool { return r <= ' ' || r == 0x7f })
+}
+
+// k8sLinks are the cloud identities a service account assumes: the IAM role
+// of its IRSA annotation, the Google service account of its GKE Workload
+// Identity annotation. They resolve when that role or account is in
+// another system's inventory.
+func k8sLinks(sa *k8sServiceAccount) []steward.SourceLink {
+	var links []steward.SourceLink
+	for _, key := range []string{k8sIRSA, k8sGKEWorkloadIdentity} {
+		if v := strings.TrimSpace(labelValue(sa.Metadata.Annotations[key])); v != "" {
+			links = append(links, steward.SourceLink{Kind: steward.LinkAssumes, To: v})
+		}
+	}
+	return links
 }
 
 // k8sEnvironment is the stage named by a label or annotation whose key is

@@ -145,3 +145,58 @@ func TestK8sServiceAccountsBadInput(t *testing.T) {
 		})
 	}
 }
+
+// TestK8sOwnershipHints: team labels, owner annotations and Helm releases
+// become the owner and team hints of a service account (the system's own
+// tags, as the AWS and GCP importers' are), and the IRSA and GKE Workload
+// Identity annotations become links to the cloud identity it assumes.
+func TestK8sOwnershipHints(t *testing.T) {
+	t.Parallel()
+	sa := func(labels, annotations string) string {
+		return `{"kind": "List", "items": [{"kind": "ServiceAccount", "metadata": {"name": "api", "namespace": "payments",
+			"labels": {` + labels + `}, "annotations": {` + annotations + `}}}]}`
+	}
+	for _, tc := range []struct {
+		name, labels, annotations string
+		owner, team               string
+		links                     []string
+	}{
+		{"nothing", ``, ``, "", "", nil},
+		{"team label", `"team": "payments"`, ``, "", "payments", nil},
+		{"app.kubernetes.io/team", `"app.kubernetes.io/team": "Payments"`, ``, "", "payments", nil},
+		{"bare key wins", `"example.com/team": "billing", "team": "payments"`, ``, "", "payments", nil},
+		{"prefixed keys in key order", `"z.example/team": "zeta", "a.example/team": "alpha"`, ``, "", "alpha", nil},
+		{"label beats annotation", `"team": "payments"`, `"team": "billing"`, "", "payments", nil},
+		{"team annotation", ``, `"example.com/team": "billing"`, "", "billing", nil},
+		{"owner label names a team", `"owner": "platform"`, ``, "", "platform", nil},
+		{"team label beats owner label", `"owner": "platform", "team": "payments"`, ``, "", "payments", nil},
+		{"not a team name", `"team": "Payments Team!"`, ``, "", "", nil},
+		{"owner annotation", ``, `"owner": "ana@example.com"`, "ana@example.com", "", nil},
+		{"prefixed owner annotation", ``, `"example.com/owner": "ana"`, "ana", "", nil},
+		{"owner that cannot be a person", ``, `"owner": "the payments team"`, "", "", nil},
+		{"helm release", `"app.kubernetes.io/managed-by": "Helm"`, `"meta.helm.sh/release-name": "checkout"`, "", "checkout", nil},
+		{"helm release, team label wins", `"app.kubernetes.io/managed-by": "Helm", "team": "payments"`, `"meta.helm.sh/release-name": "checkout"`, "", "payments", nil},
+		{"release name without Helm", ``, `"meta.helm.sh/release-name": "checkout"`, "", "", nil},
+		{"IRSA", ``, `"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/payments-api"`, "", "", []string{"arn:aws:iam::123456789012:role/payments-api"}},
+		{"GKE workload identity", ``, `"iam.gke.io/gcp-service-account": "api@acme-prod.iam.gserviceaccount.com"`, "", "", []string{"api@acme-prod.iam.gserviceaccount.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			recs, errs := collect(t, MustSource(t, FormatK8sServiceAccounts, sa(tc.labels, tc.annotations)))
+			if len(errs) != 0 || len(recs) != 1 {
+				t.Fatalf("got %+v, %v", recs, errs)
+			}
+			id := recs[0].Identity
+			var links []string
+			for _, l := range id.Links {
+				if l.Kind != steward.LinkAssumes {
+					t.Errorf("link kind %q", l.Kind)
+				}
+				links = append(links, l.To)
+			}
+			if id.Owner != tc.owner || id.Team != tc.team || strings.Join(links, " ") != strings.Join(tc.links, " ") {
+				t.Errorf("owner %q, team %q, links %v; want %q, %q, %v", id.Owner, id.Team, links, tc.owner, tc.team, tc.links)
+			}
+		})
+	}
+}

@@ -218,7 +218,7 @@ func writeByHand(ctx context.Context, db *sqlstore.DB, systemID int64) {
 		}
 	}
 	check(db.CreateGrant(ctx, &steward.Grant{IdentityID: identityID, EntitlementID: entID, Type: steward.GrantStanding, GrantedVia: "by hand"}))
-	check(db.CreateCredential(ctx, &steward.Credential{IdentityID: identityID, ExternalID: "by-hand", Kind: steward.CredPassword, CreatedAt: time.Now().UTC()}))
+	check(db.CreateCredential(ctx, &steward.Credential{IdentityID: identityID, ExternalID: "by-hand", Kind: steward.CredPassword}))
 }
 
 // gen writes deterministic JSONL exports. Identity i is "svc-<i>"; a change

@@ -275,9 +275,10 @@ func (o *Org) Identities(n int) []steward.Identity {
 		if r.Float64() < 0.3 {
 			i.Labels = map[string]string{"app": app, "cost-center": fmt.Sprintf("cc-%d", 100+r.IntN(60))}
 		}
-		i.CreatedAt = o.now.Add(-time.Duration(r.Int64N(int64(5 * 365 * 24 * time.Hour)))).Truncate(time.Microsecond)
+		created := o.now.Add(-time.Duration(r.Int64N(int64(5 * 365 * 24 * time.Hour)))).Truncate(time.Microsecond)
+		i.CreatedAt = &created
 		if r.Float64() >= 0.15 { // 15% never used
-			used := i.CreatedAt.Add(time.Duration(r.Float64() * float64(o.now.Sub(i.CreatedAt)))).Truncate(time.Microsecond)
+			used := created.Add(time.Duration(r.Float64() * float64(o.now.Sub(created)))).Truncate(time.Microsecond)
 			i.LastUsedAt = &used
 		}
 		o.identSystem = append(o.identSystem, int32(sys))

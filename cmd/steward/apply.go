@@ -93,7 +93,7 @@ an explicit assignment (steward identities set-owner, the API, the web UI)
 wins over both. See docs/ownership.md.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var r io.Reader = os.Stdin
+			var r io.Reader = e.stdin
 			name := "stdin"
 			if file != "-" {
 				f, err := os.Open(file)

@@ -163,6 +163,10 @@ func printIdentity(e *env, output string, body []byte, i *client.IdentityView) e
 	if i.OwnerSource != nil && *i.OwnerSource != "" {
 		owner += " (" + string(*i.OwnerSource) + ")"
 	}
+	created := "unknown" // the identity's system does not say; not when Steward saw it
+	if i.CreatedAt != nil {
+		created = i.CreatedAt.Format(time.DateTime)
+	}
 	attested := "-"
 	if i.AttestedAt != nil {
 		attested = i.AttestedAt.Format(time.DateTime)
@@ -175,7 +179,7 @@ func printIdentity(e *env, output string, body []byte, i *client.IdentityView) e
 		{"ID", strconv.FormatInt(i.Id, 10)}, {"Name", i.Name}, {"External ID", i.ExternalId}, {"Kind", string(i.Kind)},
 		{"System", deref(i.SystemName)}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
 		{"Owner", owner}, {"Team", orDash(deref(i.TeamName))}, {"Status", string(i.Status)},
-		{"Created", i.CreatedAt.Format(time.DateTime)}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
+		{"Created", created}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
 	} {
 		fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -115,6 +116,9 @@ func parseConfig(name string, b []byte) (*fileConfig, error) {
 	cfg := &fileConfig{Settings: map[string]string{}}
 	for key, node := range raw {
 		if key == "connectors" {
+			if err := checkSchedules(name, &node); err != nil {
+				return nil, err
+			}
 			dec := yaml.NewDecoder(bytes.NewReader(mustMarshal(&node)))
 			dec.KnownFields(true)
 			if err := dec.Decode(&cfg.Connectors); err != nil && !errors.Is(err, io.EOF) {
@@ -139,6 +143,40 @@ func parseConfig(name string, b []byte) (*fileConfig, error) {
 		seen[c.Name] = true
 	}
 	return cfg, nil
+}
+
+// checkSchedules reads each connector's schedule before the connectors are
+// decoded. YAML reads a bare 0 as a number, which does not decode into a
+// duration, yet 0 is how the documentation says "by hand only": it is taken
+// as 0s. Any other number has no unit (30 seconds or 30 minutes?) and is
+// refused, as is text that is not a duration, naming the connector's line.
+func checkSchedules(name string, connectors *yaml.Node) error {
+	if connectors.Kind != yaml.SequenceNode {
+		return nil // the decoder reports it
+	}
+	for _, c := range connectors.Content {
+		if c.Kind != yaml.MappingNode {
+			continue
+		}
+		for i := 0; i+1 < len(c.Content); i += 2 {
+			k, v := c.Content[i], c.Content[i+1]
+			if k.Value != "schedule" || v.Kind != yaml.ScalarNode {
+				continue
+			}
+			switch v.ShortTag() {
+			case "!!int":
+				if n, err := strconv.ParseInt(v.Value, 0, 64); err != nil || n != 0 {
+					return steward.Errorf(steward.EINVALID, "%s:%d: schedule %s has no unit; write it as a duration such as 30m or 1h, or 0 to sync by hand only.", name, v.Line, v.Value)
+				}
+				v.Tag, v.Value = "!!str", "0s"
+			case "!!str":
+				if _, err := time.ParseDuration(v.Value); err != nil {
+					return steward.Errorf(steward.EINVALID, "%s:%d: schedule %q is not a duration such as 30m or 1h (0: by hand only).", name, v.Line, v.Value)
+				}
+			}
+		}
+	}
+	return nil
 }
 
 func mustMarshal(n *yaml.Node) []byte {

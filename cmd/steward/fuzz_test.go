@@ -14,6 +14,8 @@ func FuzzParseConfig(f *testing.F) {
 		"db: x.db\nlog_format: json\n",
 		"connectors:\n  - name: pg\n    type: postgres\n    postgres:\n      dsn: postgres://u@h/db\n",
 		"connectors:\n  - name: corp\n    type: ldap\n    schedule: 15m\n    ldap:\n      url: ldap://h\n      base_dn: dc=x\n",
+		"connectors:\n  - name: corp\n    type: ldap\n    schedule: 0\n    ldap:\n      url: ldap://h\n      base_dn: dc=x\n",
+		"connectors:\n  - schedule: 30\n  - schedule: [1]\n  - 7\n",
 		"connectors: 3\n", "db: [1, 2]\n", "- a\n- b\n", "", "{",
 	} {
 		f.Add(s)

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -43,7 +45,8 @@ Formats (docs/import-formats.md):
   jsonl                  Steward's own schema, one record per line
   csv                    Steward's own schema for identities
 
-FILE - reads standard input.`,
+FILE - reads standard input, which is first copied to a temporary file
+(removed afterwards): an import may have to read its source twice.`,
 		Example: `  aws iam get-credential-report --query Content --output text | base64 -d > report.csv
   steward import --format aws-credential-report --system aws-prod report.csv
   kubectl get serviceaccounts -A -o json | steward import --format k8s-serviceaccounts --system k8s-prod -`,
@@ -64,7 +67,15 @@ FILE - reads standard input.`,
 			var src steward.Source
 			var err error
 			if args[0] == "-" {
-				src, err = importer.New(format, os.Stdin, "stdin", opt)
+				spool, err := spoolStdin(e.stdin)
+				if err != nil {
+					return err
+				}
+				defer func() { spool.Close(); os.Remove(spool.Name()) }()
+				src, err = importer.New(format, spool, "stdin", opt)
+				if err != nil {
+					return err
+				}
 			} else {
 				src, err = importer.Open(format, args[0], opt)
 			}
@@ -106,4 +117,26 @@ FILE - reads standard input.`,
 	addOutputFlag(cmd, &output)
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
+}
+
+// spoolStdin copies standard input to a temporary file and returns it,
+// rewound. An import may read its source twice (when a record the digest
+// let it skip turns out wrong, it compares every record again), and a pipe
+// cannot be read twice; the API spools uploads the same way. The caller
+// closes and removes the file.
+func spoolStdin(stdin io.Reader) (*os.File, error) {
+	spool, err := os.CreateTemp("", "steward-import-*")
+	if err != nil {
+		return nil, fmt.Errorf("spooling standard input: %w", err)
+	}
+	_, err = io.Copy(spool, stdin)
+	if err == nil {
+		_, err = spool.Seek(0, io.SeekStart)
+	}
+	if err != nil {
+		spool.Close()
+		os.Remove(spool.Name())
+		return nil, steward.Errorf(steward.EUNAVAILABLE, "standard input could not be copied to %s (set TMPDIR to a directory with room): %v", os.TempDir(), err)
+	}
+	return spool, nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -239,5 +240,129 @@ func TestSyncPostgres(t *testing.T) {
 		if !strings.HasPrefix(ev.Actor, localAdminPrefix) {
 			t.Errorf("event %d %s: actor %q, want the local administrator", ev.Seq, ev.Action, ev.Actor)
 		}
+	}
+}
+
+// TestRotatePostgres: 'steward rotate' gives a role a new password through
+// the connector, against the real test server, and records the rotation:
+// the credential's last rotation is set with a credential.rotated event,
+// and the next sync, which reads no rotation time from PostgreSQL, keeps it
+// and writes nothing. A password changed by hand afterwards is noticed by
+// the sync after (its salt changed) as a rotation whose time is unknown.
+func TestRotatePostgres(t *testing.T) {
+	t.Parallel()
+	dsn := testenv.PostgresDSN(t)
+	admin, err := sql.Open("pgx", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer admin.Close()
+	prefix := fmt.Sprintf("clirot_%d_", rand.Int64N(1e9))
+	role := prefix + "etl"
+	if _, err := admin.Exec(`CREATE ROLE ` + role + ` LOGIN PASSWORD 'before-rotation'`); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec(`DROP ROLE IF EXISTS ` + role) })
+	sink := t.TempDir()
+	if err := os.Chmod(sink, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	cfg := writeFile(t, "steward.yaml", fmt.Sprintf(`connectors:
+  - name: pg-rot
+    type: postgres
+    schedule: 0
+    postgres:
+      dsn: %q
+      include_roles: ["%s*"]
+      rotation_sink: file:%s
+      password_valid_days: 30
+`, dsn, prefix, sink))
+	db := filepath.Join(t.TempDir(), "rotate.db")
+	if code, out, stderr := run(t, "--config", cfg, "rotate", "pg-rot", role, "--db", db); code != ExitNotFound {
+		t.Fatalf("rotate before any sync: exit %d, want %d\n%s%s", code, ExitNotFound, out, stderr)
+	}
+	if code, out, stderr := run(t, "--config", cfg, "sync", "--db", db, "-o", "json"); code != 0 {
+		t.Fatalf("first sync: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr := run(t, "--config", cfg, "rotate", "pg-rot", role, "--db", db, "-o", "json")
+	if code != 0 {
+		t.Fatalf("rotate: exit %d\n%s%s", code, out, stderr)
+	}
+	var cred steward.Credential
+	if err := json.Unmarshal([]byte(out), &cred); err != nil || cred.LastRotatedAt == nil || cred.ExpiresAt == nil {
+		t.Fatalf("rotate printed %s (%v); want the credential with its rotation and expiry", out, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(sink, role)); err != nil || len(b) < 16 || strings.Contains(out, strings.TrimSpace(string(b))) {
+		t.Fatalf("the sink holds %q (%v); want the new password there and nowhere in the output", b, err)
+	}
+	code, out, stderr = run(t, "--config", cfg, "sync", "--db", db, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"credentials_rotated": 0`) || !strings.Contains(out, `"events": 0`) {
+		t.Fatalf("the sync after the rotation: exit %d\n%s%s", code, out, stderr)
+	}
+	store, err := sqlstore.Open(db, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	creds, err := store.Credentials(context.Background(), cred.IdentityID)
+	if err != nil || len(creds) != 1 || creds[0].LastRotatedAt == nil || !creds[0].LastRotatedAt.Equal(*cred.LastRotatedAt) {
+		t.Fatalf("after the sync: %+v, %v; want the recorded rotation kept", creds, err)
+	}
+	events, err := store.Events(context.Background(), steward.EventFilter{ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := 0
+	for _, ev := range events.Items {
+		// The rotation's own event, not a sync's (which acts as the
+		// connector).
+		if ev.Action == "credential.rotated" && ev.Actor != "connector:pg-rot" {
+			rotated++
+		}
+	}
+	if rotated != 1 {
+		t.Errorf("%d credential.rotated events by the rotate command, want 1", rotated)
+	}
+	// Someone sets the password by hand.
+	if _, err := admin.Exec(`ALTER ROLE ` + role + ` PASSWORD 'by-hand'`); err != nil {
+		t.Fatal(err)
+	}
+	code, out, stderr = run(t, "--config", cfg, "sync", "--db", db, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"credentials_rotated": 1`) {
+		t.Fatalf("the sync after a change by hand: exit %d\n%s%s", code, out, stderr)
+	}
+}
+
+// TestImportLinksAcrossSystems: a cluster's service account that assumes an
+// IAM role (IRSA) is linked to the role's identity once an import of the
+// AWS account brings it, whichever system is imported first.
+func TestImportLinksAcrossSystems(t *testing.T) {
+	t.Parallel()
+	db := filepath.Join(t.TempDir(), "links.db")
+	const role = "arn:aws:iam::123456789012:role/payments-api"
+	roles := writeFile(t, "roles.jsonl", `{"identity": {"external_id": "`+role+`", "name": "payments-api", "kind": "service_account"}}`+"\n")
+	if code, out, stderr := run(t, "import", "--db", db, "--format", "k8s-serviceaccounts", "--system", "k8s-prod", "../../importer/testdata/serviceaccounts.json"); code != 0 {
+		t.Fatalf("k8s import: exit %d\n%s%s", code, out, stderr)
+	}
+	code, out, stderr := run(t, "import", "--db", db, "--format", "jsonl", "--system", "aws-prod", "--system-kind", "aws", roles, "-o", "json")
+	if code != 0 || !strings.Contains(out, `"links_changed": 1`) {
+		t.Fatalf("roles import: exit %d\n%s%s", code, out, stderr)
+	}
+	s, err := sqlstore.Open(db, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	page, err := s.Identities(ctx, steward.IdentityFilter{Query: "payments-prod:payments-api"})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("the service account: %+v, %v", page, err)
+	}
+	links, err := s.IdentityLinks(ctx, page.Items[0].ID)
+	if err != nil || len(links) != 1 || links[0].ToRef != role || links[0].ToID == nil || links[0].ToSystem != "aws-prod" {
+		t.Fatalf("links of the service account: %+v, %v", links, err)
+	}
+	if back, err := s.IdentityLinks(ctx, *links[0].ToID); err != nil || len(back) != 1 || back[0].FromSystem != "k8s-prod" {
+		t.Errorf("links of the role: %+v, %v", back, err)
 	}
 }

@@ -65,6 +65,7 @@ func exitCode(err error) int {
 
 // env is what every command shares: where to write and how to log.
 type env struct {
+	stdin          io.Reader // what FILE "-" reads
 	stdout, stderr io.Writer
 	logFormat      string
 	logLevel       string
@@ -82,7 +83,12 @@ type env struct {
 
 // Run runs the CLI with args and returns the exit code. Errors go to stderr.
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	e := &env{stdout: stdout, stderr: stderr}
+	return runIO(ctx, args, os.Stdin, stdout, stderr)
+}
+
+// runIO is Run reading standard input from stdin.
+func runIO(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := &env{stdin: stdin, stdout: stdout, stderr: stderr}
 	root := newRootCmd(e)
 	markStart(root, e)
 	root.SetArgs(args)
@@ -168,7 +174,7 @@ Quick start:
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newDemoCmd(e), newTokenCmd(e), newAuditCmd(e),
-		newVersionCmd(e), newIdentitiesCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e), newSyncRunsCmd(e))
+		newVersionCmd(e), newIdentitiesCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e), newSyncRunsCmd(e), newRotateCmd(e))
 	documentWritePaths(root)
 	return root
 }

@@ -207,6 +207,15 @@ func TestServeImports(t *testing.T) {
 		return run(t, append(args, "--server", s.base, "--token", s.token)...)
 	}
 	system := fmt.Sprint(sys.ID)
+	// The upload gave no creation time: it is unknown, not the upload's.
+	var ids steward.Page[steward.IdentityView]
+	s.call(t, "GET", "/api/v1/identities?system_id="+system, "", nil, 200, &ids)
+	if len(ids.Items) != 1 || ids.Items[0].CreatedAt != nil {
+		t.Fatalf("uploaded identities: %+v", ids.Items)
+	}
+	if code, out, errOut := cli("identities", "get", fmt.Sprint(ids.Items[0].ID)); code != 0 || !regexp.MustCompile(`Created:\s+unknown\n`).MatchString(out) {
+		t.Errorf("identities get: exit %d\n%s%s", code, out, errOut)
+	}
 	code, out, errOut := cli("sync-runs", "--system-id", system)
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "RUN") ||

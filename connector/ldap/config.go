@@ -72,7 +72,17 @@ type Config struct {
 	// Attributes maps a person's fields to LDAP attributes.
 	Attributes Attributes `yaml:"attributes,omitempty" json:"attributes,omitempty"`
 
-	// TeamFrom is "memberOf", "ou" or empty (no team). Default: empty.
+	// TeamAttribute, when set, is the attribute whose value is the person's
+	// team (made a slug: "Sales EMEA" is team sales-emea), for instance
+	// departmentNumber or department. It decides whenever an entry has it;
+	// TeamFrom is the fall-back for entries without it (or with several
+	// values that name different teams, which are logged). A person in
+	// several team groups is then placed by the directory's own record of
+	// their department rather than by the groups' names. Default: empty.
+	TeamAttribute string `yaml:"team_attribute,omitempty" json:"team_attribute,omitempty"`
+	// TeamFrom is "memberOf", "ou" or empty (no team). With TeamAttribute it
+	// is used only for entries that do not have that attribute. Default:
+	// empty.
 	TeamFrom string `yaml:"team_from,omitempty" json:"team_from,omitempty"`
 	// GroupBaseDN is where team groups live; required with TeamFrom memberOf
 	// and only used with it. Groups elsewhere (access groups, mailing lists)
@@ -210,6 +220,7 @@ func (c Config) Validate() error {
 		{"attributes.external_id", a.ExternalID}, {"attributes.name", a.Name}, {"attributes.email", a.Email},
 		{"attributes.title", a.Title}, {"attributes.manager", a.Manager},
 		{"status_attribute", c.StatusAttribute}, {"departed_at_attribute", c.DepartedAtAttribute},
+		{"team_attribute", c.TeamAttribute},
 	} {
 		if f.value != "" && !attributeRE.MatchString(f.value) {
 			return invalid("%s %q is not an LDAP attribute name.", f.key, f.value)

@@ -33,6 +33,10 @@ func TestConfigValidate(t *testing.T) {
 		{"password file", func(c *ldap.Config) { c.PasswordEnv, c.PasswordFile = "", "/run/secrets/ldap" }, ""},
 		{"team from memberOf", func(c *ldap.Config) { c.TeamFrom, c.GroupBaseDN = "memberof", "ou=groups,dc=example,dc=test" }, ""},
 		{"team from ou", func(c *ldap.Config) { c.TeamFrom = "OU" }, ""},
+		{"team attribute", func(c *ldap.Config) { c.TeamAttribute = "departmentNumber" }, ""},
+		{"team attribute with memberOf", func(c *ldap.Config) {
+			c.TeamAttribute, c.TeamFrom, c.GroupBaseDN = "departmentNumber", "memberOf", "ou=groups,dc=example,dc=test"
+		}, ""},
 		{"status", func(c *ldap.Config) { c.StatusAttribute, c.DepartedValues = "employeeType", []string{"gone"} }, ""},
 		{"start_tls", func(c *ldap.Config) {
 			c.URL, c.StartTLS, c.CAFile = "ldap://ldap.example.test:389", true, "/etc/ca.pem"
@@ -52,6 +56,7 @@ func TestConfigValidate(t *testing.T) {
 		{"bad filter", func(c *ldap.Config) { c.Filter = "objectClass=person" }, "filter"},
 		{"bad attribute", func(c *ldap.Config) { c.Attributes.Email = "e mail" }, "attributes.email"},
 		{"bad team_from", func(c *ldap.Config) { c.TeamFrom = "department" }, "team_from"},
+		{"bad team_attribute", func(c *ldap.Config) { c.TeamAttribute = "department number" }, "team_attribute"},
 		{"memberOf without group_base_dn", func(c *ldap.Config) { c.TeamFrom = "memberOf" }, "group_base_dn is required"},
 		{"bad group_filter", func(c *ldap.Config) {
 			c.TeamFrom, c.GroupBaseDN, c.GroupFilter = "memberOf", "ou=groups,dc=example,dc=test", "(cn="

@@ -94,7 +94,7 @@ func New(cfg Config) (*Source, error) {
 		// Operational: the server returns it only when asked by name.
 		s.attrs = append(s.attrs, "memberOf")
 	}
-	for _, at := range []string{cfg.StatusAttribute, cfg.DepartedAtAttribute} {
+	for _, at := range []string{cfg.StatusAttribute, cfg.DepartedAtAttribute, cfg.TeamAttribute} {
 		if at != "" {
 			s.attrs = append(s.attrs, at)
 		}
@@ -235,10 +235,12 @@ func (s *Source) person(e *goldap.Entry, ix *index, teams map[string]string) (st
 			p.Manager = id
 		}
 	}
-	switch s.cfg.TeamFrom {
-	case TeamFromMemberOf:
+	p.Team = s.teamFromAttribute(e)
+	switch {
+	case p.Team != "":
+	case s.cfg.TeamFrom == TeamFromMemberOf:
 		p.Team = s.teamFromGroups(e, teams)
-	case TeamFromOU:
+	case s.cfg.TeamFrom == TeamFromOU:
 		p.Team = s.teamFromOU(e.DN)
 	}
 	if s.isDeparted(e) {
@@ -260,10 +262,37 @@ func (s *Source) person(e *goldap.Entry, ix *index, teams map[string]string) (st
 	return p, nil
 }
 
+// teamFromAttribute returns the slug of the entry's TeamAttribute, or ""
+// when it is not configured, the entry does not have it, or its values name
+// more than one team (logged: the directory does not say which, and TeamFrom
+// decides instead).
+func (s *Source) teamFromAttribute(e *goldap.Entry) string {
+	if s.cfg.TeamAttribute == "" {
+		return ""
+	}
+	var found []string
+	for _, v := range e.GetEqualFoldAttributeValues(s.cfg.TeamAttribute) {
+		if team := Slug(v); team != "" {
+			found = append(found, team)
+		}
+	}
+	slices.Sort(found)
+	found = slices.Compact(found)
+	switch len(found) {
+	case 0:
+		return ""
+	case 1:
+		return found[0]
+	}
+	s.log.Warn("ldap: the team attribute names several teams; team_from decides", "dn", e.DN, "attribute", s.cfg.TeamAttribute, "teams", found)
+	return ""
+}
+
 // teamFromGroups picks the person's team among the team groups they are a
 // member of. A person in several is put in the first by name, so that two
 // reads agree; the overlap is logged, since it usually means GroupFilter
-// also matches groups that are not teams.
+// also matches groups that are not teams, or that the directory's record
+// of a person's department (TeamAttribute) should decide.
 func (s *Source) teamFromGroups(e *goldap.Entry, teams map[string]string) string {
 	var found []string
 	for _, g := range e.GetEqualFoldAttributeValues("memberOf") {
@@ -277,7 +306,7 @@ func (s *Source) teamFromGroups(e *goldap.Entry, teams map[string]string) string
 	slices.Sort(found)
 	found = slices.Compact(found)
 	if len(found) > 1 {
-		s.log.Warn("ldap: person is in several team groups; the first by name is their team", "dn", e.DN, "teams", found)
+		s.log.Warn("ldap: person is in several team groups; the first by name is their team (team_attribute lets the directory decide)", "dn", e.DN, "teams", found)
 	}
 	return found[0]
 }

@@ -231,6 +231,55 @@ func TestPeopleDepartedOnNextRead(t *testing.T) {
 	}
 }
 
+// TestPeopleTeamAttribute: with team_attribute, the directory's record of a
+// person's department decides their team; the team groups (or OUs) are the
+// fall-back for entries without it. niaj is in two team groups (Platform
+// Team, Sales EMEA), which alone would put him in the first by name; his
+// departmentNumber says Sales EMEA. alice's names a team no group has.
+// grace's names two teams, so her groups decide.
+func TestPeopleTeamAttribute(t *testing.T) {
+	t.Parallel()
+	root := mustOrganisation(t)
+	admin := mustAdmin(t)
+	for uid, values := range map[string][]string{
+		"niaj":  {"Sales EMEA"},
+		"alice": {"Office of the CTO"},
+		"grace": {"SRE", "Payments"},
+	} {
+		ou := "engineering"
+		if uid == "niaj" {
+			ou = "sales"
+		}
+		mod := goldap.NewModifyRequest("uid="+uid+",ou="+ou+",ou=people,"+root, nil)
+		mod.Add("departmentNumber", values)
+		if err := admin.Modify(mod); err != nil {
+			t.Fatalf("modifying %s: %v", uid, err)
+		}
+	}
+	for _, teamFrom := range []string{ldap.TeamFromMemberOf, ldap.TeamFromOU, ldap.TeamFromNone} {
+		t.Run("team_from="+teamFrom, func(t *testing.T) {
+			t.Parallel()
+			cfg := testConfig(t, root)
+			cfg.TeamAttribute, cfg.TeamFrom = "departmentNumber", teamFrom
+			if teamFrom != ldap.TeamFromMemberOf {
+				cfg.GroupBaseDN = ""
+			}
+			people, errs := readPeople(t, mustSource(t, cfg))
+			checkBadEntry(t, errs, root)
+			wanted := want(teamFrom)
+			for i := range wanted {
+				switch wanted[i].ExternalID {
+				case "niaj":
+					wanted[i].Team = "sales-emea"
+				case "alice":
+					wanted[i].Team = "office-of-the-cto"
+				}
+			}
+			checkPeople(t, people, wanted)
+		})
+	}
+}
+
 // TestPeopleDuplicateID: a second entry with a uid another entry holds is
 // reported and skipped; the first is read.
 func TestPeopleDuplicateID(t *testing.T) {

@@ -9,6 +9,9 @@
 //     Steward disabled (NOLOGIN, member of Config.DisabledRole) stays an
 //     identity with status disabled, so that its grants stay visible and
 //     disabling never looks like a deletion to the reconciler.
+//   - A login role's criticality follows its own attributes, as the AWS
+//     root user's does: SUPERUSER is critical; CREATEROLE, BYPASSRLS and
+//     REPLICATION are high; other roles take the sync's default (medium).
 //   - A login role with a password has one credential, kind password,
 //     external id "password", expiring at rolvaliduntil. Whether a password
 //     is set is only readable by a superuser (pg_authid); otherwise every

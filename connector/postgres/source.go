@@ -211,12 +211,20 @@ func validName(name string) bool {
 }
 
 func (r *reader) identityRecords(ctx context.Context) error {
-	password := `NULL::bool`
+	password, version := `NULL::bool`, `''`
 	if r.authid {
 		password = `(SELECT a.rolpassword IS NOT NULL FROM pg_authid a WHERE a.oid = r.oid)`
+		// The password's version: a hash of the SCRAM verifier's salt
+		// (SCRAM-SHA-256$<iterations>:<salt>$<keys>), which a new password
+		// always changes. The salt is no secret (the server shows it to any
+		// client that starts a login as the role) and the verifier never
+		// leaves the server. An MD5 password has no salt: no version.
+		version = `(SELECT CASE WHEN a.rolpassword LIKE 'SCRAM-SHA-256$%' THEN
+			encode(sha256(convert_to('steward:scram-salt:' || split_part(split_part(a.rolpassword, '$', 2), ':', 2), 'UTF8')), 'hex')
+			ELSE '' END FROM pg_authid a WHERE a.oid = r.oid)`
 	}
 	rows, err := r.main.Query(ctx, `SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolbypassrls,
-		r.rolreplication, r.rolcreatedb, r.rolconnlimit, r.rolvaliduntil, `+password+`,
+		r.rolreplication, r.rolcreatedb, r.rolconnlimit, r.rolvaliduntil, `+password+`, coalesce(`+version+`, ''),
 		coalesce(shobj_description(r.oid, 'pg_authid'), '')
 		FROM pg_roles r
 		WHERE r.rolcanlogin OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid AND m.roleid = $1)
@@ -232,9 +240,9 @@ func (r *reader) identityRecords(ctx context.Context) error {
 		var connLimit int32
 		var validUntil pgtype.Timestamptz
 		var hasPassword *bool
-		var comment string
+		var version, comment string
 		if err := rows.Scan(&lr.name, &login, &lr.super, &lr.createRole, &lr.bypassRLS, &lr.replication, &lr.createDB,
-			&connLimit, &validUntil, &hasPassword, &comment); err != nil {
+			&connLimit, &validUntil, &hasPassword, &version, &comment); err != nil {
 			return classify(err, "reading a login role")
 		}
 		pos := "pg_roles:" + lr.name
@@ -264,6 +272,7 @@ func (r *reader) identityRecords(ctx context.Context) error {
 		if !login {
 			si.Status = steward.IdentityDisabled
 		}
+		si.Criticality = roleCriticality(lr)
 		if connLimit >= 0 {
 			si.Labels["connection_limit"] = strconv.Itoa(int(connLimit))
 		}
@@ -279,7 +288,8 @@ func (r *reader) identityRecords(ctx context.Context) error {
 			si.Labels["password"] = "none"
 		}
 		if hasPassword == nil || *hasPassword {
-			si.Credentials = []steward.SourceCredential{{ExternalID: "password", Kind: steward.CredPassword, ExpiresAt: expiry(validUntil)}}
+			si.Credentials = []steward.SourceCredential{{ExternalID: "password", Kind: steward.CredPassword, ExpiresAt: expiry(validUntil),
+				Version: version}}
 		}
 		if err := r.emit(steward.Record{Identity: si, Pos: pos}); err != nil {
 			return err
@@ -288,6 +298,23 @@ func (r *reader) identityRecords(ctx context.Context) error {
 		r.identities = append(r.identities, lr)
 	}
 	return classify(rows.Err(), "listing login roles")
+}
+
+// roleCriticality grades a login role by the attributes it holds itself,
+// as the AWS importer grades the root user. A superuser bypasses every
+// permission check and can run programs as the server's operating system
+// user: critical. CREATEROLE can create, alter and grant roles (before
+// PostgreSQL 16, membership of any role but a superuser's), BYPASSRLS reads
+// past every row-level security policy and REPLICATION can stream every
+// row of the cluster: high. Others take the sync's default ("").
+func roleCriticality(lr loginRole) steward.Level {
+	switch {
+	case lr.super:
+		return steward.LevelCritical
+	case lr.createRole, lr.bypassRLS, lr.replication:
+		return steward.LevelHigh
+	}
+	return ""
 }
 
 // expiry turns rolvaliduntil into a credential expiry: NULL and 'infinity'

@@ -49,6 +49,83 @@ func sourceFixture(t *testing.T) *fixture {
 	return f
 }
 
+// TestSourceCriticality: a superuser is critical, as the AWS root user is;
+// CREATEROLE, BYPASSRLS and REPLICATION make a role high; other roles keep
+// the sync's default. A disabled superuser is still critical: enabling it
+// again takes one ALTER ROLE.
+func TestSourceCriticality(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	r := func(name string) string { return ident(f.role(name)) }
+	f.exec(
+		"CREATE ROLE "+r("root")+" LOGIN SUPERUSER",
+		"CREATE ROLE "+r("maker")+" LOGIN CREATEROLE",
+		"CREATE ROLE "+r("guard")+" LOGIN BYPASSRLS",
+		"CREATE ROLE "+r("repl")+" LOGIN REPLICATION",
+		"CREATE ROLE "+r("plain")+" LOGIN CREATEDB",
+		"CREATE ROLE "+r("oldroot")+" NOLOGIN SUPERUSER",
+		"CREATE ROLE "+r("disabled")+" NOLOGIN",
+		"GRANT "+r("disabled")+" TO "+r("oldroot"),
+	)
+	ix := read(t, f.connector(f.config(), Options{}))
+	for name, want := range map[string]steward.Level{
+		"root": steward.LevelCritical, "oldroot": steward.LevelCritical,
+		"maker": steward.LevelHigh, "guard": steward.LevelHigh, "repl": steward.LevelHigh,
+		"plain": steward.LevelMedium, "owner": steward.LevelMedium,
+	} {
+		i := ix.identities[f.role(name)]
+		if i == nil {
+			t.Errorf("%s was not read", name)
+			continue
+		}
+		if err := i.Normalize(steward.EnvProd); err != nil {
+			t.Fatal(err)
+		}
+		if i.Criticality != want {
+			t.Errorf("%s: criticality %s, want %s", name, i.Criticality, want)
+		}
+	}
+}
+
+// TestSourcePasswordVersion: a password's version (a hash of its SCRAM
+// salt) stays the same from read to read and changes when the password is
+// set again, even to the same value, which is how a sync notices a
+// rotation PostgreSQL gives no time for. The verifier itself is never
+// read. An MD5 password, and a connector that may not read pg_authid, give
+// no version.
+func TestSourcePasswordVersion(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	etl := f.loginRole("etl", "")
+	ops := f.loginRole("ops", "CREATEROLE")
+	f.exec("SET password_encryption = 'md5'", "CREATE ROLE "+ident(f.role("old"))+" LOGIN PASSWORD 'old-pw'", "RESET password_encryption")
+	version := func(cfg Config, role string) string {
+		t.Helper()
+		i := read(t, f.connector(cfg, Options{})).identities[role]
+		if i == nil || len(i.Credentials) != 1 {
+			t.Fatalf("%s: %+v", role, i)
+		}
+		return i.Credentials[0].Version
+	}
+	v1 := version(f.config(), etl)
+	if len(v1) != 64 || strings.Trim(v1, "0123456789abcdef") != "" {
+		t.Fatalf("version %q, want 64 hex digits", v1)
+	}
+	if v := version(f.config(), etl); v != v1 {
+		t.Errorf("read again: version %q, want %q", v, v1)
+	}
+	f.exec("ALTER ROLE " + ident(etl) + " PASSWORD " + literal(f.password(etl)))
+	if v := version(f.config(), etl); v == v1 || v == "" {
+		t.Errorf("after the password was set again: version %q, was %q", v, v1)
+	}
+	if v := version(f.config(), f.role("old")); v != "" {
+		t.Errorf("an MD5 password: version %q, want none", v)
+	}
+	if v := version(f.configAs(ops), etl); v != "" {
+		t.Errorf("read without pg_authid: version %q, want none", v)
+	}
+}
+
 func TestSource(t *testing.T) {
 	t.Parallel()
 	f := sourceFixture(t)

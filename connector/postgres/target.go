@@ -181,7 +181,7 @@ func (c *Connector) RotateCredential(ctx context.Context, identity string) (*ste
 		return nil, err
 	}
 	now := c.clock.Now().UTC().Truncate(time.Microsecond) // PostgreSQL's precision
-	res := &steward.RotationResult{RotatedAt: now, Sink: "stdout"}
+	res := &steward.RotationResult{Credential: "password", Kind: steward.CredPassword, RotatedAt: now, Sink: "stdout"}
 	validUntil := "infinity"
 	if d := c.cfg.PasswordValidDays; d > 0 {
 		e := now.AddDate(0, 0, d)

@@ -100,23 +100,25 @@ func MustFixture(tb testing.TB) *fixture {
 				Kind: steward.KindServiceAccount, Environment: steward.EnvProd, Criticality: steward.LevelHigh,
 				OwnerID: ptr[int64](1), TeamID: ptr[int64](1), Status: steward.IdentityActive,
 				Labels:    map[string]string{"app": "payments-api", "managed-by": "terraform"},
-				CreatedAt: *daysAgo(600), LastUsedAt: daysAgo(3), UpdatedAt: *daysAgo(3)},
+				CreatedAt: daysAgo(600), LastUsedAt: daysAgo(3), UpdatedAt: *daysAgo(3)},
 			{ID: idLegacy, SystemID: 1, ExternalID: "AKIALEGACYBATCH", Name: "legacy-batch-key",
 				Kind: steward.KindAPIKey, Environment: steward.EnvProd, Criticality: steward.LevelMedium,
 				OwnerID: ptr[int64](2), TeamID: ptr[int64](1), Status: steward.IdentityActive,
-				CreatedAt: *daysAgo(650), LastUsedAt: daysAgo(412), UpdatedAt: *daysAgo(412)},
+				CreatedAt: daysAgo(650), LastUsedAt: daysAgo(412), UpdatedAt: *daysAgo(412)},
 			{ID: idOrphan, SystemID: 2, ExternalID: "webhook-token-7", Name: "orphan-webhook-token",
 				Kind: steward.KindToken, Environment: steward.EnvStaging, Criticality: steward.LevelLow,
-				Status: steward.IdentityDisabled, CreatedAt: *daysAgo(200), UpdatedAt: *daysAgo(200)},
+				Status: steward.IdentityDisabled, UpdatedAt: *daysAgo(200)}, // its system does not say when it was created
 			{ID: idLedger, SystemID: 3, ExternalID: "ledger-export@analytics.iam.gserviceaccount.com", Name: "ledger-export-bot",
 				Kind: steward.KindServiceAccount, Environment: steward.EnvDev, Criticality: steward.LevelMedium,
 				TeamID: ptr[int64](3), Status: steward.IdentityActive,
-				CreatedAt: *daysAgo(120), LastUsedAt: daysAgo(1), UpdatedAt: *daysAgo(1)},
+				CreatedAt: daysAgo(120), LastUsedAt: daysAgo(1), UpdatedAt: *daysAgo(1)},
 		},
 		Credentials: []steward.Credential{
-			{ID: 1, IdentityID: idDeployer, Kind: steward.CredAccessKey, CreatedAt: *daysAgo(400), LastUsedAt: daysAgo(3),
+			{ID: 1, IdentityID: idDeployer, Kind: steward.CredAccessKey, CreatedAt: daysAgo(400), LastUsedAt: daysAgo(3),
 				Fingerprint: strings.Repeat("ab", 32)},
-			{ID: 2, IdentityID: idDeployer, Kind: steward.CredToken, CreatedAt: *daysAgo(30), ExpiresAt: ptr(now.Add(60 * 24 * time.Hour))},
+			{ID: 2, IdentityID: idDeployer, Kind: steward.CredToken, CreatedAt: daysAgo(30), ExpiresAt: ptr(now.Add(60 * 24 * time.Hour))},
+			// A key made inactive, whose system gives no creation time.
+			{ID: 3, IdentityID: idLedger, ExternalID: "old-key", Kind: steward.CredPrivateKey, Status: steward.CredentialDisabled},
 		},
 		Entitlements: []steward.Entitlement{
 			{ID: 1, SystemID: 1, Name: "AdministratorAccess", Privileged: true, Sensitivity: steward.LevelCritical, CreatedAt: *daysAgo(700)},
@@ -135,7 +137,7 @@ func MustFixture(tb testing.TB) *fixture {
 		ident := steward.Identity{ID: id, SystemID: 2, ExternalID: fmt.Sprintf("system:serviceaccount:batch:worker-%03d", i),
 			Name: fmt.Sprintf("batch-worker-%03d", i), Kind: steward.KindWorkload, Environment: steward.EnvStaging,
 			Criticality: steward.LevelLow, TeamID: ptr[int64](2), Status: steward.IdentityActive,
-			CreatedAt: *daysAgo(300), LastUsedAt: daysAgo(i % 40), UpdatedAt: *daysAgo(10)}
+			CreatedAt: daysAgo(300), LastUsedAt: daysAgo(i % 40), UpdatedAt: *daysAgo(10)}
 		if i%3 != 0 {
 			ident.OwnerID = ptr[int64](1)
 		}

@@ -25,10 +25,12 @@ const grantsPerPage = 200
 // credentialRow is one credential as the identity page shows it.
 type credentialRow struct {
 	Kind        string
+	Disabled    bool // it cannot authenticate; kept as evidence
 	Created     timeText
 	LastRotated timeText
 	LastUsed    timeText
 	AgeDays     int64
+	AgeKnown    bool // neither its creation nor a rotation is known
 	Stale       bool
 	Expires     timeText
 	Expired     bool
@@ -45,6 +47,16 @@ type grantRow struct {
 	Expires     timeText
 	Expired     bool
 	Via         string
+}
+
+// linkRow is one link of the identity to another, seen from this end.
+type linkRow struct {
+	Kind    string // "assumes" or "assumed by"
+	Name    string // the other identity, or the reference it is known by
+	URL     string // its page; empty while the link is pending
+	System  string
+	Status  string // the other identity's status, when it is known
+	Pending bool
 }
 
 // labelRow is one identity label.
@@ -70,6 +82,7 @@ type identityPage struct {
 	LastUsed      timeText
 	Labels        []labelRow
 	Credentials   []credentialRow
+	Links         []linkRow
 	Grants        []grantRow
 	MoreGrantsURL string
 	GrantsFrom    bool // this is not the first page of grants
@@ -152,6 +165,11 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 		s.renderError(w, r, err, 0, "", "")
 		return
 	}
+	links, err := s.store.IdentityLinks(ctx, id)
+	if err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	}
 
 	self := "/identities/" + raw
 	p := identityPage{
@@ -163,7 +181,7 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 		Owner:       iv.OwnerName,
 		Unowned:     iv.OwnerID == nil,
 		Team:        iv.TeamName,
-		Created:     s.timeText(&iv.CreatedAt, "unknown"),
+		Created:     s.timeText(iv.CreatedAt, "unknown"),
 		Updated:     s.timeText(&iv.UpdatedAt, "unknown"),
 		LastUsed:    s.timeText(iv.LastUsedAt, "never"),
 		GrantsFrom:  grantsAfter != "",
@@ -208,18 +226,33 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 
 	now := s.clock.Now()
 	for _, c := range creds {
-		age := c.Age(now)
+		age, known := c.Age(now)
+		disabled := c.Status == steward.CredentialDisabled
 		p.Credentials = append(p.Credentials, credentialRow{
 			Kind:        label(c.Kind),
-			Created:     s.timeText(&c.CreatedAt, "unknown"),
+			Disabled:    disabled,
+			Created:     s.timeText(c.CreatedAt, "unknown"),
 			LastRotated: s.timeText(c.LastRotatedAt, "never"),
 			LastUsed:    s.timeText(c.LastUsedAt, "never"),
 			AgeDays:     int64(age / (24 * time.Hour)),
-			Stale:       age > staleCredentialAge,
+			AgeKnown:    known,
+			Stale:       known && !disabled && age > staleCredentialAge,
 			Expires:     s.timeText(c.ExpiresAt, "no expiry"),
 			Expired:     c.ExpiresAt != nil && !c.ExpiresAt.After(now),
 			Fingerprint: shortFingerprint(c.Fingerprint),
 		})
+	}
+
+	for _, l := range links {
+		row := linkRow{Kind: string(l.Kind), Name: l.ToRef, System: l.ToSystem, Status: string(l.ToStatus), Pending: l.ToID == nil}
+		if l.ToID != nil {
+			row.Name, row.URL = l.ToName, "/identities/"+strconv.FormatInt(*l.ToID, 10)
+		}
+		if l.FromID != id { // a link to this identity, seen from its other end
+			row = linkRow{Kind: string(l.Kind) + " this", Name: l.FromName, System: l.FromSystem,
+				URL: "/identities/" + strconv.FormatInt(l.FromID, 10)}
+		}
+		p.Links = append(p.Links, row)
 	}
 
 	systems := map[int64]string{iv.SystemID: iv.SystemName}

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"context"
+	"fmt"
+	"iter"
 	"net/http"
 	"net/url"
 	"slices"
@@ -479,6 +482,23 @@ func TestIdentityPage(t *testing.T) {
 		}
 	})
 
+	t.Run("unknown times and a disabled key", func(t *testing.T) {
+		t.Parallel()
+		_, body := f.Do(t, http.MethodGet, "/identities/3", session, nil)
+		if !strings.Contains(body, `<dt>Created</dt><dd><span class="muted">unknown</span>`) {
+			t.Errorf("an identity whose system gives no creation time: the page does not say unknown:\n%s", body)
+		}
+		_, body = f.Do(t, http.MethodGet, "/identities/4", session, nil)
+		for _, want := range []string{`<span class="status status-disabled">disabled</span>`, `<td class="num"><span class="muted">unknown</span></td>`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the disabled key of unknown age: page lacks %q", want)
+			}
+		}
+		if strings.Contains(body, "row-stale") {
+			t.Errorf("a disabled key of unknown age is highlighted as stale")
+		}
+	})
+
 	tests := []struct {
 		name, path string
 		want       int
@@ -506,6 +526,47 @@ func TestIdentityPage(t *testing.T) {
 				t.Error("error pages keep the navigation for a signed-in user")
 			}
 		})
+	}
+}
+
+// TestIdentityPageLinks: a Kubernetes service account that assumes the
+// deployer (as IRSA names a role) shows the link on both pages, each
+// linking to the other; a link whose target no system holds says so.
+func TestIdentityPageLinks(t *testing.T) {
+	t.Parallel()
+	f := MustFixture(t)
+	session := f.MustSignIn(t)
+	ctx := steward.WithActor(context.Background(), "system:test")
+	sys := &steward.System{Name: "k8s-prod", Kind: steward.SystemKubernetes}
+	if err := f.Store.CreateSystem(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	sa := &steward.SourceIdentity{ExternalID: "system:serviceaccount:payments:api", Name: "payments/api", Kind: steward.KindServiceAccount,
+		Links: []steward.SourceLink{{Kind: steward.LinkAssumes, To: "arn:aws:iam::123456789012:user/payments-api-deployer"},
+			{Kind: steward.LinkAssumes, To: "arn:aws:iam::123456789012:role/nowhere"}}}
+	src := steward.SourceFunc(func(context.Context) iter.Seq2[steward.Record, error] {
+		return func(yield func(steward.Record, error) bool) { yield(steward.Record{Identity: sa, Pos: "t:1"}, nil) }
+	})
+	if _, err := f.Store.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := f.Store.Identities(ctx, steward.IdentityFilter{SystemID: sys.ID})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("the service account: %v, %v", page, err)
+	}
+	saID := page.Items[0].ID
+	_, body := f.Do(t, http.MethodGet, fmt.Sprint("/identities/", saID), session, nil)
+	for _, want := range []string{`<a href="/identities/1">payments-api-deployer</a>`, "aws-prod-payments",
+		"<code>arn:aws:iam::123456789012:role/nowhere</code> <span class=\"badge\">pending</span>", "not in any system Steward knows yet"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the service account's page lacks %q", want)
+		}
+	}
+	_, body = f.Do(t, http.MethodGet, "/identities/1", session, nil)
+	for _, want := range []string{"assumes this", fmt.Sprintf(`<a href="/identities/%d">payments/api</a>`, saID), "k8s-prod"} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the deployer's page lacks %q", want)
+		}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -18,7 +19,9 @@ type bulkTable struct {
 
 // bulkTables validates b and turns it into rows, in an order that keeps
 // references pointing backwards (foreign keys are deferred anyway).
-func bulkTables(b *steward.Bulk) ([]bulkTable, error) {
+// An identity without UpdatedAt gets its creation time, or now when that is
+// not known either.
+func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 	bad := func(table string, i int, id int64, err error) error {
 		return steward.Errorf(steward.EINVALID, "%s[%d] (id %d): %s", table, i, id, steward.ErrorMessage(err))
 	}
@@ -72,8 +75,10 @@ func bulkTables(b *steward.Bulk) ([]bulkTable, error) {
 		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source"}}
 		for i := range b.Identities {
 			r := &b.Identities[i]
-			if r.UpdatedAt.IsZero() {
-				r.UpdatedAt = r.CreatedAt
+			if r.UpdatedAt.IsZero() && r.CreatedAt != nil {
+				r.UpdatedAt = *r.CreatedAt
+			} else if r.UpdatedAt.IsZero() {
+				r.UpdatedAt = now
 			}
 			if err := needID("identities", i, r.ID); err != nil {
 				return nil, err
@@ -81,20 +86,23 @@ func bulkTables(b *steward.Bulk) ([]bulkTable, error) {
 				return nil, bad("identities", i, r.ID, err)
 			}
 			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
-				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), micro(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r))})
+				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), microPtr(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r))})
 		}
 		out = append(out, t)
 	}
 	if len(b.Credentials) > 0 {
-		t := bulkTable{name: "credentials", cols: []string{"id", "identity_id", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "fingerprint"}}
+		t := bulkTable{name: "credentials", cols: []string{"id", "identity_id", "external_id", "kind", "status", "created_at", "last_rotated_at", "last_used_at", "expires_at", "fingerprint"}}
 		for i := range b.Credentials {
 			r := &b.Credentials[i]
+			if r.Status == "" {
+				r.Status = steward.CredentialActive
+			}
 			if err := needID("credentials", i, r.ID); err != nil {
 				return nil, err
 			} else if err := r.Validate(); err != nil {
 				return nil, bad("credentials", i, r.ID, err)
 			}
-			t.rows = append(t.rows, []any{r.ID, r.IdentityID, r.ExternalID, string(r.Kind), micro(r.CreatedAt), microPtr(r.LastRotatedAt), microPtr(r.LastUsedAt), microPtr(r.ExpiresAt), r.Fingerprint})
+			t.rows = append(t.rows, []any{r.ID, r.IdentityID, r.ExternalID, string(r.Kind), string(r.Status), microPtr(r.CreatedAt), microPtr(r.LastRotatedAt), microPtr(r.LastUsedAt), microPtr(r.ExpiresAt), r.Fingerprint})
 		}
 		out = append(out, t)
 	}
@@ -130,7 +138,7 @@ func bulkTables(b *steward.Bulk) ([]bulkTable, error) {
 // BulkLoad inserts every row of b in one transaction with one audit event.
 // SQLite uses prepared inserts; PostgreSQL uses COPY.
 func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
-	tables, err := bulkTables(b)
+	tables, err := bulkTables(b, d.now())
 	if err != nil {
 		return err
 	}

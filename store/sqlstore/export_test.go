@@ -50,3 +50,7 @@ func RawSQL(d *DB) *sql.DB { return d.write }
 
 // Checkpoint is checkpoint, which the store otherwise runs by itself.
 func Checkpoint(ctx context.Context, d *DB) error { return d.checkpoint(ctx) }
+
+// MigrateUpTo applies the migrations of d up to version, so that a test can
+// write rows as an older Steward did before applying the rest.
+func MigrateUpTo(ctx context.Context, d *DB, version int) error { return d.migrate(ctx, version) }

@@ -344,9 +344,9 @@ func identityView(inner string) string {
 
 func scanIdentityView(r scanner) (steward.IdentityView, error) {
 	var v steward.IdentityView
-	var owner, team, lastUsed, removed, attested, attestedBy sql.NullInt64
+	var owner, team, created, lastUsed, removed, attested, attestedBy sql.NullInt64
 	var labels, ownerName, ownerStatus, teamName sql.NullString
-	var created, updated int64
+	var updated int64
 	err := r.Scan(&v.ID, &v.SystemID, &v.ExternalID, &v.Name, &v.Kind, &v.Environment, &v.Criticality, &owner, &team, &v.Status,
 		&labels, &created, &lastUsed, &updated, &v.OwnerSource, &removed, &attested, &attestedBy,
 		&v.SystemName, &ownerName, &ownerStatus, &teamName)
@@ -355,7 +355,7 @@ func scanIdentityView(r scanner) (steward.IdentityView, error) {
 	}
 	v.OwnerID, v.TeamID, v.LastUsedAt = fromNullID(owner), fromNullID(team), fromNullMicro(lastUsed)
 	v.RemovedAt, v.AttestedAt, v.AttestedBy = fromNullMicro(removed), fromNullMicro(attested), fromNullID(attestedBy)
-	v.CreatedAt, v.UpdatedAt = fromMicro(created), fromMicro(updated)
+	v.CreatedAt, v.UpdatedAt = fromNullMicro(created), fromMicro(updated)
 	v.OwnerName, v.OwnerStatus, v.TeamName = ownerName.String, steward.PersonStatus(ownerStatus.String), teamName.String
 	if labels.Valid && labels.String != "" {
 		if err := json.Unmarshal([]byte(labels.String), &v.Labels); err != nil {
@@ -375,10 +375,9 @@ func labelsJSON(l map[string]string) any {
 
 // CreateIdentity stores a new identity.
 func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
+	// CreatedAt stays nil when the caller does not know it: the time of
+	// this call is not when the identity was created in its system.
 	now := d.now()
-	if i.CreatedAt.IsZero() {
-		i.CreatedAt = now
-	}
 	i.UpdatedAt = now
 	if i.Status == "" {
 		i.Status = steward.IdentityActive
@@ -407,7 +406,7 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, owner_id, team_id, status, labels, created_at, last_used_at, updated_at, owner_source)
 			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
 			i.SystemID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), idPtr(i.OwnerID), idPtr(i.TeamID),
-			string(i.Status), labelsJSON(i.Labels), micro(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt), string(i.OwnerSource)).Scan(&i.ID)
+			string(i.Status), labelsJSON(i.Labels), microPtr(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt), string(i.OwnerSource)).Scan(&i.ID)
 		if isUnique(err) {
 			return steward.Errorf(steward.ECONFLICT, "System %d already has an identity with external id %q.", i.SystemID, i.ExternalID)
 		} else if err != nil {
@@ -518,19 +517,21 @@ func (d *DB) identitiesQuery(f steward.IdentityFilter, after int64, limit int, f
 
 // ---- credentials
 
+const credentialColumns = `id, identity_id, external_id, kind, status, created_at, last_rotated_at, last_used_at, expires_at, fingerprint`
+
 func scanCredential(r scanner) (steward.Credential, error) {
 	var c steward.Credential
-	var created int64
-	var rotated, used, expires sql.NullInt64
-	err := r.Scan(&c.ID, &c.IdentityID, &c.ExternalID, &c.Kind, &created, &rotated, &used, &expires, &c.Fingerprint)
-	c.CreatedAt, c.LastRotatedAt, c.LastUsedAt, c.ExpiresAt = fromMicro(created), fromNullMicro(rotated), fromNullMicro(used), fromNullMicro(expires)
+	var created, rotated, used, expires sql.NullInt64
+	err := r.Scan(&c.ID, &c.IdentityID, &c.ExternalID, &c.Kind, &c.Status, &created, &rotated, &used, &expires, &c.Fingerprint)
+	c.CreatedAt, c.LastRotatedAt, c.LastUsedAt, c.ExpiresAt = fromNullMicro(created), fromNullMicro(rotated), fromNullMicro(used), fromNullMicro(expires)
 	return c, err
 }
 
-// CreateCredential stores the metadata of a new credential.
+// CreateCredential stores the metadata of a new credential. CreatedAt stays
+// nil when the caller does not know when it was issued.
 func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error {
-	if c.CreatedAt.IsZero() {
-		c.CreatedAt = d.now()
+	if c.Status == "" {
+		c.Status = steward.CredentialActive
 	}
 	if err := c.Validate(); err != nil {
 		return err
@@ -539,8 +540,8 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 		if err := d.exists(ctx, tx, "identities", c.IdentityID, "identity"); err != nil {
 			return err
 		}
-		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO credentials (identity_id, external_id, kind, created_at, last_rotated_at, last_used_at, expires_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			c.IdentityID, c.ExternalID, string(c.Kind), micro(c.CreatedAt), microPtr(c.LastRotatedAt), microPtr(c.LastUsedAt), microPtr(c.ExpiresAt), c.Fingerprint).Scan(&c.ID)
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO credentials (identity_id, external_id, kind, status, created_at, last_rotated_at, last_used_at, expires_at, fingerprint) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			c.IdentityID, c.ExternalID, string(c.Kind), string(c.Status), microPtr(c.CreatedAt), microPtr(c.LastRotatedAt), microPtr(c.LastUsedAt), microPtr(c.ExpiresAt), c.Fingerprint).Scan(&c.ID)
 		if isUnique(err) {
 			return steward.Errorf(steward.ECONFLICT, "Identity %d already has a credential with external id %q.", c.IdentityID, c.ExternalID)
 		} else if err != nil {
@@ -556,7 +557,7 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 
 // Credentials returns an identity's credential metadata, oldest first.
 func (d *DB) Credentials(ctx context.Context, identityID int64) ([]steward.Credential, error) {
-	rows, err := d.read.QueryContext(ctx, d.q(`SELECT id, identity_id, external_id, kind, created_at, last_rotated_at, last_used_at, expires_at, fingerprint
+	rows, err := d.read.QueryContext(ctx, d.q(`SELECT `+credentialColumns+`
 		FROM credentials WHERE identity_id = ? ORDER BY id LIMIT 1000`), identityID)
 	if err != nil {
 		return nil, err

@@ -82,6 +82,7 @@ const (
 	loadCredentials
 	loadGrants
 	loadSpilled
+	loadLinks
 )
 
 var loadTables = [...]struct {
@@ -91,9 +92,10 @@ var loadTables = [...]struct {
 	{"entitlements", []string{"id", "system_id", "name", "description", "privileged", "sensitivity", "created_at", "content_hash"}},
 	{"identities", []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint",
 		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source"}},
-	{"credentials", []string{"identity_id", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "content_hash"}},
+	{"credentials", []string{"identity_id", "external_id", "kind", "status", "version", "created_at", "last_rotated_at", "last_used_at", "expires_at", "content_hash"}},
 	{"grants", []string{"identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via", "content_hash"}},
 	{"stage_grants", stageCols["stage_grants"]},
+	{"stage_links", stageCols["stage_links"]}, // written to identity_links by a join at the end
 }
 
 // loadRec is one record as the reading goroutine hands it over: checked,
@@ -345,21 +347,17 @@ func (l *firstLoad) addIdentity(lr *loadRec) error {
 		l.res.OwnersChanged++
 	}
 	l.fresh = append(l.fresh, digestEntry{lr.sum, identityRef(id)})
-	created := l.now
-	if i.CreatedAt != nil {
-		created = micro(*i.CreatedAt)
-	}
+	// A creation time the source does not give stays unknown (NULL).
 	l.row(loadIdentities, id, l.sys.ID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), string(i.Status),
-		labelsJSON(i.Labels), lr.owner, i.Team, created, microPtr(i.LastUsedAt), l.now, lr.hash,
+		labelsJSON(i.Labels), lr.owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), l.now, lr.hash,
 		idPtr(lr.to.owner), idPtr(lr.to.team), string(lr.to.source))
 	for _, cr := range i.Credentials {
-		created := l.now
-		if cr.CreatedAt != nil {
-			created = micro(*cr.CreatedAt)
-		}
 		l.res.CredentialsChanged++
-		l.row(loadCredentials, id, cr.ExternalID, string(cr.Kind), created, microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
-			credentialDigest(&cr))
+		l.row(loadCredentials, id, cr.ExternalID, string(cr.Kind), string(credentialStatus(&cr)), cr.Version, microPtr(cr.CreatedAt),
+			microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt), credentialDigest(&cr))
+	}
+	for _, k := range i.Links {
+		l.row(loadLinks, i.ExternalID, string(k.Kind), k.To)
 	}
 	return nil
 }

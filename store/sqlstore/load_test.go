@@ -43,6 +43,13 @@ func loadRecords(n int, owners []string, order string, seed uint64) []steward.Re
 		if i%3 == 0 {
 			si.Credentials = []steward.SourceCredential{{ExternalID: "key-1", Kind: steward.CredAccessKey, CreatedAt: at(1), LastRotatedAt: at(10)},
 				{ExternalID: "key-2", Kind: steward.CredAccessKey, LastUsedAt: at(80), ExpiresAt: at(400)}}
+			if i%7 == 0 {
+				si.Credentials[1].Status, si.Credentials[1].Version = steward.CredentialDisabled, fmt.Sprint("v", i)
+			}
+		}
+		if i%4 == 0 {
+			// Links to roles of another system, known or not (see each).
+			si.Links = []steward.SourceLink{{Kind: steward.LinkAssumes, To: fmt.Sprint("arn:aws:iam::1:role/r", i/4%8)}}
 		}
 		r := steward.Record{Identity: si}
 		ids = append(ids, r)
@@ -76,6 +83,7 @@ func positioned(recs []steward.Record) steward.Source {
 				case r.Identity != nil:
 					c := *r.Identity
 					c.Credentials = slices.Clone(c.Credentials)
+					c.Links = slices.Clone(c.Links)
 					r.Identity = &c
 				case r.Entitlement != nil:
 					c := *r.Entitlement
@@ -135,6 +143,14 @@ func TestFirstLoadMatchesStaged(t *testing.T) {
 			t.Fatal(err)
 		}
 		owners := []string{person.Email, "someone-unknown@example.com", ""}
+		// Half the roles the records' links name are in another system.
+		roles := storetest.MustSystem(t, db, nil)
+		for r := range 4 {
+			storetest.MustIdentity(t, db, roles.ID, func(i *steward.Identity) {
+				i.ExternalID = fmt.Sprint("arn:aws:iam::1:role/r", 2*r)
+				i.Name = i.ExternalID
+			})
+		}
 		schema := schemaOf(t, db)
 		for _, order := range []string{"grouped", "grantsFirst", "shuffled"} {
 			recs := loadRecords(120, owners, order, 3)
@@ -186,7 +202,9 @@ func TestFirstLoadMatchesStaged(t *testing.T) {
 			if dumps[0] != dumps[1] {
 				t.Errorf("%s: staged holds\n%s\nloaded holds\n%s", order, dumps[0], dumps[1])
 			}
-			if !strings.Contains(dumps[1], "credential key-2") || !strings.Contains(dumps[1], "grant role:0") {
+			if !strings.Contains(dumps[1], "credential key-2") || !strings.Contains(dumps[1], "grant role:0") ||
+				!strings.Contains(dumps[1], "status=disabled") || !strings.Contains(dumps[1], "link assumes arn:aws:iam::1:role/r4 -> arn:aws:iam::1:role/r4") ||
+				!strings.Contains(dumps[1], "link assumes arn:aws:iam::1:role/r3 -> pending") {
 				t.Fatalf("%s: the load holds too little:\n%s", order, dumps[1])
 			}
 		}

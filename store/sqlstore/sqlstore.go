@@ -248,7 +248,10 @@ func (d *DB) Ping(ctx context.Context) error {
 // Migrate applies every embedded migration not yet applied, each in its own
 // transaction with an audit event. On PostgreSQL an advisory lock keeps
 // several replicas starting at once from racing.
-func (d *DB) Migrate(ctx context.Context) error {
+func (d *DB) Migrate(ctx context.Context) error { return d.migrate(ctx, 0) }
+
+// migrate applies the migrations up to version upTo (0: all).
+func (d *DB) migrate(ctx context.Context, upTo int) error {
 	if _, err := d.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
@@ -263,6 +266,8 @@ func (d *DB) Migrate(ctx context.Context) error {
 		version, err := strconv.Atoi(strings.SplitN(name, "_", 2)[0])
 		if err != nil {
 			return fmt.Errorf("migration %s: name must start with a number", name)
+		} else if upTo > 0 && version > upTo {
+			break
 		}
 		body, err := fs.ReadFile(migrations, path.Join(dir, name))
 		if err != nil {

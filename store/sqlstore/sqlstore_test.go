@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,9 +69,15 @@ func TestMigrateTwice(t *testing.T) {
 		if err != nil || v < 1 {
 			t.Fatalf("schema version %d, %v", v, err)
 		}
+		// Migrations are numbered by branch as they are written, so the
+		// newest number need not be their count: count the files.
+		files, err := os.ReadDir(filepath.Join("migrations", db.Dialect()))
+		if err != nil {
+			t.Fatal(err)
+		}
 		n, err := db.VerifyAudit(context.Background())
-		if err != nil || n != int64(v) {
-			t.Fatalf("after migrating twice: %d events, %v; want one schema.migrated per migration (%d)", n, err, v)
+		if err != nil || n != int64(len(files)) {
+			t.Fatalf("after migrating twice: %d events, %v; want one schema.migrated per migration (%d)", n, err, len(files))
 		}
 	})
 }

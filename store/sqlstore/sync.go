@@ -37,7 +37,9 @@ var stageTables = map[string]string{
 		created_at BIGINT, last_used_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL,
 		owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL, rsum BIGINT NOT NULL`,
 	"stage_credentials": `identity_ext TEXT NOT NULL, external_id TEXT NOT NULL, kind TEXT NOT NULL, created_at BIGINT,
-		last_rotated_at BIGINT, last_used_at BIGINT, expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL`,
+		last_rotated_at BIGINT, last_used_at BIGINT, expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL,
+		status TEXT NOT NULL, version TEXT NOT NULL`,
+	"stage_links": `identity_ext TEXT NOT NULL, kind TEXT NOT NULL, to_ref TEXT NOT NULL`,
 	"stage_entitlements": `name TEXT NOT NULL, description TEXT NOT NULL, privileged BOOLEAN NOT NULL, sensitivity TEXT NOT NULL,
 		hash TEXT NOT NULL, pos TEXT NOT NULL, rsum BIGINT NOT NULL`,
 	"stage_grants": `identity_ext TEXT NOT NULL, entitlement TEXT NOT NULL, type TEXT NOT NULL, granted_at BIGINT,
@@ -58,6 +60,7 @@ var stageTables = map[string]string{
 var stageIndexes = map[string]string{
 	"stage_identities":   "external_id",
 	"stage_credentials":  "identity_ext, external_id",
+	"stage_links":        "identity_ext, kind, to_ref",
 	"stage_entitlements": "name",
 	"stage_grants":       "identity_ext, entitlement",
 	"stage_people":       "external_id",
@@ -153,11 +156,27 @@ func digest(v any) string {
 // loads must agree on them, or a first load's rows would look changed to
 // the next sync.
 func identityDigest(i *steward.SourceIdentity, owner string) string {
-	return digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels, owner, i.Team, i.CreatedAt})
+	return digest(stagedIdentity{i.Name, i.Kind, i.Environment, i.Criticality, i.Status, i.Labels, owner, i.Team, i.CreatedAt, i.Links})
 }
 
+// credentialDigest covers the status and version only when a source says
+// them, so that the digests of credentials written before they existed
+// stay the same.
 func credentialDigest(cr *steward.SourceCredential) string {
-	return digest([]any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt})
+	v := []any{cr.Kind, cr.CreatedAt, cr.LastRotatedAt, cr.ExpiresAt}
+	if cr.Status == steward.CredentialDisabled || cr.Version != "" {
+		v = append(v, credentialStatus(cr), cr.Version)
+	}
+	return digest(v)
+}
+
+// credentialStatus is the status a staged credential is written with: a
+// source that does not say means active.
+func credentialStatus(cr *steward.SourceCredential) steward.CredentialStatus {
+	if cr.Status == "" {
+		return steward.CredentialActive
+	}
+	return cr.Status
 }
 
 func entitlementDigest(e *steward.SourceEntitlement) string {
@@ -328,6 +347,7 @@ type stagedIdentity struct {
 	Owner       string                 `json:"owner,omitempty"`
 	Team        string                 `json:"team,omitempty"`
 	CreatedAt   *time.Time             `json:"created_at,omitempty"`
+	Links       []steward.SourceLink   `json:"links,omitempty"`
 }
 
 // SyncSystem reconciles one system with what a source reads.
@@ -402,7 +422,7 @@ var errCompareAll = errors.New("compare every record")
 func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source, o steward.SyncOptions, load bool) (*steward.SyncResult, error) {
 	res := &steward.SyncResult{}
 	started := d.now()
-	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched"}
+	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched", "stage_links"}
 	lap := d.laps("sync")
 	err := d.bigTxFK(ctx, !load || d.pg, func(c *sql.Conn) error {
 		defer d.dropTemp(ctx, c, append(tables, unseenTables...)...)
@@ -475,14 +495,18 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 					return err
 				}
 				lap("digest saved")
-				return d.finishSync(ctx, c, systemID, o, res, &eventSink{d: d, c: c, quiet: true}, true, nil, started, lap)
+				quiet := &eventSink{d: d, c: c, quiet: true}
+				if err := d.insertLinks(ctx, c, quiet, res, systemID, d.now()); err != nil {
+					return err
+				}
+				return d.finishSync(ctx, c, systemID, o, res, quiet, true, nil, started, lap)
 			}
 		}
 		if err := d.stageRecords(ctx, c, records, o, res, &bad, sys, resolver, dg); err != nil {
 			return err
 		}
 		lap("records staged")
-		if err := d.indexStage(ctx, c, tables[:4]...); err != nil {
+		if err := d.indexStage(ctx, c, "stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "stage_links"); err != nil {
 			return err
 		}
 		lap("stage indexed")
@@ -541,6 +565,16 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 // events, and the record of the run.
 func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o steward.SyncOptions, res *steward.SyncResult, ev *eventSink,
 	first bool, touched map[int64]bool, started time.Time, lap func(string)) error {
+	// The links of other systems that wait for an identity this run
+	// brought in are resolved; each gets its event even after a first
+	// load, since those rows are not the load's own.
+	rv := ev
+	if ev.quiet {
+		rv = &eventSink{d: d, c: c}
+	}
+	if err := d.resolveLinks(ctx, c, rv, res, systemID); err != nil {
+		return err
+	}
 	scope, args := `x.id IN (SELECT id FROM touched)`, []any{}
 	if first {
 		scope, args = `x.system_id = ?`, []any{systemID}
@@ -557,8 +591,15 @@ func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o stew
 	if first {
 		res.Events = 0 // the summary event below stands for them
 	}
+
 	if err := ev.flush(ctx); err != nil {
 		return err
+	}
+	if rv != ev {
+		res.Events += rv.n
+		if err := rv.flush(ctx); err != nil {
+			return err
+		}
 	}
 	lap("events appended")
 	if changed(res) {
@@ -574,7 +615,7 @@ func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o stew
 // changed reports whether a run changed anything.
 func changed(r *steward.SyncResult) bool {
 	return r.IdentitiesCreated+r.IdentitiesUpdated+r.IdentitiesRemoved+r.CredentialsRotated+r.CredentialsChanged+
-		r.EntitlementsChanged+r.GrantsCreated+r.GrantsUpdated+r.GrantsRemoved+r.OwnersChanged+
+		r.EntitlementsChanged+r.GrantsCreated+r.GrantsUpdated+r.GrantsRemoved+r.OwnersChanged+r.LinksChanged+
 		r.PeopleCreated+r.PeopleUpdated+r.PeopleDeparted+r.GapsOpened+r.GapsClosed > 0
 }
 
@@ -595,7 +636,8 @@ func (d *DB) systemIn(ctx context.Context, q querier, id int64) (*steward.System
 
 var stageCols = map[string][]string{
 	"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos", "owner_id", "team_id", "owner_source", "rsum"},
-	"stage_credentials":  {"identity_ext", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "hash", "pos"},
+	"stage_credentials":  {"identity_ext", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "hash", "pos", "status", "version"},
+	"stage_links":        {"identity_ext", "kind", "to_ref"},
 	"stage_entitlements": {"name", "description", "privileged", "sensitivity", "hash", "pos", "rsum"},
 	"stage_grants":       {"identity_ext", "entitlement", "type", "granted_at", "expires_at", "hash", "pos", "rsum"},
 }
@@ -686,7 +728,10 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 				for _, cr := range i.Credentials {
 					ok = ok && add("stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
 						microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
-						credentialDigest(&cr), r.Pos)
+						credentialDigest(&cr), r.Pos, string(credentialStatus(&cr)), cr.Version)
+				}
+				for _, l := range i.Links {
+					ok = ok && add("stage_links", i.ExternalID, string(l.Kind), l.To)
 				}
 			case r.Entitlement != nil:
 				e := r.Entitlement

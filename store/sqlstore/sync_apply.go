@@ -36,6 +36,7 @@ func (r *syncRun) apply(ctx context.Context) error {
 		{"entitlements", r.entitlements, "entitlements", func() int { return r.res.EntitlementsChanged }},
 		{"identities", r.identities, "identities", func() int { return r.res.IdentitiesCreated + r.res.IdentitiesRemoved }},
 		{"credentials", r.credentials, "credentials", func() int { return r.res.CredentialsChanged }},
+		{"links", r.links, "", nil},
 		{"grants", r.grants, "grants", func() int { return r.res.GrantsCreated + r.res.GrantsRemoved }},
 		{"last used", r.lastUsed, "", nil},
 	}
@@ -242,9 +243,9 @@ func (r *syncRun) identities(ctx context.Context) error {
 	if err := r.query(ctx, `INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, status, labels, owner_hint, team_hint,
 			created_at, last_used_at, updated_at, content_hash, owner_id, team_id, owner_source)
 		SELECT ?, s.external_id, s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint,
-			COALESCE(s.created_at, ?), s.last_used_at, ?, s.hash, s.owner_id, s.team_id, s.owner_source FROM stage_identities s
+			s.created_at, s.last_used_at, ?, s.hash, s.owner_id, s.team_id, s.owner_source FROM stage_identities s
 		WHERE NOT EXISTS (SELECT 1 FROM identities x WHERE x.system_id = ? AND x.external_id = s.external_id)
-		RETURNING id, external_id, kind, owner_id, team_id`, []any{sid, micro(r.now), micro(r.now), sid}, func(rows *sql.Rows) error {
+		RETURNING id, external_id, kind, owner_id, team_id`, []any{sid, micro(r.now), sid}, func(rows *sql.Rows) error {
 		r.res.IdentitiesCreated++
 		var n created
 		var owner, team sql.NullInt64
@@ -277,7 +278,7 @@ func (r *syncRun) identities(ctx context.Context) error {
 		id                                           int64
 		name, kind, env, crit, status, ownerH, teamH string
 		labels                                       sql.NullString
-		created                                      int64
+		created                                      sql.NullInt64 // NULL: the source never said
 		owner, team                                  sql.NullInt64
 		ownerSource                                  string
 	}
@@ -335,7 +336,7 @@ func (r *syncRun) identities(ctx context.Context) error {
 		diff.addLabels(o.labels, n.labels)
 		diff.add("owner_hint", o.ownerH, n.ownerH)
 		diff.add("team_hint", o.teamH, n.teamH)
-		diff.add("created_at", fromMicro(o.created), fromMicro(n.created))
+		diff.add("created_at", fromNullMicro(o.created), fromNullMicro(n.created))
 		if len(diff) == 0 {
 			continue // first sync over a bulk-loaded row: only the digest was new
 		}
@@ -374,18 +375,22 @@ func (r *syncRun) identities(ctx context.Context) error {
 
 func (r *syncRun) credentials(ctx context.Context) error {
 	sid := r.sys.ID
-	var news [][2]int64
-	if err := r.query(ctx, `INSERT INTO credentials (identity_id, external_id, kind, created_at, last_rotated_at, last_used_at, expires_at, content_hash)
-		SELECT x.id, s.external_id, s.kind, COALESCE(s.created_at, ?), s.last_rotated_at, s.last_used_at, s.expires_at, s.hash
+	type created struct {
+		id, identity int64
+		status       string
+	}
+	var news []created
+	if err := r.query(ctx, `INSERT INTO credentials (identity_id, external_id, kind, status, version, created_at, last_rotated_at, last_used_at, expires_at, content_hash)
+		SELECT x.id, s.external_id, s.kind, s.status, s.version, s.created_at, s.last_rotated_at, s.last_used_at, s.expires_at, s.hash
 		FROM stage_credentials s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.identity_ext
 		AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.identity_id = x.id AND c.external_id = s.external_id)
-		RETURNING id, identity_id`, []any{micro(r.now), sid}, func(rows *sql.Rows) error {
+		RETURNING id, identity_id, status`, []any{sid}, func(rows *sql.Rows) error {
 		r.res.CredentialsChanged++
 		if r.first {
 			return nil
 		}
-		var n [2]int64
-		if err := rows.Scan(&n[0], &n[1]); err != nil {
+		var n created
+		if err := rows.Scan(&n.id, &n.identity, &n.status); err != nil {
 			return err
 		}
 		news = append(news, n)
@@ -394,28 +399,28 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, n := range news {
-		if err := r.ev.emit(ctx, "credential.created", "credential", n[0], map[string]any{"identity_id": n[1]}); err != nil {
+		data := map[string]any{"identity_id": n.identity}
+		if n.status != string(steward.CredentialActive) {
+			data["status"] = n.status
+		}
+		if err := r.ev.emit(ctx, "credential.created", "credential", n.id, data); err != nil {
 			return err
 		}
 	}
 	if r.first {
 		return nil // nothing existed to change or remove
 	}
-	type change struct {
-		id, identity                       int64
-		kind, newKind, hash                string
-		created, rotated, expires          sql.NullInt64
-		newCreated, newRotated, newExpires sql.NullInt64
-	}
-	var changes []change
-	if err := r.query(ctx, `SELECT c.id, c.identity_id, c.kind, c.created_at, c.last_rotated_at, c.expires_at,
-			s.kind, COALESCE(s.created_at, c.created_at), s.last_rotated_at, s.expires_at, s.hash
+	var changes []credentialChange
+	// A time the source does not give keeps the one known (a creation it
+	// gave before, a rotation Steward recorded itself, see RecordRotation).
+	if err := r.query(ctx, `SELECT c.id, c.identity_id, c.kind, c.status, c.version, c.created_at, c.last_rotated_at, c.expires_at,
+			s.kind, s.status, s.version, COALESCE(s.created_at, c.created_at), COALESCE(s.last_rotated_at, c.last_rotated_at), s.last_rotated_at, s.expires_at, s.hash
 		FROM stage_credentials s CROSS JOIN identities x CROSS JOIN credentials c
 		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND c.identity_id = x.id AND c.external_id = s.external_id AND c.content_hash <> s.hash`,
 		[]any{sid}, func(rows *sql.Rows) error {
-			var ch change
-			if err := rows.Scan(&ch.id, &ch.identity, &ch.kind, &ch.created, &ch.rotated, &ch.expires,
-				&ch.newKind, &ch.newCreated, &ch.newRotated, &ch.newExpires, &ch.hash); err != nil {
+			var ch credentialChange
+			if err := rows.Scan(&ch.id, &ch.identity, &ch.kind, &ch.status, &ch.version, &ch.created, &ch.rotated, &ch.expires,
+				&ch.newKind, &ch.newStatus, &ch.newVersion, &ch.newCreated, &ch.newRotated, &ch.givenRotated, &ch.newExpires, &ch.hash); err != nil {
 				return err
 			}
 			changes = append(changes, ch)
@@ -424,29 +429,26 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, ch := range changes {
-		if err := r.exec(ctx, `UPDATE credentials SET kind = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
-			ch.newKind, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
+		action, diff := ch.decide()
+		if err := r.exec(ctx, `UPDATE credentials SET kind = ?, status = ?, version = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
+			ch.newKind, ch.newStatus, ch.newVersion, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
 			return err
 		}
-		diff := fieldDiff{}
-		diff.add("kind", ch.kind, ch.newKind)
-		diff.add("created_at", fromNullMicro(ch.created), fromNullMicro(ch.newCreated))
-		diff.add("last_rotated_at", fromNullMicro(ch.rotated), fromNullMicro(ch.newRotated))
-		diff.add("expires_at", fromNullMicro(ch.expires), fromNullMicro(ch.newExpires))
-		if len(diff) == 0 {
-			continue
-		}
-		action := "credential.updated"
-		if _, ok := diff["last_rotated_at"]; ok {
-			action = "credential.rotated"
+		switch {
+		case action == "":
+			continue // a first sync over bulk-loaded rows: only the digest was new
+		case action == "credential.rotated":
 			r.res.CredentialsRotated++
-		} else if _, ok := diff["created_at"]; ok {
-			action = "credential.rotated" // a key replaced under the same slot
-			r.res.CredentialsRotated++
-		} else {
+		default:
 			r.res.CredentialsChanged++
 		}
-		if err := r.ev.emit(ctx, action, "credential", ch.id, map[string]any{"identity_id": ch.identity, "changes": diff}); err != nil {
+		data := map[string]any{"identity_id": ch.identity, "changes": diff}
+		if action == "credential.rotated" && ch.noticed {
+			// The source shows the secret changed but not when: between the
+			// last sync that read the old one and this one.
+			data["evidence"] = "the secret's version changed since the last sync; the source gives no time"
+		}
+		if err := r.ev.emit(ctx, action, "credential", ch.id, data); err != nil {
 			return err
 		}
 	}
@@ -485,6 +487,55 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// credentialChange is a credential whose source record changed: what it
+// held and what the source says now.
+type credentialChange struct {
+	id, identity                         int64
+	kind, status, version                string
+	created, rotated, expires            sql.NullInt64
+	newKind, newStatus, newVersion, hash string
+	newCreated, newRotated, newExpires   sql.NullInt64
+	givenRotated                         sql.NullInt64 // the rotation time the source gave, if any
+	noticed                              bool          // set by decide: a rotation known only by its version
+}
+
+// decide works out what changed and the event it is: credential.disabled or
+// credential.enabled when its status changed, credential.rotated when it was
+// rotated, credential.updated otherwise, or "" when nothing that an event
+// shows changed.
+//
+// A rotation is a new last-rotated time, a new creation time (a key
+// replaced under the same slot), or a new version where an old one was
+// known: a secret changed by someone the source gives no time for. Then the
+// time of the last rotation is not known, and is cleared rather than left
+// at a rotation that is no longer the last.
+func (ch *credentialChange) decide() (string, fieldDiff) {
+	ch.noticed = ch.version != "" && ch.newVersion != "" && ch.newVersion != ch.version && !ch.givenRotated.Valid
+	if ch.noticed {
+		ch.newRotated = sql.NullInt64{}
+	}
+	diff := fieldDiff{}
+	diff.add("kind", ch.kind, ch.newKind)
+	diff.add("status", ch.status, ch.newStatus)
+	diff.add("created_at", fromNullMicro(ch.created), fromNullMicro(ch.newCreated))
+	diff.add("last_rotated_at", fromNullMicro(ch.rotated), fromNullMicro(ch.newRotated))
+	diff.add("expires_at", fromNullMicro(ch.expires), fromNullMicro(ch.newExpires))
+	_, rotated := diff["last_rotated_at"]
+	_, recreated := diff["created_at"]
+	_, status := diff["status"]
+	switch {
+	case status && ch.newStatus == string(steward.CredentialDisabled):
+		return "credential.disabled", diff
+	case status:
+		return "credential.enabled", diff
+	case ch.noticed || rotated || recreated && ch.created.Valid:
+		return "credential.rotated", diff
+	case len(diff) > 0:
+		return "credential.updated", diff
+	}
+	return "", diff
 }
 
 func (r *syncRun) grants(ctx context.Context) error {

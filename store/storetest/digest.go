@@ -216,15 +216,26 @@ func DumpSystem(t *testing.T, s steward.Store, systemID int64) string {
 	slices.SortFunc(ids.Items, func(a, b steward.IdentityView) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 	for _, i := range ids.Items {
 		fmt.Fprintf(&b, "identity %s %q %s %s/%s status=%s labels=%v owner=%v/%s team=%v created=%v last_used=%v\n", i.ExternalID, i.Name, i.Kind,
-			i.Environment, i.Criticality, i.Status, i.Labels, deref(i.OwnerID), i.OwnerSource, deref(i.TeamID), i.CreatedAt, deref(i.LastUsedAt))
+			i.Environment, i.Criticality, i.Status, i.Labels, deref(i.OwnerID), i.OwnerSource, deref(i.TeamID), deref(i.CreatedAt), deref(i.LastUsedAt))
 		creds, err := s.Credentials(ctx(), i.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		slices.SortFunc(creds, func(a, b steward.Credential) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 		for _, c := range creds {
-			fmt.Fprintf(&b, "  credential %s %s created=%v rotated=%v used=%v expires=%v\n", c.ExternalID, c.Kind, c.CreatedAt,
+			fmt.Fprintf(&b, "  credential %s %s status=%s created=%v rotated=%v used=%v expires=%v\n", c.ExternalID, c.Kind, c.Status, deref(c.CreatedAt),
 				deref(c.LastRotatedAt), deref(c.LastUsedAt), deref(c.ExpiresAt))
+		}
+		links, err := s.IdentityLinks(ctx(), i.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, l := range links {
+			to := "pending"
+			if l.ToID != nil {
+				to = l.ToName
+			}
+			fmt.Fprintf(&b, "  link %s %s -> %s\n", l.Kind, l.ToRef, to)
 		}
 		grants, err := s.Grants(ctx(), steward.GrantFilter{IdentityID: i.ID, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
 		if err != nil {
@@ -411,7 +422,7 @@ func testDigestAfterAPIWrites(t *testing.T, s steward.Store, clock *Clock) {
 	}
 	// A credential by hand: svc3's record, which lists its credentials, is
 	// read again; the others are skipped.
-	if err := s.CreateCredential(ctx(), &steward.Credential{IdentityID: svc3.ID, ExternalID: "by-hand", Kind: steward.CredPassword, CreatedAt: clock.Now()}); err != nil {
+	if err := s.CreateCredential(ctx(), &steward.Credential{IdentityID: svc3.ID, ExternalID: "by-hand", Kind: steward.CredPassword, CreatedAt: ptr(clock.Now())}); err != nil {
 		t.Fatal(err)
 	}
 	res, skipped = sync("after a credential by hand")
@@ -464,7 +475,7 @@ func writeByHand(t *testing.T, s steward.Store, m *digestModel, kind, round int,
 			err = s.CreateIdentity(ctx(), i)
 		case 2:
 			err = s.CreateCredential(ctx(), &steward.Credential{IdentityID: identityByExt(t, s, sys.ID, ext).ID, ExternalID: "by-hand",
-				Kind: steward.CredAccessKey, CreatedAt: m.t0})
+				Kind: steward.CredAccessKey, CreatedAt: ptr(m.t0)})
 		case 3:
 			err = s.CreateEntitlement(ctx(), &steward.Entitlement{SystemID: sys.ID, Name: fmt.Sprint("role:by-hand", round), Sensitivity: steward.LevelHigh})
 		case 4:

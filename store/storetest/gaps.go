@@ -193,7 +193,7 @@ func testGapsFollowEveryWrite(t *testing.T, s steward.Store, clock *Clock) {
 		func(x *steward.Identity) { x.Status = steward.IdentityRemoved; x.OwnerID = &gone }, // gone from its system
 	} {
 		x := steward.Identity{ID: base + 1 + int64(i), SystemID: base + 1, ExternalID: fmt.Sprintf("bulk-%d", i), Name: fmt.Sprintf("bulk-%d", i),
-			Kind: steward.KindServiceAccount, Environment: steward.EnvProd, Criticality: steward.LevelLow, Status: steward.IdentityActive, CreatedAt: now}
+			Kind: steward.KindServiceAccount, Environment: steward.EnvProd, Criticality: steward.LevelLow, Status: steward.IdentityActive, CreatedAt: &now}
 		mod(&x)
 		b.Identities = append(b.Identities, x)
 	}

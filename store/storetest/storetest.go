@@ -70,6 +70,10 @@ func Run(t *testing.T, open Opener) {
 		"SyncRuns":        testSyncRuns,
 		"SyncPeople":      testSyncPeople,
 		"OwnersInBulk":    testOwnersInBulk,
+		"UnknownTimes":    testUnknownTimes,
+		"DisabledCreds":   testDisabledCredentials,
+		"Links":           testLinks,
+		"RecordRotation":  testRecordRotation,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -112,7 +112,7 @@ func testIdentities(t *testing.T, s steward.Store, clock *Clock) {
 	created := clock.Now().Add(-400 * 24 * time.Hour)
 	i := MustIdentity(t, s, sys.ID, func(i *steward.Identity) {
 		i.Name, i.ExternalID, i.Kind = "etl-loader", "arn:aws:iam::123456789012:user/etl-loader", steward.KindServiceAccount
-		i.OwnerID, i.TeamID, i.LastUsedAt, i.CreatedAt = &owner.ID, &team.ID, &used, created
+		i.OwnerID, i.TeamID, i.LastUsedAt, i.CreatedAt = &owner.ID, &team.ID, &used, &created
 		i.Labels = map[string]string{"app": "etl", "managed-by": "terraform"}
 	})
 	got, err := s.Identity(ctx(), i.ID)
@@ -120,7 +120,7 @@ func testIdentities(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatal(err)
 	}
 	if got.Name != "etl-loader" || got.SystemName != "aws-prod" || got.OwnerName != "Ada Lovelace" || got.OwnerStatus != steward.PersonActive ||
-		got.TeamName != "data-platform" || got.Labels["managed-by"] != "terraform" || !got.CreatedAt.Equal(created) ||
+		got.TeamName != "data-platform" || got.Labels["managed-by"] != "terraform" || got.CreatedAt == nil || !got.CreatedAt.Equal(created) ||
 		got.LastUsedAt == nil || !got.LastUsedAt.Equal(used) || !got.UpdatedAt.Equal(Epoch) || got.Status != steward.IdentityActive {
 		t.Fatalf("identity = %+v", got)
 	}
@@ -265,7 +265,7 @@ func testCredentials(t *testing.T, s steward.Store, clock *Clock) {
 	rotated := clock.Now().Add(-500 * 24 * time.Hour)
 	exp := clock.Now().Add(30 * 24 * time.Hour)
 	fp := steward.Fingerprint([]byte("key"), []byte("value"))
-	c := &steward.Credential{IdentityID: i.ID, Kind: steward.CredAccessKey, CreatedAt: rotated.Add(-time.Hour), LastRotatedAt: &rotated, ExpiresAt: &exp, Fingerprint: fp}
+	c := &steward.Credential{IdentityID: i.ID, Kind: steward.CredAccessKey, CreatedAt: ptr(rotated.Add(-time.Hour)), LastRotatedAt: &rotated, ExpiresAt: &exp, Fingerprint: fp}
 	if err := s.CreateCredential(ctx(), c); err != nil {
 		t.Fatal(err)
 	}
@@ -274,8 +274,10 @@ func testCredentials(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatal(err)
 	} else if len(got) != 1 || got[0].Fingerprint != fp || !got[0].LastRotatedAt.Equal(rotated) || !got[0].ExpiresAt.Equal(exp) {
 		t.Fatalf("credentials = %+v", got)
-	} else if age := got[0].Age(clock.Now()); age != 500*24*time.Hour {
-		t.Fatalf("age = %v", age)
+	} else if age, known := got[0].Age(clock.Now()); age != 500*24*time.Hour || !known {
+		t.Fatalf("age = %v (known %v)", age, known)
+	} else if got[0].Status != steward.CredentialActive {
+		t.Fatalf("status = %q, want active by default", got[0].Status)
 	}
 	wantCode(t, s.CreateCredential(ctx(), &steward.Credential{IdentityID: i.ID, Kind: steward.CredPassword, Fingerprint: "hunter2"}), steward.EINVALID)
 	wantCode(t, s.CreateCredential(ctx(), &steward.Credential{IdentityID: 777777, Kind: steward.CredPassword}), steward.ENOTFOUND)
@@ -373,8 +375,8 @@ func bulkFixture(base int64, now time.Time) *steward.Bulk {
 		Teams:        []steward.Team{{ID: team, Name: fmt.Sprintf("bulk-team-%d", base), ManagerID: &mgr, CreatedAt: now}},
 		People:       []steward.Person{{ID: mgr, ExternalID: fmt.Sprintf("bulk-%d", base), Name: "Bulk Boss", TeamID: &team, Status: steward.PersonActive, CreatedAt: now}},
 		Systems:      []steward.System{{ID: base + 1, Name: fmt.Sprintf("bulk-sys-%d", base), Kind: steward.SystemVault, CreatedAt: now}},
-		Identities:   []steward.Identity{{ID: base + 1, SystemID: base + 1, ExternalID: "tok-1", Name: "vault-token-1", Kind: steward.KindToken, Environment: steward.EnvProd, Criticality: steward.LevelHigh, OwnerID: &mgr, TeamID: &team, Status: steward.IdentityActive, CreatedAt: now}, {ID: base + 2, SystemID: base + 1, ExternalID: "tok-2", Name: "vault-token-2", Kind: steward.KindToken, Environment: steward.EnvDev, Criticality: steward.LevelLow, Status: steward.IdentityActive, CreatedAt: now}},
-		Credentials:  []steward.Credential{{ID: base + 1, IdentityID: base + 1, Kind: steward.CredToken, CreatedAt: now, ExpiresAt: &exp}},
+		Identities:   []steward.Identity{{ID: base + 1, SystemID: base + 1, ExternalID: "tok-1", Name: "vault-token-1", Kind: steward.KindToken, Environment: steward.EnvProd, Criticality: steward.LevelHigh, OwnerID: &mgr, TeamID: &team, Status: steward.IdentityActive, CreatedAt: &now}, {ID: base + 2, SystemID: base + 1, ExternalID: "tok-2", Name: "vault-token-2", Kind: steward.KindToken, Environment: steward.EnvDev, Criticality: steward.LevelLow, Status: steward.IdentityActive, CreatedAt: &now}},
+		Credentials:  []steward.Credential{{ID: base + 1, IdentityID: base + 1, Kind: steward.CredToken, CreatedAt: &now, ExpiresAt: &exp}},
 		Entitlements: []steward.Entitlement{{ID: base + 1, SystemID: base + 1, Name: "root", Privileged: true, Sensitivity: steward.LevelCritical, CreatedAt: now}},
 		Grants:       []steward.Grant{{ID: base + 1, IdentityID: base + 1, EntitlementID: base + 1, Type: steward.GrantException, GrantedAt: now, ExpiresAt: &exp, GrantedVia: "bulk"}},
 	}
