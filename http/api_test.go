@@ -545,7 +545,7 @@ func TestUnknownTimesDisabledKeysLinks(t *testing.T) {
 	if r.Status != 200 || !strings.Contains(string(r.Body), `"status":"disabled"`) || strings.Contains(string(r.Body), `"created_at"`) {
 		t.Errorf("GET the credentials: %d %s", r.Status, r.Body)
 	}
-	if r := ts.Do(request{Method: "POST", Target: fmt.Sprintf("/api/v1/identities/%d/credentials", made.ID), Body: `{"kind":"access_key","status":"revoked"}`, OutsideDocument: true}); r.Status != 400 {
+	if r := ts.Do(request{Method: "POST", Target: fmt.Sprintf("/api/v1/identities/%d/credentials", made.ID), Token: ts.Admin, Body: `{"kind":"access_key","status":"revoked"}`, OutsideDocument: true}); r.Status != 400 {
 		t.Errorf("a credential status that does not exist: %d %s", r.Status, r.Body)
 	}
 	if r := ts.Get(fmt.Sprintf("/api/v1/identities/%d/links", made.ID)); r.Status != 200 || string(r.Body) != `{"items":[]}`+"\n" {
