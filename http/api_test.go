@@ -2,9 +2,11 @@ package http_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,34 +17,52 @@ import (
 	stewardhttp "github.com/stewardhq/steward/http"
 )
 
+// TestErrorStatus holds the API to the domain's one error table, and the
+// document's list of error codes to the table's codes.
 func TestErrorStatus(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		code   string
-		status int
-	}{
-		{steward.EINVALID, 400},
-		{steward.EUNAUTHORIZED, 401},
-		{steward.EFORBIDDEN, 403},
-		{steward.ENOTFOUND, 404},
-		{steward.ECONFLICT, 409},
-		{steward.ETOOLARGE, 413},
-		{steward.EINTERNAL, 500},
-		{steward.ENOTIMPL, 501},
-		{steward.EUNAVAILABLE, 503},
-		{"no-such-code", 500},
-	} {
-		t.Run(tt.code, func(t *testing.T) {
-			t.Parallel()
-			if got := stewardhttp.ErrorStatus(tt.code); got != tt.status {
-				t.Errorf("ErrorStatus(%q) = %d, want %d", tt.code, got, tt.status)
-			}
-			if tt.code != "no-such-code" {
-				if got := stewardhttp.StatusErrorCode(tt.status); got != tt.code {
-					t.Errorf("StatusErrorCode(%d) = %q, want %q", tt.status, got, tt.code)
-				}
-			}
-		})
+	var codes []string
+	for _, c := range steward.ErrorTable {
+		codes = append(codes, c.Code)
+		if got := stewardhttp.ErrorStatus(c.Code); got != c.HTTPStatus {
+			t.Errorf("ErrorStatus(%q) = %d, want %d", c.Code, got, c.HTTPStatus)
+		}
+		if got := stewardhttp.StatusErrorCode(c.HTTPStatus); got != c.Code {
+			t.Errorf("StatusErrorCode(%d) = %q, want %q", c.HTTPStatus, got, c.Code)
+		}
+	}
+	if got := stewardhttp.ErrorStatus("no-such-code"); got != 500 {
+		t.Errorf("an unknown code answers %d, want 500", got)
+	}
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `json:"enum"`
+								} `json:"code"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"Error"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	b, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+	slices.Sort(codes)
+	slices.Sort(documented)
+	if !slices.Equal(codes, documented) {
+		t.Errorf("openapi.json lists error codes %v; the error table has %v", documented, codes)
 	}
 }
 

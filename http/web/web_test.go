@@ -1,6 +1,7 @@
 package web
 
 import (
+	"errors"
 	"net/http"
 	"net/url"
 	"slices"
@@ -591,5 +592,19 @@ func TestRelative(t *testing.T) {
 				t.Errorf("relative(-%v) = %q, want %q", tt.d, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestErrorPageStatus holds the web UI's pages to the domain's one error
+// table.
+func TestErrorPageStatus(t *testing.T) {
+	t.Parallel()
+	for _, c := range steward.ErrorTable {
+		if got := errorStatus(steward.Errorf(c.Code, "x")); got != c.HTTPStatus {
+			t.Errorf("%s: page status %d, want %d", c.Code, got, c.HTTPStatus)
+		}
+	}
+	if got := errorStatus(errors.New("disk on fire")); got != 500 {
+		t.Errorf("an internal error shows %d, want 500", got)
 	}
 }
