@@ -18,7 +18,7 @@ type Event struct {
 	Seq        int64           `json:"seq"` // 1, 2, 3, … without gaps
 	Time       time.Time       `json:"time"`
 	Actor      string          `json:"actor"`       // "token:ci-bot", "system:demo"
-	Action     string          `json:"action"`      // "identity.created"
+	Action     Action          `json:"action"`      // "identity.created"
 	ObjectType string          `json:"object_type"` // "identity"
 	ObjectID   string          `json:"object_id"`
 	Data       json.RawMessage `json:"data,omitempty"`
@@ -49,7 +49,7 @@ func (e *Event) ComputeHash() string {
 	num(e.Seq)
 	num(e.Time.UnixMicro())
 	field([]byte(e.Actor))
-	field([]byte(e.Action))
+	field([]byte(string(e.Action)))
 	field([]byte(e.ObjectType))
 	field([]byte(e.ObjectID))
 	field(e.Data)
@@ -109,9 +109,19 @@ func VerifyChain(events iter.Seq2[Event, error], head ChainHead) (int64, error) 
 
 // EventFilter selects audit events. Zero fields do not filter.
 type EventFilter struct {
-	Action     string
+	Action     Action
 	ObjectType string
 	ObjectID   string
 	Actor      string
+	Since      time.Time // events at or after this time
 	ListOptions
+}
+
+// Validate returns EINVALID for an action Steward does not know, naming
+// the ones it does.
+func (f *EventFilter) Validate() error {
+	if f.Action != "" {
+		return f.Action.Validate()
+	}
+	return nil
 }

@@ -569,6 +569,8 @@ func TestClientErrors(t *testing.T) {
 		{"query too long", request{Target: "/api/v1/identities?q=" + strings.Repeat("x", 300)}, 400, steward.EINVALID, "256"},
 		{"control character", request{Target: "/api/v1/identities?q=a%00b"}, 400, steward.EINVALID, "control"},
 		{"invalid UTF-8", request{Target: "/api/v1/events?actor=%C3%28"}, 400, steward.EINVALID, "UTF-8"},
+		{"unknown action", request{Target: "/api/v1/events?action=identity.exploded"}, 400, steward.EINVALID, "identity.owner_changed"},
+		{"since not a time", request{Target: "/api/v1/events?since=yesterday"}, 400, steward.EINVALID, "RFC 3339"},
 		{"unknown route", request{Target: "/api/v1/nothing-here"}, 404, steward.ENOTFOUND, "openapi.json"},
 		{"unknown version", request{Target: "/api/v2/identities"}, 404, steward.ENOTFOUND, ""},
 		{"trailing slash", request{Target: "/api/v1/identities/"}, 404, steward.ENOTFOUND, ""},
@@ -686,5 +688,42 @@ func TestRequestLog(t *testing.T) {
 	}
 	if strings.Contains(logs, "stw_query_secret") || strings.Contains(logs, ts.Admin) {
 		t.Errorf("a secret reached the log:\n%s", logs)
+	}
+}
+
+// TestEventsSince holds the since filter to the events' own times: what it
+// returns is exactly the events at or after the time given.
+func TestEventsSince(t *testing.T) {
+	t.Parallel()
+	ts := MustStartServer(t)
+	for i := range 3 {
+		ts.Post("/api/v1/teams", fmt.Sprintf(`{"name":"since-%d"}`, i)).Decode(t, &steward.Team{})
+	}
+	var all steward.Page[steward.Event]
+	ts.Get("/api/v1/events?limit=1000").Decode(t, &all)
+	if len(all.Items) < 4 {
+		t.Fatalf("only %d events", len(all.Items))
+	}
+	for _, from := range []time.Time{all.Items[0].Time, all.Items[len(all.Items)-2].Time, all.Items[len(all.Items)-1].Time.Add(time.Microsecond)} {
+		var want []int64
+		for _, e := range all.Items {
+			if !e.Time.Before(from) {
+				want = append(want, e.Seq)
+			}
+		}
+		var page steward.Page[steward.Event]
+		ts.Get("/api/v1/events?limit=1000&since="+url.QueryEscape(from.Format(time.RFC3339Nano))).Decode(t, &page)
+		var got []int64
+		for _, e := range page.Items {
+			got = append(got, e.Seq)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("since %s: seqs %v, want %v", from.Format(time.RFC3339Nano), got, want)
+		}
+	}
+	var page steward.Page[steward.Event]
+	ts.Get("/api/v1/events?action=team.created&since="+url.QueryEscape(all.Items[0].Time.Format(time.RFC3339))).Decode(t, &page)
+	if len(page.Items) != 3 {
+		t.Errorf("team.created since the start: %d events, want 3", len(page.Items))
 	}
 }
