@@ -727,3 +727,37 @@ func TestEventsSince(t *testing.T) {
 		t.Errorf("team.created since the start: %d events, want 3", len(page.Items))
 	}
 }
+
+// TestActionEnum holds the document's Action enum to the domain's actions.
+func TestActionEnum(t *testing.T) {
+	t.Parallel()
+	var doc struct {
+		Components struct {
+			Schemas map[string]struct {
+				Enum []string `json:"enum"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	b, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, a := range steward.Actions {
+		want = append(want, string(a))
+	}
+	for name, values := range map[string][]string{
+		"Action":     want,
+		"OwnerBasis": {string(steward.BasisExplicit), string(steward.BasisTag), string(steward.BasisRule), string(steward.BasisOwnerTeam)},
+	} {
+		got := slices.Clone(doc.Components.Schemas[name].Enum)
+		slices.Sort(got)
+		slices.Sort(values)
+		if !slices.Equal(got, values) {
+			t.Errorf("openapi.json %s enum %v; the domain has %v", name, got, values)
+		}
+	}
+}
