@@ -211,9 +211,15 @@ func printIdentity(e *env, output string, i *steward.IdentityView) error {
 	if output == "json" {
 		return writeJSON(e.stdout, i)
 	}
-	owner := orDash(ownerLabel(*i))
-	if i.OwnerSource != steward.OwnerNone {
+	// Why each is what it is: "rule payments-k8s", "set by hand", ….
+	owner, team := orDash(ownerLabel(*i)), orDash(i.TeamName)
+	if why := i.OwnerReason.OwnerWords(); why != "" {
+		owner += " (" + why + ")"
+	} else if i.OwnerSource != steward.OwnerNone {
 		owner += " (" + string(i.OwnerSource) + ")"
+	}
+	if why := i.OwnerReason.TeamWords(); why != "" && i.TeamID != nil {
+		team += " (" + why + ")"
 	}
 	attested := "-"
 	if i.AttestedAt != nil {
@@ -226,7 +232,7 @@ func printIdentity(e *env, output string, i *steward.IdentityView) error {
 	for _, row := range [][2]string{
 		{"ID", strconv.FormatInt(i.ID, 10)}, {"Name", i.Name}, {"External ID", i.ExternalID}, {"Kind", string(i.Kind)},
 		{"System", i.SystemName}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
-		{"Owner", owner}, {"Team", orDash(i.TeamName)}, {"Status", string(i.Status)},
+		{"Owner", owner}, {"Team", team}, {"Status", string(i.Status)},
 		{"Created", i.CreatedAt.Format(time.DateTime)}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
 	} {
 		fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
@@ -253,9 +259,11 @@ func newIdentitiesSetOwnerCmd(e *env) *cobra.Command {
 		Short: "Assign an identity's owner and team explicitly",
 		Long: `Assign an identity's owner (a person) and team explicitly. An explicit
 assignment is kept until someone assigns again: syncs, source tags and
-ownership rules do not change it. What is not given is left unset: --owner-id
-alone assigns no team. --clear removes the assignment and hands the identity
-back to source tags and ownership rules at the next sync or 'steward apply'.`,
+ownership rules do not change it. --owner-id alone gives the identity its
+owner's team, which follows the owner if they move; --team-id names a team
+that stays. --clear removes the assignment and hands the identity back to
+source tags and ownership rules at its next re-resolution (a sync that
+changes it, a people sync, 'steward apply').`,
 		Example: `  steward identities set-owner 4711 --owner-id 42 --team-id 7
   steward identities set-owner 4711 --clear`,
 		Args: cobra.ExactArgs(1),
