@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one entry of the audit chain. Every state change writes one in the
@@ -114,6 +117,9 @@ type EventFilter struct {
 	ObjectID   string
 	Actor      string
 	Since      time.Time // events at or after this time
+	// NewestFirst lists in descending sequence order; the cursor then
+	// continues to older events.
+	NewestFirst bool
 	ListOptions
 }
 
@@ -124,4 +130,41 @@ func (f *EventFilter) Validate() error {
 		return f.Action.Validate()
 	}
 	return nil
+}
+
+// ParseSince reads a "since" that a person typed: an RFC 3339 time, a date
+// (midnight UTC), or an age before now in Go's units or in days ("90m",
+// "24h", "7d"). EINVALID says which forms it takes.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	age, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil && n > 1<<20 {
+			err = strconv.ErrRange // beyond any audit log, and beyond a Duration
+		}
+		age = time.Duration(n) * 24 * time.Hour
+	}
+	if err != nil || age < 0 {
+		return time.Time{}, Errorf(EINVALID, "since %q is not a time (2025-01-31, 2025-01-31T12:00:00Z) or an age (90m, 24h, 7d).", truncateText(s, 64))
+	}
+	return now.Add(-age), nil
+}
+
+// truncateText cuts s to at most n bytes on a rune boundary, for quoting
+// input back in a message.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

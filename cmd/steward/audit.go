@@ -77,7 +77,7 @@ list of the known ones.`,
 			set("action", action)
 			set("actor", actor)
 			if since != "" {
-				t, err := parseSince(since, time.Now())
+				t, err := steward.ParseSince(since, time.Now())
 				if err != nil {
 					return err
 				}
@@ -112,26 +112,6 @@ list of the known ones.`,
 	f.IntVar(&limit, "limit", 0, fmt.Sprintf("page size, 1 to %d (default %d)", steward.MaxLimit, steward.DefaultLimit))
 	f.StringVar(&after, "after", "", "cursor of the page to show, from the previous page")
 	return cmd
-}
-
-// parseSince reads --since: an RFC 3339 time, a date (midnight UTC), or an
-// age before now in Go's units or days ("7d").
-func parseSince(s string, now time.Time) (time.Time, error) {
-	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
-		return t, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	age, err := time.ParseDuration(s)
-	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
-		n, derr := strconv.Atoi(days)
-		age, err = time.Duration(n)*24*time.Hour, derr
-	}
-	if err != nil || age < 0 {
-		return time.Time{}, steward.Errorf(steward.EINVALID, "--since %q is not a time (2025-01-31, 2025-01-31T12:00:00Z) or an age (90m, 24h, 7d).", s)
-	}
-	return now.Add(-age), nil
 }
 
 // cut shortens s to n runes for a table cell.

@@ -245,24 +245,3 @@ func TestExitCodes(t *testing.T) {
 		t.Errorf("nil: exit %d", got)
 	}
 }
-
-func TestParseSince(t *testing.T) {
-	t.Parallel()
-	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
-	for in, want := range map[string]time.Time{
-		"2026-03-01":           time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
-		"2026-03-01T08:30:00Z": time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC),
-		"90m":                  now.Add(-90 * time.Minute),
-		"24h":                  now.Add(-24 * time.Hour),
-		"7d":                   now.Add(-7 * 24 * time.Hour),
-	} {
-		if got, err := parseSince(in, now); err != nil || !got.Equal(want) {
-			t.Errorf("parseSince(%q) = %v, %v; want %v", in, got, err, want)
-		}
-	}
-	for _, bad := range []string{"", "yesterday", "-3d", "-1h", "7x", "2026-13-01"} {
-		if _, err := parseSince(bad, now); steward.ErrorCode(err) != steward.EINVALID {
-			t.Errorf("parseSince(%q) = %v, want EINVALID", bad, err)
-		}
-	}
-}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"strings"
 
 	"github.com/stewardhq/steward"
@@ -90,7 +91,13 @@ func (d *DB) Events(ctx context.Context, f steward.EventFilter) (*steward.Page[s
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	where, args := []string{"seq > ?"}, []any{after}
+	where, args, order := []string{"seq > ?"}, []any{after}, "seq"
+	if f.NewestFirst {
+		where, order = []string{"seq < ?"}, "seq DESC"
+		if after == 0 {
+			args = []any{int64(math.MaxInt64)}
+		}
+	}
 	for _, c := range []struct{ col, v string }{{"action", string(f.Action)}, {"object_type", f.ObjectType}, {"object_id", f.ObjectID}, {"actor", f.Actor}} {
 		if c.v != "" {
 			where, args = append(where, c.col+" = ?"), append(args, c.v)
@@ -100,7 +107,7 @@ func (d *DB) Events(ctx context.Context, f steward.EventFilter) (*steward.Page[s
 		where, args = append(where, "time >= ?"), append(args, micro(f.Since))
 	}
 	args = append(args, limit+1)
-	rows, err := d.read.QueryContext(ctx, d.q(`SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`), args...)
+	rows, err := d.read.QueryContext(ctx, d.q(`SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`), args...)
 	if err != nil {
 		return nil, err
 	}
