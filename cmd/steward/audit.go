@@ -79,7 +79,7 @@ list of the known ones.`,
 			if since != "" {
 				t, err := steward.ParseSince(since, time.Now())
 				if err != nil {
-					return err
+					return steward.Errorf(steward.EINVALID, "--%s", steward.ErrorMessage(err))
 				}
 				v.Set("since", t.UTC().Format(time.RFC3339Nano))
 			}
