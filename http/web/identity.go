@@ -107,7 +107,7 @@ type gapBadge struct {
 }
 
 // ownerSourceWords says where an owner came from, in the words of the
-// ownership docs.
+// ownership docs: for an identity recorded before Steward kept the reason.
 var ownerSourceWords = map[steward.OwnerSource]string{
 	steward.OwnerExplicit: "explicit: assigned in Steward",
 	steward.OwnerFromTag:  "source: the system's owner tag",
@@ -173,7 +173,9 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 		Attested:    s.timeText(iv.AttestedAt, "never"),
 		Form:        form,
 	}
-	if p.OwnerSource == "" {
+	if why := ownerWhy(iv.OwnerReason); why != "" {
+		p.OwnerSource = why
+	} else if p.OwnerSource == "" {
 		p.OwnerSource = string(iv.OwnerSource)
 	}
 	if iv.OwnerID != nil {
@@ -430,4 +432,17 @@ func gapClass(g steward.GapKind) string {
 		return "badge-bad"
 	}
 	return "badge-warn"
+}
+
+// ownerWhy says why an identity has its owner and its team, in words:
+// "owner: rule payments-k8s; team: the owner's team".
+func ownerWhy(r steward.OwnerReason) string {
+	var parts []string
+	if w := r.OwnerWords(); w != "" {
+		parts = append(parts, "owner: "+w)
+	}
+	if w := r.TeamWords(); w != "" {
+		parts = append(parts, "team: "+w)
+	}
+	return strings.Join(parts, "; ")
 }
