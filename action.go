@@ -83,6 +83,11 @@ const (
 	ObjectTask           = "task"            // a backlog task (an ownership gap)
 )
 
+// ObjectTypes lists every object type an action names, in the order a
+// person looks for them.
+var ObjectTypes = []string{ObjectIdentity, ObjectPerson, ObjectTeam, ObjectSystem, ObjectCredential, ObjectEntitlement,
+	ObjectGrant, ObjectTask, ObjectOwnershipRules, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
+
 // actionSpec is what an action's events carry and name.
 type actionSpec struct {
 	object  string

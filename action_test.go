@@ -145,3 +145,20 @@ func TestActions(t *testing.T) {
 		t.Errorf("owner change = %s", b)
 	}
 }
+
+func TestObjectTypes(t *testing.T) {
+	t.Parallel()
+	named := map[string]bool{}
+	for _, a := range steward.Actions {
+		named[a.ObjectType()] = true
+	}
+	for _, o := range steward.ObjectTypes {
+		if !named[o] {
+			t.Errorf("object type %s is named by no action", o)
+		}
+		delete(named, o)
+	}
+	if len(named) > 0 {
+		t.Errorf("object types missing from ObjectTypes: %v", named)
+	}
+}

@@ -291,7 +291,9 @@ func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *id
 	if iv.OwnerID != nil {
 		owner = strconv.FormatInt(*iv.OwnerID, 10)
 	}
-	if iv.TeamID != nil {
+	// A team that came from the owner shows as "the owner's team", so that
+	// setting the form again keeps it following the owner.
+	if iv.TeamID != nil && iv.OwnerReason.TeamBy != steward.BasisOwnerTeam {
 		team = strconv.FormatInt(*iv.TeamID, 10)
 	}
 	if p.Form.Error != "" && !p.Form.Attesting {
@@ -304,7 +306,8 @@ func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *id
 	if err != nil {
 		return err
 	}
-	p.Teams = teamOptions(teams, team, option{Value: "", Label: "no team"})
+	// An owner without a team named gets their own team.
+	p.Teams = teamOptions(teams, team, option{Value: "", Label: "the owner's team"})
 	p.PersonQuery = strings.TrimSpace(r.URL.Query().Get("person_q"))
 	p.People, p.PeopleHint, err = s.personChoices(ctx, iv, p.PersonQuery, owner)
 	return err

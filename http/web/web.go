@@ -113,6 +113,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /identities/{id}/owner", s.session(s.setOwner))
 	mux.Handle("POST /identities/{id}/attest", s.session(s.attest))
 	mux.Handle("GET /ownership", s.session(s.ownership))
+	mux.Handle("GET /audit", s.session(s.audit))
 	for _, n := range navSections {
 		if !n.Live {
 			mux.Handle("GET "+n.Path, s.session(s.coming))

@@ -523,7 +523,7 @@ func TestLayout(t *testing.T) {
 		`<main id="main"`,
 		`<a href="/inventory" aria-current="page">Inventory</a>`,
 		`<a href="/dashboard">Dashboard <span class="soon">coming</span></a>`,
-		`<a href="/audit">Audit <span class="soon">coming</span></a>`,
+		`<a href="/audit">Audit</a>`, `<a href="/reviews">Reviews <span class="soon">coming</span></a>`,
 		`<form method="post" action="/signout">`,
 		`<label for="f-q">`, `<label for="f-kind">`, `<label for="f-env">`, `<label for="f-status">`,
 		`<label for="f-system">`, `<label for="f-team">`, `<label for="f-owner">`,
