@@ -40,3 +40,10 @@ func SetFewGaps(d *DB, n int) { d.fewGaps = n }
 func AnalyzeIfBehind(ctx context.Context, d *DB, table string, wrote, fraction int) error {
 	return d.analyzeIfBehind(ctx, d.write, table, wrote, fraction)
 }
+
+// ExecRaw runs statements on d's writer behind the store's back, for tests
+// that set up what an older version of Steward left.
+func ExecRaw(ctx context.Context, d *DB, query string) error {
+	_, err := d.write.ExecContext(ctx, query)
+	return err
+}
