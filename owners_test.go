@@ -208,3 +208,26 @@ func TestOwnerWords(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkResolveOwner is the cost per identity that a sync or first load
+// pays for owner resolution: a tag that names a person, and ten rules of
+// which the last matches.
+//
+//	go test -run '^$' -bench ResolveOwner .
+func BenchmarkResolveOwner(b *testing.B) {
+	dir := &steward.OwnerDirectory{People: map[string]int64{"ada@example.com": 1}, PersonTeam: map[int64]int64{1: 10},
+		Teams: map[string]int64{"payments": 10}}
+	var rules []steward.OwnershipRule
+	for i := range 9 {
+		rules = append(rules, steward.OwnershipRule{Name: "r", Team: "payments", Match: steward.RuleMatch{Names: []string{"nomatch-" + string(rune('a'+i)) + "*"}}})
+	}
+	rules = append(rules, steward.OwnershipRule{Name: "last", Team: "payments", Match: steward.RuleMatch{Namespaces: []string{"pay*"}}})
+	facts := steward.OwnerFacts{OwnerTag: "ada@example.com", Subject: steward.RuleSubject{System: "k8s", Name: "settlement",
+		Labels: map[string]string{"namespace": "payments"}}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if d := steward.ResolveOwner(&facts, rules, dir); d.TeamID == nil {
+			b.Fatal("no team")
+		}
+	}
+}
