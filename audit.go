@@ -7,7 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"iter"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Event is one entry of the audit chain. Every state change writes one in the
@@ -18,7 +21,7 @@ type Event struct {
 	Seq        int64           `json:"seq"` // 1, 2, 3, … without gaps
 	Time       time.Time       `json:"time"`
 	Actor      string          `json:"actor"`       // "token:ci-bot", "local-admin:alice", "system:scheduler"
-	Action     string          `json:"action"`      // "identity.created"
+	Action     Action          `json:"action"`      // "identity.created"
 	ObjectType string          `json:"object_type"` // "identity"
 	ObjectID   string          `json:"object_id"`
 	Data       json.RawMessage `json:"data,omitempty"`
@@ -49,7 +52,7 @@ func (e *Event) ComputeHash() string {
 	num(e.Seq)
 	num(e.Time.UnixMicro())
 	field([]byte(e.Actor))
-	field([]byte(e.Action))
+	field([]byte(string(e.Action)))
 	field([]byte(e.ObjectType))
 	field([]byte(e.ObjectID))
 	field(e.Data)
@@ -109,9 +112,59 @@ func VerifyChain(events iter.Seq2[Event, error], head ChainHead) (int64, error) 
 
 // EventFilter selects audit events. Zero fields do not filter.
 type EventFilter struct {
-	Action     string
+	Action     Action
 	ObjectType string
 	ObjectID   string
 	Actor      string
+	Since      time.Time // events at or after this time
+	// NewestFirst lists in descending sequence order; the cursor then
+	// continues to older events.
+	NewestFirst bool
 	ListOptions
+}
+
+// Validate returns EINVALID for an action Steward does not know, naming
+// the ones it does.
+func (f *EventFilter) Validate() error {
+	if f.Action != "" {
+		return f.Action.Validate()
+	}
+	return nil
+}
+
+// ParseSince reads a "since" that a person typed: an RFC 3339 time, a date
+// (midnight UTC), or an age before now in Go's units or in days ("90m",
+// "24h", "7d"). EINVALID says which forms it takes.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	s = strings.TrimSpace(s)
+	if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+		return t, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	age, err := time.ParseDuration(s)
+	if days, ok := strings.CutSuffix(s, "d"); ok && err != nil {
+		var n int
+		if n, err = strconv.Atoi(days); err == nil && n > 1<<20 {
+			err = strconv.ErrRange // beyond any audit log, and beyond a Duration
+		}
+		age = time.Duration(n) * 24 * time.Hour
+	}
+	if err != nil || age < 0 {
+		return time.Time{}, Errorf(EINVALID, "since %q is not a time (2025-01-31, 2025-01-31T12:00:00Z) or an age (90m, 24h, 7d).", truncateText(s, 64))
+	}
+	return now.Add(-age), nil
+}
+
+// truncateText cuts s to at most n bytes on a rune boundary, for quoting
+// input back in a message.
+func truncateText(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

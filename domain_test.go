@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 )
@@ -282,4 +283,50 @@ func TestSecrets(t *testing.T) {
 	if a == b || len(a) != 64 {
 		t.Fatal("fingerprint is not keyed")
 	}
+}
+
+func TestParseSince(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	for in, want := range map[string]time.Time{
+		"2026-03-01":           time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+		" 2026-03-01 ":         time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC),
+		"2026-03-01T08:30:00Z": time.Date(2026, 3, 1, 8, 30, 0, 0, time.UTC),
+		"90m":                  now.Add(-90 * time.Minute),
+		"24h":                  now.Add(-24 * time.Hour),
+		"7d":                   now.Add(-7 * 24 * time.Hour),
+		"0d":                   now,
+	} {
+		if got, err := steward.ParseSince(in, now); err != nil || !got.Equal(want) {
+			t.Errorf("ParseSince(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "-3d", "-1h", "7x", "2026-13-01", "99999999999d", "d"} {
+		if _, err := steward.ParseSince(bad, now); steward.ErrorCode(err) != steward.EINVALID {
+			t.Errorf("ParseSince(%q) = %v, want EINVALID", bad, err)
+		}
+	}
+}
+
+// FuzzParseSince: any input is a time (not after now, for an age) or
+// EINVALID; never a panic or another error.
+func FuzzParseSince(f *testing.F) {
+	for _, s := range []string{"7d", "24h", "2026-03-01", "2026-03-01T08:30:00Z", "-1d", "9223372036854775807d", "1e9h", "\xff"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, s string) {
+		got, err := steward.ParseSince(s, now)
+		if err != nil {
+			if steward.ErrorCode(err) != steward.EINVALID || !utf8.ValidString(steward.ErrorMessage(err)) && utf8.ValidString(s) {
+				t.Fatalf("ParseSince(%q): %v", s, err)
+			}
+			return
+		}
+		_, terr := time.Parse(time.RFC3339Nano, strings.TrimSpace(s))
+		_, derr := time.Parse(time.DateOnly, strings.TrimSpace(s))
+		if terr != nil && derr != nil && got.After(now) { // an age is never in the future
+			t.Fatalf("ParseSince(%q) = %v, after now", s, got)
+		}
+	})
 }

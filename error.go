@@ -6,8 +6,8 @@ import (
 )
 
 // Error codes. Each maps to one HTTP status and one CLI exit code in a single
-// table (see http.ErrorStatus and cmd/steward), so that a caller learns the same
-// thing whichever way it reaches Steward.
+// table (ErrorTable), so that a caller learns the same thing whichever way it
+// reaches Steward: the API, the web UI and the CLI all read it.
 const (
 	ECONFLICT     = "conflict"     // the object exists already or changed underneath
 	EINTERNAL     = "internal"     // a fault in Steward or its store; detail is logged, never shown
@@ -18,7 +18,81 @@ const (
 	ETOOLARGE     = "too_large"    // the request body or batch is over its limit
 	EUNAVAILABLE  = "unavailable"  // a dependency (the store) cannot be reached right now
 	ENOTIMPL      = "not_implemented"
+	// EMETHOD is HTTP's own: the path exists, but not with the request's
+	// method. It is in the table so that every code a client can receive has
+	// its row.
+	EMETHOD = "method_not_allowed"
 )
+
+// Exit codes of the steward command. Scripts tell a missing object from a
+// refused token by them without parsing text.
+const (
+	ExitOK           = 0
+	ExitInternal     = 1
+	ExitInvalid      = 2 // bad flags, arguments or input
+	ExitNotFound     = 3
+	ExitUnauthorized = 4 // no valid token, or not allowed
+	ExitConflict     = 5
+	ExitUnavailable  = 6 // the store or server cannot be reached
+	ExitAuditBroken  = 7 // steward audit verify found a broken chain (a *ChainError, not a code)
+)
+
+// ErrorClass is one row of the error table: a code, the HTTP status the API
+// and the web UI answer it with, and the exit code of the CLI.
+type ErrorClass struct {
+	Code       string
+	HTTPStatus int
+	ExitCode   int
+}
+
+// ErrorTable is the one table from error code to HTTP status and exit code.
+// The statuses are plain ints so that the domain needs no HTTP package.
+var ErrorTable = []ErrorClass{
+	{EINVALID, 400, ExitInvalid},
+	{EUNAUTHORIZED, 401, ExitUnauthorized},
+	{EFORBIDDEN, 403, ExitUnauthorized},
+	{ENOTFOUND, 404, ExitNotFound},
+	{EMETHOD, 405, ExitInvalid},
+	{ECONFLICT, 409, ExitConflict},
+	{ETOOLARGE, 413, ExitInvalid},
+	{EINTERNAL, 500, ExitInternal},
+	{ENOTIMPL, 501, ExitInternal},
+	{EUNAVAILABLE, 503, ExitUnavailable},
+}
+
+// errorClass returns the row of code, or the row of EINTERNAL for a code the
+// table does not hold: an unknown code is a fault in Steward.
+func errorClass(code string) ErrorClass {
+	var internal ErrorClass
+	for _, c := range ErrorTable {
+		if c.Code == code {
+			return c
+		} else if c.Code == EINTERNAL {
+			internal = c
+		}
+	}
+	return internal
+}
+
+// HTTPStatus returns the HTTP status of an error code (500 for a code the
+// table does not hold).
+func HTTPStatus(code string) int { return errorClass(code).HTTPStatus }
+
+// ExitCode returns the steward command's exit code for an error code
+// (ExitInternal for a code the table does not hold).
+func ExitCode(code string) int { return errorClass(code).ExitCode }
+
+// CodeOfHTTPStatus is the inverse of HTTPStatus, for clients that receive a
+// status without a JSON error body (from a proxy, say): the first code with
+// that status, or EINTERNAL for a status the table does not hold.
+func CodeOfHTTPStatus(status int) string {
+	for _, c := range ErrorTable {
+		if c.HTTPStatus == status {
+			return c.Code
+		}
+	}
+	return EINTERNAL
+}
 
 // Error is Steward's one application error. Code is machine-readable; Message is
 // safe to show to the user who caused it. Errors that are not *Error are

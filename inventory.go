@@ -105,6 +105,7 @@ type Identity struct {
 	UpdatedAt  time.Time  `json:"updated_at"`
 	// Set by Steward, not by writers:
 	OwnerSource OwnerSource `json:"owner_source,omitempty"` // where OwnerID/TeamID came from
+	OwnerReason OwnerReason `json:"owner_reason,omitzero"`  // why: which rule, which tag, or by hand
 	RemovedAt   *time.Time  `json:"removed_at,omitempty"`   // when a sync last saw it gone
 	AttestedAt  *time.Time  `json:"attested_at,omitempty"`  // when its owner last confirmed it
 	AttestedBy  *int64      `json:"attested_by,omitempty"`

@@ -229,8 +229,10 @@ type GapFilter struct {
 	ListOptions
 }
 
-// OwnerAssignment sets an identity's owner and team explicitly. Nil fields
-// clear; an assignment with both nil hands the identity back to rules.
+// OwnerAssignment sets an identity's owner and team explicitly. An owner
+// without a team brings the owner's own team (see ResolveOwner); a team
+// without an owner leaves it without one; an assignment with both nil hands
+// the identity back to tags and rules.
 type OwnerAssignment struct {
 	OwnerID *int64 `json:"owner_id"`
 	TeamID  *int64 `json:"team_id"`
@@ -365,7 +367,8 @@ type SyncRunReader interface {
 
 // OwnerAssigner assigns owners explicitly and records their attestations.
 type OwnerAssigner interface {
-	// SetOwner assigns an identity's owner and team explicitly. ENOTFOUND for
+	// SetOwner assigns an identity's owner and team explicitly, deciding by
+	// ResolveOwner (an owner without a team brings their own). ENOTFOUND for
 	// an unknown identity, person or team.
 	SetOwner(ctx context.Context, identityID int64, a OwnerAssignment) (*IdentityView, error)
 	// Attest records that the identity's owner confirms it. EINVALID if the

@@ -17,6 +17,135 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for Action.
+const (
+	ActionCredentialCreated     Action = "credential.created"
+	ActionCredentialDisabled    Action = "credential.disabled"
+	ActionCredentialEnabled     Action = "credential.enabled"
+	ActionCredentialRemoved     Action = "credential.removed"
+	ActionCredentialRotated     Action = "credential.rotated"
+	ActionCredentialUpdated     Action = "credential.updated"
+	ActionEntitlementCreated    Action = "entitlement.created"
+	ActionEntitlementRemoved    Action = "entitlement.removed"
+	ActionEntitlementUpdated    Action = "entitlement.updated"
+	ActionGrantCreated          Action = "grant.created"
+	ActionGrantRemoved          Action = "grant.removed"
+	ActionGrantUpdated          Action = "grant.updated"
+	ActionIdentityAttested      Action = "identity.attested"
+	ActionIdentityCreated       Action = "identity.created"
+	ActionIdentityDisabled      Action = "identity.disabled"
+	ActionIdentityLinkResolved  Action = "identity.link_resolved"
+	ActionIdentityLinked        Action = "identity.linked"
+	ActionIdentityOwnerChanged  Action = "identity.owner_changed"
+	ActionIdentityRemoved       Action = "identity.removed"
+	ActionIdentityRestored      Action = "identity.restored"
+	ActionIdentityUnlinked      Action = "identity.unlinked"
+	ActionIdentityUpdated       Action = "identity.updated"
+	ActionInventoryLoaded       Action = "inventory.loaded"
+	ActionOwnershipRulesApplied Action = "ownership_rules.applied"
+	ActionPeopleSynced          Action = "people.synced"
+	ActionPersonCreated         Action = "person.created"
+	ActionPersonDeparted        Action = "person.departed"
+	ActionPersonReturned        Action = "person.returned"
+	ActionPersonUpdated         Action = "person.updated"
+	ActionSchemaMigrated        Action = "schema.migrated"
+	ActionSessionCreated        Action = "session.created"
+	ActionSessionDeleted        Action = "session.deleted"
+	ActionSystemCreated         Action = "system.created"
+	ActionSystemSynced          Action = "system.synced"
+	ActionTaskClosed            Action = "task.closed"
+	ActionTaskOpened            Action = "task.opened"
+	ActionTeamCreated           Action = "team.created"
+	ActionTokenCreated          Action = "token.created"
+	ActionTokenRevoked          Action = "token.revoked"
+)
+
+// Valid indicates whether the value is a known member of the Action enum.
+func (e Action) Valid() bool {
+	switch e {
+	case ActionCredentialCreated:
+		return true
+	case ActionCredentialDisabled:
+		return true
+	case ActionCredentialEnabled:
+		return true
+	case ActionCredentialRemoved:
+		return true
+	case ActionCredentialRotated:
+		return true
+	case ActionCredentialUpdated:
+		return true
+	case ActionEntitlementCreated:
+		return true
+	case ActionEntitlementRemoved:
+		return true
+	case ActionEntitlementUpdated:
+		return true
+	case ActionGrantCreated:
+		return true
+	case ActionGrantRemoved:
+		return true
+	case ActionGrantUpdated:
+		return true
+	case ActionIdentityAttested:
+		return true
+	case ActionIdentityCreated:
+		return true
+	case ActionIdentityDisabled:
+		return true
+	case ActionIdentityLinkResolved:
+		return true
+	case ActionIdentityLinked:
+		return true
+	case ActionIdentityOwnerChanged:
+		return true
+	case ActionIdentityRemoved:
+		return true
+	case ActionIdentityRestored:
+		return true
+	case ActionIdentityUnlinked:
+		return true
+	case ActionIdentityUpdated:
+		return true
+	case ActionInventoryLoaded:
+		return true
+	case ActionOwnershipRulesApplied:
+		return true
+	case ActionPeopleSynced:
+		return true
+	case ActionPersonCreated:
+		return true
+	case ActionPersonDeparted:
+		return true
+	case ActionPersonReturned:
+		return true
+	case ActionPersonUpdated:
+		return true
+	case ActionSchemaMigrated:
+		return true
+	case ActionSessionCreated:
+		return true
+	case ActionSessionDeleted:
+		return true
+	case ActionSystemCreated:
+		return true
+	case ActionSystemSynced:
+		return true
+	case ActionTaskClosed:
+		return true
+	case ActionTaskOpened:
+		return true
+	case ActionTeamCreated:
+		return true
+	case ActionTokenCreated:
+		return true
+	case ActionTokenRevoked:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CredentialKind.
 const (
 	CredentialKindAccessKey    CredentialKind = "access_key"
@@ -299,6 +428,30 @@ func (e LinkKind) Valid() bool {
 	}
 }
 
+// Defines values for OwnerBasis.
+const (
+	OwnerBasisExplicit  OwnerBasis = "explicit"
+	OwnerBasisOwnerTeam OwnerBasis = "owner_team"
+	OwnerBasisRule      OwnerBasis = "rule"
+	OwnerBasisTag       OwnerBasis = "tag"
+)
+
+// Valid indicates whether the value is a known member of the OwnerBasis enum.
+func (e OwnerBasis) Valid() bool {
+	switch e {
+	case OwnerBasisExplicit:
+		return true
+	case OwnerBasisOwnerTeam:
+		return true
+	case OwnerBasisRule:
+		return true
+	case OwnerBasisTag:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OwnerSource.
 const (
 	OwnerSourceExplicit OwnerSource = "explicit"
@@ -470,6 +623,9 @@ func (e ImportSystemParamsFormat) Valid() bool {
 	}
 }
 
+// Action What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
+type Action string
+
 // Attestation defines model for Attestation.
 type Attestation struct {
 	// Note Why it is still needed; kept in the audit log.
@@ -596,8 +752,8 @@ type ErrorErrorCode string
 
 // Event One entry of the audit chain.
 type Event struct {
-	// Action Such as identity.created.
-	Action string `json:"action"`
+	// Action What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
+	Action Action `json:"action"`
 
 	// Actor Who acted: token:NAME for the API and web UI, local-admin:OS-USER for the commands that write to the database directly, connector:NAME for a scheduled sync, system:… for Steward itself.
 	Actor string `json:"actor"`
@@ -790,6 +946,9 @@ type Identity struct {
 	// OwnerId The person who owns the identity.
 	OwnerId *ID `json:"owner_id,omitempty"`
 
+	// OwnerReason Why an identity has its owner and its team, each on its own. Absent when it has neither.
+	OwnerReason *OwnerReason `json:"owner_reason,omitempty"`
+
 	// OwnerSource Where the owner and team came from: explicit (assigned through the API, CLI or UI), source (the system's own owner tag), rule (an ownership rule). Absent when the identity has no owner.
 	OwnerSource *OwnerSource `json:"owner_source,omitempty"`
 
@@ -888,6 +1047,9 @@ type IdentityView struct {
 	OwnerId    *ID     `json:"owner_id,omitempty"`
 	OwnerName  *string `json:"owner_name,omitempty"`
 
+	// OwnerReason Why an identity has its owner and its team, each on its own. Absent when it has neither.
+	OwnerReason *OwnerReason `json:"owner_reason,omitempty"`
+
 	// OwnerSource Where the owner and team came from: explicit (assigned through the API, CLI or UI), source (the system's own owner tag), rule (an ownership rule). Absent when the identity has no owner.
 	OwnerSource *OwnerSource  `json:"owner_source,omitempty"`
 	OwnerStatus *PersonStatus `json:"owner_status,omitempty"`
@@ -916,13 +1078,34 @@ type LinkKind string
 // Next The cursor of the following page, to pass as `after`; absent on the last page.
 type Next = string
 
-// OwnerAssignment An explicit owner and team. Both fields are required; null leaves one unset, and both null hands the identity back to rules.
+// OwnerAssignment An explicit owner and team. Both fields are required. A null team with an owner gives the identity its owner's team (owner_reason.team_by owner_team), which follows the owner if they move; a null owner with a team leaves it without an owner; both null hands the identity back to tags and rules.
 type OwnerAssignment struct {
 	// OwnerId The person who owns the identity.
 	OwnerId *ID `json:"owner_id"`
 
 	// TeamId The team that owns the identity.
 	TeamId *ID `json:"team_id"`
+}
+
+// OwnerBasis What decided an identity's owner or its team: explicit (set by hand through the API, CLI or UI), tag (the system's own owner or team tag), rule (an ownership rule), owner_team (team only: the owner's own team, since nothing else named one).
+type OwnerBasis string
+
+// OwnerReason Why an identity has its owner and its team, each on its own. Absent when it has neither.
+type OwnerReason struct {
+	// OwnerBy What decided an identity's owner or its team: explicit (set by hand through the API, CLI or UI), tag (the system's own owner or team tag), rule (an ownership rule), owner_team (team only: the owner's own team, since nothing else named one).
+	OwnerBy *OwnerBasis `json:"owner_by,omitempty"`
+
+	// OwnerTag The system's owner tag (an e-mail or external id, lower-cased), when owner_by is tag.
+	OwnerTag *string `json:"owner_tag,omitempty"`
+
+	// Rule The ownership rule, when owner_by or team_by is rule.
+	Rule *string `json:"rule,omitempty"`
+
+	// TeamBy What decided an identity's owner or its team: explicit (set by hand through the API, CLI or UI), tag (the system's own owner or team tag), rule (an ownership rule), owner_team (team only: the owner's own team, since nothing else named one).
+	TeamBy *OwnerBasis `json:"team_by,omitempty"`
+
+	// TeamTag The system's team tag, when team_by is tag.
+	TeamTag *string `json:"team_tag,omitempty"`
 }
 
 // OwnerSource Where the owner and team came from: explicit (assigned through the API, CLI or UI), source (the system's own owner tag), rule (an ownership rule). Absent when the identity has no owner.
@@ -1157,8 +1340,8 @@ type TeamPage struct {
 // Time An RFC 3339 time.
 type Time = time.Time
 
-// ActionFilter defines model for ActionFilter.
-type ActionFilter = string
+// ActionFilter What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
+type ActionFilter = Action
 
 // ActorFilter defines model for ActorFilter.
 type ActorFilter = string
@@ -1282,7 +1465,7 @@ type ListEntitlementsParams struct {
 
 // ListEventsParams defines parameters for ListEvents.
 type ListEventsParams struct {
-	// Action Only events with this action, such as identity.created.
+	// Action Only events with this action, such as identity.created. An action Steward does not know is refused (400) with the list of those it does.
 	Action *ActionFilter `form:"action,omitempty" json:"action,omitempty"`
 
 	// ObjectType Only events about objects of this type, such as identity.
@@ -1293,6 +1476,9 @@ type ListEventsParams struct {
 
 	// Actor Only events by this actor, such as token:ci-bot.
 	Actor *ActorFilter `form:"actor,omitempty" json:"actor,omitempty"`
+
+	// Since Only events at or after this time (RFC 3339, such as 2025-01-31T12:00:00Z).
+	Since *time.Time `form:"since,omitempty" json:"since,omitempty"`
 
 	// Limit Items per page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
@@ -1698,7 +1884,7 @@ type ClientInterface interface {
 
 	// SetIdentityOwnerWithBody Assign an identity's owner and team
 	//
-	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -1707,7 +1893,7 @@ type ClientInterface interface {
 
 	// SetIdentityOwner Assign an identity's owner and team
 	//
-	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2188,7 +2374,7 @@ func (c *Client) ListIdentityLinks(ctx context.Context, id ID, reqEditors ...Req
 
 // SetIdentityOwnerWithBody Assign an identity's owner and team
 //
-// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2207,7 +2393,7 @@ func (c *Client) SetIdentityOwnerWithBody(ctx context.Context, id ID, contentTyp
 
 // SetIdentityOwner Assign an identity's owner and team
 //
-// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2833,6 +3019,18 @@ func NewListEventsRequest(server string, params *ListEventsParams) (*http.Reques
 		if params.Actor != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "actor", *params.Actor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Since != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "since", *params.Since, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -4643,7 +4841,7 @@ type ClientWithResponsesInterface interface {
 
 	// SetIdentityOwnerWithBodyWithResponse Assign an identity's owner and team
 	//
-	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -4652,7 +4850,7 @@ type ClientWithResponsesInterface interface {
 
 	// SetIdentityOwnerWithResponse Assign an identity's owner and team
 	//
-	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7825,7 +8023,7 @@ func (c *ClientWithResponses) ListIdentityLinksWithResponse(ctx context.Context,
 
 // SetIdentityOwnerWithBodyWithResponse Assign an identity's owner and team
 //
-// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -7840,7 +8038,7 @@ func (c *ClientWithResponses) SetIdentityOwnerWithBodyWithResponse(ctx context.C
 
 // SetIdentityOwnerWithResponse Assign an identity's owner and team
 //
-// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment); send null to leave one unset. Both null hands the identity back to source tags and ownership rules at the next sync or `steward apply`. Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -146,7 +146,7 @@ func TestSeed(t *testing.T) {
 				if err != nil {
 					t.Fatalf("VerifyAudit after %d events: %v", n, err)
 				}
-				ev, err := db.Events(ctx, steward.EventFilter{ListOptions: steward.ListOptions{Limit: 10}})
+				ev, err := db.Events(ctx, steward.EventFilter{Actor: "system:demo", ListOptions: steward.ListOptions{Limit: 10}})
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -2,10 +2,12 @@ package http_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,34 +18,52 @@ import (
 	stewardhttp "github.com/stewardhq/steward/http"
 )
 
+// TestErrorStatus holds the API to the domain's one error table, and the
+// document's list of error codes to the table's codes.
 func TestErrorStatus(t *testing.T) {
 	t.Parallel()
-	for _, tt := range []struct {
-		code   string
-		status int
-	}{
-		{steward.EINVALID, 400},
-		{steward.EUNAUTHORIZED, 401},
-		{steward.EFORBIDDEN, 403},
-		{steward.ENOTFOUND, 404},
-		{steward.ECONFLICT, 409},
-		{steward.ETOOLARGE, 413},
-		{steward.EINTERNAL, 500},
-		{steward.ENOTIMPL, 501},
-		{steward.EUNAVAILABLE, 503},
-		{"no-such-code", 500},
-	} {
-		t.Run(tt.code, func(t *testing.T) {
-			t.Parallel()
-			if got := stewardhttp.ErrorStatus(tt.code); got != tt.status {
-				t.Errorf("ErrorStatus(%q) = %d, want %d", tt.code, got, tt.status)
-			}
-			if tt.code != "no-such-code" {
-				if got := stewardhttp.StatusErrorCode(tt.status); got != tt.code {
-					t.Errorf("StatusErrorCode(%d) = %q, want %q", tt.status, got, tt.code)
-				}
-			}
-		})
+	var codes []string
+	for _, c := range steward.ErrorTable {
+		codes = append(codes, c.Code)
+		if got := stewardhttp.ErrorStatus(c.Code); got != c.HTTPStatus {
+			t.Errorf("ErrorStatus(%q) = %d, want %d", c.Code, got, c.HTTPStatus)
+		}
+		if got := stewardhttp.StatusErrorCode(c.HTTPStatus); got != c.Code {
+			t.Errorf("StatusErrorCode(%d) = %q, want %q", c.HTTPStatus, got, c.Code)
+		}
+	}
+	if got := stewardhttp.ErrorStatus("no-such-code"); got != 500 {
+		t.Errorf("an unknown code answers %d, want 500", got)
+	}
+	var doc struct {
+		Components struct {
+			Schemas struct {
+				Error struct {
+					Properties struct {
+						Error struct {
+							Properties struct {
+								Code struct {
+									Enum []string `json:"enum"`
+								} `json:"code"`
+							} `json:"properties"`
+						} `json:"error"`
+					} `json:"properties"`
+				} `json:"Error"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	b, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	documented := doc.Components.Schemas.Error.Properties.Error.Properties.Code.Enum
+	slices.Sort(codes)
+	slices.Sort(documented)
+	if !slices.Equal(codes, documented) {
+		t.Errorf("openapi.json lists error codes %v; the error table has %v", documented, codes)
 	}
 }
 
@@ -624,6 +644,8 @@ func TestClientErrors(t *testing.T) {
 		{"query too long", request{Target: "/api/v1/identities?q=" + strings.Repeat("x", 300), OutsideDocument: true}, 400, steward.EINVALID, "256"},
 		{"control character", request{Target: "/api/v1/identities?q=a%00b"}, 400, steward.EINVALID, "control"},
 		{"invalid UTF-8", request{Target: "/api/v1/events?actor=%C3%28"}, 400, steward.EINVALID, "UTF-8"},
+		{"unknown action", request{Target: "/api/v1/events?action=identity.exploded", OutsideDocument: true}, 400, steward.EINVALID, "identity.owner_changed"},
+		{"since not a time", request{Target: "/api/v1/events?since=yesterday", OutsideDocument: true}, 400, steward.EINVALID, "RFC 3339"},
 		{"unknown route", request{Target: "/api/v1/nothing-here"}, 404, steward.ENOTFOUND, "openapi.json"},
 		{"unknown version", request{Target: "/api/v2/identities"}, 404, steward.ENOTFOUND, ""},
 		{"trailing slash", request{Target: "/api/v1/identities/"}, 404, steward.ENOTFOUND, ""},
@@ -743,3 +765,41 @@ func TestRequestLog(t *testing.T) {
 		t.Errorf("a secret reached the log:\n%s", logs)
 	}
 }
+
+// TestEventsSince holds the since filter to the events' own times: what it
+// returns is exactly the events at or after the time given.
+func TestEventsSince(t *testing.T) {
+	t.Parallel()
+	ts := MustStartServer(t)
+	for i := range 3 {
+		ts.Post("/api/v1/teams", fmt.Sprintf(`{"name":"since-%d"}`, i)).Decode(t, &steward.Team{})
+	}
+	var all steward.Page[steward.Event]
+	ts.Get("/api/v1/events?limit=1000").Decode(t, &all)
+	if len(all.Items) < 4 {
+		t.Fatalf("only %d events", len(all.Items))
+	}
+	for _, from := range []time.Time{all.Items[0].Time, all.Items[len(all.Items)-2].Time, all.Items[len(all.Items)-1].Time.Add(time.Microsecond)} {
+		var want []int64
+		for _, e := range all.Items {
+			if !e.Time.Before(from) {
+				want = append(want, e.Seq)
+			}
+		}
+		var page steward.Page[steward.Event]
+		ts.Get("/api/v1/events?limit=1000&since="+url.QueryEscape(from.Format(time.RFC3339Nano))).Decode(t, &page)
+		var got []int64
+		for _, e := range page.Items {
+			got = append(got, e.Seq)
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("since %s: seqs %v, want %v", from.Format(time.RFC3339Nano), got, want)
+		}
+	}
+	var page steward.Page[steward.Event]
+	ts.Get("/api/v1/events?action=team.created&since="+url.QueryEscape(all.Items[0].Time.Format(time.RFC3339))).Decode(t, &page)
+	if len(page.Items) != 3 {
+		t.Errorf("team.created since the start: %d events, want 3", len(page.Items))
+	}
+}
+

@@ -4,8 +4,8 @@
 //
 // It translates between HTTP and the domain: query strings become
 // steward.*Filter values, JSON bodies become domain objects, and
-// steward.Error codes become HTTP statuses through the one table in
-// ErrorStatus.
+// steward.Error codes become HTTP statuses through the one table in the
+// domain (steward.ErrorTable).
 package http
 
 import (
@@ -26,47 +26,14 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-// codeMethodNotAllowed is the error code of a request whose path exists but
-// not with its method. It is HTTP's own concern, so it lives here rather than
-// among the domain codes.
-const codeMethodNotAllowed = "method_not_allowed"
-
-// errorStatus is the one table from error code to HTTP status. The CLI maps
-// the same codes to exit codes, so a caller learns the same thing whichever
-// way it reaches Steward.
-var errorStatus = map[string]int{
-	steward.EINVALID:      http.StatusBadRequest,
-	steward.EUNAUTHORIZED: http.StatusUnauthorized,
-	steward.EFORBIDDEN:    http.StatusForbidden,
-	steward.ENOTFOUND:     http.StatusNotFound,
-	codeMethodNotAllowed:  http.StatusMethodNotAllowed,
-	steward.ECONFLICT:     http.StatusConflict,
-	steward.ETOOLARGE:     http.StatusRequestEntityTooLarge,
-	steward.EINTERNAL:     http.StatusInternalServerError,
-	steward.ENOTIMPL:      http.StatusNotImplemented,
-	steward.EUNAVAILABLE:  http.StatusServiceUnavailable,
-}
-
-// ErrorStatus returns the HTTP status for a steward error code, and 500 for
-// a code it does not know.
-func ErrorStatus(code string) int {
-	if status, ok := errorStatus[code]; ok {
-		return status
-	}
-	return http.StatusInternalServerError
-}
+// ErrorStatus returns the HTTP status for a steward error code from the one
+// error table (steward.ErrorTable), and 500 for a code it does not know.
+func ErrorStatus(code string) int { return steward.HTTPStatus(code) }
 
 // StatusErrorCode is the inverse of ErrorStatus, for clients that receive a
 // status without a JSON error body (from a proxy, say). It returns EINTERNAL
 // for a status the table does not hold.
-func StatusErrorCode(status int) string {
-	for code, s := range errorStatus {
-		if s == status {
-			return code
-		}
-	}
-	return steward.EINTERNAL
-}
+func StatusErrorCode(status int) string { return steward.CodeOfHTTPStatus(status) }
 
 // ErrorResponse is the body of every error response:
 // {"error": {"code": "...", "message": "..."}}.

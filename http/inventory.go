@@ -184,15 +184,16 @@ func (s *Server) listGrants(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listEvents(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseListQuery(r, "action", "object_type", "object_id", "actor")
+	q, err := parseListQuery(r, "action", "object_type", "object_id", "actor", "since")
 	if err != nil {
 		return err
 	}
 	f := steward.EventFilter{
-		Action:      q.text("action"),
+		Action:      enumParam(q, "action", steward.Action.Validate),
 		ObjectType:  q.text("object_type"),
 		ObjectID:    q.text("object_id"),
 		Actor:       q.text("actor"),
+		Since:       q.time("since"),
 		ListOptions: q.page(),
 	}
 	return listPage(w, r, q, f, s.Store.Events)

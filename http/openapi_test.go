@@ -193,6 +193,8 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"TaskStatus", names(steward.TaskStatuses)},
 		{"CredentialStatus", names(steward.CredentialStatuses)},
 		{"LinkKind", names(steward.LinkKinds)},
+		{"OwnerBasis", names(steward.OwnerBases)},
+		{"Action", names(steward.Actions)},
 	}
 	compared := map[string]bool{}
 	for _, tt := range enums {

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
@@ -135,6 +136,20 @@ func enumParam[T ~string](q *listQuery, name string, validate func(T) error) T {
 		return ""
 	}
 	return v
+}
+
+// time returns an RFC 3339 time parameter, or the zero time when absent.
+func (q *listQuery) time(name string) time.Time {
+	v := q.get(name)
+	if v == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		q.fail(steward.Errorf(steward.EINVALID, "Query parameter %s must be an RFC 3339 time, such as 2025-01-31T12:00:00Z; got %q.", name, truncate(v, 64)))
+		return time.Time{}
+	}
+	return t
 }
 
 // teamOrNone returns a team id parameter that may also be -1, which

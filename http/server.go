@@ -242,7 +242,7 @@ func (s *Server) fallback(label string, ui http.Handler) http.Handler {
 		if _, pattern := s.allowMux.Handler(r); pattern != "" {
 			if methods, ok := s.allowed[pattern]; ok {
 				w.Header().Set("Allow", strings.Join(methods, ", "))
-				s.writeError(w, r, steward.Errorf(codeMethodNotAllowed, "%s is not allowed on %s; use %s.",
+				s.writeError(w, r, steward.Errorf(steward.EMETHOD, "%s is not allowed on %s; use %s.",
 					truncate(r.Method, 32), pattern, strings.Join(methods, " or ")))
 				return
 			}

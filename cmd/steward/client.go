@@ -159,9 +159,16 @@ func printIdentity(e *env, output string, body []byte, i *client.IdentityView) e
 	if output == "json" {
 		return writeAnswer(e.stdout, body)
 	}
-	owner := orDash(ownerLabel(*i))
-	if i.OwnerSource != nil && *i.OwnerSource != "" {
+	// Why each is what it is: "rule payments-k8s", "set by hand", ….
+	owner, team := orDash(ownerLabel(*i)), orDash(deref(i.TeamName))
+	why := ownerReason(i.OwnerReason)
+	if w := why.OwnerWords(); w != "" {
+		owner += " (" + w + ")"
+	} else if i.OwnerSource != nil && *i.OwnerSource != "" {
 		owner += " (" + string(*i.OwnerSource) + ")"
+	}
+	if w := why.TeamWords(); w != "" && i.TeamId != nil {
+		team += " (" + w + ")"
 	}
 	created := "unknown" // the identity's system does not say; not when Steward saw it
 	if i.CreatedAt != nil {
@@ -178,7 +185,7 @@ func printIdentity(e *env, output string, body []byte, i *client.IdentityView) e
 	for _, row := range [][2]string{
 		{"ID", strconv.FormatInt(i.Id, 10)}, {"Name", i.Name}, {"External ID", i.ExternalId}, {"Kind", string(i.Kind)},
 		{"System", deref(i.SystemName)}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
-		{"Owner", owner}, {"Team", orDash(deref(i.TeamName))}, {"Status", string(i.Status)},
+		{"Owner", owner}, {"Team", team}, {"Status", string(i.Status)},
 		{"Created", created}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
 	} {
 		fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
@@ -205,9 +212,11 @@ func newIdentitiesSetOwnerCmd(e *env) *cobra.Command {
 		Short: "Assign an identity's owner and team explicitly",
 		Long: `Assign an identity's owner (a person) and team explicitly. An explicit
 assignment is kept until someone assigns again: syncs, source tags and
-ownership rules do not change it. What is not given is left unset: --owner-id
-alone assigns no team. --clear removes the assignment and hands the identity
-back to source tags and ownership rules at the next sync or 'steward apply'.`,
+ownership rules do not change it. --owner-id alone gives the identity its
+owner's team, which follows the owner if they move; --team-id names a team
+that stays. --clear removes the assignment and hands the identity back to
+source tags and ownership rules at its next re-resolution (a sync that
+changes it, a people sync, 'steward apply').`,
 		Example: `  steward identities set-owner 4711 --owner-id 42 --team-id 7
   steward identities set-owner 4711 --clear`,
 		Args: cobra.ExactArgs(1),
@@ -351,4 +360,18 @@ func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// ownerReason is the answer's owner_reason as the domain's, for its words.
+func ownerReason(r *client.OwnerReason) steward.OwnerReason {
+	if r == nil {
+		return steward.OwnerReason{}
+	}
+	basis := func(b *client.OwnerBasis) steward.OwnerBasis {
+		if b == nil {
+			return ""
+		}
+		return steward.OwnerBasis(*b)
+	}
+	return steward.OwnerReason{OwnerBy: basis(r.OwnerBy), TeamBy: basis(r.TeamBy), Rule: deref(r.Rule), OwnerTag: deref(r.OwnerTag), TeamTag: deref(r.TeamTag)}
 }

@@ -27,40 +27,29 @@ func main() {
 	os.Exit(Run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-// Exit codes, one per error code, so that scripts can tell a missing object
-// from a refused token without parsing text.
+// Exit codes, one per error code (steward.ErrorTable), so that scripts can
+// tell a missing object from a refused token without parsing text.
 const (
-	ExitOK           = 0
-	ExitInternal     = 1
-	ExitInvalid      = 2 // bad flags, arguments or input
-	ExitNotFound     = 3
-	ExitUnauthorized = 4 // no valid token, or not allowed
-	ExitConflict     = 5
-	ExitUnavailable  = 6 // the store or server cannot be reached
-	ExitAuditBroken  = 7 // steward audit verify found a broken chain
+	ExitOK           = steward.ExitOK
+	ExitInternal     = steward.ExitInternal
+	ExitInvalid      = steward.ExitInvalid // bad flags, arguments or input
+	ExitNotFound     = steward.ExitNotFound
+	ExitUnauthorized = steward.ExitUnauthorized // no valid token, or not allowed
+	ExitConflict     = steward.ExitConflict
+	ExitUnavailable  = steward.ExitUnavailable // the store or server cannot be reached
+	ExitAuditBroken  = steward.ExitAuditBroken // steward audit verify found a broken chain
 )
 
-// exitCode maps an error to the process exit code.
+// exitCode maps an error to the process exit code through the one error
+// table; a broken audit chain is not an error code but has its own exit.
 func exitCode(err error) int {
 	var ce *steward.ChainError
 	if errors.As(err, &ce) {
 		return ExitAuditBroken
-	}
-	switch steward.ErrorCode(err) {
-	case "":
+	} else if err == nil {
 		return ExitOK
-	case steward.EINVALID, steward.ETOOLARGE:
-		return ExitInvalid
-	case steward.ENOTFOUND:
-		return ExitNotFound
-	case steward.EUNAUTHORIZED, steward.EFORBIDDEN:
-		return ExitUnauthorized
-	case steward.ECONFLICT:
-		return ExitConflict
-	case steward.EUNAVAILABLE:
-		return ExitUnavailable
 	}
-	return ExitInternal
+	return steward.ExitCode(steward.ErrorCode(err))
 }
 
 // env is what every command shares: where to write and how to log.

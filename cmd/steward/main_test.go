@@ -5,6 +5,7 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"path/filepath"
@@ -225,5 +226,22 @@ func TestServeDemo(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30s of cancel")
+	}
+}
+
+// TestExitCodes holds the CLI to the domain's one error table: every code
+// exits with its row's code, through the same function every command uses.
+func TestExitCodes(t *testing.T) {
+	t.Parallel()
+	for _, c := range steward.ErrorTable {
+		if got := exitCode(steward.Errorf(c.Code, "x")); got != c.ExitCode {
+			t.Errorf("%s: exit %d, want %d", c.Code, got, c.ExitCode)
+		}
+	}
+	if got := exitCode(fmt.Errorf("wrapped: %w", &steward.ChainError{Seq: 2})); got != ExitAuditBroken {
+		t.Errorf("broken chain: exit %d, want %d", got, ExitAuditBroken)
+	}
+	if got := exitCode(nil); got != ExitOK {
+		t.Errorf("nil: exit %d", got)
 	}
 }

@@ -125,8 +125,33 @@ func TestOwnerCommands(t *testing.T) {
 	owner, other := people.Items[0], people.Items[1]
 
 	code, out, errOut = cli("identities", "set-owner", id, "--owner-id", fmt.Sprint(owner.ID))
-	if code != 0 || !strings.Contains(out, owner.Name+" (explicit)") {
+	if code != 0 || !strings.Contains(out, owner.Name+" (set by hand)") || (owner.TeamID != nil && !strings.Contains(out, "(the owner's team)")) {
 		t.Fatalf("set-owner: exit %d\n%s%s", code, out, errOut)
+	}
+
+	// The change is in the audit log, and audit list finds it by action,
+	// object and time.
+	var events steward.Page[steward.Event]
+	code, out, errOut = cli("audit", "list", "--action", "identity.owner_changed", "--object", "identity:"+id, "--since", "1h", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &events); code != 0 || err != nil || len(events.Items) != 1 {
+		t.Fatalf("audit list -o json: exit %d, %v\n%s%s", code, err, out, errOut)
+	}
+	if p, err := events.Items[0].Payload(); err != nil || *p.(*steward.OwnerChanged).OwnerID != owner.ID {
+		t.Fatalf("owner change event: %s %v", events.Items[0].Data, err)
+	}
+	code, out, errOut = cli("audit", "list", "--object", "identity:"+id)
+	if code != 0 || !strings.Contains(out, "SEQ") || !strings.Contains(out, "identity.owner_changed") || !strings.Contains(out, "identity:"+id) {
+		t.Fatalf("audit list: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = cli("audit", "list", "--action", "identity.owner_changed", "--since", "2999-01-01")
+	if code != 0 || strings.Contains(out, "identity.owner_changed") {
+		t.Fatalf("audit list --since the future: exit %d\n%s", code, out)
+	}
+	if code, _, errOut := cli("audit", "list", "--action", "identity.exploded"); code != ExitInvalid || !strings.Contains(errOut, "identity.owner_changed") {
+		t.Fatalf("audit list with an unknown action: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cli("audit", "list", "--since", "last tuesday"); code != ExitInvalid || !strings.Contains(errOut, "--since") {
+		t.Fatalf("audit list with a bad --since: exit %d %s", code, errOut)
 	}
 	var v steward.IdentityView
 	code, out, _ = cli("identities", "get", id, "-o", "json")

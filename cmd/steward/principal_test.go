@@ -48,7 +48,7 @@ func TestLocalCommandsNameTheOSUser(t *testing.T) {
 			if ev.Actor != want {
 				t.Errorf("%s: event %d %s: actor %q, want %q", filepath.Base(path), ev.Seq, ev.Action, ev.Actor, want)
 			}
-			actions = append(actions, ev.Action)
+			actions = append(actions, string(ev.Action))
 		}
 	}
 	// Each command wrote at least one event: the test saw them all.

@@ -211,3 +211,100 @@ func shot(t *testing.T, ctx context.Context, name string) {
 	}
 	t.Logf("screenshot: %s", path)
 }
+
+// TestBrowserAudit walks the Audit page in a real headless Chromium: a
+// change made in the UI appears at the top of the log, a filter narrows the
+// log to one identity's history by the form, a bad filter says why, and an
+// event's link opens the identity it is about.
+func TestBrowserAudit(t *testing.T) {
+	t.Parallel()
+	_, err := os.Stat(chromiumPath)
+	testenv.Require(t, "chromium", err == nil, chromiumPath+" not found: apt-get install chromium")
+
+	f := MustFixture(t)
+	ts := httptest.NewServer(f.Handler)
+	defer ts.Close()
+	ctx := newBrowser(t)
+	run := func(step string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(ctx, actions...); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	location := func() string {
+		t.Helper()
+		u, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatalf("location: %v", err)
+		}
+		return strings.TrimPrefix(u, ts.URL)
+	}
+	submit := func(step, sel string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(sel)))); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+
+	run("open sign-in", chromedp.Navigate(ts.URL+"/audit"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), f.Token))
+	submit("sign in", `form[action="/signin"] button[type=submit]`)
+	run("wait for the audit log", chromedp.WaitVisible(chromedp.ID("events")))
+	if got := location(); got != "/audit" {
+		t.Fatalf("after sign-in the browser is at %q, want /audit", got)
+	}
+	// The newest event is the sign-in itself, by the token, on the token.
+	if got := text("#events tbody tr:first-child"); !strings.Contains(got, "session.created") || !strings.Contains(got, "token:alice") {
+		t.Errorf("newest event = %q, want the sign-in", got)
+	}
+
+	// Assign ledger-export-bot's owner on its page; the log shows why.
+	run("open the identity", chromedp.Navigate(ts.URL+"/identities/4"), chromedp.WaitVisible(chromedp.ID("owner-form")),
+		chromedp.SetValue(chromedp.ID("owner-id"), "3"), chromedp.SetValue(chromedp.ID("team-id"), ""))
+	submit("set the owner", `#owner-form button[type=submit]`)
+	if got := text("#owner-source"); got != "owner: set by hand; team: the owner's team" {
+		t.Errorf("why this owner = %q", got)
+	}
+	submit("open audit", `nav.side a[href="/audit"]`)
+	if got := text("#events tbody tr:first-child"); !strings.Contains(got, "task.closed") {
+		t.Errorf("newest event = %q, want the gap closing", got)
+	}
+	if got := text("#events tbody tr:nth-child(2)"); !strings.Contains(got, "identity.owner_changed") ||
+		!strings.Contains(got, "identity ledger-export-bot") || !strings.Contains(got, "owner Grace Hopper, team ledger") {
+		t.Errorf("second event = %q, want the owner change in words", got)
+	}
+
+	// Filter by the form: the identity's history, owner changes only.
+	run("choose the filters", chromedp.SetValue(chromedp.ID("f-action"), "identity.owner_changed"),
+		chromedp.SetValue(chromedp.ID("f-object"), "identity"), chromedp.SendKeys(chromedp.ID("f-object-id"), "4"),
+		chromedp.SendKeys(chromedp.ID("f-since"), "7d"))
+	submit("apply the filters", `.filters button[type=submit]`)
+	if got := location(); got != "/audit?action=identity.owner_changed&since=7d&object=identity&object_id=4" {
+		t.Errorf("filtered URL = %q; every view must be linkable", got)
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Nodes(chromedp.CSSAll("#events tbody tr")))
+	if err != nil || len(rows) != 1 {
+		t.Fatalf("the filter shows %d rows (err %v), want the one owner change", len(rows), err)
+	}
+	shot(t, ctx, "audit.png")
+
+	// The event links to its object.
+	submit("open the event's object", `#events tbody a[href="/identities/4"]`)
+	if got := text("h1"); got != "ledger-export-bot" {
+		t.Errorf("the event's link opens %q", got)
+	}
+
+	// A filter that cannot be read says why, beside the form.
+	run("bad since", chromedp.Navigate(ts.URL+"/audit?since=last+tuesday"), chromedp.WaitVisible(chromedp.ID("filter-error")))
+	if got := text("#filter-error"); !strings.Contains(got, "not a time") {
+		t.Errorf("filter error = %q", got)
+	}
+}

@@ -120,7 +120,7 @@ type gapBadge struct {
 }
 
 // ownerSourceWords says where an owner came from, in the words of the
-// ownership docs.
+// ownership docs: for an identity recorded before Steward kept the reason.
 var ownerSourceWords = map[steward.OwnerSource]string{
 	steward.OwnerExplicit: "explicit: assigned in Steward",
 	steward.OwnerFromTag:  "source: the system's owner tag",
@@ -191,7 +191,9 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 		Attested:    s.timeText(iv.AttestedAt, "never"),
 		Form:        form,
 	}
-	if p.OwnerSource == "" {
+	if why := ownerWhy(iv.OwnerReason); why != "" {
+		p.OwnerSource = why
+	} else if p.OwnerSource == "" {
 		p.OwnerSource = string(iv.OwnerSource)
 	}
 	if iv.OwnerID != nil {
@@ -322,7 +324,9 @@ func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *id
 	if iv.OwnerID != nil {
 		owner = strconv.FormatInt(*iv.OwnerID, 10)
 	}
-	if iv.TeamID != nil {
+	// A team that came from the owner shows as "the owner's team", so that
+	// setting the form again keeps it following the owner.
+	if iv.TeamID != nil && iv.OwnerReason.TeamBy != steward.BasisOwnerTeam {
 		team = strconv.FormatInt(*iv.TeamID, 10)
 	}
 	if p.Form.Error != "" && !p.Form.Attesting {
@@ -335,7 +339,8 @@ func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *id
 	if err != nil {
 		return err
 	}
-	p.Teams = teamOptions(teams, team, option{Value: "", Label: "no team"})
+	// An owner without a team named gets their own team.
+	p.Teams = teamOptions(teams, team, option{Value: "", Label: "the owner's team"})
 	p.PersonQuery = strings.TrimSpace(r.URL.Query().Get("person_q"))
 	p.People, p.PeopleHint, err = s.personChoices(ctx, iv, p.PersonQuery, owner)
 	return err
@@ -463,4 +468,17 @@ func gapClass(g steward.GapKind) string {
 		return "badge-bad"
 	}
 	return "badge-warn"
+}
+
+// ownerWhy says why an identity has its owner and its team, in words:
+// "owner: rule payments-k8s; team: the owner's team".
+func ownerWhy(r steward.OwnerReason) string {
+	var parts []string
+	if w := r.OwnerWords(); w != "" {
+		parts = append(parts, "owner: "+w)
+	}
+	if w := r.TeamWords(); w != "" {
+		parts = append(parts, "team: "+w)
+	}
+	return strings.Join(parts, "; ")
 }

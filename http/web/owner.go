@@ -168,11 +168,15 @@ func ownerName(iv *steward.IdentityView) string {
 }
 
 func teamWords(iv *steward.IdentityView) string {
+	why := ""
+	if iv.OwnerReason.TeamBy == steward.BasisOwnerTeam {
+		why = " (the owner's team)"
+	}
 	switch {
 	case iv.TeamName != "":
-		return ", team " + iv.TeamName
+		return ", team " + iv.TeamName + why
 	case iv.TeamID != nil:
-		return ", team " + strconv.FormatInt(*iv.TeamID, 10)
+		return ", team " + strconv.FormatInt(*iv.TeamID, 10) + why
 	}
 	return ", no team"
 }

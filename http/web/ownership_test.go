@@ -321,7 +321,7 @@ func TestOwnerForm(t *testing.T) {
 	res, body = f.Follow(t, res, session)
 	for _, want := range []string{
 		"Assigned ledger-export-bot to Grace Hopper, team ledger.",
-		`<dd id="owner-source">explicit: assigned in Steward</dd>`,
+		`<dd id="owner-source">owner: set by hand; team: set by hand</dd>`,
 		`<dd id="open-gaps"><span class="muted">none</span></dd>`,
 		`<option value="3" selected>Grace Hopper`,
 		`id="attest-form"`, `name="person_id" inputmode="numeric" value="3"`,
@@ -332,6 +332,18 @@ func TestOwnerForm(t *testing.T) {
 	}
 	if gaps := f.MustGaps(t, steward.GapFilter{TeamID: f.teamLed}); len(gaps) != 0 {
 		t.Errorf("gaps remain: %+v", gaps)
+	}
+
+	// An owner alone brings the owner's team, and the page says so.
+	res, _ = f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner_id": {"3"}, "next": {"/identities/4"}})
+	_, body = f.Follow(t, res, session)
+	for _, want := range []string{
+		"Assigned ledger-export-bot to Grace Hopper, team ledger (the owner&#39;s team).",
+		`<dd id="owner-source">owner: set by hand; team: the owner&#39;s team</dd>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("after set-owner without a team the page lacks %q", want)
+		}
 	}
 
 	// Clearing hands it back to rules; with none, it is unowned again.

@@ -30,7 +30,7 @@ var navSections = []navSection{
 	{"Exceptions", "/exceptions", false},
 	{"Reviews", "/reviews", false},
 	{"Backlog", "/backlog", false},
-	{"Audit", "/audit", false},
+	{"Audit", "/audit", true},
 }
 
 // navItem is a navSection as one page shows it.
@@ -68,6 +68,7 @@ func parsePages() map[string]*template.Template {
 		"inventory": {"templates/head.html", "templates/layout.html", "templates/inventory.html", "templates/time.html"},
 		"identity":  {"templates/head.html", "templates/layout.html", "templates/identity.html", "templates/time.html"},
 		"ownership": {"templates/head.html", "templates/layout.html", "templates/ownership.html", "templates/time.html"},
+		"audit":     {"templates/head.html", "templates/layout.html", "templates/audit.html", "templates/time.html"},
 		"error":     {"templates/head.html", "templates/layout.html", "templates/error.html"},
 		"coming":    {"templates/head.html", "templates/layout.html", "templates/coming.html"},
 	}

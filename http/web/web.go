@@ -59,6 +59,7 @@ type Store interface {
 	steward.SyncRunReader
 	steward.Authenticator
 	steward.SessionStore
+	steward.AuditReader
 }
 
 //go:embed templates/*.html
@@ -124,6 +125,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /identities/{id}/owner", s.session(s.setOwner))
 	mux.Handle("POST /identities/{id}/attest", s.session(s.attest))
 	mux.Handle("GET /ownership", s.session(s.ownership))
+	mux.Handle("GET /audit", s.session(s.audit))
 	for _, n := range navSections {
 		if !n.Live {
 			mux.Handle("GET "+n.Path, s.session(s.coming))
@@ -340,30 +342,9 @@ func (s *server) logError(r *http.Request, err error) {
 		"method", r.Method, "path", r.URL.Path, "err", err)
 }
 
-// errorStatus maps an error's code to the page status. It mirrors the API's
-// table so that the UI and the API answer a cause alike; the UI keeps its own
-// copy because adapters do not import each other.
-func errorStatus(err error) int {
-	switch steward.ErrorCode(err) {
-	case steward.EINVALID:
-		return http.StatusBadRequest
-	case steward.ENOTFOUND:
-		return http.StatusNotFound
-	case steward.ECONFLICT:
-		return http.StatusConflict
-	case steward.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case steward.EFORBIDDEN:
-		return http.StatusForbidden
-	case steward.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case steward.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	case steward.ENOTIMPL:
-		return http.StatusNotImplemented
-	}
-	return http.StatusInternalServerError
-}
+// errorStatus maps an error's code to the page status through the one error
+// table in the domain, so that the UI and the API answer a cause alike.
+func errorStatus(err error) int { return steward.HTTPStatus(steward.ErrorCode(err)) }
 
 func (s *server) notFound(w http.ResponseWriter, r *http.Request) {
 	s.renderError(w, r, nil, http.StatusNotFound, "Page not found",

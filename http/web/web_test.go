@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 	"net/http"
@@ -583,7 +584,7 @@ func TestLayout(t *testing.T) {
 		`<main id="main"`,
 		`<a href="/inventory" aria-current="page">Inventory</a>`,
 		`<a href="/dashboard">Dashboard <span class="soon">coming</span></a>`,
-		`<a href="/audit">Audit <span class="soon">coming</span></a>`,
+		`<a href="/audit">Audit</a>`, `<a href="/reviews">Reviews <span class="soon">coming</span></a>`,
 		`<form method="post" action="/signout">`,
 		`<label for="f-q">`, `<label for="f-kind">`, `<label for="f-env">`, `<label for="f-status">`,
 		`<label for="f-system">`, `<label for="f-team">`, `<label for="f-owner">`,
@@ -652,5 +653,19 @@ func TestRelative(t *testing.T) {
 				t.Errorf("relative(-%v) = %q, want %q", tt.d, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestErrorPageStatus holds the web UI's pages to the domain's one error
+// table.
+func TestErrorPageStatus(t *testing.T) {
+	t.Parallel()
+	for _, c := range steward.ErrorTable {
+		if got := errorStatus(steward.Errorf(c.Code, "x")); got != c.HTTPStatus {
+			t.Errorf("%s: page status %d, want %d", c.Code, got, c.HTTPStatus)
+		}
+	}
+	if got := errorStatus(errors.New("disk on fire")); got != 500 {
+		t.Errorf("an internal error shows %d, want 500", got)
 	}
 }

@@ -7,13 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"strings"
 
 	"github.com/stewardhq/steward"
 )
 
 // appendEvent adds one event to the audit chain inside tx.
-func (d *DB) appendEvent(ctx context.Context, tx querier, action, objectType, objectID string, data any) error {
+func (d *DB) appendEvent(ctx context.Context, tx querier, action steward.Action, objectType, objectID string, data any) error {
 	return d.appendEvents(ctx, tx, []pendingEvent{{action: action, objectType: objectType, objectID: objectID, data: data}})
 }
 
@@ -36,6 +37,9 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 	now, actor := d.now(), steward.ActorFrom(ctx)
 	rows := make([][]any, len(events))
 	for i, p := range events {
+		if err := steward.CheckPayload(p.action, p.data); err != nil {
+			return err
+		}
 		raw := []byte("{}")
 		if p.data != nil {
 			var err error
@@ -84,14 +88,26 @@ func (d *DB) Events(ctx context.Context, f steward.EventFilter) (*steward.Page[s
 	if err != nil {
 		return nil, err
 	}
-	where, args := []string{"seq > ?"}, []any{after}
-	for _, c := range []struct{ col, v string }{{"action", f.Action}, {"object_type", f.ObjectType}, {"object_id", f.ObjectID}, {"actor", f.Actor}} {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	where, args, order := []string{"seq > ?"}, []any{after}, "seq"
+	if f.NewestFirst {
+		where, order = []string{"seq < ?"}, "seq DESC"
+		if after == 0 {
+			args = []any{int64(math.MaxInt64)}
+		}
+	}
+	for _, c := range []struct{ col, v string }{{"action", string(f.Action)}, {"object_type", f.ObjectType}, {"object_id", f.ObjectID}, {"actor", f.Actor}} {
 		if c.v != "" {
 			where, args = append(where, c.col+" = ?"), append(args, c.v)
 		}
 	}
+	if !f.Since.IsZero() {
+		where, args = append(where, "time >= ?"), append(args, micro(f.Since))
+	}
 	args = append(args, limit+1)
-	rows, err := d.read.QueryContext(ctx, d.q(`SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY seq LIMIT ?`), args...)
+	rows, err := d.read.QueryContext(ctx, d.q(`SELECT `+eventColumns+` FROM events WHERE `+strings.Join(where, " AND ")+` ORDER BY `+order+` LIMIT ?`), args...)
 	if err != nil {
 		return nil, err
 	}

@@ -72,7 +72,8 @@ func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 		out = append(out, t)
 	}
 	if len(b.Identities) > 0 {
-		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source"}}
+		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source",
+			"owner_by", "team_by", "owner_rule"}}
 		for i := range b.Identities {
 			r := &b.Identities[i]
 			if r.UpdatedAt.IsZero() && r.CreatedAt != nil {
@@ -85,8 +86,10 @@ func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 			} else if err := r.Validate(); err != nil {
 				return nil, bad("identities", i, r.ID, err)
 			}
+			rs := ownerReason(r)
 			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
-				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), microPtr(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r))})
+				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), microPtr(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r)),
+				string(rs.OwnerBy), string(rs.TeamBy), rs.Rule})
 		}
 		out = append(out, t)
 	}
@@ -149,7 +152,7 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 	for _, t := range tables {
 		counts[t.name] = len(t.rows)
 	}
-	data := map[string]any{"source": b.Source, "rows": counts}
+	data := steward.InventoryLoaded{Source: b.Source, Rows: counts}
 	err = d.bigTx(ctx, func(c *sql.Conn) error {
 		for _, t := range tables {
 			if err := d.copyRows(ctx, c, t.name, t.cols, t.rows); err != nil {
@@ -186,8 +189,8 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 			}
 			opened, closed = opened+gaps.opened, closed+gaps.closed
 		}
-		data["gaps_opened"], data["gaps_closed"] = opened, closed
-		return d.appendEvent(ctx, c, "inventory.loaded", "inventory", "", data)
+		data.GapsOpened, data.GapsClosed = opened, closed
+		return d.appendEvent(ctx, c, steward.ActionInventoryLoaded, steward.ObjectInventory, "", data)
 	})
 	if isUnique(err) {
 		return steward.Errorf(steward.ECONFLICT, "The batch repeats an id or a unique key, or one is taken already.")
@@ -286,6 +289,23 @@ func (d *DB) Optimize(ctx context.Context) error {
 // ownerSource is how a bulk-loaded identity got its owner: loaded rows carry
 // assignments made elsewhere (the demo, an export of another tool), which
 // count as explicit.
+// ownerReason is what a bulk-loaded identity records of why it has its
+// owner: what the batch says, or, for an owner and team given without a
+// reason, that they were set by hand (as its owner source says).
+func ownerReason(i *steward.Identity) steward.OwnerReason {
+	if i.OwnerReason != (steward.OwnerReason{}) || ownerSource(i) != steward.OwnerExplicit {
+		return i.OwnerReason
+	}
+	var r steward.OwnerReason
+	if i.OwnerID != nil {
+		r.OwnerBy = steward.BasisExplicit
+	}
+	if i.TeamID != nil {
+		r.TeamBy = steward.BasisExplicit
+	}
+	return r
+}
+
 func ownerSource(i *steward.Identity) steward.OwnerSource {
 	if i.OwnerSource != "" {
 		return i.OwnerSource

@@ -54,3 +54,10 @@ func Checkpoint(ctx context.Context, d *DB) error { return d.checkpoint(ctx) }
 // MigrateUpTo applies the migrations of d up to version, so that a test can
 // write rows as an older Steward did before applying the rest.
 func MigrateUpTo(ctx context.Context, d *DB, version int) error { return d.migrate(ctx, version) }
+
+// ExecRaw runs statements on d's writer behind the store's back, for tests
+// that set up what an older version of Steward left.
+func ExecRaw(ctx context.Context, d *DB, query string) error {
+	_, err := d.write.ExecContext(ctx, query)
+	return err
+}

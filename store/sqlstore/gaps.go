@@ -73,7 +73,7 @@ func (d *DB) refreshGapsOf(ctx context.Context, q querier, ev *eventSink, fresh 
 			return n, err
 		}
 		for _, o := range open {
-			if err := ev.emit(ctx, "task.opened", "task", o.task, map[string]any{"kind": steward.TaskKindOwnershipGap, "gap": gap, "identity_id": o.identity, "due_at": due}); err != nil {
+			if err := ev.emit(ctx, steward.ActionTaskOpened, steward.ObjectTask, o.task, steward.TaskOpened{Kind: steward.TaskKindOwnershipGap, Gap: gap, IdentityID: o.identity, DueAt: due}); err != nil {
 				return n, err
 			}
 		}
@@ -88,7 +88,7 @@ func (d *DB) refreshGapsOf(ctx context.Context, q querier, ev *eventSink, fresh 
 			return n, err
 		}
 		for _, id := range closed {
-			if err := ev.emit(ctx, "task.closed", "task", id, map[string]any{"gap": gap, "reason": "gap healed"}); err != nil {
+			if err := ev.emit(ctx, steward.ActionTaskClosed, steward.ObjectTask, id, steward.TaskClosed{Gap: gap, Reason: "gap healed"}); err != nil {
 				return n, err
 			}
 			n.closed++
@@ -238,28 +238,16 @@ func (d *DB) SetOwner(ctx context.Context, identityID int64, a steward.OwnerAssi
 		} else if err != nil {
 			return err
 		}
-		if a.OwnerID != nil {
-			if err := d.exists(ctx, tx, "people", *a.OwnerID, "person"); err != nil {
-				return err
-			}
-		}
-		if a.TeamID != nil {
-			if err := d.exists(ctx, tx, "teams", *a.TeamID, "team"); err != nil {
-				return err
-			}
-		}
-		src := steward.OwnerExplicit
-		if a.OwnerID == nil && a.TeamID == nil {
-			src = steward.OwnerNone // handed back to rules at the next sync
-		}
-		if _, err := tx.ExecContext(ctx, d.q(`UPDATE identities SET owner_id = ?, team_id = ?, owner_source = ?, updated_at = ? WHERE id = ?`),
-			idPtr(a.OwnerID), idPtr(a.TeamID), string(src), micro(d.now()), identityID); err != nil {
+		to, err := d.assignOwner(ctx, tx, a.OwnerID, a.TeamID, "person")
+		if err != nil {
 			return err
 		}
-		if err := d.appendEvent(ctx, tx, "identity.owner_changed", "identity", idStr(identityID), map[string]any{
-			"owner_id": a.OwnerID, "team_id": a.TeamID, "owner_source": src,
-			"old_owner_id": fromNullID(oldOwner), "old_team_id": fromNullID(oldTeam), "old_owner_source": oldSource,
-		}); err != nil {
+		if _, err := tx.ExecContext(ctx, d.q(`UPDATE identities SET owner_id = ?, team_id = ?, owner_source = ?, owner_by = ?, team_by = ?, owner_rule = ?,
+			updated_at = ? WHERE id = ?`), append(ownerVals(&to), micro(d.now()), identityID)...); err != nil {
+			return err
+		}
+		if err := d.appendEvent(ctx, tx, steward.ActionIdentityOwnerChanged, steward.ObjectIdentity, idStr(identityID),
+			ownerChanged(&to, fromNullID(oldOwner), fromNullID(oldTeam), oldSource)); err != nil {
 			return err
 		}
 		ev := &eventSink{d: d, c: tx}
@@ -296,7 +284,7 @@ func (d *DB) Attest(ctx context.Context, identityID int64, a steward.Attestation
 		if _, err := tx.ExecContext(ctx, d.q(`UPDATE identities SET attested_at = ?, attested_by = ? WHERE id = ?`), micro(now), a.PersonID, identityID); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "identity.attested", "identity", idStr(identityID), map[string]any{"person_id": a.PersonID, "note": a.Note})
+		return d.appendEvent(ctx, tx, steward.ActionIdentityAttested, steward.ObjectIdentity, idStr(identityID), steward.IdentityAttested{PersonID: a.PersonID, Note: a.Note})
 	})
 	if err != nil {
 		return nil, err

@@ -146,13 +146,20 @@ func (d *DB) CreateTeam(ctx context.Context, t *steward.Team) error {
 		} else if err != nil {
 			return err
 		}
-		if err := d.appendEvent(ctx, tx, "team.created", "team", idStr(t.ID), t); err != nil {
+		if err := d.appendEvent(ctx, tx, steward.ActionTeamCreated, steward.ObjectTeam, idStr(t.ID), teamCreated(t)); err != nil {
 			return err
 		}
 		// A team tag may name it: those identities are its now (see
-		// CreatePerson).
+		// CreatePerson). So may a rule, for the identities whose team
+		// nothing stronger decided.
+		scope := `x.team_hint = ?`
+		if rules, err := d.rulesIn(ctx, tx); err != nil {
+			return err
+		} else if rulesNameTeam(rules, t.Name) {
+			scope += ` OR x.team_by IN ('', 'owner_team')`
+		}
 		ev := &eventSink{d: d, c: tx}
-		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, `x.team_hint = ?`, t.Name); err != nil {
+		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, scope, t.Name); err != nil {
 			return err
 		}
 		return ev.flush(ctx)
@@ -215,14 +222,21 @@ func (d *DB) CreatePerson(ctx context.Context, p *steward.Person) error {
 		} else if err != nil {
 			return err
 		}
-		if err := d.appendEvent(ctx, tx, "person.created", "person", idStr(p.ID), p); err != nil {
+		if err := d.appendEvent(ctx, tx, steward.ActionPersonCreated, steward.ObjectPerson, idStr(p.ID), personCreated(p)); err != nil {
 			return err
 		}
 		// An owner tag may name them: those identities are theirs now, as a
 		// people sync would make them. (A system's next sync would not: its
 		// records did not change, and it skips them.)
+		// So may a rule, for the identities that have no owner.
+		scope := `x.owner_hint <> '' AND x.owner_hint IN (?, ?)`
+		if rules, err := d.rulesIn(ctx, tx); err != nil {
+			return err
+		} else if rulesNamePerson(rules, p.Email, p.ExternalID) {
+			scope = `(` + scope + `) OR x.owner_id IS NULL`
+		}
 		ev := &eventSink{d: d, c: tx}
-		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, `x.owner_hint <> '' AND x.owner_hint IN (?, ?)`,
+		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, scope,
 			steward.NormalizeOwnerKey(p.Email), steward.NormalizeOwnerKey(p.ExternalID)); err != nil {
 			return err
 		}
@@ -292,7 +306,7 @@ func (d *DB) CreateSystem(ctx context.Context, s *steward.System) error {
 		} else if err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "system.created", "system", idStr(s.ID), s)
+		return d.appendEvent(ctx, tx, steward.ActionSystemCreated, steward.ObjectSystem, idStr(s.ID), steward.SystemCreated(*s))
 	})
 }
 
@@ -329,7 +343,8 @@ func (d *DB) Systems(ctx context.Context, f steward.SystemFilter) (*steward.Page
 
 // ---- identities
 
-const identityColumns = `x.id, x.system_id, x.external_id, x.name, x.kind, x.environment, x.criticality, x.owner_id, x.team_id, x.status, x.labels, x.created_at, x.last_used_at, x.updated_at, x.owner_source, x.removed_at, x.attested_at, x.attested_by`
+const identityColumns = `x.id, x.system_id, x.external_id, x.name, x.kind, x.environment, x.criticality, x.owner_id, x.team_id, x.status, x.labels, x.created_at, x.last_used_at, x.updated_at, x.owner_source, x.removed_at, x.attested_at, x.attested_by,
+	x.owner_by, x.team_by, x.owner_rule, x.owner_hint, x.team_hint`
 
 // identityView selects the identity page first (in a subquery that the
 // planner keeps, because it has a LIMIT) and joins names to those rows only,
@@ -347,11 +362,21 @@ func scanIdentityView(r scanner) (steward.IdentityView, error) {
 	var owner, team, created, lastUsed, removed, attested, attestedBy sql.NullInt64
 	var labels, ownerName, ownerStatus, teamName sql.NullString
 	var updated int64
+	var ownerHint, teamHint string
+	rs := &v.OwnerReason
 	err := r.Scan(&v.ID, &v.SystemID, &v.ExternalID, &v.Name, &v.Kind, &v.Environment, &v.Criticality, &owner, &team, &v.Status,
 		&labels, &created, &lastUsed, &updated, &v.OwnerSource, &removed, &attested, &attestedBy,
+		&rs.OwnerBy, &rs.TeamBy, &rs.Rule, &ownerHint, &teamHint,
 		&v.SystemName, &ownerName, &ownerStatus, &teamName)
 	if err != nil {
 		return v, err
+	}
+	// The tags that decided are the identity's own; the reason names them.
+	if rs.OwnerBy == steward.BasisTag {
+		rs.OwnerTag = ownerHint
+	}
+	if rs.TeamBy == steward.BasisTag {
+		rs.TeamTag = teamHint
 	}
 	v.OwnerID, v.TeamID, v.LastUsedAt = fromNullID(owner), fromNullID(team), fromNullMicro(lastUsed)
 	v.RemovedAt, v.AttestedAt, v.AttestedBy = fromNullMicro(removed), fromNullMicro(attested), fromNullID(attestedBy)
@@ -385,34 +410,27 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 	if err := i.Validate(); err != nil {
 		return err
 	}
-	i.OwnerSource = steward.OwnerNone
-	if i.OwnerID != nil || i.TeamID != nil {
-		i.OwnerSource = steward.OwnerExplicit
-	}
 	return d.writeTx(ctx, func(tx *sql.Tx) error {
 		if err := d.exists(ctx, tx, "systems", i.SystemID, "system"); err != nil {
 			return err
 		}
-		if i.OwnerID != nil {
-			if err := d.exists(ctx, tx, "people", *i.OwnerID, "owner"); err != nil {
-				return err
-			}
+		// An owner or team given is an explicit assignment, as SetOwner's.
+		to, err := d.assignOwner(ctx, tx, i.OwnerID, i.TeamID, "owner")
+		if err != nil {
+			return err
 		}
-		if i.TeamID != nil {
-			if err := d.exists(ctx, tx, "teams", *i.TeamID, "team"); err != nil {
-				return err
-			}
-		}
-		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, owner_id, team_id, status, labels, created_at, last_used_at, updated_at, owner_source)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			i.SystemID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), idPtr(i.OwnerID), idPtr(i.TeamID),
-			string(i.Status), labelsJSON(i.Labels), microPtr(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt), string(i.OwnerSource)).Scan(&i.ID)
+		i.OwnerID, i.TeamID, i.OwnerSource, i.OwnerReason = to.OwnerID, to.TeamID, to.Source, to.Reason()
+		err = tx.QueryRowContext(ctx, d.q(`INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, status, labels,
+			created_at, last_used_at, updated_at, `+ownerCols+`)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			append([]any{i.SystemID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
+				string(i.Status), labelsJSON(i.Labels), microPtr(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt)}, ownerVals(&to)...)...).Scan(&i.ID)
 		if isUnique(err) {
 			return steward.Errorf(steward.ECONFLICT, "System %d already has an identity with external id %q.", i.SystemID, i.ExternalID)
 		} else if err != nil {
 			return err
 		}
-		if err := d.appendEvent(ctx, tx, "identity.created", "identity", idStr(i.ID), i); err != nil {
+		if err := d.appendEvent(ctx, tx, steward.ActionIdentityCreated, steward.ObjectIdentity, idStr(i.ID), identityCreated(i)); err != nil {
 			return err
 		}
 		if err := d.markDirty(ctx, tx, i.SystemID, false, identityRef(i.ID)); err != nil {
@@ -551,7 +569,7 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 		if err := d.markDirty(ctx, tx, c.IdentityID, true, identityRef(c.IdentityID)); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "credential.created", "credential", idStr(c.ID), c)
+		return d.appendEvent(ctx, tx, steward.ActionCredentialCreated, steward.ObjectCredential, idStr(c.ID), credentialCreated(c))
 	})
 }
 
@@ -608,7 +626,7 @@ func (d *DB) CreateEntitlement(ctx context.Context, e *steward.Entitlement) erro
 		if err := d.markDirty(ctx, tx, e.SystemID, false, entitlementRef(e.ID)); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "entitlement.created", "entitlement", idStr(e.ID), e)
+		return d.appendEvent(ctx, tx, steward.ActionEntitlementCreated, steward.ObjectEntitlement, idStr(e.ID), entitlementCreated(e))
 	})
 }
 
@@ -673,7 +691,7 @@ func (d *DB) CreateGrant(ctx context.Context, g *steward.Grant) error {
 		if err := d.markDirty(ctx, tx, g.IdentityID, true, ref); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "grant.created", "grant", idStr(g.ID), g)
+		return d.appendEvent(ctx, tx, steward.ActionGrantCreated, steward.ObjectGrant, idStr(g.ID), grantCreated(g))
 	})
 }
 

@@ -54,8 +54,8 @@ func (r *syncRun) links(ctx context.Context) error {
 		for _, g := range all {
 			r.res.LinksChanged++
 			r.touched[g.from] = true
-			if err := r.ev.emit(ctx, "identity.unlinked", "identity", g.from, map[string]any{"kind": g.kind, "to_ref": g.toRef,
-				"reason": "no longer reported by " + r.via()}); err != nil {
+			if err := r.ev.emit(ctx, steward.ActionIdentityUnlinked, steward.ObjectIdentity, g.from, steward.IdentityLinked{
+				Kind: steward.LinkKind(g.kind), ToRef: g.toRef, Reason: "no longer reported by " + r.via()}); err != nil {
 				return err
 			}
 		}
@@ -89,8 +89,8 @@ func (d *DB) insertLinks(ctx context.Context, c *sql.Conn, ev *eventSink, res *s
 	}
 	for _, a := range news {
 		res.LinksChanged++
-		if err := ev.emit(ctx, "identity.linked", "identity", a.from, map[string]any{"kind": a.kind, "to_ref": a.toRef,
-			"to_id": fromNullID(a.to)}); err != nil {
+		if err := ev.emit(ctx, steward.ActionIdentityLinked, steward.ObjectIdentity, a.from, steward.IdentityLinked{
+			Kind: steward.LinkKind(a.kind), ToRef: a.toRef, ToID: fromNullID(a.to)}); err != nil {
 			return err
 		}
 	}
@@ -129,7 +129,7 @@ func (d *DB) resolveLinks(ctx context.Context, c *sql.Conn, ev *eventSink, res *
 	}
 	for _, r := range done {
 		res.LinksChanged++
-		if err := ev.emit(ctx, "identity.link_resolved", "identity", r.from, map[string]any{"link_id": r.id, "to_id": r.to}); err != nil {
+		if err := ev.emit(ctx, steward.ActionIdentityLinkResolved, steward.ObjectIdentity, r.from, steward.LinkResolved{LinkID: r.id, ToID: r.to}); err != nil {
 			return err
 		}
 	}

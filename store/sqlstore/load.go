@@ -91,7 +91,7 @@ var loadTables = [...]struct {
 }{
 	{"entitlements", []string{"id", "system_id", "name", "description", "privileged", "sensitivity", "created_at", "content_hash"}},
 	{"identities", []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint",
-		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source"}},
+		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source", "owner_by", "team_by", "owner_rule"}},
 	{"credentials", []string{"identity_id", "external_id", "kind", "status", "version", "created_at", "last_rotated_at", "last_used_at", "expires_at", "content_hash"}},
 	{"grants", []string{"identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via", "content_hash"}},
 	{"stage_grants", stageCols["stage_grants"]},
@@ -105,7 +105,7 @@ type loadRec struct {
 	sum     uint64
 	hash    string
 	owner   string // normalised owner tag
-	to      resolution
+	to      steward.OwnerDecision
 	problem string
 }
 
@@ -343,14 +343,14 @@ func (l *firstLoad) addIdentity(lr *loadRec) error {
 		return err
 	}
 	l.res.IdentitiesCreated++
-	if lr.to.owner != nil || lr.to.team != nil {
+	if lr.to.OwnerID != nil || lr.to.TeamID != nil {
 		l.res.OwnersChanged++
 	}
 	l.fresh = append(l.fresh, digestEntry{lr.sum, identityRef(id)})
 	// A creation time the source does not give stays unknown (NULL).
 	l.row(loadIdentities, id, l.sys.ID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), string(i.Status),
 		labelsJSON(i.Labels), lr.owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), l.now, lr.hash,
-		idPtr(lr.to.owner), idPtr(lr.to.team), string(lr.to.source))
+		idPtr(lr.to.OwnerID), idPtr(lr.to.TeamID), string(lr.to.Source), string(lr.to.OwnerBy), string(lr.to.TeamBy), lr.to.Rule)
 	for _, cr := range i.Credentials {
 		l.res.CredentialsChanged++
 		l.row(loadCredentials, id, cr.ExternalID, string(cr.Kind), string(credentialStatus(&cr)), cr.Version, microPtr(cr.CreatedAt),

@@ -4,24 +4,26 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
+	"slices"
 
 	"github.com/stewardhq/steward"
 )
 
-// ownerResolver decides the owner and team of identities that nobody
-// assigned explicitly: the system's own tag first (an owner or team hint that
-// names a known person or team), then the first matching ownership rule. An
-// identity with an owner but no team gets the owner's team.
+// ownerResolver gathers what steward.ResolveOwner needs to decide the owner
+// and team of identities that nobody assigned explicitly (the rules in
+// force, and the people and teams that tags and rules name), once per run,
+// and decides identity by identity with it. The decision is the domain's;
+// the store only reads its inputs and writes its outcome.
 type ownerResolver struct {
-	rules      []steward.OwnershipRule
-	people     map[string]int64 // lower-case external id and email → person
-	personTeam map[int64]int64
-	teams      map[string]int64 // name → team
-	systems    map[int64]steward.System
+	rules   []steward.OwnershipRule
+	dir     steward.OwnerDirectory
+	systems map[int64]steward.System
 }
 
 func (d *DB) newOwnerResolver(ctx context.Context, q querier) (*ownerResolver, error) {
-	r := &ownerResolver{people: map[string]int64{}, personTeam: map[int64]int64{}, teams: map[string]int64{}, systems: map[int64]steward.System{}}
+	r := &ownerResolver{dir: steward.OwnerDirectory{People: map[string]int64{}, PersonTeam: map[int64]int64{}, Teams: map[string]int64{}},
+		systems: map[int64]steward.System{}}
 	var err error
 	if r.rules, err = d.rulesIn(ctx, q); err != nil {
 		return nil, err
@@ -40,12 +42,12 @@ func (d *DB) newOwnerResolver(ctx context.Context, q querier) (*ownerResolver, e
 			rows.Close()
 			return nil, err
 		}
-		r.people[steward.NormalizeOwnerKey(ext)] = id
+		r.dir.People[steward.NormalizeOwnerKey(ext)] = id
 		if email != "" {
-			r.people[steward.NormalizeOwnerKey(email)] = id
+			r.dir.People[steward.NormalizeOwnerKey(email)] = id
 		}
 		if team.Valid {
-			r.personTeam[id] = team.Int64
+			r.dir.PersonTeam[id] = team.Int64
 		}
 	}
 	rows.Close()
@@ -63,7 +65,7 @@ func (d *DB) newOwnerResolver(ctx context.Context, q querier) (*ownerResolver, e
 			rows.Close()
 			return nil, err
 		}
-		r.teams[name] = id
+		r.dir.Teams[name] = id
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
@@ -84,57 +86,36 @@ func (d *DB) newOwnerResolver(ctx context.Context, q querier) (*ownerResolver, e
 	return r, rows.Err()
 }
 
-// resolution is where an identity's owner and team should point.
-type resolution struct {
-	owner, team *int64
-	source      steward.OwnerSource
-	rule        string
-}
-
 // resolveIdentity resolves the owner and team of an identity a source of
 // system sys reports, whose owner tag normalises to owner.
-func (r *ownerResolver) resolveIdentity(sys *steward.System, i *steward.SourceIdentity, owner string) resolution {
+func (r *ownerResolver) resolveIdentity(sys *steward.System, i *steward.SourceIdentity, owner string) steward.OwnerDecision {
 	return r.resolve(&steward.RuleSubject{System: sys.Name, SystemKind: sys.Kind, Kind: i.Kind, Environment: i.Environment,
 		Name: i.Name, ExternalID: i.ExternalID, Labels: i.Labels}, owner, i.Team)
 }
 
-func (r *ownerResolver) resolve(subject *steward.RuleSubject, ownerHint, teamHint string) resolution {
-	var res resolution
-	if id, ok := r.people[ownerHint]; ok && ownerHint != "" {
-		res.owner, res.source = &id, steward.OwnerFromTag
-	}
-	if id, ok := r.teams[teamHint]; ok && teamHint != "" {
-		res.team, res.source = &id, steward.OwnerFromTag
-	}
-	if res.owner == nil || res.team == nil {
-		if rule := steward.FirstMatch(r.rules, subject); rule != nil {
-			if id, ok := r.people[steward.NormalizeOwnerKey(rule.Owner)]; ok && res.owner == nil && rule.Owner != "" {
-				res.owner = &id
-				if res.source == "" {
-					res.source = steward.OwnerFromRule
-				}
-				res.rule = rule.Name
-			}
-			if id, ok := r.teams[rule.Team]; ok && res.team == nil && rule.Team != "" {
-				res.team = &id
-				if res.source == "" {
-					res.source = steward.OwnerFromRule
-				}
-				res.rule = rule.Name
-			}
-		}
-	}
-	if res.team == nil && res.owner != nil {
-		if t, ok := r.personTeam[*res.owner]; ok {
-			res.team = &t
-		}
-	}
-	return res
+func (r *ownerResolver) resolve(subject *steward.RuleSubject, ownerTag, teamTag string) steward.OwnerDecision {
+	return steward.ResolveOwner(&steward.OwnerFacts{OwnerTag: ownerTag, TeamTag: teamTag, Subject: *subject}, r.rules, &r.dir)
+}
+
+// ownerCols are the columns of identities that record a decision, in the
+// order ownerVals gives them.
+const ownerCols = `owner_id, team_id, owner_source, owner_by, team_by, owner_rule`
+
+// ownerVals returns what a decision writes into ownerCols.
+func ownerVals(to *steward.OwnerDecision) []any {
+	return []any{idPtr(to.OwnerID), idPtr(to.TeamID), string(to.Source), string(to.OwnerBy), string(to.TeamBy), to.Rule}
+}
+
+// sameDecision reports whether a decision is what an identity records.
+func sameDecision(to *steward.OwnerDecision, owner, team *int64, source, ownerBy, teamBy, rule string) bool {
+	return sameID(to.OwnerID, owner) && sameID(to.TeamID, team) && string(to.Source) == source &&
+		string(to.OwnerBy) == ownerBy && string(to.TeamBy) == teamBy && to.Rule == rule
 }
 
 // resolveOwnersInto re-resolves the owner and team of every identity that
-// scope (over identity x) selects and nobody assigned explicitly, writing an
-// event for each that changes, and adds what changed to changedIDs. Syncs
+// scope (over identity x) selects, writing an event for each that changes,
+// and adds what changed to changedIDs. Of an explicit assignment only a team
+// that came from the owner is re-resolved: it follows the owner's team. Syncs
 // resolve as they stage; this is for rules and people that change under
 // identities that did not.
 func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, scope string, args []any, res *steward.SyncResult, ev *eventSink, changedIDs map[int64]bool) error {
@@ -149,7 +130,8 @@ func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, scope string, a
 		var updates []ownerUpdate
 		n := 0
 		rows, err := c.QueryContext(ctx, d.q(`SELECT x.id, x.system_id, x.name, x.external_id, x.kind, x.environment, x.labels, x.owner_hint, x.team_hint,
-			x.owner_id, x.team_id, x.owner_source FROM identities x WHERE (`+scope+`) AND x.owner_source <> 'explicit' AND x.id > ?
+			x.owner_id, x.team_id, x.owner_source, x.owner_by, x.team_by, x.owner_rule FROM identities x WHERE (`+scope+`)
+			AND (x.owner_source <> 'explicit' OR x.team_by <> 'explicit') AND x.id > ?
 			ORDER BY x.id LIMIT `+idStr(chunk)), append(append([]any{}, args...), after)...)
 		if err != nil {
 			return err
@@ -157,10 +139,11 @@ func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, scope string, a
 		for rows.Next() {
 			n++
 			var id, systemID int64
-			var name, ext, kind, env, ownerHint, teamHint, source string
+			var name, ext, kind, env, ownerHint, teamHint, source, ownerBy, teamBy, rule string
 			var labels sql.NullString
 			var owner, team sql.NullInt64
-			if err := rows.Scan(&id, &systemID, &name, &ext, &kind, &env, &labels, &ownerHint, &teamHint, &owner, &team, &source); err != nil {
+			if err := rows.Scan(&id, &systemID, &name, &ext, &kind, &env, &labels, &ownerHint, &teamHint, &owner, &team, &source,
+				&ownerBy, &teamBy, &rule); err != nil {
 				rows.Close()
 				return err
 			}
@@ -172,8 +155,13 @@ func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, scope string, a
 			if labels.Valid && labels.String != "" {
 				_ = json.Unmarshal([]byte(labels.String), &subject.Labels)
 			}
-			to := r.resolve(subject, ownerHint, teamHint)
-			if !sameID(to.owner, fromNullID(owner)) || !sameID(to.team, fromNullID(team)) || string(to.source) != source {
+			facts := steward.OwnerFacts{OwnerTag: ownerHint, TeamTag: teamHint, Subject: *subject}
+			if source == string(steward.OwnerExplicit) {
+				// An owner set by hand without a team: the owner's team.
+				facts = steward.OwnerFacts{Explicit: true, ExplicitOwner: fromNullID(owner)}
+			}
+			to := steward.ResolveOwner(&facts, r.rules, &r.dir)
+			if !sameDecision(&to, fromNullID(owner), fromNullID(team), source, ownerBy, teamBy, rule) {
 				updates = append(updates, ownerUpdate{id: id, oldOwner: fromNullID(owner), oldTeam: fromNullID(team), oldSource: source, to: to})
 			}
 		}
@@ -199,13 +187,11 @@ func (d *DB) applyOwners(ctx context.Context, c *sql.Conn, updates []ownerUpdate
 		if changedIDs != nil {
 			changedIDs[u.id] = true
 		}
-		if sameID(u.oldOwner, u.to.owner) && sameID(u.oldTeam, u.to.team) {
-			continue // only the recorded source changed
+		if sameID(u.oldOwner, u.to.OwnerID) && sameID(u.oldTeam, u.to.TeamID) {
+			continue // only the recorded source or reason changed
 		}
 		res.OwnersChanged++
-		if err := ev.emit(ctx, "identity.owner_changed", "identity", u.id, map[string]any{
-			"owner_id": u.to.owner, "team_id": u.to.team, "owner_source": u.to.source, "rule": u.to.rule,
-			"old_owner_id": u.oldOwner, "old_team_id": u.oldTeam, "old_owner_source": u.oldSource}); err != nil {
+		if err := ev.emit(ctx, steward.ActionIdentityOwnerChanged, steward.ObjectIdentity, u.id, ownerChanged(&u.to, u.oldOwner, u.oldTeam, u.oldSource)); err != nil {
 			return err
 		}
 	}
@@ -268,7 +254,7 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 			}
 		}
 		ev := &eventSink{d: d, c: c}
-		if err := ev.emit(ctx, "ownership_rules.applied", "ownership_rules", 0, map[string]any{"rules": rules}); err != nil {
+		if err := ev.emit(ctx, steward.ActionOwnershipRulesApplied, steward.ObjectOwnershipRules, 0, steward.RulesApplied{Rules: rules}); err != nil {
 			return err
 		}
 		if err := d.reresolve(ctx, c, ev, res, "1 = 1"); err != nil {
@@ -310,7 +296,7 @@ type ownerUpdate struct {
 	id                int64
 	oldOwner, oldTeam *int64
 	oldSource         string
-	to                resolution
+	to                steward.OwnerDecision
 }
 
 // writeOwners stores resolved owners: one UPDATE each for a few, or, for a
@@ -319,8 +305,8 @@ type ownerUpdate struct {
 func (d *DB) writeOwners(ctx context.Context, c *sql.Conn, updates []ownerUpdate) error {
 	if len(updates) < 1000 {
 		for _, u := range updates {
-			if _, err := c.ExecContext(ctx, d.q(`UPDATE identities SET owner_id = ?, team_id = ?, owner_source = ? WHERE id = ?`),
-				idPtr(u.to.owner), idPtr(u.to.team), string(u.to.source), u.id); err != nil {
+			if _, err := c.ExecContext(ctx, d.q(`UPDATE identities SET owner_id = ?, team_id = ?, owner_source = ?, owner_by = ?, team_by = ?, owner_rule = ?
+				WHERE id = ?`), append(ownerVals(&u.to), u.id)...); err != nil {
 				return err
 			}
 		}
@@ -332,12 +318,71 @@ func (d *DB) writeOwners(ctx context.Context, c *sql.Conn, updates []ownerUpdate
 	defer d.dropTemp(ctx, c, "owner_updates")
 	rows := make([][]any, len(updates))
 	for i, u := range updates {
-		rows[i] = []any{u.id, idPtr(u.to.owner), idPtr(u.to.team), string(u.to.source)}
+		rows[i] = append([]any{u.id}, ownerVals(&u.to)...)
 	}
-	if err := d.copyRows(ctx, c, "owner_updates", []string{"id", "owner_id", "team_id", "owner_source"}, rows); err != nil {
+	if err := d.copyRows(ctx, c, "owner_updates", []string{"id", "owner_id", "team_id", "owner_source", "owner_by", "team_by", "owner_rule"}, rows); err != nil {
 		return err
 	}
-	_, err := c.ExecContext(ctx, `UPDATE identities SET owner_id = u.owner_id, team_id = u.team_id, owner_source = u.owner_source
+	_, err := c.ExecContext(ctx, `UPDATE identities SET owner_id = u.owner_id, team_id = u.team_id, owner_source = u.owner_source,
+		owner_by = u.owner_by, team_by = u.team_by, owner_rule = u.owner_rule
 		FROM owner_updates u WHERE identities.id = u.id`)
 	return err
+}
+
+// ownerChanged is the payload of an identity.owner_changed event: the
+// decision that moved the owner or team, and what was there before.
+func ownerChanged(to *steward.OwnerDecision, oldOwner, oldTeam *int64, oldSource string) steward.OwnerChanged {
+	return steward.OwnerChanged{OwnerID: to.OwnerID, TeamID: to.TeamID, OwnerSource: to.Source, OwnerBy: to.OwnerBy, TeamBy: to.TeamBy,
+		Rule: to.Rule, OldOwnerID: oldOwner, OldTeamID: oldTeam, OldOwnerSource: steward.OwnerSource(oldSource)}
+}
+
+// assignOwner decides an explicit assignment of owner and team (either may
+// be nil): ENOTFOUND names a person (as what) or team that does not exist.
+// An owner given without a team brings their own team. An assignment of
+// neither decides nothing here: the identity is handed back to tags and
+// rules, which its next re-resolution applies (a sync that changes it, a
+// people sync, a rules change).
+func (d *DB) assignOwner(ctx context.Context, q querier, owner, team *int64, what string) (steward.OwnerDecision, error) {
+	dir := &steward.OwnerDirectory{PersonTeam: map[int64]int64{}}
+	if owner != nil {
+		var t sql.NullInt64
+		err := q.QueryRowContext(ctx, d.q(`SELECT team_id FROM people WHERE id = ?`), *owner).Scan(&t)
+		if errors.Is(err, sql.ErrNoRows) {
+			return steward.OwnerDecision{}, steward.Errorf(steward.ENOTFOUND, "%s %d does not exist.", what, *owner)
+		} else if err != nil {
+			return steward.OwnerDecision{}, err
+		} else if t.Valid {
+			dir.PersonTeam[*owner] = t.Int64
+		}
+	}
+	if team != nil {
+		if err := d.exists(ctx, q, "teams", *team, "team"); err != nil {
+			return steward.OwnerDecision{}, err
+		}
+	}
+	return steward.ResolveOwner(&steward.OwnerFacts{Explicit: true, ExplicitOwner: owner, ExplicitTeam: team}, nil, dir), nil
+}
+
+// rulesNameTeam reports whether a rule names one of the teams: the
+// identities it matches whose team nothing stronger decided may now get it.
+func rulesNameTeam(rules []steward.OwnershipRule, names ...string) bool {
+	for _, r := range rules {
+		if r.Team != "" && slices.Contains(names, r.Team) {
+			return true
+		}
+	}
+	return false
+}
+
+// rulesNamePerson reports whether a rule names the person with one of keys
+// (an e-mail or external id) as owner.
+func rulesNamePerson(rules []steward.OwnershipRule, keys ...string) bool {
+	for _, r := range rules {
+		for _, k := range keys {
+			if r.Owner != "" && k != "" && steward.NormalizeOwnerKey(r.Owner) == steward.NormalizeOwnerKey(k) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -74,11 +74,21 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 		// that is new or changed (a tag beats the rule that filled in
 		// meanwhile). A system's next sync would not: it skips the records
 		// its digest says are unchanged.
-		changedIDs := map[int64]bool{}
-		if err := d.resolveOwnersInto(ctx, c, `x.owner_id IS NULL OR x.team_id IS NULL OR x.owner_id IN (SELECT id FROM touched_people)
+		// A new team that a rule names beats the owner's team it filled in
+		// with meanwhile.
+		scope := `x.owner_id IS NULL OR x.team_id IS NULL OR x.owner_id IN (SELECT id FROM touched_people)
 			OR (x.owner_hint <> '' AND x.owner_hint IN (SELECT lower(trim(p.email)) FROM people p WHERE p.id IN (SELECT id FROM touched_people)
 				UNION SELECT lower(trim(p.external_id)) FROM people p WHERE p.id IN (SELECT id FROM touched_people)))
-			OR (x.team_hint <> '' AND x.team_hint IN (SELECT t.name FROM teams t WHERE t.id IN (`+int64List(teamIDs)+`)))`, nil, res, run.ev, changedIDs); err != nil {
+			OR (x.team_hint <> '' AND x.team_hint IN (SELECT t.name FROM teams t WHERE t.id IN (` + int64List(teamIDs) + `)))`
+		rules, err := d.rulesIn(ctx, c)
+		if err != nil {
+			return err
+		}
+		if rulesNameTeam(rules, run.created...) {
+			scope += ` OR x.team_by = 'owner_team'`
+		}
+		changedIDs := map[int64]bool{}
+		if err := d.resolveOwnersInto(ctx, c, scope, nil, res, run.ev, changedIDs); err != nil {
 			return err
 		}
 		if err := d.writeTouched(ctx, c, "touched", changedIDs); err != nil {
@@ -94,7 +104,7 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 			return err
 		}
 		if changed(res) {
-			if err := d.appendEvent(ctx, c, "people.synced", "people", source, map[string]any{"source": source, "result": res}); err != nil {
+			if err := d.appendEvent(ctx, c, steward.ActionPeopleSynced, steward.ObjectPeople, source, steward.PeopleSynced{Source: source, Result: res}); err != nil {
 				return err
 			}
 			res.Events++
@@ -117,6 +127,7 @@ type peopleRun struct {
 	now     time.Time
 	touched map[int64]bool // people whose status or team changed
 	teams   map[int64]bool // teams whose membership changed
+	created []string       // the names of the teams it created
 }
 
 func (r *peopleRun) apply(ctx context.Context) error {
@@ -146,7 +157,8 @@ func (r *peopleRun) apply(ctx context.Context) error {
 	}
 	for _, t := range teams {
 		r.teams[t.id] = true // a tag may name it
-		if err := r.ev.emit(ctx, "team.created", "team", t.id, map[string]any{"name": t.name, "source": r.source}); err != nil {
+		r.created = append(r.created, t.name)
+		if err := r.ev.emit(ctx, steward.ActionTeamCreated, steward.ObjectTeam, t.id, steward.TeamCreated{Name: t.name, Source: r.source}); err != nil {
 			return err
 		}
 	}
@@ -175,7 +187,7 @@ func (r *peopleRun) apply(ctx context.Context) error {
 	for _, p := range created {
 		r.res.PeopleCreated++
 		r.touched[p.id] = true
-		if err := r.ev.emit(ctx, "person.created", "person", p.id, map[string]any{"external_id": p.name, "source": r.source}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionPersonCreated, steward.ObjectPerson, p.id, steward.PersonCreated{ExternalID: p.name, Source: r.source}); err != nil {
 			return err
 		}
 	}
@@ -233,12 +245,12 @@ func (r *peopleRun) apply(ctx context.Context) error {
 		diff.add("team", ch.team[0], ch.team[1])
 		diff.add("manager", ch.manager[0], ch.manager[1])
 		diff.add("status", ch.status[0], ch.status[1])
-		action := "person.updated"
+		action := steward.ActionPersonUpdated
 		switch {
 		case ch.status[0] != ch.status[1] && ch.status[1] == "departed":
-			action = "person.departed"
+			action = steward.ActionPersonDeparted
 		case ch.status[0] != ch.status[1]:
-			action = "person.returned"
+			action = steward.ActionPersonReturned
 		}
 		if ch.email[0] != ch.email[1] {
 			r.touched[ch.id] = true // an owner tag may name the new address
@@ -252,7 +264,7 @@ func (r *peopleRun) apply(ctx context.Context) error {
 				r.teams[ch.newTeamID.Int64] = true
 			}
 		}
-		if action == "person.departed" {
+		if action == steward.ActionPersonDeparted {
 			r.res.PeopleDeparted++
 		} else {
 			r.res.PeopleUpdated++
@@ -260,7 +272,7 @@ func (r *peopleRun) apply(ctx context.Context) error {
 		if len(diff) == 0 {
 			continue // only the source changed hands
 		}
-		if err := r.ev.emit(ctx, action, "person", ch.id, map[string]any{"changes": diff, "source": r.source}); err != nil {
+		if err := r.ev.emit(ctx, action, steward.ObjectPerson, ch.id, steward.PersonChanged{Changes: steward.Changes(diff), Source: r.source}); err != nil {
 			return err
 		}
 	}
@@ -310,7 +322,7 @@ func (r *peopleRun) apply(ctx context.Context) error {
 			r.teams[g.team.Int64] = true
 		}
 		r.res.PeopleDeparted++
-		if err := r.ev.emit(ctx, "person.departed", "person", g.id, map[string]any{"reason": "no longer listed by " + r.source, "source": r.source}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionPersonDeparted, steward.ObjectPerson, g.id, steward.PersonChanged{Reason: "no longer listed by " + r.source, Source: r.source}); err != nil {
 			return err
 		}
 	}

@@ -70,8 +70,8 @@ func (d *DB) RecordRotation(ctx context.Context, systemID int64, identity string
 		}
 		diff.add("last_rotated_at", old.LastRotatedAt, rotated)
 		diff.add("expires_at", old.ExpiresAt, r.ExpiresAt)
-		return d.appendEvent(ctx, tx, "credential.rotated", "credential", idStr(out.ID), map[string]any{
-			"identity_id": identityID, "changes": diff, "by": "steward", "sink": r.Sink, "created": created})
+		return d.appendEvent(ctx, tx, steward.ActionCredentialRotated, steward.ObjectCredential, idStr(out.ID), steward.CredentialChanged{
+			IdentityID: identityID, Changes: steward.Changes(diff), By: "steward", Sink: r.Sink, Created: created})
 	})
 	if err != nil {
 		return nil, err

@@ -273,7 +273,7 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 		if err != nil {
 			return err
 		}
-		err = d.writeTx(ctx, func(tx *sql.Tx) error {
+		err = d.bigTx(ctx, func(tx *sql.Conn) error {
 			if d.pg {
 				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7311)`); err != nil {
 					return err
@@ -288,17 +288,39 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", name, err)
 			}
+			if step := migrationSteps[version]; step != nil {
+				if err := step(d, ctx, tx); err != nil {
+					return fmt.Errorf("migration %s: %w", name, err)
+				}
+			}
 			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)`), version, name, d.now().UnixMicro()); err != nil {
 				return err
 			}
 			d.logger.Info("applied migration", "name", name)
-			return d.appendEvent(ctx, tx, "schema.migrated", "schema", strconv.Itoa(version), map[string]any{"migration": name})
+			return d.appendEvent(ctx, tx, steward.ActionSchemaMigrated, steward.ObjectSchema, strconv.Itoa(version), steward.SchemaMigrated{Migration: name})
 		})
 		if err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// migrationSteps are the parts of migrations that SQL cannot do, run in the
+// migration's transaction after its SQL.
+var migrationSteps = map[int]func(d *DB, ctx context.Context, c *sql.Conn) error{
+	// Schema 11 records why each identity has its owner; explicit
+	// assignments are filled in by its SQL, every other identity is
+	// re-resolved here, since only the domain's rules can say which rule
+	// or tag decided. Owners do not change unless the database was out of
+	// line; where one does, it gets its event as any re-resolution's.
+	11: func(d *DB, ctx context.Context, c *sql.Conn) error {
+		ev := &eventSink{d: d, c: c}
+		if err := d.reresolve(ctx, c, ev, &steward.SyncResult{}, "1 = 1"); err != nil {
+			return err
+		}
+		return ev.flush(ctx)
+	},
 }
 
 // SchemaVersion returns the newest applied migration, 0 for an empty database.

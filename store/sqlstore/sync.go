@@ -35,7 +35,8 @@ var stageTables = map[string]string{
 	"stage_identities": `external_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
 		criticality TEXT NOT NULL, status TEXT NOT NULL, labels TEXT, owner_hint TEXT NOT NULL, team_hint TEXT NOT NULL,
 		created_at BIGINT, last_used_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL,
-		owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL, rsum BIGINT NOT NULL`,
+		owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL, owner_by TEXT NOT NULL, team_by TEXT NOT NULL, owner_rule TEXT NOT NULL,
+		rsum BIGINT NOT NULL`,
 	"stage_credentials": `identity_ext TEXT NOT NULL, external_id TEXT NOT NULL, kind TEXT NOT NULL, created_at BIGINT,
 		last_rotated_at BIGINT, last_used_at BIGINT, expires_at BIGINT, hash TEXT NOT NULL, pos TEXT NOT NULL,
 		status TEXT NOT NULL, version TEXT NOT NULL`,
@@ -53,8 +54,9 @@ var stageTables = map[string]string{
 	"unseen_identities":   `id BIGINT PRIMARY KEY`,
 	"unseen_entitlements": `id BIGINT PRIMARY KEY`,
 	"unseen_grants":       `identity_id BIGINT NOT NULL, entitlement_id BIGINT NOT NULL, PRIMARY KEY (identity_id, entitlement_id)`,
-	"owner_updates":       `id BIGINT PRIMARY KEY, owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL`,
-	"touched_people":      `id BIGINT PRIMARY KEY`,
+	"owner_updates": `id BIGINT PRIMARY KEY, owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL,
+		owner_by TEXT NOT NULL, team_by TEXT NOT NULL, owner_rule TEXT NOT NULL`,
+	"touched_people": `id BIGINT PRIMARY KEY`,
 }
 
 var stageIndexes = map[string]string{
@@ -306,11 +308,12 @@ type eventSink struct {
 }
 
 type pendingEvent struct {
-	action, objectType, objectID string
-	data                         any
+	action               steward.Action
+	objectType, objectID string
+	data                 any
 }
 
-func (e *eventSink) emit(ctx context.Context, action, objectType string, id int64, data any) error {
+func (e *eventSink) emit(ctx context.Context, action steward.Action, objectType string, id int64, data any) error {
 	e.n++
 	if e.quiet {
 		return nil
@@ -603,8 +606,8 @@ func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o stew
 	}
 	lap("events appended")
 	if changed(res) {
-		if err := d.appendEvent(ctx, c, "system.synced", "system", idStr(systemID), map[string]any{
-			"source": o.Source, "partial": o.Partial, "first_load": first, "result": res}); err != nil {
+		if err := d.appendEvent(ctx, c, steward.ActionSystemSynced, steward.ObjectSystem, idStr(systemID), steward.SystemSynced{
+			Source: o.Source, Partial: o.Partial, FirstLoad: first, Result: res}); err != nil {
 			return err
 		}
 		res.Events++
@@ -635,7 +638,7 @@ func (d *DB) systemIn(ctx context.Context, q querier, id int64) (*steward.System
 }
 
 var stageCols = map[string][]string{
-	"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos", "owner_id", "team_id", "owner_source", "rsum"},
+	"stage_identities":   {"external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint", "created_at", "last_used_at", "hash", "pos", "owner_id", "team_id", "owner_source", "owner_by", "team_by", "owner_rule", "rsum"},
 	"stage_credentials":  {"identity_ext", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "hash", "pos", "status", "version"},
 	"stage_links":        {"identity_ext", "kind", "to_ref"},
 	"stage_entitlements": {"name", "description", "privileged", "sensitivity", "hash", "pos", "rsum"},
@@ -724,7 +727,7 @@ func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[st
 				to := resolver.resolveIdentity(sys, i, owner)
 				ok = add("stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
 					string(i.Status), labelsJSON(i.Labels), owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos,
-					idPtr(to.owner), idPtr(to.team), string(to.source), rsum)
+					idPtr(to.OwnerID), idPtr(to.TeamID), string(to.Source), string(to.OwnerBy), string(to.TeamBy), to.Rule, rsum)
 				for _, cr := range i.Credentials {
 					ok = ok && add("stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
 						microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),

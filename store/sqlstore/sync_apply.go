@@ -135,7 +135,7 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 	}
 	for _, n := range news {
 		r.res.EntitlementsChanged++
-		if err := r.ev.emit(ctx, "entitlement.created", "entitlement", n.id, map[string]any{"system_id": sid, "name": n.name, "privileged": n.privileged}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionEntitlementCreated, steward.ObjectEntitlement, n.id, steward.EntitlementCreated{SystemID: sid, Name: n.name, Privileged: n.privileged}); err != nil {
 			return err
 		}
 	}
@@ -167,7 +167,7 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 			continue // a first sync over bulk-loaded rows: only the digest was new
 		}
 		r.res.EntitlementsChanged++
-		if err := r.ev.emit(ctx, "entitlement.updated", "entitlement", ch.id, map[string]any{"name": ch.name, "changes": diff}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionEntitlementUpdated, steward.ObjectEntitlement, ch.id, steward.EntitlementChanged{Name: ch.name, Changes: steward.Changes(diff)}); err != nil {
 			return err
 		}
 	}
@@ -187,7 +187,7 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 			return err
 		}
 		r.res.EntitlementsChanged++
-		if err := r.ev.emit(ctx, "entitlement.removed", "entitlement", id, map[string]any{"system_id": sid, "reason": "no longer reported by " + r.via()}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionEntitlementRemoved, steward.ObjectEntitlement, id, steward.EntitlementRemoved{SystemID: sid, Reason: "no longer reported by " + r.via()}); err != nil {
 			return err
 		}
 	}
@@ -223,8 +223,8 @@ func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) er
 	}
 	for _, x := range all {
 		r.res.GrantsRemoved++
-		if err := r.ev.emit(ctx, "grant.removed", "grant", x.id, map[string]any{"identity_id": x.identity, "entitlement_id": x.entitlement,
-			"entitlement": x.name, "privileged": x.privileged, "reason": "no longer reported by " + r.via()}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionGrantRemoved, steward.ObjectGrant, x.id, steward.GrantRemoved{IdentityID: x.identity, EntitlementID: x.entitlement,
+			Entitlement: x.name, Privileged: x.privileged, Reason: "no longer reported by " + r.via()}); err != nil {
 			return err
 		}
 	}
@@ -241,9 +241,10 @@ func (r *syncRun) identities(ctx context.Context) error {
 	}
 	var news []created
 	if err := r.query(ctx, `INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, status, labels, owner_hint, team_hint,
-			created_at, last_used_at, updated_at, content_hash, owner_id, team_id, owner_source)
+			created_at, last_used_at, updated_at, content_hash, owner_id, team_id, owner_source, owner_by, team_by, owner_rule)
 		SELECT ?, s.external_id, s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint,
-			s.created_at, s.last_used_at, ?, s.hash, s.owner_id, s.team_id, s.owner_source FROM stage_identities s
+			s.created_at, s.last_used_at, ?, s.hash, s.owner_id, s.team_id, s.owner_source, s.owner_by, s.team_by, s.owner_rule
+		FROM stage_identities s
 		WHERE NOT EXISTS (SELECT 1 FROM identities x WHERE x.system_id = ? AND x.external_id = s.external_id)
 		RETURNING id, external_id, kind, owner_id, team_id`, []any{sid, micro(r.now), sid}, func(rows *sql.Rows) error {
 		r.res.IdentitiesCreated++
@@ -265,8 +266,8 @@ func (r *syncRun) identities(ctx context.Context) error {
 	}
 	for _, n := range news {
 		r.touched[n.id] = true
-		if err := r.ev.emit(ctx, "identity.created", "identity", n.id, map[string]any{"system_id": sid, "external_id": n.externalID, "kind": n.kind,
-			"owner_id": n.owner, "team_id": n.team, "source": r.o.Source}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionIdentityCreated, steward.ObjectIdentity, n.id, steward.IdentityCreated{SystemID: sid, ExternalID: n.externalID,
+			Kind: steward.IdentityKind(n.kind), OwnerID: n.owner, TeamID: n.team, Source: r.o.Source}); err != nil {
 			return err
 		}
 	}
@@ -280,7 +281,7 @@ func (r *syncRun) identities(ctx context.Context) error {
 		labels                                       sql.NullString
 		created                                      sql.NullInt64 // NULL: the source never said
 		owner, team                                  sql.NullInt64
-		ownerSource                                  string
+		ownerSource, ownerBy, teamBy, rule           string
 	}
 	type change struct {
 		old, new row
@@ -288,17 +289,17 @@ func (r *syncRun) identities(ctx context.Context) error {
 	}
 	var changes []change
 	if err := r.query(ctx, `SELECT x.id, x.name, x.kind, x.environment, x.criticality, x.status, x.labels, x.owner_hint, x.team_hint, x.created_at,
-			x.owner_id, x.team_id, x.owner_source,
+			x.owner_id, x.team_id, x.owner_source, x.owner_by, x.team_by, x.owner_rule,
 			s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint, COALESCE(s.created_at, x.created_at), s.hash,
-			s.owner_id, s.team_id, s.owner_source
+			s.owner_id, s.team_id, s.owner_source, s.owner_by, s.team_by, s.owner_rule
 		FROM stage_identities s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.external_id
 		AND (x.content_hash <> s.hash OR x.status = 'removed')`, []any{sid}, func(rows *sql.Rows) error {
 		var ch change
 		o, n := &ch.old, &ch.new
 		if err := rows.Scan(&o.id, &o.name, &o.kind, &o.env, &o.crit, &o.status, &o.labels, &o.ownerH, &o.teamH, &o.created,
-			&o.owner, &o.team, &o.ownerSource,
+			&o.owner, &o.team, &o.ownerSource, &o.ownerBy, &o.teamBy, &o.rule,
 			&n.name, &n.kind, &n.env, &n.crit, &n.status, &n.labels, &n.ownerH, &n.teamH, &n.created, &ch.hash,
-			&n.owner, &n.team, &n.ownerSource); err != nil {
+			&n.owner, &n.team, &n.ownerSource, &n.ownerBy, &n.teamBy, &n.rule); err != nil {
 			return err
 		}
 		changes = append(changes, ch)
@@ -310,20 +311,22 @@ func (r *syncRun) identities(ctx context.Context) error {
 		o, n := ch.old, ch.new
 		if o.ownerSource == string(steward.OwnerExplicit) {
 			// Somebody assigned it: what the source now says does not move it.
-			n.owner, n.team, n.ownerSource = o.owner, o.team, o.ownerSource
+			n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule = o.owner, o.team, o.ownerSource, o.ownerBy, o.teamBy, o.rule
 		}
 		if err := r.exec(ctx, `UPDATE identities SET name = ?, kind = ?, environment = ?, criticality = ?, status = ?, labels = ?, owner_hint = ?, team_hint = ?,
-				created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ?, owner_id = ?, team_id = ?, owner_source = ? WHERE id = ?`,
+				created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ?, owner_id = ?, team_id = ?, owner_source = ?,
+				owner_by = ?, team_by = ?, owner_rule = ? WHERE id = ?`,
 			n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now),
-			n.owner, n.team, n.ownerSource, o.id); err != nil {
+			n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule, o.id); err != nil {
 			return err
 		}
 		r.touched[o.id] = true
 		if o.owner != n.owner || o.team != n.team {
 			r.res.OwnersChanged++
-			if err := r.ev.emit(ctx, "identity.owner_changed", "identity", o.id, map[string]any{
-				"owner_id": fromNullID(n.owner), "team_id": fromNullID(n.team), "owner_source": n.ownerSource,
-				"old_owner_id": fromNullID(o.owner), "old_team_id": fromNullID(o.team), "old_owner_source": o.ownerSource}); err != nil {
+			to := steward.OwnerDecision{OwnerID: fromNullID(n.owner), TeamID: fromNullID(n.team), Source: steward.OwnerSource(n.ownerSource),
+				OwnerBy: steward.OwnerBasis(n.ownerBy), TeamBy: steward.OwnerBasis(n.teamBy), Rule: n.rule}
+			if err := r.ev.emit(ctx, steward.ActionIdentityOwnerChanged, steward.ObjectIdentity, o.id,
+				ownerChanged(&to, fromNullID(o.owner), fromNullID(o.team), o.ownerSource)); err != nil {
 				return err
 			}
 		}
@@ -340,15 +343,15 @@ func (r *syncRun) identities(ctx context.Context) error {
 		if len(diff) == 0 {
 			continue // first sync over a bulk-loaded row: only the digest was new
 		}
-		action := "identity.updated"
+		action := steward.ActionIdentityUpdated
 		switch {
 		case o.status == string(steward.IdentityRemoved):
-			action = "identity.restored"
+			action = steward.ActionIdentityRestored
 		case n.status == string(steward.IdentityDisabled) && o.status != n.status:
-			action = "identity.disabled"
+			action = steward.ActionIdentityDisabled
 		}
 		r.res.IdentitiesUpdated++
-		if err := r.ev.emit(ctx, action, "identity", o.id, map[string]any{"changes": diff, "source": r.o.Source}); err != nil {
+		if err := r.ev.emit(ctx, action, steward.ObjectIdentity, o.id, steward.IdentityChanged{Changes: steward.Changes(diff), Source: r.o.Source}); err != nil {
 			return err
 		}
 	}
@@ -366,7 +369,7 @@ func (r *syncRun) identities(ctx context.Context) error {
 	for _, id := range gone {
 		r.touched[id] = true
 		r.res.IdentitiesRemoved++
-		if err := r.ev.emit(ctx, "identity.removed", "identity", id, map[string]any{"reason": "no longer reported by " + r.via()}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionIdentityRemoved, steward.ObjectIdentity, id, steward.Removed{Reason: "no longer reported by " + r.via()}); err != nil {
 			return err
 		}
 	}
@@ -399,11 +402,11 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, n := range news {
-		data := map[string]any{"identity_id": n.identity}
+		data := steward.CredentialCreated{IdentityID: n.identity}
 		if n.status != string(steward.CredentialActive) {
-			data["status"] = n.status
+			data.Status = steward.CredentialStatus(n.status)
 		}
-		if err := r.ev.emit(ctx, "credential.created", "credential", n.id, data); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionCredentialCreated, steward.ObjectCredential, n.id, data); err != nil {
 			return err
 		}
 	}
@@ -437,18 +440,18 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		switch {
 		case action == "":
 			continue // a first sync over bulk-loaded rows: only the digest was new
-		case action == "credential.rotated":
+		case action == steward.ActionCredentialRotated:
 			r.res.CredentialsRotated++
 		default:
 			r.res.CredentialsChanged++
 		}
-		data := map[string]any{"identity_id": ch.identity, "changes": diff}
-		if action == "credential.rotated" && ch.noticed {
+		data := steward.CredentialChanged{IdentityID: ch.identity, Changes: steward.Changes(diff)}
+		if action == steward.ActionCredentialRotated && ch.noticed {
 			// The source shows the secret changed but not when: between the
 			// last sync that read the old one and this one.
-			data["evidence"] = "the secret's version changed since the last sync; the source gives no time"
+			data.Evidence = "the secret's version changed since the last sync; the source gives no time"
 		}
-		if err := r.ev.emit(ctx, action, "credential", ch.id, data); err != nil {
+		if err := r.ev.emit(ctx, action, steward.ObjectCredential, ch.id, data); err != nil {
 			return err
 		}
 	}
@@ -482,7 +485,7 @@ func (r *syncRun) credentials(ctx context.Context) error {
 	}
 	for _, g := range all {
 		r.res.CredentialsChanged++
-		if err := r.ev.emit(ctx, "credential.removed", "credential", g.id, map[string]any{"identity_id": g.identity, "reason": "no longer reported by " + r.via()}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionCredentialRemoved, steward.ObjectCredential, g.id, steward.CredentialRemoved{IdentityID: g.identity, Reason: "no longer reported by " + r.via()}); err != nil {
 			return err
 		}
 	}
@@ -511,7 +514,7 @@ type credentialChange struct {
 // known: a secret changed by someone the source gives no time for. Then the
 // time of the last rotation is not known, and is cleared rather than left
 // at a rotation that is no longer the last.
-func (ch *credentialChange) decide() (string, fieldDiff) {
+func (ch *credentialChange) decide() (steward.Action, fieldDiff) {
 	ch.noticed = ch.version != "" && ch.newVersion != "" && ch.newVersion != ch.version && !ch.givenRotated.Valid
 	if ch.noticed {
 		ch.newRotated = sql.NullInt64{}
@@ -527,13 +530,13 @@ func (ch *credentialChange) decide() (string, fieldDiff) {
 	_, status := diff["status"]
 	switch {
 	case status && ch.newStatus == string(steward.CredentialDisabled):
-		return "credential.disabled", diff
+		return steward.ActionCredentialDisabled, diff
 	case status:
-		return "credential.enabled", diff
+		return steward.ActionCredentialEnabled, diff
 	case ch.noticed || rotated || recreated && ch.created.Valid:
-		return "credential.rotated", diff
+		return steward.ActionCredentialRotated, diff
 	case len(diff) > 0:
-		return "credential.updated", diff
+		return steward.ActionCredentialUpdated, diff
 	}
 	return "", diff
 }
@@ -579,8 +582,8 @@ func (r *syncRun) grants(ctx context.Context) error {
 		}
 		for _, n := range news {
 			e := ents[n.entitlement]
-			if err := r.ev.emit(ctx, "grant.created", "grant", n.id, map[string]any{"identity_id": n.identity, "entitlement_id": n.entitlement,
-				"entitlement": e.Name, "privileged": e.Privileged, "source": r.o.Source}); err != nil {
+			if err := r.ev.emit(ctx, steward.ActionGrantCreated, steward.ObjectGrant, n.id, steward.GrantCreated{IdentityID: n.identity, EntitlementID: n.entitlement,
+				Entitlement: e.Name, Privileged: e.Privileged, Source: r.o.Source}); err != nil {
 				return err
 			}
 		}
@@ -615,7 +618,7 @@ func (r *syncRun) grants(ctx context.Context) error {
 			continue
 		}
 		r.res.GrantsUpdated++
-		if err := r.ev.emit(ctx, "grant.updated", "grant", ch.id, map[string]any{"changes": diff}); err != nil {
+		if err := r.ev.emit(ctx, steward.ActionGrantUpdated, steward.ObjectGrant, ch.id, steward.GrantChanged{Changes: steward.Changes(diff)}); err != nil {
 			return err
 		}
 	}

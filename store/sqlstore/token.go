@@ -43,7 +43,7 @@ func (d *DB) CreateToken(ctx context.Context, t *steward.Token) (string, error) 
 		} else if err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "token.created", "token", idStr(t.ID), map[string]any{"name": t.Name, "role": t.Role, "expires_at": t.ExpiresAt})
+		return d.appendEvent(ctx, tx, steward.ActionTokenCreated, steward.ObjectToken, idStr(t.ID), steward.TokenCreated{Name: t.Name, Role: t.Role, ExpiresAt: t.ExpiresAt})
 	})
 	if err != nil {
 		return "", err
@@ -139,7 +139,7 @@ func (d *DB) RevokeToken(ctx context.Context, id int64) error {
 		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM sessions WHERE token_id = ?`), id); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "token.revoked", "token", idStr(id), nil)
+		return d.appendEvent(ctx, tx, steward.ActionTokenRevoked, steward.ObjectToken, idStr(id), steward.TokenRevoked{})
 	})
 }
 
@@ -164,7 +164,7 @@ func (d *DB) CreateSession(ctx context.Context, tokenID int64, ttl time.Duration
 			tokenID, hash, micro(now), micro(now.Add(ttl))).Scan(&id); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "session.created", "token", idStr(tokenID), map[string]any{"session": id, "expires_at": now.Add(ttl)})
+		return d.appendEvent(ctx, tx, steward.ActionSessionCreated, steward.ObjectToken, idStr(tokenID), steward.SessionCreated{Session: id, ExpiresAt: now.Add(ttl)})
 	})
 	if err != nil {
 		return "", err
@@ -212,6 +212,6 @@ func (d *DB) DeleteSession(ctx context.Context, raw string) error {
 		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM sessions WHERE id = ?`), id); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, "session.deleted", "token", idStr(tokenID), map[string]any{"session": id})
+		return d.appendEvent(ctx, tx, steward.ActionSessionDeleted, steward.ObjectToken, idStr(tokenID), steward.SessionDeleted{Session: id})
 	})
 }

@@ -26,21 +26,21 @@ func AllPages[T any](t *testing.T, list func(o steward.ListOptions) (*steward.Pa
 	}
 }
 
-// wantGaps derives, in Go and from what the store lists, which identities
-// have which ownership gap: the oracle the store's gap tasks, gap filter and
-// counts must agree with.
+// wantGaps derives, with the domain's own gap conditions
+// (steward.OwnershipGaps) over what the store lists, which identities have
+// which ownership gap: the oracle the store's set-based SQL (its gap tasks,
+// gap filter and counts) must agree with.
 // It also returns each identity's team (-1 for none).
 func wantGaps(t *testing.T, s steward.Store) (map[steward.GapKind][]int64, map[int64]int64) {
 	t.Helper()
 	persons := AllPages(t, func(o steward.ListOptions) (*steward.Page[steward.Person], error) {
 		return s.People(ctx(), steward.PersonFilter{ListOptions: o})
 	}, steward.MaxLimit)
-	departed, activeTeams := map[int64]bool{}, map[int64]bool{}
+	status, activeMembers := map[int64]steward.PersonStatus{}, map[int64]int{}
 	for _, p := range persons {
-		if p.Status == steward.PersonDeparted {
-			departed[p.ID] = true
-		} else if p.TeamID != nil {
-			activeTeams[*p.TeamID] = true
+		status[p.ID] = p.Status
+		if p.Status == steward.PersonActive && p.TeamID != nil {
+			activeMembers[*p.TeamID]++
 		}
 	}
 	want, teamOf := map[steward.GapKind][]int64{}, map[int64]int64{}
@@ -49,19 +49,16 @@ func wantGaps(t *testing.T, s steward.Store) (map[steward.GapKind][]int64, map[i
 	}, steward.MaxLimit)
 	for _, x := range identities {
 		teamOf[x.ID] = -1
+		f := steward.GapFacts{Kind: x.Kind, Status: x.Status, OwnerID: x.OwnerID, TeamID: x.TeamID}
 		if x.TeamID != nil {
 			teamOf[x.ID] = *x.TeamID
+			f.TeamActiveMembers = activeMembers[*x.TeamID]
 		}
-		if x.Status != steward.IdentityActive || x.Kind == steward.KindHuman {
-			continue
+		if x.OwnerID != nil {
+			f.OwnerStatus = status[*x.OwnerID]
 		}
-		if x.OwnerID == nil {
-			want[steward.GapUnowned] = append(want[steward.GapUnowned], x.ID)
-		} else if departed[*x.OwnerID] {
-			want[steward.GapOwnerDeparted] = append(want[steward.GapOwnerDeparted], x.ID)
-		}
-		if x.TeamID != nil && !activeTeams[*x.TeamID] {
-			want[steward.GapTeamInactive] = append(want[steward.GapTeamInactive], x.ID)
+		for _, g := range steward.OwnershipGaps(&f).Gaps {
+			want[g.Gap] = append(want[g.Gap], x.ID)
 		}
 	}
 	return want, teamOf

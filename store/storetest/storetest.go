@@ -74,6 +74,8 @@ func Run(t *testing.T, open Opener) {
 		"DisabledCreds":   testDisabledCredentials,
 		"Links":           testLinks,
 		"RecordRotation":  testRecordRotation,
+		"RulesAgree":      testRulesAgree,
+		"OwnersTeam":      testSetOwnerTakesOwnersTeam,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

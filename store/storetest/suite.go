@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -606,9 +607,10 @@ func testAuditChain(t *testing.T, s steward.Store, clock *Clock) {
 	}
 }
 
-func testAuditEvents(t *testing.T, s steward.Store, _ *Clock) {
+func testAuditEvents(t *testing.T, s steward.Store, clock *Clock) {
 	for n := 0; n < 7; n++ {
 		MustTeam(t, s, nil)
+		clock.Advance(time.Minute)
 	}
 	var all []steward.Event
 	f := steward.EventFilter{Action: "team.created", ListOptions: steward.ListOptions{Limit: 3}}
@@ -633,6 +635,38 @@ func testAuditEvents(t *testing.T, s steward.Store, _ *Clock) {
 	}
 	_, err := s.Events(ctx(), steward.EventFilter{ListOptions: steward.ListOptions{After: "bm9wZQ"}})
 	wantCode(t, err, steward.EINVALID)
+	_, err = s.Events(ctx(), steward.EventFilter{Action: "team.exploded"})
+	wantCode(t, err, steward.EINVALID)
+
+	// Newest first: the same events the other way round, page by page.
+	var back []steward.Event
+	f = steward.EventFilter{Action: steward.ActionTeamCreated, NewestFirst: true, ListOptions: steward.ListOptions{Limit: 3}}
+	for {
+		page, err := s.Events(ctx(), f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		back = append(back, page.Items...)
+		if page.Next == "" {
+			break
+		}
+		f.After = page.Next
+	}
+	slices.Reverse(back)
+	if !slices.EqualFunc(all, back, func(a, b steward.Event) bool { return a.Seq == b.Seq }) {
+		t.Fatalf("newest first, reversed: %d events, want the %d oldest first", len(back), len(all))
+	}
+	// Since: the events at or after a time, the one at it included.
+	for _, k := range []int{1, 3, 6} { // each after a clock step: no other event shares its time
+		page, err := s.Events(ctx(), steward.EventFilter{Action: steward.ActionTeamCreated, Since: all[k].Time})
+		if err != nil || len(page.Items) != 7-k || page.Items[0].Seq != all[k].Seq {
+			t.Fatalf("since event %d's time: %d events, %v", k, len(page.Items), err)
+		}
+		page, err = s.Events(ctx(), steward.EventFilter{Since: all[k].Time, NewestFirst: true, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
+		if err != nil || page.Items[len(page.Items)-1].Seq != all[k].Seq {
+			t.Fatalf("since event %d's time, newest first: %v", k, err)
+		}
+	}
 }
 
 // testConcurrentAudit writes from many goroutines at once; the chain must

@@ -77,7 +77,7 @@ func countActions(t *testing.T, s steward.Store, after int) map[string]int {
 		for _, e := range page.Items {
 			n++
 			if n > after {
-				out[e.Action]++
+				out[string(e.Action)]++
 			}
 		}
 		if page.Next == "" {
