@@ -165,6 +165,8 @@ func (f *IdentityFilter) Validate() error {
 		return err
 	} else if err := checkText("external id", f.ExternalID, 1024, false); err != nil {
 		return err
+	} else if f.ExternalID != "" && f.SystemID == 0 {
+		return Errorf(EINVALID, "an external id is unique within its system: name the system too.")
 	}
 	return checkQuery(f.Query)
 }

@@ -40,3 +40,11 @@ func SetFewGaps(d *DB, n int) { d.fewGaps = n }
 func AnalyzeIfBehind(ctx context.Context, d *DB, table string, wrote, fraction int) error {
 	return d.analyzeIfBehind(ctx, d.write, table, wrote, fraction)
 }
+
+// SetSortDrive sets the number of matches below which a sorted page's
+// filters, not the sort key's index, drive it: 1 makes every filtered page
+// walk the index, a large number makes every one collect and sort.
+func SetSortDrive(d *DB, n int) { d.sortDrive = n }
+
+// SetExactCount sets the largest count CountIdentities gives exactly.
+func SetExactCount(d *DB, n int) { d.exactCount = n }

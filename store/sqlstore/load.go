@@ -90,7 +90,7 @@ var loadTables = [...]struct {
 }{
 	{"entitlements", []string{"id", "system_id", "name", "description", "privileged", "sensitivity", "created_at", "content_hash"}},
 	{"identities", []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint",
-		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source"}},
+		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source", "oldest_credential_at"}},
 	{"credentials", []string{"identity_id", "external_id", "kind", "created_at", "last_rotated_at", "last_used_at", "expires_at", "content_hash"}},
 	{"grants", []string{"identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via", "content_hash"}},
 	{"stage_grants", stageCols["stage_grants"]},
@@ -349,16 +349,22 @@ func (l *firstLoad) addIdentity(lr *loadRec) error {
 	if i.CreatedAt != nil {
 		created = micro(*i.CreatedAt)
 	}
-	l.row(loadIdentities, id, l.sys.ID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), string(i.Status),
-		labelsJSON(i.Labels), lr.owner, i.Team, created, microPtr(i.LastUsedAt), l.now, lr.hash,
-		idPtr(lr.to.owner), idPtr(lr.to.team), string(lr.to.source))
-	for _, cr := range i.Credentials {
-		created := l.now
+	// The identity's credential age comes from the credential rows as
+	// written, so the identity row waits for them to be built.
+	credCreated, credRotated := make([]any, len(i.Credentials)), make([]any, len(i.Credentials))
+	for k, cr := range i.Credentials {
+		var created any = l.now
 		if cr.CreatedAt != nil {
 			created = micro(*cr.CreatedAt)
 		}
+		credCreated[k], credRotated[k] = created, microPtr(cr.LastRotatedAt)
+	}
+	l.row(loadIdentities, id, l.sys.ID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), string(i.Status),
+		labelsJSON(i.Labels), lr.owner, i.Team, created, microPtr(i.LastUsedAt), l.now, lr.hash,
+		idPtr(lr.to.owner), idPtr(lr.to.team), string(lr.to.source), oldestOf(credCreated, credRotated))
+	for k, cr := range i.Credentials {
 		l.res.CredentialsChanged++
-		l.row(loadCredentials, id, cr.ExternalID, string(cr.Kind), created, microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
+		l.row(loadCredentials, id, cr.ExternalID, string(cr.Kind), credCreated[k], credRotated[k], microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
 			credentialDigest(&cr))
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -68,9 +69,15 @@ func TestMigrateTwice(t *testing.T) {
 		if err != nil || v < 1 {
 			t.Fatalf("schema version %d, %v", v, err)
 		}
+		// Numbers are handed out ahead of merging, so the files, not the
+		// last version, say how many migrations there are.
+		files, err := os.ReadDir(filepath.Join("migrations", db.Dialect()))
+		if err != nil {
+			t.Fatal(err)
+		}
 		n, err := db.VerifyAudit(context.Background())
-		if err != nil || n != int64(v) {
-			t.Fatalf("after migrating twice: %d events, %v; want one schema.migrated per migration (%d)", n, err, v)
+		if err != nil || n != int64(len(files)) {
+			t.Fatalf("after migrating twice: %d events, %v; want one schema.migrated per migration (%d, the last %d)", n, err, len(files), v)
 		}
 	})
 }

@@ -372,7 +372,28 @@ func (r *syncRun) identities(ctx context.Context) error {
 	return nil
 }
 
+// credentials writes the staged credentials, and then the credential age
+// of every identity whose credentials it wrote.
 func (r *syncRun) credentials(ctx context.Context) error {
+	wrote := map[int64]bool{}
+	if err := r.writeCredentials(ctx, wrote); err != nil {
+		return err
+	}
+	if r.first {
+		// Every identity is new: take them all at once.
+		return r.d.refreshCredentialAge(ctx, r.c, `x.system_id = ?`, r.sys.ID)
+	}
+	ids := make([]int64, 0, len(wrote))
+	for id := range wrote {
+		ids = append(ids, id)
+	}
+	return r.d.refreshCredentialAgeOf(ctx, r.c, ids)
+}
+
+// writeCredentials creates, changes and removes credentials as the stage
+// says, and adds to wrote the identities whose credentials it wrote (all
+// but a first run's: those are all of the system's).
+func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) error {
 	sid := r.sys.ID
 	var news [][2]int64
 	if err := r.query(ctx, `INSERT INTO credentials (identity_id, external_id, kind, created_at, last_rotated_at, last_used_at, expires_at, content_hash)
@@ -394,6 +415,7 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, n := range news {
+		wrote[n[1]] = true
 		if err := r.ev.emit(ctx, "credential.created", "credential", n[0], map[string]any{"identity_id": n[1]}); err != nil {
 			return err
 		}
@@ -424,6 +446,7 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, ch := range changes {
+		wrote[ch.identity] = true
 		if err := r.exec(ctx, `UPDATE credentials SET kind = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
 			ch.newKind, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
 			return err
@@ -479,6 +502,7 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, g := range all {
+		wrote[g.identity] = true
 		r.res.CredentialsChanged++
 		if err := r.ev.emit(ctx, "credential.removed", "credential", g.id, map[string]any{"identity_id": g.identity, "reason": "no longer reported by " + r.via()}); err != nil {
 			return err
