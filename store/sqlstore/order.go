@@ -146,13 +146,13 @@ type plan int
 const (
 	// planFree leaves the choice of index to the planner.
 	planFree plan = iota
-	// planWalk hides every filter column from the planner, so that the
-	// page walks the sort key's index (or the primary key) and tests each
-	// row; the search is a LIKE and a gap kind an EXISTS probe.
-	planWalk
-	// planProbe is planFree for rows picked by id: the search is a LIKE
-	// and a gap kind an EXISTS probe, which can be tested row by row.
-	planProbe
+	// planRows tests each row that another part of the query finds: the
+	// walk of a sort key's index, or ids drawn for a sample. The search is
+	// then a LIKE and a gap kind an EXISTS probe, which test one row,
+	// where SQLite's search index and the gap tasks can only yield theirs.
+	// (SQLite's walk names its index; PostgreSQL's planner, knowing the
+	// filters match many rows, walks the index to stop after a page.)
+	planRows
 )
 
 // identityConds are the conditions of a filter on identities x, and the
@@ -166,6 +166,14 @@ type identityConds struct {
 func (c *identityConds) add(cond string, args ...any) {
 	c.where = append(c.where, cond)
 	c.args = append(c.args, args...)
+}
+
+// sql returns the conditions joined for a WHERE clause.
+func (c *identityConds) sql() string {
+	if len(c.where) == 0 {
+		return "1 = 1"
+	}
+	return strings.Join(c.where, " AND ")
 }
 
 // hide returns col as an expression that no index serves, so that a
@@ -182,37 +190,30 @@ func (d *DB) hide(col string, text bool) string {
 }
 
 // filterConds builds the conditions of f's filters (not its cursor) as p
-// says. Columns in skip are left visible whatever p: the sort key, whose
-// range is the walk itself.
-func (d *DB) filterConds(f steward.IdentityFilter, now time.Time, p plan, skip string) identityConds {
+// says.
+func (d *DB) filterConds(f steward.IdentityFilter, now time.Time, p plan) identityConds {
 	c := identityConds{from: `identities x`}
-	col := func(name string, text bool) string {
-		if p == planWalk && name != skip {
-			return d.hide("x."+name, text)
-		}
-		return "x." + name
-	}
-	eq := func(name string, text bool, v any, set bool) {
+	eq := func(col string, v any, set bool) {
 		if set {
-			c.add(col(name, text)+` = ?`, v)
+			c.add(`x.`+col+` = ?`, v)
 		}
 	}
-	eq("kind", true, string(f.Kind), f.Kind != "")
-	eq("system_id", false, f.SystemID, f.SystemID != 0)
-	eq("owner_id", false, f.OwnerID, f.OwnerID != 0)
-	eq("team_id", false, f.TeamID, f.TeamID != 0)
-	eq("environment", true, string(f.Environment), f.Environment != "")
-	eq("status", true, string(f.Status), f.Status != "")
-	eq("name", true, f.Name, f.Name != "")
-	eq("external_id", true, f.ExternalID, f.ExternalID != "")
+	eq("kind", string(f.Kind), f.Kind != "")
+	eq("system_id", f.SystemID, f.SystemID != 0)
+	eq("owner_id", f.OwnerID, f.OwnerID != 0)
+	eq("team_id", f.TeamID, f.TeamID != 0)
+	eq("environment", string(f.Environment), f.Environment != "")
+	eq("status", string(f.Status), f.Status != "")
+	eq("name", f.Name, f.Name != "")
+	eq("external_id", f.ExternalID, f.ExternalID != "")
 	if f.CredentialOlderThan > 0 {
-		c.add(col("oldest_credential_at", false)+` < ?`, micro(steward.CutoffOf(now, f.CredentialOlderThan)))
+		c.add(`x.oldest_credential_at < ?`, micro(steward.CutoffOf(now, f.CredentialOlderThan)))
 	}
 	if f.UnusedFor > 0 {
-		c.add(col("last_used_at", false)+` < ?`, micro(steward.CutoffOf(now, f.UnusedFor)))
+		c.add(`x.last_used_at < ?`, micro(steward.CutoffOf(now, f.UnusedFor)))
 	}
 	if f.NeverUsed {
-		c.add(col("last_used_at", false) + ` IS NULL`)
+		c.add(`x.last_used_at IS NULL`)
 	}
 	switch {
 	case f.Query == "":
@@ -223,13 +224,7 @@ func (d *DB) filterConds(f steward.IdentityFilter, now time.Time, p plan, skip s
 		c.from += ` JOIN identities_fts f ON f.rowid = x.id`
 		c.add(`f.identities_fts MATCH ?`, `"`+strings.ReplaceAll(f.Query, `"`, `""`)+`"`)
 	default:
-		name, ext := "x.name", "x.external_id"
-		if p == planWalk && d.pg {
-			// The trigram indexes are on lower(name) and
-			// lower(external_id): a concatenation hides them.
-			name, ext = "(x.name || '')", "(x.external_id || '')"
-		}
-		c.where, c.args = d.textFilter(c.where, c.args, f.Query, name, ext)
+		c.where, c.args = d.textFilter(c.where, c.args, f.Query, "x.name", "x.external_id")
 	}
 	if f.Gap != "" {
 		if p == planFree {
@@ -301,15 +296,14 @@ func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *stew
 // walked and each row tested, which finds a page soon because matches are
 // many.
 func (d *DB) section(ctx context.Context, f steward.IdentityFilter, key sortKey, unknown bool, pos *steward.SortCursor, now time.Time, n int) ([]steward.IdentityView, error) {
-	desc := f.Sort.Desc()
-	p := planWalk
+	p := planRows
 	if hasFilter(f, key.col) {
 		c, err := d.sectionConds(f, key, unknown, pos, now, planFree)
 		if err != nil {
 			return nil, err
 		}
 		var found int
-		if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+` WHERE `+strings.Join(c.where, " AND ")+` LIMIT ?) m`),
+		if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+` WHERE `+c.sql()+` LIMIT ?) m`),
 			append(c.args, d.driveBound())...).Scan(&found); err != nil {
 			return nil, err
 		}
@@ -317,35 +311,11 @@ func (d *DB) section(ctx context.Context, f steward.IdentityFilter, key sortKey,
 			p = planFree
 		}
 	}
-	c, err := d.sectionConds(f, key, unknown, pos, now, p)
+	query, args, err := d.sectionQuery(f, key, unknown, pos, now, p, n)
 	if err != nil {
 		return nil, err
 	}
-	dir := ""
-	if desc {
-		dir = " DESC"
-	}
-	var order, outer string
-	switch {
-	case unknown && p == planWalk:
-		order, outer = `x.id`+dir, `x.id`+dir
-	case unknown:
-		order, outer = d.hide("x.id", false)+dir, `x.id`+dir
-	case p == planWalk:
-		order, outer = `x.`+key.col+dir+`, x.id`+dir, `x.`+key.col+dir+`, x.id`+dir
-	default:
-		// Sorting the few matches: the key hidden, so that the planner
-		// does not walk its index instead of using the filters'.
-		order, outer = d.hide("x."+key.col, key.text)+dir+`, x.id`+dir, `x.`+key.col+dir+`, x.id`+dir
-	}
-	from := c.from
-	if p == planWalk && !d.pg {
-		// SQLite: the walk reads the sort key's index (for the unknown
-		// keys, its NULL entries in id order), and no other.
-		from = `identities x INDEXED BY identities_` + key.col + strings.TrimPrefix(from, `identities x`)
-	}
-	inner := `SELECT ` + identityColumns + ` FROM ` + from + ` WHERE ` + strings.Join(c.where, " AND ") + ` ORDER BY ` + order + ` LIMIT ?`
-	rows, err := d.read.QueryContext(ctx, d.q(identityViewOrdered(inner, outer)), append(c.args, n)...)
+	rows, err := d.read.QueryContext(ctx, d.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -361,11 +331,45 @@ func (d *DB) section(ctx context.Context, f steward.IdentityFilter, key sortKey,
 	return out, rows.Err()
 }
 
+// sectionQuery is the query of section under plan p, for n rows.
+func (d *DB) sectionQuery(f steward.IdentityFilter, key sortKey, unknown bool, pos *steward.SortCursor, now time.Time, p plan, n int) (string, []any, error) {
+	desc := f.Sort.Desc()
+	c, err := d.sectionConds(f, key, unknown, pos, now, p)
+	if err != nil {
+		return "", nil, err
+	}
+	dir := ""
+	if desc {
+		dir = " DESC"
+	}
+	var order, outer string
+	switch {
+	case unknown && p == planRows:
+		order, outer = `x.id`+dir, `x.id`+dir
+	case unknown:
+		order, outer = d.hide("x.id", false)+dir, `x.id`+dir
+	case p == planRows:
+		order, outer = `x.`+key.col+dir+`, x.id`+dir, `x.`+key.col+dir+`, x.id`+dir
+	default:
+		// Sorting the few matches: the key hidden, so that the planner
+		// does not walk its index instead of using the filters'.
+		order, outer = d.hide("x."+key.col, key.text)+dir+`, x.id`+dir, `x.`+key.col+dir+`, x.id`+dir
+	}
+	from := c.from
+	if p == planRows && !d.pg {
+		// SQLite: the walk reads the sort key's index (for the unknown
+		// keys, its NULL entries in id order), and no other.
+		from = `identities x INDEXED BY identities_` + key.col + strings.TrimPrefix(from, `identities x`)
+	}
+	inner := `SELECT ` + identityColumns + ` FROM ` + from + ` WHERE ` + c.sql() + ` ORDER BY ` + order + ` LIMIT ?`
+	return identityViewOrdered(inner, outer), append(c.args, n), nil
+}
+
 // sectionConds adds to f's filters the bounds of a section and its cursor.
 func (d *DB) sectionConds(f steward.IdentityFilter, key sortKey, unknown bool, pos *steward.SortCursor, now time.Time, p plan) (identityConds, error) {
-	c := d.filterConds(f, now, p, key.col)
+	c := d.filterConds(f, now, p)
 	k := "x." + key.col
-	if p != planWalk {
+	if p != planRows {
 		k = d.hide(k, key.text)
 	}
 	cmp := ">"
@@ -409,11 +413,8 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 		return nil, err
 	}
 	now := d.now()
-	c := d.filterConds(f, now, planFree, "")
-	where := ""
-	if len(c.where) > 0 {
-		where = ` WHERE ` + strings.Join(c.where, " AND ")
-	}
+	c := d.filterConds(f, now, planFree)
+	where := ` WHERE ` + c.sql()
 	bound := d.exactCountMax()
 	var n int64
 	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+where+` LIMIT ?) m`), append(c.args, bound+1)...).Scan(&n); err != nil {
@@ -428,10 +429,10 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 	}
 	span := hi.Int64 - lo.Int64 + 1
 	ids := sampleIDs(lo.Int64, span, countSamples, f)
-	p := d.filterConds(f, now, planProbe, "")
+	p := d.filterConds(f, now, planRows)
 	p.where = append([]string{`x.id IN (` + int64List(ids) + `)`}, p.where...)
 	var matched int64
-	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM `+p.from+` WHERE `+strings.Join(p.where, " AND ")), p.args...).Scan(&matched); err != nil {
+	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM `+p.from+` WHERE `+p.sql()), p.args...).Scan(&matched); err != nil {
 		return nil, err
 	}
 	est := int64(float64(matched) / float64(len(ids)) * float64(span))
@@ -526,7 +527,7 @@ func (d *DB) PersonByKey(ctx context.Context, key string) (*steward.Person, erro
 // then the range's index finds them and they are sorted. It returns nil
 // when they are more.
 func (d *DB) fewInIDOrder(ctx context.Context, f steward.IdentityFilter, after int64, limit int) (*steward.Page[steward.IdentityView], error) {
-	c := d.filterConds(f, d.now(), planFree, "")
+	c := d.filterConds(f, d.now(), planFree)
 	c.add(d.hide("x.id", false)+` > ?`, after)
 	where := strings.Join(c.where, " AND ")
 	var found int

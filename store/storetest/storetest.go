@@ -70,6 +70,8 @@ func Run(t *testing.T, open Opener) {
 		"SyncRuns":        testSyncRuns,
 		"SyncPeople":      testSyncPeople,
 		"OwnersInBulk":    testOwnersInBulk,
+		"IdentityOrder":   testIdentityOrder,
+		"LookupsByName":   testLookupsByName,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
