@@ -177,7 +177,7 @@ func TestSortAndAgeFilters(t *testing.T) {
 			q.Del("sort")
 			q.Set("system", "ages")
 			var n steward.Count
-			ts.Get("/api/v1/identities/count?" + q.Encode()).Decode(t, &n)
+			ts.Get("/api/v1/identities/count?"+q.Encode()).Decode(t, &n)
 			if n.N != int64(len(tt.want)) || n.Estimated {
 				t.Errorf("count %+v, want %d", n, len(tt.want))
 			}
