@@ -68,12 +68,31 @@ func (c *client) send(ctx context.Context, method, path string, body, out any) e
 
 // do makes one API call; body, when not nil, is sent as JSON.
 func (c *client) do(ctx context.Context, method, path string, query url.Values, body []byte, out any) error {
+	resp, err := c.open(ctx, method, path, query, body, "application/json")
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return steward.Errorf(steward.EUNAVAILABLE, "reading the answer from %s: %v", c.server, err)
+	}
+	if err := json.Unmarshal(answer, out); err != nil {
+		return fmt.Errorf("decoding the answer from %s: %w", c.server, err)
+	}
+	return nil
+}
+
+// open makes one API call asking for accept and returns the response of a
+// success, its body unread; an error status comes back as the server's
+// *steward.Error.
+func (c *client) open(ctx context.Context, method, path string, query url.Values, body []byte, accept string) (*http.Response, error) {
 	if c.token == "" {
-		return steward.Errorf(steward.EUNAUTHORIZED, "no API token: set STEWARD_TOKEN or pass --token (create one with 'steward token create').")
+		return nil, steward.Errorf(steward.EUNAUTHORIZED, "no API token: set STEWARD_TOKEN or pass --token (create one with 'steward token create').")
 	}
 	u, err := url.Parse(strings.TrimRight(c.server, "/") + path)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") {
-		return steward.Errorf(steward.EINVALID, "--server %q is not an http(s) URL.", c.server)
+		return nil, steward.Errorf(steward.EINVALID, "--server %q is not an http(s) URL.", c.server)
 	}
 	u.RawQuery = query.Encode()
 	var rd io.Reader
@@ -82,127 +101,42 @@ func (c *client) do(ctx context.Context, method, path string, query url.Values, 
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "application/json")
+	req.Header.Set("Accept", accept)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	hc := c.http
 	if hc == nil {
-		hc = &http.Client{Timeout: 60 * time.Second}
+		// No overall timeout: an export streams for as long as it has
+		// rows. A server that stops answering is noticed by its headers'
+		// timeout.
+		hc = &http.Client{Transport: &http.Transport{Proxy: http.ProxyFromEnvironment, ResponseHeaderTimeout: 60 * time.Second}}
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return steward.Errorf(steward.EUNAVAILABLE, "cannot reach the Steward server at %s: %v", c.server, errors.Unwrap(err))
-	}
-	defer resp.Body.Close()
-	answer, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return steward.Errorf(steward.EUNAVAILABLE, "reading the answer from %s: %v", c.server, err)
+		return nil, steward.Errorf(steward.EUNAVAILABLE, "cannot reach the Steward server at %s: %v", c.server, errors.Unwrap(err))
 	}
 	if resp.StatusCode >= 300 {
+		defer resp.Body.Close()
+		answer, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 		var e struct {
 			Error steward.Error `json:"error"`
 		}
 		if json.Unmarshal(answer, &e) == nil && e.Error.Code != "" {
-			return &e.Error
+			return nil, &e.Error
 		}
-		return steward.Errorf(steward.EUNAVAILABLE, "the server at %s answered %s", c.server, resp.Status)
+		return nil, steward.Errorf(steward.EUNAVAILABLE, "the server at %s answered %s", c.server, resp.Status)
 	}
-	if err := json.Unmarshal(answer, out); err != nil {
-		return fmt.Errorf("decoding the answer from %s: %w", c.server, err)
-	}
-	return nil
+	return resp, nil
 }
 
 func newIdentitiesCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "identities", Aliases: []string{"identity", "id"}, Short: "List and show identities, set their owner and attest them, through the API"}
-	cmd.AddCommand(newIdentitiesListCmd(e), newIdentitiesGetCmd(e), newIdentitiesSetOwnerCmd(e), newIdentitiesAttestCmd(e))
-	return cmd
-}
-
-func newIdentitiesListCmd(e *env) *cobra.Command {
-	var c client
-	var output, kind, env_, status, q, gap, after string
-	var systemID, ownerID, teamID int64
-	var limit int
-	cmd := &cobra.Command{
-		Use:   "list",
-		Short: "List identities, filtered and paginated",
-		Long: `List identities from a Steward server. Filters combine. With -o table the
-cursor of the next page is printed to stderr; pass it back with --after.`,
-		Example: `  steward identities list --kind api_key --environment prod
-  steward identities list -q payments -o json
-  steward identities list --gap owner_departed --team-id 7`,
-		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			v := url.Values{}
-			set := func(k, val string) {
-				if val != "" {
-					v.Set(k, val)
-				}
-			}
-			setID := func(k string, id int64) {
-				if id != 0 {
-					v.Set(k, strconv.FormatInt(id, 10))
-				}
-			}
-			set("kind", kind)
-			set("environment", env_)
-			set("status", status)
-			set("q", q)
-			set("gap", gap)
-			set("after", after)
-			setID("system_id", systemID)
-			setID("owner_id", ownerID)
-			setID("team_id", teamID)
-			if limit != 0 {
-				v.Set("limit", strconv.Itoa(limit))
-			}
-			return listPage(cmd.Context(), e, &c, output, "/api/v1/identities", v,
-				"ID\tNAME\tKIND\tSYSTEM\tENV\tOWNER\tTEAM\tSTATUS\tLAST USED", func(i steward.IdentityView) string {
-					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s", i.ID, i.Name, i.Kind, i.SystemName, i.Environment,
-						orDash(ownerLabel(i)), orDash(i.TeamName), i.Status, fmtTime(i.LastUsedAt))
-				})
-		},
-	}
-	addClientFlags(cmd, &c, &output)
-	f := cmd.Flags()
-	f.StringVar(&kind, "kind", "", "identity kind: human, service_account, api_key, token, secret, certificate, workload, bot")
-	f.StringVar(&env_, "environment", "", "environment: prod, staging or dev")
-	f.StringVar(&status, "status", "", "status: active, disabled or removed")
-	f.StringVarP(&q, "query", "q", "", "substring of the name or external id")
-	f.StringVar(&gap, "gap", "", "only identities with an open ownership gap of this kind: unowned, owner_departed or team_inactive")
-	f.Int64Var(&systemID, "system-id", 0, "only identities on this system")
-	f.Int64Var(&ownerID, "owner-id", 0, "only identities owned by this person")
-	f.Int64Var(&teamID, "team-id", 0, "only identities of this team")
-	f.IntVar(&limit, "limit", 0, fmt.Sprintf("page size, 1 to %d (default %d)", steward.MaxLimit, steward.DefaultLimit))
-	f.StringVar(&after, "after", "", "cursor of the page to show, from the previous page")
-	return cmd
-}
-
-func newIdentitiesGetCmd(e *env) *cobra.Command {
-	var c client
-	var output string
-	cmd := &cobra.Command{
-		Use:   "get ID",
-		Short: "Show one identity",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseIdentityID(args[0])
-			if err != nil {
-				return err
-			}
-			var i steward.IdentityView
-			if err := c.get(cmd.Context(), "/api/v1/identities/"+strconv.FormatInt(id, 10), nil, &i); err != nil {
-				return err
-			}
-			return printIdentity(e, output, &i)
-		},
-	}
-	addClientFlags(cmd, &c, &output)
+	cmd := &cobra.Command{Use: "identities", Aliases: []string{"identity", "id"}, Short: "List, count, export and show identities, set their owner and attest them, through the API"}
+	cmd.AddCommand(newIdentitiesListCmd(e), newIdentitiesCountCmd(e), newIdentitiesExportCmd(e), newIdentitiesGetCmd(e),
+		newIdentitiesSetOwnerCmd(e), newIdentitiesAttestCmd(e))
 	return cmd
 }
 
@@ -217,7 +151,7 @@ func printIdentity(e *env, output string, i *steward.IdentityView) error {
 	}
 	attested := "-"
 	if i.AttestedAt != nil {
-		attested = i.AttestedAt.Format(time.DateTime)
+		attested = fmtTime(i.AttestedAt)
 		if i.AttestedBy != nil {
 			attested += " by person " + strconv.FormatInt(*i.AttestedBy, 10)
 		}
@@ -227,7 +161,8 @@ func printIdentity(e *env, output string, i *steward.IdentityView) error {
 		{"ID", strconv.FormatInt(i.ID, 10)}, {"Name", i.Name}, {"External ID", i.ExternalID}, {"Kind", string(i.Kind)},
 		{"System", i.SystemName}, {"Environment", string(i.Environment)}, {"Criticality", string(i.Criticality)},
 		{"Owner", owner}, {"Team", orDash(i.TeamName)}, {"Status", string(i.Status)},
-		{"Created", i.CreatedAt.Format(time.DateTime)}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
+		{"Created", fmtTime(&i.CreatedAt)}, {"Last used", fmtTime(i.LastUsedAt)}, {"Attested", attested},
+		{"Oldest credential", credentialAge(i.OldestCredentialAt)},
 	} {
 		fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
 	}
@@ -245,80 +180,127 @@ func parseIdentityID(arg string) (int64, error) {
 
 func newIdentitiesSetOwnerCmd(e *env) *cobra.Command {
 	var c client
-	var output string
+	var output, system, owner, team string
 	var ownerID, teamID int64
 	var clear bool
 	cmd := &cobra.Command{
-		Use:   "set-owner ID (--owner-id N | --team-id N | --clear)",
+		Use:   "set-owner NAME|ID [--system SYSTEM] (--owner PERSON | --team TEAM | --clear)",
 		Short: "Assign an identity's owner and team explicitly",
-		Long: `Assign an identity's owner (a person) and team explicitly. An explicit
-assignment is kept until someone assigns again: syncs, source tags and
-ownership rules do not change it. What is not given is left unset: --owner-id
-alone assigns no team. --clear removes the assignment and hands the identity
-back to source tags and ownership rules at the next sync or 'steward apply'.`,
-		Example: `  steward identities set-owner 4711 --owner-id 42 --team-id 7
+		Long: `Assign an identity's owner (a person, by e-mail address or external id) and
+team (by name) explicitly. An explicit assignment is kept until someone
+assigns again: syncs, source tags and ownership rules do not change it. What
+is not given is left unset: --owner alone assigns no team. --clear removes
+the assignment and hands the identity back to source tags and ownership
+rules at the next sync or 'steward apply'. The identity is named as for
+'identities get'.`,
+		Example: `  steward identities set-owner etl-loader --system aws-prod --owner ada@example.com --team payments
   steward identities set-owner 4711 --clear`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set := cmd.Flags().Changed("owner-id") || cmd.Flags().Changed("team-id")
+			fl := cmd.Flags()
+			set := fl.Changed("owner") || fl.Changed("team") || fl.Changed("owner-id") || fl.Changed("team-id")
 			if clear == set {
-				return usageError{errors.New("give --owner-id and/or --team-id, or --clear")}
+				return usageError{errors.New("give --owner and/or --team, or --clear")}
 			}
-			id, err := parseIdentityID(args[0])
+			ctx := cmd.Context()
+			i, err := c.findIdentity(ctx, args[0], system)
 			if err != nil {
 				return err
 			}
 			var a steward.OwnerAssignment
-			if cmd.Flags().Changed("owner-id") {
+			switch {
+			case fl.Changed("owner"):
+				p, err := c.findPerson(ctx, owner)
+				if err != nil {
+					return err
+				}
+				a.OwnerID = &p.ID
+			case fl.Changed("owner-id"):
 				a.OwnerID = &ownerID
 			}
-			if cmd.Flags().Changed("team-id") {
+			switch {
+			case fl.Changed("team"):
+				t, err := c.findTeam(ctx, team)
+				if err != nil {
+					return err
+				}
+				a.TeamID = &t.ID
+			case fl.Changed("team-id"):
 				a.TeamID = &teamID
 			}
-			var i steward.IdentityView
-			if err := c.send(cmd.Context(), http.MethodPut, "/api/v1/identities/"+strconv.FormatInt(id, 10)+"/owner", a, &i); err != nil {
+			var v steward.IdentityView
+			if err := c.send(ctx, http.MethodPut, "/api/v1/identities/"+strconv.FormatInt(i.ID, 10)+"/owner", a, &v); err != nil {
 				return err
 			}
-			return printIdentity(e, output, &i)
+			return printIdentity(e, output, &v)
 		},
 	}
 	addClientFlags(cmd, &c, &output)
-	cmd.Flags().Int64Var(&ownerID, "owner-id", 0, "the person who owns the identity")
-	cmd.Flags().Int64Var(&teamID, "team-id", 0, "the team that owns the identity")
+	cmd.Flags().StringVar(&system, "system", "", "the system the identity is on (its name), to name the identity by name or external id")
+	cmd.Flags().StringVar(&owner, "owner", "", "the person who owns the identity: e-mail address or external id")
+	cmd.Flags().StringVar(&team, "team", "", "the team that owns the identity: its name")
 	cmd.Flags().BoolVar(&clear, "clear", false, "remove the explicit assignment; rules decide again")
+	cmd.Flags().Int64Var(&ownerID, "owner-id", 0, "the owner's id (as --owner)")
+	cmd.Flags().Int64Var(&teamID, "team-id", 0, "the team's id (as --team)")
+	_ = cmd.Flags().MarkHidden("owner-id")
+	_ = cmd.Flags().MarkHidden("team-id")
 	return cmd
 }
 
 func newIdentitiesAttestCmd(e *env) *cobra.Command {
 	var c client
-	var output, note string
+	var output, note, system, person string
 	var personID int64
 	cmd := &cobra.Command{
-		Use:   "attest ID --person-id N [--note TEXT]",
+		Use:   "attest NAME|ID [--system SYSTEM] --person PERSON [--note TEXT]",
 		Short: "Confirm, as its owner, that an identity is still needed",
 		Long: `Record that the identity's owner confirms it is theirs and still needed. The
 date is kept on the identity and the note in the audit log. Only the owner
-may attest: another person is refused (exit 2).`,
-		Example: `  steward identities attest 4711 --person-id 42 --note "used by the nightly export"`,
+may attest: another person is refused (exit 2). The person is named by
+e-mail address or external id; the identity as for 'identities get'.`,
+		Example: `  steward identities attest etl-loader --system aws-prod --person ada@example.com --note "used by the nightly export"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseIdentityID(args[0])
+			ctx := cmd.Context()
+			fl := cmd.Flags()
+			if fl.Changed("person") == fl.Changed("person-id") {
+				return usageError{errors.New("name the owner who attests with --person")}
+			}
+			i, err := c.findIdentity(ctx, args[0], system)
 			if err != nil {
 				return err
 			}
-			var i steward.IdentityView
+			if fl.Changed("person") {
+				p, err := c.findPerson(ctx, person)
+				if err != nil {
+					return err
+				}
+				personID = p.ID
+			}
+			var v steward.IdentityView
 			a := steward.Attestation{PersonID: personID, Note: note}
-			if err := c.send(cmd.Context(), http.MethodPost, "/api/v1/identities/"+strconv.FormatInt(id, 10)+"/attest", a, &i); err != nil {
+			if err := c.send(ctx, http.MethodPost, "/api/v1/identities/"+strconv.FormatInt(i.ID, 10)+"/attest", a, &v); err != nil {
 				return err
 			}
-			return printIdentity(e, output, &i)
+			return printIdentity(e, output, &v)
 		},
 	}
 	addClientFlags(cmd, &c, &output)
-	cmd.Flags().Int64Var(&personID, "person-id", 0, "the identity's owner, who attests (required)")
+	cmd.Flags().StringVar(&system, "system", "", "the system the identity is on (its name), to name the identity by name or external id")
+	cmd.Flags().StringVar(&person, "person", "", "the identity's owner, who attests: e-mail address or external id")
+	cmd.Flags().Int64Var(&personID, "person-id", 0, "the owner's id (as --person)")
+	_ = cmd.Flags().MarkHidden("person-id")
 	cmd.Flags().StringVar(&note, "note", "", "why the identity is still needed")
-	_ = cmd.MarkFlagRequired("person-id")
 	return cmd
+}
+
+// credentialAge says when the oldest credential was last rotated (or
+// created) and how long ago.
+func credentialAge(t *time.Time) string {
+	if t == nil {
+		return "-"
+	}
+	return fmtTime(t) + " (" + steward.FormatAge(time.Since(*t)) + " ago)"
 }
 
 func ownerLabel(i steward.IdentityView) string {

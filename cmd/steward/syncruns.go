@@ -51,7 +51,7 @@ names the line at fault where there was one. -o json prints each run whole.`,
 					if r.SystemID != nil {
 						system = fmt.Sprintf("%d %s", *r.SystemID, r.SystemName)
 					}
-					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", r.ID, r.Source, system, r.StartedAt.UTC().Format(time.DateTime),
+					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", r.ID, r.Source, system, fmtTime(&r.StartedAt),
 						r.FinishedAt.Sub(r.StartedAt).Round(time.Millisecond), runOutcome(r))
 				})
 		},
