@@ -16,8 +16,9 @@ import (
 // identities first, "last_used" the longest idle, "credential_age" those
 // whose secret has gone longest without rotation. Whatever the direction,
 // an identity whose time is unknown (never used, no credential, or a source
-// that does not say) comes after every known one, in id order: an unknown
-// time is never shown as old or as new.
+// that does not say) comes after every known one, in id order in the sort's
+// direction: an unknown time is never shown as old or as new. Ties fall to
+// the id, in the sort's direction too.
 type IdentitySort string
 
 // Identity sorts.
