@@ -60,7 +60,7 @@ func IdentityPlans(d *DB, f steward.IdentityFilter) (walk, few string, walkArgs,
 	if f.Sort == steward.SortByID {
 		walk, walkArgs = d.identitiesQuery(f, 0, 50, false, true)
 		c := d.filterConds(f, now, planFree)
-		c.add(d.hide("x.id", false)+` > ?`, 0)
+		c.add(`x.id > ?`, 0)
 		few = `SELECT ` + identityColumns + ` FROM ` + c.from + ` WHERE ` + c.sql() + ` ORDER BY ` + d.hide("x.id", false) + ` LIMIT ?`
 		return d.q(walk), d.q(few), walkArgs, append(c.args, 51)
 	}

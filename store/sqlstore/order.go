@@ -260,9 +260,18 @@ func hasFilter(f steward.IdentityFilter, key string) bool {
 func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *steward.SortCursor, limit int) (*steward.Page[steward.IdentityView], error) {
 	key := sortKeys[f.Sort.Key()]
 	now := d.now()
+	p := planRows
+	if hasFilter(f, key.col) {
+		few, err := d.fewMatches(ctx, f, now)
+		if err != nil {
+			return nil, err
+		} else if few {
+			p = planFree
+		}
+	}
 	var items []steward.IdentityView
 	if pos == nil || !pos.Unknown {
-		rows, err := d.section(ctx, f, key, false, pos, now, limit+1)
+		rows, err := d.section(ctx, f, key, false, pos, now, p, limit+1)
 		if err != nil {
 			return nil, err
 		}
@@ -273,7 +282,7 @@ func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *stew
 		if pos != nil && pos.Unknown {
 			after = pos
 		}
-		rows, err := d.section(ctx, f, key, true, after, now, limit+1-len(items))
+		rows, err := d.section(ctx, f, key, true, after, now, p, limit+1-len(items))
 		if err != nil {
 			return nil, err
 		}
@@ -289,28 +298,25 @@ func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *stew
 	return page, nil
 }
 
-// section reads up to n identities of one section of a sorted list: those
-// whose key is known (after pos) or unknown (after pos's id). It counts the
-// filters' matches first, up to driveBound: below it, the filters' own
-// indexes find them and the few are sorted; at it, the sort key's index is
-// walked and each row tested, which finds a page soon because matches are
-// many.
-func (d *DB) section(ctx context.Context, f steward.IdentityFilter, key sortKey, unknown bool, pos *steward.SortCursor, now time.Time, n int) ([]steward.IdentityView, error) {
-	p := planRows
-	if hasFilter(f, key.col) {
-		c, err := d.sectionConds(f, key, unknown, pos, now, planFree)
-		if err != nil {
-			return nil, err
-		}
-		var found int
-		if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+` WHERE `+c.sql()+` LIMIT ?) m`),
-			append(c.args, d.driveBound())...).Scan(&found); err != nil {
-			return nil, err
-		}
-		if found < d.driveBound() {
-			p = planFree
-		}
-	}
+// fewMatches reports whether f's filters match fewer identities than
+// driveBound, counted up to it, wherever the list's cursor is: then a page
+// collects them through the filters' indexes and sorts them, at a cost that
+// the bound caps; else it walks the sort key's index from the cursor and
+// tests each row, which finds a page soon because matches are many. (A
+// count of the matches after the cursor would read, deep in a list, every
+// match before it.)
+func (d *DB) fewMatches(ctx context.Context, f steward.IdentityFilter, now time.Time) (bool, error) {
+	c := d.filterConds(f, now, planFree)
+	var found int
+	err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+` WHERE `+c.sql()+` LIMIT ?) m`),
+		append(c.args, d.driveBound())...).Scan(&found)
+	return found < d.driveBound(), err
+}
+
+// section reads up to n identities of one section of a sorted list, under
+// plan p (see fewMatches): those whose key is known (after pos), or those
+// whose key is unknown (after pos's id).
+func (d *DB) section(ctx context.Context, f steward.IdentityFilter, key sortKey, unknown bool, pos *steward.SortCursor, now time.Time, p plan, n int) ([]steward.IdentityView, error) {
 	query, args, err := d.sectionQuery(f, key, unknown, pos, now, p, n)
 	if err != nil {
 		return nil, err
@@ -523,21 +529,16 @@ func (d *DB) PersonByKey(ctx context.Context, key string) (*steward.Person, erro
 }
 
 // fewInIDOrder returns the page of a list in id order with a time range
-// when the range's matches after the cursor are fewer than driveBound:
-// then the range's index finds them and they are sorted. It returns nil
+// when the filters' matches are fewer than driveBound (fewMatches): then
+// they are found through the filters' indexes and sorted. It returns nil
 // when they are more.
 func (d *DB) fewInIDOrder(ctx context.Context, f steward.IdentityFilter, after int64, limit int) (*steward.Page[steward.IdentityView], error) {
-	c := d.filterConds(f, d.now(), planFree)
-	c.add(d.hide("x.id", false)+` > ?`, after)
-	where := strings.Join(c.where, " AND ")
-	var found int
-	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+` WHERE `+where+` LIMIT ?) m`),
-		append(c.args, d.driveBound())...).Scan(&found); err != nil {
+	now := d.now()
+	if few, err := d.fewMatches(ctx, f, now); err != nil || !few {
 		return nil, err
 	}
-	if found >= d.driveBound() {
-		return nil, nil
-	}
-	inner := `SELECT ` + identityColumns + ` FROM ` + c.from + ` WHERE ` + where + ` ORDER BY ` + d.hide("x.id", false) + ` LIMIT ?`
+	c := d.filterConds(f, now, planFree)
+	c.add(`x.id > ?`, after)
+	inner := `SELECT ` + identityColumns + ` FROM ` + c.from + ` WHERE ` + c.sql() + ` ORDER BY ` + d.hide("x.id", false) + ` LIMIT ?`
 	return fetchPage(ctx, d, identityView(inner), append(c.args, limit+1), limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
 }
