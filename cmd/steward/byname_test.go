@@ -109,6 +109,21 @@ func TestCommandsByName(t *testing.T) {
 		t.Fatalf("count: %d %q", code, out)
 	}
 
+	// gaps of a team, and sync runs of a system, by name.
+	var gaps steward.Page[steward.GapView]
+	jsonOf(&gaps, "gaps", "--team", team.Name, "--limit", "1000")
+	for _, g := range gaps.Items {
+		if g.TeamID == nil || *g.TeamID != team.ID {
+			t.Fatalf("gaps --team %s lists %+v", team.Name, g)
+		}
+	}
+	if code, _, errOut := cli("sync-runs", "--system", "nowhere"); code != ExitInvalid || !strings.Contains(errOut, "nowhere") {
+		t.Errorf("sync-runs --system nowhere: exit %d %s", code, errOut)
+	}
+	if code, _, errOut := cli("sync-runs", "--system", sys.Name); code != 0 {
+		t.Errorf("sync-runs --system: exit %d %s", code, errOut)
+	}
+
 	// owner by e-mail: the same as by id.
 	owned := all.Items[slices.IndexFunc(all.Items, func(i steward.IdentityView) bool { return i.OwnerID != nil })]
 	var owner steward.Person

@@ -110,7 +110,7 @@ func TestOwnerCommands(t *testing.T) {
 		t.Fatalf("gaps -o json: %v\n%s", err, out)
 	}
 	id := fmt.Sprint(gaps.Items[0].IdentityID)
-	if code, _, errOut := cli("gaps", "--team-id", "-1", "--limit", "3"); code != 0 {
+	if code, _, errOut := cli("gaps", "--without-team", "--limit", "3"); code != 0 {
 		t.Fatalf("gaps without a team: exit %d %s", code, errOut)
 	}
 	if code, _, errOut := cli("gaps", "--gap", "lonely"); code != ExitInvalid || !strings.Contains(errOut, "lonely") {

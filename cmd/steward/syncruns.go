@@ -13,7 +13,7 @@ import (
 
 func newSyncRunsCmd(e *env) *cobra.Command {
 	var c client
-	var output, source, after string
+	var output, source, after, system string
 	var systemID int64
 	var failed, succeeded bool
 	var limit int
@@ -35,6 +35,9 @@ names the line at fault where there was one. -o json prints each run whole.`,
 			}
 			if systemID != 0 {
 				v.Set("system_id", strconv.FormatInt(systemID, 10))
+			}
+			if system != "" {
+				v.Set("system", system)
 			}
 			if failed || succeeded {
 				v.Set("failed", strconv.FormatBool(failed))
@@ -58,7 +61,9 @@ names the line at fault where there was one. -o json prints each run whole.`,
 	}
 	addClientFlags(cmd, &c, &output)
 	cmd.Flags().StringVar(&source, "source", "", "only runs of this source (as sync and import name it, e.g. ldap:corp)")
-	cmd.Flags().Int64Var(&systemID, "system-id", 0, "only runs of this system")
+	cmd.Flags().StringVar(&system, "system", "", "only runs into this system (its name)")
+	cmd.Flags().Int64Var(&systemID, "system-id", 0, "only runs of the system with this id")
+	_ = cmd.Flags().MarkHidden("system-id")
 	cmd.Flags().BoolVar(&failed, "failed", false, "only runs that failed")
 	cmd.Flags().BoolVar(&succeeded, "succeeded", false, "only runs that succeeded")
 	cmd.Flags().IntVar(&limit, "limit", 0, "page size")
