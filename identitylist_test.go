@@ -3,57 +3,9 @@ package steward_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/stewardhq/steward"
 )
-
-func TestFormatCount(t *testing.T) {
-	t.Parallel()
-	for n, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 12345: "12,345", 1234567: "1,234,567", -1234: "-1,234", 100000: "100,000"} {
-		if got := steward.FormatCount(n); got != want {
-			t.Errorf("FormatCount(%d) = %q, want %q", n, got, want)
-		}
-	}
-}
-
-func TestFormatAge(t *testing.T) {
-	t.Parallel()
-	day := 24 * time.Hour
-	for _, tc := range []struct {
-		d    time.Duration
-		want string
-	}{
-		{0, "less than a minute"},
-		{90 * time.Second, "1 minute"},
-		{5 * time.Hour, "5 hours"},
-		{-3 * time.Hour, "3 hours"},
-		{day, "1 day"},
-		{45 * day, "45 days"},
-		{90 * day, "90 days"},
-		{91 * day, "3 months"},
-		{200 * day, "7 months"},
-		{365 * day, "1 year"},
-		{400 * day, "1 year 1 month"},
-		{3*365*day + 200*day, "3 years 7 months"},
-		{24 * 365 * day, "24 years"},
-	} {
-		if got := steward.FormatAge(tc.d); got != tc.want {
-			t.Errorf("FormatAge(%v) = %q, want %q", tc.d, got, tc.want)
-		}
-	}
-}
-
-func TestFormatTime(t *testing.T) {
-	t.Parallel()
-	at := time.Date(2026, 3, 1, 9, 5, 7, 0, time.UTC)
-	if got := steward.FormatTime(at, nil); got != "2026-03-01 09:05:07 UTC" {
-		t.Errorf("UTC: %q", got)
-	}
-	if got := steward.FormatTime(at, time.FixedZone("CET", 3600)); got != "2026-03-01 10:05:07 CET" {
-		t.Errorf("CET: %q", got)
-	}
-}
 
 func TestRoundEstimate(t *testing.T) {
 	t.Parallel()

@@ -173,25 +173,25 @@ the next page are printed to stderr; pass the cursor back with --after.`,
 // when the server estimated it.
 func countText(n steward.Count) string {
 	if n.Estimated {
-		return "about " + steward.FormatCount(n.N)
+		return "about " + steward.GroupThousands(n.N)
 	}
-	return steward.FormatCount(n.N)
+	return steward.GroupThousands(n.N)
 }
 
 func plural(n int, one, many string) string {
 	if n == 1 {
 		return "1 " + one
 	}
-	return steward.FormatCount(int64(n)) + " " + many
+	return steward.GroupThousands(int64(n)) + " " + many
 }
 
-// fmtAge is how long ago t was, in steward.FormatAge's words; "-" for no
+// fmtAge is how long ago t was, in steward.HumanAge's words; "-" for no
 // time.
 func fmtAge(now time.Time, t *time.Time) string {
 	if t == nil {
 		return "-"
 	}
-	return steward.FormatAge(now.Sub(*t))
+	return steward.HumanAge(*t, now)
 }
 
 func newIdentitiesCountCmd(e *env) *cobra.Command {
@@ -418,13 +418,13 @@ func printIdentityDetail(ctx context.Context, e *env, c *client, d *identityDeta
 		gaps[i] = string(g)
 	}
 	fmt.Fprintf(w, "Ownership gaps:\t%s\n", orDash(strings.Join(gaps, ", ")))
-	fmt.Fprintf(w, "\nCredentials (%s):\n", steward.FormatCount(int64(len(d.Credentials))))
+	fmt.Fprintf(w, "\nCredentials (%s):\n", steward.GroupThousands(int64(len(d.Credentials))))
 	if len(d.Credentials) > 0 {
 		fmt.Fprintln(w, "KIND\tEXTERNAL ID\tCREATED\tLAST ROTATED\tAGE\tLAST USED\tEXPIRES\tFINGERPRINT")
 		for _, cr := range d.Credentials {
 			age := "-"
 			if t, ok := credentialSince(cr); ok {
-				age = steward.FormatAge(now.Sub(t))
+				age = steward.HumanAge(t, now)
 			}
 			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", cr.Kind, orDash(cr.ExternalID), fmtTime(&cr.CreatedAt), fmtTime(cr.LastRotatedAt),
 				age, fmtTime(cr.LastUsedAt), fmtTime(cr.ExpiresAt), orDash(shortFingerprint(cr.Fingerprint)))
@@ -432,9 +432,9 @@ func printIdentityDetail(ctx context.Context, e *env, c *client, d *identityDeta
 	}
 	more := ""
 	if d.MoreGrants {
-		more = ", the first " + steward.FormatCount(grantsShown)
+		more = ", the first " + steward.GroupThousands(grantsShown)
 	}
-	fmt.Fprintf(w, "\nGrants (%s%s):\n", steward.FormatCount(int64(len(d.Grants))), more)
+	fmt.Fprintf(w, "\nGrants (%s%s):\n", steward.GroupThousands(int64(len(d.Grants))), more)
 	if len(d.Grants) > 0 {
 		systems := map[int64]string{d.SystemID: d.SystemName}
 		fmt.Fprintln(w, "ENTITLEMENT\tSYSTEM\tTYPE\tPRIVILEGED\tGRANTED\tEXPIRES\tVIA")

@@ -101,11 +101,11 @@ func TestCommandsByName(t *testing.T) {
 		t.Fatalf("by name %d identities, by id %d", len(byName), len(byID))
 	}
 	code, out, errOut = cli("identities", "list", "--system", sys.Name, "--limit", "5")
-	if want := fmt.Sprintf("5 identities of %s\n", steward.FormatCount(int64(len(byID)))); code != 0 || !strings.Contains(errOut, want) || !strings.Contains(out, "CREDENTIAL AGE") {
+	if want := fmt.Sprintf("5 identities of %s\n", steward.GroupThousands(int64(len(byID)))); code != 0 || !strings.Contains(errOut, want) || !strings.Contains(out, "CREDENTIAL AGE") {
 		t.Fatalf("identities list: exit %d, stderr %q, want %q\n%s", code, errOut, want, out)
 	}
 	code, out, _ = cli("identities", "count", "--system", sys.Name)
-	if code != 0 || out != steward.FormatCount(int64(len(byID)))+"\n" {
+	if code != 0 || out != steward.GroupThousands(int64(len(byID)))+"\n" {
 		t.Fatalf("count: %d %q", code, out)
 	}
 

@@ -300,7 +300,7 @@ func credentialAge(t *time.Time) string {
 	if t == nil {
 		return "-"
 	}
-	return fmtTime(t) + " (" + steward.FormatAge(time.Since(*t)) + " ago)"
+	return fmtTime(t) + " (" + steward.HumanAge(*t, time.Now()) + " ago)"
 }
 
 func ownerLabel(i steward.IdentityView) string {

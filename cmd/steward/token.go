@@ -116,5 +116,5 @@ func fmtTime(t *time.Time) string {
 	if t == nil || t.IsZero() {
 		return "-"
 	}
-	return steward.FormatTime(*t, time.Local)
+	return steward.FormatTime(t.In(time.Local))
 }

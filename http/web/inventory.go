@@ -304,7 +304,7 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		p.Searched = true
-		p.Total, p.Estimated = steward.FormatCount(total.N), total.Estimated
+		p.Total, p.Estimated = steward.GroupThousands(total.N), total.Estimated
 		for _, iv := range page.Items {
 			row := s.identityRow(q, iv)
 			row.TeamInactive = inactive[iv.ID]
@@ -444,7 +444,7 @@ func (s *server) identityRow(q inventoryQuery, iv steward.IdentityView) identity
 	}
 	if iv.OldestCredentialAt != nil {
 		age := s.clock.Now().Sub(*iv.OldestCredentialAt)
-		row.CredentialAge, row.CredentialAt, row.Stale = steward.FormatAge(age), s.timeText(iv.OldestCredentialAt, ""), age > staleCredentialAge
+		row.CredentialAge, row.CredentialAt, row.Stale = steward.HumanAge(*iv.OldestCredentialAt, s.clock.Now()), s.timeText(iv.OldestCredentialAt, ""), age > staleCredentialAge
 	}
 	narrow := func(set func(*inventoryQuery)) string {
 		n := q

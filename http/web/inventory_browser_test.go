@@ -84,7 +84,7 @@ func TestBrowserSortsAndExports(t *testing.T) {
 	do("open sign-in", chromedp.Navigate(ts.URL+"/inventory"), chromedp.WaitVisible(chromedp.ID("token")), chromedp.SendKeys(chromedp.ID("token"), f.Token))
 	submit("sign in", `form[action="/signin"] button[type=submit]`)
 	do("wait for the inventory", chromedp.WaitVisible(chromedp.ID("identities")))
-	if got, want := text("#total"), steward.FormatCount(int64(f.Total))+" identities match"; got != want {
+	if got, want := text("#total"), steward.GroupThousands(int64(f.Total))+" identities match"; got != want {
 		t.Errorf("total = %q, want %q", got, want)
 	}
 
