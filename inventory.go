@@ -109,6 +109,12 @@ type Identity struct {
 	RemovedAt   *time.Time  `json:"removed_at,omitempty"`   // when a sync last saw it gone
 	AttestedAt  *time.Time  `json:"attested_at,omitempty"`  // when its owner last confirmed it
 	AttestedBy  *int64      `json:"attested_by,omitempty"`
+	// OldestCredentialAt is when the identity's oldest credential was last
+	// rotated, or created if it never was: how long its longest-standing
+	// secret has been in place. Nil when it has no credential, or none
+	// whose time is known. Expired credentials count: they are still there
+	// to be cleaned up.
+	OldestCredentialAt *time.Time `json:"oldest_credential_at,omitempty"`
 }
 
 // Validate returns EINVALID describing the first problem with i.

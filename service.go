@@ -32,11 +32,8 @@ type ListOptions struct {
 // first page) and the effective limit. It returns EINVALID for a bad cursor or
 // limit.
 func (o ListOptions) Normalize() (afterID int64, limit int, err error) {
-	limit = o.Limit
-	if limit == 0 {
-		limit = DefaultLimit
-	} else if limit < 0 || limit > MaxLimit {
-		return 0, 0, Errorf(EINVALID, "limit must be between 1 and %d.", MaxLimit)
+	if limit, err = o.checkLimit(); err != nil {
+		return 0, 0, err
 	}
 	if o.After == "" {
 		return 0, limit, nil
@@ -50,6 +47,17 @@ func (o ListOptions) Normalize() (afterID int64, limit int, err error) {
 		return 0, 0, Errorf(EINVALID, "cursor is not one Steward gave out; start again without it.")
 	}
 	return afterID, limit, nil
+}
+
+// checkLimit returns the effective limit, or EINVALID.
+func (o ListOptions) checkLimit() (int, error) {
+	switch {
+	case o.Limit == 0:
+		return DefaultLimit, nil
+	case o.Limit < 0 || o.Limit > MaxLimit:
+		return 0, Errorf(EINVALID, "limit must be between 1 and %d.", MaxLimit)
+	}
+	return o.Limit, nil
 }
 
 // Cursor encodes the keyset position after id.
@@ -89,6 +97,21 @@ type IdentityFilter struct {
 	Status      IdentityStatus
 	Query       string  // substring of name or external id, case-insensitive
 	Gap         GapKind // only identities with an open ownership gap of this kind
+	Name        string  // exactly this name
+	ExternalID  string  // exactly this external id
+	// CredentialOlderThan selects identities whose oldest credential was
+	// last rotated (or, never rotated, created) more than this many days
+	// ago (Identity.OldestCredentialAt). One without a credential, or whose
+	// credentials' times are unknown, is not selected.
+	CredentialOlderThan int
+	// UnusedFor selects identities last used more than this many days ago.
+	// One never used (or whose source does not say) is not selected; ask
+	// for NeverUsed.
+	UnusedFor int
+	NeverUsed bool // only identities with no last-used time
+	// Sort is the order of the list; id order when empty. A cursor from
+	// Page.Next continues the order it was given out for.
+	Sort IdentitySort
 	ListOptions
 }
 
@@ -129,6 +152,21 @@ func (f *IdentityFilter) Validate() error {
 		if err := f.Gap.Validate(); err != nil {
 			return err
 		}
+	}
+	if err := f.Sort.Validate(); err != nil {
+		return err
+	} else if err := checkDays("credential_older_than", f.CredentialOlderThan); err != nil {
+		return err
+	} else if err := checkDays("unused_for", f.UnusedFor); err != nil {
+		return err
+	} else if f.NeverUsed && f.UnusedFor > 0 {
+		return Errorf(EINVALID, "never used and unused for %d days exclude each other: an identity never used has no last use to be old; choose one.", f.UnusedFor)
+	} else if err := checkText("name", f.Name, 512, false); err != nil {
+		return err
+	} else if err := checkText("external id", f.ExternalID, 1024, false); err != nil {
+		return err
+	} else if f.ExternalID != "" && f.SystemID == 0 {
+		return Errorf(EINVALID, "an external id is unique within its system: name the system too.")
 	}
 	return checkQuery(f.Query)
 }
@@ -224,8 +262,14 @@ type InventoryReader interface {
 	Team(ctx context.Context, id int64) (*Team, error)
 	// Teams returns EINVALID for a bad filter or cursor.
 	Teams(ctx context.Context, f TeamFilter) (*Page[Team], error)
+	// TeamByName returns ENOTFOUND if there is no team with that name.
+	TeamByName(ctx context.Context, name string) (*Team, error)
 	// Person returns ENOTFOUND if there is no person with id.
 	Person(ctx context.Context, id int64) (*Person, error)
+	// PersonByKey returns the person whose e-mail address (compared without
+	// case) or external id is key: ENOTFOUND if there is none, EINVALID if
+	// several people share the address.
+	PersonByKey(ctx context.Context, key string) (*Person, error)
 	// People returns EINVALID for a bad filter or cursor.
 	People(ctx context.Context, f PersonFilter) (*Page[Person], error)
 	// System returns ENOTFOUND if there is no system with id.
@@ -250,6 +294,10 @@ type InventoryReader interface {
 	Entitlements(ctx context.Context, f EntitlementFilter) (*Page[Entitlement], error)
 	// Grants returns EINVALID for a bad filter or cursor.
 	Grants(ctx context.Context, f GrantFilter) (*Page[GrantView], error)
+	// CountIdentities counts the identities f selects (its sort and cursor
+	// aside): exactly up to a bound of the store's, estimated above it
+	// (Count.Estimated). It returns EINVALID for a bad filter.
+	CountIdentities(ctx context.Context, f IdentityFilter) (*Count, error)
 	StatsReader
 }
 

@@ -368,6 +368,42 @@ func (e IdentityKind) Valid() bool {
 	}
 }
 
+// Defines values for IdentitySort.
+const (
+	IdentitySortCreated            IdentitySort = "created"
+	IdentitySortCredentialAge      IdentitySort = "credential_age"
+	IdentitySortLastUsed           IdentitySort = "last_used"
+	IdentitySortMinusCreated       IdentitySort = "-created"
+	IdentitySortMinusCredentialAge IdentitySort = "-credential_age"
+	IdentitySortMinusLastUsed      IdentitySort = "-last_used"
+	IdentitySortMinusName          IdentitySort = "-name"
+	IdentitySortName               IdentitySort = "name"
+)
+
+// Valid indicates whether the value is a known member of the IdentitySort enum.
+func (e IdentitySort) Valid() bool {
+	switch e {
+	case IdentitySortCreated:
+		return true
+	case IdentitySortCredentialAge:
+		return true
+	case IdentitySortLastUsed:
+		return true
+	case IdentitySortMinusCreated:
+		return true
+	case IdentitySortMinusCredentialAge:
+		return true
+	case IdentitySortMinusLastUsed:
+		return true
+	case IdentitySortMinusName:
+		return true
+	case IdentitySortName:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for IdentityStatus.
 const (
 	IdentityStatusActive   IdentityStatus = "active"
@@ -633,6 +669,12 @@ type Attestation struct {
 
 	// PersonId The identity's owner.
 	PersonId ID `json:"person_id"`
+}
+
+// Count How many identities a filter selects: exact up to 10,000; above, an estimate from a sample, rounded to two digits and never below 10,001 (estimated: true), so that a count costs about the same at any size. Show an estimate as "about".
+type Count struct {
+	Count     int  `json:"count"`
+	Estimated bool `json:"estimated"`
 }
 
 // Credential The metadata of one secret an identity authenticates with. Steward never stores the value.
@@ -943,6 +985,9 @@ type Identity struct {
 	LastUsedAt *Time  `json:"last_used_at,omitempty"`
 	Name       string `json:"name"`
 
+	// OldestCredentialAt When its oldest credential was last rotated, or created if never rotated: the age of its longest-standing secret. Absent without a credential whose time is known.
+	OldestCredentialAt *Time `json:"oldest_credential_at,omitempty"`
+
 	// OwnerId The person who owns the identity.
 	OwnerId *ID `json:"owner_id,omitempty"`
 
@@ -1019,6 +1064,9 @@ type IdentityPage struct {
 	Next *Next `json:"next,omitempty"`
 }
 
+// IdentitySort The order of an identity list: a key ascending, or with a leading '-' descending. Times ascend from the oldest: created lists the longest-standing identities first, last_used the longest idle, credential_age those whose secret has gone longest without rotation. Identities whose time is unknown (never used, no credential, or a source that does not say) come after all others whatever the direction, in id order in the sort's direction. Ties fall to the id, in the sort's direction.
+type IdentitySort string
+
 // IdentityStatus defines model for IdentityStatus.
 type IdentityStatus string
 
@@ -1042,10 +1090,13 @@ type IdentityView struct {
 	Labels      *Labels      `json:"labels,omitempty"`
 
 	// LastUsedAt An RFC 3339 time.
-	LastUsedAt *Time   `json:"last_used_at,omitempty"`
-	Name       string  `json:"name"`
-	OwnerId    *ID     `json:"owner_id,omitempty"`
-	OwnerName  *string `json:"owner_name,omitempty"`
+	LastUsedAt *Time  `json:"last_used_at,omitempty"`
+	Name       string `json:"name"`
+
+	// OldestCredentialAt When its oldest credential was last rotated, or created if never rotated: the age of its longest-standing secret. Absent without a credential whose time is known.
+	OldestCredentialAt *Time   `json:"oldest_credential_at,omitempty"`
+	OwnerId            *ID     `json:"owner_id,omitempty"`
+	OwnerName          *string `json:"owner_name,omitempty"`
 
 	// OwnerReason Why an identity has its owner and its team, each on its own. Absent when it has neither.
 	OwnerReason *OwnerReason `json:"owner_reason,omitempty"`
@@ -1349,11 +1400,17 @@ type ActorFilter = string
 // After defines model for After.
 type After = string
 
+// CredentialOlderThanFilter defines model for CredentialOlderThanFilter.
+type CredentialOlderThanFilter = int
+
 // EntitlementIDFilter defines model for EntitlementIDFilter.
 type EntitlementIDFilter = ID
 
 // EnvironmentFilter defines model for EnvironmentFilter.
 type EnvironmentFilter = Environment
+
+// ExternalIDFilter defines model for ExternalIDFilter.
+type ExternalIDFilter = string
 
 // GapFilter An ownership gap: unowned (no owner), owner_departed (the owner has left), team_inactive (the owning team has no active member).
 type GapFilter = GapKind
@@ -1373,6 +1430,12 @@ type IdentityIDFilter = ID
 // IdentityKindFilter defines model for IdentityKindFilter.
 type IdentityKindFilter = IdentityKind
 
+// IdentityNameFilter defines model for IdentityNameFilter.
+type IdentityNameFilter = string
+
+// IdentitySortParam The order of an identity list: a key ascending, or with a leading '-' descending. Times ascend from the oldest: created lists the longest-standing identities first, last_used the longest idle, credential_age those whose secret has gone longest without rotation. Identities whose time is unknown (never used, no credential, or a source that does not say) come after all others whatever the direction, in id order in the sort's direction. Ties fall to the id, in the sort's direction.
+type IdentitySortParam = IdentitySort
+
 // IdentityStatusFilter defines model for IdentityStatusFilter.
 type IdentityStatusFilter = IdentityStatus
 
@@ -1391,14 +1454,23 @@ type ImportPartial = bool
 // Limit defines model for Limit.
 type Limit = int
 
+// ManagerFilter defines model for ManagerFilter.
+type ManagerFilter = string
+
 // ManagerIDFilter defines model for ManagerIDFilter.
 type ManagerIDFilter = ID
+
+// NeverUsedFilter defines model for NeverUsedFilter.
+type NeverUsedFilter = bool
 
 // ObjectIDFilter defines model for ObjectIDFilter.
 type ObjectIDFilter = string
 
 // ObjectTypeFilter defines model for ObjectTypeFilter.
 type ObjectTypeFilter = string
+
+// OwnerFilter defines model for OwnerFilter.
+type OwnerFilter = string
 
 // OwnerIDFilter defines model for OwnerIDFilter.
 type OwnerIDFilter = ID
@@ -1412,14 +1484,23 @@ type PrivilegedFilter = bool
 // Q defines model for Q.
 type Q = string
 
+// SystemFilter defines model for SystemFilter.
+type SystemFilter = string
+
 // SystemIDFilter defines model for SystemIDFilter.
 type SystemIDFilter = ID
 
 // SystemKindFilter defines model for SystemKindFilter.
 type SystemKindFilter = SystemKind
 
+// TeamFilter defines model for TeamFilter.
+type TeamFilter = string
+
 // TeamIDFilter defines model for TeamIDFilter.
 type TeamIDFilter = ID
+
+// UnusedForFilter defines model for UnusedForFilter.
+type UnusedForFilter = int
 
 // BadRequest The body of every error response.
 type BadRequest = Error
@@ -1492,6 +1573,9 @@ type ListGapsParams struct {
 	// Gap Only gaps of this kind.
 	Gap *GapKindFilter `form:"gap,omitempty" json:"gap,omitempty"`
 
+	// Team Only objects of this team: its name, or its id. An unknown name is refused (400). Not with team_id.
+	Team *TeamFilter `form:"team,omitempty" json:"team,omitempty"`
+
 	// TeamId Only gaps of identities owned by this team; -1 for identities without a team.
 	TeamId *GapTeamIDFilter `form:"team_id,omitempty" json:"team_id,omitempty"`
 
@@ -1525,11 +1609,20 @@ type ListIdentitiesParams struct {
 	// Kind Only identities of this kind.
 	Kind *IdentityKindFilter `form:"kind,omitempty" json:"kind,omitempty"`
 
+	// System Only objects on this system: its name, or its id. An unknown name is refused (400), not an empty list. Not with system_id.
+	System *SystemFilter `form:"system,omitempty" json:"system,omitempty"`
+
 	// SystemId Only objects on this system.
 	SystemId *SystemIDFilter `form:"system_id,omitempty" json:"system_id,omitempty"`
 
+	// Owner Only identities owned by this person: their e-mail address (any case) or external id, or their id. A name is tried first: an external id made of digits names its person, not the person with that id. An unknown person, or an address several people share, is refused (400). Not with owner_id.
+	Owner *OwnerFilter `form:"owner,omitempty" json:"owner,omitempty"`
+
 	// OwnerId Only identities owned by this person.
 	OwnerId *OwnerIDFilter `form:"owner_id,omitempty" json:"owner_id,omitempty"`
+
+	// Team Only objects of this team: its name, or its id. An unknown name is refused (400). Not with team_id.
+	Team *TeamFilter `form:"team,omitempty" json:"team,omitempty"`
 
 	// TeamId Only objects of this team.
 	TeamId *TeamIDFilter `form:"team_id,omitempty" json:"team_id,omitempty"`
@@ -1546,6 +1639,24 @@ type ListIdentitiesParams struct {
 	// Q Case-insensitive substring of the name (and, where the object has them, display name, email or external id).
 	Q *Q `form:"q,omitempty" json:"q,omitempty"`
 
+	// Name Only identities with exactly this name.
+	Name *IdentityNameFilter `form:"name,omitempty" json:"name,omitempty"`
+
+	// ExternalId Only the identity with exactly this external id; needs system or system_id, within which external ids are unique.
+	ExternalId *ExternalIDFilter `form:"external_id,omitempty" json:"external_id,omitempty"`
+
+	// CredentialOlderThan Only identities whose oldest credential was last rotated (or, never rotated, created) more than this many days ago. An identity without a credential of known age is not selected.
+	CredentialOlderThan *CredentialOlderThanFilter `form:"credential_older_than,omitempty" json:"credential_older_than,omitempty"`
+
+	// UnusedFor Only identities last used more than this many days ago. One never used (or whose source does not say) is not selected: ask for never_used. Not with never_used=true.
+	UnusedFor *UnusedForFilter `form:"unused_for,omitempty" json:"unused_for,omitempty"`
+
+	// NeverUsed true: only identities with no last-used time (never used, or the source does not say).
+	NeverUsed *NeverUsedFilter `form:"never_used,omitempty" json:"never_used,omitempty"`
+
+	// Sort The order of the list; by id when absent. Pages are keyset-paginated in any order: the next cursor carries the last row's key and is refused by a list in another order.
+	Sort *IdentitySortParam `form:"sort,omitempty" json:"sort,omitempty"`
+
 	// Limit Items per page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
 
@@ -1553,10 +1664,121 @@ type ListIdentitiesParams struct {
 	After *After `form:"after,omitempty" json:"after,omitempty"`
 }
 
-// ListPeopleParams defines parameters for ListPeople.
-type ListPeopleParams struct {
+// ExportIdentitiesParams defines parameters for ExportIdentities.
+type ExportIdentitiesParams struct {
+	// Kind Only identities of this kind.
+	Kind *IdentityKindFilter `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// System Only objects on this system: its name, or its id. An unknown name is refused (400), not an empty list. Not with system_id.
+	System *SystemFilter `form:"system,omitempty" json:"system,omitempty"`
+
+	// SystemId Only objects on this system.
+	SystemId *SystemIDFilter `form:"system_id,omitempty" json:"system_id,omitempty"`
+
+	// Owner Only identities owned by this person: their e-mail address (any case) or external id, or their id. A name is tried first: an external id made of digits names its person, not the person with that id. An unknown person, or an address several people share, is refused (400). Not with owner_id.
+	Owner *OwnerFilter `form:"owner,omitempty" json:"owner,omitempty"`
+
+	// OwnerId Only identities owned by this person.
+	OwnerId *OwnerIDFilter `form:"owner_id,omitempty" json:"owner_id,omitempty"`
+
+	// Team Only objects of this team: its name, or its id. An unknown name is refused (400). Not with team_id.
+	Team *TeamFilter `form:"team,omitempty" json:"team,omitempty"`
+
 	// TeamId Only objects of this team.
 	TeamId *TeamIDFilter `form:"team_id,omitempty" json:"team_id,omitempty"`
+
+	// Environment Only identities in this environment.
+	Environment *EnvironmentFilter `form:"environment,omitempty" json:"environment,omitempty"`
+
+	// Status Only identities with this status.
+	Status *IdentityStatusFilter `form:"status,omitempty" json:"status,omitempty"`
+
+	// Gap Only identities with an open ownership gap of this kind.
+	Gap *GapFilter `form:"gap,omitempty" json:"gap,omitempty"`
+
+	// Q Case-insensitive substring of the name (and, where the object has them, display name, email or external id).
+	Q *Q `form:"q,omitempty" json:"q,omitempty"`
+
+	// Name Only identities with exactly this name.
+	Name *IdentityNameFilter `form:"name,omitempty" json:"name,omitempty"`
+
+	// ExternalId Only the identity with exactly this external id; needs system or system_id, within which external ids are unique.
+	ExternalId *ExternalIDFilter `form:"external_id,omitempty" json:"external_id,omitempty"`
+
+	// CredentialOlderThan Only identities whose oldest credential was last rotated (or, never rotated, created) more than this many days ago. An identity without a credential of known age is not selected.
+	CredentialOlderThan *CredentialOlderThanFilter `form:"credential_older_than,omitempty" json:"credential_older_than,omitempty"`
+
+	// UnusedFor Only identities last used more than this many days ago. One never used (or whose source does not say) is not selected: ask for never_used. Not with never_used=true.
+	UnusedFor *UnusedForFilter `form:"unused_for,omitempty" json:"unused_for,omitempty"`
+
+	// NeverUsed true: only identities with no last-used time (never used, or the source does not say).
+	NeverUsed *NeverUsedFilter `form:"never_used,omitempty" json:"never_used,omitempty"`
+
+	// Sort The order of the list; by id when absent. Pages are keyset-paginated in any order: the next cursor carries the last row's key and is refused by a list in another order.
+	Sort *IdentitySortParam `form:"sort,omitempty" json:"sort,omitempty"`
+}
+
+// CountIdentitiesParams defines parameters for CountIdentities.
+type CountIdentitiesParams struct {
+	// Kind Only identities of this kind.
+	Kind *IdentityKindFilter `form:"kind,omitempty" json:"kind,omitempty"`
+
+	// System Only objects on this system: its name, or its id. An unknown name is refused (400), not an empty list. Not with system_id.
+	System *SystemFilter `form:"system,omitempty" json:"system,omitempty"`
+
+	// SystemId Only objects on this system.
+	SystemId *SystemIDFilter `form:"system_id,omitempty" json:"system_id,omitempty"`
+
+	// Owner Only identities owned by this person: their e-mail address (any case) or external id, or their id. A name is tried first: an external id made of digits names its person, not the person with that id. An unknown person, or an address several people share, is refused (400). Not with owner_id.
+	Owner *OwnerFilter `form:"owner,omitempty" json:"owner,omitempty"`
+
+	// OwnerId Only identities owned by this person.
+	OwnerId *OwnerIDFilter `form:"owner_id,omitempty" json:"owner_id,omitempty"`
+
+	// Team Only objects of this team: its name, or its id. An unknown name is refused (400). Not with team_id.
+	Team *TeamFilter `form:"team,omitempty" json:"team,omitempty"`
+
+	// TeamId Only objects of this team.
+	TeamId *TeamIDFilter `form:"team_id,omitempty" json:"team_id,omitempty"`
+
+	// Environment Only identities in this environment.
+	Environment *EnvironmentFilter `form:"environment,omitempty" json:"environment,omitempty"`
+
+	// Status Only identities with this status.
+	Status *IdentityStatusFilter `form:"status,omitempty" json:"status,omitempty"`
+
+	// Gap Only identities with an open ownership gap of this kind.
+	Gap *GapFilter `form:"gap,omitempty" json:"gap,omitempty"`
+
+	// Q Case-insensitive substring of the name (and, where the object has them, display name, email or external id).
+	Q *Q `form:"q,omitempty" json:"q,omitempty"`
+
+	// Name Only identities with exactly this name.
+	Name *IdentityNameFilter `form:"name,omitempty" json:"name,omitempty"`
+
+	// ExternalId Only the identity with exactly this external id; needs system or system_id, within which external ids are unique.
+	ExternalId *ExternalIDFilter `form:"external_id,omitempty" json:"external_id,omitempty"`
+
+	// CredentialOlderThan Only identities whose oldest credential was last rotated (or, never rotated, created) more than this many days ago. An identity without a credential of known age is not selected.
+	CredentialOlderThan *CredentialOlderThanFilter `form:"credential_older_than,omitempty" json:"credential_older_than,omitempty"`
+
+	// UnusedFor Only identities last used more than this many days ago. One never used (or whose source does not say) is not selected: ask for never_used. Not with never_used=true.
+	UnusedFor *UnusedForFilter `form:"unused_for,omitempty" json:"unused_for,omitempty"`
+
+	// NeverUsed true: only identities with no last-used time (never used, or the source does not say).
+	NeverUsed *NeverUsedFilter `form:"never_used,omitempty" json:"never_used,omitempty"`
+}
+
+// ListPeopleParams defines parameters for ListPeople.
+type ListPeopleParams struct {
+	// Team Only objects of this team: its name, or its id. An unknown name is refused (400). Not with team_id.
+	Team *TeamFilter `form:"team,omitempty" json:"team,omitempty"`
+
+	// TeamId Only objects of this team.
+	TeamId *TeamIDFilter `form:"team_id,omitempty" json:"team_id,omitempty"`
+
+	// Manager Only people with this manager: the manager's e-mail address or external id, or id, as owner takes them. Not with manager_id.
+	Manager *ManagerFilter `form:"manager,omitempty" json:"manager,omitempty"`
 
 	// ManagerId Only people with this manager.
 	ManagerId *ManagerIDFilter `form:"manager_id,omitempty" json:"manager_id,omitempty"`
@@ -1578,6 +1800,9 @@ type ListPeopleParams struct {
 type ListSyncRunsParams struct {
 	// Source Only runs of this source, such as `connector:pg-prod`, `import:jsonl` or `ldap:corp`.
 	Source *string `form:"source,omitempty" json:"source,omitempty"`
+
+	// System Only objects on this system: its name, or its id. An unknown name is refused (400), not an empty list. Not with system_id.
+	System *SystemFilter `form:"system,omitempty" json:"system,omitempty"`
 
 	// SystemId Only objects on this system.
 	SystemId *SystemIDFilter `form:"system_id,omitempty" json:"system_id,omitempty"`
@@ -1808,7 +2033,7 @@ type ClientInterface interface {
 
 	// ListIdentities List identities
 	//
-	// Human and non-human identities, with the names of their system, owner and team.
+	// Human and non-human identities, with the names of their system, owner and team. Filters combine. The same filters count (/api/v1/identities/count) and export as CSV (/api/v1/identities.csv).
 	//
 	// Corresponds with GET /api/v1/identities (the `ListIdentities` operationId).
 	ListIdentities(ctx context.Context, params *ListIdentitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -1826,6 +2051,20 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /api/v1/identities (the `CreateIdentity` operationId).
 	CreateIdentity(ctx context.Context, body CreateIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExportIdentities Export identities as CSV
+	//
+	// Every identity the list's filters select, in the order of sort, as CSV (RFC 4180) with a header row. Streamed a page at a time: memory does not grow with the export, and rows arrive as they are read. A bad filter is a JSON 400 before any row; a failure midway breaks the response rather than end it short. Columns: id, name, external_id, kind, system, environment, criticality, status, owner, owner_status, team, owner_source, created_at, last_used_at, oldest_credential_at, attested_at, removed_at; times RFC 3339 in UTC, empty when unknown. A cell that a spreadsheet would take for a formula (starting with =, +, -, @, tab or carriage return) is written with a leading apostrophe.
+	//
+	// Corresponds with GET /api/v1/identities.csv (the `ExportIdentities` operationId).
+	ExportIdentities(ctx context.Context, params *ExportIdentitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CountIdentities Count identities
+	//
+	// How many identities the list's filters select: exact up to 10,000, estimated above (fast at any size).
+	//
+	// Corresponds with GET /api/v1/identities/count (the `CountIdentities` operationId).
+	CountIdentities(ctx context.Context, params *CountIdentitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetIdentity Get an identity
 	//
@@ -2198,7 +2437,7 @@ func (c *Client) CreateGrant(ctx context.Context, body CreateGrantJSONRequestBod
 
 // ListIdentities List identities
 //
-// Human and non-human identities, with the names of their system, owner and team.
+// Human and non-human identities, with the names of their system, owner and team. Filters combine. The same filters count (/api/v1/identities/count) and export as CSV (/api/v1/identities.csv).
 //
 // Corresponds with GET /api/v1/identities (the `ListIdentities` operationId).
 func (c *Client) ListIdentities(ctx context.Context, params *ListIdentitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -2237,6 +2476,40 @@ func (c *Client) CreateIdentityWithBody(ctx context.Context, contentType string,
 // Corresponds with POST /api/v1/identities (the `CreateIdentity` operationId).
 func (c *Client) CreateIdentity(ctx context.Context, body CreateIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewCreateIdentityRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExportIdentities Export identities as CSV
+//
+// Every identity the list's filters select, in the order of sort, as CSV (RFC 4180) with a header row. Streamed a page at a time: memory does not grow with the export, and rows arrive as they are read. A bad filter is a JSON 400 before any row; a failure midway breaks the response rather than end it short. Columns: id, name, external_id, kind, system, environment, criticality, status, owner, owner_status, team, owner_source, created_at, last_used_at, oldest_credential_at, attested_at, removed_at; times RFC 3339 in UTC, empty when unknown. A cell that a spreadsheet would take for a formula (starting with =, +, -, @, tab or carriage return) is written with a leading apostrophe.
+//
+// Corresponds with GET /api/v1/identities.csv (the `ExportIdentities` operationId).
+func (c *Client) ExportIdentities(ctx context.Context, params *ExportIdentitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExportIdentitiesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CountIdentities Count identities
+//
+// How many identities the list's filters select: exact up to 10,000, estimated above (fast at any size).
+//
+// Corresponds with GET /api/v1/identities/count (the `CountIdentities` operationId).
+func (c *Client) CountIdentities(ctx context.Context, params *CountIdentitiesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCountIdentitiesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -3118,6 +3391,18 @@ func NewListGapsRequest(server string, params *ListGapsParams) (*http.Request, e
 
 		}
 
+		if params.Team != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team", *params.Team, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.TeamId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team_id", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
@@ -3350,6 +3635,18 @@ func NewListIdentitiesRequest(server string, params *ListIdentitiesParams) (*htt
 
 		}
 
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.SystemId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system_id", *params.SystemId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
@@ -3362,9 +3659,33 @@ func NewListIdentitiesRequest(server string, params *ListIdentitiesParams) (*htt
 
 		}
 
+		if params.Owner != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "owner", *params.Owner, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.OwnerId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "owner_id", *params.OwnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Team != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team", *params.Team, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3425,6 +3746,78 @@ func NewListIdentitiesRequest(server string, params *ListIdentitiesParams) (*htt
 		if params.Q != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ExternalId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "external_id", *params.ExternalId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CredentialOlderThan != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "credential_older_than", *params.CredentialOlderThan, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UnusedFor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "unused_for", *params.UnusedFor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.NeverUsed != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "never_used", *params.NeverUsed, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -3508,6 +3901,486 @@ func NewCreateIdentityRequestWithBody(server string, contentType string, body io
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewExportIdentitiesRequest constructs an http.Request for the ExportIdentities method
+func NewExportIdentitiesRequest(server string, params *ExportIdentitiesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/identities.csv")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SystemId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system_id", *params.SystemId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Owner != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "owner", *params.Owner, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OwnerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "owner_id", *params.OwnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Team != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team", *params.Team, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TeamId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team_id", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Environment != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "environment", *params.Environment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Gap != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "gap", *params.Gap, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ExternalId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "external_id", *params.ExternalId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CredentialOlderThan != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "credential_older_than", *params.CredentialOlderThan, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UnusedFor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "unused_for", *params.UnusedFor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.NeverUsed != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "never_used", *params.NeverUsed, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Sort != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "sort", *params.Sort, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCountIdentitiesRequest constructs an http.Request for the CountIdentities method
+func NewCountIdentitiesRequest(server string, params *CountIdentitiesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/identities/count")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Kind != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "kind", *params.Kind, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.SystemId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system_id", *params.SystemId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Owner != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "owner", *params.Owner, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.OwnerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "owner_id", *params.OwnerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Team != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team", *params.Team, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.TeamId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team_id", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Environment != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "environment", *params.Environment, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Status != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "status", *params.Status, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Gap != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "gap", *params.Gap, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Q != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "q", *params.Q, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Name != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "name", *params.Name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.ExternalId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "external_id", *params.ExternalId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.CredentialOlderThan != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "credential_older_than", *params.CredentialOlderThan, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.UnusedFor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "unused_for", *params.UnusedFor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.NeverUsed != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "never_used", *params.NeverUsed, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
 
 	return req, nil
 }
@@ -3850,9 +4723,33 @@ func NewListPeopleRequest(server string, params *ListPeopleParams) (*http.Reques
 		// per the OpenAPI spec (e.g. "color=blue,black,brown").
 		var rawQueryFragments []string
 
+		if params.Team != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team", *params.Team, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
 		if params.TeamId != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "team_id", *params.TeamId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int64"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Manager != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "manager", *params.Manager, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -4041,6 +4938,18 @@ func NewListSyncRunsRequest(server string, params *ListSyncRunsParams) (*http.Re
 		if params.Source != nil {
 
 			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "source", *params.Source, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -4757,7 +5666,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListIdentitiesWithResponse List identities
 	//
-	// Human and non-human identities, with the names of their system, owner and team.
+	// Human and non-human identities, with the names of their system, owner and team. Filters combine. The same filters count (/api/v1/identities/count) and export as CSV (/api/v1/identities.csv).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -4777,6 +5686,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /api/v1/identities (the `CreateIdentity` operationId).
 	CreateIdentityWithResponse(ctx context.Context, body CreateIdentityJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateIdentityResponse, error)
+
+	// ExportIdentitiesWithResponse Export identities as CSV
+	//
+	// Every identity the list's filters select, in the order of sort, as CSV (RFC 4180) with a header row. Streamed a page at a time: memory does not grow with the export, and rows arrive as they are read. A bad filter is a JSON 400 before any row; a failure midway breaks the response rather than end it short. Columns: id, name, external_id, kind, system, environment, criticality, status, owner, owner_status, team, owner_source, created_at, last_used_at, oldest_credential_at, attested_at, removed_at; times RFC 3339 in UTC, empty when unknown. A cell that a spreadsheet would take for a formula (starting with =, +, -, @, tab or carriage return) is written with a leading apostrophe.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/identities.csv (the `ExportIdentities` operationId).
+	ExportIdentitiesWithResponse(ctx context.Context, params *ExportIdentitiesParams, reqEditors ...RequestEditorFn) (*ExportIdentitiesResponse, error)
+
+	// CountIdentitiesWithResponse Count identities
+	//
+	// How many identities the list's filters select: exact up to 10,000, estimated above (fast at any size).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/identities/count (the `CountIdentities` operationId).
+	CountIdentitiesWithResponse(ctx context.Context, params *CountIdentitiesParams, reqEditors ...RequestEditorFn) (*CountIdentitiesResponse, error)
 
 	// GetIdentityWithResponse Get an identity
 	//
@@ -5818,6 +6745,158 @@ func (r CreateIdentityResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r CreateIdentityResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExportIdentitiesResponse200Headers the declared response headers of an HTTP 200 response for ExportIdentities
+type ExportIdentitiesResponse200Headers struct {
+	ContentDisposition *string
+}
+
+// ExportIdentitiesResponse401Headers the declared response headers of an HTTP 401 response for ExportIdentities
+type ExportIdentitiesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ExportIdentitiesResponseDefaultHeaders the declared response headers of an HTTP default response for ExportIdentities
+type ExportIdentitiesResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ExportIdentitiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *ExportIdentitiesResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExportIdentitiesResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ExportIdentitiesResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExportIdentitiesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExportIdentitiesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ExportIdentitiesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ExportIdentitiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExportIdentitiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExportIdentitiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExportIdentitiesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CountIdentitiesResponse401Headers the declared response headers of an HTTP 401 response for CountIdentities
+type CountIdentitiesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CountIdentitiesResponseDefaultHeaders the declared response headers of an HTTP default response for CountIdentities
+type CountIdentitiesResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type CountIdentitiesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Count
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CountIdentitiesResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CountIdentitiesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CountIdentitiesResponse) GetJSON200() *Count {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CountIdentitiesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CountIdentitiesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CountIdentitiesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CountIdentitiesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CountIdentitiesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CountIdentitiesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CountIdentitiesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -7879,7 +8958,7 @@ func (c *ClientWithResponses) CreateGrantWithResponse(ctx context.Context, body 
 
 // ListIdentitiesWithResponse List identities
 //
-// Human and non-human identities, with the names of their system, owner and team.
+// Human and non-human identities, with the names of their system, owner and team. Filters combine. The same filters count (/api/v1/identities/count) and export as CSV (/api/v1/identities.csv).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -7916,6 +8995,36 @@ func (c *ClientWithResponses) CreateIdentityWithResponse(ctx context.Context, bo
 		return nil, err
 	}
 	return ParseCreateIdentityResponse(rsp)
+}
+
+// ExportIdentitiesWithResponse Export identities as CSV
+//
+// Every identity the list's filters select, in the order of sort, as CSV (RFC 4180) with a header row. Streamed a page at a time: memory does not grow with the export, and rows arrive as they are read. A bad filter is a JSON 400 before any row; a failure midway breaks the response rather than end it short. Columns: id, name, external_id, kind, system, environment, criticality, status, owner, owner_status, team, owner_source, created_at, last_used_at, oldest_credential_at, attested_at, removed_at; times RFC 3339 in UTC, empty when unknown. A cell that a spreadsheet would take for a formula (starting with =, +, -, @, tab or carriage return) is written with a leading apostrophe.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/identities.csv (the `ExportIdentities` operationId).
+func (c *ClientWithResponses) ExportIdentitiesWithResponse(ctx context.Context, params *ExportIdentitiesParams, reqEditors ...RequestEditorFn) (*ExportIdentitiesResponse, error) {
+	rsp, err := c.ExportIdentities(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExportIdentitiesResponse(rsp)
+}
+
+// CountIdentitiesWithResponse Count identities
+//
+// How many identities the list's filters select: exact up to 10,000, estimated above (fast at any size).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/identities/count (the `CountIdentities` operationId).
+func (c *ClientWithResponses) CountIdentitiesWithResponse(ctx context.Context, params *CountIdentitiesParams, reqEditors ...RequestEditorFn) (*CountIdentitiesResponse, error) {
+	rsp, err := c.CountIdentities(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCountIdentitiesResponse(rsp)
 }
 
 // GetIdentityWithResponse Get an identity
@@ -9091,6 +10200,149 @@ func ParseCreateIdentityResponse(rsp *http.Response) (*CreateIdentityResponse, e
 		response.Headers401 = &headers
 	case true:
 		var headers CreateIdentityResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExportIdentitiesResponse parses an HTTP response from a ExportIdentitiesWithResponse call
+func ParseExportIdentitiesResponse(rsp *http.Response) (*ExportIdentitiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExportIdentitiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers ExportIdentitiesResponse200Headers
+		if values := rsp.Header.Values("Content-Disposition"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Disposition", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ContentDisposition = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers ExportIdentitiesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers ExportIdentitiesResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCountIdentitiesResponse parses an HTTP response from a CountIdentitiesWithResponse call
+func ParseCountIdentitiesResponse(rsp *http.Response) (*CountIdentitiesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CountIdentitiesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Count
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CountIdentitiesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers CountIdentitiesResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

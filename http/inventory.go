@@ -69,13 +69,14 @@ func (s *Server) listTeams(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listPeople(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseListQuery(r, "team_id", "manager_id", "status", "q")
+	q, err := parseListQuery(r, "team", "team_id", "manager", "manager_id", "status", "q")
 	if err != nil {
 		return err
 	}
+	ctx := r.Context()
 	f := steward.PersonFilter{
-		TeamID:      q.id("team_id"),
-		ManagerID:   q.id("manager_id"),
+		TeamID:      q.ref(ctx, s.Store, "team", "team_id", findTeam),
+		ManagerID:   q.ref(ctx, s.Store, "manager", "manager_id", findPerson),
 		Status:      enumParam(q, "status", steward.PersonStatus.Validate),
 		Query:       q.text("q"),
 		ListOptions: q.page(),
@@ -96,23 +97,126 @@ func (s *Server) listSystems(w http.ResponseWriter, r *http.Request) error {
 	return listPage(w, r, q, f, s.Store.Systems)
 }
 
+// identityFilterParams are the filters of the identity list, its count and
+// its export.
+var identityFilterParams = []string{"kind", "system", "system_id", "owner", "owner_id", "team", "team_id", "environment", "status",
+	"gap", "q", "name", "external_id", "credential_older_than", "unused_for", "never_used"}
+
+// identityFilter reads identityFilterParams. The system, owner and team
+// take names (or ids); system_id, owner_id and team_id, ids only.
+func (s *Server) identityFilter(r *http.Request, q *listQuery) steward.IdentityFilter {
+	ctx := r.Context()
+	never := q.boolPtr("never_used")
+	return steward.IdentityFilter{
+		Kind:                enumParam(q, "kind", steward.IdentityKind.Validate),
+		SystemID:            q.ref(ctx, s.Store, "system", "system_id", findSystem),
+		OwnerID:             q.ref(ctx, s.Store, "owner", "owner_id", findPerson),
+		TeamID:              q.ref(ctx, s.Store, "team", "team_id", findTeam),
+		Environment:         enumParam(q, "environment", steward.Environment.Validate),
+		Status:              enumParam(q, "status", steward.IdentityStatus.Validate),
+		Gap:                 enumParam(q, "gap", steward.GapKind.Validate),
+		Query:               q.text("q"),
+		Name:                q.text("name"),
+		ExternalID:          q.text("external_id"),
+		CredentialOlderThan: q.days("credential_older_than"),
+		UnusedFor:           q.days("unused_for"),
+		NeverUsed:           never != nil && *never,
+	}
+}
+
+// sortedFilter reads the identity list's filters and its sort, and checks
+// them whole (a cursor belongs to its sort).
+func (s *Server) sortedFilter(r *http.Request, q *listQuery) steward.IdentityFilter {
+	f := s.identityFilter(r, q)
+	f.Sort = enumParam(q, "sort", steward.IdentitySort.Validate)
+	if q.err == nil {
+		if err := f.Validate(); err != nil {
+			q.fail(err)
+		}
+	}
+	return f
+}
+
 func (s *Server) listIdentities(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseListQuery(r, "kind", "system_id", "owner_id", "team_id", "environment", "status", "gap", "q")
+	q, err := parseListQuery(r, append(identityFilterParams, "sort")...)
 	if err != nil {
 		return err
 	}
-	f := steward.IdentityFilter{
-		Kind:        enumParam(q, "kind", steward.IdentityKind.Validate),
-		SystemID:    q.id("system_id"),
-		OwnerID:     q.id("owner_id"),
-		TeamID:      q.id("team_id"),
-		Environment: enumParam(q, "environment", steward.Environment.Validate),
-		Status:      enumParam(q, "status", steward.IdentityStatus.Validate),
-		Gap:         enumParam(q, "gap", steward.GapKind.Validate),
-		Query:       q.text("q"),
-		ListOptions: q.page(),
+	f := s.sortedFilter(r, q)
+	f.Limit, f.After = q.limit(), q.get("after")
+	if q.err == nil {
+		if _, _, err := f.Position(); err != nil {
+			q.fail(err)
+		}
 	}
 	return listPage(w, r, q, f, s.Store.Identities)
+}
+
+// countIdentities answers how many identities the list's filters select:
+// exact up to the store's bound, estimated above it ("estimated": true).
+func (s *Server) countIdentities(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, identityFilterParams...)
+	if err != nil {
+		return err
+	}
+	f := s.identityFilter(r, q)
+	if q.err != nil {
+		return q.err
+	}
+	n, err := s.Store.CountIdentities(r.Context(), f)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, n)
+}
+
+// exportIdentities streams every identity the list's filters select, in
+// its sort, as CSV: a page at a time, flushed as it goes, so that neither
+// the server nor the client holds the whole list. A bad filter is a JSON
+// 400 like the list's; a failure once rows have gone out aborts the
+// response, so that a client sees a broken download rather than a short
+// file.
+func (s *Server) exportIdentities(w http.ResponseWriter, r *http.Request) error {
+	q, err := parseQuery(r, append(identityFilterParams, "sort")...)
+	if err != nil {
+		return err
+	}
+	f := s.sortedFilter(r, q)
+	if q.err != nil {
+		return q.err
+	}
+	out := &lazyHeader{w: w, start: func() {
+		h := w.Header()
+		h.Set("Content-Type", "text/csv; charset=utf-8")
+		h.Set("Content-Disposition", `attachment; filename="identities.csv"`)
+		h.Set("X-Content-Type-Options", "nosniff")
+	}}
+	rc := http.NewResponseController(w)
+	n, err := steward.ExportIdentities(r.Context(), s.Store.Identities, f, out, func() { _ = rc.Flush() })
+	if err != nil && !out.written {
+		return err
+	} else if err != nil {
+		s.logger.ErrorContext(r.Context(), "identity export failed midway", "rows", n, "error", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
+}
+
+// lazyHeader sets the response's headers at its first write, so that an
+// export that fails before writing anything can still answer with a JSON
+// error.
+type lazyHeader struct {
+	w       http.ResponseWriter
+	start   func()
+	written bool
+}
+
+func (l *lazyHeader) Write(p []byte) (int, error) {
+	if !l.written {
+		l.written = true
+		l.start()
+	}
+	return l.w.Write(p)
 }
 
 // listCredentials answers 404 for an identity that does not exist, where

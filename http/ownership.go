@@ -56,7 +56,7 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseListQuery(r, "gap", "team_id")
+	q, err := parseListQuery(r, "gap", "team", "team_id")
 	if err != nil {
 		return err
 	}
@@ -64,6 +64,9 @@ func (s *Server) listGaps(w http.ResponseWriter, r *http.Request) error {
 		Gap:         enumParam(q, "gap", steward.GapKind.Validate),
 		TeamID:      q.teamOrNone("team_id"),
 		ListOptions: q.page(),
+	}
+	if q.get("team") != "" {
+		f.TeamID = q.ref(r.Context(), s.Store, "team", "team_id", findTeam)
 	}
 	return listPage(w, r, q, f, s.Store.Gaps)
 }
@@ -115,13 +118,13 @@ func (s *Server) applyOwnershipRules(w http.ResponseWriter, r *http.Request) err
 }
 
 func (s *Server) listSyncRuns(w http.ResponseWriter, r *http.Request) error {
-	q, err := parseListQuery(r, "source", "system_id", "failed")
+	q, err := parseListQuery(r, "source", "system", "system_id", "failed")
 	if err != nil {
 		return err
 	}
 	f := steward.SyncRunFilter{
 		Source:      q.text("source"),
-		SystemID:    q.id("system_id"),
+		SystemID:    q.ref(r.Context(), s.Store, "system", "system_id", findSystem),
 		Failed:      q.boolPtr("failed"),
 		ListOptions: q.page(),
 	}

@@ -1,6 +1,7 @@
 package http
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"slices"
@@ -107,21 +108,29 @@ func (q *listQuery) boolPtr(name string) *bool {
 // page returns the paging options, checked here so that a bad limit or
 // cursor is refused the same way whatever the store.
 func (q *listQuery) page() steward.ListOptions {
-	var o steward.ListOptions
-	if v := q.get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > steward.MaxLimit {
-			q.fail(steward.Errorf(steward.EINVALID, "limit must be an integer from 1 to %d; got %q.", steward.MaxLimit, truncate(v, 64)))
-			return o
-		}
-		o.Limit = n
+	o := steward.ListOptions{Limit: q.limit(), After: q.get("after")}
+	if q.err != nil {
+		return steward.ListOptions{}
 	}
-	o.After = q.get("after")
 	if _, _, err := o.Normalize(); err != nil {
 		q.fail(err)
 		return steward.ListOptions{}
 	}
 	return o
+}
+
+// limit returns the page size, 0 (the default) when absent.
+func (q *listQuery) limit() int {
+	v := q.get("limit")
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > steward.MaxLimit {
+		q.fail(steward.Errorf(steward.EINVALID, "limit must be an integer from 1 to %d; got %q.", steward.MaxLimit, truncate(v, 64)))
+		return 0
+	}
+	return n
 }
 
 // enumParam returns a parameter of a domain enum type, checked by its
@@ -168,4 +177,64 @@ func (q *listQuery) teamOrNone(name string) int64 {
 		return 0
 	}
 	return id
+}
+
+// days returns a parameter that counts days, from 1 to steward.MaxDays, or
+// 0 when absent.
+func (q *listQuery) days(name string) int {
+	v := q.get(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > steward.MaxDays {
+		q.fail(steward.Errorf(steward.EINVALID, "%s must be a number of days from 1 to %d; got %q.", name, steward.MaxDays, truncate(v, 64)))
+		return 0
+	}
+	return n
+}
+
+// ref returns the id of what parameter name names (a name, or an id; see
+// steward.FindTeam and its kind) or, from the older parameter idName, an
+// id; 0 when neither is given. Giving both is refused, and so is a name
+// that names nothing: an empty list would hide the typo.
+func (q *listQuery) ref(ctx context.Context, n steward.Names, name, idName string, find func(context.Context, steward.Names, string) (int64, error)) int64 {
+	v := q.get(name)
+	if v == "" {
+		return q.id(idName)
+	} else if q.get(idName) != "" {
+		q.fail(steward.Errorf(steward.EINVALID, "Give %s or %s, not both.", name, idName))
+		return 0
+	}
+	id, err := find(ctx, n, v)
+	if steward.IsCode(err, steward.ENOTFOUND) {
+		err = steward.Errorf(steward.EINVALID, "Query parameter %s: %s", name, steward.ErrorMessage(err))
+	}
+	q.fail(err)
+	return id
+}
+
+// The lookups of ref.
+func findTeam(ctx context.Context, n steward.Names, ref string) (int64, error) {
+	t, err := steward.FindTeam(ctx, n, ref)
+	if err != nil {
+		return 0, err
+	}
+	return t.ID, nil
+}
+
+func findPerson(ctx context.Context, n steward.Names, ref string) (int64, error) {
+	p, err := steward.FindPerson(ctx, n, ref)
+	if err != nil {
+		return 0, err
+	}
+	return p.ID, nil
+}
+
+func findSystem(ctx context.Context, n steward.Names, ref string) (int64, error) {
+	s, err := steward.FindSystem(ctx, n, ref)
+	if err != nil {
+		return 0, err
+	}
+	return s.ID, nil
 }

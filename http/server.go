@@ -147,6 +147,8 @@ func (s *Server) routes() []route {
 		r("POST", "/api/v1/systems/{id}/import", bearer, s.importSystem),
 
 		r("GET", "/api/v1/identities", bearer, s.listIdentities),
+		r("GET", "/api/v1/identities/count", bearer, s.countIdentities),
+		r("GET", "/api/v1/identities.csv", bearer, s.exportIdentities),
 		r("POST", "/api/v1/identities", bearer, s.createIdentity),
 		r("GET", "/api/v1/identities/{id}", bearer, serveGet(s.Store.Identity)),
 		r("GET", "/api/v1/identities/{id}/credentials", bearer, s.listCredentials),

@@ -47,8 +47,9 @@ func TestRun(t *testing.T) {
 			t.Parallel()
 			dsn := db(t)
 			report := MustRun(t, append([]string{"-db", dsn}, tiny...)...)
-			for _, want := range []string{"600 identities, 2,500 grants", "| BulkLoad: identities | 600 |", "| BulkLoad: grants | 2,500 |",
-				"| get identity by id | — | 3 |", "InventoryStats", "database size on disk", "peak RSS"} {
+			for _, want := range []string{"600 identities, 2,500 grants", "| BulkLoad: identities (rows: 600 identities and ", "| BulkLoad: grants | 2,500 |",
+				"| get identity by id | — | 3 |", "InventoryStats", "database size on disk", "peak RSS",
+				"| identities sort credential_age | 99% |", "| count (no filter) | first |", "CSV export of every identity (written nowhere) | 600 rows"} {
 				if !strings.Contains(report, want) {
 					t.Errorf("report lacks %q:\n%s", want, report)
 				}

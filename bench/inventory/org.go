@@ -37,6 +37,9 @@ type Org struct {
 	ref    *rand.Rand // teams, people, systems, entitlements
 	ids    *rand.Rand // identities
 	grants *rand.Rand // grants
+	creds  *rand.Rand // credentials: its own stream, so that identities and grants stay the same with or without them
+
+	nextCredential int64
 
 	personTeam   []int32 // team id of person i+1
 	ownerPerm    []int32 // skewed owner rank -> person index
@@ -66,6 +69,7 @@ func NewOrg(s Sizes, seed uint64) *Org {
 		ref:          rand.New(rand.NewPCG(seed, 1)),
 		ids:          rand.New(rand.NewPCG(seed, 2)),
 		grants:       rand.New(rand.NewPCG(seed, 3)),
+		creds:        rand.New(rand.NewPCG(seed, 4)),
 		identSystem:  make([]int32, 0, s.Identities),
 		identHuman:   make([]bool, 0, s.Identities),
 		nextIdentity: 1,
@@ -284,6 +288,38 @@ func (o *Org) Identities(n int) []steward.Identity {
 		o.identSystem = append(o.identSystem, int32(sys))
 		o.identHuman = append(o.identHuman, kind == steward.KindHuman)
 		out = append(out, i)
+	}
+	return out
+}
+
+// Credentials returns the credential metadata of a batch of identities:
+// share of the non-human ones have one (a few two), created after their
+// identity, some rotated since. Each identity's credentials go in the same
+// BulkLoad as the identity, as imports and the demo load them.
+func (o *Org) Credentials(ids []steward.Identity, share float64) []steward.Credential {
+	r := o.creds
+	var out []steward.Credential
+	for i := range ids {
+		x := &ids[i]
+		if x.Kind == steward.KindHuman || r.Float64() >= share {
+			continue
+		}
+		n := 1
+		if r.Float64() < 0.15 {
+			n = 2
+		}
+		for k := range n {
+			o.nextCredential++
+			age := o.now.Sub(*x.CreatedAt)
+			created := x.CreatedAt.Add(time.Duration(r.Float64() * float64(age))).Truncate(time.Microsecond)
+			c := steward.Credential{ID: o.nextCredential, IdentityID: x.ID, Kind: steward.CredAccessKey, ExternalID: fmt.Sprint("key-", k+1),
+				CreatedAt: &created}
+			if r.Float64() < 0.4 {
+				rotated := created.Add(time.Duration(r.Float64() * float64(o.now.Sub(created)))).Truncate(time.Microsecond)
+				c.LastRotatedAt = &rotated
+			}
+			out = append(out, c)
+		}
 	}
 	return out
 }

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -24,8 +25,12 @@ type Probe struct {
 	Name  string
 	Table string // "identities" or "grants": whose id range the page cursors cut; "" for no depth
 	Deep  bool   // also time pages at 50% and 99% of the id range
-	Aim   time.Duration
-	Run   func(ctx context.Context, r *rand.Rand, after string) (rows int, err error)
+	// Cursor, when set, is the cursor of the page at a fraction of the
+	// list (a sorted list's cursors carry its key, not an id). Default:
+	// the id at that fraction of Table's range.
+	Cursor func(frac float64) string
+	Aim    time.Duration
+	Run    func(ctx context.Context, r *rand.Rand, after string) (rows int, err error)
 }
 
 // Result is the latency distribution of one probe at one page depth.
@@ -95,7 +100,92 @@ func Probes(s steward.Store, org *Org, sz Sizes) []Probe {
 	status := func(r *rand.Rand) steward.IdentityStatus {
 		return steward.IdentityStatuses[r.IntN(len(steward.IdentityStatuses))]
 	}
-	return []Probe{
+	// sorted times pages of identities in an order, with a filter; deep
+	// pages start at a key part-way through the key's range.
+	sorted := func(name string, sort steward.IdentitySort, filter func(r *rand.Rand) steward.IdentityFilter) Probe {
+		p := list(name, func(r *rand.Rand) steward.IdentityFilter {
+			f := filter(r)
+			f.Sort = sort
+			return f
+		})
+		p.Cursor = func(frac float64) string { return sortCursor(sort, frac) }
+		return p
+	}
+	none := func(*rand.Rand) steward.IdentityFilter { return steward.IdentityFilter{} }
+	count := func(name string, filter func(r *rand.Rand) steward.IdentityFilter) Probe {
+		return Probe{Name: "count " + name, Aim: AimList, Run: func(ctx context.Context, r *rand.Rand, _ string) (int, error) {
+			n, err := s.CountIdentities(ctx, filter(r))
+			if err != nil {
+				return 0, err
+			}
+			return int(n.N), nil
+		}}
+	}
+	word := func(r *rand.Rand) string { w := CommonWords(); return w[r.IntN(len(w))] }
+	ages := []Probe{
+		sorted("sort name", steward.SortByName, none),
+		sorted("sort -name", steward.SortByNameDesc, none),
+		sorted("sort created", steward.SortByCreated, none),
+		sorted("sort -last_used", steward.SortByLastUsedDesc, none),
+		sorted("sort last_used", steward.SortByLastUsed, none),
+		sorted("sort credential_age", steward.SortByCredentialAge, none),
+		sorted("sort -credential_age", steward.SortByCredentialAgeDesc, none),
+		sorted("sort credential_age+system", steward.SortByCredentialAge, func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{SystemID: pick(r, sz.Systems)}
+		}),
+		sorted("sort name+team", steward.SortByName, func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{TeamID: pick(r, sz.Teams)}
+		}),
+		sorted("sort -credential_age+owner", steward.SortByCredentialAgeDesc, func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{OwnerID: pick(r, sz.People)}
+		}),
+		sorted("sort last_used+kind", steward.SortByLastUsed, func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{Kind: kind(r)}
+		}),
+		sorted("sort name+q common word", steward.SortByName, func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{Query: word(r)}
+		}),
+		sorted("sort credential_age+credential older than 3 years", steward.SortByCredentialAge, func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{CredentialOlderThan: 3 * 365}
+		}),
+		sorted("sort -created+gap", steward.SortByCreatedDesc, func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{Gap: steward.GapKinds[r.IntN(len(steward.GapKinds))]}
+		}),
+		list("credential older than 1 year", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{CredentialOlderThan: 365}
+		}),
+		list("credential older than 4.5 years (few)", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{CredentialOlderThan: 1640}
+		}),
+		list("unused for 90 days", func(r *rand.Rand) steward.IdentityFilter { return steward.IdentityFilter{UnusedFor: 90} }),
+		list("never used", func(r *rand.Rand) steward.IdentityFilter { return steward.IdentityFilter{NeverUsed: true} }),
+		list("system+credential older than 1 year", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{SystemID: pick(r, sz.Systems), CredentialOlderThan: 365}
+		}),
+		list("owner+unused for 90 days", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{OwnerID: pick(r, sz.People), UnusedFor: 90}
+		}),
+		count("(no filter)", none),
+		count("kind", func(r *rand.Rand) steward.IdentityFilter { return steward.IdentityFilter{Kind: kind(r)} }),
+		count("system", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{SystemID: pick(r, sz.Systems)}
+		}),
+		count("owner", func(r *rand.Rand) steward.IdentityFilter { return steward.IdentityFilter{OwnerID: pick(r, sz.People)} }),
+		count("q common word", func(r *rand.Rand) steward.IdentityFilter { return steward.IdentityFilter{Query: word(r)} }),
+		count("q rare (1 match)", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{Query: org.RareFragment(pick(r, sz.Identities))}
+		}),
+		count("gap", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{Gap: steward.GapKinds[r.IntN(len(steward.GapKinds))]}
+		}),
+		count("credential older than 1 year", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{CredentialOlderThan: 365}
+		}),
+		count("never used+kind", func(r *rand.Rand) steward.IdentityFilter {
+			return steward.IdentityFilter{NeverUsed: true, Kind: kind(r)}
+		}),
+	}
+	return append([]Probe{
 		list("(no filter)", func(r *rand.Rand) steward.IdentityFilter { return steward.IdentityFilter{} }),
 		list("kind", func(r *rand.Rand) steward.IdentityFilter { return steward.IdentityFilter{Kind: kind(r)} }),
 		list("system", func(r *rand.Rand) steward.IdentityFilter {
@@ -153,7 +243,27 @@ func Probes(s steward.Store, org *Org, sz Sizes) []Probe {
 			_, err := s.Entitlement(ctx, pick(r, sz.Entitlements))
 			return 1, err
 		}},
+	}, ages...)
+}
+
+// sortCursor is the cursor of a page frac of the way through an order:
+// for a time, that fraction of the organisation's five years (Identities
+// makes its times within them); for a name, that fraction of the alphabet.
+func sortCursor(sort steward.IdentitySort, frac float64) string {
+	if sort.Desc() {
+		frac = 1 - frac
 	}
+	c := steward.SortCursor{Sort: sort}
+	if sort.Desc() {
+		c.ID = math.MaxInt64 // after every identity at the key, going down
+	}
+	if sort.Key() == steward.SortByName {
+		c.Key = string(rune('a' + int(frac*25)))
+	} else {
+		span := 5 * 365 * 24 * time.Hour
+		c.Key = strconv.FormatInt(Epoch.Add(-span).Add(time.Duration(frac*float64(span))).UnixMicro(), 10)
+	}
+	return c.Encode()
 }
 
 // Sample times p at one page: a few untimed warm-up calls, then up to

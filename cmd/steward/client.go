@@ -176,7 +176,7 @@ func printIdentity(e *env, output string, body []byte, i *client.IdentityView) e
 	}
 	attested := "-"
 	if i.AttestedAt != nil {
-		attested = i.AttestedAt.Format(time.DateTime)
+		attested = fmtTime(i.AttestedAt)
 		if i.AttestedBy != nil {
 			attested += " by person " + strconv.FormatInt(*i.AttestedBy, 10)
 		}
@@ -208,7 +208,7 @@ func newIdentitiesSetOwnerCmd(e *env) *cobra.Command {
 	var ownerID, teamID int64
 	var clear bool
 	cmd := &cobra.Command{
-		Use:   "set-owner ID (--owner-id N | --team-id N | --clear)",
+		Use:   "set-owner NAME|ID [--system SYSTEM] (--owner PERSON | --team TEAM | --clear)",
 		Short: "Assign an identity's owner and team explicitly",
 		Long: `Assign an identity's owner (a person) and team explicitly. An explicit
 assignment is kept until someone assigns again: syncs, source tags and
@@ -221,11 +221,13 @@ changes it, a people sync, 'steward apply').`,
   steward identities set-owner 4711 --clear`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			set := cmd.Flags().Changed("owner-id") || cmd.Flags().Changed("team-id")
+			fl := cmd.Flags()
+			set := fl.Changed("owner") || fl.Changed("team") || fl.Changed("owner-id") || fl.Changed("team-id")
 			if clear == set {
-				return usageError{errors.New("give --owner-id and/or --team-id, or --clear")}
+				return usageError{errors.New("give --owner and/or --team, or --clear")}
 			}
-			id, err := parseIdentityID(args[0])
+			ctx := cmd.Context()
+			i, err := c.findIdentity(ctx, args[0], system)
 			if err != nil {
 				return err
 			}
@@ -248,9 +250,14 @@ changes it, a people sync, 'steward apply').`,
 		},
 	}
 	addClientFlags(cmd, &c, &output)
-	cmd.Flags().Int64Var(&ownerID, "owner-id", 0, "the person who owns the identity")
-	cmd.Flags().Int64Var(&teamID, "team-id", 0, "the team that owns the identity")
+	cmd.Flags().StringVar(&system, "system", "", "the system the identity is on (its name), to name the identity by name or external id")
+	cmd.Flags().StringVar(&owner, "owner", "", "the person who owns the identity: e-mail address or external id")
+	cmd.Flags().StringVar(&team, "team", "", "the team that owns the identity: its name")
 	cmd.Flags().BoolVar(&clear, "clear", false, "remove the explicit assignment; rules decide again")
+	cmd.Flags().Int64Var(&ownerID, "owner-id", 0, "the owner's id (as --owner)")
+	cmd.Flags().Int64Var(&teamID, "team-id", 0, "the team's id (as --team)")
+	_ = cmd.Flags().MarkHidden("owner-id")
+	_ = cmd.Flags().MarkHidden("team-id")
 	return cmd
 }
 
@@ -259,15 +266,21 @@ func newIdentitiesAttestCmd(e *env) *cobra.Command {
 	var output, note string
 	var personID int64
 	cmd := &cobra.Command{
-		Use:   "attest ID --person-id N [--note TEXT]",
+		Use:   "attest NAME|ID [--system SYSTEM] --person PERSON [--note TEXT]",
 		Short: "Confirm, as its owner, that an identity is still needed",
 		Long: `Record that the identity's owner confirms it is theirs and still needed. The
 date is kept on the identity and the note in the audit log. Only the owner
-may attest: another person is refused (exit 2).`,
-		Example: `  steward identities attest 4711 --person-id 42 --note "used by the nightly export"`,
+may attest: another person is refused (exit 2). The person is named by
+e-mail address or external id; the identity as for 'identities get'.`,
+		Example: `  steward identities attest etl-loader --system aws-prod --person ada@example.com --note "used by the nightly export"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := parseIdentityID(args[0])
+			ctx := cmd.Context()
+			fl := cmd.Flags()
+			if fl.Changed("person") == fl.Changed("person-id") {
+				return usageError{errors.New("name the owner who attests with --person")}
+			}
+			i, err := c.findIdentity(ctx, args[0], system)
 			if err != nil {
 				return err
 			}
@@ -283,9 +296,11 @@ may attest: another person is refused (exit 2).`,
 		},
 	}
 	addClientFlags(cmd, &c, &output)
-	cmd.Flags().Int64Var(&personID, "person-id", 0, "the identity's owner, who attests (required)")
+	cmd.Flags().StringVar(&system, "system", "", "the system the identity is on (its name), to name the identity by name or external id")
+	cmd.Flags().StringVar(&person, "person", "", "the identity's owner, who attests: e-mail address or external id")
+	cmd.Flags().Int64Var(&personID, "person-id", 0, "the owner's id (as --person)")
+	_ = cmd.Flags().MarkHidden("person-id")
 	cmd.Flags().StringVar(&note, "note", "", "why the identity is still needed")
-	_ = cmd.MarkFlagRequired("person-id")
 	return cmd
 }
 

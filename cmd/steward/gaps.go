@@ -13,6 +13,7 @@ func newGapsCmd(e *env) *cobra.Command {
 	var c apiFlags
 	var output, gap, after string
 	var teamID int64
+	var noTeam bool
 	var limit int
 	cmd := &cobra.Command{
 		Use:   "gaps",
@@ -46,7 +47,10 @@ suggested owner is the departed owner's manager, or else the team's manager.`,
 	}
 	addClientFlags(cmd, &c, &output)
 	cmd.Flags().StringVar(&gap, "gap", "", "gap kind: unowned, owner_departed or team_inactive")
-	cmd.Flags().Int64Var(&teamID, "team-id", 0, "only gaps of this team; -1 for identities without a team")
+	cmd.Flags().StringVar(&team, "team", "", "only gaps of this team (its name)")
+	cmd.Flags().BoolVar(&noTeam, "without-team", false, "only gaps of identities without a team")
+	cmd.Flags().Int64Var(&teamID, "team-id", 0, "only gaps of the team with this id; -1 for identities without a team")
+	_ = cmd.Flags().MarkHidden("team-id")
 	cmd.Flags().IntVar(&limit, "limit", 0, "page size")
 	cmd.Flags().StringVar(&after, "after", "", "cursor of the page to show")
 	return cmd

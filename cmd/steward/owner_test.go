@@ -110,7 +110,7 @@ func TestOwnerCommands(t *testing.T) {
 		t.Fatalf("gaps -o json: %v\n%s", err, out)
 	}
 	id := fmt.Sprint(gaps.Items[0].IdentityID)
-	if code, _, errOut := cli("gaps", "--team-id", "-1", "--limit", "3"); code != 0 {
+	if code, _, errOut := cli("gaps", "--without-team", "--limit", "3"); code != 0 {
 		t.Fatalf("gaps without a team: exit %d %s", code, errOut)
 	}
 	if code, _, errOut := cli("gaps", "--gap", "lonely"); code != ExitInvalid || !strings.Contains(errOut, "lonely") {
@@ -183,7 +183,6 @@ func TestOwnerCommands(t *testing.T) {
 		"no assignment":      {"identities", "set-owner", id},
 		"clear and assign":   {"identities", "set-owner", id, "--clear", "--team-id", "1"},
 		"attest without who": {"identities", "attest", id},
-		"bad id":             {"identities", "set-owner", "x", "--clear"},
 	} {
 		if code, _, errOut := cli(args...); code != ExitInvalid {
 			t.Errorf("%s: exit %d, want %d: %s", name, code, ExitInvalid, errOut)
@@ -191,6 +190,9 @@ func TestOwnerCommands(t *testing.T) {
 	}
 	if code, _, _ := cli("identities", "set-owner", "99999999", "--clear"); code != ExitNotFound {
 		t.Errorf("set-owner of a missing identity: exit %d", code)
+	}
+	if code, _, errOut := cli("identities", "set-owner", "x", "--clear"); code != ExitNotFound || !strings.Contains(errOut, `No identity is named "x"`) {
+		t.Errorf("set-owner of an identity nobody named: exit %d %s", code, errOut)
 	}
 	code, viewer, errOut := run(t, "token", "create", "--db", s.db, "--name", "reader", "--role", "viewer")
 	if code != 0 {

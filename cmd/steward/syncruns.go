@@ -59,7 +59,9 @@ names the line at fault where there was one. -o json prints each run whole.`,
 	}
 	addClientFlags(cmd, &c, &output)
 	cmd.Flags().StringVar(&source, "source", "", "only runs of this source (as sync and import name it, e.g. ldap:corp)")
-	cmd.Flags().Int64Var(&systemID, "system-id", 0, "only runs of this system")
+	cmd.Flags().StringVar(&system, "system", "", "only runs into this system (its name)")
+	cmd.Flags().Int64Var(&systemID, "system-id", 0, "only runs of the system with this id")
+	_ = cmd.Flags().MarkHidden("system-id")
 	cmd.Flags().BoolVar(&failed, "failed", false, "only runs that failed")
 	cmd.Flags().BoolVar(&succeeded, "succeeded", false, "only runs that succeeded")
 	cmd.Flags().IntVar(&limit, "limit", 0, "page size")

@@ -76,7 +76,7 @@ func newTokenListCmd(e *env) *cobra.Command {
 			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "ID\tNAME\tROLE\tCREATED\tEXPIRES\tLAST USED\tREVOKED")
 			for _, t := range tokens {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, t.CreatedAt.Format(time.DateTime),
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Role, fmtTime(&t.CreatedAt),
 					fmtTime(t.ExpiresAt), fmtTime(t.LastUsedAt), fmtTime(t.RevokedAt))
 			}
 			return w.Flush()
@@ -109,9 +109,12 @@ func newTokenRevokeCmd(e *env) *cobra.Command {
 	return cmd
 }
 
+// fmtTime writes a time for a person at a terminal: in the local zone (TZ),
+// with the zone's name, so that it is not taken for another zone's; "-"
+// for no time.
 func fmtTime(t *time.Time) string {
-	if t == nil {
+	if t == nil || t.IsZero() {
 		return "-"
 	}
-	return t.Format(time.DateTime)
+	return steward.FormatTime(t.In(time.Local))
 }

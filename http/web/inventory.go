@@ -15,6 +15,9 @@ import (
 // error message.
 type inventoryQuery struct {
 	Q, Kind, Env, Status, System, Team, Owner, Gap, Limit, After string
+	// Sort is the order (steward.IdentitySort); CredOlder and Unused are
+	// day counts; Never is "true" for never-used identities only.
+	Sort, CredOlder, Unused, Never string
 }
 
 func readInventoryQuery(v url.Values) inventoryQuery {
@@ -23,37 +26,65 @@ func readInventoryQuery(v url.Values) inventoryQuery {
 		Q: get("q"), Kind: get("kind"), Env: get("env"), Status: get("status"),
 		System: get("system"), Team: get("team"), Owner: get("owner"), Gap: get("gap"),
 		Limit: get("limit"), After: get("after"),
+		Sort: get("sort"), CredOlder: get("credential_older_than"), Unused: get("unused_for"), Never: get("never_used"),
 	}
 }
 
 // URL returns the inventory link for q on the page after cursor after ("" for
 // the first page). Empty fields are left out so that links stay short, and
 // the order is fixed so that the same view always has the same URL.
-func (q inventoryQuery) URL(after string) string {
-	return queryURL("/inventory", [][2]string{
+func (q inventoryQuery) URL(after string) string { return q.at("/inventory", after) }
+
+// CSVURL returns the link of the export of q's list: every page, in its
+// order.
+func (q inventoryQuery) CSVURL() string {
+	q.Limit = ""
+	return q.at("/inventory.csv", "")
+}
+
+// SortURL returns the first page of q in order sort.
+func (q inventoryQuery) SortURL(sort steward.IdentitySort) string {
+	q.Sort = string(sort)
+	return q.URL("")
+}
+
+func (q inventoryQuery) at(path, after string) string {
+	never := ""
+	if q.Never == "true" || q.Never == "on" {
+		never = "true" // a checkbox sends "on"
+	}
+	return queryURL(path, [][2]string{
 		{"q", q.Q}, {"kind", q.Kind}, {"env", q.Env}, {"status", q.Status},
 		{"system", q.System}, {"team", q.Team}, {"owner", q.Owner}, {"gap", q.Gap},
-		{"limit", q.Limit}, {"after", after},
+		{"credential_older_than", q.CredOlder}, {"unused_for", q.Unused}, {"never_used", never},
+		{"sort", q.Sort}, {"limit", q.Limit}, {"after", after},
 	})
 }
 
 // Filter converts q to a store filter, or returns EINVALID naming the first
-// bad field in words a person can act on.
-func (q inventoryQuery) Filter() (steward.IdentityFilter, error) {
+// bad field in words a person can act on. The system, team and owner are
+// names (an owner by e-mail address or external id) or ids.
+func (q inventoryQuery) Filter(ctx context.Context, names steward.Names) (steward.IdentityFilter, error) {
 	f := steward.IdentityFilter{
 		Query:       q.Q,
 		Kind:        steward.IdentityKind(q.Kind),
 		Environment: steward.Environment(q.Env),
 		Status:      steward.IdentityStatus(q.Status),
 		Gap:         steward.GapKind(q.Gap),
+		Sort:        steward.IdentitySort(q.Sort),
+		NeverUsed:   q.Never == "true" || q.Never == "on",
 		ListOptions: steward.ListOptions{After: q.After},
 	}
 	var err error
-	if f.SystemID, err = positiveID("system", q.System); err != nil {
+	if f.SystemID, err = ref(ctx, names, q.System, steward.FindSystem, func(s *steward.System) int64 { return s.ID }); err != nil {
 		return f, err
-	} else if f.TeamID, err = positiveID("team", q.Team); err != nil {
+	} else if f.TeamID, err = ref(ctx, names, q.Team, steward.FindTeam, func(t *steward.Team) int64 { return t.ID }); err != nil {
 		return f, err
-	} else if f.OwnerID, err = positiveID("owner id", q.Owner); err != nil {
+	} else if f.OwnerID, err = ref(ctx, names, q.Owner, steward.FindPerson, func(p *steward.Person) int64 { return p.ID }); err != nil {
+		return f, err
+	} else if f.CredentialOlderThan, err = days("credential age", q.CredOlder); err != nil {
+		return f, err
+	} else if f.UnusedFor, err = days("unused for", q.Unused); err != nil {
 		return f, err
 	}
 	if f.Limit, err = parseLimit(q.Limit); err != nil {
@@ -62,7 +93,7 @@ func (q inventoryQuery) Filter() (steward.IdentityFilter, error) {
 	if err := f.Validate(); err != nil {
 		return f, err
 	}
-	if _, _, err := f.ListOptions.Normalize(); err != nil {
+	if _, _, err := f.Position(); err != nil {
 		return f, err
 	}
 	return f, nil
@@ -76,6 +107,33 @@ func positiveID(field, v string) (int64, error) {
 	n, err := strconv.ParseInt(v, 10, 64)
 	if err != nil || n <= 0 {
 		return 0, steward.Errorf(steward.EINVALID, "%s %q must be a positive whole number (an id).", field, v)
+	}
+	return n, nil
+}
+
+// ref finds what an optional name-or-id field names; "" means no filter,
+// and a name that names nothing is the field's error.
+func ref[T any](ctx context.Context, names steward.Names, v string, find func(context.Context, steward.Names, string) (*T, error), id func(*T) int64) (int64, error) {
+	if v == "" {
+		return 0, nil
+	}
+	x, err := find(ctx, names, v)
+	if steward.IsCode(err, steward.ENOTFOUND) {
+		return 0, steward.Errorf(steward.EINVALID, "%s", steward.ErrorMessage(err))
+	} else if err != nil {
+		return 0, err
+	}
+	return id(x), nil
+}
+
+// days parses an optional number of days; "" means no filter.
+func days(field, v string) (int, error) {
+	if v == "" {
+		return 0, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > steward.MaxDays {
+		return 0, steward.Errorf(steward.EINVALID, "%s %q must be a whole number of days from 1 to %d.", field, v, steward.MaxDays)
 	}
 	return n, nil
 }
@@ -99,6 +157,9 @@ type identityRow struct {
 	TeamURL       string
 	Status        string
 	LastUsed      timeText
+	CredentialAge string   // "3 years 2 months"; "" without a credential of known age
+	CredentialAt  timeText // when it was last rotated or created
+	Stale         bool     // older than staleCredentialAge
 }
 
 // inventoryPage is the data of the inventory template.
@@ -119,6 +180,55 @@ type inventoryPage struct {
 	NextURL      string
 	OnFirstPage  bool
 	ClearURL     string
+	Total        string // "1,234" or "about 130,000"
+	Estimated    bool
+	CSVURL       string
+	Orders       []option // the sort select
+	OrderWords   string   // the caption's "ordered by …"
+	SortLinks    map[string]sortLink
+}
+
+// sortLink is a sortable column's header: the link that sorts by it (or
+// reverses the order when it is the one in force) and its aria-sort.
+type sortLink struct {
+	URL      string
+	AriaSort string // "ascending", "descending" or "none"
+	Arrow    string
+}
+
+// sortWords says each order in words, for the select and the caption.
+var sortWords = []struct {
+	sort  steward.IdentitySort
+	words string
+}{
+	{steward.SortByID, "id (the order they were added)"},
+	{steward.SortByName, "name, A to Z"},
+	{steward.SortByNameDesc, "name, Z to A"},
+	{steward.SortByCreated, "created, oldest first"},
+	{steward.SortByCreatedDesc, "created, newest first"},
+	{steward.SortByLastUsed, "last used, longest idle first"},
+	{steward.SortByLastUsedDesc, "last used, most recent first"},
+	{steward.SortByCredentialAge, "credential age, oldest first"},
+	{steward.SortByCredentialAgeDesc, "credential age, newest first"},
+}
+
+// sortLinks are the headers of the sortable columns: a first click sorts
+// A to Z or oldest first, a second reverses.
+func sortLinks(q inventoryQuery) map[string]sortLink {
+	out := map[string]sortLink{}
+	for col, key := range map[string]steward.IdentitySort{"name": steward.SortByName, "last_used": steward.SortByLastUsed,
+		"credential_age": steward.SortByCredentialAge} {
+		cur := steward.IdentitySort(q.Sort)
+		l := sortLink{URL: q.SortURL(key), AriaSort: "none"}
+		switch cur {
+		case key:
+			l.URL, l.AriaSort, l.Arrow = q.SortURL(key.Reverse()), "ascending", "▲"
+		case key.Reverse():
+			l.AriaSort, l.Arrow = "descending", "▼"
+		}
+		out[col] = l
+	}
+	return out
 }
 
 // inventory lists identities with the URL's filters, one keyset page at a
@@ -142,6 +252,14 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 		FirstURL:     q.URL(""),
 		OnFirstPage:  q.After == "",
 		ClearURL:     "/inventory",
+		CSVURL:       q.CSVURL(),
+		SortLinks:    sortLinks(q),
+	}
+	for _, o := range sortWords {
+		p.Orders = append(p.Orders, option{Value: string(o.sort), Label: o.words, Selected: string(o.sort) == q.Sort})
+		if string(o.sort) == q.Sort {
+			p.OrderWords = o.words
+		}
 	}
 	var err error
 	if p.Systems, err = s.systemOptions(r, q.System); err != nil {
@@ -154,16 +272,23 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Teams = teamOptions(teams, q.Team, option{Value: "", Label: "any"})
-	if p.Sync, err = s.systemSync(r.Context(), q.System, p.Systems); err != nil {
-		s.renderError(w, r, err, 0, "", "")
-		return
-	}
 
 	status := http.StatusOK
-	f, err := q.Filter()
+	f, err := q.Filter(r.Context(), s.store)
+	if f.SystemID != 0 {
+		var serr error
+		if p.Sync, serr = s.systemSync(r.Context(), strconv.FormatInt(f.SystemID, 10), p.Systems); serr != nil {
+			s.renderError(w, r, serr, 0, "", "")
+			return
+		}
+	}
 	var page *steward.Page[steward.IdentityView]
+	var total *steward.Count
 	if err == nil {
 		page, err = s.store.Identities(r.Context(), f)
+	}
+	if err == nil {
+		total, err = s.store.CountIdentities(r.Context(), f)
 	}
 	if steward.IsCode(err, steward.EINVALID) {
 		status, p.Error = http.StatusBadRequest, steward.ErrorMessage(err)
@@ -173,12 +298,13 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 	} else {
 		// Whether the owning team is inactive is not on the identity; the
 		// open gap tasks say it.
-		inactive, err := s.pageGaps(r.Context(), f, steward.GapTeamInactive, page.Items)
+		inactive, err := s.teamInactive(r.Context(), f, page.Items)
 		if err != nil {
 			s.renderError(w, r, err, 0, "", "")
 			return
 		}
 		p.Searched = true
+		p.Total, p.Estimated = steward.GroupThousands(total.N), total.Estimated
 		for _, iv := range page.Items {
 			row := s.identityRow(q, iv)
 			row.TeamInactive = inactive[iv.ID]
@@ -189,6 +315,68 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	s.render(w, r, status, "inventory", p)
+}
+
+// teamInactive returns which of items, a page of the inventory under f,
+// have an open team_inactive gap. A page in id order asks the gap list
+// alongside (pageGaps); a sorted one asks for each identity, in one index
+// seek each.
+func (s *server) teamInactive(ctx context.Context, f steward.IdentityFilter, items []steward.IdentityView) (map[int64]bool, error) {
+	if f.Sort == steward.SortByID {
+		return s.pageGaps(ctx, f, steward.GapTeamInactive, items)
+	}
+	out := map[int64]bool{}
+	for _, iv := range items {
+		if iv.TeamID == nil {
+			continue
+		}
+		page, err := s.store.Identities(ctx, steward.IdentityFilter{Gap: steward.GapTeamInactive, ListOptions: steward.ListOptions{After: steward.Cursor(iv.ID - 1), Limit: 1}})
+		if err != nil {
+			return nil, err
+		}
+		out[iv.ID] = len(page.Items) == 1 && page.Items[0].ID == iv.ID
+	}
+	return out, nil
+}
+
+// exportCSV streams the inventory's filtered list, every page in its
+// order, as CSV (steward.ExportIdentities). A bad filter shows the
+// inventory page with its reason instead.
+func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) {
+	q := readInventoryQuery(r.URL.Query())
+	f, err := q.Filter(r.Context(), s.store)
+	if err == nil {
+		out := &lazyCSV{w: w}
+		var n int
+		n, err = steward.ExportIdentities(r.Context(), s.store.Identities, f, out, func() { _ = http.NewResponseController(w).Flush() })
+		if err != nil && out.started {
+			s.logger.ErrorContext(r.Context(), "inventory export failed midway", "rows", n, "error", err)
+			panic(http.ErrAbortHandler) // a broken download, not a short file
+		}
+	}
+	if steward.IsCode(err, steward.EINVALID) {
+		http.Redirect(w, r, q.URL(""), http.StatusSeeOther) // the page says what is wrong
+	} else if err != nil {
+		s.renderError(w, r, err, 0, "", "")
+	}
+}
+
+// lazyCSV sets the CSV headers at the first write, so that an export that
+// fails before any row can still show an error page.
+type lazyCSV struct {
+	w       http.ResponseWriter
+	started bool
+}
+
+func (l *lazyCSV) Write(p []byte) (int, error) {
+	if !l.started {
+		l.started = true
+		h := l.w.Header()
+		h.Set("Content-Type", "text/csv; charset=utf-8")
+		h.Set("Content-Disposition", `attachment; filename="identities.csv"`)
+		h.Set("X-Content-Type-Options", "nosniff")
+	}
+	return l.w.Write(p)
 }
 
 // pageGaps returns which of items, a page of the inventory under filter f,
@@ -254,6 +442,10 @@ func (s *server) identityRow(q inventoryQuery, iv steward.IdentityView) identity
 		Status:      string(iv.Status),
 		LastUsed:    s.timeText(iv.LastUsedAt, "never"),
 	}
+	if iv.OldestCredentialAt != nil {
+		age := s.clock.Now().Sub(*iv.OldestCredentialAt)
+		row.CredentialAge, row.CredentialAt, row.Stale = steward.HumanAge(*iv.OldestCredentialAt, s.clock.Now()), s.timeText(iv.OldestCredentialAt, ""), age > staleCredentialAge
+	}
 	narrow := func(set func(*inventoryQuery)) string {
 		n := q
 		set(&n)
@@ -293,8 +485,9 @@ func (s *server) systemOptions(r *http.Request, current string) ([]option, error
 	found := current == ""
 	for _, sys := range page.Items {
 		v := strconv.FormatInt(sys.ID, 10)
-		found = found || v == current
-		opts = append(opts, option{Value: v, Label: sys.Name, Selected: v == current})
+		sel := v == current || sys.Name == current // a link may name it
+		found = found || sel
+		opts = append(opts, option{Value: v, Label: sys.Name, Selected: sel})
 	}
 	if !found {
 		// Keep an id from a link selected even when it is not in the list,
@@ -373,10 +566,11 @@ func teamOptions(teams []steward.Team, current string, head ...option) []option 
 	}
 	for _, t := range teams {
 		v := strconv.FormatInt(t.ID, 10)
-		found = found || v == current
+		sel := v == current || t.Name == current // a link may name it
+		found = found || sel
 		// The slug, as the table and the CLI show it, so that the filter
 		// and the column read alike.
-		opts = append(opts, option{Value: v, Label: t.Name, Selected: v == current})
+		opts = append(opts, option{Value: v, Label: t.Name, Selected: sel})
 	}
 	if !found {
 		// Keep an id from a link selected even when it is not in the list,

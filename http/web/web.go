@@ -121,6 +121,7 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("POST /signout", s.signout)
 	mux.Handle("GET /{$}", s.session(s.inventory))
 	mux.Handle("GET /inventory", s.session(s.inventory))
+	mux.Handle("GET /inventory.csv", s.session(s.exportCSV))
 	mux.Handle("GET /identities/{id}", s.session(s.identity))
 	mux.Handle("POST /identities/{id}/owner", s.session(s.setOwner))
 	mux.Handle("POST /identities/{id}/attest", s.session(s.attest))

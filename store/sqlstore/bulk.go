@@ -71,9 +71,22 @@ func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 		}
 		out = append(out, t)
 	}
+	// The credential age of the batch's identities is computed from the
+	// batch's active credentials and written with them (an identity is new, so its
+	// credentials are all here); BulkLoad refreshes the age of the others
+	// whose credentials the batch adds (bulkCredentialOwners).
+	created, rotated := map[int64][]any{}, map[int64][]any{}
+	for i := range b.Credentials {
+		r := &b.Credentials[i]
+		if r.Status == steward.CredentialDisabled {
+			continue // a disabled key waits for removal, not rotation
+		}
+		created[r.IdentityID] = append(created[r.IdentityID], microPtr(r.CreatedAt))
+		rotated[r.IdentityID] = append(rotated[r.IdentityID], microPtr(r.LastRotatedAt))
+	}
 	if len(b.Identities) > 0 {
 		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source",
-			"owner_by", "team_by", "owner_rule"}}
+			"owner_by", "team_by", "owner_rule", "oldest_credential_at"}}
 		for i := range b.Identities {
 			r := &b.Identities[i]
 			if r.UpdatedAt.IsZero() && r.CreatedAt != nil {
@@ -89,7 +102,7 @@ func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 			rs := ownerReason(r)
 			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
 				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), microPtr(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r)),
-				string(rs.OwnerBy), string(rs.TeamBy), rs.Rule})
+				string(rs.OwnerBy), string(rs.TeamBy), rs.Rule, oldestOf(created[r.ID], rotated[r.ID])})
 		}
 		out = append(out, t)
 	}
@@ -176,6 +189,9 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		if err := d.dropDigest(ctx, c, `1 = 1`); err != nil {
 			return err
 		}
+		if err := d.refreshCredentialAgeOf(ctx, c, bulkCredentialOwners(b)); err != nil {
+			return err
+		}
 		if err := d.analyzeLoaded(ctx, c, tables); err != nil {
 			return err
 		}
@@ -236,6 +252,23 @@ func (d *DB) analyzeIfBehind(ctx context.Context, q querier, table string, wrote
 	}
 	_, err := q.ExecContext(ctx, `ANALYZE `+table)
 	return err
+}
+
+// bulkCredentialOwners returns the identities, not loaded by b, whose
+// credentials b adds: bulkTables could not compute their credential age.
+func bulkCredentialOwners(b *steward.Bulk) []int64 {
+	loaded := make(map[int64]bool, len(b.Identities))
+	for _, x := range b.Identities {
+		loaded[x.ID] = true
+	}
+	var out []int64
+	for _, c := range b.Credentials {
+		if !loaded[c.IdentityID] {
+			loaded[c.IdentityID] = true
+			out = append(out, c.IdentityID)
+		}
+	}
+	return out
 }
 
 // gapScope is a set of identities whose gap tasks to refresh; fresh: none

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/stewardhq/steward"
 )
@@ -60,4 +62,62 @@ func MigrateUpTo(ctx context.Context, d *DB, version int) error { return d.migra
 func ExecRaw(ctx context.Context, d *DB, query string) error {
 	_, err := d.write.ExecContext(ctx, query)
 	return err
+}
+
+// SetSortDrive sets the number of matches below which a sorted page's
+// filters, not the sort key's index, drive it: 1 makes every filtered page
+// walk the index, a large number makes every one collect and sort.
+func SetSortDrive(d *DB, n int) { d.sortDrive = n }
+
+// SetExactCount sets the largest count CountIdentities gives exactly.
+func SetExactCount(d *DB, n int) { d.exactCount = n }
+
+// IdentityPlans returns the queries of the first section of a page of f
+// (its known keys, or in id order the range path) under each plan: walking
+// the sort key's index, and collecting the filters' few matches. For tests
+// that read the plans.
+func IdentityPlans(d *DB, f steward.IdentityFilter) (walk, few string, walkArgs, fewArgs []any) {
+	now := d.now()
+	if f.Sort == steward.SortByID {
+		walk, walkArgs = d.identitiesQuery(f, 0, 50, false, true)
+		c := d.filterConds(f, now, planFree)
+		c.add(`x.id > ?`, 0)
+		few = `SELECT ` + identityColumns + ` FROM ` + c.from + ` WHERE ` + c.sql() + ` ORDER BY ` + d.hide("x.id", false) + ` LIMIT ?`
+		return d.q(walk), d.q(few), walkArgs, append(c.args, 51)
+	}
+	key := sortKeys[f.Sort.Key()]
+	walk, walkArgs, _ = d.sectionQuery(f, key, false, nil, now, planRows, 51)
+	few, fewArgs, _ = d.sectionQuery(f, key, false, nil, now, planFree, 51)
+	return d.q(walk), d.q(few), walkArgs, fewArgs
+}
+
+// Explain returns the plan of query: EXPLAIN QUERY PLAN's details on
+// SQLite, EXPLAIN's lines on PostgreSQL.
+func Explain(ctx context.Context, d *DB, query string, args ...any) (string, error) {
+	prefix := `EXPLAIN QUERY PLAN `
+	if d.pg {
+		prefix = `EXPLAIN `
+	}
+	rows, err := d.read.QueryContext(ctx, prefix+query, args...)
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	var b []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		b = append(b, fmt.Sprint(vals[len(vals)-1]))
+	}
+	return strings.Join(b, "\n"), rows.Err()
 }

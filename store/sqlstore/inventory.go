@@ -344,29 +344,33 @@ func (d *DB) Systems(ctx context.Context, f steward.SystemFilter) (*steward.Page
 // ---- identities
 
 const identityColumns = `x.id, x.system_id, x.external_id, x.name, x.kind, x.environment, x.criticality, x.owner_id, x.team_id, x.status, x.labels, x.created_at, x.last_used_at, x.updated_at, x.owner_source, x.removed_at, x.attested_at, x.attested_by,
-	x.owner_by, x.team_by, x.owner_rule, x.owner_hint, x.team_hint`
+	x.owner_by, x.team_by, x.owner_rule, x.owner_hint, x.team_hint, x.oldest_credential_at`
 
 // identityView selects the identity page first (in a subquery that the
 // planner keeps, because it has a LIMIT) and joins names to those rows only,
 // so a join never makes a page scan more than the page.
-func identityView(inner string) string {
+func identityView(inner string) string { return identityViewOrdered(inner, `x.id`) }
+
+// identityViewOrdered is identityView for a page in another order: order
+// sorts the page's rows again after the joins.
+func identityViewOrdered(inner, order string) string {
 	return `SELECT x.*, s.name, p.name, p.status, t.name FROM (` + inner + `) x
 		JOIN systems s ON s.id = x.system_id
 		LEFT JOIN people p ON p.id = x.owner_id
 		LEFT JOIN teams t ON t.id = x.team_id
-		ORDER BY x.id`
+		ORDER BY ` + order
 }
 
 func scanIdentityView(r scanner) (steward.IdentityView, error) {
 	var v steward.IdentityView
-	var owner, team, created, lastUsed, removed, attested, attestedBy sql.NullInt64
+	var owner, team, created, lastUsed, removed, attested, attestedBy, oldestCred sql.NullInt64
 	var labels, ownerName, ownerStatus, teamName sql.NullString
 	var updated int64
 	var ownerHint, teamHint string
 	rs := &v.OwnerReason
 	err := r.Scan(&v.ID, &v.SystemID, &v.ExternalID, &v.Name, &v.Kind, &v.Environment, &v.Criticality, &owner, &team, &v.Status,
 		&labels, &created, &lastUsed, &updated, &v.OwnerSource, &removed, &attested, &attestedBy,
-		&rs.OwnerBy, &rs.TeamBy, &rs.Rule, &ownerHint, &teamHint,
+		&rs.OwnerBy, &rs.TeamBy, &rs.Rule, &ownerHint, &teamHint, &oldestCred,
 		&v.SystemName, &ownerName, &ownerStatus, &teamName)
 	if err != nil {
 		return v, err
@@ -380,6 +384,7 @@ func scanIdentityView(r scanner) (steward.IdentityView, error) {
 	}
 	v.OwnerID, v.TeamID, v.LastUsedAt = fromNullID(owner), fromNullID(team), fromNullMicro(lastUsed)
 	v.RemovedAt, v.AttestedAt, v.AttestedBy = fromNullMicro(removed), fromNullMicro(attested), fromNullID(attestedBy)
+	v.OldestCredentialAt = fromNullMicro(oldestCred)
 	v.CreatedAt, v.UpdatedAt = fromNullMicro(created), fromMicro(updated)
 	v.OwnerName, v.OwnerStatus, v.TeamName = ownerName.String, steward.PersonStatus(ownerStatus.String), teamName.String
 	if labels.Valid && labels.String != "" {
@@ -463,9 +468,28 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	after, limit, err := f.Normalize()
+	pos, limit, err := f.Position()
 	if err != nil {
 		return nil, err
+	}
+	if f.Sort != steward.SortByID {
+		return d.sortedPage(ctx, f, pos, limit)
+	}
+	var after int64
+	if pos != nil {
+		after = pos.ID
+	}
+	hideRanges := false
+	if f.CredentialOlderThan > 0 || f.UnusedFor > 0 {
+		// A time range in id order: its own index finds few matches
+		// quickly but in the wrong order, so it drives only when they are
+		// few enough to sort; else the page walks in id order (by its other
+		// filters' indexes) and tests the range on each row.
+		few, err := d.fewInIDOrder(ctx, f, after, limit)
+		if err != nil || few != nil {
+			return few, err
+		}
+		hideRanges = true
 	}
 	fewGaps := false
 	if !d.pg && f.Gap != "" && utf8.RuneCountInString(f.Query) >= 3 {
@@ -483,7 +507,7 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 		}
 		fewGaps = n < d.fewGapsMax()
 	}
-	inner, args := d.identitiesQuery(f, after, limit, fewGaps)
+	inner, args := d.identitiesQuery(f, after, limit, fewGaps, hideRanges)
 	return fetchPage(ctx, d, identityView(inner), args, limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
 }
 
@@ -493,7 +517,9 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 // fewGaps (SQLite, a search and a gap kind) says the gap's tasks after the
 // cursor are few: they drive, and the search is a LIKE on each, which
 // folds the case of ASCII letters only (the search index folds all).
-func (d *DB) identitiesQuery(f steward.IdentityFilter, after int64, limit int, fewGaps bool) (string, []any) {
+// hideRanges hides the time ranges from the planner, so that they are
+// tested on each row rather than drive (see Identities).
+func (d *DB) identitiesQuery(f steward.IdentityFilter, after int64, limit int, fewGaps, hideRanges bool) (string, []any) {
 	where, args := []string{"x.id > ?"}, []any{after}
 	where, args = eqFilter(where, args, "x.kind", string(f.Kind), f.Kind != "")
 	where, args = eqFilter(where, args, "x.system_id", f.SystemID, f.SystemID != 0)
@@ -501,6 +527,22 @@ func (d *DB) identitiesQuery(f steward.IdentityFilter, after int64, limit int, f
 	where, args = eqFilter(where, args, "x.team_id", f.TeamID, f.TeamID != 0)
 	where, args = eqFilter(where, args, "x.environment", string(f.Environment), f.Environment != "")
 	where, args = eqFilter(where, args, "x.status", string(f.Status), f.Status != "")
+	where, args = eqFilter(where, args, "x.name", f.Name, f.Name != "")
+	where, args = eqFilter(where, args, "x.external_id", f.ExternalID, f.ExternalID != "")
+	if f.NeverUsed {
+		// The (last_used_at, id) index holds the never used in id order.
+		where = append(where, "x.last_used_at IS NULL")
+	}
+	ranged := func(col string, days int) {
+		if days > 0 {
+			if hideRanges {
+				col = d.hide(col, false)
+			}
+			where, args = append(where, col+" < ?"), append(args, micro(steward.CutoffOf(d.now(), days)))
+		}
+	}
+	ranged("x.oldest_credential_at", f.CredentialOlderThan)
+	ranged("x.last_used_at", f.UnusedFor)
 	// order is the column that drives the page: ordering by it, rather
 	// than by x.id that equals it, lets SQLite stop after a page instead
 	// of sorting every match (86,000 for a common word at a million
@@ -567,6 +609,9 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 		}
 		// The identity's record is read again: it lists its credentials.
 		if err := d.markDirty(ctx, tx, c.IdentityID, true, identityRef(c.IdentityID)); err != nil {
+			return err
+		}
+		if err := d.refreshCredentialAge(ctx, tx, `x.id = ?`, c.IdentityID); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, steward.ActionCredentialCreated, steward.ObjectCredential, idStr(c.ID), credentialCreated(c))

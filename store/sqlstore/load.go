@@ -91,7 +91,7 @@ var loadTables = [...]struct {
 }{
 	{"entitlements", []string{"id", "system_id", "name", "description", "privileged", "sensitivity", "created_at", "content_hash"}},
 	{"identities", []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "status", "labels", "owner_hint", "team_hint",
-		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source", "owner_by", "team_by", "owner_rule"}},
+		"created_at", "last_used_at", "updated_at", "content_hash", "owner_id", "team_id", "owner_source", "owner_by", "team_by", "owner_rule", "oldest_credential_at"}},
 	{"credentials", []string{"identity_id", "external_id", "kind", "status", "version", "created_at", "last_rotated_at", "last_used_at", "expires_at", "content_hash"}},
 	{"grants", []string{"identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via", "content_hash"}},
 	{"stage_grants", stageCols["stage_grants"]},
@@ -347,10 +347,20 @@ func (l *firstLoad) addIdentity(lr *loadRec) error {
 		l.res.OwnersChanged++
 	}
 	l.fresh = append(l.fresh, digestEntry{lr.sum, identityRef(id)})
+	// The identity's credential age: its oldest active credential's last
+	// rotation, or creation when never rotated (oldestOf); a time the
+	// source does not give counts for neither.
+	var credCreated, credRotated []any
+	for _, cr := range i.Credentials {
+		if credentialStatus(&cr) == steward.CredentialActive {
+			credCreated, credRotated = append(credCreated, microPtr(cr.CreatedAt)), append(credRotated, microPtr(cr.LastRotatedAt))
+		}
+	}
 	// A creation time the source does not give stays unknown (NULL).
 	l.row(loadIdentities, id, l.sys.ID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality), string(i.Status),
 		labelsJSON(i.Labels), lr.owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), l.now, lr.hash,
-		idPtr(lr.to.OwnerID), idPtr(lr.to.TeamID), string(lr.to.Source), string(lr.to.OwnerBy), string(lr.to.TeamBy), lr.to.Rule)
+		idPtr(lr.to.OwnerID), idPtr(lr.to.TeamID), string(lr.to.Source), string(lr.to.OwnerBy), string(lr.to.TeamBy), lr.to.Rule,
+		oldestOf(credCreated, credRotated))
 	for _, cr := range i.Credentials {
 		l.res.CredentialsChanged++
 		l.row(loadCredentials, id, cr.ExternalID, string(cr.Kind), string(credentialStatus(&cr)), cr.Version, microPtr(cr.CreatedAt),

@@ -83,7 +83,7 @@ func TestIdentityPagesStopEarly(t *testing.T) {
 		"search, kind, owner": {Query: "payments", Kind: steward.KindBot, OwnerID: 7},
 		"gap and team":        {Gap: steward.GapTeamInactive, TeamID: 3},
 	} {
-		inner, args := db.identitiesQuery(f, 100, 50, strings.Contains(name, "few gaps"))
+		inner, args := db.identitiesQuery(f, 100, 50, strings.Contains(name, "few gaps"), false)
 		rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+inner, args...)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)

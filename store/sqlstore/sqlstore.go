@@ -77,6 +77,8 @@ type DB struct {
 	laterFloor   int64         // rows a first load writes before building indexes after it; 0: laterFloor
 	fewGaps      int           // gap tasks below which they drive a searched page; 0: fewGapsMax's default
 	loadRows     int           // rows of a table a first load writes at once; 0: loadBatch's default
+	sortDrive    int           // matches below which a sorted page's filters drive; 0: driveBound's default
+	exactCount   int           // largest exact CountIdentities; 0: exactCountMax's default
 
 	// SQLite: the write-ahead log is copied into the database file by a
 	// goroutine after each write (see Checkpoint), not by the writer as it

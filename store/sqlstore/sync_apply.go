@@ -376,7 +376,28 @@ func (r *syncRun) identities(ctx context.Context) error {
 	return nil
 }
 
+// credentials writes the staged credentials, and then the credential age
+// of every identity whose credentials it wrote.
 func (r *syncRun) credentials(ctx context.Context) error {
+	wrote := map[int64]bool{}
+	if err := r.writeCredentials(ctx, wrote); err != nil {
+		return err
+	}
+	if r.first {
+		// Every identity is new: take them all at once.
+		return r.d.refreshCredentialAge(ctx, r.c, `x.system_id = ?`, r.sys.ID)
+	}
+	ids := make([]int64, 0, len(wrote))
+	for id := range wrote {
+		ids = append(ids, id)
+	}
+	return r.d.refreshCredentialAgeOf(ctx, r.c, ids)
+}
+
+// writeCredentials creates, changes and removes credentials as the stage
+// says, and adds to wrote the identities whose credentials it wrote (all
+// but a first run's: those are all of the system's).
+func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) error {
 	sid := r.sys.ID
 	type created struct {
 		id, identity int64
@@ -402,6 +423,7 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, n := range news {
+		wrote[n.identity] = true
 		data := steward.CredentialCreated{IdentityID: n.identity}
 		if n.status != string(steward.CredentialActive) {
 			data.Status = steward.CredentialStatus(n.status)
@@ -432,6 +454,7 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, ch := range changes {
+		wrote[ch.identity] = true
 		action, diff := ch.decide()
 		if err := r.exec(ctx, `UPDATE credentials SET kind = ?, status = ?, version = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
 			ch.newKind, ch.newStatus, ch.newVersion, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
@@ -484,6 +507,7 @@ func (r *syncRun) credentials(ctx context.Context) error {
 		return err
 	}
 	for _, g := range all {
+		wrote[g.identity] = true
 		r.res.CredentialsChanged++
 		if err := r.ev.emit(ctx, steward.ActionCredentialRemoved, steward.ObjectCredential, g.id, steward.CredentialRemoved{IdentityID: g.identity, Reason: "no longer reported by " + r.via()}); err != nil {
 			return err

@@ -215,8 +215,8 @@ func DumpSystem(t *testing.T, s steward.Store, systemID int64) string {
 	}
 	slices.SortFunc(ids.Items, func(a, b steward.IdentityView) int { return strings.Compare(a.ExternalID, b.ExternalID) })
 	for _, i := range ids.Items {
-		fmt.Fprintf(&b, "identity %s %q %s %s/%s status=%s labels=%v owner=%v/%s team=%v created=%v last_used=%v\n", i.ExternalID, i.Name, i.Kind,
-			i.Environment, i.Criticality, i.Status, i.Labels, deref(i.OwnerID), i.OwnerSource, deref(i.TeamID), deref(i.CreatedAt), deref(i.LastUsedAt))
+		fmt.Fprintf(&b, "identity %s %q %s %s/%s status=%s labels=%v owner=%v/%s team=%v created=%v last_used=%v oldest_credential=%v\n", i.ExternalID, i.Name, i.Kind,
+			i.Environment, i.Criticality, i.Status, i.Labels, deref(i.OwnerID), i.OwnerSource, deref(i.TeamID), deref(i.CreatedAt), deref(i.LastUsedAt), deref(i.OldestCredentialAt))
 		creds, err := s.Credentials(ctx(), i.ID)
 		if err != nil {
 			t.Fatal(err)

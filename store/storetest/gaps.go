@@ -127,6 +127,8 @@ func checkGaps(t *testing.T, s steward.Store, step string) {
 	if t.Failed() {
 		t.FailNow()
 	}
+	// The credential age on each identity is kept by the same writes.
+	checkCredentialAges(t, s, step)
 }
 
 // testGapsFollowEveryWrite makes gaps open and heal through every kind of

@@ -76,6 +76,8 @@ func Run(t *testing.T, open Opener) {
 		"RecordRotation":  testRecordRotation,
 		"RulesAgree":      testRulesAgree,
 		"OwnersTeam":      testSetOwnerTakesOwnersTeam,
+		"IdentityOrder":   testIdentityOrder,
+		"LookupsByName":   testLookupsByName,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,545 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"hash/fnv"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/stewardhq/steward"
+)
+
+// ---- credential age
+
+// oldestCredential is the value of identities.oldest_credential_at for the
+// identity whose id is the column ref: its active credentials' last
+// rotation, or creation when never rotated, the earliest of them. MIN skips
+// a credential whose times are both unknown (NULL), so that such a
+// credential never makes an identity look old or new. A disabled key cannot
+// authenticate: it waits to be removed, not rotated, so it does not count.
+func oldestCredential(ref string) string {
+	return `(SELECT min(COALESCE(c.last_rotated_at, c.created_at)) FROM credentials c WHERE c.identity_id = ` + ref + ` AND c.status <> 'disabled')`
+}
+
+// refreshCredentialAge sets oldest_credential_at again from the credentials
+// of the identities that cond (on identities x) selects. Every write of
+// credentials calls it, in its own transaction, for the identities whose
+// credentials it wrote.
+func (d *DB) refreshCredentialAge(ctx context.Context, q querier, cond string, args ...any) error {
+	_, err := q.ExecContext(ctx, d.q(`UPDATE identities AS x SET oldest_credential_at = `+oldestCredential("x.id")+` WHERE `+cond), args...)
+	return err
+}
+
+// refreshCredentialAgeOf is refreshCredentialAge for a list of identity
+// ids, a few hundred at a time.
+func (d *DB) refreshCredentialAgeOf(ctx context.Context, q querier, ids []int64) error {
+	for len(ids) > 0 {
+		n := min(len(ids), 500)
+		if err := d.refreshCredentialAge(ctx, q, `x.id IN (`+int64List(ids[:n])+`)`); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
+// oldestOf returns the oldest_credential_at of an identity whose credential
+// rows (created_at, last_rotated_at as written: int64 or nil) are given, for
+// the loads that write an identity and its credentials together.
+func oldestOf(created, rotated []any) any {
+	var out any
+	for i := range created {
+		v := rotated[i]
+		if v == nil {
+			v = created[i]
+		}
+		if n, ok := v.(int64); ok && (out == nil || n < out.(int64)) {
+			out = n
+		}
+	}
+	return out
+}
+
+// ---- sort keys
+
+// sortKey is the column an identity sort orders by.
+type sortKey struct {
+	col      string // on identities x
+	text     bool
+	nullable bool
+}
+
+var sortKeys = map[steward.IdentitySort]sortKey{
+	steward.SortByName:          {col: "name", text: true},
+	steward.SortByCreated:       {col: "created_at", nullable: true},
+	steward.SortByLastUsed:      {col: "last_used_at", nullable: true},
+	steward.SortByCredentialAge: {col: "oldest_credential_at", nullable: true},
+}
+
+// keyOf returns the cursor encoding of v's value of the key of sort, and
+// false when the value is unknown.
+func keyOf(sort steward.IdentitySort, v *steward.IdentityView) (string, bool) {
+	t := func(p *time.Time) (string, bool) {
+		if p == nil || p.IsZero() {
+			return "", false
+		}
+		return strconv.FormatInt(micro(*p), 10), true
+	}
+	switch sort.Key() {
+	case steward.SortByName:
+		return v.Name, true
+	case steward.SortByCreated:
+		return t(v.CreatedAt)
+	case steward.SortByLastUsed:
+		return t(v.LastUsedAt)
+	case steward.SortByCredentialAge:
+		return t(v.OldestCredentialAt)
+	}
+	return "", false
+}
+
+// keyValue decodes a cursor's key for the column k.
+func (k sortKey) keyValue(s string) (any, error) {
+	if k.text {
+		return s, nil
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return nil, steward.Errorf(steward.EINVALID, "cursor is not one Steward gave out for this order; start again without it.")
+	}
+	return n, nil
+}
+
+// ---- filters
+
+// driveBound is how many matches of a sorted page's filters, after its
+// cursor, may be collected and sorted; with more, the page walks the sort
+// key's index instead and tests each row. At the bound either costs about
+// the same: sorting 5,000 rows, or walking 50 × N / 5,000 index entries to
+// find a page (10,000 at a million identities).
+func (d *DB) driveBound() int {
+	if d.sortDrive > 0 {
+		return d.sortDrive
+	}
+	return 5000
+}
+
+// exactCountMax is the largest count CountIdentities gives exactly; above
+// it, it estimates from a sample (see CountIdentities).
+func (d *DB) exactCountMax() int {
+	if d.exactCount > 0 {
+		return d.exactCount
+	}
+	return 10000
+}
+
+// countSamples is how many identity ids an estimate probes.
+const countSamples = 2000
+
+// plan says how a query of identities may use indexes.
+type plan int
+
+const (
+	// planFree leaves the choice of index to the planner.
+	planFree plan = iota
+	// planRows tests each row that another part of the query finds: the
+	// walk of a sort key's index, or ids drawn for a sample. The search is
+	// then a LIKE and a gap kind an EXISTS probe, which test one row,
+	// where SQLite's search index and the gap tasks can only yield theirs.
+	// (SQLite's walk names its index; PostgreSQL's planner, knowing the
+	// filters match many rows, walks the index to stop after a page.)
+	planRows
+)
+
+// identityConds are the conditions of a filter on identities x, and the
+// tables the query reads.
+type identityConds struct {
+	from  string
+	where []string
+	args  []any
+}
+
+func (c *identityConds) add(cond string, args ...any) {
+	c.where = append(c.where, cond)
+	c.args = append(c.args, args...)
+}
+
+// sql returns the conditions joined for a WHERE clause.
+func (c *identityConds) sql() string {
+	if len(c.where) == 0 {
+		return "1 = 1"
+	}
+	return strings.Join(c.where, " AND ")
+}
+
+// hide returns col as an expression that no index serves, so that a
+// planner cannot drive a query from it: SQLite's unary plus, PostgreSQL's
+// no-op arithmetic or concatenation.
+func (d *DB) hide(col string, text bool) string {
+	switch {
+	case !d.pg:
+		return "+" + col
+	case text:
+		return "(" + col + " || '')"
+	}
+	return "(" + col + " + 0)"
+}
+
+// filterConds builds the conditions of f's filters (not its cursor) as p
+// says.
+func (d *DB) filterConds(f steward.IdentityFilter, now time.Time, p plan) identityConds {
+	c := identityConds{from: `identities x`}
+	eq := func(col string, v any, set bool) {
+		if set {
+			c.add(`x.`+col+` = ?`, v)
+		}
+	}
+	eq("kind", string(f.Kind), f.Kind != "")
+	eq("system_id", f.SystemID, f.SystemID != 0)
+	eq("owner_id", f.OwnerID, f.OwnerID != 0)
+	eq("team_id", f.TeamID, f.TeamID != 0)
+	eq("environment", string(f.Environment), f.Environment != "")
+	eq("status", string(f.Status), f.Status != "")
+	eq("name", f.Name, f.Name != "")
+	eq("external_id", f.ExternalID, f.ExternalID != "")
+	if f.CredentialOlderThan > 0 {
+		c.add(`x.oldest_credential_at < ?`, micro(steward.CutoffOf(now, f.CredentialOlderThan)))
+	}
+	if f.UnusedFor > 0 {
+		c.add(`x.last_used_at < ?`, micro(steward.CutoffOf(now, f.UnusedFor)))
+	}
+	if f.NeverUsed {
+		c.add(`x.last_used_at IS NULL`)
+	}
+	switch {
+	case f.Query == "":
+	case p == planFree && !d.pg && utf8.RuneCountInString(f.Query) >= 3:
+		// SQLite's trigram index yields a search's matches; it cannot
+		// test one row, so it only serves a plan that is free to start
+		// from it.
+		c.from += ` JOIN identities_fts f ON f.rowid = x.id`
+		c.add(`f.identities_fts MATCH ?`, `"`+strings.ReplaceAll(f.Query, `"`, `""`)+`"`)
+	default:
+		c.where, c.args = d.textFilter(c.where, c.args, f.Query, "x.name", "x.external_id")
+	}
+	if f.Gap != "" {
+		if p == planFree {
+			c.from += ` JOIN tasks k ON k.identity_id = x.id`
+			c.add(`k.gap = ? AND k.status = 'open'`, string(f.Gap))
+		} else {
+			c.add(`EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = ? AND k.status = 'open' AND k.kind = 'ownership_gap')`, string(f.Gap))
+		}
+	}
+	return c
+}
+
+// hasFilter reports whether f selects anything beyond the sort key's own
+// range.
+func hasFilter(f steward.IdentityFilter, key string) bool {
+	g := f
+	g.Sort, g.ListOptions = "", steward.ListOptions{}
+	switch key {
+	case "oldest_credential_at":
+		g.CredentialOlderThan = 0
+	case "last_used_at":
+		g.UnusedFor = 0
+	}
+	return g != (steward.IdentityFilter{})
+}
+
+// ---- sorted pages
+
+// sortedPage returns a page of identities in f.Sort's order. The known
+// keys come first, in the key's order and then id's; the unknown ones
+// (NULL) after them in id order, in the same direction. A page that ends
+// the known keys goes on into the unknown ones.
+func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *steward.SortCursor, limit int) (*steward.Page[steward.IdentityView], error) {
+	key := sortKeys[f.Sort.Key()]
+	now := d.now()
+	p := planRows
+	if hasFilter(f, key.col) {
+		few, err := d.fewMatches(ctx, f, now)
+		if err != nil {
+			return nil, err
+		} else if few {
+			p = planFree
+		}
+	}
+	var items []steward.IdentityView
+	if pos == nil || !pos.Unknown {
+		rows, err := d.section(ctx, f, key, false, pos, now, p, limit+1)
+		if err != nil {
+			return nil, err
+		}
+		items = rows
+	}
+	if len(items) <= limit && key.nullable {
+		var after *steward.SortCursor
+		if pos != nil && pos.Unknown {
+			after = pos
+		}
+		rows, err := d.section(ctx, f, key, true, after, now, p, limit+1-len(items))
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, rows...)
+	}
+	page := &steward.Page[steward.IdentityView]{Items: items}
+	if len(items) > limit {
+		page.Items = items[:limit]
+		last := &page.Items[limit-1]
+		k, known := keyOf(f.Sort, last)
+		page.Next = steward.SortCursor{Sort: f.Sort, Unknown: !known, Key: k, ID: last.ID}.Encode()
+	}
+	return page, nil
+}
+
+// fewMatches reports whether f's filters match fewer identities than
+// driveBound, counted up to it, wherever the list's cursor is: then a page
+// collects them through the filters' indexes and sorts them, at a cost that
+// the bound caps; else it walks the sort key's index from the cursor and
+// tests each row, which finds a page soon because matches are many. (A
+// count of the matches after the cursor would read, deep in a list, every
+// match before it.)
+func (d *DB) fewMatches(ctx context.Context, f steward.IdentityFilter, now time.Time) (bool, error) {
+	c := d.filterConds(f, now, planFree)
+	var found int
+	err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+` WHERE `+c.sql()+` LIMIT ?) m`),
+		append(c.args, d.driveBound())...).Scan(&found)
+	return found < d.driveBound(), err
+}
+
+// section reads up to n identities of one section of a sorted list, under
+// plan p (see fewMatches): those whose key is known (after pos), or those
+// whose key is unknown (after pos's id).
+func (d *DB) section(ctx context.Context, f steward.IdentityFilter, key sortKey, unknown bool, pos *steward.SortCursor, now time.Time, p plan, n int) ([]steward.IdentityView, error) {
+	query, args, err := d.sectionQuery(f, key, unknown, pos, now, p, n)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := d.read.QueryContext(ctx, d.q(query), args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []steward.IdentityView
+	for rows.Next() {
+		v, err := scanIdentityView(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+// sectionQuery is the query of section under plan p, for n rows.
+func (d *DB) sectionQuery(f steward.IdentityFilter, key sortKey, unknown bool, pos *steward.SortCursor, now time.Time, p plan, n int) (string, []any, error) {
+	desc := f.Sort.Desc()
+	c, err := d.sectionConds(f, key, unknown, pos, now, p)
+	if err != nil {
+		return "", nil, err
+	}
+	dir := ""
+	if desc {
+		dir = " DESC"
+	}
+	var order, outer string
+	switch {
+	case unknown && p == planRows:
+		order, outer = `x.id`+dir, `x.id`+dir
+	case unknown:
+		order, outer = d.hide("x.id", false)+dir, `x.id`+dir
+	case p == planRows:
+		order, outer = `x.`+key.col+dir+`, x.id`+dir, `x.`+key.col+dir+`, x.id`+dir
+	default:
+		// Sorting the few matches: the key hidden, so that the planner
+		// does not walk its index instead of using the filters'.
+		order, outer = d.hide("x."+key.col, key.text)+dir+`, x.id`+dir, `x.`+key.col+dir+`, x.id`+dir
+	}
+	from := c.from
+	if p == planRows && !d.pg {
+		// SQLite: the walk reads the sort key's index (for the unknown
+		// keys, its NULL entries in id order), and no other.
+		from = `identities x INDEXED BY identities_` + key.col + strings.TrimPrefix(from, `identities x`)
+	}
+	inner := `SELECT ` + identityColumns + ` FROM ` + from + ` WHERE ` + c.sql() + ` ORDER BY ` + order + ` LIMIT ?`
+	return identityViewOrdered(inner, outer), append(c.args, n), nil
+}
+
+// sectionConds adds to f's filters the bounds of a section and its cursor.
+func (d *DB) sectionConds(f steward.IdentityFilter, key sortKey, unknown bool, pos *steward.SortCursor, now time.Time, p plan) (identityConds, error) {
+	c := d.filterConds(f, now, p)
+	k := "x." + key.col
+	if p != planRows {
+		k = d.hide(k, key.text)
+	}
+	cmp := ">"
+	if f.Sort.Desc() {
+		cmp = "<"
+	}
+	switch {
+	case unknown:
+		c.add(k + ` IS NULL`)
+		if pos != nil {
+			c.add(`x.id `+cmp+` ?`, pos.ID)
+		}
+	default:
+		if key.nullable {
+			c.add(k + ` IS NOT NULL`)
+		}
+		if pos != nil {
+			v, err := key.keyValue(pos.Key)
+			if err != nil {
+				return c, err
+			}
+			c.add(`(`+k+`, x.id) `+cmp+` (?, ?)`, v, pos.ID)
+		}
+	}
+	return c, nil
+}
+
+// ---- counts
+
+// CountIdentities counts the identities f selects: exactly up to
+// exactCountMax, and above it estimated from a sample, so that a count
+// costs about the same whatever it finds. The sample is countSamples ids
+// drawn at random between the smallest and the largest id (the same ones
+// for the same filter, so that a count does not change from one page to the
+// next): the share of them that exist and match, times the span of ids,
+// estimates the matches; rounded to two digits, and never below what was
+// counted.
+func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*steward.Count, error) {
+	f.Sort, f.ListOptions = "", steward.ListOptions{}
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	now := d.now()
+	c := d.filterConds(f, now, planFree)
+	where := ` WHERE ` + c.sql()
+	bound := d.exactCountMax()
+	var n int64
+	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+where+` LIMIT ?) m`), append(c.args, bound+1)...).Scan(&n); err != nil {
+		return nil, err
+	}
+	if n <= int64(bound) {
+		return &steward.Count{N: n}, nil
+	}
+	var lo, hi sql.NullInt64
+	if err := d.read.QueryRowContext(ctx, `SELECT min(id), max(id) FROM identities`).Scan(&lo, &hi); err != nil {
+		return nil, err
+	}
+	span := hi.Int64 - lo.Int64 + 1
+	ids := sampleIDs(lo.Int64, span, countSamples, f)
+	p := d.filterConds(f, now, planRows)
+	p.where = append([]string{`x.id IN (` + int64List(ids) + `)`}, p.where...)
+	var matched int64
+	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM `+p.from+` WHERE `+p.sql()), p.args...).Scan(&matched); err != nil {
+		return nil, err
+	}
+	est := int64(float64(matched) / float64(len(ids)) * float64(span))
+	return &steward.Count{N: steward.RoundEstimate(est, n), Estimated: true}, nil
+}
+
+// sampleIDs draws n distinct ids from [lo, lo+span) (all of them when the
+// span is smaller), seeded by the filter so that the same filter draws the
+// same sample.
+func sampleIDs(lo, span int64, n int, f steward.IdentityFilter) []int64 {
+	if span <= int64(n) {
+		ids := make([]int64, span)
+		for i := range ids {
+			ids[i] = lo + int64(i)
+		}
+		return ids
+	}
+	h := fnv.New64a()
+	h.Write([]byte(strings.Join([]string{string(f.Kind), idStr(f.SystemID), idStr(f.OwnerID), idStr(f.TeamID), string(f.Environment),
+		string(f.Status), f.Query, string(f.Gap), f.Name, f.ExternalID, strconv.Itoa(f.CredentialOlderThan), strconv.Itoa(f.UnusedFor),
+		strconv.FormatBool(f.NeverUsed)}, "\x00")))
+	rng := rand.New(rand.NewPCG(h.Sum64(), 0x5eed))
+	seen := make(map[int64]bool, n)
+	ids := make([]int64, 0, n)
+	for len(ids) < n {
+		id := lo + rng.Int64N(span)
+		if !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// ---- lookups by name
+
+// TeamByName returns the team with a name.
+func (d *DB) TeamByName(ctx context.Context, name string) (*steward.Team, error) {
+	t, err := scanTeam(d.read.QueryRowContext(ctx, d.q(teamSelect+` WHERE x.name = ?`), name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "No team is named %q.", name)
+	} else if err != nil {
+		return nil, err
+	}
+	return &t, nil
+}
+
+// PersonByKey returns the person whose external id or e-mail address is
+// key: exactly, or failing that without regard to case, as owner tags are
+// matched.
+func (d *DB) PersonByKey(ctx context.Context, key string) (*steward.Person, error) {
+	for _, cond := range []string{`x.external_id = ? OR x.email = ?`, `lower(x.external_id) = lower(?) OR lower(x.email) = lower(?)`} {
+		rows, err := d.read.QueryContext(ctx, d.q(personSelect+` WHERE `+cond+` ORDER BY x.id LIMIT 3`), key, key)
+		if err != nil {
+			return nil, err
+		}
+		var found []steward.Person
+		for rows.Next() {
+			p, err := scanPerson(rows)
+			if err != nil {
+				rows.Close()
+				return nil, err
+			}
+			found = append(found, p)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		switch {
+		case len(found) == 1:
+			return &found[0], nil
+		case len(found) > 1:
+			// An external id is unique; what two people share is an address.
+			for i := range found {
+				if found[i].ExternalID == key {
+					return &found[i], nil
+				}
+			}
+			names := make([]string, len(found))
+			for i, p := range found {
+				names[i] = p.ExternalID
+			}
+			return nil, steward.Errorf(steward.EINVALID, "Several people have the e-mail address %q (external ids %s); name one by external id.", key, strings.Join(names, ", "))
+		}
+	}
+	return nil, steward.Errorf(steward.ENOTFOUND, "No person has the e-mail address or external id %q.", key)
+}
+
+// fewInIDOrder returns the page of a list in id order with a time range
+// when the filters' matches are fewer than driveBound (fewMatches): then
+// they are found through the filters' indexes and sorted. It returns nil
+// when they are more.
+func (d *DB) fewInIDOrder(ctx context.Context, f steward.IdentityFilter, after int64, limit int) (*steward.Page[steward.IdentityView], error) {
+	now := d.now()
+	if few, err := d.fewMatches(ctx, f, now); err != nil || !few {
+		return nil, err
+	}
+	c := d.filterConds(f, now, planFree)
+	c.add(`x.id > ?`, after)
+	inner := `SELECT ` + identityColumns + ` FROM ` + c.from + ` WHERE ` + c.sql() + ` ORDER BY ` + d.hide("x.id", false) + ` LIMIT ?`
+	return fetchPage(ctx, d, identityView(inner), append(c.args, limit+1), limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
+}
