@@ -2,9 +2,11 @@ package client_test
 
 import (
 	"context"
+	"encoding/csv"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
@@ -138,4 +140,48 @@ func TestCheck(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestStreaming reads the CSV export through a NewStreaming client's raw
+// method: a success leaves the body to read as it comes, a refusal is the
+// server's error.
+func TestStreaming(t *testing.T) {
+	t.Parallel()
+	url, token, store := startServer(t)
+	ctx := context.Background()
+	sys := &steward.System{Name: "aws-prod", Kind: steward.SystemAWS}
+	if err := store.CreateSystem(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewStreaming(url, token, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"ci", "deploy"} {
+		r, err := c.CreateIdentityWithResponse(ctx, client.IdentityInput{SystemId: sys.ID, ExternalId: name, Name: name,
+			Kind: client.IdentityKindServiceAccount, Environment: client.EnvironmentProd, Criticality: client.LevelHigh})
+		if err := client.Check(r, err); err != nil {
+			t.Fatalf("create identity: %v", err)
+		}
+	}
+
+	resp, err := c.ExportIdentities(ctx, &client.ExportIdentitiesParams{System: client.Ptr("aws-prod"), Sort: client.Ptr(client.IdentitySortName)})
+	if err := client.CheckResponse(resp, err); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	rows, err := csv.NewReader(resp.Body).ReadAll()
+	resp.Body.Close()
+	if err != nil || len(rows) != 3 || !slices.Equal(rows[0], steward.IdentityCSVHeader) || rows[1][1] != "ci" || rows[2][1] != "deploy" {
+		t.Fatalf("export: %v %v", err, rows)
+	}
+
+	resp, err = c.ExportIdentities(ctx, &client.ExportIdentitiesParams{System: client.Ptr("nowhere")})
+	if err := client.CheckResponse(resp, err); steward.ErrorCode(err) != steward.EINVALID || !strings.Contains(steward.ErrorMessage(err), "nowhere") {
+		t.Errorf("export of an unknown system: %v", err)
+	}
+	noToken, _ := client.NewStreaming(url, "", nil)
+	resp, err = noToken.ExportIdentities(ctx, nil)
+	if err := client.CheckResponse(resp, err); steward.ErrorCode(err) != steward.EUNAUTHORIZED {
+		t.Errorf("export without a token: %v", err)
+	}
 }

@@ -16,7 +16,10 @@
 // OperationWithResponse (typed request and answer; this is what callers
 // use) and, for those with a body, OperationWithBodyWithResponse (a raw
 // body). The answer's JSON200 (JSON201, ...) field holds the decoded
-// success; pass the answer and the error to Check first.
+// success; pass the answer and the error to Check first. An answer that is
+// a stream (the CSV export) is read through the raw method (Operation,
+// returning the *http.Response) of a NewStreaming client, checked by
+// CheckResponse.
 package client
 
 //go:generate go tool oapi-codegen -config oapi-codegen.yaml -o client.gen.go ../http/openapi.json
