@@ -4,8 +4,11 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,7 +16,42 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/client"
 )
+
+// identityDetail is what 'identities get -o json' prints: the identity
+// with its credentials, grants and ownership gaps.
+type identityDetail struct {
+	steward.IdentityView
+	Credentials []steward.Credential `json:"credentials"`
+	Grants      []steward.GrantView  `json:"grants"`
+	MoreGrants  bool                 `json:"more_grants,omitempty"`
+	Gaps        []steward.GapKind    `json:"gaps"`
+}
+
+// TestIdentityParamsCopied holds countParams and exportParams to every
+// parameter the count and the export take: a filter the document gains is
+// not dropped between the list and them.
+func TestIdentityParamsCopied(t *testing.T) {
+	t.Parallel()
+	var p client.ListIdentitiesParams
+	lv := reflect.ValueOf(&p).Elem()
+	for i := range lv.NumField() {
+		f := lv.Field(i)
+		f.Set(reflect.New(f.Type().Elem()))
+	}
+	for _, got := range []any{countParams(p), exportParams(p)} {
+		v := reflect.ValueOf(got)
+		for i := range v.NumField() {
+			name := v.Type().Field(i).Name
+			if v.Field(i).IsNil() {
+				t.Errorf("%T.%s is not copied from the list's parameters", got, name)
+			} else if v.Field(i).Pointer() != lv.FieldByName(name).Pointer() {
+				t.Errorf("%T.%s is not the list's %s", got, name, name)
+			}
+		}
+	}
+}
 
 // TestCommandsByName drives the list, count, export and get commands by the
 // names people use, against serve --demo.
@@ -215,5 +253,34 @@ func TestCommandsByName(t *testing.T) {
 	jsonOf(&n, "identities", "count", "--credential-older-than", "365")
 	if n.N != int64(len(rows)-1) {
 		t.Errorf("count %+v, export %d", n, len(rows)-1)
+	}
+}
+
+// TestExportBrokenOff checks that an export the server breaks off midway
+// fails (exit 6) and leaves no short file behind. The server is a stand-in
+// that sends some rows and aborts: a real one breaks off only when its
+// store fails midway, which no test can make happen on cue.
+func TestExportBrokenOff(t *testing.T) {
+	t.Parallel()
+	var accept string
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		accept = r.Header.Get("Accept")
+		w.Header().Set("Content-Type", "text/csv; charset=utf-8")
+		fmt.Fprintln(w, strings.Join(steward.IdentityCSVHeader, ","))
+		fmt.Fprintln(w, "1,etl-loader")
+		w.(http.Flusher).Flush()
+		panic(http.ErrAbortHandler)
+	}))
+	defer ts.Close()
+	file := filepath.Join(t.TempDir(), "all.csv")
+	code, _, errOut := run(t, "identities", "export", "--server", ts.URL, "--token", "stw_x", "--file", file)
+	if code != ExitUnavailable || !strings.Contains(errOut, "broke off") {
+		t.Errorf("export broken off: exit %d %s", code, errOut)
+	}
+	if _, err := os.Stat(file); !os.IsNotExist(err) {
+		t.Errorf("the short export is left at %s: %v", file, err)
+	}
+	if accept != "text/csv" {
+		t.Errorf("export asked for %q", accept)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -11,7 +12,7 @@ import (
 
 func newGapsCmd(e *env) *cobra.Command {
 	var c apiFlags
-	var output, gap, after string
+	var output, gap, after, team string
 	var teamID int64
 	var noTeam bool
 	var limit int
@@ -24,12 +25,19 @@ active member (team_inactive). Each gap is a task with a due date. The
 suggested owner is the departed owner's manager, or else the team's manager.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if noTeam {
+				if team != "" || teamID != 0 {
+					return usageError{errors.New("--without-team excludes --team")}
+				}
+				teamID = -1
+			}
 			api, err := c.api()
 			if err != nil {
 				return err
 			}
 			r, err := api.ListGapsWithResponse(cmd.Context(), &client.ListGapsParams{
 				Gap:    nonZero(client.GapKind(gap)),
+				Team:   nonZero(team),
 				TeamId: nonZero(teamID),
 				Limit:  nonZero(limit),
 				After:  nonZero(after),

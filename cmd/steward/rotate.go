@@ -49,7 +49,7 @@ so that Steward knows the identity.`,
 			}
 			// Know the identity before changing anything in the system: a
 			// rotation Steward cannot record is one it should not make.
-			if err := findIdentity(ctx, db, sys, args[1]); err != nil {
+			if err := requireIdentity(ctx, db, sys, args[1]); err != nil {
 				return err
 			}
 			conn, err := postgres.New(*c.Postgres, postgres.Options{Logger: e.logger, Stdout: e.stdout})
@@ -83,9 +83,9 @@ so that Steward knows the identity.`,
 	return cmd
 }
 
-// findIdentity returns ENOTFOUND unless the system has an identity whose
+// requireIdentity returns ENOTFOUND unless the system has an identity whose
 // external id is ext.
-func findIdentity(ctx context.Context, db *sqlstore.DB, sys *steward.System, ext string) error {
+func requireIdentity(ctx context.Context, db *sqlstore.DB, sys *steward.System, ext string) error {
 	f := steward.IdentityFilter{SystemID: sys.ID, Query: ext, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}}
 	for {
 		page, err := db.Identities(ctx, f)

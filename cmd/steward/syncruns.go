@@ -12,7 +12,7 @@ import (
 
 func newSyncRunsCmd(e *env) *cobra.Command {
 	var c apiFlags
-	var output, source, after string
+	var output, source, after, system string
 	var systemID int64
 	var failed, succeeded bool
 	var limit int
@@ -38,6 +38,7 @@ names the line at fault where there was one. -o json prints each run whole.`,
 			}
 			r, err := api.ListSyncRunsWithResponse(cmd.Context(), &client.ListSyncRunsParams{
 				Source:   nonZero(source),
+				System:   nonZero(system),
 				SystemId: nonZero(systemID),
 				Failed:   outcome,
 				Limit:    nonZero(limit),
@@ -52,7 +53,7 @@ names the line at fault where there was one. -o json prints each run whole.`,
 					if run.SystemId != nil {
 						system = fmt.Sprintf("%d %s", *run.SystemId, deref(run.SystemName))
 					}
-					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", run.Id, run.Source, system, run.StartedAt.UTC().Format(time.DateTime),
+					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", run.Id, run.Source, system, fmtTime(&run.StartedAt),
 						run.FinishedAt.Sub(run.StartedAt).Round(time.Millisecond), runOutcome(run))
 				})
 		},
