@@ -335,23 +335,6 @@ func (d *DB) q(query string) string {
 	return b.String()
 }
 
-// writeTx runs fn in a write transaction and commits it if fn succeeds.
-func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := d.write.BeginTx(ctx, nil)
-	if err != nil {
-		return d.storeErr(err)
-	}
-	if err := fn(tx); err != nil {
-		_ = tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return d.storeErr(err)
-	}
-	d.wrote()
-	return nil
-}
-
 // storeErr turns a constraint error that reached commit (SQLite checks
 // deferred foreign keys there) into a user error; others pass through.
 func (d *DB) storeErr(err error) error {
