@@ -23,7 +23,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" database/sql driver
+	"github.com/riverqueue/river"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
@@ -62,6 +64,7 @@ type DB struct {
 	pg     bool    // PostgreSQL dialect; SQLite otherwise
 	read   *sql.DB // SQLite: reader pool; PostgreSQL: the one pool
 	write  *sql.DB // SQLite: one writer connection; PostgreSQL: the one pool
+	dsn    string  // PostgreSQL: the URL, for River's LISTEN connection
 	clock  steward.Clock
 	logger *slog.Logger
 
@@ -86,6 +89,10 @@ type DB struct {
 	ckptWG   sync.WaitGroup
 	ckptMu   sync.Mutex
 	stopOnce sync.Once
+
+	queue    *river.Client[*sql.Tx] // inserts jobs in the store's transactions; works none
+	listenMu sync.Mutex
+	listen   *pgxpool.Pool // PostgreSQL: River's LISTEN connection, made by RiverDriver
 }
 
 var _ steward.Store = (*DB)(nil)
@@ -124,8 +131,8 @@ func Open(dsn string, o Options) (*DB, error) {
 		db.SetMaxOpenConns(n)
 		db.SetMaxIdleConns(n)
 		db.SetConnMaxIdleTime(5 * time.Minute)
-		d.read, d.write = db, db
-		return d, nil
+		d.read, d.write, d.dsn = db, db, dsn
+		return d.openQueue()
 	}
 	file := strings.TrimPrefix(strings.TrimPrefix(dsn, "sqlite://"), "file:")
 	if i := strings.IndexByte(file, '?'); i >= 0 {
@@ -163,7 +170,7 @@ func Open(dsn string, o Options) (*DB, error) {
 	read.SetMaxIdleConns(n)
 	d.read, d.write = read, write
 	d.startCheckpointer()
-	return d, nil
+	return d.openQueue()
 }
 
 // startCheckpointer runs SQLite checkpoints after writes (wrote) and once a
@@ -231,6 +238,7 @@ func (d *DB) Close() error {
 		d.stopOnce.Do(func() { close(d.ckptStop) })
 		d.ckptWG.Wait()
 	}
+	d.closeListener()
 	err := d.write.Close() // SQLite: the last connection to close checkpoints
 	if d.read != d.write {
 		if e := d.read.Close(); err == nil {
@@ -251,8 +259,9 @@ func (d *DB) Ping(ctx context.Context) error {
 }
 
 // Migrate applies every embedded migration not yet applied, each in its own
-// transaction with an audit event. On PostgreSQL an advisory lock keeps
-// several replicas starting at once from racing.
+// transaction with an audit event, and then River's (see migrateRiver). On
+// PostgreSQL an advisory lock keeps several replicas starting at once from
+// racing.
 func (d *DB) Migrate(ctx context.Context) error {
 	if _, err := d.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
@@ -275,7 +284,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 		}
 		err = d.writeTx(ctx, func(tx *sql.Tx) error {
 			if d.pg {
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7311)`); err != nil {
+				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, riverLock); err != nil {
 					return err
 				}
 			}
@@ -298,7 +307,7 @@ func (d *DB) Migrate(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	return d.migrateRiver(ctx)
 }
 
 // SchemaVersion returns the newest applied migration, 0 for an empty database.

@@ -68,9 +68,14 @@ func TestMigrateTwice(t *testing.T) {
 		if err != nil || v < 1 {
 			t.Fatalf("schema version %d, %v", v, err)
 		}
+		// One event per migration of Steward's, and one for River's tables.
 		n, err := db.VerifyAudit(context.Background())
-		if err != nil || n != int64(v) {
-			t.Fatalf("after migrating twice: %d events, %v; want one schema.migrated per migration (%d)", n, err, v)
+		if err != nil || n != int64(v)+1 {
+			t.Fatalf("after migrating twice: %d events, %v; want one schema.migrated per migration (%d) and one for River's", n, err, v)
+		}
+		river, err := db.Events(context.Background(), steward.EventFilter{Action: "schema.migrated", ObjectID: "river"})
+		if err != nil || len(river.Items) != 1 {
+			t.Fatalf("River's migration events: %+v, %v; want one", river, err)
 		}
 	})
 }

@@ -45,6 +45,15 @@ func (d *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error)
 
 var _ steward.UnitOfWork = (*DB)(nil)
 
+// reader returns what a read should go through: ctx's unit of work, so that
+// a read inside one sees what the unit wrote, or else the reader pool.
+func (d *DB) reader(ctx context.Context) querier {
+	if u := d.unitOf(ctx); u != nil {
+		return u.tx
+	}
+	return d.read
+}
+
 // writeTx runs fn in a write transaction and commits it if fn succeeds; in
 // ctx's unit of work if it carries one (see inTx).
 func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
