@@ -149,8 +149,10 @@ func New(cfg Config) (*Runner, error) {
 			}, &river.PeriodicJobOpts{ID: s.Name, RunOnStart: true}))
 	}
 	client, err := river.NewClient(cfg.Driver, &river.Config{
-		ID:                cfg.ID,
-		Logger:            cfg.Logger,
+		ID: cfg.ID,
+		// River reports at Info how many jobs each queue worked, every few
+		// seconds; its warnings and errors are what an operator needs.
+		Logger:            slog.New(warnings{cfg.Logger.Handler()}),
 		FetchPollInterval: cfg.PollInterval,
 		Queues: map[string]river.QueueConfig{
 			QueueDefault:   {MaxWorkers: cfg.Workers},
@@ -174,7 +176,11 @@ func (r *Runner) Start(ctx context.Context) error {
 	// Stopping is Stop's: the client must not stop by itself when the
 	// context it started with ends, before the caller has stopped taking
 	// requests that queue jobs.
-	return r.client.Start(context.WithoutCancel(ctx))
+	if err := r.client.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	r.logger.Info("working jobs", "client", r.client.ID())
+	return nil
 }
 
 // Stop stops fetching jobs and cancels those still running, and returns when
@@ -284,3 +290,13 @@ func (m *countWorked) Work(ctx context.Context, job *rivertype.JobRow, doInner f
 	m.worked.WithLabelValues(job.Kind, outcome).Inc()
 	return err
 }
+
+// warnings passes on a handler's records of level Warn and above.
+type warnings struct{ slog.Handler }
+
+func (h warnings) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnings) WithAttrs(a []slog.Attr) slog.Handler { return warnings{h.Handler.WithAttrs(a)} }
+func (h warnings) WithGroup(n string) slog.Handler      { return warnings{h.Handler.WithGroup(n)} }

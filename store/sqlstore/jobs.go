@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -41,7 +42,7 @@ import (
 // openQueue makes the insert-only River client through which the store
 // enqueues jobs. It does not touch the database. On failure d is closed.
 func (d *DB) openQueue() (*DB, error) {
-	q, err := river.NewClient(d.driver(), &river.Config{Logger: d.logger})
+	q, err := river.NewClient(d.driver(), &river.Config{Logger: slog.New(warnings{d.logger.Handler()})})
 	if err != nil {
 		d.Close()
 		return nil, fmt.Errorf("job queue: %w", err)
@@ -122,28 +123,31 @@ func (d *DB) enqueueTx(ctx context.Context, tx *sql.Tx, jobs ...steward.JobArgs)
 	return nil
 }
 
-// riverLock is the advisory lock that Migrate takes on PostgreSQL, for its
-// own migrations and River's.
-const riverLock = 7311
+// migrationLock takes the advisory lock that Migrate holds on PostgreSQL, on
+// a connection of its own, and returns what releases it.
+func (d *DB) migrationLock(ctx context.Context) (release func(), err error) {
+	conn, err := d.write.Conn(ctx)
+	if err != nil {
+		return nil, d.storeErr(err)
+	}
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(7311)`); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock(7311)`)
+		conn.Close()
+	}, nil
+}
 
 // migrateRiver brings River's tables up to the version the River library in
 // this binary needs, one River migration per transaction (on PostgreSQL
-// River adds an enum value that the same transaction may not use), under
-// Migrate's advisory lock so that replicas starting at once take turns. It
-// writes one audit event for the versions it applied, if any.
+// River adds an enum value that the same transaction may not use), inside
+// Migrate's lock. It writes one audit event for the versions it applied, if
+// any.
 func (d *DB) migrateRiver(ctx context.Context) error {
-	if d.pg {
-		conn, err := d.write.Conn(ctx)
-		if err != nil {
-			return err
-		}
-		defer conn.Close()
-		if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, riverLock); err != nil {
-			return err
-		}
-		defer conn.ExecContext(context.WithoutCancel(ctx), `SELECT pg_advisory_unlock($1)`, riverLock)
-	}
-	m, err := rivermigrate.New(d.driver(), &rivermigrate.Config{Logger: d.logger})
+	// River logs each migration at Info; the one line below says it all.
+	m, err := rivermigrate.New(d.driver(), &rivermigrate.Config{Logger: slog.New(warnings{d.logger.Handler()})})
 	if err != nil {
 		return err
 	}
@@ -259,3 +263,13 @@ func scanNotice(r scanner) (steward.Notice, error) {
 	n.CreatedAt, n.SentAt = fromMicro(created), fromNullMicro(sent)
 	return n, err
 }
+
+// warnings passes on a handler's records of level Warn and above.
+type warnings struct{ slog.Handler }
+
+func (h warnings) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= slog.LevelWarn && h.Handler.Enabled(ctx, l)
+}
+
+func (h warnings) WithAttrs(a []slog.Attr) slog.Handler { return warnings{h.Handler.WithAttrs(a)} }
+func (h warnings) WithGroup(n string) slog.Handler      { return warnings{h.Handler.WithGroup(n)} }

@@ -260,9 +260,19 @@ func (d *DB) Ping(ctx context.Context) error {
 
 // Migrate applies every embedded migration not yet applied, each in its own
 // transaction with an audit event, and then River's (see migrateRiver). On
-// PostgreSQL an advisory lock keeps several replicas starting at once from
-// racing.
+// PostgreSQL an advisory lock, held throughout, makes replicas that start at
+// once take turns.
 func (d *DB) Migrate(ctx context.Context) error {
+	if d.pg {
+		// The whole of it, from the creation of schema_migrations on: two
+		// replicas creating it at once on a new database collide in
+		// PostgreSQL's catalog even with IF NOT EXISTS.
+		release, err := d.migrationLock(ctx)
+		if err != nil {
+			return err
+		}
+		defer release()
+	}
 	if _, err := d.write.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied_at BIGINT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
@@ -283,11 +293,6 @@ func (d *DB) Migrate(ctx context.Context) error {
 			return err
 		}
 		err = d.writeTx(ctx, func(tx *sql.Tx) error {
-			if d.pg {
-				if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, riverLock); err != nil {
-					return err
-				}
-			}
 			var n int
 			if err := tx.QueryRowContext(ctx, d.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
 				return err
