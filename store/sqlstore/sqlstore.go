@@ -173,14 +173,19 @@ func Open(dsn string, o Options) (*DB, error) {
 	return d.openQueue()
 }
 
-// startCheckpointer runs SQLite checkpoints after writes (wrote) and once a
-// minute, so that the log stays short without a writer paying for it.
+// startCheckpointer runs SQLite checkpoints after writes (wrote) and every
+// second, so that the log stays short without a writer paying for it. The
+// tick is for the writes that do not pass through wrote: River's, which
+// fetch and complete jobs on the same connection many times a second while
+// jobs are worked (with a tick of a minute the log grew to 770 MB while
+// 100,000 jobs were worked). A checkpoint with nothing to copy costs
+// next to nothing.
 func (d *DB) startCheckpointer() {
 	d.ckpt, d.ckptStop = make(chan struct{}, 1), make(chan struct{})
 	d.ckptWG.Add(1)
 	go func() {
 		defer d.ckptWG.Done()
-		tick := time.NewTicker(time.Minute)
+		tick := time.NewTicker(time.Second)
 		defer tick.Stop()
 		for {
 			select {
