@@ -37,6 +37,17 @@ func (n *Notice) Validate() error {
 	return checkText("notice body", n.Body, 4096, true)
 }
 
+// NoticeDelivered is the data of the audit event "notice.delivered" that
+// each notice written to the inbox records (its object: the notice).
+type NoticeDelivered struct {
+	PersonID   int64  `json:"person_id"`
+	Kind       string `json:"kind"`
+	Subject    string `json:"subject"`
+	ObjectType string `json:"object_type"`
+	ObjectID   string `json:"object_id"`
+	JobID      int64  `json:"job_id"`
+}
+
 // NoticeFilter selects notices. Zero fields do not filter.
 type NoticeFilter struct {
 	PersonID int64

@@ -157,15 +157,15 @@ func (d *DB) migrateRiver(ctx context.Context) error {
 	} else if len(res.Versions) == 0 {
 		return nil
 	}
-	var versions []int
-	var names []string
+	var versions []string
 	for _, v := range res.Versions {
-		versions = append(versions, v.Version)
-		names = append(names, v.Name)
+		versions = append(versions, fmt.Sprintf("%03d_%s", v.Version, strings.ReplaceAll(v.Name, " ", "_")))
 	}
 	d.logger.Info("applied River migrations", "versions", versions)
+	// The same data as a migration of Steward's: its name, here River's
+	// versions ("river:001_create_river_migration,002_…").
 	return d.writeTx(ctx, func(tx *sql.Tx) error {
-		return d.appendEvent(ctx, tx, "schema.migrated", "schema", "river", map[string]any{"river_versions": versions, "names": strings.Join(names, ", ")})
+		return d.appendEvent(ctx, tx, "schema.migrated", "schema", "river", map[string]any{"migration": "river:" + strings.Join(versions, ",")})
 	})
 }
 
@@ -220,9 +220,8 @@ func (d *DB) DeliverNotices(ctx context.Context, jobID int64, notices []steward.
 				return err
 			}
 			n.ID, n.JobID, n.CreatedAt = id, jobID, now
-			if err := d.appendEvent(ctx, tx, "notice.delivered", "notice", idStr(id), map[string]any{
-				"person_id": n.PersonID, "kind": n.Kind, "subject": n.Subject,
-				"object_type": n.ObjectType, "object_id": n.ObjectID, "job_id": jobID,
+			if err := d.appendEvent(ctx, tx, "notice.delivered", "notice", idStr(id), steward.NoticeDelivered{
+				PersonID: n.PersonID, Kind: n.Kind, Subject: n.Subject, ObjectType: n.ObjectType, ObjectID: n.ObjectID, JobID: jobID,
 			}); err != nil {
 				return err
 			}
