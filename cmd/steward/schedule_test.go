@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -20,7 +21,8 @@ import (
 // one PostgreSQL, the way two replicas run: each with its own store, pools
 // and River client, and the same configuration, whose postgres connector
 // (the test server itself) is scheduled every second. Each period's sync is
-// made once: every sync run recorded is the one run of one period's job.
+// made once: every sync run recorded is the one run of one period's job (or
+// the job was skipped, since the previous sync still held its lock).
 func TestReplicasSyncOncePerPeriod(t *testing.T) {
 	t.Parallel()
 	dsn := testenv.PostgresDSN(t)
@@ -118,10 +120,13 @@ func TestReplicasSyncOncePerPeriod(t *testing.T) {
 			t.Errorf("the period from %s has %d sync jobs, want one", p, n)
 		}
 	}
-	if completed != len(runs) {
-		t.Errorf("%d syncs recorded, for %d sync jobs done (one per period): %+v", len(runs), completed, jobs)
+	// A period's job either syncs, or is skipped when the previous
+	// period's sync still holds the connector's lock (a busy machine).
+	skipped := strings.Count(logs[0].String()+logs[1].String(), "scheduled run skipped")
+	if completed != len(runs)+skipped {
+		t.Errorf("%d syncs recorded and %d skipped, for %d sync jobs done (one per period): %+v", len(runs), skipped, completed, jobs)
 	}
-	t.Logf("%d periods, %d syncs, worked by %v", len(periods), len(runs), workedBy(jobs))
+	t.Logf("%d periods, %d syncs, %d skipped, worked by %v", len(periods), len(runs), skipped, workedBy(jobs))
 }
 
 type scheduledJob struct {
