@@ -68,6 +68,8 @@ const (
 
 	ActionTaskOpened Action = "task.opened"
 	ActionTaskClosed Action = "task.closed"
+
+	ActionNoticeDelivered Action = "notice.delivered" // a notice written to a person's inbox
 )
 
 // Object types: what an event's ObjectType names, and so what its ObjectID
@@ -86,12 +88,13 @@ const (
 	ObjectGrant          = "grant"           //
 	ObjectOwnershipRules = "ownership_rules" // ObjectID "0": the rules in force
 	ObjectTask           = "task"            // a backlog task (an ownership gap)
+	ObjectNotice         = "notice"          // a notice in a person's inbox
 )
 
 // ObjectTypes lists every object type an action names, in the order a
 // person looks for them.
 var ObjectTypes = []string{ObjectIdentity, ObjectPerson, ObjectTeam, ObjectSystem, ObjectCredential, ObjectEntitlement,
-	ObjectGrant, ObjectTask, ObjectOwnershipRules, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
+	ObjectGrant, ObjectTask, ObjectNotice, ObjectOwnershipRules, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
 
 // actionSpec is what an action's events carry and name.
 type actionSpec struct {
@@ -139,6 +142,7 @@ var actionSpecs = map[Action]actionSpec{
 	ActionOwnershipRulesApplied: {ObjectOwnershipRules, RulesApplied{}},
 	ActionTaskOpened:            {ObjectTask, TaskOpened{}},
 	ActionTaskClosed:            {ObjectTask, TaskClosed{}},
+	ActionNoticeDelivered:       {ObjectNotice, NoticeDelivered{}},
 }
 
 // Actions lists every Action, sorted.

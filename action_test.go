@@ -64,6 +64,7 @@ var storedBefore = map[steward.Action][]string{
 	steward.ActionOwnershipRulesApplied: {`{"rules":[{"name":"r","match":{"names":["*"]},"team":"payments"}]}`},
 	steward.ActionTaskOpened:            {`{"due_at":"2026-01-15T00:00:00Z","gap":"unowned","identity_id":5,"kind":"ownership_gap"}`},
 	steward.ActionTaskClosed:            {`{"gap":"unowned","reason":"gap healed"}`},
+	steward.ActionNoticeDelivered:       {`{"job_id":12,"kind":"owner_assigned","object_id":"5","object_type":"identity","person_id":7,"subject":"You now own svc-etl"}`},
 }
 
 // TestActionsDecodeStoredEvents holds every action's payload struct to the
@@ -113,7 +114,7 @@ func TestActionsDecodeStoredEvents(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	t.Parallel()
-	if len(steward.Actions) != 39 || !slices.IsSorted(steward.Actions) {
+	if len(steward.Actions) != 40 || !slices.IsSorted(steward.Actions) {
 		t.Fatalf("Actions = %d, sorted %v", len(steward.Actions), slices.IsSorted(steward.Actions))
 	}
 	for _, a := range steward.Actions {

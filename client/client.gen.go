@@ -42,6 +42,7 @@ const (
 	ActionIdentityUnlinked      Action = "identity.unlinked"
 	ActionIdentityUpdated       Action = "identity.updated"
 	ActionInventoryLoaded       Action = "inventory.loaded"
+	ActionNoticeDelivered       Action = "notice.delivered"
 	ActionOwnershipRulesApplied Action = "ownership_rules.applied"
 	ActionPeopleSynced          Action = "people.synced"
 	ActionPersonCreated         Action = "person.created"
@@ -108,6 +109,8 @@ func (e Action) Valid() bool {
 	case ActionIdentityUpdated:
 		return true
 	case ActionInventoryLoaded:
+		return true
+	case ActionNoticeDelivered:
 		return true
 	case ActionOwnershipRulesApplied:
 		return true

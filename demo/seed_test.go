@@ -146,18 +146,14 @@ func TestSeed(t *testing.T) {
 				if err != nil {
 					t.Fatalf("VerifyAudit after %d events: %v", n, err)
 				}
-				ev, err := db.Events(ctx, steward.EventFilter{Actor: "system:demo", ListOptions: steward.ListOptions{Limit: 10}})
+				// Asked by actor: the migrations' events come first, and
+				// their number grows.
+				ev, err := db.Events(ctx, steward.EventFilter{Actor: "system:demo", ListOptions: steward.ListOptions{Limit: 1}})
 				if err != nil {
 					t.Fatal(err)
 				}
-				var byDemo int
-				for _, e := range ev.Items {
-					if e.Actor == "system:demo" {
-						byDemo++
-					}
-				}
-				if byDemo == 0 {
-					t.Errorf("no audit event by system:demo among %+v", ev.Items)
+				if len(ev.Items) == 0 {
+					t.Errorf("no audit event by system:demo")
 				}
 			})
 

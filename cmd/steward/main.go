@@ -68,6 +68,8 @@ type env struct {
 	config     *fileConfig
 	// digestMaxAge is --digest-max-age, for the commands that sync.
 	digestMaxAge time.Duration
+	// runner is what tests change of serve's job runner.
+	runner runnerOptions
 }
 
 // Run runs the CLI with args and returns the exit code. Errors go to stderr.

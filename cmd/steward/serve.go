@@ -34,8 +34,11 @@ func newServeCmd(e *env) *cobra.Command {
   /openapi.json the OpenAPI 3.1 document of the API
   /healthz     process liveness, /readyz store readiness, /metrics Prometheus
 
-Connectors with a schedule in the configuration file (--config) are synced
-on that schedule, and every gap task is recomputed hourly.
+It also works Steward's durable jobs (River's, in the same database):
+connectors with a schedule in the configuration file (--config) are synced
+on that schedule, every gap task is recomputed hourly, and the notices that
+changes queue are written to the inbox. With several replicas on one
+PostgreSQL, each scheduled run happens once, on one of them.
 
 With --demo it first seeds an empty database with a demo organisation, then
 creates an admin token and prints how to sign in. SIGINT or SIGTERM stops it
@@ -59,17 +62,29 @@ gracefully.`,
 				return steward.Errorf(steward.EUNAVAILABLE, "cannot listen on %s: %v", addr, err)
 			}
 			ui := &web.UI{Store: db, Logger: e.logger, Secure: cookieSecure}
-			sched := newScheduler(db, e.config, e.logger)
-			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(), Collectors: sched.collectors(),
+			runner, err := newRunner(db, e.config, e.logger, e.runner)
+			if err != nil {
+				return err
+			}
+			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(), Collectors: runner.Collectors(),
 				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {
 					return importer.New(f, r, n, importer.Options{Now: time.Now()})
 				}}
+			if err := runner.Start(ctx); err != nil {
+				return err
+			}
+			// After the server has stopped taking requests: running jobs are
+			// cancelled (each rolls back whole) and awaited, before the
+			// store closes.
+			defer func() {
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+				defer cancel()
+				if err := runner.Stop(sctx); err != nil {
+					e.logger.Warn("jobs did not stop in time", "err", err)
+				}
+			}()
 			url := "http://" + ln.Addr().String()
 			e.logger.Info("steward serving", "url", url, "db", db.Dialect(), "version", steward.Version)
-			sctx, stopSched := context.WithCancel(ctx)
-			done := make(chan struct{})
-			go func() { sched.Run(sctx); close(done) }()
-			defer func() { stopSched(); <-done }()
 			if token != "" {
 				fmt.Fprintf(e.stdout, "\nSteward is running at %s\n\nSign in to the web UI with this admin token (valid for %s):\n\n    %s\n\nOr call the API:\n\n    curl -H 'Authorization: Bearer %s' '%s/api/v1/identities?limit=10'\n\n",
 					url, demoTokenTTL, token, token, url)

@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
-	"database/sql/driver"
 	"fmt"
 	"strings"
 
@@ -12,54 +11,18 @@ import (
 )
 
 // bigTx runs fn in one write transaction on one connection, for work that
-// moves many rows: bulk loads and syncs. The transaction is opened with plain
-// SQL so that COPY on PostgreSQL (through the pgx connection underneath) and
-// ordinary statements (through database/sql) share it.
+// moves many rows: bulk loads and syncs. fn gets the connection, so that
+// COPY on PostgreSQL (through the pgx connection underneath) and ordinary
+// statements (through database/sql) share the transaction; inside a unit of
+// work it is the unit's (see inTx).
 func (d *DB) bigTx(ctx context.Context, fn func(c *sql.Conn) error) (err error) {
 	return d.bigTxFK(ctx, true, fn)
 }
 
 // bigTxFK is bigTx, with SQLite's foreign key checks off when fk is false
 // (for a first load, whose references are its own rows: see firstLoad).
-// SQLite can switch them only outside a transaction; they are switched back
-// on before the connection is used again, or it is thrown away.
 func (d *DB) bigTxFK(ctx context.Context, fk bool, fn func(c *sql.Conn) error) (err error) {
-	conn, err := d.write.Conn(ctx)
-	if err != nil {
-		return err
-	}
-	defer conn.Close()
-	if !fk && !d.pg {
-		if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
-			return err
-		}
-		defer func() {
-			if _, ferr := conn.ExecContext(context.WithoutCancel(ctx), `PRAGMA foreign_keys = ON`); ferr != nil {
-				d.logger.Error("foreign keys not switched back on; closing the connection", "err", ferr)
-				_ = conn.Raw(func(any) error { return driver.ErrBadConn })
-			}
-		}()
-	}
-	begin := "BEGIN"
-	if !d.pg {
-		begin = "BEGIN IMMEDIATE" // take the write lock now, not at the first write
-	}
-	if _, err := conn.ExecContext(ctx, begin); err != nil {
-		return d.storeErr(err)
-	}
-	defer func() {
-		if err != nil {
-			_, _ = conn.ExecContext(context.WithoutCancel(ctx), "ROLLBACK")
-		}
-	}()
-	if err = fn(conn); err != nil {
-		return err
-	}
-	if _, err = conn.ExecContext(ctx, "COMMIT"); err != nil {
-		return d.storeErr(err)
-	}
-	d.wrote()
-	return nil
+	return d.inTx(ctx, fk, func(u *unit) error { return fn(u.conn) })
 }
 
 // copyRows inserts rows into table's columns inside a bigTx: COPY on

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -120,4 +121,56 @@ func Explain(ctx context.Context, d *DB, query string, args ...any) (string, err
 		b = append(b, fmt.Sprint(vals[len(vals)-1]))
 	}
 	return strings.Join(b, "\n"), rows.Err()
+}
+
+// QueuedJobs returns the arguments (JSON) of the jobs of kind in River's
+// table, oldest first, whatever their state.
+func QueuedJobs(ctx context.Context, d *DB, kind string) ([]string, error) {
+	args := "args"
+	if !d.pg {
+		args = "json(args)" // River keeps SQLite's JSON as JSONB
+	}
+	rows, err := d.read.QueryContext(ctx, d.q(`SELECT `+args+` FROM river_job WHERE kind = ? ORDER BY id`), kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var a string
+		if err := rows.Scan(&a); err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, rows.Err()
+}
+
+// JobSchedule returns when the jobs of kind are to run, oldest first.
+func JobSchedule(ctx context.Context, d *DB, kind string) ([]time.Time, error) {
+	rows, err := d.read.QueryContext(ctx, d.q(`SELECT scheduled_at FROM river_job WHERE kind = ? ORDER BY id`), kind)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []time.Time
+	for rows.Next() {
+		var at any
+		if err := rows.Scan(&at); err != nil {
+			return nil, err
+		}
+		switch v := at.(type) {
+		case time.Time:
+			out = append(out, v.UTC())
+		case string: // SQLite: River's own text format
+			t, err := time.Parse("2006-01-02 15:04:05.000", v)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, t)
+		default:
+			return nil, fmt.Errorf("scheduled_at is a %T", at)
+		}
+	}
+	return out, rows.Err()
 }

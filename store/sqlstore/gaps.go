@@ -227,7 +227,8 @@ func scanGap(r scanner) (steward.GapView, error) {
 	return g, nil
 }
 
-// SetOwner assigns an identity's owner and team explicitly.
+// SetOwner assigns an identity's owner and team explicitly, and queues the
+// job that tells the new and the previous owner, in the same transaction.
 func (d *DB) SetOwner(ctx context.Context, identityID int64, a steward.OwnerAssignment) (*steward.IdentityView, error) {
 	err := d.writeTx(ctx, func(tx *sql.Tx) error {
 		var oldOwner, oldTeam sql.NullInt64
@@ -248,6 +249,9 @@ func (d *DB) SetOwner(ctx context.Context, identityID int64, a steward.OwnerAssi
 		}
 		if err := d.appendEvent(ctx, tx, steward.ActionIdentityOwnerChanged, steward.ObjectIdentity, idStr(identityID),
 			ownerChanged(&to, fromNullID(oldOwner), fromNullID(oldTeam), oldSource)); err != nil {
+			return err
+		}
+		if err := d.queueOwnerNotice(ctx, tx, identityID, fromNullID(oldOwner), a.OwnerID); err != nil {
 			return err
 		}
 		ev := &eventSink{d: d, c: tx}

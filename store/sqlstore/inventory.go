@@ -35,7 +35,7 @@ func list[T any](ctx context.Context, d *DB, sel string, where []string, args []
 // of them, with the next page's cursor if the extra row came.
 func fetchPage[T any](ctx context.Context, d *DB, query string, args []any, limit int,
 	scan func(scanner) (T, error), idOf func(*T) int64) (*steward.Page[T], error) {
-	rows, err := d.read.QueryContext(ctx, d.q(query), args...)
+	rows, err := d.reader(ctx).QueryContext(ctx, d.q(query), args...)
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +60,7 @@ func fetchPage[T any](ctx context.Context, d *DB, query string, args []any, limi
 
 // get runs a single-row query and turns no row into ENOTFOUND.
 func get[T any](ctx context.Context, d *DB, query string, id int64, what string, scan func(scanner) (T, error)) (*T, error) {
-	v, err := scan(d.read.QueryRowContext(ctx, d.q(query), id))
+	v, err := scan(d.reader(ctx).QueryRowContext(ctx, d.q(query), id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "%s %d does not exist.", what, id)
 	} else if err != nil {

@@ -1,0 +1,69 @@
+package steward_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+)
+
+func TestOwnerChangeConcernsPeople(t *testing.T) {
+	t.Parallel()
+	one, two, alsoOne := int64(1), int64(2), int64(1)
+	for _, tc := range []struct {
+		name            string
+		previous, owner *int64
+		concerns        bool
+	}{
+		{"nobody to nobody", nil, nil, false},
+		{"nobody to a person", nil, &one, true},
+		{"a person to nobody", &one, nil, true},
+		{"one person to another", &one, &two, true},
+		{"the same person again", &one, &alsoOne, false},
+	} {
+		if got := steward.OwnerChangeConcernsPeople(tc.previous, tc.owner); got != tc.concerns {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.concerns)
+		}
+	}
+}
+
+func TestOwnerAssignedNotices(t *testing.T) {
+	t.Parallel()
+	alice, bob := int64(10), int64(20)
+	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	base := steward.OwnerAssigned{IdentityID: 7, IdentityName: "ci-deployer", SystemName: "aws-prod", By: "token:carol", At: at}
+	for _, tc := range []struct {
+		name  string
+		mod   func(*steward.OwnerAssigned)
+		want  []int64  // who is told, in order
+		words []string // what each is told, in part
+	}{
+		{"assigned", func(j *steward.OwnerAssigned) { j.OwnerID, j.OwnerName = &alice, "Alice" },
+			[]int64{alice}, []string{"You now own ci-deployer on aws-prod"}},
+		{"moved", func(j *steward.OwnerAssigned) {
+			j.OwnerID, j.OwnerName, j.PreviousOwnerID, j.PreviousOwnerName = &alice, "Alice", &bob, "Bob"
+		}, []int64{alice, bob}, []string{"previous owner was Bob", "Its owner is now Alice"}},
+		{"cleared", func(j *steward.OwnerAssigned) { j.PreviousOwnerID, j.PreviousOwnerName = &bob, "Bob" },
+			[]int64{bob}, []string{"ownership gap"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := base
+			tc.mod(&j)
+			got := j.Notices()
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d notices, want %d: %+v", len(got), len(tc.want), got)
+			}
+			for i, n := range got {
+				if err := n.Validate(); err != nil {
+					t.Errorf("notice %d: %v", i, err)
+				}
+				text := n.Subject + " " + n.Body
+				if n.PersonID != tc.want[i] || n.ObjectID != "7" || n.Kind != steward.KindOwnerAssigned ||
+					!strings.Contains(text, tc.words[i]) || !strings.Contains(text, "token:carol") || !strings.Contains(text, "2026-03-01T09:30:00Z") {
+					t.Errorf("notice %d: %+v", i, n)
+				}
+			}
+		})
+	}
+}
