@@ -130,18 +130,18 @@ func TestBrowserJourney(t *testing.T) {
 	if got := location(); got != "/ownership" {
 		t.Errorf("ownership is at %q", got)
 	}
-	if got := text("#team-3"); !strings.Contains(got, "ledger-export-bot") || !strings.Contains(got, "Assign to Ada Lovelace") {
+	if got := text("#team-ledger"); !strings.Contains(got, "ledger-export-bot") || !strings.Contains(got, "Assign to Ada Lovelace") {
 		t.Fatalf("ledger group = %q, want ledger-export-bot with a one-click assign", got)
 	}
 	shot(t, ctx, "ownership.png")
-	submit("assign to Ada", `#team-3 form.assign button[type=submit]`)
+	submit("assign to Ada", `#team-ledger form.assign button[type=submit]`)
 	if got := location(); got != "/ownership" {
 		t.Errorf("after assigning the browser is at %q, want the same ownership view", got)
 	}
 	if got := text("#flash"); !strings.Contains(got, "Assigned ledger-export-bot to Ada Lovelace") {
 		t.Errorf("flash = %q", got)
 	}
-	gone, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#team-3') === null && !document.querySelector('#gaps').innerText.includes('ledger-export-bot')`))
+	gone, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#team-ledger') === null && !document.querySelector('#gaps').innerText.includes('ledger-export-bot')`))
 	if err != nil || !gone {
 		t.Errorf("ledger-export-bot is still listed (err %v)", err)
 	}
