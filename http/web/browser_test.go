@@ -155,6 +155,12 @@ func TestBrowserJourney(t *testing.T) {
 // returns a tab context that ends with the test.
 func newBrowser(t *testing.T) context.Context {
 	t.Helper()
+	return newBrowserSized(t, 1366, 900)
+}
+
+// newBrowserSized is newBrowser with a window of width × height pixels.
+func newBrowserSized(t *testing.T, width, height int) context.Context {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "steward-chromium-")
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +185,7 @@ func newBrowser(t *testing.T) context.Context {
 		// fail and slow the browser down.
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.UserDataDir(dir),
-		chromedp.WindowSize(1366, 900),
+		chromedp.WindowSize(width, height),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
@@ -210,4 +216,54 @@ func shot(t *testing.T, ctx context.Context, name string) {
 		t.Fatalf("save screenshot: %v", err)
 	}
 	t.Logf("screenshot: %s", path)
+}
+
+// TestTablesFitALaptop opens every page of a demo organisation in Chromium
+// at 1366×768, a common laptop screen, and checks that no table is wider
+// than its box: nothing is cut off or needs a sideways scroll. The demo's
+// names are the real test: long service-account and secret names.
+func TestTablesFitALaptop(t *testing.T) {
+	t.Parallel()
+	_, err := os.Stat(chromiumPath)
+	testenv.Require(t, "chromium", err == nil, chromiumPath+" not found: apt-get install chromium")
+
+	f := MustDemoFixture(t)
+	ts := httptest.NewServer(f.Handler)
+	defer ts.Close()
+	ctx := newBrowserSized(t, 1366, 768)
+	signIn(t, ctx, ts.URL, f.Token)
+
+	for _, p := range f.Pages(t) {
+		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Navigate(ts.URL+p))); err != nil {
+			t.Fatalf("open %s: %v", p, err)
+		}
+		over, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => {
+			const out = [];
+			const doc = document.documentElement;
+			if (doc.scrollWidth > doc.clientWidth) out.push("page " + doc.scrollWidth + " > " + doc.clientWidth);
+			document.querySelectorAll(".table-wrap").forEach((w, i) => {
+				if (w.scrollWidth > w.clientWidth) out.push((w.querySelector("table") || {}).id + "#" + i + " " + w.scrollWidth + " > " + w.clientWidth);
+			});
+			return out;
+		})()`))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if len(over) > 0 {
+			t.Errorf("%s overflows at 1366 px: %v", p, over)
+		}
+		shot(t, ctx, "fit"+strings.NewReplacer("/", "_", "?", "_", "=", "_", "&", "_", "%", "_").Replace(p)+".png")
+	}
+}
+
+// signIn pastes token into the sign-in form and waits for the page after it.
+func signIn(t *testing.T, ctx context.Context, base, token string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token)); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
 }
