@@ -267,3 +267,125 @@ func signIn(t *testing.T, ctx context.Context, base, token string) {
 		t.Fatalf("sign in: %v", err)
 	}
 }
+
+// TestBrowserFindByName walks the by-name journeys in Chromium: find a
+// person by typing part of a name and choosing from the type-ahead, see
+// what they own and its gaps, open their team and see its open gaps, then
+// hand an identity to someone found by name in the owner field.
+func TestBrowserFindByName(t *testing.T) {
+	t.Parallel()
+	_, err := os.Stat(chromiumPath)
+	testenv.Require(t, "chromium", err == nil, chromiumPath+" not found: apt-get install chromium")
+
+	f := MustFixture(t)
+	ts := httptest.NewServer(f.Handler)
+	defer ts.Close()
+	ctx := newBrowser(t)
+	signIn(t, ctx, ts.URL, f.Token)
+
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	location := func() string {
+		t.Helper()
+		u, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatalf("location: %v", err)
+		}
+		return strings.TrimPrefix(u, ts.URL)
+	}
+	load := func(step string, action chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, action)); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	// typeAhead types into the field and waits until the server's
+	// suggestions fill its list with one whose value is want; it returns
+	// the labels offered.
+	typeAhead := func(field, typed, want string) string {
+		t.Helper()
+		list := `#` + field + `-list option[value="` + want + `"]`
+		if field == "owner-name" {
+			list = `#owner-list option[value="` + want + `"]`
+		}
+		// picker.js marks the field once the server's answer is in its
+		// list: what is listed then came from the server, not the page.
+		if err := chromedp.Do(ctx, chromedp.Focus(chromedp.ID(field)), chromedp.SendKeys(chromedp.ID(field), typed),
+			chromedp.WaitReady(chromedp.CSS(`#`+field+`[data-suggested]`)), chromedp.WaitReady(chromedp.CSS(list))); err != nil {
+			t.Fatalf("type %q in #%s and wait for %s: %v", typed, field, want, err)
+		}
+		labels, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelector("#`+field+`").list.options].map(o => o.value + " " + o.label).join("; ")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return labels
+	}
+	// choose does what choosing an option of a datalist does: the field
+	// takes the option's value. (Headless Chromium draws no popup to
+	// click.)
+	choose := func(field, value string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID(field), value)); err != nil {
+			t.Fatalf("choose %s in #%s: %v", value, field, err)
+		}
+	}
+
+	// People, from the navigation; "lov" finds Ada Lovelace.
+	load("open people", chromedp.Click(chromedp.CSS(`nav.side a[href="/people"]`)))
+	if got := typeAhead("f-q", "lov", "ada@example.test"); !strings.Contains(got, "Ada Lovelace · payments-platform") {
+		t.Errorf("suggestions for lov = %q", got)
+	}
+	choose("f-q", "ada@example.test")
+	load("find Ada", chromedp.Submit(chromedp.ID("f-q")))
+	if got := location(); got != "/people/1" {
+		t.Fatalf("choosing Ada leads to %q, want her page", got)
+	}
+	shot(t, ctx, "person.png")
+
+	// What she owns, and the gap among it: the fillers' team has nobody.
+	if got := text("#owns"); !strings.Contains(got, "payments-api-deployer") || !strings.Contains(got, "batch-worker-001") || !strings.Contains(got, "team inactive") {
+		t.Errorf("what Ada owns = %q", got)
+	}
+	if got := text("#owns-section p.help"); !strings.Contains(got, "Open gaps among them: team inactive") {
+		t.Errorf("owns summary = %q", got)
+	}
+
+	// Her team, and its open gap: the departed Charles's key, one click
+	// from going to her.
+	load("open her team", chromedp.Click(chromedp.CSS(`#who a[href="/teams/payments-platform"]`)))
+	if got := location(); got != "/teams/payments-platform" {
+		t.Fatalf("team link leads to %q", got)
+	}
+	if got := text("#team-gaps"); !strings.Contains(got, "legacy-batch-key") || !strings.Contains(got, "owner departed") || !strings.Contains(got, "Assign to Ada Lovelace") {
+		t.Errorf("team gaps = %q", got)
+	}
+	shot(t, ctx, "team.png")
+	load("all the team's gaps", chromedp.Click(chromedp.ID("all-gaps")))
+	if got := location(); got != "/ownership?team=payments-platform" {
+		t.Errorf("all gaps lead to %q", got)
+	}
+	if got := text("#gaps"); !strings.Contains(got, "legacy-batch-key") {
+		t.Errorf("ownership by team = %q", got)
+	}
+
+	// Hand ledger's unowned bot to Grace, found by typing in the owner
+	// field.
+	load("open the bot", chromedp.Navigate(ts.URL+"/identities/4"))
+	if got := typeAhead("owner-name", "hop", "grace@example.test"); !strings.Contains(got, "Grace Hopper · ledger") {
+		t.Errorf("owner suggestions for hop = %q", got)
+	}
+	choose("owner-name", "grace@example.test")
+	load("set the owner", chromedp.Click(chromedp.CSS(`#owner-form button[type=submit]`)))
+	if got := text("#flash"); !strings.Contains(got, "Assigned ledger-export-bot to Grace Hopper, team ledger.") {
+		t.Errorf("flash = %q", got)
+	}
+	if got := text("#owner"); !strings.Contains(got, "Grace Hopper") {
+		t.Errorf("owner = %q", got)
+	}
+}
