@@ -30,11 +30,20 @@ func MustDemoFixture(tb testing.TB) *fixture {
 func (f *fixture) Pages(tb testing.TB) []string {
 	tb.Helper()
 	ctx := context.Background()
-	gaps, err := f.Store.Gaps(ctx, steward.GapFilter{ListOptions: steward.ListOptions{Limit: 1}})
-	if err != nil || len(gaps.Items) == 0 || gaps.Items[0].TeamID == nil {
-		tb.Fatalf("demo gaps: %v %+v", err, gaps)
+	gaps, err := f.Store.Gaps(ctx, steward.GapFilter{ListOptions: steward.ListOptions{Limit: 100}})
+	if err != nil {
+		tb.Fatalf("demo gaps: %v", err)
 	}
-	team := gaps.Items[0].TeamName
+	team := ""
+	for _, g := range gaps.Items {
+		if g.TeamID != nil {
+			team = g.TeamName
+			break
+		}
+	}
+	if team == "" {
+		tb.Fatal("no demo gap has a team")
+	}
 	keys, err := f.Store.Identities(ctx, steward.IdentityFilter{Kind: steward.KindAPIKey, ListOptions: steward.ListOptions{Limit: 1}})
 	if err != nil || len(keys.Items) == 0 || keys.Items[0].OwnerID == nil {
 		tb.Fatalf("demo api keys: %v", err)
