@@ -69,7 +69,7 @@ type peoplePage struct {
 	OnFirstPage bool
 }
 
-// people finds people by name, email or login. A search that names one
+// people finds people by name, email or external id. A search that names one
 // person opens their page, so that choosing from the type-ahead and
 // pressing Enter lands on the person.
 func (s *server) people(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +119,7 @@ func (s *server) people(w http.ResponseWriter, r *http.Request) {
 }
 
 // onePerson returns the person a search names: the only match, or the one
-// whose email or login is exactly what was typed (a choice from the
+// whose email or external id is exactly what was typed (a choice from the
 // type-ahead). Nil when the search names several.
 func onePerson(page *steward.Page[steward.Person], q string) *steward.Person {
 	if len(page.Items) == 1 && page.Next == "" {

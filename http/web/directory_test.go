@@ -45,7 +45,7 @@ func TestPeoplePage(t *testing.T) {
 	_, body := f.mustGet(t, "/people", session, http.StatusOK)
 	mustContain(t, "people list", body,
 		`<a href="/people" aria-current="page">People</a>`,
-		`<label for="f-q">Name, email or login</label>`, `data-suggest="person"`,
+		`<label for="f-q">Name, email or external id</label>`, `data-suggest="person"`,
 		`<a href="/people/1">Ada Lovelace</a>`, `<a href="/people/2">Charles Babbage</a>`, `<a href="/people/3">Grace Hopper</a>`,
 		`<a class="quiet" href="/teams/ledger">ledger</a>`, "departed",
 	)
@@ -53,7 +53,7 @@ func TestPeoplePage(t *testing.T) {
 	redirects := []struct{ name, query, want string }{
 		{"the only match opens", "q=grace", "/people/3"},
 		{"an email chosen from the list opens", "q=ada%40example.test", "/people/1"},
-		{"a login opens", "q=CHARLES", "/people/2"},
+		{"an external id opens", "q=CHARLES", "/people/2"},
 		{"canonical URL", "q=&status=", "/people"},
 	}
 	for _, tt := range redirects {

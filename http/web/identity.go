@@ -85,12 +85,12 @@ type identityPage struct {
 	LikelyOwners  []suggestion // the owner field's list before anything is typed
 	PeopleHint    string
 	Form          ownerForm
-	AttestAs      string // the owner's login, who alone may attest
+	AttestAs      string // the owner's external id: only they may attest
 }
 
 // ownerForm is what the owner and attest forms send, kept to show back
 // beside the reason when they are refused. People and teams are named as a
-// person types them: an email, a login or a name; a team's name.
+// person types them: an email, an external id or a name; a team's name.
 type ownerForm struct {
 	Error      string
 	Owner      string
@@ -300,7 +300,7 @@ func (s *server) likelyOwners(ctx context.Context, iv *steward.IdentityView, own
 		}
 	}
 	add(owner)
-	hint := "Type part of a name, email or login to find anyone."
+	hint := "Type part of a name, email or external id to find anyone."
 	if iv.TeamID != nil {
 		team, err := s.store.Team(ctx, *iv.TeamID)
 		if err != nil && !steward.IsCode(err, steward.ENOTFOUND) {

@@ -294,6 +294,7 @@ func (s *server) systemChoices(ctx context.Context) ([]suggestion, error) {
 // import, and when that failed, its last success.
 type systemSync struct {
 	System      string
+	SystemURL   string
 	Never       bool // no run yet: its identities came through the API or a bulk load
 	Last        timeText
 	LastSource  string
@@ -306,7 +307,7 @@ type systemSync struct {
 // systemSync reads the runs of one system.
 func (s *server) systemSync(ctx context.Context, sys *steward.System) (*systemSync, error) {
 	systemID := sys.ID
-	out := &systemSync{System: sys.Name}
+	out := &systemSync{System: sys.Name, SystemURL: systemURL(sys.Name)}
 	last, err := s.store.SyncRuns(ctx, steward.SyncRunFilter{SystemID: systemID, ListOptions: steward.ListOptions{Limit: 1}})
 	if err != nil {
 		return nil, err

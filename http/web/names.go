@@ -12,12 +12,12 @@ import (
 )
 
 // People work by names: every field that picks a person, a team or a system
-// takes what a person knows (an email, a login, a name, a team or system
+// takes what a person knows (an email, an external id, a name, a team or system
 // name) and the page resolves it here. A number in such a field is a name
 // like any other; ids appear only in links.
 
 // personKey is what a form or URL names a person by: the email people know
-// them by, or the external id (the directory login) when there is no email.
+// them by, or the external id (their id in the directory) when there is no email.
 func personKey(p *steward.Person) string {
 	if p.Email != "" {
 		return p.Email
@@ -92,9 +92,9 @@ func (s *server) findPerson(ctx context.Context, field, v string) (*steward.Pers
 		for _, p := range found[:min(len(found), 5)] {
 			alts = append(alts, p.Name+" ("+p.ExternalID+")")
 		}
-		return nil, steward.Errorf(steward.EINVALID, "%s “%s” names %d people: %s. Type the login of the one you mean.", field, v, len(found), strings.Join(alts, ", "))
+		return nil, steward.Errorf(steward.EINVALID, "%s “%s” names %d people: %s. Type the external id of the one you mean.", field, v, len(found), strings.Join(alts, ", "))
 	}
-	return nil, steward.Errorf(steward.EINVALID, "%s: no person has the email, login or name “%s”. Type part of a name and choose from the list.", field, v)
+	return nil, steward.Errorf(steward.EINVALID, "%s: no person has the email, external id or name “%s”. Type part of a name and choose from the list.", field, v)
 }
 
 // findTeam resolves a team name (any case) to its team, or returns EINVALID

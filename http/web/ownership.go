@@ -89,7 +89,7 @@ type gapRow struct {
 // assignAction is the one-click assign form of a gap row.
 type assignAction struct {
 	Action string
-	Owner  string // the person's login
+	Owner  string // the person's external id
 	Team   string // the team's name
 	Next   string
 	Person string
@@ -258,8 +258,8 @@ func (s *server) gapRow(ctx context.Context, g steward.GapView, self string, peo
 	if person == nil || person.Status != steward.PersonActive {
 		return row, nil
 	}
-	// The form names the person by their login, which is unique, and the
-	// team by its name: the same fields a person fills in by hand.
+	// The form names the person by their external id, which is unique,
+	// and the team by its name: the fields a person fills in by hand.
 	a := &assignAction{
 		Action: "/identities/" + id + "/owner",
 		Owner:  person.ExternalID,

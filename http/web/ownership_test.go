@@ -45,7 +45,7 @@ func TestOwnershipPage(t *testing.T) {
 			`<a href="/ownership?gap=owner_departed" class="count">` + "\n    " + `<span class="count-n">1</span>`,
 			`<a href="/ownership?gap=team_inactive" class="count">` + "\n    " + `<span class="count-n">57</span>`,
 			// the unowned identity of ledger, whose manager is Ada: the form
-			// names her by her login and the team by its name
+			// names her by her external id and the team by its name
 			`action="/identities/4/owner"`, `name="owner" value="ada"`, `name="team" value="ledger"`,
 			`<input type="hidden" name="next" value="/ownership">`,
 			`Assign to Ada Lovelace</button>`,
@@ -374,8 +374,8 @@ func TestOwnerForm(t *testing.T) {
 		form url.Values
 		want string
 	}{
-		{"unknown person", url.Values{"owner": {"nobody@example.test"}}, "Owner: no person has the email, login or name “nobody@example.test”"},
-		{"a person id is not a name", url.Values{"owner": {"1"}}, "Owner: no person has the email, login or name “1”"},
+		{"unknown person", url.Values{"owner": {"nobody@example.test"}}, "Owner: no person has the email, external id or name “nobody@example.test”"},
+		{"a person id is not a name", url.Values{"owner": {"1"}}, "Owner: no person has the email, external id or name “1”"},
 		{"a shared name", url.Values{"owner": {"Ada Lovelace"}}, "Owner “Ada Lovelace” names 2 people: Ada Lovelace (ada), Ada Lovelace (ada2)"},
 		{"unknown team", url.Values{"owner": {"ada"}, "team": {"ledgers"}}, "Team: no team is named “ledgers”"},
 	}
@@ -435,7 +435,7 @@ func TestAttest(t *testing.T) {
 	}{
 		{"another person", idDeployer, url.Values{"person": {"grace"}, "note": {"mine now"}}, http.StatusBadRequest, "Grace Hopper is not the owner of payments-api-deployer; only its owner, Ada Lovelace, can attest it."},
 		{"no person", idDeployer, url.Values{"person": {""}, "note": {"mine now"}}, http.StatusBadRequest, "Name the person who attests"},
-		{"unknown person", idDeployer, url.Values{"person": {"nobody"}, "note": {"mine now"}}, http.StatusBadRequest, "no person has the email, login or name “nobody”"},
+		{"unknown person", idDeployer, url.Values{"person": {"nobody"}, "note": {"mine now"}}, http.StatusBadRequest, "no person has the email, external id or name “nobody”"},
 		{"note too long", idDeployer, url.Values{"person": {"ada"}, "note": {strings.Repeat("n", 3000)}}, http.StatusBadRequest, "note is 3000 bytes"},
 		{"unowned", idLedger, url.Values{"person": {"ada"}}, http.StatusBadRequest, "ledger-export-bot has no owner to attest it"},
 	}
@@ -581,7 +581,7 @@ func TestInventorySystemSync(t *testing.T) {
 		}
 		return body
 	}
-	if body := page("?system=aws-prod-payments"); !strings.Contains(body, `id="system-sync">No sync or import of aws-prod-payments has run yet`) {
+	if body := page("?system=aws-prod-payments"); !strings.Contains(body, `id="system-sync">No sync or import of <a href="/systems/aws-prod-payments">aws-prod-payments</a> has run yet`) {
 		t.Errorf("a system never synced:\n%s", body)
 	}
 	if body := page(""); strings.Contains(body, `id="system-sync"`) {
@@ -611,7 +611,7 @@ func TestInventorySystemSync(t *testing.T) {
 	}
 	q := "?system=corp-vault"
 	body := page(q)
-	for _, want := range []string{`id="system-sync">corp-vault was last synced`, "just now", "by vault:corp: ok: 1 record; identities 1 created"} {
+	for _, want := range []string{`id="system-sync"><a href="/systems/corp-vault">corp-vault</a> was last synced`, "just now", "by vault:corp: ok: 1 record; identities 1 created"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("after a sync, the page lacks %q", want)
 		}
@@ -620,7 +620,7 @@ func TestInventorySystemSync(t *testing.T) {
 		t.Fatalf("a sync listing one identity twice: %v", err)
 	}
 	body = page(q)
-	for _, want := range []string{`role="alert" id="system-sync">The last sync of corp-vault (vault:corp,`, "failed: ",
+	for _, want := range []string{`role="alert" id="system-sync">The last sync of <a href="/systems/corp-vault">corp-vault</a> (vault:corp,`, "failed: ",
 		"vault.jsonl:2", "listed more than once", "as of the last one that succeeded"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("after a failed sync, the page lacks %q:\n%s", want, body)
