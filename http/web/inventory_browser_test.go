@@ -34,8 +34,8 @@ func TestBrowserSortsAndExports(t *testing.T) {
 	// the deployer's 400-day-old key.
 	ctx0 := steward.WithActor(context.Background(), "system:test")
 	for _, c := range []steward.Credential{
-		{IdentityID: 110, Kind: steward.CredToken, CreatedAt: *daysAgo(800)}, // batch-worker-010
-		{IdentityID: 120, Kind: steward.CredToken, CreatedAt: *daysAgo(100)}, // batch-worker-020
+		{IdentityID: 110, Kind: steward.CredToken, CreatedAt: daysAgo(800)}, // batch-worker-010
+		{IdentityID: 120, Kind: steward.CredToken, CreatedAt: daysAgo(100)}, // batch-worker-020
 	} {
 		if err := f.Store.CreateCredential(ctx0, &c); err != nil {
 			t.Fatal(err)

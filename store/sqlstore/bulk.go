@@ -158,7 +158,10 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 	if err != nil {
 		return err
 	}
-	if len(tables) == 0 {
+	if b.DeferGaps && len(b.GapStarts) > 0 {
+		return steward.Errorf(steward.EINVALID, "A batch that defers its gaps cannot open them with their starts; set GapStarts on the last batch only.")
+	}
+	if len(tables) == 0 && len(b.GapStarts) == 0 {
 		return nil
 	}
 	counts := map[string]int{}
@@ -198,6 +201,15 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		// The one summary event stands for the gap tasks too.
 		quiet := &eventSink{d: d, c: c, quiet: true}
 		var opened, closed int
+		if len(b.GapStarts) > 0 {
+			// A load with its history opens every gap, this batch's and
+			// those deferred by the batches before, dated when they began.
+			n, err := d.openGapsSince(ctx, c, b.GapStarts)
+			if err != nil {
+				return err
+			}
+			opened = n
+		}
 		for _, sc := range bulkGapScopes(b) {
 			gaps, err := d.refreshGapsOf(ctx, c, quiet, sc.fresh, sc.where, sc.args...)
 			if err != nil {
@@ -281,12 +293,16 @@ type gapScope struct {
 
 // bulkGapScopes selects the identities whose ownership gaps a bulk load can
 // open or heal: those it loads, and those of the teams its active people
-// join. The loaded ones are fresh: an identity already in their id range
-// is one the load did not change, and a person it loads cannot own an
-// identity loaded before it.
+// join; none for a batch that defers its gaps. The loaded ones are fresh:
+// an identity already in their id range is one the load did not change, and
+// a person it loads cannot own an identity loaded before it.
 func bulkGapScopes(b *steward.Bulk) []gapScope {
+	if b.DeferGaps {
+		return nil // a later batch opens them with their history
+	}
 	var out []gapScope
-	if len(b.Identities) > 0 {
+	// With GapStarts every missing gap is already open, dated.
+	if len(b.Identities) > 0 && len(b.GapStarts) == 0 {
 		lo, hi := b.Identities[0].ID, b.Identities[0].ID
 		for _, x := range b.Identities {
 			lo, hi = min(lo, x.ID), max(hi, x.ID)

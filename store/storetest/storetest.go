@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		"Grants":          testGrants,
 		"BulkLoad":        testBulkLoad,
 		"BulkAtomic":      testBulkAtomic,
+		"BulkHistory":     testBulkHistory,
 		"Stats":           testStats,
 		"Tokens":          testTokens,
 		"Sessions":        testSessions,
