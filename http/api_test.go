@@ -802,4 +802,3 @@ func TestEventsSince(t *testing.T) {
 		t.Errorf("team.created since the start: %d events, want 3", len(page.Items))
 	}
 }
-

@@ -195,6 +195,7 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"LinkKind", names(steward.LinkKinds)},
 		{"OwnerBasis", names(steward.OwnerBases)},
 		{"Action", names(steward.Actions)},
+		{"IdentitySort", names(steward.IdentitySorts)},
 	}
 	compared := map[string]bool{}
 	for _, tt := range enums {
