@@ -104,18 +104,36 @@ func later(a, b time.Time) time.Time {
 // and only says a tag decided them where its labels are such a tag: a
 // "team" label names its team, and an "owner" label (the owner's email,
 // added here to most identities whose team tag is right) names its owner.
-// An owner or team that no tag names was assigned in Steward (explicit).
+// An owner or team that no tag names was assigned in Steward (explicit),
+// and an owner assigned alone brought their own team.
 // An unowned identity whose team tag names a team has that team, from the
 // tag, as the store would resolve it. labelTeam is the team the "team"
-// label names, nil for an unlabelled identity.
+// label names, nil for an unlabelled identity. Where a tag decided, the
+// identity's reason names the tag, as a sync records it, so that the
+// identity page says which tag and a later re-resolution (a rules change,
+// a people sync) decides the same from it.
 func (g *generator) provenance(i *steward.Identity, t, labelTeam *team) {
 	switch {
 	case labelTeam != nil && i.OwnerID == nil:
 		i.TeamID = ptr(labelTeam.id)
 		i.OwnerSource = steward.OwnerFromTag
+		i.OwnerReason = steward.OwnerReason{TeamBy: steward.BasisTag, TeamTag: labelTeam.name}
 	case labelTeam != nil && labelTeam == t && i.TeamID != nil && g.hist.IntN(100) < 60:
-		i.Labels["owner"] = g.people[*i.OwnerID-1].Email
+		email := g.people[*i.OwnerID-1].Email
+		i.Labels["owner"] = email
 		i.OwnerSource = steward.OwnerFromTag
+		i.OwnerReason = steward.OwnerReason{OwnerBy: steward.BasisTag, OwnerTag: steward.NormalizeOwnerKey(email),
+			TeamBy: steward.BasisTag, TeamTag: labelTeam.name}
+	case i.OwnerID != nil && i.TeamID == nil:
+		// An owner assigned without a team brings their own team, as
+		// Steward's set-owner does (docs/ownership.md): the team follows
+		// the owner.
+		i.OwnerSource = steward.OwnerExplicit
+		i.OwnerReason = steward.OwnerReason{OwnerBy: steward.BasisExplicit}
+		if team := g.people[*i.OwnerID-1].TeamID; team != nil {
+			i.TeamID = ptr(*team)
+			i.OwnerReason.TeamBy = steward.BasisOwnerTeam
+		}
 	case i.OwnerID != nil || i.TeamID != nil:
 		i.OwnerSource = steward.OwnerExplicit
 	default:

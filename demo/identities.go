@@ -151,8 +151,13 @@ func (g *generator) addHuman(p *person, s *system) {
 		ID: id, SystemID: s.id, Kind: steward.KindHuman, Environment: steward.EnvProd,
 		Criticality: steward.LevelMedium, OwnerID: ptr(p.ID), TeamID: p.TeamID, Status: steward.IdentityActive,
 		CreatedAt: ptr(p.CreatedAt.Add(g.between(0, 3*day))),
-		// The directory or identity provider says whose account it is.
+		// The directory or identity provider says whose account it is: its
+		// owner tag is the person's email, and the team is theirs.
 		OwnerSource: steward.OwnerFromTag,
+		OwnerReason: steward.OwnerReason{OwnerBy: steward.BasisTag, OwnerTag: steward.NormalizeOwnerKey(p.Email)},
+	}
+	if p.TeamID != nil {
+		i.OwnerReason.TeamBy = steward.BasisOwnerTeam
 	}
 	switch s.spec.kind {
 	case steward.SystemLDAP:

@@ -234,6 +234,29 @@ func TestSeed(t *testing.T) {
 				}
 			})
 
+			t.Run("the store decides the same from the tags", func(t *testing.T) {
+				// The identities a tag decided name the tag, and their
+				// store keeps it: re-resolving every owner (a rules change
+				// that matches nothing) changes none, where it would drop
+				// every owner a tag decided if the tags were lost.
+				p, err := db.Identities(ctx, steward.IdentityFilter{Kind: steward.KindAPIKey, ListOptions: steward.ListOptions{Limit: 500}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, iv := range p.Items {
+					if iv.OwnerSource == steward.OwnerFromTag && iv.OwnerReason.OwnerTag == "" && iv.OwnerReason.TeamTag == "" {
+						t.Errorf("identity %d: owner from a tag, but its reason %+v names none", iv.ID, iv.OwnerReason)
+					}
+				}
+				res, err := db.ApplyOwnershipRules(ctx, []steward.OwnershipRule{{Name: "nothing", Match: steward.RuleMatch{Names: []string{"no-such-identity-*"}}, Team: "leadership"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.OwnersChanged != 0 || res.GapsOpened != 0 || res.GapsClosed != 0 {
+					t.Errorf("re-resolving the demo's owners changed %d owners, opened %d gaps and closed %d; want none", res.OwnersChanged, res.GapsOpened, res.GapsClosed)
+				}
+			})
+
 			t.Run("seeding twice conflicts", func(t *testing.T) {
 				_, err := Seed(ctx, db, Config{People: 10, NHI: 10})
 				if steward.ErrorCode(err) != steward.ECONFLICT {

@@ -86,7 +86,7 @@ func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 	}
 	if len(b.Identities) > 0 {
 		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source",
-			"owner_by", "team_by", "owner_rule", "oldest_credential_at"}}
+			"owner_by", "team_by", "owner_rule", "owner_hint", "team_hint", "oldest_credential_at"}}
 		for i := range b.Identities {
 			r := &b.Identities[i]
 			if r.UpdatedAt.IsZero() && r.CreatedAt != nil {
@@ -102,7 +102,7 @@ func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 			rs := ownerReason(r)
 			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
 				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), microPtr(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r)),
-				string(rs.OwnerBy), string(rs.TeamBy), rs.Rule, oldestOf(created[r.ID], rotated[r.ID])})
+				string(rs.OwnerBy), string(rs.TeamBy), rs.Rule, steward.NormalizeOwnerKey(rs.OwnerTag), rs.TeamTag, oldestOf(created[r.ID], rotated[r.ID])})
 		}
 		out = append(out, t)
 	}
@@ -335,12 +335,13 @@ func (d *DB) Optimize(ctx context.Context) error {
 	return err
 }
 
-// ownerSource is how a bulk-loaded identity got its owner: loaded rows carry
-// assignments made elsewhere (the demo, an export of another tool), which
-// count as explicit.
 // ownerReason is what a bulk-loaded identity records of why it has its
 // owner: what the batch says, or, for an owner and team given without a
-// reason, that they were set by hand (as its owner source says).
+// reason, that they were set by hand (as its owner source says). The
+// reason's tags are kept as the identity's owner and team tags, as a sync
+// keeps what its source says: a later re-resolution (a rules change, a
+// people sync) decides from them again instead of dropping an owner that
+// a tag decided.
 func ownerReason(i *steward.Identity) steward.OwnerReason {
 	if i.OwnerReason != (steward.OwnerReason{}) || ownerSource(i) != steward.OwnerExplicit {
 		return i.OwnerReason
@@ -355,6 +356,9 @@ func ownerReason(i *steward.Identity) steward.OwnerReason {
 	return r
 }
 
+// ownerSource is how a bulk-loaded identity got its owner when the row does
+// not say: loaded rows carry assignments made elsewhere (the demo, an export
+// of another tool), which count as explicit.
 func ownerSource(i *steward.Identity) steward.OwnerSource {
 	if i.OwnerSource != "" {
 		return i.OwnerSource

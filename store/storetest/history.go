@@ -108,3 +108,75 @@ func testBulkHistory(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatal(err)
 	}
 }
+
+// testBulkOwnerTags: an identity a bulk load says a tag decided keeps its
+// tags, as a synced one does: its page names the tag, and a later
+// re-resolution (here a rules change that matches nothing) decides from
+// them again and keeps the owner and team they name.
+func testBulkOwnerTags(t *testing.T, s steward.Store, clock *Clock) {
+	now := clock.Now()
+	base := int64(7100)
+	team, person, sys := base+1, base+1, base+1
+	ident := func(n int64, mod func(x *steward.Identity)) steward.Identity {
+		x := steward.Identity{ID: base + n, SystemID: sys, ExternalID: fmt.Sprintf("tagged-%d", n), Name: fmt.Sprintf("tagged-%d", n),
+			Kind: steward.KindServiceAccount, Environment: steward.EnvProd, Criticality: steward.LevelLow, Status: steward.IdentityActive,
+			CreatedAt: ptr(now)}
+		mod(&x)
+		return x
+	}
+	b := &steward.Bulk{
+		Source:  "storetest owner tags",
+		Teams:   []steward.Team{{ID: team, Name: "tagged-team", CreatedAt: now}},
+		People:  []steward.Person{{ID: person, ExternalID: "tagged-lead", Name: "Lead", Email: "Lead@Example.test", TeamID: &team, Status: steward.PersonActive, CreatedAt: now}},
+		Systems: []steward.System{{ID: sys, Name: "tagged-sys", Kind: steward.SystemKubernetes, CreatedAt: now}},
+		Identities: []steward.Identity{
+			// The owner tag names the owner; the team is the owner's.
+			ident(1, func(x *steward.Identity) {
+				x.OwnerID, x.TeamID, x.OwnerSource = &person, &team, steward.OwnerFromTag
+				x.OwnerReason = steward.OwnerReason{OwnerBy: steward.BasisTag, OwnerTag: "lead@example.test", TeamBy: steward.BasisOwnerTeam}
+			}),
+			// The team tag alone: a team and no owner.
+			ident(2, func(x *steward.Identity) {
+				x.TeamID, x.OwnerSource = &team, steward.OwnerFromTag
+				x.OwnerReason = steward.OwnerReason{TeamBy: steward.BasisTag, TeamTag: "tagged-team"}
+			}),
+		},
+	}
+	if err := s.BulkLoad(ctx(), b); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		for _, want := range b.Identities {
+			got, err := s.Identity(ctx(), want.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !sameID(got.OwnerID, want.OwnerID) || !sameID(got.TeamID, want.TeamID) || got.OwnerSource != want.OwnerSource || got.OwnerReason != want.OwnerReason {
+				t.Errorf("%s: %s has owner %s team %s source %q reason %+v; want %s %s %q %+v", when, want.Name,
+					showID(got.OwnerID), showID(got.TeamID), got.OwnerSource, got.OwnerReason, showID(want.OwnerID), showID(want.TeamID), want.OwnerSource, want.OwnerReason)
+			}
+		}
+	}
+	check("after the load")
+	res, err := s.ApplyOwnershipRules(ctx(), []steward.OwnershipRule{{Name: "none", Match: steward.RuleMatch{Names: []string{"nothing-*"}}, Team: "tagged-team"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.OwnersChanged != 0 {
+		t.Errorf("a rule that matches nothing changed %d owners", res.OwnersChanged)
+	}
+	check("after a rules change")
+	checkGaps(t, s, "testBulkOwnerTags")
+}
+
+// sameID reports whether two optional ids are equal.
+func sameID(a, b *int64) bool { return (a == nil) == (b == nil) && (a == nil || *a == *b) }
+
+// showID writes an optional id for a test's message.
+func showID(p *int64) string {
+	if p == nil {
+		return "none"
+	}
+	return fmt.Sprint(*p)
+}

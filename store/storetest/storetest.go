@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		"BulkLoad":        testBulkLoad,
 		"BulkAtomic":      testBulkAtomic,
 		"BulkHistory":     testBulkHistory,
+		"BulkOwnerTags":   testBulkOwnerTags,
 		"Stats":           testStats,
 		"Tokens":          testTokens,
 		"Sessions":        testSessions,
