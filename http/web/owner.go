@@ -122,7 +122,8 @@ func (s *server) setOwner(w http.ResponseWriter, r *http.Request) {
 	var a steward.OwnerAssignment
 	clear := r.PostForm.Get("clear") != ""
 	if !clear {
-		// An empty owner or team field means none.
+		// An empty owner field means nobody; an empty team leaves the
+		// team to the store, which gives an owner their own team.
 		if form.Owner != "" {
 			p, err := s.findPerson(r.Context(), "Owner", form.Owner)
 			if err != nil {
