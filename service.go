@@ -248,6 +248,30 @@ type Bulk struct {
 	Entitlements []Entitlement
 	Grants       []Grant
 	Source       string // recorded on the audit event, e.g. "demo seed=1"
+
+	// DeferGaps leaves the ownership gaps of what this batch loads without
+	// tasks, for a loader that streams an estate whose history it knows
+	// (the demo): its last batch sets GapStarts, which opens them all.
+	// Until then the gaps are not listed (the hourly refresh would open
+	// them dated that hour).
+	DeferGaps bool
+	// GapStarts, when set, makes the load open the task of every ownership
+	// gap of the inventory that has none, each dated when the gap began
+	// (its entry here, else the load's time) and due GapDue after, in the
+	// order they began: lists, which show tasks in task order as oldest
+	// first, then follow that history. The store alone decides which gaps
+	// exist; an entry for a gap an identity does not have opens nothing.
+	// A start may not be after the load.
+	GapStarts []GapStart
+}
+
+// GapStart says when one ownership gap of one identity began: when its
+// owner left, its team's last member left, or it was found without an
+// owner.
+type GapStart struct {
+	IdentityID int64     `json:"identity_id"`
+	Gap        GapKind   `json:"gap"`
+	At         time.Time `json:"at"`
 }
 
 // Len returns the number of rows in b.

@@ -32,6 +32,13 @@ type checker struct {
 	identityTeam                                                []int64
 	found                                                       map[string]bool // which of wantNames occur
 	maxBatch                                                    int
+	teamName, personEmail                                       []string    // by ID
+	identityActive                                              []bool      // by identity ID
+	identityCreated                                             []time.Time // by identity ID
+	batches, startsBatch, lastWithout                           int         // the batch that carried the gap history
+	starts                                                      []steward.GapStart
+	gapsOverdue, gapsRecent, gapsOld, gapMonths                 int
+	ownedNHI, ownerFromTag, explicit, teamFromTag               int
 
 	nhi, departed, unowned, ownerDeparted, neverUsed, staleUsed, recentlyUsed, labelled, terraform int
 	olderThan5y, youngerThan1y, nhiGrants, oldUnrotated, oldUnrotatedKeys, accessKeys              int
@@ -56,6 +63,7 @@ func newChecker(t testing.TB, cfg Config) *checker {
 		entNames: map[string]bool{}, extIDs: map[string]bool{}, grantKeys: map[[2]int64]bool{},
 		entPrivileged: []bool{false}, entName: []string{""}, personDeparted: []bool{false}, personTeam: []int64{0},
 		identityKind: []bool{false}, identityOwner: []int64{0}, identityTeam: []int64{0},
+		teamName: []string{""}, personEmail: []string{""}, identityActive: []bool{false}, identityCreated: []time.Time{{}},
 		kinds: map[steward.IdentityKind]int{}, envs: map[steward.Environment]int{}, levels: map[steward.Level]int{},
 		grantTypes: map[steward.GrantType]int{}, systemKinds: map[steward.SystemKind]int{}, standingAdmin: map[string]int{},
 		found: map[string]bool{},
@@ -108,6 +116,18 @@ func (c *checker) batch(b *steward.Bulk) error {
 	if b.Source == "" {
 		c.fail("batch has no source")
 	}
+	c.batches++
+	// Every batch defers its gaps but the last, which opens them with
+	// when each began.
+	if len(b.GapStarts) > 0 {
+		if c.startsBatch != 0 || b.DeferGaps {
+			c.fail("batch %d carries gap starts (deferring %v); only the last may, once", c.batches, b.DeferGaps)
+		}
+		c.startsBatch = c.batches
+		c.starts = append(c.starts, b.GapStarts...)
+	} else if !b.DeferGaps && c.startsBatch == 0 {
+		c.lastWithout = c.batches
+	}
 	// Rows of one batch may refer to people of the same batch (a team's
 	// manager), so people are counted before teams are checked.
 	lastPerson := c.people + int64(len(b.People))
@@ -116,6 +136,7 @@ func (c *checker) batch(b *steward.Bulk) error {
 		c.next("team", &c.teams, r.ID)
 		c.valid("team", r.ID, r.Validate())
 		c.unique(c.teamNames, "team name", r.Name)
+		c.teamName = append(c.teamName, r.Name)
 		c.ref("team manager", r.ManagerID, lastPerson)
 	}
 	for i := range b.People {
@@ -131,6 +152,7 @@ func (c *checker) batch(b *steward.Bulk) error {
 		}
 		c.personDeparted = append(c.personDeparted, r.Status == steward.PersonDeparted)
 		c.personTeam = append(c.personTeam, *r.TeamID)
+		c.personEmail = append(c.personEmail, r.Email)
 	}
 	for i := range b.Systems {
 		r := &b.Systems[i]
@@ -185,6 +207,9 @@ func (c *checker) batch(b *steward.Bulk) error {
 		c.identityKind = append(c.identityKind, r.Kind.NonHuman())
 		c.identityOwner = append(c.identityOwner, owner)
 		c.identityTeam = append(c.identityTeam, teamID)
+		c.identityActive = append(c.identityActive, r.Status == steward.IdentityActive)
+		c.identityCreated = append(c.identityCreated, *r.CreatedAt)
+		c.provenance(r, owner, teamID)
 		if !r.Kind.NonHuman() {
 			if owner == 0 {
 				c.fail("human identity %d has no owner", r.ID)
@@ -293,17 +318,112 @@ func (c *checker) batch(b *steward.Bulk) error {
 	return nil
 }
 
-// finish computes what needs the whole stream.
+// provenance checks that an identity says a tag set its owner or team only
+// where its labels are that tag, and counts where owners came from.
+func (c *checker) provenance(r *steward.Identity, owner, teamID int64) {
+	if !r.Kind.NonHuman() {
+		if r.OwnerSource != steward.OwnerFromTag {
+			c.fail("human identity %d: owner source %q; the account's own system names its person", r.ID, r.OwnerSource)
+		}
+		return
+	}
+	if owner != 0 {
+		c.ownedNHI++
+	}
+	switch r.OwnerSource {
+	case steward.OwnerFromTag:
+		if teamID == 0 || teamID > c.teams || r.Labels["team"] != c.teamName[teamID] {
+			c.fail("identity %d: a tag set its team, but its team label %q is not its team %d", r.ID, r.Labels["team"], teamID)
+		}
+		if owner != 0 {
+			c.ownerFromTag++
+			if owner > c.people || r.Labels["owner"] != c.personEmail[owner] {
+				c.fail("identity %d: a tag set its owner, but its owner label %q is not its owner %d", r.ID, r.Labels["owner"], owner)
+			}
+		} else {
+			c.teamFromTag++
+		}
+	case steward.OwnerExplicit:
+		c.explicit++
+		if owner == 0 && teamID == 0 {
+			c.fail("identity %d: explicitly assigned to nobody", r.ID)
+		}
+		if r.Labels["owner"] != "" {
+			c.fail("identity %d: explicitly assigned, yet it has an owner tag", r.ID)
+		}
+	case steward.OwnerNone:
+		if owner != 0 || teamID != 0 {
+			c.fail("identity %d: owner %d and team %d from nowhere", r.ID, owner, teamID)
+		}
+		if r.Labels["team"] != "" {
+			c.fail("identity %d: a team tag %q that did not set its team", r.ID, r.Labels["team"])
+		}
+	default:
+		c.fail("identity %d: owner source %q", r.ID, r.OwnerSource)
+	}
+}
+
+// finish computes what needs the whole stream, and checks the gap history
+// against the gaps the rows make.
 func (c *checker) finish() {
 	c.t.Helper()
-	if c.errors > 20 {
-		c.t.Errorf("... and %d more problems", c.errors-20)
-	}
 	inactive := c.inactiveTeams()
+	type gapKey struct {
+		id  int64
+		gap steward.GapKind
+	}
+	want := map[gapKey]bool{}
 	for id := int64(1); id <= c.identities; id++ {
 		if c.identityKind[id] && inactive[c.identityTeam[id]] {
 			c.teamInactive++
 		}
+		if !c.identityKind[id] || !c.identityActive[id] {
+			continue
+		}
+		if o := c.identityOwner[id]; o == 0 {
+			want[gapKey{id, steward.GapUnowned}] = true
+		} else if c.personDeparted[o] {
+			want[gapKey{id, steward.GapOwnerDeparted}] = true
+		}
+		if inactive[c.identityTeam[id]] {
+			want[gapKey{id, steward.GapTeamInactive}] = true
+		}
+	}
+	if len(want) > 0 && c.startsBatch != c.batches {
+		c.fail("the gap history came in batch %d of %d; want the last", c.startsBatch, c.batches)
+	}
+	if c.lastWithout != 0 && c.lastWithout != c.batches {
+		// Only the last may, when the organisation has no gap to date.
+		c.fail("batch %d of %d neither defers its gaps nor opens them with their history", c.lastWithout, c.batches)
+	}
+	months := map[string]bool{}
+	for _, st := range c.starts {
+		k := gapKey{st.IdentityID, st.Gap}
+		if !want[k] {
+			c.fail("a start for identity %d's %s gap, which it does not have", st.IdentityID, st.Gap)
+			continue
+		}
+		delete(want, k)
+		if st.At.After(c.now) || st.At.Before(c.identityCreated[st.IdentityID]) || st.At.Before(c.now.Add(-adoptedAgo)) {
+			c.fail("identity %d's %s gap began at %v: before it was created, before Steward was adopted, or in the future", st.IdentityID, st.Gap, st.At)
+		}
+		switch age := c.now.Sub(st.At); {
+		case age <= 30*day:
+			c.gapsRecent++
+		case age > 90*day:
+			c.gapsOld++
+		}
+		if st.At.Add(steward.GapDue[st.Gap]).Before(c.now) {
+			c.gapsOverdue++
+		}
+		months[st.At.Format("2006-01")] = true
+	}
+	for k := range want {
+		c.fail("identity %d's %s gap has no start", k.id, k.gap)
+	}
+	c.gapMonths = len(months)
+	if c.errors > 20 {
+		c.t.Errorf("... and %d more problems", c.errors-20)
 	}
 }
 

@@ -175,8 +175,14 @@ type generator struct {
 	cfg  Config
 	now  time.Time
 	rng  *rand.Rand
+	hist *rand.Rand // the history's own stream: see newHistoryRand
 	emit func(*steward.Bulk) error
 	b    steward.Bulk
+
+	// starts are when the ownership gaps began, for the last batch, which
+	// opens every gap the earlier ones deferred.
+	starts []steward.GapStart
+	last   bool // the next flush is the last
 
 	teams       []*team   // by ID-1; teams[0] is the leadership team
 	teamWeights []int     // cumulative NHI weight per team, for pickTeam
@@ -205,6 +211,7 @@ func newGenerator(cfg Config, emit func(*steward.Bulk) error) *generator {
 		cfg:         cfg,
 		now:         cfg.Now,
 		rng:         rng,
+		hist:        newHistoryRand(cfg.Seed),
 		emit:        emit,
 		bySystem:    map[string]*system{},
 		fpKey:       []byte("steward-demo-fingerprint-key"),
@@ -222,6 +229,7 @@ func (g *generator) run() error {
 	if err := g.emitSystems(); err != nil {
 		return err
 	}
+	g.planHistory()
 	if err := g.emitHumans(); err != nil {
 		return err
 	}
@@ -231,6 +239,7 @@ func (g *generator) run() error {
 			return err
 		}
 	}
+	g.last = true
 	return g.flush()
 }
 
@@ -243,10 +252,16 @@ func (g *generator) flushIfFull() error {
 	return g.flush()
 }
 
-// flush emits the batch, if any, and empties it for reuse.
+// flush emits the batch, if any, and empties it for reuse. Every batch but
+// the last defers its ownership gaps; the last opens them all, each dated
+// when it began.
 func (g *generator) flush() error {
-	if g.b.Len() == 0 {
+	if g.b.Len() == 0 && !(g.last && len(g.starts) > 0) {
 		return nil
+	}
+	g.b.DeferGaps, g.b.GapStarts = !g.last, nil
+	if g.last {
+		g.b.GapStarts = g.starts
 	}
 	g.batches++
 	if err := g.emit(&g.b); err != nil {

@@ -27,12 +27,13 @@ func MustGenerate(tb testing.TB, cfg Config, emit func(*steward.Bulk) error) {
 	}
 }
 
-// digest returns one hash per table of every row Generate emits, in order.
-// Rows are hashed one by one, so that batch boundaries do not matter.
-func digest(tb testing.TB, cfg Config) [7]string {
+// digest returns one hash per table of every row Generate emits, in order,
+// and one of the gap history the last batch carries. Rows are hashed one by
+// one, so that batch boundaries do not matter.
+func digest(tb testing.TB, cfg Config) [8]string {
 	tb.Helper()
-	var hs [7]hash.Hash
-	var encs [7]*json.Encoder
+	var hs [8]hash.Hash
+	var encs [8]*json.Encoder
 	for i := range hs {
 		hs[i] = sha256.New()
 		encs[i] = json.NewEncoder(hs[i])
@@ -45,9 +46,10 @@ func digest(tb testing.TB, cfg Config) [7]string {
 		encodeRows(tb, encs[4], b.Credentials)
 		encodeRows(tb, encs[5], b.Entitlements)
 		encodeRows(tb, encs[6], b.Grants)
+		encodeRows(tb, encs[7], b.GapStarts)
 		return nil
 	})
-	var out [7]string
+	var out [8]string
 	for i, h := range hs {
 		out[i] = hex.EncodeToString(h.Sum(nil))
 	}
@@ -113,7 +115,7 @@ func TestGenerateGolden(t *testing.T) {
 	d := digest(t, Config{People: 50, NHI: 500})
 	sum := sha256.Sum256([]byte(strings.Join(d[:], "")))
 	got := hex.EncodeToString(sum[:])
-	const want = "7a4c3aa5610d672607138c52e1900424c580db3d0cc6c2c828ac291fbcc79b33" // credentials carry their status
+	const want = "ca48cd8e74e5d343b23f83641e48590d1c7f3fece7aa2d4d66e0c21030fee5d3" // owners decided by a tag name it; an owner alone brings their team
 	if got != want {
 		t.Errorf("digest(People 50, NHI 500) = %s; want %s", got, want)
 	}
@@ -219,6 +221,15 @@ func TestGenerateDefaultOrganisation(t *testing.T) {
 		{"time-bound grants expiring within 61 days", share(c.expiryWithin61d, c.timeBound), 1, 1},
 		{"human identities per active person", share(c.humansOfActive, int(c.people)-c.departed), 2, 3},
 		{"teams whose members all left", float64(c.deadTeams()), 1, 3},
+		// The history: gaps opened over months, most overdue, some not yet.
+		{"gaps overdue", share(c.gapsOverdue, len(c.starts)), 0.6, 0.97},
+		{"gaps opened in the last 30 days", share(c.gapsRecent, len(c.starts)), 0.05, 0.4},
+		{"gaps opened over 90 days ago", share(c.gapsOld, len(c.starts)), 0.3, 0.8},
+		{"months in which gaps opened", float64(c.gapMonths), 8, 11},
+		// Owners a tag set, where the labels are that tag; the rest explicit.
+		{"owned NHIs whose owner a tag set", share(c.ownerFromTag, c.ownedNHI), 0.25, 0.6},
+		{"NHIs explicitly assigned", share(c.explicit, c.nhi), 0.3, 0.75},
+		{"unowned NHIs whose team a tag set", share(c.teamFromTag, c.unowned), 0.5, 0.9},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -22,6 +22,9 @@ type system struct {
 	plain    []int
 	perTeam  bool  // two more entitlements per team follow ents
 	firstEnt int64 // the ID of ents[0]
+	// connected is when the system was connected to Steward: the first
+	// day its gaps could be seen.
+	connected time.Time
 }
 
 // teamEntitlement returns the ID of team t's entitlement j (0 writes, 1 reads).
@@ -148,6 +151,13 @@ func (g *generator) addHuman(p *person, s *system) {
 		ID: id, SystemID: s.id, Kind: steward.KindHuman, Environment: steward.EnvProd,
 		Criticality: steward.LevelMedium, OwnerID: ptr(p.ID), TeamID: p.TeamID, Status: steward.IdentityActive,
 		CreatedAt: ptr(p.CreatedAt.Add(g.between(0, 3*day))),
+		// The directory or identity provider says whose account it is: its
+		// owner tag is the person's email, and the team is theirs.
+		OwnerSource: steward.OwnerFromTag,
+		OwnerReason: steward.OwnerReason{OwnerBy: steward.BasisTag, OwnerTag: steward.NormalizeOwnerKey(p.Email)},
+	}
+	if p.TeamID != nil {
+		i.OwnerReason.TeamBy = steward.BasisOwnerTeam
 	}
 	switch s.spec.kind {
 	case steward.SystemLDAP:
@@ -304,12 +314,13 @@ func (g *generator) addNHI() {
 			i.TeamID = ptr(t.id)
 		}
 	}
+	var labelTeam *team
 	if g.pct(70) {
-		label := t.name
+		labelTeam = t
 		if g.pct(3) { // a stale label left behind when the identity changed hands
-			label = g.teams[1+g.rng.IntN(len(g.teams)-1)].name
+			labelTeam = g.teams[1+g.rng.IntN(len(g.teams)-1)]
 		}
-		i.Labels = map[string]string{"team": label, "app": app, "cost-center": t.costCenter}
+		i.Labels = map[string]string{"team": labelTeam.name, "app": app, "cost-center": t.costCenter}
 		switch r := g.rng.IntN(100); {
 		case r < 55:
 			i.Labels["managed-by"] = "terraform"
@@ -319,6 +330,8 @@ func (g *generator) addNHI() {
 			i.Labels["managed-by"] = "pulumi"
 		}
 	}
+	g.provenance(&i, t, labelTeam)
+	g.recordGaps(&i, s)
 	g.b.Identities = append(g.b.Identities, i)
 
 	if credKind != "" && g.pct(credPct) {

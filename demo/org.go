@@ -34,6 +34,9 @@ type team struct {
 	members    []int64
 	dissolved  bool
 	weight     int // relative size, used to spread members
+	// inactiveSince is when its last active member left; zero while one
+	// is active.
+	inactiveSince time.Time
 }
 
 // person is what the generator remembers of a person.

@@ -157,6 +157,102 @@ func TestSeed(t *testing.T) {
 				}
 			})
 
+			t.Run("gaps have a history", func(t *testing.T) {
+				// The store opened a task for every gap, and no other:
+				// a full recompute finds nothing to do.
+				res, err := db.RefreshGaps(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.GapsOpened != 0 || res.GapsClosed != 0 {
+					t.Errorf("after seeding, a gap refresh opened %d and closed %d tasks; the history missed them", res.GapsOpened, res.GapsClosed)
+				}
+				var all []steward.GapView
+				for f := (steward.GapFilter{ListOptions: steward.ListOptions{Limit: steward.MaxLimit}}); ; {
+					p, err := db.Gaps(ctx, f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					all = append(all, p.Items...)
+					if p.Next == "" {
+						break
+					}
+					f.After = p.Next
+				}
+				overdue, months := 0, map[string]bool{}
+				for i, g := range all {
+					if i > 0 && g.OpenedAt.Before(all[i-1].OpenedAt) {
+						t.Fatalf("gap %d opened %v, before the one listed ahead of it (%v): the list is not oldest first", g.ID, g.OpenedAt, all[i-1].OpenedAt)
+					}
+					if g.OpenedAt.After(cfg.Now) || g.OpenedAt.Before(cfg.Now.Add(-adoptedAgo)) {
+						t.Errorf("gap %d opened %v, outside Steward's time", g.ID, g.OpenedAt)
+					}
+					if !g.DueAt.Equal(g.OpenedAt.Add(steward.GapDue[g.Gap])) {
+						t.Errorf("gap %d due %v, opened %v", g.ID, g.DueAt, g.OpenedAt)
+					}
+					if g.DueAt.Before(cfg.Now) {
+						overdue++
+					}
+					months[g.OpenedAt.Format("2006-01")] = true
+				}
+				t.Logf("%d gaps over %d months, %d overdue", len(all), len(months), overdue)
+				if overdue == 0 || overdue == len(all) || len(months) < 6 {
+					t.Errorf("%d of %d gaps overdue over %d months; want some overdue and some not, over months", overdue, len(all), len(months))
+				}
+			})
+
+			t.Run("owner set by a tag only where the labels say so", func(t *testing.T) {
+				p, err := db.Identities(ctx, steward.IdentityFilter{Kind: steward.KindAPIKey, ListOptions: steward.ListOptions{Limit: 500}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				bySource := map[steward.OwnerSource]int{}
+				for _, iv := range p.Items {
+					bySource[iv.OwnerSource]++
+					if iv.OwnerSource != steward.OwnerFromTag {
+						continue
+					}
+					if iv.Labels["team"] != iv.TeamName {
+						t.Errorf("identity %d: owner from a tag, but its team label %q is not its team %q", iv.ID, iv.Labels["team"], iv.TeamName)
+					}
+					if iv.OwnerID != nil {
+						owner, err := db.Person(ctx, *iv.OwnerID)
+						if err != nil {
+							t.Fatal(err)
+						}
+						if iv.Labels["owner"] != owner.Email {
+							t.Errorf("identity %d: owner from a tag, but its owner label %q is not its owner %s", iv.ID, iv.Labels["owner"], owner.Email)
+						}
+					}
+				}
+				if bySource[steward.OwnerFromTag] == 0 || bySource[steward.OwnerExplicit] == 0 || bySource[steward.OwnerNone] == 0 {
+					t.Errorf("owner sources %v; want tags, explicit assignments and none", bySource)
+				}
+			})
+
+			t.Run("the store decides the same from the tags", func(t *testing.T) {
+				// The identities a tag decided name the tag, and their
+				// store keeps it: re-resolving every owner (a rules change
+				// that matches nothing) changes none, where it would drop
+				// every owner a tag decided if the tags were lost.
+				p, err := db.Identities(ctx, steward.IdentityFilter{Kind: steward.KindAPIKey, ListOptions: steward.ListOptions{Limit: 500}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, iv := range p.Items {
+					if iv.OwnerSource == steward.OwnerFromTag && iv.OwnerReason.OwnerTag == "" && iv.OwnerReason.TeamTag == "" {
+						t.Errorf("identity %d: owner from a tag, but its reason %+v names none", iv.ID, iv.OwnerReason)
+					}
+				}
+				res, err := db.ApplyOwnershipRules(ctx, []steward.OwnershipRule{{Name: "nothing", Match: steward.RuleMatch{Names: []string{"no-such-identity-*"}}, Team: "leadership"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if res.OwnersChanged != 0 || res.GapsOpened != 0 || res.GapsClosed != 0 {
+					t.Errorf("re-resolving the demo's owners changed %d owners, opened %d gaps and closed %d; want none", res.OwnersChanged, res.GapsOpened, res.GapsClosed)
+				}
+			})
+
 			t.Run("seeding twice conflicts", func(t *testing.T) {
 				_, err := Seed(ctx, db, Config{People: 10, NHI: 10})
 				if steward.ErrorCode(err) != steward.ECONFLICT {

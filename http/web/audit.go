@@ -197,8 +197,8 @@ func (n *objectNames) labelled(typ string, id int64) (string, error) {
 }
 
 // eventRow builds one line of the audit table: the object linked to its
-// page where it has one (an identity, or what a person, team or system
-// owns in the inventory), to the identity a credential, grant or task
+// page where it has one (an identity, a person, a team or a system, which
+// say what else they own), to the identity a credential, grant or task
 // belongs to, and otherwise to the object's own history here.
 func (s *server) eventRow(e steward.Event, names *objectNames) (eventRow, error) {
 	row := eventRow{Seq: e.Seq, Time: s.timeText(&e.Time, "unknown"), Actor: e.Actor, Action: string(e.Action),
@@ -222,18 +222,21 @@ func (s *server) eventRow(e steward.Event, names *objectNames) (eventRow, error)
 		if row.Object, err = names.labelled(e.ObjectType, id); err != nil {
 			return row, err
 		}
-	case steward.ObjectPerson:
-		row.ObjectURL = "/inventory?owner=" + e.ObjectID
-		if row.Object, err = names.labelled(e.ObjectType, id); err != nil {
+	case steward.ObjectPerson, steward.ObjectTeam, steward.ObjectSystem:
+		// One Steward no longer has keeps the link to its history here.
+		name, err := names.name(e.ObjectType, id)
+		if err != nil {
 			return row, err
 		}
-	case steward.ObjectTeam:
-		row.ObjectURL = "/inventory?team=" + e.ObjectID
-		if row.Object, err = names.labelled(e.ObjectType, id); err != nil {
-			return row, err
+		switch {
+		case name == "":
+		case e.ObjectType == steward.ObjectPerson:
+			row.ObjectURL = personURL(id)
+		case e.ObjectType == steward.ObjectTeam:
+			row.ObjectURL = teamURL(name)
+		default:
+			row.ObjectURL = systemURL(name)
 		}
-	case steward.ObjectSystem:
-		row.ObjectURL = "/inventory?system=" + e.ObjectID
 		if row.Object, err = names.labelled(e.ObjectType, id); err != nil {
 			return row, err
 		}

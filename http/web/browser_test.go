@@ -130,18 +130,18 @@ func TestBrowserJourney(t *testing.T) {
 	if got := location(); got != "/ownership" {
 		t.Errorf("ownership is at %q", got)
 	}
-	if got := text("#team-3"); !strings.Contains(got, "ledger-export-bot") || !strings.Contains(got, "Assign to Ada Lovelace") {
+	if got := text("#team-ledger"); !strings.Contains(got, "ledger-export-bot") || !strings.Contains(got, "Assign to Ada Lovelace") {
 		t.Fatalf("ledger group = %q, want ledger-export-bot with a one-click assign", got)
 	}
 	shot(t, ctx, "ownership.png")
-	submit("assign to Ada", `#team-3 form.assign button[type=submit]`)
+	submit("assign to Ada", `#team-ledger form.assign button[type=submit]`)
 	if got := location(); got != "/ownership" {
 		t.Errorf("after assigning the browser is at %q, want the same ownership view", got)
 	}
 	if got := text("#flash"); !strings.Contains(got, "Assigned ledger-export-bot to Ada Lovelace") {
 		t.Errorf("flash = %q", got)
 	}
-	gone, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#team-3') === null && !document.querySelector('#gaps').innerText.includes('ledger-export-bot')`))
+	gone, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#team-ledger') === null && !document.querySelector('#gaps').innerText.includes('ledger-export-bot')`))
 	if err != nil || !gone {
 		t.Errorf("ledger-export-bot is still listed (err %v)", err)
 	}
@@ -154,6 +154,12 @@ func TestBrowserJourney(t *testing.T) {
 // newBrowser starts a headless Chromium with its own profile directory and
 // returns a tab context that ends with the test.
 func newBrowser(t *testing.T) context.Context {
+	t.Helper()
+	return newBrowserSized(t, 1366, 900)
+}
+
+// newBrowserSized is newBrowser with a window of width × height pixels.
+func newBrowserSized(t *testing.T, width, height int) context.Context {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "steward-chromium-")
 	if err != nil {
@@ -179,7 +185,7 @@ func newBrowser(t *testing.T) context.Context {
 		// fail and slow the browser down.
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.UserDataDir(dir),
-		chromedp.WindowSize(1366, 900),
+		chromedp.WindowSize(width, height),
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
@@ -267,8 +273,9 @@ func TestBrowserAudit(t *testing.T) {
 	}
 
 	// Assign ledger-export-bot's owner on its page; the log shows why.
-	run("open the identity", chromedp.Navigate(ts.URL+"/identities/4"), chromedp.WaitVisible(chromedp.ID("owner-form")),
-		chromedp.SetValue(chromedp.ID("owner-id"), "3"), chromedp.SetValue(chromedp.ID("team-id"), ""))
+	run("open the identity", chromedp.Navigate(ts.URL+"/identities/4"), chromedp.WaitVisible(chromedp.ID("owner-form")))
+	run("name the owner", chromedp.SetValue(chromedp.ID("owner-name"), "grace@example.test"))
+	run("empty the team", chromedp.Clear(chromedp.ID("team-name")))
 	submit("set the owner", `#owner-form button[type=submit]`)
 	if got := text("#owner-source"); got != "owner: set by hand; team: the owner's team" {
 		t.Errorf("why this owner = %q", got)
@@ -306,5 +313,177 @@ func TestBrowserAudit(t *testing.T) {
 	run("bad since", chromedp.Navigate(ts.URL+"/audit?since=last+tuesday"), chromedp.WaitVisible(chromedp.ID("filter-error")))
 	if got := text("#filter-error"); !strings.Contains(got, "not a time") {
 		t.Errorf("filter error = %q", got)
+	}
+}
+
+// TestTablesFitALaptop opens every page of a demo organisation in Chromium
+// at 1366×768, a common laptop screen, and checks that no table is wider
+// than its box: nothing is cut off or needs a sideways scroll. The demo's
+// names are the real test: long service-account and secret names.
+func TestTablesFitALaptop(t *testing.T) {
+	t.Parallel()
+	_, err := os.Stat(chromiumPath)
+	testenv.Require(t, "chromium", err == nil, chromiumPath+" not found: apt-get install chromium")
+
+	f := MustDemoFixture(t)
+	ts := httptest.NewServer(f.Handler)
+	defer ts.Close()
+	ctx := newBrowserSized(t, 1366, 768)
+	signIn(t, ctx, ts.URL, f.Token)
+
+	for _, p := range f.Pages(t) {
+		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Navigate(ts.URL+p))); err != nil {
+			t.Fatalf("open %s: %v", p, err)
+		}
+		over, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`(() => {
+			const out = [];
+			const doc = document.documentElement;
+			if (doc.scrollWidth > doc.clientWidth) out.push("page " + doc.scrollWidth + " > " + doc.clientWidth);
+			document.querySelectorAll(".table-wrap").forEach((w, i) => {
+				if (w.scrollWidth > w.clientWidth) out.push((w.querySelector("table") || {}).id + "#" + i + " " + w.scrollWidth + " > " + w.clientWidth);
+			});
+			return out;
+		})()`))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if len(over) > 0 {
+			t.Errorf("%s overflows at 1366 px: %v", p, over)
+		}
+		shot(t, ctx, "fit"+strings.NewReplacer("/", "_", "?", "_", "=", "_", "&", "_", "%", "_").Replace(p)+".png")
+	}
+}
+
+// signIn pastes token into the sign-in form and waits for the page after it.
+func signIn(t *testing.T, ctx context.Context, base, token string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/signin"), chromedp.WaitVisible(chromedp.ID("token")),
+		chromedp.SendKeys(chromedp.ID("token"), token)); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(`form[action="/signin"] button[type=submit]`)))); err != nil {
+		t.Fatalf("sign in: %v", err)
+	}
+}
+
+// TestBrowserFindByName walks the by-name journeys in Chromium: find a
+// person by typing part of a name and choosing from the type-ahead, see
+// what they own and its gaps, open their team and see its open gaps, then
+// hand an identity to someone found by name in the owner field.
+func TestBrowserFindByName(t *testing.T) {
+	t.Parallel()
+	_, err := os.Stat(chromiumPath)
+	testenv.Require(t, "chromium", err == nil, chromiumPath+" not found: apt-get install chromium")
+
+	f := MustFixture(t)
+	ts := httptest.NewServer(f.Handler)
+	defer ts.Close()
+	ctx := newBrowser(t)
+	signIn(t, ctx, ts.URL, f.Token)
+
+	text := func(sel string) string {
+		t.Helper()
+		s, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS(sel)))
+		if err != nil {
+			t.Fatalf("read %s: %v", sel, err)
+		}
+		return s
+	}
+	location := func() string {
+		t.Helper()
+		u, err := chromedp.Run(ctx, chromedp.Location())
+		if err != nil {
+			t.Fatalf("location: %v", err)
+		}
+		return strings.TrimPrefix(u, ts.URL)
+	}
+	load := func(step string, action chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.WaitEvent(page.LoadEventFired, nil, action)); err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+	}
+	// typeAhead types into the field and waits until the server's
+	// suggestions fill its list with one whose value is want; it returns
+	// the labels offered.
+	typeAhead := func(field, typed, want string) string {
+		t.Helper()
+		list := `#` + field + `-list option[value="` + want + `"]`
+		if field == "owner-name" {
+			list = `#owner-list option[value="` + want + `"]`
+		}
+		// picker.js marks the field once the server's answer is in its
+		// list: what is listed then came from the server, not the page.
+		if err := chromedp.Do(ctx, chromedp.Focus(chromedp.ID(field)), chromedp.SendKeys(chromedp.ID(field), typed),
+			chromedp.WaitReady(chromedp.CSS(`#`+field+`[data-suggested]`)), chromedp.WaitReady(chromedp.CSS(list))); err != nil {
+			t.Fatalf("type %q in #%s and wait for %s: %v", typed, field, want, err)
+		}
+		labels, err := chromedp.Run(ctx, chromedp.Evaluate[string](`[...document.querySelector("#`+field+`").list.options].map(o => o.value + " " + o.label).join("; ")`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return labels
+	}
+	// choose does what choosing an option of a datalist does: the field
+	// takes the option's value. (Headless Chromium draws no popup to
+	// click.)
+	choose := func(field, value string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID(field), value)); err != nil {
+			t.Fatalf("choose %s in #%s: %v", value, field, err)
+		}
+	}
+
+	// People, from the navigation; "lov" finds Ada Lovelace.
+	load("open people", chromedp.Click(chromedp.CSS(`nav.side a[href="/people"]`)))
+	if got := typeAhead("f-q", "lov", "ada@example.test"); !strings.Contains(got, "Ada Lovelace · payments-platform") {
+		t.Errorf("suggestions for lov = %q", got)
+	}
+	choose("f-q", "ada@example.test")
+	load("find Ada", chromedp.Submit(chromedp.ID("f-q")))
+	if got := location(); got != "/people/1" {
+		t.Fatalf("choosing Ada leads to %q, want her page", got)
+	}
+	shot(t, ctx, "person.png")
+
+	// What she owns, and the gap among it: the fillers' team has nobody.
+	if got := text("#owns"); !strings.Contains(got, "payments-api-deployer") || !strings.Contains(got, "batch-worker-001") || !strings.Contains(got, "team inactive") {
+		t.Errorf("what Ada owns = %q", got)
+	}
+	if got := text("#owns-section p.help"); !strings.Contains(got, "Open gaps among them: team inactive") {
+		t.Errorf("owns summary = %q", got)
+	}
+
+	// Her team, and its open gap: the departed Charles's key, one click
+	// from going to her.
+	load("open her team", chromedp.Click(chromedp.CSS(`#who a[href="/teams/payments-platform"]`)))
+	if got := location(); got != "/teams/payments-platform" {
+		t.Fatalf("team link leads to %q", got)
+	}
+	if got := text("#team-gaps"); !strings.Contains(got, "legacy-batch-key") || !strings.Contains(got, "owner departed") || !strings.Contains(got, "Assign to Ada Lovelace") {
+		t.Errorf("team gaps = %q", got)
+	}
+	shot(t, ctx, "team.png")
+	load("all the team's gaps", chromedp.Click(chromedp.ID("all-gaps")))
+	if got := location(); got != "/ownership?team=payments-platform" {
+		t.Errorf("all gaps lead to %q", got)
+	}
+	if got := text("#gaps"); !strings.Contains(got, "legacy-batch-key") {
+		t.Errorf("ownership by team = %q", got)
+	}
+
+	// Hand ledger's unowned bot to Grace, found by typing in the owner
+	// field.
+	load("open the bot", chromedp.Navigate(ts.URL+"/identities/4"))
+	if got := typeAhead("owner-name", "hop", "grace@example.test"); !strings.Contains(got, "Grace Hopper · ledger") {
+		t.Errorf("owner suggestions for hop = %q", got)
+	}
+	choose("owner-name", "grace@example.test")
+	load("set the owner", chromedp.Click(chromedp.CSS(`#owner-form button[type=submit]`)))
+	if got := text("#flash"); !strings.Contains(got, "Assigned ledger-export-bot to Grace Hopper, team ledger.") {
+		t.Errorf("flash = %q", got)
+	}
+	if got := text("#owner"); !strings.Contains(got, "Grace Hopper") {
+		t.Errorf("owner = %q", got)
 	}
 }

@@ -222,7 +222,7 @@ func (f *fixture) MustSignInWith(tb testing.TB, token string) string {
 }
 
 var (
-	rowLinkRE  = regexp.MustCompile(`<td><a href="/identities/(\d+)">`)
+	rowLinkRE  = regexp.MustCompile(`<td class="name"><a href="/identities/(\d+)">`)
 	nextLinkRE = regexp.MustCompile(`<a href="([^"]+)" rel="next">Next page</a>`)
 )
 
@@ -280,7 +280,7 @@ func (f *fixture) MustIdentity(tb testing.TB, id int64) *steward.IdentityView {
 	return iv
 }
 
-var taskRE = regexp.MustCompile(`<tr(?: class="row-overdue")? data-task="(\d+)">\s*<td><a href="/identities/(\d+)">`)
+var taskRE = regexp.MustCompile(`<tr(?: class="row-overdue")? data-task="(\d+)">\s*<td class="name"><a href="/identities/(\d+)">`)
 
 // gapRows returns the identity ids of the ownership table's rows, in order.
 func gapRows(body string) []string {

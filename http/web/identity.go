@@ -29,8 +29,8 @@ type credentialRow struct {
 	Created     timeText
 	LastRotated timeText
 	LastUsed    timeText
-	AgeDays     int64
-	AgeKnown    bool // neither its creation nor a rotation is known
+	Age         string // "45 days", "1 year 2 months"
+	AgeKnown    bool   // false when neither its creation nor a rotation is known
 	Stale       bool
 	Expires     timeText
 	Expired     bool
@@ -41,6 +41,7 @@ type credentialRow struct {
 type grantRow struct {
 	Entitlement string
 	System      string
+	SystemURL   string
 	Type        string
 	Privileged  bool
 	Granted     timeText
@@ -89,27 +90,27 @@ type identityPage struct {
 	FirstGrants   string
 
 	// Ownership panel.
-	SelfURL     string
-	OwnerSource string // in words
-	Attested    timeText
-	AttestedBy  string
-	OpenGaps    []gapBadge
-	PersonQuery string
-	PeopleHint  string
-	People      []option
-	Teams       []option
-	Form        ownerForm
+	SelfURL       string
+	OwnerSource   string // in words
+	Attested      timeText
+	AttestedBy    string
+	AttestedByURL string
+	OpenGaps      []gapBadge
+	LikelyOwners  []suggestion // the owner field's list before anything is typed
+	PeopleHint    string
+	Form          ownerForm
+	AttestAs      string // the owner's external id: only they may attest
 }
 
 // ownerForm is what the owner and attest forms send, kept to show back
-// beside the reason when they are refused.
+// beside the reason when they are refused. People and teams are named as a
+// person types them: an email, an external id or a name; a team's name.
 type ownerForm struct {
-	Error        string
-	OwnerID      string
-	TeamID       string
-	AttestPerson string
-	AttestNote   string
-	Attesting    bool // the error belongs to the attest form
+	Error      string
+	Owner      string
+	Team       string
+	AttestNote string
+	Attesting  bool // the error belongs to the attest form
 }
 
 // gapBadge is one open ownership gap as a badge linking to its work list.
@@ -176,7 +177,7 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 		pageBase:    s.base(r, iv.Name, "/inventory"),
 		Identity:    *iv,
 		Kind:        label(iv.Kind),
-		SystemURL:   "/inventory?system=" + strconv.FormatInt(iv.SystemID, 10),
+		SystemURL:   systemURL(iv.SystemName),
 		Criticality: string(iv.Criticality),
 		Owner:       iv.OwnerName,
 		Unowned:     iv.OwnerID == nil,
@@ -197,7 +198,7 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 		p.OwnerSource = string(iv.OwnerSource)
 	}
 	if iv.OwnerID != nil {
-		p.OwnerURL = "/inventory?owner=" + strconv.FormatInt(*iv.OwnerID, 10)
+		p.OwnerURL = personURL(*iv.OwnerID)
 		p.OwnerStatus = string(iv.OwnerStatus)
 		p.OwnerDeparted = iv.OwnerStatus == steward.PersonDeparted
 		// The email is how a reader reaches the owner; a missing person row
@@ -212,13 +213,10 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 			return
 		}
 	}
-	if iv.TeamID != nil {
-		p.TeamURL = "/inventory?team=" + strconv.FormatInt(*iv.TeamID, 10)
+	if iv.TeamName != "" {
+		p.TeamURL = teamURL(iv.TeamName)
 	}
-	if err := s.ownershipPanel(r, iv, &p); steward.IsCode(err, steward.EINVALID) && p.Form.Error == "" {
-		// Only the person search can be invalid here: say why beside it.
-		status, p.Form.Error = http.StatusBadRequest, steward.ErrorMessage(err)
-	} else if err != nil && !steward.IsCode(err, steward.EINVALID) {
+	if err := s.ownershipPanel(r, iv, &p); err != nil {
 		s.renderError(w, r, err, 0, "", "")
 		return
 	}
@@ -236,7 +234,7 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 			Created:     s.timeText(c.CreatedAt, "unknown"),
 			LastRotated: s.timeText(c.LastRotatedAt, "never"),
 			LastUsed:    s.timeText(c.LastUsedAt, "never"),
-			AgeDays:     int64(age / (24 * time.Hour)),
+			Age:         steward.HumanAge(now.Add(-age), now),
 			AgeKnown:    known,
 			Stale:       known && !disabled && age > staleCredentialAge,
 			Expires:     s.timeText(c.ExpiresAt, "no expiry"),
@@ -259,25 +257,7 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 
 	systems := map[int64]string{iv.SystemID: iv.SystemName}
 	for _, g := range grants.Items {
-		name, ok := systems[g.SystemID]
-		if !ok {
-			if sys, err := s.store.System(ctx, g.SystemID); err == nil {
-				name = sys.Name
-			} else {
-				name = "system " + strconv.FormatInt(g.SystemID, 10)
-			}
-			systems[g.SystemID] = name
-		}
-		p.Grants = append(p.Grants, grantRow{
-			Entitlement: g.EntitlementName,
-			System:      name,
-			Type:        label(g.Type),
-			Privileged:  g.Privileged,
-			Granted:     s.timeText(&g.GrantedAt, "unknown"),
-			Expires:     s.timeText(g.ExpiresAt, "no expiry"),
-			Expired:     g.ExpiresAt != nil && !g.ExpiresAt.After(now),
-			Via:         g.GrantedVia,
-		})
+		p.Grants = append(p.Grants, s.grantRow(ctx, g, systems))
 	}
 	if grants.Next != "" {
 		p.MoreGrantsURL = self + "?grants_after=" + url.QueryEscape(grants.Next)
@@ -293,17 +273,27 @@ func shortFingerprint(f string) string {
 	return f
 }
 
-// peopleChoices bounds the owner select. A team rarely has more active
-// members; anyone else is one search away.
+// peopleChoices bounds the likely owners offered before anything is typed.
+// A team rarely has more active members; anyone else is found by name.
 const peopleChoices = 50
 
 // ownershipPanel fills the identity page's ownership section: where the
-// owner came from, the last attestation, the open gaps, and for admins the
-// choices of the owner and attest forms.
+// owner came from, the last attestation, the open gaps, and for admins what
+// the owner and attest forms start with.
 func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *identityPage) error {
 	ctx := r.Context()
+	var owner *steward.Person
+	if iv.OwnerID != nil {
+		o, err := s.store.Person(ctx, *iv.OwnerID)
+		if err == nil {
+			owner = o
+		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+			return err
+		}
+	}
 	if iv.AttestedBy != nil {
 		p.AttestedBy = "person " + strconv.FormatInt(*iv.AttestedBy, 10)
+		p.AttestedByURL = personURL(*iv.AttestedBy)
 		if person, err := s.store.Person(ctx, *iv.AttestedBy); err == nil {
 			p.AttestedBy = person.Name
 		} else if !steward.IsCode(err, steward.ENOTFOUND) {
@@ -318,106 +308,50 @@ func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *id
 		return nil // viewers see no forms
 	}
 
-	// A refused owner form shows what was chosen; otherwise the current
-	// owner and team are selected.
-	owner, team := "", ""
-	if iv.OwnerID != nil {
-		owner = strconv.FormatInt(*iv.OwnerID, 10)
+	// A refused owner form shows what was typed; otherwise the current
+	// owner and team. A team that came from the owner is left empty, which
+	// the field says means the owner's team, so that setting the form again
+	// keeps it following the owner.
+	if p.Form.Error == "" || p.Form.Attesting {
+		p.Form.Owner, p.Form.Team = "", iv.TeamName
+		if iv.OwnerReason.TeamBy == steward.BasisOwnerTeam {
+			p.Form.Team = ""
+		}
+		if owner != nil {
+			p.Form.Owner = personKey(owner)
+		}
 	}
-	// A team that came from the owner shows as "the owner's team", so that
-	// setting the form again keeps it following the owner.
-	if iv.TeamID != nil && iv.OwnerReason.TeamBy != steward.BasisOwnerTeam {
-		team = strconv.FormatInt(*iv.TeamID, 10)
+	if owner != nil {
+		p.AttestAs = owner.ExternalID
 	}
-	if p.Form.Error != "" && !p.Form.Attesting {
-		owner, team = p.Form.OwnerID, p.Form.TeamID
-	}
-	if p.Form.AttestPerson == "" && iv.OwnerID != nil {
-		p.Form.AttestPerson = strconv.FormatInt(*iv.OwnerID, 10)
-	}
-	teams, err := s.allTeams(ctx)
-	if err != nil {
-		return err
-	}
-	// An owner without a team named gets their own team.
-	p.Teams = teamOptions(teams, team, option{Value: "", Label: "the owner's team"})
-	p.PersonQuery = strings.TrimSpace(r.URL.Query().Get("person_q"))
-	p.People, p.PeopleHint, err = s.personChoices(ctx, iv, p.PersonQuery, owner)
+	p.LikelyOwners, p.PeopleHint, err = s.likelyOwners(ctx, iv, owner)
 	return err
 }
 
-// personChoices returns the choices of the owner select and a line that
-// says what they are. Without a search they are the likely owners: the
-// current one, the team's manager and its active members. A search matches
-// active people by name, email or external id, or one person by id.
-func (s *server) personChoices(ctx context.Context, iv *steward.IdentityView, q, current string) ([]option, string, error) {
-	opts := []option{{Value: "", Label: "nobody"}}
+// likelyOwners returns the people the owner field lists before anything is
+// typed, and a line that says who they are: the current owner, the team's
+// manager and its active members.
+func (s *server) likelyOwners(ctx context.Context, iv *steward.IdentityView, owner *steward.Person) ([]suggestion, string, error) {
+	var people []steward.Person
 	seen := map[int64]bool{}
 	add := func(p *steward.Person) {
-		if seen[p.ID] {
-			return
-		}
-		seen[p.ID] = true
-		l := p.Name
-		if p.Email != "" {
-			l += " <" + p.Email + ">"
-		}
-		if p.Status == steward.PersonDeparted {
-			l += " — departed"
-		}
-		opts = append(opts, option{Value: strconv.FormatInt(p.ID, 10), Label: l})
-	}
-	// addID adds a person by id, skipping one that does not exist.
-	addID := func(id int64) error {
-		p, err := s.store.Person(ctx, id)
-		if err == nil {
-			add(p)
-		} else if !steward.IsCode(err, steward.ENOTFOUND) {
-			return err
-		}
-		return nil
-	}
-	if iv.OwnerID != nil {
-		if err := addID(*iv.OwnerID); err != nil {
-			return nil, "", err
+		if p != nil && !seen[p.ID] {
+			seen[p.ID] = true
+			people = append(people, *p)
 		}
 	}
-	var hint string
-	switch {
-	case q != "":
-		matches := 0
-		if n, err := strconv.ParseInt(q, 10, 64); err == nil && n > 0 {
-			before := len(seen)
-			if err := addID(n); err != nil {
-				return nil, "", err
-			}
-			if len(seen) > before || iv.OwnerID != nil && *iv.OwnerID == n {
-				matches++
-			}
-		}
-		page, err := s.store.People(ctx, steward.PersonFilter{Query: q, Status: steward.PersonActive, ListOptions: steward.ListOptions{Limit: peopleChoices}})
-		if err != nil {
-			return nil, "", err
-		}
-		for i := range page.Items {
-			add(&page.Items[i])
-		}
-		matches += len(page.Items)
-		switch {
-		case page.Next != "":
-			hint = "The first " + strconv.Itoa(peopleChoices) + " active people matching “" + q + "”; search more precisely to see others."
-		case matches == 0:
-			hint = "No active person matches “" + q + "”. Search by name, email, external id or person id."
-		default:
-			hint = "Active people matching “" + q + "”."
-		}
-	case iv.TeamID != nil:
+	add(owner)
+	hint := "Type part of a name, email or external id to find anyone."
+	if iv.TeamID != nil {
 		team, err := s.store.Team(ctx, *iv.TeamID)
 		if err != nil && !steward.IsCode(err, steward.ENOTFOUND) {
 			return nil, "", err
 		}
 		if team != nil && team.ManagerID != nil {
-			if err := addID(*team.ManagerID); err != nil {
+			m, err := s.store.Person(ctx, *team.ManagerID)
+			if err == nil {
+				add(m)
+			} else if !steward.IsCode(err, steward.ENOTFOUND) {
 				return nil, "", err
 			}
 		}
@@ -428,19 +362,17 @@ func (s *server) personChoices(ctx context.Context, iv *steward.IdentityView, q,
 		for i := range page.Items {
 			add(&page.Items[i])
 		}
-		hint = "Listed: the current owner, the team's manager and its active members. Find a person to choose anyone else."
-	default:
-		hint = "The identity has no team to suggest people from. Find a person by name, email or id."
+		hint = "The list starts with the current owner, the team's manager and its active members; type part of a name, email or login to find anyone else."
 	}
-	found := false
-	for i := range opts {
-		opts[i].Selected = opts[i].Value == current
-		found = found || opts[i].Selected
+	teams, err := s.teamNames(ctx, people)
+	if err != nil {
+		return nil, "", err
 	}
-	if !found {
-		opts = append(opts, option{Value: current, Label: "person " + current, Selected: true})
+	out := make([]suggestion, 0, len(people))
+	for i := range people {
+		out = append(out, suggestion{Value: personKey(&people[i]), Label: personLabel(&people[i], teams)})
 	}
-	return opts, hint, nil
+	return out, hint, nil
 }
 
 // openGaps returns the identity's open ownership gaps from the gap tasks,

@@ -63,8 +63,8 @@ func (q inventoryQuery) at(path, after string) string {
 
 // Filter converts q to a store filter, or returns EINVALID naming the first
 // bad field in words a person can act on. The system, team and owner are
-// names (an owner by e-mail address or external id) or ids.
-func (q inventoryQuery) Filter(ctx context.Context, names steward.Names) (steward.IdentityFilter, error) {
+// names, which resolveNames turns into the filter's ids.
+func (q inventoryQuery) Filter() (steward.IdentityFilter, error) {
 	f := steward.IdentityFilter{
 		Query:       q.Q,
 		Kind:        steward.IdentityKind(q.Kind),
@@ -76,13 +76,7 @@ func (q inventoryQuery) Filter(ctx context.Context, names steward.Names) (stewar
 		ListOptions: steward.ListOptions{After: q.After},
 	}
 	var err error
-	if f.SystemID, err = ref(ctx, names, q.System, steward.FindSystem, func(s *steward.System) int64 { return s.ID }); err != nil {
-		return f, err
-	} else if f.TeamID, err = ref(ctx, names, q.Team, steward.FindTeam, func(t *steward.Team) int64 { return t.ID }); err != nil {
-		return f, err
-	} else if f.OwnerID, err = ref(ctx, names, q.Owner, steward.FindPerson, func(p *steward.Person) int64 { return p.ID }); err != nil {
-		return f, err
-	} else if f.CredentialOlderThan, err = days("credential age", q.CredOlder); err != nil {
+	if f.CredentialOlderThan, err = days("credential age", q.CredOlder); err != nil {
 		return f, err
 	} else if f.UnusedFor, err = days("unused for", q.Unused); err != nil {
 		return f, err
@@ -99,31 +93,33 @@ func (q inventoryQuery) Filter(ctx context.Context, names steward.Names) (stewar
 	return f, nil
 }
 
-// positiveID parses an optional id field; "" means no filter.
-func positiveID(field, v string) (int64, error) {
-	if v == "" {
-		return 0, nil
+// resolveNames sets f's system, team and owner from the names q has, and
+// returns the system (nil for none). It returns EINVALID for a name that
+// names nothing, or several people.
+func (s *server) resolveNames(ctx context.Context, q inventoryQuery, f *steward.IdentityFilter) (*steward.System, error) {
+	var sys *steward.System
+	if q.System != "" {
+		var err error
+		if sys, err = s.findSystem(ctx, "System", q.System); err != nil {
+			return nil, err
+		}
+		f.SystemID = sys.ID
 	}
-	n, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || n <= 0 {
-		return 0, steward.Errorf(steward.EINVALID, "%s %q must be a positive whole number (an id).", field, v)
+	if q.Team != "" {
+		t, err := s.findTeam(ctx, "Team", q.Team)
+		if err != nil {
+			return nil, err
+		}
+		f.TeamID = t.ID
 	}
-	return n, nil
-}
-
-// ref finds what an optional name-or-id field names; "" means no filter,
-// and a name that names nothing is the field's error.
-func ref[T any](ctx context.Context, names steward.Names, v string, find func(context.Context, steward.Names, string) (*T, error), id func(*T) int64) (int64, error) {
-	if v == "" {
-		return 0, nil
+	if q.Owner != "" {
+		p, err := s.findPerson(ctx, "Owner", q.Owner)
+		if err != nil {
+			return nil, err
+		}
+		f.OwnerID = p.ID
 	}
-	x, err := find(ctx, names, v)
-	if steward.IsCode(err, steward.ENOTFOUND) {
-		return 0, steward.Errorf(steward.EINVALID, "%s", steward.ErrorMessage(err))
-	} else if err != nil {
-		return 0, err
-	}
-	return id(x), nil
+	return sys, nil
 }
 
 // days parses an optional number of days; "" means no filter.
@@ -170,8 +166,7 @@ type inventoryPage struct {
 	Environments []option
 	Statuses     []option
 	Gaps         []option
-	Systems      []option
-	Teams        []option
+	Systems      []suggestion // every system, for the system field's list
 	Error        string
 	Rows         []identityRow
 	Searched     bool        // the store was asked; false when the filter was bad
@@ -262,25 +257,19 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var err error
-	if p.Systems, err = s.systemOptions(r, q.System); err != nil {
+	if p.Systems, err = s.systemChoices(r.Context()); err != nil {
 		s.renderError(w, r, err, 0, "", "")
 		return
 	}
-	teams, err := s.allTeams(r.Context())
-	if err != nil {
-		s.renderError(w, r, err, 0, "", "")
-		return
-	}
-	p.Teams = teamOptions(teams, q.Team, option{Value: "", Label: "any"})
 
 	status := http.StatusOK
-	f, err := q.Filter(r.Context(), s.store)
-	if f.SystemID != 0 {
-		var serr error
-		if p.Sync, serr = s.systemSync(r.Context(), strconv.FormatInt(f.SystemID, 10), p.Systems); serr != nil {
-			s.renderError(w, r, serr, 0, "", "")
-			return
-		}
+	f, err := q.Filter()
+	var sys *steward.System
+	if err == nil {
+		sys, err = s.resolveNames(r.Context(), q, &f)
+	}
+	if err == nil && sys != nil {
+		p.Sync, err = s.systemSync(r.Context(), sys)
 	}
 	var page *steward.Page[steward.IdentityView]
 	var total *steward.Count
@@ -344,7 +333,10 @@ func (s *server) teamInactive(ctx context.Context, f steward.IdentityFilter, ite
 // inventory page with its reason instead.
 func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) {
 	q := readInventoryQuery(r.URL.Query())
-	f, err := q.Filter(r.Context(), s.store)
+	f, err := q.Filter()
+	if err == nil {
+		_, err = s.resolveNames(r.Context(), q, &f)
+	}
 	if err == nil {
 		out := &lazyCSV{w: w}
 		var n int
@@ -425,8 +417,7 @@ func (s *server) pageGaps(ctx context.Context, f steward.IdentityFilter, g stewa
 }
 
 // identityRow builds a table line. The system, owner and team cells link to
-// the inventory narrowed to them, keeping the other filters, so that "what
-// else does this person own?" is one click.
+// their pages, which say who or what they are and what else they own.
 func (s *server) identityRow(q inventoryQuery, iv steward.IdentityView) identityRow {
 	row := identityRow{
 		ID:          iv.ID,
@@ -446,61 +437,41 @@ func (s *server) identityRow(q inventoryQuery, iv steward.IdentityView) identity
 		age := s.clock.Now().Sub(*iv.OldestCredentialAt)
 		row.CredentialAge, row.CredentialAt, row.Stale = steward.HumanAge(*iv.OldestCredentialAt, s.clock.Now()), s.timeText(iv.OldestCredentialAt, ""), age > staleCredentialAge
 	}
-	narrow := func(set func(*inventoryQuery)) string {
-		n := q
-		set(&n)
-		return n.URL("")
-	}
-	if row.System == "" {
-		row.System = "system " + strconv.FormatInt(iv.SystemID, 10)
-	}
-	row.SystemURL = narrow(func(n *inventoryQuery) { n.System = strconv.FormatInt(iv.SystemID, 10) })
+	row.SystemURL = systemURL(iv.SystemName)
 	if iv.OwnerID != nil {
 		row.OwnerDeparted = iv.OwnerStatus == steward.PersonDeparted
-		row.OwnerURL = narrow(func(n *inventoryQuery) { n.Owner = strconv.FormatInt(*iv.OwnerID, 10) })
-		if row.Owner == "" {
-			row.Owner = "person " + strconv.FormatInt(*iv.OwnerID, 10)
-		}
+		row.OwnerURL = personURL(*iv.OwnerID)
 	}
-	if iv.TeamID != nil {
-		row.TeamURL = narrow(func(n *inventoryQuery) { n.Team = strconv.FormatInt(*iv.TeamID, 10) })
-		if row.Team == "" {
-			row.Team = "team " + strconv.FormatInt(*iv.TeamID, 10)
-		}
+	if iv.TeamName != "" {
+		row.TeamURL = teamURL(iv.TeamName)
 	}
 	return row
 }
 
-// listAll bounds the choices of the system and team selects. It is the
-// store's page maximum; an estate with more systems than this needs a
-// search field instead of a select, which the ownership issue brings.
+// listAll bounds the systems sent with a page as the system field's
+// choices: the store's page maximum. Beyond it the type-ahead still finds
+// every system by name.
 const listAll = steward.MaxLimit
 
-func (s *server) systemOptions(r *http.Request, current string) ([]option, error) {
-	page, err := s.store.Systems(r.Context(), steward.SystemFilter{ListOptions: steward.ListOptions{Limit: listAll}})
+// systemChoices lists every system for the system field's type-ahead
+// list: systems are few enough (up to listAll) to send with the page.
+func (s *server) systemChoices(ctx context.Context) ([]suggestion, error) {
+	page, err := s.store.Systems(ctx, steward.SystemFilter{ListOptions: steward.ListOptions{Limit: listAll}})
 	if err != nil {
 		return nil, err
 	}
-	opts := []option{{Value: "", Label: "any", Selected: current == ""}}
-	found := current == ""
+	out := make([]suggestion, 0, len(page.Items))
 	for _, sys := range page.Items {
-		v := strconv.FormatInt(sys.ID, 10)
-		sel := v == current || sys.Name == current // a link may name it
-		found = found || sel
-		opts = append(opts, option{Value: v, Label: sys.Name, Selected: sel})
+		out = append(out, suggestion{Value: sys.Name, Label: label(sys.Kind)})
 	}
-	if !found {
-		// Keep an id from a link selected even when it is not in the list,
-		// so that the form shows what the page is filtered by.
-		opts = append(opts, option{Value: current, Label: "system " + current, Selected: true})
-	}
-	return opts, nil
+	return out, nil
 }
 
 // systemSync is how fresh one system's inventory is: its last sync or
 // import, and when that failed, its last success.
 type systemSync struct {
 	System      string
+	SystemURL   string
 	Never       bool // no run yet: its identities came through the API or a bulk load
 	Last        timeText
 	LastSource  string
@@ -510,19 +481,10 @@ type systemSync struct {
 	HasSuccess  bool
 }
 
-// systemSync reads the runs of the system the inventory is filtered by (id,
-// as the URL has it); nil when it is not filtered by one.
-func (s *server) systemSync(ctx context.Context, id string, systems []option) (*systemSync, error) {
-	systemID, err := strconv.ParseInt(id, 10, 64)
-	if err != nil || systemID <= 0 {
-		return nil, nil // none chosen; a bad one is the filter's to report
-	}
-	out := &systemSync{System: "system " + id}
-	for _, o := range systems {
-		if o.Value == id {
-			out.System = o.Label
-		}
-	}
+// systemSync reads the runs of one system.
+func (s *server) systemSync(ctx context.Context, sys *steward.System) (*systemSync, error) {
+	systemID := sys.ID
+	out := &systemSync{System: sys.Name, SystemURL: systemURL(sys.Name)}
 	last, err := s.store.SyncRuns(ctx, steward.SyncRunFilter{SystemID: systemID, ListOptions: steward.ListOptions{Limit: 1}})
 	if err != nil {
 		return nil, err
@@ -543,39 +505,4 @@ func (s *server) systemSync(ctx context.Context, id string, systems []option) (*
 		}
 	}
 	return out, nil
-}
-
-// allTeams returns the teams for a select, up to listAll.
-func (s *server) allTeams(ctx context.Context) ([]steward.Team, error) {
-	page, err := s.store.Teams(ctx, steward.TeamFilter{ListOptions: steward.ListOptions{Limit: listAll}})
-	if err != nil {
-		return nil, err
-	}
-	return page.Items, nil
-}
-
-// teamOptions returns the choices of a team select: the fixed head choices
-// (such as "any"), then every team, with current selected.
-func teamOptions(teams []steward.Team, current string, head ...option) []option {
-	opts := make([]option, 0, len(head)+len(teams)+1)
-	found := false
-	for _, o := range head {
-		o.Selected = o.Value == current
-		found = found || o.Selected
-		opts = append(opts, o)
-	}
-	for _, t := range teams {
-		v := strconv.FormatInt(t.ID, 10)
-		sel := v == current || t.Name == current // a link may name it
-		found = found || sel
-		// The slug, as the table and the CLI show it, so that the filter
-		// and the column read alike.
-		opts = append(opts, option{Value: v, Label: t.Name, Selected: sel})
-	}
-	if !found {
-		// Keep an id from a link selected even when it is not in the list,
-		// so that the form shows what the page is filtered by.
-		opts = append(opts, option{Value: current, Label: "team " + current, Selected: true})
-	}
-	return opts
 }

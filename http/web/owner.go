@@ -105,19 +105,6 @@ func readForm(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// optionalID parses an id form field; "" means none.
-func optionalID(field, v string) (*int64, error) {
-	v = strings.TrimSpace(v)
-	if v == "" {
-		return nil, nil
-	}
-	n, err := positiveID(field, v)
-	if err != nil {
-		return nil, err
-	}
-	return &n, nil
-}
-
 // setOwner assigns an identity's owner and team explicitly, or with
 // "clear" hands it back to ownership rules and source tags. It serves both
 // the identity page's owner form and the ownership page's one-click assign,
@@ -131,17 +118,27 @@ func (s *server) setOwner(w http.ResponseWriter, r *http.Request) {
 		s.ownerFormFailed(w, r, id, err, ownerForm{})
 		return
 	}
-	form := ownerForm{OwnerID: r.PostForm.Get("owner_id"), TeamID: r.PostForm.Get("team_id")}
+	form := ownerForm{Owner: strings.TrimSpace(r.PostForm.Get("owner")), Team: strings.TrimSpace(r.PostForm.Get("team"))}
 	var a steward.OwnerAssignment
 	clear := r.PostForm.Get("clear") != ""
 	if !clear {
-		var err error
-		if a.OwnerID, err = optionalID("owner id", form.OwnerID); err != nil {
-			s.ownerFormFailed(w, r, id, err, form)
-			return
-		} else if a.TeamID, err = optionalID("team id", form.TeamID); err != nil {
-			s.ownerFormFailed(w, r, id, err, form)
-			return
+		// An empty owner field means nobody; an empty team leaves the
+		// team to the store, which gives an owner their own team.
+		if form.Owner != "" {
+			p, err := s.findPerson(r.Context(), "Owner", form.Owner)
+			if err != nil {
+				s.ownerFormFailed(w, r, id, err, form)
+				return
+			}
+			a.OwnerID = &p.ID
+		}
+		if form.Team != "" {
+			t, err := s.findTeam(r.Context(), "Team", form.Team)
+			if err != nil {
+				s.ownerFormFailed(w, r, id, err, form)
+				return
+			}
+			a.TeamID = &t.ID
 		}
 	}
 	iv, err := s.store.SetOwner(r.Context(), id, a)
@@ -192,16 +189,32 @@ func (s *server) attest(w http.ResponseWriter, r *http.Request) {
 		s.ownerFormFailed(w, r, id, err, ownerForm{})
 		return
 	}
-	form := ownerForm{AttestPerson: strings.TrimSpace(r.PostForm.Get("person_id")), AttestNote: r.PostForm.Get("note"), Attesting: true}
-	person, err := positiveID("person id", form.AttestPerson)
-	if err == nil && person == 0 {
-		err = steward.Errorf(steward.EINVALID, "Give the id of the person who attests: the identity's owner.")
+	form := ownerForm{AttestNote: r.PostForm.Get("note"), Attesting: true}
+	who := strings.TrimSpace(r.PostForm.Get("person"))
+	if who == "" {
+		s.ownerFormFailed(w, r, id, steward.Errorf(steward.EINVALID, "Name the person who attests: the identity's owner."), form)
+		return
 	}
+	person, err := s.findPerson(r.Context(), "Attesting person", who)
 	if err != nil {
 		s.ownerFormFailed(w, r, id, err, form)
 		return
 	}
-	iv, err := s.store.Attest(r.Context(), id, steward.Attestation{PersonID: person, Note: form.AttestNote})
+	// The store refuses anyone but the owner too; the page says so by name.
+	cur, err := s.store.Identity(r.Context(), id)
+	if err != nil {
+		s.ownerFormFailed(w, r, id, err, form)
+		return
+	}
+	switch {
+	case cur.OwnerID == nil:
+		s.ownerFormFailed(w, r, id, steward.Errorf(steward.EINVALID, "%s has no owner to attest it; assign one first.", cur.Name), form)
+		return
+	case *cur.OwnerID != person.ID:
+		s.ownerFormFailed(w, r, id, steward.Errorf(steward.EINVALID, "%s is not the owner of %s; only its owner, %s, can attest it.", person.Name, cur.Name, ownerName(cur)), form)
+		return
+	}
+	iv, err := s.store.Attest(r.Context(), id, steward.Attestation{PersonID: person.ID, Note: form.AttestNote})
 	if err != nil {
 		s.ownerFormFailed(w, r, id, err, form)
 		return

@@ -10,27 +10,29 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-// noTeam is the team filter value that selects identities without a team.
-const noTeam = "none"
+// noTeam is the group key of identities without a team: no team name can
+// start with a space.
+const noTeam = " none"
 
 // ownershipQuery is the ownership page's state as the URL carries it, kept
-// as typed like the inventory's.
+// as typed like the inventory's. Team is a team's name; NoTeam ("1") asks
+// for the identities without a team instead.
 type ownershipQuery struct {
-	Gap, Team, Limit, After string
+	Gap, Team, NoTeam, Limit, After string
 }
 
 func readOwnershipQuery(v url.Values) ownershipQuery {
 	get := func(k string) string { return strings.TrimSpace(v.Get(k)) }
-	return ownershipQuery{Gap: get("gap"), Team: get("team"), Limit: get("limit"), After: get("after")}
+	return ownershipQuery{Gap: get("gap"), Team: get("team"), NoTeam: get("noteam"), Limit: get("limit"), After: get("after")}
 }
 
 // URL returns the ownership link for q on the page after cursor after.
 func (q ownershipQuery) URL(after string) string {
-	return queryURL("/ownership", [][2]string{{"gap", q.Gap}, {"team", q.Team}, {"limit", q.Limit}, {"after", after}})
+	return queryURL("/ownership", [][2]string{{"gap", q.Gap}, {"team", q.Team}, {"noteam", q.NoTeam}, {"limit", q.Limit}, {"after", after}})
 }
 
 // Filter converts q to a store filter, or returns EINVALID naming the first
-// bad field.
+// bad field. The team is a name, which the page resolves into the filter.
 func (q ownershipQuery) Filter() (steward.GapFilter, error) {
 	f := steward.GapFilter{Gap: steward.GapKind(q.Gap), ListOptions: steward.ListOptions{After: q.After}}
 	var err error
@@ -39,10 +41,13 @@ func (q ownershipQuery) Filter() (steward.GapFilter, error) {
 			return f, err
 		}
 	}
-	if q.Team == noTeam {
+	switch {
+	case q.NoTeam != "" && q.NoTeam != "1":
+		return f, steward.Errorf(steward.EINVALID, "noteam must be 1 (identities without a team) or left out.")
+	case q.NoTeam != "" && q.Team != "":
+		return f, steward.Errorf(steward.EINVALID, "Choose a team or “without a team”, not both.")
+	case q.NoTeam != "":
 		f.TeamID = -1
-	} else if f.TeamID, err = positiveID("team", q.Team); err != nil {
-		return f, err
 	}
 	if f.Limit, err = parseLimit(q.Limit); err != nil {
 		return f, err
@@ -69,6 +74,7 @@ type gapRow struct {
 	Identity    string
 	Kind        string
 	System      string
+	SystemURL   string
 	Gap         string
 	GapClass    string
 	Owner       string
@@ -82,19 +88,20 @@ type gapRow struct {
 
 // assignAction is the one-click assign form of a gap row.
 type assignAction struct {
-	Action  string
-	OwnerID string
-	TeamID  string
-	Next    string
-	Person  string
-	Label   string
+	Action string
+	Owner  string // the person's external id
+	Team   string // the team's name
+	Next   string
+	Person string
+	Label  string
 }
 
 // gapGroup is the gaps of one team on the page, in task order.
 type gapGroup struct {
-	Key     string // the team id, or noTeam
+	Key     string // the team's name, or noTeam (a name no team can have)
 	Team    string // "" for identities without a team
-	TeamURL string
+	TeamURL string // the team's page
+	OnlyURL string // this page narrowed to the group's team
 	Rows    []gapRow
 }
 
@@ -104,7 +111,6 @@ type ownershipPage struct {
 	Query       ownershipQuery
 	Counts      []gapCount
 	Gaps        []option
-	Teams       []option
 	Error       string
 	Groups      []gapGroup
 	Shown       int
@@ -129,7 +135,7 @@ func (s *server) ownership(w http.ResponseWriter, r *http.Request) {
 		pageBase:    s.base(r, "Ownership", "/ownership"),
 		Query:       q,
 		Gaps:        enumOptions(steward.GapKinds, q.Gap),
-		Filtered:    q.Gap != "" || q.Team != "",
+		Filtered:    q.Gap != "" || q.Team != "" || q.NoTeam != "",
 		FirstURL:    q.URL(""),
 		OnFirstPage: q.After == "",
 	}
@@ -144,19 +150,16 @@ func (s *server) ownership(w http.ResponseWriter, r *http.Request) {
 			URL: ownershipQuery{Gap: string(g)}.URL(""), Current: q.Gap == string(g),
 		})
 	}
-	teams, err := s.allTeams(ctx)
-	if err != nil {
-		s.renderError(w, r, err, 0, "", "")
-		return
-	}
-	p.Teams = teamOptions(teams, q.Team, option{Value: "", Label: "any"}, option{Value: noTeam, Label: "no team"})
-	teamNames := make(map[int64]string, len(teams))
-	for _, t := range teams {
-		teamNames[t.ID] = t.Name
-	}
+	teamNames := map[int64]string{}
 
 	status := http.StatusOK
 	f, err := q.Filter()
+	if err == nil && q.Team != "" {
+		var t *steward.Team
+		if t, err = s.findTeam(ctx, "Team", q.Team); err == nil {
+			f.TeamID = t.ID
+		}
+	}
 	var page *steward.Page[steward.GapView]
 	if err == nil {
 		page, err = s.store.Gaps(ctx, f)
@@ -185,10 +188,7 @@ func (s *server) ownership(w http.ResponseWriter, r *http.Request) {
 		}
 		key, name := noTeam, ""
 		if g.TeamID != nil {
-			key, name = strconv.FormatInt(*g.TeamID, 10), g.TeamName
-			if name == "" {
-				name = "team " + key
-			}
+			key, name = g.TeamName, g.TeamName
 		}
 		i, ok := groups[key]
 		if !ok {
@@ -197,16 +197,23 @@ func (s *server) ownership(w http.ResponseWriter, r *http.Request) {
 			i = len(p.Groups)
 			groups[key] = i
 			n := q
-			n.Team = key
-			p.Groups = append(p.Groups, gapGroup{Key: key, Team: name, TeamURL: n.URL("")})
+			n.Team, n.NoTeam = name, ""
+			if name == "" {
+				n.NoTeam = "1"
+			}
+			grp := gapGroup{Key: key, Team: name, OnlyURL: n.URL("")}
+			if name != "" {
+				grp.TeamURL = teamURL(name)
+			}
+			p.Groups = append(p.Groups, grp)
 		}
 		p.Groups[i].Rows = append(p.Groups[i].Rows, row)
 	}
 	s.render(w, r, status, "ownership", p)
 }
 
-// gapRow builds one line of the gap list; people caches the suggested
-// owners the page has looked up.
+// gapRow builds one line of the gap list; people and teamNames cache the
+// suggested owners and team names the page has looked up.
 func (s *server) gapRow(ctx context.Context, g steward.GapView, self string, people map[int64]*steward.Person, teamNames map[int64]string) (gapRow, error) {
 	id := strconv.FormatInt(g.IdentityID, 10)
 	now := s.clock.Now()
@@ -216,6 +223,7 @@ func (s *server) gapRow(ctx context.Context, g steward.GapView, self string, peo
 		Identity:    g.IdentityName,
 		Kind:        label(g.IdentityKind),
 		System:      g.SystemName,
+		SystemURL:   systemURL(g.SystemName),
 		Gap:         label(g.Gap),
 		GapClass:    gapClass(g.Gap),
 		Owner:       g.OwnerName,
@@ -225,7 +233,7 @@ func (s *server) gapRow(ctx context.Context, g steward.GapView, self string, peo
 		ChooseURL:   "/identities/" + id + "#ownership",
 	}
 	if g.OwnerID != nil {
-		row.OwnerURL = "/inventory?owner=" + strconv.FormatInt(*g.OwnerID, 10)
+		row.OwnerURL = personURL(*g.OwnerID)
 		if row.Owner == "" {
 			row.Owner = "person " + strconv.FormatInt(*g.OwnerID, 10)
 		}
@@ -250,12 +258,14 @@ func (s *server) gapRow(ctx context.Context, g steward.GapView, self string, peo
 	if person == nil || person.Status != steward.PersonActive {
 		return row, nil
 	}
+	// The form names the person by their external id, which is unique,
+	// and the team by its name: the fields a person fills in by hand.
 	a := &assignAction{
-		Action:  "/identities/" + id + "/owner",
-		OwnerID: strconv.FormatInt(sid, 10),
-		Next:    self,
-		Person:  person.Name,
-		Label:   "Assign to " + person.Name,
+		Action: "/identities/" + id + "/owner",
+		Owner:  person.ExternalID,
+		Next:   self,
+		Person: person.Name,
+		Label:  "Assign to " + person.Name,
 	}
 	team := g.TeamID
 	if g.Gap == steward.GapTeamInactive {
@@ -266,15 +276,39 @@ func (s *server) gapRow(ctx context.Context, g steward.GapView, self string, peo
 			return row, nil
 		}
 		team = person.TeamID
-		name := teamNames[*team]
+		name, err := s.teamName(ctx, *team, teamNames)
+		if err != nil {
+			return row, err
+		}
 		if name == "" {
-			name = "team " + strconv.FormatInt(*team, 10)
+			return row, nil // the team is gone: a person chooses
 		}
 		a.Label += " (" + name + ")"
 	}
 	if team != nil {
-		a.TeamID = strconv.FormatInt(*team, 10)
+		name, err := s.teamName(ctx, *team, teamNames)
+		if err != nil {
+			return row, err
+		}
+		a.Team = name
 	}
 	row.Assign = a
 	return row, nil
+}
+
+// teamName returns the name of team id, "" if there is none, from cache or
+// else the store.
+func (s *server) teamName(ctx context.Context, id int64, cache map[int64]string) (string, error) {
+	if name, ok := cache[id]; ok {
+		return name, nil
+	}
+	t, err := s.store.Team(ctx, id)
+	if steward.IsCode(err, steward.ENOTFOUND) {
+		cache[id] = ""
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	cache[id] = t.Name
+	return t.Name, nil
 }

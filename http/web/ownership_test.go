@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"fmt"
+	"html"
 	"iter"
 	"net/http"
 	"net/url"
@@ -43,12 +44,16 @@ func TestOwnershipPage(t *testing.T) {
 			`<a href="/ownership?gap=unowned" class="count">` + "\n    " + `<span class="count-n">20</span>`,
 			`<a href="/ownership?gap=owner_departed" class="count">` + "\n    " + `<span class="count-n">1</span>`,
 			`<a href="/ownership?gap=team_inactive" class="count">` + "\n    " + `<span class="count-n">57</span>`,
-			// the unowned identity of ledger, whose manager is Ada
-			`action="/identities/4/owner"`, `name="owner_id" value="1"`, `name="team_id" value="3"`,
+			// the unowned identity of ledger, whose manager is Ada: the form
+			// names her by her external id and the team by its name
+			`action="/identities/4/owner"`, `name="owner" value="ada"`, `name="team" value="ledger"`,
 			`<input type="hidden" name="next" value="/ownership">`,
 			`Assign to Ada Lovelace</button>`,
 			// the departed Charles's manager is Ada too; the identity keeps its team
-			`action="/identities/2/owner"`, `name="team_id" value="1"`,
+			`action="/identities/2/owner"`, `name="team" value="payments-platform"`,
+			// names link to their pages
+			`<a href="/teams/ledger">ledger</a>`, `<a class="quiet" href="/people/2">Charles Babbage</a>`,
+			`<a class="quiet" href="/systems/gcp-analytics">gcp-analytics</a>`,
 			// data-infra has neither a manager nor members: a person chooses
 			`<a href="/identities/100#ownership">Choose an owner</a>`,
 			"in 14 days", "in 7 days",
@@ -63,7 +68,7 @@ func TestOwnershipPage(t *testing.T) {
 		// Groups come in the order of their oldest gap: ledger's task 1,
 		// then data-infra's unowned fillers, then payments-platform's
 		// departed owner.
-		i3, i2, i1 := strings.Index(body, `id="team-3"`), strings.Index(body, `id="team-2"`), strings.Index(body, `id="team-1"`)
+		i3, i2, i1 := strings.Index(body, `id="team-ledger"`), strings.Index(body, `id="team-data-infra"`), strings.Index(body, `id="team-payments-platform"`)
 		if i3 < 0 || i2 < 0 || i1 < 0 || !(i3 < i2 && i2 < i1) {
 			t.Errorf("group positions ledger=%d data-infra=%d payments=%d, want that order", i3, i2, i1)
 		}
@@ -84,9 +89,10 @@ func TestOwnershipPage(t *testing.T) {
 		texts       []string
 	}{
 		{"gap kind", "gap=owner_departed", []string{"2"}, []string{`<option value="owner_departed" selected>owner departed</option>`, "Charles Babbage", `aria-current="page"`}},
-		{"team", "team=3", []string{"4"}, []string{`<option value="3" selected>ledger</option>`}},
-		{"no team", "team=none", nil, []string{`<option value="none" selected>no team</option>`, "No open gaps match these filters."}},
-		{"gap and team", "gap=unowned&team=2", f.fillerIDs(func(i int) bool { return i%3 == 0 }), nil},
+		{"team", "team=ledger", []string{"4"}, []string{`id="f-team" name="team" value="ledger"`}},
+		{"team by display name", "team=Ledger", []string{"4"}, nil},
+		{"no team", "noteam=1", nil, []string{`name="noteam" type="checkbox" value="1" checked>`, "No open gaps match these filters."}},
+		{"gap and team", "gap=unowned&team=data-infra", f.fillerIDs(func(i int) bool { return i%3 == 0 }), nil},
 		{"team inactive has no suggestion", "gap=team_inactive&limit=3", []string{"100", "101", "102"}, []string{"Choose an owner"}},
 	}
 	for _, tt := range tests {
@@ -109,8 +115,10 @@ func TestOwnershipPage(t *testing.T) {
 
 	bad := []struct{ name, query, want string }{
 		{"unknown gap", "gap=orphaned", "gap &#34;orphaned&#34; is not known"},
-		{"team not a number", "team=ledger", "team &#34;ledger&#34; must be a positive whole number"},
-		{"team negative", "team=-1", "must be a positive whole number"},
+		{"unknown team", "team=ledgers", "Team: no team is named “ledgers”"},
+		{"a team id is not a name", "team=3", "no team is named “3”"},
+		{"team and no team", "team=ledger&noteam=1", "not both"},
+		{"bad no team", "noteam=yes", "noteam must be 1"},
 		{"limit", "limit=0", "limit &#34;0&#34; must be a whole number"},
 		{"bad cursor", "after=bm9wZQ", "cursor is not one Steward gave out"},
 	}
@@ -132,9 +140,9 @@ func TestOwnershipPage(t *testing.T) {
 
 	t.Run("canonical URL", func(t *testing.T) {
 		t.Parallel()
-		res, _ := f.Do(t, http.MethodGet, "/ownership?gap=&team=3&limit=", session, nil)
-		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/ownership?team=3" {
-			t.Errorf("status %d to %q, want 303 to /ownership?team=3", res.StatusCode, res.Header.Get("Location"))
+		res, _ := f.Do(t, http.MethodGet, "/ownership?gap=&team=ledger&limit=", session, nil)
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/ownership?team=ledger" {
+			t.Errorf("status %d to %q, want 303 to /ownership?team=ledger", res.StatusCode, res.Header.Get("Location"))
 		}
 	})
 
@@ -172,7 +180,7 @@ func TestOwnershipPage(t *testing.T) {
 		// The UI's clock three weeks on: every gap is past due.
 		g := *f
 		g.Handler = (&UI{Store: f.Store, Clock: steward.FixedClock{T: now.Add(21 * 24 * time.Hour)}}).Handler()
-		_, body := g.Do(t, http.MethodGet, "/ownership?team=3", session, nil)
+		_, body := g.Do(t, http.MethodGet, "/ownership?team=ledger", session, nil)
 		if !strings.Contains(body, `<tr class="row-overdue" data-task="1">`) || !strings.Contains(body, `<span class="badge badge-bad">overdue</span>`) ||
 			!strings.Contains(body, "7 days ago") {
 			t.Errorf("the gap due two weeks after it opened should be highlighted overdue; body:\n%s", body)
@@ -182,7 +190,7 @@ func TestOwnershipPage(t *testing.T) {
 	t.Run("viewer sees suggestions, not buttons", func(t *testing.T) {
 		t.Parallel()
 		viewer := f.MustSignInWith(t, f.MustToken(t, "vera", steward.RoleViewer))
-		res, body := f.Do(t, http.MethodGet, "/ownership?team=3", viewer, nil)
+		res, body := f.Do(t, http.MethodGet, "/ownership?team=ledger", viewer, nil)
 		if res.StatusCode != http.StatusOK || strings.Contains(body, `action="/identities/4/owner"`) ||
 			!strings.Contains(body, "suggested: Ada Lovelace") {
 			t.Errorf("status %d; a viewer should see the suggestion without a form; body:\n%s", res.StatusCode, body)
@@ -197,15 +205,15 @@ func TestOneClickAssign(t *testing.T) {
 		t.Parallel()
 		f := MustFixture(t)
 		session := f.MustSignIn(t)
-		_, body := f.Do(t, http.MethodGet, "/ownership?team=3", session, nil)
+		_, body := f.Do(t, http.MethodGet, "/ownership?team=ledger", session, nil)
 		if got := gapRows(body); !slices.Equal(got, []string{"4"}) {
 			t.Fatalf("before: rows = %v, want ledger-export-bot", got)
 		}
 		// The form the page shows, as the browser sends it.
 		res, body := f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{
-			"owner_id": {"1"}, "team_id": {"3"}, "next": {"/ownership?team=3"},
+			"owner": {"ada"}, "team": {"ledger"}, "next": {"/ownership?team=ledger"},
 		})
-		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/ownership?team=3" {
+		if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/ownership?team=ledger" {
 			t.Fatalf("status %d to %q, want 303 back to the same view; body:\n%s", res.StatusCode, res.Header.Get("Location"), body)
 		}
 		res, body = f.Follow(t, res, session)
@@ -246,13 +254,13 @@ func TestOneClickAssign(t *testing.T) {
 		if err := f.Store.CreateIdentity(ctx, ident); err != nil {
 			t.Fatal(err)
 		}
-		view := "/ownership?team=" + strconv.FormatInt(ghost.ID, 10)
+		view := "/ownership?team=ghost"
 		_, body := f.Do(t, http.MethodGet, view, session, nil)
-		if !strings.Contains(body, "Assign to Ada Lovelace (payments-platform)</button>") || !strings.Contains(body, `name="team_id" value="1"`) {
+		if !strings.Contains(body, "Assign to Ada Lovelace (payments-platform)</button>") || !strings.Contains(body, `name="team" value="payments-platform"`) {
 			t.Fatalf("want a one-click move to Ada and her team; body:\n%s", body)
 		}
 		res, _ := f.Do(t, http.MethodPost, "/identities/"+strconv.FormatInt(ident.ID, 10)+"/owner", session, url.Values{
-			"owner_id": {"1"}, "team_id": {"1"}, "next": {view},
+			"owner": {"ada"}, "team": {"payments-platform"}, "next": {view},
 		})
 		if _, body := f.Follow(t, res, session); len(gapRows(body)) != 0 {
 			t.Errorf("the gap is still listed; body:\n%s", body)
@@ -272,8 +280,8 @@ func TestOneClickAssign(t *testing.T) {
 		if err := f.Store.CreateIdentity(ctx, ident); err != nil {
 			t.Fatal(err)
 		}
-		_, body := f.Do(t, http.MethodGet, "/ownership?team=none", session, nil)
-		if !strings.Contains(body, `<tbody class="group" id="team-none">`) || !strings.Contains(body, `<a href="/ownership?team=none">No team</a>`) ||
+		_, body := f.Do(t, http.MethodGet, "/ownership?noteam=1", session, nil)
+		if !strings.Contains(body, `<tbody class="group" id="no-team">`) || !strings.Contains(body, `No team <span class="muted small">· 1 on this page · <a href="/ownership?noteam=1">only these</a>`) ||
 			!slices.Equal(gapRows(body), []string{strconv.FormatInt(ident.ID, 10)}) {
 			t.Errorf("want stray-key alone in the No team group; body:\n%s", body)
 		}
@@ -288,10 +296,13 @@ func TestOwnerForm(t *testing.T) {
 	_, body := f.Do(t, http.MethodGet, "/identities/4", session, nil)
 	for _, want := range []string{
 		`<form method="post" action="/identities/4/owner" class="inline-form" id="owner-form">`,
-		`<option value="" selected>nobody</option>`,
-		`<option value="1">Ada Lovelace &lt;ada@example.test&gt;</option>`,   // the team's manager
-		`<option value="3">Grace Hopper &lt;grace@example.test&gt;</option>`, // its member
-		`<option value="3" selected>ledger</option>`,
+		// people and teams are typed by name, with a labelled type-ahead
+		`<label for="owner-name">Owner</label>`,
+		`<input id="owner-name" name="owner" value="" list="owner-list" data-suggest="owner"`,
+		`<option value="ada@example.test" label="Ada Lovelace · payments-platform"></option>`, // the team's manager
+		`<option value="grace@example.test" label="Grace Hopper · ledger"></option>`,          // its member
+		`<label for="team-name">Team</label>`,
+		`<input id="team-name" name="team" value="ledger" list="team-list" data-suggest="team"`,
 		`<a class="badge badge-warn" href="/ownership?gap=unowned">unowned</a>`,
 		"Clear (hand back to rules)",
 	} {
@@ -302,29 +313,20 @@ func TestOwnerForm(t *testing.T) {
 	if strings.Contains(body, `id="attest-form"`) {
 		t.Error("an unowned identity has nobody to attest it")
 	}
-
-	searches := []struct{ q, want, not string }{
-		{"grace", `<option value="3">Grace Hopper`, "Ada Lovelace"},
-		{"1", `<option value="1">Ada Lovelace`, "Grace Hopper"},
-		{"EXAMPLE.TEST", "Grace Hopper", "Charles Babbage"}, // departed people are not offered
-		{"nobody-is-called-this", "No active person matches", "Grace Hopper"},
-	}
-	for _, s := range searches {
-		_, body := f.Do(t, http.MethodGet, "/identities/4?person_q="+url.QueryEscape(s.q), session, nil)
-		if !strings.Contains(body, s.want) || strings.Contains(body, s.not) {
-			t.Errorf("search %q: want %q and not %q in the owner choices", s.q, s.want, s.not)
-		}
+	if strings.Contains(body, "Charles Babbage") {
+		t.Error("a departed person is offered as a likely owner")
 	}
 
-	// Grace takes it: the gap closes and the page says who and how.
-	res, _ := f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner_id": {"3"}, "team_id": {"3"}, "next": {"/identities/4"}})
+	// Grace takes it, named by her login: the gap closes and the page
+	// says who and how.
+	res, _ := f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner": {"grace"}, "team": {"ledger"}, "next": {"/identities/4"}})
 	res, body = f.Follow(t, res, session)
 	for _, want := range []string{
 		"Assigned ledger-export-bot to Grace Hopper, team ledger.",
 		`<dd id="owner-source">owner: set by hand; team: set by hand</dd>`,
 		`<dd id="open-gaps"><span class="muted">none</span></dd>`,
-		`<option value="3" selected>Grace Hopper`,
-		`id="attest-form"`, `name="person_id" inputmode="numeric" value="3"`,
+		`name="owner" value="grace@example.test"`,
+		`id="attest-form"`, `<input type="hidden" name="person" value="grace">`, "Attest as Grace Hopper",
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("after set-owner the page lacks %q", want)
@@ -335,19 +337,36 @@ func TestOwnerForm(t *testing.T) {
 	}
 
 	// An owner alone brings the owner's team, and the page says so.
-	res, _ = f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner_id": {"3"}, "next": {"/identities/4"}})
+	res, _ = f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner": {"grace"}, "next": {"/identities/4"}})
 	_, body = f.Follow(t, res, session)
 	for _, want := range []string{
 		"Assigned ledger-export-bot to Grace Hopper, team ledger (the owner&#39;s team).",
 		`<dd id="owner-source">owner: set by hand; team: the owner&#39;s team</dd>`,
+		// The team field is left empty, which keeps it following the owner.
+		`<input id="team-name" name="team" value="" list="team-list"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("after set-owner without a team the page lacks %q", want)
 		}
 	}
 
+	// By email and by full name, any case; an empty team is the owner's.
+	ada, err := f.Store.Person(context.Background(), f.ownerID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, owner := range []string{"ADA@example.test", "ada lovelace"} {
+		res, _ = f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner": {owner}, "team": {""}})
+		if res.StatusCode != http.StatusSeeOther {
+			t.Fatalf("owner %q: status %d", owner, res.StatusCode)
+		}
+		if iv := f.MustIdentity(t, idLedger); iv.OwnerID == nil || *iv.OwnerID != f.ownerID || iv.TeamID == nil || ada.TeamID == nil || *iv.TeamID != *ada.TeamID {
+			t.Errorf("owner %q: owner=%v team=%v, want Ada and her team %v", owner, iv.OwnerID, iv.TeamID, ada.TeamID)
+		}
+	}
+
 	// Clearing hands it back to rules; with none, it is unowned again.
-	res, _ = f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"clear": {"1"}, "owner_id": {"3"}, "team_id": {"3"}})
+	res, _ = f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"clear": {"1"}, "owner": {"grace"}, "team": {"ledger"}})
 	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/identities/4" {
 		t.Fatalf("clear: status %d to %q", res.StatusCode, res.Header.Get("Location"))
 	}
@@ -362,25 +381,33 @@ func TestOwnerForm(t *testing.T) {
 		t.Errorf("after clear owner=%v team=%v source=%q, want all cleared", iv.OwnerID, iv.TeamID, iv.OwnerSource)
 	}
 
+	// Two people of one name: the name alone is not enough.
+	ctx := steward.WithActor(context.Background(), "system:test")
+	if err := f.Store.CreatePerson(ctx, &steward.Person{ExternalID: "ada2", Name: "Ada Lovelace", Email: "ada.l@example.test", Status: steward.PersonActive}); err != nil {
+		t.Fatal(err)
+	}
+
 	bad := []struct {
-		name, path string
-		form       url.Values
-		status     int
-		want       string
+		name string
+		form url.Values
+		want string
 	}{
-		{"unknown person", "/identities/1/owner", url.Values{"owner_id": {"999"}}, http.StatusNotFound, "person 999 does not exist."},
-		{"unknown team", "/identities/1/owner", url.Values{"owner_id": {"1"}, "team_id": {"77"}}, http.StatusNotFound, "team 77 does not exist."},
-		{"owner not a number", "/identities/1/owner", url.Values{"owner_id": {"ada"}}, http.StatusBadRequest, "owner id &#34;ada&#34; must be a positive whole number"},
-		{"team negative", "/identities/1/owner", url.Values{"team_id": {"-2"}}, http.StatusBadRequest, "team id &#34;-2&#34; must be a positive whole number"},
+		{"unknown person", url.Values{"owner": {"nobody@example.test"}}, "Owner: no person has the email, external id or name “nobody@example.test”"},
+		{"a person id is not a name", url.Values{"owner": {"1"}}, "Owner: no person has the email, external id or name “1”"},
+		{"a shared name", url.Values{"owner": {"Ada Lovelace"}}, "Owner “Ada Lovelace” names 2 people: Ada Lovelace (ada), Ada Lovelace (ada2)"},
+		{"unknown team", url.Values{"owner": {"ada"}, "team": {"ledgers"}}, "Team: no team is named “ledgers”"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := f.Do(t, http.MethodPost, tt.path, session, tt.form)
-			if res.StatusCode != tt.status {
-				t.Fatalf("status = %d, want %d; body:\n%s", res.StatusCode, tt.status, body)
+			res, body := f.Do(t, http.MethodPost, "/identities/1/owner", session, tt.form)
+			if res.StatusCode != http.StatusBadRequest {
+				t.Fatalf("status = %d, want 400; body:\n%s", res.StatusCode, body)
 			}
-			if !strings.Contains(body, `<p class="alert" role="alert" id="owner-error">`+tt.want) || !strings.Contains(body, `id="owner-form"`) {
+			if !strings.Contains(body, `<p class="alert" role="alert" id="owner-error">`+html.EscapeString(tt.want)) || !strings.Contains(body, `id="owner-form"`) {
 				t.Errorf("the identity page should come back with %q beside the form; body:\n%s", tt.want, body)
+			}
+			if !strings.Contains(body, `name="owner" value="`+html.EscapeString(tt.form.Get("owner"))+`"`) {
+				t.Error("the refused form should show what was typed")
 			}
 			if iv := f.MustIdentity(t, idDeployer); iv.OwnerID == nil || *iv.OwnerID != f.ownerID {
 				t.Errorf("a refused form changed the owner to %v", iv.OwnerID)
@@ -399,7 +426,7 @@ func TestOwnerForm(t *testing.T) {
 	}
 	for _, tt := range pages {
 		t.Run(tt.name, func(t *testing.T) {
-			res, body := f.Do(t, http.MethodPost, tt.path, session, url.Values{"owner_id": {"1"}, "person_id": {"1"}})
+			res, body := f.Do(t, http.MethodPost, tt.path, session, url.Values{"owner": {"ada"}, "person": {"ada"}})
 			if res.StatusCode != tt.status || !strings.Contains(body, tt.want) {
 				t.Errorf("status %d, want %d with %q; body:\n%s", res.StatusCode, tt.status, tt.want, body)
 			}
@@ -412,6 +439,11 @@ func TestAttest(t *testing.T) {
 	f := MustFixture(t)
 	session := f.MustSignIn(t)
 
+	_, body := f.Do(t, http.MethodGet, "/identities/1", session, nil)
+	if !strings.Contains(body, `<input type="hidden" name="person" value="ada">`) || !strings.Contains(body, "Attest as Ada Lovelace</button>") {
+		t.Errorf("the attest form should attest as the owner, by name; body:\n%s", body)
+	}
+
 	bad := []struct {
 		name   string
 		id     int
@@ -419,11 +451,11 @@ func TestAttest(t *testing.T) {
 		status int
 		want   string
 	}{
-		{"another person", idDeployer, url.Values{"person_id": {"3"}, "note": {"mine now"}}, http.StatusBadRequest, "person 3 is not the owner of identity 1"},
-		{"no person", idDeployer, url.Values{"person_id": {""}}, http.StatusBadRequest, "Give the id of the person who attests"},
-		{"person not a number", idDeployer, url.Values{"person_id": {"ada"}}, http.StatusBadRequest, "person id &#34;ada&#34; must be a positive whole number"},
-		{"note too long", idDeployer, url.Values{"person_id": {"1"}, "note": {strings.Repeat("n", 3000)}}, http.StatusBadRequest, "note is 3000 bytes"},
-		{"unowned", idLedger, url.Values{"person_id": {"1"}}, http.StatusBadRequest, "has no owner to attest it"},
+		{"another person", idDeployer, url.Values{"person": {"grace"}, "note": {"mine now"}}, http.StatusBadRequest, "Grace Hopper is not the owner of payments-api-deployer; only its owner, Ada Lovelace, can attest it."},
+		{"no person", idDeployer, url.Values{"person": {""}, "note": {"mine now"}}, http.StatusBadRequest, "Name the person who attests"},
+		{"unknown person", idDeployer, url.Values{"person": {"nobody"}, "note": {"mine now"}}, http.StatusBadRequest, "no person has the email, external id or name “nobody”"},
+		{"note too long", idDeployer, url.Values{"person": {"ada"}, "note": {strings.Repeat("n", 3000)}}, http.StatusBadRequest, "note is 3000 bytes"},
+		{"unowned", idLedger, url.Values{"person": {"ada"}}, http.StatusBadRequest, "ledger-export-bot has no owner to attest it"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -431,11 +463,11 @@ func TestAttest(t *testing.T) {
 			if res.StatusCode != tt.status {
 				t.Fatalf("status = %d, want %d; body:\n%s", res.StatusCode, tt.status, body)
 			}
-			if !strings.Contains(body, `id="owner-error">`) || !strings.Contains(body, tt.want) {
+			if !strings.Contains(body, `id="owner-error">`) || !strings.Contains(body, html.EscapeString(tt.want)) {
 				t.Errorf("page should explain %q; body:\n%s", tt.want, body)
 			}
-			if tt.id == idDeployer && tt.form.Get("person_id") != "" && !strings.Contains(body, `name="person_id" inputmode="numeric" value="`+tt.form.Get("person_id")+`"`) {
-				t.Error("the refused attest form should show what was typed")
+			if tt.form.Get("note") == "mine now" && !strings.Contains(body, `name="note" maxlength="2048" value="mine now"`) {
+				t.Error("the refused attest form should show the note that was typed")
 			}
 		})
 	}
@@ -443,14 +475,14 @@ func TestAttest(t *testing.T) {
 		t.Fatalf("a refused attestation was recorded at %v", iv.AttestedAt)
 	}
 
-	res, body := f.Do(t, http.MethodPost, "/identities/1/attest", session, url.Values{"person_id": {"1"}, "note": {"still deploys payments-api"}, "next": {"/identities/1"}})
+	res, body := f.Do(t, http.MethodPost, "/identities/1/attest", session, url.Values{"person": {"ada"}, "note": {"still deploys payments-api"}, "next": {"/identities/1"}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("attest: status %d; body:\n%s", res.StatusCode, body)
 	}
 	_, body = f.Follow(t, res, session)
 	for _, want := range []string{
 		"Ada Lovelace attested payments-api-deployer on 2026-06-01: theirs and still needed.",
-		`<dd id="attested"><time datetime="2026-06-01T12:00:00Z">just now</time> <span class="muted small">2026-06-01 12:00 UTC</span> by Ada Lovelace</dd>`,
+		`<dd id="attested"><time datetime="2026-06-01T12:00:00Z">just now</time> <span class="muted small">2026-06-01 12:00 UTC</span> by <a href="/people/1">Ada Lovelace</a></dd>`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("after attesting the page lacks %q", want)
@@ -470,9 +502,9 @@ func TestViewerCannotChangeOwnership(t *testing.T) {
 		path string
 		form url.Values
 	}{
-		{"/identities/4/owner", url.Values{"owner_id": {"1"}, "team_id": {"3"}}},
+		{"/identities/4/owner", url.Values{"owner": {"ada"}, "team": {"ledger"}}},
 		{"/identities/1/owner", url.Values{"clear": {"1"}}},
-		{"/identities/1/attest", url.Values{"person_id": {"1"}}},
+		{"/identities/1/attest", url.Values{"person": {"ada"}}},
 	} {
 		t.Run(tt.path, func(t *testing.T) {
 			res, body := f.Do(t, http.MethodPost, tt.path, viewer, tt.form)
@@ -516,9 +548,9 @@ func TestInventoryGapFilter(t *testing.T) {
 		{"owner departed", "gap=owner_departed", []string{"2"}, 0},
 		{"unowned", "gap=unowned", append([]string{"4"}, f.fillerIDs(every3)...), len(f.fillerIDs(every3))},
 		{"team inactive", "gap=team_inactive&limit=5", f.fillerIDs(all)[:5], 5},
-		{"with other filters", "team=2&gap=unowned&limit=4", f.fillerIDs(every3)[:4], 4},
-		{"badge without the filter", "team=2&limit=6", f.fillerIDs(all)[:6], 6},
-		{"no inactive team", "team=1", []string{"1", "2"}, 0},
+		{"with other filters", "team=data-infra&gap=unowned&limit=4", f.fillerIDs(every3)[:4], 4},
+		{"badge without the filter", "team=data-infra&limit=6", f.fillerIDs(all)[:6], 6},
+		{"no inactive team", "team=payments-platform", []string{"1", "2"}, 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -567,7 +599,7 @@ func TestInventorySystemSync(t *testing.T) {
 		}
 		return body
 	}
-	if body := page("?system=1"); !strings.Contains(body, `id="system-sync">No sync or import of aws-prod-payments has run yet`) {
+	if body := page("?system=aws-prod-payments"); !strings.Contains(body, `id="system-sync">No sync or import of <a href="/systems/aws-prod-payments">aws-prod-payments</a> has run yet`) {
 		t.Errorf("a system never synced:\n%s", body)
 	}
 	if body := page(""); strings.Contains(body, `id="system-sync"`) {
@@ -595,9 +627,9 @@ func TestInventorySystemSync(t *testing.T) {
 	if _, err := f.Store.SyncSystem(ctx, sys.ID, source(approle()), steward.SyncOptions{Source: "vault:corp"}); err != nil {
 		t.Fatal(err)
 	}
-	q := fmt.Sprintf("?system=%d", sys.ID)
+	q := "?system=corp-vault"
 	body := page(q)
-	for _, want := range []string{`id="system-sync">corp-vault was last synced`, "just now", "by vault:corp: ok: 1 record; identities 1 created"} {
+	for _, want := range []string{`id="system-sync"><a href="/systems/corp-vault">corp-vault</a> was last synced`, "just now", "by vault:corp: ok: 1 record; identities 1 created"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("after a sync, the page lacks %q", want)
 		}
@@ -606,7 +638,7 @@ func TestInventorySystemSync(t *testing.T) {
 		t.Fatalf("a sync listing one identity twice: %v", err)
 	}
 	body = page(q)
-	for _, want := range []string{`role="alert" id="system-sync">The last sync of corp-vault (vault:corp,`, "failed: ",
+	for _, want := range []string{`role="alert" id="system-sync">The last sync of <a href="/systems/corp-vault">corp-vault</a> (vault:corp,`, "failed: ",
 		"vault.jsonl:2", "listed more than once", "as of the last one that succeeded"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("after a failed sync, the page lacks %q:\n%s", want, body)

@@ -25,6 +25,8 @@ var navSections = []navSection{
 	{"Dashboard", "/dashboard", false},
 	{"Inventory", "/inventory", true},
 	{"Ownership", "/ownership", true},
+	{"People", "/people", true},
+	{"Teams", "/teams", true},
 	{"Catalog", "/catalog", false},
 	{"Requests", "/requests", false},
 	{"Exceptions", "/exceptions", false},
@@ -46,13 +48,15 @@ type pageBase struct {
 	Admin  bool           // the token may change things; viewers only read
 	Nav    []navItem
 	CSSURL string
+	JSURL  string
 	Flash  string // what the last form did, shown once after its redirect
 }
 
 // base returns the layout data for a page; active is the path of the
 // navigation entry to highlight.
 func (s *server) base(r *http.Request, title, active string) pageBase {
-	b := pageBase{Title: title, Token: tokenFrom(r.Context()), CSSURL: "/static/style.css?v=" + s.cssVersion, Flash: readFlash(r)}
+	b := pageBase{Title: title, Token: tokenFrom(r.Context()), CSSURL: "/static/style.css?v=" + s.assetVersion,
+		JSURL: "/static/picker.js?v=" + s.assetVersion, Flash: readFlash(r)}
 	b.Admin = b.Token != nil && b.Token.Role == steward.RoleAdmin
 	for _, n := range navSections {
 		b.Nav = append(b.Nav, navItem{navSection: n, Active: n.Path == active})
@@ -69,12 +73,17 @@ func parsePages() map[string]*template.Template {
 		"identity":  {"templates/head.html", "templates/layout.html", "templates/identity.html", "templates/time.html"},
 		"ownership": {"templates/head.html", "templates/layout.html", "templates/ownership.html", "templates/time.html"},
 		"audit":     {"templates/head.html", "templates/layout.html", "templates/audit.html", "templates/time.html"},
+		"people":    {"templates/head.html", "templates/layout.html", "templates/people.html", "templates/time.html"},
+		"person":    {"templates/head.html", "templates/layout.html", "templates/person.html", "templates/lists.html", "templates/time.html"},
+		"teams":     {"templates/head.html", "templates/layout.html", "templates/teams.html"},
+		"team":      {"templates/head.html", "templates/layout.html", "templates/team.html", "templates/lists.html", "templates/time.html"},
+		"system":    {"templates/head.html", "templates/layout.html", "templates/system.html", "templates/time.html"},
 		"error":     {"templates/head.html", "templates/layout.html", "templates/error.html"},
 		"coming":    {"templates/head.html", "templates/layout.html", "templates/coming.html"},
 	}
 	out := make(map[string]*template.Template, len(pages))
 	for name, files := range pages {
-		out[name] = template.Must(template.New(name).ParseFS(templateFS, files...))
+		out[name] = template.Must(template.New(name).Funcs(templateFuncs).ParseFS(templateFS, files...))
 	}
 	return out
 }
@@ -129,9 +138,11 @@ func enumOptions[T ~string](all []T, current string) []option {
 }
 
 // timeText is a moment as the pages show it: relative words for a glance,
-// the exact UTC time for the tooltip and the datetime attribute.
+// the exact time with its zone for the tooltip and the datetime attribute.
+// Pages show times in UTC: Steward serves people in many zones, and one
+// zone, named, is never mistaken for the reader's own.
 type timeText struct {
-	Rel   string // "412 days ago", "in 3 days", "never"
+	Rel   string // "3 days ago", "1 year 2 months ago", "in 3 days", "never"
 	Exact string // "2025-01-02 15:04 UTC", "" for never
 	Date  string // "2025-01-02", for dense table cells
 	ISO   string // RFC 3339 for <time datetime>
@@ -142,43 +153,27 @@ func (s *server) timeText(t *time.Time, never string) timeText {
 		return timeText{Rel: never}
 	}
 	return timeText{
-		Rel:   relative(s.clock.Now(), *t),
+		Rel:   steward.RelativeTime(s.clock.Now(), *t),
 		Exact: exact(*t),
 		Date:  t.UTC().Format(time.DateOnly),
 		ISO:   t.UTC().Format(time.RFC3339),
 	}
 }
 
-func exact(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+func exact(t time.Time) string { return steward.FormatTime(t.UTC()) }
 
-// relative says how far t is from now in the largest whole unit, in days
-// beyond one day because ages of credentials and idle identities are
-// compared against day-based policies ("older than 365 days").
-func relative(now, t time.Time) string {
-	d := now.Sub(t)
-	suffix := " ago"
-	if d < 0 {
-		d, suffix = -d, ""
-	}
-	var n int64
-	var unit string
-	switch {
-	case d < time.Minute:
-		return "just now"
-	case d < time.Hour:
-		n, unit = int64(d/time.Minute), "minute"
-	case d < 24*time.Hour:
-		n, unit = int64(d/time.Hour), "hour"
-	default:
-		n, unit = int64(d/(24*time.Hour)), "day"
-	}
-	if n != 1 {
-		unit += "s"
-	}
-	if suffix == "" {
-		return fmt.Sprintf("in %d %s", n, unit)
-	}
-	return fmt.Sprintf("%d %s%s", n, unit, suffix)
+// templateFuncs are the helpers every page may use.
+var templateFuncs = template.FuncMap{
+	// thousands writes a count with its thousands grouped: 12,345.
+	"thousands": func(n any) string {
+		switch v := n.(type) {
+		case int:
+			return steward.GroupThousands(int64(v))
+		case int64:
+			return steward.GroupThousands(v)
+		}
+		return fmt.Sprint(n)
+	},
 }
 
 // safeNext returns next if it is a path on this site, else "/". The sign-in

@@ -1,7 +1,8 @@
 // Package web is Steward's browser interface: server-rendered pages for the
 // people who open Steward every day. Pages are html/template files embedded in
-// the binary with one small stylesheet; there is no JavaScript, no CDN and no
-// front-end build, so the UI works offline and from a single binary.
+// the binary with one small stylesheet and one small script (type-ahead for
+// the name fields, which work without it); there is no CDN and no front-end
+// build, so the UI works offline and from a single binary.
 //
 // The handler owns every path except those of the REST API and the probes
 // (/api/, /healthz, /readyz, /metrics, /openapi.json), which the http package
@@ -82,12 +83,17 @@ func (u *UI) Handler() http.Handler {
 	if s.clock == nil {
 		s.clock = steward.SystemClock{}
 	}
-	css, err := fs.ReadFile(staticFS, "static/style.css")
-	if err != nil {
-		panic(fmt.Sprintf("web: %v", err))
+	// One version for every asset: a build that changes any of them links
+	// new URLs, so that a cached old copy is never used with new pages.
+	h := sha256.New()
+	for _, name := range []string{"static/style.css", "static/picker.js"} {
+		b, err := fs.ReadFile(staticFS, name)
+		if err != nil {
+			panic(fmt.Sprintf("web: %v", err))
+		}
+		h.Write(b)
 	}
-	sum := sha256.Sum256(css)
-	s.cssVersion = hex.EncodeToString(sum[:6])
+	s.assetVersion = hex.EncodeToString(h.Sum(nil)[:6])
 	s.pages = parsePages()
 	return s.routes()
 }
@@ -95,12 +101,12 @@ func (u *UI) Handler() http.Handler {
 // server is the handler built from a UI. It is separate from UI so that the
 // parsed templates and defaults never leak into the exported configuration.
 type server struct {
-	store      Store
-	logger     *slog.Logger
-	clock      steward.Clock
-	secure     bool
-	cssVersion string
-	pages      map[string]*template.Template
+	store        Store
+	logger       *slog.Logger
+	clock        steward.Clock
+	secure       bool
+	assetVersion string
+	pages        map[string]*template.Template
 }
 
 // apiPaths are served by the http package on the same server. The UI
@@ -127,6 +133,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /identities/{id}/attest", s.session(s.attest))
 	mux.Handle("GET /ownership", s.session(s.ownership))
 	mux.Handle("GET /audit", s.session(s.audit))
+	s.directoryRoutes(mux)
 	for _, n := range navSections {
 		if !n.Live {
 			mux.Handle("GET "+n.Path, s.session(s.coming))
@@ -157,12 +164,13 @@ func (s *server) routes() http.Handler {
 }
 
 // securityHeaders sets headers every page needs. The content security policy
-// allows only Steward's own stylesheet and forms, and no script at all: the
-// UI has none, so an injected script could not run.
+// allows only Steward's own stylesheet, script and forms, and lets the
+// script ask only Steward: an injected inline script could not run, nor send
+// anything elsewhere.
 func securityHeaders(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
-		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+		hd.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 		hd.Set("X-Content-Type-Options", "nosniff")
 		hd.Set("X-Frame-Options", "DENY")
 		hd.Set("Referrer-Policy", "same-origin")
@@ -170,7 +178,7 @@ func securityHeaders(h http.Handler) http.Handler {
 	})
 }
 
-// static serves the embedded stylesheet and icon. A request carrying the
+// static serves the embedded stylesheet, script and icon. A request carrying the
 // current content hash (?v=) may be cached for a year, because a new build
 // with a changed file links a new hash.
 func (s *server) static(w http.ResponseWriter, r *http.Request) {
@@ -183,12 +191,14 @@ func (s *server) static(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case strings.HasSuffix(name, ".css"):
 		w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	case strings.HasSuffix(name, ".js"):
+		w.Header().Set("Content-Type", "text/javascript; charset=utf-8")
 	case strings.HasSuffix(name, ".svg"):
 		w.Header().Set("Content-Type", "image/svg+xml")
 	default:
 		w.Header().Set("Content-Type", "application/octet-stream")
 	}
-	if r.URL.Query().Get("v") == s.cssVersion {
+	if r.URL.Query().Get("v") == s.assetVersion {
 		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")

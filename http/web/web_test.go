@@ -271,14 +271,17 @@ func TestInventoryFilters(t *testing.T) {
 		texts []string // text the page must show
 	}{
 		{"search by name", "q=payments-api", []string{"1"}, []string{"payments-api-deployer", "Ada Lovelace", "3 days ago"}},
-		{"search is case-insensitive", "q=LEGACY", []string{"2"}, []string{"owner departed", "412 days ago"}},
+		{"search is case-insensitive", "q=LEGACY", []string{"2"}, []string{"owner departed", "1 year 1 month ago"}},
 		{"search by external id", "q=webhook-token-7", []string{"3"}, []string{"unowned", "never", "disabled"}},
 		{"kind", "kind=api_key", []string{"2"}, nil},
 		{"environment", "env=prod", []string{"1", "2"}, nil},
 		{"status", "status=disabled", []string{"3"}, nil},
-		{"system", "system=1", []string{"1", "2"}, []string{`<option value="1" selected>aws-prod-payments</option>`}},
-		{"team", "team=1", []string{"1", "2"}, []string{`<option value="1" selected>payments-platform</option>`}},
-		{"owner", "owner=2", []string{"2"}, []string{`value="2"`}},
+		{"system", "system=aws-prod-payments", []string{"1", "2"}, []string{`name="system" value="aws-prod-payments"`, `<option value="aws-prod-payments" label="aws"></option>`}},
+		{"team", "team=payments-platform", []string{"1", "2"}, []string{`name="team" value="payments-platform"`}},
+		{"team by display name", "team=Payments+Platform", []string{"1", "2"}, nil},
+		{"owner by email", "owner=charles%40example.test", []string{"2"}, []string{`name="owner" value="charles@example.test"`}},
+		{"owner by login", "owner=charles", []string{"2"}, nil},
+		{"owner by name", "owner=Charles+Babbage", []string{"2"}, nil},
 		{"combined", "kind=workload&env=staging&limit=5", fillers(all)[:5], nil},
 		{"no match", "q=nothing-is-called-this", nil, []string{"No identities match"}},
 	}
@@ -308,7 +311,7 @@ func TestInventoryCanonicalURL(t *testing.T) {
 	tests := []struct{ name, target, want string }{
 		{"empty fields dropped", "/inventory?q=&kind=&env=prod&status=&system=&team=&owner=", "/inventory?env=prod"},
 		{"all empty", "/inventory?q=&kind=", "/inventory"},
-		{"fixed order", "/inventory?owner=1&q=pay", "/inventory?q=pay&owner=1"},
+		{"fixed order", "/inventory?owner=ada&q=pay", "/inventory?q=pay&owner=ada"},
 		{"root with a query", "/?q=pay", "/inventory?q=pay"},
 		{"spaces trimmed", "/inventory?q=+pay+", "/inventory?q=pay"},
 		{"unknown parameters dropped", "/inventory?utm=x&kind=bot", "/inventory?kind=bot"},
@@ -335,11 +338,15 @@ func TestInventoryBadFilters(t *testing.T) {
 		{"unknown kind", "kind=robot", "kind &#34;robot&#34; is not known"},
 		{"unknown environment", "env=qa", "environment &#34;qa&#34; is not known"},
 		{"unknown status", "status=gone", "status &#34;gone&#34; is not known"},
-		{"unknown system", "system=aws", "No system is named &#34;aws&#34;."},
-		{"unknown team", "team=-4", "No team is named &#34;-4&#34;."},
-		{"unknown owner", "owner=0", "No person has the e-mail address or external id &#34;0&#34;."},
-		{"owner overflow", "owner=99999999999999999999", "No person has the e-mail address or external id"},
-		{"unknown team id", "team=424242", "and there is no team with that id"},
+		{"unknown system", "system=aws", "System: no system is named “aws”"},
+		{"a system id is not a name", "system=1", "no system is named “1”"},
+		{"unknown team", "team=payments", "Team: no team is named “payments”"},
+		{"a negative team", "team=-4", "Team: no team is named “-4”"},
+		{"a team id is not a name", "team=424242", "Team: no team is named “424242”"},
+		{"unknown owner", "owner=ada%40elsewhere.test", "Owner: no person has the email, external id or name “ada@elsewhere.test”"},
+		{"an owner id is not a name", "owner=2", "no person has the email, external id or name “2”"},
+		{"owner zero", "owner=0", "Owner: no person has the email, external id or name “0”"},
+		{"owner overflow", "owner=99999999999999999999", "Owner: no person has the email, external id or name “99999999999999999999”"},
 		{"unknown order", "sort=size", "sort &#34;size&#34; is not known"},
 		{"a cursor of another order", "sort=name&after=" + steward.Cursor(3), "cursor is not one Steward gave out for this order"},
 		{"credential age not a number", "credential_older_than=old", "credential age &#34;old&#34; must be a whole number of days"},
@@ -420,13 +427,13 @@ func TestInventoryPaging(t *testing.T) {
 
 	t.Run("filters survive paging", func(t *testing.T) {
 		t.Parallel()
-		_, body := f.Do(t, http.MethodGet, "/inventory?env=staging&owner=1&limit=10", session, nil)
+		_, body := f.Do(t, http.MethodGet, "/inventory?env=staging&owner=ada&limit=10", session, nil)
 		next := nextLink(body)
-		if !strings.HasPrefix(next, "/inventory?env=staging&owner=1&limit=10&after=") {
+		if !strings.HasPrefix(next, "/inventory?env=staging&owner=ada&limit=10&after=") {
 			t.Fatalf("next link = %q, want the same filters and a cursor", next)
 		}
 		_, body = f.Do(t, http.MethodGet, next, session, nil)
-		if !strings.Contains(body, `href="/inventory?env=staging&amp;owner=1&amp;limit=10" rel="first"`) {
+		if !strings.Contains(body, `href="/inventory?env=staging&amp;owner=ada&amp;limit=10" rel="first"`) {
 			t.Errorf("the First page link should drop only the cursor; body:\n%s", body)
 		}
 	})
@@ -447,11 +454,12 @@ func TestIdentityPage(t *testing.T) {
 			"<h1>payments-api-deployer</h1>",
 			"arn:aws:iam::123456789012:user/payments-api-deployer",
 			"service account", "aws-prod-payments", "prod", "high",
-			`<a href="/inventory?owner=1">Ada Lovelace</a>`, "ada@example.test",
-			`<a href="/inventory?team=1">payments-platform</a>`,
+			`<a href="/people/1">Ada Lovelace</a>`, "ada@example.test",
+			`<a href="/teams/payments-platform">payments-platform</a>`,
+			`<dt>System</dt><dd><a href="/systems/aws-prod-payments">aws-prod-payments</a></dd>`,
 			"managed-by", "terraform",
 			// the 400-day-old access key is highlighted; the new token is not
-			`<tr class="row-stale">`, ">400 <span class=\"badge badge-warn\">over a year</span>",
+			`<tr class="row-stale">`, ">1 year 1 month <span class=\"badge badge-warn\">over a year</span>", "<td>30 days</td>",
 			"abababababababab…", "in 60 days",
 			// both grants, the admin one marked privileged
 			`AdministratorAccess <span class="badge badge-bad">privileged</span>`,
@@ -472,7 +480,7 @@ func TestIdentityPage(t *testing.T) {
 	t.Run("departed owner", func(t *testing.T) {
 		t.Parallel()
 		_, body := f.Do(t, http.MethodGet, "/identities/2", session, nil)
-		for _, want := range []string{"Charles Babbage", "owner departed", "412 days ago", "no credentials"} {
+		for _, want := range []string{"Charles Babbage", "owner departed", "1 year 1 month ago", "no credentials"} {
 			if !strings.Contains(body, want) {
 				t.Errorf("page lacks %q", want)
 			}
@@ -496,7 +504,7 @@ func TestIdentityPage(t *testing.T) {
 			t.Errorf("an identity whose system gives no creation time: the page does not say unknown:\n%s", body)
 		}
 		_, body = f.Do(t, http.MethodGet, "/identities/4", session, nil)
-		for _, want := range []string{`<span class="status status-disabled">disabled</span>`, `<td class="num"><span class="muted">unknown</span></td>`} {
+		for _, want := range []string{`<span class="status status-disabled">disabled</span>`, `<td><span class="muted">unknown</span></td>`} {
 			if !strings.Contains(body, want) {
 				t.Errorf("the disabled key of unknown age: page lacks %q", want)
 			}
@@ -594,6 +602,8 @@ func TestLayout(t *testing.T) {
 		`<form method="post" action="/signout">`,
 		`<label for="f-q">`, `<label for="f-kind">`, `<label for="f-env">`, `<label for="f-status">`,
 		`<label for="f-system">`, `<label for="f-team">`, `<label for="f-owner">`,
+		`<a href="/people">People</a>`, `<a href="/teams">Teams</a>`,
+		`<script src="/static/picker.js?v=`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q", want)
@@ -635,30 +645,29 @@ func TestLayout(t *testing.T) {
 	})
 }
 
-func TestRelative(t *testing.T) {
+// TestTimeText: pages write moments with the root package's rules (ages in
+// days up to 90 days, then years and months) and the exact time in UTC with
+// its zone.
+func TestTimeText(t *testing.T) {
 	t.Parallel()
+	s := &server{clock: steward.FixedClock{T: now}}
+	day := 24 * time.Hour
 	tests := []struct {
-		d    time.Duration
-		want string
+		at        *time.Time
+		rel, full string
 	}{
-		{0, "just now"},
-		{30 * time.Second, "just now"},
-		{time.Minute, "1 minute ago"},
-		{59 * time.Minute, "59 minutes ago"},
-		{time.Hour, "1 hour ago"},
-		{23 * time.Hour, "23 hours ago"},
-		{24 * time.Hour, "1 day ago"},
-		{412*24*time.Hour + 5*time.Hour, "412 days ago"},
-		{-2 * time.Hour, "in 2 hours"},
-		{-60 * 24 * time.Hour, "in 60 days"},
+		{nil, "never", ""},
+		{ptr(now.Add(-30 * time.Second)), "just now", "2026-06-01 11:59 UTC"},
+		{ptr(now.Add(-3 * day)), "3 days ago", "2026-05-29 12:00 UTC"},
+		{ptr(now.Add(-412*day - 5*time.Hour)), "1 year 1 month ago", "2025-04-15 07:00 UTC"},
+		{ptr(now.Add(60 * day)), "in 60 days", "2026-07-31 12:00 UTC"},
+		{ptr(time.Date(2026, 6, 1, 14, 0, 0, 0, time.FixedZone("CEST", 2*3600))), "just now", "2026-06-01 12:00 UTC"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.want, func(t *testing.T) {
-			t.Parallel()
-			if got := relative(now, now.Add(-tt.d)); got != tt.want {
-				t.Errorf("relative(-%v) = %q, want %q", tt.d, got, tt.want)
-			}
-		})
+		got := s.timeText(tt.at, "never")
+		if got.Rel != tt.rel || got.Exact != tt.full {
+			t.Errorf("timeText(%v) = %q, %q; want %q, %q", tt.at, got.Rel, got.Exact, tt.rel, tt.full)
+		}
 	}
 }
 

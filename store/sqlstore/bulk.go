@@ -86,7 +86,7 @@ func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 	}
 	if len(b.Identities) > 0 {
 		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source",
-			"owner_by", "team_by", "owner_rule", "oldest_credential_at"}}
+			"owner_by", "team_by", "owner_rule", "owner_hint", "team_hint", "oldest_credential_at"}}
 		for i := range b.Identities {
 			r := &b.Identities[i]
 			if r.UpdatedAt.IsZero() && r.CreatedAt != nil {
@@ -102,7 +102,7 @@ func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
 			rs := ownerReason(r)
 			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
 				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), microPtr(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r)),
-				string(rs.OwnerBy), string(rs.TeamBy), rs.Rule, oldestOf(created[r.ID], rotated[r.ID])})
+				string(rs.OwnerBy), string(rs.TeamBy), rs.Rule, steward.NormalizeOwnerKey(rs.OwnerTag), rs.TeamTag, oldestOf(created[r.ID], rotated[r.ID])})
 		}
 		out = append(out, t)
 	}
@@ -158,7 +158,10 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 	if err != nil {
 		return err
 	}
-	if len(tables) == 0 {
+	if b.DeferGaps && len(b.GapStarts) > 0 {
+		return steward.Errorf(steward.EINVALID, "A batch that defers its gaps cannot open them with their starts; set GapStarts on the last batch only.")
+	}
+	if len(tables) == 0 && len(b.GapStarts) == 0 {
 		return nil
 	}
 	counts := map[string]int{}
@@ -198,6 +201,15 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		// The one summary event stands for the gap tasks too.
 		quiet := &eventSink{d: d, c: c, quiet: true}
 		var opened, closed int
+		if len(b.GapStarts) > 0 {
+			// A load with its history opens every gap, this batch's and
+			// those deferred by the batches before, dated when they began.
+			n, err := d.openGapsSince(ctx, c, b.GapStarts)
+			if err != nil {
+				return err
+			}
+			opened = n
+		}
 		for _, sc := range bulkGapScopes(b) {
 			gaps, err := d.refreshGapsOf(ctx, c, quiet, sc.fresh, sc.where, sc.args...)
 			if err != nil {
@@ -281,12 +293,16 @@ type gapScope struct {
 
 // bulkGapScopes selects the identities whose ownership gaps a bulk load can
 // open or heal: those it loads, and those of the teams its active people
-// join. The loaded ones are fresh: an identity already in their id range
-// is one the load did not change, and a person it loads cannot own an
-// identity loaded before it.
+// join; none for a batch that defers its gaps. The loaded ones are fresh:
+// an identity already in their id range is one the load did not change, and
+// a person it loads cannot own an identity loaded before it.
 func bulkGapScopes(b *steward.Bulk) []gapScope {
+	if b.DeferGaps {
+		return nil // a later batch opens them with their history
+	}
 	var out []gapScope
-	if len(b.Identities) > 0 {
+	// With GapStarts every missing gap is already open, dated.
+	if len(b.Identities) > 0 && len(b.GapStarts) == 0 {
 		lo, hi := b.Identities[0].ID, b.Identities[0].ID
 		for _, x := range b.Identities {
 			lo, hi = min(lo, x.ID), max(hi, x.ID)
@@ -319,12 +335,13 @@ func (d *DB) Optimize(ctx context.Context) error {
 	return err
 }
 
-// ownerSource is how a bulk-loaded identity got its owner: loaded rows carry
-// assignments made elsewhere (the demo, an export of another tool), which
-// count as explicit.
 // ownerReason is what a bulk-loaded identity records of why it has its
 // owner: what the batch says, or, for an owner and team given without a
-// reason, that they were set by hand (as its owner source says).
+// reason, that they were set by hand (as its owner source says). The
+// reason's tags are kept as the identity's owner and team tags, as a sync
+// keeps what its source says: a later re-resolution (a rules change, a
+// people sync) decides from them again instead of dropping an owner that
+// a tag decided.
 func ownerReason(i *steward.Identity) steward.OwnerReason {
 	if i.OwnerReason != (steward.OwnerReason{}) || ownerSource(i) != steward.OwnerExplicit {
 		return i.OwnerReason
@@ -339,6 +356,9 @@ func ownerReason(i *steward.Identity) steward.OwnerReason {
 	return r
 }
 
+// ownerSource is how a bulk-loaded identity got its owner when the row does
+// not say: loaded rows carry assignments made elsewhere (the demo, an export
+// of another tool), which count as explicit.
 func ownerSource(i *steward.Identity) steward.OwnerSource {
 	if i.OwnerSource != "" {
 		return i.OwnerSource

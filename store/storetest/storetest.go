@@ -51,6 +51,8 @@ func Run(t *testing.T, open Opener) {
 		"Grants":          testGrants,
 		"BulkLoad":        testBulkLoad,
 		"BulkAtomic":      testBulkAtomic,
+		"BulkHistory":     testBulkHistory,
+		"BulkOwnerTags":   testBulkOwnerTags,
 		"Stats":           testStats,
 		"Tokens":          testTokens,
 		"Sessions":        testSessions,

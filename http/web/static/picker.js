@@ -1,0 +1,54 @@
+// Type-ahead for Steward's name fields. An <input data-suggest="person|owner|team|system"
+// list="…"> asks the server for the best matches of what was typed and puts
+// them in its <datalist>, which the browser shows under the field and lets
+// the keyboard choose from. Without this script the fields still take a typed
+// name, which the server resolves.
+(function () {
+  "use strict";
+  function attach(input) {
+    var list = document.getElementById(input.getAttribute("list"));
+    if (!list) {
+      return;
+    }
+    var timer = 0;
+    var asked = null;
+    var pending = null;
+    function ask() {
+      var q = input.value.trim();
+      if (q === asked) {
+        return;
+      }
+      asked = q;
+      if (pending) {
+        pending.abort();
+      }
+      if (q === "") {
+        return;
+      }
+      pending = new AbortController();
+      var url = "/suggest?what=" + encodeURIComponent(input.dataset.suggest) + "&q=" + encodeURIComponent(q);
+      fetch(url, { signal: pending.signal, credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (res) { return res.ok ? res.json() : []; })
+        .then(function (items) {
+          if (input.value.trim() !== q || !Array.isArray(items)) {
+            return; // the person typed on; a newer answer follows
+          }
+          var options = items.map(function (it) {
+            var o = document.createElement("option");
+            o.value = it.value;
+            o.label = it.label;
+            o.textContent = it.label;
+            return o;
+          });
+          list.replaceChildren.apply(list, options);
+          input.setAttribute("data-suggested", String(options.length));
+        })
+        .catch(function () { /* aborted or offline: keep the old list */ });
+    }
+    input.addEventListener("input", function () {
+      clearTimeout(timer);
+      timer = setTimeout(ask, 120);
+    });
+  }
+  document.querySelectorAll("input[data-suggest]").forEach(attach);
+})();
