@@ -186,7 +186,7 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		if _, err := c.ExecContext(ctx, `INSERT INTO sync_dirty (system_id, ref) SELECT DISTINCT system_id, 0 FROM sync_digests`); err != nil {
 			return err
 		}
-		if err := d.dropDigest(ctx, c, `1 = 1`); err != nil {
+		if err := d.dropEveryDigest(ctx, c); err != nil {
 			return err
 		}
 		if err := d.refreshCredentialAgeOf(ctx, c, bulkCredentialOwners(b)); err != nil {
@@ -199,7 +199,7 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		quiet := &eventSink{d: d, c: c, quiet: true}
 		var opened, closed int
 		for _, sc := range bulkGapScopes(b) {
-			gaps, err := d.refreshGapsOf(ctx, c, quiet, sc.fresh, sc.where, sc.args...)
+			gaps, err := d.refreshGapsOf(ctx, c, quiet, sc.fresh, sc.identities)
 			if err != nil {
 				return err
 			}
@@ -274,9 +274,8 @@ func bulkCredentialOwners(b *steward.Bulk) []int64 {
 // gapScope is a set of identities whose gap tasks to refresh; fresh: none
 // of them can have a task to close.
 type gapScope struct {
-	where string
-	args  []any
-	fresh bool
+	identities identityScope
+	fresh      bool
 }
 
 // bulkGapScopes selects the identities whose ownership gaps a bulk load can
@@ -291,7 +290,7 @@ func bulkGapScopes(b *steward.Bulk) []gapScope {
 		for _, x := range b.Identities {
 			lo, hi = min(lo, x.ID), max(hi, x.ID)
 		}
-		out = append(out, gapScope{`x.id BETWEEN ? AND ?`, []any{lo, hi}, true})
+		out = append(out, gapScope{identityRange(lo, hi), true})
 	}
 	var teams []int64
 	for _, p := range b.People {
@@ -301,7 +300,7 @@ func bulkGapScopes(b *steward.Bulk) []gapScope {
 	}
 	if len(teams) > 0 {
 		slices.Sort(teams)
-		out = append(out, gapScope{`x.team_id IN (` + int64List(slices.Compact(teams)) + `)`, nil, false})
+		out = append(out, gapScope{teamsIdentities(slices.Compact(teams)), false})
 	}
 	return out
 }

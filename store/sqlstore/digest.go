@@ -321,10 +321,15 @@ func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context 
 	return g, nil
 }
 
-// dropDigest deletes the digest of the system that where selects
-// ("system_id = ?").
-func (d *DB) dropDigest(ctx context.Context, q querier, where string, args ...any) error {
-	_, err := q.ExecContext(ctx, d.q(`DELETE FROM sync_digests WHERE `+where), args...)
+// dropDigest deletes the digest of one system.
+func (d *DB) dropDigest(ctx context.Context, q querier, systemID int64) error {
+	_, err := q.ExecContext(ctx, d.q(`DELETE FROM sync_digests WHERE system_id = ?`), systemID)
+	return err
+}
+
+// dropEveryDigest deletes the digests of every system.
+func (d *DB) dropEveryDigest(ctx context.Context, q querier) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM sync_digests WHERE 1 = 1`)
 	return err
 }
 
@@ -349,7 +354,7 @@ func (d *DB) markDirty(ctx context.Context, q querier, id int64, ofIdentity bool
 // digest goes, and the mark keeps a sync running meanwhile, which read it
 // before, from writing it back.
 func (d *DB) forgetDigest(ctx context.Context, q querier, systemID int64) error {
-	if err := d.dropDigest(ctx, q, `system_id = ?`, systemID); err != nil {
+	if err := d.dropDigest(ctx, q, systemID); err != nil {
 		return err
 	}
 	return d.markDirty(ctx, q, systemID, false, refWhole)
@@ -441,7 +446,7 @@ func (d *DB) clearDirty(ctx context.Context, q querier, dr *dirtyRows) error {
 // that skipped records rewrites the base whole, so that DigestMaxAge bounds
 // how long any entry goes without a full comparison.
 func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context string, taken int64, n int, next func() (digestEntry, bool)) error {
-	if err := d.dropDigest(ctx, q, `system_id = ?`, systemID); err != nil {
+	if err := d.dropDigest(ctx, q, systemID); err != nil {
 		return err
 	}
 	per := digestChunk
@@ -457,7 +462,7 @@ func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context 
 		}
 		if !first && e.sum <= prev {
 			d.logger.Info("two records of one sync share a sum; no digest kept", "system_id", systemID)
-			return d.dropDigest(ctx, q, `system_id = ?`, systemID)
+			return d.dropDigest(ctx, q, systemID)
 		}
 		first, prev = false, e.sum
 		buf = binary.LittleEndian.AppendUint64(buf, e.sum)
@@ -645,7 +650,7 @@ func (d *DB) stagedDigest(ctx context.Context, c *sql.Conn, systemID int64, stag
 func (d *DB) saveRenewed(ctx context.Context, c *sql.Conn, systemID int64, context string, dg *syncDigest, fresh []digestEntry, fits bool) error {
 	if !fits {
 		d.logger.Info("ids too large for a sync digest; every sync of this system compares every record", "system_id", systemID)
-		return d.dropDigest(ctx, c, `system_id = ?`, systemID)
+		return d.dropDigest(ctx, c, systemID)
 	}
 	cmpEntry := func(a, b digestEntry) int { return cmp.Compare(a.sum, b.sum) }
 	slices.SortFunc(fresh, cmpEntry)

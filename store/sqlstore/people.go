@@ -76,25 +76,22 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 		// its digest says are unchanged.
 		// A new team that a rule names beats the owner's team it filled in
 		// with meanwhile.
-		scope := `x.owner_id IS NULL OR x.team_id IS NULL OR x.owner_id IN (SELECT id FROM touched_people)
-			OR (x.owner_hint <> '' AND x.owner_hint IN (SELECT lower(trim(p.email)) FROM people p WHERE p.id IN (SELECT id FROM touched_people)
-				UNION SELECT lower(trim(p.external_id)) FROM people p WHERE p.id IN (SELECT id FROM touched_people)))
-			OR (x.team_hint <> '' AND x.team_hint IN (SELECT t.name FROM teams t WHERE t.id IN (` + int64List(teamIDs) + `)))`
+		scope := withoutOwner().or(withoutTeam(), ownedByTouchedPeople(), taggedWithTouchedPeople(), taggedWithTeams(teamIDs))
 		rules, err := d.rulesIn(ctx, c)
 		if err != nil {
 			return err
 		}
 		if rulesNameTeam(rules, run.created...) {
-			scope += ` OR x.team_by = 'owner_team'`
+			scope = scope.or(teamFromOwner())
 		}
 		changedIDs := map[int64]bool{}
-		if err := d.resolveOwnersInto(ctx, c, scope, nil, res, run.ev, changedIDs); err != nil {
+		if err := d.resolveOwnersInto(ctx, c, scope, res, run.ev, changedIDs); err != nil {
 			return err
 		}
 		if err := d.writeTouched(ctx, c, "touched", changedIDs); err != nil {
 			return err
 		}
-		gaps, err := d.refreshGaps(ctx, c, run.ev, `x.owner_id IN (SELECT id FROM touched_people) OR x.id IN (SELECT id FROM touched) OR x.team_id IN (`+int64List(teamIDs)+`)`)
+		gaps, err := d.refreshGaps(ctx, c, run.ev, ownedByTouchedPeople().or(touchedIdentities(), teamsIdentities(teamIDs)))
 		if err != nil {
 			return err
 		}

@@ -578,13 +578,13 @@ func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o stew
 	if err := d.resolveLinks(ctx, c, rv, res, systemID); err != nil {
 		return err
 	}
-	scope, args := `x.id IN (SELECT id FROM touched)`, []any{}
+	scope := touchedIdentities()
 	if first {
-		scope, args = `x.system_id = ?`, []any{systemID}
+		scope = systemIdentities(systemID)
 	} else if err := d.writeTouched(ctx, c, "touched", touched); err != nil {
 		return err
 	}
-	gaps, err := d.refreshGapsOf(ctx, c, ev, first, scope, args...)
+	gaps, err := d.refreshGapsOf(ctx, c, ev, first, scope)
 	if err != nil {
 		return err
 	}

@@ -174,13 +174,19 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 	if r.o.Partial {
 		return nil
 	}
-	gone, err := r.d.ids(ctx, r.c, `SELECT e.id FROM entitlements e WHERE e.system_id = ?`+r.onlyUnseen("e.id", "unseen_entitlements")+`
+	// In a delta run only the rows whose records did not come back
+	// unchanged can have gone.
+	unseen := ``
+	if r.delta {
+		unseen = ` AND e.id IN (SELECT id FROM unseen_entitlements)`
+	}
+	gone, err := r.d.ids(ctx, r.c, `SELECT e.id FROM entitlements e WHERE e.system_id = ?`+unseen+`
 		AND NOT EXISTS (SELECT 1 FROM stage_entitlements s WHERE s.name = e.name) ORDER BY e.id`, sid)
 	if err != nil {
 		return err
 	}
 	for _, id := range gone {
-		if err := r.removeGrants(ctx, `g.entitlement_id = ?`, id); err != nil {
+		if err := r.removeGrants(ctx, grantsGone{entitlement: id}); err != nil {
 			return err
 		}
 		if err := r.exec(ctx, `DELETE FROM entitlements WHERE id = ?`, id); err != nil {
@@ -194,9 +200,32 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 	return nil
 }
 
-// removeGrants deletes the grants that cond (over grant g) selects, each with
-// its event.
-func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) error {
+// grantsGone says which grants a sync removes (removeGrants): those of an
+// entitlement that is gone, or (entitlement 0) those of the system that the
+// source no longer lists.
+type grantsGone struct {
+	entitlement int64
+}
+
+// where renders which grants (g) go as an SQL condition and its values.
+// In a delta run the grants the source no longer lists are among the
+// unseen ones: every other grant's record came back unchanged.
+func (w grantsGone) where(r *syncRun) (string, []any) {
+	switch {
+	case w.entitlement != 0:
+		return `g.entitlement_id = ?`, []any{w.entitlement}
+	case r.delta:
+		return `g.id IN (SELECT g2.id FROM unseen_grants u CROSS JOIN grants g2
+			WHERE g2.identity_id = u.identity_id AND g2.entitlement_id = u.entitlement_id
+			AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = u.identity_id AND s.entitlement_id = u.entitlement_id))`, nil
+	}
+	return `g.identity_id IN (SELECT x.id FROM identities x WHERE x.system_id = ?)
+		AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = g.identity_id AND s.entitlement_id = g.entitlement_id)`, []any{r.sys.ID}
+}
+
+// removeGrants deletes the grants that w selects, each with its event.
+func (r *syncRun) removeGrants(ctx context.Context, w grantsGone) error {
+	cond, args := w.where(r)
 	type gone struct {
 		id, identity, entitlement int64
 		name                      string
@@ -218,7 +247,7 @@ func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) er
 	for i, x := range all {
 		ids[i] = x.id
 	}
-	if err := r.execIDs(ctx, `DELETE FROM grants`, ids); err != nil {
+	if err := r.execIDs(ctx, deleteGrants, ids); err != nil {
 		return err
 	}
 	for _, x := range all {
@@ -358,12 +387,18 @@ func (r *syncRun) identities(ctx context.Context) error {
 	if r.o.Partial {
 		return nil
 	}
-	gone, err := r.d.ids(ctx, r.c, `SELECT x.id FROM identities x WHERE x.system_id = ? AND x.status <> 'removed'`+r.onlyUnseen("x.id", "unseen_identities")+`
+	// In a delta run only the rows whose records did not come back
+	// unchanged can have gone.
+	unseen := ``
+	if r.delta {
+		unseen = ` AND x.id IN (SELECT id FROM unseen_identities)`
+	}
+	gone, err := r.d.ids(ctx, r.c, `SELECT x.id FROM identities x WHERE x.system_id = ? AND x.status <> 'removed'`+unseen+`
 		AND NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id) ORDER BY x.id`, sid)
 	if err != nil {
 		return err
 	}
-	if err := r.execIDs(ctx, `UPDATE identities SET status = 'removed', removed_at = ?, updated_at = ?`, gone, micro(r.now), micro(r.now)); err != nil {
+	if err := r.execIDs(ctx, markIdentitiesRemoved, gone); err != nil {
 		return err
 	}
 	for _, id := range gone {
@@ -385,7 +420,7 @@ func (r *syncRun) credentials(ctx context.Context) error {
 	}
 	if r.first {
 		// Every identity is new: take them all at once.
-		return r.d.refreshCredentialAge(ctx, r.c, `x.system_id = ?`, r.sys.ID)
+		return r.d.refreshCredentialAge(ctx, r.c, systemIdentities(r.sys.ID))
 	}
 	ids := make([]int64, 0, len(wrote))
 	for id := range wrote {
@@ -485,14 +520,12 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 	// A delta run compares the credentials of the identities it staged or
 	// lost: every other identity's record, credentials and all, came back
 	// unchanged.
-	from := `credentials c JOIN identities x ON x.id = c.identity_id`
+	from := `credentials c JOIN identities x ON x.id = c.identity_id WHERE`
 	if r.delta {
-		from = `(SELECT id FROM unseen_identities UNION
-			SELECT x2.id FROM stage_identities s2 CROSS JOIN identities x2 WHERE x2.system_id = ` + idStr(sid) + ` AND x2.external_id = s2.external_id) t
-			CROSS JOIN identities x CROSS JOIN credentials c`
+		from = r.comparedIdentities() + ` t CROSS JOIN identities x CROSS JOIN credentials c WHERE x.id = t.id AND`
 	}
 	all, err := collect(ctx, r, `SELECT c.id, c.identity_id FROM `+from+`
-		WHERE `+r.when(`x.id = t.id AND `)+`c.identity_id = x.id AND x.system_id = ? AND c.external_id <> ''
+		c.identity_id = x.id AND x.system_id = ? AND c.external_id <> ''
 		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`, []any{sid}, func(rows *sql.Rows, g *gone) error {
 		return rows.Scan(&g.id, &g.identity)
 	})
@@ -503,7 +536,7 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 	for i, g := range all {
 		ids[i] = g.id
 	}
-	if err := r.execIDs(ctx, `DELETE FROM credentials`, ids); err != nil {
+	if err := r.execIDs(ctx, deleteCredentials, ids); err != nil {
 		return err
 	}
 	for _, g := range all {
@@ -649,18 +682,36 @@ func (r *syncRun) grants(ctx context.Context) error {
 	if r.o.Partial {
 		return nil
 	}
-	if r.delta {
-		return r.removeGrants(ctx, `g.id IN (SELECT g2.id FROM unseen_grants u CROSS JOIN grants g2
-			WHERE g2.identity_id = u.identity_id AND g2.entitlement_id = u.entitlement_id
-			AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = u.identity_id AND s.entitlement_id = u.entitlement_id))`)
-	}
-	return r.removeGrants(ctx, `g.identity_id IN (SELECT x.id FROM identities x WHERE x.system_id = ?)
-		AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = g.identity_id AND s.entitlement_id = g.entitlement_id)`, sid)
+	return r.removeGrants(ctx, grantsGone{})
 }
 
-// execIDs runs stmt (an UPDATE or DELETE without WHERE) for the rows ids
-// names, a few hundred at a time rather than one statement a row.
-func (r *syncRun) execIDs(ctx context.Context, stmt string, ids []int64, args ...any) error {
+// idWrite is a write a sync makes to rows it names by id (execIDs).
+type idWrite int
+
+const (
+	deleteGrants          idWrite = iota // grants the source no longer lists
+	deleteCredentials                    // credentials the source no longer lists
+	deleteLinks                          // links the source no longer lists
+	markIdentitiesRemoved                // identities the source no longer lists, removed at the run's time
+)
+
+// execIDs runs w for the rows ids names, a few hundred at a time rather
+// than one statement a row.
+func (r *syncRun) execIDs(ctx context.Context, w idWrite, ids []int64) error {
+	var stmt string
+	var args []any
+	switch w {
+	case deleteGrants:
+		stmt = `DELETE FROM grants`
+	case deleteCredentials:
+		stmt = `DELETE FROM credentials`
+	case deleteLinks:
+		stmt = `DELETE FROM identity_links`
+	case markIdentitiesRemoved:
+		stmt, args = `UPDATE identities SET status = 'removed', removed_at = ?, updated_at = ?`, []any{micro(r.now), micro(r.now)}
+	default:
+		panic("sqlstore: unknown write by id")
+	}
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
 		if err := r.exec(ctx, stmt+` WHERE id IN (`+int64List(ids[:n])+`)`, args...); err != nil {
@@ -671,21 +722,13 @@ func (r *syncRun) execIDs(ctx context.Context, stmt string, ids []int64, args ..
 	return nil
 }
 
-// when returns cond in a delta run, else nothing.
-func (r *syncRun) when(cond string) string {
-	if !r.delta {
-		return ""
-	}
-	return cond
-}
-
-// onlyUnseen narrows a removal query, in a delta run, to the rows whose
-// records did not come back unchanged: only they can have gone.
-func (r *syncRun) onlyUnseen(col, table string) string {
-	if !r.delta {
-		return ""
-	}
-	return ` AND ` + col + ` IN (SELECT id FROM ` + table + `)`
+// comparedIdentities is, for a delta run, a subquery of the ids of the
+// identities whose credentials and links it compares: those it lost and
+// those it staged. Every other identity's record, credentials and links
+// and all, came back unchanged.
+func (r *syncRun) comparedIdentities() string {
+	return `(SELECT id FROM unseen_identities UNION
+			SELECT x2.id FROM stage_identities s2 CROSS JOIN identities x2 WHERE x2.system_id = ` + idStr(r.sys.ID) + ` AND x2.external_id = s2.external_id)`
 }
 
 func (r *syncRun) entitlementNames(ctx context.Context) (map[int64]steward.Entitlement, error) {
