@@ -75,8 +75,14 @@ func (d *DB) analyzeWritten(ctx context.Context, q querier, table string, rows i
 // collect runs a query on the run's connection and returns one T per row,
 // filled by scan. The rows are closed before it returns.
 func collect[T any](ctx context.Context, r *syncRun, query string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
+	return collectIn(ctx, r.d, r.c, query, args, scan)
+}
+
+// collectIn runs a query and returns one T per row, filled by scan
+// (eachRow).
+func collectIn[T any](ctx context.Context, d *DB, q querier, query string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
 	var out []T
-	err := r.query(ctx, query, args, func(rows *sql.Rows) error {
+	err := d.eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
 		var v T
 		if err := scan(rows, &v); err != nil {
 			return err
