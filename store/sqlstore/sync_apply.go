@@ -123,7 +123,25 @@ func (r *syncRun) exec(ctx context.Context, query string, args ...any) error {
 
 func (r *syncRun) via() string { return syncVia(r.o) }
 
+// entitlements creates, changes and removes the system's entitlements as
+// the stage says. They may exist before the system's first identities, so
+// a first run compares them too; a partial source removes none.
 func (r *syncRun) entitlements(ctx context.Context) error {
+	if err := r.createEntitlements(ctx); err != nil {
+		return err
+	}
+	if err := r.updateEntitlements(ctx); err != nil {
+		return err
+	}
+	if r.o.Partial {
+		return nil
+	}
+	return r.removeEntitlements(ctx)
+}
+
+// createEntitlements inserts the staged entitlements the system lacks, each
+// with its event.
+func (r *syncRun) createEntitlements(ctx context.Context) error {
 	sid := r.sys.ID
 	type created struct {
 		id         int64
@@ -145,6 +163,13 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// updateEntitlements writes the entitlements whose staged digest differs,
+// with an event for each whose fields changed (over bulk-loaded rows only
+// the digest may be new).
+func (r *syncRun) updateEntitlements(ctx context.Context) error {
 	type change struct {
 		id               int64
 		name             string
@@ -154,7 +179,7 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 		hash             string
 	}
 	changes, err := collect(ctx, r, `SELECT e.id, e.name, e.description, s.description, e.privileged, s.privileged, e.sensitivity, s.sensitivity, s.hash
-		FROM stage_entitlements s CROSS JOIN entitlements e WHERE e.system_id = ? AND e.name = s.name AND e.content_hash <> s.hash`, []any{sid}, func(rows *sql.Rows, ch *change) error {
+		FROM stage_entitlements s CROSS JOIN entitlements e WHERE e.system_id = ? AND e.name = s.name AND e.content_hash <> s.hash`, []any{r.sys.ID}, func(rows *sql.Rows, ch *change) error {
 		return rows.Scan(&ch.id, &ch.name, &ch.oldDesc, &ch.newDesc, &ch.oldPriv, &ch.newPriv, &ch.oldSens, &ch.newSens, &ch.hash)
 	})
 	if err != nil {
@@ -177,9 +202,13 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.o.Partial {
-		return nil
-	}
+	return nil
+}
+
+// removeEntitlements deletes the entitlements the source no longer lists,
+// each after its grants, with their events.
+func (r *syncRun) removeEntitlements(ctx context.Context) error {
+	sid := r.sys.ID
 	// In a delta run only the rows whose records did not come back
 	// unchanged can have gone.
 	unseen := ``
@@ -266,7 +295,30 @@ func (r *syncRun) removeGrants(ctx context.Context, w grantsGone) error {
 	return nil
 }
 
+// identities creates, changes and removes the system's identities as the
+// stage says: after a first run's inserts nothing existed to change or
+// remove, and a partial source removes none.
 func (r *syncRun) identities(ctx context.Context) error {
+	if err := r.createIdentities(ctx); err != nil {
+		return err
+	}
+	if r.first {
+		return nil // nothing existed to change or remove
+	}
+	if err := r.updateIdentities(ctx); err != nil {
+		return err
+	}
+	if r.o.Partial {
+		return nil
+	}
+	return r.removeIdentities(ctx)
+}
+
+// createIdentities inserts the staged identities the system lacks, with
+// the owners resolved as they were staged, each with its event and marked
+// touched (a first run's are neither: the system scopes what follows, and
+// one summary event stands for them).
+func (r *syncRun) createIdentities(ctx context.Context) error {
 	sid := r.sys.ID
 	type created struct {
 		id          int64
@@ -306,30 +358,37 @@ func (r *syncRun) identities(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
 
-	if r.first {
-		return nil // nothing existed to change or remove
-	}
-	type row struct {
-		id                                           int64
-		name, kind, env, crit, status, ownerH, teamH string
-		labels                                       sql.NullString
-		created                                      sql.NullInt64 // NULL: the source never said
-		owner, team                                  sql.NullInt64
-		ownerSource, ownerBy, teamBy, rule           string
-	}
-	type change struct {
-		old, new row
-		hash     string
-	}
-	var changes []change
+// identityRow is what an identity holds, or what its staged record says.
+type identityRow struct {
+	id                                           int64
+	name, kind, env, crit, status, ownerH, teamH string
+	labels                                       sql.NullString
+	created                                      sql.NullInt64 // NULL: the source never said
+	owner, team                                  sql.NullInt64
+	ownerSource, ownerBy, teamBy, rule           string
+}
+
+// identityChange is an identity whose staged digest differs from its own,
+// or that was removed and is listed again.
+type identityChange struct {
+	old, new identityRow
+	hash     string
+}
+
+// updateIdentities writes each identity whose staged record changed, or
+// that comes back after its removal (updateIdentity).
+func (r *syncRun) updateIdentities(ctx context.Context) error {
+	var changes []identityChange
 	if err := r.query(ctx, `SELECT x.id, x.name, x.kind, x.environment, x.criticality, x.status, x.labels, x.owner_hint, x.team_hint, x.created_at,
 			x.owner_id, x.team_id, x.owner_source, x.owner_by, x.team_by, x.owner_rule,
 			s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint, COALESCE(s.created_at, x.created_at), s.hash,
 			s.owner_id, s.team_id, s.owner_source, s.owner_by, s.team_by, s.owner_rule
 		FROM stage_identities s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.external_id
-		AND (x.content_hash <> s.hash OR x.status = 'removed')`, []any{sid}, func(rows *sql.Rows) error {
-		var ch change
+		AND (x.content_hash <> s.hash OR x.status = 'removed')`, []any{r.sys.ID}, func(rows *sql.Rows) error {
+		var ch identityChange
 		o, n := &ch.old, &ch.new
 		if err := rows.Scan(&o.id, &o.name, &o.kind, &o.env, &o.crit, &o.status, &o.labels, &o.ownerH, &o.teamH, &o.created,
 			&o.owner, &o.team, &o.ownerSource, &o.ownerBy, &o.teamBy, &o.rule,
@@ -342,57 +401,69 @@ func (r *syncRun) identities(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	for _, ch := range changes {
-		o, n := ch.old, ch.new
-		if o.ownerSource == string(steward.OwnerExplicit) {
-			// Somebody assigned it: what the source now says does not move it.
-			n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule = o.owner, o.team, o.ownerSource, o.ownerBy, o.teamBy, o.rule
-		}
-		if err := r.exec(ctx, `UPDATE identities SET name = ?, kind = ?, environment = ?, criticality = ?, status = ?, labels = ?, owner_hint = ?, team_hint = ?,
-				created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ?, owner_id = ?, team_id = ?, owner_source = ?,
-				owner_by = ?, team_by = ?, owner_rule = ? WHERE id = ?`,
-			n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now),
-			n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule, o.id); err != nil {
-			return err
-		}
-		r.touched[o.id] = true
-		if o.owner != n.owner || o.team != n.team {
-			r.res.OwnersChanged++
-			to := steward.OwnerDecision{OwnerID: fromNullID(n.owner), TeamID: fromNullID(n.team), Source: steward.OwnerSource(n.ownerSource),
-				OwnerBy: steward.OwnerBasis(n.ownerBy), TeamBy: steward.OwnerBasis(n.teamBy), Rule: n.rule}
-			if err := r.ev.emit(ctx, steward.ActionIdentityOwnerChanged, steward.ObjectIdentity, o.id,
-				ownerChanged(&to, fromNullID(o.owner), fromNullID(o.team), o.ownerSource)); err != nil {
-				return err
-			}
-		}
-		diff := fieldDiff{}
-		diff.add("name", o.name, n.name)
-		diff.add("kind", o.kind, n.kind)
-		diff.add("environment", o.env, n.env)
-		diff.add("criticality", o.crit, n.crit)
-		diff.add("status", o.status, n.status)
-		diff.addLabels(o.labels, n.labels)
-		diff.add("owner_hint", o.ownerH, n.ownerH)
-		diff.add("team_hint", o.teamH, n.teamH)
-		diff.add("created_at", fromNullMicro(o.created), fromNullMicro(n.created))
-		if len(diff) == 0 {
-			continue // first sync over a bulk-loaded row: only the digest was new
-		}
-		action := steward.ActionIdentityUpdated
-		switch {
-		case o.status == string(steward.IdentityRemoved):
-			action = steward.ActionIdentityRestored
-		case n.status == string(steward.IdentityDisabled) && o.status != n.status:
-			action = steward.ActionIdentityDisabled
-		}
-		r.res.IdentitiesUpdated++
-		if err := r.ev.emit(ctx, action, steward.ObjectIdentity, o.id, steward.IdentityChanged{Changes: steward.Changes(diff), Source: r.o.Source}); err != nil {
+	for i := range changes {
+		if err := r.updateIdentity(ctx, &changes[i]); err != nil {
 			return err
 		}
 	}
-	if r.o.Partial {
-		return nil
+	return nil
+}
+
+// updateIdentity writes one changed identity and marks it touched. An
+// owner somebody assigned stays: what the source now says does not move
+// it. A new owner or team gets its event, and so does any other field that
+// changed: restored, disabled or updated (over a bulk-loaded row only the
+// digest may be new, and then there is none).
+func (r *syncRun) updateIdentity(ctx context.Context, ch *identityChange) error {
+	o, n := ch.old, ch.new
+	if o.ownerSource == string(steward.OwnerExplicit) {
+		// Somebody assigned it: what the source now says does not move it.
+		n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule = o.owner, o.team, o.ownerSource, o.ownerBy, o.teamBy, o.rule
 	}
+	if err := r.exec(ctx, `UPDATE identities SET name = ?, kind = ?, environment = ?, criticality = ?, status = ?, labels = ?, owner_hint = ?, team_hint = ?,
+			created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ?, owner_id = ?, team_id = ?, owner_source = ?,
+			owner_by = ?, team_by = ?, owner_rule = ? WHERE id = ?`,
+		n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now),
+		n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule, o.id); err != nil {
+		return err
+	}
+	r.touched[o.id] = true
+	if o.owner != n.owner || o.team != n.team {
+		r.res.OwnersChanged++
+		to := steward.OwnerDecision{OwnerID: fromNullID(n.owner), TeamID: fromNullID(n.team), Source: steward.OwnerSource(n.ownerSource),
+			OwnerBy: steward.OwnerBasis(n.ownerBy), TeamBy: steward.OwnerBasis(n.teamBy), Rule: n.rule}
+		if err := r.ev.emit(ctx, steward.ActionIdentityOwnerChanged, steward.ObjectIdentity, o.id,
+			ownerChanged(&to, fromNullID(o.owner), fromNullID(o.team), o.ownerSource)); err != nil {
+			return err
+		}
+	}
+	diff := fieldDiff{}
+	diff.add("name", o.name, n.name)
+	diff.add("kind", o.kind, n.kind)
+	diff.add("environment", o.env, n.env)
+	diff.add("criticality", o.crit, n.crit)
+	diff.add("status", o.status, n.status)
+	diff.addLabels(o.labels, n.labels)
+	diff.add("owner_hint", o.ownerH, n.ownerH)
+	diff.add("team_hint", o.teamH, n.teamH)
+	diff.add("created_at", fromNullMicro(o.created), fromNullMicro(n.created))
+	if len(diff) == 0 {
+		return nil // first sync over a bulk-loaded row: only the digest was new
+	}
+	action := steward.ActionIdentityUpdated
+	switch {
+	case o.status == string(steward.IdentityRemoved):
+		action = steward.ActionIdentityRestored
+	case n.status == string(steward.IdentityDisabled) && o.status != n.status:
+		action = steward.ActionIdentityDisabled
+	}
+	r.res.IdentitiesUpdated++
+	return r.ev.emit(ctx, action, steward.ObjectIdentity, o.id, steward.IdentityChanged{Changes: steward.Changes(diff), Source: r.o.Source})
+}
+
+// removeIdentities marks the identities the source no longer lists as
+// removed (they keep their history), each with its event, and touched.
+func (r *syncRun) removeIdentities(ctx context.Context) error {
 	// In a delta run only the rows whose records did not come back
 	// unchanged can have gone.
 	unseen := ``
@@ -400,7 +471,7 @@ func (r *syncRun) identities(ctx context.Context) error {
 		unseen = ` AND x.id IN (SELECT id FROM unseen_identities)`
 	}
 	gone, err := r.d.ids(ctx, r.c, `SELECT x.id FROM identities x WHERE x.system_id = ? AND x.status <> 'removed'`+unseen+`
-		AND NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id) ORDER BY x.id`, sid)
+		AND NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id) ORDER BY x.id`, r.sys.ID)
 	if err != nil {
 		return err
 	}
@@ -417,16 +488,26 @@ func (r *syncRun) identities(ctx context.Context) error {
 	return nil
 }
 
-// credentials writes the staged credentials, and then the credential age
-// of every identity whose credentials it wrote.
+// credentials creates, changes and removes credentials as the stage says,
+// and then sets the credential age of every identity whose credentials it
+// wrote (wrote). After a first run's inserts nothing existed to change or
+// remove, and every identity is new; a partial source removes none.
 func (r *syncRun) credentials(ctx context.Context) error {
 	wrote := map[int64]bool{}
-	if err := r.writeCredentials(ctx, wrote); err != nil {
+	if err := r.createCredentials(ctx, wrote); err != nil {
 		return err
 	}
 	if r.first {
 		// Every identity is new: take them all at once.
 		return r.d.refreshCredentialAge(ctx, r.c, systemIdentities(r.sys.ID))
+	}
+	if err := r.updateCredentials(ctx, wrote); err != nil {
+		return err
+	}
+	if !r.o.Partial {
+		if err := r.removeCredentials(ctx, wrote); err != nil {
+			return err
+		}
 	}
 	ids := make([]int64, 0, len(wrote))
 	for id := range wrote {
@@ -435,11 +516,10 @@ func (r *syncRun) credentials(ctx context.Context) error {
 	return r.d.refreshCredentialAgeOf(ctx, r.c, ids)
 }
 
-// writeCredentials creates, changes and removes credentials as the stage
-// says, and adds to wrote the identities whose credentials it wrote (all
-// but a first run's: those are all of the system's).
-func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) error {
-	sid := r.sys.ID
+// createCredentials inserts the staged credentials their identities lack,
+// each with its event, and adds their identities to wrote (but for a first
+// run's, which are all of the system's and get one summary event).
+func (r *syncRun) createCredentials(ctx context.Context, wrote map[int64]bool) error {
 	type created struct {
 		id, identity int64
 		status       string
@@ -449,7 +529,7 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 		SELECT x.id, s.external_id, s.kind, s.status, s.version, s.created_at, s.last_rotated_at, s.last_used_at, s.expires_at, s.hash
 		FROM stage_credentials s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.identity_ext
 		AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.identity_id = x.id AND c.external_id = s.external_id)
-		RETURNING id, identity_id, status`, []any{sid}, func(rows *sql.Rows) error {
+		RETURNING id, identity_id, status`, []any{r.sys.ID}, func(rows *sql.Rows) error {
 		r.res.CredentialsChanged++
 		if r.first {
 			return nil
@@ -473,9 +553,12 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 			return err
 		}
 	}
-	if r.first {
-		return nil // nothing existed to change or remove
-	}
+	return nil
+}
+
+// updateCredentials writes each credential whose staged record changed
+// (updateCredential), and adds its identity to wrote.
+func (r *syncRun) updateCredentials(ctx context.Context, wrote map[int64]bool) error {
 	var changes []credentialChange
 	// A time the source does not give keeps the one known (a creation it
 	// gave before, a rotation Steward recorded itself, see RecordRotation).
@@ -483,7 +566,7 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 			s.kind, s.status, s.version, COALESCE(s.created_at, c.created_at), COALESCE(s.last_rotated_at, c.last_rotated_at), s.last_rotated_at, s.expires_at, s.hash
 		FROM stage_credentials s CROSS JOIN identities x CROSS JOIN credentials c
 		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND c.identity_id = x.id AND c.external_id = s.external_id AND c.content_hash <> s.hash`,
-		[]any{sid}, func(rows *sql.Rows) error {
+		[]any{r.sys.ID}, func(rows *sql.Rows) error {
 			var ch credentialChange
 			if err := rows.Scan(&ch.id, &ch.identity, &ch.kind, &ch.status, &ch.version, &ch.created, &ch.rotated, &ch.expires,
 				&ch.newKind, &ch.newStatus, &ch.newVersion, &ch.newCreated, &ch.newRotated, &ch.givenRotated, &ch.newExpires, &ch.hash); err != nil {
@@ -494,34 +577,43 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 		}); err != nil {
 		return err
 	}
-	for _, ch := range changes {
-		wrote[ch.identity] = true
-		action, diff := ch.decide()
-		if err := r.exec(ctx, `UPDATE credentials SET kind = ?, status = ?, version = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
-			ch.newKind, ch.newStatus, ch.newVersion, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
-			return err
-		}
-		switch {
-		case action == "":
-			continue // a first sync over bulk-loaded rows: only the digest was new
-		case action == steward.ActionCredentialRotated:
-			r.res.CredentialsRotated++
-		default:
-			r.res.CredentialsChanged++
-		}
-		data := steward.CredentialChanged{IdentityID: ch.identity, Changes: steward.Changes(diff)}
-		if action == steward.ActionCredentialRotated && ch.noticed {
-			// The source shows the secret changed but not when: between the
-			// last sync that read the old one and this one.
-			data.Evidence = "the secret's version changed since the last sync; the source gives no time"
-		}
-		if err := r.ev.emit(ctx, action, steward.ObjectCredential, ch.id, data); err != nil {
+	for i := range changes {
+		wrote[changes[i].identity] = true
+		if err := r.updateCredential(ctx, &changes[i]); err != nil {
 			return err
 		}
 	}
-	if r.o.Partial {
-		return nil
+	return nil
+}
+
+// updateCredential writes one changed credential and its event, as decide
+// names it: none over a bulk-loaded row whose digest alone was new.
+func (r *syncRun) updateCredential(ctx context.Context, ch *credentialChange) error {
+	action, diff := ch.decide()
+	if err := r.exec(ctx, `UPDATE credentials SET kind = ?, status = ?, version = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
+		ch.newKind, ch.newStatus, ch.newVersion, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
+		return err
 	}
+	switch {
+	case action == "":
+		return nil // a first sync over bulk-loaded rows: only the digest was new
+	case action == steward.ActionCredentialRotated:
+		r.res.CredentialsRotated++
+	default:
+		r.res.CredentialsChanged++
+	}
+	data := steward.CredentialChanged{IdentityID: ch.identity, Changes: steward.Changes(diff)}
+	if action == steward.ActionCredentialRotated && ch.noticed {
+		// The source shows the secret changed but not when: between the
+		// last sync that read the old one and this one.
+		data.Evidence = "the secret's version changed since the last sync; the source gives no time"
+	}
+	return r.ev.emit(ctx, action, steward.ObjectCredential, ch.id, data)
+}
+
+// removeCredentials deletes the credentials the source no longer lists,
+// each with its event, and adds their identities to wrote.
+func (r *syncRun) removeCredentials(ctx context.Context, wrote map[int64]bool) error {
 	type gone struct{ id, identity int64 }
 	// A delta run compares the credentials of the identities it staged or
 	// lost: every other identity's record, credentials and all, came back
@@ -532,7 +624,7 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 	}
 	all, err := collect(ctx, r, `SELECT c.id, c.identity_id FROM `+from+`
 		c.identity_id = x.id AND x.system_id = ? AND c.external_id <> ''
-		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`, []any{sid}, func(rows *sql.Rows, g *gone) error {
+		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`, []any{r.sys.ID}, func(rows *sql.Rows, g *gone) error {
 		return rows.Scan(&g.id, &g.identity)
 	})
 	if err != nil {
@@ -604,19 +696,46 @@ func (ch *credentialChange) decide() (steward.Action, fieldDiff) {
 	return "", diff
 }
 
+// grants resolves the staged grants to ids, then creates, changes and
+// removes grants as they say. After a first run's inserts nothing existed
+// to change or remove; a partial source removes none.
 func (r *syncRun) grants(ctx context.Context) error {
+	if err := r.resolveGrants(ctx); err != nil {
+		return err
+	}
+	if err := r.createGrants(ctx); err != nil {
+		return err
+	}
+	if r.first {
+		return nil // nothing existed to change or remove
+	}
+	if err := r.updateGrants(ctx); err != nil {
+		return err
+	}
+	if r.o.Partial {
+		return nil
+	}
+	return r.removeGrants(ctx, grantsGone{})
+}
+
+// resolveGrants resolves the staged grants to ids once, into
+// resolved_grants: every comparison after this is on two integers through
+// the grants' own unique index.
+func (r *syncRun) resolveGrants(ctx context.Context) error {
 	sid := r.sys.ID
-	// Resolve the staged grants to ids once: every comparison after this is
-	// on two integers through the grants' own unique index.
 	if err := r.exec(ctx, `INSERT INTO resolved_grants (identity_id, entitlement_id, type, granted_at, expires_at, hash, rsum)
 		SELECT x.id, e.id, s.type, s.granted_at, s.expires_at, s.hash, s.rsum
 		FROM stage_grants s CROSS JOIN identities x CROSS JOIN entitlements e
 		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND e.system_id = ? AND e.name = s.entitlement`, sid, sid); err != nil {
 		return err
 	}
-	if err := r.d.indexStage(ctx, r.c, "resolved_grants"); err != nil {
-		return err
-	}
+	return r.d.indexStage(ctx, r.c, "resolved_grants")
+}
+
+// createGrants inserts the resolved grants that do not exist, each with its
+// event naming the entitlement (but for a first run's: one summary event
+// stands for them).
+func (r *syncRun) createGrants(ctx context.Context) error {
 	type created struct {
 		id, identity, entitlement int64
 	}
@@ -638,22 +757,26 @@ func (r *syncRun) grants(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if len(news) > 0 {
-		ents, err := r.entitlementNames(ctx)
-		if err != nil {
+	if len(news) == 0 {
+		return nil
+	}
+	ents, err := r.entitlementNames(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range news {
+		e := ents[n.entitlement]
+		if err := r.ev.emit(ctx, steward.ActionGrantCreated, steward.ObjectGrant, n.id, steward.GrantCreated{IdentityID: n.identity, EntitlementID: n.entitlement,
+			Entitlement: e.Name, Privileged: e.Privileged, Source: r.o.Source}); err != nil {
 			return err
 		}
-		for _, n := range news {
-			e := ents[n.entitlement]
-			if err := r.ev.emit(ctx, steward.ActionGrantCreated, steward.ObjectGrant, n.id, steward.GrantCreated{IdentityID: n.identity, EntitlementID: n.entitlement,
-				Entitlement: e.Name, Privileged: e.Privileged, Source: r.o.Source}); err != nil {
-				return err
-			}
-		}
 	}
-	if r.first {
-		return nil // nothing existed to change or remove
-	}
+	return nil
+}
+
+// updateGrants writes the grants whose resolved digest differs, with an
+// event for each whose fields changed.
+func (r *syncRun) updateGrants(ctx context.Context) error {
 	type change struct {
 		id                  int64
 		typ, newTyp, hash   string
@@ -685,10 +808,7 @@ func (r *syncRun) grants(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.o.Partial {
-		return nil
-	}
-	return r.removeGrants(ctx, grantsGone{})
+	return nil
 }
 
 // idWrite is a write a sync makes to rows it names by id (execIDs).
