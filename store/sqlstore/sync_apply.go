@@ -26,6 +26,11 @@ type syncRun struct {
 	lap     func(step string)
 }
 
+// apply is the plan of a staged sync's writes: each table in turn, parents
+// before what refers to them, and last-used times once every row exists.
+// After a step that wrote many rows PostgreSQL's statistics of its table
+// are refreshed (analyzeWritten), so that the next step's joins are planned
+// with them.
 func (r *syncRun) apply(ctx context.Context) error {
 	steps := []struct {
 		name  string
