@@ -214,123 +214,15 @@ func (f *awsFields) text(col int) string {
 // row maps one report row to the user's identity and one identity per
 // access key, active or not.
 func (s *AWSCredentialReport) row(rec []string) ([]steward.Record, error) {
-	f := awsFields{rec: rec, now: s.in.opt.Now}
-	user, arn := rec[awsUser], rec[awsARN]
-	if strings.TrimSpace(user) == "" {
-		return nil, steward.Errorf(steward.EINVALID, "user is empty.")
+	u, err := readAWSRow(rec, s.in.opt.Now)
+	if err != nil {
+		return nil, err
 	}
-	// arn:PARTITION:iam::ACCOUNT:user/PATH/NAME, or …:root for the root user.
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || parts[4] == "" {
-		return nil, steward.Errorf(steward.EINVALID, "arn: %q is not an IAM ARN such as arn:aws:iam::123456789012:user/name.", arn)
-	}
-	root := user == awsRoot
-	created := f.past(awsCreated)
-	passwordEnabled := f.bool(awsPasswordEnabled)
-	passwordUsed := f.past(awsPasswordLastUsed)
-	passwordChanged := f.past(awsPasswordLastChanged)
-	passwordNext := f.time(awsPasswordNextRotation)
-	mfa := f.bool(awsMFA)
-
-	type key struct {
-		active          bool
-		rotated, used   *time.Time
-		region, service string
-	}
-	var keys [2]key
-	for n := range keys {
-		c := awsKey1 + n*awsKeyWidth
-		keys[n] = key{active: f.bool(c + awsKeyActive), rotated: f.past(c + awsKeyRotated), used: f.past(c + awsKeyUsed),
-			region: f.text(c + awsKeyRegion), service: f.text(c + awsKeyService)}
-	}
-	type cert struct {
-		active  bool
-		rotated *time.Time
-	}
-	var certs [2]cert
-	for n := range certs {
-		c := awsCert1 + 2*n
-		certs[n] = cert{active: f.bool(c), rotated: f.past(c + 1)}
-	}
-	if f.err != nil {
-		return nil, f.err
-	}
-
-	criticality := steward.Level("") // the sync's default
-	if root {
-		// The root user can do anything in the account and cannot be
-		// restricted by policy: a root access key is the worst credential an
-		// account can hold.
-		criticality = steward.LevelCritical
-	}
-	account := parts[4]
-	u := &steward.SourceIdentity{
-		ExternalID:  arn,
-		Name:        user,
-		Kind:        steward.KindServiceAccount,
-		Criticality: criticality,
-		Labels:      map[string]string{"user": user, "arn": arn, "account": account, "mfa_active": fmt.Sprint(mfa)},
-		CreatedAt:   created,
-		LastUsedAt:  latest(passwordUsed, keys[0].used, keys[1].used),
-	}
-	if root {
-		u.Labels["root"] = "true"
-	} else {
-		u.Labels["console"] = fmt.Sprint(passwordEnabled)
-	}
-	if passwordEnabled {
-		u.Credentials = append(u.Credentials, steward.SourceCredential{ExternalID: "password", Kind: steward.CredPassword,
-			CreatedAt: passwordChanged, LastUsedAt: passwordUsed, ExpiresAt: passwordNext})
-	}
-	for n, c := range certs {
-		if c.active {
-			u.Credentials = append(u.Credentials, steward.SourceCredential{ExternalID: fmt.Sprintf("cert_%d", n+1),
-				Kind: steward.CredCertificate, CreatedAt: c.rotated})
+	out := []steward.Record{{Identity: u.userIdentity()}}
+	for n := range u.keys {
+		if k := u.keyIdentity(n); k != nil {
+			out = append(out, steward.Record{Identity: k})
 		}
-	}
-	out := []steward.Record{{Identity: u}}
-	for n, k := range keys {
-		if !k.active && k.rotated == nil && k.used == nil {
-			continue // no key in this slot
-		}
-		slot := fmt.Sprintf("access_key_%d", n+1)
-		labels := map[string]string{"parent": arn, "user": user, "account": account, "slot": slot}
-		if k.region != "" {
-			labels["last_used_region"] = k.region
-		}
-		if k.service != "" {
-			labels["last_used_service"] = k.service
-		}
-		// AWS documents last_rotated as when the key "was created or last
-		// changed", and real reports hold keys last used before it (the
-		// CIS benchmark's "not used since rotation" check looks for them).
-		// Such a key is older than the report says and its creation is not
-		// known: the identity gets no creation time, and the credential
-		// keeps the report's time as its creation, as for any other key.
-		keyCreated := k.rotated
-		if k.used != nil && k.rotated != nil && k.used.Before(k.rotated.Add(-time.Minute)) {
-			keyCreated = nil
-			labels["changed_after_last_use"] = "true"
-		}
-		// An Inactive key cannot sign requests, but it exists and can be
-		// made Active again: it is kept, disabled, so that it is neither
-		// lost nor mistaken for a live key.
-		var status steward.IdentityStatus // the sync's default: active
-		var credStatus steward.CredentialStatus
-		if !k.active {
-			status, credStatus = steward.IdentityDisabled, steward.CredentialDisabled
-		}
-		out = append(out, steward.Record{Identity: &steward.SourceIdentity{
-			ExternalID:  arn + "#" + slot,
-			Name:        fmt.Sprintf("%s access key %d", user, n+1),
-			Kind:        steward.KindAPIKey,
-			Criticality: criticality,
-			Status:      status,
-			Labels:      labels,
-			CreatedAt:   keyCreated,
-			LastUsedAt:  k.used,
-			Credentials: []steward.SourceCredential{{ExternalID: slot, Kind: steward.CredAccessKey, Status: credStatus, CreatedAt: k.rotated, LastUsedAt: k.used}},
-		}})
 	}
 	for _, r := range out {
 		if err := valid(r); err != nil {
@@ -338,6 +230,157 @@ func (s *AWSCredentialReport) row(rec []string) ([]steward.Record, error) {
 		}
 	}
 	return out, nil
+}
+
+// awsRow is one report row, read and checked: a user and the credentials
+// it holds.
+type awsRow struct {
+	user, arn, account string
+	root               bool
+	created            *time.Time
+	passwordEnabled    bool
+	passwordUsed       *time.Time
+	passwordChanged    *time.Time
+	passwordNext       *time.Time
+	mfa                bool
+	keys               [2]awsKey
+	certs              [2]awsCert
+}
+
+// awsKey is one of a user's two access key slots.
+type awsKey struct {
+	active          bool
+	rotated, used   *time.Time
+	region, service string
+}
+
+// awsCert is one of a user's two signing certificate slots.
+type awsCert struct {
+	active  bool
+	rotated *time.Time
+}
+
+// readAWSRow reads a report row's columns: the first problem is the row's
+// error.
+func readAWSRow(rec []string, now time.Time) (*awsRow, error) {
+	f := awsFields{rec: rec, now: now}
+	u := &awsRow{user: rec[awsUser], arn: rec[awsARN]}
+	if strings.TrimSpace(u.user) == "" {
+		return nil, steward.Errorf(steward.EINVALID, "user is empty.")
+	}
+	// arn:PARTITION:iam::ACCOUNT:user/PATH/NAME, or …:root for the root user.
+	parts := strings.SplitN(u.arn, ":", 6)
+	if len(parts) != 6 || parts[0] != "arn" || parts[2] != "iam" || parts[4] == "" {
+		return nil, steward.Errorf(steward.EINVALID, "arn: %q is not an IAM ARN such as arn:aws:iam::123456789012:user/name.", u.arn)
+	}
+	u.account, u.root = parts[4], u.user == awsRoot
+	u.created = f.past(awsCreated)
+	u.passwordEnabled = f.bool(awsPasswordEnabled)
+	u.passwordUsed = f.past(awsPasswordLastUsed)
+	u.passwordChanged = f.past(awsPasswordLastChanged)
+	u.passwordNext = f.time(awsPasswordNextRotation)
+	u.mfa = f.bool(awsMFA)
+	for n := range u.keys {
+		c := awsKey1 + n*awsKeyWidth
+		u.keys[n] = awsKey{active: f.bool(c + awsKeyActive), rotated: f.past(c + awsKeyRotated), used: f.past(c + awsKeyUsed),
+			region: f.text(c + awsKeyRegion), service: f.text(c + awsKeyService)}
+	}
+	for n := range u.certs {
+		c := awsCert1 + 2*n
+		u.certs[n] = awsCert{active: f.bool(c), rotated: f.past(c + 1)}
+	}
+	if f.err != nil {
+		return nil, f.err
+	}
+	return u, nil
+}
+
+// criticality is the criticality of the user's identities. The root user
+// can do anything in the account and cannot be restricted by policy: a
+// root access key is the worst credential an account can hold. Others
+// get the sync's default.
+func (u *awsRow) criticality() steward.Level {
+	if u.root {
+		return steward.LevelCritical
+	}
+	return ""
+}
+
+// userIdentity is the user, with its password and active signing
+// certificates as credentials.
+func (u *awsRow) userIdentity() *steward.SourceIdentity {
+	i := &steward.SourceIdentity{
+		ExternalID:  u.arn,
+		Name:        u.user,
+		Kind:        steward.KindServiceAccount,
+		Criticality: u.criticality(),
+		Labels:      map[string]string{"user": u.user, "arn": u.arn, "account": u.account, "mfa_active": fmt.Sprint(u.mfa)},
+		CreatedAt:   u.created,
+		LastUsedAt:  latest(u.passwordUsed, u.keys[0].used, u.keys[1].used),
+	}
+	if u.root {
+		i.Labels["root"] = "true"
+	} else {
+		i.Labels["console"] = fmt.Sprint(u.passwordEnabled)
+	}
+	if u.passwordEnabled {
+		i.Credentials = append(i.Credentials, steward.SourceCredential{ExternalID: "password", Kind: steward.CredPassword,
+			CreatedAt: u.passwordChanged, LastUsedAt: u.passwordUsed, ExpiresAt: u.passwordNext})
+	}
+	for n, c := range u.certs {
+		if c.active {
+			i.Credentials = append(i.Credentials, steward.SourceCredential{ExternalID: fmt.Sprintf("cert_%d", n+1),
+				Kind: steward.CredCertificate, CreatedAt: c.rotated})
+		}
+	}
+	return i
+}
+
+// keyIdentity is the access key in slot n as an identity of its own, with
+// the key as its credential; nil when the slot holds no key.
+func (u *awsRow) keyIdentity(n int) *steward.SourceIdentity {
+	k := u.keys[n]
+	if !k.active && k.rotated == nil && k.used == nil {
+		return nil // no key in this slot
+	}
+	slot := fmt.Sprintf("access_key_%d", n+1)
+	labels := map[string]string{"parent": u.arn, "user": u.user, "account": u.account, "slot": slot}
+	if k.region != "" {
+		labels["last_used_region"] = k.region
+	}
+	if k.service != "" {
+		labels["last_used_service"] = k.service
+	}
+	// AWS documents last_rotated as when the key "was created or last
+	// changed", and real reports hold keys last used before it (the
+	// CIS benchmark's "not used since rotation" check looks for them).
+	// Such a key is older than the report says and its creation is not
+	// known: the identity gets no creation time, and the credential
+	// keeps the report's time as its creation, as for any other key.
+	keyCreated := k.rotated
+	if k.used != nil && k.rotated != nil && k.used.Before(k.rotated.Add(-time.Minute)) {
+		keyCreated = nil
+		labels["changed_after_last_use"] = "true"
+	}
+	// An Inactive key cannot sign requests, but it exists and can be
+	// made Active again: it is kept, disabled, so that it is neither
+	// lost nor mistaken for a live key.
+	var status steward.IdentityStatus // the sync's default: active
+	var credStatus steward.CredentialStatus
+	if !k.active {
+		status, credStatus = steward.IdentityDisabled, steward.CredentialDisabled
+	}
+	return &steward.SourceIdentity{
+		ExternalID:  u.arn + "#" + slot,
+		Name:        fmt.Sprintf("%s access key %d", u.user, n+1),
+		Kind:        steward.KindAPIKey,
+		Criticality: u.criticality(),
+		Status:      status,
+		Labels:      labels,
+		CreatedAt:   keyCreated,
+		LastUsedAt:  k.used,
+		Credentials: []steward.SourceCredential{{ExternalID: slot, Kind: steward.CredAccessKey, Status: credStatus, CreatedAt: k.rotated, LastUsedAt: k.used}},
+	}
 }
 
 // csvError turns a csv.ParseError into EINVALID at the row where it began.

@@ -47,6 +47,8 @@ func (s *K8sServiceAccounts) Read(ctx context.Context) iter.Seq2[steward.Record,
 	return s.in.stream(ctx, s.read)
 }
 
+// read reads the List: its kind and its items, each emitted as it is read,
+// then checks that it was a whole List and nothing follows.
 func (s *K8sServiceAccounts) read(r io.Reader, emit func(steward.Record, error) bool) error {
 	js := newJSONStream(&s.in, r)
 	if err := js.expectDelim('{', `a JSON object (the output of "kubectl get serviceaccounts -A -o json")`); err != nil {
@@ -63,58 +65,12 @@ func (s *K8sServiceAccounts) read(r io.Reader, emit func(steward.Record, error) 
 		key, _ := t.(string)
 		switch key {
 		case "kind":
-			line := js.nextLine()
-			t, err := js.next()
-			if err != nil {
+			if kind, err = s.readKind(js); err != nil {
 				return err
-			}
-			kind, _ = t.(string)
-			if kind != "List" && kind != "ServiceAccountList" {
-				return s.in.bad(line, "kind is %s; want a List of ServiceAccount, as kubectl get serviceaccounts -A -o json prints.", describeToken(t))
 			}
 		case "items":
 			sawItems = true
-			line := js.nextLine()
-			t, err := js.next()
-			if err != nil {
-				return err
-			}
-			if t == nil {
-				continue // "items": null is an empty list
-			} else if d, ok := t.(json.Delim); !ok || d != '[' {
-				return s.in.bad(line, "items is %s; want an array of ServiceAccount.", describeToken(t))
-			}
-			for js.dec.More() {
-				line := js.nextLine()
-				var sa k8sServiceAccount
-				bad, fatal := js.decode(&sa)
-				if fatal != nil {
-					return fatal
-				}
-				var rec steward.Record
-				if bad == nil {
-					rec, bad = s.identity(&sa)
-				}
-				if bad == nil {
-					id := rec.Identity.ExternalID
-					if first, dup := seen[id]; dup {
-						bad = steward.Errorf(steward.EINVALID, "service account %s/%s is listed twice (first at line %d).", sa.Metadata.Namespace, sa.Metadata.Name, first)
-					} else {
-						seen[id] = line
-					}
-				}
-				if bad != nil {
-					if !emit(steward.Record{}, steward.AtPos(s.in.pos(line), bad)) {
-						return nil
-					}
-					continue
-				}
-				rec.Pos = s.in.pos(line)
-				if !emit(rec, nil) {
-					return nil
-				}
-			}
-			if _, err := js.next(); err != nil { // the closing ]
+			if stopped, err := s.readItems(js, seen, emit); err != nil || stopped {
 				return err
 			}
 		default:
@@ -123,6 +79,78 @@ func (s *K8sServiceAccounts) read(r io.Reader, emit func(steward.Record, error) 
 			}
 		}
 	}
+	return s.end(js, kind, sawItems)
+}
+
+// readKind reads the List's kind, which must be a List of ServiceAccount.
+func (s *K8sServiceAccounts) readKind(js *jsonStream) (string, error) {
+	line := js.nextLine()
+	t, err := js.next()
+	if err != nil {
+		return "", err
+	}
+	kind, _ := t.(string)
+	if kind != "List" && kind != "ServiceAccountList" {
+		return "", s.in.bad(line, "kind is %s; want a List of ServiceAccount, as kubectl get serviceaccounts -A -o json prints.", describeToken(t))
+	}
+	return kind, nil
+}
+
+// readItems reads the items array and emits a record or a problem for
+// each item; seen holds the service accounts read so far. stopped: the
+// consumer wants no more.
+func (s *K8sServiceAccounts) readItems(js *jsonStream, seen map[string]int, emit func(steward.Record, error) bool) (stopped bool, err error) {
+	line := js.nextLine()
+	t, err := js.next()
+	if err != nil {
+		return false, err
+	}
+	if t == nil {
+		return false, nil // "items": null is an empty list
+	} else if d, ok := t.(json.Delim); !ok || d != '[' {
+		return false, s.in.bad(line, "items is %s; want an array of ServiceAccount.", describeToken(t))
+	}
+	for js.dec.More() {
+		line := js.nextLine()
+		rec, bad, fatal := s.item(js, line, seen)
+		if fatal != nil {
+			return false, fatal
+		}
+		if bad != nil {
+			rec, bad = steward.Record{}, steward.AtPos(s.in.pos(line), bad)
+		} else {
+			rec.Pos = s.in.pos(line)
+		}
+		if !emit(rec, bad) {
+			return true, nil
+		}
+	}
+	_, err = js.next() // the closing ]
+	return false, err
+}
+
+// item reads the item that starts at line and maps it: bad is a problem
+// with the item, fatal one with the file. A service account listed twice
+// is a problem.
+func (s *K8sServiceAccounts) item(js *jsonStream, line int, seen map[string]int) (rec steward.Record, bad, fatal error) {
+	var sa k8sServiceAccount
+	if bad, fatal = js.decode(&sa); bad != nil || fatal != nil {
+		return rec, bad, fatal
+	}
+	if rec, bad = s.identity(&sa); bad != nil {
+		return rec, bad, nil
+	}
+	id := rec.Identity.ExternalID
+	if first, dup := seen[id]; dup {
+		return rec, steward.Errorf(steward.EINVALID, "service account %s/%s is listed twice (first at line %d).", sa.Metadata.Namespace, sa.Metadata.Name, first), nil
+	}
+	seen[id] = line
+	return rec, nil, nil
+}
+
+// end reads the List's closing brace and checks that nothing follows and
+// that the List had a kind and items.
+func (s *K8sServiceAccounts) end(js *jsonStream, kind string, sawItems bool) error {
 	if _, err := js.next(); err != nil { // the closing }
 		return err
 	}

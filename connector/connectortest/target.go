@@ -43,7 +43,23 @@ type TargetFixture struct {
 // steward.Error, never an internal one.
 func CheckTarget(t *testing.T, f TargetFixture) {
 	t.Helper()
-	ctx := context.Background()
+	c := &targetCheck{f: f.withDefaults(), ctx: context.Background()}
+	t.Run("fixture", c.fixture)
+	if t.Failed() {
+		return
+	}
+	t.Run("grant", c.grant)
+	t.Run("revoke", c.revoke)
+	t.Run("not found", c.notFound)
+	if f.Disposable == "" {
+		return
+	}
+	t.Run("disable", c.disable)
+	t.Run("delete", c.delete)
+}
+
+// withDefaults fills in the fixture's defaults.
+func (f TargetFixture) withDefaults() TargetFixture {
 	if f.Environment == "" {
 		f.Environment = steward.EnvProd
 	}
@@ -53,116 +69,133 @@ func CheckTarget(t *testing.T, f TargetFixture) {
 	if f.MissingEntitlement == "" {
 		f.MissingEntitlement = f.Entitlement + "-steward-connectortest-missing"
 	}
-	want := [2]string{f.Identity, f.Entitlement}
-	grants := func() int {
-		t.Helper()
-		n := 0
-		for _, r := range readAll(t, f.Source, ctx, f.Environment) {
-			if g := r.Grant; g != nil && g.Identity == f.Identity && g.Entitlement == f.Entitlement {
-				n++
-			}
+	return f
+}
+
+// targetCheck is one CheckTarget run: each of its steps is a subtest.
+type targetCheck struct {
+	f   TargetFixture
+	ctx context.Context
+}
+
+// grants counts how many times the source lists the fixture's grant.
+func (c *targetCheck) grants(t *testing.T) int {
+	t.Helper()
+	n := 0
+	for _, r := range readAll(t, c.f.Source, c.ctx, c.f.Environment) {
+		if g := r.Grant; g != nil && g.Identity == c.f.Identity && g.Entitlement == c.f.Entitlement {
+			n++
 		}
-		return n
 	}
+	return n
+}
 
-	t.Run("fixture", func(t *testing.T) {
-		s := snapshotOf(t, f.Source, f.Environment)
-		if s.identities[f.Identity] == nil {
-			t.Fatalf("the source does not list identity %q", f.Identity)
-		}
-		if !s.entitlements[f.Entitlement] {
-			t.Fatalf("the source does not list entitlement %q", f.Entitlement)
-		}
-		if s.grants[want] {
-			t.Fatalf("identity %q holds %q already; the fixture must start without the grant", f.Identity, f.Entitlement)
-		}
-	})
-	if t.Failed() {
-		return
+// fixture checks that the source lists the identity and the entitlement,
+// and not the grant yet.
+func (c *targetCheck) fixture(t *testing.T) {
+	f := c.f
+	s := snapshotOf(t, f.Source, f.Environment)
+	if s.identities[f.Identity] == nil {
+		t.Fatalf("the source does not list identity %q", f.Identity)
 	}
-
-	t.Run("grant", func(t *testing.T) {
-		for i := range 2 { // the second grant must be a no-op
-			if err := f.Target.Grant(ctx, f.Identity, f.Entitlement); err != nil {
-				t.Fatalf("grant %d: %v", i+1, err)
-			}
-			if n := grants(); n != 1 {
-				t.Fatalf("after grant %d the source lists the grant %d times, want once", i+1, n)
-			}
-		}
-		CheckSource(t, f.Source, f.Environment)
-	})
-
-	t.Run("revoke", func(t *testing.T) {
-		for i := range 2 { // revoking what is not held is not an error
-			if err := f.Target.Revoke(ctx, f.Identity, f.Entitlement); err != nil {
-				t.Fatalf("revoke %d: %v", i+1, err)
-			}
-			if n := grants(); n != 0 {
-				t.Fatalf("after revoke %d the source lists the grant %d times, want none", i+1, n)
-			}
-		}
-	})
-
-	t.Run("not found", func(t *testing.T) {
-		cases := []struct {
-			name    string
-			call    func() error
-			notImpl bool // ENOTIMPL is allowed too
-		}{
-			{"grant to missing identity", func() error { return f.Target.Grant(ctx, f.MissingIdentity, f.Entitlement) }, false},
-			{"revoke from missing identity", func() error { return f.Target.Revoke(ctx, f.MissingIdentity, f.Entitlement) }, false},
-			{"grant missing entitlement", func() error { return f.Target.Grant(ctx, f.Identity, f.MissingEntitlement) }, false},
-			{"revoke missing entitlement", func() error { return f.Target.Revoke(ctx, f.Identity, f.MissingEntitlement) }, false},
-			{"rotate missing identity", func() error { _, err := f.Target.RotateCredential(ctx, f.MissingIdentity); return err }, true},
-			{"disable missing identity", func() error { return f.Target.Disable(ctx, f.MissingIdentity) }, true},
-			{"delete missing identity", func() error { return f.Target.Delete(ctx, f.MissingIdentity) }, true},
-		}
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				err := tc.call()
-				code := steward.ErrorCode(err)
-				if code != steward.ENOTFOUND && !(tc.notImpl && code == steward.ENOTIMPL) {
-					t.Errorf("got %v (code %q), want %s", err, code, steward.ENOTFOUND)
-				}
-			})
-		}
-		if n := grants(); n != 0 {
-			t.Errorf("failed calls left the grant behind (%d)", n)
-		}
-	})
-
-	if f.Disposable == "" {
-		return
+	if !s.entitlements[f.Entitlement] {
+		t.Fatalf("the source does not list entitlement %q", f.Entitlement)
 	}
-	t.Run("disable", func(t *testing.T) {
-		err := f.Target.Disable(ctx, f.Disposable)
-		if steward.ErrorCode(err) == steward.ENOTIMPL {
-			t.Skipf("the target cannot disable: %v", err)
-		} else if err != nil {
-			t.Fatalf("disable: %v", err)
+	if s.grants[[2]string{f.Identity, f.Entitlement}] {
+		t.Fatalf("identity %q holds %q already; the fixture must start without the grant", f.Identity, f.Entitlement)
+	}
+}
+
+// grant grants twice: the second grant must be a no-op.
+func (c *targetCheck) grant(t *testing.T) {
+	for i := range 2 {
+		if err := c.f.Target.Grant(c.ctx, c.f.Identity, c.f.Entitlement); err != nil {
+			t.Fatalf("grant %d: %v", i+1, err)
 		}
-		if err := f.Target.Disable(ctx, f.Disposable); err != nil {
-			t.Errorf("disabling twice: %v", err)
+		if n := c.grants(t); n != 1 {
+			t.Fatalf("after grant %d the source lists the grant %d times, want once", i+1, n)
 		}
-		if id := snapshotOf(t, f.Source, f.Environment).identities[f.Disposable]; id != nil && id.Status != steward.IdentityDisabled {
-			t.Errorf("after disable the source reports %q as %s", f.Disposable, id.Status)
+	}
+	CheckSource(t, c.f.Source, c.f.Environment)
+}
+
+// revoke revokes twice: revoking what is not held is not an error.
+func (c *targetCheck) revoke(t *testing.T) {
+	for i := range 2 {
+		if err := c.f.Target.Revoke(c.ctx, c.f.Identity, c.f.Entitlement); err != nil {
+			t.Fatalf("revoke %d: %v", i+1, err)
 		}
-	})
-	t.Run("delete", func(t *testing.T) {
-		err := f.Target.Delete(ctx, f.Disposable)
-		if steward.ErrorCode(err) == steward.ENOTIMPL {
-			t.Skipf("the target cannot delete: %v", err)
-		} else if err != nil {
-			t.Fatalf("delete: %v", err)
+		if n := c.grants(t); n != 0 {
+			t.Fatalf("after revoke %d the source lists the grant %d times, want none", i+1, n)
 		}
-		if snapshotOf(t, f.Source, f.Environment).identities[f.Disposable] != nil {
-			t.Errorf("after delete the source still lists %q", f.Disposable)
-		}
-		if err := f.Target.Delete(ctx, f.Disposable); steward.ErrorCode(err) != steward.ENOTFOUND {
-			t.Errorf("deleting twice: got %v, want %s", err, steward.ENOTFOUND)
-		}
-	})
+	}
+}
+
+// notFound calls every method with a missing identity or entitlement:
+// each answers ENOTFOUND (or ENOTIMPL where allowed) and leaves no grant.
+func (c *targetCheck) notFound(t *testing.T) {
+	ctx, f := c.ctx, c.f
+	cases := []struct {
+		name    string
+		call    func() error
+		notImpl bool // ENOTIMPL is allowed too
+	}{
+		{"grant to missing identity", func() error { return f.Target.Grant(ctx, f.MissingIdentity, f.Entitlement) }, false},
+		{"revoke from missing identity", func() error { return f.Target.Revoke(ctx, f.MissingIdentity, f.Entitlement) }, false},
+		{"grant missing entitlement", func() error { return f.Target.Grant(ctx, f.Identity, f.MissingEntitlement) }, false},
+		{"revoke missing entitlement", func() error { return f.Target.Revoke(ctx, f.Identity, f.MissingEntitlement) }, false},
+		{"rotate missing identity", func() error { _, err := f.Target.RotateCredential(ctx, f.MissingIdentity); return err }, true},
+		{"disable missing identity", func() error { return f.Target.Disable(ctx, f.MissingIdentity) }, true},
+		{"delete missing identity", func() error { return f.Target.Delete(ctx, f.MissingIdentity) }, true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.call()
+			code := steward.ErrorCode(err)
+			if code != steward.ENOTFOUND && !(tc.notImpl && code == steward.ENOTIMPL) {
+				t.Errorf("got %v (code %q), want %s", err, code, steward.ENOTFOUND)
+			}
+		})
+	}
+	if n := c.grants(t); n != 0 {
+		t.Errorf("failed calls left the grant behind (%d)", n)
+	}
+}
+
+// disable disables the disposable identity twice; the source then reports
+// it disabled, or not at all.
+func (c *targetCheck) disable(t *testing.T) {
+	f := c.f
+	err := f.Target.Disable(c.ctx, f.Disposable)
+	if steward.ErrorCode(err) == steward.ENOTIMPL {
+		t.Skipf("the target cannot disable: %v", err)
+	} else if err != nil {
+		t.Fatalf("disable: %v", err)
+	}
+	if err := f.Target.Disable(c.ctx, f.Disposable); err != nil {
+		t.Errorf("disabling twice: %v", err)
+	}
+	if id := snapshotOf(t, f.Source, f.Environment).identities[f.Disposable]; id != nil && id.Status != steward.IdentityDisabled {
+		t.Errorf("after disable the source reports %q as %s", f.Disposable, id.Status)
+	}
+}
+
+// delete deletes the disposable identity: the source no longer lists it,
+// and deleting again answers ENOTFOUND.
+func (c *targetCheck) delete(t *testing.T) {
+	f := c.f
+	err := f.Target.Delete(c.ctx, f.Disposable)
+	if steward.ErrorCode(err) == steward.ENOTIMPL {
+		t.Skipf("the target cannot delete: %v", err)
+	} else if err != nil {
+		t.Fatalf("delete: %v", err)
+	}
+	if snapshotOf(t, f.Source, f.Environment).identities[f.Disposable] != nil {
+		t.Errorf("after delete the source still lists %q", f.Disposable)
+	}
+	if err := f.Target.Delete(c.ctx, f.Disposable); steward.ErrorCode(err) != steward.ENOTFOUND {
+		t.Errorf("deleting twice: got %v, want %s", err, steward.ENOTFOUND)
+	}
 }
 
 // snapshot is one read of a source, indexed.

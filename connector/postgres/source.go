@@ -210,39 +210,19 @@ func validName(name string) bool {
 	return true
 }
 
+// identityRecords emits one identity per login role in scope (and per role
+// Steward disabled), with its password as its credential.
 func (r *reader) identityRecords(ctx context.Context) error {
-	password, version := `NULL::bool`, `''`
-	if r.authid {
-		password = `(SELECT a.rolpassword IS NOT NULL FROM pg_authid a WHERE a.oid = r.oid)`
-		// The password's version: a hash of the SCRAM verifier's salt
-		// (SCRAM-SHA-256$<iterations>:<salt>$<keys>), which a new password
-		// always changes. The salt is no secret (the server shows it to any
-		// client that starts a login as the role) and the verifier never
-		// leaves the server. An MD5 password has no salt: no version.
-		version = `(SELECT CASE WHEN a.rolpassword LIKE 'SCRAM-SHA-256$%' THEN
-			encode(sha256(convert_to('steward:scram-salt:' || split_part(split_part(a.rolpassword, '$', 2), ':', 2), 'UTF8')), 'hex')
-			ELSE '' END FROM pg_authid a WHERE a.oid = r.oid)`
-	}
-	rows, err := r.main.Query(ctx, `SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolbypassrls,
-		r.rolreplication, r.rolcreatedb, r.rolconnlimit, r.rolvaliduntil, `+password+`, coalesce(`+version+`, ''),
-		coalesce(shobj_description(r.oid, 'pg_authid'), '')
-		FROM pg_roles r
-		WHERE r.rolcanlogin OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid AND m.roleid = $1)
-		ORDER BY r.rolname COLLATE "C"`, r.markerOID)
+	rows, err := r.main.Query(ctx, loginRolesQuery(r.authid), r.markerOID)
 	if err != nil {
 		return classify(err, "listing login roles")
 	}
 	defer rows.Close()
 	r.isIdentity = map[string]bool{}
 	for rows.Next() {
-		var lr loginRole
-		var login bool
-		var connLimit int32
-		var validUntil pgtype.Timestamptz
-		var hasPassword *bool
-		var version, comment string
-		if err := rows.Scan(&lr.name, &login, &lr.super, &lr.createRole, &lr.bypassRLS, &lr.replication, &lr.createDB,
-			&connLimit, &validUntil, &hasPassword, &version, &comment); err != nil {
+		var lr loginRoleRow
+		if err := rows.Scan(&lr.name, &lr.login, &lr.super, &lr.createRole, &lr.bypassRLS, &lr.replication, &lr.createDB,
+			&lr.connLimit, &lr.validUntil, &lr.hasPassword, &lr.version, &lr.comment); err != nil {
 			return classify(err, "reading a login role")
 		}
 		pos := "pg_roles:" + lr.name
@@ -255,49 +235,92 @@ func (r *reader) identityRecords(ctx context.Context) error {
 			}
 			continue
 		}
-		si := &steward.SourceIdentity{
-			ExternalID:  lr.name,
-			Kind:        steward.KindServiceAccount,
-			Environment: r.c.cfg.Environment,
-			Status:      steward.IdentityActive,
-			Labels: map[string]string{
-				"superuser":        strconv.FormatBool(lr.super),
-				"createrole":       strconv.FormatBool(lr.createRole),
-				"bypassrls":        strconv.FormatBool(lr.bypassRLS),
-				"replication":      strconv.FormatBool(lr.replication),
-				"createdb":         strconv.FormatBool(lr.createDB),
-				"connection_limit": "unlimited",
-			},
-		}
-		if !login {
-			si.Status = steward.IdentityDisabled
-		}
-		si.Criticality = roleCriticality(lr)
-		if connLimit >= 0 {
-			si.Labels["connection_limit"] = strconv.Itoa(int(connLimit))
-		}
-		if comment != "" {
-			si.Labels["comment"] = truncate(printable(comment), 1024)
-		}
-		switch {
-		case hasPassword == nil:
-			si.Labels["password"] = "unknown"
-		case *hasPassword:
-			si.Labels["password"] = "set"
-		default:
-			si.Labels["password"] = "none"
-		}
-		if hasPassword == nil || *hasPassword {
-			si.Credentials = []steward.SourceCredential{{ExternalID: "password", Kind: steward.CredPassword, ExpiresAt: expiry(validUntil),
-				Version: version}}
-		}
-		if err := r.emit(steward.Record{Identity: si, Pos: pos}); err != nil {
+		if err := r.emit(steward.Record{Identity: r.roleIdentity(&lr), Pos: pos}); err != nil {
 			return err
 		}
 		r.isIdentity[lr.name] = true
-		r.identities = append(r.identities, lr)
+		r.identities = append(r.identities, lr.loginRole)
 	}
 	return classify(rows.Err(), "listing login roles")
+}
+
+// loginRolesQuery selects the login roles and those marked disabled ($1),
+// as loginRoleRow scans them. Whether a role has a password, and its
+// version, can be read only with pg_authid (authid); otherwise they are
+// unknown (NULL, and an empty version).
+func loginRolesQuery(authid bool) string {
+	password, version := `NULL::bool`, `''`
+	if authid {
+		password = `(SELECT a.rolpassword IS NOT NULL FROM pg_authid a WHERE a.oid = r.oid)`
+		// The password's version: a hash of the SCRAM verifier's salt
+		// (SCRAM-SHA-256$<iterations>:<salt>$<keys>), which a new password
+		// always changes. The salt is no secret (the server shows it to any
+		// client that starts a login as the role) and the verifier never
+		// leaves the server. An MD5 password has no salt: no version.
+		version = `(SELECT CASE WHEN a.rolpassword LIKE 'SCRAM-SHA-256$%' THEN
+			encode(sha256(convert_to('steward:scram-salt:' || split_part(split_part(a.rolpassword, '$', 2), ':', 2), 'UTF8')), 'hex')
+			ELSE '' END FROM pg_authid a WHERE a.oid = r.oid)`
+	}
+	return `SELECT r.rolname, r.rolcanlogin, r.rolsuper, r.rolcreaterole, r.rolbypassrls,
+		r.rolreplication, r.rolcreatedb, r.rolconnlimit, r.rolvaliduntil, ` + password + `, coalesce(` + version + `, ''),
+		coalesce(shobj_description(r.oid, 'pg_authid'), '')
+		FROM pg_roles r
+		WHERE r.rolcanlogin OR EXISTS (SELECT 1 FROM pg_auth_members m WHERE m.member = r.oid AND m.roleid = $1)
+		ORDER BY r.rolname COLLATE "C"`
+}
+
+// loginRoleRow is one row of loginRolesQuery.
+type loginRoleRow struct {
+	loginRole
+	login       bool
+	connLimit   int32
+	validUntil  pgtype.Timestamptz
+	hasPassword *bool // nil: not known (no pg_authid)
+	version     string
+	comment     string
+}
+
+// roleIdentity is a login role as an identity: its attributes as labels,
+// disabled when it cannot log in, graded by roleCriticality, and with its
+// password, when it has one or that is not known, as its credential.
+func (r *reader) roleIdentity(lr *loginRoleRow) *steward.SourceIdentity {
+	si := &steward.SourceIdentity{
+		ExternalID:  lr.name,
+		Kind:        steward.KindServiceAccount,
+		Environment: r.c.cfg.Environment,
+		Status:      steward.IdentityActive,
+		Labels: map[string]string{
+			"superuser":        strconv.FormatBool(lr.super),
+			"createrole":       strconv.FormatBool(lr.createRole),
+			"bypassrls":        strconv.FormatBool(lr.bypassRLS),
+			"replication":      strconv.FormatBool(lr.replication),
+			"createdb":         strconv.FormatBool(lr.createDB),
+			"connection_limit": "unlimited",
+		},
+	}
+	if !lr.login {
+		si.Status = steward.IdentityDisabled
+	}
+	si.Criticality = roleCriticality(lr.loginRole)
+	if lr.connLimit >= 0 {
+		si.Labels["connection_limit"] = strconv.Itoa(int(lr.connLimit))
+	}
+	if lr.comment != "" {
+		si.Labels["comment"] = truncate(printable(lr.comment), 1024)
+	}
+	switch {
+	case lr.hasPassword == nil:
+		si.Labels["password"] = "unknown"
+	case *lr.hasPassword:
+		si.Labels["password"] = "set"
+	default:
+		si.Labels["password"] = "none"
+	}
+	if lr.hasPassword == nil || *lr.hasPassword {
+		si.Credentials = []steward.SourceCredential{{ExternalID: "password", Kind: steward.CredPassword, ExpiresAt: expiry(lr.validUntil),
+			Version: lr.version}}
+	}
+	return si
 }
 
 // roleCriticality grades a login role by the attributes it holds itself,

@@ -168,6 +168,36 @@ func (c *Connector) RotateCredential(ctx context.Context, identity string) (*ste
 	if _, err := c.lookupIdentity(ctx, conn, identity); err != nil {
 		return nil, err
 	}
+	rot, err := c.newRotation(identity)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.writeSinkFile(rot); err != nil {
+		return nil, err
+	}
+	if err := c.setPassword(ctx, conn, rot); err != nil {
+		return nil, err
+	}
+	if err := c.placeSinkFile(rot); err != nil {
+		return nil, err
+	}
+	c.logger.Info("postgres: rotated password", "identity", identity, "sink", rot.res.Sink)
+	return rot.res, nil
+}
+
+// rotation is one password rotation: the new value, the statement that
+// sets it, and where the value goes.
+type rotation struct {
+	identity, password string
+	stmt               string // ALTER ROLE with the verifier and expiry
+	what               string // "rotating the password of …", for errors
+	final, tmp         string // the sink file, and the file it is written to first
+	res                *steward.RotationResult
+}
+
+// newRotation draws a new password and builds the statement that sets its
+// verifier, valid until now + password_valid_days or for ever.
+func (c *Connector) newRotation(identity string) (*rotation, error) {
 	password, err := newPassword(rand.Reader, c.cfg.passwordLength())
 	if err != nil {
 		return nil, err
@@ -194,29 +224,41 @@ func (c *Connector) RotateCredential(ctx context.Context, identity string) (*ste
 	if strings.ContainsAny(verifier+validUntil, `'\`) {
 		return nil, fmt.Errorf("postgres: refusing to send a password verifier that needs quoting")
 	}
-	stmt := "ALTER ROLE " + ident(identity) + " PASSWORD " + literal(verifier) + " VALID UNTIL " + literal(validUntil)
+	return &rotation{identity: identity, password: password, res: res,
+		stmt: "ALTER ROLE " + ident(identity) + " PASSWORD " + literal(verifier) + " VALID UNTIL " + literal(validUntil),
+		what: fmt.Sprintf("rotating the password of %q", identity)}, nil
+}
 
-	var final, tmp string
-	if c.sink.Dir != "" {
-		if err := checkSinkDir(c.sink.Dir); err != nil {
-			return nil, err
-		}
-		final = filepath.Join(c.sink.Dir, sinkFileName(identity))
-		res.Sink = "file:" + final
-		if tmp, err = writeSinkTemp(final, password); err != nil {
-			return nil, err
-		}
+// writeSinkFile writes the new password, for a file sink, to a temporary
+// file beside its final place, before the password changes.
+func (c *Connector) writeSinkFile(rot *rotation) error {
+	if c.sink.Dir == "" {
+		return nil
 	}
-	what := fmt.Sprintf("rotating the password of %q", identity)
+	if err := checkSinkDir(c.sink.Dir); err != nil {
+		return err
+	}
+	rot.final = filepath.Join(c.sink.Dir, sinkFileName(rot.identity))
+	rot.res.Sink = "file:" + rot.final
+	var err error
+	rot.tmp, err = writeSinkTemp(rot.final, rot.password)
+	return err
+}
+
+// setPassword changes the password in a transaction that, for the stdout
+// sink, prints it before committing. A change that fails removes the
+// temporary file; a commit that fails says where the value is, if its fate
+// is unknown.
+func (c *Connector) setPassword(ctx context.Context, conn *pgx.Conn, rot *rotation) error {
 	tx, err := conn.Begin(ctx)
 	if err == nil {
-		_, err = tx.Exec(ctx, stmt)
+		_, err = tx.Exec(ctx, rot.stmt)
 		if err == nil && c.sink.Stdout {
 			c.outMu.Lock()
-			_, err = fmt.Fprintf(c.stdout, "%s\t%s\n", identity, password)
+			_, err = fmt.Fprintf(c.stdout, "%s\t%s\n", rot.identity, rot.password)
 			c.outMu.Unlock()
 			if err != nil {
-				err = fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: printing the new password failed, so it was not set.", what), err)
+				err = fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: printing the new password failed, so it was not set.", rot.what), err)
 			}
 		}
 		if err != nil {
@@ -224,35 +266,48 @@ func (c *Connector) RotateCredential(ctx context.Context, identity string) (*ste
 		}
 	}
 	if err != nil {
-		if tmp != "" {
-			_ = os.Remove(tmp)
+		if rot.tmp != "" {
+			_ = os.Remove(rot.tmp)
 		}
-		return nil, classify(err, what)
+		return classify(err, rot.what)
 	}
 	if err := tx.Commit(ctx); err != nil {
-		var pe *pgconn.PgError
-		switch {
-		case errors.As(err, &pe) && tmp != "":
-			_ = os.Remove(tmp)
-		case errors.As(err, &pe):
-			return nil, fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: the password printed was not set: %s.", what, pe.Message), err)
-		case tmp != "":
-			return nil, fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: the connection failed while committing; if the change took effect, the new password is in %s.", what, tmp), err)
-		default:
-			return nil, fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: the connection failed while committing; the password printed may or may not be in effect.", what), err)
-		}
-		return nil, classify(err, what)
+		return rot.commitFailed(err)
 	}
-	if tmp != "" {
-		if err := os.Rename(tmp, final); err != nil {
-			return nil, fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: the new password is set and is in %s; moving it to %s failed.", what, tmp, final), err)
-		}
-		if err := syncDir(c.sink.Dir); err != nil {
-			c.logger.Warn("postgres: syncing the rotation sink directory failed", "dir", c.sink.Dir, "err", err)
-		}
+	return nil
+}
+
+// commitFailed is the error of a commit that failed: the server refused it
+// (the password was not set; its file is removed), or the connection broke
+// and the change may or may not have taken effect.
+func (rot *rotation) commitFailed(err error) error {
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &pe) && rot.tmp != "":
+		_ = os.Remove(rot.tmp)
+	case errors.As(err, &pe):
+		return fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: the password printed was not set: %s.", rot.what, pe.Message), err)
+	case rot.tmp != "":
+		return fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: the connection failed while committing; if the change took effect, the new password is in %s.", rot.what, rot.tmp), err)
+	default:
+		return fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: the connection failed while committing; the password printed may or may not be in effect.", rot.what), err)
 	}
-	c.logger.Info("postgres: rotated password", "identity", identity, "sink", res.Sink)
-	return res, nil
+	return classify(err, rot.what)
+}
+
+// placeSinkFile moves the new password's file into place once the password
+// is set.
+func (c *Connector) placeSinkFile(rot *rotation) error {
+	if rot.tmp == "" {
+		return nil
+	}
+	if err := os.Rename(rot.tmp, rot.final); err != nil {
+		return fmt.Errorf("%w: %w", steward.Errorf(steward.EUNAVAILABLE, "postgres: %s: the new password is set and is in %s; moving it to %s failed.", rot.what, rot.tmp, rot.final), err)
+	}
+	if err := syncDir(c.sink.Dir); err != nil {
+		c.logger.Warn("postgres: syncing the rotation sink directory failed", "dir", c.sink.Dir, "err", err)
+	}
+	return nil
 }
 
 // literal quotes s as an SQL string literal. Callers pass only values they

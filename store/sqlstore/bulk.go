@@ -18,137 +18,157 @@ type bulkTable struct {
 }
 
 // bulkTables validates b and turns it into rows, in an order that keeps
-// references pointing backwards (foreign keys are deferred anyway).
-// An identity without UpdatedAt gets its creation time, or now when that is
-// not known either.
+// references pointing backwards (foreign keys are deferred anyway): one
+// table of rows for each kind b holds.
 func bulkTables(b *steward.Bulk, now time.Time) ([]bulkTable, error) {
-	bad := func(table string, i int, id int64, err error) error {
+	var out []bulkTable
+	for _, table := range []func() (bulkTable, error){
+		func() (bulkTable, error) { return bulkTeams(b.Teams) },
+		func() (bulkTable, error) { return bulkPeople(b.People) },
+		func() (bulkTable, error) { return bulkSystems(b.Systems) },
+		func() (bulkTable, error) { return bulkIdentities(b.Identities, b.Credentials, now) },
+		func() (bulkTable, error) { return bulkCredentials(b.Credentials) },
+		func() (bulkTable, error) { return bulkEntitlements(b.Entitlements) },
+		func() (bulkTable, error) { return bulkGrants(b.Grants) },
+	} {
+		t, err := table()
+		if err != nil {
+			return nil, err
+		}
+		if len(t.rows) > 0 {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// checkBulkRow checks row i of table: a bulk row carries its own id, and
+// must be valid.
+func checkBulkRow(table string, i int, id int64, validate func() error) error {
+	if id <= 0 {
+		return steward.Errorf(steward.EINVALID, "%s[%d]: a bulk row needs its id set.", table, i)
+	}
+	if err := validate(); err != nil {
 		return steward.Errorf(steward.EINVALID, "%s[%d] (id %d): %s", table, i, id, steward.ErrorMessage(err))
 	}
-	needID := func(table string, i int, id int64) error {
-		if id <= 0 {
-			return steward.Errorf(steward.EINVALID, "%s[%d]: a bulk row needs its id set.", table, i)
+	return nil
+}
+
+func bulkTeams(in []steward.Team) (bulkTable, error) {
+	t := bulkTable{name: "teams", cols: []string{"id", "name", "display_name", "manager_id", "created_at"}}
+	for i := range in {
+		r := &in[i]
+		if err := checkBulkRow(t.name, i, r.ID, r.Validate); err != nil {
+			return t, err
 		}
-		return nil
+		t.rows = append(t.rows, []any{r.ID, r.Name, r.DisplayName, idPtr(r.ManagerID), micro(r.CreatedAt)})
 	}
-	var out []bulkTable
-	if len(b.Teams) > 0 {
-		t := bulkTable{name: "teams", cols: []string{"id", "name", "display_name", "manager_id", "created_at"}}
-		for i := range b.Teams {
-			r := &b.Teams[i]
-			if err := needID("teams", i, r.ID); err != nil {
-				return nil, err
-			} else if err := r.Validate(); err != nil {
-				return nil, bad("teams", i, r.ID, err)
-			}
-			t.rows = append(t.rows, []any{r.ID, r.Name, r.DisplayName, idPtr(r.ManagerID), micro(r.CreatedAt)})
+	return t, nil
+}
+
+func bulkPeople(in []steward.Person) (bulkTable, error) {
+	t := bulkTable{name: "people", cols: []string{"id", "external_id", "name", "email", "title", "team_id", "manager_id", "status", "departed_at", "created_at"}}
+	for i := range in {
+		r := &in[i]
+		if err := checkBulkRow(t.name, i, r.ID, r.Validate); err != nil {
+			return t, err
 		}
-		out = append(out, t)
+		t.rows = append(t.rows, []any{r.ID, r.ExternalID, r.Name, r.Email, r.Title, idPtr(r.TeamID), idPtr(r.ManagerID), string(r.Status), microPtr(r.DepartedAt), micro(r.CreatedAt)})
 	}
-	if len(b.People) > 0 {
-		t := bulkTable{name: "people", cols: []string{"id", "external_id", "name", "email", "title", "team_id", "manager_id", "status", "departed_at", "created_at"}}
-		for i := range b.People {
-			r := &b.People[i]
-			if err := needID("people", i, r.ID); err != nil {
-				return nil, err
-			} else if err := r.Validate(); err != nil {
-				return nil, bad("people", i, r.ID, err)
-			}
-			t.rows = append(t.rows, []any{r.ID, r.ExternalID, r.Name, r.Email, r.Title, idPtr(r.TeamID), idPtr(r.ManagerID), string(r.Status), microPtr(r.DepartedAt), micro(r.CreatedAt)})
+	return t, nil
+}
+
+func bulkSystems(in []steward.System) (bulkTable, error) {
+	t := bulkTable{name: "systems", cols: []string{"id", "name", "kind", "description", "owner_team_id", "created_at"}}
+	for i := range in {
+		r := &in[i]
+		if err := checkBulkRow(t.name, i, r.ID, r.Validate); err != nil {
+			return t, err
 		}
-		out = append(out, t)
+		t.rows = append(t.rows, []any{r.ID, r.Name, string(r.Kind), r.Description, idPtr(r.OwnerTeamID), micro(r.CreatedAt)})
 	}
-	if len(b.Systems) > 0 {
-		t := bulkTable{name: "systems", cols: []string{"id", "name", "kind", "description", "owner_team_id", "created_at"}}
-		for i := range b.Systems {
-			r := &b.Systems[i]
-			if err := needID("systems", i, r.ID); err != nil {
-				return nil, err
-			} else if err := r.Validate(); err != nil {
-				return nil, bad("systems", i, r.ID, err)
-			}
-			t.rows = append(t.rows, []any{r.ID, r.Name, string(r.Kind), r.Description, idPtr(r.OwnerTeamID), micro(r.CreatedAt)})
-		}
-		out = append(out, t)
+	return t, nil
+}
+
+// bulkIdentities turns identities into rows. One without UpdatedAt gets its
+// creation time, or now when that is not known either.
+//
+// The credential age of the batch's identities is computed from the
+// batch's active credentials and written with them (an identity is new, so
+// its credentials are all here); BulkLoad refreshes the age of the others
+// whose credentials the batch adds (bulkCredentialOwners).
+func bulkIdentities(in []steward.Identity, creds []steward.Credential, now time.Time) (bulkTable, error) {
+	t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source",
+		"owner_by", "team_by", "owner_rule", "owner_hint", "team_hint", "oldest_credential_at"}}
+	if len(in) == 0 {
+		return t, nil
 	}
-	// The credential age of the batch's identities is computed from the
-	// batch's active credentials and written with them (an identity is new, so its
-	// credentials are all here); BulkLoad refreshes the age of the others
-	// whose credentials the batch adds (bulkCredentialOwners).
 	created, rotated := map[int64][]any{}, map[int64][]any{}
-	for i := range b.Credentials {
-		r := &b.Credentials[i]
+	for i := range creds {
+		r := &creds[i]
 		if r.Status == steward.CredentialDisabled {
 			continue // a disabled key waits for removal, not rotation
 		}
 		created[r.IdentityID] = append(created[r.IdentityID], microPtr(r.CreatedAt))
 		rotated[r.IdentityID] = append(rotated[r.IdentityID], microPtr(r.LastRotatedAt))
 	}
-	if len(b.Identities) > 0 {
-		t := bulkTable{name: "identities", cols: []string{"id", "system_id", "external_id", "name", "kind", "environment", "criticality", "owner_id", "team_id", "status", "labels", "created_at", "last_used_at", "updated_at", "owner_source",
-			"owner_by", "team_by", "owner_rule", "owner_hint", "team_hint", "oldest_credential_at"}}
-		for i := range b.Identities {
-			r := &b.Identities[i]
-			if r.UpdatedAt.IsZero() && r.CreatedAt != nil {
-				r.UpdatedAt = *r.CreatedAt
-			} else if r.UpdatedAt.IsZero() {
-				r.UpdatedAt = now
-			}
-			if err := needID("identities", i, r.ID); err != nil {
-				return nil, err
-			} else if err := r.Validate(); err != nil {
-				return nil, bad("identities", i, r.ID, err)
-			}
-			rs := ownerReason(r)
-			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
-				idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), microPtr(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r)),
-				string(rs.OwnerBy), string(rs.TeamBy), rs.Rule, steward.NormalizeOwnerKey(rs.OwnerTag), rs.TeamTag, oldestOf(created[r.ID], rotated[r.ID])})
+	for i := range in {
+		r := &in[i]
+		if r.UpdatedAt.IsZero() && r.CreatedAt != nil {
+			r.UpdatedAt = *r.CreatedAt
+		} else if r.UpdatedAt.IsZero() {
+			r.UpdatedAt = now
 		}
-		out = append(out, t)
-	}
-	if len(b.Credentials) > 0 {
-		t := bulkTable{name: "credentials", cols: []string{"id", "identity_id", "external_id", "kind", "status", "created_at", "last_rotated_at", "last_used_at", "expires_at", "fingerprint"}}
-		for i := range b.Credentials {
-			r := &b.Credentials[i]
-			if r.Status == "" {
-				r.Status = steward.CredentialActive
-			}
-			if err := needID("credentials", i, r.ID); err != nil {
-				return nil, err
-			} else if err := r.Validate(); err != nil {
-				return nil, bad("credentials", i, r.ID, err)
-			}
-			t.rows = append(t.rows, []any{r.ID, r.IdentityID, r.ExternalID, string(r.Kind), string(r.Status), microPtr(r.CreatedAt), microPtr(r.LastRotatedAt), microPtr(r.LastUsedAt), microPtr(r.ExpiresAt), r.Fingerprint})
+		if err := checkBulkRow(t.name, i, r.ID, r.Validate); err != nil {
+			return t, err
 		}
-		out = append(out, t)
+		rs := ownerReason(r)
+		t.rows = append(t.rows, []any{r.ID, r.SystemID, r.ExternalID, r.Name, string(r.Kind), string(r.Environment), string(r.Criticality),
+			idPtr(r.OwnerID), idPtr(r.TeamID), string(r.Status), labelsJSON(r.Labels), microPtr(r.CreatedAt), microPtr(r.LastUsedAt), micro(r.UpdatedAt), string(ownerSource(r)),
+			string(rs.OwnerBy), string(rs.TeamBy), rs.Rule, steward.NormalizeOwnerKey(rs.OwnerTag), rs.TeamTag, oldestOf(created[r.ID], rotated[r.ID])})
 	}
-	if len(b.Entitlements) > 0 {
-		t := bulkTable{name: "entitlements", cols: []string{"id", "system_id", "name", "description", "privileged", "sensitivity", "created_at"}}
-		for i := range b.Entitlements {
-			r := &b.Entitlements[i]
-			if err := needID("entitlements", i, r.ID); err != nil {
-				return nil, err
-			} else if err := r.Validate(); err != nil {
-				return nil, bad("entitlements", i, r.ID, err)
-			}
-			t.rows = append(t.rows, []any{r.ID, r.SystemID, r.Name, r.Description, r.Privileged, string(r.Sensitivity), micro(r.CreatedAt)})
+	return t, nil
+}
+
+// bulkCredentials turns credentials into rows; one without a status is
+// active.
+func bulkCredentials(in []steward.Credential) (bulkTable, error) {
+	t := bulkTable{name: "credentials", cols: []string{"id", "identity_id", "external_id", "kind", "status", "created_at", "last_rotated_at", "last_used_at", "expires_at", "fingerprint"}}
+	for i := range in {
+		r := &in[i]
+		if r.Status == "" {
+			r.Status = steward.CredentialActive
 		}
-		out = append(out, t)
-	}
-	if len(b.Grants) > 0 {
-		t := bulkTable{name: "grants", cols: []string{"id", "identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via"}}
-		for i := range b.Grants {
-			r := &b.Grants[i]
-			if err := needID("grants", i, r.ID); err != nil {
-				return nil, err
-			} else if err := r.Validate(); err != nil {
-				return nil, bad("grants", i, r.ID, err)
-			}
-			t.rows = append(t.rows, []any{r.ID, r.IdentityID, r.EntitlementID, string(r.Type), micro(r.GrantedAt), microPtr(r.ExpiresAt), r.GrantedVia})
+		if err := checkBulkRow(t.name, i, r.ID, r.Validate); err != nil {
+			return t, err
 		}
-		out = append(out, t)
+		t.rows = append(t.rows, []any{r.ID, r.IdentityID, r.ExternalID, string(r.Kind), string(r.Status), microPtr(r.CreatedAt), microPtr(r.LastRotatedAt), microPtr(r.LastUsedAt), microPtr(r.ExpiresAt), r.Fingerprint})
 	}
-	return out, nil
+	return t, nil
+}
+
+func bulkEntitlements(in []steward.Entitlement) (bulkTable, error) {
+	t := bulkTable{name: "entitlements", cols: []string{"id", "system_id", "name", "description", "privileged", "sensitivity", "created_at"}}
+	for i := range in {
+		r := &in[i]
+		if err := checkBulkRow(t.name, i, r.ID, r.Validate); err != nil {
+			return t, err
+		}
+		t.rows = append(t.rows, []any{r.ID, r.SystemID, r.Name, r.Description, r.Privileged, string(r.Sensitivity), micro(r.CreatedAt)})
+	}
+	return t, nil
+}
+
+func bulkGrants(in []steward.Grant) (bulkTable, error) {
+	t := bulkTable{name: "grants", cols: []string{"id", "identity_id", "entitlement_id", "type", "granted_at", "expires_at", "granted_via"}}
+	for i := range in {
+		r := &in[i]
+		if err := checkBulkRow(t.name, i, r.ID, r.Validate); err != nil {
+			return t, err
+		}
+		t.rows = append(t.rows, []any{r.ID, r.IdentityID, r.EntitlementID, string(r.Type), micro(r.GrantedAt), microPtr(r.ExpiresAt), r.GrantedVia})
+	}
+	return t, nil
 }
 
 // BulkLoad inserts every row of b in one transaction with one audit event.
@@ -189,7 +209,7 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		if _, err := c.ExecContext(ctx, `INSERT INTO sync_dirty (system_id, ref) SELECT DISTINCT system_id, 0 FROM sync_digests`); err != nil {
 			return err
 		}
-		if err := d.dropDigest(ctx, c, `1 = 1`); err != nil {
+		if err := d.dropEveryDigest(ctx, c); err != nil {
 			return err
 		}
 		if err := d.refreshCredentialAgeOf(ctx, c, bulkCredentialOwners(b)); err != nil {
@@ -211,7 +231,7 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 			opened = n
 		}
 		for _, sc := range bulkGapScopes(b) {
-			gaps, err := d.refreshGapsOf(ctx, c, quiet, sc.fresh, sc.where, sc.args...)
+			gaps, err := d.refreshGapsOf(ctx, c, quiet, sc.fresh, sc.identities)
 			if err != nil {
 				return err
 			}
@@ -286,9 +306,8 @@ func bulkCredentialOwners(b *steward.Bulk) []int64 {
 // gapScope is a set of identities whose gap tasks to refresh; fresh: none
 // of them can have a task to close.
 type gapScope struct {
-	where string
-	args  []any
-	fresh bool
+	identities identityScope
+	fresh      bool
 }
 
 // bulkGapScopes selects the identities whose ownership gaps a bulk load can
@@ -307,7 +326,7 @@ func bulkGapScopes(b *steward.Bulk) []gapScope {
 		for _, x := range b.Identities {
 			lo, hi = min(lo, x.ID), max(hi, x.ID)
 		}
-		out = append(out, gapScope{`x.id BETWEEN ? AND ?`, []any{lo, hi}, true})
+		out = append(out, gapScope{identityRange(lo, hi), true})
 	}
 	var teams []int64
 	for _, p := range b.People {
@@ -317,7 +336,7 @@ func bulkGapScopes(b *steward.Bulk) []gapScope {
 	}
 	if len(teams) > 0 {
 		slices.Sort(teams)
-		out = append(out, gapScope{`x.team_id IN (` + int64List(slices.Compact(teams)) + `)`, nil, false})
+		out = append(out, gapScope{teamsIdentities(slices.Compact(teams)), false})
 	}
 	return out
 }

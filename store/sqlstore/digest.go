@@ -255,76 +255,99 @@ func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context 
 			"age", age.Round(time.Second), "limit", d.digestMaxAge)
 		return nil, nil
 	}
-	var drops []uint64
-	var adds []digestEntry
-	sums, refs := make([]uint64, 0, size/16), make([]uint64, 0, size/16)
-	var fromAdds []int
-	base, ai, di, ordered := 0, 0, 0, true
-	out := func(e digestEntry, added bool) {
-		if n := len(sums); n > 0 && e.sum <= sums[n-1] {
-			ordered = false
-		}
-		if added {
-			fromAdds = append(fromAdds, len(sums))
-		}
-		sums, refs = append(sums, e.sum), append(refs, e.ref)
-	}
-	fromBase := func(e digestEntry) {
-		base++
-		for ; ai < len(adds) && adds[ai].sum < e.sum; ai++ {
-			out(adds[ai], true)
-		}
-		for di < len(drops) && drops[di] < e.sum {
-			di++
-		}
-		switch {
-		case di < len(drops) && drops[di] == e.sum: // dropped since
-		case ai < len(adds) && adds[ai].sum == e.sum: // added again since: the add stands
-		default:
-			out(e, false)
-		}
-	}
-	err := d.eachRow(ctx, q, `SELECT chunk, entries FROM sync_digests WHERE system_id = ? AND context = ? ORDER BY chunk`, []any{systemID, context}, func(rows *sql.Rows) error {
-		var chunk int
-		var b sql.RawBytes // read in place: a chunk is 16 MiB
-		if err := rows.Scan(&chunk, &b); err != nil {
-			return err
-		}
-		for i := 0; i+16 <= len(b); i += 16 {
-			e := digestEntry{binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])}
-			switch chunk {
-			case digestDrops: // read first: ORDER BY chunk
-				drops = append(drops, e.sum)
-			case digestAdds:
-				adds = append(adds, e)
-			default:
-				fromBase(e)
-			}
-		}
-		return nil
-	})
-	if err != nil {
+	m := &digestMerge{sums: make([]uint64, 0, size/16), refs: make([]uint64, 0, size/16), ordered: true}
+	if err := d.eachRow(ctx, q, `SELECT chunk, entries FROM sync_digests WHERE system_id = ? AND context = ? ORDER BY chunk`, []any{systemID, context}, m.chunk); err != nil {
 		return nil, err
 	}
-	for ; ai < len(adds); ai++ {
-		out(adds[ai], true)
+	for ; m.ai < len(m.adds); m.ai++ {
+		m.out(m.adds[m.ai], true)
 	}
-	if !ordered || !slices.IsSorted(drops) {
+	if !m.ordered || !slices.IsSorted(m.drops) {
 		d.logger.Warn("sync digest out of order; the next sync compares every record", "system_id", systemID)
 		return nil, nil
 	}
-	g := newSyncDigest(sums, refs)
-	g.base, g.drops, g.taken = base, drops, taken
-	for _, i := range fromAdds {
+	g := newSyncDigest(m.sums, m.refs)
+	g.base, g.drops, g.taken = m.base, m.drops, taken
+	for _, i := range m.fromAdds {
 		g.added[i/64] |= 1 << (i % 64)
 	}
 	return g, nil
 }
 
-// dropDigest deletes the digest of the system that where selects
-// ("system_id = ?").
-func (d *DB) dropDigest(ctx context.Context, q querier, where string, args ...any) error {
-	_, err := q.ExecContext(ctx, d.q(`DELETE FROM sync_digests WHERE `+where), args...)
+// digestMerge merges a digest's rows as loadDigest reads them: its drops
+// and adds (the delta, read first) into its base entries, all in order of
+// sum.
+type digestMerge struct {
+	drops    []uint64
+	adds     []digestEntry
+	sums     []uint64 // the merged entries' sums
+	refs     []uint64 // and refs
+	fromAdds []int    // the merged entries that came from adds
+	base     int      // base entries read
+	ai, di   int      // the next add and drop to merge
+	ordered  bool     // every sum so far is greater than the one before
+}
+
+// chunk reads one row of sync_digests: drops and adds are kept, base
+// entries merged with them as they come.
+func (m *digestMerge) chunk(rows *sql.Rows) error {
+	var chunk int
+	var b sql.RawBytes // read in place: a chunk is 16 MiB
+	if err := rows.Scan(&chunk, &b); err != nil {
+		return err
+	}
+	for i := 0; i+16 <= len(b); i += 16 {
+		e := digestEntry{binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])}
+		switch chunk {
+		case digestDrops: // read first: ORDER BY chunk
+			m.drops = append(m.drops, e.sum)
+		case digestAdds:
+			m.adds = append(m.adds, e)
+		default:
+			m.fromBase(e)
+		}
+	}
+	return nil
+}
+
+// fromBase merges one base entry: the adds before it go first, and it is
+// left out when it was dropped since, or added again (the add stands).
+func (m *digestMerge) fromBase(e digestEntry) {
+	m.base++
+	for ; m.ai < len(m.adds) && m.adds[m.ai].sum < e.sum; m.ai++ {
+		m.out(m.adds[m.ai], true)
+	}
+	for m.di < len(m.drops) && m.drops[m.di] < e.sum {
+		m.di++
+	}
+	switch {
+	case m.di < len(m.drops) && m.drops[m.di] == e.sum: // dropped since
+	case m.ai < len(m.adds) && m.adds[m.ai].sum == e.sum: // added again since: the add stands
+	default:
+		m.out(e, false)
+	}
+}
+
+// out appends one merged entry.
+func (m *digestMerge) out(e digestEntry, added bool) {
+	if n := len(m.sums); n > 0 && e.sum <= m.sums[n-1] {
+		m.ordered = false
+	}
+	if added {
+		m.fromAdds = append(m.fromAdds, len(m.sums))
+	}
+	m.sums, m.refs = append(m.sums, e.sum), append(m.refs, e.ref)
+}
+
+// dropDigest deletes the digest of one system.
+func (d *DB) dropDigest(ctx context.Context, q querier, systemID int64) error {
+	_, err := q.ExecContext(ctx, d.q(`DELETE FROM sync_digests WHERE system_id = ?`), systemID)
+	return err
+}
+
+// dropEveryDigest deletes the digests of every system.
+func (d *DB) dropEveryDigest(ctx context.Context, q querier) error {
+	_, err := q.ExecContext(ctx, `DELETE FROM sync_digests WHERE 1 = 1`)
 	return err
 }
 
@@ -349,7 +372,7 @@ func (d *DB) markDirty(ctx context.Context, q querier, id int64, ofIdentity bool
 // digest goes, and the mark keeps a sync running meanwhile, which read it
 // before, from writing it back.
 func (d *DB) forgetDigest(ctx context.Context, q querier, systemID int64) error {
-	if err := d.dropDigest(ctx, q, `system_id = ?`, systemID); err != nil {
+	if err := d.dropDigest(ctx, q, systemID); err != nil {
 		return err
 	}
 	return d.markDirty(ctx, q, systemID, false, refWhole)
@@ -441,7 +464,7 @@ func (d *DB) clearDirty(ctx context.Context, q querier, dr *dirtyRows) error {
 // that skipped records rewrites the base whole, so that DigestMaxAge bounds
 // how long any entry goes without a full comparison.
 func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context string, taken int64, n int, next func() (digestEntry, bool)) error {
-	if err := d.dropDigest(ctx, q, `system_id = ?`, systemID); err != nil {
+	if err := d.dropDigest(ctx, q, systemID); err != nil {
 		return err
 	}
 	per := digestChunk
@@ -457,7 +480,7 @@ func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context 
 		}
 		if !first && e.sum <= prev {
 			d.logger.Info("two records of one sync share a sum; no digest kept", "system_id", systemID)
-			return d.dropDigest(ctx, q, `system_id = ?`, systemID)
+			return d.dropDigest(ctx, q, systemID)
 		}
 		first, prev = false, e.sum
 		buf = binary.LittleEndian.AppendUint64(buf, e.sum)
@@ -645,7 +668,7 @@ func (d *DB) stagedDigest(ctx context.Context, c *sql.Conn, systemID int64, stag
 func (d *DB) saveRenewed(ctx context.Context, c *sql.Conn, systemID int64, context string, dg *syncDigest, fresh []digestEntry, fits bool) error {
 	if !fits {
 		d.logger.Info("ids too large for a sync digest; every sync of this system compares every record", "system_id", systemID)
-		return d.dropDigest(ctx, c, `system_id = ?`, systemID)
+		return d.dropDigest(ctx, c, systemID)
 	}
 	cmpEntry := func(a, b digestEntry) int { return cmp.Compare(a.sum, b.sum) }
 	slices.SortFunc(fresh, cmpEntry)

@@ -26,20 +26,21 @@ var gapCond = map[steward.GapKind]string{
 
 type gapCounts struct{ opened, closed int }
 
-// refreshGaps brings the open gap tasks of the identities that scope (a
-// condition over identity x) selects in line with the inventory: it opens a
+// refreshGaps brings the open gap tasks of the identities that scope
+// selects in line with the inventory: it opens a
 // task, due after steward.GapDue, for each new gap and closes the tasks of
 // gaps that healed, each with its audit event. Every change that can open or
 // heal a gap calls it for what it touched, in the same transaction.
 // ev receives the task events; a quiet sink (a first load) only counts them.
-func (d *DB) refreshGaps(ctx context.Context, q querier, ev *eventSink, scope string, args ...any) (gapCounts, error) {
-	return d.refreshGapsOf(ctx, q, ev, false, scope, args...)
+func (d *DB) refreshGaps(ctx context.Context, q querier, ev *eventSink, scope identityScope) (gapCounts, error) {
+	return d.refreshGapsOf(ctx, q, ev, false, scope)
 }
 
 // refreshGapsOf is refreshGaps; fresh says the identities in scope are new
 // (a first load), so none has a task to close: a million-identity load
 // saves three passes over its rows.
-func (d *DB) refreshGapsOf(ctx context.Context, q querier, ev *eventSink, fresh bool, scope string, args ...any) (gapCounts, error) {
+func (d *DB) refreshGapsOf(ctx context.Context, q querier, ev *eventSink, fresh bool, of identityScope) (gapCounts, error) {
+	scope, args := of.where()
 	var n gapCounts
 	now := d.now()
 	for _, gap := range steward.GapKinds {
@@ -166,7 +167,7 @@ func (d *DB) RefreshGaps(ctx context.Context) (*steward.SyncResult, error) {
 	}
 	err := d.bigTx(ctx, func(c *sql.Conn) error {
 		ev := &eventSink{d: d, c: c}
-		n, err := d.refreshGaps(ctx, c, ev, "1 = 1")
+		n, err := d.refreshGaps(ctx, c, ev, everyIdentity())
 		if err != nil {
 			return err
 		}
@@ -255,7 +256,7 @@ func (d *DB) SetOwner(ctx context.Context, identityID int64, a steward.OwnerAssi
 			return err
 		}
 		ev := &eventSink{d: d, c: tx}
-		if _, err = d.refreshGaps(ctx, tx, ev, "x.id = ?", identityID); err != nil {
+		if _, err = d.refreshGaps(ctx, tx, ev, oneIdentity(identityID)); err != nil {
 			return err
 		}
 		return ev.flush(ctx)

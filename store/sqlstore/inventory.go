@@ -152,14 +152,14 @@ func (d *DB) CreateTeam(ctx context.Context, t *steward.Team) error {
 		// A team tag may name it: those identities are its now (see
 		// CreatePerson). So may a rule, for the identities whose team
 		// nothing stronger decided.
-		scope := `x.team_hint = ?`
+		scope := taggedWithTeam(t.Name)
 		if rules, err := d.rulesIn(ctx, tx); err != nil {
 			return err
 		} else if rulesNameTeam(rules, t.Name) {
-			scope += ` OR x.team_by IN ('', 'owner_team')`
+			scope = scope.or(teamUndecided())
 		}
 		ev := &eventSink{d: d, c: tx}
-		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, scope, t.Name); err != nil {
+		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, scope); err != nil {
 			return err
 		}
 		return ev.flush(ctx)
@@ -229,20 +229,19 @@ func (d *DB) CreatePerson(ctx context.Context, p *steward.Person) error {
 		// people sync would make them. (A system's next sync would not: its
 		// records did not change, and it skips them.)
 		// So may a rule, for the identities that have no owner.
-		scope := `x.owner_hint <> '' AND x.owner_hint IN (?, ?)`
+		scope := taggedWithOwner(steward.NormalizeOwnerKey(p.Email), steward.NormalizeOwnerKey(p.ExternalID))
 		if rules, err := d.rulesIn(ctx, tx); err != nil {
 			return err
 		} else if rulesNamePerson(rules, p.Email, p.ExternalID) {
-			scope = `(` + scope + `) OR x.owner_id IS NULL`
+			scope = scope.or(withoutOwner())
 		}
 		ev := &eventSink{d: d, c: tx}
-		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, scope,
-			steward.NormalizeOwnerKey(p.Email), steward.NormalizeOwnerKey(p.ExternalID)); err != nil {
+		if err := d.reresolve(ctx, tx, ev, &steward.SyncResult{}, scope); err != nil {
 			return err
 		}
 		// An active member heals the team_inactive gaps of their team.
 		if p.TeamID != nil && p.Status == steward.PersonActive {
-			if _, err := d.refreshGaps(ctx, tx, ev, `x.team_id = ?`, *p.TeamID); err != nil {
+			if _, err := d.refreshGaps(ctx, tx, ev, teamIdentities(*p.TeamID)); err != nil {
 				return err
 			}
 		}
@@ -442,7 +441,7 @@ func (d *DB) CreateIdentity(ctx context.Context, i *steward.Identity) error {
 			return err
 		}
 		ev := &eventSink{d: d, c: tx}
-		if _, err = d.refreshGaps(ctx, tx, ev, "x.id = ?", i.ID); err != nil {
+		if _, err = d.refreshGaps(ctx, tx, ev, oneIdentity(i.ID)); err != nil {
 			return err
 		}
 		return ev.flush(ctx)
@@ -611,7 +610,7 @@ func (d *DB) CreateCredential(ctx context.Context, c *steward.Credential) error 
 		if err := d.markDirty(ctx, tx, c.IdentityID, true, identityRef(c.IdentityID)); err != nil {
 			return err
 		}
-		if err := d.refreshCredentialAge(ctx, tx, `x.id = ?`, c.IdentityID); err != nil {
+		if err := d.refreshCredentialAge(ctx, tx, oneIdentity(c.IdentityID)); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, steward.ActionCredentialCreated, steward.ObjectCredential, idStr(c.ID), credentialCreated(c))

@@ -29,14 +29,12 @@ func (r *syncRun) links(ctx context.Context) error {
 			id, from    int64
 			kind, toRef string
 		}
-		from := `identity_links l JOIN identities x ON x.id = l.from_id`
+		from := `identity_links l JOIN identities x ON x.id = l.from_id WHERE`
 		if r.delta {
-			from = `(SELECT id FROM unseen_identities UNION
-				SELECT x2.id FROM stage_identities s2 CROSS JOIN identities x2 WHERE x2.system_id = ` + idStr(sid) + ` AND x2.external_id = s2.external_id) t
-				CROSS JOIN identities x CROSS JOIN identity_links l`
+			from = r.comparedIdentities() + ` t CROSS JOIN identities x CROSS JOIN identity_links l WHERE x.id = t.id AND l.from_id = x.id AND`
 		}
 		all, err := collect(ctx, r, `SELECT l.id, l.from_id, l.kind, l.to_ref FROM `+from+`
-			WHERE `+r.when(`x.id = t.id AND l.from_id = x.id AND `)+`x.system_id = ?
+			x.system_id = ?
 			AND NOT EXISTS (SELECT 1 FROM stage_links s WHERE s.identity_ext = x.external_id AND s.kind = l.kind AND s.to_ref = l.to_ref)
 			ORDER BY l.id`, []any{sid}, func(rows *sql.Rows, g *gone) error {
 			return rows.Scan(&g.id, &g.from, &g.kind, &g.toRef)
@@ -48,7 +46,7 @@ func (r *syncRun) links(ctx context.Context) error {
 		for i, g := range all {
 			ids[i] = g.id
 		}
-		if err := r.execIDs(ctx, `DELETE FROM identity_links`, ids); err != nil {
+		if err := r.execIDs(ctx, deleteLinks, ids); err != nil {
 			return err
 		}
 		for _, g := range all {
@@ -65,6 +63,9 @@ func (r *syncRun) links(ctx context.Context) error {
 
 // insertLinks writes the staged links that the system's identities do not
 // have yet, resolving each at once when another system holds its target.
+// A link's target is the oldest identity with the external id it names in
+// a system other than the link's own, not removed: a scalar subquery that
+// probes each system's unique (system, external id) index.
 func (d *DB) insertLinks(ctx context.Context, c *sql.Conn, ev *eventSink, res *steward.SyncResult, systemID int64, now time.Time) error {
 	type added struct {
 		id, from    int64
@@ -73,7 +74,8 @@ func (d *DB) insertLinks(ctx context.Context, c *sql.Conn, ev *eventSink, res *s
 	}
 	var news []added
 	err := d.eachRow(ctx, c, `INSERT INTO identity_links (from_id, kind, to_ref, to_id, created_at)
-		SELECT x.id, s.kind, s.to_ref, `+d.linkTarget(`s.to_ref`, `?`)+`, ?
+		SELECT x.id, s.kind, s.to_ref, (SELECT min(t.id) FROM systems sy CROSS JOIN identities t WHERE sy.id <> ? AND t.system_id = sy.id
+			AND t.external_id = s.to_ref AND t.status <> 'removed'), ?
 		FROM stage_links s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.identity_ext
 		AND NOT EXISTS (SELECT 1 FROM identity_links l WHERE l.from_id = x.id AND l.kind = s.kind AND l.to_ref = s.to_ref)
 		RETURNING id, from_id, kind, to_ref, to_id`, []any{systemID, micro(now), systemID}, func(rows *sql.Rows) error {
@@ -95,15 +97,6 @@ func (d *DB) insertLinks(ctx context.Context, c *sql.Conn, ev *eventSink, res *s
 		}
 	}
 	return nil
-}
-
-// linkTarget is a scalar subquery for the identity that a link naming ref
-// (an SQL expression) points at: the oldest identity with that external id
-// in a system other than the link's own (the parameter the placeholder
-// from stands for), not removed. It probes each system's unique index.
-func (d *DB) linkTarget(ref, from string) string {
-	return `(SELECT min(t.id) FROM systems sy CROSS JOIN identities t WHERE sy.id <> ` + from + ` AND t.system_id = sy.id
-		AND t.external_id = ` + ref + ` AND t.status <> 'removed')`
 }
 
 // resolveLinks points the waiting links of other systems at the identities

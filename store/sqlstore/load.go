@@ -124,99 +124,12 @@ func (d *DB) systemEmpty(ctx context.Context, q querier, systemID int64) (bool, 
 // every record is still read and checked, so that all are reported.
 func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, records iter.Seq2[steward.Record, error], o steward.SyncOptions,
 	res *steward.SyncResult, bad *problems, resolver *ownerResolver) (fresh []digestEntry, fits bool, err error) {
-	l := &firstLoad{d: d, c: c, sys: sys, res: res, bad: bad, now: micro(d.now()), via: syncVia(o),
-		identity: keyIDs{table: "identities", index: map[string]uint32{}},
-		ent:      keyIDs{table: "entitlements", index: map[string]uint32{}},
-		fits:     true}
-	for _, t := range []int{loadIdentities, loadGrants} {
-		if err := l.later[t].init(ctx, l, loadTables[t].name); err != nil {
-			return nil, false, err
-		}
-	}
-	for _, k := range []*keyIDs{&l.identity, &l.ent} {
-		q := `SELECT COALESCE(MAX(id), 0) + 1 FROM ` + k.table
-		dst := any(&k.next)
-		if d.pg {
-			// The builder takes ids from it by name (see takeIDs).
-			q, dst = `SELECT pg_get_serial_sequence('`+k.table+`', 'id')`, &k.seq
-		}
-		if err := c.QueryRowContext(ctx, q).Scan(dst); err != nil {
-			return nil, false, err
-		}
-	}
-	// Three goroutines: the reader normalises and hashes records, the
-	// builder checks them and turns them into rows with ids, and this one
-	// writes the rows. On SQLite the writer is the bottleneck; it does
-	// nothing else.
-	batches := make(chan []loadRec, 4)
-	flushes := make(chan loadFlush, 2)
-	done := make(chan struct{})
-	var once sync.Once
-	stop := func() { once.Do(func() { close(done) }) }
-	l.ctx, l.flushes, l.done = ctx, flushes, done
-	var fatal, buildErr error
-	go func() {
-		defer close(batches)
-		buf := make([]loadRec, 0, stageBatch)
-		send := func() bool {
-			select {
-			case batches <- buf:
-				buf = make([]loadRec, 0, stageBatch)
-				return true
-			case <-done:
-				return false
-			}
-		}
-		for r, err := range records {
-			var lr loadRec
-			switch {
-			case err != nil:
-				if steward.ErrorCode(err) != steward.EINVALID {
-					fatal = err
-					return
-				}
-				lr.problem = steward.ErrorMessage(err)
-			case r.Skipped():
-				lr.problem = r.Pos + ": the source left this record unread."
-			default:
-				lr = readForLoad(r, o.Environment, sys, resolver)
-			}
-			if buf = append(buf, lr); len(buf) == cap(buf) && !send() {
-				return
-			}
-		}
-		if len(buf) > 0 {
-			send()
-		}
-	}()
-	go func() {
-		defer close(flushes)
-		for batch := range batches {
-			if buildErr == nil {
-				if buildErr = l.add(batch); buildErr != nil {
-					stop() // the reader stops; drain what it already sent
-				}
-			}
-		}
-		if buildErr == nil && fatal == nil {
-			buildErr = l.flush(0)
-		}
-	}()
-	for f := range flushes {
-		if err == nil {
-			if err = l.write(ctx, f); err != nil {
-				stop() // the builder stops; drain what it already sent
-			}
-		}
-	}
+	l, err := d.newFirstLoad(ctx, c, sys, o, res, bad)
 	if err != nil {
 		return nil, false, err
 	}
-	if fatal != nil {
-		return nil, false, fatal
-	}
-	if buildErr != nil {
-		return nil, false, buildErr
+	if err := l.stream(ctx, records, o.Environment, resolver); err != nil {
+		return nil, false, err
 	}
 	if err := l.spilledGrants(ctx); err != nil {
 		return nil, false, err
@@ -229,28 +142,159 @@ func (d *DB) loadFirst(ctx context.Context, c *sql.Conn, sys *steward.System, re
 		slices.SortFunc(l.fresh, func(a, b digestEntry) int { return cmp.Compare(a.sum, b.sum) })
 	}()
 	defer func() { <-sorted }() // never hand out the slice while it is being sorted
-	if bad.n == 0 {
+	if err := l.finish(ctx); err != nil {
+		return nil, false, err
+	}
+	return l.fresh, l.fits, nil
+}
+
+// newFirstLoad prepares a first load: where the identities' and grants'
+// indexes wait (laterIndexes) and where each table's ids begin.
+func (d *DB) newFirstLoad(ctx context.Context, c *sql.Conn, sys *steward.System, o steward.SyncOptions, res *steward.SyncResult, bad *problems) (*firstLoad, error) {
+	l := &firstLoad{d: d, c: c, sys: sys, res: res, bad: bad, now: micro(d.now()), via: syncVia(o),
+		identity: keyIDs{table: "identities", index: map[string]uint32{}},
+		ent:      keyIDs{table: "entitlements", index: map[string]uint32{}},
+		fits:     true}
+	for _, t := range []int{loadIdentities, loadGrants} {
+		if err := l.later[t].init(ctx, l, loadTables[t].name); err != nil {
+			return nil, err
+		}
+	}
+	for _, k := range []*keyIDs{&l.identity, &l.ent} {
+		q := `SELECT COALESCE(MAX(id), 0) + 1 FROM ` + k.table
+		dst := any(&k.next)
+		if d.pg {
+			// The builder takes ids from it by name (see takeIDs).
+			q, dst = `SELECT pg_get_serial_sequence('`+k.table+`', 'id')`, &k.seq
+		}
+		if err := c.QueryRowContext(ctx, q).Scan(dst); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// stream runs the load's pipeline over the records, in three goroutines:
+// the reader normalises and hashes records (readLoad), the builder checks
+// them and turns them into rows with ids (builder), and this one writes the
+// rows. On SQLite the writer is the bottleneck; it does nothing else. A
+// failure in any of them stops those before it; the first to fail in
+// pipeline order from the writer back is the one returned.
+func (l *firstLoad) stream(ctx context.Context, records iter.Seq2[steward.Record, error], env steward.Environment, resolver *ownerResolver) error {
+	batches := make(chan []loadRec, 4)
+	flushes := make(chan loadFlush, 2)
+	done := make(chan struct{})
+	var once sync.Once
+	stop := func() { once.Do(func() { close(done) }) }
+	l.ctx, l.flushes, l.done = ctx, flushes, done
+	var fatal, buildErr error
+	go func() {
+		defer close(batches) // after fatal is set: the builder reads it once batches end
+		fatal = readLoad(records, env, l.sys, resolver, batches, done)
+	}()
+	go func() {
+		defer close(flushes)
+		buildErr = l.builder(batches, stop)
+		if buildErr == nil && fatal == nil {
+			buildErr = l.flush(0)
+		}
+	}()
+	var err error
+	for f := range flushes {
+		if err == nil {
+			if err = l.write(ctx, f); err != nil {
+				stop() // the builder stops; drain what it already sent
+			}
+		}
+	}
+	switch {
+	case err != nil:
+		return err
+	case fatal != nil:
+		return fatal
+	}
+	return buildErr
+}
+
+// readLoad reads the stream and sends its records to batches, each read
+// for the load (readForLoad) or as the problem to report, until the stream
+// ends, fails (its error is returned) or done is closed.
+func readLoad(records iter.Seq2[steward.Record, error], env steward.Environment, sys *steward.System, resolver *ownerResolver,
+	batches chan<- []loadRec, done <-chan struct{}) error {
+	buf := make([]loadRec, 0, stageBatch)
+	send := func() bool {
+		select {
+		case batches <- buf:
+			buf = make([]loadRec, 0, stageBatch)
+			return true
+		case <-done:
+			return false
+		}
+	}
+	for r, err := range records {
+		var lr loadRec
+		switch {
+		case err != nil:
+			if steward.ErrorCode(err) != steward.EINVALID {
+				return err
+			}
+			lr.problem = steward.ErrorMessage(err)
+		case r.Skipped():
+			lr.problem = r.Pos + ": the source left this record unread."
+		default:
+			lr = readForLoad(r, env, sys, resolver)
+		}
+		if buf = append(buf, lr); len(buf) == cap(buf) && !send() {
+			return nil
+		}
+	}
+	if len(buf) > 0 {
+		send()
+	}
+	return nil
+}
+
+// builder takes every batch the reader sends, adding each to the load
+// until one fails; then it stops the reader and drains what it already
+// sent.
+func (l *firstLoad) builder(batches <-chan []loadRec, stop func()) error {
+	var err error
+	for batch := range batches {
+		if err == nil {
+			if err = l.add(batch); err != nil {
+				stop() // the reader stops; drain what it already sent
+			}
+		}
+	}
+	return err
+}
+
+// finish builds the indexes the load dropped and, on PostgreSQL, refreshes
+// the statistics of what it wrote, so that the gap refresh and the next
+// sync are planned with the rows just written (see analyzeWritten).
+// Neither is done once there is a problem: the run will be rolled back.
+func (l *firstLoad) finish(ctx context.Context) error {
+	d := l.d
+	if l.bad.n == 0 {
 		for _, t := range []int{loadIdentities, loadGrants} {
 			if err := l.later[t].build(ctx, l); err != nil {
-				return nil, false, err
+				return err
 			}
 		}
 	}
 	d.logger.Debug("first load inserts", "entitlements", l.took[loadEntitlements], "identities", l.took[loadIdentities],
 		"credentials", l.took[loadCredentials], "grants", l.took[loadGrants], "staged grants", l.took[loadSpilled])
-	if bad.n == 0 && d.pg {
-		// Plan the gap refresh, and the next sync, with the rows just
-		// written (see analyzeWritten).
+	if l.bad.n == 0 && d.pg {
 		for _, t := range []struct {
 			table string
 			rows  int
-		}{{"identities", res.IdentitiesCreated}, {"credentials", res.CredentialsChanged}, {"grants", res.GrantsCreated}} {
-			if err := d.analyzeWritten(ctx, c, t.table, t.rows); err != nil {
-				return nil, false, err
+		}{{"identities", l.res.IdentitiesCreated}, {"credentials", l.res.CredentialsChanged}, {"grants", l.res.GrantsCreated}} {
+			if err := d.analyzeWritten(ctx, l.c, t.table, t.rows); err != nil {
+				return err
 			}
 		}
 	}
-	return l.fresh, l.fits, nil
+	return nil
 }
 
 // readForLoad normalises one record and works out what its rows need:

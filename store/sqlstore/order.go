@@ -16,22 +16,21 @@ import (
 
 // ---- credential age
 
-// oldestCredential is the value of identities.oldest_credential_at for the
-// identity whose id is the column ref: its active credentials' last
-// rotation, or creation when never rotated, the earliest of them. MIN skips
-// a credential whose times are both unknown (NULL), so that such a
-// credential never makes an identity look old or new. A disabled key cannot
-// authenticate: it waits to be removed, not rotated, so it does not count.
-func oldestCredential(ref string) string {
-	return `(SELECT min(COALESCE(c.last_rotated_at, c.created_at)) FROM credentials c WHERE c.identity_id = ` + ref + ` AND c.status <> 'disabled')`
-}
-
 // refreshCredentialAge sets oldest_credential_at again from the credentials
-// of the identities that cond (on identities x) selects. Every write of
-// credentials calls it, in its own transaction, for the identities whose
-// credentials it wrote.
-func (d *DB) refreshCredentialAge(ctx context.Context, q querier, cond string, args ...any) error {
-	_, err := q.ExecContext(ctx, d.q(`UPDATE identities AS x SET oldest_credential_at = `+oldestCredential("x.id")+` WHERE `+cond), args...)
+// of the identities that scope selects. Every write of credentials calls
+// it, in its own transaction, for the identities whose credentials it
+// wrote.
+//
+// The value is the identity's active credentials' last rotation, or
+// creation when never rotated, the earliest of them. MIN skips a credential
+// whose times are both unknown (NULL), so that such a credential never makes
+// an identity look old or new. A disabled key cannot authenticate: it waits
+// to be removed, not rotated, so it does not count.
+func (d *DB) refreshCredentialAge(ctx context.Context, q querier, scope identityScope) error {
+	cond, args := scope.where()
+	_, err := q.ExecContext(ctx, d.q(`UPDATE identities AS x SET oldest_credential_at =
+		(SELECT min(COALESCE(c.last_rotated_at, c.created_at)) FROM credentials c WHERE c.identity_id = x.id AND c.status <> 'disabled')
+		WHERE `+cond), args...)
 	return err
 }
 
@@ -40,7 +39,7 @@ func (d *DB) refreshCredentialAge(ctx context.Context, q querier, cond string, a
 func (d *DB) refreshCredentialAgeOf(ctx context.Context, q querier, ids []int64) error {
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
-		if err := d.refreshCredentialAge(ctx, q, `x.id IN (`+int64List(ids[:n])+`)`); err != nil {
+		if err := d.refreshCredentialAge(ctx, q, identityIDs(ids[:n])); err != nil {
 			return err
 		}
 		ids = ids[n:]

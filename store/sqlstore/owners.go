@@ -113,12 +113,13 @@ func sameDecision(to *steward.OwnerDecision, owner, team *int64, source, ownerBy
 }
 
 // resolveOwnersInto re-resolves the owner and team of every identity that
-// scope (over identity x) selects, writing an event for each that changes,
+// scope selects, writing an event for each that changes,
 // and adds what changed to changedIDs. Of an explicit assignment only a team
 // that came from the owner is re-resolved: it follows the owner's team. Syncs
 // resolve as they stage; this is for rules and people that change under
 // identities that did not.
-func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, scope string, args []any, res *steward.SyncResult, ev *eventSink, changedIDs map[int64]bool) error {
+func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, of identityScope, res *steward.SyncResult, ev *eventSink, changedIDs map[int64]bool) error {
+	scope, args := of.where()
 	r, err := d.newOwnerResolver(ctx, c)
 	if err != nil {
 		return err
@@ -257,7 +258,7 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 		if err := ev.emit(ctx, steward.ActionOwnershipRulesApplied, steward.ObjectOwnershipRules, 0, steward.RulesApplied{Rules: rules}); err != nil {
 			return err
 		}
-		if err := d.reresolve(ctx, c, ev, res, "1 = 1"); err != nil {
+		if err := d.reresolve(ctx, c, ev, res, everyIdentity()); err != nil {
 			return err
 		}
 		res.Events = ev.n
@@ -271,9 +272,9 @@ func (d *DB) ApplyOwnershipRules(ctx context.Context, rules []steward.OwnershipR
 
 // reresolve re-resolves the owners of the identities scope selects and
 // refreshes the gaps of those whose owner changed, with events into ev.
-func (d *DB) reresolve(ctx context.Context, c *sql.Conn, ev *eventSink, res *steward.SyncResult, scope string, args ...any) error {
+func (d *DB) reresolve(ctx context.Context, c *sql.Conn, ev *eventSink, res *steward.SyncResult, scope identityScope) error {
 	changedIDs := map[int64]bool{}
-	if err := d.resolveOwnersInto(ctx, c, scope, args, res, ev, changedIDs); err != nil {
+	if err := d.resolveOwnersInto(ctx, c, scope, res, ev, changedIDs); err != nil {
 		return err
 	}
 	if err := d.createTemp(ctx, c, "touched"); err != nil {
@@ -283,7 +284,7 @@ func (d *DB) reresolve(ctx context.Context, c *sql.Conn, ev *eventSink, res *ste
 	if err := d.writeTouched(ctx, c, "touched", changedIDs); err != nil {
 		return err
 	}
-	gaps, err := d.refreshGaps(ctx, c, ev, `x.id IN (SELECT id FROM touched)`)
+	gaps, err := d.refreshGaps(ctx, c, ev, touchedIdentities())
 	if err != nil {
 		return err
 	}

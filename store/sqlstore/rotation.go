@@ -70,7 +70,7 @@ func (d *DB) RecordRotation(ctx context.Context, systemID int64, identity string
 		}
 		diff.add("last_rotated_at", old.LastRotatedAt, rotated)
 		diff.add("expires_at", old.ExpiresAt, r.ExpiresAt)
-		if err := d.refreshCredentialAge(ctx, tx, `x.id = ?`, identityID); err != nil {
+		if err := d.refreshCredentialAge(ctx, tx, oneIdentity(identityID)); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, steward.ActionCredentialRotated, steward.ObjectCredential, idStr(out.ID), steward.CredentialChanged{

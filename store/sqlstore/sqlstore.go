@@ -342,7 +342,7 @@ var migrationSteps = map[int]func(d *DB, ctx context.Context, c *sql.Conn) error
 	// line; where one does, it gets its event as any re-resolution's.
 	11: func(d *DB, ctx context.Context, c *sql.Conn) error {
 		ev := &eventSink{d: d, c: c}
-		if err := d.reresolve(ctx, c, ev, &steward.SyncResult{}, "1 = 1"); err != nil {
+		if err := d.reresolve(ctx, c, ev, &steward.SyncResult{}, everyIdentity()); err != nil {
 			return err
 		}
 		return ev.flush(ctx)

@@ -15,21 +15,33 @@ import (
 // still scans them once, so callers that poll (metrics) cache it.
 func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error) {
 	s := &steward.InventoryStats{Identities: []steward.IdentityCount{}, Gaps: map[steward.GapKind]int64{}}
-	rows, err := d.read.QueryContext(ctx, `SELECT kind, status, count(*) FROM identities GROUP BY kind, status ORDER BY kind, status`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var c steward.IdentityCount
-		if err := rows.Scan(&c.Kind, &c.Status, &c.Count); err != nil {
+	for _, count := range []func(context.Context, *steward.InventoryStats) error{
+		d.statsIdentities,
+		d.statsTables,
+		d.statsGaps,
+		d.statsSyncs,
+	} {
+		if err := count(ctx, s); err != nil {
 			return nil, err
 		}
+	}
+	return s, nil
+}
+
+// statsIdentities counts identities by kind and status.
+func (d *DB) statsIdentities(ctx context.Context, s *steward.InventoryStats) error {
+	return d.eachRow(ctx, d.read, `SELECT kind, status, count(*) FROM identities GROUP BY kind, status ORDER BY kind, status`, nil, func(rows *sql.Rows) error {
+		var c steward.IdentityCount
+		if err := rows.Scan(&c.Kind, &c.Status, &c.Count); err != nil {
+			return err
+		}
 		s.Identities = append(s.Identities, c)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
+		return nil
+	})
+}
+
+// statsTables counts the rows of the other inventory tables.
+func (d *DB) statsTables(ctx context.Context, s *steward.InventoryStats) error {
 	counts := []struct {
 		dst   *int64
 		query string
@@ -42,48 +54,44 @@ func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error
 	}
 	for _, c := range counts {
 		if err := d.read.QueryRowContext(ctx, c.query).Scan(c.dst); err != nil {
-			return nil, err
+			return err
 		}
 	}
-	// Gaps are counted from their open tasks, which every write keeps in
-	// line with the inventory in its own transaction: the same set that the
-	// gap list and the inventory's gap filter show.
+	return nil
+}
+
+// statsGaps counts open gaps by kind, every kind even at zero. Gaps are
+// counted from their open tasks, which every write keeps in line with the
+// inventory in its own transaction: the same set that the gap list and the
+// inventory's gap filter show.
+func (d *DB) statsGaps(ctx context.Context, s *steward.InventoryStats) error {
 	for _, g := range steward.GapKinds {
 		s.Gaps[g] = 0
 	}
-	gaps, err := d.read.QueryContext(ctx, `SELECT gap, count(*) FROM tasks WHERE status = 'open' AND kind = 'ownership_gap' GROUP BY gap`)
-	if err != nil {
-		return nil, err
-	}
-	defer gaps.Close()
-	for gaps.Next() {
+	return d.eachRow(ctx, d.read, `SELECT gap, count(*) FROM tasks WHERE status = 'open' AND kind = 'ownership_gap' GROUP BY gap`, nil, func(rows *sql.Rows) error {
 		var g steward.GapKind
 		var n int64
-		if err := gaps.Scan(&g, &n); err != nil {
-			return nil, err
+		if err := rows.Scan(&g, &n); err != nil {
+			return err
 		}
 		s.Gaps[g] = n
-	}
-	if err := gaps.Err(); err != nil {
-		return nil, err
-	}
-	// The last successful and the last failed run of each source into each
-	// system. A failed run's own rows were rolled back; its record was
-	// written after (recordFailure).
-	runs, err := d.read.QueryContext(ctx, `SELECT r.source, COALESCE(s.name, ''), r.started_at, r.finished_at, r.error
-		FROM sync_runs r LEFT JOIN systems s ON s.id = r.system_id
-		WHERE r.id IN (SELECT max(id) FROM sync_runs GROUP BY source, system_id, error = '') ORDER BY r.source, s.name, r.id`)
-	if err != nil {
-		return nil, err
-	}
-	defer runs.Close()
+		return nil
+	})
+}
+
+// statsSyncs gives the last successful and the last failed run of each
+// source into each system. A failed run's own rows were rolled back; its
+// record was written after (recordFailure).
+func (d *DB) statsSyncs(ctx context.Context, s *steward.InventoryStats) error {
 	s.Syncs = []steward.SyncFreshness{}
 	at := map[[2]string]int{}
-	for runs.Next() {
+	return d.eachRow(ctx, d.read, `SELECT r.source, COALESCE(s.name, ''), r.started_at, r.finished_at, r.error
+		FROM sync_runs r LEFT JOIN systems s ON s.id = r.system_id
+		WHERE r.id IN (SELECT max(id) FROM sync_runs GROUP BY source, system_id, error = '') ORDER BY r.source, s.name, r.id`, nil, func(rows *sql.Rows) error {
 		var source, system, failure string
 		var started, finished int64
-		if err := runs.Scan(&source, &system, &started, &finished, &failure); err != nil {
-			return nil, err
+		if err := rows.Scan(&source, &system, &started, &finished, &failure); err != nil {
+			return err
 		}
 		key := [2]string{source, system}
 		i, ok := at[key]
@@ -99,11 +107,8 @@ func (d *DB) InventoryStats(ctx context.Context) (*steward.InventoryStats, error
 			fin := fromMicro(finished)
 			f.FailedAt, f.Error = &fin, failure
 		}
-	}
-	if err := runs.Err(); err != nil {
-		return nil, err
-	}
-	return s, nil
+		return nil
+	})
 }
 
 // SyncRuns lists recorded sync runs, newest first.

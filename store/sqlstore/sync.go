@@ -420,154 +420,251 @@ var errNotEmpty = errors.New("the system is no longer empty")
 // lists): the run is rolled back and repeated comparing every record.
 var errCompareAll = errors.New("compare every record")
 
+// syncTables are the temporary tables of a system sync.
+var syncTables = []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched", "stage_links"}
+
 // syncSystem runs one sync. load: a first load is allowed, and on SQLite
 // runs without foreign key checks.
 func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source, o steward.SyncOptions, load bool) (*steward.SyncResult, error) {
-	res := &steward.SyncResult{}
-	started := d.now()
-	tables := []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched", "stage_links"}
-	lap := d.laps("sync")
+	s := &systemSync{d: d, systemID: systemID, src: src, o: o, load: load, res: &steward.SyncResult{}, started: d.now(), lap: d.laps("sync")}
 	err := d.bigTxFK(ctx, !load || d.pg, func(c *sql.Conn) error {
-		defer d.dropTemp(ctx, c, append(tables, unseenTables...)...)
-		sys, err := d.systemIn(ctx, c, systemID)
-		if err != nil {
-			return err
-		}
-		if err := d.createTemp(ctx, c, tables...); err != nil {
-			return err
-		}
-		if !d.pg {
-			// The staging tables live in SQLite's temporary database, whose
-			// page cache is 2 MiB by default; 8 MiB for this run. (A larger
-			// main cache bought little speed for a lot of memory.)
-			if _, err := c.ExecContext(ctx, `PRAGMA temp.cache_size = -8000`); err != nil {
-				return err
-			}
-			defer c.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp.cache_size = -2000`)
-		}
-		digestCtx := digestContext(o)
-		var dg *syncDigest
-		dirty := &dirtyRows{}
-		if !o.Partial {
-			// Read before the digest: a mark written in between is left
-			// for the next sync, whatever this one reads.
-			if dirty, err = d.readDirty(ctx, c, systemID); err != nil {
-				return err
-			}
-		}
-		if !o.Full && !o.Partial {
-			if dg, err = d.loadDigest(ctx, c, systemID, digestCtx); err != nil {
-				return err
-			}
-			if dg != nil && !dirty.apply(dg) {
-				d.logger.Info("written outside a sync since the last; comparing every record", "system_id", systemID)
-				dg = nil
-			}
-		}
-		records := src.Read(ctx)
-		if sk, ok := src.(steward.Skipper); ok && dg != nil {
-			records = sk.ReadSkipping(ctx, dg.skip)
-		}
-		resolver, err := d.newOwnerResolver(ctx, c)
-		if err != nil {
-			return err
-		}
-		var bad problems
-		lap("digest loaded")
-		if load {
-			empty, err := d.systemEmpty(ctx, c, systemID)
-			if err != nil {
-				return err
-			}
-			if !empty && !d.pg {
-				return errNotEmpty
-			}
-			if empty {
-				fresh, fits, err := d.loadFirst(ctx, c, sys, records, o, res, &bad, resolver)
-				if err != nil {
-					return err
-				}
-				if err := bad.err(); err != nil {
-					return err
-				}
-				lap("records loaded")
-				if err := d.saveRenewed(ctx, c, systemID, digestCtx, nil, fresh, fits); err != nil {
-					return err
-				}
-				if err := d.clearDirty(ctx, c, dirty); err != nil {
-					return err
-				}
-				lap("digest saved")
-				quiet := &eventSink{d: d, c: c, quiet: true}
-				if err := d.insertLinks(ctx, c, quiet, res, systemID, d.now()); err != nil {
-					return err
-				}
-				return d.finishSync(ctx, c, systemID, o, res, quiet, true, nil, started, lap)
-			}
-		}
-		if err := d.stageRecords(ctx, c, records, o, res, &bad, sys, resolver, dg); err != nil {
-			return err
-		}
-		lap("records staged")
-		if err := d.indexStage(ctx, c, "stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "stage_links"); err != nil {
-			return err
-		}
-		lap("stage indexed")
-		if dg != nil {
-			if err := d.writeUnseen(ctx, c, dg); err != nil {
-				return err
-			}
-			lap("unseen written")
-		}
-		if err := d.checkRecords(ctx, c, systemID, o, dg != nil, &bad); err != nil {
-			return err
-		}
-		if err := bad.err(); err != nil {
-			return err
-		}
-		if dg != nil {
-			if err := d.checkSkipped(ctx, c, dg); err != nil {
-				return err
-			}
-		}
-		lap("records checked")
-		var one int
-		err = c.QueryRowContext(ctx, d.q(`SELECT 1 FROM identities WHERE system_id = ? LIMIT 1`), systemID).Scan(&one)
-		first := errors.Is(err, sql.ErrNoRows)
-		if err != nil && !first {
-			return err
-		}
-		ev := &eventSink{d: d, c: c, quiet: first}
-		run := &syncRun{d: d, c: c, sys: sys, o: o, first: first, delta: dg != nil, res: res, ev: ev, touched: map[int64]bool{}, now: d.now(), lap: lap}
-		if err := run.apply(ctx); err != nil {
-			return err
-		}
-		if o.Partial {
-			// The rows a partial source wrote are not in the digest, and a
-			// whole sync must compare them: it compares everything.
-			if err := d.forgetDigest(ctx, c, systemID); err != nil {
-				return err
-			}
-		} else if err := d.renewDigest(ctx, c, systemID, digestCtx, dg, res.Records-dg.seenCountOrZero()); err != nil {
-			return err
-		} else if err := d.clearDirty(ctx, c, dirty); err != nil {
-			return err
-		}
-		lap("digest saved")
-		return d.finishSync(ctx, c, systemID, o, res, ev, first, run.touched, started, lap)
+		defer d.dropTemp(ctx, c, append(syncTables, unseenTables...)...)
+		s.c = c
+		return s.run(ctx)
 	})
 	if err != nil {
 		return nil, err
 	}
-	lap("committed")
-	return res, nil
+	s.lap("committed")
+	return s.res, nil
 }
 
-// finishSync ends a system sync's transaction: the gap tasks of the
-// identities it touched (of the whole system after a first load), its
-// events, and the record of the run.
-func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o steward.SyncOptions, res *steward.SyncResult, ev *eventSink,
-	first bool, touched map[int64]bool, started time.Time, lap func(string)) error {
+// systemSync is one run of syncSystem, in its transaction: what its steps
+// read and hand on to the next.
+type systemSync struct {
+	d        *DB
+	c        *sql.Conn
+	systemID int64
+	src      steward.Source
+	o        steward.SyncOptions
+	load     bool // a first load is allowed
+	res      *steward.SyncResult
+	started  time.Time
+	lap      func(step string)
+
+	sys       *steward.System
+	digestCtx string      // what the digest was taken under (digestContext)
+	dg        *syncDigest // nil: every record is compared
+	dirty     *dirtyRows  // what was written outside a sync since the last
+	records   iter.Seq2[steward.Record, error]
+	resolver  *ownerResolver
+	bad       problems
+
+	first   bool           // the system had no identities: one summary event stands for the rest
+	ev      *eventSink     // the run's events
+	touched map[int64]bool // identities whose owner or gaps may have changed; nil after a first load
+}
+
+// run reads the system's digest and opens the source, then either loads
+// an empty system straight into the live tables (a first load) or stages
+// the records and reconciles them with what the system holds.
+func (s *systemSync) run(ctx context.Context) error {
+	var err error
+	if s.sys, err = s.d.systemIn(ctx, s.c, s.systemID); err != nil {
+		return err
+	}
+	if err := s.d.createTemp(ctx, s.c, syncTables...); err != nil {
+		return err
+	}
+	if !s.d.pg {
+		// The staging tables live in SQLite's temporary database, whose
+		// page cache is 2 MiB by default; 8 MiB for this run. (A larger
+		// main cache bought little speed for a lot of memory.)
+		if _, err := s.c.ExecContext(ctx, `PRAGMA temp.cache_size = -8000`); err != nil {
+			return err
+		}
+		defer s.c.ExecContext(context.WithoutCancel(ctx), `PRAGMA temp.cache_size = -2000`)
+	}
+	if err := s.readDigest(ctx); err != nil {
+		return err
+	}
+	if err := s.openSource(ctx); err != nil {
+		return err
+	}
+	s.lap("digest loaded")
+	if s.load {
+		empty, err := s.d.systemEmpty(ctx, s.c, s.systemID)
+		if err != nil {
+			return err
+		}
+		if !empty && !s.d.pg {
+			return errNotEmpty
+		}
+		if empty {
+			return s.loadFirst(ctx)
+		}
+	}
+	return s.steps(ctx, s.stage, s.writeUnseen, s.check, s.apply, s.saveDigest, s.finish)
+}
+
+// steps runs the steps of a run in order, up to the first that fails.
+func (s *systemSync) steps(ctx context.Context, steps ...func(context.Context) error) error {
+	for _, step := range steps {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readDigest reads what was written outside a sync since the last (for a
+// whole sync) and the digest that lets a sync skip unchanged records
+// (neither for a partial source, the digest not for a full comparison).
+// Marks written outside syncs are read before the digest: a mark written
+// in between is left for the next sync, whatever this one reads.
+func (s *systemSync) readDigest(ctx context.Context) error {
+	s.digestCtx = digestContext(s.o)
+	s.dirty = &dirtyRows{}
+	var err error
+	if !s.o.Partial {
+		if s.dirty, err = s.d.readDirty(ctx, s.c, s.systemID); err != nil {
+			return err
+		}
+	}
+	if !s.o.Full && !s.o.Partial {
+		if s.dg, err = s.d.loadDigest(ctx, s.c, s.systemID, s.digestCtx); err != nil {
+			return err
+		}
+		if s.dg != nil && !s.dirty.apply(s.dg) {
+			s.d.logger.Info("written outside a sync since the last; comparing every record", "system_id", s.systemID)
+			s.dg = nil
+		}
+	}
+	return nil
+}
+
+// openSource opens the source's stream, skipping what the digest vouches
+// for when the source can, and reads what owner resolution needs.
+func (s *systemSync) openSource(ctx context.Context) error {
+	s.records = s.src.Read(ctx)
+	if sk, ok := s.src.(steward.Skipper); ok && s.dg != nil {
+		s.records = sk.ReadSkipping(ctx, s.dg.skip)
+	}
+	var err error
+	s.resolver, err = s.d.newOwnerResolver(ctx, s.c)
+	return err
+}
+
+// loadFirst writes an empty system's records straight into the live tables
+// (DB.loadFirst), saves their digest and finishes the run with one summary
+// event for its rows.
+func (s *systemSync) loadFirst(ctx context.Context) error {
+	fresh, fits, err := s.d.loadFirst(ctx, s.c, s.sys, s.records, s.o, s.res, &s.bad, s.resolver)
+	if err != nil {
+		return err
+	}
+	if err := s.bad.err(); err != nil {
+		return err
+	}
+	s.lap("records loaded")
+	if err := s.d.saveRenewed(ctx, s.c, s.systemID, s.digestCtx, nil, fresh, fits); err != nil {
+		return err
+	}
+	if err := s.d.clearDirty(ctx, s.c, s.dirty); err != nil {
+		return err
+	}
+	s.lap("digest saved")
+	s.first, s.ev = true, &eventSink{d: s.d, c: s.c, quiet: true}
+	if err := s.d.insertLinks(ctx, s.c, s.ev, s.res, s.systemID, s.d.now()); err != nil {
+		return err
+	}
+	return s.finish(ctx)
+}
+
+// stage loads the records the digest does not vouch for into the staging
+// tables (stageRecords) and indexes them.
+func (s *systemSync) stage(ctx context.Context) error {
+	if err := s.d.stageRecords(ctx, s.c, s.records, s.o, s.res, &s.bad, s.sys, s.resolver, s.dg); err != nil {
+		return err
+	}
+	s.lap("records staged")
+	if err := s.d.indexStage(ctx, s.c, "stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "stage_links"); err != nil {
+		return err
+	}
+	s.lap("stage indexed")
+	return nil
+}
+
+// writeUnseen writes, in a run that skipped unchanged records, the rows
+// the digest held and the stream did not bring back: only they can have
+// gone.
+func (s *systemSync) writeUnseen(ctx context.Context) error {
+	if s.dg == nil {
+		return nil
+	}
+	if err := s.d.writeUnseen(ctx, s.c, s.dg); err != nil {
+		return err
+	}
+	s.lap("unseen written")
+	return nil
+}
+
+// check reports every problem across the records at once, and nothing is
+// written if there is one. A skipped record that has become wrong ends
+// the run (errCompareAll) for one that compares every record.
+func (s *systemSync) check(ctx context.Context) error {
+	if err := s.d.checkRecords(ctx, s.c, s.systemID, s.o, s.dg != nil, &s.bad); err != nil {
+		return err
+	}
+	if err := s.bad.err(); err != nil {
+		return err
+	}
+	if s.dg != nil {
+		if err := s.d.checkSkipped(ctx, s.c, s.dg); err != nil {
+			return err
+		}
+	}
+	s.lap("records checked")
+	return nil
+}
+
+// apply writes the staged records into the live tables (syncRun). A
+// system that had no identities gets one summary event for them.
+func (s *systemSync) apply(ctx context.Context) error {
+	var one int
+	err := s.c.QueryRowContext(ctx, s.d.q(`SELECT 1 FROM identities WHERE system_id = ? LIMIT 1`), s.systemID).Scan(&one)
+	s.first = errors.Is(err, sql.ErrNoRows)
+	if err != nil && !s.first {
+		return err
+	}
+	s.ev = &eventSink{d: s.d, c: s.c, quiet: s.first}
+	run := &syncRun{d: s.d, c: s.c, sys: s.sys, o: s.o, first: s.first, delta: s.dg != nil, res: s.res, ev: s.ev, touched: map[int64]bool{}, now: s.d.now(), lap: s.lap}
+	s.touched = run.touched
+	return run.apply(ctx)
+}
+
+// saveDigest renews the digest after a whole sync. The rows a partial
+// source wrote are not in the digest, and a whole sync must compare them:
+// the digest goes, and the next whole sync compares everything.
+func (s *systemSync) saveDigest(ctx context.Context) error {
+	if s.o.Partial {
+		if err := s.d.forgetDigest(ctx, s.c, s.systemID); err != nil {
+			return err
+		}
+	} else if err := s.d.renewDigest(ctx, s.c, s.systemID, s.digestCtx, s.dg, s.res.Records-s.dg.seenCountOrZero()); err != nil {
+		return err
+	} else if err := s.d.clearDirty(ctx, s.c, s.dirty); err != nil {
+		return err
+	}
+	s.lap("digest saved")
+	return nil
+}
+
+// finish ends a system sync's transaction: the links that waited for its
+// identities, the gap tasks of the identities it touched (of the whole
+// system after a first load), its events, and the record of the run.
+func (s *systemSync) finish(ctx context.Context) error {
+	d, c, res, ev := s.d, s.c, s.res, s.ev
 	// The links of other systems that wait for an identity this run
 	// brought in are resolved; each gets its event even after a first
 	// load, since those rows are not the load's own.
@@ -575,26 +672,25 @@ func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o stew
 	if ev.quiet {
 		rv = &eventSink{d: d, c: c}
 	}
-	if err := d.resolveLinks(ctx, c, rv, res, systemID); err != nil {
+	if err := d.resolveLinks(ctx, c, rv, res, s.systemID); err != nil {
 		return err
 	}
-	scope, args := `x.id IN (SELECT id FROM touched)`, []any{}
-	if first {
-		scope, args = `x.system_id = ?`, []any{systemID}
-	} else if err := d.writeTouched(ctx, c, "touched", touched); err != nil {
+	scope := touchedIdentities()
+	if s.first {
+		scope = systemIdentities(s.systemID)
+	} else if err := d.writeTouched(ctx, c, "touched", s.touched); err != nil {
 		return err
 	}
-	gaps, err := d.refreshGapsOf(ctx, c, ev, first, scope, args...)
+	gaps, err := d.refreshGapsOf(ctx, c, ev, s.first, scope)
 	if err != nil {
 		return err
 	}
 	res.GapsOpened, res.GapsClosed = gaps.opened, gaps.closed
-	lap("gaps refreshed")
+	s.lap("gaps refreshed")
 	res.Events = ev.n
-	if first {
+	if s.first {
 		res.Events = 0 // the summary event below stands for them
 	}
-
 	if err := ev.flush(ctx); err != nil {
 		return err
 	}
@@ -604,15 +700,15 @@ func (d *DB) finishSync(ctx context.Context, c *sql.Conn, systemID int64, o stew
 			return err
 		}
 	}
-	lap("events appended")
+	s.lap("events appended")
 	if changed(res) {
-		if err := d.appendEvent(ctx, c, steward.ActionSystemSynced, steward.ObjectSystem, idStr(systemID), steward.SystemSynced{
-			Source: o.Source, Partial: o.Partial, FirstLoad: first, Result: res}); err != nil {
+		if err := d.appendEvent(ctx, c, steward.ActionSystemSynced, steward.ObjectSystem, idStr(s.systemID), steward.SystemSynced{
+			Source: s.o.Source, Partial: s.o.Partial, FirstLoad: s.first, Result: res}); err != nil {
 			return err
 		}
 		res.Events++
 	}
-	return d.recordRun(ctx, c, o.Source, &systemID, started, res)
+	return d.recordRun(ctx, c, s.o.Source, &s.systemID, s.started, res)
 }
 
 // changed reports whether a run changed anything.
@@ -652,9 +748,9 @@ type stageBatchOf struct {
 }
 
 // stageRecords normalises each record and loads it into the staging tables.
-// Reading and parsing the source runs in its own goroutine, beside the
-// inserts, so that on two cores neither waits for the other.
-// Each identity's owner and team are resolved here, as it is staged (see
+// Reading and parsing the source runs in its own goroutine (stageReader),
+// beside the inserts, so that on two cores neither waits for the other.
+// Each identity's owner and team are resolved there, as it is staged (see
 // ownerResolver), so that new rows go in with their owner rather than being
 // updated a second time.
 //
@@ -662,117 +758,154 @@ type stageBatchOf struct {
 // marked seen and not staged.
 func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[steward.Record, error], o steward.SyncOptions, res *steward.SyncResult, bad *problems,
 	sys *steward.System, resolver *ownerResolver, dg *syncDigest) error {
-	batches := make(chan stageBatchOf, 4)
-	done := make(chan struct{})
-	var fatal error
-	var skipped, marked int // records yielded skipped; entries see marked first
-	go func() {
-		defer close(batches)
-		buf := map[string][][]any{}
-		send := func(t string) bool {
-			select {
-			case batches <- stageBatchOf{t, buf[t]}:
-				buf[t] = make([][]any, 0, stageBatch)
-				return true
-			case <-done:
-				return false
-			}
-		}
-		add := func(t string, row ...any) bool {
-			buf[t] = append(buf[t], row)
-			return len(buf[t]) < stageBatch || send(t)
-		}
-		for r, err := range records {
-			if err != nil {
-				if fatal = bad.collect(err); fatal != nil {
-					return
-				}
-				continue
-			}
-			res.Records++
-			if r.Skipped() {
-				if dg == nil { // nobody told the source it could
-					bad.add(r.Pos + ": the source left this record unread.")
-					continue
-				}
-				// Marked seen already, by the skip that let it through.
-				skipped++
-				continue
-			}
-			if err := r.Normalize(o.Environment); err != nil {
-				bad.add(steward.ErrorMessage(steward.AtPos(r.Pos, err)))
-				continue
-			}
-			sum := r.Sum
-			if sum == 0 {
-				sum = recordSum(r)
-			}
-			if dg != nil {
-				if found, again := dg.see(sum); found {
-					if again {
-						bad.add(r.Pos + ": this record is listed more than once.")
-					} else {
-						marked++
-					}
-					continue
-				}
-			}
-			rsum := int64(sum)
-			ok := true
-			switch {
-			case r.Identity != nil:
-				i := r.Identity
-				owner := steward.NormalizeOwnerKey(i.Owner)
-				h := identityDigest(i, owner)
-				to := resolver.resolveIdentity(sys, i, owner)
-				ok = add("stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
-					string(i.Status), labelsJSON(i.Labels), owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos,
-					idPtr(to.OwnerID), idPtr(to.TeamID), string(to.Source), string(to.OwnerBy), string(to.TeamBy), to.Rule, rsum)
-				for _, cr := range i.Credentials {
-					ok = ok && add("stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
-						microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
-						credentialDigest(&cr), r.Pos, string(credentialStatus(&cr)), cr.Version)
-				}
-				for _, l := range i.Links {
-					ok = ok && add("stage_links", i.ExternalID, string(l.Kind), l.To)
-				}
-			case r.Entitlement != nil:
-				e := r.Entitlement
-				ok = add("stage_entitlements", e.Name, e.Description, e.Privileged, string(e.Sensitivity),
-					entitlementDigest(e), r.Pos, rsum)
-			case r.Grant != nil:
-				g := r.Grant
-				ok = add("stage_grants", g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt),
-					grantDigest(g), r.Pos, rsum)
-			}
-			if !ok {
-				return
-			}
-		}
-		for t := range buf {
-			if len(buf[t]) > 0 && !send(t) {
-				return
-			}
-		}
-	}()
+	st := &stageReader{o: o, res: res, bad: bad, sys: sys, resolver: resolver, dg: dg,
+		batches: make(chan stageBatchOf, 4), done: make(chan struct{}), buf: map[string][][]any{}}
+	go st.read(records)
 	var err error
-	for b := range batches {
+	for b := range st.batches {
 		if err == nil {
 			if err = d.copyRows(ctx, c, b.table, stageCols[b.table], b.rows); err != nil {
-				close(done) // stop the reader; drain what it already sent
+				close(st.done) // stop the reader; drain what it already sent
 			}
 		}
 	}
 	if err != nil {
 		return err
 	}
-	if fatal == nil && dg != nil && skipped+marked != dg.seenCount() {
+	if st.fatal == nil && dg != nil && st.skipped+st.marked != dg.seenCount() {
 		// Every entry marked seen was marked by a skip whose record came
 		// back (Skipped) or by see. A source that skips what it was not
 		// told it could, or drops what it was, would make rows look gone.
-		return fmt.Errorf("the source left %d records unread, and Steward allowed %d", skipped, dg.seenCount()-marked)
+		return fmt.Errorf("the source left %d records unread, and Steward allowed %d", st.skipped, dg.seenCount()-st.marked)
 	}
-	return fatal
+	return st.fatal
+}
+
+// stageReader is the reading goroutine of stageRecords: it turns records
+// into staged rows and hands them over in batches, one table at a time.
+type stageReader struct {
+	o        steward.SyncOptions
+	res      *steward.SyncResult
+	bad      *problems
+	sys      *steward.System
+	resolver *ownerResolver
+	dg       *syncDigest
+
+	batches chan stageBatchOf  // to the writer; closed when the reader ends
+	done    chan struct{}      // closed by the writer when it has failed
+	buf     map[string][][]any // rows waiting for their batch, per table
+
+	fatal           error // what ended the stream, if anything did
+	skipped, marked int   // records yielded skipped; entries see marked first
+}
+
+// read stages every record of the stream, then sends what is left. It
+// stops early when the stream fails or the writer has.
+func (st *stageReader) read(records iter.Seq2[steward.Record, error]) {
+	defer close(st.batches)
+	for r, err := range records {
+		if err != nil {
+			if st.fatal = st.bad.collect(err); st.fatal != nil {
+				return
+			}
+			continue
+		}
+		if !st.record(&r) {
+			return
+		}
+	}
+	for t := range st.buf {
+		if len(st.buf[t]) > 0 && !st.send(t) {
+			return
+		}
+	}
+}
+
+// record stages one record, or counts it skipped, or reports it. false:
+// the writer has stopped.
+func (st *stageReader) record(r *steward.Record) bool {
+	st.res.Records++
+	if r.Skipped() {
+		if st.dg == nil { // nobody told the source it could
+			st.bad.add(r.Pos + ": the source left this record unread.")
+			return true
+		}
+		// Marked seen already, by the skip that let it through.
+		st.skipped++
+		return true
+	}
+	if err := r.Normalize(st.o.Environment); err != nil {
+		st.bad.add(steward.ErrorMessage(steward.AtPos(r.Pos, err)))
+		return true
+	}
+	sum := r.Sum
+	if sum == 0 {
+		sum = recordSum(*r)
+	}
+	if st.dg != nil {
+		if found, again := st.dg.see(sum); found {
+			if again {
+				st.bad.add(r.Pos + ": this record is listed more than once.")
+			} else {
+				st.marked++
+			}
+			return true
+		}
+	}
+	rsum := int64(sum)
+	switch {
+	case r.Identity != nil:
+		return st.identity(r, rsum)
+	case r.Entitlement != nil:
+		e := r.Entitlement
+		return st.add("stage_entitlements", e.Name, e.Description, e.Privileged, string(e.Sensitivity),
+			entitlementDigest(e), r.Pos, rsum)
+	case r.Grant != nil:
+		g := r.Grant
+		return st.add("stage_grants", g.Identity, g.Entitlement, string(g.Type), microPtr(g.GrantedAt), microPtr(g.ExpiresAt),
+			grantDigest(g), r.Pos, rsum)
+	}
+	return true
+}
+
+// identity stages an identity record: the identity with its owner and team
+// resolved, its credentials and its links.
+func (st *stageReader) identity(r *steward.Record, rsum int64) bool {
+	i := r.Identity
+	owner := steward.NormalizeOwnerKey(i.Owner)
+	h := identityDigest(i, owner)
+	to := st.resolver.resolveIdentity(st.sys, i, owner)
+	ok := st.add("stage_identities", i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
+		string(i.Status), labelsJSON(i.Labels), owner, i.Team, microPtr(i.CreatedAt), microPtr(i.LastUsedAt), h, r.Pos,
+		idPtr(to.OwnerID), idPtr(to.TeamID), string(to.Source), string(to.OwnerBy), string(to.TeamBy), to.Rule, rsum)
+	for _, cr := range i.Credentials {
+		ok = ok && st.add("stage_credentials", i.ExternalID, cr.ExternalID, string(cr.Kind), microPtr(cr.CreatedAt),
+			microPtr(cr.LastRotatedAt), microPtr(cr.LastUsedAt), microPtr(cr.ExpiresAt),
+			credentialDigest(&cr), r.Pos, string(credentialStatus(&cr)), cr.Version)
+	}
+	for _, l := range i.Links {
+		ok = ok && st.add("stage_links", i.ExternalID, string(l.Kind), l.To)
+	}
+	return ok
+}
+
+// add queues one row of table t, and sends the table's batch once it is
+// full. false: the writer has stopped.
+func (st *stageReader) add(t string, row ...any) bool {
+	st.buf[t] = append(st.buf[t], row)
+	return len(st.buf[t]) < stageBatch || st.send(t)
+}
+
+// send hands table t's queued rows to the writer. false: the writer has
+// stopped.
+func (st *stageReader) send(t string) bool {
+	select {
+	case st.batches <- stageBatchOf{t, st.buf[t]}:
+		st.buf[t] = make([][]any, 0, stageBatch)
+		return true
+	case <-st.done:
+		return false
+	}
 }
 
 // checkRecords reports what is wrong across records: keys listed twice and

@@ -26,6 +26,11 @@ type syncRun struct {
 	lap     func(step string)
 }
 
+// apply is the plan of a staged sync's writes: each table in turn, parents
+// before what refers to them, and last-used times once every row exists.
+// After a step that wrote many rows PostgreSQL's statistics of its table
+// are refreshed (analyzeWritten), so that the next step's joins are planned
+// with them.
 func (r *syncRun) apply(ctx context.Context) error {
 	steps := []struct {
 		name  string
@@ -75,8 +80,14 @@ func (d *DB) analyzeWritten(ctx context.Context, q querier, table string, rows i
 // collect runs a query on the run's connection and returns one T per row,
 // filled by scan. The rows are closed before it returns.
 func collect[T any](ctx context.Context, r *syncRun, query string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
+	return collectIn(ctx, r.d, r.c, query, args, scan)
+}
+
+// collectIn runs a query and returns one T per row, filled by scan
+// (eachRow).
+func collectIn[T any](ctx context.Context, d *DB, q querier, query string, args []any, scan func(*sql.Rows, *T) error) ([]T, error) {
 	var out []T
-	err := r.query(ctx, query, args, func(rows *sql.Rows) error {
+	err := d.eachRow(ctx, q, query, args, func(rows *sql.Rows) error {
 		var v T
 		if err := scan(rows, &v); err != nil {
 			return err
@@ -117,7 +128,25 @@ func (r *syncRun) exec(ctx context.Context, query string, args ...any) error {
 
 func (r *syncRun) via() string { return syncVia(r.o) }
 
+// entitlements creates, changes and removes the system's entitlements as
+// the stage says. They may exist before the system's first identities, so
+// a first run compares them too; a partial source removes none.
 func (r *syncRun) entitlements(ctx context.Context) error {
+	if err := r.createEntitlements(ctx); err != nil {
+		return err
+	}
+	if err := r.updateEntitlements(ctx); err != nil {
+		return err
+	}
+	if r.o.Partial {
+		return nil
+	}
+	return r.removeEntitlements(ctx)
+}
+
+// createEntitlements inserts the staged entitlements the system lacks, each
+// with its event.
+func (r *syncRun) createEntitlements(ctx context.Context) error {
 	sid := r.sys.ID
 	type created struct {
 		id         int64
@@ -139,6 +168,13 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
+
+// updateEntitlements writes the entitlements whose staged digest differs,
+// with an event for each whose fields changed (over bulk-loaded rows only
+// the digest may be new).
+func (r *syncRun) updateEntitlements(ctx context.Context) error {
 	type change struct {
 		id               int64
 		name             string
@@ -148,7 +184,7 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 		hash             string
 	}
 	changes, err := collect(ctx, r, `SELECT e.id, e.name, e.description, s.description, e.privileged, s.privileged, e.sensitivity, s.sensitivity, s.hash
-		FROM stage_entitlements s CROSS JOIN entitlements e WHERE e.system_id = ? AND e.name = s.name AND e.content_hash <> s.hash`, []any{sid}, func(rows *sql.Rows, ch *change) error {
+		FROM stage_entitlements s CROSS JOIN entitlements e WHERE e.system_id = ? AND e.name = s.name AND e.content_hash <> s.hash`, []any{r.sys.ID}, func(rows *sql.Rows, ch *change) error {
 		return rows.Scan(&ch.id, &ch.name, &ch.oldDesc, &ch.newDesc, &ch.oldPriv, &ch.newPriv, &ch.oldSens, &ch.newSens, &ch.hash)
 	})
 	if err != nil {
@@ -171,16 +207,26 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.o.Partial {
-		return nil
+	return nil
+}
+
+// removeEntitlements deletes the entitlements the source no longer lists,
+// each after its grants, with their events.
+func (r *syncRun) removeEntitlements(ctx context.Context) error {
+	sid := r.sys.ID
+	// In a delta run only the rows whose records did not come back
+	// unchanged can have gone.
+	unseen := ``
+	if r.delta {
+		unseen = ` AND e.id IN (SELECT id FROM unseen_entitlements)`
 	}
-	gone, err := r.d.ids(ctx, r.c, `SELECT e.id FROM entitlements e WHERE e.system_id = ?`+r.onlyUnseen("e.id", "unseen_entitlements")+`
+	gone, err := r.d.ids(ctx, r.c, `SELECT e.id FROM entitlements e WHERE e.system_id = ?`+unseen+`
 		AND NOT EXISTS (SELECT 1 FROM stage_entitlements s WHERE s.name = e.name) ORDER BY e.id`, sid)
 	if err != nil {
 		return err
 	}
 	for _, id := range gone {
-		if err := r.removeGrants(ctx, `g.entitlement_id = ?`, id); err != nil {
+		if err := r.removeGrants(ctx, grantsGone{entitlement: id}); err != nil {
 			return err
 		}
 		if err := r.exec(ctx, `DELETE FROM entitlements WHERE id = ?`, id); err != nil {
@@ -194,9 +240,32 @@ func (r *syncRun) entitlements(ctx context.Context) error {
 	return nil
 }
 
-// removeGrants deletes the grants that cond (over grant g) selects, each with
-// its event.
-func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) error {
+// grantsGone says which grants a sync removes (removeGrants): those of an
+// entitlement that is gone, or (entitlement 0) those of the system that the
+// source no longer lists.
+type grantsGone struct {
+	entitlement int64
+}
+
+// where renders which grants (g) go as an SQL condition and its values.
+// In a delta run the grants the source no longer lists are among the
+// unseen ones: every other grant's record came back unchanged.
+func (w grantsGone) where(r *syncRun) (string, []any) {
+	switch {
+	case w.entitlement != 0:
+		return `g.entitlement_id = ?`, []any{w.entitlement}
+	case r.delta:
+		return `g.id IN (SELECT g2.id FROM unseen_grants u CROSS JOIN grants g2
+			WHERE g2.identity_id = u.identity_id AND g2.entitlement_id = u.entitlement_id
+			AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = u.identity_id AND s.entitlement_id = u.entitlement_id))`, nil
+	}
+	return `g.identity_id IN (SELECT x.id FROM identities x WHERE x.system_id = ?)
+		AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = g.identity_id AND s.entitlement_id = g.entitlement_id)`, []any{r.sys.ID}
+}
+
+// removeGrants deletes the grants that w selects, each with its event.
+func (r *syncRun) removeGrants(ctx context.Context, w grantsGone) error {
+	cond, args := w.where(r)
 	type gone struct {
 		id, identity, entitlement int64
 		name                      string
@@ -218,7 +287,7 @@ func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) er
 	for i, x := range all {
 		ids[i] = x.id
 	}
-	if err := r.execIDs(ctx, `DELETE FROM grants`, ids); err != nil {
+	if err := r.execIDs(ctx, deleteGrants, ids); err != nil {
 		return err
 	}
 	for _, x := range all {
@@ -231,7 +300,30 @@ func (r *syncRun) removeGrants(ctx context.Context, cond string, args ...any) er
 	return nil
 }
 
+// identities creates, changes and removes the system's identities as the
+// stage says: after a first run's inserts nothing existed to change or
+// remove, and a partial source removes none.
 func (r *syncRun) identities(ctx context.Context) error {
+	if err := r.createIdentities(ctx); err != nil {
+		return err
+	}
+	if r.first {
+		return nil // nothing existed to change or remove
+	}
+	if err := r.updateIdentities(ctx); err != nil {
+		return err
+	}
+	if r.o.Partial {
+		return nil
+	}
+	return r.removeIdentities(ctx)
+}
+
+// createIdentities inserts the staged identities the system lacks, with
+// the owners resolved as they were staged, each with its event and marked
+// touched (a first run's are neither: the system scopes what follows, and
+// one summary event stands for them).
+func (r *syncRun) createIdentities(ctx context.Context) error {
 	sid := r.sys.ID
 	type created struct {
 		id          int64
@@ -271,30 +363,37 @@ func (r *syncRun) identities(ctx context.Context) error {
 			return err
 		}
 	}
+	return nil
+}
 
-	if r.first {
-		return nil // nothing existed to change or remove
-	}
-	type row struct {
-		id                                           int64
-		name, kind, env, crit, status, ownerH, teamH string
-		labels                                       sql.NullString
-		created                                      sql.NullInt64 // NULL: the source never said
-		owner, team                                  sql.NullInt64
-		ownerSource, ownerBy, teamBy, rule           string
-	}
-	type change struct {
-		old, new row
-		hash     string
-	}
-	var changes []change
+// identityRow is what an identity holds, or what its staged record says.
+type identityRow struct {
+	id                                           int64
+	name, kind, env, crit, status, ownerH, teamH string
+	labels                                       sql.NullString
+	created                                      sql.NullInt64 // NULL: the source never said
+	owner, team                                  sql.NullInt64
+	ownerSource, ownerBy, teamBy, rule           string
+}
+
+// identityChange is an identity whose staged digest differs from its own,
+// or that was removed and is listed again.
+type identityChange struct {
+	old, new identityRow
+	hash     string
+}
+
+// updateIdentities writes each identity whose staged record changed, or
+// that comes back after its removal (updateIdentity).
+func (r *syncRun) updateIdentities(ctx context.Context) error {
+	var changes []identityChange
 	if err := r.query(ctx, `SELECT x.id, x.name, x.kind, x.environment, x.criticality, x.status, x.labels, x.owner_hint, x.team_hint, x.created_at,
 			x.owner_id, x.team_id, x.owner_source, x.owner_by, x.team_by, x.owner_rule,
 			s.name, s.kind, s.environment, s.criticality, s.status, s.labels, s.owner_hint, s.team_hint, COALESCE(s.created_at, x.created_at), s.hash,
 			s.owner_id, s.team_id, s.owner_source, s.owner_by, s.team_by, s.owner_rule
 		FROM stage_identities s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.external_id
-		AND (x.content_hash <> s.hash OR x.status = 'removed')`, []any{sid}, func(rows *sql.Rows) error {
-		var ch change
+		AND (x.content_hash <> s.hash OR x.status = 'removed')`, []any{r.sys.ID}, func(rows *sql.Rows) error {
+		var ch identityChange
 		o, n := &ch.old, &ch.new
 		if err := rows.Scan(&o.id, &o.name, &o.kind, &o.env, &o.crit, &o.status, &o.labels, &o.ownerH, &o.teamH, &o.created,
 			&o.owner, &o.team, &o.ownerSource, &o.ownerBy, &o.teamBy, &o.rule,
@@ -307,63 +406,81 @@ func (r *syncRun) identities(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	for _, ch := range changes {
-		o, n := ch.old, ch.new
-		if o.ownerSource == string(steward.OwnerExplicit) {
-			// Somebody assigned it: what the source now says does not move it.
-			n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule = o.owner, o.team, o.ownerSource, o.ownerBy, o.teamBy, o.rule
-		}
-		if err := r.exec(ctx, `UPDATE identities SET name = ?, kind = ?, environment = ?, criticality = ?, status = ?, labels = ?, owner_hint = ?, team_hint = ?,
-				created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ?, owner_id = ?, team_id = ?, owner_source = ?,
-				owner_by = ?, team_by = ?, owner_rule = ? WHERE id = ?`,
-			n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now),
-			n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule, o.id); err != nil {
-			return err
-		}
-		r.touched[o.id] = true
-		if o.owner != n.owner || o.team != n.team {
-			r.res.OwnersChanged++
-			to := steward.OwnerDecision{OwnerID: fromNullID(n.owner), TeamID: fromNullID(n.team), Source: steward.OwnerSource(n.ownerSource),
-				OwnerBy: steward.OwnerBasis(n.ownerBy), TeamBy: steward.OwnerBasis(n.teamBy), Rule: n.rule}
-			if err := r.ev.emit(ctx, steward.ActionIdentityOwnerChanged, steward.ObjectIdentity, o.id,
-				ownerChanged(&to, fromNullID(o.owner), fromNullID(o.team), o.ownerSource)); err != nil {
-				return err
-			}
-		}
-		diff := fieldDiff{}
-		diff.add("name", o.name, n.name)
-		diff.add("kind", o.kind, n.kind)
-		diff.add("environment", o.env, n.env)
-		diff.add("criticality", o.crit, n.crit)
-		diff.add("status", o.status, n.status)
-		diff.addLabels(o.labels, n.labels)
-		diff.add("owner_hint", o.ownerH, n.ownerH)
-		diff.add("team_hint", o.teamH, n.teamH)
-		diff.add("created_at", fromNullMicro(o.created), fromNullMicro(n.created))
-		if len(diff) == 0 {
-			continue // first sync over a bulk-loaded row: only the digest was new
-		}
-		action := steward.ActionIdentityUpdated
-		switch {
-		case o.status == string(steward.IdentityRemoved):
-			action = steward.ActionIdentityRestored
-		case n.status == string(steward.IdentityDisabled) && o.status != n.status:
-			action = steward.ActionIdentityDisabled
-		}
-		r.res.IdentitiesUpdated++
-		if err := r.ev.emit(ctx, action, steward.ObjectIdentity, o.id, steward.IdentityChanged{Changes: steward.Changes(diff), Source: r.o.Source}); err != nil {
+	for i := range changes {
+		if err := r.updateIdentity(ctx, &changes[i]); err != nil {
 			return err
 		}
 	}
-	if r.o.Partial {
-		return nil
+	return nil
+}
+
+// updateIdentity writes one changed identity and marks it touched. An
+// owner somebody assigned stays: what the source now says does not move
+// it. A new owner or team gets its event, and so does any other field that
+// changed: restored, disabled or updated (over a bulk-loaded row only the
+// digest may be new, and then there is none).
+func (r *syncRun) updateIdentity(ctx context.Context, ch *identityChange) error {
+	o, n := ch.old, ch.new
+	if o.ownerSource == string(steward.OwnerExplicit) {
+		// Somebody assigned it: what the source now says does not move it.
+		n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule = o.owner, o.team, o.ownerSource, o.ownerBy, o.teamBy, o.rule
 	}
-	gone, err := r.d.ids(ctx, r.c, `SELECT x.id FROM identities x WHERE x.system_id = ? AND x.status <> 'removed'`+r.onlyUnseen("x.id", "unseen_identities")+`
-		AND NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id) ORDER BY x.id`, sid)
+	if err := r.exec(ctx, `UPDATE identities SET name = ?, kind = ?, environment = ?, criticality = ?, status = ?, labels = ?, owner_hint = ?, team_hint = ?,
+			created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ?, owner_id = ?, team_id = ?, owner_source = ?,
+			owner_by = ?, team_by = ?, owner_rule = ? WHERE id = ?`,
+		n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now),
+		n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule, o.id); err != nil {
+		return err
+	}
+	r.touched[o.id] = true
+	if o.owner != n.owner || o.team != n.team {
+		r.res.OwnersChanged++
+		to := steward.OwnerDecision{OwnerID: fromNullID(n.owner), TeamID: fromNullID(n.team), Source: steward.OwnerSource(n.ownerSource),
+			OwnerBy: steward.OwnerBasis(n.ownerBy), TeamBy: steward.OwnerBasis(n.teamBy), Rule: n.rule}
+		if err := r.ev.emit(ctx, steward.ActionIdentityOwnerChanged, steward.ObjectIdentity, o.id,
+			ownerChanged(&to, fromNullID(o.owner), fromNullID(o.team), o.ownerSource)); err != nil {
+			return err
+		}
+	}
+	diff := fieldDiff{}
+	diff.add("name", o.name, n.name)
+	diff.add("kind", o.kind, n.kind)
+	diff.add("environment", o.env, n.env)
+	diff.add("criticality", o.crit, n.crit)
+	diff.add("status", o.status, n.status)
+	diff.addLabels(o.labels, n.labels)
+	diff.add("owner_hint", o.ownerH, n.ownerH)
+	diff.add("team_hint", o.teamH, n.teamH)
+	diff.add("created_at", fromNullMicro(o.created), fromNullMicro(n.created))
+	if len(diff) == 0 {
+		return nil // first sync over a bulk-loaded row: only the digest was new
+	}
+	action := steward.ActionIdentityUpdated
+	switch {
+	case o.status == string(steward.IdentityRemoved):
+		action = steward.ActionIdentityRestored
+	case n.status == string(steward.IdentityDisabled) && o.status != n.status:
+		action = steward.ActionIdentityDisabled
+	}
+	r.res.IdentitiesUpdated++
+	return r.ev.emit(ctx, action, steward.ObjectIdentity, o.id, steward.IdentityChanged{Changes: steward.Changes(diff), Source: r.o.Source})
+}
+
+// removeIdentities marks the identities the source no longer lists as
+// removed (they keep their history), each with its event, and touched.
+func (r *syncRun) removeIdentities(ctx context.Context) error {
+	// In a delta run only the rows whose records did not come back
+	// unchanged can have gone.
+	unseen := ``
+	if r.delta {
+		unseen = ` AND x.id IN (SELECT id FROM unseen_identities)`
+	}
+	gone, err := r.d.ids(ctx, r.c, `SELECT x.id FROM identities x WHERE x.system_id = ? AND x.status <> 'removed'`+unseen+`
+		AND NOT EXISTS (SELECT 1 FROM stage_identities s WHERE s.external_id = x.external_id) ORDER BY x.id`, r.sys.ID)
 	if err != nil {
 		return err
 	}
-	if err := r.execIDs(ctx, `UPDATE identities SET status = 'removed', removed_at = ?, updated_at = ?`, gone, micro(r.now), micro(r.now)); err != nil {
+	if err := r.execIDs(ctx, markIdentitiesRemoved, gone); err != nil {
 		return err
 	}
 	for _, id := range gone {
@@ -376,16 +493,26 @@ func (r *syncRun) identities(ctx context.Context) error {
 	return nil
 }
 
-// credentials writes the staged credentials, and then the credential age
-// of every identity whose credentials it wrote.
+// credentials creates, changes and removes credentials as the stage says,
+// and then sets the credential age of every identity whose credentials it
+// wrote (wrote). After a first run's inserts nothing existed to change or
+// remove, and every identity is new; a partial source removes none.
 func (r *syncRun) credentials(ctx context.Context) error {
 	wrote := map[int64]bool{}
-	if err := r.writeCredentials(ctx, wrote); err != nil {
+	if err := r.createCredentials(ctx, wrote); err != nil {
 		return err
 	}
 	if r.first {
 		// Every identity is new: take them all at once.
-		return r.d.refreshCredentialAge(ctx, r.c, `x.system_id = ?`, r.sys.ID)
+		return r.d.refreshCredentialAge(ctx, r.c, systemIdentities(r.sys.ID))
+	}
+	if err := r.updateCredentials(ctx, wrote); err != nil {
+		return err
+	}
+	if !r.o.Partial {
+		if err := r.removeCredentials(ctx, wrote); err != nil {
+			return err
+		}
 	}
 	ids := make([]int64, 0, len(wrote))
 	for id := range wrote {
@@ -394,11 +521,10 @@ func (r *syncRun) credentials(ctx context.Context) error {
 	return r.d.refreshCredentialAgeOf(ctx, r.c, ids)
 }
 
-// writeCredentials creates, changes and removes credentials as the stage
-// says, and adds to wrote the identities whose credentials it wrote (all
-// but a first run's: those are all of the system's).
-func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) error {
-	sid := r.sys.ID
+// createCredentials inserts the staged credentials their identities lack,
+// each with its event, and adds their identities to wrote (but for a first
+// run's, which are all of the system's and get one summary event).
+func (r *syncRun) createCredentials(ctx context.Context, wrote map[int64]bool) error {
 	type created struct {
 		id, identity int64
 		status       string
@@ -408,7 +534,7 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 		SELECT x.id, s.external_id, s.kind, s.status, s.version, s.created_at, s.last_rotated_at, s.last_used_at, s.expires_at, s.hash
 		FROM stage_credentials s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.identity_ext
 		AND NOT EXISTS (SELECT 1 FROM credentials c WHERE c.identity_id = x.id AND c.external_id = s.external_id)
-		RETURNING id, identity_id, status`, []any{sid}, func(rows *sql.Rows) error {
+		RETURNING id, identity_id, status`, []any{r.sys.ID}, func(rows *sql.Rows) error {
 		r.res.CredentialsChanged++
 		if r.first {
 			return nil
@@ -432,9 +558,12 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 			return err
 		}
 	}
-	if r.first {
-		return nil // nothing existed to change or remove
-	}
+	return nil
+}
+
+// updateCredentials writes each credential whose staged record changed
+// (updateCredential), and adds its identity to wrote.
+func (r *syncRun) updateCredentials(ctx context.Context, wrote map[int64]bool) error {
 	var changes []credentialChange
 	// A time the source does not give keeps the one known (a creation it
 	// gave before, a rotation Steward recorded itself, see RecordRotation).
@@ -442,7 +571,7 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 			s.kind, s.status, s.version, COALESCE(s.created_at, c.created_at), COALESCE(s.last_rotated_at, c.last_rotated_at), s.last_rotated_at, s.expires_at, s.hash
 		FROM stage_credentials s CROSS JOIN identities x CROSS JOIN credentials c
 		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND c.identity_id = x.id AND c.external_id = s.external_id AND c.content_hash <> s.hash`,
-		[]any{sid}, func(rows *sql.Rows) error {
+		[]any{r.sys.ID}, func(rows *sql.Rows) error {
 			var ch credentialChange
 			if err := rows.Scan(&ch.id, &ch.identity, &ch.kind, &ch.status, &ch.version, &ch.created, &ch.rotated, &ch.expires,
 				&ch.newKind, &ch.newStatus, &ch.newVersion, &ch.newCreated, &ch.newRotated, &ch.givenRotated, &ch.newExpires, &ch.hash); err != nil {
@@ -453,47 +582,54 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 		}); err != nil {
 		return err
 	}
-	for _, ch := range changes {
-		wrote[ch.identity] = true
-		action, diff := ch.decide()
-		if err := r.exec(ctx, `UPDATE credentials SET kind = ?, status = ?, version = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
-			ch.newKind, ch.newStatus, ch.newVersion, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
-			return err
-		}
-		switch {
-		case action == "":
-			continue // a first sync over bulk-loaded rows: only the digest was new
-		case action == steward.ActionCredentialRotated:
-			r.res.CredentialsRotated++
-		default:
-			r.res.CredentialsChanged++
-		}
-		data := steward.CredentialChanged{IdentityID: ch.identity, Changes: steward.Changes(diff)}
-		if action == steward.ActionCredentialRotated && ch.noticed {
-			// The source shows the secret changed but not when: between the
-			// last sync that read the old one and this one.
-			data.Evidence = "the secret's version changed since the last sync; the source gives no time"
-		}
-		if err := r.ev.emit(ctx, action, steward.ObjectCredential, ch.id, data); err != nil {
+	for i := range changes {
+		wrote[changes[i].identity] = true
+		if err := r.updateCredential(ctx, &changes[i]); err != nil {
 			return err
 		}
 	}
-	if r.o.Partial {
-		return nil
+	return nil
+}
+
+// updateCredential writes one changed credential and its event, as decide
+// names it: none over a bulk-loaded row whose digest alone was new.
+func (r *syncRun) updateCredential(ctx context.Context, ch *credentialChange) error {
+	action, diff := ch.decide()
+	if err := r.exec(ctx, `UPDATE credentials SET kind = ?, status = ?, version = ?, created_at = ?, last_rotated_at = ?, expires_at = ?, content_hash = ? WHERE id = ?`,
+		ch.newKind, ch.newStatus, ch.newVersion, ch.newCreated, ch.newRotated, ch.newExpires, ch.hash, ch.id); err != nil {
+		return err
 	}
+	switch {
+	case action == "":
+		return nil // a first sync over bulk-loaded rows: only the digest was new
+	case action == steward.ActionCredentialRotated:
+		r.res.CredentialsRotated++
+	default:
+		r.res.CredentialsChanged++
+	}
+	data := steward.CredentialChanged{IdentityID: ch.identity, Changes: steward.Changes(diff)}
+	if action == steward.ActionCredentialRotated && ch.noticed {
+		// The source shows the secret changed but not when: between the
+		// last sync that read the old one and this one.
+		data.Evidence = "the secret's version changed since the last sync; the source gives no time"
+	}
+	return r.ev.emit(ctx, action, steward.ObjectCredential, ch.id, data)
+}
+
+// removeCredentials deletes the credentials the source no longer lists,
+// each with its event, and adds their identities to wrote.
+func (r *syncRun) removeCredentials(ctx context.Context, wrote map[int64]bool) error {
 	type gone struct{ id, identity int64 }
 	// A delta run compares the credentials of the identities it staged or
 	// lost: every other identity's record, credentials and all, came back
 	// unchanged.
-	from := `credentials c JOIN identities x ON x.id = c.identity_id`
+	from := `credentials c JOIN identities x ON x.id = c.identity_id WHERE`
 	if r.delta {
-		from = `(SELECT id FROM unseen_identities UNION
-			SELECT x2.id FROM stage_identities s2 CROSS JOIN identities x2 WHERE x2.system_id = ` + idStr(sid) + ` AND x2.external_id = s2.external_id) t
-			CROSS JOIN identities x CROSS JOIN credentials c`
+		from = r.comparedIdentities() + ` t CROSS JOIN identities x CROSS JOIN credentials c WHERE x.id = t.id AND`
 	}
 	all, err := collect(ctx, r, `SELECT c.id, c.identity_id FROM `+from+`
-		WHERE `+r.when(`x.id = t.id AND `)+`c.identity_id = x.id AND x.system_id = ? AND c.external_id <> ''
-		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`, []any{sid}, func(rows *sql.Rows, g *gone) error {
+		c.identity_id = x.id AND x.system_id = ? AND c.external_id <> ''
+		AND NOT EXISTS (SELECT 1 FROM stage_credentials s WHERE s.identity_ext = x.external_id AND s.external_id = c.external_id) ORDER BY c.id`, []any{r.sys.ID}, func(rows *sql.Rows, g *gone) error {
 		return rows.Scan(&g.id, &g.identity)
 	})
 	if err != nil {
@@ -503,7 +639,7 @@ func (r *syncRun) writeCredentials(ctx context.Context, wrote map[int64]bool) er
 	for i, g := range all {
 		ids[i] = g.id
 	}
-	if err := r.execIDs(ctx, `DELETE FROM credentials`, ids); err != nil {
+	if err := r.execIDs(ctx, deleteCredentials, ids); err != nil {
 		return err
 	}
 	for _, g := range all {
@@ -565,19 +701,46 @@ func (ch *credentialChange) decide() (steward.Action, fieldDiff) {
 	return "", diff
 }
 
+// grants resolves the staged grants to ids, then creates, changes and
+// removes grants as they say. After a first run's inserts nothing existed
+// to change or remove; a partial source removes none.
 func (r *syncRun) grants(ctx context.Context) error {
+	if err := r.resolveGrants(ctx); err != nil {
+		return err
+	}
+	if err := r.createGrants(ctx); err != nil {
+		return err
+	}
+	if r.first {
+		return nil // nothing existed to change or remove
+	}
+	if err := r.updateGrants(ctx); err != nil {
+		return err
+	}
+	if r.o.Partial {
+		return nil
+	}
+	return r.removeGrants(ctx, grantsGone{})
+}
+
+// resolveGrants resolves the staged grants to ids once, into
+// resolved_grants: every comparison after this is on two integers through
+// the grants' own unique index.
+func (r *syncRun) resolveGrants(ctx context.Context) error {
 	sid := r.sys.ID
-	// Resolve the staged grants to ids once: every comparison after this is
-	// on two integers through the grants' own unique index.
 	if err := r.exec(ctx, `INSERT INTO resolved_grants (identity_id, entitlement_id, type, granted_at, expires_at, hash, rsum)
 		SELECT x.id, e.id, s.type, s.granted_at, s.expires_at, s.hash, s.rsum
 		FROM stage_grants s CROSS JOIN identities x CROSS JOIN entitlements e
 		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND e.system_id = ? AND e.name = s.entitlement`, sid, sid); err != nil {
 		return err
 	}
-	if err := r.d.indexStage(ctx, r.c, "resolved_grants"); err != nil {
-		return err
-	}
+	return r.d.indexStage(ctx, r.c, "resolved_grants")
+}
+
+// createGrants inserts the resolved grants that do not exist, each with its
+// event naming the entitlement (but for a first run's: one summary event
+// stands for them).
+func (r *syncRun) createGrants(ctx context.Context) error {
 	type created struct {
 		id, identity, entitlement int64
 	}
@@ -599,22 +762,26 @@ func (r *syncRun) grants(ctx context.Context) error {
 	}); err != nil {
 		return err
 	}
-	if len(news) > 0 {
-		ents, err := r.entitlementNames(ctx)
-		if err != nil {
+	if len(news) == 0 {
+		return nil
+	}
+	ents, err := r.entitlementNames(ctx)
+	if err != nil {
+		return err
+	}
+	for _, n := range news {
+		e := ents[n.entitlement]
+		if err := r.ev.emit(ctx, steward.ActionGrantCreated, steward.ObjectGrant, n.id, steward.GrantCreated{IdentityID: n.identity, EntitlementID: n.entitlement,
+			Entitlement: e.Name, Privileged: e.Privileged, Source: r.o.Source}); err != nil {
 			return err
 		}
-		for _, n := range news {
-			e := ents[n.entitlement]
-			if err := r.ev.emit(ctx, steward.ActionGrantCreated, steward.ObjectGrant, n.id, steward.GrantCreated{IdentityID: n.identity, EntitlementID: n.entitlement,
-				Entitlement: e.Name, Privileged: e.Privileged, Source: r.o.Source}); err != nil {
-				return err
-			}
-		}
 	}
-	if r.first {
-		return nil // nothing existed to change or remove
-	}
+	return nil
+}
+
+// updateGrants writes the grants whose resolved digest differs, with an
+// event for each whose fields changed.
+func (r *syncRun) updateGrants(ctx context.Context) error {
 	type change struct {
 		id                  int64
 		typ, newTyp, hash   string
@@ -646,21 +813,36 @@ func (r *syncRun) grants(ctx context.Context) error {
 			return err
 		}
 	}
-	if r.o.Partial {
-		return nil
-	}
-	if r.delta {
-		return r.removeGrants(ctx, `g.id IN (SELECT g2.id FROM unseen_grants u CROSS JOIN grants g2
-			WHERE g2.identity_id = u.identity_id AND g2.entitlement_id = u.entitlement_id
-			AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = u.identity_id AND s.entitlement_id = u.entitlement_id))`)
-	}
-	return r.removeGrants(ctx, `g.identity_id IN (SELECT x.id FROM identities x WHERE x.system_id = ?)
-		AND NOT EXISTS (SELECT 1 FROM resolved_grants s WHERE s.identity_id = g.identity_id AND s.entitlement_id = g.entitlement_id)`, sid)
+	return nil
 }
 
-// execIDs runs stmt (an UPDATE or DELETE without WHERE) for the rows ids
-// names, a few hundred at a time rather than one statement a row.
-func (r *syncRun) execIDs(ctx context.Context, stmt string, ids []int64, args ...any) error {
+// idWrite is a write a sync makes to rows it names by id (execIDs).
+type idWrite int
+
+const (
+	deleteGrants          idWrite = iota // grants the source no longer lists
+	deleteCredentials                    // credentials the source no longer lists
+	deleteLinks                          // links the source no longer lists
+	markIdentitiesRemoved                // identities the source no longer lists, removed at the run's time
+)
+
+// execIDs runs w for the rows ids names, a few hundred at a time rather
+// than one statement a row.
+func (r *syncRun) execIDs(ctx context.Context, w idWrite, ids []int64) error {
+	var stmt string
+	var args []any
+	switch w {
+	case deleteGrants:
+		stmt = `DELETE FROM grants`
+	case deleteCredentials:
+		stmt = `DELETE FROM credentials`
+	case deleteLinks:
+		stmt = `DELETE FROM identity_links`
+	case markIdentitiesRemoved:
+		stmt, args = `UPDATE identities SET status = 'removed', removed_at = ?, updated_at = ?`, []any{micro(r.now), micro(r.now)}
+	default:
+		panic("sqlstore: unknown write by id")
+	}
 	for len(ids) > 0 {
 		n := min(len(ids), 500)
 		if err := r.exec(ctx, stmt+` WHERE id IN (`+int64List(ids[:n])+`)`, args...); err != nil {
@@ -671,21 +853,13 @@ func (r *syncRun) execIDs(ctx context.Context, stmt string, ids []int64, args ..
 	return nil
 }
 
-// when returns cond in a delta run, else nothing.
-func (r *syncRun) when(cond string) string {
-	if !r.delta {
-		return ""
-	}
-	return cond
-}
-
-// onlyUnseen narrows a removal query, in a delta run, to the rows whose
-// records did not come back unchanged: only they can have gone.
-func (r *syncRun) onlyUnseen(col, table string) string {
-	if !r.delta {
-		return ""
-	}
-	return ` AND ` + col + ` IN (SELECT id FROM ` + table + `)`
+// comparedIdentities is, for a delta run, a subquery of the ids of the
+// identities whose credentials and links it compares: those it lost and
+// those it staged. Every other identity's record, credentials and links
+// and all, came back unchanged.
+func (r *syncRun) comparedIdentities() string {
+	return `(SELECT id FROM unseen_identities UNION
+			SELECT x2.id FROM stage_identities s2 CROSS JOIN identities x2 WHERE x2.system_id = ` + idStr(r.sys.ID) + ` AND x2.external_id = s2.external_id)`
 }
 
 func (r *syncRun) entitlementNames(ctx context.Context) (map[int64]steward.Entitlement, error) {
