@@ -256,3 +256,33 @@ func findTeam(ctx context.Context, api *client.ClientWithResponses, ref string) 
 	}
 	return nil, steward.Errorf(steward.ENOTFOUND, "No team is named %q.", ref)
 }
+
+// findSystem finds the system named ref (any case: names are lower-case
+// slugs), or failing that whose id it is.
+func findSystem(ctx context.Context, api *client.ClientWithResponses, ref string) (*client.System, error) {
+	p := client.ListSystemsParams{Q: &ref, Limit: client.Ptr(steward.MaxLimit)}
+	for {
+		r, err := api.ListSystemsWithResponse(ctx, &p)
+		if err := client.Check(r, err); err != nil {
+			return nil, err
+		}
+		for _, s := range r.JSON200.Items {
+			if strings.EqualFold(s.Name, ref) {
+				return &s, nil
+			}
+		}
+		if deref(r.JSON200.Next) == "" {
+			break
+		}
+		p.After = r.JSON200.Next
+	}
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+		r, err := api.GetSystemWithResponse(ctx, id)
+		if err := client.Check(r, err); err == nil {
+			return r.JSON200, nil
+		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+			return nil, err
+		}
+	}
+	return nil, steward.Errorf(steward.ENOTFOUND, "No system is named %q; 'steward systems list' lists them.", ref)
+}
