@@ -135,3 +135,52 @@ func TestAuditListByName(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenRevokeByName: a token is revoked by its name, as 'token list'
+// shows it; a name is tried before an id, so a token named "1" is that
+// token; an id still works.
+func TestTokenRevokeByName(t *testing.T) {
+	t.Parallel()
+	db := t.TempDir() + "/s.db"
+	for _, name := range []string{"ci-bot", "reader", "1"} {
+		if code, _, errOut := run(t, "token", "create", "--db", db, "--name", name); code != 0 {
+			t.Fatalf("token create %s: exit %d %s", name, code, errOut)
+		}
+	}
+	revoked := func() map[string]bool {
+		t.Helper()
+		code, out, errOut := run(t, "token", "list", "--db", db)
+		if code != 0 {
+			t.Fatalf("token list: exit %d %s", code, errOut)
+		}
+		got := map[string]bool{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			f := strings.Fields(line)
+			got[f[1]] = f[len(f)-1] != "-"
+		}
+		return got
+	}
+	if code, _, errOut := run(t, "token", "revoke", "ci-bot", "--db", db); code != 0 {
+		t.Fatalf("revoke by name: exit %d %s", code, errOut)
+	}
+	if got := revoked(); !got["ci-bot"] || got["reader"] || got["1"] {
+		t.Fatalf("after revoking ci-bot: %v", got)
+	}
+	if code, _, errOut := run(t, "token", "revoke", "1", "--db", db); code != 0 {
+		t.Fatalf("revoke the token named 1: exit %d %s", code, errOut)
+	}
+	if got := revoked(); !got["1"] || got["reader"] {
+		t.Fatalf("revoke 1 revoked by id, not the token named 1: %v", got)
+	}
+	if code, _, errOut := run(t, "token", "revoke", "2", "--db", db); code != 0 { // reader's id
+		t.Fatalf("revoke by id: exit %d %s", code, errOut)
+	}
+	if got := revoked(); !got["reader"] {
+		t.Fatalf("revoke 2 did not revoke reader: %v", got)
+	}
+	for _, ref := range []string{"nobody", "99"} {
+		if code, _, errOut := run(t, "token", "revoke", ref, "--db", db); code != ExitNotFound || !strings.Contains(errOut, "token list") {
+			t.Errorf("revoke %s: exit %d %q, want %d pointing to token list", ref, code, errOut, ExitNotFound)
+		}
+	}
+}
