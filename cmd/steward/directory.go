@@ -192,6 +192,21 @@ func personNamer(ctx context.Context, api *client.ClientWithResponses) func(*int
 	})
 }
 
+// personWithKey names a person for a line of their own: "Ada Lovelace
+// (ada@example.com)", with the external id when they have no e-mail
+// address; "person 42" when the server cannot say.
+func personWithKey(ctx context.Context, api *client.ClientWithResponses, id int64) string {
+	r, err := api.GetPersonWithResponse(ctx, id)
+	if err := client.Check(r, err); err != nil {
+		return "person " + strconv.FormatInt(id, 10)
+	}
+	key := r.JSON200.Email
+	if key == "" {
+		key = r.JSON200.ExternalId
+	}
+	return r.JSON200.Name + " (" + key + ")"
+}
+
 // systemNamer names systems by their name.
 func systemNamer(ctx context.Context, api *client.ClientWithResponses) func(*int64) string {
 	return namer(func(id int64) (string, error) {

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -183,4 +184,74 @@ func TestTokenRevokeByName(t *testing.T) {
 			t.Errorf("revoke %s: exit %d %q, want %d pointing to token list", ref, code, errOut, ExitNotFound)
 		}
 	}
+}
+
+// TestIdentitiesGetNamesAndLinks: 'identities get' names who attested
+// rather than numbering them, and shows the identity's links to other
+// identities from either end, as the web identity page does.
+func TestIdentitiesGetNamesAndLinks(t *testing.T) {
+	t.Parallel()
+	s := startDemoServer(t)
+	cli := func(args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, append(args, "--server", s.base, "--token", s.token)...)
+	}
+	// A cluster's service account that assumes an AWS role (IRSA), and
+	// the role, loaded beside the demo.
+	const role = "arn:aws:iam::123456789012:role/payments-api"
+	roles := writeFile(t, "roles.jsonl", `{"identity": {"external_id": "`+role+`", "name": "payments-api-role", "kind": "service_account"}}`+"\n")
+	if code, out, errOut := run(t, "import", "--db", s.db, "--format", "k8s-serviceaccounts", "--system", "k8s-links", "../../importer/testdata/serviceaccounts.json"); code != 0 {
+		t.Fatalf("k8s import: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := run(t, "import", "--db", s.db, "--format", "jsonl", "--system", "aws-links", "--system-kind", "aws", roles); code != 0 {
+		t.Fatalf("roles import: exit %d\n%s%s", code, out, errOut)
+	}
+	const sa = "system:serviceaccount:payments-prod:payments-api"
+
+	var people steward.Page[steward.Person]
+	s.call(t, "GET", "/api/v1/people?status=active&limit=1", "", nil, 200, &people)
+	owner := people.Items[0]
+	if code, _, errOut := cli("identities", "set-owner", sa, "--system", "k8s-links", "--owner", owner.Email); code != 0 {
+		t.Fatalf("set-owner: exit %d %s", code, errOut)
+	}
+	code, out, errOut := cli("identities", "attest", sa, "--system", "k8s-links", "--person", owner.Email)
+	want := fmt.Sprintf("by %s (%s)", owner.Name, owner.Email)
+	if code != 0 || !strings.Contains(out, want) || strings.Contains(out, "by person ") {
+		t.Fatalf("attest prints %q? exit %d\n%s%s", want, code, out, errOut)
+	}
+
+	code, out, errOut = cli("identities", "get", sa, "--system", "k8s-links")
+	if code != 0 || !strings.Contains(out, want) {
+		t.Fatalf("get: the attester is not named %q: exit %d\n%s%s", want, code, out, errOut)
+	}
+	if !strings.Contains(out, "Linked identities (1):") || !regexpLine(out, `assumes\s+payments-api-role\s+aws-links`) {
+		t.Errorf("get does not show the link to the role:\n%s", out)
+	}
+	code, out, errOut = cli("identities", "get", "payments-api-role")
+	if code != 0 || !regexpLine(out, `assumes this\s+payments-prod/payments-api\s+k8s-links`) {
+		t.Errorf("get of the role does not show who assumes it: exit %d\n%s%s", code, out, errOut)
+	}
+	var d struct {
+		identityDetail
+		Links []struct {
+			Kind   string `json:"kind"`
+			ToRef  string `json:"to_ref"`
+			ToName string `json:"to_name"`
+		} `json:"links"`
+	}
+	code, out, _ = cli("identities", "get", sa, "--system", "k8s-links", "-o", "json")
+	if err := json.Unmarshal([]byte(out), &d); code != 0 || err != nil || len(d.Links) != 1 || d.Links[0].ToRef != role || d.Links[0].ToName != "payments-api-role" {
+		t.Errorf("get -o json links: exit %d %v %+v", code, err, d.Links)
+	}
+}
+
+// regexpLine reports whether a line of out matches the expression.
+func regexpLine(out, expr string) bool {
+	re := regexp.MustCompile(expr)
+	for _, line := range strings.Split(out, "\n") {
+		if re.MatchString(line) {
+			return true
+		}
+	}
+	return false
 }

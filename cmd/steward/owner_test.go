@@ -171,7 +171,7 @@ func TestOwnerCommands(t *testing.T) {
 		t.Fatalf("attest by another person: exit %d, %q", code, errOut)
 	}
 	code, out, errOut = cli("identities", "attest", id, "--person-id", fmt.Sprint(owner.ID), "--note", "still used by the nightly export")
-	if code != 0 || !strings.Contains(out, "Attested:") || !strings.Contains(out, fmt.Sprintf("by person %d", owner.ID)) {
+	if code != 0 || !strings.Contains(out, "Attested:") || !strings.Contains(out, fmt.Sprintf("by %s (%s)", owner.Name, owner.Email)) {
 		t.Fatalf("attest by the owner: exit %d\n%s%s", code, out, errOut)
 	}
 
