@@ -409,12 +409,13 @@ const grantsShown = 200
 // page shows them; each as decoded, for the table, and as the server sent
 // it, for -o json.
 type fullIdentity struct {
-	identity                 client.IdentityView
-	credentials              []client.Credential
-	grants                   []client.GrantView
-	moreGrants               bool
-	gaps                     []client.GapKind
-	raw, rawCreds, rawGrants json.RawMessage
+	identity                           client.IdentityView
+	credentials                        []client.Credential
+	grants                             []client.GrantView
+	moreGrants                         bool
+	gaps                               []client.GapKind
+	links                              []client.IdentityLink
+	raw, rawCreds, rawGrants, rawLinks json.RawMessage
 }
 
 func newIdentitiesGetCmd(e *env) *cobra.Command {
@@ -422,13 +423,15 @@ func newIdentitiesGetCmd(e *env) *cobra.Command {
 	var output, system string
 	cmd := &cobra.Command{
 		Use:   "get NAME|ID [--system SYSTEM]",
-		Short: "Show one identity with its credentials, grants and ownership gaps",
-		Long: `Show one identity: its fields, who owns it and why, its credentials with
-their ages, what it is granted, and its open ownership gaps. Name it by its
-name or external id within --system, by a name unique across systems, or
-by id. -o json prints the identity as the server answered it, with
-"credentials", "grants" (the first 200; "more_grants": true when there
-are more) and "gaps" added.`,
+		Short: "Show one identity with its credentials, grants, links and ownership gaps",
+		Long: `Show one identity: its fields, who owns it and why, who attested it, its
+credentials with their ages, what it is granted, the identities it is
+linked to (a service account that assumes a cloud role, either end), and
+its open ownership gaps. Name it by its name or external id within
+--system, by a name unique across systems, or by id. -o json prints the
+identity as the server answered it, with "credentials", "grants" (the
+first 200; "more_grants": true when there are more), "links" and "gaps"
+added.`,
 		Example: `  steward identities get etl-loader --system aws-prod
   steward identities get arn:aws:iam::123456789012:user/etl-loader --system aws-prod
   steward identities get 4711 -o json`,
@@ -458,6 +461,14 @@ are more) and "gaps" added.`,
 			}
 			d.grants, d.moreGrants = grants.JSON200.Items, deref(grants.JSON200.Next) != ""
 			if d.rawGrants, err = pageItems(grants.Body); err != nil {
+				return err
+			}
+			links, err := api.ListIdentityLinksWithResponse(ctx, i.Id)
+			if err := client.Check(links, err); err != nil {
+				return err
+			}
+			d.links = links.JSON200.Items
+			if d.rawLinks, err = pageItems(links.Body); err != nil {
 				return err
 			}
 			// Whether the identity has a gap of each kind: the gap's list
@@ -494,7 +505,7 @@ func writeFullIdentity(w io.Writer, d *fullIdentity) error {
 	if d.moreGrants {
 		members = append(members, member{"more_grants", json.RawMessage("true")})
 	}
-	out, err := appendMembers(d.raw, append(members, member{"gaps", gaps})...)
+	out, err := appendMembers(d.raw, append(members, member{"links", d.rawLinks}, member{"gaps", gaps})...)
 	if err != nil {
 		return err
 	}
@@ -607,13 +618,13 @@ func findIdentity(ctx context.Context, api *client.ClientWithResponses, ref, sys
 }
 
 // printFullIdentity writes the identity's fields, then its gaps,
-// credentials and grants as tables.
+// credentials, grants and links as tables.
 func printFullIdentity(ctx context.Context, e *env, api *client.ClientWithResponses, d *fullIdentity) error {
 	gaps := make([]string, len(d.gaps))
 	for i, g := range d.gaps {
 		gaps[i] = string(g)
 	}
-	if err := printIdentity(e, "table", nil, &d.identity, [2]string{"Ownership gaps", orDash(strings.Join(gaps, ", "))}); err != nil {
+	if err := printIdentity(ctx, e, api, "table", nil, &d.identity, [2]string{"Ownership gaps", orDash(strings.Join(gaps, ", "))}); err != nil {
 		return err
 	}
 	now := time.Now()
@@ -644,7 +655,33 @@ func printFullIdentity(ctx context.Context, e *env, api *client.ClientWithRespon
 				fmtTime(&g.GrantedAt), fmtTime(g.ExpiresAt), orDash(g.GrantedVia))
 		}
 	}
+	fmt.Fprintf(w, "\nLinked identities (%s):\n", steward.GroupThousands(int64(len(d.links))))
+	if len(d.links) > 0 {
+		fmt.Fprintln(w, "LINK\tIDENTITY\tSYSTEM\tSINCE")
+		for _, l := range d.links {
+			link, name, system := linkRow(d.identity.Id, l)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", link, name, system, fmtTime(&l.CreatedAt))
+		}
+	}
 	return w.Flush()
+}
+
+// linkRow says a link as the identity id sees it, as the web identity
+// page does: "assumes" the other identity, or "assumes this" from it. A
+// link to an identity no import has brought yet is pending, named by the
+// reference its source gave.
+func linkRow(id int64, l client.IdentityLink) (link, name, system string) {
+	if l.FromId != id {
+		return string(l.Kind) + " this", l.FromName, l.FromSystem
+	}
+	if l.ToId == nil {
+		return string(l.Kind), l.ToRef + " (pending)", "-"
+	}
+	name = deref(l.ToName)
+	if l.ToStatus != nil && *l.ToStatus == client.IdentityStatusRemoved {
+		name += " (removed)"
+	}
+	return string(l.Kind), name, deref(l.ToSystem)
 }
 
 // credentialSince is when a credential was last rotated, or created; nil
@@ -664,8 +701,9 @@ func shortFingerprint(f string) string {
 }
 
 // printIdentity writes one identity as a table of fields, and the rows of
-// more after them, or with -o json the answer as it came.
-func printIdentity(e *env, output string, body []byte, i *client.IdentityView, more ...[2]string) error {
+// more after them, or with -o json the answer as it came. It asks api for
+// the name of the person who attested the identity.
+func printIdentity(ctx context.Context, e *env, api *client.ClientWithResponses, output string, body []byte, i *client.IdentityView, more ...[2]string) error {
 	if output == "json" {
 		return writeAnswer(e.stdout, body)
 	}
@@ -688,7 +726,7 @@ func printIdentity(e *env, output string, body []byte, i *client.IdentityView, m
 	if i.AttestedAt != nil {
 		attested = fmtTime(i.AttestedAt)
 		if i.AttestedBy != nil {
-			attested += " by person " + strconv.FormatInt(*i.AttestedBy, 10)
+			attested += " by " + personWithKey(ctx, api, *i.AttestedBy)
 		}
 	}
 	w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
@@ -772,7 +810,7 @@ apply'). The identity is named as for 'identities get'.`,
 			if err := client.Check(r, err); err != nil {
 				return err
 			}
-			return printIdentity(e, output, r.Body, r.JSON200)
+			return printIdentity(ctx, e, api, output, r.Body, r.JSON200)
 		},
 	}
 	addClientFlags(cmd, &c, &output)
@@ -825,7 +863,7 @@ e-mail address or external id; the identity as for 'identities get'.`,
 			if err := client.Check(r, err); err != nil {
 				return err
 			}
-			return printIdentity(e, output, r.Body, r.JSON200)
+			return printIdentity(ctx, e, api, output, r.Body, r.JSON200)
 		},
 	}
 	addClientFlags(cmd, &c, &output)

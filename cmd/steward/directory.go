@@ -192,6 +192,21 @@ func personNamer(ctx context.Context, api *client.ClientWithResponses) func(*int
 	})
 }
 
+// personWithKey names a person for a line of their own: "Ada Lovelace
+// (ada@example.com)", with the external id when they have no e-mail
+// address; "person 42" when the server cannot say.
+func personWithKey(ctx context.Context, api *client.ClientWithResponses, id int64) string {
+	r, err := api.GetPersonWithResponse(ctx, id)
+	if err := client.Check(r, err); err != nil {
+		return "person " + strconv.FormatInt(id, 10)
+	}
+	key := r.JSON200.Email
+	if key == "" {
+		key = r.JSON200.ExternalId
+	}
+	return r.JSON200.Name + " (" + key + ")"
+}
+
 // systemNamer names systems by their name.
 func systemNamer(ctx context.Context, api *client.ClientWithResponses) func(*int64) string {
 	return namer(func(id int64) (string, error) {
@@ -255,4 +270,34 @@ func findTeam(ctx context.Context, api *client.ClientWithResponses, ref string) 
 		}
 	}
 	return nil, steward.Errorf(steward.ENOTFOUND, "No team is named %q.", ref)
+}
+
+// findSystem finds the system named ref (any case: names are lower-case
+// slugs), or failing that whose id it is.
+func findSystem(ctx context.Context, api *client.ClientWithResponses, ref string) (*client.System, error) {
+	p := client.ListSystemsParams{Q: &ref, Limit: client.Ptr(steward.MaxLimit)}
+	for {
+		r, err := api.ListSystemsWithResponse(ctx, &p)
+		if err := client.Check(r, err); err != nil {
+			return nil, err
+		}
+		for _, s := range r.JSON200.Items {
+			if strings.EqualFold(s.Name, ref) {
+				return &s, nil
+			}
+		}
+		if deref(r.JSON200.Next) == "" {
+			break
+		}
+		p.After = r.JSON200.Next
+	}
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+		r, err := api.GetSystemWithResponse(ctx, id)
+		if err := client.Check(r, err); err == nil {
+			return r.JSON200, nil
+		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+			return nil, err
+		}
+	}
+	return nil, steward.Errorf(steward.ENOTFOUND, "No system is named %q; 'steward systems list' lists them.", ref)
 }

@@ -140,7 +140,9 @@ func TestOwnerCommands(t *testing.T) {
 		t.Fatalf("owner change event: %s %v", events.Items[0].Data, err)
 	}
 	code, out, errOut = cli("audit", "list", "--object", "identity:"+id)
-	if code != 0 || !strings.Contains(out, "SEQ") || !strings.Contains(out, "identity.owner_changed") || !strings.Contains(out, "identity:"+id) {
+	gap := gaps.Items[0]
+	if code != 0 || !strings.Contains(out, "SEQ") || !strings.Contains(out, "identity.owner_changed") ||
+		!strings.Contains(out, "identity "+gap.IdentityName+" on "+gap.SystemName) {
 		t.Fatalf("audit list: exit %d\n%s%s", code, out, errOut)
 	}
 	code, out, _ = cli("audit", "list", "--action", "identity.owner_changed", "--since", "2999-01-01")
@@ -169,7 +171,7 @@ func TestOwnerCommands(t *testing.T) {
 		t.Fatalf("attest by another person: exit %d, %q", code, errOut)
 	}
 	code, out, errOut = cli("identities", "attest", id, "--person-id", fmt.Sprint(owner.ID), "--note", "still used by the nightly export")
-	if code != 0 || !strings.Contains(out, "Attested:") || !strings.Contains(out, fmt.Sprintf("by person %d", owner.ID)) {
+	if code != 0 || !strings.Contains(out, "Attested:") || !strings.Contains(out, fmt.Sprintf("by %s (%s)", owner.Name, owner.Email)) {
 		t.Fatalf("attest by the owner: exit %d\n%s%s", code, out, errOut)
 	}
 

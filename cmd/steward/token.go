@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -89,24 +90,53 @@ func newTokenListCmd(e *env) *cobra.Command {
 func newTokenRevokeCmd(e *env) *cobra.Command {
 	var dsn string
 	cmd := &cobra.Command{
-		Use:   "revoke ID",
+		Use:   "revoke NAME",
 		Short: "Revoke an API token and end its web sessions",
-		Args:  cobra.ExactArgs(1),
+		Long: `Revoke an API token, named as 'steward token list' shows it, and end the
+web sessions signed in with it. A revoked token is refused from then on;
+its row stays, with the time it was revoked. The id of 'token list' works
+too, for a token whose name is not a number.`,
+		Example: `  steward token revoke ci-bot --db steward.db`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			id, err := strconv.ParseInt(args[0], 10, 64)
-			if err != nil || id <= 0 {
-				return steward.Errorf(steward.EINVALID, "token id %q is not a positive number; see 'steward token list'.", args[0])
-			}
 			db, err := openStore(cmd.Context(), e, dsn, true)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
+			tokens, err := db.Tokens(cmd.Context())
+			if err != nil {
+				return err
+			}
+			id, err := tokenID(tokens, args[0])
+			if err != nil {
+				return err
+			}
 			return db.RevokeToken(cmd.Context(), id)
 		},
 	}
 	addDBFlag(cmd, &dsn)
 	return cmd
+}
+
+// tokenID returns the id of the token named ref or, when no token has that
+// name and ref is a number, of the token with that id: a name is tried first,
+// as token names may be numbers. It returns ENOTFOUND when there is neither.
+func tokenID(tokens []steward.Token, ref string) (int64, error) {
+	ref = strings.TrimSpace(ref)
+	for _, t := range tokens {
+		if strings.EqualFold(t.Name, ref) {
+			return t.ID, nil
+		}
+	}
+	if id, err := strconv.ParseInt(ref, 10, 64); err == nil {
+		for _, t := range tokens {
+			if t.ID == id {
+				return id, nil
+			}
+		}
+	}
+	return 0, steward.Errorf(steward.ENOTFOUND, "No API token is named %q; 'steward token list' lists them.", ref)
 }
 
 // fmtTime writes a time for a person at a terminal: in the local zone (TZ),

@@ -15,20 +15,31 @@ import (
 
 // auditQuery is the audit page's state as the URL carries it, kept as typed
 // so that a bad value can be shown back beside the reason.
+//
+// One object's history is ObjectID, which only links set (an identity's
+// History link, an event's object): people never type it. What they type
+// is Name, the object's name, which the page resolves and exchanges for
+// the id before it lists anything.
 type auditQuery struct {
-	Action, Actor, Since, Object, ObjectID, Limit, After string
+	Action, Actor, Since, Object, ObjectID, Name, Limit, After string
 }
 
 func readAuditQuery(v url.Values) auditQuery {
 	get := func(k string) string { return strings.TrimSpace(v.Get(k)) }
 	return auditQuery{Action: get("action"), Actor: get("actor"), Since: get("since"), Object: get("object"),
-		ObjectID: get("object_id"), Limit: get("limit"), After: get("after")}
+		ObjectID: get("object_id"), Name: get("name"), Limit: get("limit"), After: get("after")}
 }
 
 // URL returns the audit link for q on the page after cursor after.
 func (q auditQuery) URL(after string) string {
 	return queryURL("/audit", [][2]string{{"action", q.Action}, {"actor", q.Actor}, {"since", q.Since}, {"object", q.Object},
-		{"object_id", q.ObjectID}, {"limit", q.Limit}, {"after", after}})
+		{"object_id", q.ObjectID}, {"name", q.Name}, {"limit", q.Limit}, {"after", after}})
+}
+
+// historyURL is the audit page listing the events of one object: the
+// History link of the pages of identities, people, teams and systems.
+func historyURL(typ string, id int64) string {
+	return auditQuery{Object: typ, ObjectID: strconv.FormatInt(id, 10)}.URL("")
 }
 
 // Filter converts q to a store filter, newest first, or returns EINVALID
@@ -44,6 +55,11 @@ func (q auditQuery) Filter(s *server) (steward.EventFilter, error) {
 	}
 	if q.ObjectID != "" && q.Object == "" {
 		return f, steward.Errorf(steward.EINVALID, "choose the kind of object that id %q is of.", q.ObjectID)
+	}
+	if q.Name != "" {
+		// The handler resolves a name before it filters; one left here
+		// came with an object a link set.
+		return f, steward.Errorf(steward.EINVALID, "name an object, or follow its history link, not both.")
 	}
 	if q.Since != "" {
 		t, err := steward.ParseSince(q.Since, s.clock.Now())
@@ -77,10 +93,19 @@ type eventRow struct {
 // auditPage is the data of the audit template.
 type auditPage struct {
 	pageBase
-	Query       auditQuery
-	Actions     []option
-	Objects     []option
+	Query   auditQuery
+	Actions []option
+	Objects []option
+	// Chip names the one object whose history the page shows ("identity
+	// svc-etl on aws-prod") in place of the object fields; ClearObjectURL
+	// is the page with every other filter kept and the object dropped.
+	Chip           string
+	ClearObjectURL string
+	// Suggest is what the name field's type-ahead looks up for the chosen
+	// kind of object: person, team or system, or "" for none.
+	Suggest     string
 	Error       string
+	Choices     []choice // what a name that named several objects could mean
 	Rows        []eventRow
 	Searched    bool
 	Filtered    bool
@@ -93,10 +118,6 @@ type auditPage struct {
 // and object, one keyset page at a time, each event linked to its object.
 func (s *server) audit(w http.ResponseWriter, r *http.Request) {
 	q := readAuditQuery(r.URL.Query())
-	if canonical := q.URL(q.After); r.URL.RawQuery != "" && r.URL.RequestURI() != canonical {
-		http.Redirect(w, r, canonical, http.StatusSeeOther)
-		return
-	}
 	p := auditPage{
 		pageBase:    s.base(r, "Audit", "/audit"),
 		Query:       q,
@@ -111,11 +132,42 @@ func (s *server) audit(w http.ResponseWriter, r *http.Request) {
 	for i := range p.Actions[1:] {
 		p.Actions[i+1].Label = p.Actions[i+1].Value
 	}
+	if slices.Contains([]string{steward.ObjectPerson, steward.ObjectTeam, steward.ObjectSystem}, q.Object) {
+		p.Suggest = q.Object
+	}
+	ctx := r.Context()
+	if q.Name != "" && q.ObjectID == "" {
+		// A typed name becomes the object's history link, the one URL of
+		// that view, as if its link had been followed.
+		id, choices, err := s.findObject(ctx, q.Object, q.Name)
+		if steward.IsCode(err, steward.EINVALID) {
+			p.Error, p.Choices = steward.ErrorMessage(err), choices
+			s.render(w, r, http.StatusBadRequest, "audit", p)
+			return
+		} else if err != nil {
+			s.renderError(w, r, err, 0, "", "")
+			return
+		}
+		q.ObjectID, q.Name = id, ""
+		http.Redirect(w, r, q.URL(""), http.StatusSeeOther)
+		return
+	}
+	if canonical := q.URL(q.After); r.URL.RawQuery != "" && r.URL.RequestURI() != canonical {
+		http.Redirect(w, r, canonical, http.StatusSeeOther)
+		return
+	}
 	status := http.StatusOK
 	f, err := q.Filter(s)
+	names := &objectNames{s: s, ctx: ctx, names: map[string]string{}}
+	if err == nil && q.ObjectID != "" {
+		all := q
+		all.Object, all.ObjectID = "", ""
+		p.ClearObjectURL = all.URL("")
+		p.Chip, err = s.objectChip(names, q.Object, q.ObjectID)
+	}
 	var page *steward.Page[steward.Event]
 	if err == nil {
-		page, err = s.store.Events(r.Context(), f)
+		page, err = s.store.Events(ctx, f)
 	}
 	if steward.IsCode(err, steward.EINVALID) {
 		status, p.Error = http.StatusBadRequest, steward.ErrorMessage(err)
@@ -126,7 +178,6 @@ func (s *server) audit(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	p.Searched = true
-	names := &objectNames{s: s, ctx: r.Context(), names: map[string]string{}}
 	for _, e := range page.Items {
 		row, err := s.eventRow(e, names)
 		if err != nil {
@@ -179,12 +230,192 @@ func (n *objectNames) name(typ string, id int64) (string, error) {
 		if sys, err = n.s.store.System(n.ctx, id); err == nil {
 			name = sys.Name
 		}
+	case steward.ObjectEntitlement:
+		var e *steward.Entitlement
+		if e, err = n.s.store.Entitlement(n.ctx, id); err == nil {
+			name = e.Name
+		}
+	case steward.ObjectToken:
+		// Few tokens: read them once for the page.
+		var tokens []steward.Token
+		if tokens, err = n.s.store.Tokens(n.ctx); err == nil {
+			for _, t := range tokens {
+				n.names[typ+":"+strconv.FormatInt(t.ID, 10)] = t.Name
+				if t.ID == id {
+					name = t.Name
+				}
+			}
+		}
 	}
 	if steward.IsCode(err, steward.ENOTFOUND) {
 		err = nil
 	}
 	n.names[key] = name
 	return name, err
+}
+
+// choice is one of the objects a name could mean, linked to its history.
+type choice struct{ Label, URL string }
+
+// maxChoices bounds the objects an ambiguous name lists.
+const maxChoices = 10
+
+// findObject resolves a name typed in the audit page's Name field, of the
+// kind chosen beside it, to the object's id as its events record it. It
+// returns EINVALID, saying what to type or follow instead, when the name
+// names nothing, or several objects (then with each as a choice).
+//
+// People, teams and systems are found as every other field finds them
+// (findPerson, findTeam, findSystem); an identity by its exact name; a
+// token or an entitlement by its name. The objects Steward gives no name
+// (a credential, a grant, a task) are reached by their links.
+func (s *server) findObject(ctx context.Context, kind, name string) (string, []choice, error) {
+	const field = "Name"
+	var id int64
+	switch kind {
+	case "":
+		return "", nil, steward.Errorf(steward.EINVALID, "Choose the kind of object “%s” is: an identity, a person, a team, a system, an entitlement or a token.", name)
+	case steward.ObjectPerson:
+		p, err := s.findPerson(ctx, field, name)
+		if err != nil {
+			return "", nil, err
+		}
+		id = p.ID
+	case steward.ObjectTeam:
+		t, err := s.findTeam(ctx, field, name)
+		if err != nil {
+			return "", nil, err
+		}
+		id = t.ID
+	case steward.ObjectSystem:
+		sys, err := s.findSystem(ctx, field, name)
+		if err != nil {
+			return "", nil, err
+		}
+		id = sys.ID
+	case steward.ObjectIdentity:
+		page, err := s.store.Identities(ctx, steward.IdentityFilter{Name: name, ListOptions: steward.ListOptions{Limit: maxChoices + 1}})
+		if err != nil {
+			return "", nil, err
+		}
+		switch len(page.Items) {
+		case 0:
+			return "", nil, steward.Errorf(steward.EINVALID, "%s: no identity is named “%s”. Find it in the inventory and follow the History link on its page.", field, name)
+		case 1:
+			id = page.Items[0].ID
+		default:
+			var choices []choice
+			for _, v := range page.Items[:min(len(page.Items), maxChoices)] {
+				choices = append(choices, choice{Label: v.Name + " on " + v.SystemName, URL: historyURL(steward.ObjectIdentity, v.ID)})
+			}
+			many := strconv.Itoa(len(page.Items))
+			if page.Next != "" || len(page.Items) > maxChoices {
+				many = "More than " + strconv.Itoa(maxChoices)
+			}
+			return "", choices, steward.Errorf(steward.EINVALID, "%s identities are named “%s”, on different systems: choose one.", many, name)
+		}
+	case steward.ObjectEntitlement:
+		var choices []choice
+		f := steward.EntitlementFilter{Query: name, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}}
+		names := &objectNames{s: s, ctx: ctx, names: map[string]string{}}
+		for len(choices) <= maxChoices {
+			page, err := s.store.Entitlements(ctx, f)
+			if err != nil {
+				return "", nil, err
+			}
+			for _, e := range page.Items {
+				if !strings.EqualFold(e.Name, name) {
+					continue
+				}
+				sys, err := names.name(steward.ObjectSystem, e.SystemID)
+				if err != nil {
+					return "", nil, err
+				}
+				id = e.ID
+				choices = append(choices, choice{Label: e.Name + " on " + sys, URL: historyURL(steward.ObjectEntitlement, e.ID)})
+			}
+			if page.Next == "" {
+				break
+			}
+			f.After = page.Next
+		}
+		switch {
+		case len(choices) == 0:
+			return "", nil, steward.Errorf(steward.EINVALID, "%s: no entitlement is named “%s”.", field, name)
+		case len(choices) > 1:
+			return "", choices[:min(len(choices), maxChoices)], steward.Errorf(steward.EINVALID, "Several entitlements are named “%s”, on different systems: choose one.", name)
+		}
+	case steward.ObjectToken:
+		tokens, err := s.store.Tokens(ctx)
+		if err != nil {
+			return "", nil, err
+		}
+		for _, t := range tokens {
+			if strings.EqualFold(t.Name, name) {
+				id = t.ID
+			}
+		}
+		if id == 0 {
+			return "", nil, steward.Errorf(steward.EINVALID, "%s: no API token is named “%s”; 'steward token list' lists them.", field, name)
+		}
+	case steward.ObjectPeople, steward.ObjectSchema:
+		// Their events name them by name already: a people source, a
+		// migration.
+		return name, nil, nil
+	case steward.ObjectInventory, steward.ObjectOwnershipRules:
+		return "", nil, steward.Errorf(steward.EINVALID, "There is one %s: choose it with no name.", label(kind))
+	default:
+		return "", nil, steward.Errorf(steward.EINVALID, "A %s has no name to type: follow the link to its history from an event below, or open its identity's History.", label(kind))
+	}
+	return strconv.FormatInt(id, 10), nil, nil
+}
+
+// objectChip names the object whose history the page shows as a person
+// knows it: "identity svc-etl on aws-prod", "team payments". One without a
+// name of its own (a credential, a task), or that Steward no longer has,
+// is named as its oldest event names it.
+func (s *server) objectChip(n *objectNames, typ, rawID string) (string, error) {
+	id, _ := strconv.ParseInt(rawID, 10, 64)
+	switch typ {
+	case steward.ObjectIdentity:
+		v, err := s.store.Identity(n.ctx, id)
+		if err == nil {
+			return "identity " + v.Name + " on " + v.SystemName, nil
+		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+			return "", err
+		}
+	case steward.ObjectEntitlement:
+		e, err := s.store.Entitlement(n.ctx, id)
+		if err == nil {
+			sys, err := n.name(steward.ObjectSystem, e.SystemID)
+			return "entitlement " + e.Name + " on " + sys, err
+		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+			return "", err
+		}
+	case steward.ObjectPerson, steward.ObjectTeam, steward.ObjectSystem, steward.ObjectToken:
+		name, err := n.name(typ, id)
+		if err != nil {
+			return "", err
+		}
+		if name != "" {
+			return label(typ) + " " + name, nil
+		}
+	case steward.ObjectOwnershipRules:
+		return "the ownership rules", nil
+	case steward.ObjectPeople:
+		return "people source " + rawID, nil
+	case steward.ObjectSchema:
+		return "schema migration " + rawID, nil
+	}
+	first, err := s.store.Events(n.ctx, steward.EventFilter{ObjectType: typ, ObjectID: rawID, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil {
+		return "", err
+	}
+	if len(first.Items) == 1 {
+		row, err := s.eventRow(first.Items[0], n)
+		return row.Object, err
+	}
+	return label(typ) + " " + rawID, nil
 }
 
 // labelled is "identity ci-deploy", or "identity 42" without a name.
@@ -237,6 +468,10 @@ func (s *server) eventRow(e steward.Event, names *objectNames) (eventRow, error)
 		default:
 			row.ObjectURL = systemURL(name)
 		}
+		if row.Object, err = names.labelled(e.ObjectType, id); err != nil {
+			return row, err
+		}
+	case steward.ObjectEntitlement, steward.ObjectToken:
 		if row.Object, err = names.labelled(e.ObjectType, id); err != nil {
 			return row, err
 		}

@@ -140,3 +140,118 @@ func TestAuditPage(t *testing.T) {
 }
 
 func atoi(s string) int { n, _ := strconv.Atoi(s); return n }
+
+// TestAuditObject: one object's history is set by following a link and
+// shown as a chip that names the object; where a person types an object,
+// they type its name, never an id.
+func TestAuditObject(t *testing.T) {
+	t.Parallel()
+	f := MustFixture(t)
+	session := f.MustSignIn(t)
+	ctx := steward.WithActor(context.Background(), "system:test")
+	// A second ledger-export-bot, on another system: that name alone names
+	// two identities.
+	twin := &steward.Identity{SystemID: f.sysProd, ExternalID: "ledger-export-bot", Name: "ledger-export-bot",
+		Kind: steward.KindServiceAccount, Environment: steward.EnvProd, Criticality: steward.LevelLow, Status: steward.IdentityActive}
+	if err := f.Store.CreateIdentity(ctx, twin); err != nil {
+		t.Fatal(err)
+	}
+	twinHistory := "/audit?object=identity&object_id=" + strconv.FormatInt(twin.ID, 10)
+	// The twin has no owner: its gap's task, which has no name, is named
+	// by its first event, which names the identity.
+	opened, err := f.Store.Events(ctx, steward.EventFilter{Action: steward.ActionTaskOpened, NewestFirst: true, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil || len(opened.Items) != 1 {
+		t.Fatalf("the twin's gap opened no task: %v", err)
+	}
+	task := opened.Items[0].ObjectID
+
+	t.Run("history links", func(t *testing.T) {
+		for page, want := range map[string]string{
+			"/identities/4":          "/audit?object=identity&object_id=4",
+			"/people/3":              "/audit?object=person&object_id=3",
+			"/teams/ledger":          "/audit?object=team&object_id=3",
+			"/systems/gcp-analytics": "/audit?object=system&object_id=3",
+		} {
+			_, body := f.mustGet(t, page, session, http.StatusOK)
+			if !strings.Contains(body, `<a id="history" href="`+html.EscapeString(want)+`">`) {
+				t.Errorf("%s does not link to its history %s", page, want)
+			}
+		}
+	})
+
+	chipRE := regexp.MustCompile(`<p class="filter-chip" id="object-chip">([^<]*) <a href="([^"]*)" id="clear-object"`)
+	t.Run("the chip names the object", func(t *testing.T) {
+		for query, want := range map[string]string{
+			"object=task&object_id=" + task:  "History of task " + task + " of identity ledger-export-bot",
+			"object=identity&object_id=4":    "History of identity ledger-export-bot on gcp-analytics",
+			"object=person&object_id=3":      "History of person Grace Hopper",
+			"object=team&object_id=3":        "History of team ledger",
+			"object=system&object_id=3":      "History of system gcp-analytics",
+			"object=entitlement&object_id=1": "History of entitlement AdministratorAccess on aws-prod-payments",
+			"object=token&object_id=1":       "History of token alice",
+			"object=identity&object_id=999":  "History of identity 999", // one Steward never had
+		} {
+			_, body := f.mustGet(t, "/audit?"+query, session, http.StatusOK)
+			m := chipRE.FindStringSubmatch(body)
+			if m == nil || html.UnescapeString(m[1]) != want {
+				t.Errorf("%s: chip %q, want %q", query, m, want)
+			}
+			if strings.Contains(body, `id="f-name"`) || strings.Contains(body, `id="f-object"`) {
+				t.Errorf("%s: the chip shows beside the object fields", query)
+			}
+		}
+		// Its link clears the object and keeps the other filters; Apply
+		// keeps the object.
+		_, body := f.mustGet(t, "/audit?action=identity.owner_changed&object=identity&object_id=4", session, http.StatusOK)
+		if m := chipRE.FindStringSubmatch(body); m == nil || html.UnescapeString(m[2]) != "/audit?action=identity.owner_changed" {
+			t.Errorf("clear link %q", m)
+		}
+		mustContain(t, "the form", body, `<input type="hidden" name="object" value="identity">`, `<input type="hidden" name="object_id" value="4">`)
+	})
+
+	t.Run("a typed name", func(t *testing.T) {
+		for query, want := range map[string]string{
+			"object=identity&name=orphan-webhook-token":             "/audit?object=identity&object_id=3",
+			"object=person&name=grace%40example.test":               "/audit?object=person&object_id=3",
+			"object=person&name=Grace+Hopper":                       "/audit?object=person&object_id=3",
+			"object=person&name=grace":                              "/audit?object=person&object_id=3",
+			"object=team&name=Ledger":                               "/audit?object=team&object_id=3",
+			"object=team&name=Payments+Platform":                    "/audit?object=team&object_id=1",
+			"object=system&name=gcp-analytics":                      "/audit?object=system&object_id=3",
+			"object=entitlement&name=ReadOnlyAccess":                "/audit?object=entitlement&object_id=2",
+			"object=token&name=alice":                               "/audit?object=token&object_id=1",
+			"object=people&name=ldap":                               "/audit?object=people&object_id=ldap",
+			"action=identity.owner_changed&object=team&name=ledger": "/audit?action=identity.owner_changed&object=team&object_id=3",
+		} {
+			res, _ := f.Do(t, http.MethodGet, "/audit?"+query, session, nil)
+			if loc := res.Header.Get("Location"); res.StatusCode != http.StatusSeeOther || loc != want {
+				t.Errorf("%s: %d to %q, want 303 to %q", query, res.StatusCode, loc, want)
+			}
+		}
+	})
+
+	t.Run("a name that names nothing, or several", func(t *testing.T) {
+		for query, msg := range map[string]string{
+			"name=ledger":                            "Choose the kind of object “ledger” is",
+			"object=team&name=nobody":                "no team is named “nobody”",
+			"object=person&name=nobody":              "no person has the email, external id or name “nobody”",
+			"object=identity&name=nobody":            "no identity is named “nobody”",
+			"object=credential&name=old-key":         "A credential has no name to type",
+			"object=identity&object_id=4&name=x":     "not both",
+			"object=identity&name=ledger-export-bot": "2 identities are named “ledger-export-bot”",
+		} {
+			res, body := f.Do(t, http.MethodGet, "/audit?"+query, session, nil)
+			if res.StatusCode != http.StatusBadRequest || !strings.Contains(html.UnescapeString(body), msg) {
+				t.Errorf("%s: status %d, want 400 saying %q", query, res.StatusCode, msg)
+			}
+		}
+		// What was typed stays in the field, to correct.
+		_, body := f.Do(t, http.MethodGet, "/audit?object=team&name=nobody", session, nil)
+		mustContain(t, "the refused name", body, `name="name" value="nobody"`, `<option value="team" selected>`)
+		// Each identity the name could mean is a link to its history.
+		_, body = f.Do(t, http.MethodGet, "/audit?object=identity&name=ledger-export-bot", session, nil)
+		mustContain(t, "the choices", html.UnescapeString(body),
+			`<a href="/audit?object=identity&object_id=4">ledger-export-bot on gcp-analytics</a>`,
+			`<a href="`+twinHistory+`">ledger-export-bot on aws-prod-payments</a>`)
+	})
+}

@@ -219,9 +219,10 @@ func shot(t *testing.T, ctx context.Context, name string) {
 }
 
 // TestBrowserAudit walks the Audit page in a real headless Chromium: a
-// change made in the UI appears at the top of the log, a filter narrows the
-// log to one identity's history by the form, a bad filter says why, and an
-// event's link opens the identity it is about.
+// change made in the UI appears at the top of the log, the identity's
+// History link narrows the log to it (named, never numbered) and the form
+// narrows it further, a team is typed by name, a bad filter says why, and
+// an event's link opens the identity it is about.
 func TestBrowserAudit(t *testing.T) {
 	t.Parallel()
 	_, err := os.Stat(chromiumPath)
@@ -289,9 +290,14 @@ func TestBrowserAudit(t *testing.T) {
 		t.Errorf("second event = %q, want the owner change in words", got)
 	}
 
-	// Filter by the form: the identity's history, owner changes only.
+	// One identity's history comes from its page's History link, shown by
+	// name; the form narrows it to owner changes and keeps the identity.
+	run("open the identity again", chromedp.Navigate(ts.URL+"/identities/4"), chromedp.WaitVisible(chromedp.ID("history")))
+	submit("follow its history", `#history`)
+	if got := text("#object-chip"); !strings.HasPrefix(got, "History of identity ledger-export-bot on gcp-analytics") {
+		t.Errorf("object chip = %q", got)
+	}
 	run("choose the filters", chromedp.SetValue(chromedp.ID("f-action"), "identity.owner_changed"),
-		chromedp.SetValue(chromedp.ID("f-object"), "identity"), chromedp.SendKeys(chromedp.ID("f-object-id"), "4"),
 		chromedp.SendKeys(chromedp.ID("f-since"), "7d"))
 	submit("apply the filters", `.filters button[type=submit]`)
 	if got := location(); got != "/audit?action=identity.owner_changed&since=7d&object=identity&object_id=4" {
@@ -302,6 +308,33 @@ func TestBrowserAudit(t *testing.T) {
 		t.Fatalf("the filter shows %d rows (err %v), want the one owner change", len(rows), err)
 	}
 	shot(t, ctx, "audit.png")
+
+	// The chip's Clear drops the object and keeps the rest; then a team is
+	// typed by name, with the type-ahead of the kind chosen.
+	submit("clear the object", `#clear-object`)
+	if got := location(); got != "/audit?action=identity.owner_changed&since=7d" {
+		t.Errorf("after Clear the browser is at %q", got)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+		const kind = document.getElementById("f-object");
+		kind.value = "team";
+		kind.dispatchEvent(new Event("change"));
+		return true;
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	run("type part of the team's name", chromedp.Focus(chromedp.ID("f-name")), chromedp.SendKeys(chromedp.ID("f-name"), "led"),
+		chromedp.WaitReady(chromedp.CSS(`#f-name-list option[value="ledger"]`)))
+	run("choose the team", chromedp.SetValue(chromedp.ID("f-name"), "ledger"))
+	submit("apply the name", `.filters button[type=submit]`)
+	if got := location(); got != "/audit?action=identity.owner_changed&since=7d&object=team&object_id=3" {
+		t.Errorf("the typed team leads to %q", got)
+	}
+	if got := text("#object-chip"); !strings.HasPrefix(got, "History of team ledger") {
+		t.Errorf("object chip = %q", got)
+	}
+	run("back to the owner change", chromedp.Navigate(ts.URL+"/audit?action=identity.owner_changed&object=identity&object_id=4"),
+		chromedp.WaitVisible(chromedp.ID("events")))
 
 	// The event links to its object.
 	submit("open the event's object", `#events tbody a[href="/identities/4"]`)

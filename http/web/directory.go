@@ -274,6 +274,7 @@ type personPage struct {
 	OwnsTable    identityTable
 	OwnsAllURL   string
 	GapLinks     []gapLink
+	HistoryURL   string // the person's events on the audit page
 }
 
 // person shows who a person is, the accounts they hold and the identities
@@ -297,11 +298,12 @@ func (s *server) person(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	pg := personPage{
-		pageBase: s.base(r, p.Name, "/people"),
-		Person:   *p,
-		Status:   string(p.Status),
-		Departed: s.timeText(p.DepartedAt, ""),
-		Created:  s.timeText(&p.CreatedAt, "unknown"),
+		pageBase:   s.base(r, p.Name, "/people"),
+		Person:     *p,
+		Status:     string(p.Status),
+		Departed:   s.timeText(p.DepartedAt, ""),
+		Created:    s.timeText(&p.CreatedAt, "unknown"),
+		HistoryURL: historyURL(steward.ObjectPerson, p.ID),
 	}
 	if err := s.fillPerson(ctx, r, p, &pg); err != nil {
 		s.renderError(w, r, err, 0, "", "") // a bad page cursor is a 400
@@ -503,6 +505,7 @@ type teamPage struct {
 	Gaps         []gapRow
 	MoreGaps     bool
 	GapsURL      string
+	HistoryURL   string // the team's events on the audit page
 }
 
 // teamSystem is a system the team runs.
@@ -531,7 +534,8 @@ func (s *server) team(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, target, http.StatusSeeOther)
 		return
 	}
-	p := teamPage{pageBase: s.base(r, t.Name, "/teams"), Team: *t, Created: s.timeText(&t.CreatedAt, "unknown")}
+	p := teamPage{pageBase: s.base(r, t.Name, "/teams"), Team: *t, Created: s.timeText(&t.CreatedAt, "unknown"),
+		HistoryURL: historyURL(steward.ObjectTeam, t.ID)}
 	if err := s.fillTeam(ctx, r, t, &p); err != nil {
 		s.renderError(w, r, err, 0, "", "")
 		return
@@ -618,6 +622,7 @@ type systemPage struct {
 	TeamURL      string
 	Sync         *systemSync
 	InventoryURL string
+	HistoryURL   string // the system's events (syncs, imports) on the audit page
 }
 
 // system shows what Steward knows of one system: what it is, who runs it,
@@ -638,6 +643,7 @@ func (s *server) system(w http.ResponseWriter, r *http.Request) {
 		pageBase: s.base(r, sys.Name, "/inventory"), System: *sys, Kind: label(sys.Kind),
 		Created:      s.timeText(&sys.CreatedAt, "unknown"),
 		InventoryURL: queryURL("/inventory", [][2]string{{"system", sys.Name}}),
+		HistoryURL:   historyURL(steward.ObjectSystem, sys.ID),
 	}
 	if sys.OwnerTeamID != nil {
 		t, err := s.store.Team(ctx, *sys.OwnerTeamID)

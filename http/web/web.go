@@ -61,6 +61,9 @@ type Store interface {
 	steward.Authenticator
 	steward.SessionStore
 	steward.AuditReader
+	// Tokens lists the API tokens, so that the audit page names a token's
+	// events by the token's name.
+	Tokens(ctx context.Context) ([]steward.Token, error)
 }
 
 //go:embed templates/*.html

@@ -1,8 +1,10 @@
 // Type-ahead for Steward's name fields. An <input data-suggest="person|owner|team|system"
 // list="…"> asks the server for the best matches of what was typed and puts
 // them in its <datalist>, which the browser shows under the field and lets
-// the keyboard choose from. Without this script the fields still take a typed
-// name, which the server resolves.
+// the keyboard choose from. An empty data-suggest asks nothing; a
+// <select data-suggest-for="ID"> (the audit page's kind of object) sets
+// what the field ID looks up to the kind chosen. Without this script the
+// fields still take a typed name, which the server resolves.
 (function () {
   "use strict";
   function attach(input) {
@@ -22,7 +24,7 @@
       if (pending) {
         pending.abort();
       }
-      if (q === "") {
+      if (q === "" || !input.dataset.suggest) {
         return;
       }
       pending = new AbortController();
@@ -49,6 +51,23 @@
       clearTimeout(timer);
       timer = setTimeout(ask, 120);
     });
+    // What the field looks up changed: the old choices are of another kind.
+    input.addEventListener("suggest-reset", function () {
+      list.replaceChildren();
+      asked = null;
+      ask();
+    });
   }
   document.querySelectorAll("input[data-suggest]").forEach(attach);
+  var lookups = { person: true, team: true, system: true };
+  document.querySelectorAll("select[data-suggest-for]").forEach(function (kind) {
+    var input = document.getElementById(kind.dataset.suggestFor);
+    if (!input) {
+      return;
+    }
+    kind.addEventListener("change", function () {
+      input.dataset.suggest = lookups[kind.value] ? kind.value : "";
+      input.dispatchEvent(new Event("suggest-reset"));
+    });
+  });
 })();
