@@ -46,9 +46,7 @@ prints the first bad event and exits 7.`,
 }
 
 func newAuditListCmd(e *env) *cobra.Command {
-	var c apiFlags
-	var output, action, actor, since, object, system, after string
-	var limit int
+	var l auditListFlags
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List audit events through the API, oldest first",
@@ -79,59 +77,78 @@ with the list of the known ones.`,
   steward audit list --object team:payments --since 30d
   steward audit list --object person:alice@example.com -o json`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if system != "" && !strings.HasPrefix(object, steward.ObjectIdentity+":") && !strings.HasPrefix(object, steward.ObjectEntitlement+":") {
-				return usageError{errors.New("--system names the system of an --object identity:NAME or entitlement:NAME")}
-			}
-			p := client.ListEventsParams{Actor: nonZero(actor), Limit: nonZero(limit), After: nonZero(after)}
-			if action != "" {
-				if err := steward.Action(action).Validate(); err != nil {
-					return err
-				}
-				p.Action = nonZero(client.Action(action))
-			}
-			if since != "" {
-				t, err := steward.ParseSince(since, time.Now())
-				if err != nil {
-					return steward.Errorf(steward.EINVALID, "--%s", steward.ErrorMessage(err))
-				}
-				p.Since = &t
-			}
-			api, err := c.api()
-			if err != nil {
-				return err
-			}
-			ctx := cmd.Context()
-			if object != "" {
-				typ, id, err := findObject(ctx, api, object, system)
-				if err != nil {
-					return err
-				}
-				p.ObjectType, p.ObjectId = nonZero(typ), nonZero(id)
-			}
-			r, err := api.ListEventsWithResponse(ctx, &p)
-			if err := client.Check(r, err); err != nil {
-				return err
-			}
-			objects := objectNamer(ctx, api)
-			return printPage(e, output, r.Body, r.JSON200.Items, r.JSON200.Next,
-				"SEQ\tTIME\tACTOR\tACTION\tOBJECT\tDATA", func(ev client.Event) string {
-					data, _ := json.Marshal(ev.Data)
-					return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", ev.Seq, ev.Time.Local().Format("2006-01-02 15:04:05 MST"), ev.Actor,
-						ev.Action, objects(ev.ObjectType, ev.ObjectId), cut(string(data), 80))
-				})
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return l.run(cmd.Context(), e) },
 	}
-	addClientFlags(cmd, &c, &output)
+	addClientFlags(cmd, &l.c, &l.output)
 	f := cmd.Flags()
-	f.StringVar(&action, "action", "", "only events of this action, such as identity.owner_changed")
-	f.StringVar(&actor, "actor", "", "only events by this actor, such as token:ci-bot")
-	f.StringVar(&since, "since", "", "only events at or after this time (2025-01-31, RFC 3339) or within this age (24h, 7d)")
-	f.StringVar(&object, "object", "", "only events of this kind of object, or of one object as kind:NAME (team:payments, person:alice@example.com, identity:etl-loader)")
-	f.StringVar(&system, "system", "", "the system of an --object identity:NAME or entitlement:NAME (its name)")
-	f.IntVar(&limit, "limit", 0, fmt.Sprintf("page size, 1 to %d (default %d)", steward.MaxLimit, steward.DefaultLimit))
-	f.StringVar(&after, "after", "", "cursor of the page to show, from the previous page")
+	f.StringVar(&l.action, "action", "", "only events of this action, such as identity.owner_changed")
+	f.StringVar(&l.actor, "actor", "", "only events by this actor, such as token:ci-bot")
+	f.StringVar(&l.since, "since", "", "only events at or after this time (2025-01-31, RFC 3339) or within this age (24h, 7d)")
+	f.StringVar(&l.object, "object", "", "only events of this kind of object, or of one object as kind:NAME (team:payments, person:alice@example.com, identity:etl-loader)")
+	f.StringVar(&l.system, "system", "", "the system of an --object identity:NAME or entitlement:NAME (its name)")
+	f.IntVar(&l.limit, "limit", 0, fmt.Sprintf("page size, 1 to %d (default %d)", steward.MaxLimit, steward.DefaultLimit))
+	f.StringVar(&l.after, "after", "", "cursor of the page to show, from the previous page")
 	return cmd
+}
+
+// auditListFlags are the flags of steward audit list.
+type auditListFlags struct {
+	c                                                   apiFlags
+	output, action, actor, since, object, system, after string
+	limit                                               int
+}
+
+// params checks the flags that need no server and turns them into the
+// query of GET /api/v1/events; --object is looked up by run.
+func (l *auditListFlags) params() (client.ListEventsParams, error) {
+	if l.system != "" && !strings.HasPrefix(l.object, steward.ObjectIdentity+":") && !strings.HasPrefix(l.object, steward.ObjectEntitlement+":") {
+		return client.ListEventsParams{}, usageError{errors.New("--system names the system of an --object identity:NAME or entitlement:NAME")}
+	}
+	p := client.ListEventsParams{Actor: nonZero(l.actor), Limit: nonZero(l.limit), After: nonZero(l.after)}
+	if l.action != "" {
+		if err := steward.Action(l.action).Validate(); err != nil {
+			return p, err
+		}
+		p.Action = nonZero(client.Action(l.action))
+	}
+	if l.since != "" {
+		t, err := steward.ParseSince(l.since, time.Now())
+		if err != nil {
+			return p, steward.Errorf(steward.EINVALID, "--%s", steward.ErrorMessage(err))
+		}
+		p.Since = &t
+	}
+	return p, nil
+}
+
+// run lists one page of events, each object by its name where it has one.
+func (l *auditListFlags) run(ctx context.Context, e *env) error {
+	p, err := l.params()
+	if err != nil {
+		return err
+	}
+	api, err := l.c.api()
+	if err != nil {
+		return err
+	}
+	if l.object != "" {
+		typ, id, err := findObject(ctx, api, l.object, l.system)
+		if err != nil {
+			return err
+		}
+		p.ObjectType, p.ObjectId = nonZero(typ), nonZero(id)
+	}
+	r, err := api.ListEventsWithResponse(ctx, &p)
+	if err := client.Check(r, err); err != nil {
+		return err
+	}
+	objects := objectNamer(ctx, api)
+	return printPage(e, l.output, r.Body, r.JSON200.Items, r.JSON200.Next,
+		"SEQ\tTIME\tACTOR\tACTION\tOBJECT\tDATA", func(ev client.Event) string {
+			data, _ := json.Marshal(ev.Data)
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", ev.Seq, ev.Time.Local().Format("2006-01-02 15:04:05 MST"), ev.Actor,
+				ev.Action, objects(ev.ObjectType, ev.ObjectId), cut(string(data), 80))
+		})
 }
 
 // findObject resolves --object: a kind of object alone, or kind:REF, one

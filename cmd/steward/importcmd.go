@@ -22,8 +22,7 @@ var formatKinds = map[string]steward.SystemKind{
 }
 
 func newImportCmd(e *env) *cobra.Command {
-	var dsn, format, system, kind, environment, output string
-	var partial, full bool
+	var f importFlags
 	cmd := &cobra.Command{
 		Use:   "import --format FORMAT --system NAME FILE",
 		Short: "Import a system's inventory from an export file (all or nothing)",
@@ -51,72 +50,97 @@ FILE - reads standard input, which is first copied to a temporary file
   steward import --format aws-credential-report --system aws-prod report.csv
   kubectl get serviceaccounts -A -o json | steward import --format k8s-serviceaccounts --system k8s-prod -`,
 		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			if system == "" {
-				return steward.Errorf(steward.EINVALID, "--system is required: the name of the system the file describes (created if new).")
-			}
-			sysKind := steward.SystemKind(kind)
-			if kind == "" {
-				if sysKind = formatKinds[format]; sysKind == "" {
-					sysKind = steward.SystemOther
-				}
-			} else if err := sysKind.Validate(); err != nil {
-				return err
-			}
-			opt := importer.Options{Now: time.Now()}
-			var src steward.Source
-			var err error
-			if args[0] == "-" {
-				spool, err := spoolStdin(e.stdin)
-				if err != nil {
-					return err
-				}
-				defer func() { spool.Close(); os.Remove(spool.Name()) }()
-				src, err = importer.New(format, spool, "stdin", opt)
-				if err != nil {
-					return err
-				}
-			} else {
-				src, err = importer.Open(format, args[0], opt)
-			}
-			if err != nil {
-				return err
-			}
-			db, err := openStore(cmd.Context(), e, dsn, true)
-			if err != nil {
-				return err
-			}
-			defer db.Close()
-			ctx := cmd.Context()
-			sys, err := ensureSystem(ctx, db, system, sysKind)
-			if err != nil {
-				return err
-			}
-			src, stop := withProgress(e.logger, "import "+args[0], src)
-			res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{
-				Source: "import:" + format, Environment: steward.Environment(environment), Partial: partial, Full: full})
-			stop()
-			if err != nil {
-				return err
-			}
-			if output == "json" {
-				return writeJSON(e.stdout, res)
-			}
-			printResults(e.stdout, []string{system}, map[string]*steward.SyncResult{system: res})
-			return nil
-		},
+		RunE: func(cmd *cobra.Command, args []string) error { return f.run(cmd, e, args[0]) },
 	}
-	addDBFlag(cmd, &dsn)
+	addDBFlag(cmd, &f.dsn)
 	addDigestFlag(cmd, e)
-	cmd.Flags().StringVar(&format, "format", "", "file format: "+strings.Join(importer.Formats(), ", ")+" (required)")
-	cmd.Flags().StringVar(&system, "system", "", "name of the system the file describes; created if new (required)")
-	cmd.Flags().StringVar(&kind, "system-kind", "", "kind of a new system (default: from the format, else other)")
-	cmd.Flags().StringVar(&environment, "environment", "prod", "environment of identities the file does not place")
-	cmd.Flags().BoolVar(&partial, "partial", false, "the file is not the whole system: add and update, remove nothing")
-	cmd.Flags().BoolVar(&full, "full", false, "compare every record, also those the last import read unchanged")
-	addOutputFlag(cmd, &output)
+	cmd.Flags().StringVar(&f.format, "format", "", "file format: "+strings.Join(importer.Formats(), ", ")+" (required)")
+	cmd.Flags().StringVar(&f.system, "system", "", "name of the system the file describes; created if new (required)")
+	cmd.Flags().StringVar(&f.kind, "system-kind", "", "kind of a new system (default: from the format, else other)")
+	cmd.Flags().StringVar(&f.environment, "environment", "prod", "environment of identities the file does not place")
+	cmd.Flags().BoolVar(&f.partial, "partial", false, "the file is not the whole system: add and update, remove nothing")
+	cmd.Flags().BoolVar(&f.full, "full", false, "compare every record, also those the last import read unchanged")
+	addOutputFlag(cmd, &f.output)
 	_ = cmd.MarkFlagRequired("format")
 	return cmd
+}
+
+// importFlags are the flags of steward import.
+type importFlags struct {
+	dsn, format, system, kind, environment, output string
+	partial, full                                  bool
+}
+
+// run imports the file at path (- for standard input) into the system the
+// flags name: it checks the flags, opens the source, then syncs the system
+// from it in one transaction and prints what changed.
+func (f *importFlags) run(cmd *cobra.Command, e *env, path string) error {
+	if f.system == "" {
+		return steward.Errorf(steward.EINVALID, "--system is required: the name of the system the file describes (created if new).")
+	}
+	sysKind, err := f.systemKind()
+	if err != nil {
+		return err
+	}
+	src, cleanup, err := f.source(e, path)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	db, err := openStore(cmd.Context(), e, f.dsn, true)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx := cmd.Context()
+	sys, err := ensureSystem(ctx, db, f.system, sysKind)
+	if err != nil {
+		return err
+	}
+	src, stop := withProgress(e.logger, "import "+path, src)
+	res, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{
+		Source: "import:" + f.format, Environment: steward.Environment(f.environment), Partial: f.partial, Full: f.full})
+	stop()
+	if err != nil {
+		return err
+	}
+	if f.output == "json" {
+		return writeJSON(e.stdout, res)
+	}
+	printResults(e.stdout, []string{f.system}, map[string]*steward.SyncResult{f.system: res})
+	return nil
+}
+
+// systemKind is the kind of a new system: --system-kind, else the format's.
+func (f *importFlags) systemKind() (steward.SystemKind, error) {
+	if f.kind != "" {
+		k := steward.SystemKind(f.kind)
+		return k, k.Validate()
+	}
+	if k := formatKinds[f.format]; k != "" {
+		return k, nil
+	}
+	return steward.SystemOther, nil
+}
+
+// source opens the file at path as the format's source; standard input
+// (-) is spooled to a temporary file first, which cleanup removes.
+func (f *importFlags) source(e *env, path string) (src steward.Source, cleanup func(), err error) {
+	opt := importer.Options{Now: time.Now()}
+	if path != "-" {
+		src, err = importer.Open(f.format, path, opt)
+		return src, func() {}, err
+	}
+	spool, err := spoolStdin(e.stdin)
+	if err != nil {
+		return nil, nil, err
+	}
+	cleanup = func() { spool.Close(); os.Remove(spool.Name()) }
+	if src, err = importer.New(f.format, spool, "stdin", opt); err != nil {
+		cleanup()
+		return nil, nil, err
+	}
+	return src, cleanup, nil
 }
 
 // spoolStdin copies standard input to a temporary file and returns it,

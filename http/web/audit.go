@@ -294,70 +294,11 @@ func (s *server) findObject(ctx context.Context, kind, name string) (string, []c
 		}
 		id = sys.ID
 	case steward.ObjectIdentity:
-		page, err := s.store.Identities(ctx, steward.IdentityFilter{Name: name, ListOptions: steward.ListOptions{Limit: maxChoices + 1}})
-		if err != nil {
-			return "", nil, err
-		}
-		switch len(page.Items) {
-		case 0:
-			return "", nil, steward.Errorf(steward.EINVALID, "%s: no identity is named “%s”. Find it in the inventory and follow the History link on its page.", field, name)
-		case 1:
-			id = page.Items[0].ID
-		default:
-			var choices []choice
-			for _, v := range page.Items[:min(len(page.Items), maxChoices)] {
-				choices = append(choices, choice{Label: v.Name + " on " + v.SystemName, URL: historyURL(steward.ObjectIdentity, v.ID)})
-			}
-			many := strconv.Itoa(len(page.Items))
-			if page.Next != "" || len(page.Items) > maxChoices {
-				many = "More than " + strconv.Itoa(maxChoices)
-			}
-			return "", choices, steward.Errorf(steward.EINVALID, "%s identities are named “%s”, on different systems: choose one.", many, name)
-		}
+		return objectRef(s.findIdentityObject(ctx, field, name))
 	case steward.ObjectEntitlement:
-		var choices []choice
-		f := steward.EntitlementFilter{Query: name, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}}
-		names := &objectNames{s: s, ctx: ctx, names: map[string]string{}}
-		for len(choices) <= maxChoices {
-			page, err := s.store.Entitlements(ctx, f)
-			if err != nil {
-				return "", nil, err
-			}
-			for _, e := range page.Items {
-				if !strings.EqualFold(e.Name, name) {
-					continue
-				}
-				sys, err := names.name(steward.ObjectSystem, e.SystemID)
-				if err != nil {
-					return "", nil, err
-				}
-				id = e.ID
-				choices = append(choices, choice{Label: e.Name + " on " + sys, URL: historyURL(steward.ObjectEntitlement, e.ID)})
-			}
-			if page.Next == "" {
-				break
-			}
-			f.After = page.Next
-		}
-		switch {
-		case len(choices) == 0:
-			return "", nil, steward.Errorf(steward.EINVALID, "%s: no entitlement is named “%s”.", field, name)
-		case len(choices) > 1:
-			return "", choices[:min(len(choices), maxChoices)], steward.Errorf(steward.EINVALID, "Several entitlements are named “%s”, on different systems: choose one.", name)
-		}
+		return objectRef(s.findEntitlementObject(ctx, field, name))
 	case steward.ObjectToken:
-		tokens, err := s.store.Tokens(ctx)
-		if err != nil {
-			return "", nil, err
-		}
-		for _, t := range tokens {
-			if strings.EqualFold(t.Name, name) {
-				id = t.ID
-			}
-		}
-		if id == 0 {
-			return "", nil, steward.Errorf(steward.EINVALID, "%s: no API token is named “%s”; 'steward token list' lists them.", field, name)
-		}
+		return objectRef(s.findTokenObject(ctx, field, name))
 	case steward.ObjectPeople, steward.ObjectSchema:
 		// Their events name them by name already: a people source, a
 		// migration.
@@ -368,6 +309,96 @@ func (s *server) findObject(ctx context.Context, kind, name string) (string, []c
 		return "", nil, steward.Errorf(steward.EINVALID, "A %s has no name to type: follow the link to its history from an event below, or open its identity's History.", label(kind))
 	}
 	return strconv.FormatInt(id, 10), nil, nil
+}
+
+// objectRef is what findObject answers for an object found by id.
+func objectRef(id int64, choices []choice, err error) (string, []choice, error) {
+	if err != nil {
+		return "", choices, err
+	}
+	return strconv.FormatInt(id, 10), nil, nil
+}
+
+// findIdentityObject finds an identity by its exact name; a name on several
+// systems gives each as a choice.
+func (s *server) findIdentityObject(ctx context.Context, field, name string) (int64, []choice, error) {
+	var id int64
+	page, err := s.store.Identities(ctx, steward.IdentityFilter{Name: name, ListOptions: steward.ListOptions{Limit: maxChoices + 1}})
+	if err != nil {
+		return 0, nil, err
+	}
+	switch len(page.Items) {
+	case 0:
+		return 0, nil, steward.Errorf(steward.EINVALID, "%s: no identity is named “%s”. Find it in the inventory and follow the History link on its page.", field, name)
+	case 1:
+		id = page.Items[0].ID
+	default:
+		var choices []choice
+		for _, v := range page.Items[:min(len(page.Items), maxChoices)] {
+			choices = append(choices, choice{Label: v.Name + " on " + v.SystemName, URL: historyURL(steward.ObjectIdentity, v.ID)})
+		}
+		many := strconv.Itoa(len(page.Items))
+		if page.Next != "" || len(page.Items) > maxChoices {
+			many = "More than " + strconv.Itoa(maxChoices)
+		}
+		return 0, choices, steward.Errorf(steward.EINVALID, "%s identities are named “%s”, on different systems: choose one.", many, name)
+	}
+	return id, nil, nil
+}
+
+// findEntitlementObject finds an entitlement by its name, any case; a name
+// on several systems gives each as a choice.
+func (s *server) findEntitlementObject(ctx context.Context, field, name string) (int64, []choice, error) {
+	var id int64
+	var choices []choice
+	f := steward.EntitlementFilter{Query: name, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}}
+	names := &objectNames{s: s, ctx: ctx, names: map[string]string{}}
+	for len(choices) <= maxChoices {
+		page, err := s.store.Entitlements(ctx, f)
+		if err != nil {
+			return 0, nil, err
+		}
+		for _, e := range page.Items {
+			if !strings.EqualFold(e.Name, name) {
+				continue
+			}
+			sys, err := names.name(steward.ObjectSystem, e.SystemID)
+			if err != nil {
+				return 0, nil, err
+			}
+			id = e.ID
+			choices = append(choices, choice{Label: e.Name + " on " + sys, URL: historyURL(steward.ObjectEntitlement, e.ID)})
+		}
+		if page.Next == "" {
+			break
+		}
+		f.After = page.Next
+	}
+	switch {
+	case len(choices) == 0:
+		return 0, nil, steward.Errorf(steward.EINVALID, "%s: no entitlement is named “%s”.", field, name)
+	case len(choices) > 1:
+		return 0, choices[:min(len(choices), maxChoices)], steward.Errorf(steward.EINVALID, "Several entitlements are named “%s”, on different systems: choose one.", name)
+	}
+	return id, nil, nil
+}
+
+// findTokenObject finds an API token by its name, any case.
+func (s *server) findTokenObject(ctx context.Context, field, name string) (int64, []choice, error) {
+	var id int64
+	tokens, err := s.store.Tokens(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	for _, t := range tokens {
+		if strings.EqualFold(t.Name, name) {
+			id = t.ID
+		}
+	}
+	if id == 0 {
+		return 0, nil, steward.Errorf(steward.EINVALID, "%s: no API token is named “%s”; 'steward token list' lists them.", field, name)
+	}
+	return id, nil, nil
 }
 
 // objectChip names the object whose history the page shows as a person
@@ -504,8 +535,20 @@ func (s *server) eventRow(e steward.Event, names *objectNames) (eventRow, error)
 	return row, err
 }
 
-// detail says in a line what an event records.
+// detail says in a line what an event records: with the names of the
+// people and teams it refers to where it refers to them, else from its data
+// alone.
 func (s *server) detail(payload any, e steward.Event, names *objectNames) (string, error) {
+	switch payload.(type) {
+	case *steward.OwnerChanged, *steward.IdentityAttested:
+		return s.detailNamed(payload, names)
+	}
+	return detailPlain(payload, e), nil
+}
+
+// detailNamed says what an owner change or an attestation records, naming
+// the people and teams by their names.
+func (s *server) detailNamed(payload any, names *objectNames) (string, error) {
 	person := func(id *int64) (string, error) {
 		if id == nil {
 			return "nobody", nil
@@ -559,71 +602,79 @@ func (s *server) detail(payload any, e steward.Event, names *objectNames) (strin
 			return "by " + who + ": " + p.Note, nil
 		}
 		return "by " + who, nil
+	}
+	return "", nil
+}
+
+// detailPlain says what any other event records, from its data alone; an
+// action the page does not know shows the start of its data.
+func detailPlain(payload any, e steward.Event) string {
+	switch p := payload.(type) {
 	case *steward.IdentityChanged:
-		return changed(p.Changes, p.Source), nil
+		return changed(p.Changes, p.Source)
 	case *steward.PersonChanged:
 		if p.Reason != "" {
-			return p.Reason, nil
+			return p.Reason
 		}
-		return changed(p.Changes, p.Source), nil
+		return changed(p.Changes, p.Source)
 	case *steward.CredentialChanged:
-		return changed(p.Changes, ""), nil
+		return changed(p.Changes, "")
 	case *steward.EntitlementChanged:
-		return changed(p.Changes, ""), nil
+		return changed(p.Changes, "")
 	case *steward.GrantChanged:
-		return changed(p.Changes, ""), nil
+		return changed(p.Changes, "")
 	case *steward.Removed:
-		return p.Reason, nil
+		return p.Reason
 	case *steward.CredentialRemoved:
-		return p.Reason, nil
+		return p.Reason
 	case *steward.EntitlementRemoved:
-		return p.Reason, nil
+		return p.Reason
 	case *steward.GrantRemoved:
-		return p.Entitlement + ": " + p.Reason, nil
+		return p.Entitlement + ": " + p.Reason
 	case *steward.GrantCreated:
 		if p.Entitlement != "" {
-			return p.Entitlement + viaSource(p.Source), nil
+			return p.Entitlement + viaSource(p.Source)
 		}
-		return fmt.Sprintf("entitlement %d, %s%s", p.EntitlementID, p.Type, viaSource(p.GrantedVia)), nil
+		return fmt.Sprintf("entitlement %d, %s%s", p.EntitlementID, p.Type, viaSource(p.GrantedVia))
 	case *steward.IdentityCreated:
-		return fmt.Sprintf("%s %s%s", label(p.Kind), p.ExternalID, viaSource(p.Source)), nil
+		return fmt.Sprintf("%s %s%s", label(p.Kind), p.ExternalID, viaSource(p.Source))
 	case *steward.EntitlementCreated:
 		if p.Privileged {
-			return p.Name + " (privileged)", nil
+			return p.Name + " (privileged)"
 		}
-		return p.Name, nil
+		return p.Name
 	case *steward.TeamCreated:
-		return p.Name + viaSource(p.Source), nil
+		return p.Name + viaSource(p.Source)
 	case *steward.PersonCreated:
-		return p.ExternalID + viaSource(p.Source), nil
+		return p.ExternalID + viaSource(p.Source)
 	case *steward.SystemCreated:
-		return fmt.Sprintf("%s (%s)", p.Name, p.Kind), nil
+		return fmt.Sprintf("%s (%s)", p.Name, p.Kind)
 	case *steward.SystemSynced:
-		return syncWords(p.Source, p.Result), nil
+		return syncWords(p.Source, p.Result)
 	case *steward.PeopleSynced:
-		return syncWords(p.Source, p.Result), nil
+		return syncWords(p.Source, p.Result)
 	case *steward.InventoryLoaded:
-		return fmt.Sprintf("%s: %d rows, %d gaps opened", p.Source, sum(p.Rows), p.GapsOpened), nil
+		return fmt.Sprintf("%s: %d rows, %d gaps opened", p.Source, sum(p.Rows), p.GapsOpened)
 	case *steward.RulesApplied:
 		names := make([]string, len(p.Rules))
 		for i, r := range p.Rules {
 			names[i] = r.Name
 		}
-		return fmt.Sprintf("%d rules: %s", len(p.Rules), strings.Join(names, ", ")), nil
+		return fmt.Sprintf("%d rules: %s", len(p.Rules), strings.Join(names, ", "))
 	case *steward.TaskOpened:
-		return fmt.Sprintf("%s gap, due %s", label(p.Gap), p.DueAt.UTC().Format("2006-01-02")), nil
+		return fmt.Sprintf("%s gap, due %s", label(p.Gap), p.DueAt.UTC().Format("2006-01-02"))
 	case *steward.TaskClosed:
-		return fmt.Sprintf("%s gap: %s", label(p.Gap), p.Reason), nil
+		return fmt.Sprintf("%s gap: %s", label(p.Gap), p.Reason)
 	case *steward.TokenCreated:
-		return fmt.Sprintf("%s (%s)", p.Name, p.Role), nil
+		return fmt.Sprintf("%s (%s)", p.Name, p.Role)
 	case *steward.SessionCreated:
-		return "signed in to the web UI", nil
+		return "signed in to the web UI"
 	case *steward.SessionDeleted:
-		return "signed out", nil
+		return "signed out"
 	case *steward.SchemaMigrated:
-		return p.Migration, nil
+		return p.Migration
 	}
-	return cut(string(e.Data), 120), nil
+	return cut(string(e.Data), 120)
 }
 
 // changed says which fields changed: "changed name, labels (connector:pg)".

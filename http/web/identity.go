@@ -139,40 +139,74 @@ func (s *server) identity(w http.ResponseWriter, r *http.Request) {
 }
 
 // showIdentity renders the identity page with status; form carries a
-// refused form's values and reason, or is empty.
+// refused form's values and reason, or is empty. It reads what the page
+// shows, then builds the page section by section: the identity, its owner,
+// its credentials, its links and a page of its grants.
 func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, status int, form ownerForm) {
-	raw := strconv.FormatInt(id, 10)
-	ctx := r.Context()
-	iv, err := s.store.Identity(ctx, id)
+	d, err := s.readIdentity(r, id)
 	if steward.IsCode(err, steward.ENOTFOUND) {
 		s.renderError(w, r, nil, http.StatusNotFound, "Identity not found",
-			"There is no identity "+raw+". It may never have existed; removed identities are kept, so check the link.")
+			"There is no identity "+strconv.FormatInt(id, 10)+". It may never have existed; removed identities are kept, so check the link.")
 		return
 	} else if err != nil {
 		s.renderError(w, r, err, 0, "", "")
 		return
 	}
-	grantsAfter := r.URL.Query().Get("grants_after")
-	grants, err := s.store.Grants(ctx, steward.GrantFilter{
-		IdentityID:  id,
-		ListOptions: steward.ListOptions{After: grantsAfter, Limit: grantsPerPage},
-	})
-	if err != nil {
+	p := s.identityHeader(r, d, form)
+	if err := s.identityOwner(r, d.iv, &p); err != nil {
 		s.renderError(w, r, err, 0, "", "")
 		return
 	}
-	creds, err := s.store.Credentials(ctx, id)
-	if err != nil {
-		s.renderError(w, r, err, 0, "", "")
-		return
+	p.Credentials = s.credentialRows(d.creds)
+	p.Links = linkRows(id, d.links)
+	systems := map[int64]string{d.iv.SystemID: d.iv.SystemName}
+	for _, g := range d.grants.Items {
+		p.Grants = append(p.Grants, s.grantRow(r.Context(), g, systems))
 	}
-	links, err := s.store.IdentityLinks(ctx, id)
-	if err != nil {
-		s.renderError(w, r, err, 0, "", "")
-		return
+	if d.grants.Next != "" {
+		p.MoreGrantsURL = p.SelfURL + "?grants_after=" + url.QueryEscape(d.grants.Next)
 	}
+	s.render(w, r, status, "identity", p)
+}
 
-	self := "/identities/" + raw
+// identityData is what the identity page reads from the store.
+type identityData struct {
+	iv          *steward.IdentityView
+	grants      *steward.Page[steward.GrantView]
+	grantsAfter string // the cursor of the page of grants shown; "" for the first
+	creds       []steward.Credential
+	links       []steward.IdentityLinkView
+}
+
+// readIdentity reads the identity, the page of its grants the request asks
+// for, its credentials and its links. ENOTFOUND for an unknown identity.
+func (s *server) readIdentity(r *http.Request, id int64) (*identityData, error) {
+	ctx := r.Context()
+	d := &identityData{grantsAfter: r.URL.Query().Get("grants_after")}
+	var err error
+	if d.iv, err = s.store.Identity(ctx, id); err != nil {
+		return nil, err
+	}
+	if d.grants, err = s.store.Grants(ctx, steward.GrantFilter{
+		IdentityID:  id,
+		ListOptions: steward.ListOptions{After: d.grantsAfter, Limit: grantsPerPage},
+	}); err != nil {
+		return nil, err
+	}
+	if d.creds, err = s.store.Credentials(ctx, id); err != nil {
+		return nil, err
+	}
+	if d.links, err = s.store.IdentityLinks(ctx, id); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// identityHeader is the page's frame and the identity's own fields, its
+// labels and why it has its owner.
+func (s *server) identityHeader(r *http.Request, d *identityData, form ownerForm) identityPage {
+	iv := d.iv
+	self := "/identities/" + strconv.FormatInt(iv.ID, 10)
 	p := identityPage{
 		pageBase:    s.base(r, iv.Name, "/inventory"),
 		Identity:    *iv,
@@ -185,7 +219,7 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 		Created:     s.timeText(iv.CreatedAt, "unknown"),
 		Updated:     s.timeText(&iv.UpdatedAt, "unknown"),
 		LastUsed:    s.timeText(iv.LastUsedAt, "never"),
-		GrantsFrom:  grantsAfter != "",
+		GrantsFrom:  d.grantsAfter != "",
 		FirstGrants: self,
 		SelfURL:     self,
 		OwnerSource: ownerSourceWords[iv.OwnerSource],
@@ -197,38 +231,46 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 	} else if p.OwnerSource == "" {
 		p.OwnerSource = string(iv.OwnerSource)
 	}
+	if iv.TeamName != "" {
+		p.TeamURL = teamURL(iv.TeamName)
+	}
+	for _, k := range slices.Sorted(maps.Keys(iv.Labels)) {
+		p.Labels = append(p.Labels, labelRow{k, iv.Labels[k]})
+	}
+	return p
+}
+
+// identityOwner fills in the owner (how to reach them, whether they left)
+// and the ownership panel's forms.
+func (s *server) identityOwner(r *http.Request, iv *steward.IdentityView, p *identityPage) error {
 	if iv.OwnerID != nil {
 		p.OwnerURL = personURL(*iv.OwnerID)
 		p.OwnerStatus = string(iv.OwnerStatus)
 		p.OwnerDeparted = iv.OwnerStatus == steward.PersonDeparted
 		// The email is how a reader reaches the owner; a missing person row
 		// is a store inconsistency not worth failing the page over.
-		if person, err := s.store.Person(ctx, *iv.OwnerID); err == nil {
+		if person, err := s.store.Person(r.Context(), *iv.OwnerID); err == nil {
 			p.OwnerEmail = person.Email
 			if p.Owner == "" {
 				p.Owner = person.Name
 			}
 		} else if !steward.IsCode(err, steward.ENOTFOUND) {
-			s.renderError(w, r, err, 0, "", "")
-			return
+			return err
 		}
 	}
-	if iv.TeamName != "" {
-		p.TeamURL = teamURL(iv.TeamName)
-	}
-	if err := s.ownershipPanel(r, iv, &p); err != nil {
-		s.renderError(w, r, err, 0, "", "")
-		return
-	}
-	for _, k := range slices.Sorted(maps.Keys(iv.Labels)) {
-		p.Labels = append(p.Labels, labelRow{k, iv.Labels[k]})
-	}
+	return s.ownershipPanel(r, iv, p)
+}
 
+// credentialRows describes each credential: its dates, its age in words
+// (unknown when the source gives no time), and whether it is stale — a
+// disabled key never is: it waits to be removed, not rotated.
+func (s *server) credentialRows(creds []steward.Credential) []credentialRow {
 	now := s.clock.Now()
+	var out []credentialRow
 	for _, c := range creds {
 		age, known := c.Age(now)
 		disabled := c.Status == steward.CredentialDisabled
-		p.Credentials = append(p.Credentials, credentialRow{
+		out = append(out, credentialRow{
 			Kind:        label(c.Kind),
 			Disabled:    disabled,
 			Created:     s.timeText(c.CreatedAt, "unknown"),
@@ -242,7 +284,14 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 			Fingerprint: shortFingerprint(c.Fingerprint),
 		})
 	}
+	return out
+}
 
+// linkRows describes the links of identity id from either end: what it
+// assumes (pending while its target is not in the inventory), and who
+// assumes it.
+func linkRows(id int64, links []steward.IdentityLinkView) []linkRow {
+	var out []linkRow
 	for _, l := range links {
 		row := linkRow{Kind: string(l.Kind), Name: l.ToRef, System: l.ToSystem, Status: string(l.ToStatus), Pending: l.ToID == nil}
 		if l.ToID != nil {
@@ -252,17 +301,9 @@ func (s *server) showIdentity(w http.ResponseWriter, r *http.Request, id int64, 
 			row = linkRow{Kind: string(l.Kind) + " this", Name: l.FromName, System: l.FromSystem,
 				URL: "/identities/" + strconv.FormatInt(l.FromID, 10)}
 		}
-		p.Links = append(p.Links, row)
+		out = append(out, row)
 	}
-
-	systems := map[int64]string{iv.SystemID: iv.SystemName}
-	for _, g := range grants.Items {
-		p.Grants = append(p.Grants, s.grantRow(ctx, g, systems))
-	}
-	if grants.Next != "" {
-		p.MoreGrantsURL = self + "?grants_after=" + url.QueryEscape(grants.Next)
-	}
-	s.render(w, r, status, "identity", p)
+	return out
 }
 
 // shortFingerprint shows enough of a fingerprint to compare by eye.

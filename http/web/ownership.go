@@ -150,23 +150,10 @@ func (s *server) ownership(w http.ResponseWriter, r *http.Request) {
 			URL: ownershipQuery{Gap: string(g)}.URL(""), Current: q.Gap == string(g),
 		})
 	}
-	teamNames := map[int64]string{}
-
-	status := http.StatusOK
-	f, err := q.Filter()
-	if err == nil && q.Team != "" {
-		var t *steward.Team
-		if t, err = s.findTeam(ctx, "Team", q.Team); err == nil {
-			f.TeamID = t.ID
-		}
-	}
-	var page *steward.Page[steward.GapView]
-	if err == nil {
-		page, err = s.store.Gaps(ctx, f)
-	}
+	page, err := s.gapPage(ctx, q)
 	if steward.IsCode(err, steward.EINVALID) {
-		status, p.Error = http.StatusBadRequest, steward.ErrorMessage(err)
-		s.render(w, r, status, "ownership", p)
+		p.Error = steward.ErrorMessage(err)
+		s.render(w, r, http.StatusBadRequest, "ownership", p)
 		return
 	} else if err != nil {
 		s.renderError(w, r, err, 0, "", "")
@@ -177,14 +164,41 @@ func (s *server) ownership(w http.ResponseWriter, r *http.Request) {
 	if page.Next != "" {
 		p.NextURL = q.URL(page.Next)
 	}
+	if err := s.groupGaps(ctx, q, page.Items, &p); err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	}
+	s.render(w, r, http.StatusOK, "ownership", p)
+}
+
+// gapPage reads the page of gaps q asks for, its team found by name.
+// EINVALID for a bad filter or a team that does not exist.
+func (s *server) gapPage(ctx context.Context, q ownershipQuery) (*steward.Page[steward.GapView], error) {
+	f, err := q.Filter()
+	if err != nil {
+		return nil, err
+	}
+	if q.Team != "" {
+		t, err := s.findTeam(ctx, "Team", q.Team)
+		if err != nil {
+			return nil, err
+		}
+		f.TeamID = t.ID
+	}
+	return s.store.Gaps(ctx, f)
+}
+
+// groupGaps puts the page's gaps into groups by team, in the order of each
+// group's oldest gap on the page, so the most overdue work stays at the top.
+func (s *server) groupGaps(ctx context.Context, q ownershipQuery, gaps []steward.GapView, p *ownershipPage) error {
+	teamNames := map[int64]string{}
 	people := map[int64]*steward.Person{}
 	groups := map[string]int{}
 	self := q.URL(q.After)
-	for _, g := range page.Items {
+	for _, g := range gaps {
 		row, err := s.gapRow(ctx, g, self, people, teamNames)
 		if err != nil {
-			s.renderError(w, r, err, 0, "", "")
-			return
+			return err
 		}
 		key, name := noTeam, ""
 		if g.TeamID != nil {
@@ -192,8 +206,6 @@ func (s *server) ownership(w http.ResponseWriter, r *http.Request) {
 		}
 		i, ok := groups[key]
 		if !ok {
-			// Groups come in the order of their oldest gap on the page, so
-			// the most overdue work stays at the top.
 			i = len(p.Groups)
 			groups[key] = i
 			n := q
@@ -209,7 +221,7 @@ func (s *server) ownership(w http.ResponseWriter, r *http.Request) {
 		}
 		p.Groups[i].Rows = append(p.Groups[i].Rows, row)
 	}
-	s.render(w, r, status, "ownership", p)
+	return nil
 }
 
 // gapRow builds one line of the gap list; people and teamNames cache the
