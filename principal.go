@@ -1,0 +1,90 @@
+package steward
+
+import (
+	"context"
+	"strings"
+)
+
+// PrincipalKind says what kind of principal is acting.
+type PrincipalKind string
+
+// Principal kinds. Every audit event names one (Event.Actor is the
+// principal's Actor form).
+const (
+	// PrincipalPerson is a Person of the directory, signed in through the
+	// OpenID provider or acting with a personal token.
+	PrincipalPerson PrincipalKind = "person"
+	// PrincipalAutomation is a non-human identity of Steward's own
+	// inventory (a CI job, a Terraform run) acting with its token. It has
+	// an owner like any other identity.
+	PrincipalAutomation PrincipalKind = "automation"
+	// PrincipalLocalAdmin is an operator running the CLI against a local
+	// database, named by OS user: bootstrap and offline administration.
+	PrincipalLocalAdmin PrincipalKind = "local-admin"
+	// PrincipalSystem is Steward itself: a scheduled job, the demo loader.
+	PrincipalSystem PrincipalKind = "system"
+)
+
+// PrincipalKinds lists every PrincipalKind.
+var PrincipalKinds = []PrincipalKind{PrincipalPerson, PrincipalAutomation, PrincipalLocalAdmin, PrincipalSystem}
+
+// Validate returns EINVALID unless k is a known kind.
+func (k PrincipalKind) Validate() error { return oneOf("principal kind", k, PrincipalKinds) }
+
+// Principal is who acts on a request or a job: a person, an automation
+// identity, a local administrator or Steward itself, with the role it acts
+// in and what it came through.
+type Principal struct {
+	Kind PrincipalKind `json:"kind"`
+	// Name is the person's email, the automation identity's name, the OS
+	// user of a local administrator or the name of a system job.
+	Name string `json:"name"`
+	// PersonID is set for PrincipalPerson, IdentityID for
+	// PrincipalAutomation.
+	PersonID   int64 `json:"-"`
+	IdentityID int64 `json:"-"`
+	Role       Role  `json:"role"`
+	// Via is what the principal came through: "token:NAME" for an API
+	// token, "session:PREFIX" for a web session (the first characters of
+	// the session's stored hash, never the secret), "cli" for a local
+	// administrator, empty for a system job. Audit events record it.
+	Via string `json:"via,omitempty"`
+}
+
+// Actor returns the form recorded on audit events: "person:alice@example.com",
+// "automation:terraform-ci", "local-admin:alice", "system:scheduler".
+func (p Principal) Actor() string { return string(p.Kind) + ":" + p.Name }
+
+// ParseActor splits an actor string into its kind and name. Actors from
+// before principals ("token:NAME", "cli:USER") come back with their prefix
+// as the kind; Validate tells them apart.
+func ParseActor(actor string) (PrincipalKind, string) {
+	kind, name, ok := strings.Cut(actor, ":")
+	if !ok {
+		return PrincipalSystem, actor
+	}
+	return PrincipalKind(kind), name
+}
+
+type principalKey struct{}
+
+// WithPrincipal returns a context in which p acts: stores record
+// p.Actor() and p.Via on every audit event written under it.
+func WithPrincipal(ctx context.Context, p Principal) context.Context {
+	ctx = context.WithValue(ctx, principalKey{}, p)
+	return WithActor(ctx, p.Actor())
+}
+
+// PrincipalFrom returns the principal set by WithPrincipal, and false when
+// none was set.
+func PrincipalFrom(ctx context.Context) (Principal, bool) {
+	p, ok := ctx.Value(principalKey{}).(Principal)
+	return p, ok
+}
+
+// ViaFrom returns what the acting principal came through, or "" when no
+// principal was set.
+func ViaFrom(ctx context.Context) string {
+	p, _ := PrincipalFrom(ctx)
+	return p.Via
+}
