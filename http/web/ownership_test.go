@@ -320,7 +320,7 @@ func TestOwnerForm(t *testing.T) {
 	// Grace takes it, named by her login: the gap closes and the page
 	// says who and how.
 	res, _ := f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner": {"grace"}, "team": {"ledger"}, "next": {"/identities/4"}})
-	res, body = f.Follow(t, res, session)
+	_, body = f.Follow(t, res, session)
 	for _, want := range []string{
 		"Assigned ledger-export-bot to Grace Hopper, team ledger.",
 		`<dd id="owner-source">owner: set by hand; team: set by hand</dd>`,

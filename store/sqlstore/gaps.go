@@ -289,7 +289,7 @@ func (d *DB) Attest(ctx context.Context, identityID int64, a steward.Attestation
 		if _, err := tx.ExecContext(ctx, d.q(`UPDATE identities SET attested_at = ?, attested_by = ? WHERE id = ?`), micro(now), a.PersonID, identityID); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, steward.ActionIdentityAttested, steward.ObjectIdentity, idStr(identityID), steward.IdentityAttested{PersonID: a.PersonID, Note: a.Note})
+		return d.appendEvent(ctx, tx, steward.ActionIdentityAttested, steward.ObjectIdentity, idStr(identityID), steward.IdentityAttested(a))
 	})
 	if err != nil {
 		return nil, err

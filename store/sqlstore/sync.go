@@ -285,14 +285,6 @@ func (d *DB) repeatPos(table string, cols ...string) string {
 	return `(SELECT ` + last + ` FROM ` + table + ` r WHERE ` + strings.Join(match, ` AND `) + `)`
 }
 
-// isDistinct is the dialect's null-safe "differs" operator.
-func (d *DB) isDistinct() string {
-	if d.pg {
-		return "IS DISTINCT FROM"
-	}
-	return "IS NOT"
-}
-
 // eventSink collects the per-object events of a long write and appends
 // them to the audit chain at its end (flush). Appending takes the chain's
 // head row, which every writer needs: held from the first change of a sync

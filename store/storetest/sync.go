@@ -218,6 +218,9 @@ func testSync(t *testing.T, s steward.Store, clock *Clock) {
 	if got := identityByExt(t, s, sys.ID, "legacy"); got.Status != steward.IdentityActive || got.RemovedAt != nil {
 		t.Fatalf("legacy after it came back = %+v", got)
 	}
+	if res.IdentitiesCreated+res.IdentitiesUpdated == 0 {
+		t.Fatalf("the identity that came back is not counted: %+v", res)
+	}
 	if _, err := s.VerifyAudit(ctx()); err != nil {
 		t.Fatal(err)
 	}
