@@ -69,7 +69,7 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 // testServer is a Server over a real SQLite store behind httptest, with an
-// admin and a viewer token.
+// admin and an auditor token.
 type testServer struct {
 	tb     testing.TB
 	Store  *sqlstore.DB
@@ -77,7 +77,7 @@ type testServer struct {
 	HTTP   *httptest.Server
 	Clock  *testClock
 	Admin  string // admin token secret
-	Viewer string // viewer token secret
+	Viewer string // auditor token secret (named "viewer", the role it replaced)
 	Logs   *syncBuffer
 	F      *fixtures
 
@@ -123,7 +123,7 @@ func MustStartServer(tb testing.TB, opts ...serverOption) *testServer {
 		tb: tb, Store: store, Server: srv, Clock: clock, Logs: logs,
 		HTTP:   httptest.NewServer(srv.Handler()),
 		Admin:  MustCreateToken(tb, store, "admin", steward.RoleAdmin),
-		Viewer: MustCreateToken(tb, store, "viewer", steward.RoleViewer),
+		Viewer: MustCreateToken(tb, store, "viewer", steward.RoleAuditor),
 		F:      newFixtures(tb, store),
 	}
 	tb.Cleanup(ts.HTTP.Close)

@@ -280,7 +280,7 @@ func (s *Server) wrap(rt route) http.Handler {
 }
 
 // authenticate checks the bearer token of r and returns a context that
-// names the token as the actor. A viewer token may only read.
+// names the token as the actor. Only an admin token may write.
 func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {

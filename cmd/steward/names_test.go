@@ -49,7 +49,7 @@ func TestAuditListByName(t *testing.T) {
 	if code, _, errOut := cli("identities", "set-owner", "audit-lone", "--owner", "ada.audit@example.com"); code != 0 {
 		t.Fatalf("set-owner: exit %d %s", code, errOut)
 	}
-	if code, _, errOut := run(t, "token", "create", "--db", s.db, "--name", "audit-reader", "--role", "viewer"); code != 0 {
+	if code, _, errOut := run(t, "token", "create", "--db", s.db, "--name", "audit-reader", "--role", "auditor"); code != 0 {
 		t.Fatalf("token create: exit %d %s", code, errOut)
 	}
 

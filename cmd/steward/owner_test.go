@@ -196,7 +196,7 @@ func TestOwnerCommands(t *testing.T) {
 	if code, _, errOut := cli("identities", "set-owner", "x", "--clear"); code != ExitNotFound || !strings.Contains(errOut, `No identity is named "x"`) {
 		t.Errorf("set-owner of an identity nobody named: exit %d %s", code, errOut)
 	}
-	code, viewer, errOut := run(t, "token", "create", "--db", s.db, "--name", "reader", "--role", "viewer")
+	code, viewer, errOut := run(t, "token", "create", "--db", s.db, "--name", "reader", "--role", "auditor")
 	if code != 0 {
 		t.Fatalf("token create: exit %d %s", code, errOut)
 	}

@@ -22,10 +22,10 @@ func newTokenCreateCmd(e *env) *cobra.Command {
 	var dsn, name, role string
 	var ttl time.Duration
 	cmd := &cobra.Command{
-		Use:   "create --name NAME [--role admin|viewer] [--expires-in 720h]",
+		Use:   "create --name NAME [--role admin|auditor|member] [--expires-in 720h]",
 		Short: "Create an API token and print it (only the token, on stdout)",
 		Long: `Create an API token. The token is printed once, alone on stdout, so that
-scripts can capture it: TOKEN=$(steward token create --name ci --role viewer).
+scripts can capture it: TOKEN=$(steward token create --name ci --role auditor).
 Steward stores only its SHA-256 hash; a lost token cannot be shown again,
 only revoked and replaced.`,
 		Args: cobra.NoArgs,
@@ -52,7 +52,7 @@ only revoked and replaced.`,
 	}
 	addDBFlag(cmd, &dsn)
 	cmd.Flags().StringVar(&name, "name", "", "token name: lower-case letters, digits, '.', '_' or '-' (required)")
-	cmd.Flags().StringVar(&role, "role", string(steward.RoleViewer), "role: admin (read and write) or viewer (read only)")
+	cmd.Flags().StringVar(&role, "role", string(steward.RoleAuditor), "role: admin (everything), auditor (reads everything, writes nothing) or member (sees what they own and their team's identities, acts on what they own)")
 	cmd.Flags().DurationVar(&ttl, "expires-in", 0, "lifetime, e.g. 720h; 0 means the token does not expire")
 	_ = cmd.MarkFlagRequired("name")
 	return cmd

@@ -346,7 +346,7 @@ func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *id
 		return err
 	}
 	if !p.Admin {
-		return nil // viewers see no forms
+		return nil // readers see no forms
 	}
 
 	// A refused owner form shows what was typed; otherwise the current

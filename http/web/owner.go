@@ -75,7 +75,7 @@ func (s *server) requireAdmin(w http.ResponseWriter, r *http.Request, what strin
 	if tok != nil && tok.Role == steward.RoleAdmin {
 		return true
 	}
-	who := "a viewer token"
+	who := "a token that may only read"
 	if tok != nil {
 		who = "token “" + tok.Name + "” (" + string(tok.Role) + ")"
 	}

@@ -189,7 +189,7 @@ func TestOwnershipPage(t *testing.T) {
 
 	t.Run("viewer sees suggestions, not buttons", func(t *testing.T) {
 		t.Parallel()
-		viewer := f.MustSignInWith(t, f.MustToken(t, "vera", steward.RoleViewer))
+		viewer := f.MustSignInWith(t, f.MustToken(t, "vera", steward.RoleAuditor))
 		res, body := f.Do(t, http.MethodGet, "/ownership?team=ledger", viewer, nil)
 		if res.StatusCode != http.StatusOK || strings.Contains(body, `action="/identities/4/owner"`) ||
 			!strings.Contains(body, "suggested: Ada Lovelace") {
@@ -497,7 +497,7 @@ func TestAttest(t *testing.T) {
 func TestViewerCannotChangeOwnership(t *testing.T) {
 	t.Parallel()
 	f := MustFixture(t)
-	viewer := f.MustSignInWith(t, f.MustToken(t, "vera", steward.RoleViewer))
+	viewer := f.MustSignInWith(t, f.MustToken(t, "vera", steward.RoleAuditor))
 	for _, tt := range []struct {
 		path string
 		form url.Values

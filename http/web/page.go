@@ -45,7 +45,7 @@ type navItem struct {
 type pageBase struct {
 	Title  string
 	Token  *steward.Token // nil when nobody is signed in
-	Admin  bool           // the token may change things; viewers only read
+	Admin  bool           // the token may change things; auditors and members only read here
 	Nav    []navItem
 	CSSURL string
 	JSURL  string

@@ -307,7 +307,7 @@ func TestAuthenticateDoesNotWaitForTheWriter(t *testing.T) {
 	clock := storetest.NewClock(storetest.Epoch)
 	db := sqlstoretest.MustOpenSQLite(t, clock)
 	ctx := steward.WithActor(context.Background(), "test")
-	raw, err := db.CreateToken(ctx, &steward.Token{Name: "api", Role: steward.RoleViewer})
+	raw, err := db.CreateToken(ctx, &steward.Token{Name: "api", Role: steward.RoleAuditor})
 	if err != nil {
 		t.Fatal(err)
 	}

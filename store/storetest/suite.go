@@ -494,7 +494,7 @@ func testTokens(t *testing.T, s steward.Store, clock *Clock) {
 	if list, err := s.Tokens(ctx()); err != nil || len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(clock.Now()) {
 		t.Fatalf("the token's use was not recorded: %+v %v", list, err)
 	}
-	_, err = s.CreateToken(ctx(), &steward.Token{Name: "ci-bot", Role: steward.RoleViewer})
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: "ci-bot", Role: steward.RoleAuditor})
 	wantCode(t, err, steward.ECONFLICT)
 	_, err = s.CreateToken(ctx(), &steward.Token{Name: "x", Role: "root"})
 	wantCode(t, err, steward.EINVALID)
@@ -508,7 +508,7 @@ func testTokens(t *testing.T, s steward.Store, clock *Clock) {
 	}
 	// Expiry follows the store's clock.
 	exp := clock.Now().Add(time.Hour)
-	short := &steward.Token{Name: "short", Role: steward.RoleViewer, ExpiresAt: &exp}
+	short := &steward.Token{Name: "short", Role: steward.RoleAuditor, ExpiresAt: &exp}
 	shortRaw, err := s.CreateToken(ctx(), short)
 	if err != nil {
 		t.Fatal(err)
@@ -535,7 +535,7 @@ func testTokens(t *testing.T, s steward.Store, clock *Clock) {
 }
 
 func testSessions(t *testing.T, s steward.Store, clock *Clock) {
-	tok := &steward.Token{Name: "alice", Role: steward.RoleViewer}
+	tok := &steward.Token{Name: "alice", Role: steward.RoleAuditor}
 	if _, err := s.CreateToken(ctx(), tok); err != nil {
 		t.Fatal(err)
 	}
