@@ -40,10 +40,25 @@ func MustOpenStore(tb testing.TB) *sqlstore.DB {
 	return db
 }
 
-// MustCreateToken creates an API token and returns its secret.
+// MustCreateToken creates a personal API token of a new person named after
+// it (NAME@tokens.test, without a team) and returns its secret.
 func MustCreateToken(tb testing.TB, store steward.Store, name string, role steward.Role) string {
 	tb.Helper()
-	raw, err := store.CreateToken(context.Background(), &steward.Token{Name: name, Role: role})
+	ctx := steward.WithActor(context.Background(), "system:fixture")
+	p := &steward.Person{ExternalID: "token-" + name, Name: "Token " + name, Email: name + "@tokens.test", Status: steward.PersonActive}
+	if err := store.CreatePerson(ctx, p); err != nil {
+		tb.Fatalf("create the person of token %s: %v", name, err)
+	}
+	return MustCreatePersonalToken(tb, store, name, role, p.ID)
+}
+
+// MustCreatePersonalToken creates a personal API token of a person and
+// returns its secret.
+func MustCreatePersonalToken(tb testing.TB, store steward.Store, name string, role steward.Role, personID int64) string {
+	tb.Helper()
+	exp := time.Now().Add(steward.DefaultPersonalTokenTTL)
+	raw, err := store.CreateToken(steward.WithActor(context.Background(), "system:fixture"),
+		&steward.Token{Name: name, Role: role, Kind: steward.PrincipalPerson, PersonID: &personID, ExpiresAt: &exp})
 	if err != nil {
 		tb.Fatalf("create token %s: %v", name, err)
 	}
@@ -82,6 +97,21 @@ type testServer struct {
 	F      *fixtures
 
 	documented *http.ServeMux // the route table, to tell which responses the document describes
+}
+
+// TokenPeople returns the ids of the people the admin and auditor tokens
+// belong to, made before any fixture.
+func (ts *testServer) TokenPeople(tb testing.TB) []int64 {
+	tb.Helper()
+	var out []int64
+	for _, name := range []string{"admin", "viewer"} {
+		tok, err := ts.Store.TokenByName(context.Background(), name)
+		if err != nil || tok.PersonID == nil {
+			tb.Fatalf("token %s: %+v %v", name, tok, err)
+		}
+		out = append(out, *tok.PersonID)
+	}
+	return out
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines to log to.
