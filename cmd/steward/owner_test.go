@@ -195,8 +195,8 @@ func TestOwnerCommands(t *testing.T) {
 	}
 
 	for name, args := range map[string][]string{
-		"no assignment":      {"identities", "set-owner", id},
-		"clear and assign":   {"identities", "set-owner", id, "--clear", "--team-id", "1"},
+		"no assignment":    {"identities", "set-owner", id},
+		"clear and assign": {"identities", "set-owner", id, "--clear", "--team-id", "1"},
 	} {
 		if code, _, errOut := cli(args...); code != ExitInvalid {
 			t.Errorf("%s: exit %d, want %d: %s", name, code, ExitInvalid, errOut)
