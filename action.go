@@ -222,6 +222,12 @@ type TokenCreated struct {
 	Name      string     `json:"name"`
 	Role      Role       `json:"role"`
 	ExpiresAt *time.Time `json:"expires_at"`
+	// Kind is whose token it is (absent on tokens from before
+	// principals): a person's, named by Person, or an automation
+	// identity's, IdentityID.
+	Kind       PrincipalKind `json:"kind,omitempty"`
+	Person     string        `json:"person,omitempty"`
+	IdentityID *int64        `json:"identity_id,omitempty"`
 }
 
 // TokenRevoked is the payload of ActionTokenRevoked: nothing beyond the token.

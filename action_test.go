@@ -18,7 +18,7 @@ import (
 // payload without an unknown field.
 var storedBefore = map[steward.Action][]string{
 	steward.ActionSchemaMigrated: {`{"migration":"0001_inventory.sql"}`},
-	steward.ActionTokenCreated:   {`{"expires_at":null,"name":"ci","role":"admin"}`, `{"expires_at":"2026-01-01T00:00:00Z","name":"ci","role":"viewer"}`},
+	steward.ActionTokenCreated:   {`{"expires_at":null,"name":"ci","role":"admin"}`, `{"expires_at":"2026-01-01T00:00:00Z","name":"ci","role":"auditor"}`},
 	steward.ActionTokenRevoked:   {`{}`},
 	steward.ActionSessionCreated: {`{"expires_at":"2026-01-01T08:00:00Z","session":4}`},
 	steward.ActionSessionDeleted: {`{"session":4}`},

@@ -18,9 +18,13 @@ import (
 // before it, so a row altered, inserted or deleted behind Steward's back
 // breaks the chain at that row (see VerifyChain).
 type Event struct {
-	Seq        int64           `json:"seq"` // 1, 2, 3, … without gaps
-	Time       time.Time       `json:"time"`
-	Actor      string          `json:"actor"`       // "token:ci-bot", "local-admin:alice", "system:scheduler"
+	Seq   int64     `json:"seq"` // 1, 2, 3, … without gaps
+	Time  time.Time `json:"time"`
+	Actor string    `json:"actor"` // "person:ada@example.com", "automation:ci-bot", "local-admin:alice", "system:scheduler"
+	// Via is what the actor came through: "token:NAME", "session:…",
+	// "cli"; empty for Steward's own jobs and for events from before it
+	// was recorded.
+	Via        string          `json:"via,omitempty"`
 	Action     Action          `json:"action"`      // "identity.created"
 	ObjectType string          `json:"object_type"` // "identity"
 	ObjectID   string          `json:"object_id"`
@@ -33,7 +37,8 @@ type Event struct {
 const GenesisHash = "0000000000000000000000000000000000000000000000000000000000000000"
 
 // ComputeHash returns the hex SHA-256 over the event's fields and PrevHash,
-// each length-prefixed so that no two different events hash alike. Time is
+// each length-prefixed so that no two different events hash alike; Via is
+// hashed only when set. Time is
 // taken at microsecond precision, which every store keeps.
 func (e *Event) ComputeHash() string {
 	h := sha256.New()
@@ -56,6 +61,11 @@ func (e *Event) ComputeHash() string {
 	field([]byte(e.ObjectType))
 	field([]byte(e.ObjectID))
 	field(e.Data)
+	if e.Via != "" {
+		// Only when set, so that events written before Via hash as they did.
+		field([]byte("via"))
+		field([]byte(e.Via))
+	}
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -92,8 +92,6 @@ func TestOtherValidate(t *testing.T) {
 		"jit needs expiry":     {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantJIT}, "must have expires_at"},
 		"exception expiry":     {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantException}, "must have expires_at"},
 		"expiry order":         {&steward.Grant{IdentityID: 1, EntitlementID: 2, Type: steward.GrantJIT, GrantedAt: t0, ExpiresAt: &t0}, "after granted_at"},
-		"token ok":             {&steward.Token{Name: "ci", Role: steward.RoleAdmin}, ""},
-		"token role":           {&steward.Token{Name: "ci", Role: "root"}, "role"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			err := tc.v.Validate()

@@ -211,15 +211,22 @@ func (t GrantType) Validate() error { return oneOf("grant type", t, GrantTypes) 
 // Role is what an API token or signed-in user may do.
 type Role string
 
-// Roles. Issue 7 refines authorization per route; until then admin may do
-// everything and viewer may only read.
+// Roles. What each may do is decided by Authorize, from the role and the
+// principal's relationship to the object (owner, team).
 const (
-	RoleAdmin  Role = "admin"
-	RoleViewer Role = "viewer"
+	// RoleAdmin may do everything but attest for someone else.
+	RoleAdmin Role = "admin"
+	// RoleAuditor reads everything and exports evidence, and writes
+	// nothing.
+	RoleAuditor Role = "auditor"
+	// RoleMember sees the directory and what they own and their team's
+	// identities, and acts on what they own: sets owners within their
+	// team, attests.
+	RoleMember Role = "member"
 )
 
 // Roles lists every Role.
-var Roles = []Role{RoleAdmin, RoleViewer}
+var Roles = []Role{RoleAdmin, RoleAuditor, RoleMember}
 
 // Validate returns EINVALID unless r is a known role.
 func (r Role) Validate() error { return oneOf("role", r, Roles) }

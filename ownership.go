@@ -241,7 +241,9 @@ type OwnerAssignment struct {
 // Attestation is an owner's statement that an identity is theirs and still
 // needed.
 type Attestation struct {
-	PersonID int64  `json:"person_id"` // must be the identity's owner
+	// PersonID is who attests: the acting person, never taken from a
+	// request body. It must be the identity's owner.
+	PersonID int64  `json:"-"`
 	Note     string `json:"note,omitempty"`
 }
 

@@ -112,7 +112,17 @@ type IdentityFilter struct {
 	// Sort is the order of the list; id order when empty. A cursor from
 	// Page.Next continues the order it was given out for.
 	Sort IdentitySort
+	// Visible, when set, keeps only the identities a member may see: those
+	// its person owns or of its team (see Authorize).
+	Visible *Visibility
 	ListOptions
+}
+
+// Visibility is what a member sees of the inventory: the identities
+// PersonID owns and those of TeamID. Zero ids see nothing.
+type Visibility struct {
+	PersonID int64
+	TeamID   int64
 }
 
 // EntitlementFilter selects entitlements. Zero fields do not filter.
@@ -379,21 +389,38 @@ type InventoryCreator interface {
 // TokenService issues and checks API tokens and web sessions.
 type TokenService interface {
 	// CreateToken stores a new token and returns its secret, which is shown
-	// once and never stored. It returns EINVALID or ECONFLICT (name taken).
+	// once and never stored. For an automation token it registers the
+	// token's identity in Steward's own inventory (the system named
+	// SelfSystemName, created on first use), owned by t.OwnerID, with the
+	// token as its credential, and sets t.IdentityID. A personal token
+	// without an expiry gets DefaultPersonalTokenTTL. It returns EINVALID,
+	// ECONFLICT (name taken) or ENOTFOUND (no such person or owner).
 	CreateToken(ctx context.Context, t *Token) (raw string, err error)
-	// Tokens lists tokens, newest last.
+	// Tokens lists every token, newest last.
 	Tokens(ctx context.Context) ([]Token, error)
-	// RevokeToken returns ENOTFOUND if there is no token with id.
+	// PersonTokens lists one person's personal tokens, newest last.
+	PersonTokens(ctx context.Context, personID int64) ([]Token, error)
+	// TokenByName returns ENOTFOUND if no token has that name.
+	TokenByName(ctx context.Context, name string) (*Token, error)
+	// RevokeToken returns ENOTFOUND if there is no token with id. Revoking
+	// an automation token disables its identity and credential.
 	RevokeToken(ctx context.Context, id int64) error
 	Authenticator
 	SessionStore
 }
 
+// SelfSystemName is the system of Steward's own inventory: the automation
+// identities its API tokens belong to.
+const SelfSystemName = "steward"
+
 // Authenticator checks API tokens.
 type Authenticator interface {
-	// Authenticate returns the token for a raw secret, or EUNAUTHORIZED if it
-	// is unknown, revoked or expired.
-	Authenticate(ctx context.Context, raw string) (*Token, error)
+	// Authenticate returns the principal acting with a raw token secret,
+	// with Via "token:NAME", or EUNAUTHORIZED if the token is unknown,
+	// revoked or expired, or its person has departed.
+	Authenticate(ctx context.Context, raw string) (*Principal, error)
+	// AuthenticateToken is Authenticate, returning the token itself.
+	AuthenticateToken(ctx context.Context, raw string) (*Token, error)
 }
 
 // SessionStore keeps the web UI's sessions.

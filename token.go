@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -13,6 +14,13 @@ import (
 // Token is an API token. Only the SHA-256 of its secret is stored: a token is
 // 32 random bytes, so a fast hash is enough and a stolen database yields no
 // usable token.
+//
+// Every token belongs to a principal. A personal token (Kind
+// PrincipalPerson) is a person's own, made by them or for them by a local
+// administrator, and always expires (see PersonalTokenTTL). An automation
+// token (Kind PrincipalAutomation) is the credential of a non-human
+// identity of Steward's own inventory, registered when the token is made,
+// with an owner like any other identity.
 type Token struct {
 	ID         int64      `json:"id"`
 	Name       string     `json:"name"`
@@ -21,19 +29,91 @@ type Token struct {
 	ExpiresAt  *time.Time `json:"expires_at,omitempty"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	// Kind is PrincipalPerson or PrincipalAutomation.
+	Kind PrincipalKind `json:"kind"`
+	// PersonID is the person of a personal token.
+	PersonID *int64 `json:"person_id,omitempty"`
+	// IdentityID is the automation identity of an automation token; the
+	// store registers it.
+	IdentityID *int64 `json:"identity_id,omitempty"`
+	// OwnerID is the owner of an automation token's identity: required
+	// to create one, read back from the identity (nil for a token from
+	// before principals, which is an ownership gap until someone owns it).
+	OwnerID *int64 `json:"owner_id,omitempty"`
+	// Principal is the name the token acts under: the person's e-mail
+	// address or the automation identity's name. Set by the store.
+	Principal string `json:"principal,omitempty"`
+	// PersonActive is false when a personal token's person has departed:
+	// such a token no longer authenticates. Set by the store.
+	PersonActive bool `json:"-"`
 }
 
-// Validate returns EINVALID describing the first problem with t.
-func (t *Token) Validate() error {
+// Personal token lifetimes: a personal token always expires, so that a
+// token forgotten by someone who moves on does not outlive their need.
+const (
+	// DefaultPersonalTokenTTL is a personal token's lifetime when none is
+	// asked for.
+	DefaultPersonalTokenTTL = 30 * 24 * time.Hour
+	// MaxPersonalTokenTTL is the longest lifetime a personal token may
+	// have.
+	MaxPersonalTokenTTL = 90 * 24 * time.Hour
+)
+
+// Validate returns EINVALID describing the first problem with t as it is
+// about to be created at now: its name, role and principal, and, for a
+// personal token, an expiry within MaxPersonalTokenTTL.
+func (t *Token) Validate(now time.Time) error {
 	if !slugRE.MatchString(t.Name) {
 		return Errorf(EINVALID, "token name %q must be 1-128 lower-case letters, digits, '.', '_' or '-'.", t.Name)
+	} else if err := t.Role.Validate(); err != nil {
+		return err
 	}
-	return t.Role.Validate()
+	if t.ExpiresAt != nil && !t.ExpiresAt.After(now) {
+		return Errorf(EINVALID, "token expiry must be in the future.")
+	}
+	switch t.Kind {
+	case PrincipalPerson:
+		if t.PersonID == nil {
+			return Errorf(EINVALID, "a personal token needs its person.")
+		} else if t.ExpiresAt == nil {
+			return Errorf(EINVALID, "a personal token must expire, within %s.", formatDays(MaxPersonalTokenTTL))
+		} else if t.ExpiresAt.Sub(now) > MaxPersonalTokenTTL {
+			return Errorf(EINVALID, "a personal token may live at most %s; ask for less.", formatDays(MaxPersonalTokenTTL))
+		}
+	case PrincipalAutomation:
+		if t.OwnerID == nil {
+			return Errorf(EINVALID, "an automation token needs an owner: the person who answers for the automation that uses it.")
+		}
+	default:
+		return Errorf(EINVALID, "a token belongs to a person (a personal token) or to an automation identity; kind %q is neither.", string(t.Kind))
+	}
+	return nil
+}
+
+// formatDays writes a whole number of days, "90 days".
+func formatDays(d time.Duration) string {
+	return strconv.Itoa(int(d/(24*time.Hour))) + " days"
 }
 
 // Usable reports whether t may authenticate at now.
 func (t *Token) Usable(now time.Time) bool {
-	return t.RevokedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt))
+	return t.RevokedAt == nil && (t.ExpiresAt == nil || now.Before(*t.ExpiresAt)) &&
+		(t.Kind != PrincipalPerson || t.PersonActive)
+}
+
+// Via is what a request made with t came through, as audit events record it.
+func (t *Token) Via() string { return "token:" + t.Name }
+
+// AsPrincipal returns who acts with t.
+func (t *Token) AsPrincipal() Principal {
+	p := Principal{Kind: t.Kind, Name: t.Principal, Role: t.Role, Via: t.Via()}
+	if t.PersonID != nil {
+		p.PersonID = *t.PersonID
+	}
+	if t.IdentityID != nil {
+		p.IdentityID = *t.IdentityID
+	}
+	return p
 }
 
 // TokenPrefix starts every API token so that secret scanners can spot one.

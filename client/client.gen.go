@@ -530,6 +530,30 @@ func (e PersonStatus) Valid() bool {
 	}
 }
 
+// Defines values for PrincipalKind.
+const (
+	PrincipalKindAutomation PrincipalKind = "automation"
+	PrincipalKindLocalAdmin PrincipalKind = "local-admin"
+	PrincipalKindPerson     PrincipalKind = "person"
+	PrincipalKindSystem     PrincipalKind = "system"
+)
+
+// Valid indicates whether the value is a known member of the PrincipalKind enum.
+func (e PrincipalKind) Valid() bool {
+	switch e {
+	case PrincipalKindAutomation:
+		return true
+	case PrincipalKindLocalAdmin:
+		return true
+	case PrincipalKindPerson:
+		return true
+	case PrincipalKindSystem:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ReadyStatus.
 const (
 	ReadyStatusReady ReadyStatus = "ready"
@@ -539,6 +563,27 @@ const (
 func (e ReadyStatus) Valid() bool {
 	switch e {
 	case ReadyStatusReady:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Role.
+const (
+	RoleAdmin   Role = "admin"
+	RoleAuditor Role = "auditor"
+	RoleMember  Role = "member"
+)
+
+// Valid indicates whether the value is a known member of the Role enum.
+func (e Role) Valid() bool {
+	switch e {
+	case RoleAdmin:
+		return true
+	case RoleAuditor:
+		return true
+	case RoleMember:
 		return true
 	default:
 		return false
@@ -665,13 +710,10 @@ func (e ImportSystemParamsFormat) Valid() bool {
 // Action What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
 type Action string
 
-// Attestation defines model for Attestation.
+// Attestation Who attests is the person the token belongs to, never a field.
 type Attestation struct {
 	// Note Why it is still needed; kept in the audit log.
 	Note *string `json:"note,omitempty"`
-
-	// PersonId The identity's owner.
-	PersonId ID `json:"person_id"`
 }
 
 // Count How many identities a filter selects: exact up to 10,000; above, an estimate from a sample, rounded to two digits and never below 10,001 (estimated: true), so that a count costs about the same at any size. Show an estimate as "about".
@@ -800,7 +842,7 @@ type Event struct {
 	// Action What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
 	Action Action `json:"action"`
 
-	// Actor Who acted: token:NAME for the API and web UI, local-admin:OS-USER for the commands that write to the database directly, connector:NAME for a scheduled sync, system:… for Steward itself.
+	// Actor Who acted: person:EMAIL or automation:NAME for the API and web UI (token:NAME on events from before principals), local-admin:OS-USER for the commands that write to the database directly, connector:NAME for a scheduled sync, system:… for Steward itself.
 	Actor string `json:"actor"`
 
 	// Data Details of the change, in any JSON.
@@ -819,6 +861,9 @@ type Event struct {
 
 	// Time An RFC 3339 time.
 	Time Time `json:"time"`
+
+	// Via What the actor came through: token:NAME for an API token (and, until sign-in by OpenID Connect, the web UI), cli for a local administrator. Absent for Steward's own jobs and for events written before it was recorded.
+	Via *string `json:"via,omitempty"`
 }
 
 // EventPage defines model for EventPage.
@@ -1129,6 +1174,15 @@ type Level string
 // LinkKind assumes: the identity acts as the other (a Kubernetes service account that assumes an AWS IAM role).
 type LinkKind string
 
+// NewToken defines model for NewToken.
+type NewToken struct {
+	// Secret The token itself, starting with stw_: shown once, never again.
+	Secret string `json:"secret"`
+
+	// Token An API token, never its secret.
+	Token Token `json:"token"`
+}
+
 // Next The cursor of the following page, to pass as `after`; absent on the last page.
 type Next = string
 
@@ -1232,6 +1286,24 @@ type PersonPage struct {
 // PersonStatus defines model for PersonStatus.
 type PersonStatus string
 
+// Principal defines model for Principal.
+type Principal struct {
+	// Kind Who acts: a person, an automation identity of Steward's own inventory, a local administrator on the database, or Steward itself.
+	Kind PrincipalKind `json:"kind"`
+
+	// Name The person's e-mail address, or the automation identity's name.
+	Name string `json:"name"`
+
+	// Role What a principal may do: admin everything; auditor reads everything and writes nothing; member sees the directory, what its person owns and their team's identities, sets owners within their team and attests what they own.
+	Role Role `json:"role"`
+
+	// Via What the principal came through: token:NAME.
+	Via *string `json:"via,omitempty"`
+}
+
+// PrincipalKind Who acts: a person, an automation identity of Steward's own inventory, a local administrator on the database, or Steward itself.
+type PrincipalKind string
+
 // Ready defines model for Ready.
 type Ready struct {
 	Status ReadyStatus `json:"status"`
@@ -1239,6 +1311,9 @@ type Ready struct {
 
 // ReadyStatus defines model for Ready.Status.
 type ReadyStatus string
+
+// Role What a principal may do: admin everything; auditor reads everything and writes nothing; member sees the directory, what its person owns and their team's identities, sets owners within their team and attests what they own.
+type Role string
 
 // RuleMatch What a rule matches: every condition given must hold; a list matches any of its items. At least one condition is required.
 type RuleMatch struct {
@@ -1393,6 +1468,58 @@ type TeamPage struct {
 
 // Time An RFC 3339 time.
 type Time = time.Time
+
+// Token An API token, never its secret.
+type Token struct {
+	// CreatedAt An RFC 3339 time.
+	CreatedAt Time `json:"created_at"`
+
+	// ExpiresAt An RFC 3339 time.
+	ExpiresAt *Time `json:"expires_at,omitempty"`
+	Id        ID    `json:"id"`
+
+	// IdentityId The automation identity of an automation token.
+	IdentityId *ID `json:"identity_id,omitempty"`
+
+	// Kind Who acts: a person, an automation identity of Steward's own inventory, a local administrator on the database, or Steward itself.
+	Kind PrincipalKind `json:"kind"`
+
+	// LastUsedAt An RFC 3339 time.
+	LastUsedAt *Time  `json:"last_used_at,omitempty"`
+	Name       string `json:"name"`
+
+	// OwnerId The owner of an automation token's identity.
+	OwnerId *ID `json:"owner_id,omitempty"`
+
+	// PersonId The person of a personal token.
+	PersonId *ID `json:"person_id,omitempty"`
+
+	// Principal The name the token acts under: the person's e-mail address or the identity's name.
+	Principal *string `json:"principal,omitempty"`
+
+	// RevokedAt An RFC 3339 time.
+	RevokedAt *Time `json:"revoked_at,omitempty"`
+
+	// Role What a principal may do: admin everything; auditor reads everything and writes nothing; member sees the directory, what its person owns and their team's identities, sets owners within their team and attests what they own.
+	Role Role `json:"role"`
+}
+
+// TokenInput defines model for TokenInput.
+type TokenInput struct {
+	// ExpiresAt Default: 30 days from now; at most 90 days from now.
+	ExpiresAt *Time `json:"expires_at,omitempty"`
+
+	// Name Lower-case letters, digits, '.', '_' or '-'; unique among all tokens.
+	Name string `json:"name"`
+
+	// Role Default: the calling token's role, which only an admin may differ from.
+	Role *Role `json:"role,omitempty"`
+}
+
+// TokenList defines model for TokenList.
+type TokenList struct {
+	Items []Token `json:"items"`
+}
 
 // ActionFilter What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
 type ActionFilter = Action
@@ -1901,6 +2028,9 @@ type ImportSystemJSONRequestBody ImportSystemJSONBody
 // CreateTeamJSONRequestBody defines body for CreateTeam for application/json ContentType.
 type CreateTeamJSONRequestBody = TeamInput
 
+// CreateTokenJSONRequestBody defines body for CreateToken for application/json ContentType.
+type CreateTokenJSONRequestBody = TokenInput
+
 // RequestEditorFn is the function signature for the RequestEditor callback function
 type RequestEditorFn func(ctx context.Context, req *http.Request) error
 
@@ -2076,7 +2206,7 @@ type ClientInterface interface {
 
 	// AttestIdentityWithBody Confirm, as its owner, that an identity is still needed
 	//
-	// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. Only the identity's owner may attest: any other person_id, or an identity without an owner, is refused with 400. Admin token only, until per-person authorization arrives.
+	// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. The attesting person is the one the token belongs to, and only the identity's owner may attest: anyone else, an admin too, and any automation token get 403 (an attestation is the owner's own statement); an auditor writes nothing.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2085,7 +2215,7 @@ type ClientInterface interface {
 
 	// AttestIdentity Confirm, as its owner, that an identity is still needed
 	//
-	// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. Only the identity's owner may attest: any other person_id, or an identity without an owner, is refused with 400. Admin token only, until per-person authorization arrives.
+	// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. The attesting person is the one the token belongs to, and only the identity's owner may attest: anyone else, an admin too, and any automation token get 403 (an attestation is the owner's own statement); an auditor writes nothing.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2126,7 +2256,7 @@ type ClientInterface interface {
 
 	// SetIdentityOwnerWithBody Assign an identity's owner and team
 	//
-	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. An admin may assign anyone; a member only an identity they own or of their team, and only within their team (to themselves, to a person of their team, to their team), else 403.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2135,7 +2265,7 @@ type ClientInterface interface {
 
 	// SetIdentityOwner Assign an identity's owner and team
 	//
-	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. An admin may assign anyone; a member only an identity they own or of their team, and only within their team (to themselves, to a person of their team, to their team), else 403.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -2263,6 +2393,45 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/teams/{id} (the `GetTeam` operationId).
 	GetTeam(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListTokens List your personal tokens
+	//
+	// The personal tokens of the person the token belongs to, oldest first, revoked and expired ones too; never their secrets. Only a person has personal tokens: an automation token gets 403.
+	//
+	// Corresponds with GET /api/v1/tokens (the `ListTokens` operationId).
+	ListTokens(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateTokenWithBody Make yourself a personal token
+	//
+	// A new personal token of the person the calling token belongs to, in the same role (an admin may ask for any role). It expires at expires_at: 30 days from now by default, at most 90 days. The secret is in the response once and never again; Steward keeps only its hash.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
+	CreateTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateToken Make yourself a personal token
+	//
+	// A new personal token of the person the calling token belongs to, in the same role (an admin may ask for any role). It expires at expires_at: 30 days from now by default, at most 90 days. The secret is in the response once and never again; Steward keeps only its hash.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
+	CreateToken(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RevokeToken Revoke one of your personal tokens
+	//
+	// Revokes the personal token of that name and ends its web sessions. A token that is not yours is not found (404), whoever's it is.
+	//
+	// Corresponds with DELETE /api/v1/tokens/{name} (the `RevokeToken` operationId).
+	RevokeToken(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Whoami Say who the token acts as
+	//
+	// The principal the token belongs to: a person (a personal token) or an automation identity of Steward's own inventory, its role, and what it came through (token:NAME). Every principal may ask.
+	//
+	// Corresponds with GET /api/v1/whoami (the `Whoami` operationId).
+	Whoami(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Healthz Report that the process is up
 	//
@@ -2540,7 +2709,7 @@ func (c *Client) GetIdentity(ctx context.Context, id ID, reqEditors ...RequestEd
 
 // AttestIdentityWithBody Confirm, as its owner, that an identity is still needed
 //
-// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. Only the identity's owner may attest: any other person_id, or an identity without an owner, is refused with 400. Admin token only, until per-person authorization arrives.
+// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. The attesting person is the one the token belongs to, and only the identity's owner may attest: anyone else, an admin too, and any automation token get 403 (an attestation is the owner's own statement); an auditor writes nothing.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2559,7 +2728,7 @@ func (c *Client) AttestIdentityWithBody(ctx context.Context, id ID, contentType 
 
 // AttestIdentity Confirm, as its owner, that an identity is still needed
 //
-// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. Only the identity's owner may attest: any other person_id, or an identity without an owner, is refused with 400. Admin token only, until per-person authorization arrives.
+// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. The attesting person is the one the token belongs to, and only the identity's owner may attest: anyone else, an admin too, and any automation token get 403 (an attestation is the owner's own statement); an auditor writes nothing.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2650,7 +2819,7 @@ func (c *Client) ListIdentityLinks(ctx context.Context, id ID, reqEditors ...Req
 
 // SetIdentityOwnerWithBody Assign an identity's owner and team
 //
-// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. An admin may assign anyone; a member only an identity they own or of their team, and only within their team (to themselves, to a person of their team, to their team), else 403.
 //
 // Takes any type of body and a specified content type.
 //
@@ -2669,7 +2838,7 @@ func (c *Client) SetIdentityOwnerWithBody(ctx context.Context, id ID, contentTyp
 
 // SetIdentityOwner Assign an identity's owner and team
 //
-// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. An admin may assign anyone; a member only an identity they own or of their team, and only within their team (to themselves, to a person of their team, to their team), else 403.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -2978,6 +3147,95 @@ func (c *Client) CreateTeam(ctx context.Context, body CreateTeamJSONRequestBody,
 // Corresponds with GET /api/v1/teams/{id} (the `GetTeam` operationId).
 func (c *Client) GetTeam(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetTeamRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListTokens List your personal tokens
+//
+// The personal tokens of the person the token belongs to, oldest first, revoked and expired ones too; never their secrets. Only a person has personal tokens: an automation token gets 403.
+//
+// Corresponds with GET /api/v1/tokens (the `ListTokens` operationId).
+func (c *Client) ListTokens(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListTokensRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateTokenWithBody Make yourself a personal token
+//
+// A new personal token of the person the calling token belongs to, in the same role (an admin may ask for any role). It expires at expires_at: 30 days from now by default, at most 90 days. The secret is in the response once and never again; Steward keeps only its hash.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
+func (c *Client) CreateTokenWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTokenRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateToken Make yourself a personal token
+//
+// A new personal token of the person the calling token belongs to, in the same role (an admin may ask for any role). It expires at expires_at: 30 days from now by default, at most 90 days. The secret is in the response once and never again; Steward keeps only its hash.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
+func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateTokenRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RevokeToken Revoke one of your personal tokens
+//
+// Revokes the personal token of that name and ends its web sessions. A token that is not yours is not found (404), whoever's it is.
+//
+// Corresponds with DELETE /api/v1/tokens/{name} (the `RevokeToken` operationId).
+func (c *Client) RevokeToken(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRevokeTokenRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Whoami Say who the token acts as
+//
+// The principal the token belongs to: a person (a personal token) or an automation identity of Steward's own inventory, its role, and what it came through (token:NAME). Every principal may ask.
+//
+// Corresponds with GET /api/v1/whoami (the `Whoami` operationId).
+func (c *Client) Whoami(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewWhoamiRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -5446,6 +5704,134 @@ func NewGetTeamRequest(server string, id ID) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListTokensRequest constructs an http.Request for the ListTokens method
+func NewListTokensRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateTokenRequest calls the generic CreateToken builder with application/json body
+func NewCreateTokenRequest(server string, body CreateTokenJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateTokenRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateTokenRequestWithBody constructs an http.Request for the CreateToken method, with any body, and a specified content type
+func NewCreateTokenRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/tokens")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRevokeTokenRequest constructs an http.Request for the RevokeToken method
+func NewRevokeTokenRequest(server string, name string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "name", name, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/tokens/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewWhoamiRequest constructs an http.Request for the Whoami method
+func NewWhoamiRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/whoami")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewHealthzRequest constructs an http.Request for the Healthz method
 func NewHealthzRequest(server string) (*http.Request, error) {
 	var err error
@@ -5717,7 +6103,7 @@ type ClientWithResponsesInterface interface {
 
 	// AttestIdentityWithBodyWithResponse Confirm, as its owner, that an identity is still needed
 	//
-	// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. Only the identity's owner may attest: any other person_id, or an identity without an owner, is refused with 400. Admin token only, until per-person authorization arrives.
+	// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. The attesting person is the one the token belongs to, and only the identity's owner may attest: anyone else, an admin too, and any automation token get 403 (an attestation is the owner's own statement); an auditor writes nothing.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5726,7 +6112,7 @@ type ClientWithResponsesInterface interface {
 
 	// AttestIdentityWithResponse Confirm, as its owner, that an identity is still needed
 	//
-	// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. Only the identity's owner may attest: any other person_id, or an identity without an owner, is refused with 400. Admin token only, until per-person authorization arrives.
+	// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. The attesting person is the one the token belongs to, and only the identity's owner may attest: anyone else, an admin too, and any automation token get 403 (an attestation is the owner's own statement); an auditor writes nothing.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5771,7 +6157,7 @@ type ClientWithResponsesInterface interface {
 
 	// SetIdentityOwnerWithBodyWithResponse Assign an identity's owner and team
 	//
-	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. An admin may assign anyone; a member only an identity they own or of their team, and only within their team (to themselves, to a person of their team, to their team), else 403.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5780,7 +6166,7 @@ type ClientWithResponsesInterface interface {
 
 	// SetIdentityOwnerWithResponse Assign an identity's owner and team
 	//
-	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+	// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. An admin may assign anyone; a member only an identity they own or of their team, and only within their team (to themselves, to a person of their team, to their team), else 403.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -5925,6 +6311,51 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/teams/{id} (the `GetTeam` operationId).
 	GetTeamWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*GetTeamResponse, error)
 
+	// ListTokensWithResponse List your personal tokens
+	//
+	// The personal tokens of the person the token belongs to, oldest first, revoked and expired ones too; never their secrets. Only a person has personal tokens: an automation token gets 403.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/tokens (the `ListTokens` operationId).
+	ListTokensWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTokensResponse, error)
+
+	// CreateTokenWithBodyWithResponse Make yourself a personal token
+	//
+	// A new personal token of the person the calling token belongs to, in the same role (an admin may ask for any role). It expires at expires_at: 30 days from now by default, at most 90 days. The secret is in the response once and never again; Steward keeps only its hash.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
+	CreateTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error)
+
+	// CreateTokenWithResponse Make yourself a personal token
+	//
+	// A new personal token of the person the calling token belongs to, in the same role (an admin may ask for any role). It expires at expires_at: 30 days from now by default, at most 90 days. The secret is in the response once and never again; Steward keeps only its hash.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
+	CreateTokenWithResponse(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error)
+
+	// RevokeTokenWithResponse Revoke one of your personal tokens
+	//
+	// Revokes the personal token of that name and ends its web sessions. A token that is not yours is not found (404), whoever's it is.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /api/v1/tokens/{name} (the `RevokeToken` operationId).
+	RevokeTokenWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*RevokeTokenResponse, error)
+
+	// WhoamiWithResponse Say who the token acts as
+	//
+	// The principal the token belongs to: a person (a personal token) or an automation identity of Steward's own inventory, its role, and what it came through (token:NAME). Every principal may ask.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/whoami (the `Whoami` operationId).
+	WhoamiWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*WhoamiResponse, error)
+
 	// HealthzWithResponse Report that the process is up
 	//
 	// Does not touch the store; use /readyz for that.
@@ -5977,6 +6408,8 @@ type ListEntitlementsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -5998,6 +6431,11 @@ func (r ListEntitlementsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListEntitlementsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEntitlementsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6164,6 +6602,8 @@ type GetEntitlementResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -6187,6 +6627,11 @@ func (r GetEntitlementResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetEntitlementResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetEntitlementResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -6247,6 +6692,8 @@ type ListEventsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -6268,6 +6715,11 @@ func (r ListEventsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListEventsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListEventsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6323,6 +6775,8 @@ type ListGapsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -6344,6 +6798,11 @@ func (r ListGapsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListGapsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListGapsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6399,6 +6858,8 @@ type ListGrantsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -6420,6 +6881,11 @@ func (r ListGrantsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListGrantsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListGrantsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6586,6 +7052,8 @@ type ListIdentitiesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -6607,6 +7075,11 @@ func (r ListIdentitiesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListIdentitiesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListIdentitiesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6776,6 +7249,8 @@ type ExportIdentitiesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers200 the parsed response headers for an HTTP 200 response
@@ -6794,6 +7269,11 @@ func (r ExportIdentitiesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ExportIdentitiesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ExportIdentitiesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6849,6 +7329,8 @@ type CountIdentitiesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -6870,6 +7352,11 @@ func (r CountIdentitiesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r CountIdentitiesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CountIdentitiesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6925,6 +7412,8 @@ type GetIdentityResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -6948,6 +7437,11 @@ func (r GetIdentityResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetIdentityResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetIdentityResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -7105,6 +7599,8 @@ type ListCredentialsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -7128,6 +7624,11 @@ func (r ListCredentialsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListCredentialsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListCredentialsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -7299,6 +7800,8 @@ type ListIdentityLinksResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -7322,6 +7825,11 @@ func (r ListIdentityLinksResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListIdentityLinksResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListIdentityLinksResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -7479,6 +7987,8 @@ type GetOwnershipRulesResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -7500,6 +8010,11 @@ func (r GetOwnershipRulesResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetOwnershipRulesResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetOwnershipRulesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7645,6 +8160,8 @@ type ListPeopleResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -7666,6 +8183,11 @@ func (r ListPeopleResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListPeopleResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListPeopleResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7832,6 +8354,8 @@ type GetPersonResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -7855,6 +8379,11 @@ func (r GetPersonResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetPersonResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetPersonResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -7915,6 +8444,8 @@ type ListSyncRunsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -7936,6 +8467,11 @@ func (r ListSyncRunsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListSyncRunsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSyncRunsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7991,6 +8527,8 @@ type ListSystemsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -8012,6 +8550,11 @@ func (r ListSystemsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListSystemsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListSystemsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8178,6 +8721,8 @@ type GetSystemResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -8201,6 +8746,11 @@ func (r GetSystemResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetSystemResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetSystemResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -8365,6 +8915,8 @@ type ListTeamsResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -8386,6 +8938,11 @@ func (r ListTeamsResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r ListTeamsResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListTeamsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8552,6 +9109,8 @@ type GetTeamResponse struct {
 	JSON400 *BadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
 	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
 	// JSONDefault the response for an HTTP default `application/json` response
@@ -8575,6 +9134,11 @@ func (r GetTeamResponse) GetJSON400() *BadRequest {
 // GetJSON401 returns the response for an HTTP 401 `application/json` response
 func (r GetTeamResponse) GetJSON401() *Unauthorized {
 	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetTeamResponse) GetJSON403() *Forbidden {
+	return r.JSON403
 }
 
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
@@ -8610,6 +9174,359 @@ func (r GetTeamResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetTeamResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListTokensResponse401Headers the declared response headers of an HTTP 401 response for ListTokens
+type ListTokensResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListTokensResponseDefaultHeaders the declared response headers of an HTTP default response for ListTokens
+type ListTokensResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ListTokensResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *TokenList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListTokensResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListTokensResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListTokensResponse) GetJSON200() *TokenList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListTokensResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListTokensResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListTokensResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListTokensResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListTokensResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListTokensResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListTokensResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListTokensResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateTokenResponse201Headers the declared response headers of an HTTP 201 response for CreateToken
+type CreateTokenResponse201Headers struct {
+	Location *string
+}
+
+// CreateTokenResponse401Headers the declared response headers of an HTTP 401 response for CreateToken
+type CreateTokenResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateTokenResponseDefaultHeaders the declared response headers of an HTTP default response for CreateToken
+type CreateTokenResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type CreateTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *NewToken
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers201 the parsed response headers for an HTTP 201 response
+	Headers201 *CreateTokenResponse201Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateTokenResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateTokenResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateTokenResponse) GetJSON201() *NewToken {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateTokenResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateTokenResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateTokenResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateTokenResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CreateTokenResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r CreateTokenResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateTokenResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RevokeTokenResponse401Headers the declared response headers of an HTTP 401 response for RevokeToken
+type RevokeTokenResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RevokeTokenResponseDefaultHeaders the declared response headers of an HTTP default response for RevokeToken
+type RevokeTokenResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type RevokeTokenResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RevokeTokenResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RevokeTokenResponseDefaultHeaders
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r RevokeTokenResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RevokeTokenResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RevokeTokenResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r RevokeTokenResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RevokeTokenResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RevokeTokenResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RevokeTokenResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RevokeTokenResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RevokeTokenResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// WhoamiResponse401Headers the declared response headers of an HTTP 401 response for Whoami
+type WhoamiResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// WhoamiResponseDefaultHeaders the declared response headers of an HTTP default response for Whoami
+type WhoamiResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type WhoamiResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Principal
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *WhoamiResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *WhoamiResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r WhoamiResponse) GetJSON200() *Principal {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r WhoamiResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r WhoamiResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r WhoamiResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r WhoamiResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r WhoamiResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r WhoamiResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r WhoamiResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -9045,7 +9962,7 @@ func (c *ClientWithResponses) GetIdentityWithResponse(ctx context.Context, id ID
 
 // AttestIdentityWithBodyWithResponse Confirm, as its owner, that an identity is still needed
 //
-// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. Only the identity's owner may attest: any other person_id, or an identity without an owner, is refused with 400. Admin token only, until per-person authorization arrives.
+// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. The attesting person is the one the token belongs to, and only the identity's owner may attest: anyone else, an admin too, and any automation token get 403 (an attestation is the owner's own statement); an auditor writes nothing.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9060,7 +9977,7 @@ func (c *ClientWithResponses) AttestIdentityWithBodyWithResponse(ctx context.Con
 
 // AttestIdentityWithResponse Confirm, as its owner, that an identity is still needed
 //
-// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. Only the identity's owner may attest: any other person_id, or an identity without an owner, is refused with 400. Admin token only, until per-person authorization arrives.
+// Records the date (attested_at) and the person (attested_by) on the identity, and an identity.attested event with the note. The attesting person is the one the token belongs to, and only the identity's owner may attest: anyone else, an admin too, and any automation token get 403 (an attestation is the owner's own statement); an auditor writes nothing.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9135,7 +10052,7 @@ func (c *ClientWithResponses) ListIdentityLinksWithResponse(ctx context.Context,
 
 // SetIdentityOwnerWithBodyWithResponse Assign an identity's owner and team
 //
-// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. An admin may assign anyone; a member only an identity they own or of their team, and only within their team (to themselves, to a person of their team, to their team), else 403.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9150,7 +10067,7 @@ func (c *ClientWithResponses) SetIdentityOwnerWithBodyWithResponse(ctx context.C
 
 // SetIdentityOwnerWithResponse Assign an identity's owner and team
 //
-// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. Admin only.
+// An explicit assignment: kept until someone assigns again, whatever syncs, source tags and ownership rules say. Both fields are required (PUT replaces the whole assignment). An owner with a null team brings the owner's own team, which follows the owner if they move; a team set here stays. Both null hands the identity back to source tags and ownership rules at its next re-resolution (a sync that changes it, a people sync, `steward apply`). Closes an ownership gap the assignment heals, and writes an identity.owner_changed event. An admin may assign anyone; a member only an identity they own or of their team, and only within their team (to themselves, to a person of their team, to their team), else 403.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -9409,6 +10326,81 @@ func (c *ClientWithResponses) GetTeamWithResponse(ctx context.Context, id ID, re
 	return ParseGetTeamResponse(rsp)
 }
 
+// ListTokensWithResponse List your personal tokens
+//
+// The personal tokens of the person the token belongs to, oldest first, revoked and expired ones too; never their secrets. Only a person has personal tokens: an automation token gets 403.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/tokens (the `ListTokens` operationId).
+func (c *ClientWithResponses) ListTokensWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListTokensResponse, error) {
+	rsp, err := c.ListTokens(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListTokensResponse(rsp)
+}
+
+// CreateTokenWithBodyWithResponse Make yourself a personal token
+//
+// A new personal token of the person the calling token belongs to, in the same role (an admin may ask for any role). It expires at expires_at: 30 days from now by default, at most 90 days. The secret is in the response once and never again; Steward keeps only its hash.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
+func (c *ClientWithResponses) CreateTokenWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error) {
+	rsp, err := c.CreateTokenWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTokenResponse(rsp)
+}
+
+// CreateTokenWithResponse Make yourself a personal token
+//
+// A new personal token of the person the calling token belongs to, in the same role (an admin may ask for any role). It expires at expires_at: 30 days from now by default, at most 90 days. The secret is in the response once and never again; Steward keeps only its hash.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/tokens (the `CreateToken` operationId).
+func (c *ClientWithResponses) CreateTokenWithResponse(ctx context.Context, body CreateTokenJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateTokenResponse, error) {
+	rsp, err := c.CreateToken(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateTokenResponse(rsp)
+}
+
+// RevokeTokenWithResponse Revoke one of your personal tokens
+//
+// Revokes the personal token of that name and ends its web sessions. A token that is not yours is not found (404), whoever's it is.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /api/v1/tokens/{name} (the `RevokeToken` operationId).
+func (c *ClientWithResponses) RevokeTokenWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*RevokeTokenResponse, error) {
+	rsp, err := c.RevokeToken(ctx, name, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRevokeTokenResponse(rsp)
+}
+
+// WhoamiWithResponse Say who the token acts as
+//
+// The principal the token belongs to: a person (a personal token) or an automation identity of Steward's own inventory, its role, and what it came through (token:NAME). Every principal may ask.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/whoami (the `Whoami` operationId).
+func (c *ClientWithResponses) WhoamiWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*WhoamiResponse, error) {
+	rsp, err := c.Whoami(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseWhoamiResponse(rsp)
+}
+
 // HealthzWithResponse Report that the process is up
 //
 // Does not touch the store; use /readyz for that.
@@ -9499,6 +10491,13 @@ func ParseListEntitlementsResponse(rsp *http.Response) (*ListEntitlementsRespons
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -9678,6 +10677,13 @@ func ParseGetEntitlementResponse(rsp *http.Response) (*GetEntitlementResponse, e
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9755,6 +10761,13 @@ func ParseListEventsResponse(rsp *http.Response) (*ListEventsResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9825,6 +10838,13 @@ func ParseListGapsResponse(rsp *http.Response) (*ListGapsResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9894,6 +10914,13 @@ func ParseListGrantsResponse(rsp *http.Response) (*ListGrantsResponse, error) {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -10073,6 +11100,13 @@ func ParseListIdentitiesResponse(rsp *http.Response) (*ListIdentitiesResponse, e
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10244,6 +11278,13 @@ func ParseExportIdentitiesResponse(rsp *http.Response) (*ExportIdentitiesRespons
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10324,6 +11365,13 @@ func ParseCountIdentitiesResponse(rsp *http.Response) (*CountIdentitiesResponse,
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10393,6 +11441,13 @@ func ParseGetIdentityResponse(rsp *http.Response) (*GetIdentityResponse, error) 
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -10561,6 +11616,13 @@ func ParseListCredentialsResponse(rsp *http.Response) (*ListCredentialsResponse,
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
@@ -10747,6 +11809,13 @@ func ParseListIdentityLinksResponse(rsp *http.Response) (*ListIdentityLinksRespo
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10915,6 +11984,13 @@ func ParseGetOwnershipRulesResponse(rsp *http.Response) (*GetOwnershipRulesRespo
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11068,6 +12144,13 @@ func ParseListPeopleResponse(rsp *http.Response) (*ListPeopleResponse, error) {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -11247,6 +12330,13 @@ func ParseGetPersonResponse(rsp *http.Response) (*GetPersonResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11324,6 +12414,13 @@ func ParseListSyncRunsResponse(rsp *http.Response) (*ListSyncRunsResponse, error
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11393,6 +12490,13 @@ func ParseListSystemsResponse(rsp *http.Response) (*ListSystemsResponse, error) 
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -11572,6 +12676,13 @@ func ParseGetSystemResponse(rsp *http.Response) (*GetSystemResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11746,6 +12857,13 @@ func ParseListTeamsResponse(rsp *http.Response) (*ListTeamsResponse, error) {
 			return nil, err
 		}
 		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
@@ -11925,6 +13043,13 @@ func ParseGetTeamResponse(rsp *http.Response) (*GetTeamResponse, error) {
 		}
 		response.JSON401 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
 		var dest NotFound
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11954,6 +13079,341 @@ func ParseGetTeamResponse(rsp *http.Response) (*GetTeamResponse, error) {
 		response.Headers401 = &headers
 	case true:
 		var headers GetTeamResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListTokensResponse parses an HTTP response from a ListTokensWithResponse call
+func ParseListTokensResponse(rsp *http.Response) (*ListTokensResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListTokensResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest TokenList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListTokensResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers ListTokensResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateTokenResponse parses an HTTP response from a CreateTokenWithResponse call
+func ParseCreateTokenResponse(rsp *http.Response) (*CreateTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest NewToken
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 201:
+		var headers CreateTokenResponse201Headers
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers201 = &headers
+	case rsp.StatusCode == 401:
+		var headers CreateTokenResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers CreateTokenResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRevokeTokenResponse parses an HTTP response from a RevokeTokenWithResponse call
+func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RevokeTokenResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RevokeTokenResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers RevokeTokenResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseWhoamiResponse parses an HTTP response from a WhoamiWithResponse call
+func ParseWhoamiResponse(rsp *http.Response) (*WhoamiResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &WhoamiResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Principal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers WhoamiResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers WhoamiResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

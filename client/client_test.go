@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/client"
@@ -21,7 +22,13 @@ import (
 func startServer(t *testing.T) (url, token string, store steward.Store) {
 	t.Helper()
 	db := sqlstoretest.MustOpenSQLite(t, steward.SystemClock{})
-	raw, err := db.CreateToken(context.Background(), &steward.Token{Name: "admin", Role: steward.RoleAdmin})
+	ctx := steward.WithActor(context.Background(), "system:test")
+	admin := &steward.Person{ExternalID: "admin", Name: "Admin", Email: "admin@example.test", Status: steward.PersonActive}
+	if err := db.CreatePerson(ctx, admin); err != nil {
+		t.Fatal(err)
+	}
+	exp := time.Now().Add(time.Hour)
+	raw, err := db.CreateToken(ctx, &steward.Token{Name: "admin", Role: steward.RoleAdmin, Kind: steward.PrincipalPerson, PersonID: &admin.ID, ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,8 +137,8 @@ func TestAuth(t *testing.T) {
 		r = ts.Get("/api/v1/events?object_type=team&object_id=" + strconv.FormatInt(created.ID, 10))
 		var page steward.Page[steward.Event]
 		r.Decode(t, &page)
-		if len(page.Items) != 1 || page.Items[0].Actor != "token:admin" {
-			t.Errorf("events = %+v, want one by token:admin", page.Items)
+		if len(page.Items) != 1 || page.Items[0].Actor != "person:admin@tokens.test" || page.Items[0].Via != "token:admin" {
+			t.Errorf("events = %+v, want one by the admin token's person, via token:admin", page.Items)
 		}
 	})
 	t.Run("token never logged", func(t *testing.T) {
@@ -296,7 +296,7 @@ func TestList(t *testing.T) {
 	}{
 		{"teams", "/api/v1/teams", []int64{s.platform.ID, s.payments.ID}},
 		{"teams q", "/api/v1/teams?q=PAY", []int64{s.payments.ID}},
-		{"people", "/api/v1/people", []int64{s.alice.ID, s.bob.ID, s.carol.ID}},
+		{"people", "/api/v1/people", append(ts.TokenPeople(t), s.alice.ID, s.bob.ID, s.carol.ID)},
 		{"people team_id", "/api/v1/people?team_id=" + id(s.platform.ID), []int64{s.alice.ID, s.bob.ID}},
 		{"people manager_id", "/api/v1/people?manager_id=" + id(s.alice.ID), []int64{s.bob.ID}},
 		{"people status", "/api/v1/people?status=departed", []int64{s.carol.ID}},
@@ -758,7 +758,7 @@ func TestRequestLog(t *testing.T) {
 	ts.Get(fmt.Sprintf("/api/v1/identities/%d", i.ID))
 	logs := ts.Logs.String()
 	want := `"msg":"http request","method":"GET","route":"/api/v1/identities/{id}","status":200,"duration":`
-	if !strings.Contains(logs, want) || !strings.Contains(logs, `"actor":"token:admin"`) {
+	if !strings.Contains(logs, want) || !strings.Contains(logs, `"actor":"person:admin@tokens.test"`) {
 		t.Errorf("no request line like %s in:\n%s", want, logs)
 	}
 	if strings.Contains(logs, "stw_query_secret") || strings.Contains(logs, ts.Admin) {

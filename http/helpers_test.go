@@ -40,10 +40,25 @@ func MustOpenStore(tb testing.TB) *sqlstore.DB {
 	return db
 }
 
-// MustCreateToken creates an API token and returns its secret.
+// MustCreateToken creates a personal API token of a new person named after
+// it (NAME@tokens.test, without a team) and returns its secret.
 func MustCreateToken(tb testing.TB, store steward.Store, name string, role steward.Role) string {
 	tb.Helper()
-	raw, err := store.CreateToken(context.Background(), &steward.Token{Name: name, Role: role})
+	ctx := steward.WithActor(context.Background(), "system:fixture")
+	p := &steward.Person{ExternalID: "token-" + name, Name: "Token " + name, Email: name + "@tokens.test", Status: steward.PersonActive}
+	if err := store.CreatePerson(ctx, p); err != nil {
+		tb.Fatalf("create the person of token %s: %v", name, err)
+	}
+	return MustCreatePersonalToken(tb, store, name, role, p.ID)
+}
+
+// MustCreatePersonalToken creates a personal API token of a person and
+// returns its secret.
+func MustCreatePersonalToken(tb testing.TB, store steward.Store, name string, role steward.Role, personID int64) string {
+	tb.Helper()
+	exp := time.Now().Add(steward.DefaultPersonalTokenTTL)
+	raw, err := store.CreateToken(steward.WithActor(context.Background(), "system:fixture"),
+		&steward.Token{Name: name, Role: role, Kind: steward.PrincipalPerson, PersonID: &personID, ExpiresAt: &exp})
 	if err != nil {
 		tb.Fatalf("create token %s: %v", name, err)
 	}
@@ -69,7 +84,7 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 // testServer is a Server over a real SQLite store behind httptest, with an
-// admin and a viewer token.
+// admin and an auditor token.
 type testServer struct {
 	tb     testing.TB
 	Store  *sqlstore.DB
@@ -77,11 +92,26 @@ type testServer struct {
 	HTTP   *httptest.Server
 	Clock  *testClock
 	Admin  string // admin token secret
-	Viewer string // viewer token secret
+	Viewer string // auditor token secret (named "viewer", the role it replaced)
 	Logs   *syncBuffer
 	F      *fixtures
 
 	documented *http.ServeMux // the route table, to tell which responses the document describes
+}
+
+// TokenPeople returns the ids of the people the admin and auditor tokens
+// belong to, made before any fixture.
+func (ts *testServer) TokenPeople(tb testing.TB) []int64 {
+	tb.Helper()
+	var out []int64
+	for _, name := range []string{"admin", "viewer"} {
+		tok, err := ts.Store.TokenByName(context.Background(), name)
+		if err != nil || tok.PersonID == nil {
+			tb.Fatalf("token %s: %+v %v", name, tok, err)
+		}
+		out = append(out, *tok.PersonID)
+	}
+	return out
 }
 
 // syncBuffer is a bytes.Buffer safe for the server's goroutines to log to.
@@ -123,7 +153,7 @@ func MustStartServer(tb testing.TB, opts ...serverOption) *testServer {
 		tb: tb, Store: store, Server: srv, Clock: clock, Logs: logs,
 		HTTP:   httptest.NewServer(srv.Handler()),
 		Admin:  MustCreateToken(tb, store, "admin", steward.RoleAdmin),
-		Viewer: MustCreateToken(tb, store, "viewer", steward.RoleViewer),
+		Viewer: MustCreateToken(tb, store, "viewer", steward.RoleAuditor),
 		F:      newFixtures(tb, store),
 	}
 	tb.Cleanup(ts.HTTP.Close)

@@ -106,8 +106,8 @@ func TestImport(t *testing.T) {
 			}
 			var events steward.Page[steward.Event]
 			ts.Get(fmt.Sprintf("/api/v1/events?action=system.synced&object_id=%d", sys.ID)).Decode(t, &events)
-			if len(events.Items) != 1 || events.Items[0].Actor != "token:admin" || !strings.Contains(string(events.Items[0].Data), `"import:`+tt.format+`"`) {
-				t.Errorf("sync events = %+v, want one by token:admin from import:%s", events.Items, tt.format)
+			if len(events.Items) != 1 || events.Items[0].Actor != "person:admin@tokens.test" || events.Items[0].Via != "token:admin" || !strings.Contains(string(events.Items[0].Data), `"import:`+tt.format+`"`) {
+				t.Errorf("sync events = %+v, want one by the admin's person via token:admin from import:%s", events.Items, tt.format)
 			}
 		})
 	}
@@ -158,7 +158,7 @@ func TestImport(t *testing.T) {
 		{"unknown parameter", request{Target: importTarget(1, "format=jsonl&system=aws"), OutsideDocument: true}, 400, `"system"`},
 		{"unknown system", request{Target: importTarget(999999, "format=jsonl")}, 404, "999999"},
 		{"bad system id", request{Target: "/api/v1/systems/aws/import?format=jsonl", OutsideDocument: true}, 400, "id"},
-		{"viewer", request{Target: importTarget(1, "format=jsonl"), Token: ts.Viewer}, 403, "may only read"},
+		{"auditor", request{Target: importTarget(1, "format=jsonl"), Token: ts.Viewer}, 403, "writes nothing"},
 		{"wrong format for the file", request{Target: importTarget(1, "format=aws-credential-report")}, 400, "upload"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

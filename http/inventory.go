@@ -121,6 +121,7 @@ func (s *Server) identityFilter(r *http.Request, q *listQuery) steward.IdentityF
 		CredentialOlderThan: q.days("credential_older_than"),
 		UnusedFor:           q.days("unused_for"),
 		NeverUsed:           never != nil && *never,
+		Visible:             s.visibility(r, q),
 	}
 }
 
@@ -229,7 +230,7 @@ func (s *Server) listCredentials(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	if _, err := s.Store.Identity(r.Context(), id); err != nil {
+	if _, err := s.readableIdentity(r, id); err != nil {
 		return err
 	}
 	creds, err := s.Store.Credentials(r.Context(), id)
@@ -249,7 +250,7 @@ func (s *Server) listLinks(w http.ResponseWriter, r *http.Request) error {
 	if err := noQuery(r); err != nil {
 		return err
 	}
-	if _, err := s.Store.Identity(r.Context(), id); err != nil {
+	if _, err := s.readableIdentity(r, id); err != nil {
 		return err
 	}
 	links, err := s.Store.IdentityLinks(r.Context(), id)

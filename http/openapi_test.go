@@ -196,6 +196,8 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"OwnerBasis", names(steward.OwnerBases)},
 		{"Action", names(steward.Actions)},
 		{"IdentitySort", names(steward.IdentitySorts)},
+		{"Role", names(steward.Roles)},
+		{"PrincipalKind", names(steward.PrincipalKinds)},
 	}
 	compared := map[string]bool{}
 	for _, tt := range enums {

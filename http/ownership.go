@@ -28,6 +28,11 @@ func (s *Server) setOwner(w http.ResponseWriter, r *http.Request) error {
 	} else if err := refID("team_id", in.TeamID); err != nil {
 		return err
 	}
+	if _, err := s.identityFor(r, id, steward.PermOwnerSet); err != nil {
+		return err
+	} else if err := s.checkAssignment(r, in); err != nil {
+		return err
+	}
 	v, err := s.Store.SetOwner(r.Context(), id, in)
 	if err != nil {
 		return err
@@ -35,8 +40,8 @@ func (s *Server) setOwner(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, v)
 }
 
-// attest records that the identity's owner confirms it is theirs and still
-// needed. The store refuses (EINVALID) anyone but the owner.
+// attest records that the identity's owner, the acting person, confirms it
+// is theirs and still needed. Only the owner may (see steward.Authorize).
 func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	id, err := pathID(r)
 	if err != nil {
@@ -45,9 +50,11 @@ func (s *Server) attest(w http.ResponseWriter, r *http.Request) error {
 	var in steward.Attestation
 	if err := decodeCreate(w, r, &in); err != nil {
 		return err
-	} else if in.PersonID <= 0 {
-		return steward.Errorf(steward.EINVALID, "person_id must be a positive integer: the id of the identity's owner.")
 	}
+	if _, err := s.identityFor(r, id, steward.PermAttest); err != nil {
+		return err
+	}
+	in.PersonID = principalOf(r).PersonID
 	v, err := s.Store.Attest(r.Context(), id, in)
 	if err != nil {
 		return err

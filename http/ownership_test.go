@@ -46,8 +46,8 @@ func TestSetOwner(t *testing.T) {
 		}
 		var events steward.Page[steward.Event]
 		ts.Get(fmt.Sprintf("/api/v1/events?action=identity.owner_changed&object_id=%d", s.orphan.ID)).Decode(t, &events)
-		if len(events.Items) != 1 || events.Items[0].Actor != "token:admin" {
-			t.Errorf("events = %+v, want one owner_changed by token:admin", events.Items)
+		if len(events.Items) != 1 || events.Items[0].Actor != "person:admin@tokens.test" || events.Items[0].Via != "token:admin" {
+			t.Errorf("events = %+v, want one owner_changed by the admin's person via token:admin", events.Items)
 		}
 	})
 	t.Run("team only", func(t *testing.T) {
@@ -76,7 +76,7 @@ func TestSetOwner(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"viewer", request{Token: ts.Viewer, Target: owner(s.ci.ID), Body: `{"owner_id": null, "team_id": null}`}, 403, "may only read"},
+		{"auditor", request{Token: ts.Viewer, Target: owner(s.ci.ID), Body: `{"owner_id": null, "team_id": null}`}, 403, "writes nothing"},
 		{"field left out", request{Target: owner(s.ci.ID), Body: fmt.Sprintf(`{"owner_id": %d}`, s.alice.ID), OutsideDocument: true}, 400, "team_id"},
 		{"empty object", request{Target: owner(s.ci.ID), Body: `{}`, OutsideDocument: true}, 400, "owner_id"},
 		{"unknown field", request{Target: owner(s.ci.ID), Body: `{"owner_id": null, "team_id": null, "owner": "alice"}`, OutsideDocument: true}, 400, `"owner"`},
@@ -122,10 +122,11 @@ func TestAttest(t *testing.T) {
 	ts := MustStartServer(t)
 	s := seed(ts)
 	attest := func(id int64) string { return fmt.Sprintf("/api/v1/identities/%d/attest", id) }
+	bob := MustCreatePersonalToken(t, ts.Store, "bob", steward.RoleMember, s.bob.ID)
 
 	t.Run("by the owner", func(t *testing.T) {
 		before := time.Now().Add(-time.Minute)
-		r := ts.Post(attest(s.ci.ID), fmt.Sprintf(`{"person_id": %d, "note": "still deploys payments"}`, s.bob.ID))
+		r := ts.Do(request{Method: "POST", Target: attest(s.ci.ID), Token: bob, Body: `{"note": "still deploys payments"}`})
 		if r.Status != 200 {
 			t.Fatalf("status = %d: %s", r.Status, r.Body)
 		}
@@ -152,14 +153,13 @@ func TestAttest(t *testing.T) {
 		status int
 		msg    string
 	}{
-		{"not the owner", request{Target: attest(s.ci.ID), Body: fmt.Sprintf(`{"person_id": %d}`, s.alice.ID)}, 400, "not the owner"},
-		{"no owner", request{Target: attest(s.orphan.ID), Body: fmt.Sprintf(`{"person_id": %d}`, s.alice.ID)}, 400, "no owner"},
-		{"unknown person", request{Target: attest(s.ci.ID), Body: `{"person_id": 999999}`}, 400, "not the owner"},
-		{"no person", request{Target: attest(s.ci.ID), Body: `{"note": "mine"}`, OutsideDocument: true}, 400, "person_id"},
-		{"note too long", request{Target: attest(s.ci.ID), Body: fmt.Sprintf(`{"person_id": %d, "note": %q}`, s.bob.ID, strings.Repeat("n", 3000)), OutsideDocument: true}, 400, "note"},
-		{"unknown field", request{Target: attest(s.ci.ID), Body: fmt.Sprintf(`{"person_id": %d, "until": "2030-01-01"}`, s.bob.ID), OutsideDocument: true}, 400, `"until"`},
-		{"unknown identity", request{Target: attest(999999), Body: fmt.Sprintf(`{"person_id": %d}`, s.bob.ID)}, 404, "999999"},
-		{"viewer", request{Token: ts.Viewer, Target: attest(s.ci.ID), Body: fmt.Sprintf(`{"person_id": %d}`, s.bob.ID)}, 403, "may only read"},
+		{"an admin, not the owner", request{Target: attest(s.ci.ID), Body: `{}`}, 403, "not even an admin"},
+		{"no owner", request{Token: bob, Target: attest(s.orphan.ID), Body: `{}`}, 403, "Only the identity's owner"},
+		{"a person named in the body", request{Token: bob, Target: attest(s.ci.ID), Body: fmt.Sprintf(`{"person_id": %d}`, s.bob.ID), OutsideDocument: true}, 400, "person_id"},
+		{"note too long", request{Token: bob, Target: attest(s.ci.ID), Body: fmt.Sprintf(`{"note": %q}`, strings.Repeat("n", 3000)), OutsideDocument: true}, 400, "note"},
+		{"unknown field", request{Token: bob, Target: attest(s.ci.ID), Body: `{"until": "2030-01-01"}`, OutsideDocument: true}, 400, `"until"`},
+		{"unknown identity", request{Token: bob, Target: attest(999999), Body: `{}`}, 404, "999999"},
+		{"auditor", request{Token: ts.Viewer, Target: attest(s.ci.ID), Body: `{}`}, 403, "writes nothing"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.Method = "POST"
@@ -334,7 +334,7 @@ func TestOwnershipRules(t *testing.T) {
 		{"name twice", request{Body: `{"rules": [{"name": "a", "match": {"names": ["x"]}, "team": "platform"}, {"name": "a", "match": {"names": ["y"]}, "team": "platform"}]}`}, 400, "twice"},
 		{"bad pattern", request{Body: `{"rules": [{"name": "a", "match": {"names": ["[x"]}, "team": "platform"}]}`}, 400, "malformed"},
 		{"not an array", request{Body: `{"rules": {"name": "a"}}`, OutsideDocument: true}, 400, "rules"},
-		{"viewer", request{Token: ts.Viewer, Body: `{"rules": []}`}, 403, "may only read"},
+		{"auditor", request{Token: ts.Viewer, Body: `{"rules": []}`}, 403, "writes nothing"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.req.Method, tt.req.Target = "PUT", path

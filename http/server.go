@@ -68,6 +68,11 @@ type Server struct {
 	// long one upload may hold the store, not about memory. Default: 1 GiB.
 	MaxImportBytes int64
 
+	// MembersSeeAll lets every member list and read every identity, not
+	// only those they own or of their team (configuration
+	// members_see_all). Default: false.
+	MembersSeeAll bool
+
 	once           sync.Once
 	handler        http.Handler
 	logger         *slog.Logger
@@ -90,6 +95,12 @@ type Store interface {
 	steward.InventoryCreator
 	steward.Authenticator
 	steward.AuditReader
+	// The personal token routes: a person lists, creates and revokes
+	// their own.
+	CreateToken(ctx context.Context, t *steward.Token) (string, error)
+	PersonTokens(ctx context.Context, personID int64) ([]steward.Token, error)
+	TokenByName(ctx context.Context, name string) (*steward.Token, error)
+	RevokeToken(ctx context.Context, id int64) error
 	steward.OwnerAssigner
 	steward.OwnershipRuleStore
 	steward.GapReader
@@ -99,12 +110,19 @@ type Store interface {
 }
 
 // Route is one entry of the route table: a method, a ServeMux pattern and
-// whether it needs a bearer token. The table is the one place routes are
-// declared; tests check it against the OpenAPI document.
+// the permission it needs. The table is the one place routes are declared;
+// tests check it against the OpenAPI document and the authorization
+// matrix (testdata/authz.tsv).
 type Route struct {
-	Method  string // "GET", "POST" or "PUT"
+	Method  string // "GET", "POST", "PUT" or "DELETE"
 	Pattern string // "/api/v1/identities/{id}"
 	Auth    bool   // whether the route needs Authorization: Bearer
+	// Perm is what the principal must be allowed (steward.Authorize) to
+	// be let through at all; empty for an open route. A route whose
+	// permission depends on the object (identity.read, identity.set_owner,
+	// identity.attest) lets through whoever could have it, and its handler
+	// decides again with the principal's relationship to the object.
+	Perm steward.Permission
 }
 
 // handlerFunc is a route's handler. Returning an error writes it as a JSON
@@ -116,16 +134,26 @@ type route struct {
 	serve handlerFunc
 }
 
+// open marks a route served without a token.
+const open steward.Permission = ""
+
+// Permissions of the route table, short.
 const (
-	open   = false // the route is served without a token
-	bearer = true  // the route needs a valid bearer token
+	whoami    = steward.PermWhoami
+	directory = steward.PermDirectoryRead
+	identity  = steward.PermIdentityRead
+	evidence  = steward.PermEvidenceRead
+	write     = steward.PermInventoryWrite
+	setOwner  = steward.PermOwnerSet
+	attest    = steward.PermAttest
+	selfToken = steward.PermTokenSelf
 )
 
 // routes is the route table. Every route Steward serves is here and nowhere
 // else, in the Go 1.22 pattern syntax the OpenAPI document also uses.
 func (s *Server) routes() []route {
-	r := func(method, pattern string, auth bool, serve handlerFunc) route {
-		return route{Route{method, pattern, auth}, serve}
+	r := func(method, pattern string, perm steward.Permission, serve handlerFunc) route {
+		return route{Route{method, pattern, perm != open, perm}, serve}
 	}
 	return []route{
 		r("GET", "/healthz", open, s.healthz),
@@ -133,43 +161,48 @@ func (s *Server) routes() []route {
 		r("GET", "/metrics", open, s.serveMetrics),
 		r("GET", "/openapi.json", open, serveOpenAPI),
 
-		r("GET", "/api/v1/teams", bearer, s.listTeams),
-		r("POST", "/api/v1/teams", bearer, s.createTeam),
-		r("GET", "/api/v1/teams/{id}", bearer, serveGet(s.Store.Team)),
+		r("GET", "/api/v1/whoami", whoami, s.whoami),
+		r("GET", "/api/v1/tokens", selfToken, s.listTokens),
+		r("POST", "/api/v1/tokens", selfToken, s.createToken),
+		r("DELETE", "/api/v1/tokens/{name}", selfToken, s.revokeToken),
 
-		r("GET", "/api/v1/people", bearer, s.listPeople),
-		r("POST", "/api/v1/people", bearer, s.createPerson),
-		r("GET", "/api/v1/people/{id}", bearer, serveGet(s.Store.Person)),
+		r("GET", "/api/v1/teams", directory, s.listTeams),
+		r("POST", "/api/v1/teams", write, s.createTeam),
+		r("GET", "/api/v1/teams/{id}", directory, serveGet(s.Store.Team)),
 
-		r("GET", "/api/v1/systems", bearer, s.listSystems),
-		r("POST", "/api/v1/systems", bearer, s.createSystem),
-		r("GET", "/api/v1/systems/{id}", bearer, serveGet(s.Store.System)),
-		r("POST", "/api/v1/systems/{id}/import", bearer, s.importSystem),
+		r("GET", "/api/v1/people", directory, s.listPeople),
+		r("POST", "/api/v1/people", write, s.createPerson),
+		r("GET", "/api/v1/people/{id}", directory, serveGet(s.Store.Person)),
 
-		r("GET", "/api/v1/identities", bearer, s.listIdentities),
-		r("GET", "/api/v1/identities/count", bearer, s.countIdentities),
-		r("GET", "/api/v1/identities.csv", bearer, s.exportIdentities),
-		r("POST", "/api/v1/identities", bearer, s.createIdentity),
-		r("GET", "/api/v1/identities/{id}", bearer, serveGet(s.Store.Identity)),
-		r("GET", "/api/v1/identities/{id}/credentials", bearer, s.listCredentials),
-		r("POST", "/api/v1/identities/{id}/credentials", bearer, s.createCredential),
-		r("GET", "/api/v1/identities/{id}/links", bearer, s.listLinks),
-		r("PUT", "/api/v1/identities/{id}/owner", bearer, s.setOwner),
-		r("POST", "/api/v1/identities/{id}/attest", bearer, s.attest),
+		r("GET", "/api/v1/systems", directory, s.listSystems),
+		r("POST", "/api/v1/systems", write, s.createSystem),
+		r("GET", "/api/v1/systems/{id}", directory, serveGet(s.Store.System)),
+		r("POST", "/api/v1/systems/{id}/import", write, s.importSystem),
 
-		r("GET", "/api/v1/entitlements", bearer, s.listEntitlements),
-		r("POST", "/api/v1/entitlements", bearer, s.createEntitlement),
-		r("GET", "/api/v1/entitlements/{id}", bearer, serveGet(s.Store.Entitlement)),
+		r("GET", "/api/v1/identities", identity, s.listIdentities),
+		r("GET", "/api/v1/identities/count", identity, s.countIdentities),
+		r("GET", "/api/v1/identities.csv", identity, s.exportIdentities),
+		r("POST", "/api/v1/identities", write, s.createIdentity),
+		r("GET", "/api/v1/identities/{id}", identity, s.getIdentity),
+		r("GET", "/api/v1/identities/{id}/credentials", identity, s.listCredentials),
+		r("POST", "/api/v1/identities/{id}/credentials", write, s.createCredential),
+		r("GET", "/api/v1/identities/{id}/links", identity, s.listLinks),
+		r("PUT", "/api/v1/identities/{id}/owner", setOwner, s.setOwner),
+		r("POST", "/api/v1/identities/{id}/attest", attest, s.attest),
 
-		r("GET", "/api/v1/grants", bearer, s.listGrants),
-		r("POST", "/api/v1/grants", bearer, s.createGrant),
+		r("GET", "/api/v1/entitlements", directory, s.listEntitlements),
+		r("POST", "/api/v1/entitlements", write, s.createEntitlement),
+		r("GET", "/api/v1/entitlements/{id}", directory, serveGet(s.Store.Entitlement)),
 
-		r("GET", "/api/v1/sync-runs", bearer, s.listSyncRuns),
-		r("GET", "/api/v1/gaps", bearer, s.listGaps),
-		r("GET", "/api/v1/ownership-rules", bearer, s.ownershipRules),
-		r("PUT", "/api/v1/ownership-rules", bearer, s.applyOwnershipRules),
+		r("GET", "/api/v1/grants", evidence, s.listGrants),
+		r("POST", "/api/v1/grants", write, s.createGrant),
 
-		r("GET", "/api/v1/events", bearer, s.listEvents),
+		r("GET", "/api/v1/sync-runs", evidence, s.listSyncRuns),
+		r("GET", "/api/v1/gaps", evidence, s.listGaps),
+		r("GET", "/api/v1/ownership-rules", evidence, s.ownershipRules),
+		r("PUT", "/api/v1/ownership-rules", write, s.applyOwnershipRules),
+
+		r("GET", "/api/v1/events", evidence, s.listEvents),
 	}
 }
 
@@ -258,15 +291,15 @@ func (s *Server) fallback(label string, ui http.Handler) http.Handler {
 }
 
 // wrap turns a route's handler into an http.Handler: it names the route for
-// logs and metrics, authenticates when the route needs it, and writes a
-// returned error as JSON.
+// logs and metrics, authenticates and authorizes when the route needs it,
+// and writes a returned error as JSON.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		infoFrom(r.Context()).route = rt.Pattern
 		if rt.Auth {
 			// API responses describe the inventory; no cache should keep them.
 			w.Header().Set("Cache-Control", "no-store")
-			ctx, err := s.authenticate(r)
+			ctx, err := s.authenticate(r, rt.Perm)
 			if err != nil {
 				s.writeError(w, r, err)
 				return
@@ -279,9 +312,11 @@ func (s *Server) wrap(rt route) http.Handler {
 	})
 }
 
-// authenticate checks the bearer token of r and returns a context that
-// names the token as the actor. A viewer token may only read.
-func (s *Server) authenticate(r *http.Request) (context.Context, error) {
+// authenticate checks the bearer token of r and that its principal could be
+// allowed perm (steward.Authorize with every relationship; a handler whose
+// object matters asks again with the real ones), and returns a context in
+// which the principal acts.
+func (s *Server) authenticate(r *http.Request, perm steward.Permission) (context.Context, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
 		return nil, steward.Errorf(steward.EUNAUTHORIZED, "This API needs a token: send Authorization: Bearer <token>.")
@@ -295,18 +330,15 @@ func (s *Server) authenticate(r *http.Request) (context.Context, error) {
 		// Refused before a store lookup: garbage costs no query.
 		return nil, steward.Errorf(steward.EUNAUTHORIZED, "The token is not valid.")
 	}
-	tok, err := s.Store.Authenticate(r.Context(), raw)
+	p, err := s.Store.Authenticate(r.Context(), raw)
 	if err != nil {
 		return nil, err
 	}
-	actor := "token:" + tok.Name
-	infoFrom(r.Context()).actor = actor
-	if tok.Role != steward.RoleAdmin && r.Method != http.MethodGet && r.Method != http.MethodHead {
-		// Anything but admin may only read until issue 7 brings per-route
-		// authorization; an unknown role gets the least.
-		return nil, steward.Errorf(steward.EFORBIDDEN, "Token %q has role %s, which may only read.", tok.Name, tok.Role)
+	infoFrom(r.Context()).actor = p.Actor()
+	if d := steward.Authorize(*p, perm, steward.RelOwner, steward.RelTeam, steward.RelEveryone); !d.Allowed {
+		return nil, steward.Errorf(steward.EFORBIDDEN, "%s (%s, role %s) may not do this: %s", p.Actor(), p.Via, p.Role, d.Reason)
 	}
-	return steward.WithActor(r.Context(), actor), nil
+	return steward.WithPrincipal(r.Context(), *p), nil
 }
 
 // requestInfo is what the inner handlers learn about a request that the

@@ -40,7 +40,7 @@ func TestMetrics(t *testing.T) {
 		`steward_identities{kind="bot",status="removed"} 0`,
 		`steward_ownership_gaps{kind="unowned"} 2`,
 		`steward_ownership_gaps{kind="owner_departed"} 0`,
-		`steward_people 1`,
+		`steward_people 3`, // with the people of the admin and auditor tokens
 		`steward_systems 1`,
 		`steward_http_request_duration_seconds_count{code="200",method="GET",route="/api/v1/identities/{id}"} 1`,
 		`go_goroutines `,

@@ -52,7 +52,8 @@ func newAuditListCmd(e *env) *cobra.Command {
 		Short: "List audit events through the API, oldest first",
 		Long: `List audit events from a Steward server in the order they were written,
 filtered by action, actor, time and object. Each row is one event: its
-sequence number, time, who acted, the action, the object it names (by
+sequence number, time, who acted and what they came through (the token
+or session; "-" for Steward's own jobs), the action, the object it names (by
 name where Steward knows one) and its data (-o json prints every event
 whole, with its ids and hashes).
 
@@ -72,7 +73,7 @@ An id works in place of a name (identity:4711); a credential, a grant or a
 task has no name and is named by its id. An unknown --action is refused
 with the list of the known ones.`,
 		Example: `  steward audit list --action identity.owner_changed --since 7d
-  steward audit list --actor token:ci-bot --since 2025-01-31
+  steward audit list --actor automation:ci-bot --since 2025-01-31
   steward audit list --object identity:etl-loader --system aws-prod
   steward audit list --object team:payments --since 30d
   steward audit list --object person:alice@example.com -o json`,
@@ -82,7 +83,7 @@ with the list of the known ones.`,
 	addClientFlags(cmd, &l.c, &l.output)
 	f := cmd.Flags()
 	f.StringVar(&l.action, "action", "", "only events of this action, such as identity.owner_changed")
-	f.StringVar(&l.actor, "actor", "", "only events by this actor, such as token:ci-bot")
+	f.StringVar(&l.actor, "actor", "", "only events by this actor, such as person:ada@example.com or automation:ci-bot")
 	f.StringVar(&l.since, "since", "", "only events at or after this time (2025-01-31, RFC 3339) or within this age (24h, 7d)")
 	f.StringVar(&l.object, "object", "", "only events of this kind of object, or of one object as kind:NAME (team:payments, person:alice@example.com, identity:etl-loader)")
 	f.StringVar(&l.system, "system", "", "the system of an --object identity:NAME or entitlement:NAME (its name)")
@@ -144,9 +145,13 @@ func (l *auditListFlags) run(ctx context.Context, e *env) error {
 	}
 	objects := objectNamer(ctx, api)
 	return printPage(e, l.output, r.Body, r.JSON200.Items, r.JSON200.Next,
-		"SEQ\tTIME\tACTOR\tACTION\tOBJECT\tDATA", func(ev client.Event) string {
+		"SEQ\tTIME\tACTOR\tVIA\tACTION\tOBJECT\tDATA", func(ev client.Event) string {
 			data, _ := json.Marshal(ev.Data)
-			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s", ev.Seq, ev.Time.Local().Format("2006-01-02 15:04:05 MST"), ev.Actor,
+			via := "-"
+			if ev.Via != nil && *ev.Via != "" {
+				via = *ev.Via
+			}
+			return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", ev.Seq, ev.Time.Local().Format("2006-01-02 15:04:05 MST"), ev.Actor, via,
 				ev.Action, objects(ev.ObjectType, ev.ObjectId), cut(string(data), 80))
 		})
 }

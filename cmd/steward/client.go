@@ -827,22 +827,18 @@ apply'). The identity is named as for 'identities get'.`,
 
 func newIdentitiesAttestCmd(e *env) *cobra.Command {
 	var c apiFlags
-	var output, note, system, person string
-	var personID int64
+	var output, note, system string
 	cmd := &cobra.Command{
-		Use:   "attest NAME|ID [--system SYSTEM] --person PERSON [--note TEXT]",
+		Use:   "attest NAME|ID [--system SYSTEM] [--note TEXT]",
 		Short: "Confirm, as its owner, that an identity is still needed",
-		Long: `Record that the identity's owner confirms it is theirs and still needed. The
-date is kept on the identity and the note in the audit log. Only the owner
-may attest: another person is refused (exit 2). The person is named by
-e-mail address or external id; the identity as for 'identities get'.`,
-		Example: `  steward identities attest etl-loader --system aws-prod --person ada@example.com --note "used by the nightly export"`,
+		Long: `Record that you, the identity's owner, confirm it is yours and still needed.
+You are the person your personal token belongs to ('steward whoami'); only
+the owner may attest, not even an admin for them, and an automation token
+cannot (exit 4). The date is kept on the identity and the note in the audit
+log. The identity is named as for 'identities get'.`,
+		Example: `  steward identities attest etl-loader --system aws-prod --note "used by the nightly export"`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			fl := cmd.Flags()
-			if fl.Changed("person") == fl.Changed("person-id") {
-				return usageError{errors.New("name the owner who attests with --person")}
-			}
 			api, err := c.api()
 			if err != nil {
 				return err
@@ -852,14 +848,7 @@ e-mail address or external id; the identity as for 'identities get'.`,
 			if err != nil {
 				return err
 			}
-			if fl.Changed("person") {
-				p, err := findPerson(ctx, api, person)
-				if err != nil {
-					return err
-				}
-				personID = p.Id
-			}
-			r, err := api.AttestIdentityWithResponse(ctx, i.Id, client.Attestation{PersonId: personID, Note: nonZero(note)})
+			r, err := api.AttestIdentityWithResponse(ctx, i.Id, client.Attestation{Note: nonZero(note)})
 			if err := client.Check(r, err); err != nil {
 				return err
 			}
@@ -868,10 +857,43 @@ e-mail address or external id; the identity as for 'identities get'.`,
 	}
 	addClientFlags(cmd, &c, &output)
 	cmd.Flags().StringVar(&system, "system", "", "the system the identity is on (its name), to name the identity by name or external id")
-	cmd.Flags().StringVar(&person, "person", "", "the identity's owner, who attests: e-mail address or external id")
-	cmd.Flags().Int64Var(&personID, "person-id", 0, "the owner's id (as --person)")
-	_ = cmd.Flags().MarkHidden("person-id")
 	cmd.Flags().StringVar(&note, "note", "", "why the identity is still needed")
+	return cmd
+}
+
+// newWhoamiCmd says who the token acts as.
+func newWhoamiCmd(e *env) *cobra.Command {
+	var c apiFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "whoami",
+		Short: "Say who your token acts as: name, kind, role and via",
+		Long: `Ask the server who the API token acts as: the person of a personal token
+or the automation identity of an automation token, its role, and what it
+came through (token:NAME). Audit events written with the token name the
+same principal.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			api, err := c.api()
+			if err != nil {
+				return err
+			}
+			r, err := api.WhoamiWithResponse(cmd.Context())
+			if err := client.Check(r, err); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeAnswer(e.stdout, r.Body)
+			}
+			p := r.JSON200
+			w := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+			for _, row := range [][2]string{{"Name", p.Name}, {"Kind", string(p.Kind)}, {"Role", string(p.Role)}, {"Via", orDash(deref(p.Via))}} {
+				fmt.Fprintf(w, "%s:\t%s\n", row[0], row[1])
+			}
+			return w.Flush()
+		},
+	}
+	addClientFlags(cmd, &c, &output)
 	return cmd
 }
 

@@ -31,27 +31,40 @@ func run(t *testing.T, args ...string) (int, string, string) {
 func TestTokenCreatePrintsOnlyTheToken(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "s.db")
-	code, out, stderr := run(t, "token", "create", "--db", db, "--name", "bootstrap", "--role", "admin")
+	code, out, stderr := run(t, "token", "create", "--db", db, "--name", "bootstrap", "--role", "admin", "--for", "boot@example.com", "--create-person", "Boot Strap")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
 	if !regexp.MustCompile(`^stw_[A-Za-z0-9_-]{43}\n$`).MatchString(out) {
 		t.Fatalf("stdout = %q, want the token alone", out)
 	}
-	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "bootstrap", "--role", "admin")
+	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "bootstrap", "--role", "admin", "--owner", "boot@example.com")
 	if code != ExitConflict || !strings.Contains(stderr, "exists already") {
 		t.Fatalf("duplicate name: exit %d, %q", code, stderr)
 	}
-	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "x", "--role", "root")
+	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "x", "--role", "root", "--for", "boot@example.com")
 	if code != ExitInvalid || !strings.Contains(stderr, "role") {
 		t.Fatalf("bad role: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "x")
+	if code != ExitInvalid || !strings.Contains(stderr, "--owner") {
+		t.Fatalf("no principal: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "x", "--owner", "nobody@example.com")
+	if code != ExitNotFound {
+		t.Fatalf("unknown owner: exit %d, %q", code, stderr)
+	}
+	code, _, stderr = run(t, "token", "create", "--db", db, "--name", "ci", "--owner", "boot@example.com")
+	if code != 0 {
+		t.Fatalf("automation token: exit %d, %q", code, stderr)
 	}
 	code, _, _ = run(t, "token", "create", "--db", db)
 	if code != ExitInvalid {
 		t.Fatalf("missing --name: exit %d", code)
 	}
 	code, out, _ = run(t, "token", "list", "--db", db)
-	if code != 0 || !strings.Contains(out, "bootstrap") || strings.Contains(out, "stw_") {
+	if code != 0 || !regexp.MustCompile(`bootstrap\s+admin\s+person\s+boot@example.com\s+-`).MatchString(out) ||
+		!regexp.MustCompile(`ci\s+member\s+automation\s+ci\s+boot@example.com`).MatchString(out) || strings.Contains(out, "stw_") {
 		t.Fatalf("token list: exit %d\n%s", code, out)
 	}
 }
@@ -85,7 +98,7 @@ func TestAuditVerifyCatchesTampering(t *testing.T) {
 	if code, _, stderr := run(t, "demo", "--db", db, "--people", "40", "--nhi", "600", "--seed", "3"); code != 0 {
 		t.Fatalf("demo: exit %d: %s", code, stderr)
 	}
-	if code, _, stderr := run(t, "token", "create", "--db", db, "--name", "a"); code != 0 {
+	if code, _, stderr := run(t, "token", "create", "--db", db, "--name", "a", "--for", "a@example.com", "--create-person", "A"); code != 0 {
 		t.Fatalf("token: %s", stderr)
 	}
 	code, out, stderr := run(t, "audit", "verify", "--db", db)

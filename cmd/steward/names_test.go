@@ -49,7 +49,7 @@ func TestAuditListByName(t *testing.T) {
 	if code, _, errOut := cli("identities", "set-owner", "audit-lone", "--owner", "ada.audit@example.com"); code != 0 {
 		t.Fatalf("set-owner: exit %d %s", code, errOut)
 	}
-	if code, _, errOut := run(t, "token", "create", "--db", s.db, "--name", "audit-reader", "--role", "viewer"); code != 0 {
+	if code, _, errOut := run(t, "token", "create", "--db", s.db, "--name", "audit-reader", "--role", "auditor", "--owner", "ada.audit@example.com"); code != 0 {
 		t.Fatalf("token create: exit %d %s", code, errOut)
 	}
 
@@ -144,7 +144,11 @@ func TestTokenRevokeByName(t *testing.T) {
 	t.Parallel()
 	db := t.TempDir() + "/s.db"
 	for _, name := range []string{"ci-bot", "reader", "1"} {
-		if code, _, errOut := run(t, "token", "create", "--db", db, "--name", name); code != 0 {
+		args := []string{"token", "create", "--db", db, "--name", name, "--for", "ops@example.com"}
+		if name == "ci-bot" {
+			args = append(args, "--create-person", "Ops")
+		}
+		if code, _, errOut := run(t, args...); code != 0 {
 			t.Fatalf("token create %s: exit %d %s", name, code, errOut)
 		}
 	}
@@ -214,7 +218,8 @@ func TestIdentitiesGetNamesAndLinks(t *testing.T) {
 	if code, _, errOut := cli("identities", "set-owner", sa, "--system", "k8s-links", "--owner", owner.Email); code != 0 {
 		t.Fatalf("set-owner: exit %d %s", code, errOut)
 	}
-	code, out, errOut := cli("identities", "attest", sa, "--system", "k8s-links", "--person", owner.Email)
+	// The demo's token is that person's own: they attest as themselves.
+	code, out, errOut := cli("identities", "attest", sa, "--system", "k8s-links")
 	want := fmt.Sprintf("by %s (%s)", owner.Name, owner.Email)
 	if code != 0 || !strings.Contains(out, want) || strings.Contains(out, "by person ") {
 		t.Fatalf("attest prints %q? exit %d\n%s%s", want, code, out, errOut)

@@ -166,11 +166,24 @@ func TestOwnerCommands(t *testing.T) {
 		t.Error("the assigned identity is still the oldest unowned gap")
 	}
 
-	code, _, errOut = cli("identities", "attest", id, "--person-id", fmt.Sprint(other.ID))
-	if code != ExitInvalid || !strings.Contains(errOut, "not the owner") {
-		t.Fatalf("attest by another person: exit %d, %q", code, errOut)
+	// The demo's token is the first active person's own: whoami says so.
+	code, out, errOut = cli("whoami")
+	if code != 0 || !regexpLine(out, `Name:\s+`+regexp.QuoteMeta(owner.Email)) || !regexpLine(out, `Kind:\s+person`) ||
+		!regexpLine(out, `Role:\s+admin`) || !regexpLine(out, `Via:\s+token:demo-admin-\d+`) {
+		t.Fatalf("whoami: exit %d\n%s%s", code, out, errOut)
 	}
-	code, out, errOut = cli("identities", "attest", id, "--person-id", fmt.Sprint(owner.ID), "--note", "still used by the nightly export")
+	// An admin who is not the owner does not attest for them.
+	if code, _, errOut := cli("identities", "set-owner", id, "--owner-id", fmt.Sprint(other.ID)); code != 0 {
+		t.Fatalf("set-owner: exit %d %s", code, errOut)
+	}
+	code, _, errOut = cli("identities", "attest", id)
+	if code != ExitUnauthorized || !strings.Contains(errOut, "not even an admin") {
+		t.Fatalf("attest of another's identity: exit %d, %q", code, errOut)
+	}
+	if code, _, errOut := cli("identities", "set-owner", id, "--owner-id", fmt.Sprint(owner.ID)); code != 0 {
+		t.Fatalf("set-owner: exit %d %s", code, errOut)
+	}
+	code, out, errOut = cli("identities", "attest", id, "--note", "still used by the nightly export")
 	if code != 0 || !strings.Contains(out, "Attested:") || !strings.Contains(out, fmt.Sprintf("by %s (%s)", owner.Name, owner.Email)) {
 		t.Fatalf("attest by the owner: exit %d\n%s%s", code, out, errOut)
 	}
@@ -182,9 +195,8 @@ func TestOwnerCommands(t *testing.T) {
 	}
 
 	for name, args := range map[string][]string{
-		"no assignment":      {"identities", "set-owner", id},
-		"clear and assign":   {"identities", "set-owner", id, "--clear", "--team-id", "1"},
-		"attest without who": {"identities", "attest", id},
+		"no assignment":    {"identities", "set-owner", id},
+		"clear and assign": {"identities", "set-owner", id, "--clear", "--team-id", "1"},
 	} {
 		if code, _, errOut := cli(args...); code != ExitInvalid {
 			t.Errorf("%s: exit %d, want %d: %s", name, code, ExitInvalid, errOut)
@@ -196,12 +208,12 @@ func TestOwnerCommands(t *testing.T) {
 	if code, _, errOut := cli("identities", "set-owner", "x", "--clear"); code != ExitNotFound || !strings.Contains(errOut, `No identity is named "x"`) {
 		t.Errorf("set-owner of an identity nobody named: exit %d %s", code, errOut)
 	}
-	code, viewer, errOut := run(t, "token", "create", "--db", s.db, "--name", "reader", "--role", "viewer")
+	code, viewer, errOut := run(t, "token", "create", "--db", s.db, "--name", "reader", "--role", "auditor", "--for", other.Email)
 	if code != 0 {
 		t.Fatalf("token create: exit %d %s", code, errOut)
 	}
 	code, _, errOut = run(t, "identities", "set-owner", id, "--clear", "--server", s.base, "--token", strings.TrimSpace(viewer))
-	if code != ExitUnauthorized || !strings.Contains(errOut, "may only read") {
+	if code != ExitUnauthorized || !strings.Contains(errOut, "writes nothing") {
 		t.Errorf("set-owner with a viewer token: exit %d %s", code, errOut)
 	}
 }

@@ -42,9 +42,11 @@ func localAdmin() string {
 	return localAdminPrefix + "uid-" + strconv.Itoa(os.Getuid())
 }
 
-// withLocalAdmin returns ctx acting as the local administrator.
+// withLocalAdmin returns ctx acting as the local administrator, who came
+// through the CLI.
 func withLocalAdmin(ctx context.Context) context.Context {
-	return steward.WithActor(ctx, localAdmin())
+	kind, name := steward.ParseActor(localAdmin())
+	return steward.WithPrincipal(ctx, steward.Principal{Kind: kind, Name: name, Role: steward.RoleAdmin, Via: "cli"})
 }
 
 // writePath says how cmd writes: writesLocally for a command with --db
@@ -68,7 +70,8 @@ audit event it writes names local-admin:<your OS user name>. It is for
 bootstrap and offline administration; with a server running, the API
 commands (--server, --token) change the inventory under a token's name.`
 	apiNote = `Calls the Steward API at --server with an API token (--token or
-STEWARD_TOKEN): every audit event the server writes names the token.`
+STEWARD_TOKEN): every audit event the server writes names the token's
+person or automation identity, and the token it came through.`
 )
 
 // documentWritePaths adds to the help of c and every command under it the

@@ -31,7 +31,7 @@ func TestLocalCommandsNameTheOSUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, args := range [][]string{
-		{"token", "create", "--name", "bootstrap", "--role", "admin", "--db", db},
+		{"token", "create", "--name", "bootstrap", "--role", "admin", "--for", "boot@example.com", "--create-person", "Boot", "--db", db},
 		{"token", "revoke", "1", "--db", db},
 		{"import", "--format", "csv", "--system", "misc", "../../importer/testdata/identities.csv", "--db", db},
 		{"apply", "-f", rules, "--db", db},

@@ -23,7 +23,7 @@ const demoTokenTTL = 7 * 24 * time.Hour
 
 func newServeCmd(e *env) *cobra.Command {
 	var dsn, addr string
-	var withDemo, cookieSecure bool
+	var withDemo, cookieSecure, membersSeeAll bool
 	var dc demo.Config
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -67,6 +67,7 @@ gracefully.`,
 				return err
 			}
 			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(), Collectors: runner.Collectors(),
+				MembersSeeAll: membersSeeAll,
 				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {
 					return importer.New(f, r, n, importer.Options{Now: time.Now()})
 				}}
@@ -96,6 +97,7 @@ gracefully.`,
 	addDigestFlag(cmd, e)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().BoolVar(&cookieSecure, "cookie-secure", false, "mark the web session cookie Secure (turn on behind HTTPS)")
+	cmd.Flags().BoolVar(&membersSeeAll, "members-see-all", false, "let members list and read every identity, not only those they own and their team's (config members_see_all)")
 	cmd.Flags().BoolVar(&withDemo, "demo", false, "seed an empty database with a demo organisation and print a sign-in token")
 	addDemoFlags(cmd, &dc, "demo-")
 	return cmd
@@ -116,8 +118,18 @@ func prepareDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) (
 	} else {
 		e.logger.Info("database has an inventory already; not seeding the demo again")
 	}
+	// The token is a personal one of the organisation's first active
+	// person, with the admin role: whoever signs in with it acts under a
+	// person's name, as everyone does.
+	people, err := db.People(ctx, steward.PersonFilter{Status: steward.PersonActive, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil {
+		return "", err
+	} else if len(people.Items) == 0 {
+		return "", steward.Errorf(steward.EINVALID, "The demo organisation has no active person to sign in as.")
+	}
 	exp := time.Now().UTC().Add(demoTokenTTL)
-	t := &steward.Token{Name: fmt.Sprintf("demo-admin-%d", time.Now().Unix()), Role: steward.RoleAdmin, ExpiresAt: &exp}
+	t := &steward.Token{Name: fmt.Sprintf("demo-admin-%d", time.Now().Unix()), Role: steward.RoleAdmin, ExpiresAt: &exp,
+		Kind: steward.PrincipalPerson, PersonID: &people.Items[0].ID}
 	return db.CreateToken(ctx, t)
 }
 

@@ -83,6 +83,7 @@ type eventRow struct {
 	Seq       int64
 	Time      timeText
 	Actor     string
+	Via       string // the token or session the actor came through
 	Action    string
 	Object    string // what the event is about, by name where Steward knows it
 	ObjectURL string // its page, or the history of the object here
@@ -463,7 +464,7 @@ func (n *objectNames) labelled(typ string, id int64) (string, error) {
 // say what else they own), to the identity a credential, grant or task
 // belongs to, and otherwise to the object's own history here.
 func (s *server) eventRow(e steward.Event, names *objectNames) (eventRow, error) {
-	row := eventRow{Seq: e.Seq, Time: s.timeText(&e.Time, "unknown"), Actor: e.Actor, Action: string(e.Action),
+	row := eventRow{Seq: e.Seq, Time: s.timeText(&e.Time, "unknown"), Actor: e.Actor, Via: e.Via, Action: string(e.Action),
 		Data: string(e.Data)}
 	history := auditQuery{Object: e.ObjectType, ObjectID: e.ObjectID}.URL("")
 	row.Object, row.ObjectURL = label(e.ObjectType)+" "+e.ObjectID, history

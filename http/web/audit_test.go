@@ -14,15 +14,15 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-var eventRowRE = regexp.MustCompile(`<tr data-seq="(\d+)">\s*<td class="num">\d+</td>\s*<td>.*?</td>\s*<td>([^<]*)</td>\s*<td><code>([^<]+)</code></td>\s*<td><a href="([^"]+)">([^<]+)</a></td>\s*<td class="prose" title="[^"]*">([^<]*)</td>`)
+var eventRowRE = regexp.MustCompile(`<tr data-seq="(\d+)">\s*<td class="num">\d+</td>\s*<td>.*?</td>\s*<td>([^<]*)</td>\s*<td class="via">([^<]*)</td>\s*<td><code>([^<]+)</code></td>\s*<td><a href="([^"]+)">([^<]+)</a></td>\s*<td class="prose" title="[^"]*">([^<]*)</td>`)
 
 // auditRow is one row of the audit table as the page shows it.
-type auditRow struct{ seq, actor, action, url, object, detail string }
+type auditRow struct{ seq, actor, via, action, url, object, detail string }
 
 func auditRows(body string) []auditRow {
 	var out []auditRow
 	for _, m := range eventRowRE.FindAllStringSubmatch(body, -1) {
-		out = append(out, auditRow{m[1], m[2], m[3], html.UnescapeString(m[4]), html.UnescapeString(m[5]), html.UnescapeString(m[6])})
+		out = append(out, auditRow{m[1], m[2], m[3], m[4], html.UnescapeString(m[5]), html.UnescapeString(m[6]), html.UnescapeString(m[7])})
 	}
 	return out
 }
@@ -31,7 +31,7 @@ func TestAuditPage(t *testing.T) {
 	t.Parallel()
 	f := MustFixture(t)
 	session := f.MustSignIn(t)
-	// Changes through the UI (actor token:alice) and the store (system:test).
+	// Changes through the UI (Ada, via token:alice) and the store (system:test).
 	res, _ := f.Do(t, http.MethodPost, "/identities/4/owner", session, url.Values{"owner": {"grace"}, "next": {"/identities/4"}})
 	if res.StatusCode != http.StatusSeeOther {
 		t.Fatalf("set owner: %d", res.StatusCode)
@@ -59,7 +59,7 @@ func TestAuditPage(t *testing.T) {
 			owner = r
 		}
 	}
-	if owner.url != "/identities/4" || owner.object != "identity ledger-export-bot" || owner.actor != "token:alice" ||
+	if owner.url != "/identities/4" || owner.object != "identity ledger-export-bot" || owner.actor != "person:ada@example.test" || owner.via != "token:alice" ||
 		owner.detail != "owner Grace Hopper, team ledger (owner: set by hand; team: the owner's team)" {
 		t.Errorf("owner change row = %+v", owner)
 	}
@@ -76,7 +76,7 @@ func TestAuditPage(t *testing.T) {
 		min         int
 	}{
 		{"action", "action=identity.owner_changed", func(r auditRow) bool { return r.action == "identity.owner_changed" }, 1},
-		{"actor", "actor=token%3Aalice", func(r auditRow) bool { return r.actor == "token:alice" }, 2},
+		{"actor", "actor=person%3Aada%40example.test", func(r auditRow) bool { return r.actor == "person:ada@example.test" && r.via == "token:alice" }, 2},
 		{"object", "object=identity&object_id=4", func(r auditRow) bool { return r.url == "/identities/4" }, 1},
 		{"object kind", "object=token", func(r auditRow) bool { return strings.HasPrefix(r.object, "token ") }, 2},
 		{"since an age", "since=1h", func(r auditRow) bool { return true }, 5},

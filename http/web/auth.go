@@ -46,7 +46,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		s.signinFailed(w, r, http.StatusUnauthorized, "That is not a Steward API token. Tokens start with "+steward.TokenPrefix+" and are 47 characters long; create one with `steward token create`.")
 		return
 	}
-	tok, err := s.store.Authenticate(r.Context(), raw)
+	tok, err := s.store.AuthenticateToken(r.Context(), raw)
 	if steward.IsCode(err, steward.EUNAUTHORIZED) {
 		s.signinFailed(w, r, http.StatusUnauthorized, "That token is not valid: it is unknown, revoked or expired. Check that you pasted all of it, or ask an admin for a new one.")
 		return
@@ -55,7 +55,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		s.signinFailed(w, r, errorStatus(err), "Steward could not check the token just now. Try again in a moment.")
 		return
 	}
-	ctx := steward.WithActor(r.Context(), "token:"+tok.Name)
+	ctx := steward.WithPrincipal(r.Context(), tok.AsPrincipal())
 	session, err := s.store.CreateSession(ctx, tok.ID, SessionTTL)
 	if err != nil {
 		s.logError(r, err)

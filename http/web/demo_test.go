@@ -19,6 +19,11 @@ func MustDemoFixture(tb testing.TB) *fixture {
 	if _, err := demo.Seed(ctx, f.Store, demo.Config{People: 150, NHI: 4000, Now: now}); err != nil {
 		tb.Fatalf("seed demo: %v", err)
 	}
+	people, err := f.Store.People(ctx, steward.PersonFilter{Status: steward.PersonActive, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil || len(people.Items) == 0 {
+		tb.Fatalf("the demo's first active person: %v", err)
+	}
+	f.ownerID = people.Items[0].ID // the admin signs in as them
 	f.Token = f.MustToken(tb, "alice", steward.RoleAdmin)
 	f.Handler = (&UI{Store: f.Store, Clock: steward.FixedClock{T: now}}).Handler()
 	return f

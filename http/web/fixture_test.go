@@ -156,10 +156,20 @@ func MustFixture(tb testing.TB) *fixture {
 	return f
 }
 
-// MustToken creates an API token and returns its secret.
+// MustToken creates a personal API token of Ada (person 1, who owns most of
+// the fixture) and returns its secret.
 func (f *fixture) MustToken(tb testing.TB, name string, role steward.Role) string {
 	tb.Helper()
-	raw, err := f.Store.CreateToken(steward.WithActor(context.Background(), "system:test"), &steward.Token{Name: name, Role: role})
+	return f.MustTokenFor(tb, name, role, f.ownerID)
+}
+
+// MustTokenFor creates a personal API token of a person and returns its
+// secret.
+func (f *fixture) MustTokenFor(tb testing.TB, name string, role steward.Role, personID int64) string {
+	tb.Helper()
+	exp := now.Add(steward.DefaultPersonalTokenTTL)
+	raw, err := f.Store.CreateToken(steward.WithActor(context.Background(), "system:test"),
+		&steward.Token{Name: name, Role: role, Kind: steward.PrincipalPerson, PersonID: &personID, ExpiresAt: &exp})
 	if err != nil {
 		tb.Fatalf("create token %s: %v", name, err)
 	}

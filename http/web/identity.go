@@ -99,7 +99,8 @@ type identityPage struct {
 	LikelyOwners  []suggestion // the owner field's list before anything is typed
 	PeopleHint    string
 	Form          ownerForm
-	AttestAs      string // the owner's external id: only they may attest
+	CanSetOwner   bool // the signed-in principal may change the owner
+	CanAttest     bool // the signed-in principal owns the identity and may attest it
 }
 
 // ownerForm is what the owner and attest forms send, kept to show back
@@ -345,8 +346,15 @@ func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *id
 	if p.OpenGaps, err = s.openGaps(ctx, iv.ID); err != nil {
 		return err
 	}
-	if !p.Admin {
-		return nil // viewers see no forms
+	rels, err := s.relationships(ctx, iv)
+	if err != nil {
+		return err
+	}
+	who := principalFrom(ctx)
+	p.CanSetOwner = steward.Authorize(who, steward.PermOwnerSet, rels...).Allowed
+	p.CanAttest = steward.Authorize(who, steward.PermAttest, rels...).Allowed
+	if !p.CanSetOwner {
+		return nil // the attest form needs nothing more
 	}
 
 	// A refused owner form shows what was typed; otherwise the current
@@ -361,9 +369,6 @@ func (s *server) ownershipPanel(r *http.Request, iv *steward.IdentityView, p *id
 		if owner != nil {
 			p.Form.Owner = personKey(owner)
 		}
-	}
-	if owner != nil {
-		p.AttestAs = owner.ExternalID
 	}
 	p.LikelyOwners, p.PeopleHint, err = s.likelyOwners(ctx, iv, owner)
 	return err

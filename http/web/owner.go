@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/base64"
 	"net/http"
 	"strconv"
@@ -68,20 +69,45 @@ func (s *server) clearFlash(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
-// requireAdmin lets admins through and shows everyone else a 403 page that
-// says what they tried and how to get it done.
-func (s *server) requireAdmin(w http.ResponseWriter, r *http.Request, what string) bool {
-	tok := tokenFrom(r.Context())
-	if tok != nil && tok.Role == steward.RoleAdmin {
+// authorize lets through a principal whom steward.Authorize allows perm,
+// standing to the object in rels, and shows everyone else a 403 page that
+// says what they tried, why not, and how to get it done.
+func (s *server) authorize(w http.ResponseWriter, r *http.Request, perm steward.Permission, what string, rels ...steward.Relationship) bool {
+	p := principalFrom(r.Context())
+	d := steward.Authorize(p, perm, rels...)
+	if d.Allowed {
 		return true
 	}
-	who := "a viewer token"
-	if tok != nil {
-		who = "token “" + tok.Name + "” (" + string(tok.Role) + ")"
+	who := "nobody"
+	if p.Kind != "" {
+		who = p.Actor() + " (" + p.Via + ", role " + string(p.Role) + ")"
 	}
-	s.renderError(w, r, nil, http.StatusForbidden, "Admins only",
-		"Only an admin may "+what+"; you are signed in with "+who+". Ask an admin, or sign in with an admin token.")
+	s.renderError(w, r, nil, http.StatusForbidden, "Not allowed",
+		"You may not "+what+": "+d.Reason+" You are signed in as "+who+".")
 	return false
+}
+
+// relationships returns how the signed-in principal stands to an identity:
+// its owner, of its team (steward.RelationshipsTo).
+func (s *server) relationships(ctx context.Context, iv *steward.IdentityView) ([]steward.Relationship, error) {
+	p := principalFrom(ctx)
+	mine, err := s.personTeam(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return steward.RelationshipsTo(p, mine, iv.OwnerID, iv.TeamID), nil
+}
+
+// personTeam returns the team of the principal's person, 0 for none.
+func (s *server) personTeam(ctx context.Context, p steward.Principal) (int64, error) {
+	if p.PersonID == 0 {
+		return 0, nil
+	}
+	person, err := s.store.Person(ctx, p.PersonID)
+	if err != nil || person.TeamID == nil {
+		return 0, err
+	}
+	return *person.TeamID, nil
 }
 
 // identityID reads the {id} of an identity path, or shows a 400 page.
@@ -111,7 +137,19 @@ func readForm(w http.ResponseWriter, r *http.Request) error {
 // and goes back to the page the form names.
 func (s *server) setOwner(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.identityID(w, r)
-	if !ok || !s.requireAdmin(w, r, "change an identity's owner") {
+	if !ok {
+		return
+	}
+	cur, err := s.store.Identity(r.Context(), id)
+	if err != nil {
+		s.ownerFormFailed(w, r, id, err, ownerForm{}) // "There is no identity …"
+		return
+	}
+	rels, err := s.relationships(r.Context(), cur)
+	if err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	} else if !s.authorize(w, r, steward.PermOwnerSet, "change the owner of "+cur.Name, rels...) {
 		return
 	}
 	if err := readForm(w, r); err != nil {
@@ -140,6 +178,10 @@ func (s *server) setOwner(w http.ResponseWriter, r *http.Request) {
 			}
 			a.TeamID = &t.ID
 		}
+	}
+	if err := s.checkAssignment(r.Context(), a); err != nil {
+		s.ownerFormFailed(w, r, id, err, form)
+		return
 	}
 	iv, err := s.store.SetOwner(r.Context(), id, a)
 	if err != nil {
@@ -178,11 +220,23 @@ func teamWords(iv *steward.IdentityView) string {
 	return ", no team"
 }
 
-// attest records the owner's confirmation that an identity is theirs and
-// still needed.
+// attest records the signed-in owner's confirmation that an identity is
+// theirs and still needed. Only the owner may (steward.Authorize).
 func (s *server) attest(w http.ResponseWriter, r *http.Request) {
 	id, ok := s.identityID(w, r)
-	if !ok || !s.requireAdmin(w, r, "record an attestation") {
+	if !ok {
+		return
+	}
+	cur, err := s.store.Identity(r.Context(), id)
+	if err != nil {
+		s.ownerFormFailed(w, r, id, err, ownerForm{}) // "There is no identity …"
+		return
+	}
+	rels, err := s.relationships(r.Context(), cur)
+	if err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
+	} else if !s.authorize(w, r, steward.PermAttest, "attest "+cur.Name, rels...) {
 		return
 	}
 	if err := readForm(w, r); err != nil {
@@ -190,31 +244,7 @@ func (s *server) attest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	form := ownerForm{AttestNote: r.PostForm.Get("note"), Attesting: true}
-	who := strings.TrimSpace(r.PostForm.Get("person"))
-	if who == "" {
-		s.ownerFormFailed(w, r, id, steward.Errorf(steward.EINVALID, "Name the person who attests: the identity's owner."), form)
-		return
-	}
-	person, err := s.findPerson(r.Context(), "Attesting person", who)
-	if err != nil {
-		s.ownerFormFailed(w, r, id, err, form)
-		return
-	}
-	// The store refuses anyone but the owner too; the page says so by name.
-	cur, err := s.store.Identity(r.Context(), id)
-	if err != nil {
-		s.ownerFormFailed(w, r, id, err, form)
-		return
-	}
-	switch {
-	case cur.OwnerID == nil:
-		s.ownerFormFailed(w, r, id, steward.Errorf(steward.EINVALID, "%s has no owner to attest it; assign one first.", cur.Name), form)
-		return
-	case *cur.OwnerID != person.ID:
-		s.ownerFormFailed(w, r, id, steward.Errorf(steward.EINVALID, "%s is not the owner of %s; only its owner, %s, can attest it.", person.Name, cur.Name, ownerName(cur)), form)
-		return
-	}
-	iv, err := s.store.Attest(r.Context(), id, steward.Attestation{PersonID: person.ID, Note: form.AttestNote})
+	iv, err := s.store.Attest(r.Context(), id, steward.Attestation{PersonID: principalFrom(r.Context()).PersonID, Note: form.AttestNote})
 	if err != nil {
 		s.ownerFormFailed(w, r, id, err, form)
 		return
@@ -225,6 +255,26 @@ func (s *server) attest(w http.ResponseWriter, r *http.Request) {
 	}
 	s.setFlash(w, ownerName(iv)+" attested "+iv.Name+" on "+when+": theirs and still needed.")
 	s.back(w, r, id)
+}
+
+// checkAssignment refuses an owner assignment the signed-in principal may
+// not make: a member assigns only within their team, or to themselves
+// (steward.AssignmentRelationships).
+func (s *server) checkAssignment(ctx context.Context, a steward.OwnerAssignment) error {
+	p := principalFrom(ctx)
+	mine, err := s.personTeam(ctx, p)
+	if err != nil {
+		return err
+	}
+	var ownerTeam *int64
+	if a.OwnerID != nil {
+		owner, err := s.store.Person(ctx, *a.OwnerID)
+		if err != nil {
+			return err
+		}
+		ownerTeam = owner.TeamID
+	}
+	return steward.Authorize(p, steward.PermOwnerSet, steward.AssignmentRelationships(p, mine, a, ownerTeam)...).Err()
 }
 
 // back redirects to the page the form came from (its "next" field, a path

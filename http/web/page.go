@@ -45,7 +45,7 @@ type navItem struct {
 type pageBase struct {
 	Title  string
 	Token  *steward.Token // nil when nobody is signed in
-	Admin  bool           // the token may change things; viewers only read
+	Admin  bool           // the principal may change the inventory (steward.PermInventoryWrite)
 	Nav    []navItem
 	CSSURL string
 	JSURL  string
@@ -57,7 +57,7 @@ type pageBase struct {
 func (s *server) base(r *http.Request, title, active string) pageBase {
 	b := pageBase{Title: title, Token: tokenFrom(r.Context()), CSSURL: "/static/style.css?v=" + s.assetVersion,
 		JSURL: "/static/picker.js?v=" + s.assetVersion, Flash: readFlash(r)}
-	b.Admin = b.Token != nil && b.Token.Role == steward.RoleAdmin
+	b.Admin = b.Token != nil && steward.Authorize(principalFrom(r.Context()), steward.PermInventoryWrite).Allowed
 	for _, n := range navSections {
 		b.Nav = append(b.Nav, navItem{navSection: n, Active: n.Path == active})
 	}

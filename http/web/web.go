@@ -225,6 +225,13 @@ func tokenFrom(ctx context.Context) *steward.Token {
 	return t
 }
 
+// principalFrom returns who is signed in; a zero principal, whose empty
+// role may do nothing, when nobody is.
+func principalFrom(ctx context.Context) steward.Principal {
+	p, _ := steward.PrincipalFrom(ctx)
+	return p
+}
+
 // session runs next only for a request with a live session, and sends
 // everyone else to the sign-in page, remembering where they were going.
 func (s *server) session(next http.HandlerFunc) http.Handler {
@@ -245,7 +252,7 @@ func (s *server) session(next http.HandlerFunc) http.Handler {
 			return
 		}
 		ctx := context.WithValue(r.Context(), tokenKey{}, tok)
-		ctx = steward.WithActor(ctx, "token:"+tok.Name)
+		ctx = steward.WithPrincipal(ctx, tok.AsPrincipal())
 		next(w, r.WithContext(ctx))
 	})
 }

@@ -13,6 +13,10 @@ import (
 	"github.com/stewardhq/steward"
 )
 
+// noViaKey marks the context of a migration, whose events record no Via:
+// the events table has the column only from schema 14 on.
+type noViaKey struct{}
+
 // appendEvent adds one event to the audit chain inside tx.
 func (d *DB) appendEvent(ctx context.Context, tx querier, action steward.Action, objectType, objectID string, data any) error {
 	return d.appendEvents(ctx, tx, []pendingEvent{{action: action, objectType: objectType, objectID: objectID, data: data}})
@@ -34,7 +38,10 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+lock).Scan(&head.Seq, &head.Hash); err != nil {
 		return fmt.Errorf("read audit head: %w", err)
 	}
-	now, actor := d.now(), steward.ActorFrom(ctx)
+	now, actor, via := d.now(), steward.ActorFrom(ctx), steward.ViaFrom(ctx)
+	if ctx.Value(noViaKey{}) != nil {
+		via = "" // a migration: the column may not exist yet
+	}
 	rows := make([][]any, len(events))
 	for i, p := range events {
 		if err := steward.CheckPayload(p.action, p.data); err != nil {
@@ -47,20 +54,28 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 				return fmt.Errorf("audit event data: %w", err)
 			}
 		}
-		e := steward.Event{Seq: head.Seq + 1, Time: now, Actor: actor, Action: p.action,
+		e := steward.Event{Seq: head.Seq + 1, Time: now, Actor: actor, Via: via, Action: p.action,
 			ObjectType: p.objectType, ObjectID: p.objectID, Data: raw, PrevHash: head.Hash}
 		e.Hash = e.ComputeHash()
-		rows[i] = []any{e.Seq, micro(e.Time), e.Actor, e.Action, e.ObjectType, e.ObjectID, string(e.Data), e.PrevHash, e.Hash}
+		rows[i] = []any{e.Seq, micro(e.Time), e.Actor, e.Action, e.ObjectType, e.ObjectID, string(e.Data), e.PrevHash, e.Hash, e.Via}
 		head = steward.ChainHead{Seq: e.Seq, Hash: e.Hash}
 	}
-	cols := []string{"seq", "time", "actor", "action", "object_type", "object_id", "data", "prev_hash", "hash"}
+	cols := []string{"seq", "time", "actor", "action", "object_type", "object_id", "data", "prev_hash", "hash", "via"}
+	if via == "" {
+		// The column's default: so that the migrations before schema 14,
+		// which adds it, write their events too.
+		cols = cols[:len(cols)-1]
+		for i := range rows {
+			rows[i] = rows[i][:len(cols)]
+		}
+	}
 	if c, ok := tx.(*sql.Conn); ok && len(rows) > 1 {
 		if err := d.copyRows(ctx, c, "events", cols, rows); err != nil {
 			return fmt.Errorf("append audit events: %w", err)
 		}
 	} else {
 		for _, r := range rows {
-			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO events (`+strings.Join(cols, ", ")+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`), r...); err != nil {
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO events (`+strings.Join(cols, ", ")+`) VALUES (?`+strings.Repeat(", ?", len(cols)-1)+`)`), r...); err != nil {
 				return fmt.Errorf("append audit event: %w", err)
 			}
 		}
@@ -71,13 +86,13 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 	return nil
 }
 
-const eventColumns = `seq, time, actor, action, object_type, object_id, data, prev_hash, hash`
+const eventColumns = `seq, time, actor, action, object_type, object_id, data, prev_hash, hash, via`
 
 func scanEvent(rows interface{ Scan(...any) error }) (steward.Event, error) {
 	var e steward.Event
 	var t int64
 	var data string
-	err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &data, &e.PrevHash, &e.Hash)
+	err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &data, &e.PrevHash, &e.Hash, &e.Via)
 	e.Time, e.Data = fromMicro(t), json.RawMessage(data)
 	return e, err
 }

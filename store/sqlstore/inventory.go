@@ -524,6 +524,9 @@ func (d *DB) identitiesQuery(f steward.IdentityFilter, after int64, limit int, f
 	where, args = eqFilter(where, args, "x.system_id", f.SystemID, f.SystemID != 0)
 	where, args = eqFilter(where, args, "x.owner_id", f.OwnerID, f.OwnerID != 0)
 	where, args = eqFilter(where, args, "x.team_id", f.TeamID, f.TeamID != 0)
+	if f.Visible != nil {
+		where, args = append(where, "(x.owner_id = ? OR x.team_id = ?)"), append(args, f.Visible.PersonID, f.Visible.TeamID)
+	}
 	where, args = eqFilter(where, args, "x.environment", string(f.Environment), f.Environment != "")
 	where, args = eqFilter(where, args, "x.status", string(f.Status), f.Status != "")
 	where, args = eqFilter(where, args, "x.name", f.Name, f.Name != "")

@@ -202,6 +202,9 @@ func (d *DB) filterConds(f steward.IdentityFilter, now time.Time, p plan) identi
 	eq("system_id", f.SystemID, f.SystemID != 0)
 	eq("owner_id", f.OwnerID, f.OwnerID != 0)
 	eq("team_id", f.TeamID, f.TeamID != 0)
+	if f.Visible != nil {
+		c.add(`(x.owner_id = ? OR x.team_id = ?)`, f.Visible.PersonID, f.Visible.TeamID)
+	}
 	eq("environment", string(f.Environment), f.Environment != "")
 	eq("status", string(f.Status), f.Status != "")
 	eq("name", f.Name, f.Name != "")
@@ -459,7 +462,7 @@ func sampleIDs(lo, span int64, n int, f steward.IdentityFilter) []int64 {
 	h := fnv.New64a()
 	h.Write([]byte(strings.Join([]string{string(f.Kind), idStr(f.SystemID), idStr(f.OwnerID), idStr(f.TeamID), string(f.Environment),
 		string(f.Status), f.Query, string(f.Gap), f.Name, f.ExternalID, strconv.Itoa(f.CredentialOlderThan), strconv.Itoa(f.UnusedFor),
-		strconv.FormatBool(f.NeverUsed)}, "\x00")))
+		strconv.FormatBool(f.NeverUsed), visibleKey(f.Visible)}, "\x00")))
 	rng := rand.New(rand.NewPCG(h.Sum64(), 0x5eed))
 	seen := make(map[int64]bool, n)
 	ids := make([]int64, 0, n)
@@ -541,4 +544,12 @@ func (d *DB) fewInIDOrder(ctx context.Context, f steward.IdentityFilter, after i
 	c.add(`x.id > ?`, after)
 	inner := `SELECT ` + identityColumns + ` FROM ` + c.from + ` WHERE ` + c.sql() + ` ORDER BY ` + d.hide("x.id", false) + ` LIMIT ?`
 	return fetchPage(ctx, d, identityView(inner), append(c.args, limit+1), limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
+}
+
+// visibleKey writes a member's visibility for sampleIDs' seed.
+func visibleKey(v *steward.Visibility) string {
+	if v == nil {
+		return ""
+	}
+	return idStr(v.PersonID) + "/" + idStr(v.TeamID)
 }

@@ -270,6 +270,7 @@ func (d *DB) Migrate(ctx context.Context) error { return d.migrate(ctx, 0) }
 // and then River's when upTo is 0 (a test stops early to write rows as an
 // older Steward did).
 func (d *DB) migrate(ctx context.Context, upTo int) error {
+	ctx = context.WithValue(ctx, noViaKey{}, true)
 	if d.pg {
 		// The whole of it, from the creation of schema_migrations on: two
 		// replicas creating it at once on a new database collide in
@@ -335,6 +336,9 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 // migrationSteps are the parts of migrations that SQL cannot do, run in the
 // migration's transaction after its SQL.
 var migrationSteps = map[int]func(d *DB, ctx context.Context, c *sql.Conn) error{
+	// Schema 14 gives every token a principal: those made before it become
+	// automation identities of Steward's own inventory, without an owner.
+	14: func(d *DB, ctx context.Context, c *sql.Conn) error { return d.migratePrincipals(ctx, c) },
 	// Schema 11 records why each identity has its owner; explicit
 	// assignments are filled in by its SQL, every other identity is
 	// re-resolved here, since only the domain's rules can say which rule

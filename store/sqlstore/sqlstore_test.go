@@ -307,7 +307,9 @@ func TestAuthenticateDoesNotWaitForTheWriter(t *testing.T) {
 	clock := storetest.NewClock(storetest.Epoch)
 	db := sqlstoretest.MustOpenSQLite(t, clock)
 	ctx := steward.WithActor(context.Background(), "test")
-	raw, err := db.CreateToken(ctx, &steward.Token{Name: "api", Role: steward.RoleViewer})
+	exp := storetest.Epoch.Add(time.Hour)
+	person := storetest.MustPerson(t, db, nil)
+	raw, err := db.CreateToken(ctx, &steward.Token{Name: "api", Role: steward.RoleAuditor, Kind: steward.PrincipalPerson, PersonID: &person.ID, ExpiresAt: &exp})
 	if err != nil {
 		t.Fatal(err)
 	}

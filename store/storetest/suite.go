@@ -1,9 +1,11 @@
 package storetest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -477,26 +479,67 @@ func testStats(t *testing.T, s steward.Store, clock *Clock) {
 	checkGaps(t, s, "testStats")
 }
 
-func testTokens(t *testing.T, s steward.Store, clock *Clock) {
-	tok := &steward.Token{Name: "ci-bot", Role: steward.RoleAdmin}
+// mustPersonalToken makes a personal token of person, expiring in a day.
+func mustPersonalToken(t *testing.T, s steward.Store, clock *Clock, name string, role steward.Role, person int64) (*steward.Token, string) {
+	t.Helper()
+	exp := clock.Now().Add(24 * time.Hour)
+	tok := &steward.Token{Name: name, Role: role, Kind: steward.PrincipalPerson, PersonID: &person, ExpiresAt: &exp}
 	raw, err := s.CreateToken(ctx(), tok)
 	if err != nil {
 		t.Fatal(err)
-	} else if !strings.HasPrefix(raw, steward.TokenPrefix) || tok.ID == 0 {
-		t.Fatalf("token %q id %d", raw, tok.ID)
 	}
-	got, err := s.Authenticate(ctx(), raw)
+	return tok, raw
+}
+
+// testTokens: a personal token acts as its person, an automation token as
+// the identity of Steward's own inventory it registers, with its owner;
+// both are refused once expired or revoked, and a personal token once its
+// person has left.
+func testTokens(t *testing.T, s steward.Store, clock *Clock) {
+	team := MustTeam(t, s, nil)
+	ada := MustPerson(t, s, func(p *steward.Person) { p.Email = "ada@example.test"; p.TeamID = &team.ID })
+	tok := &steward.Token{Name: "ci-bot", Role: steward.RoleAdmin, Kind: steward.PrincipalAutomation, OwnerID: &ada.ID}
+	raw, err := s.CreateToken(ctx(), tok)
 	if err != nil {
 		t.Fatal(err)
-	} else if got.ID != tok.ID || got.Role != steward.RoleAdmin || got.LastUsedAt == nil {
-		t.Fatalf("authenticated = %+v", got)
+	} else if !strings.HasPrefix(raw, steward.TokenPrefix) || tok.ID == 0 || tok.IdentityID == nil {
+		t.Fatalf("token %q id %d identity %v", raw, tok.ID, tok.IdentityID)
 	}
-	if list, err := s.Tokens(ctx()); err != nil || len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(clock.Now()) {
-		t.Fatalf("the token's use was not recorded: %+v %v", list, err)
+	p, err := s.Authenticate(ctx(), raw)
+	if err != nil {
+		t.Fatal(err)
+	} else if want := (steward.Principal{Kind: steward.PrincipalAutomation, Name: "ci-bot", IdentityID: *tok.IdentityID, Role: steward.RoleAdmin, Via: "token:ci-bot"}); *p != want {
+		t.Fatalf("principal = %+v, want %+v", *p, want)
 	}
-	_, err = s.CreateToken(ctx(), &steward.Token{Name: "ci-bot", Role: steward.RoleViewer})
+	if list, err := s.Tokens(ctx()); err != nil || len(list) != 1 || list[0].LastUsedAt == nil || !list[0].LastUsedAt.Equal(clock.Now()) ||
+		list[0].OwnerID == nil || *list[0].OwnerID != ada.ID || list[0].Principal != "ci-bot" {
+		t.Fatalf("the token's use or owner was not recorded: %+v %v", list, err)
+	}
+	// Steward eats its own food: the token is an identity with an owner,
+	// and its credential, used when the token is.
+	self, err := s.SystemByName(ctx(), steward.SelfSystemName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, err := s.Identity(ctx(), *tok.IdentityID)
+	if err != nil {
+		t.Fatal(err)
+	} else if iv.SystemID != self.ID || iv.Name != "ci-bot" || iv.Kind != steward.KindToken || iv.OwnerID == nil || *iv.OwnerID != ada.ID ||
+		iv.TeamID == nil || *iv.TeamID != team.ID || iv.LastUsedAt == nil || iv.Status != steward.IdentityActive {
+		t.Fatalf("the token's identity = %+v", iv)
+	}
+	creds, err := s.Credentials(ctx(), iv.ID)
+	if err != nil || len(creds) != 1 || creds[0].Kind != steward.CredToken || creds[0].CreatedAt == nil || !creds[0].CreatedAt.Equal(tok.CreatedAt) ||
+		creds[0].LastUsedAt == nil || !creds[0].LastUsedAt.Equal(clock.Now()) {
+		t.Fatalf("the token's credential = %+v, %v", creds, err)
+	}
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: "ci-bot", Role: steward.RoleAuditor, Kind: steward.PrincipalAutomation, OwnerID: &ada.ID})
 	wantCode(t, err, steward.ECONFLICT)
-	_, err = s.CreateToken(ctx(), &steward.Token{Name: "x", Role: "root"})
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: "x", Role: "root", Kind: steward.PrincipalAutomation, OwnerID: &ada.ID})
+	wantCode(t, err, steward.EINVALID)
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: "unowned", Role: steward.RoleAdmin, Kind: steward.PrincipalAutomation})
+	wantCode(t, err, steward.EINVALID)
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: "nobody", Role: steward.RoleAdmin})
 	wantCode(t, err, steward.EINVALID)
 	for name, bad := range map[string]string{
 		"empty": "", "garbage": "hello", "wrong secret": raw[:len(raw)-2] + "AA", "session as token": strings.Replace(raw, steward.TokenPrefix, steward.SessionPrefix, 1),
@@ -506,45 +549,93 @@ func testTokens(t *testing.T, s steward.Store, clock *Clock) {
 			wantCode(t, err, steward.EUNAUTHORIZED)
 		})
 	}
-	// Expiry follows the store's clock.
-	exp := clock.Now().Add(time.Hour)
-	short := &steward.Token{Name: "short", Role: steward.RoleViewer, ExpiresAt: &exp}
-	shortRaw, err := s.CreateToken(ctx(), short)
+	// A personal token acts as its person, and expires: by default after
+	// DefaultPersonalTokenTTL, never after MaxPersonalTokenTTL.
+	tooLong := clock.Now().Add(steward.MaxPersonalTokenTTL + time.Hour)
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: "forever", Role: steward.RoleMember, Kind: steward.PrincipalPerson, PersonID: &ada.ID, ExpiresAt: &tooLong})
+	wantCode(t, err, steward.EINVALID)
+	dflt := &steward.Token{Name: "default", Role: steward.RoleMember, Kind: steward.PrincipalPerson, PersonID: &ada.ID}
+	if _, err := s.CreateToken(ctx(), dflt); err != nil || dflt.ExpiresAt == nil || !dflt.ExpiresAt.Equal(clock.Now().Add(steward.DefaultPersonalTokenTTL)) {
+		t.Fatalf("a personal token without an expiry: %+v, %v", dflt, err)
+	}
+	if err := s.RevokeToken(ctx(), dflt.ID); err != nil {
+		t.Fatal(err)
+	}
+	short, shortRaw := mustPersonalToken(t, s, clock, "short", steward.RoleAuditor, ada.ID)
+	p, err = s.Authenticate(ctx(), shortRaw)
 	if err != nil {
 		t.Fatal(err)
+	} else if want := (steward.Principal{Kind: steward.PrincipalPerson, Name: "ada@example.test", PersonID: ada.ID, Role: steward.RoleAuditor, Via: "token:short"}); *p != want {
+		t.Fatalf("principal = %+v, want %+v", *p, want)
 	}
-	if _, err := s.Authenticate(ctx(), shortRaw); err != nil {
-		t.Fatal(err)
+	if mine, err := s.PersonTokens(ctx(), ada.ID); err != nil || len(mine) != 2 || mine[1].ID != short.ID || mine[1].Kind != steward.PrincipalPerson {
+		t.Fatalf("ada's tokens = %+v, %v", mine, err)
 	}
-	clock.Advance(2 * time.Hour)
+	// Expiry follows the store's clock.
+	clock.Advance(25 * time.Hour)
 	_, err = s.Authenticate(ctx(), shortRaw)
 	wantCode(t, err, steward.EUNAUTHORIZED)
-	// Revocation.
+	// Revocation; an automation token's identity and credential go with it.
 	if err := s.RevokeToken(ctx(), tok.ID); err != nil {
 		t.Fatal(err)
 	}
 	_, err = s.Authenticate(ctx(), raw)
 	wantCode(t, err, steward.EUNAUTHORIZED)
 	wantCode(t, s.RevokeToken(ctx(), 424242), steward.ENOTFOUND)
+	if iv, err := s.Identity(ctx(), *tok.IdentityID); err != nil || iv.Status != steward.IdentityDisabled {
+		t.Fatalf("the revoked token's identity = %+v, %v", iv, err)
+	}
+	if creds, err := s.Credentials(ctx(), *tok.IdentityID); err != nil || len(creds) != 1 || creds[0].Status != steward.CredentialDisabled {
+		t.Fatalf("the revoked token's credential = %+v, %v", creds, err)
+	}
 	list, err := s.Tokens(ctx())
 	if err != nil {
 		t.Fatal(err)
-	} else if len(list) != 2 || list[0].RevokedAt == nil || list[1].Name != "short" {
+	} else if len(list) != 3 || list[0].RevokedAt == nil || list[2].Name != "short" {
 		t.Fatalf("tokens = %+v", list)
+	}
+	if got, err := s.TokenByName(ctx(), "short"); err != nil || got.ID != short.ID {
+		t.Fatalf("token by name = %+v, %v", got, err)
+	}
+	_, err = s.TokenByName(ctx(), "nope")
+	wantCode(t, err, steward.ENOTFOUND)
+	// A departed person's tokens stop working, and they get no new one.
+	bob := MustPerson(t, s, nil)
+	_, bobRaw := mustPersonalToken(t, s, clock, "bob", steward.RoleMember, bob.ID)
+	if _, err := s.Authenticate(ctx(), bobRaw); err != nil {
+		t.Fatal(err)
+	}
+	gone := MustPerson(t, s, func(p *steward.Person) { p.Status = steward.PersonDeparted; p.DepartedAt = ptr(clock.Now()) })
+	exp := clock.Now().Add(time.Hour)
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: "gone", Role: steward.RoleMember, Kind: steward.PrincipalPerson, PersonID: &gone.ID, ExpiresAt: &exp})
+	wantCode(t, err, steward.EINVALID)
+	missing := int64(424242)
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: "ghost", Role: steward.RoleMember, Kind: steward.PrincipalPerson, PersonID: &missing, ExpiresAt: &exp})
+	wantCode(t, err, steward.ENOTFOUND)
+	// Every event written in the principal's name records what it came
+	// through, and the chain still verifies.
+	pctx := steward.WithPrincipal(context.Background(), *p)
+	team2 := &steward.Team{Name: "via-test"}
+	if err := s.CreateTeam(pctx, team2); err != nil {
+		t.Fatal(err)
+	}
+	page, err := s.Events(ctx(), steward.EventFilter{ObjectType: steward.ObjectTeam, ObjectID: strconv.FormatInt(team2.ID, 10)})
+	if err != nil || len(page.Items) != 1 || page.Items[0].Actor != "person:ada@example.test" || page.Items[0].Via != "token:short" {
+		t.Fatalf("the team's event = %+v, %v", page, err)
+	}
+	if _, err := s.VerifyAudit(ctx()); err != nil {
+		t.Fatalf("audit chain: %v", err)
 	}
 }
 
 func testSessions(t *testing.T, s steward.Store, clock *Clock) {
-	tok := &steward.Token{Name: "alice", Role: steward.RoleViewer}
-	if _, err := s.CreateToken(ctx(), tok); err != nil {
-		t.Fatal(err)
-	}
+	tok, _ := mustPersonalToken(t, s, clock, "alice", steward.RoleAuditor, MustPerson(t, s, nil).ID)
 	raw, err := s.CreateSession(ctx(), tok.ID, time.Hour)
 	if err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.SessionToken(ctx(), raw)
-	if err != nil || got.ID != tok.ID {
+	if err != nil || got.ID != tok.ID || got.Kind != steward.PrincipalPerson || got.Principal == "" {
 		t.Fatalf("session token = %+v, %v", got, err)
 	}
 	if _, err := s.Authenticate(ctx(), raw); err == nil {
