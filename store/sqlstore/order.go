@@ -269,15 +269,16 @@ func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *stew
 			p = planFree
 		}
 	}
+	known, unknown := sections(f, key)
 	var items []steward.IdentityView
-	if pos == nil || !pos.Unknown {
+	if known && (pos == nil || !pos.Unknown) {
 		rows, err := d.section(ctx, f, key, false, pos, now, p, limit+1)
 		if err != nil {
 			return nil, err
 		}
 		items = rows
 	}
-	if len(items) <= limit && key.nullable {
+	if len(items) <= limit && unknown {
 		var after *steward.SortCursor
 		if pos != nil && pos.Unknown {
 			after = pos
@@ -296,6 +297,25 @@ func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *stew
 		page.Next = steward.SortCursor{Sort: f.Sort, Unknown: !known, Key: k, ID: last.ID}.Encode()
 	}
 	return page, nil
+}
+
+// sections reports which sections of f's sorted list can hold matches:
+// a filter on the sort key's own range (credential older than, unused for)
+// matches no unknown key, and never used no known one. A page does not read
+// a section that cannot: a planner does not see that the key's range and
+// its IS NULL exclude each other, and walks the whole section to find no
+// row (PostgreSQL, the page after the last credential older than three
+// years: every identity without a credential read in id order).
+func sections(f steward.IdentityFilter, key sortKey) (known, unknown bool) {
+	known, unknown = true, key.nullable
+	switch key.col {
+	case "oldest_credential_at":
+		unknown = unknown && f.CredentialOlderThan == 0
+	case "last_used_at":
+		unknown = unknown && f.UnusedFor == 0
+		known = !f.NeverUsed
+	}
+	return known, unknown
 }
 
 // fewMatches reports whether f's filters match fewer identities than
