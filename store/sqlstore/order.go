@@ -450,7 +450,7 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 		return &steward.Count{N: n}, nil
 	}
 	var lo, hi sql.NullInt64
-	if err := d.read.QueryRowContext(ctx, `SELECT min(id), max(id) FROM identities`).Scan(&lo, &hi); err != nil {
+	if err := d.read.QueryRowContext(ctx, idBounds).Scan(&lo, &hi); err != nil {
 		return nil, err
 	}
 	span := hi.Int64 - lo.Int64 + 1
@@ -464,6 +464,12 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 	est := int64(float64(matched) / float64(len(ids)) * float64(span))
 	return &steward.Count{N: steward.RoundEstimate(est, n), Estimated: true}, nil
 }
+
+// idBounds reads the smallest and the largest identity id, each from one
+// end of the primary key. (SQLite reads the end of an index for a query of
+// one min() or max() only; "SELECT min(id), max(id)" scanned a whole index,
+// 80 ms at a million identities, in every estimated count.)
+const idBounds = `SELECT (SELECT min(id) FROM identities), (SELECT max(id) FROM identities)`
 
 // sampleIDs draws n distinct ids from [lo, lo+span) (all of them when the
 // span is smaller), seeded by the filter so that the same filter draws the
