@@ -439,11 +439,10 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 		return nil, err
 	}
 	now := d.now()
-	c := d.filterConds(f, now, planFree)
-	where := ` WHERE ` + c.sql()
 	bound := d.exactCountMax()
+	query, args := d.exactCountQuery(f, now, bound+1)
 	var n int64
-	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+where+` LIMIT ?) m`), append(c.args, bound+1)...).Scan(&n); err != nil {
+	if err := d.read.QueryRowContext(ctx, d.q(query), args...).Scan(&n); err != nil {
 		return nil, err
 	}
 	if n <= int64(bound) {
@@ -463,6 +462,28 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 	}
 	est := int64(float64(matched) / float64(len(ids)) * float64(span))
 	return &steward.Count{N: steward.RoundEstimate(est, n), Estimated: true}, nil
+}
+
+// exactCountQuery is the query that counts f's matches up to limit. A
+// search alone (SQLite's search index) or a gap alone (the open gap tasks)
+// is counted in that index only: each of its rows is an identity's (the
+// search index follows the table by triggers, a task's identity is a
+// foreign key, and identities are not deleted), and joining the identities
+// read one row for each match (10,001 rows: 40 to 120 ms at a million
+// identities, against under 2 ms without).
+func (d *DB) exactCountQuery(f steward.IdentityFilter, now time.Time, limit int) (string, []any) {
+	c := d.filterConds(f, now, planFree)
+	alone := f
+	alone.Query, alone.Gap = "", ""
+	if alone == (steward.IdentityFilter{}) {
+		switch {
+		case f.Gap == "" && strings.Contains(c.from, "identities_fts f"):
+			c.from = `identities_fts f`
+		case f.Query == "" && f.Gap != "":
+			c.from = `tasks k`
+		}
+	}
+	return `SELECT count(*) FROM (SELECT 1 FROM ` + c.from + ` WHERE ` + c.sql() + ` LIMIT ?) m`, append(c.args, limit)
 }
 
 // idBounds reads the smallest and the largest identity id, each from one

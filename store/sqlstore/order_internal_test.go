@@ -41,16 +41,61 @@ func TestSortedPageSections(t *testing.T) {
 // of every estimate at a million identities.
 func TestCountBoundsReadEnds(t *testing.T) {
 	t.Parallel()
+	db := planDB(t)
+	plan := explain(t, db, idBounds)
+	for _, line := range strings.Split(plan, "\n") {
+		if strings.HasPrefix(line, "SCAN identities") {
+			t.Errorf("the id range scans the identities:\n%s", plan)
+		}
+	}
+	if strings.Count(plan, "SEARCH identities") != 2 {
+		t.Errorf("the id range does not read the two ends of the primary key:\n%s", plan)
+	}
+}
+
+// TestExactCountAlone: a search alone or a gap alone is counted in its own
+// index, without reading an identity for each match; with another filter
+// the identities are read.
+func TestExactCountAlone(t *testing.T) {
+	t.Parallel()
+	db := planDB(t)
+	for _, tc := range []struct {
+		f     steward.IdentityFilter
+		reads bool // reads identities x
+	}{
+		{steward.IdentityFilter{Query: "payments"}, false},
+		{steward.IdentityFilter{Gap: steward.GapUnowned}, false},
+		{steward.IdentityFilter{Query: "payments", Kind: steward.KindBot}, true},
+		{steward.IdentityFilter{Gap: steward.GapUnowned, Query: "payments"}, true},
+		{steward.IdentityFilter{Gap: steward.GapUnowned, TeamID: 3}, true},
+	} {
+		q, args := db.exactCountQuery(tc.f, db.now(), 10001)
+		plan := explain(t, db, q, args...)
+		if reads := strings.Contains(plan, " x "); reads != tc.reads {
+			t.Errorf("%+v: reads identities %v, want %v:\n%s", tc.f, reads, tc.reads, plan)
+		}
+	}
+}
+
+// planDB opens a migrated SQLite store for tests that read plans.
+func planDB(t *testing.T) *DB {
+	t.Helper()
 	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
-	ctx := context.Background()
-	if err := db.Migrate(ctx); err != nil {
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	rows, err := db.read.QueryContext(ctx, `EXPLAIN QUERY PLAN `+idBounds)
+	return db
+}
+
+// explain returns SQLite's plan of query, a line a step, each ending in a
+// space.
+func explain(t *testing.T, db *DB, query string, args ...any) string {
+	t.Helper()
+	rows, err := db.read.QueryContext(context.Background(), `EXPLAIN QUERY PLAN `+query, args...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,17 +107,10 @@ func TestCountBoundsReadEnds(t *testing.T) {
 		if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
 			t.Fatal(err)
 		}
-		plan = append(plan, detail)
+		plan = append(plan, detail+" ")
 	}
 	if err := rows.Err(); err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range plan {
-		if strings.HasPrefix(line, "SCAN identities") {
-			t.Errorf("the id range scans the identities:\n%s", strings.Join(plan, "\n"))
-		}
-	}
-	if strings.Count(strings.Join(plan, "\n"), "SEARCH identities") != 2 {
-		t.Errorf("the id range does not read the two ends of the primary key:\n%s", strings.Join(plan, "\n"))
-	}
+	return strings.Join(plan, "\n")
 }
