@@ -272,15 +272,16 @@ func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *stew
 			p = planFree
 		}
 	}
+	known, unknown := sections(f, key)
 	var items []steward.IdentityView
-	if pos == nil || !pos.Unknown {
+	if known && (pos == nil || !pos.Unknown) {
 		rows, err := d.section(ctx, f, key, false, pos, now, p, limit+1)
 		if err != nil {
 			return nil, err
 		}
 		items = rows
 	}
-	if len(items) <= limit && key.nullable {
+	if len(items) <= limit && unknown {
 		var after *steward.SortCursor
 		if pos != nil && pos.Unknown {
 			after = pos
@@ -299,6 +300,25 @@ func (d *DB) sortedPage(ctx context.Context, f steward.IdentityFilter, pos *stew
 		page.Next = steward.SortCursor{Sort: f.Sort, Unknown: !known, Key: k, ID: last.ID}.Encode()
 	}
 	return page, nil
+}
+
+// sections reports which sections of f's sorted list can hold matches:
+// a filter on the sort key's own range (credential older than, unused for)
+// matches no unknown key, and never used no known one. A page does not read
+// a section that cannot: a planner does not see that the key's range and
+// its IS NULL exclude each other, and walks the whole section to find no
+// row (PostgreSQL, the page after the last credential older than three
+// years: every identity without a credential read in id order).
+func sections(f steward.IdentityFilter, key sortKey) (known, unknown bool) {
+	known, unknown = true, key.nullable
+	switch key.col {
+	case "oldest_credential_at":
+		unknown = unknown && f.CredentialOlderThan == 0
+	case "last_used_at":
+		unknown = unknown && f.UnusedFor == 0
+		known = !f.NeverUsed
+	}
+	return known, unknown
 }
 
 // fewMatches reports whether f's filters match fewer identities than
@@ -422,18 +442,17 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 		return nil, err
 	}
 	now := d.now()
-	c := d.filterConds(f, now, planFree)
-	where := ` WHERE ` + c.sql()
 	bound := d.exactCountMax()
+	query, args := d.exactCountQuery(f, now, bound+1)
 	var n int64
-	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+where+` LIMIT ?) m`), append(c.args, bound+1)...).Scan(&n); err != nil {
+	if err := d.read.QueryRowContext(ctx, d.q(query), args...).Scan(&n); err != nil {
 		return nil, err
 	}
 	if n <= int64(bound) {
 		return &steward.Count{N: n}, nil
 	}
 	var lo, hi sql.NullInt64
-	if err := d.read.QueryRowContext(ctx, `SELECT min(id), max(id) FROM identities`).Scan(&lo, &hi); err != nil {
+	if err := d.read.QueryRowContext(ctx, idBounds).Scan(&lo, &hi); err != nil {
 		return nil, err
 	}
 	span := hi.Int64 - lo.Int64 + 1
@@ -447,6 +466,34 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 	est := int64(float64(matched) / float64(len(ids)) * float64(span))
 	return &steward.Count{N: steward.RoundEstimate(est, n), Estimated: true}, nil
 }
+
+// exactCountQuery is the query that counts f's matches up to limit. A
+// search alone (SQLite's search index) or a gap alone (the open gap tasks)
+// is counted in that index only: each of its rows is an identity's (the
+// search index follows the table by triggers, a task's identity is a
+// foreign key, and identities are not deleted), and joining the identities
+// read one row for each match (10,001 rows: 40 to 120 ms at a million
+// identities, against under 2 ms without).
+func (d *DB) exactCountQuery(f steward.IdentityFilter, now time.Time, limit int) (string, []any) {
+	c := d.filterConds(f, now, planFree)
+	alone := f
+	alone.Query, alone.Gap = "", ""
+	if alone == (steward.IdentityFilter{}) {
+		switch {
+		case f.Gap == "" && strings.Contains(c.from, "identities_fts f"):
+			c.from = `identities_fts f`
+		case f.Query == "" && f.Gap != "":
+			c.from = `tasks k`
+		}
+	}
+	return `SELECT count(*) FROM (SELECT 1 FROM ` + c.from + ` WHERE ` + c.sql() + ` LIMIT ?) m`, append(c.args, limit)
+}
+
+// idBounds reads the smallest and the largest identity id, each from one
+// end of the primary key. (SQLite reads the end of an index for a query of
+// one min() or max() only; "SELECT min(id), max(id)" scanned a whole index,
+// 80 ms at a million identities, in every estimated count.)
+const idBounds = `SELECT (SELECT min(id) FROM identities), (SELECT max(id) FROM identities)`
 
 // sampleIDs draws n distinct ids from [lo, lo+span) (all of them when the
 // span is smaller), seeded by the filter so that the same filter draws the
