@@ -47,12 +47,13 @@ func main() {
 	seed := flag.Uint64("seed", 1, "random seed")
 	verbose := flag.Bool("v", false, "log the store's slow statements")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the sync phases to this file")
+	memprofile := flag.String("memprofile", "", "write a heap profile taken near the peak of each sync phase's Go heap to this file, suffixed .1, .2, …")
 	firstOnly := flag.Bool("first", false, "stop after the first load (for profiling it)")
 	again := flag.Int("again", 0, "reuse -db and -dir of an earlier run: only re-sync, alternating the two files this many times (for profiling)")
 	flag.Parse()
 	log.SetFlags(0)
 	if *again > 0 {
-		resyncAgain(*dsn, *dir, *again, *cpuprofile, *verbose)
+		resyncAgain(*dsn, *dir, *again, *cpuprofile, *memprofile, *verbose)
 		return
 	}
 	if *dir == "" {
@@ -77,12 +78,18 @@ func main() {
 	db := must(sqlstore.Open(*dsn, opts))
 	defer db.Close()
 	eng := must(engine.Open(*dsn))
-	defer eng.Close()
+	defer func() { eng.Close() }()
 	check(db.Migrate(ctx))
 	raw := rawInsert(ctx, eng, 1_000_000)
 	log.Printf("raw insert: %.0f rows/s", raw)
 	keyed := keyedInsert(ctx, eng, 200_000)
 	log.Printf("keyed raw insert: %.0f rows/s", keyed)
+	// The engine's connection keeps the page cache (64 MiB on SQLite) that
+	// the raw inserts filled: a new one, for the checkpoints between
+	// phases, so that the phases' peak RSS is the store's and not the
+	// yardstick's as well.
+	check(eng.Close())
+	eng = must(engine.Open(*dsn))
 	// What reading and parsing alone cost, without the store: the floor
 	// under any import of this file.
 	t0 := time.Now()
@@ -138,13 +145,15 @@ func main() {
 		}
 		resetPeak()
 		src := must(importer.Open(importer.FormatJSONL, p.file, importer.Options{}))
+		mem := watchMem(profileFile(*memprofile, len(phases)+1))
 		t0 := time.Now()
 		res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench", Full: p.full}))
 		took := time.Since(t0)
+		peakGo := mem.end()
 		t1 := time.Now()
 		check(eng.Checkpoint(ctx)) // finish it before the next phase
 		phases = append(phases, phase{p.name, p.file, res, took, time.Since(t1), peakRSS()})
-		log.Printf("%s: %s, %+v", p.name, took.Round(time.Millisecond), *res)
+		log.Printf("%s: %s, peak RSS %d MiB (Go's %d MiB), %+v", p.name, took.Round(time.Millisecond), peakRSS()>>20, peakGo>>20, *res)
 		if p.before != nil && (res.GrantsRemoved != 1 || res.CredentialsChanged != 1) {
 			log.Fatalf("the re-sync after writes through the API did not take them away: %+v", *res)
 		}
@@ -373,6 +382,14 @@ func cpuModel() string {
 	return "unknown CPU"
 }
 
+// profileFile is the heap profile file of phase i, or "" for none.
+func profileFile(base string, i int) string {
+	if base == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s.%d", base, i)
+}
+
 func must[T any](v T, err error) T {
 	check(err)
 	return v
@@ -388,7 +405,7 @@ func check1(_ sql.Result, err error) { check(err) }
 
 // resyncAgain re-syncs an earlier run's system from its two files in turn:
 // each run is a change of -change, without the first load before it.
-func resyncAgain(dsn, dir string, n int, cpuprofile string, verbose bool) {
+func resyncAgain(dsn, dir string, n int, cpuprofile, memprofile string, verbose bool) {
 	ctx := steward.WithActor(context.Background(), "bench:importsync")
 	opts := sqlstore.Options{}
 	if verbose {
@@ -408,13 +425,17 @@ func resyncAgain(dsn, dir string, n int, cpuprofile string, verbose bool) {
 		file := filepath.Join(dir, []string{"base.jsonl", "changed.jsonl"}[i%2])
 		resetPeak()
 		src := must(importer.Open(importer.FormatJSONL, file, importer.Options{}))
+		mem := watchMem(profileFile(memprofile, i+1))
+		cpu0 := cpuTime()
 		t0 := time.Now()
 		res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench"}))
 		took := time.Since(t0)
+		peakGo := mem.end()
 		t1 := time.Now()
 		check(eng.Checkpoint(ctx))
-		log.Printf("%s: %s, %d events, peak RSS %d MiB; checkpoint after it %s", filepath.Base(file), took.Round(time.Millisecond), res.Events, peakRSS()>>20,
-			time.Since(t1).Round(time.Millisecond))
+		log.Printf("%s: %s (CPU %s), %d events, peak RSS %d MiB (Go's %d MiB); checkpoint after it %s", filepath.Base(file), took.Round(time.Millisecond),
+			(cpuTime() - cpu0).Round(time.Millisecond), res.Events,
+			peakRSS()>>20, peakGo>>20, time.Since(t1).Round(time.Millisecond))
 	}
 	pprof.StopCPUProfile() // the re-syncs only
 	// Files that return to an earlier state exercise the digest's delta;

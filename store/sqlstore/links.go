@@ -31,7 +31,11 @@ func (r *syncRun) links(ctx context.Context) error {
 		}
 		from := `identity_links l JOIN identities x ON x.id = l.from_id WHERE`
 		if r.delta {
-			from = r.comparedIdentities() + ` t CROSS JOIN identities x CROSS JOIN identity_links l WHERE x.id = t.id AND l.from_id = x.id AND`
+			t, err := r.comparedIdentities(ctx)
+			if err != nil {
+				return err
+			}
+			from = t + ` t CROSS JOIN identities x CROSS JOIN identity_links l WHERE x.id = t.id AND l.from_id = x.id AND`
 		}
 		all, err := collect(ctx, r, `SELECT l.id, l.from_id, l.kind, l.to_ref FROM `+from+`
 			x.system_id = ?

@@ -57,6 +57,8 @@ var stageTables = map[string]string{
 	"owner_updates": `id BIGINT PRIMARY KEY, owner_id BIGINT, team_id BIGINT, owner_source TEXT NOT NULL,
 		owner_by TEXT NOT NULL, team_by TEXT NOT NULL, owner_rule TEXT NOT NULL`,
 	"touched_people": `id BIGINT PRIMARY KEY`,
+	// The identities a delta run compares credentials and links of.
+	"compared_identities": `id BIGINT PRIMARY KEY`,
 }
 
 var stageIndexes = map[string]string{
@@ -415,12 +417,16 @@ var errCompareAll = errors.New("compare every record")
 // syncTables are the temporary tables of a system sync.
 var syncTables = []string{"stage_identities", "stage_credentials", "stage_entitlements", "stage_grants", "resolved_grants", "touched", "stage_links"}
 
+// laterTables are temporary tables a system sync creates only when a step
+// needs them; dropped with syncTables.
+var laterTables = []string{"compared_identities"}
+
 // syncSystem runs one sync. load: a first load is allowed, and on SQLite
 // runs without foreign key checks.
 func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source, o steward.SyncOptions, load bool) (*steward.SyncResult, error) {
 	s := &systemSync{d: d, systemID: systemID, src: src, o: o, load: load, res: &steward.SyncResult{}, started: d.now(), lap: d.laps("sync")}
 	err := d.bigTxFK(ctx, !load || d.pg, func(c *sql.Conn) error {
-		defer d.dropTemp(ctx, c, append(syncTables, unseenTables...)...)
+		defer d.dropTemp(ctx, c, append(append(syncTables, unseenTables...), laterTables...)...)
 		s.c = c
 		return s.run(ctx)
 	})

@@ -24,6 +24,8 @@ type syncRun struct {
 	touched map[int64]bool // identities whose owner or gaps may have changed
 	now     time.Time
 	lap     func(step string)
+
+	compared bool // compared_identities is written (comparedIdentities)
 }
 
 // apply is the plan of a staged sync's writes: each table in turn, parents
@@ -425,11 +427,9 @@ func (r *syncRun) updateIdentity(ctx context.Context, ch *identityChange) error 
 		// Somebody assigned it: what the source now says does not move it.
 		n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule = o.owner, o.team, o.ownerSource, o.ownerBy, o.teamBy, o.rule
 	}
-	if err := r.exec(ctx, `UPDATE identities SET name = ?, kind = ?, environment = ?, criticality = ?, status = ?, labels = ?, owner_hint = ?, team_hint = ?,
-			created_at = ?, content_hash = ?, removed_at = NULL, updated_at = ?, owner_id = ?, team_id = ?, owner_source = ?,
-			owner_by = ?, team_by = ?, owner_rule = ? WHERE id = ?`,
-		n.name, n.kind, n.env, n.crit, n.status, n.labels, n.ownerH, n.teamH, n.created, ch.hash, micro(r.now),
-		n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule, o.id); err != nil {
+	set, args := changedColumns(&o, &n)
+	if err := r.exec(ctx, `UPDATE identities SET `+set+`content_hash = ?, removed_at = NULL, updated_at = ? WHERE id = ?`,
+		append(args, ch.hash, micro(r.now), o.id)...); err != nil {
 		return err
 	}
 	r.touched[o.id] = true
@@ -464,6 +464,40 @@ func (r *syncRun) updateIdentity(ctx context.Context, ch *identityChange) error 
 	}
 	r.res.IdentitiesUpdated++
 	return r.ev.emit(ctx, action, steward.ObjectIdentity, o.id, steward.IdentityChanged{Changes: steward.Changes(diff), Source: r.o.Source})
+}
+
+// changedColumns renders, for an identity's UPDATE, the columns whose
+// value differs between its row o and what its record says now (n), as
+// "col = ?, " each, with their values. The columns that did not change are
+// left out of the statement: SQLite rewrites the entries of every index on a
+// column a statement sets, changed or not, and identities have an index on
+// most of them (kind, environment, status, owner, team, name, created_at):
+// a renamed identity rewrites one index instead of eight.
+func changedColumns(o, n *identityRow) (string, []any) {
+	var b strings.Builder
+	var args []any
+	col := func(name string, changed bool, v any) {
+		if changed {
+			b.WriteString(name + " = ?, ")
+			args = append(args, v)
+		}
+	}
+	col("name", o.name != n.name, n.name)
+	col("kind", o.kind != n.kind, n.kind)
+	col("environment", o.env != n.env, n.env)
+	col("criticality", o.crit != n.crit, n.crit)
+	col("status", o.status != n.status, n.status)
+	col("labels", o.labels != n.labels, n.labels)
+	col("owner_hint", o.ownerH != n.ownerH, n.ownerH)
+	col("team_hint", o.teamH != n.teamH, n.teamH)
+	col("created_at", o.created != n.created, n.created)
+	col("owner_id", o.owner != n.owner, n.owner)
+	col("team_id", o.team != n.team, n.team)
+	col("owner_source", o.ownerSource != n.ownerSource, n.ownerSource)
+	col("owner_by", o.ownerBy != n.ownerBy, n.ownerBy)
+	col("team_by", o.teamBy != n.teamBy, n.teamBy)
+	col("owner_rule", o.rule != n.rule, n.rule)
+	return b.String(), args
 }
 
 // removeIdentities marks the identities the source no longer lists as
@@ -625,7 +659,11 @@ func (r *syncRun) removeCredentials(ctx context.Context, wrote map[int64]bool) e
 	// unchanged.
 	from := `credentials c JOIN identities x ON x.id = c.identity_id WHERE`
 	if r.delta {
-		from = r.comparedIdentities() + ` t CROSS JOIN identities x CROSS JOIN credentials c WHERE x.id = t.id AND`
+		t, err := r.comparedIdentities(ctx)
+		if err != nil {
+			return err
+		}
+		from = t + ` t CROSS JOIN identities x CROSS JOIN credentials c WHERE x.id = t.id AND`
 	}
 	all, err := collect(ctx, r, `SELECT c.id, c.identity_id FROM `+from+`
 		c.identity_id = x.id AND x.system_id = ? AND c.external_id <> ''
@@ -853,13 +891,29 @@ func (r *syncRun) execIDs(ctx context.Context, w idWrite, ids []int64) error {
 	return nil
 }
 
-// comparedIdentities is, for a delta run, a subquery of the ids of the
+// comparedIdentities returns, for a delta run, the table of the ids of the
 // identities whose credentials and links it compares: those it lost and
 // those it staged. Every other identity's record, credentials and links
-// and all, came back unchanged.
-func (r *syncRun) comparedIdentities() string {
-	return `(SELECT id FROM unseen_identities UNION
-			SELECT x2.id FROM stage_identities s2 CROSS JOIN identities x2 WHERE x2.system_id = ` + idStr(r.sys.ID) + ` AND x2.external_id = s2.external_id)`
+// and all, came back unchanged. The set is written once, at the first
+// step that asks (after the identities step, which creates the staged
+// ones): credentials and links both join it.
+func (r *syncRun) comparedIdentities(ctx context.Context) (string, error) {
+	if !r.compared {
+		if err := r.d.createTemp(ctx, r.c, "compared_identities"); err != nil {
+			return "", err
+		}
+		if err := r.exec(ctx, `INSERT INTO compared_identities (id) SELECT id FROM unseen_identities UNION
+			SELECT x.id FROM stage_identities s CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.external_id`, r.sys.ID); err != nil {
+			return "", err
+		}
+		if r.d.pg {
+			if err := r.exec(ctx, `ANALYZE compared_identities`); err != nil {
+				return "", err
+			}
+		}
+		r.compared = true
+	}
+	return "compared_identities", nil
 }
 
 func (r *syncRun) entitlementNames(ctx context.Context) (map[int64]steward.Entitlement, error) {
