@@ -31,6 +31,51 @@ const maxReported = 50
 // stageBatch is how many staged rows are buffered before a COPY or INSERT.
 const stageBatch = 5000
 
+// maxBatchBytes bounds, beside stageBatch's count, what one batch of
+// records or rows holds (by rowBytes and recordBytes): 5,000 records near
+// the importers' limit of 1 MiB each would otherwise be gigabytes in one
+// batch, and a sync holds a few batches at once.
+const maxBatchBytes = 4 << 20
+
+// rowBytes is about what a row to stage or load holds: its text, and a
+// word for each other value.
+func rowBytes(row []any) int {
+	n := 0
+	for _, v := range row {
+		if s, ok := v.(string); ok {
+			n += len(s)
+		} else {
+			n += 8
+		}
+	}
+	return n
+}
+
+// recordBytes is about what a record holds: its text, and a little for the
+// rest.
+func recordBytes(r *steward.Record) int {
+	n := 64 + len(r.Pos)
+	switch {
+	case r.Identity != nil:
+		i := r.Identity
+		n += len(i.ExternalID) + len(i.Name) + len(i.Owner) + len(i.Team)
+		for k, v := range i.Labels {
+			n += len(k) + len(v) + 16
+		}
+		for _, c := range i.Credentials {
+			n += 64 + len(c.ExternalID) + len(c.Version)
+		}
+		for _, l := range i.Links {
+			n += 16 + len(l.To)
+		}
+	case r.Entitlement != nil:
+		n += len(r.Entitlement.Name) + len(r.Entitlement.Description)
+	case r.Grant != nil:
+		n += len(r.Grant.Identity) + len(r.Grant.Entitlement)
+	}
+	return n
+}
+
 var stageTables = map[string]string{
 	"stage_identities": `external_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
 		criticality TEXT NOT NULL, status TEXT NOT NULL, labels TEXT, owner_hint TEXT NOT NULL, team_hint TEXT NOT NULL,
@@ -759,7 +804,7 @@ type stageBatchOf struct {
 func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[steward.Record, error], o steward.SyncOptions, res *steward.SyncResult, bad *problems,
 	sys *steward.System, resolver *ownerResolver, dg *syncDigest) error {
 	st := &stageReader{o: o, res: res, bad: bad, sys: sys, resolver: resolver, dg: dg,
-		batches: make(chan stageBatchOf, 4), done: make(chan struct{}), buf: map[string][][]any{}}
+		batches: make(chan stageBatchOf, 4), done: make(chan struct{}), buf: map[string][][]any{}, size: map[string]int{}}
 	go st.read(records)
 	var err error
 	for b := range st.batches {
@@ -794,6 +839,7 @@ type stageReader struct {
 	batches chan stageBatchOf  // to the writer; closed when the reader ends
 	done    chan struct{}      // closed by the writer when it has failed
 	buf     map[string][][]any // rows waiting for their batch, per table
+	size    map[string]int     // rowBytes of buf, per table
 
 	fatal           error // what ended the stream, if anything did
 	skipped, marked int   // records yielded skipped; entries see marked first
@@ -893,7 +939,8 @@ func (st *stageReader) identity(r *steward.Record, rsum int64) bool {
 // full. false: the writer has stopped.
 func (st *stageReader) add(t string, row ...any) bool {
 	st.buf[t] = append(st.buf[t], row)
-	return len(st.buf[t]) < stageBatch || st.send(t)
+	st.size[t] += rowBytes(row)
+	return len(st.buf[t]) < stageBatch && st.size[t] < maxBatchBytes || st.send(t)
 }
 
 // send hands table t's queued rows to the writer. false: the writer has
@@ -901,7 +948,7 @@ func (st *stageReader) add(t string, row ...any) bool {
 func (st *stageReader) send(t string) bool {
 	select {
 	case st.batches <- stageBatchOf{t, st.buf[t]}:
-		st.buf[t] = make([][]any, 0, stageBatch)
+		st.buf[t], st.size[t] = make([][]any, 0, stageBatch), 0
 		return true
 	case <-st.done:
 		return false
