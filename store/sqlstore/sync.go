@@ -38,7 +38,7 @@ const stageBatch = 5000
 // records or rows holds (by rowBytes and recordBytes): 5,000 records near
 // the importers' limit of 1 MiB each would otherwise be gigabytes in one
 // batch, and a sync holds a few batches at once.
-const maxBatchBytes = 4 << 20
+const maxBatchBytes = 2 << 20
 
 // rowBytes is about what a row to stage or load holds: its text, and a
 // word for each other value.
