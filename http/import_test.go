@@ -2,6 +2,7 @@ package http_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -192,6 +193,12 @@ func TestImportLimit(t *testing.T) {
 	if len(big) <= limit || len(small) > limit {
 		t.Fatal("fixture sizes are wrong")
 	}
+	// What the system holds before: a refused upload must lose none of it
+	// (an upload cut off midway must not read as a file that stopped
+	// listing the rest).
+	if r := ts.Do(request{Method: "POST", Target: importTarget(sys.ID, "format=jsonl"), Token: ts.Admin, Reader: io.MultiReader(strings.NewReader(small))}); r.Status != 200 {
+		t.Fatalf("under the limit: status %d: %s", r.Status, r.Body)
+	}
 	before := auditCount(t, ts)
 	for _, tt := range []struct {
 		name string
@@ -213,9 +220,11 @@ func TestImportLimit(t *testing.T) {
 	if after := auditCount(t, ts); after != before {
 		t.Errorf("a refused import wrote %d events", after-before)
 	}
-	r := ts.Do(request{Method: "POST", Target: importTarget(sys.ID, "format=jsonl"), Token: ts.Admin, Reader: io.MultiReader(strings.NewReader(small))})
-	if r.Status != 200 {
-		t.Errorf("under the limit: status %d: %s", r.Status, r.Body)
+	page, err := ts.Store.Identities(context.Background(), steward.IdentityFilter{SystemID: sys.ID})
+	if err != nil {
+		t.Fatal(err)
+	} else if len(page.Items) != 1 || page.Items[0].ExternalID != "small" || page.Items[0].Status != steward.IdentityActive {
+		t.Errorf("after the refused uploads the system holds %+v; want the identity small, active", page.Items)
 	}
 }
 

@@ -69,35 +69,33 @@ func (s *AWSCredentialReport) Read(ctx context.Context) iter.Seq2[steward.Record
 }
 
 func (s *AWSCredentialReport) read(r io.Reader, emit func(steward.Record, error) bool) error {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = len(awsHeader)
-	cr.ReuseRecord = true
-	header, err := cr.Read()
+	rows := newCSVRows(&s.in, r, -1) // checkAWSHeader names a missing column
+	header, _, bad, err := rows.next()
 	if err == io.EOF {
 		return s.in.bad(1, "the file is empty; want a credential report starting with the header %q.", strings.Join(awsHeader, ","))
-	} else if err != nil && !errors.Is(err, csv.ErrFieldCount) {
-		return csvError(&s.in, err)
+	} else if err != nil {
+		return err
+	} else if bad != nil {
+		return bad
 	}
 	if err := checkAWSHeader(header); err != nil {
 		return steward.AtPos(s.in.pos(1), err)
 	}
+	rows.cr.FieldsPerRecord = len(awsHeader)
 	seen := map[string]int{} // ARN → line, to report a user listed twice
 	for {
-		rec, err := cr.Read()
+		rec, line, bad, err := rows.next()
 		if err == io.EOF {
 			return nil
+		} else if err != nil {
+			return err
 		}
-		if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return s.in.ioError(err)
-			}
-			if !emit(steward.Record{}, csvError(&s.in, err)) {
+		if bad != nil {
+			if !emit(steward.Record{}, bad) {
 				return nil
 			}
 			continue
 		}
-		line, _ := cr.FieldPos(0)
 		records, err := s.row(rec)
 		if err == nil {
 			if first, dup := seen[rec[awsARN]]; dup {

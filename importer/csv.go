@@ -3,8 +3,6 @@ package importer
 import (
 	"context"
 	"encoding/binary"
-	"encoding/csv"
-	"errors"
 	"io"
 	"iter"
 	"slices"
@@ -34,35 +32,34 @@ func (s *CSV) Read(ctx context.Context) iter.Seq2[steward.Record, error] {
 }
 
 func (s *CSV) read(r io.Reader, emit func(steward.Record, error) bool) error {
-	cr := csv.NewReader(r)
-	cr.ReuseRecord = true
-	header, err := cr.Read()
+	rows := newCSVRows(&s.in, r, 0)
+	header, _, bad, err := rows.next()
 	if err == io.EOF {
 		return s.in.bad(1, "the file is empty; want a header row naming the columns, such as external_id,kind,name.")
 	} else if err != nil {
-		return csvError(&s.in, err)
+		return err
+	} else if bad != nil {
+		return bad
 	}
 	cols, labels, err := csvHeader(header)
 	if err != nil {
 		return steward.AtPos(s.in.pos(1), err)
 	}
-	sum := newCSVSum(header) // before the next Read reuses header's slice
-	cr.FieldsPerRecord = len(header)
+	sum := newCSVSum(header) // before the next row reuses header's slice
+	rows.cr.FieldsPerRecord = len(header)
 	for {
-		rec, err := cr.Read()
+		rec, line, bad, err := rows.next()
 		if err == io.EOF {
 			return nil
 		} else if err != nil {
-			var pe *csv.ParseError
-			if !errors.As(err, &pe) {
-				return s.in.ioError(err)
-			}
-			if !emit(steward.Record{}, csvError(&s.in, err)) {
+			return err
+		}
+		if bad != nil {
+			if !emit(steward.Record{}, bad) {
 				return nil
 			}
 			continue
 		}
-		line, _ := cr.FieldPos(0)
 		r, err := csvIdentity(rec, cols, labels)
 		if err != nil {
 			if !emit(steward.Record{}, steward.AtPos(s.in.pos(line), err)) {

@@ -111,7 +111,7 @@ func (g *gcpRead) array(t json.Token, line int) error {
 	default:
 		return g.s.in.bad(line, "want a JSON array of keys (the output of gcloud iam service-accounts keys list --format=json); found %s.", describeToken(t))
 	}
-	for g.js.dec.More() && !g.stopped {
+	for g.js.more() && !g.stopped {
 		line := g.js.nextLine()
 		var k gcpKey
 		bad, fatal := g.js.decode(&k)
@@ -162,7 +162,7 @@ func (g *gcpRead) flush() {
 // enterKeys reads into {"keys": [ ... up to the array's first item; other
 // fields of the response are skipped.
 func (s *GCPServiceAccountKeys) enterKeys(js *jsonStream, line int) error {
-	for js.dec.More() {
+	for js.more() {
 		t, err := js.next()
 		if err != nil {
 			return err
@@ -179,7 +179,7 @@ func (s *GCPServiceAccountKeys) enterKeys(js *jsonStream, line int) error {
 
 // leaveKeys reads past the rest of {"keys": [...], ...}.
 func (s *GCPServiceAccountKeys) leaveKeys(js *jsonStream) error {
-	for js.dec.More() {
+	for js.more() {
 		if _, err := js.next(); err != nil {
 			return err
 		}

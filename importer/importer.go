@@ -4,7 +4,8 @@
 //
 // Every importer streams: it holds one row or one JSON item at a time (plus,
 // for the export formats, the set of keys seen so far, to report duplicates),
-// so a file of millions of lines is read in bounded memory. A row that cannot
+// so a file of millions of lines is read in bounded memory; and no record is
+// buffered past MaxRecordBytes, so one huge record cannot exhaust it. A row that cannot
 // be read is yielded as an EINVALID error "file:line: reason" and the stream
 // goes on, so that every bad row is reported at once; a file that is not of
 // the format at all (wrong header, not JSON) gives one error and stops.
@@ -60,9 +61,18 @@ type Options struct {
 // before it is rejected: clocks of the exporting system and of Steward differ.
 const futureSlack = 24 * time.Hour
 
-// maxLine is the longest line (JSONL) or row (CSV) read; a longer one is
-// reported as bad rather than buffered without limit.
-const maxLine = 1 << 20
+// MaxRecordBytes is the most one record of an export may take: a JSONL line,
+// a CSV row (with every line of its quoted fields), one item of a JSON
+// document (a service account of a Kubernetes List, a key of gcloud's list)
+// or any other single JSON value of one. A longer record is reported as
+// "FILE:LINE: … longer than 1048576 bytes" instead of being buffered, so
+// that whatever the input, an import holds a few records at a time and its
+// memory stays bounded (docs/sizing.md). A JSONL line or a CSV row over the
+// limit is skipped and reading goes on; in a JSON document the decoder
+// cannot find the end of an over-long value without reading it, so reading
+// stops there. Real records are a few kilobytes: 1 MiB leaves room for an
+// identity with 64 labels of 1 KiB each and its credentials.
+const MaxRecordBytes = 1 << 20
 
 // New returns a source that reads r in the given format. name is the file
 // name used in positions ("report.csv:12"). A source can be read again (as

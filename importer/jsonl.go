@@ -22,7 +22,7 @@ import (
 // {...}} or {"grant": {...}}, with the json fields of steward.SourceIdentity,
 // SourceEntitlement and SourceGrant. Unknown fields are rejected (a typo
 // must not drop data silently), blank lines are skipped, and a line may be
-// up to 1 MiB. See docs/import-formats.md.
+// up to MaxRecordBytes. See docs/import-formats.md.
 type JSONL struct{ in input }
 
 // Read streams one record per non-blank line. Each record's Sum is the
@@ -178,7 +178,7 @@ func (s *JSONL) decode(b *jsonlBatch, known steward.KnownFunc) jsonlResult {
 	for _, l := range b.lines {
 		if l.tooLong {
 			out.records = append(out.records, steward.Record{})
-			out.errs = append(out.errs, s.in.bad(l.n, "the line is longer than %d bytes.", maxLine))
+			out.errs = append(out.errs, s.in.bad(l.n, "%s", tooLong("the line")))
 			continue
 		}
 		line := bytes.TrimSpace(b.buf[l.start:l.end])
@@ -252,7 +252,7 @@ func jsonlError(err error) error {
 // are returned without a copy.
 func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 64<<10) }
 
-// lineReader reads lines of at most maxLine bytes; a longer line is read
+// lineReader reads lines of at most MaxRecordBytes bytes; a longer line is read
 // past and reported, so that memory stays bounded whatever the input.
 type lineReader struct {
 	br  *bufio.Reader
@@ -266,7 +266,7 @@ func (lr *lineReader) next() (line []byte, tooLong bool, err error) {
 	for {
 		chunk, err := lr.br.ReadSlice('\n')
 		if !tooLong {
-			if len(lr.buf)+len(chunk) > maxLine+2 { // +2: the newline, maybe after a \r
+			if len(lr.buf)+len(chunk) > MaxRecordBytes+2 { // +2: the newline, maybe after a \r
 				tooLong = true
 				lr.buf = lr.buf[:0]
 			} else if err == nil && len(lr.buf) == 0 {

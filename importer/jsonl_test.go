@@ -44,7 +44,7 @@ func TestJSONL(t *testing.T) {
 
 func TestJSONLBadInput(t *testing.T) {
 	t.Parallel()
-	long := `{"identity": {"external_id": "long", "kind": "bot", "labels": {"x": "` + strings.Repeat("a", maxLine) + `"}}}`
+	long := `{"identity": {"external_id": "long", "kind": "bot", "labels": {"x": "` + strings.Repeat("a", MaxRecordBytes) + `"}}}`
 	lines := []string{
 		`{"identity": {"external_id": "ok", "kind": "bot"}}`,                  // 1
 		`{"identity": {"external_id": "typo", "kind": "bot", "ownr": "ana"}}`, // 2: unknown field
@@ -91,8 +91,8 @@ func TestLineReader(t *testing.T) {
 		{"one line without newline", "abc", []string{"abc"}},
 		{"blank lines", "\n\nx\n", []string{"", "", "x"}},
 		{"longer than the buffer", strings.Repeat("b", 200<<10) + "\nz\n", []string{strings.Repeat("b", 200<<10), "z"}},
-		{"too long, then a line", strings.Repeat("c", maxLine+10) + "\nok\n", []string{"!", "ok"}},
-		{"too long at the end", "ok\n" + strings.Repeat("c", maxLine+10), []string{"ok", "!"}},
+		{"too long, then a line", strings.Repeat("c", MaxRecordBytes+10) + "\nok\n", []string{"!", "ok"}},
+		{"too long at the end", "ok\n" + strings.Repeat("c", MaxRecordBytes+10), []string{"ok", "!"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

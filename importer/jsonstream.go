@@ -20,9 +20,23 @@ type lineCounter struct {
 	off     int64   // bytes read so far
 	pending []int64 // offsets of newlines not yet counted
 	counted int     // newlines before the last offset asked about
+	limit   int64   // read no further than this offset; 0: no limit
 }
 
+// errValueTooLong is what lineCounter's Read says at its limit: the value
+// being decoded is longer than MaxRecordBytes.
+var errValueTooLong = errors.New("importer: a JSON value is over the record limit")
+
 func (lc *lineCounter) Read(p []byte) (int, error) {
+	if lc.limit > 0 {
+		room := lc.limit - lc.off
+		if room <= 0 {
+			return 0, errValueTooLong
+		}
+		if int64(len(p)) > room {
+			p = p[:room]
+		}
+	}
 	n, err := lc.r.Read(p)
 	if err != nil && err != io.EOF {
 		err = readError{err}
@@ -60,11 +74,18 @@ func (e readError) Unwrap() error { return e.err }
 
 // jsonStream is a token-level reader of a large JSON document: the outer
 // structure is walked token by token and each item is decoded on its own, so
-// that only one item is in memory at a time.
+// that only one item is in memory at a time. No token or item may be longer
+// than MaxRecordBytes: json.Decoder buffers a value whole before decoding
+// it, so before each read the stream lets the decoder read only that far
+// past where it stands, and a longer value ends the stream with an error
+// at its line (the decoder keeps a failed read's error, so nothing can be
+// read past it).
 type jsonStream struct {
 	in  *input
 	lc  *lineCounter
 	dec *json.Decoder
+
+	valueLine int // the line of the value being read, for errValueTooLong
 }
 
 func newJSONStream(in *input, r io.Reader) *jsonStream {
@@ -98,9 +119,23 @@ func (js *jsonStream) nextLine() int {
 	}
 }
 
+// allow lets the decoder read the next value, of up to MaxRecordBytes with
+// the space and comma before it, and no more.
+func (js *jsonStream) allow() {
+	js.lc.limit = js.dec.InputOffset() + MaxRecordBytes
+	js.valueLine = js.nextLine()
+}
+
+// more reports whether the array or object being read has another element.
+func (js *jsonStream) more() bool {
+	js.allow()
+	return js.dec.More()
+}
+
 // token reads the next token; a syntax error or an early end is structural
 // and ends the stream.
 func (js *jsonStream) token() (json.Token, error) {
+	js.allow()
 	t, err := js.dec.Token()
 	if err != nil && err != io.EOF {
 		return nil, js.fatal(err)
@@ -122,6 +157,8 @@ func (js *jsonStream) next() (json.Token, error) {
 func (js *jsonStream) fatal(err error) error {
 	var se *json.SyntaxError
 	switch {
+	case errors.Is(err, errValueTooLong):
+		return js.in.bad(js.valueLine, "%s The file is not read further.", tooLong("the JSON value that starts here"))
 	case errors.As(err, &se):
 		return js.in.bad(js.syntaxErrorLine(), "not valid JSON: %s.", strings.TrimPrefix(se.Error(), "json: "))
 	case errors.Is(err, io.ErrUnexpectedEOF):
@@ -162,6 +199,7 @@ func (js *jsonStream) syntaxErrorLine() int {
 // where a string belongs) is a bad item and the stream can go on past it;
 // anything else is fatal.
 func (js *jsonStream) decode(v any) (bad error, fatal error) {
+	js.allow()
 	err := js.dec.Decode(v)
 	if err == nil {
 		return nil, nil

@@ -57,7 +57,7 @@ func (s *K8sServiceAccounts) read(r io.Reader, emit func(steward.Record, error) 
 	var kind string
 	sawItems := false
 	seen := map[string]int{} // external id → line
-	for js.dec.More() {
+	for js.more() {
 		t, err := js.next()
 		if err != nil {
 			return err
@@ -110,7 +110,7 @@ func (s *K8sServiceAccounts) readItems(js *jsonStream, seen map[string]int, emit
 	} else if d, ok := t.(json.Delim); !ok || d != '[' {
 		return false, s.in.bad(line, "items is %s; want an array of ServiceAccount.", describeToken(t))
 	}
-	for js.dec.More() {
+	for js.more() {
 		line := js.nextLine()
 		rec, bad, fatal := s.item(js, line, seen)
 		if fatal != nil {

@@ -54,6 +54,7 @@ type firstLoad struct {
 	fresh    []digestEntry
 	fits     bool
 	rows     loadFlush // rows waiting for their insert, per table
+	size     int       // rowBytes of rows
 	flushes  chan<- loadFlush
 	ctx      context.Context // the load's, for the builder's own queries
 	done     <-chan struct{}
@@ -222,10 +223,11 @@ func (l *firstLoad) stream(ctx context.Context, records iter.Seq2[steward.Record
 func readLoad(records iter.Seq2[steward.Record, error], env steward.Environment, sys *steward.System, resolver *ownerResolver,
 	batches chan<- []loadRec, done <-chan struct{}) error {
 	buf := make([]loadRec, 0, stageBatch)
+	size := 0 // recordBytes of buf
 	send := func() bool {
 		select {
 		case batches <- buf:
-			buf = make([]loadRec, 0, stageBatch)
+			buf, size = make([]loadRec, 0, stageBatch), 0
 			return true
 		case <-done:
 			return false
@@ -244,7 +246,8 @@ func readLoad(records iter.Seq2[steward.Record, error], env steward.Environment,
 		default:
 			lr = readForLoad(r, env, sys, resolver)
 		}
-		if buf = append(buf, lr); len(buf) == cap(buf) && !send() {
+		buf, size = append(buf, lr), size+recordBytes(&lr.rec)
+		if (len(buf) == cap(buf) || size >= maxBatchBytes) && !send() {
 			return nil
 		}
 	}
@@ -486,6 +489,7 @@ func (p *pairSet) add(key uint64) bool {
 func (l *firstLoad) row(table int, vals ...any) {
 	if l.bad.n == 0 || table == loadSpilled {
 		l.rows[table] = append(l.rows[table], vals)
+		l.size += rowBytes(vals)
 	}
 }
 
@@ -493,9 +497,9 @@ func (l *firstLoad) row(table int, vals ...any) {
 type loadFlush [len(loadTables)][][]any
 
 // flush hands the queued rows of every table to the writer once one holds
-// at least least of them (0: any).
+// at least least of them (0: any), or they hold maxBatchBytes.
 func (l *firstLoad) flush(least int) error {
-	full := false
+	full := l.size >= maxBatchBytes
 	for t := range l.rows {
 		full = full || len(l.rows[t]) > 0 && len(l.rows[t]) >= least
 	}
@@ -504,7 +508,7 @@ func (l *firstLoad) flush(least int) error {
 	}
 	select {
 	case l.flushes <- l.rows:
-		l.rows = loadFlush{}
+		l.rows, l.size = loadFlush{}, 0
 		return nil
 	case <-l.done:
 		return errLoadStopped

@@ -69,7 +69,7 @@ func (d *DB) stagePeople(ctx context.Context, c *sql.Conn, people iter.Seq2[stew
 	if err := d.indexStage(ctx, c, "stage_people"); err != nil {
 		return err
 	}
-	if err := d.checkStage(ctx, c, &bad, `SELECT `+d.repeatPos(`stage_people`, `external_id`)+`, 'person ' || s.external_id || ' is listed more than once' FROM stage_people s GROUP BY s.external_id HAVING count(*) > 1`); err != nil {
+	if err := d.checkStage(ctx, c, &bad, `SELECT `+d.repeatPos(`stage_people`, `external_id`)+` AS pos, 'person ' || s.external_id || ' is listed more than once' AS msg FROM stage_people s GROUP BY s.external_id HAVING count(*) > 1`); err != nil {
 		return err
 	}
 	return bad.err()

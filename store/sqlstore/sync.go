@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"database/sql"
@@ -9,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +33,51 @@ const maxReported = 50
 
 // stageBatch is how many staged rows are buffered before a COPY or INSERT.
 const stageBatch = 5000
+
+// maxBatchBytes bounds, beside stageBatch's count, what one batch of
+// records or rows holds (by rowBytes and recordBytes): 5,000 records near
+// the importers' limit of 1 MiB each would otherwise be gigabytes in one
+// batch, and a sync holds a few batches at once.
+const maxBatchBytes = 2 << 20
+
+// rowBytes is about what a row to stage or load holds: its text, and a
+// word for each other value.
+func rowBytes(row []any) int {
+	n := 0
+	for _, v := range row {
+		if s, ok := v.(string); ok {
+			n += len(s)
+		} else {
+			n += 8
+		}
+	}
+	return n
+}
+
+// recordBytes is about what a record holds: its text, and a little for the
+// rest.
+func recordBytes(r *steward.Record) int {
+	n := 64 + len(r.Pos)
+	switch {
+	case r.Identity != nil:
+		i := r.Identity
+		n += len(i.ExternalID) + len(i.Name) + len(i.Owner) + len(i.Team)
+		for k, v := range i.Labels {
+			n += len(k) + len(v) + 16
+		}
+		for _, c := range i.Credentials {
+			n += 64 + len(c.ExternalID) + len(c.Version)
+		}
+		for _, l := range i.Links {
+			n += 16 + len(l.To)
+		}
+	case r.Entitlement != nil:
+		n += len(r.Entitlement.Name) + len(r.Entitlement.Description)
+	case r.Grant != nil:
+		n += len(r.Grant.Identity) + len(r.Grant.Entitlement)
+	}
+	return n
+}
 
 var stageTables = map[string]string{
 	"stage_identities": `external_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
@@ -217,28 +265,81 @@ func grantDigest(g *steward.SourceGrant) string {
 	return hex.EncodeToString(sum[:16])
 }
 
-// problems collects the records a run cannot use.
+// problems collects the records a run cannot use. It reports them in the
+// order of their positions in the source, whatever order they were found in
+// (while streaming, by a check in SQL at the end, by a first load or a
+// staged sync), and the first maxReported of them: so that every path
+// reports one source the same way.
 type problems struct {
 	n     int
-	lines []string
+	lines []string // the earliest by position, once pruned
 }
 
 func (p *problems) add(msg string) {
 	p.n++
-	if len(p.lines) < maxReported {
-		p.lines = append(p.lines, msg)
+	p.lines = append(p.lines, msg)
+	if len(p.lines) >= 4*maxReported {
+		p.prune()
 	}
+}
+
+// prune keeps the first maxReported problems by position.
+func (p *problems) prune() {
+	slices.SortStableFunc(p.lines, func(a, b string) int { return comparePos(problemPos(a), problemPos(b)) })
+	p.lines = p.lines[:min(len(p.lines), maxReported)]
 }
 
 func (p *problems) err() error {
 	if p.n == 0 {
 		return nil
 	}
+	p.prune()
 	more := ""
 	if p.n > len(p.lines) {
 		more = fmt.Sprintf("\n  … and %d more", p.n-len(p.lines))
 	}
 	return steward.Errorf(steward.EINVALID, "%d record(s) cannot be used; nothing was changed:\n  %s%s", p.n, strings.Join(p.lines, "\n  "), more)
+}
+
+// recordPos is where a problem is: the name of its source and its line
+// ("report.csv:12: …"). ok is false when the problem names no line.
+type recordPos struct {
+	name string
+	line int
+	ok   bool
+}
+
+// problemPos reads the position that starts a problem's message.
+func problemPos(msg string) recordPos {
+	pos, _, found := strings.Cut(msg, ": ")
+	i := strings.LastIndexByte(pos, ':')
+	if !found || i < 0 {
+		return recordPos{}
+	}
+	line, err := strconv.Atoi(pos[i+1:])
+	if err != nil {
+		return recordPos{}
+	}
+	return recordPos{pos[:i], line, true}
+}
+
+// comparePos orders positions by source, then line; problems without a
+// line go last, in the order they came.
+func comparePos(a, b recordPos) int {
+	switch {
+	case !a.ok || !b.ok:
+		return cmp.Compare(btoi(!a.ok), btoi(!b.ok))
+	case a.name != b.name:
+		return strings.Compare(a.name, b.name)
+	}
+	return cmp.Compare(a.line, b.line)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // collect records a stream error: EINVALID errors are bad records to report
@@ -251,10 +352,11 @@ func (p *problems) collect(err error) error {
 	return err
 }
 
-// checkStage runs a query that selects (pos, message) pairs of bad staged
-// rows and reports them.
+// checkStage runs a query that selects (pos, msg) pairs of bad staged rows
+// and reports the first maxReported by position, and how many there are.
 func (d *DB) checkStage(ctx context.Context, c *sql.Conn, p *problems, query string, args ...any) error {
-	rows, err := c.QueryContext(ctx, d.q(query+` LIMIT `+fmt.Sprint(maxReported)), args...)
+	listed := 0
+	rows, err := c.QueryContext(ctx, d.q(`SELECT pos, msg FROM (`+query+`) q ORDER BY length(pos), pos LIMIT `+fmt.Sprint(maxReported)), args...)
 	if err != nil {
 		return err
 	}
@@ -265,16 +367,65 @@ func (d *DB) checkStage(ctx context.Context, c *sql.Conn, p *problems, query str
 			return err
 		}
 		p.add(pos + ": " + msg)
+		listed++
 	}
-	return rows.Err()
+	if err := rows.Err(); err != nil || listed < maxReported {
+		return err
+	}
+	var total int
+	if err := c.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (`+query+`) q`), args...).Scan(&total); err != nil {
+		return err
+	}
+	p.n += total - listed
+	return nil
+}
+
+// checkRepeats reports every staged row of table that repeats the key cols
+// of a row before it in the source (by position), as "POS: WHAT is listed
+// more than once", where what is an SQL expression over the table's
+// columns: each line after the first of a key, as a first load reports
+// them. The groups are found through the stage's index on the key; the
+// rows of a group are ranked only when there is one.
+func (d *DB) checkRepeats(ctx context.Context, c *sql.Conn, p *problems, table, what string, cols ...string) error {
+	keys := strings.Join(cols, ", ")
+	var total int64
+	err := c.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(n - 1), 0) AS BIGINT) FROM (SELECT count(*) AS n FROM `+table+
+		` GROUP BY `+keys+` HAVING count(*) > 1) g`).Scan(&total)
+	if err != nil || total == 0 {
+		return err
+	}
+	groups := `SELECT ` + keys + ` FROM ` + table + ` GROUP BY ` + keys + ` HAVING count(*) > 1`
+	in := cols[0] + ` IN (` + groups + `)`
+	if len(cols) > 1 {
+		in = `(` + keys + `) IN (` + groups + `)`
+	}
+	ranked := `SELECT s.*, row_number() OVER (PARTITION BY ` + keys + ` ORDER BY length(pos), pos) AS nth FROM ` + table + ` s WHERE ` + in
+	before := p.n
+	if err := d.checkStage(ctx, c, p, `SELECT pos, `+what+` || ' is listed more than once' AS msg FROM (`+ranked+`) r WHERE nth > 1`); err != nil {
+		return err
+	}
+	p.n = before + int(total) // checkStage counted the listed ones, or all
+	return nil
+}
+
+// anyRow reports whether query selects a row.
+func (d *DB) anyRow(ctx context.Context, c *sql.Conn, query string, args ...any) (bool, error) {
+	var one int
+	err := c.QueryRowContext(ctx, d.q(`SELECT 1 FROM (`+query+`) q LIMIT 1`), args...).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // repeatPos selects, for a group (aliased s) of staged records that share
-// the key cols, the position of the last of them: a line that repeats the
-// key, as a first load names it. Positions of one source share their
-// "file:" prefix, so the longer is the later line, and of equal length the
-// greater (min(pos) named "f:2" of lines 2 and 3). It runs only for the
-// groups reported, through the stage's index on the key.
+// the key cols, the position of the last of them. A people sync, whose
+// positions are the people's ids, names each person listed twice once this
+// way; a system sync names every repeating line (checkRepeats). Positions
+// of one source share their "file:" prefix, so the longer is the later
+// line, and of equal length the greater (min(pos) named "f:2" of lines 2
+// and 3). It runs only for the groups reported, through the stage's index
+// on the key.
 func (d *DB) repeatPos(table string, cols ...string) string {
 	last := `substr(max(printf('%08d', length(r.pos)) || r.pos), 9)`
 	if d.pg {
@@ -365,11 +516,11 @@ func (d *DB) SyncSystem(ctx context.Context, systemID int64, src steward.Source,
 	}
 	started := d.now()
 	res, err := d.syncSystem(ctx, systemID, src, o, load)
-	switch {
-	case errors.Is(err, errNotEmpty):
+	if errors.Is(err, errNotEmpty) {
 		// Written to since it was found empty: a sync like any other.
 		res, err = d.syncSystem(ctx, systemID, src, o, false)
-	case errors.Is(err, errCompareAll):
+	}
+	if errors.Is(err, errCompareAll) {
 		// Only a full comparison can name the line at fault; read again.
 		d.logger.Info("sync digest cannot place a problem; comparing every record", "system_id", systemID)
 		o.Full = true
@@ -757,7 +908,7 @@ type stageBatchOf struct {
 func (d *DB) stageRecords(ctx context.Context, c *sql.Conn, records iter.Seq2[steward.Record, error], o steward.SyncOptions, res *steward.SyncResult, bad *problems,
 	sys *steward.System, resolver *ownerResolver, dg *syncDigest) error {
 	st := &stageReader{o: o, res: res, bad: bad, sys: sys, resolver: resolver, dg: dg,
-		batches: make(chan stageBatchOf, 4), done: make(chan struct{}), buf: map[string][][]any{}}
+		batches: make(chan stageBatchOf, 4), done: make(chan struct{}), buf: map[string][][]any{}, size: map[string]int{}}
 	go st.read(records)
 	var err error
 	for b := range st.batches {
@@ -792,6 +943,7 @@ type stageReader struct {
 	batches chan stageBatchOf  // to the writer; closed when the reader ends
 	done    chan struct{}      // closed by the writer when it has failed
 	buf     map[string][][]any // rows waiting for their batch, per table
+	size    map[string]int     // rowBytes of buf, per table
 
 	fatal           error // what ended the stream, if anything did
 	skipped, marked int   // records yielded skipped; entries see marked first
@@ -843,7 +995,11 @@ func (st *stageReader) record(r *steward.Record) bool {
 	if st.dg != nil {
 		if found, again := st.dg.see(sum); found {
 			if again {
-				st.bad.add(r.Pos + ": this record is listed more than once.")
+				// Its first line was skipped, and has no position to
+				// report: only a run that compares every record can say
+				// which lines repeat it.
+				st.fatal = errCompareAll
+				return false
 			} else {
 				st.marked++
 			}
@@ -891,7 +1047,8 @@ func (st *stageReader) identity(r *steward.Record, rsum int64) bool {
 // full. false: the writer has stopped.
 func (st *stageReader) add(t string, row ...any) bool {
 	st.buf[t] = append(st.buf[t], row)
-	return len(st.buf[t]) < stageBatch || st.send(t)
+	st.size[t] += rowBytes(row)
+	return len(st.buf[t]) < stageBatch && st.size[t] < maxBatchBytes || st.send(t)
 }
 
 // send hands table t's queued rows to the writer. false: the writer has
@@ -899,49 +1056,60 @@ func (st *stageReader) add(t string, row ...any) bool {
 func (st *stageReader) send(t string) bool {
 	select {
 	case st.batches <- stageBatchOf{t, st.buf[t]}:
-		st.buf[t] = make([][]any, 0, stageBatch)
+		st.buf[t], st.size[t] = make([][]any, 0, stageBatch), 0
 		return true
 	case <-st.done:
 		return false
 	}
 }
 
-// checkRecords reports what is wrong across records: keys listed twice and
-// grants that name an identity or entitlement nobody lists.
+// checkRecords reports what is wrong across records: keys listed more than
+// once and grants that name an identity or entitlement nobody lists.
 //
-// In a delta run (the stage holds only what changed since the digest), a
-// key is also listed twice when a staged record names a row whose own
-// record came back unchanged, and a grant may name an identity or
-// entitlement that came back unchanged.
+// Every line that repeats a key is reported, at its position, as a first
+// load reports it. A delta run (the stage holds only what changed since the
+// digest) cannot: the line it skipped as unchanged has no position, and may
+// be the later one. So a repeat in a delta run, within the stage or of a
+// record that came back unchanged, ends it with errCompareAll, and the run
+// that compares every record reports it. (A record repeated byte for byte
+// ends the delta run as it is staged: stageReader.record.)
 func (d *DB) checkRecords(ctx context.Context, c *sql.Conn, systemID int64, o steward.SyncOptions, delta bool, bad *problems) error {
-	concat := func(a, b string) string {
-		return a + " || " + b
-	}
-	checks := []string{
-		`SELECT ` + d.repeatPos(`stage_identities`, `external_id`) + `, ` + concat(`'identity '`, `s.external_id`) + ` || ' is listed more than once' FROM stage_identities s GROUP BY s.external_id HAVING count(*) > 1`,
-		`SELECT ` + d.repeatPos(`stage_entitlements`, `name`) + `, ` + concat(`'entitlement '`, `s.name`) + ` || ' is listed more than once' FROM stage_entitlements s GROUP BY s.name HAVING count(*) > 1`,
-		`SELECT ` + d.repeatPos(`stage_grants`, `identity_ext`, `entitlement`) + `, 'grant of ' || s.entitlement || ' to ' || s.identity_ext || ' is listed more than once' FROM stage_grants s GROUP BY s.identity_ext, s.entitlement HAVING count(*) > 1`,
-	}
-	for _, q := range checks {
-		if err := d.checkStage(ctx, c, bad, q); err != nil {
-			return err
-		}
+	repeats := []struct {
+		table, what string
+		cols        []string
+	}{
+		{"stage_identities", `'identity ' || external_id`, []string{"external_id"}},
+		{"stage_entitlements", `'entitlement ' || name`, []string{"name"}},
+		{"stage_grants", `'grant of ' || entitlement || ' to ' || identity_ext`, []string{"identity_ext", "entitlement"}},
 	}
 	if delta {
-		for _, q := range []string{
-			`SELECT s.pos, 'identity ' || s.external_id || ' is listed more than once' FROM stage_identities s
+		queries := []string{
+			`SELECT s.pos FROM stage_identities s
 			CROSS JOIN identities x WHERE x.system_id = ? AND x.external_id = s.external_id
 			AND x.status <> 'removed' AND NOT EXISTS (SELECT 1 FROM unseen_identities u WHERE u.id = x.id)`,
-			`SELECT s.pos, 'entitlement ' || s.name || ' is listed more than once' FROM stage_entitlements s
+			`SELECT s.pos FROM stage_entitlements s
 			CROSS JOIN entitlements e WHERE e.system_id = ? AND e.name = s.name
 			AND NOT EXISTS (SELECT 1 FROM unseen_entitlements u WHERE u.id = e.id)`,
-			`SELECT s.pos, 'grant of ' || s.entitlement || ' to ' || s.identity_ext || ' is listed more than once' FROM stage_grants s
+			`SELECT s.pos FROM stage_grants s
 			CROSS JOIN identities x CROSS JOIN entitlements e CROSS JOIN grants g
 			WHERE x.system_id = ? AND x.external_id = s.identity_ext AND e.system_id = x.system_id AND e.name = s.entitlement
 			AND g.identity_id = x.id AND g.entitlement_id = e.id
 			AND NOT EXISTS (SELECT 1 FROM unseen_grants u WHERE u.identity_id = x.id AND u.entitlement_id = e.id)`,
-		} {
-			if err := d.checkStage(ctx, c, bad, q, systemID); err != nil {
+		}
+		for _, q := range queries {
+			if found, err := d.anyRow(ctx, c, q, systemID); err != nil || found {
+				return cmp.Or(err, errCompareAll)
+			}
+		}
+		for _, r := range repeats {
+			keys := strings.Join(r.cols, ", ")
+			if found, err := d.anyRow(ctx, c, `SELECT 1 FROM `+r.table+` GROUP BY `+keys+` HAVING count(*) > 1`); err != nil || found {
+				return cmp.Or(err, errCompareAll)
+			}
+		}
+	} else {
+		for _, r := range repeats {
+			if err := d.checkRepeats(ctx, c, bad, r.table, r.what, r.cols...); err != nil {
 				return err
 			}
 		}
@@ -962,12 +1130,12 @@ func (d *DB) checkRecords(ctx context.Context, c *sql.Conn, systemID int64, o st
 		liveEntitlement = ` AND NOT EXISTS (SELECT 1 FROM entitlements e WHERE e.system_id = ? AND e.name = s.entitlement)`
 		args = []any{systemID}
 	}
-	if err := d.checkStage(ctx, c, bad, `SELECT s.pos, 'grant names identity ' || s.identity_ext || ', which is not listed'
-		FROM stage_grants s WHERE NOT EXISTS (SELECT 1 FROM stage_identities i WHERE i.external_id = s.identity_ext)`+liveIdentity+` ORDER BY s.pos`, args...); err != nil {
+	if err := d.checkStage(ctx, c, bad, `SELECT s.pos AS pos, 'grant names identity ' || s.identity_ext || ', which is not listed' AS msg
+		FROM stage_grants s WHERE NOT EXISTS (SELECT 1 FROM stage_identities i WHERE i.external_id = s.identity_ext)`+liveIdentity, args...); err != nil {
 		return err
 	}
-	return d.checkStage(ctx, c, bad, `SELECT s.pos, 'grant names entitlement ' || s.entitlement || ', which is not listed'
-		FROM stage_grants s WHERE NOT EXISTS (SELECT 1 FROM stage_entitlements e WHERE e.name = s.entitlement)`+liveEntitlement+` ORDER BY s.pos`, args...)
+	return d.checkStage(ctx, c, bad, `SELECT s.pos AS pos, 'grant names entitlement ' || s.entitlement || ', which is not listed' AS msg
+		FROM stage_grants s WHERE NOT EXISTS (SELECT 1 FROM stage_entitlements e WHERE e.name = s.entitlement)`+liveEntitlement, args...)
 }
 
 // writeTouched stores the ids a run touched, for owner resolution and the
