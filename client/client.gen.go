@@ -6044,6 +6044,11 @@ type CreateEntitlementResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateEntitlementResponse503Headers the declared response headers of an HTTP 503 response for CreateEntitlement
+type CreateEntitlementResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateEntitlementResponseDefaultHeaders the declared response headers of an HTTP default response for CreateEntitlement
 type CreateEntitlementResponseDefaultHeaders struct {
 	Allow *string
@@ -6066,12 +6071,16 @@ type CreateEntitlementResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateEntitlementResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateEntitlementResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateEntitlementResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateEntitlementResponseDefaultHeaders
 }
@@ -6109,6 +6118,11 @@ func (r CreateEntitlementResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateEntitlementResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateEntitlementResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6466,6 +6480,11 @@ type CreateGrantResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateGrantResponse503Headers the declared response headers of an HTTP 503 response for CreateGrant
+type CreateGrantResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateGrantResponseDefaultHeaders the declared response headers of an HTTP default response for CreateGrant
 type CreateGrantResponseDefaultHeaders struct {
 	Allow *string
@@ -6488,12 +6507,16 @@ type CreateGrantResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateGrantResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateGrantResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateGrantResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateGrantResponseDefaultHeaders
 }
@@ -6531,6 +6554,11 @@ func (r CreateGrantResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateGrantResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateGrantResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6653,6 +6681,11 @@ type CreateIdentityResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateIdentityResponse503Headers the declared response headers of an HTTP 503 response for CreateIdentity
+type CreateIdentityResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateIdentityResponseDefaultHeaders the declared response headers of an HTTP default response for CreateIdentity
 type CreateIdentityResponseDefaultHeaders struct {
 	Allow *string
@@ -6675,12 +6708,16 @@ type CreateIdentityResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateIdentityResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateIdentityResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateIdentityResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateIdentityResponseDefaultHeaders
 }
@@ -6718,6 +6755,11 @@ func (r CreateIdentityResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateIdentityResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateIdentityResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6994,6 +7036,11 @@ type AttestIdentityResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AttestIdentityResponse503Headers the declared response headers of an HTTP 503 response for AttestIdentity
+type AttestIdentityResponse503Headers struct {
+	RetryAfter *int
+}
+
 // AttestIdentityResponseDefaultHeaders the declared response headers of an HTTP default response for AttestIdentity
 type AttestIdentityResponseDefaultHeaders struct {
 	Allow *string
@@ -7014,10 +7061,14 @@ type AttestIdentityResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AttestIdentityResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AttestIdentityResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *AttestIdentityResponseDefaultHeaders
 }
@@ -7050,6 +7101,11 @@ func (r AttestIdentityResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AttestIdentityResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AttestIdentityResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7179,6 +7235,11 @@ type CreateCredentialResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateCredentialResponse503Headers the declared response headers of an HTTP 503 response for CreateCredential
+type CreateCredentialResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateCredentialResponseDefaultHeaders the declared response headers of an HTTP default response for CreateCredential
 type CreateCredentialResponseDefaultHeaders struct {
 	Allow *string
@@ -7201,12 +7262,16 @@ type CreateCredentialResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateCredentialResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateCredentialResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateCredentialResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateCredentialResponseDefaultHeaders
 }
@@ -7244,6 +7309,11 @@ func (r CreateCredentialResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateCredentialResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateCredentialResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7368,6 +7438,11 @@ type SetIdentityOwnerResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// SetIdentityOwnerResponse503Headers the declared response headers of an HTTP 503 response for SetIdentityOwner
+type SetIdentityOwnerResponse503Headers struct {
+	RetryAfter *int
+}
+
 // SetIdentityOwnerResponseDefaultHeaders the declared response headers of an HTTP default response for SetIdentityOwner
 type SetIdentityOwnerResponseDefaultHeaders struct {
 	Allow *string
@@ -7388,10 +7463,14 @@ type SetIdentityOwnerResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SetIdentityOwnerResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SetIdentityOwnerResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *SetIdentityOwnerResponseDefaultHeaders
 }
@@ -7424,6 +7503,11 @@ func (r SetIdentityOwnerResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r SetIdentityOwnerResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SetIdentityOwnerResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7541,6 +7625,11 @@ type ApplyOwnershipRulesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ApplyOwnershipRulesResponse503Headers the declared response headers of an HTTP 503 response for ApplyOwnershipRules
+type ApplyOwnershipRulesResponse503Headers struct {
+	RetryAfter *int
+}
+
 // ApplyOwnershipRulesResponseDefaultHeaders the declared response headers of an HTTP default response for ApplyOwnershipRules
 type ApplyOwnershipRulesResponseDefaultHeaders struct {
 	Allow *string
@@ -7559,10 +7648,14 @@ type ApplyOwnershipRulesResponse struct {
 	JSON403 *Forbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ApplyOwnershipRulesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ApplyOwnershipRulesResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ApplyOwnershipRulesResponseDefaultHeaders
 }
@@ -7590,6 +7683,11 @@ func (r ApplyOwnershipRulesResponse) GetJSON403() *Forbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ApplyOwnershipRulesResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApplyOwnershipRulesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7712,6 +7810,11 @@ type CreatePersonResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreatePersonResponse503Headers the declared response headers of an HTTP 503 response for CreatePerson
+type CreatePersonResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreatePersonResponseDefaultHeaders the declared response headers of an HTTP default response for CreatePerson
 type CreatePersonResponseDefaultHeaders struct {
 	Allow *string
@@ -7734,12 +7837,16 @@ type CreatePersonResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreatePersonResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreatePersonResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreatePersonResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreatePersonResponseDefaultHeaders
 }
@@ -7777,6 +7884,11 @@ func (r CreatePersonResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreatePersonResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreatePersonResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8058,6 +8170,11 @@ type CreateSystemResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateSystemResponse503Headers the declared response headers of an HTTP 503 response for CreateSystem
+type CreateSystemResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateSystemResponseDefaultHeaders the declared response headers of an HTTP default response for CreateSystem
 type CreateSystemResponseDefaultHeaders struct {
 	Allow *string
@@ -8080,12 +8197,16 @@ type CreateSystemResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateSystemResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateSystemResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateSystemResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateSystemResponseDefaultHeaders
 }
@@ -8123,6 +8244,11 @@ func (r CreateSystemResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateSystemResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateSystemResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8247,6 +8373,11 @@ type ImportSystemResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ImportSystemResponse503Headers the declared response headers of an HTTP 503 response for ImportSystem
+type ImportSystemResponse503Headers struct {
+	RetryAfter *int
+}
+
 // ImportSystemResponseDefaultHeaders the declared response headers of an HTTP default response for ImportSystem
 type ImportSystemResponseDefaultHeaders struct {
 	Allow *string
@@ -8269,10 +8400,14 @@ type ImportSystemResponse struct {
 	JSON413 *TooLarge
 	// JSON501 the response for an HTTP 501 `application/json` response
 	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ImportSystemResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ImportSystemResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ImportSystemResponseDefaultHeaders
 }
@@ -8310,6 +8445,11 @@ func (r ImportSystemResponse) GetJSON413() *TooLarge {
 // GetJSON501 returns the response for an HTTP 501 `application/json` response
 func (r ImportSystemResponse) GetJSON501() *NotImplemented {
 	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ImportSystemResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8432,6 +8572,11 @@ type CreateTeamResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateTeamResponse503Headers the declared response headers of an HTTP 503 response for CreateTeam
+type CreateTeamResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateTeamResponseDefaultHeaders the declared response headers of an HTTP default response for CreateTeam
 type CreateTeamResponseDefaultHeaders struct {
 	Allow *string
@@ -8454,12 +8599,16 @@ type CreateTeamResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateTeamResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateTeamResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateTeamResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateTeamResponseDefaultHeaders
 }
@@ -8497,6 +8646,11 @@ func (r CreateTeamResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateTeamResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateTeamResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8774,6 +8928,11 @@ func (r OpenapiResponse) ContentType() string {
 	return ""
 }
 
+// ReadyzResponse503Headers the declared response headers of an HTTP 503 response for Readyz
+type ReadyzResponse503Headers struct {
+	RetryAfter *int
+}
+
 // ReadyzResponseDefaultHeaders the declared response headers of an HTTP default response for Readyz
 type ReadyzResponseDefaultHeaders struct {
 	Allow *string
@@ -8788,6 +8947,8 @@ type ReadyzResponse struct {
 	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReadyzResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ReadyzResponseDefaultHeaders
 }
@@ -9598,6 +9759,13 @@ func ParseCreateEntitlementResponse(rsp *http.Response) (*CreateEntitlementRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -9628,6 +9796,16 @@ func ParseCreateEntitlementResponse(rsp *http.Response) (*CreateEntitlementRespo
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateEntitlementResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateEntitlementResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -9993,6 +10171,13 @@ func ParseCreateGrantResponse(rsp *http.Response) (*CreateGrantResponse, error) 
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10023,6 +10208,16 @@ func ParseCreateGrantResponse(rsp *http.Response) (*CreateGrantResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateGrantResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateGrantResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -10171,6 +10366,13 @@ func ParseCreateIdentityResponse(rsp *http.Response) (*CreateIdentityResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10201,6 +10403,16 @@ func ParseCreateIdentityResponse(rsp *http.Response) (*CreateIdentityResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateIdentityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateIdentityResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -10492,6 +10704,13 @@ func ParseAttestIdentityResponse(rsp *http.Response) (*AttestIdentityResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10512,6 +10731,16 @@ func ParseAttestIdentityResponse(rsp *http.Response) (*AttestIdentityResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers AttestIdentityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers AttestIdentityResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -10667,6 +10896,13 @@ func ParseCreateCredentialResponse(rsp *http.Response) (*CreateCredentialRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10697,6 +10933,16 @@ func ParseCreateCredentialResponse(rsp *http.Response) (*CreateCredentialRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateCredentialResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateCredentialResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -10845,6 +11091,13 @@ func ParseSetIdentityOwnerResponse(rsp *http.Response) (*SetIdentityOwnerRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10865,6 +11118,16 @@ func ParseSetIdentityOwnerResponse(rsp *http.Response) (*SetIdentityOwnerRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers SetIdentityOwnerResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers SetIdentityOwnerResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -10999,6 +11262,13 @@ func ParseApplyOwnershipRulesResponse(rsp *http.Response) (*ApplyOwnershipRulesR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11019,6 +11289,16 @@ func ParseApplyOwnershipRulesResponse(rsp *http.Response) (*ApplyOwnershipRulesR
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ApplyOwnershipRulesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers ApplyOwnershipRulesResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11167,6 +11447,13 @@ func ParseCreatePersonResponse(rsp *http.Response) (*CreatePersonResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11197,6 +11484,16 @@ func ParseCreatePersonResponse(rsp *http.Response) (*CreatePersonResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreatePersonResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreatePersonResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11492,6 +11789,13 @@ func ParseCreateSystemResponse(rsp *http.Response) (*CreateSystemResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11522,6 +11826,16 @@ func ParseCreateSystemResponse(rsp *http.Response) (*CreateSystemResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateSystemResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11677,6 +11991,13 @@ func ParseImportSystemResponse(rsp *http.Response) (*ImportSystemResponse, error
 		}
 		response.JSON501 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11697,6 +12018,16 @@ func ParseImportSystemResponse(rsp *http.Response) (*ImportSystemResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ImportSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers ImportSystemResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11845,6 +12176,13 @@ func ParseCreateTeamResponse(rsp *http.Response) (*CreateTeamResponse, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11875,6 +12213,16 @@ func ParseCreateTeamResponse(rsp *http.Response) (*CreateTeamResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateTeamResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateTeamResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -12136,6 +12484,16 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 503:
+		var headers ReadyzResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers ReadyzResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {

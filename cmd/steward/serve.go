@@ -94,6 +94,7 @@ gracefully.`,
 	}
 	addDBFlag(cmd, &dsn)
 	addDigestFlag(cmd, e)
+	addWriteWaitFlag(cmd, e)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().BoolVar(&cookieSecure, "cookie-secure", false, "mark the web session cookie Secure (turn on behind HTTPS)")
 	cmd.Flags().BoolVar(&withDemo, "demo", false, "seed an empty database with a demo organisation and print a sign-in token")
