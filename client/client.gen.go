@@ -6482,6 +6482,11 @@ type CreateEntitlementResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateEntitlementResponse503Headers the declared response headers of an HTTP 503 response for CreateEntitlement
+type CreateEntitlementResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateEntitlementResponseDefaultHeaders the declared response headers of an HTTP default response for CreateEntitlement
 type CreateEntitlementResponseDefaultHeaders struct {
 	Allow *string
@@ -6504,12 +6509,16 @@ type CreateEntitlementResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateEntitlementResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateEntitlementResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateEntitlementResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateEntitlementResponseDefaultHeaders
 }
@@ -6547,6 +6556,11 @@ func (r CreateEntitlementResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateEntitlementResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateEntitlementResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -6932,6 +6946,11 @@ type CreateGrantResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateGrantResponse503Headers the declared response headers of an HTTP 503 response for CreateGrant
+type CreateGrantResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateGrantResponseDefaultHeaders the declared response headers of an HTTP default response for CreateGrant
 type CreateGrantResponseDefaultHeaders struct {
 	Allow *string
@@ -6954,12 +6973,16 @@ type CreateGrantResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateGrantResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateGrantResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateGrantResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateGrantResponseDefaultHeaders
 }
@@ -6997,6 +7020,11 @@ func (r CreateGrantResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateGrantResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateGrantResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7126,6 +7154,11 @@ type CreateIdentityResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateIdentityResponse503Headers the declared response headers of an HTTP 503 response for CreateIdentity
+type CreateIdentityResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateIdentityResponseDefaultHeaders the declared response headers of an HTTP default response for CreateIdentity
 type CreateIdentityResponseDefaultHeaders struct {
 	Allow *string
@@ -7148,12 +7181,16 @@ type CreateIdentityResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateIdentityResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateIdentityResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateIdentityResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateIdentityResponseDefaultHeaders
 }
@@ -7191,6 +7228,11 @@ func (r CreateIdentityResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateIdentityResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateIdentityResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7488,6 +7530,11 @@ type AttestIdentityResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// AttestIdentityResponse503Headers the declared response headers of an HTTP 503 response for AttestIdentity
+type AttestIdentityResponse503Headers struct {
+	RetryAfter *int
+}
+
 // AttestIdentityResponseDefaultHeaders the declared response headers of an HTTP default response for AttestIdentity
 type AttestIdentityResponseDefaultHeaders struct {
 	Allow *string
@@ -7508,10 +7555,14 @@ type AttestIdentityResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *AttestIdentityResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *AttestIdentityResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *AttestIdentityResponseDefaultHeaders
 }
@@ -7544,6 +7595,11 @@ func (r AttestIdentityResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r AttestIdentityResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r AttestIdentityResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7680,6 +7736,11 @@ type CreateCredentialResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateCredentialResponse503Headers the declared response headers of an HTTP 503 response for CreateCredential
+type CreateCredentialResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateCredentialResponseDefaultHeaders the declared response headers of an HTTP default response for CreateCredential
 type CreateCredentialResponseDefaultHeaders struct {
 	Allow *string
@@ -7702,12 +7763,16 @@ type CreateCredentialResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateCredentialResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateCredentialResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateCredentialResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateCredentialResponseDefaultHeaders
 }
@@ -7745,6 +7810,11 @@ func (r CreateCredentialResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateCredentialResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateCredentialResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -7876,6 +7946,11 @@ type SetIdentityOwnerResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// SetIdentityOwnerResponse503Headers the declared response headers of an HTTP 503 response for SetIdentityOwner
+type SetIdentityOwnerResponse503Headers struct {
+	RetryAfter *int
+}
+
 // SetIdentityOwnerResponseDefaultHeaders the declared response headers of an HTTP default response for SetIdentityOwner
 type SetIdentityOwnerResponseDefaultHeaders struct {
 	Allow *string
@@ -7896,10 +7971,14 @@ type SetIdentityOwnerResponse struct {
 	JSON404 *NotFound
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *SetIdentityOwnerResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *SetIdentityOwnerResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *SetIdentityOwnerResponseDefaultHeaders
 }
@@ -7932,6 +8011,11 @@ func (r SetIdentityOwnerResponse) GetJSON404() *NotFound {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r SetIdentityOwnerResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r SetIdentityOwnerResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8056,6 +8140,11 @@ type ApplyOwnershipRulesResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ApplyOwnershipRulesResponse503Headers the declared response headers of an HTTP 503 response for ApplyOwnershipRules
+type ApplyOwnershipRulesResponse503Headers struct {
+	RetryAfter *int
+}
+
 // ApplyOwnershipRulesResponseDefaultHeaders the declared response headers of an HTTP default response for ApplyOwnershipRules
 type ApplyOwnershipRulesResponseDefaultHeaders struct {
 	Allow *string
@@ -8074,10 +8163,14 @@ type ApplyOwnershipRulesResponse struct {
 	JSON403 *Forbidden
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ApplyOwnershipRulesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ApplyOwnershipRulesResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ApplyOwnershipRulesResponseDefaultHeaders
 }
@@ -8105,6 +8198,11 @@ func (r ApplyOwnershipRulesResponse) GetJSON403() *Forbidden {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r ApplyOwnershipRulesResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApplyOwnershipRulesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8234,6 +8332,11 @@ type CreatePersonResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreatePersonResponse503Headers the declared response headers of an HTTP 503 response for CreatePerson
+type CreatePersonResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreatePersonResponseDefaultHeaders the declared response headers of an HTTP default response for CreatePerson
 type CreatePersonResponseDefaultHeaders struct {
 	Allow *string
@@ -8256,12 +8359,16 @@ type CreatePersonResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreatePersonResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreatePersonResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreatePersonResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreatePersonResponseDefaultHeaders
 }
@@ -8299,6 +8406,11 @@ func (r CreatePersonResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreatePersonResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreatePersonResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8601,6 +8713,11 @@ type CreateSystemResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateSystemResponse503Headers the declared response headers of an HTTP 503 response for CreateSystem
+type CreateSystemResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateSystemResponseDefaultHeaders the declared response headers of an HTTP default response for CreateSystem
 type CreateSystemResponseDefaultHeaders struct {
 	Allow *string
@@ -8623,12 +8740,16 @@ type CreateSystemResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateSystemResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateSystemResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateSystemResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateSystemResponseDefaultHeaders
 }
@@ -8666,6 +8787,11 @@ func (r CreateSystemResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateSystemResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateSystemResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8797,6 +8923,11 @@ type ImportSystemResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// ImportSystemResponse503Headers the declared response headers of an HTTP 503 response for ImportSystem
+type ImportSystemResponse503Headers struct {
+	RetryAfter *int
+}
+
 // ImportSystemResponseDefaultHeaders the declared response headers of an HTTP default response for ImportSystem
 type ImportSystemResponseDefaultHeaders struct {
 	Allow *string
@@ -8819,10 +8950,14 @@ type ImportSystemResponse struct {
 	JSON413 *TooLarge
 	// JSON501 the response for an HTTP 501 `application/json` response
 	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *ImportSystemResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ImportSystemResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ImportSystemResponseDefaultHeaders
 }
@@ -8860,6 +8995,11 @@ func (r ImportSystemResponse) GetJSON413() *TooLarge {
 // GetJSON501 returns the response for an HTTP 501 `application/json` response
 func (r ImportSystemResponse) GetJSON501() *NotImplemented {
 	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ImportSystemResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -8989,6 +9129,11 @@ type CreateTeamResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// CreateTeamResponse503Headers the declared response headers of an HTTP 503 response for CreateTeam
+type CreateTeamResponse503Headers struct {
+	RetryAfter *int
+}
+
 // CreateTeamResponseDefaultHeaders the declared response headers of an HTTP default response for CreateTeam
 type CreateTeamResponseDefaultHeaders struct {
 	Allow *string
@@ -9011,12 +9156,16 @@ type CreateTeamResponse struct {
 	JSON409 *Conflict
 	// JSON413 the response for an HTTP 413 `application/json` response
 	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateTeamResponse201Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *CreateTeamResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateTeamResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *CreateTeamResponseDefaultHeaders
 }
@@ -9054,6 +9203,11 @@ func (r CreateTeamResponse) GetJSON409() *Conflict {
 // GetJSON413 returns the response for an HTTP 413 `application/json` response
 func (r CreateTeamResponse) GetJSON413() *TooLarge {
 	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateTeamResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -9691,6 +9845,11 @@ func (r OpenapiResponse) ContentType() string {
 	return ""
 }
 
+// ReadyzResponse503Headers the declared response headers of an HTTP 503 response for Readyz
+type ReadyzResponse503Headers struct {
+	RetryAfter *int
+}
+
 // ReadyzResponseDefaultHeaders the declared response headers of an HTTP default response for Readyz
 type ReadyzResponseDefaultHeaders struct {
 	Allow *string
@@ -9705,6 +9864,8 @@ type ReadyzResponse struct {
 	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ReadyzResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *ReadyzResponseDefaultHeaders
 }
@@ -10597,6 +10758,13 @@ func ParseCreateEntitlementResponse(rsp *http.Response) (*CreateEntitlementRespo
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -10627,6 +10795,16 @@ func ParseCreateEntitlementResponse(rsp *http.Response) (*CreateEntitlementRespo
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateEntitlementResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateEntitlementResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11020,6 +11198,13 @@ func ParseCreateGrantResponse(rsp *http.Response) (*CreateGrantResponse, error) 
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11050,6 +11235,16 @@ func ParseCreateGrantResponse(rsp *http.Response) (*CreateGrantResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateGrantResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateGrantResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11205,6 +11400,13 @@ func ParseCreateIdentityResponse(rsp *http.Response) (*CreateIdentityResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11235,6 +11437,16 @@ func ParseCreateIdentityResponse(rsp *http.Response) (*CreateIdentityResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateIdentityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateIdentityResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11547,6 +11759,13 @@ func ParseAttestIdentityResponse(rsp *http.Response) (*AttestIdentityResponse, e
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11567,6 +11786,16 @@ func ParseAttestIdentityResponse(rsp *http.Response) (*AttestIdentityResponse, e
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers AttestIdentityResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers AttestIdentityResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11729,6 +11958,13 @@ func ParseCreateCredentialResponse(rsp *http.Response) (*CreateCredentialRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11759,6 +11995,16 @@ func ParseCreateCredentialResponse(rsp *http.Response) (*CreateCredentialRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateCredentialResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateCredentialResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -11914,6 +12160,13 @@ func ParseSetIdentityOwnerResponse(rsp *http.Response) (*SetIdentityOwnerRespons
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11934,6 +12187,16 @@ func ParseSetIdentityOwnerResponse(rsp *http.Response) (*SetIdentityOwnerRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers SetIdentityOwnerResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers SetIdentityOwnerResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -12075,6 +12338,13 @@ func ParseApplyOwnershipRulesResponse(rsp *http.Response) (*ApplyOwnershipRulesR
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12095,6 +12365,16 @@ func ParseApplyOwnershipRulesResponse(rsp *http.Response) (*ApplyOwnershipRulesR
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ApplyOwnershipRulesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers ApplyOwnershipRulesResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -12250,6 +12530,13 @@ func ParseCreatePersonResponse(rsp *http.Response) (*CreatePersonResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12280,6 +12567,16 @@ func ParseCreatePersonResponse(rsp *http.Response) (*CreatePersonResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreatePersonResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreatePersonResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -12596,6 +12893,13 @@ func ParseCreateSystemResponse(rsp *http.Response) (*CreateSystemResponse, error
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12626,6 +12930,16 @@ func ParseCreateSystemResponse(rsp *http.Response) (*CreateSystemResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateSystemResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -12788,6 +13102,13 @@ func ParseImportSystemResponse(rsp *http.Response) (*ImportSystemResponse, error
 		}
 		response.JSON501 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12808,6 +13129,16 @@ func ParseImportSystemResponse(rsp *http.Response) (*ImportSystemResponse, error
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ImportSystemResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers ImportSystemResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -12963,6 +13294,13 @@ func ParseCreateTeamResponse(rsp *http.Response) (*CreateTeamResponse, error) {
 		}
 		response.JSON413 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -12993,6 +13331,16 @@ func ParseCreateTeamResponse(rsp *http.Response) (*CreateTeamResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateTeamResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers CreateTeamResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
@@ -13596,6 +13944,16 @@ func ParseReadyzResponse(rsp *http.Response) (*ReadyzResponse, error) {
 	}
 
 	switch {
+	case rsp.StatusCode == 503:
+		var headers ReadyzResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers ReadyzResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {

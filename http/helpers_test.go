@@ -138,7 +138,12 @@ type serverOption func(*stewardhttp.Server)
 // MustStartServer starts a test server; opts adjust the Server first.
 func MustStartServer(tb testing.TB, opts ...serverOption) *testServer {
 	tb.Helper()
-	store := MustOpenStore(tb)
+	return startServerOn(tb, MustOpenStore(tb), opts...)
+}
+
+// startServerOn is MustStartServer on a store the test opened itself.
+func startServerOn(tb testing.TB, store *sqlstore.DB, opts ...serverOption) *testServer {
+	tb.Helper()
 	logs := &syncBuffer{}
 	clock := &testClock{t: time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)}
 	srv := &stewardhttp.Server{

@@ -67,9 +67,22 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	if code == steward.EUNAUTHORIZED {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="steward"`)
 	}
+	if code == steward.EUNAVAILABLE {
+		SetRetryAfter(w)
+	}
 	if err := writeJSON(w, ErrorStatus(code), ErrorResponse{ErrorDetail{code, msg}}); err != nil {
 		s.logger.LogAttrs(r.Context(), slog.LevelError, "write error response", slog.String("error", err.Error()))
 	}
+}
+
+// RetryAfter is how long a client told 503 (code unavailable: the store is
+// busy with another write, such as a long import, or cannot be reached)
+// is asked to wait before it tries again.
+const RetryAfter = 5 * time.Second
+
+// SetRetryAfter sets the Retry-After header of a 503 answer (RetryAfter).
+func SetRetryAfter(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", strconv.Itoa(int(RetryAfter/time.Second)))
 }
 
 // writeJSON writes v as a JSON response. It encodes before writing anything

@@ -61,9 +61,10 @@ func (s *Server) importSystem(w http.ResponseWriter, r *http.Request) error {
 	_ = rc.SetReadDeadline(deadline)
 	_ = rc.SetWriteDeadline(deadline)
 
-	// Spool the upload to a temporary file before the sync starts: the
-	// sync holds the store's write lock (all of SQLite) until it commits,
-	// and must not hold it while a slow client trickles its body.
+	// Spool the upload to a temporary file before the sync starts: a
+	// first load holds the store's write lock (all of SQLite) until it
+	// commits, and must not hold it while a slow client trickles its body;
+	// and a sync may read its source twice.
 	spool, err := os.CreateTemp("", "steward-import-*")
 	if err != nil {
 		return err

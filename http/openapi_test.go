@@ -229,3 +229,55 @@ func names[T ~string](values []T) []string {
 	}
 	return out
 }
+
+// TestOpenAPIWritesDocumentBusy holds every operation that writes (any
+// method but GET) to documenting 503, with its Retry-After header: on
+// SQLite a write waits for the one writer, and one that does not get its
+// turn within the server's bound is answered 503 (TestBusyStoreAnswers503).
+func TestOpenAPIWritesDocumentBusy(t *testing.T) {
+	t.Parallel()
+	spec, err := os.ReadFile("openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Paths      map[string]map[string]json.RawMessage `json:"paths"`
+		Components struct {
+			Responses map[string]struct {
+				Headers map[string]json.RawMessage `json:"headers"`
+			} `json:"responses"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(spec, &doc); err != nil {
+		t.Fatal(err)
+	}
+	writes := 0
+	for path, ops := range doc.Paths {
+		for method, raw := range ops {
+			if method == "get" || method == "parameters" {
+				continue
+			}
+			writes++
+			var op struct {
+				Responses map[string]struct {
+					Ref string `json:"$ref"`
+				} `json:"responses"`
+			}
+			if err := json.Unmarshal(raw, &op); err != nil {
+				t.Fatalf("%s %s: %v", method, path, err)
+			}
+			r, ok := op.Responses["503"]
+			if !ok {
+				t.Errorf("%s %s writes but does not document 503", strings.ToUpper(method), path)
+				continue
+			}
+			name := strings.TrimPrefix(r.Ref, "#/components/responses/")
+			if _, ok := doc.Components.Responses[name].Headers["Retry-After"]; !ok {
+				t.Errorf("%s %s: its 503 (%s) has no Retry-After header", strings.ToUpper(method), path, r.Ref)
+			}
+		}
+	}
+	if writes == 0 {
+		t.Fatal("found no operation that writes")
+	}
+}

@@ -15,14 +15,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"database/sql"
 	"flag"
 	"fmt"
 	"log"
 	"log/slog"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -33,6 +31,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/bench/internal/engine"
+	"github.com/stewardhq/steward/bench/internal/export"
 	"github.com/stewardhq/steward/importer"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
@@ -64,11 +63,11 @@ func main() {
 		*dsn = filepath.Join(*dir, "bench.db")
 	}
 	ctx := steward.WithActor(context.Background(), "bench:importsync")
-	g := gen{identities: *identities, grants: *grants, entitlements: *entitlements, seed: *seed}
+	g := export.Gen{Identities: *identities, Grants: *grants, Entitlements: *entitlements, Seed: *seed}
 	base, changed := filepath.Join(*dir, "base.jsonl"), filepath.Join(*dir, "changed.jsonl")
 	start := time.Now()
-	nBase := g.write(base, 0)
-	nChanged := g.write(changed, *change)
+	nBase := must(g.Write(base, 0))
+	nChanged := must(g.Write(changed, *change))
 	log.Printf("wrote %d + %d records in %s", nBase, nChanged, time.Since(start).Round(time.Millisecond))
 
 	opts := sqlstore.Options{}
@@ -228,70 +227,6 @@ func writeByHand(ctx context.Context, db *sqlstore.DB, systemID int64) {
 	}
 	check(db.CreateGrant(ctx, &steward.Grant{IdentityID: identityID, EntitlementID: entID, Type: steward.GrantStanding, GrantedVia: "by hand"}))
 	check(db.CreateCredential(ctx, &steward.Credential{IdentityID: identityID, ExternalID: "by-hand", Kind: steward.CredPassword}))
-}
-
-// gen writes deterministic JSONL exports. Identity i is "svc-<i>"; a change
-// fraction f renames the identities i%m==1, drops i%m==2, adds as many new
-// ones, and moves the grants of i%m==3 to other entitlements, m = 1/(f/3)…
-type gen struct {
-	identities, grants, entitlements int
-	seed                             uint64
-}
-
-func (g gen) write(path string, change float64) int {
-	f := must(os.Create(path))
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	n := 0
-	line := func(s string) { w.WriteString(s); w.WriteByte('\n'); n++ }
-	for e := 0; e < g.entitlements; e++ {
-		line(fmt.Sprintf(`{"entitlement":{"name":"role-%d","privileged":%t}}`, e, e%50 == 0))
-	}
-	every := 0
-	if change > 0 {
-		every = int(3 / change) // a third of the change each: renamed, removed, regranted
-	}
-	kinds := []string{"service_account", "api_key", "token", "secret", "certificate", "workload", "bot"}
-	envs := []string{"prod", "staging", "dev"}
-	perIdentity := g.grants / g.identities
-	extra := g.grants % g.identities
-	for i := 0; i < g.identities; i++ {
-		name := fmt.Sprintf("svc-%d", i)
-		if every > 0 && i%every == 1 {
-			name += "-renamed"
-		}
-		if every > 0 && i%every == 2 {
-			continue // removed from the system
-		}
-		kind := kinds[i%len(kinds)]
-		created := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Minute).Format(time.RFC3339)
-		owner := ""
-		if i%10 != 0 {
-			owner = fmt.Sprintf(`,"owner":"person-%d"`, i%20000)
-		}
-		line(fmt.Sprintf(`{"identity":{"external_id":"svc-%d","name":%q,"kind":%q,"environment":%q,"created_at":%q,"labels":{"app":"app-%d"}%s}}`,
-			i, name, kind, envs[i%3], created, i%500, owner))
-		r := rand.New(rand.NewPCG(g.seed, uint64(i)))
-		k := perIdentity
-		if i < extra {
-			k++
-		}
-		start := r.IntN(g.entitlements)
-		if every > 0 && i%every == 3 {
-			start = (start + g.entitlements/2) % g.entitlements // every grant of it moves
-		}
-		for j := 0; j < k; j++ {
-			line(fmt.Sprintf(`{"grant":{"identity":"svc-%d","entitlement":"role-%d"}}`, i, (start+j*7919)%g.entitlements))
-		}
-	}
-	if every > 0 {
-		for i := g.identities; i < g.identities+g.identities/every; i++ {
-			line(fmt.Sprintf(`{"identity":{"external_id":"svc-%d","kind":"bot"}}`, i))
-			line(fmt.Sprintf(`{"grant":{"identity":"svc-%d","entitlement":"role-%d"}}`, i, i%g.entitlements))
-		}
-	}
-	check(w.Flush())
-	return n
 }
 
 // rawInsert measures the engine's raw insert speed: rows of a similar width

@@ -45,7 +45,13 @@ Formats (docs/import-formats.md):
   csv                    Steward's own schema for identities
 
 FILE - reads standard input, which is first copied to a temporary file
-(removed afterwards): an import may have to read its source twice.`,
+(removed afterwards): an import may have to read its source twice.
+
+Beside a running server on the same SQLite file, an import reads, checks and
+stages the file without holding the database's write lock, and holds it only
+while it applies the changes (seconds for a re-import); the first import of a
+system holds it throughout. The server's writes wait up to its --write-wait
+meanwhile, then are answered 503 (see docs/sizing.md).`,
 		Example: `  aws iam get-credential-report --query Content --output text | base64 -d > report.csv
   steward import --format aws-credential-report --system aws-prod report.csv
   kubectl get serviceaccounts -A -o json | steward import --format k8s-serviceaccounts --system k8s-prod -`,
@@ -54,6 +60,7 @@ FILE - reads standard input, which is first copied to a temporary file
 	}
 	addDBFlag(cmd, &f.dsn)
 	addDigestFlag(cmd, e)
+	addWriteWaitFlag(cmd, e)
 	cmd.Flags().StringVar(&f.format, "format", "", "file format: "+strings.Join(importer.Formats(), ", ")+" (required)")
 	cmd.Flags().StringVar(&f.system, "system", "", "name of the system the file describes; created if new (required)")
 	cmd.Flags().StringVar(&f.kind, "system-kind", "", "kind of a new system (default: from the format, else other)")

@@ -68,6 +68,8 @@ type env struct {
 	config     *fileConfig
 	// digestMaxAge is --digest-max-age, for the commands that sync.
 	digestMaxAge time.Duration
+	// writeWait is --write-wait (0: the store's default).
+	writeWait time.Duration
 	// runner is what tests change of serve's job runner.
 	runner runnerOptions
 }

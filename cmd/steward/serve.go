@@ -95,6 +95,7 @@ gracefully.`,
 	}
 	addDBFlag(cmd, &dsn)
 	addDigestFlag(cmd, e)
+	addWriteWaitFlag(cmd, e)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	cmd.Flags().BoolVar(&cookieSecure, "cookie-secure", false, "mark the web session cookie Secure (turn on behind HTTPS)")
 	cmd.Flags().BoolVar(&membersSeeAll, "members-see-all", false, "let members list and read every identity, not only those they own and their team's (config members_see_all)")

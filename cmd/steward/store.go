@@ -24,13 +24,22 @@ func addDigestFlag(cmd *cobra.Command, e *env) {
 		"how long a system's sync digest is trusted after the last sync that compared every record; the next sync compares every record again")
 }
 
+// addWriteWaitFlag adds --write-wait to a command that serves or syncs.
+func addWriteWaitFlag(cmd *cobra.Command, e *env) {
+	cmd.Flags().DurationVar(&e.writeWait, "write-wait", sqlstore.DefaultWriteWait,
+		"how long a write waits for its turn (on SQLite, behind another write such as a long import) before it fails: the API answers 503 with Retry-After, the CLI exits 6")
+}
+
 // openStore opens the store at dsn and, if migrate is set, brings its schema
 // up to date (every command that writes does; audit verify only reads).
 func openStore(ctx context.Context, e *env, dsn string, migrate bool) (*sqlstore.DB, error) {
 	if e.digestMaxAge < 0 {
 		return nil, steward.Errorf(steward.EINVALID, "--digest-max-age must not be negative.")
 	}
-	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: e.logger, DigestMaxAge: e.digestMaxAge})
+	if e.writeWait < 0 {
+		return nil, steward.Errorf(steward.EINVALID, "--write-wait must not be negative.")
+	}
+	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: e.logger, DigestMaxAge: e.digestMaxAge, WriteWait: e.writeWait})
 	if err != nil {
 		return nil, err
 	}

@@ -78,6 +78,7 @@ docs/configuration.md. 'steward serve' runs them on their schedule.`,
 	}
 	addDBFlag(cmd, &dsn)
 	addDigestFlag(cmd, e)
+	addWriteWaitFlag(cmd, e)
 	addOutputFlag(cmd, &output)
 	cmd.Flags().BoolVar(&full, "full", false, "compare every record, also those the last sync read unchanged")
 	return cmd

@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -323,6 +324,9 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 	w.Write(buf.Bytes())
 }
 
+// retryAfterSeconds is the Retry-After of a 503 page, as the API's.
+const retryAfterSeconds = 5
+
 // errorPage is the data of the error template.
 type errorPage struct {
 	pageBase
@@ -343,6 +347,14 @@ func (s *server) renderError(w http.ResponseWriter, r *http.Request, err error, 
 	}
 	if status == 0 {
 		status = http.StatusInternalServerError
+	}
+	if status == http.StatusServiceUnavailable {
+		// The store is busy with another write (a long import) or cannot
+		// be reached: nothing was changed, and the page says to come back.
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfterSeconds))
+		if heading == "" {
+			heading = "Steward is busy"
+		}
 	}
 	if heading == "" {
 		heading = http.StatusText(status)

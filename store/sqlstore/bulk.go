@@ -189,7 +189,7 @@ func (d *DB) BulkLoad(ctx context.Context, b *steward.Bulk) error {
 		counts[t.name] = len(t.rows)
 	}
 	data := steward.InventoryLoaded{Source: b.Source, Rows: counts}
-	err = d.bigTx(ctx, func(c *sql.Conn) error {
+	err = d.bulkTx(ctx, func(c *sql.Conn) error {
 		for _, t := range tables {
 			if err := d.copyRows(ctx, c, t.name, t.cols, t.rows); err != nil {
 				return err

@@ -32,7 +32,7 @@ func SetLaterFloor(d *DB, n int64) { d.laterFloor, d.loadRows = n, int(n) }
 // system empty before the transaction, and reports whether the run found
 // it not empty after all (the race SyncSystem retries).
 func SyncAsFirstLoad(ctx context.Context, d *DB, systemID int64, src steward.Source) (notEmpty bool, err error) {
-	_, err = d.syncSystem(ctx, systemID, src, steward.SyncOptions{Environment: steward.EnvProd}, true)
+	_, err = d.syncSystem(ctx, systemID, src, steward.SyncOptions{Environment: steward.EnvProd}, true, false)
 	return errors.Is(err, errNotEmpty), err
 }
 
@@ -174,3 +174,14 @@ func JobSchedule(ctx context.Context, d *DB, kind string) ([]time.Time, error) {
 	}
 	return out, rows.Err()
 }
+
+// SetWriteWait sets how long d's writes wait for their turn
+// (Options.WriteWait), for a test that holds the turn on purpose.
+func SetWriteWait(d *DB, wait time.Duration) { d.writeWait = wait }
+
+// SetWALLimit sets the size over which d's checkpointer cuts SQLite's
+// write-ahead log back, so that a test need not write 64 MiB.
+func SetWALLimit(d *DB, n int64) { d.walLimit = n }
+
+// WALFile is the path of d's SQLite write-ahead log.
+func WALFile(d *DB) string { return d.file + "-wal" }

@@ -165,7 +165,7 @@ func (d *DB) RefreshGaps(ctx context.Context) (*steward.SyncResult, error) {
 			return res, err
 		}
 	}
-	err := d.bigTx(ctx, func(c *sql.Conn) error {
+	err := d.bulkTx(ctx, func(c *sql.Conn) error {
 		ev := &eventSink{d: d, c: c}
 		n, err := d.refreshGaps(ctx, c, ev, everyIdentity())
 		if err != nil {

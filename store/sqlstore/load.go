@@ -34,7 +34,7 @@ import (
 // grants first) is staged and resolved at the end in SQL, so that memory
 // does not hold the records themselves whatever their order.
 //
-// On SQLite a first load runs with foreign key checks off (bigTxFK): every
+// On SQLite a first load runs with foreign key checks off (bulkTxFK): every
 // reference it writes is to a row it wrote itself or read in the same
 // transaction (the system, people and teams of owner resolution), and
 // checking two parents per grant was a third of the grants' insert time.

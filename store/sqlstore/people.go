@@ -19,7 +19,7 @@ func (d *DB) SyncPeople(ctx context.Context, source string, people iter.Seq2[ste
 	res := &steward.SyncResult{}
 	started := d.now()
 	tables := []string{"stage_people", "touched", "touched_people"}
-	err := d.bigTx(ctx, func(c *sql.Conn) error {
+	err := d.bulkTx(ctx, func(c *sql.Conn) error {
 		defer d.dropTemp(ctx, c, tables...)
 		if err := d.createTemp(ctx, c, tables...); err != nil {
 			return err

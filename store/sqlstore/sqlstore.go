@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 	"path"
 	"sort"
 	"strconv"
@@ -47,6 +48,14 @@ type Options struct {
 	ReadConns int
 	// MaxConns is the PostgreSQL pool size. Default: 16.
 	MaxConns int
+	// WriteWait bounds how long a write waits for its turn (on SQLite, for
+	// the one writer: this process's other writes, or another process's,
+	// such as a long steward import beside a running server; on
+	// PostgreSQL, for the row locks it needs) before it fails with
+	// EUNAVAILABLE and changes nothing, so that an API client learns to
+	// come back rather than hang. Syncs, imports and migrations wait longer
+	// (BulkWait). Default: DefaultWriteWait.
+	WriteWait time.Duration
 	// DigestMaxAge is how long a system's sync digest is trusted after the
 	// last sync that compared every record: the next sync after that
 	// compares every record again. It bounds how long a skip that should
@@ -54,6 +63,21 @@ type Options struct {
 	// change. Default: DefaultDigestMaxAge.
 	DigestMaxAge time.Duration
 }
+
+// DefaultWriteWait is the default of Options.WriteWait: longer than a 1%
+// re-sync of a million identities holds the writer (about 3 s), shorter
+// than any client's patience.
+const DefaultWriteWait = 10 * time.Second
+
+// BulkWait is how long a sync, import, bulk load or migration waits for its
+// turn to write: it has read and staged what it will write already, and
+// waits for the writes before it rather than fail.
+const BulkWait = 10 * time.Minute
+
+// walLimit is the size SQLite's write-ahead log is cut back to after a
+// checkpoint (journal_size_limit): a large write grows the log by what it
+// writes, and SQLite never shrinks it by itself.
+const walLimit = 64 << 20
 
 // DefaultDigestMaxAge is a week: at a million identities and five million
 // grants, a comparison of every record takes about 50 s.
@@ -82,6 +106,10 @@ type DB struct {
 	loadRows     int           // rows of a table a first load writes at once; 0: loadBatch's default
 	sortDrive    int           // matches below which a sorted page's filters drive; 0: driveBound's default
 	exactCount   int           // largest exact CountIdentities; 0: exactCountMax's default
+	writeWait    time.Duration // Options.WriteWait
+	walLimit     int64         // bytes; walLimit unless a test sets less
+	file         string        // SQLite: the database file
+	stage        *sql.DB       // SQLite: connections on which syncs stage their records (see stagedTx)
 
 	// SQLite: the write-ahead log is copied into the database file by a
 	// goroutine after each write (see Checkpoint), not by the writer as it
@@ -111,7 +139,10 @@ func Open(dsn string, o Options) (*DB, error) {
 	if dsn == "" {
 		return nil, steward.Errorf(steward.EINVALID, "no database given: pass --db with a SQLite file path or a postgres:// URL.")
 	}
-	d := &DB{pg: IsPostgres(dsn), clock: o.Clock, logger: o.Logger, digestMaxAge: o.DigestMaxAge}
+	d := &DB{pg: IsPostgres(dsn), clock: o.Clock, logger: o.Logger, digestMaxAge: o.DigestMaxAge, writeWait: o.WriteWait, walLimit: walLimit}
+	if d.writeWait <= 0 {
+		d.writeWait = DefaultWriteWait
+	}
 	if d.digestMaxAge <= 0 {
 		d.digestMaxAge = DefaultDigestMaxAge
 	}
@@ -141,10 +172,13 @@ func Open(dsn string, o Options) (*DB, error) {
 		file = file[:i]
 	}
 	// WAL lets readers run beside the writer; busy_timeout makes another
-	// process (a CLI command beside a running server) wait instead of fail;
-	// synchronous=NORMAL is durable across process crashes in WAL mode.
+	// process (a CLI command beside a running server) wait instead of fail
+	// (each write transaction sets its own bound: see inTx);
+	// synchronous=NORMAL is durable across process crashes in WAL mode;
+	// journal_size_limit cuts the log back after a checkpoint has emptied
+	// it, which SQLite otherwise never does.
 	params := "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)" +
-		"&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16000)&_time_format=sqlite"
+		"&_pragma=synchronous(NORMAL)&_pragma=cache_size(-16000)&_pragma=journal_size_limit(" + strconv.Itoa(walLimit) + ")&_time_format=sqlite"
 	// The writer gets a larger page cache (64 MiB): syncs and bulk loads
 	// probe the indexes of millions of rows at random. It does not
 	// checkpoint the log itself: a commit that crosses SQLite's threshold
@@ -152,7 +186,8 @@ func Open(dsn string, o Options) (*DB, error) {
 	// large sync); a goroutine does it just after instead. Its large sorts
 	// (a first load's index builds) may use helper threads: the entitlement
 	// index of 5,000,000 grants took 6.5 s alone and 4.1 s with them.
-	write, err := sql.Open("sqlite", "file:"+file+params+"&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=threads(4)&_txlock=immediate")
+	writer := "file:" + file + params + "&_pragma=cache_size(-65536)&_pragma=wal_autocheckpoint(0)&_pragma=threads(4)&_txlock=immediate"
+	write, err := sql.Open("sqlite", writer)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
@@ -164,13 +199,26 @@ func Open(dsn string, o Options) (*DB, error) {
 		write.Close()
 		return nil, fmt.Errorf("open sqlite: %w", err)
 	}
+	// A sync reads, parses and stages its records on a connection of its
+	// own, outside the writer's turn, and writes from the same connection
+	// (its staging tables are the connection's) once it has the turn: see
+	// stagedTx. As the writer, it does not checkpoint, and sorts with
+	// helper threads.
+	stage, err := sql.Open("sqlite", writer)
+	if err != nil {
+		write.Close()
+		read.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	stage.SetMaxOpenConns(2)
+	stage.SetMaxIdleConns(1)
 	n := o.ReadConns
 	if n <= 0 {
 		n = 4
 	}
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
-	d.read, d.write = read, write
+	d.read, d.write, d.stage, d.file = read, write, stage, file
 	d.startCheckpointer()
 	return d.openQueue()
 }
@@ -214,16 +262,54 @@ func (d *DB) wrote() {
 }
 
 // checkpoint copies SQLite's write-ahead log into the database file, as far
-// as readers allow (PASSIVE: it waits for nobody). The store does this by
-// itself after writes. Nothing to do on PostgreSQL.
+// as readers allow (PASSIVE: it waits for nobody), and once all of it is
+// copied cuts the log file back if a large write has grown it over its
+// limit (truncateLog). The store does this by itself after writes and
+// every second. Nothing to do on PostgreSQL.
 func (d *DB) checkpoint(ctx context.Context) error {
 	if d.pg {
 		return nil
 	}
 	d.ckptMu.Lock()
 	defer d.ckptMu.Unlock()
-	_, err := d.read.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
-	return err
+	var busy, frames, copied int
+	if err := d.read.QueryRowContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`).Scan(&busy, &frames, &copied); err != nil {
+		return err
+	}
+	if frames < 0 || copied < frames {
+		return nil // a reader still needs part of the log: the next tick
+	}
+	if fi, err := os.Stat(d.file + "-wal"); err != nil || fi.Size() <= d.walLimit {
+		return nil
+	}
+	return d.truncateLog(ctx)
+}
+
+// truncateLog empties the write-ahead log file (a TRUNCATE checkpoint)
+// once a PASSIVE one has copied all of it into the database. SQLite cuts
+// the log back to journal_size_limit only when the next write starts it
+// over, and a log grown by a large import (hundreds of MB) would otherwise
+// stay that size while the server is idle. A TRUNCATE checkpoint takes the
+// write lock and waits for readers; with busy_timeout 0 it waits for
+// neither: when a writer or a reader is in the way it does nothing, and the
+// next tick tries again. With nothing left to copy it holds the write lock
+// only to cut the file.
+func (d *DB) truncateLog(ctx context.Context) error {
+	c, err := d.read.Conn(ctx)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if _, err := c.ExecContext(ctx, `PRAGMA busy_timeout = 0`); err != nil {
+		return err
+	}
+	defer func() {
+		if _, err := c.ExecContext(context.WithoutCancel(ctx), `PRAGMA busy_timeout = 10000`); err != nil {
+			_ = c.Raw(func(any) error { return driver.ErrBadConn }) // not back into the pool without its timeout
+		}
+	}()
+	var busy, frames, copied int
+	return c.QueryRowContext(ctx, `PRAGMA wal_checkpoint(TRUNCATE)`).Scan(&busy, &frames, &copied)
 }
 
 // Dialect returns "sqlite" or "postgres".
@@ -244,6 +330,11 @@ func (d *DB) Close() error {
 	err := d.write.Close() // SQLite: the last connection to close checkpoints
 	if d.read != d.write {
 		if e := d.read.Close(); err == nil {
+			err = e
+		}
+	}
+	if d.stage != nil {
+		if e := d.stage.Close(); err == nil {
 			err = e
 		}
 	}
@@ -302,7 +393,7 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 		if err != nil {
 			return err
 		}
-		err = d.bigTx(ctx, func(tx *sql.Conn) error {
+		err = d.bulkTx(ctx, func(tx *sql.Conn) error {
 			var n int
 			if err := tx.QueryRowContext(ctx, d.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), version).Scan(&n); err != nil {
 				return err
@@ -391,12 +482,28 @@ func (d *DB) q(query string) string {
 // deferred foreign keys there) into a user error; others pass through.
 func (d *DB) storeErr(err error) error {
 	switch {
+	case isBusy(err):
+		return errBusy
 	case isForeignKey(err):
 		return steward.Errorf(steward.ENOTFOUND, "A row refers to another that does not exist.")
 	case isUnique(err):
 		return steward.Errorf(steward.ECONFLICT, "A row with the same key exists already.")
 	}
 	return err
+}
+
+// isBusy reports whether err is a write that did not get its turn: SQLite's
+// busy_timeout or PostgreSQL's lock_timeout ran out.
+func isBusy(err error) bool {
+	var se *sqlite.Error
+	var pe *pgconn.PgError
+	switch {
+	case errors.As(err, &se):
+		return se.Code()&0xff == sqlite3.SQLITE_BUSY
+	case errors.As(err, &pe):
+		return pe.Code == "55P03" // lock_not_available
+	}
+	return false
 }
 
 // isUnique reports whether err is a unique or primary key violation.

@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/stewardhq/steward"
 )
@@ -38,7 +39,7 @@ func (d *DB) unitOf(ctx context.Context) *unit {
 // method fn calls with the context it is given joins it (see
 // steward.UnitOfWork). Inside another unit it is a savepoint of that unit.
 func (d *DB) Atomically(ctx context.Context, fn func(ctx context.Context) error) error {
-	return d.inTx(ctx, true, func(u *unit) error {
+	return d.inTx(ctx, true, d.writeWait, func(u *unit) error {
 		return fn(context.WithValue(ctx, unitKey{}, u))
 	})
 }
@@ -57,7 +58,7 @@ func (d *DB) reader(ctx context.Context) querier {
 // writeTx runs fn in a write transaction and commits it if fn succeeds; in
 // ctx's unit of work if it carries one (see inTx).
 func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	return d.inTx(ctx, true, func(u *unit) error { return fn(u.tx) })
+	return d.inTx(ctx, true, d.writeWait, func(u *unit) error { return fn(u.tx) })
 }
 
 // inTx runs fn in ctx's unit of work, if ctx carries one of d, inside a
@@ -76,15 +77,28 @@ func (d *DB) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // goroutine when ctx ends, and a statement on conn that slipped in after
 // that rollback would run outside any transaction. Statements still stop
 // when ctx ends, and a unit whose context has ended is rolled back here.
-func (d *DB) inTx(ctx context.Context, fk bool, fn func(u *unit) error) (err error) {
+//
+// wait bounds how long the transaction waits for its turn: for the write
+// connection (this process's other writes hold it), then on SQLite for the
+// write lock (another process's write holds it: busy_timeout), on
+// PostgreSQL for each row lock (lock_timeout, unless wait is BulkWait). A
+// transaction that does not get its turn in time fails with EUNAVAILABLE
+// (errBusy) and writes nothing.
+func (d *DB) inTx(ctx context.Context, fk bool, wait time.Duration, fn func(u *unit) error) (err error) {
 	if u := d.unitOf(ctx); u != nil {
 		return u.savepoint(ctx, func() error { return fn(u) })
 	}
-	conn, err := d.write.Conn(ctx)
+	deadline := time.Now().Add(wait)
+	conn, err := d.writerConn(ctx, deadline)
 	if err != nil {
-		return d.storeErr(err)
+		return err
 	}
 	defer conn.Close()
+	if !d.pg {
+		if err := d.waitUntil(ctx, conn, deadline); err != nil {
+			return err
+		}
+	}
 	if !fk && !d.pg {
 		if _, err := conn.ExecContext(ctx, `PRAGMA foreign_keys = OFF`); err != nil {
 			return err
@@ -100,9 +114,19 @@ func (d *DB) inTx(ctx context.Context, fk bool, fn func(u *unit) error) (err err
 	if err != nil {
 		return d.storeErr(err)
 	}
+	if d.pg && wait < BulkWait {
+		ms := max(1, time.Until(deadline).Milliseconds())
+		if _, err := tx.ExecContext(ctx, `SET LOCAL lock_timeout = '`+strconv.FormatInt(ms, 10)+`ms'`); err != nil {
+			_ = tx.Rollback()
+			return err
+		}
+	}
 	u := &unit{d: d, conn: conn, tx: tx}
 	if err := fn(u); err != nil {
 		_ = tx.Rollback()
+		if isBusy(err) {
+			return errBusy
+		}
 		return err
 	}
 	if err := cmpErr(ctx.Err(), u.broken); err != nil {
@@ -114,6 +138,34 @@ func (d *DB) inTx(ctx context.Context, fk bool, fn func(u *unit) error) (err err
 	}
 	d.wrote()
 	return nil
+}
+
+// errBusy is the error of a write that did not get its turn within its
+// bound (Options.WriteWait): the API answers it 503 with Retry-After.
+var errBusy = steward.Errorf(steward.EUNAVAILABLE,
+	"The database is busy with another write, such as a long import; nothing was changed. Try again in a few seconds.")
+
+// writerConn takes the write connection (SQLite: the only one; PostgreSQL:
+// one of the pool), waiting until deadline at most: then errBusy.
+func (d *DB) writerConn(ctx context.Context, deadline time.Time) (*sql.Conn, error) {
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	conn, err := d.write.Conn(wctx)
+	if err != nil {
+		if ctx.Err() == nil && wctx.Err() != nil {
+			return nil, errBusy
+		}
+		return nil, d.storeErr(err)
+	}
+	return conn, nil
+}
+
+// waitUntil sets how long SQLite waits for another process's write lock on
+// c (busy_timeout) to what is left until deadline.
+func (d *DB) waitUntil(ctx context.Context, c *sql.Conn, deadline time.Time) error {
+	ms := max(1, time.Until(deadline).Milliseconds())
+	_, err := c.ExecContext(ctx, `PRAGMA busy_timeout = `+strconv.FormatInt(ms, 10))
+	return err
 }
 
 // savepoint runs fn inside a savepoint of u: if fn fails, what it wrote is

@@ -80,6 +80,7 @@ func Run(t *testing.T, open Opener) {
 		"OwnersTeam":      testSetOwnerTakesOwnersTeam,
 		"IdentityOrder":   testIdentityOrder,
 		"LookupsByName":   testLookupsByName,
+		"WriteDuringSync": testWriteDuringSync,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
