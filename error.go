@@ -22,6 +22,10 @@ const (
 	// method. It is in the table so that every code a client can receive has
 	// its row.
 	EMETHOD = "method_not_allowed"
+	// EMISDIRECTED refuses a request for a host name that is not Steward's
+	// own (HTTP 421 Misdirected Request), so that a page that rebinds its
+	// DNS name to Steward's address cannot read Steward's answers.
+	EMISDIRECTED = "misdirected"
 )
 
 // Exit codes of the steward command. Scripts tell a missing object from a
@@ -55,6 +59,7 @@ var ErrorTable = []ErrorClass{
 	{EMETHOD, 405, ExitInvalid},
 	{ECONFLICT, 409, ExitConflict},
 	{ETOOLARGE, 413, ExitInvalid},
+	{EMISDIRECTED, 421, ExitInvalid},
 	{EINTERNAL, 500, ExitInternal},
 	{ENOTIMPL, 501, ExitInternal},
 	{EUNAVAILABLE, 503, ExitUnavailable},

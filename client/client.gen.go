@@ -228,6 +228,7 @@ const (
 	ErrorErrorCodeInternal         ErrorErrorCode = "internal"
 	ErrorErrorCodeInvalid          ErrorErrorCode = "invalid"
 	ErrorErrorCodeMethodNotAllowed ErrorErrorCode = "method_not_allowed"
+	ErrorErrorCodeMisdirected      ErrorErrorCode = "misdirected"
 	ErrorErrorCodeNotFound         ErrorErrorCode = "not_found"
 	ErrorErrorCodeNotImplemented   ErrorErrorCode = "not_implemented"
 	ErrorErrorCodeTooLarge         ErrorErrorCode = "too_large"
@@ -247,6 +248,8 @@ func (e ErrorErrorCode) Valid() bool {
 	case ErrorErrorCodeInvalid:
 		return true
 	case ErrorErrorCodeMethodNotAllowed:
+		return true
+	case ErrorErrorCodeMisdirected:
 		return true
 	case ErrorErrorCodeNotFound:
 		return true
@@ -2442,7 +2445,7 @@ type ClientInterface interface {
 
 	// Metrics Prometheus metrics
 	//
-	// Includes `steward_identities{kind,status}`, `steward_ownership_gaps{kind}`, counts of people, teams, systems, entitlements and grants, `steward_sync_last_success_timestamp_seconds{source,system}`, `steward_sync_last_success_duration_seconds{source,system}` and `steward_sync_last_failure_timestamp_seconds{source,system}` (all cached for 30 seconds), `steward_scheduled_runs_total{job,outcome}` and `steward_scheduled_last_run_seconds{job}` for the jobs `steward serve` runs on a schedule, and `steward_http_request_duration_seconds{method,route,code}`.
+	// Includes `steward_identities{kind,status}`, `steward_ownership_gaps{kind}`, counts of people, teams, systems, entitlements and grants, `steward_sync_last_success_timestamp_seconds{source,system}`, `steward_sync_last_success_duration_seconds{source,system}` and `steward_sync_last_failure_timestamp_seconds{source,system}` (all cached for 30 seconds), `steward_scheduled_runs_total{job,outcome}` and `steward_scheduled_last_run_seconds{job}` for the jobs `steward serve` runs on a schedule, and `steward_http_request_duration_seconds{method,route,code}`. Access is configured: with a metrics token (`metrics_token_file` or `STEWARD_METRICS_TOKEN`) a scrape sends it as `Authorization: Bearer`, or gets 401; without one, /metrics answers 403 unless it is opened (`metrics: open`). With `--metrics-listen` the metrics are served on that listener alone and this route answers 404.
 	//
 	// Corresponds with GET /metrics (the `Metrics` operationId).
 	Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3265,7 +3268,7 @@ func (c *Client) Healthz(ctx context.Context, reqEditors ...RequestEditorFn) (*h
 
 // Metrics Prometheus metrics
 //
-// Includes `steward_identities{kind,status}`, `steward_ownership_gaps{kind}`, counts of people, teams, systems, entitlements and grants, `steward_sync_last_success_timestamp_seconds{source,system}`, `steward_sync_last_success_duration_seconds{source,system}` and `steward_sync_last_failure_timestamp_seconds{source,system}` (all cached for 30 seconds), `steward_scheduled_runs_total{job,outcome}` and `steward_scheduled_last_run_seconds{job}` for the jobs `steward serve` runs on a schedule, and `steward_http_request_duration_seconds{method,route,code}`.
+// Includes `steward_identities{kind,status}`, `steward_ownership_gaps{kind}`, counts of people, teams, systems, entitlements and grants, `steward_sync_last_success_timestamp_seconds{source,system}`, `steward_sync_last_success_duration_seconds{source,system}` and `steward_sync_last_failure_timestamp_seconds{source,system}` (all cached for 30 seconds), `steward_scheduled_runs_total{job,outcome}` and `steward_scheduled_last_run_seconds{job}` for the jobs `steward serve` runs on a schedule, and `steward_http_request_duration_seconds{method,route,code}`. Access is configured: with a metrics token (`metrics_token_file` or `STEWARD_METRICS_TOKEN`) a scrape sends it as `Authorization: Bearer`, or gets 401; without one, /metrics answers 403 unless it is opened (`metrics: open`). With `--metrics-listen` the metrics are served on that listener alone and this route answers 404.
 //
 // Corresponds with GET /metrics (the `Metrics` operationId).
 func (c *Client) Metrics(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -6367,7 +6370,7 @@ type ClientWithResponsesInterface interface {
 
 	// MetricsWithResponse Prometheus metrics
 	//
-	// Includes `steward_identities{kind,status}`, `steward_ownership_gaps{kind}`, counts of people, teams, systems, entitlements and grants, `steward_sync_last_success_timestamp_seconds{source,system}`, `steward_sync_last_success_duration_seconds{source,system}` and `steward_sync_last_failure_timestamp_seconds{source,system}` (all cached for 30 seconds), `steward_scheduled_runs_total{job,outcome}` and `steward_scheduled_last_run_seconds{job}` for the jobs `steward serve` runs on a schedule, and `steward_http_request_duration_seconds{method,route,code}`.
+	// Includes `steward_identities{kind,status}`, `steward_ownership_gaps{kind}`, counts of people, teams, systems, entitlements and grants, `steward_sync_last_success_timestamp_seconds{source,system}`, `steward_sync_last_success_duration_seconds{source,system}` and `steward_sync_last_failure_timestamp_seconds{source,system}` (all cached for 30 seconds), `steward_scheduled_runs_total{job,outcome}` and `steward_scheduled_last_run_seconds{job}` for the jobs `steward serve` runs on a schedule, and `steward_http_request_duration_seconds{method,route,code}`. Access is configured: with a metrics token (`metrics_token_file` or `STEWARD_METRICS_TOKEN`) a scrape sends it as `Authorization: Bearer`, or gets 401; without one, /metrics answers 403 unless it is opened (`metrics: open`). With `--metrics-listen` the metrics are served on that listener alone and this route answers 404.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -10579,7 +10582,7 @@ func (c *ClientWithResponses) HealthzWithResponse(ctx context.Context, reqEditor
 
 // MetricsWithResponse Prometheus metrics
 //
-// Includes `steward_identities{kind,status}`, `steward_ownership_gaps{kind}`, counts of people, teams, systems, entitlements and grants, `steward_sync_last_success_timestamp_seconds{source,system}`, `steward_sync_last_success_duration_seconds{source,system}` and `steward_sync_last_failure_timestamp_seconds{source,system}` (all cached for 30 seconds), `steward_scheduled_runs_total{job,outcome}` and `steward_scheduled_last_run_seconds{job}` for the jobs `steward serve` runs on a schedule, and `steward_http_request_duration_seconds{method,route,code}`.
+// Includes `steward_identities{kind,status}`, `steward_ownership_gaps{kind}`, counts of people, teams, systems, entitlements and grants, `steward_sync_last_success_timestamp_seconds{source,system}`, `steward_sync_last_success_duration_seconds{source,system}` and `steward_sync_last_failure_timestamp_seconds{source,system}` (all cached for 30 seconds), `steward_scheduled_runs_total{job,outcome}` and `steward_scheduled_last_run_seconds{job}` for the jobs `steward serve` runs on a schedule, and `steward_http_request_duration_seconds{method,route,code}`. Access is configured: with a metrics token (`metrics_token_file` or `STEWARD_METRICS_TOKEN`) a scrape sends it as `Authorization: Bearer`, or gets 401; without one, /metrics answers 403 unless it is opened (`metrics: open`). With `--metrics-listen` the metrics are served on that listener alone and this route answers 404.
 //
 // Returns a wrapper object for the known response body format(s).
 //

@@ -103,7 +103,7 @@ func TestAuth(t *testing.T) {
 		{"lower-case scheme", request{Target: "/api/v1/identities", Header: map[string]string{"Authorization": "bearer " + ts.Admin}}, 200},
 		{"healthz is open", request{Target: "/healthz"}, 200},
 		{"readyz is open", request{Target: "/readyz"}, 200},
-		{"metrics is open", request{Target: "/metrics"}, 200},
+		{"metrics are closed without a metrics token", request{Target: "/metrics"}, 403},
 		{"openapi is open", request{Target: "/openapi.json"}, 200},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

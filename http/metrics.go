@@ -49,11 +49,6 @@ func newMetrics(store steward.StatsReader, clock steward.Clock, maxAge time.Dura
 	return m
 }
 
-func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
-	s.metrics.handler.ServeHTTP(w, r)
-	return nil
-}
-
 // inventoryCollector exports Store.InventoryStats as gauges. The stats are
 // cached for maxAge: at 1,000,000 identities the GROUP BY behind them takes
 // long enough that running it on every scrape, from every Prometheus

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/edge"
 )
 
 // Server serves Steward over HTTP. Set its fields, then call Handler, Serve
@@ -73,8 +74,32 @@ type Server struct {
 	// members_see_all). Default: false.
 	MembersSeeAll bool
 
+	// Edge is what the server believes about how requests reach it: the
+	// public URL, more host names to answer to, and the trusted reverse
+	// proxies. Every request whose host is not Steward's own is refused
+	// with 421, against DNS rebinding; see edge.Config.HostAllowed.
+	// Default: the zero edge.Config (localhost and IP addresses only, no
+	// trusted proxy).
+	Edge edge.Config
+
+	// MetricsToken, when set, is the bearer token a scrape of /metrics
+	// must send. Default: none.
+	MetricsToken string
+
+	// MetricsOpen serves /metrics without a token when MetricsToken is
+	// empty; for a listener that only a private network reaches.
+	// Default: false, so that /metrics refuses every scrape until a token
+	// is set or it is opened.
+	MetricsOpen bool
+
+	// MetricsElsewhere takes /metrics off Handler (it answers 404 there):
+	// they are served by MetricsHandler, on a listener of their own.
+	// Default: false.
+	MetricsElsewhere bool
+
 	once           sync.Once
 	handler        http.Handler
+	metricsOnly    http.Handler
 	logger         *slog.Logger
 	metrics        *metrics
 	maxImportBytes int64
@@ -266,7 +291,8 @@ func (s *Server) init() {
 	}
 	mux.Handle(apiFallback, s.fallback(apiFallback, nil))
 	mux.Handle(rootFallback, s.fallback(rootFallback, s.UI))
-	s.handler = s.observe(mux)
+	s.handler = s.observe(s.checkEdge(mux))
+	s.metricsOnly = s.newMetricsHandler()
 }
 
 // fallback serves requests no route matched: 405 when the path has routes
@@ -344,8 +370,9 @@ func (s *Server) authenticate(r *http.Request, perm steward.Permission) (context
 // requestInfo is what the inner handlers learn about a request that the
 // outer middleware logs and measures.
 type requestInfo struct {
-	route string // the matched pattern, never the raw path
-	actor string
+	route  string // the matched pattern, never the raw path
+	actor  string
+	client string // the client's address, through trusted proxies
 }
 
 type requestInfoKey struct{}
@@ -396,6 +423,9 @@ func (s *Server) observe(next http.Handler) http.Handler {
 				slog.Int("status", status), slog.Duration("duration", d)}
 			if info.actor != "" {
 				attrs = append(attrs, slog.String("actor", info.actor))
+			}
+			if info.client != "" {
+				attrs = append(attrs, slog.String("client", info.client))
 			}
 			s.logger.LogAttrs(r.Context(), level, "http request", attrs...)
 			if v == http.ErrAbortHandler {
@@ -461,8 +491,18 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 // finish before closing the rest. It returns nil after a clean shutdown.
 // Serve closes ln.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.Handler())
+}
+
+// ServeMetrics serves MetricsHandler on ln as Serve serves Handler: until
+// ctx is cancelled, then shutting down gracefully. It closes ln.
+func (s *Server) ServeMetrics(ctx context.Context, ln net.Listener) error {
+	return s.serve(ctx, ln, s.MetricsHandler())
+}
+
+func (s *Server) serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler: s.Handler(),
+		Handler: h,
 		// Timeouts keep slow or stalled clients from holding connections
 		// open forever; the write timeout leaves room for a large list page.
 		ReadHeaderTimeout: 10 * time.Second,

@@ -16,9 +16,14 @@ import (
 	stewardhttp "github.com/stewardhq/steward/http"
 )
 
+// testMetricsToken is the metrics token of the tests that scrape.
+const testMetricsToken = "metrics-token-for-tests-0123456789"
+
+func withMetricsToken(s *stewardhttp.Server) { s.MetricsToken = testMetricsToken }
+
 func TestMetrics(t *testing.T) {
 	t.Parallel()
-	ts := MustStartServer(t)
+	ts := MustStartServer(t, withMetricsToken)
 	owner := ts.F.Person()
 	ts.F.Identity(func(i *steward.Identity) { i.Kind = steward.KindAPIKey; i.OwnerID = &owner.ID })
 	ts.F.Identity(func(i *steward.Identity) { i.Kind = steward.KindAPIKey })
@@ -27,7 +32,7 @@ func TestMetrics(t *testing.T) {
 
 	scrape := func() string {
 		t.Helper()
-		r := ts.Do(request{Target: "/metrics"})
+		r := ts.Do(request{Target: "/metrics", Token: testMetricsToken})
 		if r.Status != 200 {
 			t.Fatalf("status %d", r.Status)
 		}
@@ -97,7 +102,7 @@ func TestMetrics(t *testing.T) {
 
 func TestMetricsMethodLabel(t *testing.T) {
 	t.Parallel()
-	ts := MustStartServer(t)
+	ts := MustStartServer(t, func(s *stewardhttp.Server) { s.MetricsOpen = true })
 	ts.Do(request{Method: "BREW", Target: "/api/v1/teams"})
 	ts.Do(request{Target: "/api/v1/no/such/route/12345"})
 	body := string(ts.Do(request{Target: "/metrics"}).Body)

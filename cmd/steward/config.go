@@ -126,6 +126,14 @@ func parseConfig(name string, b []byte) (*fileConfig, error) {
 			}
 			continue
 		}
+		if listSettings[key] && node.Kind == yaml.SequenceNode {
+			v, err := joinList(name, key, &node)
+			if err != nil {
+				return nil, err
+			}
+			cfg.Settings[key] = v
+			continue
+		}
 		if node.Kind != yaml.ScalarNode {
 			return nil, steward.Errorf(steward.EINVALID, "%s:%d: %s must be a single value.", name, node.Line, key)
 		}
@@ -143,6 +151,23 @@ func parseConfig(name string, b []byte) (*fileConfig, error) {
 		seen[c.Name] = true
 	}
 	return cfg, nil
+}
+
+// listSettings are the settings whose flag takes a comma-separated list,
+// which the file may also write as a YAML list (trusted_proxies: [10.0.0.0/8]).
+var listSettings = map[string]bool{"trusted_proxies": true, "allowed_hosts": true}
+
+// joinList turns a YAML list of single values into the comma-separated
+// text its flag parses.
+func joinList(name, key string, list *yaml.Node) (string, error) {
+	var items []string
+	for _, n := range list.Content {
+		if n.Kind != yaml.ScalarNode || strings.Contains(n.Value, ",") {
+			return "", steward.Errorf(steward.EINVALID, "%s:%d: each item of %s must be a single value without commas.", name, n.Line, key)
+		}
+		items = append(items, n.Value)
+	}
+	return strings.Join(items, ","), nil
 }
 
 // checkSchedules reads each connector's schedule before the connectors are

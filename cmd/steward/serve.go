@@ -23,8 +23,9 @@ const demoTokenTTL = 7 * 24 * time.Hour
 
 func newServeCmd(e *env) *cobra.Command {
 	var dsn, addr string
-	var withDemo, cookieSecure, membersSeeAll bool
+	var withDemo, membersSeeAll bool
 	var dc demo.Config
+	var ef edgeFlags
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Steward server: REST API, web UI, health and metrics",
@@ -33,6 +34,19 @@ func newServeCmd(e *env) *cobra.Command {
   /api/v1/     the REST API (Authorization: Bearer <token>)
   /openapi.json the OpenAPI 3.1 document of the API
   /healthz     process liveness, /readyz store readiness, /metrics Prometheus
+
+It answers only to its own host names: the host of --public-url, those of
+--allowed-hosts and the listen address, localhost and IP addresses. A request
+for any other host is refused with 421, so that a web page cannot reach
+Steward through DNS rebinding. Behind a reverse proxy, set --public-url to the
+URL people use (https makes the web UI's cookies Secure and turns on HSTS),
+have the proxy pass the Host header on, and list its network in
+--trusted-proxies so that its X-Forwarded-For, -Proto and -Host are believed.
+
+/metrics is closed until it is configured: give the scraper a metrics token
+(--metrics-token-file or STEWARD_METRICS_TOKEN; it sends it as a bearer
+token), move it to a listener of its own (--metrics-listen), or open it on a
+private network (--metrics open). serve --demo on localhost leaves it open.
 
 It also works Steward's durable jobs (River's, in the same database):
 connectors with a schedule in the configuration file (--config) are synced
@@ -46,6 +60,10 @@ gracefully.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
+			es, err := ef.check(cmd, e, addr, withDemo)
+			if err != nil {
+				return err
+			}
 			db, err := openStore(ctx, e, dsn, true)
 			if err != nil {
 				return err
@@ -61,7 +79,7 @@ gracefully.`,
 			if err != nil {
 				return steward.Errorf(steward.EUNAVAILABLE, "cannot listen on %s: %v", addr, err)
 			}
-			ui := &web.UI{Store: db, Logger: e.logger, Secure: cookieSecure}
+			ui := &web.UI{Store: db, Logger: e.logger, Secure: es.cookieSecure}
 			runner, err := newRunner(db, e.config, e.logger, e.runner)
 			if err != nil {
 				return err
@@ -71,6 +89,14 @@ gracefully.`,
 				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {
 					return importer.New(f, r, n, importer.Options{Now: time.Now()})
 				}}
+			es.apply(srv)
+			var mln net.Listener
+			if ef.metricsListen != "" {
+				if mln, err = net.Listen("tcp", ef.metricsListen); err != nil {
+					ln.Close()
+					return steward.Errorf(steward.EUNAVAILABLE, "cannot listen on %s for metrics: %v", ef.metricsListen, err)
+				}
+			}
 			if err := runner.Start(ctx); err != nil {
 				return err
 			}
@@ -85,23 +111,46 @@ gracefully.`,
 				}
 			}()
 			url := "http://" + ln.Addr().String()
-			e.logger.Info("steward serving", "url", url, "db", db.Dialect(), "version", steward.Version)
+			e.logger.Info("steward serving", "url", url, "public_url", ef.publicURL, "db", db.Dialect(), "version", steward.Version)
+			if mln != nil {
+				e.logger.Info("serving metrics", "url", "http://"+mln.Addr().String()+"/metrics")
+			}
 			if token != "" {
 				fmt.Fprintf(e.stdout, "\nSteward is running at %s\n\nSign in to the web UI with this admin token (valid for %s):\n\n    %s\n\nOr call the API:\n\n    curl -H 'Authorization: Bearer %s' '%s/api/v1/identities?limit=10'\n\n",
 					url, demoTokenTTL, token, token, url)
 			}
-			return srv.Serve(ctx, ln)
+			return serveListeners(ctx, srv, ln, mln)
 		},
 	}
 	addDBFlag(cmd, &dsn)
 	addDigestFlag(cmd, e)
 	addWriteWaitFlag(cmd, e)
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().BoolVar(&cookieSecure, "cookie-secure", false, "mark the web session cookie Secure (turn on behind HTTPS)")
+	addEdgeFlags(cmd, &ef)
 	cmd.Flags().BoolVar(&membersSeeAll, "members-see-all", false, "let members list and read every identity, not only those they own and their team's (config members_see_all)")
 	cmd.Flags().BoolVar(&withDemo, "demo", false, "seed an empty database with a demo organisation and print a sign-in token")
 	addDemoFlags(cmd, &dc, "demo-")
 	return cmd
+}
+
+// serveListeners serves the API and UI on ln and, if mln is not nil, the
+// metrics on mln, until ctx is cancelled or one of them fails; then it
+// stops the other too.
+func serveListeners(ctx context.Context, srv *stewardhttp.Server, ln, mln net.Listener) error {
+	if mln == nil {
+		return srv.Serve(ctx, ln)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 2)
+	go func() { errc <- srv.Serve(ctx, ln) }()
+	go func() { errc <- srv.ServeMetrics(ctx, mln) }()
+	err := <-errc
+	cancel()
+	if err2 := <-errc; err == nil {
+		err = err2
+	}
+	return err
 }
 
 // prepareDemo seeds the database if it has no identities yet and returns a

@@ -62,7 +62,7 @@ func (s *server) signin(w http.ResponseWriter, r *http.Request) {
 		s.signinFailed(w, r, errorStatus(err), "Steward could not start a session just now. Try again in a moment.")
 		return
 	}
-	s.setCookie(w, session)
+	s.setCookie(w, r, session)
 	http.Redirect(w, r, safeNext(r.PostForm.Get("next")), http.StatusSeeOther)
 }
 
@@ -86,6 +86,6 @@ func (s *server) signout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.clearCookie(w)
+	s.clearCookie(w, r)
 	http.Redirect(w, r, "/signin", http.StatusSeeOther)
 }

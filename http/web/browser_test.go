@@ -158,8 +158,9 @@ func newBrowser(t *testing.T) context.Context {
 	return newBrowserSized(t, 1366, 900)
 }
 
-// newBrowserSized is newBrowser with a window of width × height pixels.
-func newBrowserSized(t *testing.T, width, height int) context.Context {
+// newBrowserSized is newBrowser with a window of width × height pixels and
+// any more options of the browser.
+func newBrowserSized(t *testing.T, width, height int, more ...chromedp.ExecAllocatorOption) context.Context {
 	t.Helper()
 	dir, err := os.MkdirTemp("", "steward-chromium-")
 	if err != nil {
@@ -187,6 +188,7 @@ func newBrowserSized(t *testing.T, width, height int) context.Context {
 		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(width, height),
 	)
+	opts = append(opts, more...)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	t.Cleanup(cancel)
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)

@@ -24,7 +24,7 @@ const maxFlash = 600
 // reload from sending the form again, and the cookie carries the outcome
 // across the redirect without putting it in the URL, where a bookmark would
 // repeat it.
-func (s *server) setFlash(w http.ResponseWriter, msg string) {
+func (s *server) setFlash(w http.ResponseWriter, r *http.Request, msg string) {
 	if len(msg) > maxFlash {
 		cut := maxFlash
 		for cut > 0 && !utf8.RuneStart(msg[cut]) {
@@ -32,15 +32,7 @@ func (s *server) setFlash(w http.ResponseWriter, msg string) {
 		}
 		msg = msg[:cut] + "…"
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name:     FlashCookie,
-		Value:    base64.RawURLEncoding.EncodeToString([]byte(msg)),
-		Path:     "/",
-		MaxAge:   60,
-		HttpOnly: true,
-		Secure:   s.secure,
-		SameSite: http.SameSiteStrictMode,
-	})
+	http.SetCookie(w, s.cookie(r, FlashCookie, base64.RawURLEncoding.EncodeToString([]byte(msg)), 60))
 }
 
 // readFlash returns the flash message the request carries, or "". The text
@@ -63,10 +55,7 @@ func (s *server) clearFlash(w http.ResponseWriter, r *http.Request) {
 	if _, err := r.Cookie(FlashCookie); err != nil {
 		return
 	}
-	http.SetCookie(w, &http.Cookie{
-		Name: FlashCookie, Value: "", Path: "/", MaxAge: -1,
-		HttpOnly: true, Secure: s.secure, SameSite: http.SameSiteStrictMode,
-	})
+	http.SetCookie(w, s.cookie(r, FlashCookie, "", -1))
 }
 
 // authorize lets through a principal whom steward.Authorize allows perm,
@@ -190,11 +179,11 @@ func (s *server) setOwner(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case clear:
-		s.setFlash(w, "Cleared the owner and team of "+iv.Name+": ownership rules and source tags decide them at the next sync.")
+		s.setFlash(w, r, "Cleared the owner and team of "+iv.Name+": ownership rules and source tags decide them at the next sync.")
 	case iv.OwnerID == nil:
-		s.setFlash(w, iv.Name+" now has no owner"+teamWords(iv)+". It stays an ownership gap until someone is assigned.")
+		s.setFlash(w, r, iv.Name+" now has no owner"+teamWords(iv)+". It stays an ownership gap until someone is assigned.")
 	default:
-		s.setFlash(w, "Assigned "+iv.Name+" to "+ownerName(iv)+teamWords(iv)+".")
+		s.setFlash(w, r, "Assigned "+iv.Name+" to "+ownerName(iv)+teamWords(iv)+".")
 	}
 	s.back(w, r, id)
 }
@@ -253,7 +242,7 @@ func (s *server) attest(w http.ResponseWriter, r *http.Request) {
 	if iv.AttestedAt != nil {
 		when = iv.AttestedAt.UTC().Format(time.DateOnly)
 	}
-	s.setFlash(w, ownerName(iv)+" attested "+iv.Name+" on "+when+": theirs and still needed.")
+	s.setFlash(w, r, ownerName(iv)+" attested "+iv.Name+" on "+when+": theirs and still needed.")
 	s.back(w, r, id)
 }
 

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/internal/edge"
 )
 
 // SessionCookie is the name of the cookie that carries a web session secret.
@@ -46,9 +47,11 @@ type UI struct {
 	// Clock tells the time for "last used 3 days ago" and credential ages.
 	// Default: steward.SystemClock.
 	Clock steward.Clock
-	// Secure sets the Secure flag on the session cookie. Turn it on whenever
-	// the UI is reached over HTTPS, directly or through a proxy. Default: off,
-	// so that a plain-HTTP quick start on localhost can sign in.
+	// Secure sets the Secure flag on every cookie of the UI. Without it a
+	// cookie is Secure only on a request that reached Steward over HTTPS,
+	// as the edge in front of the UI decided (edge.HTTPS): a plain-HTTP
+	// quick start on localhost can sign in. The command sets it from an
+	// https public URL or --cookie-secure. Default: off.
 	Secure bool
 }
 
@@ -240,7 +243,7 @@ func (s *server) session(next http.HandlerFunc) http.Handler {
 		tok, err := s.sessionToken(r)
 		if steward.IsCode(err, steward.EUNAUTHORIZED) {
 			if _, cerr := r.Cookie(SessionCookie); cerr == nil {
-				s.clearCookie(w) // expired or revoked: do not send it again
+				s.clearCookie(w, r) // expired or revoked: do not send it again
 			}
 			target := "/signin"
 			if r.Method == http.MethodGet && r.URL.Path != "/" {
@@ -272,28 +275,29 @@ func (s *server) sessionToken(r *http.Request) (*steward.Token, error) {
 	return tok, nil
 }
 
-func (s *server) setCookie(w http.ResponseWriter, raw string) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     SessionCookie,
-		Value:    raw,
-		Path:     "/",
-		MaxAge:   int(SessionTTL / time.Second),
-		HttpOnly: true,
-		Secure:   s.secure,
-		SameSite: http.SameSiteStrictMode,
-	})
+func (s *server) setCookie(w http.ResponseWriter, r *http.Request, raw string) {
+	http.SetCookie(w, s.cookie(r, SessionCookie, raw, int(SessionTTL/time.Second)))
 }
 
-func (s *server) clearCookie(w http.ResponseWriter) {
-	http.SetCookie(w, &http.Cookie{
-		Name:     SessionCookie,
-		Value:    "",
+func (s *server) clearCookie(w http.ResponseWriter, r *http.Request) {
+	http.SetCookie(w, s.cookie(r, SessionCookie, "", -1))
+}
+
+// cookie returns a cookie of the UI with the attributes every one of them
+// has: for the whole site, invisible to scripts, never sent on a request
+// another site starts, and Secure whenever the browser reached Steward over
+// HTTPS (directly, through a trusted proxy, or at an https public URL) or
+// UI.Secure says so. Every cookie the UI sets is made here.
+func (s *server) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
 		Path:     "/",
-		MaxAge:   -1,
+		MaxAge:   maxAge,
 		HttpOnly: true,
-		Secure:   s.secure,
+		Secure:   s.secure || edge.HTTPS(r),
 		SameSite: http.SameSiteStrictMode,
-	})
+	}
 }
 
 // render executes a page into a buffer first, so that a template error
