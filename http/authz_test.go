@@ -196,7 +196,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if !ok {
 				t.Errorf("authz.tsv:%d: %s %s as %s: status %d, want %s: %s", row.line, req.Method, req.Target, caller, res.Status, want, truncate(string(res.Body)))
 			}
-			if res.Status == http.StatusForbidden && !strings.Contains(string(res.Body), "may not") && !strings.Contains(string(res.Body), "Only") {
+			if res.Status == http.StatusForbidden && !strings.Contains(string(res.Body), "may not") && !strings.Contains(string(res.Body), "Only") && !strings.Contains(string(res.Body), "is closed") {
 				t.Errorf("authz.tsv:%d: %s %s as %s: a 403 that does not say why: %s", row.line, req.Method, req.Target, caller, res.Body)
 			}
 		}

@@ -317,8 +317,15 @@ func (b *bench) seed(ctx context.Context, db *sqlstore.DB) error {
 			break
 		}
 	}
+	// The writers act as a person with a personal admin token, as an
+	// operator's script would.
+	writer := &steward.Person{ExternalID: "bench-writer", Name: "Bench Writer", Email: "bench-writer@example.test", Status: steward.PersonActive}
+	if err := db.CreatePerson(ctx, writer); err != nil {
+		return err
+	}
+	exp := time.Now().Add(steward.DefaultPersonalTokenTTL)
 	var err error
-	b.token, err = db.CreateToken(ctx, &steward.Token{Name: "bench-writer", Role: steward.RoleAdmin})
+	b.token, err = db.CreateToken(ctx, &steward.Token{Name: "bench-writer", Role: steward.RoleAdmin, Kind: steward.PrincipalPerson, PersonID: &writer.ID, ExpiresAt: &exp})
 	return err
 }
 

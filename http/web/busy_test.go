@@ -44,10 +44,11 @@ func TestBusyPage(t *testing.T) {
 	if err := db.CreateIdentity(ctx, ident); err != nil {
 		t.Fatal(err)
 	}
-	if err := db.CreatePerson(ctx, &steward.Person{ExternalID: "ada", Name: "Ada Lovelace", Email: "ada@example.test", Status: steward.PersonActive}); err != nil {
+	ada := &steward.Person{ExternalID: "ada", Name: "Ada Lovelace", Email: "ada@example.test", Status: steward.PersonActive}
+	if err := db.CreatePerson(ctx, ada); err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{Store: db, Handler: (&UI{Store: db, Clock: steward.FixedClock{T: now}}).Handler()}
+	f := &fixture{Store: db, Handler: (&UI{Store: db, Clock: steward.FixedClock{T: now}}).Handler(), ownerID: ada.ID}
 	f.Token = f.MustToken(t, "alice", steward.RoleAdmin)
 	session := f.MustSignIn(t)
 
