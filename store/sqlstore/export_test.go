@@ -174,3 +174,7 @@ func JobSchedule(ctx context.Context, d *DB, kind string) ([]time.Time, error) {
 	}
 	return out, rows.Err()
 }
+
+// SetAuditKeys makes d seal the events it writes from now on with keys
+// (nil: unsealed), as if it had been opened with Options.AuditKeys.
+func SetAuditKeys(d *DB, keys *steward.AuditKeys) { d.keys = keys }
