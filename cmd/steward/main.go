@@ -68,6 +68,8 @@ type env struct {
 	config     *fileConfig
 	// digestMaxAge is --digest-max-age, for the commands that sync.
 	digestMaxAge time.Duration
+	// auditKeyFile is --audit-key-file of a command that opens the database.
+	auditKeyFile string
 	// runner is what tests change of serve's job runner.
 	runner runnerOptions
 }
@@ -149,6 +151,7 @@ Quick start:
 				}
 				e.config = cfg
 			}
+			e.auditKeyFile, _ = cmd.Flags().GetString("audit-key-file")
 			logger, err := newLogger(e.stderr, e.logFormat, e.logLevel)
 			if err != nil {
 				return err
