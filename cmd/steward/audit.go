@@ -2,9 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,31 +21,284 @@ import (
 )
 
 func newAuditCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "audit", Short: "Read the audit log and check its chain"}
-	var dsn string
-	verify := &cobra.Command{
+	cmd := &cobra.Command{Use: "audit", Short: "Read the audit log, check its chain, seal and anchor it"}
+	cmd.AddCommand(newAuditVerifyCmd(e), newAuditAnchorCmd(e), newAuditKeygenCmd(e), newAuditListCmd(e))
+	return cmd
+}
+
+func newAuditVerifyCmd(e *env) *cobra.Command {
+	var dsn, checkpoint string
+	var publicKeys []string
+	cmd := &cobra.Command{
 		Use:   "verify",
-		Short: "Verify the hash chain of the audit log",
+		Short: "Verify the hash chain of the audit log, its seals and a signed checkpoint",
 		Long: `Walk every audit event in order and recompute its hash. Exits 0 on an intact
 chain. If a row was edited, inserted or deleted behind Steward's back, it
-prints the first bad event and exits 7.`,
+prints the first bad event and exits 7.
+
+With the audit key (--audit-key-file, STEWARD_AUDIT_KEY, or for SQLite the
+file DB.audit-key next to the database) it checks every event's seal too,
+so that a chain rewritten by someone who can write the database but does
+not hold the key is caught, even with every hash recomputed. Give every
+key that sealed events (after a rotation, the old keys stay in the key
+file below the current one). Without a key, the seals are not checked
+and it says so.
+
+With --checkpoint FILE (made by 'steward audit anchor') and the signer's
+public key (--public-key, once per key after a rotation) it checks the
+checkpoint's signature and that the chain still has the checkpoint's hash
+at its event: a rewrite of history before the checkpoint is caught
+without the audit key. A checkpoint file that was altered is refused
+(exit 2). See docs/audit.md.`,
+		Example: `  steward audit verify --db steward.db
+  steward audit verify --db steward.db --checkpoint head.json --public-key audit-signing.pem.pub
+  STEWARD_AUDIT_KEY_FILE=/etc/steward/audit-key steward audit verify --db postgres://steward@db/steward`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			check := steward.ChainCheck{}
+			if checkpoint != "" {
+				cp, err := readCheckpoint(checkpoint, publicKeys)
+				if err != nil {
+					return err
+				}
+				check.Checkpoint = cp
+			} else if len(publicKeys) > 0 {
+				return usageError{errors.New("--public-key checks a --checkpoint: give the checkpoint file too")}
+			}
 			db, err := openStore(cmd.Context(), e, dsn, false)
 			if err != nil {
 				return err
 			}
 			defer db.Close()
-			n, err := db.VerifyAudit(cmd.Context())
+			check.Keys = db.AuditKeys()
+			r, err := db.VerifyAuditWith(cmd.Context(), check)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(e.stdout, "audit chain intact: %d events verified\n", n)
+			printChainReport(e, r, check)
 			return nil
 		},
 	}
-	addDBFlag(verify, &dsn)
-	cmd.AddCommand(verify, newAuditListCmd(e))
+	addDBFlag(cmd, &dsn)
+	cmd.Flags().StringVar(&checkpoint, "checkpoint", "", "a checkpoint file made by 'steward audit anchor': the chain must still have its hash at its event")
+	cmd.Flags().StringArrayVar(&publicKeys, "public-key", nil, "public key file of the checkpoint's signer (PEM); repeat for the keys before a rotation")
+	return cmd
+}
+
+// printChainReport says what verify checked, and warns of what it could
+// not.
+func printChainReport(e *env, r steward.ChainReport, c steward.ChainCheck) {
+	fmt.Fprintf(e.stdout, "audit chain intact: %d events verified\n", r.Events)
+	if r.Unsealed > 0 {
+		fmt.Fprintf(e.stdout, "  %d events (1 to %d) were written before Steward had an audit key: their hashes are checked, they have no seal\n", r.Unsealed, r.Unsealed)
+	}
+	if r.Sealed > 0 && c.Keys != nil {
+		fmt.Fprintf(e.stdout, "  %d events sealed, every seal checked (audit keys %s)\n", r.Sealed, strings.Join(r.KeyIDs, ", "))
+	}
+	if c.Checkpoint != nil {
+		fmt.Fprintf(e.stdout, "  the %s matches event %d\n", c.Checkpoint, c.Checkpoint.Seq)
+	}
+	if r.Sealed > 0 && c.Keys == nil {
+		fmt.Fprintf(e.stderr, "warning: the seals of %d events (audit keys %s) were not checked: no audit key given (--audit-key-file or %s). "+
+			"Without it, a rewrite of the chain after the newest checkpoint would not be seen.\n", r.Sealed, strings.Join(r.KeyIDs, ", "), auditKeyEnv)
+	}
+}
+
+// readCheckpoint reads and checks the checkpoint file at path with the
+// public key files.
+func readCheckpoint(path string, publicKeys []string) (*steward.Checkpoint, error) {
+	if len(publicKeys) == 0 {
+		return nil, usageError{errors.New("--checkpoint needs the signer's public key: give --public-key FILE (the .pub next to the signing key)")}
+	}
+	b, err := readSmallFile(path, steward.MaxCheckpointBytes)
+	if err != nil {
+		return nil, err
+	}
+	cp, err := steward.ParseCheckpoint(b)
+	if err != nil {
+		return nil, steward.Errorf(steward.EINVALID, "%s: %s", path, steward.ErrorMessage(err))
+	}
+	var keys []ed25519.PublicKey
+	for _, p := range publicKeys {
+		b, err := readSmallFile(p, 4096)
+		if err != nil {
+			return nil, err
+		}
+		k, err := steward.ParsePublicKey(b)
+		if err != nil {
+			return nil, steward.Errorf(steward.EINVALID, "%s: %s", p, steward.ErrorMessage(err))
+		}
+		keys = append(keys, k)
+	}
+	if err := cp.Verify(keys); err != nil {
+		return nil, steward.Errorf(steward.EINVALID, "%s: %s", path, steward.ErrorMessage(err))
+	}
+	return cp, nil
+}
+
+// readSmallFile reads a file of at most max bytes; a larger one is refused
+// as the wrong file rather than read whole.
+func readSmallFile(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, steward.Errorf(steward.EINVALID, "cannot read %s: %v", path, errors.Unwrap(err))
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, steward.Errorf(steward.EINVALID, "cannot read %s: %v", path, err)
+	}
+	if int64(len(b)) > max {
+		return nil, steward.Errorf(steward.EINVALID, "%s is larger than %d bytes: is it the right file?", path, max)
+	}
+	return b, nil
+}
+
+func newAuditAnchorCmd(e *env) *cobra.Command {
+	var dsn, signingKey, out string
+	var initKey bool
+	cmd := &cobra.Command{
+		Use:   "anchor",
+		Short: "Sign a checkpoint of the audit log's newest event, to keep away from the database",
+		Long: `Verify the audit chain (with its seals, when the audit key is at hand) and
+write a checkpoint of its newest event — its sequence number, hash and
+time — signed with the ed25519 key of --signing-key, to --out or standard
+output. Keep checkpoints where a writer of the database cannot change them
+(a ticket, a write-once bucket, another team's repository): 'steward audit
+verify --checkpoint FILE --public-key KEY.pub' then notices any rewrite of
+history up to the checkpoint's event, without the audit key.
+
+--init makes the signing key instead: FILE (private, mode 0600) and
+FILE.pub (public, what verifiers need). It refuses to overwrite either.
+Run anchor on a schedule (cron, a CI job); see docs/audit.md for rotating
+the signing key.`,
+		Example: `  steward audit anchor --init --signing-key /etc/steward/audit-signing.pem
+  steward audit anchor --db steward.db --signing-key /etc/steward/audit-signing.pem --out checkpoint-$(date +%F).json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if signingKey == "" {
+				return usageError{errors.New("--signing-key FILE is required (--init makes one)")}
+			}
+			if initKey {
+				return initSigningKey(e, signingKey)
+			}
+			b, err := readSmallFile(signingKey, 4096)
+			if err != nil {
+				return err
+			}
+			key, err := steward.ParseSigningKey(b)
+			if err != nil {
+				return steward.Errorf(steward.EINVALID, "%s: %s", signingKey, steward.ErrorMessage(err))
+			}
+			db, err := openStore(cmd.Context(), e, dsn, false)
+			if err != nil {
+				return err
+			}
+			defer db.Close()
+			r, err := db.VerifyAuditWith(cmd.Context(), steward.ChainCheck{Keys: db.AuditKeys()})
+			if err != nil {
+				return err
+			}
+			if r.Events == 0 {
+				return steward.Errorf(steward.EINVALID, "the audit log is empty: there is nothing to anchor.")
+			}
+			if r.Sealed > 0 && db.AuditKeys() == nil {
+				fmt.Fprintf(e.stderr, "warning: the seals were not checked (no audit key given): the checkpoint vouches for the chain as it is now.\n")
+			}
+			cp := steward.SignCheckpoint(key, r.Head.Seq, r.Head.Hash, r.Head.Time, time.Now())
+			if out == "" || out == "-" {
+				_, err = e.stdout.Write(cp.Marshal())
+				return err
+			}
+			if err := replaceFile(out, cp.Marshal(), 0o644); err != nil {
+				return steward.Errorf(steward.EINVALID, "cannot write the checkpoint: %v", err)
+			}
+			fmt.Fprintf(e.stdout, "wrote the %s to %s\n", cp, out)
+			return nil
+		},
+	}
+	addDBFlag(cmd, &dsn)
+	f := cmd.Flags()
+	f.StringVar(&signingKey, "signing-key", "", "the ed25519 signing key file (PEM, PKCS #8) of checkpoints")
+	f.StringVar(&out, "out", "", "write the checkpoint to this file instead of standard output")
+	f.BoolVar(&initKey, "init", false, "make a new signing key at --signing-key (and its public key at FILE.pub) instead of a checkpoint")
+	return cmd
+}
+
+// initSigningKey makes a signing key at path and its public key at
+// path.pub.
+func initSigningKey(e *env, path string) error {
+	priv, pub, id, err := steward.GenerateSigningKey()
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(path + ".pub"); err == nil {
+		return steward.Errorf(steward.ECONFLICT, "%s.pub exists already: Steward does not overwrite a key.", path)
+	}
+	if err := writeNewFile(path, priv, 0o600); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return steward.Errorf(steward.ECONFLICT, "%s exists already: Steward does not overwrite a key.", path)
+		}
+		return steward.Errorf(steward.EINVALID, "cannot write the signing key: %v", err)
+	}
+	if err := writeNewFile(path+".pub", pub, 0o644); err != nil {
+		os.Remove(path)
+		return steward.Errorf(steward.EINVALID, "cannot write the public key: %v", err)
+	}
+	fmt.Fprintf(e.stdout, "signing key %s: private key %s (keep it secret), public key %s.pub (give it to verifiers)\n", id, path, path)
+	return nil
+}
+
+func newAuditKeygenCmd(e *env) *cobra.Command {
+	var rotate bool
+	cmd := &cobra.Command{
+		Use:   "keygen FILE",
+		Short: "Make an audit key file, or rotate its key",
+		Long: `Make FILE (mode 0600) holding a new random audit key: the secret that seals
+every audit event Steward writes (HMAC-SHA-256), kept away from the
+database. Point Steward at it with --audit-key-file, STEWARD_AUDIT_KEY_FILE
+or audit_key_file in the configuration file. It refuses to overwrite a
+file.
+
+--rotate puts a new key in front of the keys of an existing FILE: once
+every Steward process has been restarted with it, new events are sealed
+with the new key, and the older keys, still in the file, verify the events
+they sealed. See docs/audit.md.`,
+		Example: `  steward audit keygen /etc/steward/audit-key
+  steward audit keygen --rotate /etc/steward/audit-key`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			path := args[0]
+			k, body, err := steward.GenerateAuditKey(time.Now())
+			if err != nil {
+				return err
+			}
+			if !rotate {
+				if err := writeNewFile(path, []byte(body), 0o600); err != nil {
+					if errors.Is(err, fs.ErrExist) {
+						return steward.Errorf(steward.ECONFLICT, "%s exists already: --rotate adds a new key in front of its keys.", path)
+					}
+					return steward.Errorf(steward.EINVALID, "cannot write the audit key: %v", err)
+				}
+				fmt.Fprintf(e.stdout, "audit key %s written to %s\n", k.ID, path)
+				return nil
+			}
+			old, err := e.readAuditKeys(path)
+			if err != nil {
+				return err
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return steward.Errorf(steward.EINVALID, "cannot read %s: %v", path, err)
+			}
+			if err := replaceFile(path, append([]byte(body), b...), 0o600); err != nil {
+				return steward.Errorf(steward.EINVALID, "cannot write the audit key: %v", err)
+			}
+			fmt.Fprintf(e.stdout, "audit key %s added in front of %s in %s: restart every Steward process to seal with it\n", k.ID, strings.Join(old.IDs(), ", "), path)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&rotate, "rotate", false, "add a new key in front of the keys of an existing FILE")
 	return cmd
 }
 

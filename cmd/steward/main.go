@@ -70,6 +70,8 @@ type env struct {
 	digestMaxAge time.Duration
 	// writeWait is --write-wait (0: the store's default).
 	writeWait time.Duration
+	// auditKeyFile is --audit-key-file of a command that opens the database.
+	auditKeyFile string
 	// runner is what tests change of serve's job runner.
 	runner runnerOptions
 }
@@ -151,6 +153,7 @@ Quick start:
 				}
 				e.config = cfg
 			}
+			e.auditKeyFile, _ = cmd.Flags().GetString("audit-key-file")
 			logger, err := newLogger(e.stderr, e.logFormat, e.logLevel)
 			if err != nil {
 				return err

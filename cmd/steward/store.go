@@ -16,6 +16,7 @@ const defaultDB = "steward.db"
 
 func addDBFlag(cmd *cobra.Command, dsn *string) {
 	cmd.Flags().StringVar(dsn, "db", defaultDB, "database: a SQLite file path or a postgres:// URL")
+	addAuditKeyFlag(cmd)
 }
 
 // addDigestFlag adds --digest-max-age to a command that syncs systems.
@@ -39,7 +40,11 @@ func openStore(ctx context.Context, e *env, dsn string, migrate bool) (*sqlstore
 	if e.writeWait < 0 {
 		return nil, steward.Errorf(steward.EINVALID, "--write-wait must not be negative.")
 	}
-	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: e.logger, DigestMaxAge: e.digestMaxAge, WriteWait: e.writeWait})
+	keys, err := e.auditKeys(dsn, migrate)
+	if err != nil {
+		return nil, err
+	}
+	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: e.logger, DigestMaxAge: e.digestMaxAge, WriteWait: e.writeWait, AuditKeys: keys})
 	if err != nil {
 		return nil, err
 	}

@@ -42,6 +42,7 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 	if ctx.Value(noViaKey{}) != nil {
 		via = "" // a migration: the column may not exist yet
 	}
+	sealed := d.keys != nil && ctx.Value(beforeSealsKey{}) == nil
 	rows := make([][]any, len(events))
 	for i, p := range events {
 		if err := steward.CheckPayload(p.action, p.data); err != nil {
@@ -57,17 +58,24 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 		e := steward.Event{Seq: head.Seq + 1, Time: now, Actor: actor, Via: via, Action: p.action,
 			ObjectType: p.objectType, ObjectID: p.objectID, Data: raw, PrevHash: head.Hash}
 		e.Hash = e.ComputeHash()
-		rows[i] = []any{e.Seq, micro(e.Time), e.Actor, e.Action, e.ObjectType, e.ObjectID, string(e.Data), e.PrevHash, e.Hash, e.Via}
+		rows[i] = []any{e.Seq, micro(e.Time), e.Actor, e.Action, e.ObjectType, e.ObjectID, string(e.Data), e.PrevHash, e.Hash}
+		if via != "" {
+			rows[i] = append(rows[i], e.Via)
+		}
+		if sealed {
+			k := d.keys.Current()
+			rows[i] = append(rows[i], k.ID, k.Seal(e.Hash))
+		}
 		head = steward.ChainHead{Seq: e.Seq, Hash: e.Hash}
 	}
-	cols := []string{"seq", "time", "actor", "action", "object_type", "object_id", "data", "prev_hash", "hash", "via"}
-	if via == "" {
-		// The column's default: so that the migrations before schema 14,
-		// which adds it, write their events too.
-		cols = cols[:len(cols)-1]
-		for i := range rows {
-			rows[i] = rows[i][:len(cols)]
-		}
+	cols := []string{"seq", "time", "actor", "action", "object_type", "object_id", "data", "prev_hash", "hash"}
+	if via != "" {
+		// Left out when empty, for the column's default: so that the
+		// migrations before schema 14, which adds it, write their events too.
+		cols = append(cols, "via")
+	}
+	if sealed {
+		cols = append(cols, "key_id", "mac")
 	}
 	if c, ok := tx.(*sql.Conn); ok && len(rows) > 1 {
 		if err := d.copyRows(ctx, c, "events", cols, rows); err != nil {
@@ -75,12 +83,18 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 		}
 	} else {
 		for _, r := range rows {
-			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO events (`+strings.Join(cols, ", ")+`) VALUES (?`+strings.Repeat(", ?", len(cols)-1)+`)`), r...); err != nil {
+			marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
+			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO events (`+strings.Join(cols, ", ")+`) VALUES (`+marks+`)`), r...); err != nil {
 				return fmt.Errorf("append audit event: %w", err)
 			}
 		}
 	}
-	if _, err := tx.ExecContext(ctx, d.q(`UPDATE audit_head SET seq = ?, hash = ? WHERE id = 1`), head.Seq, head.Hash); err != nil {
+	set, args := `seq = ?, hash = ?`, []any{head.Seq, head.Hash}
+	if sealed {
+		k := d.keys.Current()
+		set, args = set+`, key_id = ?, mac = ?`, append(args, k.ID, k.SealHead(head.Seq, head.Hash))
+	}
+	if _, err := tx.ExecContext(ctx, d.q(`UPDATE audit_head SET `+set+` WHERE id = 1`), args...); err != nil {
 		return fmt.Errorf("update audit head: %w", err)
 	}
 	return nil
@@ -145,30 +159,90 @@ func (d *DB) Events(ctx context.Context, f steward.EventFilter) (*steward.Page[s
 	return page, nil
 }
 
+// sealSchema is the migration that gives events their seal columns. The
+// events of the migrations applied before it are written unsealed, as the
+// table cannot hold a seal yet.
+const sealSchema = 15
+
+// hasSeals reports whether the migration sealSchema has been applied: the
+// version, not the newest one, as migrations of other branches may be
+// applied after it.
+func (d *DB) hasSeals(ctx context.Context, q querier) (bool, error) {
+	var n int
+	err := q.QueryRowContext(ctx, d.q(`SELECT count(*) FROM schema_migrations WHERE version = ?`), sealSchema).Scan(&n)
+	return n > 0, err
+}
+
+// beforeSealsKey marks the context of a migration before sealSchema.
+type beforeSealsKey struct{}
+
+// checkSealed returns EINVALID when the newest event is sealed but d has
+// no audit key: a Steward without the key would write unsealed events
+// after sealed ones, which VerifyChainWith takes for a rewrite (a writer
+// without the key stripping seals).
+func (d *DB) checkSealed(ctx context.Context) error {
+	if d.keys != nil {
+		return nil
+	}
+	var keyID string
+	err := d.read.QueryRowContext(ctx, `SELECT e.key_id FROM events e JOIN audit_head h ON e.seq = h.seq WHERE h.id = 1`).Scan(&keyID)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return fmt.Errorf("read the audit head's seal: %w", err)
+	}
+	if keyID != "" {
+		return steward.Errorf(steward.EINVALID, "the audit log is sealed with audit key %s but no audit key was given: give --audit-key-file or STEWARD_AUDIT_KEY (docs/audit.md); Steward will not write unsealed events after sealed ones.", keyID)
+	}
+	return nil
+}
+
 // VerifyAudit walks the whole chain in one read transaction, so that it sees
 // one consistent snapshot while writers go on, and returns the number of
-// events checked or a *steward.ChainError naming the first bad one.
+// events checked or a *steward.ChainError naming the first bad one. It
+// checks the seals with the store's audit keys, if it has any.
 func (d *DB) VerifyAudit(ctx context.Context) (int64, error) {
+	r, err := d.VerifyAuditWith(ctx, steward.ChainCheck{Keys: d.keys})
+	return r.Events, err
+}
+
+// AuditKeys returns the keys the store seals events with, nil if none.
+func (d *DB) AuditKeys() *steward.AuditKeys { return d.keys }
+
+// VerifyAuditWith is VerifyAudit with the checks of c (its own keys or
+// none, a checkpoint); see steward.VerifyChainWith.
+func (d *DB) VerifyAuditWith(ctx context.Context, c steward.ChainCheck) (steward.ChainReport, error) {
+	sealed, err := d.hasSeals(ctx, d.read)
+	if err != nil {
+		return steward.ChainReport{}, err
+	}
+	cols, headCols := eventColumns+`, key_id, mac`, `seq, hash, key_id, mac`
+	if !sealed { // a database not yet migrated has no seals
+		cols, headCols = eventColumns+`, '', ''`, `seq, hash, '', ''`
+	}
 	tx, err := d.read.BeginTx(ctx, &sql.TxOptions{ReadOnly: true, Isolation: d.snapshot()})
 	if err != nil {
-		return 0, err
+		return steward.ChainReport{}, err
 	}
 	defer tx.Rollback()
 	var head steward.ChainHead
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT `+headCols+` FROM audit_head WHERE id = 1`).Scan(&head.Seq, &head.Hash, &head.KeyID, &head.MAC); err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
-			return 0, &steward.ChainError{Seq: 0, Reason: "the audit head row is missing"}
+			return steward.ChainReport{}, &steward.ChainError{Seq: 0, Reason: "the audit head row is missing"}
 		}
-		return 0, err
+		return steward.ChainReport{}, err
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+eventColumns+` FROM events ORDER BY seq`)
+	rows, err := tx.QueryContext(ctx, `SELECT `+cols+` FROM events ORDER BY seq`)
 	if err != nil {
-		return 0, err
+		return steward.ChainReport{}, err
 	}
 	defer rows.Close()
 	seq := iter.Seq2[steward.Event, error](func(yield func(steward.Event, error) bool) {
 		for rows.Next() {
-			if !yield(scanEvent(rows)) {
+			var e steward.Event
+			var t int64
+			var data string
+			err := rows.Scan(&e.Seq, &t, &e.Actor, &e.Action, &e.ObjectType, &e.ObjectID, &data, &e.PrevHash, &e.Hash, &e.Via, &e.KeyID, &e.MAC)
+			e.Time, e.Data = fromMicro(t), json.RawMessage(data)
+			if !yield(e, err) {
 				return
 			}
 		}
@@ -176,7 +250,7 @@ func (d *DB) VerifyAudit(ctx context.Context) (int64, error) {
 			yield(steward.Event{}, err)
 		}
 	})
-	return steward.VerifyChain(seq, head)
+	return steward.VerifyChainWith(seq, head, c)
 }
 
 // snapshot returns the isolation level that gives one consistent view for a

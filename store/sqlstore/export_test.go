@@ -185,3 +185,7 @@ func SetWALLimit(d *DB, n int64) { d.walLimit = n }
 
 // WALFile is the path of d's SQLite write-ahead log.
 func WALFile(d *DB) string { return d.file + "-wal" }
+
+// SetAuditKeys makes d seal the events it writes from now on with keys
+// (nil: unsealed), as if it had been opened with Options.AuditKeys.
+func SetAuditKeys(d *DB, keys *steward.AuditKeys) { d.keys = keys }

@@ -62,6 +62,11 @@ type Options struct {
 	// not have happened (two records sharing a 64-bit sum) could hide a
 	// change. Default: DefaultDigestMaxAge.
 	DigestMaxAge time.Duration
+	// AuditKeys seal every audit event the store writes with the first key
+	// (steward.AuditKey); VerifyAudit checks seals with all of them. Nil:
+	// events are written unsealed, and Migrate refuses a database whose
+	// newest event is sealed. Default: nil.
+	AuditKeys *steward.AuditKeys
 }
 
 // DefaultWriteWait is the default of Options.WriteWait: longer than a 1%
@@ -91,6 +96,7 @@ type DB struct {
 	dsn    string  // PostgreSQL: the URL, for River's LISTEN connection
 	clock  steward.Clock
 	logger *slog.Logger
+	keys   *steward.AuditKeys // Options.AuditKeys
 
 	lockMu sync.Mutex      // guards locks
 	locks  map[string]bool // TryLock's locks on SQLite
@@ -139,7 +145,7 @@ func Open(dsn string, o Options) (*DB, error) {
 	if dsn == "" {
 		return nil, steward.Errorf(steward.EINVALID, "no database given: pass --db with a SQLite file path or a postgres:// URL.")
 	}
-	d := &DB{pg: IsPostgres(dsn), clock: o.Clock, logger: o.Logger, digestMaxAge: o.DigestMaxAge, writeWait: o.WriteWait, walLimit: walLimit}
+	d := &DB{pg: IsPostgres(dsn), clock: o.Clock, logger: o.Logger, digestMaxAge: o.DigestMaxAge, writeWait: o.WriteWait, walLimit: walLimit, keys: o.AuditKeys}
 	if d.writeWait <= 0 {
 		d.writeWait = DefaultWriteWait
 	}
@@ -355,7 +361,16 @@ func (d *DB) Ping(ctx context.Context) error {
 // transaction with an audit event, and then River's (see migrateRiver). On
 // PostgreSQL an advisory lock, held throughout, makes replicas that start at
 // once take turns.
-func (d *DB) Migrate(ctx context.Context) error { return d.migrate(ctx, 0) }
+//
+// It returns EINVALID, after migrating, when the newest audit event is
+// sealed and the store has no audit key (Options.AuditKeys), so that no
+// command writes an unsealed event after sealed ones.
+func (d *DB) Migrate(ctx context.Context) error {
+	if err := d.migrate(ctx, 0); err != nil {
+		return err
+	}
+	return d.checkSealed(ctx)
+}
 
 // migrate applies Steward's migrations up to version upTo, or all of them
 // and then River's when upTo is 0 (a test stops early to write rows as an
@@ -403,8 +418,14 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 			if _, err := tx.ExecContext(ctx, string(body)); err != nil {
 				return fmt.Errorf("migration %s: %w", name, err)
 			}
+			ectx := ctx // what the migration's events are written with
+			if sealed, err := d.hasSeals(ctx, tx); err != nil {
+				return err
+			} else if !sealed && version != sealSchema {
+				ectx = context.WithValue(ctx, beforeSealsKey{}, true)
+			}
 			if step := migrationSteps[version]; step != nil {
-				if err := step(d, ctx, tx); err != nil {
+				if err := step(d, ectx, tx); err != nil {
 					return fmt.Errorf("migration %s: %w", name, err)
 				}
 			}
@@ -412,7 +433,7 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 				return err
 			}
 			d.logger.Info("applied migration", "name", name)
-			return d.appendEvent(ctx, tx, steward.ActionSchemaMigrated, steward.ObjectSchema, strconv.Itoa(version), steward.SchemaMigrated{Migration: name})
+			return d.appendEvent(ectx, tx, steward.ActionSchemaMigrated, steward.ObjectSchema, strconv.Itoa(version), steward.SchemaMigrated{Migration: name})
 		})
 		if err != nil {
 			return err
