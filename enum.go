@@ -216,10 +216,16 @@ type Role string
 const (
 	RoleAdmin  Role = "admin"
 	RoleViewer Role = "viewer"
+	// RoleAuditor reads everything and exports evidence, and writes nothing.
+	RoleAuditor Role = "auditor"
+	// RoleMember sees the catalog and acts on what they own; it is the role
+	// of a person signed in through the OpenID provider whose groups map to
+	// no other.
+	RoleMember Role = "member"
 )
 
 // Roles lists every Role.
-var Roles = []Role{RoleAdmin, RoleViewer}
+var Roles = []Role{RoleAdmin, RoleViewer, RoleAuditor, RoleMember}
 
 // Validate returns EINVALID unless r is a known role.
 func (r Role) Validate() error { return oneOf("role", r, Roles) }
