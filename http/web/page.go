@@ -43,21 +43,27 @@ type navItem struct {
 
 // pageBase is what the layout needs from every page.
 type pageBase struct {
-	Title  string
-	Token  *steward.Token // nil when nobody is signed in
-	Admin  bool           // the token may change things; viewers only read
-	Nav    []navItem
-	CSSURL string
-	JSURL  string
-	Flash  string // what the last form did, shown once after its redirect
+	Title string
+	// Principal is who is signed in, nil for nobody.
+	Principal *steward.Principal
+	Admin     bool // may change things; the other roles only read here
+	Reader    bool // may read the administration pages (API tokens)
+	Nav       []navItem
+	CSSURL    string
+	JSURL     string
+	Flash     string // what the last form did, shown once after its redirect
 }
 
 // base returns the layout data for a page; active is the path of the
 // navigation entry to highlight.
 func (s *server) base(r *http.Request, title, active string) pageBase {
-	b := pageBase{Title: title, Token: tokenFrom(r.Context()), CSSURL: "/static/style.css?v=" + s.assetVersion,
+	b := pageBase{Title: title, CSSURL: "/static/style.css?v=" + s.assetVersion,
 		JSURL: "/static/picker.js?v=" + s.assetVersion, Flash: readFlash(r)}
-	b.Admin = b.Token != nil && b.Token.Role == steward.RoleAdmin
+	if p, ok := steward.PrincipalFrom(r.Context()); ok {
+		b.Principal = &p
+		b.Admin = allowed(p, admins)
+		b.Reader = allowed(p, readers)
+	}
 	for _, n := range navSections {
 		b.Nav = append(b.Nav, navItem{navSection: n, Active: n.Path == active})
 	}
@@ -80,6 +86,9 @@ func parsePages() map[string]*template.Template {
 		"system":    {"templates/head.html", "templates/layout.html", "templates/system.html", "templates/time.html"},
 		"error":     {"templates/head.html", "templates/layout.html", "templates/error.html"},
 		"coming":    {"templates/head.html", "templates/layout.html", "templates/coming.html"},
+		"tokens":    {"templates/head.html", "templates/layout.html", "templates/tokens.html", "templates/time.html"},
+		"refused":   {"templates/head.html", "templates/refused.html"},
+		"continue":  {"templates/head.html", "templates/continue.html"},
 	}
 	out := make(map[string]*template.Template, len(pages))
 	for name, files := range pages {
