@@ -28,7 +28,7 @@ oidc:
     admin: [steward-admins]
     auditor: [security-audit, internal-audit]
   jit_people: true
-  contact: the identity team, #iam-help
+  contact: "the identity team, #iam-help"
 `
 	cfg, err := parseConfig("steward.yaml", []byte(good))
 	if err != nil {

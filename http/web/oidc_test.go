@@ -471,7 +471,7 @@ func TestBrowserSSO(t *testing.T) {
 
 	// An admin page: 403, saying who and why.
 	do("open an admin page", chromedp.Navigate(s.URL+"/admin/tokens"), chromedp.WaitVisible(chromedp.CSS("main h1")))
-	if got := text("main h1"); got != "Admins only" {
+	if got := text("main h1"); got != "Not for the member role" {
 		t.Errorf("a member on /admin/tokens sees %q", got)
 	}
 	if got := text("main .alert"); !strings.Contains(got, "grace@example.test (member)") {
