@@ -27,12 +27,14 @@ const (
 	ActionSessionCreated Action = "session.created" // a web sign-in with a token; the object is the token
 	ActionSessionDeleted Action = "session.deleted" // a web sign-out
 
-	ActionTeamCreated    Action = "team.created"
-	ActionPersonCreated  Action = "person.created"
-	ActionPersonUpdated  Action = "person.updated"
-	ActionPersonDeparted Action = "person.departed"
-	ActionPersonReturned Action = "person.returned" // a departed person is listed as active again
-	ActionPeopleSynced   Action = "people.synced"   // one run of a people source; the object is the source
+	ActionTeamCreated     Action = "team.created"
+	ActionPersonCreated   Action = "person.created"
+	ActionPersonUpdated   Action = "person.updated"
+	ActionPersonDeparted  Action = "person.departed"
+	ActionPersonReturned  Action = "person.returned"   // a departed person is listed as active again
+	ActionPersonSignedIn  Action = "person.signed_in"  // a web sign-in through the OpenID provider: a session of the person
+	ActionPersonSignedOut Action = "person.signed_out" // the person's web session ended by sign-out
+	ActionPeopleSynced    Action = "people.synced"     // one run of a people source; the object is the source
 
 	ActionSystemCreated   Action = "system.created"
 	ActionSystemSynced    Action = "system.synced"    // one sync or import run of a system
@@ -113,6 +115,8 @@ var actionSpecs = map[Action]actionSpec{
 	ActionPersonUpdated:         {ObjectPerson, PersonChanged{}},
 	ActionPersonDeparted:        {ObjectPerson, PersonChanged{}},
 	ActionPersonReturned:        {ObjectPerson, PersonChanged{}},
+	ActionPersonSignedIn:        {ObjectPerson, PersonSignedIn{}},
+	ActionPersonSignedOut:       {ObjectPerson, SessionDeleted{}},
 	ActionPeopleSynced:          {ObjectPeople, PeopleSynced{}},
 	ActionSystemCreated:         {ObjectSystem, SystemCreated{}},
 	ActionSystemSynced:          {ObjectSystem, SystemSynced{}},
@@ -242,6 +246,17 @@ type SessionCreated struct {
 // SessionDeleted is the payload of ActionSessionDeleted.
 type SessionDeleted struct {
 	Session int64 `json:"session"`
+}
+
+// PersonSignedIn is the payload of ActionPersonSignedIn: the session, the
+// role decided at sign-in and why, and where the person signed in.
+type PersonSignedIn struct {
+	Session   int64     `json:"session"`
+	Role      Role      `json:"role"`
+	Reason    string    `json:"reason,omitempty"`
+	Issuer    string    `json:"issuer,omitempty"`
+	Subject   string    `json:"subject,omitempty"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // TeamCreated is the payload of ActionTeamCreated: the team as created

@@ -29,6 +29,8 @@ var storedBefore = map[steward.Action][]string{
 	steward.ActionPersonUpdated:   {`{"changes":{"email":["a@x","b@x"],"team":["",null]},"source":"ldap"}`},
 	steward.ActionPersonDeparted:  {`{"changes":{"status":["active","departed"]},"source":"ldap"}`, `{"reason":"no longer listed by ldap","source":"ldap"}`},
 	steward.ActionPersonReturned:  {`{"changes":{"status":["departed","active"]},"source":"ldap"}`},
+	steward.ActionPersonSignedIn:  {`{"expires_at":"2026-01-01T08:00:00Z","issuer":"https://idp.example.com/","reason":"member of group steward-admins, mapped to admin","role":"admin","session":4,"subject":"248289761001"}`},
+	steward.ActionPersonSignedOut: {`{"session":4}`},
 	steward.ActionPeopleSynced:    {`{"result":{"records":0,"identities_created":0,"identities_updated":0,"identities_removed":0,"credentials_rotated":0,"credentials_changed":0,"entitlements_changed":0,"grants_created":0,"grants_updated":0,"grants_removed":0,"owners_changed":0,"people_created":3,"gaps_opened":0,"gaps_closed":0,"events":4},"source":"ldap"}`},
 	steward.ActionSystemCreated:   {`{"id":1,"name":"aws-prod","kind":"aws","description":"d","owner_team_id":3,"created_at":"2026-01-01T00:00:00Z"}`},
 	steward.ActionSystemSynced:    {`{"first_load":true,"partial":false,"result":{"records":2,"identities_created":1,"identities_updated":0,"identities_removed":0,"credentials_rotated":0,"credentials_changed":0,"entitlements_changed":0,"grants_created":0,"grants_updated":0,"grants_removed":0,"owners_changed":0,"gaps_opened":1,"gaps_closed":0,"events":0},"source":"import:jsonl"}`},
@@ -114,7 +116,7 @@ func TestActionsDecodeStoredEvents(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	t.Parallel()
-	if len(steward.Actions) != 40 || !slices.IsSorted(steward.Actions) {
+	if len(steward.Actions) != 42 || !slices.IsSorted(steward.Actions) {
 		t.Fatalf("Actions = %d, sorted %v", len(steward.Actions), slices.IsSorted(steward.Actions))
 	}
 	for _, a := range steward.Actions {

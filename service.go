@@ -407,6 +407,7 @@ type TokenService interface {
 	RevokeToken(ctx context.Context, id int64) error
 	Authenticator
 	SessionStore
+	SignInDirectory
 }
 
 // SelfSystemName is the system of Steward's own inventory: the automation
@@ -423,15 +424,38 @@ type Authenticator interface {
 	AuthenticateToken(ctx context.Context, raw string) (*Token, error)
 }
 
-// SessionStore keeps the web UI's sessions.
+// SessionStore keeps the web UI's sessions. A session belongs to an API
+// token (a sign-in with a pasted token) or to a person (a sign-in through
+// the OpenID provider, in the role decided then).
 type SessionStore interface {
 	// CreateSession starts a web session for a token and returns the cookie
 	// secret. It returns ENOTFOUND for an unknown token.
 	CreateSession(ctx context.Context, tokenID int64, ttl time.Duration) (raw string, err error)
-	// SessionToken returns the token behind a live session, or EUNAUTHORIZED.
-	SessionToken(ctx context.Context, raw string) (*Token, error)
+	// CreatePersonSession starts a web session for a person signed in
+	// through the OpenID provider and returns the cookie secret, with a
+	// person.signed_in event. It returns EINVALID for a role sign-in does
+	// not give, ENOTFOUND for an unknown person and EFORBIDDEN for one who
+	// has departed (CheckSignIn).
+	CreatePersonSession(ctx context.Context, s PersonSession, ttl time.Duration) (raw string, err error)
+	// SessionPrincipal returns who acts in a live session: the person in
+	// the session's role, or the token's principal. It returns
+	// EUNAUTHORIZED when the session is unknown or expired, its token
+	// revoked or expired, or its person departed.
+	SessionPrincipal(ctx context.Context, raw string) (*Principal, error)
 	// DeleteSession ends a session; ending an unknown one is not an error.
 	DeleteSession(ctx context.Context, raw string) error
+}
+
+// SignInDirectory finds, and may create, the people who sign in through
+// the OpenID provider.
+type SignInDirectory interface {
+	// PersonBySignIn returns the person a provider's claim names: by e-mail
+	// address without regard to case (ClaimEmail), or by external id
+	// exactly (ClaimSubject). It returns ENOTFOUND when there is none and
+	// EINVALID when several people share the address.
+	PersonBySignIn(ctx context.Context, by PersonClaim, key string) (*Person, error)
+	// CreatePerson is InventoryCreator's, for just-in-time creation.
+	CreatePerson(ctx context.Context, p *Person) error
 }
 
 // AuditLog reads and verifies the audit chain.

@@ -48,6 +48,8 @@ const (
 	ActionPersonCreated         Action = "person.created"
 	ActionPersonDeparted        Action = "person.departed"
 	ActionPersonReturned        Action = "person.returned"
+	ActionPersonSignedIn        Action = "person.signed_in"
+	ActionPersonSignedOut       Action = "person.signed_out"
 	ActionPersonUpdated         Action = "person.updated"
 	ActionSchemaMigrated        Action = "schema.migrated"
 	ActionSessionCreated        Action = "session.created"
@@ -121,6 +123,10 @@ func (e Action) Valid() bool {
 	case ActionPersonDeparted:
 		return true
 	case ActionPersonReturned:
+		return true
+	case ActionPersonSignedIn:
+		return true
+	case ActionPersonSignedOut:
 		return true
 	case ActionPersonUpdated:
 		return true

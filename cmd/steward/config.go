@@ -25,10 +25,11 @@ import (
 // fileConfig is Steward's configuration file (--config, STEWARD_CONFIG).
 // Its top-level keys are flag names with underscores (db, addr, log_format,
 // …); settings apply in the order defaults, file, environment, flags. The
-// connectors list has no flag equivalent.
+// connectors list and the oidc section have no flag equivalent.
 type fileConfig struct {
 	Settings   map[string]string
 	Connectors []connectorConfig
+	OIDC       *oidcConfig
 }
 
 // connectorConfig is one connector: a real system Steward reads (and later
@@ -124,6 +125,14 @@ func parseConfig(name string, b []byte) (*fileConfig, error) {
 			if err := dec.Decode(&cfg.Connectors); err != nil && !errors.Is(err, io.EOF) {
 				return nil, steward.Errorf(steward.EINVALID, "%s: connectors: %v", name, err)
 			}
+			continue
+		}
+		if key == "oidc" {
+			c, err := parseOIDC(name, &node)
+			if err != nil {
+				return nil, err
+			}
+			cfg.OIDC = c
 			continue
 		}
 		if listSettings[key] && node.Kind == yaml.SequenceNode {

@@ -30,7 +30,8 @@ func newServeCmd(e *env) *cobra.Command {
 		Use:   "serve",
 		Short: "Run the Steward server: REST API, web UI, health and metrics",
 		Long: `Run the Steward server. It applies migrations, then serves:
-  /            the web UI (sign in with an API token)
+  /            the web UI (sign in with an API token, or through the
+               OpenID provider of the configuration file's oidc: section)
   /api/v1/     the REST API (Authorization: Bearer <token>)
   /openapi.json the OpenAPI 3.1 document of the API
   /healthz     process liveness, /readyz store readiness, /metrics Prometheus
@@ -79,7 +80,11 @@ gracefully.`,
 			if err != nil {
 				return steward.Errorf(steward.EUNAVAILABLE, "cannot listen on %s: %v", addr, err)
 			}
-			ui := &web.UI{Store: db, Logger: e.logger, Secure: es.cookieSecure}
+			sso, err := e.webOIDC()
+			if err != nil {
+				return err
+			}
+			ui := &web.UI{Store: db, Logger: e.logger, Secure: es.cookieSecure, OIDC: sso}
 			runner, err := newRunner(db, e.config, e.logger, e.runner)
 			if err != nil {
 				return err

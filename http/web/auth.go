@@ -16,17 +16,18 @@ type signinPage struct {
 	pageBase
 	Next    string
 	Message string // why the last attempt failed; empty on first view
+	SSO     bool   // OIDC sign-in is configured: offer "Sign in with SSO"
 }
 
 // signinForm shows the sign-in form, or goes straight on for someone who
 // already has a live session.
 func (s *server) signinForm(w http.ResponseWriter, r *http.Request) {
 	next := safeNext(r.URL.Query().Get("next"))
-	if _, err := s.sessionToken(r); err == nil {
+	if _, err := s.sessionPrincipal(r); err == nil {
 		http.Redirect(w, r, next, http.StatusSeeOther)
 		return
 	}
-	s.render(w, r, http.StatusOK, "signin", signinPage{pageBase: s.base(r, "Sign in", ""), Next: next})
+	s.render(w, r, http.StatusOK, "signin", signinPage{pageBase: s.base(r, "Sign in", ""), Next: next, SSO: s.rp != nil})
 }
 
 // signin exchanges a pasted API token for a session. The cookie carries only
@@ -74,6 +75,7 @@ func (s *server) signinFailed(w http.ResponseWriter, r *http.Request, status int
 		pageBase: s.base(r, "Sign in", ""),
 		Next:     safeNext(r.PostForm.Get("next")),
 		Message:  msg,
+		SSO:      s.rp != nil,
 	})
 }
 

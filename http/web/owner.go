@@ -58,47 +58,6 @@ func (s *server) clearFlash(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, s.cookie(r, FlashCookie, "", -1))
 }
 
-// authorize lets through a principal whom steward.Authorize allows perm,
-// standing to the object in rels, and shows everyone else a 403 page that
-// says what they tried, why not, and how to get it done.
-func (s *server) authorize(w http.ResponseWriter, r *http.Request, perm steward.Permission, what string, rels ...steward.Relationship) bool {
-	p := principalFrom(r.Context())
-	d := steward.Authorize(p, perm, rels...)
-	if d.Allowed {
-		return true
-	}
-	who := "nobody"
-	if p.Kind != "" {
-		who = p.Actor() + " (" + p.Via + ", role " + string(p.Role) + ")"
-	}
-	s.renderError(w, r, nil, http.StatusForbidden, "Not allowed",
-		"You may not "+what+": "+d.Reason+" You are signed in as "+who+".")
-	return false
-}
-
-// relationships returns how the signed-in principal stands to an identity:
-// its owner, of its team (steward.RelationshipsTo).
-func (s *server) relationships(ctx context.Context, iv *steward.IdentityView) ([]steward.Relationship, error) {
-	p := principalFrom(ctx)
-	mine, err := s.personTeam(ctx, p)
-	if err != nil {
-		return nil, err
-	}
-	return steward.RelationshipsTo(p, mine, iv.OwnerID, iv.TeamID), nil
-}
-
-// personTeam returns the team of the principal's person, 0 for none.
-func (s *server) personTeam(ctx context.Context, p steward.Principal) (int64, error) {
-	if p.PersonID == 0 {
-		return 0, nil
-	}
-	person, err := s.store.Person(ctx, p.PersonID)
-	if err != nil || person.TeamID == nil {
-		return 0, err
-	}
-	return *person.TeamID, nil
-}
-
 // identityID reads the {id} of an identity path, or shows a 400 page.
 func (s *server) identityID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 	raw := r.PathValue("id")

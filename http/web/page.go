@@ -43,21 +43,33 @@ type navItem struct {
 
 // pageBase is what the layout needs from every page.
 type pageBase struct {
-	Title  string
-	Token  *steward.Token // nil when nobody is signed in
-	Admin  bool           // the principal may change the inventory (steward.PermInventoryWrite)
-	Nav    []navItem
-	CSSURL string
-	JSURL  string
-	Flash  string // what the last form did, shown once after its redirect
+	Title string
+	// Principal is who is signed in, nil for nobody.
+	Principal *steward.Principal
+	// ViaToken names the API token a session was started with, "" for a
+	// sign-in through the OpenID provider.
+	ViaToken string
+	Admin    bool // the principal may change the inventory (steward.PermInventoryWrite)
+	Reader   bool // may read the administration pages (API tokens): steward.PermEvidenceRead
+	Nav      []navItem
+	CSSURL   string
+	JSURL    string
+	Flash    string // what the last form did, shown once after its redirect
 }
 
 // base returns the layout data for a page; active is the path of the
 // navigation entry to highlight.
 func (s *server) base(r *http.Request, title, active string) pageBase {
-	b := pageBase{Title: title, Token: tokenFrom(r.Context()), CSSURL: "/static/style.css?v=" + s.assetVersion,
+	b := pageBase{Title: title, CSSURL: "/static/style.css?v=" + s.assetVersion,
 		JSURL: "/static/picker.js?v=" + s.assetVersion, Flash: readFlash(r)}
-	b.Admin = b.Token != nil && steward.Authorize(principalFrom(r.Context()), steward.PermInventoryWrite).Allowed
+	if p, ok := steward.PrincipalFrom(r.Context()); ok {
+		b.Principal = &p
+		if name, ok := strings.CutPrefix(p.Via, "token:"); ok {
+			b.ViaToken = name
+		}
+		b.Admin = may(r.Context(), steward.PermInventoryWrite)
+		b.Reader = may(r.Context(), steward.PermEvidenceRead)
+	}
 	for _, n := range navSections {
 		b.Nav = append(b.Nav, navItem{navSection: n, Active: n.Path == active})
 	}
@@ -80,6 +92,9 @@ func parsePages() map[string]*template.Template {
 		"system":    {"templates/head.html", "templates/layout.html", "templates/system.html", "templates/time.html"},
 		"error":     {"templates/head.html", "templates/layout.html", "templates/error.html"},
 		"coming":    {"templates/head.html", "templates/layout.html", "templates/coming.html"},
+		"tokens":    {"templates/head.html", "templates/layout.html", "templates/tokens.html", "templates/time.html"},
+		"refused":   {"templates/head.html", "templates/refused.html"},
+		"continue":  {"templates/head.html", "templates/continue.html"},
 	}
 	out := make(map[string]*template.Template, len(pages))
 	for name, files := range pages {

@@ -53,6 +53,9 @@ type UI struct {
 	// quick start on localhost can sign in. The command sets it from an
 	// https public URL or --cookie-secure. Default: off.
 	Secure bool
+	// OIDC turns on sign-in through an OpenID provider ("Sign in with SSO"
+	// on the sign-in page). Default: nil, token sign-in only.
+	OIDC *OIDC
 }
 
 // Store is what the web UI asks of the store: it reads the inventory,
@@ -64,6 +67,7 @@ type Store interface {
 	steward.SyncRunReader
 	steward.Authenticator
 	steward.SessionStore
+	steward.SignInDirectory
 	steward.AuditReader
 	// Tokens lists the API tokens, so that the audit page names a token's
 	// events by the token's name.
@@ -76,14 +80,21 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// Handler returns the web UI's handler. It panics if Store is nil or if an
-// embedded template does not parse, both of which are programming errors
+// Handler returns the web UI's handler. It panics if Store is nil, if OIDC
+// is set and not valid (check it with OIDC.Validate first) or if an
+// embedded template does not parse, all of which are programming errors
 // that the package tests catch.
 func (u *UI) Handler() http.Handler {
 	if u.Store == nil {
 		panic("web: UI.Store is required")
 	}
 	s := &server{store: u.Store, logger: u.Logger, clock: u.Clock, secure: u.Secure}
+	if u.OIDC != nil {
+		if err := u.OIDC.Validate(); err != nil {
+			panic("web: " + err.Error())
+		}
+		s.rp = &relyingParty{cfg: *u.OIDC}
+	}
 	if s.logger == nil {
 		s.logger = slog.New(slog.DiscardHandler)
 	}
@@ -112,6 +123,7 @@ type server struct {
 	logger       *slog.Logger
 	clock        steward.Clock
 	secure       bool
+	rp           *relyingParty // nil without OIDC sign-in
 	assetVersion string
 	pages        map[string]*template.Template
 }
@@ -132,12 +144,17 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /signin", s.signinForm)
 	mux.HandleFunc("POST /signin", s.signin)
 	mux.HandleFunc("POST /signout", s.signout)
+	mux.HandleFunc("GET /signin/oidc", s.oidcStart)
+	mux.HandleFunc("GET /signin/oidc/callback", s.oidcCallback)
 	mux.Handle("GET /{$}", s.session(s.inventory))
 	mux.Handle("GET /inventory", s.session(s.inventory))
 	mux.Handle("GET /inventory.csv", s.session(s.exportCSV))
 	mux.Handle("GET /identities/{id}", s.session(s.identity))
+	// Setting an owner and attesting depend on how the principal stands to
+	// the identity: the handlers ask authorize (access.go).
 	mux.Handle("POST /identities/{id}/owner", s.session(s.setOwner))
 	mux.Handle("POST /identities/{id}/attest", s.session(s.attest))
+	mux.Handle("GET /admin/tokens", s.guard(steward.PermEvidenceRead, "see the API tokens", s.tokens))
 	mux.Handle("GET /ownership", s.session(s.ownership))
 	mux.Handle("GET /audit", s.session(s.audit))
 	s.directoryRoutes(mux)
@@ -221,14 +238,6 @@ func (s *server) favicon(w http.ResponseWriter, r *http.Request) {
 	s.static(w, r2)
 }
 
-// tokenKey is the context key of the signed-in token.
-type tokenKey struct{}
-
-func tokenFrom(ctx context.Context) *steward.Token {
-	t, _ := ctx.Value(tokenKey{}).(*steward.Token)
-	return t
-}
-
 // principalFrom returns who is signed in; a zero principal, whose empty
 // role may do nothing, when nobody is.
 func principalFrom(ctx context.Context) steward.Principal {
@@ -240,7 +249,7 @@ func principalFrom(ctx context.Context) steward.Principal {
 // everyone else to the sign-in page, remembering where they were going.
 func (s *server) session(next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tok, err := s.sessionToken(r)
+		p, err := s.sessionPrincipal(r)
 		if steward.IsCode(err, steward.EUNAUTHORIZED) {
 			if _, cerr := r.Cookie(SessionCookie); cerr == nil {
 				s.clearCookie(w, r) // expired or revoked: do not send it again
@@ -255,24 +264,22 @@ func (s *server) session(next http.HandlerFunc) http.Handler {
 			s.renderError(w, r, err, 0, "", "")
 			return
 		}
-		ctx := context.WithValue(r.Context(), tokenKey{}, tok)
-		ctx = steward.WithPrincipal(ctx, tok.AsPrincipal())
-		next(w, r.WithContext(ctx))
+		next(w, r.WithContext(steward.WithPrincipal(r.Context(), *p)))
 	})
 }
 
-// sessionToken returns the token behind the request's session cookie, or
-// EUNAUTHORIZED when there is no usable session.
-func (s *server) sessionToken(r *http.Request) (*steward.Token, error) {
+// sessionPrincipal returns who acts through the request's session cookie,
+// or EUNAUTHORIZED when there is no usable session.
+func (s *server) sessionPrincipal(r *http.Request) (*steward.Principal, error) {
 	c, err := r.Cookie(SessionCookie)
 	if err != nil || !steward.WellFormedSecret(steward.SessionPrefix, c.Value) {
 		return nil, steward.Errorf(steward.EUNAUTHORIZED, "Sign in to continue.")
 	}
-	tok, err := s.store.SessionToken(r.Context(), c.Value)
+	p, err := s.store.SessionPrincipal(r.Context(), c.Value)
 	if err != nil {
 		return nil, fmt.Errorf("session: %w", err)
 	}
-	return tok, nil
+	return p, nil
 }
 
 func (s *server) setCookie(w http.ResponseWriter, r *http.Request, raw string) {

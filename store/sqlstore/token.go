@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/stewardhq/steward"
@@ -437,23 +438,134 @@ func (d *DB) CreateSession(ctx context.Context, tokenID int64, ttl time.Duration
 	return raw, nil
 }
 
-// SessionToken returns the token behind a live session.
-func (d *DB) SessionToken(ctx context.Context, raw string) (*steward.Token, error) {
+// CreatePersonSession starts a web session for a person signed in through
+// the OpenID provider, in the role decided at sign-in.
+func (d *DB) CreatePersonSession(ctx context.Context, ps steward.PersonSession, ttl time.Duration) (string, error) {
+	if ttl <= 0 {
+		return "", steward.Errorf(steward.EINVALID, "session lifetime must be positive.")
+	} else if err := ps.Validate(); err != nil {
+		return "", err
+	}
+	raw, hash := steward.NewSecret(steward.SessionPrefix)
+	now := d.now()
+	err := d.writeTx(ctx, func(tx *sql.Tx) error {
+		p, err := scanPerson(tx.QueryRowContext(ctx, d.q(personSelect+` WHERE x.id = ?`), ps.PersonID))
+		if errors.Is(err, sql.ErrNoRows) {
+			return steward.Errorf(steward.ENOTFOUND, "person %d does not exist.", ps.PersonID)
+		} else if err != nil {
+			return err
+		}
+		if err := steward.CheckSignIn(&p); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM sessions WHERE expires_at < ?`), micro(now)); err != nil {
+			return err
+		}
+		var id int64
+		if err := tx.QueryRowContext(ctx, d.q(`INSERT INTO sessions (person_id, role, hash, created_at, expires_at) VALUES (?, ?, ?, ?, ?) RETURNING id`),
+			ps.PersonID, string(ps.Role), hash, micro(now), micro(now.Add(ttl))).Scan(&id); err != nil {
+			return err
+		}
+		// The person signs themself in: the event names them and the
+		// session, whatever the caller's context said.
+		ctx := steward.WithPrincipal(ctx, steward.PersonPrincipal(&p, ps.Role, hash))
+		return d.appendEvent(ctx, tx, steward.ActionPersonSignedIn, steward.ObjectPerson, idStr(p.ID), steward.PersonSignedIn{
+			Session: id, Role: ps.Role, Reason: ps.Reason, Issuer: ps.Issuer, Subject: ps.Subject, ExpiresAt: now.Add(ttl)})
+	})
+	if err != nil {
+		return "", err
+	}
+	return raw, nil
+}
+
+// SessionPrincipal returns who acts in a live session: the person in the
+// role of their sign-in, or the principal of the session's token.
+func (d *DB) SessionPrincipal(ctx context.Context, raw string) (*steward.Principal, error) {
 	if !steward.WellFormedSecret(steward.SessionPrefix, raw) {
 		return nil, errUnauthorized
 	}
+	hash := steward.HashSecret(raw)
 	var expires int64
-	t, err := scanToken(d.read.QueryRowContext(ctx, d.q(`SELECT `+tokenColumns+`, s.expires_at`+tokenFrom+` JOIN sessions s ON s.token_id = t.id WHERE s.hash = ?`), steward.HashSecret(raw)), &expires)
+	var tokenID, personID sql.NullInt64
+	var role sql.NullString
+	err := d.read.QueryRowContext(ctx, d.q(`SELECT token_id, person_id, role, expires_at FROM sessions WHERE hash = ?`), hash).Scan(&tokenID, &personID, &role, &expires)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUnauthorized
 	} else if err != nil {
 		return nil, err
 	}
 	now := d.now()
-	if !t.Usable(now) || !now.Before(fromMicro(expires)) {
+	if !now.Before(fromMicro(expires)) {
 		return nil, errUnauthorized
 	}
-	return &t, nil
+	if personID.Valid {
+		p, err := scanPerson(d.read.QueryRowContext(ctx, d.q(personSelect+` WHERE x.id = ?`), personID.Int64))
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, errUnauthorized
+		} else if err != nil {
+			return nil, err
+		}
+		if steward.CheckSignIn(&p) != nil {
+			return nil, errUnauthorized // departed since they signed in
+		}
+		pr := steward.PersonPrincipal(&p, steward.Role(role.String), hash)
+		return &pr, nil
+	}
+	t, err := scanToken(d.read.QueryRowContext(ctx, d.q(`SELECT `+tokenColumns+tokenFrom+` WHERE t.id = ?`), tokenID.Int64))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, errUnauthorized
+	} else if err != nil {
+		return nil, err
+	}
+	if !t.Usable(now) {
+		return nil, errUnauthorized
+	}
+	// A session started with an API token acts as the token's principal
+	// (its person, or its automation identity) and keeps the token's Via,
+	// "token:NAME", so that its audit events name the token it began with.
+	pr := t.AsPrincipal()
+	return &pr, nil
+}
+
+// PersonBySignIn returns the person an OpenID provider's claim names.
+func (d *DB) PersonBySignIn(ctx context.Context, by steward.PersonClaim, key string) (*steward.Person, error) {
+	if err := by.Validate(); err != nil {
+		return nil, err
+	}
+	cond := `x.external_id = ?`
+	if by == steward.ClaimEmail {
+		cond = `lower(x.email) = lower(?)`
+	}
+	rows, err := d.read.QueryContext(ctx, d.q(personSelect+` WHERE `+cond+` ORDER BY x.id LIMIT 3`), key)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var found []steward.Person
+	for rows.Next() {
+		p, err := scanPerson(rows)
+		if err != nil {
+			return nil, err
+		}
+		found = append(found, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	switch len(found) {
+	case 0:
+		if by == steward.ClaimEmail {
+			return nil, steward.Errorf(steward.ENOTFOUND, "No person has the e-mail address %q.", key)
+		}
+		return nil, steward.Errorf(steward.ENOTFOUND, "No person has the external id %q.", key)
+	case 1:
+		return &found[0], nil
+	}
+	names := make([]string, len(found))
+	for i, p := range found {
+		names[i] = p.ExternalID
+	}
+	return nil, steward.Errorf(steward.EINVALID, "Several people have the e-mail address %q (external ids %s), so it cannot name one.", key, strings.Join(names, ", "))
 }
 
 // DeleteSession ends a session.
@@ -462,8 +574,9 @@ func (d *DB) DeleteSession(ctx context.Context, raw string) error {
 		return nil
 	}
 	return d.writeTx(ctx, func(tx *sql.Tx) error {
-		var id, tokenID int64
-		err := tx.QueryRowContext(ctx, d.q(`SELECT id, token_id FROM sessions WHERE hash = ?`), steward.HashSecret(raw)).Scan(&id, &tokenID)
+		var id int64
+		var tokenID, personID sql.NullInt64
+		err := tx.QueryRowContext(ctx, d.q(`SELECT id, token_id, person_id FROM sessions WHERE hash = ?`), steward.HashSecret(raw)).Scan(&id, &tokenID, &personID)
 		if errors.Is(err, sql.ErrNoRows) {
 			return nil
 		} else if err != nil {
@@ -472,6 +585,9 @@ func (d *DB) DeleteSession(ctx context.Context, raw string) error {
 		if _, err := tx.ExecContext(ctx, d.q(`DELETE FROM sessions WHERE id = ?`), id); err != nil {
 			return err
 		}
-		return d.appendEvent(ctx, tx, steward.ActionSessionDeleted, steward.ObjectToken, idStr(tokenID), steward.SessionDeleted{Session: id})
+		if personID.Valid {
+			return d.appendEvent(ctx, tx, steward.ActionPersonSignedOut, steward.ObjectPerson, idStr(personID.Int64), steward.SessionDeleted{Session: id})
+		}
+		return d.appendEvent(ctx, tx, steward.ActionSessionDeleted, steward.ObjectToken, idStr(tokenID.Int64), steward.SessionDeleted{Session: id})
 	})
 }

@@ -56,6 +56,8 @@ func Run(t *testing.T, open Opener) {
 		"Stats":           testStats,
 		"Tokens":          testTokens,
 		"Sessions":        testSessions,
+		"PersonSessions":  testPersonSessions,
+		"PersonBySignIn":  testPersonBySignIn,
 		"AuditChain":      testAuditChain,
 		"AuditEvents":     testAuditEvents,
 		"ConcurrentAudit": testConcurrentAudit,

@@ -634,15 +634,15 @@ func testSessions(t *testing.T, s steward.Store, clock *Clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.SessionToken(ctx(), raw)
-	if err != nil || got.ID != tok.ID || got.Kind != steward.PrincipalPerson || got.Principal == "" {
-		t.Fatalf("session token = %+v, %v", got, err)
+	got, err := s.SessionPrincipal(ctx(), raw)
+	if want := tok.AsPrincipal(); err != nil || *got != want || got.Kind != steward.PrincipalPerson || got.Role != steward.RoleAuditor || got.Via != "token:alice" {
+		t.Fatalf("session principal = %+v, %v; want the token's principal %+v", got, err, want)
 	}
 	if _, err := s.Authenticate(ctx(), raw); err == nil {
 		t.Fatal("a session secret authenticated as an API token")
 	}
 	clock.Advance(61 * time.Minute)
-	_, err = s.SessionToken(ctx(), raw)
+	_, err = s.SessionPrincipal(ctx(), raw)
 	wantCode(t, err, steward.EUNAUTHORIZED)
 
 	raw2, err := s.CreateSession(ctx(), tok.ID, time.Hour)
@@ -652,7 +652,7 @@ func testSessions(t *testing.T, s steward.Store, clock *Clock) {
 	if err := s.DeleteSession(ctx(), raw2); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.SessionToken(ctx(), raw2)
+	_, err = s.SessionPrincipal(ctx(), raw2)
 	wantCode(t, err, steward.EUNAUTHORIZED)
 	if err := s.DeleteSession(ctx(), raw2); err != nil {
 		t.Fatalf("deleting an ended session: %v", err)
@@ -664,10 +664,135 @@ func testSessions(t *testing.T, s steward.Store, clock *Clock) {
 	if err := s.RevokeToken(ctx(), tok.ID); err != nil {
 		t.Fatal(err)
 	}
-	_, err = s.SessionToken(ctx(), raw3)
+	_, err = s.SessionPrincipal(ctx(), raw3)
 	wantCode(t, err, steward.EUNAUTHORIZED)
 	_, err = s.CreateSession(ctx(), 99999, time.Hour)
 	wantCode(t, err, steward.ENOTFOUND)
+}
+
+// testPersonSessions checks the sessions of people signed in through the
+// OpenID provider: the role decided at sign-in, the principal they act as,
+// the events of sign-in and sign-out, and that a departure ends them.
+func testPersonSessions(t *testing.T, s steward.Store, clock *Clock) {
+	ada := MustPerson(t, s, func(p *steward.Person) { p.ExternalID, p.Email, p.Name = "ada", "Ada@Example.test", "Ada Lovelace" })
+	in := steward.PersonSession{PersonID: ada.ID, Role: steward.RoleAuditor, Reason: "member of group audit, mapped to auditor", Issuer: "https://idp.example.test/", Subject: "sub-ada"}
+	raw, err := s.CreatePersonSession(ctx(), in, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionPrincipal(ctx(), raw)
+	want := steward.Principal{Kind: steward.PrincipalPerson, Name: "Ada@Example.test", PersonID: ada.ID, Role: steward.RoleAuditor, Via: steward.SessionVia(steward.HashSecret(raw))}
+	if err != nil || *got != want || !strings.HasPrefix(got.Via, "session:") || len(got.Via) != len("session:")+8 {
+		t.Fatalf("person session principal = %+v, %v; want %+v", got, err, want)
+	}
+	events, err := s.Events(ctx(), steward.EventFilter{Action: steward.ActionPersonSignedIn})
+	if err != nil || len(events.Items) != 1 {
+		t.Fatalf("sign-in events = %+v, %v", events, err)
+	}
+	e := events.Items[0]
+	p, _ := e.Payload()
+	if e.Actor != "person:Ada@Example.test" || e.ObjectType != steward.ObjectPerson || e.ObjectID != fmt.Sprint(ada.ID) ||
+		p.(*steward.PersonSignedIn).Role != steward.RoleAuditor || p.(*steward.PersonSignedIn).Subject != "sub-ada" {
+		t.Fatalf("sign-in event = %+v, payload %+v", e, p)
+	}
+	// Signing out ends the session in the store, with an event on the person.
+	if err := s.DeleteSession(ctx(), raw); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SessionPrincipal(ctx(), raw)
+	wantCode(t, err, steward.EUNAUTHORIZED)
+	events, err = s.Events(ctx(), steward.EventFilter{Action: steward.ActionPersonSignedOut})
+	if err != nil || len(events.Items) != 1 || events.Items[0].ObjectID != fmt.Sprint(ada.ID) {
+		t.Fatalf("sign-out events = %+v, %v", events, err)
+	}
+	// Sessions expire.
+	raw, err = s.CreatePersonSession(ctx(), in, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	_, err = s.SessionPrincipal(ctx(), raw)
+	wantCode(t, err, steward.EUNAUTHORIZED)
+
+	// Refusals: a role sign-in does not give, nobody, a person who left.
+	for name, bad := range map[string]steward.PersonSession{
+		"viewer":  {PersonID: ada.ID, Role: steward.Role("viewer")}, // a role of before principals
+		"no role": {PersonID: ada.ID},
+		"nobody":  {Role: steward.RoleMember},
+	} {
+		_, err := s.CreatePersonSession(ctx(), bad, time.Hour)
+		if steward.ErrorCode(err) != steward.EINVALID {
+			t.Errorf("%s: error %v, want invalid", name, err)
+		}
+	}
+	_, err = s.CreatePersonSession(ctx(), steward.PersonSession{PersonID: 424242, Role: steward.RoleMember}, time.Hour)
+	wantCode(t, err, steward.ENOTFOUND)
+	left := clock.Now().Add(-time.Hour)
+	gone := MustPerson(t, s, func(p *steward.Person) { p.Status, p.DepartedAt = steward.PersonDeparted, &left })
+	_, err = s.CreatePersonSession(ctx(), steward.PersonSession{PersonID: gone.ID, Role: steward.RoleMember}, time.Hour)
+	wantCode(t, err, steward.EFORBIDDEN)
+
+	// A person who departs after signing in loses the session at once.
+	if _, err := s.SyncPeople(ctx(), "ldap:sessions", people(steward.SourcePerson{ExternalID: "bob", Name: "Bob", Email: "bob@example.test"})); err != nil {
+		t.Fatal(err)
+	}
+	bob, err := s.PersonBySignIn(ctx(), steward.ClaimSubject, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err = s.CreatePersonSession(ctx(), steward.PersonSession{PersonID: bob.ID, Role: steward.RoleAdmin}, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.SessionPrincipal(ctx(), raw); err != nil || got.Role != steward.RoleAdmin || got.Name != "bob@example.test" {
+		t.Fatalf("bob's session = %+v, %v", got, err)
+	}
+	if _, err := s.SyncPeople(ctx(), "ldap:sessions", people(steward.SourcePerson{ExternalID: "bob", Name: "Bob", Email: "bob@example.test", Status: steward.PersonDeparted})); err != nil {
+		t.Fatal(err)
+	}
+	_, err = s.SessionPrincipal(ctx(), raw)
+	wantCode(t, err, steward.EUNAUTHORIZED)
+	if _, err := s.VerifyAudit(ctx()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// testPersonBySignIn checks how sign-in finds a person: by e-mail address
+// without regard to case, by external id exactly, never one for the other.
+func testPersonBySignIn(t *testing.T, s steward.Store, _ *Clock) {
+	ada := MustPerson(t, s, func(p *steward.Person) { p.ExternalID, p.Email = "Ada-7", "Ada.Lovelace@Example.test" })
+	MustPerson(t, s, func(p *steward.Person) { p.ExternalID, p.Email = "twin-1", "twins@example.test" })
+	MustPerson(t, s, func(p *steward.Person) { p.ExternalID, p.Email = "twin-2", "Twins@example.test" })
+	// An external id that looks like another person's address must not
+	// sign that person in by e-mail.
+	MustPerson(t, s, func(p *steward.Person) { p.ExternalID, p.Email = "grace@example.test", "" })
+	for name, tc := range map[string]struct {
+		by   steward.PersonClaim
+		key  string
+		want int64
+		code string
+	}{
+		"email, any case":                 {steward.ClaimEmail, "ada.lovelace@example.test", ada.ID, ""},
+		"email exactly":                   {steward.ClaimEmail, "Ada.Lovelace@Example.test", ada.ID, ""},
+		"external id by email":            {steward.ClaimEmail, "Ada-7", 0, steward.ENOTFOUND},
+		"external id that looks an email": {steward.ClaimEmail, "grace@example.test", 0, steward.ENOTFOUND},
+		"subject exactly":                 {steward.ClaimSubject, "Ada-7", ada.ID, ""},
+		"subject in another case":         {steward.ClaimSubject, "ada-7", 0, steward.ENOTFOUND},
+		"email as subject":                {steward.ClaimSubject, "Ada.Lovelace@Example.test", 0, steward.ENOTFOUND},
+		"shared address":                  {steward.ClaimEmail, "twins@example.test", 0, steward.EINVALID},
+		"unknown claim":                   {"nickname", "ada", 0, steward.EINVALID},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p, err := s.PersonBySignIn(ctx(), tc.by, tc.key)
+			if tc.code != "" {
+				wantCode(t, err, tc.code)
+				return
+			}
+			if err != nil || p.ID != tc.want {
+				t.Fatalf("person = %+v, %v; want id %d", p, err, tc.want)
+			}
+		})
+	}
 }
 
 func testAuditChain(t *testing.T, s steward.Store, clock *Clock) {
