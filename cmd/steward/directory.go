@@ -239,13 +239,14 @@ func findPerson(ctx context.Context, api *client.ClientWithResponses, ref string
 	case len(found) > 1:
 		return nil, steward.Errorf(steward.EINVALID, "Several people have the e-mail address %q; name one by external id.", ref)
 	}
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+	if v, err := byID(ref, func(id int64) (*client.Person, error) {
 		r, err := api.GetPersonWithResponse(ctx, id)
-		if err := client.Check(r, err); err == nil {
-			return r.JSON200, nil
-		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+		if err := client.Check(r, err); err != nil {
 			return nil, err
 		}
+		return r.JSON200, nil
+	}); v != nil || err != nil {
+		return v, err
 	}
 	return nil, steward.Errorf(steward.ENOTFOUND, "No person has the e-mail address or external id %q.", ref)
 }
@@ -261,13 +262,14 @@ func findTeam(ctx context.Context, api *client.ClientWithResponses, ref string) 
 			return &t, nil
 		}
 	}
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+	if v, err := byID(ref, func(id int64) (*client.Team, error) {
 		r, err := api.GetTeamWithResponse(ctx, id)
-		if err := client.Check(r, err); err == nil {
-			return r.JSON200, nil
-		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+		if err := client.Check(r, err); err != nil {
 			return nil, err
 		}
+		return r.JSON200, nil
+	}); v != nil || err != nil {
+		return v, err
 	}
 	return nil, steward.Errorf(steward.ENOTFOUND, "No team is named %q.", ref)
 }
@@ -291,13 +293,29 @@ func findSystem(ctx context.Context, api *client.ClientWithResponses, ref string
 		}
 		p.After = r.JSON200.Next
 	}
-	if id, err := strconv.ParseInt(ref, 10, 64); err == nil && id > 0 {
+	if v, err := byID(ref, func(id int64) (*client.System, error) {
 		r, err := api.GetSystemWithResponse(ctx, id)
-		if err := client.Check(r, err); err == nil {
-			return r.JSON200, nil
-		} else if !steward.IsCode(err, steward.ENOTFOUND) {
+		if err := client.Check(r, err); err != nil {
 			return nil, err
 		}
+		return r.JSON200, nil
+	}); v != nil || err != nil {
+		return v, err
 	}
 	return nil, steward.Errorf(steward.ENOTFOUND, "No system is named %q; 'steward systems list' lists them.", ref)
+}
+
+// byID is the last resort of the find functions: ref read as an id, and
+// the object get fetches by it. Nil and no error when ref is no id or no
+// object has it, so that the caller can say what it looked for.
+func byID[T any](ref string, get func(id int64) (*T, error)) (*T, error) {
+	id, err := strconv.ParseInt(ref, 10, 64)
+	if err != nil || id <= 0 {
+		return nil, nil
+	}
+	v, err := get(id)
+	if steward.IsCode(err, steward.ENOTFOUND) {
+		return nil, nil
+	}
+	return v, err
 }
