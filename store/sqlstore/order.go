@@ -390,8 +390,30 @@ func (d *DB) sectionQuery(f steward.IdentityFilter, key sortKey, unknown bool, p
 		// keys, its NULL entries in id order), and no other.
 		from = `identities x INDEXED BY identities_` + key.col + strings.TrimPrefix(from, `identities x`)
 	}
-	inner := `SELECT ` + identityColumns + ` FROM ` + from + ` WHERE ` + c.sql() + ` ORDER BY ` + order + ` LIMIT ?`
+	var inner string
+	if p == planRows && !unknown && coveredByNameIndex(f, key) {
+		// The walk tests each index entry; the name index holds the
+		// external id too (schema 17), so that the walk reads only the
+		// index, and a table row for each of the page's rows alone.
+		// Selecting ids first makes it an index-only walk on PostgreSQL
+		// as well, whose plain index scan reads the table row before it
+		// tests a filter. (A common word sorted by name: the matches
+		// cluster, and a walk between clusters read a row per entry,
+		// 110-490 ms at a million identities.)
+		inner = `SELECT ` + identityColumns + ` FROM identities x JOIN (SELECT x.id FROM ` + from + ` WHERE ` + c.sql() + ` ORDER BY ` + order + ` LIMIT ?) w ON w.id = x.id`
+	} else {
+		inner = `SELECT ` + identityColumns + ` FROM ` + from + ` WHERE ` + c.sql() + ` ORDER BY ` + order + ` LIMIT ?`
+	}
 	return identityViewOrdered(inner, outer), append(c.args, n), nil
+}
+
+// coveredByNameIndex reports whether a walk of the name index can test f's
+// filters on the index alone: a search (name and external id, which the
+// index holds) and nothing else.
+func coveredByNameIndex(f steward.IdentityFilter, key sortKey) bool {
+	g := f
+	g.Sort, g.ListOptions, g.Query = "", steward.ListOptions{}, ""
+	return key.col == "name" && f.Query != "" && g == (steward.IdentityFilter{})
 }
 
 // sectionConds adds to f's filters the bounds of a section and its cursor.
@@ -436,6 +458,13 @@ func (d *DB) sectionConds(f steward.IdentityFilter, key sortKey, unknown bool, p
 // next): the share of them that exist and match, times the span of ids,
 // estimates the matches; rounded to two digits, and never below what was
 // counted.
+//
+// Two or more broad filters (kind, never used, a search, …) and no narrow
+// one (a system, an owner, a team) are sampled first: no one index serves
+// both, so the exact count tests a row for each entry of one of them, up to
+// the bound's matches (never used and a kind: 33,000 rows, 160-210 ms at a
+// million identities). When the sample shows the set far above the bound
+// (sampleFarAbove), its estimate is the answer; else the exact count runs.
 func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*steward.Count, error) {
 	f.Sort, f.ListOptions = "", steward.ListOptions{}
 	if err := f.Validate(); err != nil {
@@ -443,6 +472,18 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 	}
 	now := d.now()
 	bound := d.exactCountMax()
+	if broadCombination(f) {
+		s, err := d.sampleCount(ctx, f, now)
+		if err != nil {
+			return nil, err
+		}
+		if s.all {
+			return &steward.Count{N: s.matched}, nil
+		}
+		if sampleFarAbove(s, bound) {
+			return &steward.Count{N: steward.RoundEstimate(s.estimate(), int64(bound)+1), Estimated: true}, nil
+		}
+	}
 	query, args := d.exactCountQuery(f, now, bound+1)
 	var n int64
 	if err := d.read.QueryRowContext(ctx, d.q(query), args...).Scan(&n); err != nil {
@@ -451,20 +492,69 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 	if n <= int64(bound) {
 		return &steward.Count{N: n}, nil
 	}
+	s, err := d.sampleCount(ctx, f, now)
+	if err != nil {
+		return nil, err
+	}
+	return &steward.Count{N: steward.RoundEstimate(s.estimate(), n), Estimated: true}, nil
+}
+
+// countSample is what a sample of identity ids found.
+type countSample struct {
+	matched int64 // sampled ids that exist and match
+	drawn   int64 // ids drawn
+	span    int64 // ids between the smallest and the largest
+	all     bool  // the span was small enough to draw every id: matched is exact
+}
+
+func (s countSample) estimate() int64 {
+	return int64(float64(s.matched) / float64(s.drawn) * float64(s.span))
+}
+
+// sampleCount counts f's matches among countSamples ids drawn at random
+// (sampleIDs) between the smallest and the largest identity id.
+func (d *DB) sampleCount(ctx context.Context, f steward.IdentityFilter, now time.Time) (countSample, error) {
 	var lo, hi sql.NullInt64
 	if err := d.read.QueryRowContext(ctx, idBounds).Scan(&lo, &hi); err != nil {
-		return nil, err
+		return countSample{}, err
+	}
+	if !lo.Valid {
+		return countSample{all: true}, nil
 	}
 	span := hi.Int64 - lo.Int64 + 1
 	ids := sampleIDs(lo.Int64, span, countSamples, f)
 	p := d.filterConds(f, now, planRows)
 	p.where = append([]string{`x.id IN (` + int64List(ids) + `)`}, p.where...)
-	var matched int64
-	if err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM `+p.from+` WHERE `+p.sql()), p.args...).Scan(&matched); err != nil {
-		return nil, err
+	s := countSample{drawn: int64(len(ids)), span: span, all: span <= int64(len(ids))}
+	err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM `+p.from+` WHERE `+p.sql()), p.args...).Scan(&s.matched)
+	return s, err
+}
+
+// broadCombination reports whether f has two or more broad filters, which
+// match a large share of the identities each, and no narrow one, which an
+// index finds few of (see CountIdentities).
+func broadCombination(f steward.IdentityFilter) bool {
+	if f.SystemID != 0 || f.OwnerID != 0 || f.TeamID != 0 || f.Visible != nil || f.Name != "" || f.ExternalID != "" {
+		return false
 	}
-	est := int64(float64(matched) / float64(len(ids)) * float64(span))
-	return &steward.Count{N: steward.RoundEstimate(est, n), Estimated: true}, nil
+	broad := 0
+	for _, set := range []bool{f.Kind != "", f.Environment != "", f.Status != "", f.Query != "", f.Gap != "",
+		f.CredentialOlderThan > 0, f.UnusedFor > 0, f.NeverUsed} {
+		if set {
+			broad++
+		}
+	}
+	return broad >= 2
+}
+
+// sampleFarAbove reports whether a sample shows a set far above bound: at
+// least four times the matches a set of bound identities would give the
+// sample on average. A set of bound or fewer gives that many with a
+// negligible chance (at a million ids, 2,000 drawn: 80 matches or more where
+// 20 are expected, under 1e-20), so the count stays exact up to the bound.
+func sampleFarAbove(s countSample, bound int) bool {
+	expected := float64(bound) * float64(s.drawn) / float64(s.span)
+	return s.drawn > 0 && float64(s.matched) >= 4*expected && float64(s.matched) >= 40
 }
 
 // exactCountQuery is the query that counts f's matches up to limit. A

@@ -77,6 +77,77 @@ func TestExactCountAlone(t *testing.T) {
 	}
 }
 
+// TestSampleFirst: only two or more broad filters with no narrow one are
+// sampled before their exact count, and a sample decides "far above the
+// bound" only with four times the matches a set of the bound would give.
+func TestSampleFirst(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		f    steward.IdentityFilter
+		want bool
+	}{
+		{steward.IdentityFilter{}, false},
+		{steward.IdentityFilter{Kind: steward.KindBot}, false},
+		{steward.IdentityFilter{Query: "payments"}, false},
+		{steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true}, true},
+		{steward.IdentityFilter{Gap: steward.GapUnowned, Query: "payments"}, true},
+		{steward.IdentityFilter{UnusedFor: 90, CredentialOlderThan: 365}, true},
+		{steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true, OwnerID: 3}, false},
+		{steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true, SystemID: 3}, false},
+		{steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true, Visible: &steward.Visibility{PersonID: 1}}, false},
+	} {
+		if got := broadCombination(tc.f); got != tc.want {
+			t.Errorf("%+v: sampled first %v, want %v", tc.f, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		s    countSample
+		want bool
+	}{
+		// A million ids, 2,000 drawn: a set of 10,000 gives 20 on average.
+		{countSample{matched: 80, drawn: 2000, span: 1_000_000}, true},
+		{countSample{matched: 79, drawn: 2000, span: 1_000_000}, false},
+		{countSample{matched: 20, drawn: 2000, span: 1_000_000}, false},
+		// Few ids: a set of 10,000 in 30,000 gives 667 of 2,000; four
+		// times that cannot be drawn, so the count is exact.
+		{countSample{matched: 2000, drawn: 2000, span: 30_000}, false},
+		{countSample{matched: 1600, drawn: 2000, span: 50_000}, true},
+		{countSample{matched: 1599, drawn: 2000, span: 50_000}, false},
+		{countSample{matched: 0, drawn: 0, span: 0}, false},
+	} {
+		if got := sampleFarAbove(tc.s, 10000); got != tc.want {
+			t.Errorf("%+v: far above %v, want %v", tc.s, got, tc.want)
+		}
+	}
+}
+
+// TestNameWalkCovered: a page sorted by name with a search walks the name
+// index alone and reads a table row for the page's rows only; a filter the
+// index does not hold reads the table as it walks.
+func TestNameWalkCovered(t *testing.T) {
+	t.Parallel()
+	db := planDB(t)
+	for _, tc := range []struct {
+		f       steward.IdentityFilter
+		covered bool
+	}{
+		{steward.IdentityFilter{Query: "payments"}, true},
+		{steward.IdentityFilter{Query: "pa"}, true},
+		{steward.IdentityFilter{Query: "émile"}, true},
+		{steward.IdentityFilter{Query: "payments", Kind: steward.KindBot}, false},
+	} {
+		tc.f.Sort = steward.SortByName
+		q, args, err := db.sectionQuery(tc.f, sortKeys[steward.SortByName], false, nil, db.now(), planRows, 51)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan := explain(t, db, q, args...)
+		if covered := strings.Contains(plan, "USING COVERING INDEX identities_name"); covered != tc.covered {
+			t.Errorf("%+v: walks the covering index %v, want %v:\n%s", tc.f, covered, tc.covered, plan)
+		}
+	}
+}
+
 // planDB opens a migrated SQLite store for tests that read plans.
 func planDB(t *testing.T) *DB {
 	t.Helper()

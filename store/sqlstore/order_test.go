@@ -192,6 +192,10 @@ func TestCountEstimate(t *testing.T) {
 			"never used": {steward.IdentityFilter{NeverUsed: true}, 3000},
 			"unowned":    {steward.IdentityFilter{Gap: steward.GapUnowned}, 3000},
 			"search":     {steward.IdentityFilter{Query: "svc-1"}, 0}, // counted below
+			// Two broad filters: sampled first, far above the bound.
+			"kind+environment": {steward.IdentityFilter{Kind: steward.KindBot, Environment: steward.EnvProd}, 7500},
+			// Sampled first, not far above: counted, then estimated.
+			"kind+never used": {steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true}, 1500},
 		} {
 			if name == "search" {
 				// Every identity whose name or external id has "svc-1"
@@ -218,6 +222,13 @@ func TestCountEstimate(t *testing.T) {
 		got, err := db.CountIdentities(ctx, steward.IdentityFilter{OwnerID: 17})
 		if err != nil || got.Estimated || got.N != 150 {
 			t.Errorf("a few: %+v %v, want 150 exactly", got, err)
+		}
+		// Two broad filters whose set is under the bound are counted
+		// exactly, although the sample is taken first.
+		sqlstore.SetExactCount(db, 2000)
+		got, err = db.CountIdentities(ctx, steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true})
+		if err != nil || got.Estimated || got.N != 1500 {
+			t.Errorf("kind+never used under the bound: %+v %v, want 1500 exactly", got, err)
 		}
 	})
 }
