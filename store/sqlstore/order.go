@@ -576,7 +576,23 @@ func (d *DB) exactCountQuery(f steward.IdentityFilter, now time.Time, limit int)
 			c.from = `tasks k`
 		}
 	}
+	if !d.pg && kindAndUse(f) {
+		// The (kind, status, last_used_at) index holds every column such a
+		// filter tests (schema 17), so the count reads it alone. With the
+		// statistics of a million identities SQLite's planner walks the
+		// last-used index for "never used" instead, a table row an entry
+		// (150-230 ms; 1-10 ms this way).
+		c.from = `identities x INDEXED BY identities_kind_status`
+	}
 	return `SELECT count(*) FROM (SELECT 1 FROM ` + c.from + ` WHERE ` + c.sql() + ` LIMIT ?) m`, append(c.args, limit)
+}
+
+// kindAndUse reports whether f is a kind, with "never used" or "unused
+// for", perhaps a status, and nothing else.
+func kindAndUse(f steward.IdentityFilter) bool {
+	g := f
+	g.Kind, g.Status, g.NeverUsed, g.UnusedFor = "", "", false, 0
+	return f.Kind != "" && (f.NeverUsed || f.UnusedFor > 0) && g == (steward.IdentityFilter{})
 }
 
 // idBounds reads the smallest and the largest identity id, each from one
