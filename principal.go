@@ -21,7 +21,10 @@ const (
 	// PrincipalLocalAdmin is an operator running the CLI against a local
 	// database, named by OS user: bootstrap and offline administration.
 	PrincipalLocalAdmin PrincipalKind = "local-admin"
-	// PrincipalSystem is Steward itself: a scheduled job, the demo loader.
+	// PrincipalSystem is the actor of Steward's own acts on events from
+	// before it acted as its own automation identity (SelfPrincipal):
+	// "system:scheduler" and the like. A context that names nobody still
+	// records "system" (ActorFrom).
 	PrincipalSystem PrincipalKind = "system"
 )
 
@@ -64,6 +67,21 @@ func ParseActor(actor string) (PrincipalKind, string) {
 		return PrincipalSystem, actor
 	}
 	return PrincipalKind(kind), name
+}
+
+// SelfIdentityName is the name of Steward's own automation identity, in
+// its own system (SelfSystemName): Steward acts under it when no person
+// does, in serve's scheduled syncs, gap refreshes, notices, schema
+// migrations on start and people created at sign-in.
+const SelfIdentityName = "steward"
+
+// SelfPrincipal returns Steward itself acting, as its own automation
+// identity, through via: what made it act ("job:refresh-gaps",
+// "connector:NAME", "serve"). Its events name "automation:steward", which
+// resolves, like every automation principal, to an identity with an owner
+// (SelfRegistrar registers it).
+func SelfPrincipal(via string) Principal {
+	return Principal{Kind: PrincipalAutomation, Name: SelfIdentityName, Role: RoleAdmin, Via: via}
 }
 
 type principalKey struct{}

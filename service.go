@@ -414,6 +414,20 @@ type TokenService interface {
 // identities its API tokens belong to.
 const SelfSystemName = "steward"
 
+// SelfRegistrar registers the identity Steward itself acts as.
+type SelfRegistrar interface {
+	// RegisterSteward registers Steward's own automation identity
+	// (SelfIdentityName, a service account of the system SelfSystemName,
+	// created if missing), owned by owner, with its events, unless it is
+	// registered already, in which case it is left as it is (its owner is
+	// changed like any identity's). A nil owner leaves it unowned: an
+	// ownership gap until someone is assigned. It returns the principal
+	// Steward acts as (SelfPrincipal, with IdentityID), ENOTFOUND for an
+	// unknown owner, or ECONFLICT when an automation token has taken the
+	// name.
+	RegisterSteward(ctx context.Context, owner *int64) (*Principal, error)
+}
+
 // Authenticator checks API tokens.
 type Authenticator interface {
 	// Authenticate returns the principal acting with a raw token secret,
@@ -484,6 +498,7 @@ type Store interface {
 	InventoryReader
 	InventoryWriter
 	TokenService
+	SelfRegistrar
 	AuditLog
 	OwnershipService
 	SyncStore

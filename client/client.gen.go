@@ -851,7 +851,7 @@ type Event struct {
 	// Action What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
 	Action Action `json:"action"`
 
-	// Actor Who acted: person:EMAIL or automation:NAME for the API and web UI (token:NAME on events from before principals), local-admin:OS-USER for the commands that write to the database directly, connector:NAME for a scheduled sync, system:… for Steward itself.
+	// Actor Who acted: person:EMAIL or automation:NAME for the API and web UI (token:NAME on events from before principals), local-admin:OS-USER for the commands that write to the database directly, automation:steward for Steward itself (scheduled syncs and gap refreshes, notices, serve's migration; connector:NAME and system:… on older events).
 	Actor string `json:"actor"`
 
 	// Data Details of the change, in any JSON.
@@ -871,7 +871,7 @@ type Event struct {
 	// Time An RFC 3339 time.
 	Time Time `json:"time"`
 
-	// Via What the actor came through: token:NAME for an API token (and, until sign-in by OpenID Connect, the web UI), cli for a local administrator. Absent for Steward's own jobs and for events written before it was recorded.
+	// Via What the actor came through: token:NAME for an API token (and a web session started with one), session:PREFIX for a web session of a person signed in through the OpenID provider, cli for a local administrator, what made Steward act for automation:steward (serve, connector:NAME, job:KIND, oidc-sign-in), local-admin:OS-USER for the demo's admin. Absent on events written before it was recorded.
 	Via *string `json:"via,omitempty"`
 }
 
@@ -1297,7 +1297,7 @@ type PersonStatus string
 
 // Principal defines model for Principal.
 type Principal struct {
-	// Kind Who acts: a person, an automation identity of Steward's own inventory, a local administrator on the database, or Steward itself.
+	// Kind Who acts: a person, an automation identity of Steward's own inventory (Steward itself acts as automation steward), a local administrator on the database; system only on events from before that.
 	Kind PrincipalKind `json:"kind"`
 
 	// Name The person's e-mail address, or the automation identity's name.
@@ -1310,7 +1310,7 @@ type Principal struct {
 	Via *string `json:"via,omitempty"`
 }
 
-// PrincipalKind Who acts: a person, an automation identity of Steward's own inventory, a local administrator on the database, or Steward itself.
+// PrincipalKind Who acts: a person, an automation identity of Steward's own inventory (Steward itself acts as automation steward), a local administrator on the database; system only on events from before that.
 type PrincipalKind string
 
 // Ready defines model for Ready.
@@ -1490,7 +1490,7 @@ type Token struct {
 	// IdentityId The automation identity of an automation token.
 	IdentityId *ID `json:"identity_id,omitempty"`
 
-	// Kind Who acts: a person, an automation identity of Steward's own inventory, a local administrator on the database, or Steward itself.
+	// Kind Who acts: a person, an automation identity of Steward's own inventory (Steward itself acts as automation steward), a local administrator on the database; system only on events from before that.
 	Kind PrincipalKind `json:"kind"`
 
 	// LastUsedAt An RFC 3339 time.

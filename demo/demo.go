@@ -99,6 +99,9 @@ type Summary struct {
 	Entitlements int `json:"entitlements"`
 	Grants       int `json:"grants"`
 	Batches      int `json:"batches"`
+	// Admin is the e-mail address of the person Seed records as having
+	// loaded the organisation; Generate leaves it empty.
+	Admin string `json:"admin,omitempty"`
 }
 
 // Add counts the rows of one batch.
@@ -142,30 +145,76 @@ func Generate(cfg Config, emit func(*steward.Bulk) error) error {
 	return g.run()
 }
 
+// Store is what Seed loads the organisation into.
+type Store interface {
+	steward.InventoryWriter
+	steward.SelfRegistrar
+}
+
 // Seed loads the organisation described by cfg into s, one BulkLoad per
-// batch, and returns what it loaded. The inventory must be empty: the demo
-// chooses its own IDs, so a second Seed fails with ECONFLICT. Batches are
-// recorded as done by "system:demo" unless ctx names another actor. On error
-// the batches already loaded stay loaded; the Summary counts them.
-func Seed(ctx context.Context, s steward.InventoryWriter, cfg Config) (Summary, error) {
-	if steward.ActorFrom(ctx) == "system" {
-		ctx = steward.WithActor(ctx, "system:demo")
+// batch, registers Steward's own identity (steward.SelfRegistrar) and
+// returns what it loaded. The inventory must be empty: the demo chooses its
+// own IDs, so a second Seed fails with ECONFLICT.
+//
+// In the demo's story its admin (Summary.Admin: the head of security, or
+// the chief executive in an organisation without a security department)
+// loaded the organisation and owns Steward's own identity, so that every event of a
+// demo names a person, or Steward itself with its owner. The events name
+// the admin through whoever ctx names ("local-admin:alice" for the local
+// administrator who ran steward demo), or "demo" when it names nobody. On
+// error the batches already loaded stay loaded; the Summary counts them.
+func Seed(ctx context.Context, s Store, cfg Config) (Summary, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return Summary{}, fmt.Errorf("seed demo organisation: %w", err)
+	}
+	via := steward.ActorFrom(ctx)
+	if via == "system" {
+		via = "demo"
 	}
 	var sum Summary
-	err := Generate(cfg, func(b *steward.Bulk) error {
+	var admin context.Context // acting as the admin, once the organisation is planned
+	var g *generator
+	g = newGenerator(cfg, func(b *steward.Bulk) error {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		if err := s.BulkLoad(ctx, b); err != nil {
+		if admin == nil {
+			p := g.admin()
+			sum.Admin = p.Email
+			admin = steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalPerson, Name: p.Email,
+				PersonID: p.ID, Role: steward.RoleAdmin, Via: via})
+		}
+		if err := s.BulkLoad(admin, b); err != nil {
 			return err
 		}
 		sum.Add(b)
 		return nil
 	})
-	if err != nil {
+	if err := g.run(); err != nil {
 		return sum, fmt.Errorf("seed demo organisation: %w", err)
 	}
+	owner := g.admin().ID
+	if admin == nil { // nothing was emitted: cannot be, Generate emits the teams first
+		return sum, fmt.Errorf("seed demo organisation: nothing to load")
+	}
+	if _, err := s.RegisterSteward(admin, &owner); err != nil {
+		return sum, fmt.Errorf("seed demo organisation: register Steward's own identity: %w", err)
+	}
 	return sum, nil
+}
+
+// admin returns the organisation's admin, who runs Steward in the demo's
+// story: the head of security where the organisation has a security
+// department, else its chief executive. Both are leaders, who never
+// depart (planDepartures).
+func (g *generator) admin() *person {
+	for _, p := range g.people {
+		if p.dept != nil && p.dept.key == "security" && *p.TeamID == g.teams[0].id && p.Status == steward.PersonActive {
+			return p
+		}
+	}
+	return g.people[0]
 }
 
 // generator holds the state of one Generate call: the random source, the

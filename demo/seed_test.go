@@ -43,6 +43,11 @@ func TestSeed(t *testing.T) {
 				t.Fatalf("Seed: %v", err)
 			}
 			t.Logf("seeded %d rows in %d batches in %v", got.Rows(), got.Batches, time.Since(start))
+			if got.Admin == "" {
+				t.Errorf("Seed names no admin")
+			}
+			want := want
+			want.Admin = got.Admin
 			if got != want {
 				t.Errorf("Seed summary %+v; want %+v", got, want)
 			}
@@ -59,17 +64,19 @@ func TestSeed(t *testing.T) {
 						nhi += c.Count
 					}
 				}
+				// Steward's own system and identity come on top of the
+				// organisation.
 				counts := []struct {
 					name      string
 					got, want int64
 				}{
 					{"people", s.People, int64(cfg.People)},
 					{"teams", s.Teams, int64(want.Teams)},
-					{"systems", s.Systems, int64(want.Systems)},
+					{"systems", s.Systems, int64(want.Systems) + 1},
 					{"entitlements", s.Entitlements, int64(want.Entitlements)},
 					{"grants", s.Grants, int64(want.Grants)},
-					{"identities", identities, int64(want.Identities)},
-					{"non-human identities", nhi, int64(cfg.NHI)},
+					{"identities", identities, int64(want.Identities) + 1},
+					{"non-human identities", nhi, int64(cfg.NHI) + 1},
 				}
 				for _, c := range counts {
 					if c.got != c.want {
@@ -147,13 +154,40 @@ func TestSeed(t *testing.T) {
 					t.Fatalf("VerifyAudit after %d events: %v", n, err)
 				}
 				// Asked by actor: the migrations' events come first, and
-				// their number grows.
-				ev, err := db.Events(ctx, steward.EventFilter{Actor: "system:demo", ListOptions: steward.ListOptions{Limit: 1}})
+				// their number grows. The demo's admin loaded it, through
+				// the demo since ctx names nobody.
+				ev, err := db.Events(ctx, steward.EventFilter{Actor: "person:" + got.Admin, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
 				if err != nil {
 					t.Fatal(err)
 				}
-				if len(ev.Items) == 0 {
-					t.Errorf("no audit event by system:demo")
+				if len(ev.Items) != got.Batches+2 { // the batches, Steward's system and identity
+					t.Errorf("%d audit events by person:%s; want %d", len(ev.Items), got.Admin, got.Batches+2)
+				}
+				for _, e := range ev.Items {
+					if e.Via != "demo" {
+						t.Errorf("event %d %s came through %q; want demo", e.Seq, e.Action, e.Via)
+					}
+				}
+			})
+
+			t.Run("the admin owns Steward's own identity", func(t *testing.T) {
+				admin, err := db.PersonBySignIn(ctx, steward.ClaimEmail, got.Admin)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if admin.Status != steward.PersonActive {
+					t.Errorf("the admin %s has departed", got.Admin)
+				}
+				self, err := db.SystemByName(ctx, steward.SelfSystemName)
+				if err != nil {
+					t.Fatal(err)
+				}
+				p, err := db.Identities(ctx, steward.IdentityFilter{SystemID: self.ID, ExternalID: steward.SelfIdentityName, ListOptions: steward.ListOptions{Limit: 1}})
+				if err != nil || len(p.Items) != 1 {
+					t.Fatalf("Steward's own identity: %v, %d found", err, len(p.Items))
+				}
+				if o := p.Items[0].OwnerID; o == nil || *o != admin.ID {
+					t.Errorf("Steward's own identity is owned by %v; want the admin %d", o, admin.ID)
 				}
 			})
 

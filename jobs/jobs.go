@@ -220,7 +220,7 @@ func (w *noticeWorker) Timeout(*river.Job[steward.OwnerAssigned]) time.Duration 
 }
 
 func (w *noticeWorker) Work(ctx context.Context, job *river.Job[steward.OwnerAssigned]) error {
-	n, err := w.inbox.DeliverNotices(steward.WithActor(ctx, "system:jobs"), job.ID, job.Args.Notices())
+	n, err := w.inbox.DeliverNotices(steward.WithPrincipal(ctx, steward.SelfPrincipal("job:"+job.Kind)), job.ID, job.Args.Notices())
 	if err != nil {
 		return permanent(err)
 	}

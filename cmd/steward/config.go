@@ -271,10 +271,10 @@ func (e *env) connector(name string) (*connectorConfig, error) {
 // full compares every record even where the system's digest says it is
 // unchanged (steward sync --full).
 func runConnector(ctx context.Context, db *sqlstore.DB, c *connectorConfig, logger *slog.Logger, full bool) (*steward.SyncResult, error) {
-	if steward.ActorFrom(ctx) == "system" {
-		// A scheduled run acts as its connector; steward sync keeps the
-		// local administrator who ran it.
-		ctx = steward.WithActor(ctx, "connector:"+c.Name)
+	if _, ok := steward.PrincipalFrom(ctx); !ok {
+		// A scheduled run is Steward's own, through its connector; steward
+		// sync keeps the local administrator who ran it.
+		ctx = steward.WithPrincipal(ctx, steward.SelfPrincipal("connector:"+c.Name))
 	}
 	switch c.Type {
 	case "postgres":

@@ -30,11 +30,21 @@ organisation, PostgreSQL databases, Vault, …), non-human identities that
 outnumber people about 40 to 1, credentials (metadata only), entitlements and
 grants, with the mess of a real estate: unowned identities, owners who left,
 keys never rotated, identities nobody uses. The same seed gives the same
-organisation.`,
+organisation.
+
+In the demo's story its head of security (or chief executive) runs Steward:
+the audit log names them as having loaded the organisation, through the
+local administrator who ran this command, and they own Steward's own
+identity (steward in the system steward), which Steward acts as. The
+schema migration names Steward itself.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			db, err := openStore(ctx, e, dsn, true)
+			// Everything in a demo database names a person of the demo
+			// or Steward itself: the schema is Steward's own doing, at
+			// the hands of the local administrator.
+			mctx := steward.WithPrincipal(ctx, steward.SelfPrincipal(steward.ActorFrom(ctx)))
+			db, err := openStore(mctx, e, dsn, true)
 			if err != nil {
 				return err
 			}
@@ -53,13 +63,15 @@ organisation.`,
 	return cmd
 }
 
+// seedDemo seeds the demo organisation as its admin, through the principal
+// ctx names (demo.Seed), and returns its summary.
 func seedDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) error {
 	if dc.People <= 0 || dc.NHI < 0 {
 		return steward.Errorf(steward.EINVALID, "--people must be positive and --nhi not negative.")
 	}
 	start := time.Now()
 	dc.Now = start.UTC().Truncate(time.Second)
-	sum, err := demo.Seed(ctx, db, dc) // ctx names the local administrator
+	sum, err := demo.Seed(ctx, db, dc) // as the demo's admin, through the local administrator
 	if err != nil {
 		return err
 	}
@@ -75,6 +87,6 @@ func seedDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) erro
 	for _, n := range st.Gaps {
 		gaps += n
 	}
-	e.logger.Info("demo organisation seeded", "seed", dc.Seed, "summary", fmt.Sprintf("%+v", sum), "gaps", gaps, "took", time.Since(start).Round(time.Millisecond))
+	e.logger.Info("demo organisation seeded", "seed", dc.Seed, "admin", sum.Admin, "summary", fmt.Sprintf("%+v", sum), "gaps", gaps, "took", time.Since(start).Round(time.Millisecond))
 	return nil
 }

@@ -137,8 +137,9 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // TestServeDemo is the quick start end to end: serve --demo on a new file,
-// then health, the API with the printed token, metrics, the CLI client, and
-// a graceful stop.
+// then health, the API with the printed token, metrics, the CLI client, a
+// graceful stop, and an audit log whose every event names a person or an
+// owned automation identity.
 func TestServeDemo(t *testing.T) {
 	t.Parallel()
 	db := filepath.Join(t.TempDir(), "serve.db")
@@ -240,6 +241,9 @@ func TestServeDemo(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve did not stop within 30s of cancel")
 	}
+	// Its migration, the seeding, the sign-in token and the scheduled gap
+	// refresh each name a person of the demo or Steward itself.
+	checkEventsNamePrincipals(t, db)
 }
 
 // TestExitCodes holds the CLI to the domain's one error table: every code

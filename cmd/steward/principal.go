@@ -21,9 +21,12 @@ import (
 //     verify): there is no token to name, so the command acts as the local
 //     administrator, a principal that names the OS user who ran it.
 //
-// serve is neither: it is the server. What it writes itself on start (the
-// demo organisation and its sign-in token) it writes as the local
-// administrator too; its scheduled syncs act as their connectors.
+// serve is neither: it is the server, and what it does by itself (its
+// migration on start, scheduled syncs, gap refreshes, notices) Steward does
+// as its own automation identity (steward.SelfPrincipal), whose owner
+// answers for it. The demo (steward demo, serve --demo) is a story: its
+// admin, a person of the demo, loads it and makes the sign-in token,
+// through the local administrator who ran the command (demo.Seed).
 const (
 	writesThroughAPI = "api"
 	writesLocally    = "local"

@@ -50,7 +50,7 @@ func newRunner(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger, o runnerOp
 		}
 	}
 	scheduled = append(scheduled, jobs.Scheduled{Name: "refresh-gaps", Every: gapRefreshEvery, Run: func(ctx context.Context) error {
-		res, err := db.RefreshGaps(steward.WithActor(ctx, "system:scheduler"))
+		res, err := db.RefreshGaps(steward.WithPrincipal(ctx, steward.SelfPrincipal("job:refresh-gaps")))
 		if err == nil && res.GapsOpened+res.GapsClosed > 0 {
 			logger.Warn("gap refresh found gap tasks out of line with the inventory, and mended them", "opened", res.GapsOpened, "closed", res.GapsClosed)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -75,6 +76,15 @@ gracefully.`,
 				if token, err = prepareDemo(ctx, e, db, dc); err != nil {
 					return err
 				}
+			}
+			// Steward acts as its own identity (scheduled runs, notices,
+			// sign-in): registered on first start, unowned unless the demo
+			// gave it its admin, and then an ownership gap until someone
+			// is assigned.
+			if _, err := db.RegisterSteward(steward.WithPrincipal(ctx, steward.SelfPrincipal("serve")), nil); steward.IsCode(err, steward.ECONFLICT) {
+				e.logger.Warn("Steward cannot register its own identity", "err", steward.ErrorMessage(err))
+			} else if err != nil {
+				return err
 			}
 			ln, err := net.Listen("tcp", addr)
 			if err != nil {
@@ -159,7 +169,8 @@ func serveListeners(ctx context.Context, srv *stewardhttp.Server, ln, mln net.Li
 }
 
 // prepareDemo seeds the database if it has no identities yet and returns a
-// fresh admin token for signing in.
+// fresh admin token for signing in as the demo's admin: the owner of
+// Steward's own identity, whom the seeding made so (demo.Seed).
 func prepareDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) (string, error) {
 	ctx = withLocalAdmin(ctx) // whoever starts serve --demo seeds it
 	empty, err := isEmpty(ctx, db)
@@ -173,19 +184,49 @@ func prepareDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) (
 	} else {
 		e.logger.Info("database has an inventory already; not seeding the demo again")
 	}
-	// The token is a personal one of the organisation's first active
-	// person, with the admin role: whoever signs in with it acts under a
-	// person's name, as everyone does.
-	people, err := db.People(ctx, steward.PersonFilter{Status: steward.PersonActive, ListOptions: steward.ListOptions{Limit: 1}})
+	admin, err := demoAdmin(ctx, db)
 	if err != nil {
 		return "", err
-	} else if len(people.Items) == 0 {
-		return "", steward.Errorf(steward.EINVALID, "The demo organisation has no active person to sign in as.")
 	}
+	// The token is a personal one of the admin's, with the admin role,
+	// which they make for themselves in the demo's story: whoever signs in
+	// with it acts under their name, as everyone does.
+	ctx = steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalPerson, Name: cmp.Or(admin.Email, admin.ExternalID),
+		PersonID: admin.ID, Role: steward.RoleAdmin, Via: steward.ActorFrom(ctx)})
 	exp := time.Now().UTC().Add(demoTokenTTL)
 	t := &steward.Token{Name: fmt.Sprintf("demo-admin-%d", time.Now().Unix()), Role: steward.RoleAdmin, ExpiresAt: &exp,
-		Kind: steward.PrincipalPerson, PersonID: &people.Items[0].ID}
+		Kind: steward.PrincipalPerson, PersonID: &admin.ID}
 	return db.CreateToken(ctx, t)
+}
+
+// demoAdmin returns the demo's admin: the active owner of Steward's own
+// identity, or, in a demo seeded before it had one, its first active
+// person.
+func demoAdmin(ctx context.Context, db *sqlstore.DB) (*steward.Person, error) {
+	self, err := db.SystemByName(ctx, steward.SelfSystemName)
+	if err != nil && !steward.IsCode(err, steward.ENOTFOUND) {
+		return nil, err
+	} else if err == nil {
+		page, err := db.Identities(ctx, steward.IdentityFilter{SystemID: self.ID, ExternalID: steward.SelfIdentityName, ListOptions: steward.ListOptions{Limit: 1}})
+		if err != nil {
+			return nil, err
+		}
+		if len(page.Items) == 1 && page.Items[0].OwnerID != nil {
+			p, err := db.Person(ctx, *page.Items[0].OwnerID)
+			if err != nil {
+				return nil, err
+			} else if p.Status == steward.PersonActive {
+				return p, nil
+			}
+		}
+	}
+	people, err := db.People(ctx, steward.PersonFilter{Status: steward.PersonActive, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil {
+		return nil, err
+	} else if len(people.Items) == 0 {
+		return nil, steward.Errorf(steward.EINVALID, "The demo organisation has no active person to sign in as.")
+	}
+	return &people.Items[0], nil
 }
 
 func isEmpty(ctx context.Context, db *sqlstore.DB) (bool, error) {

@@ -53,8 +53,8 @@ func openStore(ctx context.Context, e *env, dsn string, migrate bool) (*sqlstore
 		return nil, err
 	}
 	if migrate {
-		if steward.ActorFrom(ctx) == "system" {
-			ctx = steward.WithActor(ctx, "system:migrate") // serve's own migration
+		if _, ok := steward.PrincipalFrom(ctx); !ok {
+			ctx = steward.WithPrincipal(ctx, steward.SelfPrincipal("serve")) // serve's own migration
 		}
 		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()

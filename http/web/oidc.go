@@ -377,7 +377,7 @@ func (s *server) signInPerson(w http.ResponseWriter, r *http.Request, c steward.
 		p := steward.SignInPerson(in, c)
 		// Created by sign-in itself, as the configuration allows: the
 		// event names the provider's subject in its external id.
-		jctx := steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalSystem, Name: "oidc-sign-in"})
+		jctx := steward.WithPrincipal(ctx, steward.SelfPrincipal("oidc-sign-in"))
 		if err = s.store.CreatePerson(jctx, &p); err == nil {
 			person = &p
 			s.logger.InfoContext(ctx, "person created at first sign-in", "person", p.ExternalID, "issuer", s.rp.cfg.Issuer, "subject", c.Subject)

@@ -289,7 +289,7 @@ func TestSSOJustInTime(t *testing.T) {
 		t.Fatalf("session = %+v, %v", pr, err)
 	}
 	ev := s.lastEvent(t, steward.ActionPersonCreated)
-	if ev.ObjectID != fmt.Sprint(p.ID) || ev.Actor != "system:oidc-sign-in" {
+	if ev.ObjectID != fmt.Sprint(p.ID) || ev.Actor != "automation:steward" || ev.Via != "oidc-sign-in" {
 		t.Errorf("person.created event = %+v", ev)
 	}
 	// The second sign-in finds them: nobody is created twice.

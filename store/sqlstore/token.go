@@ -132,17 +132,9 @@ func (d *DB) registerAutomation(ctx context.Context, q querier, t *steward.Token
 		Environment: steward.EnvProd, Criticality: crit, Status: status, Labels: map[string]string{"role": string(t.Role)},
 		CreatedAt: &created, LastUsedAt: t.LastUsedAt, UpdatedAt: d.now(),
 		OwnerID: to.OwnerID, TeamID: to.TeamID, OwnerSource: to.Source, OwnerReason: to.Reason()}
-	err = q.QueryRowContext(ctx, d.q(`INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, status, labels,
-		created_at, last_used_at, updated_at, `+ownerCols+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-		append([]any{i.SystemID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
-			string(i.Status), labelsJSON(i.Labels), microPtr(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt)}, ownerVals(&to)...)...).Scan(&i.ID)
-	if isUnique(err) {
+	if err := d.insertOwnIdentity(ctx, q, i, to); isUnique(err) {
 		return steward.Errorf(steward.ECONFLICT, "Steward's own inventory already has an identity named %q; choose another token name.", t.Name)
 	} else if err != nil {
-		return err
-	}
-	if err := d.appendEvent(ctx, q, steward.ActionIdentityCreated, steward.ObjectIdentity, idStr(i.ID), identityCreated(i)); err != nil {
 		return err
 	}
 	c := &steward.Credential{IdentityID: i.ID, ExternalID: t.Name, Kind: steward.CredToken, Status: cstatus,
@@ -158,17 +150,89 @@ func (d *DB) registerAutomation(ctx context.Context, q querier, t *steward.Token
 		return err
 	}
 	t.IdentityID = &i.ID
-	if err := d.markDirty(ctx, q, i.SystemID, false, identityRef(i.ID)); err != nil {
+	return d.settleOwnIdentity(ctx, q, i.ID, i.SystemID)
+}
+
+// insertOwnIdentity inserts identity i of Steward's own system, owned as to
+// says, with its event, and sets i.ID. It returns the database's error for
+// a name taken (isUnique).
+func (d *DB) insertOwnIdentity(ctx context.Context, q querier, i *steward.Identity, to steward.OwnerDecision) error {
+	err := q.QueryRowContext(ctx, d.q(`INSERT INTO identities (system_id, external_id, name, kind, environment, criticality, status, labels,
+		created_at, last_used_at, updated_at, `+ownerCols+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		append([]any{i.SystemID, i.ExternalID, i.Name, string(i.Kind), string(i.Environment), string(i.Criticality),
+			string(i.Status), labelsJSON(i.Labels), microPtr(i.CreatedAt), microPtr(i.LastUsedAt), micro(i.UpdatedAt)}, ownerVals(&to)...)...).Scan(&i.ID)
+	if err != nil {
 		return err
 	}
-	if err := d.refreshCredentialAge(ctx, q, oneIdentity(i.ID)); err != nil {
+	return d.appendEvent(ctx, q, steward.ActionIdentityCreated, steward.ObjectIdentity, idStr(i.ID), identityCreated(i))
+}
+
+// settleOwnIdentity brings what is derived from a new identity of
+// Steward's own system up to date: the system's digest, the identity's
+// credential age and its ownership gaps, with their events.
+func (d *DB) settleOwnIdentity(ctx context.Context, q querier, id, systemID int64) error {
+	if err := d.markDirty(ctx, q, systemID, false, identityRef(id)); err != nil {
+		return err
+	}
+	if err := d.refreshCredentialAge(ctx, q, oneIdentity(id)); err != nil {
 		return err
 	}
 	ev := &eventSink{d: d, c: q}
-	if _, err := d.refreshGaps(ctx, q, ev, oneIdentity(i.ID)); err != nil {
+	if _, err := d.refreshGaps(ctx, q, ev, oneIdentity(id)); err != nil {
 		return err
 	}
 	return ev.flush(ctx)
+}
+
+// RegisterSteward registers Steward's own automation identity, if it is
+// not registered yet, owned by owner, and returns the principal Steward
+// acts as. See steward.SelfRegistrar.
+func (d *DB) RegisterSteward(ctx context.Context, owner *int64) (*steward.Principal, error) {
+	p, err := d.registerSteward(ctx, owner)
+	if isUnique(err) {
+		// Another replica registered it meanwhile: now it is there.
+		p, err = d.registerSteward(ctx, owner)
+	}
+	return p, err
+}
+
+func (d *DB) registerSteward(ctx context.Context, owner *int64) (*steward.Principal, error) {
+	p := steward.SelfPrincipal("")
+	err := d.writeTx(ctx, func(tx *sql.Tx) error {
+		systemID, err := d.selfSystem(ctx, tx)
+		if err != nil {
+			return err
+		}
+		var kind string
+		err = tx.QueryRowContext(ctx, d.q(`SELECT id, kind FROM identities WHERE system_id = ? AND external_id = ?`),
+			systemID, steward.SelfIdentityName).Scan(&p.IdentityID, &kind)
+		if err == nil && kind != string(steward.KindServiceAccount) {
+			return steward.Errorf(steward.ECONFLICT, "Steward's own inventory has a %s named %q, an automation token's, which holds the name Steward acts under: its events would seem that token's. Revoke it and make its replacement under another name.", kind, steward.SelfIdentityName)
+		} else if err == nil || !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		to, err := d.assignOwner(ctx, tx, owner, nil, "owner")
+		if err != nil {
+			return err
+		}
+		if owner == nil {
+			to = steward.OwnerDecision{Source: steward.OwnerNone}
+		}
+		i := &steward.Identity{SystemID: systemID, ExternalID: steward.SelfIdentityName, Name: steward.SelfIdentityName,
+			Kind: steward.KindServiceAccount, Environment: steward.EnvProd, Criticality: steward.LevelHigh, Status: steward.IdentityActive,
+			Labels: map[string]string{"role": string(steward.RoleAdmin)}, UpdatedAt: d.now(),
+			OwnerID: to.OwnerID, TeamID: to.TeamID, OwnerSource: to.Source, OwnerReason: to.Reason()}
+		if err := d.insertOwnIdentity(ctx, tx, i, to); err != nil {
+			return err
+		}
+		p.IdentityID = i.ID
+		return d.settleOwnIdentity(ctx, tx, i.ID, systemID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // selfSystem returns the id of Steward's own system, creating it with its

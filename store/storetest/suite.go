@@ -491,6 +491,80 @@ func mustPersonalToken(t *testing.T, s steward.Store, clock *Clock, name string,
 	return tok, raw
 }
 
+// testRegisterSteward: Steward's own identity is registered once, in its
+// own system, unowned (an ownership gap) when no owner is given, and a
+// token cannot take its name.
+func testRegisterSteward(t *testing.T, s steward.Store, clock *Clock) {
+	team := MustTeam(t, s, nil)
+	ada := MustPerson(t, s, func(p *steward.Person) { p.Email = "ada@example.test"; p.TeamID = &team.ID })
+	nobody := int64(1 << 40)
+	_, err := s.RegisterSteward(ctx(), &nobody)
+	wantCode(t, err, steward.ENOTFOUND)
+	p, err := s.RegisterSteward(ctx(), nil)
+	if err != nil {
+		t.Fatal(err)
+	} else if p.Kind != steward.PrincipalAutomation || p.Name != steward.SelfIdentityName || p.IdentityID == 0 || p.Actor() != "automation:steward" {
+		t.Fatalf("principal = %+v", *p)
+	}
+	self, err := s.SystemByName(ctx(), steward.SelfSystemName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, err := s.Identity(ctx(), p.IdentityID)
+	if err != nil {
+		t.Fatal(err)
+	} else if iv.SystemID != self.ID || iv.ExternalID != steward.SelfIdentityName || iv.Kind != steward.KindServiceAccount || iv.OwnerID != nil ||
+		iv.Status != steward.IdentityActive {
+		t.Fatalf("Steward's identity = %+v; want an active, unowned service account of system %d", iv, self.ID)
+	}
+	gapped, err := s.Identities(ctx(), steward.IdentityFilter{SystemID: self.ID, Gap: steward.GapUnowned, ListOptions: steward.ListOptions{Limit: 10}})
+	if err != nil || len(gapped.Items) != 1 || gapped.Items[0].ID != p.IdentityID {
+		t.Fatalf("unowned gaps of Steward's system: %+v, %v; want Steward's identity", gapped, err)
+	}
+	// Registered already: left as it is, whoever is named now.
+	again, err := s.RegisterSteward(ctx(), &ada.ID)
+	if err != nil || *again != *p {
+		t.Fatalf("again: %+v, %v; want %+v", again, err, *p)
+	}
+	if iv, err := s.Identity(ctx(), p.IdentityID); err != nil || iv.OwnerID != nil {
+		t.Fatalf("a second registration changed the owner: %+v, %v", iv, err)
+	}
+	_, err = s.CreateToken(ctx(), &steward.Token{Name: steward.SelfIdentityName, Role: steward.RoleAdmin, Kind: steward.PrincipalAutomation, OwnerID: &ada.ID})
+	wantCode(t, err, steward.ECONFLICT)
+}
+
+// testRegisterStewardOwned: registered with an owner, Steward's identity
+// has them and their team, and no gap; where an automation token took its
+// name first, registering is refused.
+func testRegisterStewardOwned(t *testing.T, s steward.Store, clock *Clock) {
+	team := MustTeam(t, s, nil)
+	ada := MustPerson(t, s, func(p *steward.Person) { p.Email = "ada@example.test"; p.TeamID = &team.ID })
+	p, err := s.RegisterSteward(ctx(), &ada.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	iv, err := s.Identity(ctx(), p.IdentityID)
+	if err != nil || iv.OwnerID == nil || *iv.OwnerID != ada.ID || iv.TeamID == nil || *iv.TeamID != team.ID {
+		t.Fatalf("Steward's identity = %+v, %v; want owned by %d of team %d", iv, err, ada.ID, team.ID)
+	}
+	gapped, err := s.Identities(ctx(), steward.IdentityFilter{SystemID: iv.SystemID, Gap: steward.GapUnowned, ListOptions: steward.ListOptions{Limit: 10}})
+	if err != nil || len(gapped.Items) != 0 {
+		t.Fatalf("unowned gaps of Steward's system: %+v, %v; want none", gapped, err)
+	}
+}
+
+// testRegisterStewardTaken: an automation token named like Steward's own
+// identity, from before it had one, keeps the name, and registering
+// Steward is refused with a way out.
+func testRegisterStewardTaken(t *testing.T, s steward.Store, clock *Clock) {
+	ada := MustPerson(t, s, nil)
+	if _, err := s.CreateToken(ctx(), &steward.Token{Name: steward.SelfIdentityName, Role: steward.RoleAdmin, Kind: steward.PrincipalAutomation, OwnerID: &ada.ID}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.RegisterSteward(ctx(), &ada.ID)
+	wantCode(t, err, steward.ECONFLICT)
+}
+
 // testTokens: a personal token acts as its person, an automation token as
 // the identity of Steward's own inventory it registers, with its owner;
 // both are refused once expired or revoked, and a personal token once its
