@@ -164,6 +164,29 @@ func RelationshipsTo(p Principal, myTeam int64, owner, team *int64) []Relationsh
 	return rels
 }
 
+// Everyone returns the relationship the configuration gives every member
+// to every identity: RelEveryone when membersSeeAll (members_see_all),
+// else none. Callers add it to the principal's own relationships.
+func Everyone(membersSeeAll bool) []Relationship {
+	if membersSeeAll {
+		return []Relationship{RelEveryone}
+	}
+	return nil
+}
+
+// IdentityVisibility returns which identities p may list and read, when
+// p's person is of team myTeam (0: none): nil for every identity, when
+// Authorize allows p PermIdentityRead whatever it stands to (an admin, an
+// auditor, an automation principal, a member under members_see_all), else
+// those p's person owns or of its team (IdentityFilter.Visible). It is the
+// one rule the API's lists and the web UI's pages apply.
+func IdentityVisibility(p Principal, myTeam int64, membersSeeAll bool) *Visibility {
+	if Authorize(p, PermIdentityRead, Everyone(membersSeeAll)...).Allowed {
+		return nil
+	}
+	return &Visibility{PersonID: p.PersonID, TeamID: myTeam}
+}
+
 // AssignmentRelationships returns how p stands to the owner assignment a,
 // when p's person is of team myTeam (0: none) and ownerTeam is the team of
 // the owner a names: RelOwner when it names p's person and no team (their

@@ -17,10 +17,7 @@ func principalOf(r *http.Request) steward.Principal {
 // everyone returns the relationship the configuration gives every member to
 // every identity: RelEveryone with MembersSeeAll, else none.
 func (s *Server) everyone() []steward.Relationship {
-	if s.MembersSeeAll {
-		return []steward.Relationship{steward.RelEveryone}
-	}
-	return nil
+	return steward.Everyone(s.MembersSeeAll)
 }
 
 // personTeam returns the team of the principal's person: 0 when it is not
@@ -53,14 +50,11 @@ func (s *Server) relationships(ctx context.Context, p steward.Principal, owner, 
 // all, else those its person owns or of its team.
 func (s *Server) visibility(r *http.Request, q *listQuery) *steward.Visibility {
 	p := principalOf(r)
-	if steward.Authorize(p, steward.PermIdentityRead, s.everyone()...).Allowed {
-		return nil
-	}
 	team, err := s.personTeam(r.Context(), p)
 	if err != nil {
 		q.fail(err)
 	}
-	return &steward.Visibility{PersonID: p.PersonID, TeamID: team}
+	return steward.IdentityVisibility(p, team, s.MembersSeeAll)
 }
 
 // identityFor reads an identity and checks that the principal of r may do

@@ -94,7 +94,7 @@ gracefully.`,
 			if err != nil {
 				return err
 			}
-			ui := &web.UI{Store: db, Logger: e.logger, Secure: es.cookieSecure, OIDC: sso}
+			ui := &web.UI{Store: db, Logger: e.logger, Secure: es.cookieSecure, OIDC: sso, MembersSeeAll: membersSeeAll}
 			runner, err := newRunner(db, e.config, e.logger, e.runner)
 			if err != nil {
 				return err

@@ -55,14 +55,44 @@ func (s *server) authorize(w http.ResponseWriter, r *http.Request, perm steward.
 }
 
 // relationships returns how the signed-in principal stands to an identity:
-// its owner, of its team (steward.RelationshipsTo).
+// its owner, of its team (steward.RelationshipsTo), with what the
+// configuration gives every member (steward.Everyone), as the API does.
 func (s *server) relationships(ctx context.Context, iv *steward.IdentityView) ([]steward.Relationship, error) {
 	p := principalFrom(ctx)
 	mine, err := s.personTeam(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	return steward.RelationshipsTo(p, mine, iv.OwnerID, iv.TeamID), nil
+	return append(steward.Everyone(s.membersSeeAll), steward.RelationshipsTo(p, mine, iv.OwnerID, iv.TeamID)...), nil
+}
+
+// visibility returns the identities the signed-in principal may list:
+// nil for all, else those its person owns or of its team
+// (steward.IdentityVisibility, the rule the API's lists apply). Every list
+// of identities a page shows sets it on its filter.
+func (s *server) visibility(ctx context.Context) (*steward.Visibility, error) {
+	p := principalFrom(ctx)
+	mine, err := s.personTeam(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return steward.IdentityVisibility(p, mine, s.membersSeeAll), nil
+}
+
+// readable returns EFORBIDDEN, with the reason and whom the page was asked
+// by, unless the signed-in principal may read the identity iv, as the API's
+// GET /api/v1/identities/{id} decides.
+func (s *server) readable(ctx context.Context, iv *steward.IdentityView) error {
+	rels, err := s.relationships(ctx, iv)
+	if err != nil {
+		return err
+	}
+	p := principalFrom(ctx)
+	if d := steward.Authorize(p, steward.PermIdentityRead, rels...); !d.Allowed {
+		s.logger.InfoContext(ctx, "web identity refused", "identity", iv.ID, "actor", p.Actor(), "role", p.Role)
+		return steward.Errorf(steward.EFORBIDDEN, "You may not see identity %s: %s You are signed in as %s. Ask its owner or an admin.", iv.Name, d.Reason, signedInAs(p))
+	}
+	return nil
 }
 
 // personTeam returns the team of the principal's person, 0 for none.

@@ -204,6 +204,11 @@ func (s *server) listIdentities(ctx context.Context, r *http.Request, f steward.
 	var out identityList
 	f.After, f.Limit = r.URL.Query().Get(param), directoryPerPage
 	out.Later = f.After != ""
+	vis, err := s.visibility(ctx)
+	if err != nil {
+		return out, err
+	}
+	f.Visible = vis
 	page, err := s.store.Identities(ctx, f)
 	if err != nil {
 		return out, err
@@ -345,10 +350,15 @@ func (s *server) fillPerson(ctx context.Context, r *http.Request, p *steward.Per
 	// A person's own accounts are the human identities they own: Steward
 	// links a login to a person through its owner, which a directory or
 	// identity provider names (the account is the person's own).
-	accounts, err := s.store.Identities(ctx, steward.IdentityFilter{OwnerID: p.ID, Kind: steward.KindHuman, ListOptions: steward.ListOptions{Limit: directoryPerPage}})
+	vis, err := s.visibility(ctx)
 	if err != nil {
 		return err
 	}
+	accounts, err := s.store.Identities(ctx, steward.IdentityFilter{OwnerID: p.ID, Kind: steward.KindHuman, Visible: vis, ListOptions: steward.ListOptions{Limit: directoryPerPage}})
+	if err != nil {
+		return err
+	}
+	evidence := may(ctx, steward.PermEvidenceRead) // grants are evidence
 	if accounts.Next != "" {
 		pg.MoreAccounts = queryURL("/inventory", [][2]string{{"kind", string(steward.KindHuman)}, {"owner", personKey(p)}})
 	}
@@ -357,6 +367,10 @@ func (s *server) fillPerson(ctx context.Context, r *http.Request, p *steward.Per
 		iv := &accounts.Items[i]
 		systems[iv.SystemID] = iv.SystemName
 		row := accountRow{identityItem: s.identityItem(iv, nil)}
+		if !evidence {
+			pg.Accounts = append(pg.Accounts, row)
+			continue
+		}
 		grants, err := s.store.Grants(ctx, steward.GrantFilter{IdentityID: iv.ID, ListOptions: steward.ListOptions{Limit: accountGrants}})
 		if err != nil {
 			return err
@@ -382,7 +396,7 @@ func (s *server) fillPerson(ctx context.Context, r *http.Request, p *steward.Per
 	}
 	pg.OwnsAllURL = queryURL("/inventory", [][2]string{{"owner", personKey(p)}})
 	for _, g := range []steward.GapKind{steward.GapOwnerDeparted, steward.GapTeamInactive} {
-		any, err := s.store.Identities(ctx, steward.IdentityFilter{OwnerID: p.ID, Gap: g, ListOptions: steward.ListOptions{Limit: 1}})
+		any, err := s.store.Identities(ctx, steward.IdentityFilter{OwnerID: p.ID, Gap: g, Visible: vis, ListOptions: steward.ListOptions{Limit: 1}})
 		if err != nil {
 			return err
 		}
@@ -590,7 +604,11 @@ func (s *server) fillTeam(ctx context.Context, r *http.Request, t *steward.Team,
 	p.OwnsAllURL = queryURL("/inventory", [][2]string{{"team", t.Name}})
 
 	// The oldest open gaps, as the Ownership page lists them, with the
-	// same one-click assign; the rest are one link away.
+	// same one-click assign; the rest are one link away. Gaps are
+	// evidence, for those who may read it.
+	if !may(ctx, steward.PermEvidenceRead) {
+		return nil
+	}
 	p.GapsURL = ownershipQuery{Team: t.Name}.URL("")
 	gaps, err := s.store.Gaps(ctx, steward.GapFilter{TeamID: t.ID, ListOptions: steward.ListOptions{Limit: teamGaps}})
 	if err != nil {

@@ -187,12 +187,19 @@ func (s *server) readIdentity(r *http.Request, id int64) (*identityData, error) 
 	var err error
 	if d.iv, err = s.store.Identity(ctx, id); err != nil {
 		return nil, err
-	}
-	if d.grants, err = s.store.Grants(ctx, steward.GrantFilter{
-		IdentityID:  id,
-		ListOptions: steward.ListOptions{After: d.grantsAfter, Limit: grantsPerPage},
-	}); err != nil {
+	} else if err := s.readable(ctx, d.iv); err != nil {
 		return nil, err
+	}
+	// Grants are evidence (steward.PermEvidenceRead), as in the API: a
+	// member sees the identity without them.
+	d.grants = &steward.Page[steward.GrantView]{}
+	if may(ctx, steward.PermEvidenceRead) {
+		if d.grants, err = s.store.Grants(ctx, steward.GrantFilter{
+			IdentityID:  id,
+			ListOptions: steward.ListOptions{After: d.grantsAfter, Limit: grantsPerPage},
+		}); err != nil {
+			return nil, err
+		}
 	}
 	if d.creds, err = s.store.Credentials(ctx, id); err != nil {
 		return nil, err

@@ -268,6 +268,9 @@ func (s *server) inventory(w http.ResponseWriter, r *http.Request) {
 	if err == nil {
 		sys, err = s.resolveNames(r.Context(), q, &f)
 	}
+	if err == nil {
+		f.Visible, err = s.visibility(r.Context())
+	}
 	if err == nil && sys != nil {
 		p.Sync, err = s.systemSync(r.Context(), sys)
 	}
@@ -336,6 +339,9 @@ func (s *server) exportCSV(w http.ResponseWriter, r *http.Request) {
 	f, err := q.Filter()
 	if err == nil {
 		_, err = s.resolveNames(r.Context(), q, &f)
+	}
+	if err == nil {
+		f.Visible, err = s.visibility(r.Context())
 	}
 	if err == nil {
 		out := &lazyCSV{w: w}
@@ -483,6 +489,9 @@ type systemSync struct {
 
 // systemSync reads the runs of one system.
 func (s *server) systemSync(ctx context.Context, sys *steward.System) (*systemSync, error) {
+	if !may(ctx, steward.PermEvidenceRead) {
+		return nil, nil // sync runs are evidence: nothing to show this principal
+	}
 	systemID := sys.ID
 	out := &systemSync{System: sys.Name, SystemURL: systemURL(sys.Name)}
 	last, err := s.store.SyncRuns(ctx, steward.SyncRunFilter{SystemID: systemID, ListOptions: steward.ListOptions{Limit: 1}})

@@ -71,10 +71,18 @@ func (s *server) base(r *http.Request, title, active string) pageBase {
 		b.Reader = may(r.Context(), steward.PermEvidenceRead)
 	}
 	for _, n := range navSections {
+		if evidencePages[n.Path] && !b.Reader {
+			continue // guarded: a member would find a 403 there
+		}
 		b.Nav = append(b.Nav, navItem{navSection: n, Active: n.Path == active})
 	}
 	return b
 }
+
+// evidencePages are the sections that show evidence (steward.PermEvidenceRead):
+// their routes are guarded, and the navigation leaves them out for whoever
+// may not read them.
+var evidencePages = map[string]bool{"/ownership": true, "/audit": true}
 
 // parsePages parses each page with the layout it is shown in. Each entry
 // is executed by its "page" template.

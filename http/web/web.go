@@ -56,6 +56,10 @@ type UI struct {
 	// OIDC turns on sign-in through an OpenID provider ("Sign in with SSO"
 	// on the sign-in page). Default: nil, token sign-in only.
 	OIDC *OIDC
+	// MembersSeeAll shows every identity to every member, as the API's
+	// Server.MembersSeeAll does (members_see_all); set both alike. Default:
+	// off, a member sees the identities they own and their team's.
+	MembersSeeAll bool
 }
 
 // Store is what the web UI asks of the store: it reads the inventory,
@@ -88,7 +92,7 @@ func (u *UI) Handler() http.Handler {
 	if u.Store == nil {
 		panic("web: UI.Store is required")
 	}
-	s := &server{store: u.Store, logger: u.Logger, clock: u.Clock, secure: u.Secure}
+	s := &server{store: u.Store, logger: u.Logger, clock: u.Clock, secure: u.Secure, membersSeeAll: u.MembersSeeAll}
 	if u.OIDC != nil {
 		if err := u.OIDC.Validate(); err != nil {
 			panic("web: " + err.Error())
@@ -119,13 +123,15 @@ func (u *UI) Handler() http.Handler {
 // server is the handler built from a UI. It is separate from UI so that the
 // parsed templates and defaults never leak into the exported configuration.
 type server struct {
-	store        Store
-	logger       *slog.Logger
-	clock        steward.Clock
-	secure       bool
-	rp           *relyingParty // nil without OIDC sign-in
-	assetVersion string
-	pages        map[string]*template.Template
+	store  Store
+	logger *slog.Logger
+	clock  steward.Clock
+	secure bool
+	// membersSeeAll: UI.MembersSeeAll.
+	membersSeeAll bool
+	rp            *relyingParty // nil without OIDC sign-in
+	assetVersion  string
+	pages         map[string]*template.Template
 }
 
 // apiPaths are served by the http package on the same server. The UI
@@ -148,6 +154,8 @@ func (s *server) routes() http.Handler {
 	mux.HandleFunc("GET /signin/oidc/callback", s.oidcCallback)
 	mux.Handle("GET /{$}", s.session(s.inventory))
 	mux.Handle("GET /inventory", s.session(s.inventory))
+	// The inventory, its export and an identity's page show a member the
+	// identities the API does (visibility, readable in access.go).
 	mux.Handle("GET /inventory.csv", s.session(s.exportCSV))
 	mux.Handle("GET /identities/{id}", s.session(s.identity))
 	// Setting an owner and attesting depend on how the principal stands to
@@ -155,8 +163,10 @@ func (s *server) routes() http.Handler {
 	mux.Handle("POST /identities/{id}/owner", s.session(s.setOwner))
 	mux.Handle("POST /identities/{id}/attest", s.session(s.attest))
 	mux.Handle("GET /admin/tokens", s.guard(steward.PermEvidenceRead, "see the API tokens", s.tokens))
-	mux.Handle("GET /ownership", s.session(s.ownership))
-	mux.Handle("GET /audit", s.session(s.audit))
+	// The ownership gaps and the audit log are evidence, which the API
+	// shows only to auditors and admins.
+	mux.Handle("GET /ownership", s.guard(steward.PermEvidenceRead, "see the ownership gaps", s.ownership))
+	mux.Handle("GET /audit", s.guard(steward.PermEvidenceRead, "read the audit log", s.audit))
 	s.directoryRoutes(mux)
 	for _, n := range navSections {
 		if !n.Live {
