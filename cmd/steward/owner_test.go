@@ -282,3 +282,99 @@ func TestServeImports(t *testing.T) {
 		t.Errorf("sync-runs -o yaml: exit %d %s", code, errOut)
 	}
 }
+
+// TestTokenPersonal runs the personal token commands against serve --demo
+// with the demo's admin token: a person makes, lists and revokes their own
+// tokens through the API, in their role unless an admin asks for another,
+// and cannot touch anyone else's; an automation token has none.
+func TestTokenPersonal(t *testing.T) {
+	t.Parallel()
+	s := startDemoServer(t)
+	api := func(token string, args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, append(args, "--server", s.base, "--token", token)...)
+	}
+	code, out, stderr := api(s.token, "whoami", "-o", "json")
+	var admin steward.Principal
+	if err := json.Unmarshal([]byte(out), &admin); code != 0 || err != nil || admin.Kind != steward.PrincipalPerson {
+		t.Fatalf("whoami: exit %d, %v\n%s%s", code, err, out, stderr)
+	}
+
+	// Made: only the secret on stdout; it acts as the same person.
+	code, out, stderr = api(s.token, "token", "personal", "create", "--name", "laptop", "--expires-in", "168h")
+	if code != 0 || !regexp.MustCompile(`^stw_[A-Za-z0-9_-]{43}\n$`).MatchString(out) {
+		t.Fatalf("create: exit %d, stdout %q\n%s", code, out, stderr)
+	}
+	laptop := strings.TrimSpace(out)
+	code, out, _ = api(laptop, "whoami", "-o", "json")
+	var p steward.Principal
+	if err := json.Unmarshal([]byte(out), &p); code != 0 || err != nil || p.Name != admin.Name || p.Role != steward.RoleAdmin || p.Via != "token:laptop" {
+		t.Fatalf("whoami with the new token: exit %d, %+v, %v", code, p, err)
+	}
+	// An admin may make themselves a token of another role; a member may
+	// not go above theirs.
+	code, out, stderr = api(s.token, "token", "personal", "create", "--name", "as-member", "--role", "member", "-o", "json")
+	var made struct {
+		Token  struct{ Role, Name string }
+		Secret string
+	}
+	if err := json.Unmarshal([]byte(out), &made); code != 0 || err != nil || made.Token.Role != "member" || made.Secret == "" {
+		t.Fatalf("create --role member -o json: exit %d, %v\n%s%s", code, err, out, stderr)
+	}
+	if code, _, stderr := api(made.Secret, "token", "personal", "create", "--name", "up", "--role", "admin"); code != ExitUnauthorized {
+		t.Errorf("a member asking for an admin token: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := api(s.token, "token", "personal", "create", "--name", "laptop"); code != ExitConflict {
+		t.Errorf("a name taken: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := api(s.token, "token", "personal", "create", "--name", "long", "--expires-in", "2400h"); code != ExitInvalid {
+		t.Errorf("beyond 90 days: exit %d, %s", code, stderr)
+	}
+
+	// Listed, by whichever of their tokens, never with a secret.
+	code, out, stderr = api(made.Secret, "token", "personal", "list")
+	if code != 0 || !regexp.MustCompile(`(?m)^laptop\s+admin\s`).MatchString(out) || !regexp.MustCompile(`(?m)^as-member\s+member\s`).MatchString(out) ||
+		!strings.Contains(out, "demo-admin-") || strings.Contains(out, "stw_") {
+		t.Fatalf("list: exit %d\n%s%s", code, out, stderr)
+	}
+
+	// Someone else's token is not found; an automation token has none.
+	if code, _, stderr := run(t, "token", "create", "--db", s.db, "--name", "other", "--for", "other@example.com", "--create-person", "Other Person"); code != 0 {
+		t.Fatalf("another person's token: %s", stderr)
+	}
+	code, ci, stderr := run(t, "token", "create", "--db", s.db, "--name", "ci", "--owner", admin.Name)
+	if code != 0 {
+		t.Fatalf("an automation token: %s", stderr)
+	}
+	if code, _, stderr := api(strings.TrimSpace(ci), "token", "personal", "list"); code != ExitUnauthorized || !strings.Contains(stderr, "not a person") {
+		t.Errorf("an automation token's list: exit %d, %s", code, stderr)
+	}
+	if code, _, stderr := api(s.token, "token", "personal", "revoke", "other"); code != ExitNotFound {
+		t.Errorf("revoke another's token: exit %d, %s", code, stderr)
+	}
+	code, out, _ = run(t, "token", "list", "--db", s.db)
+	if code != 0 || !regexp.MustCompile(`(?m)^\d+\s+other\s.*\s-\s*$`).MatchString(out) {
+		t.Errorf("the other person's token was revoked, or is not listed:\n%s", out)
+	}
+
+	// Revoked: refused from then on, and listed as revoked.
+	if code, _, stderr := api(s.token, "token", "personal", "revoke", "laptop"); code != 0 || !strings.Contains(stderr, "revoked laptop") {
+		t.Fatalf("revoke: exit %d, %s", code, stderr)
+	}
+	if code, _, _ := api(laptop, "whoami"); code != ExitUnauthorized {
+		t.Errorf("a revoked token: exit %d", code)
+	}
+	code, out, _ = api(s.token, "token", "personal", "list", "-o", "json")
+	var list struct{ Items []steward.Token }
+	if err := json.Unmarshal([]byte(out), &list); code != 0 || err != nil {
+		t.Fatalf("list -o json: exit %d, %v", code, err)
+	}
+	for _, tok := range list.Items {
+		if (tok.Name == "laptop") != (tok.RevokedAt != nil) {
+			t.Errorf("token %s revoked at %v", tok.Name, tok.RevokedAt)
+		}
+	}
+	if code, _, _ := api(s.token, "token", "personal", "revoke", "nosuch"); code != ExitNotFound {
+		t.Errorf("revoke an unknown token: exit %d", code)
+	}
+}

@@ -147,6 +147,7 @@ func TestWritePathsDocumented(t *testing.T) {
 		"apply": writesLocally, "identities set-owner": writesThroughAPI, "identities attest": writesThroughAPI,
 		"identities list": writesThroughAPI, "identities get": writesThroughAPI, "gaps": writesThroughAPI,
 		"sync-runs": writesThroughAPI, "serve": "", "version": "",
+		"token personal list": writesThroughAPI, "token personal create": writesThroughAPI, "token personal revoke": writesThroughAPI,
 	}
 	for path, w := range want {
 		cmd, _, err := root.Find(strings.Fields(path))

@@ -14,8 +14,12 @@ import (
 )
 
 func newTokenCmd(e *env) *cobra.Command {
-	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens"}
-	cmd.AddCommand(newTokenCreateCmd(e), newTokenListCmd(e), newTokenRevokeCmd(e))
+	cmd := &cobra.Command{Use: "token", Short: "Create, list and revoke API tokens",
+		Long: `Create, list and revoke API tokens. create, list and revoke work on the
+database (--db) as the local administrator, for anyone's tokens;
+'token personal' works through the API with your own token, for your own
+personal tokens.`}
+	cmd.AddCommand(newTokenCreateCmd(e), newTokenListCmd(e), newTokenRevokeCmd(e), newTokenPersonalCmd(e))
 	return cmd
 }
 
