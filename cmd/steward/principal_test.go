@@ -6,6 +6,7 @@ import (
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -77,6 +78,14 @@ func TestDemoEventsNamePrincipals(t *testing.T) {
 	events := checkEventsNamePrincipals(t, db)
 	vias := map[string]bool{}
 	for _, ev := range events {
+		// The events table has its via column from schema 14 on: the
+		// migrations before it cannot say what Steward came through.
+		if v, err := strconv.Atoi(ev.ObjectID); ev.Action == steward.ActionSchemaMigrated && err == nil && v < 14 {
+			if ev.Via != "" {
+				t.Errorf("event %d %s %s came through %q before events had a via", ev.Seq, ev.Action, ev.ObjectID, ev.Via)
+			}
+			continue
+		}
 		vias[ev.Via] = true
 	}
 	// Who ran it is recorded too: the events came through them.

@@ -13,9 +13,15 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-// noViaKey marks the context of a migration, whose events record no Via:
-// the events table has the column only from schema 14 on.
+// noViaKey marks the context of a migration applied before viaSchema,
+// whose events record no Via: the events table has no column for it yet.
 type noViaKey struct{}
+
+// viaSchema is the migration that gives events their via column. The
+// events of the migrations applied from it on record what the actor came
+// through, as every other event does ("local-admin:alice" for steward
+// demo's migration, "serve" for serve's).
+const viaSchema = 14
 
 // appendEvent adds one event to the audit chain inside tx.
 func (d *DB) appendEvent(ctx context.Context, tx querier, action steward.Action, objectType, objectID string, data any) error {

@@ -376,7 +376,6 @@ func (d *DB) Migrate(ctx context.Context) error {
 // and then River's when upTo is 0 (a test stops early to write rows as an
 // older Steward did).
 func (d *DB) migrate(ctx context.Context, upTo int) error {
-	ctx = context.WithValue(ctx, noViaKey{}, true)
 	if d.pg {
 		// The whole of it, from the creation of schema_migrations on: two
 		// replicas creating it at once on a new database collide in
@@ -419,10 +418,13 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 				return fmt.Errorf("migration %s: %w", name, err)
 			}
 			ectx := ctx // what the migration's events are written with
+			if version < viaSchema {
+				ectx = context.WithValue(ectx, noViaKey{}, true)
+			}
 			if sealed, err := d.hasSeals(ctx, tx); err != nil {
 				return err
 			} else if !sealed && version != sealSchema {
-				ectx = context.WithValue(ctx, beforeSealsKey{}, true)
+				ectx = context.WithValue(ectx, beforeSealsKey{}, true)
 			}
 			if step := migrationSteps[version]; step != nil {
 				if err := step(d, ectx, tx); err != nil {
