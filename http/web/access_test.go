@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -27,6 +28,14 @@ func TestMemberSeesWhatTheAPIShows(t *testing.T) {
 	// Grace is of the team ledger and owns nothing: she sees ledger's
 	// ledger-export-bot and nothing of Ada's.
 	token := f.MustTokenFor(t, "grace", steward.RoleMember, f.graceID)
+	// Ada's own login, a human identity of her team: her person page lists
+	// it among her accounts, which Grace may not see either.
+	login := &steward.Identity{SystemID: f.sysProd, ExternalID: "arn:aws:iam::123456789012:user/ada", Name: "ada", Kind: steward.KindHuman,
+		Environment: steward.EnvProd, Criticality: steward.LevelMedium, OwnerID: &f.ownerID, TeamID: &f.teamPay, Status: steward.IdentityActive}
+	if err := f.Store.CreateIdentity(steward.WithActor(context.Background(), "system:test"), login); err != nil {
+		t.Fatal(err)
+	}
+	loginLink := `href="/identities/` + strconv.FormatInt(login.ID, 10) + `"`
 
 	for _, seeAll := range []bool{false, true} {
 		t.Run("members_see_all="+strconv.FormatBool(seeAll), func(t *testing.T) {
@@ -59,6 +68,7 @@ func TestMemberSeesWhatTheAPIShows(t *testing.T) {
 				for i := range f.Fillers {
 					want = append(want, strconv.Itoa(100+i))
 				}
+				want = append(want, strconv.FormatInt(login.ID, 10))
 			}
 			if !slices.Equal(apiIDs, want) {
 				t.Fatalf("the API lists %v; want %v", apiIDs, want)
@@ -110,6 +120,9 @@ func TestMemberSeesWhatTheAPIShows(t *testing.T) {
 				res, body := f.Do(t, http.MethodGet, page, session, nil)
 				if res.StatusCode != 200 || strings.Contains(body, deployer) != seeAll {
 					t.Errorf("%s: %d, shows %s: %v; want %v", page, res.StatusCode, deployer, strings.Contains(body, deployer), seeAll)
+				}
+				if strings.Contains(body, loginLink) != seeAll {
+					t.Errorf("%s shows Ada's login: %v; want %v", page, strings.Contains(body, loginLink), seeAll)
 				}
 			}
 			res, body = f.Do(t, http.MethodGet, "/teams/ledger", session, nil)
