@@ -242,7 +242,11 @@ func initSigningKey(e *env, path string) error {
 		return steward.Errorf(steward.EINVALID, "cannot write the signing key: %v", err)
 	}
 	if err := writeNewFile(path+".pub", pub, 0o644); err != nil {
-		os.Remove(path)
+		// Without its public key the private key is of no use, and left
+		// behind it would stop the next --init: remove it, or say it stays.
+		if rerr := os.Remove(path); rerr != nil {
+			return steward.Errorf(steward.EINVALID, "cannot write the public key: %v; the private key %s could not be removed either (%v): remove it before trying again", err, path, rerr)
+		}
 		return steward.Errorf(steward.EINVALID, "cannot write the public key: %v", err)
 	}
 	fmt.Fprintf(e.stdout, "signing key %s: private key %s (keep it secret), public key %s.pub (give it to verifiers)\n", id, path, path)

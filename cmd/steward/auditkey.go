@@ -124,9 +124,9 @@ func writeNewFile(path string, b []byte, perm os.FileMode) error {
 		return err
 	}
 	if _, err := f.Write(b); err != nil {
-		f.Close()
-		os.Remove(path)
-		return err
+		// A half-written key must not stay behind: the next run would
+		// refuse to overwrite it. Say so when it cannot be removed.
+		return errors.Join(err, f.Close(), os.Remove(path))
 	}
 	return f.Close()
 }
@@ -140,16 +140,13 @@ func replaceFile(path string, b []byte, perm os.FileMode) error {
 	}
 	defer os.Remove(f.Name())
 	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
+		return errors.Join(err, f.Close())
 	}
 	if err := f.Close(); err != nil {
 		return err

@@ -390,7 +390,7 @@ func (s *Source) connect(ctx context.Context) (*goldap.Conn, error) {
 	conn.SetTimeout(s.cfg.Timeout)
 	if s.cfg.StartTLS {
 		if err := conn.StartTLS(s.tls); err != nil {
-			conn.Close()
+			conn.Close() // #nosec G104 -- the connection is unusable; the StartTLS error is the one to report
 			return nil, s.failure(ctx, "starting TLS", err)
 		}
 	}
@@ -400,7 +400,7 @@ func (s *Source) connect(ctx context.Context) (*goldap.Conn, error) {
 			err = conn.Bind(s.cfg.BindDN, pw)
 		}
 		if err != nil {
-			conn.Close()
+			conn.Close() // #nosec G104 -- the connection is unusable; the bind error is the one to report
 			return nil, s.failure(ctx, "binding as "+s.cfg.BindDN, err)
 		}
 	}

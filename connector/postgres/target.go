@@ -412,11 +412,11 @@ func (c *Connector) membership(ctx context.Context, identity, entitlement string
 		return nil, "", err
 	}
 	if _, err := c.lookupIdentity(ctx, conn, identity); err != nil {
-		conn.Close(ctx)
+		conn.Close(ctx) // #nosec G104 -- nothing was changed on it; the lookup's error is the one to report
 		return nil, "", err
 	}
 	if err := c.lookupRole(ctx, conn, role); err != nil {
-		conn.Close(ctx)
+		conn.Close(ctx) // #nosec G104 -- nothing was changed on it; the lookup's error is the one to report
 		return nil, "", err
 	}
 	return conn, role, nil

@@ -227,7 +227,7 @@ func (s *server) static(w http.ResponseWriter, r *http.Request) {
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
 	}
-	w.Write(b)
+	w.Write(b) // #nosec G104 -- a failed write means the client has gone; nothing to undo
 }
 
 // favicon answers the browser's automatic icon request so that it neither
@@ -332,7 +332,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 	// in the browser cache.
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(buf.Bytes()) // #nosec G104 -- a failed write means the client has gone; nothing to undo
 }
 
 // retryAfterSeconds is the Retry-After of a 503 page, as the API's.

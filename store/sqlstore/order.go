@@ -655,12 +655,12 @@ func (d *DB) PersonByKey(ctx context.Context, key string) (*steward.Person, erro
 		for rows.Next() {
 			p, err := scanPerson(rows)
 			if err != nil {
-				rows.Close()
+				rows.Close() // #nosec G104 -- the Scan error is the one to report; Close only hands the connection back
 				return nil, err
 			}
 			found = append(found, p)
 		}
-		rows.Close()
+		rows.Close() // #nosec G104 -- rows.Err() just below reports the query's error; Close after the last Next returns nil
 		if err := rows.Err(); err != nil {
 			return nil, err
 		}

@@ -199,7 +199,7 @@ func (d *DB) migratePrincipals(ctx context.Context, c *sql.Conn) error {
 	for rows.Next() {
 		t, err := scanToken(rows)
 		if err != nil {
-			rows.Close()
+			rows.Close() // #nosec G104 -- the Scan error is the one to report; Close only hands the connection back
 			return err
 		}
 		tokens = append(tokens, t)
