@@ -123,7 +123,7 @@ func (s *Source) People(ctx context.Context) iter.Seq2[steward.SourcePerson, err
 		defer conn.Close()
 		// go-ldap's requests take no context: closing the connection is what
 		// interrupts a search in flight when ctx ends.
-		stop := context.AfterFunc(ctx, func() { conn.Close() })
+		stop := context.AfterFunc(ctx, func() { conn.Close() }) // #nosec G104 -- closing interrupts the search, which then fails with ctx's error
 		defer stop()
 
 		var teams map[string]string
@@ -346,7 +346,7 @@ func (s *Source) isDeparted(e *goldap.Entry) bool {
 // search open on the server until the connection closes, which People does.
 func (s *Source) search(ctx context.Context, conn *goldap.Conn, base, filter string, attrs []string) iter.Seq2[*goldap.Entry, error] {
 	return func(yield func(*goldap.Entry, error) bool) {
-		paging := goldap.NewControlPaging(uint32(s.cfg.PageSize))
+		paging := goldap.NewControlPaging(uint32(s.cfg.PageSize)) // #nosec G115 -- Config.Validate keeps page_size within 1..100,000
 		req := goldap.NewSearchRequest(base, goldap.ScopeWholeSubtree, goldap.NeverDerefAliases, 0, 0, false,
 			filter, attrs, []goldap.Control{paging})
 		for {

@@ -78,11 +78,11 @@ const (
 	refHalfMask    = 1<<31 - 1
 )
 
-func identityRef(id int64) uint64    { return refIdentity<<62 | uint64(id) }
-func entitlementRef(id int64) uint64 { return refEntitlement<<62 | uint64(id) }
+func identityRef(id int64) uint64    { return refIdentity<<62 | uint64(id) }    // #nosec G115 -- a row id from the database: positive and far below 2^62
+func entitlementRef(id int64) uint64 { return refEntitlement<<62 | uint64(id) } // #nosec G115 -- a row id from the database: positive and far below 2^62
 func grantRef(identity, entitlement int64) (uint64, bool) {
 	ok := identity > 0 && identity <= refHalfMask && entitlement > 0 && entitlement <= refHalfMask
-	return refGrant<<62 | uint64(identity)<<31 | uint64(entitlement), ok
+	return refGrant<<62 | uint64(identity)<<31 | uint64(entitlement), ok // #nosec G115 -- ok says whether both fit 31 bits; a caller that gets false keeps no digest
 }
 func refKind(r uint64) int { return int(r >> 62) }
 func refID(r uint64) int64 { return int64(r & refIDMask) }
@@ -652,7 +652,7 @@ func (d *DB) stagedDigest(ctx context.Context, c *sql.Conn, systemID int64, stag
 			}
 			ref, ok := q.ref(a, b)
 			fits = fits && ok
-			fresh = append(fresh, digestEntry{uint64(sum), ref})
+			fresh = append(fresh, digestEntry{uint64(sum), ref}) // #nosec G115 -- a 64-bit hash read back from a BIGINT column: the bits are kept, the sign means nothing
 			return nil
 		})
 		if err != nil {

@@ -1081,7 +1081,7 @@ func (st *stageReader) record(r *steward.Record) bool {
 			return true
 		}
 	}
-	rsum := int64(sum)
+	rsum := int64(sum) // #nosec G115 -- a 64-bit hash kept in a BIGINT column: the bits are kept, the sign means nothing
 	switch {
 	case r.Identity != nil:
 		return st.identity(r, rsum)
