@@ -332,7 +332,7 @@ func (b *bench) seed(ctx context.Context, db *sqlstore.DB) error {
 // write sets owners through the API at rate writes a second until ctx ends,
 // and records each write's latency and outcome in the current phase.
 func (b *bench) write(ctx context.Context, w int, rate float64) {
-	r := rand.New(rand.NewPCG(uint64(w), 7))
+	r := rand.New(rand.NewPCG(uint64(w), 7)) // #nosec G404 -- a benchmark's load, reproducible
 	tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
 	defer tick.Stop()
 	for {
