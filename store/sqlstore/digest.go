@@ -359,10 +359,10 @@ const refWhole = 0
 // the system that the identity (ofIdentity) or system id names.
 func (d *DB) markDirty(ctx context.Context, q querier, id int64, ofIdentity bool, ref uint64) error {
 	query := `INSERT INTO sync_dirty (system_id, ref) VALUES (?, ?)`
-	args := []any{id, int64(ref)}
+	args := []any{id, int64(ref)} // #nosec G115 -- a ref kept in a BIGINT column: the bits are kept, the sign means nothing
 	if ofIdentity {
 		query = `INSERT INTO sync_dirty (system_id, ref) SELECT system_id, ? FROM identities WHERE id = ?`
-		args = []any{int64(ref), id}
+		args = []any{int64(ref), id} // #nosec G115 -- a ref kept in a BIGINT column: the bits are kept, the sign means nothing
 	}
 	_, err := q.ExecContext(ctx, d.q(query), args...)
 	return err
@@ -395,7 +395,7 @@ func (d *DB) readDirty(ctx context.Context, q querier, systemID int64) (*dirtyRo
 			return err
 		}
 		dr.ids = append(dr.ids, id)
-		switch r := uint64(ref); {
+		switch r := uint64(ref); { // #nosec G115 -- a ref read back from a BIGINT column: the bits are kept, the sign means nothing
 		case r == refWhole:
 			dr.whole = true
 		case !seen[r]:
