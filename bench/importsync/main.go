@@ -121,7 +121,7 @@ func main() {
 	}
 	var phases []phase
 	if *cpuprofile != "" {
-		f := must(os.Create(*cpuprofile))
+		f := must(os.Create(*cpuprofile)) // #nosec G304 -- a benchmark's -cpuprofile flag
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
@@ -353,7 +353,7 @@ func resyncAgain(dsn, dir string, n int, cpuprofile, memprofile string, verbose 
 	check(db.Migrate(ctx)) // as steward import does: the database may be from an older version
 	sys := must(db.SystemByName(ctx, "bench-import"))
 	if cpuprofile != "" {
-		f := must(os.Create(cpuprofile))
+		f := must(os.Create(cpuprofile)) // #nosec G304 -- a benchmark's -cpuprofile flag
 		check(pprof.StartCPUProfile(f))
 	}
 	for i := range n {
