@@ -127,10 +127,10 @@ func (d *DB) createTemp(ctx context.Context, c *sql.Conn, names ...string) error
 		if d.pg {
 			schema, suffix = "pg_temp.", " ON COMMIT DROP"
 		}
-		if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS `+schema+n); err != nil {
+		if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS `+schema+n); err != nil { // #nosec G202 -- n is a staging table of stageTables: the store's own names, never input; values are bound as parameters
 			return err
 		}
-		if _, err := c.ExecContext(ctx, `CREATE TEMP TABLE `+n+` (`+stageTables[n]+`)`+suffix); err != nil {
+		if _, err := c.ExecContext(ctx, `CREATE TEMP TABLE `+n+` (`+stageTables[n]+`)`+suffix); err != nil { // #nosec G202 -- n and its columns come from stageTables: the store's own names, never input; values are bound as parameters
 			return fmt.Errorf("create %s: %w", n, err)
 		}
 	}
@@ -141,11 +141,11 @@ func (d *DB) createTemp(ctx context.Context, c *sql.Conn, names ...string) error
 // (autovacuum never sees temporary tables, and the planner needs the sizes).
 func (d *DB) indexStage(ctx context.Context, c *sql.Conn, names ...string) error {
 	for _, n := range names {
-		if _, err := c.ExecContext(ctx, `CREATE INDEX `+n+`_key ON `+n+` (`+stageIndexes[n]+`)`); err != nil {
+		if _, err := c.ExecContext(ctx, `CREATE INDEX `+n+`_key ON `+n+` (`+stageIndexes[n]+`)`); err != nil { // #nosec G202 -- n and its key come from stageIndexes: the store's own names, never input; values are bound as parameters
 			return fmt.Errorf("index %s: %w", n, err)
 		}
 		if d.pg {
-			if _, err := c.ExecContext(ctx, `ANALYZE `+n); err != nil {
+			if _, err := c.ExecContext(ctx, `ANALYZE `+n); err != nil { // #nosec G202 -- n is a staging table of stageTables: the store's own names, never input; values are bound as parameters
 				return err
 			}
 		}
@@ -161,7 +161,7 @@ func (d *DB) dropTemp(ctx context.Context, c *sql.Conn, names ...string) {
 		schema = "pg_temp."
 	}
 	for _, n := range names {
-		_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+schema+n)
+		_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+schema+n) // #nosec G202 -- n is a staging table of stageTables: the store's own names, never input; values are bound as parameters
 	}
 }
 
@@ -389,7 +389,7 @@ func (d *DB) checkStage(ctx context.Context, c *sql.Conn, p *problems, query str
 func (d *DB) checkRepeats(ctx context.Context, c *sql.Conn, p *problems, table, what string, cols ...string) error {
 	keys := strings.Join(cols, ", ")
 	var total int64
-	err := c.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(n - 1), 0) AS BIGINT) FROM (SELECT count(*) AS n FROM `+table+
+	err := c.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(n - 1), 0) AS BIGINT) FROM (SELECT count(*) AS n FROM `+table+ // #nosec G202 -- a staging table and its key columns: the store's own names, never input; values are bound as parameters
 		` GROUP BY `+keys+` HAVING count(*) > 1) g`).Scan(&total)
 	if err != nil || total == 0 {
 		return err
