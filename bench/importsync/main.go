@@ -260,9 +260,9 @@ func keyedInsert(ctx context.Context, db *engine.DB, n int) float64 {
 			granted_at BIGINT NOT NULL, granted_via TEXT NOT NULL, content_hash TEXT NOT NULL, UNIQUE (identity_id, entitlement_id))`,
 	}
 	for name, cols := range tables {
-		_, _ = db.ExecContext(ctx, `DROP TABLE IF EXISTS `+name) // #nosec G202 -- a benchmark's own table names
+		_, _ = db.ExecContext(ctx, `DROP TABLE IF EXISTS `+name)   // #nosec G202 -- a benchmark's own table names
 		check1(db.ExecContext(ctx, `CREATE TABLE `+name+` `+cols)) // #nosec G202 -- a benchmark's own table names
-		defer db.ExecContext(ctx, `DROP TABLE `+name) // #nosec G202 -- a benchmark's own table names
+		defer db.ExecContext(ctx, `DROP TABLE `+name)              // #nosec G202 -- a benchmark's own table names
 	}
 	hash := strings.Repeat("0123456789abcdef", 2)
 	ids := make([][]any, n)
