@@ -84,11 +84,11 @@ func grantRef(identity, entitlement int64) (uint64, bool) {
 	ok := identity > 0 && identity <= refHalfMask && entitlement > 0 && entitlement <= refHalfMask
 	return refGrant<<62 | uint64(identity)<<31 | uint64(entitlement), ok // #nosec G115 -- ok says whether both fit 31 bits; a caller that gets false keeps no digest
 }
-func refKind(r uint64) int { return int(r >> 62) }
-func refID(r uint64) int64 { return int64(r & refIDMask) }
+func refKind(r uint64) int { return int(r >> 62) }         // #nosec G115 -- the top two bits: 0 to 3
+func refID(r uint64) int64 { return int64(r & refIDMask) } // #nosec G115 -- masked to 62 bits
 func refPair(r uint64) (identity, entitlement int64) {
 	v := r & refIDMask
-	return int64(v >> 31), int64(v & refHalfMask)
+	return int64(v >> 31), int64(v & refHalfMask) // #nosec G115 -- v is masked to 62 bits: 31 bits each
 }
 
 // recordSum is the sum of a record whose source gave none: the hash of its
