@@ -35,7 +35,7 @@ import (
 
 // Format names, as given to New and to `steward import --format`.
 const (
-	FormatAWSCredentialReport   = "aws-credential-report"
+	FormatAWSCredentialReport   = "aws-credential-report" // #nosec G101 -- an import format's name, not a credential
 	FormatK8sServiceAccounts    = "k8s-serviceaccounts"
 	FormatGCPServiceAccountKeys = "gcp-sa-keys"
 	FormatJSONL                 = "jsonl"

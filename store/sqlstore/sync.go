@@ -79,6 +79,10 @@ func recordBytes(r *steward.Record) int {
 	return n
 }
 
+// stageTables are the temporary tables a sync stages its stream in, with
+// their columns.
+//
+// #nosec G101 -- table and column names (stage_credentials, hash), not credentials
 var stageTables = map[string]string{
 	"stage_identities": `external_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
 		criticality TEXT NOT NULL, status TEXT NOT NULL, labels TEXT, owner_hint TEXT NOT NULL, team_hint TEXT NOT NULL,
@@ -109,6 +113,9 @@ var stageTables = map[string]string{
 	"compared_identities": `id BIGINT PRIMARY KEY`,
 }
 
+// stageIndexes are the columns each staged table is indexed on.
+//
+// #nosec G101 -- table and column names (stage_credentials), not credentials
 var stageIndexes = map[string]string{
 	"stage_identities":   "external_id",
 	"stage_credentials":  "identity_ext, external_id",
