@@ -227,7 +227,7 @@ func (s *server) static(w http.ResponseWriter, r *http.Request) {
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
 	}
-	w.Write(b) // #nosec G104 -- a failed write means the client has gone; nothing to undo
+	w.Write(b) // #nosec G104 G705 -- an embedded static file, not input; a failed write means the client has gone
 }
 
 // favicon answers the browser's automatic icon request so that it neither
@@ -296,6 +296,7 @@ func (s *server) clearCookie(w http.ResponseWriter, r *http.Request) {
 // HTTPS (directly, through a trusted proxy, or at an https public URL) or
 // UI.Secure says so. Every cookie the UI sets is made here.
 func (s *server) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	// #nosec G124 -- HttpOnly and SameSite=Strict always; Secure over HTTPS, since a browser on plain http (serve --demo on localhost) would not send it back
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
