@@ -734,7 +734,7 @@ func (g *generator) fingerprint() string {
 	for j := 0; j < len(v); j += 8 {
 		u := g.rng.Uint64()
 		for k := range 8 {
-			v[j+k] = byte(u >> (8 * k))
+			v[j+k] = byte(u >> (8 * k)) // #nosec G115 -- takes one byte of u on purpose
 		}
 	}
 	return steward.Fingerprint(g.fpKey, v[:])

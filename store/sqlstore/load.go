@@ -470,7 +470,7 @@ func (p *pairSet) add(key uint64) bool {
 			}
 		}
 	}
-	mask := uint64(len(p.slots) - 1)
+	mask := uint64(len(p.slots) - 1) // #nosec G115 -- slots has 1024 or more entries (a power of two), made just above
 	for i := (key * 0x9E3779B97F4A7C15) >> 32 & mask; ; i = (i + 1) & mask {
 		switch p.slots[i] {
 		case 0:
