@@ -51,12 +51,12 @@ const (
 	ActionIdentityUnlinked     Action = "identity.unlinked"      // a sync no longer reports the link
 	ActionIdentityLinkResolved Action = "identity.link_resolved" // a pending link's target arrived in another system
 
-	ActionCredentialCreated  Action = "credential.created"
-	ActionCredentialUpdated  Action = "credential.updated"
-	ActionCredentialRotated  Action = "credential.rotated"
-	ActionCredentialRemoved  Action = "credential.removed"
-	ActionCredentialDisabled Action = "credential.disabled" // the source reports the key disabled (AWS Inactive, GCP disabled)
-	ActionCredentialEnabled  Action = "credential.enabled"  // a disabled key is active again
+	ActionCredentialCreated  Action = "credential.created"  // #nosec G101 -- an audit action's name, not a credential
+	ActionCredentialUpdated  Action = "credential.updated"  // #nosec G101 -- an audit action's name, not a credential
+	ActionCredentialRotated  Action = "credential.rotated"  // #nosec G101 -- an audit action's name, not a credential
+	ActionCredentialRemoved  Action = "credential.removed"  // #nosec G101 -- an audit action's name, not a credential
+	ActionCredentialDisabled Action = "credential.disabled" // #nosec G101 -- an audit action's name, not a credential: the source reports the key disabled (AWS Inactive, GCP disabled)
+	ActionCredentialEnabled  Action = "credential.enabled"  // #nosec G101 -- an audit action's name, not a credential: a disabled key is active again
 
 	ActionEntitlementCreated Action = "entitlement.created"
 	ActionEntitlementUpdated Action = "entitlement.updated"

@@ -14,7 +14,7 @@ import (
 // read at a glance only when grouped.
 func GroupThousands(n int64) string {
 	// uint64 holds the magnitude of math.MinInt64, which -n would overflow.
-	u := uint64(n)
+	u := uint64(n) // #nosec G115 -- on purpose: two's complement, negated below for a negative n (see the comment above)
 	neg := n < 0
 	if neg {
 		u = -u

@@ -30,8 +30,8 @@ const (
 	SortByCreatedDesc       IdentitySort = "-created"
 	SortByLastUsed          IdentitySort = "last_used"
 	SortByLastUsedDesc      IdentitySort = "-last_used"
-	SortByCredentialAge     IdentitySort = "credential_age"
-	SortByCredentialAgeDesc IdentitySort = "-credential_age"
+	SortByCredentialAge     IdentitySort = "credential_age"  // #nosec G101 -- a sort order's name, not a credential
+	SortByCredentialAgeDesc IdentitySort = "-credential_age" // #nosec G101 -- a sort order's name, not a credential
 )
 
 // IdentitySorts lists every IdentitySort a client may ask for (the empty

@@ -69,7 +69,13 @@ func (s *Server) importSystem(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	defer func() { spool.Close(); os.Remove(spool.Name()) }()
+	defer func() {
+		spool.Close() // #nosec G104 -- only read from after the copy; a close error cannot lose data
+		// A spool left behind holds the whole upload in TMPDIR: name it.
+		if err := os.Remove(spool.Name()); err != nil {
+			s.logger.WarnContext(r.Context(), "the spooled upload could not be removed; remove it by hand", "file", spool.Name(), "err", err)
+		}
+	}()
 	if _, err := io.Copy(spool, http.MaxBytesReader(w, r.Body, s.maxImportBytes)); err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {

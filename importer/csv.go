@@ -86,8 +86,8 @@ type csvSum struct {
 func newCSVSum(header []string) *csvSum {
 	c := &csvSum{d: xxhash.New()}
 	for _, h := range header {
-		c.d.WriteString(h)
-		c.d.Write(unitSep)
+		c.d.WriteString(h) // #nosec G104 -- xxhash.Digest writes never fail
+		c.d.Write(unitSep) // #nosec G104 -- xxhash.Digest writes never fail
 	}
 	binary.LittleEndian.PutUint64(c.header[:], c.d.Sum64())
 	return c
@@ -97,10 +97,10 @@ var unitSep = []byte{0x1f}
 
 func (c *csvSum) of(fields []string) uint64 {
 	c.d.Reset()
-	c.d.Write(c.header[:])
+	c.d.Write(c.header[:]) // #nosec G104 -- xxhash.Digest writes never fail
 	for _, f := range fields {
-		c.d.WriteString(f)
-		c.d.Write(unitSep)
+		c.d.WriteString(f) // #nosec G104 -- xxhash.Digest writes never fail
+		c.d.Write(unitSep) // #nosec G104 -- xxhash.Digest writes never fail
 	}
 	return max(1, c.d.Sum64()) // 0 says "no sum"
 }

@@ -77,7 +77,7 @@ func main() {
 	db := must(sqlstore.Open(*dsn, opts))
 	defer db.Close()
 	eng := must(engine.Open(*dsn))
-	defer func() { eng.Close() }()
+	defer func() { eng.Close() }() // #nosec G104 -- a benchmark's yardstick connection at exit; its figures are printed already
 	check(db.Migrate(ctx))
 	raw := rawInsert(ctx, eng, 1_000_000)
 	log.Printf("raw insert: %.0f rows/s", raw)
@@ -121,7 +121,7 @@ func main() {
 	}
 	var phases []phase
 	if *cpuprofile != "" {
-		f := must(os.Create(*cpuprofile))
+		f := must(os.Create(*cpuprofile)) // #nosec G304 -- a benchmark's -cpuprofile flag
 		check(pprof.StartCPUProfile(f))
 		defer pprof.StopCPUProfile()
 	}
@@ -260,9 +260,9 @@ func keyedInsert(ctx context.Context, db *engine.DB, n int) float64 {
 			granted_at BIGINT NOT NULL, granted_via TEXT NOT NULL, content_hash TEXT NOT NULL, UNIQUE (identity_id, entitlement_id))`,
 	}
 	for name, cols := range tables {
-		_, _ = db.ExecContext(ctx, `DROP TABLE IF EXISTS `+name)
-		check1(db.ExecContext(ctx, `CREATE TABLE `+name+` `+cols))
-		defer db.ExecContext(ctx, `DROP TABLE `+name)
+		_, _ = db.ExecContext(ctx, `DROP TABLE IF EXISTS `+name)   // #nosec G202 -- a benchmark's own table names
+		check1(db.ExecContext(ctx, `CREATE TABLE `+name+` `+cols)) // #nosec G202 -- a benchmark's own table names
+		defer db.ExecContext(ctx, `DROP TABLE `+name)              // #nosec G202 -- a benchmark's own table names
 	}
 	hash := strings.Repeat("0123456789abcdef", 2)
 	ids := make([][]any, n)
@@ -300,7 +300,7 @@ func peakRSS() int64 {
 	for _, l := range strings.Split(string(b), "\n") {
 		if strings.HasPrefix(l, "VmHWM:") {
 			var kb int64
-			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb)
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), "%d", &kb) // #nosec G104 -- a line the kernel writes; unreadable, the figure is 0
 			return kb << 10
 		}
 	}
@@ -353,7 +353,7 @@ func resyncAgain(dsn, dir string, n int, cpuprofile, memprofile string, verbose 
 	check(db.Migrate(ctx)) // as steward import does: the database may be from an older version
 	sys := must(db.SystemByName(ctx, "bench-import"))
 	if cpuprofile != "" {
-		f := must(os.Create(cpuprofile))
+		f := must(os.Create(cpuprofile)) // #nosec G304 -- a benchmark's -cpuprofile flag
 		check(pprof.StartCPUProfile(f))
 	}
 	for i := range n {

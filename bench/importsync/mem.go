@@ -64,7 +64,7 @@ func (w *memWatch) end() uint64 {
 	close(w.stop)
 	<-w.done
 	if w.file != "" {
-		check(os.WriteFile(w.file, w.prof.Bytes(), 0o644))
+		check(os.WriteFile(w.file, w.prof.Bytes(), 0o644)) // #nosec G306 -- a benchmark's heap profile, for whoever runs it to read
 	}
 	return w.peakGo
 }

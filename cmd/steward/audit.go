@@ -139,7 +139,7 @@ func readCheckpoint(path string, publicKeys []string) (*steward.Checkpoint, erro
 // readSmallFile reads a file of at most max bytes; a larger one is refused
 // as the wrong file rather than read whole.
 func readSmallFile(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
+	f, err := os.Open(path) // #nosec G304 -- a checkpoint or key file the operator names; read up to max bytes
 	if err != nil {
 		return nil, steward.Errorf(steward.EINVALID, "cannot read %s: %v", path, errors.Unwrap(err))
 	}
@@ -242,7 +242,11 @@ func initSigningKey(e *env, path string) error {
 		return steward.Errorf(steward.EINVALID, "cannot write the signing key: %v", err)
 	}
 	if err := writeNewFile(path+".pub", pub, 0o644); err != nil {
-		os.Remove(path)
+		// Without its public key the private key is of no use, and left
+		// behind it would stop the next --init: remove it, or say it stays.
+		if rerr := os.Remove(path); rerr != nil {
+			return steward.Errorf(steward.EINVALID, "cannot write the public key: %v; the private key %s could not be removed either (%v): remove it before trying again", err, path, rerr)
+		}
 		return steward.Errorf(steward.EINVALID, "cannot write the public key: %v", err)
 	}
 	fmt.Fprintf(e.stdout, "signing key %s: private key %s (keep it secret), public key %s.pub (give it to verifiers)\n", id, path, path)
@@ -287,7 +291,7 @@ they sealed. See docs/audit.md.`,
 			if err != nil {
 				return err
 			}
-			b, err := os.ReadFile(path)
+			b, err := os.ReadFile(path) // #nosec G304 -- the audit key file the operator names
 			if err != nil {
 				return steward.Errorf(steward.EINVALID, "cannot read %s: %v", path, err)
 			}

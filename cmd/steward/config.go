@@ -101,7 +101,7 @@ func validSlug(s string) bool {
 
 // loadConfig reads and checks the configuration file at path.
 func loadConfig(path string) (*fileConfig, error) {
-	b, err := os.ReadFile(path)
+	b, err := os.ReadFile(path) // #nosec G304 -- the file --config names
 	if err != nil {
 		return nil, steward.Errorf(steward.EINVALID, "cannot read the configuration file: %v", err)
 	}

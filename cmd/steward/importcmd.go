@@ -138,11 +138,14 @@ func (f *importFlags) source(e *env, path string) (src steward.Source, cleanup f
 		src, err = importer.Open(f.format, path, opt)
 		return src, func() {}, err
 	}
-	spool, err := spoolStdin(e.stdin)
+	spool, err := spoolStdin(e, e.stdin)
 	if err != nil {
 		return nil, nil, err
 	}
-	cleanup = func() { spool.Close(); os.Remove(spool.Name()) }
+	cleanup = func() {
+		spool.Close() // #nosec G104 -- only read from; a close error cannot lose data
+		removeSpool(e, spool.Name())
+	}
 	if src, err = importer.New(f.format, spool, "stdin", opt); err != nil {
 		cleanup()
 		return nil, nil, err
@@ -155,7 +158,7 @@ func (f *importFlags) source(e *env, path string) (src steward.Source, cleanup f
 // let it skip turns out wrong, it compares every record again), and a pipe
 // cannot be read twice; the API spools uploads the same way. The caller
 // closes and removes the file.
-func spoolStdin(stdin io.Reader) (*os.File, error) {
+func spoolStdin(e *env, stdin io.Reader) (*os.File, error) {
 	spool, err := os.CreateTemp("", "steward-import-*")
 	if err != nil {
 		return nil, fmt.Errorf("spooling standard input: %w", err)
@@ -165,9 +168,18 @@ func spoolStdin(stdin io.Reader) (*os.File, error) {
 		_, err = spool.Seek(0, io.SeekStart)
 	}
 	if err != nil {
-		spool.Close()
-		os.Remove(spool.Name())
+		spool.Close() // #nosec G104 -- the copy failed and is thrown away; its error is the one reported
+		removeSpool(e, spool.Name())
 		return nil, steward.Errorf(steward.EUNAVAILABLE, "standard input could not be copied to %s (set TMPDIR to a directory with room): %v", os.TempDir(), err)
 	}
 	return spool, nil
+}
+
+// removeSpool removes the spooled copy of standard input. A copy that
+// stays behind holds the whole export in TMPDIR, so a failure is logged
+// with the file's name for someone to remove it.
+func removeSpool(e *env, name string) {
+	if err := os.Remove(name); err != nil {
+		e.logger.Warn("the spooled copy of standard input could not be removed; remove it by hand", "file", name, "err", err)
+	}
 }

@@ -94,7 +94,7 @@ func (c *oidcConfig) secret() (string, error) {
 		}
 		return s, nil
 	case c.ClientSecretFile != "":
-		b, err := os.ReadFile(c.ClientSecretFile)
+		b, err := os.ReadFile(c.ClientSecretFile) // #nosec G304 -- client_secret_file of the operator's configuration
 		if err != nil {
 			return "", steward.Errorf(steward.EINVALID, "oidc: cannot read client_secret_file: %v.", err)
 		}

@@ -108,7 +108,7 @@ gracefully.`,
 			var mln net.Listener
 			if ef.metricsListen != "" {
 				if mln, err = net.Listen("tcp", ef.metricsListen); err != nil {
-					ln.Close()
+					ln.Close() // #nosec G104 -- never served; the metrics listener's error is the one to report
 					return steward.Errorf(steward.EUNAVAILABLE, "cannot listen on %s for metrics: %v", ef.metricsListen, err)
 				}
 			}

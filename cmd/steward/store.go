@@ -49,7 +49,7 @@ func openStore(ctx context.Context, e *env, dsn string, migrate bool) (*sqlstore
 		return nil, err
 	}
 	if err := db.Ping(ctx); err != nil {
-		db.Close()
+		db.Close() // #nosec G104 -- the store is unusable and the ping's error is the one to report; nothing was written
 		return nil, err
 	}
 	if migrate {
@@ -59,7 +59,7 @@ func openStore(ctx context.Context, e *env, dsn string, migrate bool) (*sqlstore
 		mctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
 		defer cancel()
 		if err := db.Migrate(mctx); err != nil {
-			db.Close()
+			db.Close() // #nosec G104 -- the migration's error is the one to report; it rolled back whole
 			return nil, err
 		}
 	}

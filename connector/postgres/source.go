@@ -249,9 +249,9 @@ func (r *reader) identityRecords(ctx context.Context) error {
 // version, can be read only with pg_authid (authid); otherwise they are
 // unknown (NULL, and an empty version).
 func loginRolesQuery(authid bool) string {
-	password, version := `NULL::bool`, `''`
+	password, version := `NULL::bool`, `''` // #nosec G101 -- SQL for whether a role has a password, not a password
 	if authid {
-		password = `(SELECT a.rolpassword IS NOT NULL FROM pg_authid a WHERE a.oid = r.oid)`
+		password = `(SELECT a.rolpassword IS NOT NULL FROM pg_authid a WHERE a.oid = r.oid)` // #nosec G101 -- SQL that reads only whether a role has a password
 		// The password's version: a hash of the SCRAM verifier's salt
 		// (SCRAM-SHA-256$<iterations>:<salt>$<keys>), which a new password
 		// always changes. The salt is no secret (the server shows it to any

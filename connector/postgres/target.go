@@ -35,7 +35,7 @@ func (c *Connector) Grant(ctx context.Context, identity, entitlement string) err
 	}
 	defer conn.Close(ctx)
 	// Granting a membership held already only raises a NOTICE.
-	if _, err := conn.Exec(ctx, "GRANT "+ident(role)+" TO "+ident(identity)); err != nil {
+	if _, err := conn.Exec(ctx, "GRANT "+ident(role)+" TO "+ident(identity)); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
 		return classify(err, fmt.Sprintf("granting role %q to %q", role, identity))
 	}
 	c.logger.Info("postgres: granted role membership", "identity", identity, "role", role)
@@ -53,7 +53,7 @@ func (c *Connector) Revoke(ctx context.Context, identity, entitlement string) er
 	defer conn.Close(ctx)
 	what := fmt.Sprintf("revoking role %q from %q", role, identity)
 	// Revoking what is not held only raises a WARNING.
-	if _, err := conn.Exec(ctx, "REVOKE "+ident(role)+" FROM "+ident(identity)); err != nil {
+	if _, err := conn.Exec(ctx, "REVOKE "+ident(role)+" FROM "+ident(identity)); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
 		return classify(err, what)
 	}
 	// From PostgreSQL 16 each grantor's grant is its own membership, and a
@@ -63,7 +63,7 @@ func (c *Connector) Revoke(ctx context.Context, identity, entitlement string) er
 		return classify(err, what)
 	}
 	for _, g := range grantors {
-		if _, err := conn.Exec(ctx, "REVOKE "+ident(role)+" FROM "+ident(identity)+" GRANTED BY "+ident(g)); err != nil {
+		if _, err := conn.Exec(ctx, "REVOKE "+ident(role)+" FROM "+ident(identity)+" GRANTED BY "+ident(g)); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
 			return classify(err, what+" (granted by "+g+")")
 		}
 	}
@@ -337,10 +337,10 @@ func (c *Connector) Disable(ctx context.Context, identity string) error {
 	}
 	what := fmt.Sprintf("disabling role %q", identity)
 	err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "ALTER ROLE "+ident(identity)+" NOLOGIN"); err != nil {
+		if _, err := tx.Exec(ctx, "ALTER ROLE "+ident(identity)+" NOLOGIN"); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
 			return err
 		}
-		_, err := tx.Exec(ctx, "GRANT "+ident(c.cfg.disabledRole())+" TO "+ident(identity))
+		_, err := tx.Exec(ctx, "GRANT "+ident(c.cfg.disabledRole())+" TO "+ident(identity)) // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
 		return err
 	})
 	if err != nil {
@@ -361,10 +361,10 @@ func (c *Connector) ensureDisabledRole(ctx context.Context, conn *pgx.Conn) erro
 		return nil
 	}
 	err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, "CREATE ROLE "+ident(name)+" NOLOGIN"); err != nil {
+		if _, err := tx.Exec(ctx, "CREATE ROLE "+ident(name)+" NOLOGIN"); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
 			return err
 		}
-		_, err := tx.Exec(ctx, "COMMENT ON ROLE "+ident(name)+" IS "+literal("Members were disabled (NOLOGIN) by Steward. The role grants nothing."))
+		_, err := tx.Exec(ctx, "COMMENT ON ROLE "+ident(name)+" IS "+literal("Members were disabled (NOLOGIN) by Steward. The role grants nothing.")) // #nosec G202 -- the role name is quoted by ident, the comment is a constant; PostgreSQL takes no bind parameters here
 		return err
 	})
 	var pe *pgconn.PgError
@@ -392,7 +392,7 @@ func (c *Connector) Delete(ctx context.Context, identity string) error {
 	if st.self {
 		return steward.Errorf(steward.EFORBIDDEN, "postgres: Steward connects as %q; it will not drop its own role.", identity)
 	}
-	if _, err := conn.Exec(ctx, "DROP ROLE "+ident(identity)); err != nil {
+	if _, err := conn.Exec(ctx, "DROP ROLE "+ident(identity)); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
 		return classify(err, fmt.Sprintf("dropping role %q", identity))
 	}
 	c.logger.Info("postgres: dropped role", "identity", identity)
@@ -412,11 +412,11 @@ func (c *Connector) membership(ctx context.Context, identity, entitlement string
 		return nil, "", err
 	}
 	if _, err := c.lookupIdentity(ctx, conn, identity); err != nil {
-		conn.Close(ctx)
+		conn.Close(ctx) // #nosec G104 -- nothing was changed on it; the lookup's error is the one to report
 		return nil, "", err
 	}
 	if err := c.lookupRole(ctx, conn, role); err != nil {
-		conn.Close(ctx)
+		conn.Close(ctx) // #nosec G104 -- nothing was changed on it; the lookup's error is the one to report
 		return nil, "", err
 	}
 	return conn, role, nil

@@ -204,13 +204,13 @@ func (s *server) suggest(w http.ResponseWriter, r *http.Request) {
 			s.logError(r, err)
 		}
 		w.WriteHeader(status)
-		json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": steward.ErrorCode(err), "message": steward.ErrorMessage(err)}})
+		json.NewEncoder(w).Encode(map[string]any{"error": map[string]string{"code": steward.ErrorCode(err), "message": steward.ErrorMessage(err)}}) // #nosec G104 -- the status is sent; a failed write means the client has gone
 		return
 	}
 	if out == nil {
 		out = []suggestion{}
 	}
-	json.NewEncoder(w).Encode(out)
+	json.NewEncoder(w).Encode(out) // #nosec G104 -- a failed write means the client has gone; nothing to undo
 }
 
 // rank orders matches for a type-ahead: a value that starts with what was

@@ -177,7 +177,7 @@ func (s *server) oidcStart(w http.ResponseWriter, r *http.Request) {
 // for the callback path, and SameSite=Lax because the provider's redirect
 // back to the callback is a navigation another site starts.
 func (s *server) flowCookie(r *http.Request, value string, maxAge int) *http.Cookie {
-	c := s.cookie(r, FlowCookie, value, maxAge)
+	c := s.cookie(r, FlowCookie, value, maxAge) // #nosec G124 -- s.cookie's attributes, with SameSite=Lax as said above
 	c.Path, c.SameSite = CallbackPath, http.SameSiteLaxMode
 	return c
 }

@@ -237,7 +237,7 @@ func (s *server) static(w http.ResponseWriter, r *http.Request) {
 	} else {
 		w.Header().Set("Cache-Control", "no-cache")
 	}
-	w.Write(b)
+	w.Write(b) // #nosec G104 G705 -- an embedded static file, not input; a failed write means the client has gone
 }
 
 // favicon answers the browser's automatic icon request so that it neither
@@ -306,6 +306,7 @@ func (s *server) clearCookie(w http.ResponseWriter, r *http.Request) {
 // HTTPS (directly, through a trusted proxy, or at an https public URL) or
 // UI.Secure says so. Every cookie the UI sets is made here.
 func (s *server) cookie(r *http.Request, name, value string, maxAge int) *http.Cookie {
+	// #nosec G124 -- HttpOnly and SameSite=Strict always; Secure over HTTPS, since a browser on plain http (serve --demo on localhost) would not send it back
 	return &http.Cookie{
 		Name:     name,
 		Value:    value,
@@ -342,7 +343,7 @@ func (s *server) render(w http.ResponseWriter, r *http.Request, status int, page
 	// in the browser cache.
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(buf.Bytes())
+	w.Write(buf.Bytes()) // #nosec G104 -- a failed write means the client has gone; nothing to undo
 }
 
 // retryAfterSeconds is the Retry-After of a 503 page, as the API's.

@@ -59,7 +59,7 @@ func (d *DB) copyRows(ctx context.Context, c *sql.Conn, table string, cols []str
 	var stmt *sql.Stmt
 	defer func() {
 		if stmt != nil {
-			stmt.Close()
+			stmt.Close() // #nosec G104 -- a statement of the transaction, which commits or rolls back whole after this
 		}
 	}()
 	args := make([]any, 0, perStmt*len(cols))

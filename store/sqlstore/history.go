@@ -42,10 +42,10 @@ func (d *DB) openGapsSince(ctx context.Context, c *sql.Conn, starts []steward.Ga
 	if d.pg {
 		schema, suffix = "pg_temp.", " ON COMMIT DROP"
 	}
-	if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS `+schema+`gap_starts`); err != nil {
+	if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS `+schema+`gap_starts`); err != nil { // #nosec G202 -- the temporary schema's name: the store's own names, never input; values are bound as parameters
 		return 0, err
 	}
-	if _, err := c.ExecContext(ctx, `CREATE TEMP TABLE gap_starts (identity_id BIGINT NOT NULL, gap TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (identity_id, gap))`+suffix); err != nil {
+	if _, err := c.ExecContext(ctx, `CREATE TEMP TABLE gap_starts (identity_id BIGINT NOT NULL, gap TEXT NOT NULL, at BIGINT NOT NULL, PRIMARY KEY (identity_id, gap))`+suffix); err != nil { // #nosec G202 -- a fixed ON COMMIT clause: the store's own names, never input; values are bound as parameters
 		return 0, err
 	}
 	defer d.dropTempTable(ctx, c, "gap_starts")
@@ -69,6 +69,7 @@ func (d *DB) openGapsSince(ctx context.Context, c *sql.Conn, starts []steward.Ga
 			WHERE `+gapNHI+` AND `+gapCond[gap]+`
 			AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.identity_id = x.id AND k.gap = `+g+` AND `+openGapTask+`)`)
 	}
+	// #nosec G202 -- the parts are the store's own SQL and the program constants above; nothing comes from input
 	res, err := c.ExecContext(ctx, `INSERT INTO tasks (kind, gap, identity_id, team_id, status, opened_at, due_at)
 		SELECT 'ownership_gap', g.gap, g.id, g.team_id, 'open', g.at, g.at + g.due FROM (`+strings.Join(parts, " UNION ALL ")+`) g
 		ORDER BY g.at, g.id`)
@@ -85,5 +86,5 @@ func (d *DB) dropTempTable(ctx context.Context, c *sql.Conn, name string) {
 	if d.pg {
 		schema = "pg_temp."
 	}
-	_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+schema+name)
+	_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+schema+name) // #nosec G202 -- a temporary table of this file: the store's own names, never input; values are bound as parameters
 }

@@ -579,7 +579,7 @@ func (d *DB) identitiesQuery(f steward.IdentityFilter, after int64, limit int, f
 
 // ---- credentials
 
-const credentialColumns = `id, identity_id, external_id, kind, status, created_at, last_rotated_at, last_used_at, expires_at, fingerprint`
+const credentialColumns = `id, identity_id, external_id, kind, status, created_at, last_rotated_at, last_used_at, expires_at, fingerprint` // #nosec G101 -- column names, not a credential
 
 func scanCredential(r scanner) (steward.Credential, error) {
 	var c steward.Credential

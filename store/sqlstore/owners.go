@@ -39,7 +39,7 @@ func (d *DB) newOwnerResolver(ctx context.Context, q querier) (*ownerResolver, e
 		var ext, email string
 		var team sql.NullInt64
 		if err := rows.Scan(&id, &ext, &email, &team); err != nil {
-			rows.Close()
+			rows.Close() // #nosec G104 -- the Scan error is the one to report; Close only hands the connection back
 			return nil, err
 		}
 		r.dir.People[steward.NormalizeOwnerKey(ext)] = id
@@ -50,7 +50,7 @@ func (d *DB) newOwnerResolver(ctx context.Context, q querier) (*ownerResolver, e
 			r.dir.PersonTeam[id] = team.Int64
 		}
 	}
-	rows.Close()
+	rows.Close() // #nosec G104 -- rows.Err() just below reports the query's error; Close after the last Next returns nil
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
@@ -62,12 +62,12 @@ func (d *DB) newOwnerResolver(ctx context.Context, q querier) (*ownerResolver, e
 		var id int64
 		var name string
 		if err := rows.Scan(&id, &name); err != nil {
-			rows.Close()
+			rows.Close() // #nosec G104 -- the Scan error is the one to report; Close only hands the connection back
 			return nil, err
 		}
 		r.dir.Teams[name] = id
 	}
-	rows.Close()
+	rows.Close() // #nosec G104 -- rows.Err() just below reports the query's error; Close after the last Next returns nil
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, of identityScop
 			var owner, team sql.NullInt64
 			if err := rows.Scan(&id, &systemID, &name, &ext, &kind, &env, &labels, &ownerHint, &teamHint, &owner, &team, &source,
 				&ownerBy, &teamBy, &rule); err != nil {
-				rows.Close()
+				rows.Close() // #nosec G104 -- the Scan error is the one to report; Close only hands the connection back
 				return err
 			}
 			after = id
@@ -166,7 +166,7 @@ func (d *DB) resolveOwnersInto(ctx context.Context, c *sql.Conn, of identityScop
 				updates = append(updates, ownerUpdate{id: id, oldOwner: fromNullID(owner), oldTeam: fromNullID(team), oldSource: source, to: to})
 			}
 		}
-		rows.Close()
+		rows.Close() // #nosec G104 -- rows.Err() just below reports the query's error; Close after the last Next returns nil
 		if err := rows.Err(); err != nil {
 			return err
 		}

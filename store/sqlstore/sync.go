@@ -79,6 +79,10 @@ func recordBytes(r *steward.Record) int {
 	return n
 }
 
+// stageTables are the temporary tables a sync stages its stream in, with
+// their columns.
+//
+// #nosec G101 -- table and column names (stage_credentials, hash), not credentials
 var stageTables = map[string]string{
 	"stage_identities": `external_id TEXT NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, environment TEXT NOT NULL,
 		criticality TEXT NOT NULL, status TEXT NOT NULL, labels TEXT, owner_hint TEXT NOT NULL, team_hint TEXT NOT NULL,
@@ -109,6 +113,9 @@ var stageTables = map[string]string{
 	"compared_identities": `id BIGINT PRIMARY KEY`,
 }
 
+// stageIndexes are the columns each staged table is indexed on.
+//
+// #nosec G101 -- table and column names (stage_credentials), not credentials
 var stageIndexes = map[string]string{
 	"stage_identities":   "external_id",
 	"stage_credentials":  "identity_ext, external_id",
@@ -127,10 +134,10 @@ func (d *DB) createTemp(ctx context.Context, c *sql.Conn, names ...string) error
 		if d.pg {
 			schema, suffix = "pg_temp.", " ON COMMIT DROP"
 		}
-		if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS `+schema+n); err != nil {
+		if _, err := c.ExecContext(ctx, `DROP TABLE IF EXISTS `+schema+n); err != nil { // #nosec G202 -- n is a staging table of stageTables: the store's own names, never input; values are bound as parameters
 			return err
 		}
-		if _, err := c.ExecContext(ctx, `CREATE TEMP TABLE `+n+` (`+stageTables[n]+`)`+suffix); err != nil {
+		if _, err := c.ExecContext(ctx, `CREATE TEMP TABLE `+n+` (`+stageTables[n]+`)`+suffix); err != nil { // #nosec G202 -- n and its columns come from stageTables: the store's own names, never input; values are bound as parameters
 			return fmt.Errorf("create %s: %w", n, err)
 		}
 	}
@@ -141,11 +148,11 @@ func (d *DB) createTemp(ctx context.Context, c *sql.Conn, names ...string) error
 // (autovacuum never sees temporary tables, and the planner needs the sizes).
 func (d *DB) indexStage(ctx context.Context, c *sql.Conn, names ...string) error {
 	for _, n := range names {
-		if _, err := c.ExecContext(ctx, `CREATE INDEX `+n+`_key ON `+n+` (`+stageIndexes[n]+`)`); err != nil {
+		if _, err := c.ExecContext(ctx, `CREATE INDEX `+n+`_key ON `+n+` (`+stageIndexes[n]+`)`); err != nil { // #nosec G202 -- n and its key come from stageIndexes: the store's own names, never input; values are bound as parameters
 			return fmt.Errorf("index %s: %w", n, err)
 		}
 		if d.pg {
-			if _, err := c.ExecContext(ctx, `ANALYZE `+n); err != nil {
+			if _, err := c.ExecContext(ctx, `ANALYZE `+n); err != nil { // #nosec G202 -- n is a staging table of stageTables: the store's own names, never input; values are bound as parameters
 				return err
 			}
 		}
@@ -161,7 +168,7 @@ func (d *DB) dropTemp(ctx context.Context, c *sql.Conn, names ...string) {
 		schema = "pg_temp."
 	}
 	for _, n := range names {
-		_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+schema+n)
+		_, _ = c.ExecContext(context.WithoutCancel(ctx), `DROP TABLE IF EXISTS `+schema+n) // #nosec G202 -- n is a staging table of stageTables: the store's own names, never input; values are bound as parameters
 	}
 }
 
@@ -389,7 +396,7 @@ func (d *DB) checkStage(ctx context.Context, c *sql.Conn, p *problems, query str
 func (d *DB) checkRepeats(ctx context.Context, c *sql.Conn, p *problems, table, what string, cols ...string) error {
 	keys := strings.Join(cols, ", ")
 	var total int64
-	err := c.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(n - 1), 0) AS BIGINT) FROM (SELECT count(*) AS n FROM `+table+
+	err := c.QueryRowContext(ctx, `SELECT CAST(coalesce(sum(n - 1), 0) AS BIGINT) FROM (SELECT count(*) AS n FROM `+table+ // #nosec G202 -- a staging table and its key columns: the store's own names, never input; values are bound as parameters
 		` GROUP BY `+keys+` HAVING count(*) > 1) g`).Scan(&total)
 	if err != nil || total == 0 {
 		return err
@@ -1081,7 +1088,7 @@ func (st *stageReader) record(r *steward.Record) bool {
 			return true
 		}
 	}
-	rsum := int64(sum)
+	rsum := int64(sum) // #nosec G115 -- a 64-bit hash kept in a BIGINT column: the bits are kept, the sign means nothing
 	switch {
 	case r.Identity != nil:
 		return st.identity(r, rsum)
