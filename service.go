@@ -487,6 +487,7 @@ type Store interface {
 	AuditLog
 	OwnershipService
 	SyncStore
+	CatalogStore
 	Pinger
 	// Close releases the database.
 	Close() error
