@@ -69,6 +69,9 @@ type Store interface {
 	steward.SessionStore
 	steward.SignInDirectory
 	steward.AuditReader
+	// CatalogInForce returns the published service catalog: ENOTFOUND
+	// when none was applied.
+	CatalogInForce(ctx context.Context) (*steward.CatalogVersion, error)
 	// Tokens lists the API tokens, so that the audit page names a token's
 	// events by the token's name.
 	Tokens(ctx context.Context) ([]steward.Token, error)
@@ -157,6 +160,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /admin/tokens", s.guard(steward.PermEvidenceRead, "see the API tokens", s.tokens))
 	mux.Handle("GET /ownership", s.session(s.ownership))
 	mux.Handle("GET /audit", s.session(s.audit))
+	mux.Handle("GET /catalog", s.session(s.catalog))
 	s.directoryRoutes(mux)
 	for _, n := range navSections {
 		if !n.Live {
