@@ -242,7 +242,7 @@ A local command: it opens the store named by --db.
 func printDecision(w io.Writer, q *steward.AccessQuestion, d *steward.AccessDecision) {
 	fmt.Fprintf(w, "%s: %s asks for %s for %s under model %s\n", strings.ToUpper(string(d.Outcome)), q.Requester.Email, d.Target, q.Identity.Name, d.Model)
 	if d.Tier != "" && d.ServiceLevels != nil {
-		fmt.Fprintf(w, "Tier %s: decision within %s, fulfilment within %s\n", d.Tier, orDash(d.ServiceLevels.Decision), orDash(d.ServiceLevels.Fulfilment))
+		fmt.Fprintf(w, "Tier %s: decision within %s, fulfilment within %s\n", d.Tier, levelOrDash(d.ServiceLevels.Decision), levelOrDash(d.ServiceLevels.Fulfilment))
 	}
 	for _, r := range d.Reasons {
 		mark := "ok"
@@ -256,7 +256,8 @@ func printDecision(w io.Writer, q *steward.AccessQuestion, d *steward.AccessDeci
 	}
 }
 
-func orDash(d steward.Duration) string {
+// levelOrDash writes a service level, "-" for none.
+func levelOrDash(d steward.Duration) string {
 	if d == 0 {
 		return "-"
 	}
