@@ -305,16 +305,39 @@ func sortDiags(ds Diagnostics) {
 }
 
 // yamlDiagnostic turns a YAML syntax error ("yaml: line 3: ...") into a
-// diagnostic at its line.
+// diagnostic at its line. The YAML library counts lines from 1 for the
+// errors of its scanner but from 0 for those of its parser (and then
+// leaves line 0 out), so a parser's problem is moved one line on.
 func yamlDiagnostic(err error) Diagnostic {
-	msg := err.Error()
-	msg = strings.TrimPrefix(msg, "yaml: ")
+	msg := strings.TrimPrefix(err.Error(), "yaml: ")
 	if rest, ok := strings.CutPrefix(msg, "line "); ok {
 		if num, text, ok := strings.Cut(rest, ": "); ok {
 			if line, err := strconv.Atoi(num); err == nil {
+				if yamlParserProblems[text] {
+					line++
+				}
 				return Diagnostic{Line: line, Column: 1, Message: "YAML: " + text}
 			}
 		}
 	}
+	if yamlParserProblems[msg] {
+		return Diagnostic{Line: 1, Column: 1, Message: "YAML: " + msg}
+	}
 	return Diagnostic{Message: "YAML: " + msg}
+}
+
+// yamlParserProblems are the problems go.yaml.in/yaml/v3's parser (not its
+// scanner) reports, whose line it counts from 0.
+var yamlParserProblems = map[string]bool{
+	"did not find expected ',' or ']'":       true,
+	"did not find expected ',' or '}'":       true,
+	"did not find expected '-' indicator":    true,
+	"did not find expected <document start>": true,
+	"did not find expected <stream-start>":   true,
+	"did not find expected key":              true,
+	"did not find expected node content":     true,
+	"found duplicate %TAG directive":         true,
+	"found duplicate %YAML directive":        true,
+	"found incompatible YAML document":       true,
+	"found undefined tag handle":             true,
 }

@@ -144,7 +144,11 @@ func TestCompileErrors(t *testing.T) {
 		want []string // "line:col: words", every diagnostic in order
 	}{
 		{"good", goodHead + "    who_may_request: permit (principal, action, resource);\n", nil},
-		{"yaml syntax", "kind: Catalog\ntiers: [\n", []string{"3:1: YAML"}},
+		{"yaml syntax", "kind: Catalog\ntiers: [\n", []string{"3:1: YAML: did not find expected node content"}},
+		{"yaml parser error mid-file", "kind: Catalog\ntiers:\n  - name: a\n - name: b\n", []string{"4:1: YAML: did not find expected key"}},
+		{"yaml parser error at the end", "[kind: Catalog\n", []string{"2:1: YAML: did not find expected ',' or ']'"}},
+		{"yaml parser error on line 1", "kind: [Catalog}\n", []string{"1:1: YAML: did not find expected ',' or ']'"}},
+		{"yaml scanner error", "kind: Catalog\ntiers:\n\t- name: a\n", []string{"3:1: YAML: found character that cannot start any token"}},
 		{"not a catalog", "kind: OwnershipRules\n", []string{"1:7: not a catalog"}},
 		{"every field error at once", `kind: Catalog
 tiers:
@@ -187,7 +191,7 @@ models:
       when { principal.team == };
 `, []string{"13:"}},
 		{"aliases refused", goodHead + "    who_may_request: &p permit (principal, action, resource);\n", []string{"11:22: anchors and aliases"}},
-		{"two documents", goodHead + "    who_may_request: permit (principal, action, resource);\n---\nkind: Catalog\n", []string{"13:1: one YAML document"}},
+		{"two documents", goodHead + "    who_may_request: permit (principal, action, resource);\n---\nkind: Catalog\n", []string{"12:1: one YAML document"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
