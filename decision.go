@@ -75,7 +75,7 @@ type PolicyVerdict struct {
 
 // Reason is one step of a decision's explanation: which rule said what.
 type Reason struct {
-	Rule string `json:"rule"` // model, requester, boundary, requestable, duration, justification, policy, approval
+	Rule string `json:"rule"` // model, requester, boundary, requestable, duration, justification, policy, approval, approver
 	Ok   bool   `json:"ok"`   // whether this step let the request through
 	Text string `json:"text"`
 }
@@ -261,6 +261,9 @@ func DecideAccess(c *Catalog, m *RequestModel, q *AccessQuestion, v PolicyVerdic
 		d.Approvers = append(d.Approvers, ApproverNeed{set, approverWhy(c, set, q)})
 	}
 	say("approval", true, "Waits for %d approval(s) from %s; never the requester, and one person gives at most one.", d.Approvals, approverList(d.Approvers))
+	for _, a := range d.Approvers {
+		say("approver", true, "Approver set %s: %s.", a.Set, a.Why)
+	}
 	return d
 }
 

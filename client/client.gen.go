@@ -308,6 +308,7 @@ func (e CredentialStatus) Valid() bool {
 // Defines values for DecisionReasonRule.
 const (
 	DecisionReasonRuleApproval      DecisionReasonRule = "approval"
+	DecisionReasonRuleApprover      DecisionReasonRule = "approver"
 	DecisionReasonRuleBoundary      DecisionReasonRule = "boundary"
 	DecisionReasonRuleDuration      DecisionReasonRule = "duration"
 	DecisionReasonRuleJustification DecisionReasonRule = "justification"
@@ -321,6 +322,8 @@ const (
 func (e DecisionReasonRule) Valid() bool {
 	switch e {
 	case DecisionReasonRuleApproval:
+		return true
+	case DecisionReasonRuleApprover:
 		return true
 	case DecisionReasonRuleBoundary:
 		return true

@@ -251,9 +251,6 @@ func printDecision(w io.Writer, q *steward.AccessQuestion, d *steward.AccessDeci
 		}
 		fmt.Fprintf(w, "  %-3s %-13s %s\n", mark, r.Rule, r.Text)
 	}
-	for _, a := range d.Approvers {
-		fmt.Fprintf(w, "  approver %s: %s\n", a.Set, a.Why)
-	}
 }
 
 // levelOrDash writes a service level, "-" for none.
