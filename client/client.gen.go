@@ -7319,6 +7319,11 @@ type DecideResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// DecideResponse503Headers the declared response headers of an HTTP 503 response for Decide
+type DecideResponse503Headers struct {
+	RetryAfter *int
+}
+
 // DecideResponseDefaultHeaders the declared response headers of an HTTP default response for Decide
 type DecideResponseDefaultHeaders struct {
 	Allow *string
@@ -7337,10 +7342,14 @@ type DecideResponse struct {
 	JSON403 *Forbidden
 	// JSON404 the response for an HTTP 404 `application/json` response
 	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
 	// JSONDefault the response for an HTTP default `application/json` response
 	JSONDefault *Error
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *DecideResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DecideResponse503Headers
 	// HeadersDefault the parsed response headers for an HTTP default response
 	HeadersDefault *DecideResponseDefaultHeaders
 }
@@ -7368,6 +7377,11 @@ func (r DecideResponse) GetJSON403() *Forbidden {
 // GetJSON404 returns the response for an HTTP 404 `application/json` response
 func (r DecideResponse) GetJSON404() *NotFound {
 	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DecideResponse) GetJSON503() *Unavailable {
+	return r.JSON503
 }
 
 // GetJSONDefault returns the response for an HTTP default `application/json` response
@@ -11955,6 +11969,13 @@ func ParseDecideResponse(rsp *http.Response) (*DecideResponse, error) {
 		}
 		response.JSON404 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
 		var dest Error
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -11975,6 +11996,16 @@ func ParseDecideResponse(rsp *http.Response) (*DecideResponse, error) {
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DecideResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
 	case true:
 		var headers DecideResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
