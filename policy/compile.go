@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/cedar-policy/cedar-go"
 	"github.com/cedar-policy/cedar-go/types"
@@ -76,7 +77,7 @@ type compiledModel struct {
 // catalog with any is not compiled.
 func Compile(src []byte) (*Compiled, Diagnostics) {
 	c, p, ds := parse(src)
-	if len(ds) > 0 {
+	if c == nil {
 		return nil, ds
 	}
 	v, err := validator()
@@ -88,6 +89,9 @@ func Compile(src []byte) (*Compiled, Diagnostics) {
 		m := &c.Models[i]
 		path := fmt.Sprintf("models[%d].who_may_request", i)
 		n := p.nodes[path]
+		if n == nil || strings.TrimSpace(m.WhoMayRequest) == "" || slices.ContainsFunc(p.diags, func(d Diagnostic) bool { return d.Path == path }) {
+			continue // not written, or not readable: already a problem of its own
+		}
 		cm := &compiledModel{model: m, policies: cedar.PolicyMap{}, refs: map[cedar.PolicyID]steward.PolicyRef{}}
 		out.models[m.Name] = cm
 		list, err := cedar.NewPolicyListFromBytes(m.Name, []byte(m.WhoMayRequest))
@@ -113,8 +117,20 @@ func Compile(src []byte) (*Compiled, Diagnostics) {
 			rules[rule] = true
 			id := cedar.PolicyID(fmt.Sprintf("%s.%d", m.Name, j))
 			if err := v.Policy(string(id), (*xast.Policy)(pol.AST())); err != nil {
+				// The validator's errors carry no position: each is placed
+				// at what it names (an attribute, an entity type) when
+				// the policy's text shows it, else at the policy.
+				end := len(m.WhoMayRequest)
+				if j+1 < len(list) {
+					end = list[j+1].Position().Offset
+				}
 				for _, e := range splitErrors(err) {
-					p.diags = append(p.diags, Diagnostic{Line: line, Column: col, Path: path, Message: fmt.Sprintf("Cedar policy %s of model %s does not fit Steward's schema: %s", strconv.Quote(rule), m.Name, e)})
+					eline, ecol := line, col
+					if off, ok := locate(m.WhoMayRequest, pos.Offset, end, e); ok {
+						tl, tc := textPos(m.WhoMayRequest, off)
+						eline, ecol = mapPos(n, src, tl, tc)
+					}
+					p.diags = append(p.diags, Diagnostic{Line: eline, Column: ecol, Path: path, Message: fmt.Sprintf("Cedar policy %s of model %s does not fit Steward's schema: %s", strconv.Quote(rule), m.Name, e)})
 				}
 				continue
 			}
@@ -158,26 +174,76 @@ func cedarPos(msg string, n *yaml.Node, src []byte) (int, int) {
 }
 
 // mapPos maps a line and column of a who_may_request text to the file: a
-// block scalar (| or >) starts on the line after its key, indented; any
-// other scalar is one line where its node is.
+// block scalar (| or >) starts on the line after its key, each line
+// indented by the block's indentation (that of its first line that is not
+// blank); any other scalar is taken as one line where its node is, after
+// its opening quote if it has one.
 func mapPos(n *yaml.Node, src []byte, line, col int) (int, int) {
 	if n == nil {
 		return 0, 0
 	}
 	if n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) == 0 {
+		first := n.Column - 1
+		if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			first++
+		}
 		if line <= 1 {
-			return n.Line, n.Column + col
+			return n.Line, first + col
 		}
 		return n.Line + line - 1, col
 	}
-	fl := n.Line + line
 	lines := bytes.Split(src, []byte("\n"))
 	indent := 0
-	if fl-1 < len(lines) {
-		l := lines[fl-1]
-		indent = len(l) - len(bytes.TrimLeft(l, " "))
+	for i := n.Line; i < len(lines); i++ { // lines[n.Line] is the block's first line
+		if l := bytes.TrimRight(lines[i], " \r"); len(l) > 0 {
+			indent = len(l) - len(bytes.TrimLeft(l, " "))
+			break
+		}
 	}
-	return fl, indent + col
+	return n.Line + line, indent + col
+}
+
+// textPos is the line and column (from 1, in characters) of byte offset
+// off of text.
+func textPos(text string, off int) (int, int) {
+	before := text[:off]
+	line := 1 + strings.Count(before, "\n")
+	start := strings.LastIndexByte(before, '\n') + 1
+	return line, utf8.RuneCountInString(before[start:]) + 1
+}
+
+var (
+	errAttribute  = regexp.MustCompile("attribute `([^`]+)`")
+	errEntityType = regexp.MustCompile("entity type `([^`]+)`")
+)
+
+// locate finds, in text[start:end] (one policy), the first place that a
+// validation error names: the attribute it says is not found, or the
+// entity type it does not recognise. It returns the byte offset in text.
+func locate(text string, start, end int, err string) (int, bool) {
+	if start < 0 || end > len(text) || start >= end {
+		return 0, false
+	}
+	var pats []string
+	if m := errAttribute.FindStringSubmatch(err); m != nil {
+		a := regexp.QuoteMeta(m[1])
+		pats = []string{`\.` + a + `\b`, `\[\s*"` + a + `"\s*\]`, `\bhas\s+"?` + a + `\b`}
+	} else if m := errEntityType.FindStringSubmatch(err); m != nil && strings.Contains(err, "unrecognized") {
+		pats = []string{`\b` + regexp.QuoteMeta(m[1]) + `\s*::`, `\bis\s+` + regexp.QuoteMeta(m[1]) + `\b`}
+	}
+	best := -1
+	for _, pat := range pats {
+		if loc := regexp.MustCompile(pat).FindStringIndex(text[start:end]); loc != nil && (best < 0 || loc[0] < best) {
+			best = loc[0]
+		}
+	}
+	if best < 0 {
+		return 0, false
+	}
+	if text[start+best] == '.' {
+		best++ // at the attribute's name, after its dot
+	}
+	return start + best, true
 }
 
 // PolicyText returns the compiled policy set as Cedar text, each policy

@@ -225,9 +225,15 @@ func sortedKeys(m map[string]int) []string {
 // column. It does not compile the Cedar policies: Compile does.
 func Parse(src []byte) (*steward.Catalog, Diagnostics) {
 	c, _, ds := parse(src)
-	return c, ds
+	if len(ds) > 0 {
+		return nil, ds
+	}
+	return c, nil
 }
 
+// parse is Parse, except that the catalog is returned with the problems
+// whenever the document is a mapping, as far as it could be read, so that
+// Compile can check its Cedar too: a file gets every problem at once.
 func parse(src []byte) (*steward.Catalog, *parser, Diagnostics) {
 	if len(src) > MaxSource {
 		return nil, nil, Diagnostics{{Message: fmt.Sprintf("the catalog is %d bytes; at most %d are accepted.", len(src), MaxSource)}}
@@ -264,20 +270,37 @@ func parse(src []byte) (*steward.Catalog, *parser, Diagnostics) {
 	if kind == "" {
 		p.errorf(root, "kind", "a catalog starts with kind: Catalog.")
 	}
+	if len(p.diags) > 0 {
+		return nil, p, p.diags // another kind of document: nothing more to say of it as a catalog
+	}
 	c := &steward.Catalog{}
 	p.decode(root, reflect.ValueOf(c).Elem(), "")
-	if len(p.diags) > 0 {
-		return nil, p, p.diags
+	// The domain's validation runs on what could be read. A value that
+	// could not be read was left at zero, so a problem of the domain's at
+	// its path, under it or above it would only repeat the reading's, and
+	// is left out.
+	unread := make([]string, 0, len(p.diags))
+	for _, d := range p.diags {
+		unread = append(unread, d.Path)
 	}
 	for _, pr := range steward.ValidateCatalog(c) {
+		if slices.ContainsFunc(unread, func(u string) bool { return related(u, pr.Path) }) {
+			continue
+		}
 		pos := p.at(pr.Path)
 		p.diags = append(p.diags, Diagnostic{Line: pos.line, Column: pos.column, Path: pr.Path, Message: pr.Message})
 	}
 	sortDiags(p.diags)
-	if len(p.diags) > 0 {
-		return nil, p, p.diags
+	return c, p, p.diags
+}
+
+// related reports whether two paths are the same value or one holds the
+// other ("models[2]" holds "models[2].tier").
+func related(a, b string) bool {
+	under := func(x, y string) bool {
+		return strings.HasPrefix(x, y) && (len(x) == len(y) || x[len(y)] == '.' || x[len(y)] == '[')
 	}
-	return c, p, nil
+	return under(a, b) || under(b, a)
 }
 
 // at returns the position of path or, when the file did not write it (a

@@ -163,6 +163,18 @@ models:
     approval: {automatic: true, approvals: lots}
     who_may_request: permit (principal, action, resource);
 `, []string{"4:5: colour is not a field here", "5:32: decision: duration \"soon\"", "10:31: privileged: want true or false", "11:44: approvals: want a whole number"}},
+		{"every problem at once: reading, the domain's and Cedar's", `kind: Catalog
+tiers:
+  - name: standard
+    service_levels: {decision: soon}
+models:
+  - name: m
+    tier: gold
+    kind: routine
+    requestable: {}
+    approval: {automatic: true, approvals: lots}
+    who_may_request: permit (principal, action, resource) when { principal.dept == "x" };
+`, []string{"4:32: decision: duration", "7:11: tier \"gold\" is not declared", "10:44: approvals: want a whole number", "11:76: attribute `dept`"}},
 		{"domain problems get positions", `kind: Catalog
 tiers:
   - name: standard
@@ -177,11 +189,22 @@ models:
 		{"unknown attribute refused at apply", goodHead + `    who_may_request: |
       permit (principal, action, resource)
       when { principal.department == "payments" };
-`, []string{"12:7: does not fit Steward's schema"}},
+`, []string{"13:24: attribute `department` on entity type `Person` not found"}},
+		{"unknown attribute on one line", goodHead + `    who_may_request: permit (principal, action, resource) when { principal.dept == "x" };
+`, []string{"11:76: attribute `dept`"}},
+		{"unknown attribute quoted", goodHead + `    who_may_request: "permit (principal, action, resource) when { principal.dept == 1 };"
+`, []string{"11:77: attribute `dept`"}},
+		{"unknown attribute of the identity, second policy", goodHead + `    who_may_request: |
+      @id("one")
+      permit (principal, action, resource);
+      @id("two")
+      permit (principal, action, resource)
+        when { context.identity.department == "payments" };
+`, []string{"16:33: attribute `department`"}},
 		{"unknown entity type", goodHead + `    who_may_request: |
       permit (principal, action, resource)
       when { principal in Group::"payments" };
-`, []string{"12:7: does not fit Steward's schema"}},
+`, []string{"13:27: does not fit Steward's schema"}},
 		{"type error", goodHead + `    who_may_request: |
       permit (principal, action, resource)
       when { resource.privileged == "yes" };
@@ -205,7 +228,11 @@ models:
 			}
 			for i, w := range tt.want {
 				pos, words, _ := strings.Cut(w, ": ")
-				if !strings.HasPrefix(ds[i].String(), pos) || !strings.Contains(ds[i].Message, words) {
+				at := pos + ":" // "13:24" is not "13:245"; a bare "13:" is any column of line 13
+				if strings.HasSuffix(pos, ":") {
+					at = pos
+				}
+				if !strings.HasPrefix(ds[i].String(), at) || !strings.Contains(ds[i].Message, words) {
 					t.Errorf("diagnostic %d = %s, want at %s with %q", i, ds[i], pos, words)
 				}
 			}
