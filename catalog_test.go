@@ -160,6 +160,7 @@ func TestDecideAccess(t *testing.T) {
 		{"no permit", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: read}, steward.PolicyVerdict{}, steward.OutcomeRefused, []string{"policy"}, nil},
 		{"forbid wins", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: read}, forbid, steward.OutcomeRefused, []string{"policy"}, nil},
 		{"departed requester", steward.AccessQuestion{Model: "pg-read", Requester: steward.Requester{Email: "x@example.com"}, Target: read}, permit, steward.OutcomeRefused, []string{"requester"}, nil},
+		{"inactive identity", steward.AccessQuestion{Model: "pg-read", Requester: ada, Identity: steward.IdentityFacts{Name: "svc-old"}, Target: read}, permit, steward.OutcomeRefused, []string{"identity"}, nil},
 		{"boundary refuses with alternative", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: su}, permit, steward.OutcomeRefused, []string{"boundary"}, nil},
 		{"not served", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: steward.AccessTarget{System: "ldap", Name: "x_read"}}, permit, steward.OutcomeRefused, []string{"requestable"}, nil},
 		{"role served", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: steward.AccessTarget{Role: "payments-dev"}}, permit, steward.OutcomeApproved, nil, nil},

@@ -75,7 +75,7 @@ type PolicyVerdict struct {
 
 // Reason is one step of a decision's explanation: which rule said what.
 type Reason struct {
-	Rule string `json:"rule"` // model, requester, boundary, requestable, duration, justification, policy, approval, approver
+	Rule string `json:"rule"` // model, requester, identity, boundary, requestable, duration, justification, policy, approval, approver
 	Ok   bool   `json:"ok"`   // whether this step let the request through
 	Text string `json:"text"`
 }
@@ -176,7 +176,7 @@ func DecideAccess(c *Catalog, m *RequestModel, q *AccessQuestion, v PolicyVerdic
 		say("requester", false, "%s is not an active person; only active people request access.", orUnknown(q.Requester.Email))
 	}
 	if m.Kind != ModelNewIdentity && !q.Identity.New && q.Identity.Name != "" && !q.Identity.Active && m.Kind != ModelDecommission {
-		say("requester", false, "Identity %s is not active; access is granted only to active identities.", q.Identity.Name)
+		say("identity", false, "Identity %s is not active; access is granted only to active identities.", q.Identity.Name)
 	}
 
 	for i := range c.Boundaries {

@@ -311,6 +311,7 @@ const (
 	DecisionReasonRuleApprover      DecisionReasonRule = "approver"
 	DecisionReasonRuleBoundary      DecisionReasonRule = "boundary"
 	DecisionReasonRuleDuration      DecisionReasonRule = "duration"
+	DecisionReasonRuleIdentity      DecisionReasonRule = "identity"
 	DecisionReasonRuleJustification DecisionReasonRule = "justification"
 	DecisionReasonRuleModel         DecisionReasonRule = "model"
 	DecisionReasonRulePolicy        DecisionReasonRule = "policy"
@@ -328,6 +329,8 @@ func (e DecisionReasonRule) Valid() bool {
 	case DecisionReasonRuleBoundary:
 		return true
 	case DecisionReasonRuleDuration:
+		return true
+	case DecisionReasonRuleIdentity:
 		return true
 	case DecisionReasonRuleJustification:
 		return true
