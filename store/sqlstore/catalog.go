@@ -11,7 +11,8 @@ import (
 	"github.com/stewardhq/steward"
 )
 
-// catalogIn reads the catalog version in force through q; nil when none.
+// catalogIn reads the catalog version in force through q: ENOTFOUND when
+// none was ever applied.
 func (d *DB) catalogIn(ctx context.Context, q querier) (*steward.CatalogVersion, error) {
 	v := &steward.CatalogVersion{}
 	var body string
@@ -19,7 +20,7 @@ func (d *DB) catalogIn(ctx context.Context, q querier) (*steward.CatalogVersion,
 	err := q.QueryRowContext(ctx, `SELECT version, source, digest, body, applied_at, applied_by FROM catalog_versions ORDER BY version DESC LIMIT 1`).
 		Scan(&v.Version, &v.Source, &v.Digest, &body, &at, &v.AppliedBy)
 	if errors.Is(err, sql.ErrNoRows) {
-		return nil, nil
+		return nil, steward.Errorf(steward.ENOTFOUND, "No catalog has been applied yet; apply one with `steward apply -f catalog.yaml`.")
 	} else if err != nil {
 		return nil, err
 	}
@@ -34,13 +35,7 @@ func (d *DB) catalogIn(ctx context.Context, q querier) (*steward.CatalogVersion,
 // CatalogInForce returns the latest applied catalog: ENOTFOUND when none
 // was ever applied.
 func (d *DB) CatalogInForce(ctx context.Context) (*steward.CatalogVersion, error) {
-	v, err := d.catalogIn(ctx, d.reader(ctx))
-	if err != nil {
-		return nil, err
-	} else if v == nil {
-		return nil, steward.Errorf(steward.ENOTFOUND, "No catalog has been applied yet; apply one with `steward apply -f catalog.yaml`.")
-	}
-	return v, nil
+	return d.catalogIn(ctx, d.reader(ctx))
 }
 
 // ApplyCatalog stores source as a new version with its catalog.applied
@@ -59,7 +54,9 @@ func (d *DB) ApplyCatalog(ctx context.Context, source []byte, c *steward.Catalog
 	changed := false
 	err = d.writeTx(ctx, func(tx *sql.Tx) error {
 		cur, err := d.catalogIn(ctx, tx)
-		if err != nil {
+		if steward.IsCode(err, steward.ENOTFOUND) {
+			cur = nil // the first catalog
+		} else if err != nil {
 			return err
 		}
 		if cur != nil && cur.Digest == digest && cur.Source == string(source) {
