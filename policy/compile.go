@@ -68,6 +68,7 @@ type compiledModel struct {
 	model    *steward.RequestModel
 	policies cedar.PolicyMap
 	refs     map[cedar.PolicyID]steward.PolicyRef
+	reads    reads // the attributes its policies can read
 }
 
 // Compile parses src (Parse), then compiles every model's who_may_request
@@ -92,7 +93,7 @@ func Compile(src []byte) (*Compiled, Diagnostics) {
 		if n == nil || strings.TrimSpace(m.WhoMayRequest) == "" || slices.ContainsFunc(p.diags, func(d Diagnostic) bool { return d.Path == path }) {
 			continue // not written, or not readable: already a problem of its own
 		}
-		cm := &compiledModel{model: m, policies: cedar.PolicyMap{}, refs: map[cedar.PolicyID]steward.PolicyRef{}}
+		cm := &compiledModel{model: m, policies: cedar.PolicyMap{}, refs: map[cedar.PolicyID]steward.PolicyRef{}, reads: readsOf(m.WhoMayRequest)}
 		out.models[m.Name] = cm
 		list, err := cedar.NewPolicyListFromBytes(m.Name, []byte(m.WhoMayRequest))
 		if err != nil {
@@ -273,7 +274,13 @@ func (c *Compiled) Decide(q *steward.AccessQuestion) steward.AccessDecision {
 }
 
 func (cm *compiledModel) verdict(q *steward.AccessQuestion) steward.PolicyVerdict {
-	req, ents := Request(q, cm.model.Kind)
+	return cm.verdictOn(q, cm.reads)
+}
+
+// verdictOn is verdict with the request's records holding the attributes
+// r says.
+func (cm *compiledModel) verdictOn(q *steward.AccessQuestion, r reads) steward.PolicyVerdict {
+	req, ents := request(q, cm.model.Kind, r)
 	dec, diag := cedar.Authorize(cm.policies, ents, req)
 	var v steward.PolicyVerdict
 	v.Permitted = dec == cedar.Allow
@@ -296,62 +303,4 @@ func (cm *compiledModel) verdict(q *steward.AccessQuestion) steward.PolicyVerdic
 		slices.SortFunc(v.Forbids, func(a, b steward.PolicyRef) int { return strings.Compare(a.ID, b.ID) })
 	}
 	return v
-}
-
-// entities are the two entities a decision reads: the requester and what
-// is asked for. A decision needs no other: the identity is in the context,
-// and a team is an ancestor of the requester.
-type entities struct{ principal, resource types.Entity }
-
-func (e *entities) Get(uid types.EntityUID) (types.Entity, bool) {
-	switch uid {
-	case e.principal.UID:
-		return e.principal, true
-	case e.resource.UID:
-		return e.resource, true
-	}
-	return types.Entity{}, false
-}
-
-// Request builds the Cedar request and entities of q for a model of kind k,
-// in Steward's schema.
-func Request(q *steward.AccessQuestion, k steward.ModelKind) (cedar.Request, types.EntityGetter) {
-	r := &q.Requester
-	var parents types.EntityUIDSet
-	if r.Team != "" {
-		parents = types.NewEntityUIDSet(types.NewEntityUID(TypeTeam, types.String(r.Team)))
-	}
-	principal := types.Entity{
-		UID:     types.NewEntityUID(TypePerson, types.String(r.Email)),
-		Parents: parents,
-		Attributes: types.NewRecord(types.RecordMap{
-			"email": types.String(r.Email), "name": types.String(r.Name), "title": types.String(r.Title),
-			"team": types.String(r.Team), "manager": types.String(r.Manager), "active": types.Boolean(r.Active),
-		}),
-	}
-	t := &q.Target
-	id := t.System + "/" + t.Name
-	if t.Role != "" {
-		id = "role:" + t.Role
-	}
-	resource := types.Entity{
-		UID: types.NewEntityUID(TypeEntitlement, types.String(id)),
-		Attributes: types.NewRecord(types.RecordMap{
-			"name": types.String(t.Name), "system": types.String(t.System), "role": types.Boolean(t.Role != ""),
-			"privileged": types.Boolean(t.Privileged), "sensitivity": types.String(t.Sensitivity),
-			"sensitivity_rank": types.Long(max(steward.LevelRank(t.Sensitivity), 0)), "owner_team": types.String(t.OwnerTeam),
-		}),
-	}
-	i := &q.Identity
-	ctx := types.NewRecord(types.RecordMap{
-		"model": types.String(q.Model), "kind": types.String(k),
-		"duration_minutes": types.Long(int64(q.Duration) / 60e9),
-		"identity": types.NewRecord(types.RecordMap{
-			"name": types.String(i.Name), "system": types.String(i.System), "kind": types.String(i.Kind),
-			"environment": types.String(i.Environment), "criticality": types.String(i.Criticality),
-			"owner": types.String(i.Owner), "team": types.String(i.Team), "active": types.Boolean(i.Active), "new": types.Boolean(i.New),
-		}),
-	})
-	return cedar.Request{Principal: principal.UID, Action: ActionRequest, Resource: resource.UID, Context: ctx},
-		&entities{principal, resource}
 }
