@@ -107,15 +107,19 @@ func AskAccess(ctx context.Context, r InventoryReader, c *Catalog, ref AccessRef
 		}
 		q.Target = AccessTarget{Role: role.Name, Sensitivity: LevelLow}
 		for _, e := range role.Entitlements {
-			s, err := r.SystemByName(ctx, e.System)
-			if err != nil {
-				continue // a role may name what is not yet in the inventory
-			}
-			if ent, err := entitlementNamed(ctx, r, s, e.Name); err == nil {
-				q.Target.Privileged = q.Target.Privileged || ent.Privileged
-				if LevelRank(ent.Sensitivity) > LevelRank(q.Target.Sensitivity) {
-					q.Target.Sensitivity = ent.Sensitivity
+			// A role may name what is not yet in the inventory: it is
+			// still judged by its system and name (a boundary's names).
+			member := AccessTarget{System: e.System, Name: e.Name}
+			if s, err := r.SystemByName(ctx, e.System); err == nil {
+				member.OwnerTeam = teamName(s.OwnerTeamID)
+				if ent, err := entitlementNamed(ctx, r, s, e.Name); err == nil {
+					member.Privileged, member.Sensitivity = ent.Privileged, ent.Sensitivity
 				}
+			}
+			q.Target.Entitlements = append(q.Target.Entitlements, member)
+			q.Target.Privileged = q.Target.Privileged || member.Privileged
+			if LevelRank(member.Sensitivity) > LevelRank(q.Target.Sensitivity) {
+				q.Target.Sensitivity = member.Sensitivity
 			}
 		}
 	case ref.Entitlement != "":

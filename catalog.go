@@ -476,8 +476,8 @@ func (s *Selector) Matches(t *AccessTarget) bool {
 }
 
 // AccessTarget is what a request asks for: one entitlement of a system, or a
-// catalog role (Role set, the other fields summarising its entitlements:
-// privileged if any is, the highest sensitivity). For a new identity,
+// catalog role (Role set, Entitlements its entitlements, and the other
+// fields summarising them: privileged if any is, the highest sensitivity). For a new identity,
 // System is where it is made and Name is empty.
 type AccessTarget struct {
 	System      string `json:"system,omitempty"`
@@ -486,6 +486,10 @@ type AccessTarget struct {
 	Privileged  bool   `json:"privileged"`
 	Sensitivity Level  `json:"sensitivity,omitempty"`
 	OwnerTeam   string `json:"owner_team,omitempty"` // the team owning the system: the resource owner
+	// Entitlements are a role's: each as the catalog names it, with what
+	// the inventory says of it (privileged, sensitivity) when it holds it.
+	// A boundary refuses a role when it would refuse any of them.
+	Entitlements []AccessTarget `json:"entitlements,omitempty"`
 }
 
 // String names t as a person would.

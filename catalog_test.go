@@ -163,6 +163,8 @@ func TestDecideAccess(t *testing.T) {
 		{"inactive identity", steward.AccessQuestion{Model: "pg-read", Requester: ada, Identity: steward.IdentityFacts{Name: "svc-old"}, Target: read}, permit, steward.OutcomeRefused, []string{"identity"}, nil},
 		{"boundary refuses with alternative", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: su}, permit, steward.OutcomeRefused, []string{"boundary"}, nil},
 		{"not served", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: steward.AccessTarget{System: "ldap", Name: "x_read"}}, permit, steward.OutcomeRefused, []string{"requestable"}, nil},
+		{"a role holding what a boundary refuses", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: steward.AccessTarget{Role: "payments-dev",
+			Entitlements: []steward.AccessTarget{{System: "pg-payments", Name: "payments_read"}, {System: "pg-payments", Name: "superuser"}}}}, permit, steward.OutcomeRefused, []string{"boundary"}, nil},
 		{"role served", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: steward.AccessTarget{Role: "payments-dev"}}, permit, steward.OutcomeApproved, nil, nil},
 		{"routine with duration", steward.AccessQuestion{Model: "pg-read", Requester: ada, Target: read, Duration: steward.Duration(time.Hour)}, permit, steward.OutcomeRefused, []string{"duration"}, nil},
 		{"jit pending on approvers", steward.AccessQuestion{Model: "pg-break-glass", Requester: ada, Target: su, Justification: map[string]string{"ticket": "INC-42"}}, permit, steward.OutcomePending, nil, []string{"resource-owner", "security"}},

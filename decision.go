@@ -274,9 +274,17 @@ func (b *Boundary) matches(k ModelKind, t *AccessTarget) bool {
 	s := b.Match
 	s.Kinds = nil
 	if t.Role != "" {
-		// A boundary selects entitlements: a role matches on what it sums up.
+		// A boundary selects entitlements: a role matches on any of its
+		// own, or on what it sums up.
+		for i := range t.Entitlements {
+			e := t.Entitlements[i]
+			e.Role, e.Entitlements = "", nil
+			if s.Matches(&e) {
+				return true
+			}
+		}
 		r := *t
-		r.Role = ""
+		r.Role, r.Entitlements = "", nil
 		return s.Matches(&r)
 	}
 	return s.Matches(t)

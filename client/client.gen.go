@@ -1906,10 +1906,12 @@ type SystemPage struct {
 
 // Target What is asked for.
 type Target struct {
-	Name       *string `json:"name,omitempty"`
-	OwnerTeam  *string `json:"owner_team,omitempty"`
-	Privileged bool    `json:"privileged"`
-	Role       *string `json:"role,omitempty"`
+	// Entitlements A role's entitlements, each as the catalog names it with what the inventory says of it; a boundary refuses the role when it would refuse any of them.
+	Entitlements *[]Target `json:"entitlements,omitempty"`
+	Name         *string   `json:"name,omitempty"`
+	OwnerTeam    *string   `json:"owner_team,omitempty"`
+	Privileged   bool      `json:"privileged"`
+	Role         *string   `json:"role,omitempty"`
 
 	// Sensitivity Criticality or sensitivity, from least to most severe.
 	Sensitivity *Level  `json:"sensitivity,omitempty"`

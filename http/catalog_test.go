@@ -97,11 +97,17 @@ func TestDecideAPI(t *testing.T) {
 	ada := ts.F.Person(func(p *steward.Person) {
 		p.Email, p.TeamID, p.ManagerID, p.Title = "ada@example.com", &payments.ID, &grace.ID, "Software Engineer"
 	})
-	sys := ts.F.System(func(s *steward.System) { s.Name, s.Kind, s.OwnerTeamID = "pg-payments-prod", steward.SystemPostgres, &payments.ID })
-	ts.F.Identity(func(i *steward.Identity) { i.Name, i.SystemID, i.OwnerID, i.TeamID = "svc-settlement", sys.ID, &ada.ID, &payments.ID })
+	sys := ts.F.System(func(s *steward.System) {
+		s.Name, s.Kind, s.OwnerTeamID = "pg-payments-prod", steward.SystemPostgres, &payments.ID
+	})
+	ts.F.Identity(func(i *steward.Identity) {
+		i.Name, i.SystemID, i.OwnerID, i.TeamID = "svc-settlement", sys.ID, &ada.ID, &payments.ID
+	})
 	for _, e := range []steward.Entitlement{{Name: "app_ro", Sensitivity: steward.LevelLow},
 		{Name: "CREATEROLE", Privileged: true, Sensitivity: steward.LevelHigh}, {Name: "SUPERUSER", Privileged: true, Sensitivity: steward.LevelCritical}} {
-		ts.F.Entitlement(func(x *steward.Entitlement) { x.Name, x.Privileged, x.Sensitivity, x.SystemID = e.Name, e.Privileged, e.Sensitivity, sys.ID })
+		ts.F.Entitlement(func(x *steward.Entitlement) {
+			x.Name, x.Privileged, x.Sensitivity, x.SystemID = e.Name, e.Privileged, e.Sensitivity, sys.ID
+		})
 	}
 	member := MustCreatePersonalToken(t, ts.Store, "ada", steward.RoleMember, ada.ID)
 	decide := func(token, body string) *response {
@@ -166,6 +172,17 @@ func TestDecideAPI(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// A role is judged by each of its entitlements: those the inventory
+	// holds with what it says of them, the others by system and name.
+	res := decide(ts.Admin, `{"as": "ada@example.com", "model": "team-roles", "identity": "svc-settlement", "role": "payments-developer"}`)
+	var d steward.AccessDecision
+	res.Decode(t, &d)
+	if res.Status != 200 || d.Outcome != steward.OutcomeApproved || len(d.Target.Entitlements) != 4 ||
+		d.Target.Entitlements[0].String() != "pg-payments-prod/app_ro" || d.Target.Entitlements[0].Sensitivity != steward.LevelLow ||
+		d.Target.Entitlements[0].OwnerTeam != "payments" || d.Target.Entitlements[1].Sensitivity != "" {
+		t.Errorf("a role: %d %+v", res.Status, d)
 	}
 
 	if res := decide(member, `{"as": "grace@example.com", "model": "read-only-access", "identity": "svc-settlement", "entitlement": "app_ro"}`); res.Status != 403 {
