@@ -68,6 +68,8 @@ const (
 
 	ActionOwnershipRulesApplied Action = "ownership_rules.applied"
 
+	ActionCatalogApplied Action = "catalog.applied" // a new version of the service catalog is in force
+
 	ActionTaskOpened Action = "task.opened"
 	ActionTaskClosed Action = "task.closed"
 
@@ -89,6 +91,7 @@ const (
 	ObjectEntitlement    = "entitlement"     //
 	ObjectGrant          = "grant"           //
 	ObjectOwnershipRules = "ownership_rules" // ObjectID "0": the rules in force
+	ObjectCatalog        = "catalog"         // ObjectID: the catalog's version
 	ObjectTask           = "task"            // a backlog task (an ownership gap)
 	ObjectNotice         = "notice"          // a notice in a person's inbox
 )
@@ -96,7 +99,7 @@ const (
 // ObjectTypes lists every object type an action names, in the order a
 // person looks for them.
 var ObjectTypes = []string{ObjectIdentity, ObjectPerson, ObjectTeam, ObjectSystem, ObjectCredential, ObjectEntitlement,
-	ObjectGrant, ObjectTask, ObjectNotice, ObjectOwnershipRules, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
+	ObjectGrant, ObjectTask, ObjectNotice, ObjectOwnershipRules, ObjectCatalog, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
 
 // actionSpec is what an action's events carry and name.
 type actionSpec struct {
@@ -144,6 +147,7 @@ var actionSpecs = map[Action]actionSpec{
 	ActionGrantUpdated:          {ObjectGrant, GrantChanged{}},
 	ActionGrantRemoved:          {ObjectGrant, GrantRemoved{}},
 	ActionOwnershipRulesApplied: {ObjectOwnershipRules, RulesApplied{}},
+	ActionCatalogApplied:        {ObjectCatalog, CatalogApplied{}},
 	ActionTaskOpened:            {ObjectTask, TaskOpened{}},
 	ActionTaskClosed:            {ObjectTask, TaskClosed{}},
 	ActionNoticeDelivered:       {ObjectNotice, NoticeDelivered{}},
@@ -490,6 +494,15 @@ type GrantRemoved struct {
 // in force, in order.
 type RulesApplied struct {
 	Rules []OwnershipRule `json:"rules"`
+}
+
+// CatalogApplied is the payload of ActionCatalogApplied: which version,
+// the digest of its text, and what changed from the version before.
+type CatalogApplied struct {
+	Version int64           `json:"version"`
+	Digest  string          `json:"digest"`
+	Models  int             `json:"models"`
+	Changes []CatalogChange `json:"changes"`
 }
 
 // TaskOpened is the payload of ActionTaskOpened.

@@ -64,6 +64,7 @@ var storedBefore = map[steward.Action][]string{
 	steward.ActionGrantUpdated:          {`{"changes":{"type":["standing","jit"]}}`},
 	steward.ActionGrantRemoved:          {`{"entitlement":"admin","entitlement_id":2,"identity_id":5,"privileged":true,"reason":"no longer reported by import:aws"}`},
 	steward.ActionOwnershipRulesApplied: {`{"rules":[{"name":"r","match":{"names":["*"]},"team":"payments"}]}`},
+	steward.ActionCatalogApplied:        {`{"changes":[{"op":"added","what":"model","name":"read"},{"op":"changed","what":"security_team","name":"security"}],"digest":"` + strings.Repeat("b", 64) + `","models":1,"version":1}`, `{"changes":[],"digest":"` + strings.Repeat("c", 64) + `","models":14,"version":2}`},
 	steward.ActionTaskOpened:            {`{"due_at":"2026-01-15T00:00:00Z","gap":"unowned","identity_id":5,"kind":"ownership_gap"}`},
 	steward.ActionTaskClosed:            {`{"gap":"unowned","reason":"gap healed"}`},
 	steward.ActionNoticeDelivered:       {`{"job_id":12,"kind":"owner_assigned","object_id":"5","object_type":"identity","person_id":7,"subject":"You now own svc-etl"}`},
@@ -116,7 +117,7 @@ func TestActionsDecodeStoredEvents(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	t.Parallel()
-	if len(steward.Actions) != 42 || !slices.IsSorted(steward.Actions) {
+	if len(steward.Actions) != 43 || !slices.IsSorted(steward.Actions) {
 		t.Fatalf("Actions = %d, sorted %v", len(steward.Actions), slices.IsSorted(steward.Actions))
 	}
 	for _, a := range steward.Actions {

@@ -502,6 +502,7 @@ type Store interface {
 	AuditLog
 	OwnershipService
 	SyncStore
+	CatalogStore
 	Pinger
 	// Close releases the database.
 	Close() error

@@ -17,8 +17,30 @@ import (
 	"github.com/oapi-codegen/runtime"
 )
 
+// Defines values for AccessDecisionOutcome.
+const (
+	AccessDecisionOutcomeApproved AccessDecisionOutcome = "approved"
+	AccessDecisionOutcomePending  AccessDecisionOutcome = "pending"
+	AccessDecisionOutcomeRefused  AccessDecisionOutcome = "refused"
+)
+
+// Valid indicates whether the value is a known member of the AccessDecisionOutcome enum.
+func (e AccessDecisionOutcome) Valid() bool {
+	switch e {
+	case AccessDecisionOutcomeApproved:
+		return true
+	case AccessDecisionOutcomePending:
+		return true
+	case AccessDecisionOutcomeRefused:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Action.
 const (
+	ActionCatalogApplied        Action = "catalog.applied"
 	ActionCredentialCreated     Action = "credential.created"
 	ActionCredentialDisabled    Action = "credential.disabled"
 	ActionCredentialEnabled     Action = "credential.enabled"
@@ -66,6 +88,8 @@ const (
 // Valid indicates whether the value is a known member of the Action enum.
 func (e Action) Valid() bool {
 	switch e {
+	case ActionCatalogApplied:
+		return true
 	case ActionCredentialCreated:
 		return true
 	case ActionCredentialDisabled:
@@ -155,6 +179,81 @@ func (e Action) Valid() bool {
 	}
 }
 
+// Defines values for ApproverSetKind.
+const (
+	ApproverSetKindIdentityOwner    ApproverSetKind = "identity-owner"
+	ApproverSetKindRequesterManager ApproverSetKind = "requester-manager"
+	ApproverSetKindResourceOwner    ApproverSetKind = "resource-owner"
+	ApproverSetKindSecurity         ApproverSetKind = "security"
+	ApproverSetKindTeam             ApproverSetKind = "team"
+)
+
+// Valid indicates whether the value is a known member of the ApproverSetKind enum.
+func (e ApproverSetKind) Valid() bool {
+	switch e {
+	case ApproverSetKindIdentityOwner:
+		return true
+	case ApproverSetKindRequesterManager:
+		return true
+	case ApproverSetKindResourceOwner:
+		return true
+	case ApproverSetKindSecurity:
+		return true
+	case ApproverSetKindTeam:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CatalogChangeOp.
+const (
+	CatalogChangeOpAdded   CatalogChangeOp = "added"
+	CatalogChangeOpChanged CatalogChangeOp = "changed"
+	CatalogChangeOpRemoved CatalogChangeOp = "removed"
+)
+
+// Valid indicates whether the value is a known member of the CatalogChangeOp enum.
+func (e CatalogChangeOp) Valid() bool {
+	switch e {
+	case CatalogChangeOpAdded:
+		return true
+	case CatalogChangeOpChanged:
+		return true
+	case CatalogChangeOpRemoved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CatalogChangeWhat.
+const (
+	CatalogChangeWhatBoundary     CatalogChangeWhat = "boundary"
+	CatalogChangeWhatModel        CatalogChangeWhat = "model"
+	CatalogChangeWhatRole         CatalogChangeWhat = "role"
+	CatalogChangeWhatSecurityTeam CatalogChangeWhat = "security_team"
+	CatalogChangeWhatTier         CatalogChangeWhat = "tier"
+)
+
+// Valid indicates whether the value is a known member of the CatalogChangeWhat enum.
+func (e CatalogChangeWhat) Valid() bool {
+	switch e {
+	case CatalogChangeWhatBoundary:
+		return true
+	case CatalogChangeWhatModel:
+		return true
+	case CatalogChangeWhatRole:
+		return true
+	case CatalogChangeWhatSecurityTeam:
+		return true
+	case CatalogChangeWhatTier:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for CredentialKind.
 const (
 	CredentialKindAccessKey    CredentialKind = "access_key"
@@ -200,6 +299,48 @@ func (e CredentialStatus) Valid() bool {
 	case CredentialStatusActive:
 		return true
 	case CredentialStatusDisabled:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DecisionReasonRule.
+const (
+	DecisionReasonRuleApproval      DecisionReasonRule = "approval"
+	DecisionReasonRuleApprover      DecisionReasonRule = "approver"
+	DecisionReasonRuleBoundary      DecisionReasonRule = "boundary"
+	DecisionReasonRuleDuration      DecisionReasonRule = "duration"
+	DecisionReasonRuleIdentity      DecisionReasonRule = "identity"
+	DecisionReasonRuleJustification DecisionReasonRule = "justification"
+	DecisionReasonRuleModel         DecisionReasonRule = "model"
+	DecisionReasonRulePolicy        DecisionReasonRule = "policy"
+	DecisionReasonRuleRequestable   DecisionReasonRule = "requestable"
+	DecisionReasonRuleRequester     DecisionReasonRule = "requester"
+)
+
+// Valid indicates whether the value is a known member of the DecisionReasonRule enum.
+func (e DecisionReasonRule) Valid() bool {
+	switch e {
+	case DecisionReasonRuleApproval:
+		return true
+	case DecisionReasonRuleApprover:
+		return true
+	case DecisionReasonRuleBoundary:
+		return true
+	case DecisionReasonRuleDuration:
+		return true
+	case DecisionReasonRuleIdentity:
+		return true
+	case DecisionReasonRuleJustification:
+		return true
+	case DecisionReasonRuleModel:
+		return true
+	case DecisionReasonRulePolicy:
+		return true
+	case DecisionReasonRuleRequestable:
+		return true
+	case DecisionReasonRuleRequester:
 		return true
 	default:
 		return false
@@ -476,6 +617,30 @@ func (e LinkKind) Valid() bool {
 	}
 }
 
+// Defines values for ModelKind.
+const (
+	ModelKindDecommission ModelKind = "decommission"
+	ModelKindJit          ModelKind = "jit"
+	ModelKindNewIdentity  ModelKind = "new-identity"
+	ModelKindRoutine      ModelKind = "routine"
+)
+
+// Valid indicates whether the value is a known member of the ModelKind enum.
+func (e ModelKind) Valid() bool {
+	switch e {
+	case ModelKindDecommission:
+		return true
+	case ModelKindJit:
+		return true
+	case ModelKindNewIdentity:
+		return true
+	case ModelKindRoutine:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OwnerBasis.
 const (
 	OwnerBasisExplicit  OwnerBasis = "explicit"
@@ -533,6 +698,24 @@ func (e PersonStatus) Valid() bool {
 	case PersonStatusActive:
 		return true
 	case PersonStatusDeparted:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for PolicyRefEffect.
+const (
+	PolicyRefEffectForbid PolicyRefEffect = "forbid"
+	PolicyRefEffectPermit PolicyRefEffect = "permit"
+)
+
+// Valid indicates whether the value is a known member of the PolicyRefEffect enum.
+func (e PolicyRefEffect) Valid() bool {
+	switch e {
+	case PolicyRefEffectForbid:
+		return true
+	case PolicyRefEffectPermit:
 		return true
 	default:
 		return false
@@ -716,13 +899,140 @@ func (e ImportSystemParamsFormat) Valid() bool {
 	}
 }
 
+// AccessDecision A catalog decision with its reasons. It creates nothing.
+type AccessDecision struct {
+	Approvals *int            `json:"approvals,omitempty"`
+	Approvers *[]ApproverNeed `json:"approvers,omitempty"`
+
+	// Boundary Something the identity service will not do, with what to do instead.
+	Boundary *Boundary `json:"boundary,omitempty"`
+
+	// Duration A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Duration *CatalogDuration `json:"duration,omitempty"`
+
+	// Kind What a request model serves.
+	Kind    *ModelKind            `json:"kind,omitempty"`
+	Model   string                `json:"model"`
+	Outcome AccessDecisionOutcome `json:"outcome"`
+
+	// Policy What the model's Cedar policies said.
+	Policy  PolicyVerdict    `json:"policy"`
+	Reasons []DecisionReason `json:"reasons"`
+
+	// ServiceLevels A tier's targets per kind of work; a missing one has no target.
+	ServiceLevels *ServiceLevels `json:"service_levels,omitempty"`
+
+	// Target What is asked for.
+	Target Target  `json:"target"`
+	Tier   *string `json:"tier,omitempty"`
+}
+
+// AccessDecisionOutcome defines model for AccessDecision.Outcome.
+type AccessDecisionOutcome string
+
 // Action What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
 type Action string
+
+// Approval How a permitted request is approved: automatically, or by `approvals` distinct people of the approver sets (resource-owner, identity-owner, requester-manager, security, team:NAME), never the requester.
+type Approval struct {
+	Approvals *int      `json:"approvals,omitempty"`
+	Approvers *[]string `json:"approvers,omitempty"`
+	Automatic *bool     `json:"automatic,omitempty"`
+}
+
+// ApproverNeed An approver set a pending request waits on, and why.
+type ApproverNeed struct {
+	// Set A set of people who may approve.
+	Set ApproverSet `json:"set"`
+	Why string      `json:"why"`
+}
+
+// ApproverSet A set of people who may approve.
+type ApproverSet struct {
+	Kind ApproverSetKind `json:"kind"`
+	Team *string         `json:"team,omitempty"`
+}
+
+// ApproverSetKind defines model for ApproverSet.Kind.
+type ApproverSetKind string
 
 // Attestation Who attests is the person the token belongs to, never a field.
 type Attestation struct {
 	// Note Why it is still needed; kept in the audit log.
 	Note *string `json:"note,omitempty"`
+}
+
+// Boundary Something the identity service will not do, with what to do instead.
+type Boundary struct {
+	Alternative string `json:"alternative"`
+
+	// Match Selects entitlements: every field set must match; a list matches any of its items; strings are glob patterns.
+	Match     Selector `json:"match"`
+	Name      string   `json:"name"`
+	Statement string   `json:"statement"`
+}
+
+// Catalog The service catalog: tiers, boundaries, roles and request models.
+type Catalog struct {
+	Boundaries   *[]Boundary    `json:"boundaries,omitempty"`
+	Models       []RequestModel `json:"models"`
+	Roles        *[]CatalogRole `json:"roles,omitempty"`
+	SecurityTeam *string        `json:"security_team,omitempty"`
+	Tiers        []Tier         `json:"tiers"`
+}
+
+// CatalogApplied The answer to applying a catalog.
+type CatalogApplied struct {
+	// Changed False when the text in force was applied again: nothing changed.
+	Changed bool            `json:"changed"`
+	Changes []CatalogChange `json:"changes"`
+
+	// Version One applied version of the catalog.
+	Version CatalogVersion `json:"version"`
+}
+
+// CatalogChange One difference between two catalogs.
+type CatalogChange struct {
+	Name string            `json:"name"`
+	Op   CatalogChangeOp   `json:"op"`
+	What CatalogChangeWhat `json:"what"`
+}
+
+// CatalogChangeOp defines model for CatalogChange.Op.
+type CatalogChangeOp string
+
+// CatalogChangeWhat defines model for CatalogChange.What.
+type CatalogChangeWhat string
+
+// CatalogDuration A duration: 15m, 4h, 1h30m or 2d.
+//
+// Examples: 4h
+type CatalogDuration = string
+
+// CatalogRole An RBAC bundle of entitlements across systems.
+type CatalogRole struct {
+	Description  *string          `json:"description,omitempty"`
+	Entitlements []EntitlementRef `json:"entitlements"`
+	Name         string           `json:"name"`
+}
+
+// CatalogVersion One applied version of the catalog.
+type CatalogVersion struct {
+	// AppliedAt An RFC 3339 time.
+	AppliedAt Time   `json:"applied_at"`
+	AppliedBy string `json:"applied_by"`
+
+	// Catalog The service catalog: tiers, boundaries, roles and request models.
+	Catalog Catalog `json:"catalog"`
+
+	// Digest SHA-256 of source, hex.
+	Digest string `json:"digest"`
+
+	// Source The YAML text exactly as applied.
+	Source  string `json:"source"`
+	Version int    `json:"version"`
 }
 
 // Count How many identities a filter selects: exact up to 10,000; above, an estimate from a sample, rounded to two digits and never below 10,001 (estimated: true), so that a count costs about the same at any size. Show an estimate as "about".
@@ -794,6 +1104,37 @@ type CredentialList struct {
 // CredentialStatus Whether the credential can authenticate. A disabled key (a GCP key disabled, an AWS access key made Inactive) is kept.
 type CredentialStatus string
 
+// DecideInput A question for the catalog, by names.
+type DecideInput struct {
+	// As The person who asks, by e-mail address; the caller when left out. A member may ask only for themselves.
+	As *string `json:"as,omitempty"`
+
+	// Duration jit: 15m, 2h, 1d; the model's default when left out.
+	Duration    *string `json:"duration,omitempty"`
+	Entitlement *string `json:"entitlement,omitempty"`
+
+	// Identity The identity to hold the access, to be made (new-identity) or retired (decommission).
+	Identity      string             `json:"identity"`
+	Justification *map[string]string `json:"justification,omitempty"`
+	Model         string             `json:"model"`
+
+	// Role A catalog role instead of an entitlement.
+	Role *string `json:"role,omitempty"`
+
+	// System The system of the identity and the entitlement; may be left out when the identity's name is unique.
+	System *string `json:"system,omitempty"`
+}
+
+// DecisionReason One step of a decision: which rule said what.
+type DecisionReason struct {
+	Ok   bool               `json:"ok"`
+	Rule DecisionReasonRule `json:"rule"`
+	Text string             `json:"text"`
+}
+
+// DecisionReasonRule defines model for DecisionReason.Rule.
+type DecisionReasonRule string
+
 // Entitlement A permission or role on a system.
 type Entitlement struct {
 	// CreatedAt An RFC 3339 time.
@@ -827,6 +1168,12 @@ type EntitlementPage struct {
 
 	// Next The cursor of the following page, to pass as `after`; absent on the last page.
 	Next *Next `json:"next,omitempty"`
+}
+
+// EntitlementRef One entitlement of one system, by name.
+type EntitlementRef struct {
+	Name   string `json:"name"`
+	System string `json:"system"`
 }
 
 // Environment defines model for Environment.
@@ -1174,6 +1521,19 @@ type IdentityView struct {
 	UpdatedAt Time `json:"updated_at"`
 }
 
+// JITDuration A jit model's default and maximum duration.
+type JITDuration struct {
+	// Default A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Default CatalogDuration `json:"default"`
+
+	// Maximum A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Maximum CatalogDuration `json:"maximum"`
+}
+
 // Labels defines model for Labels.
 type Labels map[string]string
 
@@ -1182,6 +1542,9 @@ type Level string
 
 // LinkKind assumes: the identity acts as the other (a Kubernetes service account that assumes an AWS IAM role).
 type LinkKind string
+
+// ModelKind What a request model serves.
+type ModelKind string
 
 // NewToken defines model for NewToken.
 type NewToken struct {
@@ -1295,6 +1658,26 @@ type PersonPage struct {
 // PersonStatus defines model for PersonStatus.
 type PersonStatus string
 
+// PolicyRef One Cedar policy of the compiled catalog.
+type PolicyRef struct {
+	Effect   PolicyRefEffect `json:"effect"`
+	Id       string          `json:"id"`
+	Model    string          `json:"model"`
+	Position *string         `json:"position,omitempty"`
+	Rule     string          `json:"rule"`
+}
+
+// PolicyRefEffect defines model for PolicyRef.Effect.
+type PolicyRefEffect string
+
+// PolicyVerdict What the model's Cedar policies said.
+type PolicyVerdict struct {
+	Errors    *[]string    `json:"errors,omitempty"`
+	Forbids   *[]PolicyRef `json:"forbids,omitempty"`
+	Permits   *[]PolicyRef `json:"permits,omitempty"`
+	Permitted bool         `json:"permitted"`
+}
+
 // Principal defines model for Principal.
 type Principal struct {
 	// Kind Who acts: a person, an automation identity of Steward's own inventory (Steward itself acts as automation steward), a local administrator on the database; system only on events from before that.
@@ -1321,6 +1704,35 @@ type Ready struct {
 // ReadyStatus defines model for Ready.Status.
 type ReadyStatus string
 
+// RequestModel A standard way to ask for access.
+type RequestModel struct {
+	// Approval How a permitted request is approved: automatically, or by `approvals` distinct people of the approver sets (resource-owner, identity-owner, requester-manager, security, team:NAME), never the requester.
+	Approval    Approval `json:"approval"`
+	Description *string  `json:"description,omitempty"`
+
+	// Duration A jit model's default and maximum duration.
+	Duration      *JITDuration   `json:"duration,omitempty"`
+	Justification *[]Requirement `json:"justification,omitempty"`
+
+	// Kind What a request model serves.
+	Kind ModelKind `json:"kind"`
+	Name string    `json:"name"`
+
+	// Requestable Selects entitlements: every field set must match; a list matches any of its items; strings are glob patterns.
+	Requestable Selector `json:"requestable"`
+	Tier        string   `json:"tier"`
+
+	// WhoMayRequest Cedar policies over the requester (principal), the entitlement (resource) and context.identity.
+	WhoMayRequest string `json:"who_may_request"`
+}
+
+// Requirement A justification field a request must give, matching pattern when one is set.
+type Requirement struct {
+	Description *string `json:"description,omitempty"`
+	Name        string  `json:"name"`
+	Pattern     *string `json:"pattern,omitempty"`
+}
+
 // Role What a principal may do: admin everything; auditor reads everything and writes nothing; member sees the directory, what its person owns and their team's identities, sets owners within their team and attests what they own.
 type Role string
 
@@ -1346,6 +1758,55 @@ type RuleMatch struct {
 
 	// Systems System names.
 	Systems *Patterns `json:"systems,omitempty"`
+}
+
+// Selector Selects entitlements: every field set must match; a list matches any of its items; strings are glob patterns.
+type Selector struct {
+	// Kinds A boundary's: the request kinds it applies to.
+	Kinds *[]ModelKind `json:"kinds,omitempty"`
+
+	// MaxSensitivity Criticality or sensitivity, from least to most severe.
+	MaxSensitivity *Level `json:"max_sensitivity,omitempty"`
+
+	// MinSensitivity Criticality or sensitivity, from least to most severe.
+	MinSensitivity *Level    `json:"min_sensitivity,omitempty"`
+	Names          *[]string `json:"names,omitempty"`
+	Privileged     *bool     `json:"privileged,omitempty"`
+	Roles          *[]string `json:"roles,omitempty"`
+	Systems        *[]string `json:"systems,omitempty"`
+}
+
+// ServiceLevels A tier's targets per kind of work; a missing one has no target.
+type ServiceLevels struct {
+	// Decision A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Decision *CatalogDuration `json:"decision,omitempty"`
+
+	// ExceptionReview A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	ExceptionReview *CatalogDuration `json:"exception_review,omitempty"`
+
+	// Fulfilment A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Fulfilment *CatalogDuration `json:"fulfilment,omitempty"`
+
+	// JoinerMoverLeaver A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	JoinerMoverLeaver *CatalogDuration `json:"joiner_mover_leaver,omitempty"`
+
+	// Offboarding A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Offboarding *CatalogDuration `json:"offboarding,omitempty"`
+
+	// Rotation A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Rotation *CatalogDuration `json:"rotation,omitempty"`
 }
 
 // Slug defines model for Slug.
@@ -1443,6 +1904,20 @@ type SystemPage struct {
 	Next *Next `json:"next,omitempty"`
 }
 
+// Target What is asked for.
+type Target struct {
+	// Entitlements A role's entitlements, each as the catalog names it with what the inventory says of it; a boundary refuses the role when it would refuse any of them.
+	Entitlements *[]Target `json:"entitlements,omitempty"`
+	Name         *string   `json:"name,omitempty"`
+	OwnerTeam    *string   `json:"owner_team,omitempty"`
+	Privileged   bool      `json:"privileged"`
+	Role         *string   `json:"role,omitempty"`
+
+	// Sensitivity Criticality or sensitivity, from least to most severe.
+	Sensitivity *Level  `json:"sensitivity,omitempty"`
+	System      *string `json:"system,omitempty"`
+}
+
 // TaskStatus defines model for TaskStatus.
 type TaskStatus string
 
@@ -1473,6 +1948,15 @@ type TeamPage struct {
 
 	// Next The cursor of the following page, to pass as `after`; absent on the last page.
 	Next *Next `json:"next,omitempty"`
+}
+
+// Tier A service level: how fast each kind of work is done for the models in it.
+type Tier struct {
+	Description *string `json:"description,omitempty"`
+	Name        string  `json:"name"`
+
+	// ServiceLevels A tier's targets per kind of work; a missing one has no target.
+	ServiceLevels ServiceLevels `json:"service_levels"`
 }
 
 // Time An RFC 3339 time.
@@ -2004,6 +2488,9 @@ type ListTeamsParams struct {
 	After *After `form:"after,omitempty" json:"after,omitempty"`
 }
 
+// DecideJSONRequestBody defines body for Decide for application/json ContentType.
+type DecideJSONRequestBody = DecideInput
+
 // CreateEntitlementJSONRequestBody defines body for CreateEntitlement for application/json ContentType.
 type CreateEntitlementJSONRequestBody = EntitlementInput
 
@@ -2113,6 +2600,40 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 
 // The interface specification for the client above.
 type ClientInterface interface {
+
+	// GetCatalog Get the service catalog in force
+	//
+	// The latest applied version: its YAML text exactly as applied (`steward catalog get -o yaml`), and the catalog as Steward reads it. Every signed-in role may read it. 404 when no catalog was applied.
+	//
+	// Corresponds with GET /api/v1/catalog (the `GetCatalog` operationId).
+	GetCatalog(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApplyCatalogWithBody Apply a service catalog
+	//
+	// Applies a catalog document (YAML, `kind: Catalog`) as `steward apply -f catalog.yaml` does: every problem is answered at once with its line and column (400) and nothing is applied; the request models' Cedar policies are checked against Steward's schema, so a policy naming an attribute that does not exist is refused. Applying the text in force again changes nothing (`changed` false) and writes no event. Admin only.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /api/v1/catalog (the `ApplyCatalog` operationId).
+	ApplyCatalogWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DecideWithBody Explain a catalog decision
+	//
+	// What the catalog in force decides if a person asks, under a model, for an entitlement or role for an identity: approved by policy, pending on named approvers, or refused — with every reason (`steward decide`). Nothing is created. A member asks only for themselves; an admin or auditor for anyone.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/decide (the `Decide` operationId).
+	DecideWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// Decide Explain a catalog decision
+	//
+	// What the catalog in force decides if a person asks, under a model, for an entitlement or role for an identity: approved by policy, pending on named approvers, or refused — with every reason (`steward decide`). Nothing is created. A member asks only for themselves; an admin or auditor for anyone.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/decide (the `Decide` operationId).
+	Decide(ctx context.Context, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListEntitlements List entitlements
 	//
@@ -2465,6 +2986,80 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// GetCatalog Get the service catalog in force
+//
+// The latest applied version: its YAML text exactly as applied (`steward catalog get -o yaml`), and the catalog as Steward reads it. Every signed-in role may read it. 404 when no catalog was applied.
+//
+// Corresponds with GET /api/v1/catalog (the `GetCatalog` operationId).
+func (c *Client) GetCatalog(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetCatalogRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApplyCatalogWithBody Apply a service catalog
+//
+// Applies a catalog document (YAML, `kind: Catalog`) as `steward apply -f catalog.yaml` does: every problem is answered at once with its line and column (400) and nothing is applied; the request models' Cedar policies are checked against Steward's schema, so a policy naming an attribute that does not exist is refused. Applying the text in force again changes nothing (`changed` false) and writes no event. Admin only.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /api/v1/catalog (the `ApplyCatalog` operationId).
+func (c *Client) ApplyCatalogWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApplyCatalogRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DecideWithBody Explain a catalog decision
+//
+// What the catalog in force decides if a person asks, under a model, for an entitlement or role for an identity: approved by policy, pending on named approvers, or refused — with every reason (`steward decide`). Nothing is created. A member asks only for themselves; an admin or auditor for anyone.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/decide (the `Decide` operationId).
+func (c *Client) DecideWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// Decide Explain a catalog decision
+//
+// What the catalog in force decides if a person asks, under a model, for an entitlement or role for an identity: approved by policy, pending on named approvers, or refused — with every reason (`steward decide`). Nothing is created. A member asks only for themselves; an admin or auditor for anyone.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/decide (the `Decide` operationId).
+func (c *Client) Decide(ctx context.Context, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDecideRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListEntitlements List entitlements
@@ -3317,6 +3912,102 @@ func (c *Client) Readyz(ctx context.Context, reqEditors ...RequestEditorFn) (*ht
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// NewGetCatalogRequest constructs an http.Request for the GetCatalog method
+func NewGetCatalogRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/catalog")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewApplyCatalogRequestWithBody constructs an http.Request for the ApplyCatalog method, with any body, and a specified content type
+func NewApplyCatalogRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/catalog")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDecideRequest calls the generic Decide builder with application/json body
+func NewDecideRequest(server string, body DecideJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDecideRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewDecideRequestWithBody constructs an http.Request for the Decide method, with any body, and a specified content type
+func NewDecideRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/decide")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
 }
 
 // NewListEntitlementsRequest constructs an http.Request for the ListEntitlements method
@@ -5993,6 +6684,42 @@ func WithBaseURL(baseURL string) ClientOption {
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
 
+	// GetCatalogWithResponse Get the service catalog in force
+	//
+	// The latest applied version: its YAML text exactly as applied (`steward catalog get -o yaml`), and the catalog as Steward reads it. Every signed-in role may read it. 404 when no catalog was applied.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/catalog (the `GetCatalog` operationId).
+	GetCatalogWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCatalogResponse, error)
+
+	// ApplyCatalogWithBodyWithResponse Apply a service catalog
+	//
+	// Applies a catalog document (YAML, `kind: Catalog`) as `steward apply -f catalog.yaml` does: every problem is answered at once with its line and column (400) and nothing is applied; the request models' Cedar policies are checked against Steward's schema, so a policy naming an attribute that does not exist is refused. Applying the text in force again changes nothing (`changed` false) and writes no event. Admin only.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /api/v1/catalog (the `ApplyCatalog` operationId).
+	ApplyCatalogWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApplyCatalogResponse, error)
+
+	// DecideWithBodyWithResponse Explain a catalog decision
+	//
+	// What the catalog in force decides if a person asks, under a model, for an entitlement or role for an identity: approved by policy, pending on named approvers, or refused — with every reason (`steward decide`). Nothing is created. A member asks only for themselves; an admin or auditor for anyone.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/decide (the `Decide` operationId).
+	DecideWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideResponse, error)
+
+	// DecideWithResponse Explain a catalog decision
+	//
+	// What the catalog in force decides if a person asks, under a model, for an entitlement or role for an identity: approved by policy, pending on named approvers, or refused — with every reason (`steward decide`). Nothing is created. A member asks only for themselves; an admin or auditor for anyone.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/decide (the `Decide` operationId).
+	DecideWithResponse(ctx context.Context, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideResponse, error)
+
 	// ListEntitlementsWithResponse List entitlements
 	//
 	// Returns a wrapper object for the known response body format(s).
@@ -6396,6 +7123,304 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /readyz (the `Readyz` operationId).
 	ReadyzWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ReadyzResponse, error)
+}
+
+// GetCatalogResponse401Headers the declared response headers of an HTTP 401 response for GetCatalog
+type GetCatalogResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetCatalogResponseDefaultHeaders the declared response headers of an HTTP default response for GetCatalog
+type GetCatalogResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type GetCatalogResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CatalogVersion
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetCatalogResponse401Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetCatalogResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetCatalogResponse) GetJSON200() *CatalogVersion {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetCatalogResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetCatalogResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetCatalogResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetCatalogResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetCatalogResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetCatalogResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetCatalogResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetCatalogResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetCatalogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ApplyCatalogResponse401Headers the declared response headers of an HTTP 401 response for ApplyCatalog
+type ApplyCatalogResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ApplyCatalogResponse503Headers the declared response headers of an HTTP 503 response for ApplyCatalog
+type ApplyCatalogResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ApplyCatalogResponseDefaultHeaders the declared response headers of an HTTP default response for ApplyCatalog
+type ApplyCatalogResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ApplyCatalogResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CatalogApplied
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *TooLarge
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ApplyCatalogResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ApplyCatalogResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ApplyCatalogResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApplyCatalogResponse) GetJSON200() *CatalogApplied {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ApplyCatalogResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ApplyCatalogResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ApplyCatalogResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r ApplyCatalogResponse) GetJSON413() *TooLarge {
+	return r.JSON413
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApplyCatalogResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ApplyCatalogResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ApplyCatalogResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApplyCatalogResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApplyCatalogResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApplyCatalogResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DecideResponse401Headers the declared response headers of an HTTP 401 response for Decide
+type DecideResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DecideResponse503Headers the declared response headers of an HTTP 503 response for Decide
+type DecideResponse503Headers struct {
+	RetryAfter *int
+}
+
+// DecideResponseDefaultHeaders the declared response headers of an HTTP default response for Decide
+type DecideResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type DecideResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessDecision
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DecideResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DecideResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DecideResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DecideResponse) GetJSON200() *AccessDecision {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DecideResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DecideResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DecideResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DecideResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DecideResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DecideResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DecideResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DecideResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DecideResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DecideResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListEntitlementsResponse401Headers the declared response headers of an HTTP 401 response for ListEntitlements
@@ -9951,6 +10976,66 @@ func (r ReadyzResponse) ContentType() string {
 	return ""
 }
 
+// GetCatalogWithResponse Get the service catalog in force
+//
+// The latest applied version: its YAML text exactly as applied (`steward catalog get -o yaml`), and the catalog as Steward reads it. Every signed-in role may read it. 404 when no catalog was applied.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/catalog (the `GetCatalog` operationId).
+func (c *ClientWithResponses) GetCatalogWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetCatalogResponse, error) {
+	rsp, err := c.GetCatalog(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetCatalogResponse(rsp)
+}
+
+// ApplyCatalogWithBodyWithResponse Apply a service catalog
+//
+// Applies a catalog document (YAML, `kind: Catalog`) as `steward apply -f catalog.yaml` does: every problem is answered at once with its line and column (400) and nothing is applied; the request models' Cedar policies are checked against Steward's schema, so a policy naming an attribute that does not exist is refused. Applying the text in force again changes nothing (`changed` false) and writes no event. Admin only.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /api/v1/catalog (the `ApplyCatalog` operationId).
+func (c *ClientWithResponses) ApplyCatalogWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApplyCatalogResponse, error) {
+	rsp, err := c.ApplyCatalogWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApplyCatalogResponse(rsp)
+}
+
+// DecideWithBodyWithResponse Explain a catalog decision
+//
+// What the catalog in force decides if a person asks, under a model, for an entitlement or role for an identity: approved by policy, pending on named approvers, or refused — with every reason (`steward decide`). Nothing is created. A member asks only for themselves; an admin or auditor for anyone.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/decide (the `Decide` operationId).
+func (c *ClientWithResponses) DecideWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DecideResponse, error) {
+	rsp, err := c.DecideWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDecideResponse(rsp)
+}
+
+// DecideWithResponse Explain a catalog decision
+//
+// What the catalog in force decides if a person asks, under a model, for an entitlement or role for an identity: approved by policy, pending on named approvers, or refused — with every reason (`steward decide`). Nothing is created. A member asks only for themselves; an admin or auditor for anyone.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/decide (the `Decide` operationId).
+func (c *ClientWithResponses) DecideWithResponse(ctx context.Context, body DecideJSONRequestBody, reqEditors ...RequestEditorFn) (*DecideResponse, error) {
+	rsp, err := c.Decide(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDecideResponse(rsp)
+}
+
 // ListEntitlementsWithResponse List entitlements
 //
 // Returns a wrapper object for the known response body format(s).
@@ -10653,6 +11738,292 @@ func (c *ClientWithResponses) ReadyzWithResponse(ctx context.Context, reqEditors
 		return nil, err
 	}
 	return ParseReadyzResponse(rsp)
+}
+
+// ParseGetCatalogResponse parses an HTTP response from a GetCatalogWithResponse call
+func ParseGetCatalogResponse(rsp *http.Response) (*GetCatalogResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetCatalogResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CatalogVersion
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetCatalogResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case true:
+		var headers GetCatalogResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseApplyCatalogResponse parses an HTTP response from a ApplyCatalogWithResponse call
+func ParseApplyCatalogResponse(rsp *http.Response) (*ApplyCatalogResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApplyCatalogResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CatalogApplied
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest TooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ApplyCatalogResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ApplyCatalogResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ApplyCatalogResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDecideResponse parses an HTTP response from a DecideWithResponse call
+func ParseDecideResponse(rsp *http.Response) (*DecideResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DecideResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessDecision
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DecideResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DecideResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers DecideResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListEntitlementsResponse parses an HTTP response from a ListEntitlementsWithResponse call

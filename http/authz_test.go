@@ -122,7 +122,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 
-	ts := MustStartServer(t, withImporter)
+	ts := MustStartServer(t, withImporter, withCatalog)
 	ctx := steward.WithActor(context.Background(), "system:fixture")
 	must := func(what string, err error) {
 		t.Helper()
@@ -189,6 +189,9 @@ func TestAuthorizationMatrix(t *testing.T) {
 				OutsideDocument: caller == "anonymous" && bearer[row.method+" "+row.pattern]}
 			if row.pattern == "/api/v1/systems/{id}/import" {
 				req.Body, req.Reader = "", strings.NewReader(fill(row.body, caller))
+			}
+			if row.method == "PUT" && row.pattern == "/api/v1/catalog" {
+				req.Header = map[string]string{"Content-Type": "application/yaml"}
 			}
 			res := ts.Do(req)
 			want := row.want[caller]

@@ -204,6 +204,7 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"IdentitySort", names(steward.IdentitySorts)},
 		{"Role", names(steward.Roles)},
 		{"PrincipalKind", names(steward.PrincipalKinds)},
+		{"ModelKind", names(steward.ModelKinds)},
 	}
 	compared := map[string]bool{}
 	for _, tt := range enums {

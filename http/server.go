@@ -64,6 +64,12 @@ type Server struct {
 	// Default: none; POST /api/v1/systems/{id}/import answers 501.
 	Importer func(format string, body io.Reader, name string) (steward.Source, error)
 
+	// CompileCatalog compiles a service catalog's text (the policy
+	// package's Compile, wired by the command, so that adapters stay
+	// independent of each other). Default: none; PUT /api/v1/catalog and
+	// POST /api/v1/decide answer 501.
+	CompileCatalog steward.CatalogCompiler
+
 	// MaxImportBytes bounds the body of an import. The body is streamed
 	// into the reconciliation, never held whole, so the bound is about how
 	// long one upload may hold the store, not about memory. Default: 1 GiB.
@@ -103,6 +109,7 @@ type Server struct {
 	logger         *slog.Logger
 	metrics        *metrics
 	maxImportBytes int64
+	catalogs       catalogCache
 
 	// allowMux matches a path against every route's pattern regardless of
 	// method, and allowed lists the methods of each pattern, so that a
@@ -131,6 +138,7 @@ type Store interface {
 	steward.GapReader
 	steward.SystemSyncer
 	steward.SyncRunReader
+	steward.CatalogStore
 	steward.Pinger
 }
 
@@ -228,6 +236,10 @@ func (s *Server) routes() []route {
 		r("PUT", "/api/v1/ownership-rules", write, s.applyOwnershipRules),
 
 		r("GET", "/api/v1/events", evidence, s.listEvents),
+
+		r("GET", "/api/v1/catalog", directory, s.getCatalog),
+		r("PUT", "/api/v1/catalog", write, s.putCatalog),
+		r("POST", "/api/v1/decide", directory, s.decide),
 	}
 }
 

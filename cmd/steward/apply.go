@@ -68,7 +68,7 @@ func newApplyCmd(e *env) *cobra.Command {
 	var dryRun bool
 	cmd := &cobra.Command{
 		Use:   "apply -f FILE",
-		Short: "Apply configuration as code: ownership rules",
+		Short: "Apply configuration as code: ownership rules, the service catalog",
 		Long: `Apply YAML documents that declare how Steward should behave. Each document's
 kind names what it declares, and declares all of it: applying a file of
 ownership rules replaces the rules in force, then re-resolves the owner of
@@ -90,7 +90,14 @@ every identity nobody assigned explicitly.
 Rules are tried in order; the first that matches decides. An identity's own
 owner or team tag, when it names a known person or team, wins over rules;
 an explicit assignment (steward identities set-owner, the API, the web UI)
-wins over both. See docs/ownership.md.`,
+wins over both. See docs/ownership.md.
+
+A file whose document is kind: Catalog is the service catalog, applied from
+a file of its own: tiers, boundaries, roles and request models, their Cedar
+policies checked against Steward's schema. Every problem is reported with
+its line and column and nothing is applied; the same file again changes
+nothing. --dry-run prints what would change. See README.md, "Writing a
+request model", and examples/catalog.yaml.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var r io.Reader = e.stdin
@@ -103,7 +110,19 @@ wins over both. See docs/ownership.md.`,
 				defer f.Close()
 				r, name = f, file
 			}
-			docs, err := parseManifests(name, r)
+			src, err := io.ReadAll(io.LimitReader(r, 16<<20))
+			if err != nil {
+				return steward.Errorf(steward.EINVALID, "cannot read %s: %v", name, err)
+			}
+			if isCatalog(src) {
+				db, err := openStore(cmd.Context(), e, dsn, true)
+				if err != nil {
+					return err
+				}
+				defer db.Close()
+				return applyCatalog(cmd, e, db, name, src, dryRun)
+			}
+			docs, err := parseManifests(name, bytes.NewReader(src))
 			if err != nil {
 				return err
 			}
@@ -130,7 +149,7 @@ wins over both. See docs/ownership.md.`,
 	}
 	addDBFlag(cmd, &dsn)
 	cmd.Flags().StringVarP(&file, "filename", "f", "", "YAML file to apply, - for standard input (required)")
-	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the file and apply nothing")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "check the file and apply nothing; for a catalog, print what would change")
 	_ = cmd.MarkFlagRequired("filename")
 	return cmd
 }

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/demo"
+	"github.com/stewardhq/steward/examples"
+	"github.com/stewardhq/steward/policy"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
 
@@ -73,6 +75,15 @@ func seedDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) erro
 	dc.Now = start.UTC().Truncate(time.Second)
 	sum, err := demo.Seed(ctx, db, dc) // as the demo's admin, through the local administrator
 	if err != nil {
+		return err
+	}
+	// The demo organisation's service catalog, as a catalog owner would
+	// apply it.
+	cat, ds := policy.Compile(examples.Catalog)
+	if err := ds.Err("examples/catalog.yaml"); err != nil {
+		return err
+	}
+	if _, _, err := db.ApplyCatalog(ctx, examples.Catalog, cat.Catalog); err != nil {
 		return err
 	}
 	if err := db.Optimize(ctx); err != nil {

@@ -170,7 +170,8 @@ Quick start:
 	root.PersistentFlags().StringVar(&e.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newDemoCmd(e), newTokenCmd(e), newAuditCmd(e),
-		newVersionCmd(e), newIdentitiesCmd(e), newPeopleCmd(e), newTeamsCmd(e), newSystemsCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e), newSyncRunsCmd(e), newRotateCmd(e), newWhoamiCmd(e))
+		newVersionCmd(e), newIdentitiesCmd(e), newPeopleCmd(e), newTeamsCmd(e), newSystemsCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e), newSyncRunsCmd(e), newRotateCmd(e), newWhoamiCmd(e),
+		newCatalogCmd(e), newDecideCmd(e))
 	documentWritePaths(root)
 	return root
 }

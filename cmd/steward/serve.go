@@ -103,7 +103,8 @@ gracefully.`,
 				MembersSeeAll: membersSeeAll,
 				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {
 					return importer.New(f, r, n, importer.Options{Now: time.Now()})
-				}}
+				},
+				CompileCatalog: compileCatalog}
 			es.apply(srv)
 			var mln net.Listener
 			if ef.metricsListen != "" {

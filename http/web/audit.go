@@ -434,6 +434,8 @@ func (s *server) objectChip(n *objectNames, typ, rawID string) (string, error) {
 		}
 	case steward.ObjectOwnershipRules:
 		return "the ownership rules", nil
+	case steward.ObjectCatalog:
+		return "catalog version " + rawID, nil
 	case steward.ObjectPeople:
 		return "people source " + rawID, nil
 	case steward.ObjectSchema:
@@ -509,6 +511,8 @@ func (s *server) eventRow(e steward.Event, names *objectNames) (eventRow, error)
 		}
 	case steward.ObjectOwnershipRules:
 		row.Object = "ownership rules"
+	case steward.ObjectCatalog:
+		row.Object = "catalog version " + e.ObjectID
 	}
 	switch p := payload.(type) {
 	case *steward.CredentialCreated:

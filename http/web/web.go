@@ -73,6 +73,9 @@ type Store interface {
 	steward.SessionStore
 	steward.SignInDirectory
 	steward.AuditReader
+	// CatalogInForce returns the published service catalog: ENOTFOUND
+	// when none was applied.
+	CatalogInForce(ctx context.Context) (*steward.CatalogVersion, error)
 	// Tokens lists the API tokens, so that the audit page names a token's
 	// events by the token's name.
 	Tokens(ctx context.Context) ([]steward.Token, error)
@@ -167,6 +170,7 @@ func (s *server) routes() http.Handler {
 	// shows only to auditors and admins.
 	mux.Handle("GET /ownership", s.guard(steward.PermEvidenceRead, "see the ownership gaps", s.ownership))
 	mux.Handle("GET /audit", s.guard(steward.PermEvidenceRead, "read the audit log", s.audit))
+	mux.Handle("GET /catalog", s.session(s.catalog))
 	s.directoryRoutes(mux)
 	for _, n := range navSections {
 		if !n.Live {

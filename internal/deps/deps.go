@@ -4,7 +4,6 @@
 package deps
 
 import (
-	_ "github.com/cedar-policy/cedar-go"
 	_ "github.com/chromedp/chromedp"
 	_ "github.com/go-ldap/ldap/v3"
 	_ "github.com/jackc/pgx/v5"

@@ -86,6 +86,7 @@ func Run(t *testing.T, open Opener) {
 		"IdentityOrder":   testIdentityOrder,
 		"LookupsByName":   testLookupsByName,
 		"WriteDuringSync": testWriteDuringSync,
+		"Catalog":         testCatalog,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
