@@ -83,7 +83,13 @@ func seedDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) erro
 	if err := ds.Err("examples/catalog.yaml"); err != nil {
 		return err
 	}
-	if _, _, err := db.ApplyCatalog(ctx, examples.Catalog, cat.Catalog); err != nil {
+	admin, err := db.PersonByKey(ctx, sum.Admin)
+	if err != nil {
+		return err
+	}
+	actx := steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalPerson, Name: admin.Email,
+		PersonID: admin.ID, Role: steward.RoleAdmin, Via: steward.ActorFrom(ctx)})
+	if _, _, err := db.ApplyCatalog(actx, examples.Catalog, cat.Catalog); err != nil {
 		return err
 	}
 	if err := db.Optimize(ctx); err != nil {
