@@ -199,7 +199,7 @@ func DecideAccess(c *Catalog, m *RequestModel, q *AccessQuestion, v PolicyVerdic
 		if m.Requestable.Matches(&q.Target) {
 			say("requestable", true, "%s is one of what model %s serves.", q.Target, m.Name)
 		} else {
-			say("requestable", false, "Model %s does not serve %s (it serves %s); `steward decide` with another model, or ask the catalog's owners for one.", m.Name, q.Target, m.Requestable.describe())
+			say("requestable", false, "Model %s does not serve %s (it serves %s); `steward decide` with another model, or ask the catalog's owners for one.", m.Name, q.Target, m.Requestable.Describe())
 		}
 	}
 
@@ -290,7 +290,8 @@ func (b *Boundary) matches(k ModelKind, t *AccessTarget) bool {
 	return s.Matches(t)
 }
 
-func (s Selector) describe() string {
+// Describe says in words what s selects; "everything" when it sets nothing.
+func (s Selector) Describe() string {
 	var parts []string
 	if len(s.Systems) > 0 {
 		parts = append(parts, "systems "+strings.Join(s.Systems, ", "))

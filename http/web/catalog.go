@@ -100,37 +100,15 @@ func (s *server) catalog(w http.ResponseWriter, r *http.Request) {
 	s.render(w, r, http.StatusOK, "catalog", p)
 }
 
-// selectorText says what a model serves, in words.
+// selectorText says what a model serves, in words: the selector's own
+// description, or what an empty one means for the model's kind.
 func selectorText(k steward.ModelKind, s steward.Selector) string {
-	var parts []string
-	if len(s.Roles) > 0 {
-		parts = append(parts, "roles "+strings.Join(s.Roles, ", "))
+	if d := s.Describe(); d != "everything" {
+		return d
 	}
-	if len(s.Systems) > 0 {
-		parts = append(parts, "systems "+strings.Join(s.Systems, ", "))
+	switch k {
+	case steward.ModelNewIdentity, steward.ModelDecommission:
+		return "any system"
 	}
-	if len(s.Names) > 0 {
-		parts = append(parts, "named "+strings.Join(s.Names, ", "))
-	}
-	if s.Privileged != nil {
-		if *s.Privileged {
-			parts = append(parts, "privileged")
-		} else {
-			parts = append(parts, "not privileged")
-		}
-	}
-	if s.MinSensitivity != "" {
-		parts = append(parts, "sensitivity "+string(s.MinSensitivity)+" or above")
-	}
-	if s.MaxSensitivity != "" {
-		parts = append(parts, "sensitivity "+string(s.MaxSensitivity)+" or below")
-	}
-	if len(parts) == 0 {
-		switch k {
-		case steward.ModelNewIdentity, steward.ModelDecommission:
-			return "any system"
-		}
-		return "any entitlement"
-	}
-	return strings.Join(parts, "; ")
+	return "any entitlement"
 }
