@@ -487,6 +487,7 @@ type Store interface {
 	AuditLog
 	OwnershipService
 	SyncStore
+	JITStore
 	Pinger
 	// Close releases the database.
 	Close() error

@@ -83,6 +83,11 @@ func Run(t *testing.T, open Opener) {
 		"IdentityOrder":   testIdentityOrder,
 		"LookupsByName":   testLookupsByName,
 		"WriteDuringSync": testWriteDuringSync,
+		"JITRecord":       testJITRecord,
+		"JITExpiry":       testJITExpiry,
+		"JITClaimsOnce":   testJITClaimsOnce,
+		"JITWarnExtend":   testJITWarnAndExtend,
+		"JITAndSync":      testJITAndSync,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
