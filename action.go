@@ -157,7 +157,7 @@ var actionSpecs = map[Action]actionSpec{
 	ActionJITGranted:            {ObjectJITGrant, JITGranted{}},
 	ActionJITExtended:           {ObjectJITGrant, JITExtended{}},
 	ActionJITExpiryWarned:       {ObjectJITGrant, JITExpiryWarned{}},
-	ActionJITRevoked:            {ObjectJITGrant, JITRevoked{}},
+	ActionJITRevoked:            {ObjectJITGrant, JITGrantRevoked{}},
 	ActionJITRevocationFailed:   {ObjectJITGrant, JITRevocationFailed{}},
 }
 
@@ -541,9 +541,9 @@ type JITExpiryWarned struct {
 	ExpiresAt  time.Time `json:"expires_at"`
 }
 
-// JITRevoked is the payload of ActionJITRevoked: when the target confirmed
+// JITGrantRevoked is the payload of ActionJITRevoked: when the target confirmed
 // the revocation and how late it was (revoked at − expires at).
-type JITRevoked struct {
+type JITGrantRevoked struct {
 	IdentityID    int64     `json:"identity_id"`
 	EntitlementID int64     `json:"entitlement_id"`
 	ExpiresAt     time.Time `json:"expires_at"`

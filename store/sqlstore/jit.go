@@ -404,7 +404,7 @@ func (d *DB) FinishRevocations(ctx context.Context, lease string, outcomes []ste
 					ref = refWhole
 				}
 				dirty = append(dirty, system, int64(ref))
-				events = append(events, pendingEvent{steward.ActionJITRevoked, steward.ObjectJITGrant, idStr(id), steward.JITRevoked{
+				events = append(events, pendingEvent{steward.ActionJITRevoked, steward.ObjectJITGrant, idStr(id), steward.JITGrantRevoked{
 					IdentityID: identity, EntitlementID: entitlement, ExpiresAt: fromMicro(expires), RevokedAt: fromMicro(revoked),
 					LagMS: (revoked - expires) / 1000, Attempts: attempts}})
 			}

@@ -210,7 +210,7 @@ func testJITExpiry(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatalf("revoked events %v, %v", ev, err)
 	}
 	p, err := ev.Items[0].Payload()
-	if r, ok := p.(*steward.JITRevoked); err != nil || !ok || r.LagMS != revokedAt.Sub(g1.ExpiresAt).Milliseconds() || ev.Items[0].ObjectID != fmt.Sprint(g1.ID) {
+	if r, ok := p.(*steward.JITGrantRevoked); err != nil || !ok || r.LagMS != revokedAt.Sub(g1.ExpiresAt).Milliseconds() || ev.Items[0].ObjectID != fmt.Sprint(g1.ID) {
 		t.Errorf("revoked event %+v %v", p, err)
 	}
 	stats, _ = s.JITStats(ctx())
