@@ -16,13 +16,9 @@ import (
 // See migrations/*/0019_jit_grants.sql for the schedule (due_at) and the
 // leases that make each expiry recorded once across replicas.
 
-// Stored states: what the store records. An active grant past its expiry is
-// expired (steward.JITGrant.State), which the store never writes.
-const (
-	jitActive  = string(steward.JITActive)
-	jitFailing = string(steward.JITFailing)
-	jitRevoked = string(steward.JITRevoked)
-)
+// The store records the states active, revocation_failing and revoked, as
+// literals in its SQL; an active grant past its expiry is expired
+// (steward.JITGrant.State), which the store never writes.
 
 // jitChunk is how many rows one multi-row statement of a JIT write names:
 // few enough parameters for SQLite (32,766) and PostgreSQL (65,535).

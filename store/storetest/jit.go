@@ -339,7 +339,7 @@ func testJITWarnAndExtend(t *testing.T, s steward.Store, clock *Clock) {
 	g2 := f.grant(t, s, clock, 1, 0, 30*time.Minute)
 	now := clock.Now()
 	warn := 15 * time.Minute
-	if g1.WarningDue(now, warn) != true || g2.WarningDue(now, warn) {
+	if !g1.WarningDue(now, warn) || g2.WarningDue(now, warn) {
 		t.Fatal("the domain's warning rule disagrees with this test")
 	}
 	n, err := s.WarnExpiring(ctx(), now, now.Add(warn), 10)
