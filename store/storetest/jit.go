@@ -93,9 +93,9 @@ func testJITRecord(t *testing.T, s steward.Store, clock *Clock) {
 	}
 
 	// Refusals, each changing nothing.
-	before = eventCount(t, s)
 	other := MustSystem(t, s, nil)
 	foreign := MustEntitlement(t, s, other.ID, nil)
+	before = eventCount(t, s)
 	for name, c := range map[string]struct {
 		g    steward.JITGrant
 		code string
