@@ -137,7 +137,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	roles := (total + *idents - 1) / *idents
 	identIDs, roleIDs := make([]int64, *idents), make([]int64, roles)
 	for i := range identIDs {
-		x := &steward.Identity{SystemID: sys.ID, ExternalID: fmt.Sprintf("svc%d", i), Kind: steward.KindServiceAccount,
+		x := &steward.Identity{SystemID: sys.ID, Name: fmt.Sprintf("svc%d", i), ExternalID: fmt.Sprintf("svc%d", i), Kind: steward.KindServiceAccount,
 			Environment: steward.EnvProd, Criticality: steward.LevelMedium, Status: steward.IdentityActive}
 		if err := db.CreateIdentity(ctx, x); err != nil {
 			return err
