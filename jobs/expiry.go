@@ -18,10 +18,11 @@ import (
 // Its schedule is the grants' own indexed due time (steward.JITExpiry), not a
 // River job per grant: one claim takes every grant due, a thousand at a
 // time, in one transaction, and one more records their revocations with
-// their events. bench/expiry measured both ways (see bench/RESULTS.md): a
-// River job per grant is bounded by River's one-row-at-a-time completion
-// and by the audit chain, a few thousand a second at best on this
-// hardware, while the batched claims keep up with tens of thousands.
+// their events. bench/expiry measures both ways. On a 2-vCPU machine, 100,000
+// expiries arriving at 20,000/s: a River job per grant that only revoked
+// (recording nothing) worked 1,657/s on SQLite and 3,679/s on PostgreSQL,
+// p99 lag 55 s and 22 s; the batched claims, recording each revocation with
+// its event, 14,320/s and 11,780/s, p99 lag 2.0 s and 3.4 s.
 //
 // Nothing is lost across a restart: what expired while no engine ran is
 // due, and the first pass after start revokes it. With several replicas on
