@@ -198,8 +198,9 @@ func (e *Expiry) Pass(ctx context.Context) (PassResult, error) {
 		if len(c.Grants) == 0 {
 			return res, nil
 		}
+		claimed := time.Now()
 		out := e.revoke(ctx, c.Grants, targets)
-		if _, err := e.cfg.Store.FinishRevocations(ctx, c.Lease, out); err != nil {
+		if err := e.finish(ctx, c.Lease, out, claimed); err != nil {
 			// The claim stays until its lease ends; the grants are then due
 			// again and revoked again, which is no error at the target.
 			return res, fmt.Errorf("record revocations: %w", err)
@@ -219,6 +220,28 @@ func (e *Expiry) Pass(ctx context.Context) (PassResult, error) {
 		}
 		if len(c.Grants) < e.cfg.Batch {
 			return res, nil
+		}
+	}
+}
+
+// finish records the outcomes of a claim made at claimed. The revocations
+// are done in their systems: a store that fails to record them (SQLite's
+// writer held by a long import past the write wait, a PostgreSQL failover)
+// is tried again, a second apart, while half the lease is left, rather than
+// leaving them to be revoked again, and recorded late, when the lease ends.
+func (e *Expiry) finish(ctx context.Context, lease string, out []steward.Revocation, claimed time.Time) error {
+	for {
+		_, err := e.cfg.Store.FinishRevocations(ctx, lease, out)
+		if err == nil || ctx.Err() != nil || time.Since(claimed)+time.Second > e.cfg.Lease/2 {
+			return err
+		}
+		e.cfg.Logger.Warn("JIT expiry: recording revocations failed; trying again", "grants", len(out), "err", err)
+		t := time.NewTimer(time.Second)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return err
+		case <-t.C:
 		}
 	}
 }

@@ -470,3 +470,49 @@ func TestExpiryRefusedByPostgres(t *testing.T) {
 		t.Errorf("%s is still a member of %s after the retry", login, role)
 	}
 }
+
+// flakyFinish is a store whose FinishRevocations fails its first failures
+// calls, as SQLite's does while a long import holds the writer.
+type flakyFinish struct {
+	steward.JITExpiry
+	mu       sync.Mutex
+	failures int
+}
+
+func (f *flakyFinish) FinishRevocations(ctx context.Context, lease string, out []steward.Revocation) (int, error) {
+	f.mu.Lock()
+	fail := f.failures > 0
+	f.failures--
+	f.mu.Unlock()
+	if fail {
+		return 0, steward.Errorf(steward.EUNAVAILABLE, "The database is busy with another write")
+	}
+	return f.JITExpiry.FinishRevocations(ctx, lease, out)
+}
+
+// TestExpiryRetriesRecording: revocations done in the system whose
+// recording fails for a moment are recorded when the store is back, under
+// the same claim, not revoked again when the lease ends.
+func TestExpiryRetriesRecording(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e engine) {
+		db, _ := e.open(t)
+		gs := jitGrants(t, db, 5, func(i int) time.Time { return time.Now().Add(-time.Minute) })
+		rec := &recorder{}
+		runExpiry(t, jobs.ExpiryConfig{Store: &flakyFinish{JITExpiry: db, failures: 2}, Lease: time.Hour,
+			Targets: func(context.Context, int64) (steward.Revoker, error) { return rec, nil }})
+		eventually(t, "the revocations recorded", func() bool { s := stats(t, db); return s == steward.JITStats{} })
+		if k, most := rec.revoked(); k != len(gs) || most != 1 {
+			t.Errorf("%d grants revoked at the target, one %d times", k, most)
+		}
+		for _, g := range gs {
+			got, err := db.JITGrant(context.Background(), g.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if lag, _ := got.Lag(); got.Status != steward.JITRevoked || lag > 2*time.Minute {
+				t.Errorf("grant %d: %s, lag %s", g.ID, got.Status, lag)
+			}
+		}
+	})
+}
