@@ -74,6 +74,12 @@ const (
 	ActionTaskClosed Action = "task.closed"
 
 	ActionNoticeDelivered Action = "notice.delivered" // a notice written to a person's inbox
+
+	ActionJITGranted          Action = "jit_grant.granted"           // time-bound access recorded with its expiry
+	ActionJITExtended         Action = "jit_grant.extended"          // its expiry moved later
+	ActionJITExpiryWarned     Action = "jit_grant.expiry_warned"     // the warning before expiry went out
+	ActionJITRevoked          Action = "jit_grant.revoked"           // revoked in the target at expiry, with the lag
+	ActionJITRevocationFailed Action = "jit_grant.revocation_failed" // the target refused or was down: retried
 )
 
 // Object types: what an event's ObjectType names, and so what its ObjectID
@@ -94,12 +100,13 @@ const (
 	ObjectCatalog        = "catalog"         // ObjectID: the catalog's version
 	ObjectTask           = "task"            // a backlog task (an ownership gap)
 	ObjectNotice         = "notice"          // a notice in a person's inbox
+	ObjectJITGrant       = "jit_grant"       // a JIT grant (JITGrant)
 )
 
 // ObjectTypes lists every object type an action names, in the order a
 // person looks for them.
 var ObjectTypes = []string{ObjectIdentity, ObjectPerson, ObjectTeam, ObjectSystem, ObjectCredential, ObjectEntitlement,
-	ObjectGrant, ObjectTask, ObjectNotice, ObjectOwnershipRules, ObjectCatalog, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
+	ObjectGrant, ObjectJITGrant, ObjectTask, ObjectNotice, ObjectOwnershipRules, ObjectCatalog, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
 
 // actionSpec is what an action's events carry and name.
 type actionSpec struct {
@@ -151,6 +158,11 @@ var actionSpecs = map[Action]actionSpec{
 	ActionTaskOpened:            {ObjectTask, TaskOpened{}},
 	ActionTaskClosed:            {ObjectTask, TaskClosed{}},
 	ActionNoticeDelivered:       {ObjectNotice, NoticeDelivered{}},
+	ActionJITGranted:            {ObjectJITGrant, JITGranted{}},
+	ActionJITExtended:           {ObjectJITGrant, JITExtended{}},
+	ActionJITExpiryWarned:       {ObjectJITGrant, JITExpiryWarned{}},
+	ActionJITRevoked:            {ObjectJITGrant, JITGrantRevoked{}},
+	ActionJITRevocationFailed:   {ObjectJITGrant, JITRevocationFailed{}},
 }
 
 // Actions lists every Action, sorted.
@@ -517,4 +529,47 @@ type TaskOpened struct {
 type TaskClosed struct {
 	Gap    GapKind `json:"gap,omitempty"`
 	Reason string  `json:"reason"`
+}
+
+// JITGranted is the payload of ActionJITGranted.
+type JITGranted struct {
+	IdentityID    int64     `json:"identity_id"`
+	EntitlementID int64     `json:"entitlement_id"`
+	Entitlement   string    `json:"entitlement"`
+	GrantedAt     time.Time `json:"granted_at"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	RequestID     *int64    `json:"request_id,omitempty"`
+	GrantedBy     string    `json:"granted_by,omitempty"`
+}
+
+// JITExtended is the payload of ActionJITExtended.
+type JITExtended struct {
+	OldExpiresAt time.Time `json:"old_expires_at"`
+	ExpiresAt    time.Time `json:"expires_at"`
+}
+
+// JITExpiryWarned is the payload of ActionJITExpiryWarned.
+type JITExpiryWarned struct {
+	IdentityID int64     `json:"identity_id"`
+	ExpiresAt  time.Time `json:"expires_at"`
+}
+
+// JITGrantRevoked is the payload of ActionJITRevoked: when the target confirmed
+// the revocation and how late it was (revoked at − expires at).
+type JITGrantRevoked struct {
+	IdentityID    int64     `json:"identity_id"`
+	EntitlementID int64     `json:"entitlement_id"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	RevokedAt     time.Time `json:"revoked_at"`
+	LagMS         int64     `json:"lag_ms"`
+	Attempts      int       `json:"attempts"`
+}
+
+// JITRevocationFailed is the payload of ActionJITRevocationFailed.
+type JITRevocationFailed struct {
+	IdentityID    int64     `json:"identity_id"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	Attempts      int       `json:"attempts"`
+	Error         string    `json:"error"`
+	NextAttemptAt time.Time `json:"next_attempt_at"`
 }

@@ -68,6 +68,11 @@ var storedBefore = map[steward.Action][]string{
 	steward.ActionTaskOpened:            {`{"due_at":"2026-01-15T00:00:00Z","gap":"unowned","identity_id":5,"kind":"ownership_gap"}`},
 	steward.ActionTaskClosed:            {`{"gap":"unowned","reason":"gap healed"}`},
 	steward.ActionNoticeDelivered:       {`{"job_id":12,"kind":"owner_assigned","object_id":"5","object_type":"identity","person_id":7,"subject":"You now own svc-etl"}`},
+	steward.ActionJITGranted:            {`{"identity_id":5,"entitlement_id":2,"entitlement":"role:admin","granted_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T04:00:00Z","request_id":9,"granted_by":"person:ada"}`},
+	steward.ActionJITExtended:           {`{"old_expires_at":"2026-01-01T04:00:00Z","expires_at":"2026-01-01T06:00:00Z"}`},
+	steward.ActionJITExpiryWarned:       {`{"identity_id":5,"expires_at":"2026-01-01T04:00:00Z"}`},
+	steward.ActionJITRevoked:            {`{"identity_id":5,"entitlement_id":2,"expires_at":"2026-01-01T04:00:00Z","revoked_at":"2026-01-01T04:00:00.2Z","lag_ms":200,"attempts":1}`},
+	steward.ActionJITRevocationFailed:   {`{"identity_id":5,"expires_at":"2026-01-01T04:00:00Z","attempts":1,"error":"postgres: unavailable","next_attempt_at":"2026-01-01T04:00:05Z"}`},
 }
 
 // TestActionsDecodeStoredEvents holds every action's payload struct to the
@@ -117,7 +122,7 @@ func TestActionsDecodeStoredEvents(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	t.Parallel()
-	if len(steward.Actions) != 43 || !slices.IsSorted(steward.Actions) {
+	if len(steward.Actions) != 48 || !slices.IsSorted(steward.Actions) {
 		t.Fatalf("Actions = %d, sorted %v", len(steward.Actions), slices.IsSorted(steward.Actions))
 	}
 	for _, a := range steward.Actions {

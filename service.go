@@ -503,6 +503,7 @@ type Store interface {
 	OwnershipService
 	SyncStore
 	CatalogStore
+	JITStore
 	Pinger
 	// Close releases the database.
 	Close() error

@@ -40,49 +40,54 @@ func (e AccessDecisionOutcome) Valid() bool {
 
 // Defines values for Action.
 const (
-	ActionCatalogApplied        Action = "catalog.applied"
-	ActionCredentialCreated     Action = "credential.created"
-	ActionCredentialDisabled    Action = "credential.disabled"
-	ActionCredentialEnabled     Action = "credential.enabled"
-	ActionCredentialRemoved     Action = "credential.removed"
-	ActionCredentialRotated     Action = "credential.rotated"
-	ActionCredentialUpdated     Action = "credential.updated"
-	ActionEntitlementCreated    Action = "entitlement.created"
-	ActionEntitlementRemoved    Action = "entitlement.removed"
-	ActionEntitlementUpdated    Action = "entitlement.updated"
-	ActionGrantCreated          Action = "grant.created"
-	ActionGrantRemoved          Action = "grant.removed"
-	ActionGrantUpdated          Action = "grant.updated"
-	ActionIdentityAttested      Action = "identity.attested"
-	ActionIdentityCreated       Action = "identity.created"
-	ActionIdentityDisabled      Action = "identity.disabled"
-	ActionIdentityLinkResolved  Action = "identity.link_resolved"
-	ActionIdentityLinked        Action = "identity.linked"
-	ActionIdentityOwnerChanged  Action = "identity.owner_changed"
-	ActionIdentityRemoved       Action = "identity.removed"
-	ActionIdentityRestored      Action = "identity.restored"
-	ActionIdentityUnlinked      Action = "identity.unlinked"
-	ActionIdentityUpdated       Action = "identity.updated"
-	ActionInventoryLoaded       Action = "inventory.loaded"
-	ActionNoticeDelivered       Action = "notice.delivered"
-	ActionOwnershipRulesApplied Action = "ownership_rules.applied"
-	ActionPeopleSynced          Action = "people.synced"
-	ActionPersonCreated         Action = "person.created"
-	ActionPersonDeparted        Action = "person.departed"
-	ActionPersonReturned        Action = "person.returned"
-	ActionPersonSignedIn        Action = "person.signed_in"
-	ActionPersonSignedOut       Action = "person.signed_out"
-	ActionPersonUpdated         Action = "person.updated"
-	ActionSchemaMigrated        Action = "schema.migrated"
-	ActionSessionCreated        Action = "session.created"
-	ActionSessionDeleted        Action = "session.deleted"
-	ActionSystemCreated         Action = "system.created"
-	ActionSystemSynced          Action = "system.synced"
-	ActionTaskClosed            Action = "task.closed"
-	ActionTaskOpened            Action = "task.opened"
-	ActionTeamCreated           Action = "team.created"
-	ActionTokenCreated          Action = "token.created"
-	ActionTokenRevoked          Action = "token.revoked"
+	ActionCatalogApplied           Action = "catalog.applied"
+	ActionCredentialCreated        Action = "credential.created"
+	ActionCredentialDisabled       Action = "credential.disabled"
+	ActionCredentialEnabled        Action = "credential.enabled"
+	ActionCredentialRemoved        Action = "credential.removed"
+	ActionCredentialRotated        Action = "credential.rotated"
+	ActionCredentialUpdated        Action = "credential.updated"
+	ActionEntitlementCreated       Action = "entitlement.created"
+	ActionEntitlementRemoved       Action = "entitlement.removed"
+	ActionEntitlementUpdated       Action = "entitlement.updated"
+	ActionGrantCreated             Action = "grant.created"
+	ActionGrantRemoved             Action = "grant.removed"
+	ActionGrantUpdated             Action = "grant.updated"
+	ActionIdentityAttested         Action = "identity.attested"
+	ActionIdentityCreated          Action = "identity.created"
+	ActionIdentityDisabled         Action = "identity.disabled"
+	ActionIdentityLinkResolved     Action = "identity.link_resolved"
+	ActionIdentityLinked           Action = "identity.linked"
+	ActionIdentityOwnerChanged     Action = "identity.owner_changed"
+	ActionIdentityRemoved          Action = "identity.removed"
+	ActionIdentityRestored         Action = "identity.restored"
+	ActionIdentityUnlinked         Action = "identity.unlinked"
+	ActionIdentityUpdated          Action = "identity.updated"
+	ActionInventoryLoaded          Action = "inventory.loaded"
+	ActionJitGrantExpiryWarned     Action = "jit_grant.expiry_warned"
+	ActionJitGrantExtended         Action = "jit_grant.extended"
+	ActionJitGrantGranted          Action = "jit_grant.granted"
+	ActionJitGrantRevocationFailed Action = "jit_grant.revocation_failed"
+	ActionJitGrantRevoked          Action = "jit_grant.revoked"
+	ActionNoticeDelivered          Action = "notice.delivered"
+	ActionOwnershipRulesApplied    Action = "ownership_rules.applied"
+	ActionPeopleSynced             Action = "people.synced"
+	ActionPersonCreated            Action = "person.created"
+	ActionPersonDeparted           Action = "person.departed"
+	ActionPersonReturned           Action = "person.returned"
+	ActionPersonSignedIn           Action = "person.signed_in"
+	ActionPersonSignedOut          Action = "person.signed_out"
+	ActionPersonUpdated            Action = "person.updated"
+	ActionSchemaMigrated           Action = "schema.migrated"
+	ActionSessionCreated           Action = "session.created"
+	ActionSessionDeleted           Action = "session.deleted"
+	ActionSystemCreated            Action = "system.created"
+	ActionSystemSynced             Action = "system.synced"
+	ActionTaskClosed               Action = "task.closed"
+	ActionTaskOpened               Action = "task.opened"
+	ActionTeamCreated              Action = "team.created"
+	ActionTokenCreated             Action = "token.created"
+	ActionTokenRevoked             Action = "token.revoked"
 )
 
 // Valid indicates whether the value is a known member of the Action enum.
@@ -135,6 +140,16 @@ func (e Action) Valid() bool {
 	case ActionIdentityUpdated:
 		return true
 	case ActionInventoryLoaded:
+		return true
+	case ActionJitGrantExpiryWarned:
+		return true
+	case ActionJitGrantExtended:
+		return true
+	case ActionJitGrantGranted:
+		return true
+	case ActionJitGrantRevocationFailed:
+		return true
+	case ActionJitGrantRevoked:
 		return true
 	case ActionNoticeDelivered:
 		return true

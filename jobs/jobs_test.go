@@ -143,7 +143,7 @@ func TestJobSurvivesRestart(t *testing.T) {
 
 // metric returns the value of the runner's metric name with the given
 // label pairs, 0 if it has none yet.
-func metric(t *testing.T, r *jobs.Runner, name string, labels ...string) float64 {
+func metric(t *testing.T, r interface{ Collectors() []prometheus.Collector }, name string, labels ...string) float64 {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(r.Collectors()...)

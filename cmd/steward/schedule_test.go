@@ -121,10 +121,19 @@ func TestReplicasSyncOncePerPeriod(t *testing.T) {
 		}
 	}
 	// A period's job either syncs, or is skipped when the previous
-	// period's sync still holds the connector's lock (a busy machine).
+	// period's sync still holds the connector's lock (a busy machine). The
+	// replicas stop as soon as the fourth sync is recorded: a job whose
+	// sync had committed but that had not returned is cancelled and left
+	// to run again (attempted, not completed), so it may add one sync.
 	skipped := strings.Count(logs[0].String()+logs[1].String(), "scheduled run skipped")
-	if completed != len(runs)+skipped {
-		t.Errorf("%d syncs recorded and %d skipped, for %d sync jobs done (one per period): %+v", len(runs), skipped, completed, jobs)
+	interrupted := 0
+	for _, j := range jobs {
+		if j.state != "completed" && j.by != "" {
+			interrupted++
+		}
+	}
+	if n := len(runs) + skipped; n < completed || n > completed+interrupted {
+		t.Errorf("%d syncs recorded and %d skipped, for %d sync jobs done (one per period) and %d interrupted: %+v", len(runs), skipped, completed, interrupted, jobs)
 	}
 	t.Logf("%d periods, %d syncs, %d skipped, worked by %v", len(periods), len(runs), skipped, workedBy(jobs))
 }

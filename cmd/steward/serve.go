@@ -25,6 +25,7 @@ const demoTokenTTL = 7 * 24 * time.Hour
 func newServeCmd(e *env) *cobra.Command {
 	var dsn, addr string
 	var withDemo, membersSeeAll bool
+	var jitWarning time.Duration
 	var dc demo.Config
 	var ef edgeFlags
 	cmd := &cobra.Command{
@@ -55,6 +56,13 @@ connectors with a schedule in the configuration file (--config) are synced
 on that schedule, every gap task is recomputed hourly, and the notices that
 changes queue are written to the inbox. With several replicas on one
 PostgreSQL, each scheduled run happens once, on one of them.
+
+It revokes JIT grants when they expire, through the postgres connector of
+the grant's system, and at start those that expired while it was stopped;
+a revocation the system refuses is retried with backoff and counted in
+/metrics (steward_jit_grants{state="revocation_failing"}). With several
+replicas each expiry is handled once. --jit-warning sets how long before
+expiry a jit_grant.expiry_warned event goes out.
 
 With --demo it first seeds an empty database with a demo organisation, then
 creates an admin token and prints how to sign in. SIGINT or SIGTERM stops it
@@ -99,7 +107,11 @@ gracefully.`,
 			if err != nil {
 				return err
 			}
-			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(), Collectors: runner.Collectors(),
+			expiry, err := newExpiry(db, e.config, e.logger, jitWarning)
+			if err != nil {
+				return err
+			}
+			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(), Collectors: append(runner.Collectors(), expiry.Collectors()...),
 				MembersSeeAll: membersSeeAll,
 				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {
 					return importer.New(f, r, n, importer.Options{Now: time.Now()})
@@ -116,6 +128,12 @@ gracefully.`,
 			if err := runner.Start(ctx); err != nil {
 				return err
 			}
+			// JIT grants are revoked at expiry, and those that expired while
+			// Steward was stopped at once. Stopped before the store closes.
+			xctx, stopExpiry := context.WithCancel(context.WithoutCancel(ctx))
+			expiryDone := make(chan struct{})
+			go func() { defer close(expiryDone); _ = expiry.Run(xctx) }()
+			defer func() { stopExpiry(); <-expiryDone }()
 			// After the server has stopped taking requests: running jobs are
 			// cancelled (each rolls back whole) and awaited, before the
 			// store closes.
@@ -144,6 +162,7 @@ gracefully.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	addEdgeFlags(cmd, &ef)
 	cmd.Flags().BoolVar(&membersSeeAll, "members-see-all", false, "let members list and read every identity, not only those they own and their team's (config members_see_all)")
+	cmd.Flags().DurationVar(&jitWarning, "jit-warning", steward.DefaultExpiryWarning, "warn (a jit_grant.expiry_warned event) this long before a JIT grant expires; 0: no warning (config jit_warning)")
 	cmd.Flags().BoolVar(&withDemo, "demo", false, "seed an empty database with a demo organisation and print a sign-in token")
 	addDemoFlags(cmd, &dc, "demo-")
 	return cmd

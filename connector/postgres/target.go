@@ -43,11 +43,16 @@ func (c *Connector) Grant(ctx context.Context, identity, entitlement string) err
 }
 
 // Revoke ends identity's direct membership of the role named by entitlement,
-// whoever granted it. Errors as Grant; EFORBIDDEN also when a grant made by
-// another role cannot be revoked by Steward's.
+// whoever granted it. Errors as Grant, except that a membership that stands
+// is never ENOTFOUND: one of a role or identity Steward does not manage
+// (outside include_roles/exclude_roles, an identity that cannot log in) is
+// EFORBIDDEN. EFORBIDDEN also when a grant made by another role cannot be
+// revoked by Steward's.
 func (c *Connector) Revoke(ctx context.Context, identity, entitlement string) error {
 	conn, role, err := c.membership(ctx, identity, entitlement)
-	if err != nil {
+	if steward.ErrorCode(err) == steward.ENOTFOUND {
+		return c.unmanagedMembership(ctx, identity, entitlement, err)
+	} else if err != nil {
 		return err
 	}
 	defer conn.Close(ctx)
@@ -84,6 +89,32 @@ func membershipGrantors(ctx context.Context, conn *pgx.Conn, member, role string
 		return nil, err
 	}
 	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// unmanagedMembership is Revoke's answer when membership found no identity
+// or role Steward manages (notFound). A caller takes ENOTFOUND as nothing
+// left to revoke (the expiry engine records the JIT grant revoked), which
+// is true only if no such membership stands: if one does, outside what
+// Steward manages, the revocation is refused, so that it stays visible and
+// is tried again once the configuration or the role is put right.
+func (c *Connector) unmanagedMembership(ctx context.Context, identity, entitlement string, notFound error) error {
+	role, ok := strings.CutPrefix(entitlement, "role:")
+	if !ok || role == "" {
+		return notFound
+	}
+	conn, err := c.connect(ctx, "")
+	if err != nil {
+		return err
+	}
+	defer conn.Close(ctx)
+	grantors, err := membershipGrantors(ctx, conn, identity, role)
+	if err != nil {
+		return classify(err, fmt.Sprintf("looking up %q's membership of role %q", identity, role))
+	} else if len(grantors) == 0 {
+		return notFound
+	}
+	return steward.Errorf(steward.EFORBIDDEN, "postgres: %q is a member of role %q, but Steward will not revoke it: %s",
+		identity, role, steward.ErrorMessage(notFound))
 }
 
 // roleOf returns the role an entitlement names. Entitlements of other kinds

@@ -96,6 +96,45 @@ func TestRevokeOtherGrantor(t *testing.T) {
 	}
 }
 
+// A membership that stands is never revoked by ENOTFOUND (which the
+// expiry engine takes as nothing left to revoke): one of a role or an
+// identity Steward does not manage is refused, and stays.
+func TestRevokeUnmanagedMembership(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.exec(
+		"CREATE ROLE "+ident(f.role("svc"))+" LOGIN",
+		"CREATE ROLE "+ident(f.role("nologin"))+" NOLOGIN",
+		"CREATE ROLE "+ident(f.prefix+"x_hidden")+" NOLOGIN",
+		"CREATE ROLE "+ident(f.prefix+"x_other")+" NOLOGIN",
+		"CREATE ROLE "+ident(f.role("group"))+" NOLOGIN",
+		"GRANT "+ident(f.prefix+"x_hidden")+" TO "+ident(f.role("svc")),
+		"GRANT "+ident(f.role("group"))+" TO "+ident(f.role("nologin")),
+	)
+	cfg := f.config()
+	cfg.ExcludeRoles = []string{f.prefix + "x_*"}
+	c := f.connector(cfg, Options{})
+	ctx := context.Background()
+	for _, tt := range []struct{ name, identity, entitlement, code, says string }{
+		{"excluded role held", f.role("svc"), "role:" + f.prefix + "x_hidden", steward.EFORBIDDEN, "outside include_roles"},
+		{"identity that cannot log in", f.role("nologin"), "role:" + f.role("group"), steward.EFORBIDDEN, "cannot log in"},
+		{"excluded role not held", f.role("svc"), "role:" + f.prefix + "x_other", steward.ENOTFOUND, "outside include_roles"},
+		{"missing identity", f.role("missing"), "role:" + f.role("group"), steward.ENOTFOUND, "no role"},
+		{"missing role", f.role("svc"), "role:" + f.role("nope"), steward.ENOTFOUND, "no role"},
+		{"not an entitlement", f.role("svc"), "something", steward.ENOTFOUND, `"role:<name>"`},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := c.Revoke(ctx, tt.identity, tt.entitlement)
+			if steward.ErrorCode(err) != tt.code || !strings.Contains(steward.ErrorMessage(err), tt.says) {
+				t.Errorf("Revoke = %v, want %s saying %q", err, tt.code, tt.says)
+			}
+		})
+	}
+	if !read(t, f.connector(f.config(), Options{})).grants[f.role("svc")+" role:"+f.prefix+"x_hidden"] {
+		t.Error("the refused revocation removed the membership")
+	}
+}
+
 func TestRotateCredentialFile(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)

@@ -772,7 +772,16 @@ func (r *syncRun) resolveGrants(ctx context.Context) error {
 		WHERE x.system_id = ? AND x.external_id = s.identity_ext AND e.system_id = ? AND e.name = s.entitlement`, sid, sid); err != nil {
 		return err
 	}
-	return r.d.indexStage(ctx, r.c, "resolved_grants")
+	if err := r.d.indexStage(ctx, r.c, "resolved_grants"); err != nil {
+		return err
+	}
+	// A grant Steward gave just in time is reported by its system as any
+	// other membership (PostgreSQL has no expiry on one): while its JIT
+	// grant is open it stays jit with the JIT grant's expiry, so that a sync
+	// never makes it look standing or loses when it ends.
+	return r.exec(ctx, `UPDATE resolved_grants SET type = 'jit', expires_at = j.expires_at FROM jit_grants j
+		WHERE j.system_id = ? AND j.state <> 'revoked'
+		AND j.identity_id = resolved_grants.identity_id AND j.entitlement_id = resolved_grants.entitlement_id`, sid)
 }
 
 // createGrants inserts the resolved grants that do not exist, each with its

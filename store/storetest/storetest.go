@@ -87,6 +87,11 @@ func Run(t *testing.T, open Opener) {
 		"LookupsByName":   testLookupsByName,
 		"WriteDuringSync": testWriteDuringSync,
 		"Catalog":         testCatalog,
+		"JITRecord":       testJITRecord,
+		"JITExpiry":       testJITExpiry,
+		"JITClaimsOnce":   testJITClaimsOnce,
+		"JITWarnExtend":   testJITWarnAndExtend,
+		"JITAndSync":      testJITAndSync,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
