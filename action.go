@@ -80,33 +80,46 @@ const (
 	ActionJITExpiryWarned     Action = "jit_grant.expiry_warned"     // the warning before expiry went out
 	ActionJITRevoked          Action = "jit_grant.revoked"           // revoked in the target at expiry, with the lag
 	ActionJITRevocationFailed Action = "jit_grant.revocation_failed" // the target refused or was down: retried
+
+	ActionRequestCreated          Action = "request.created"           // asked through the catalog: approved, pending or refused at once
+	ActionRequestApproved         Action = "request.approved"          // an eligible approver approved (the request may still wait for more)
+	ActionRequestDenied           Action = "request.denied"            // an eligible approver denied
+	ActionRequestEscalated        Action = "request.escalated"         // not decided within the tier's level: the next approver set may act
+	ActionRequestExpired          Action = "request.expired"           // never decided
+	ActionRequestCancelled        Action = "request.cancelled"         // withdrawn before fulfilment
+	ActionRequestFulfilled        Action = "request.fulfilled"         // the access exists in the target system
+	ActionRequestFulfilmentFailed Action = "request.fulfilment_failed" // one try failed: retried with backoff
+	ActionRequestFailed           Action = "request.failed"            // fulfilment failed for good, with the connector's error
+	ActionDemandRecorded          Action = "unmatched_demand.recorded" // no catalog model serves what was asked: recorded as demand
 )
 
 // Object types: what an event's ObjectType names, and so what its ObjectID
 // is the id of.
 const (
-	ObjectSchema         = "schema"          // ObjectID: the migration's version
-	ObjectToken          = "token"           // an API token
-	ObjectTeam           = "team"            //
-	ObjectPerson         = "person"          //
-	ObjectPeople         = "people"          // ObjectID: the people source's name
-	ObjectSystem         = "system"          //
-	ObjectInventory      = "inventory"       // ObjectID empty: the whole inventory
-	ObjectIdentity       = "identity"        //
-	ObjectCredential     = "credential"      //
-	ObjectEntitlement    = "entitlement"     //
-	ObjectGrant          = "grant"           //
-	ObjectOwnershipRules = "ownership_rules" // ObjectID "0": the rules in force
-	ObjectCatalog        = "catalog"         // ObjectID: the catalog's version
-	ObjectTask           = "task"            // a backlog task (an ownership gap)
-	ObjectNotice         = "notice"          // a notice in a person's inbox
-	ObjectJITGrant       = "jit_grant"       // a JIT grant (JITGrant)
+	ObjectSchema         = "schema"           // ObjectID: the migration's version
+	ObjectToken          = "token"            // an API token
+	ObjectTeam           = "team"             //
+	ObjectPerson         = "person"           //
+	ObjectPeople         = "people"           // ObjectID: the people source's name
+	ObjectSystem         = "system"           //
+	ObjectInventory      = "inventory"        // ObjectID empty: the whole inventory
+	ObjectIdentity       = "identity"         //
+	ObjectCredential     = "credential"       //
+	ObjectEntitlement    = "entitlement"      //
+	ObjectGrant          = "grant"            //
+	ObjectOwnershipRules = "ownership_rules"  // ObjectID "0": the rules in force
+	ObjectCatalog        = "catalog"          // ObjectID: the catalog's version
+	ObjectTask           = "task"             // a backlog task (an ownership gap)
+	ObjectNotice         = "notice"           // a notice in a person's inbox
+	ObjectJITGrant       = "jit_grant"        // a JIT grant (JITGrant)
+	ObjectRequest        = "request"          // an access request (AccessRequest)
+	ObjectDemand         = "unmatched_demand" // a request no model serves (UnmatchedDemand)
 )
 
 // ObjectTypes lists every object type an action names, in the order a
 // person looks for them.
 var ObjectTypes = []string{ObjectIdentity, ObjectPerson, ObjectTeam, ObjectSystem, ObjectCredential, ObjectEntitlement,
-	ObjectGrant, ObjectJITGrant, ObjectTask, ObjectNotice, ObjectOwnershipRules, ObjectCatalog, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
+	ObjectGrant, ObjectJITGrant, ObjectRequest, ObjectDemand, ObjectTask, ObjectNotice, ObjectOwnershipRules, ObjectCatalog, ObjectToken, ObjectPeople, ObjectInventory, ObjectSchema}
 
 // actionSpec is what an action's events carry and name.
 type actionSpec struct {
@@ -163,6 +176,17 @@ var actionSpecs = map[Action]actionSpec{
 	ActionJITExpiryWarned:       {ObjectJITGrant, JITExpiryWarned{}},
 	ActionJITRevoked:            {ObjectJITGrant, JITGrantRevoked{}},
 	ActionJITRevocationFailed:   {ObjectJITGrant, JITRevocationFailed{}},
+
+	ActionRequestCreated:          {ObjectRequest, RequestCreated{}},
+	ActionRequestApproved:         {ObjectRequest, RequestChanged{}},
+	ActionRequestDenied:           {ObjectRequest, RequestChanged{}},
+	ActionRequestEscalated:        {ObjectRequest, RequestChanged{}},
+	ActionRequestExpired:          {ObjectRequest, RequestChanged{}},
+	ActionRequestCancelled:        {ObjectRequest, RequestChanged{}},
+	ActionRequestFulfilled:        {ObjectRequest, RequestChanged{}},
+	ActionRequestFulfilmentFailed: {ObjectRequest, RequestChanged{}},
+	ActionRequestFailed:           {ObjectRequest, RequestChanged{}},
+	ActionDemandRecorded:          {ObjectDemand, UnmatchedDemand{}},
 }
 
 // Actions lists every Action, sorted.
@@ -572,4 +596,32 @@ type JITRevocationFailed struct {
 	Attempts      int       `json:"attempts"`
 	Error         string    `json:"error"`
 	NextAttemptAt time.Time `json:"next_attempt_at"`
+}
+
+// RequestCreated is the payload of ActionRequestCreated: what was asked and
+// what the catalog decided, with its reasons.
+type RequestCreated struct {
+	Model         string            `json:"model"`
+	Requester     string            `json:"requester"`
+	Identity      string            `json:"identity"`
+	Target        AccessTarget      `json:"target"`
+	Duration      Duration          `json:"duration,omitzero"`
+	Justification map[string]string `json:"justification,omitempty"`
+	State         RequestState      `json:"state"`
+	Outcome       Outcome           `json:"outcome"`
+	Reasons       []Reason          `json:"reasons"`
+	Extends       *int64            `json:"extends,omitempty"`
+}
+
+// RequestChanged is the payload of a request's later steps (RequestChange):
+// the state it left and entered, and what the step carried.
+type RequestChanged struct {
+	From       RequestState     `json:"from"`
+	To         RequestState     `json:"to"`
+	Approval   *RequestApproval `json:"approval,omitempty"`
+	Level      int              `json:"level,omitempty"`
+	Reason     string           `json:"reason,omitempty"`
+	JITGrantID *int64           `json:"jit_grant_id,omitempty"`
+	Attempts   int              `json:"attempts,omitempty"`
+	Error      string           `json:"error,omitempty"`
 }

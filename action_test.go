@@ -61,18 +61,28 @@ var storedBefore = map[steward.Action][]string{
 	steward.ActionEntitlementRemoved: {`{"reason":"no longer reported by import:aws","system_id":1}`},
 	steward.ActionGrantCreated: {`{"id":4,"identity_id":5,"entitlement_id":2,"type":"jit","granted_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-02T00:00:00Z","granted_via":"request:1"}`,
 		`{"entitlement":"admin","entitlement_id":2,"identity_id":5,"privileged":true,"source":"import:aws"}`},
-	steward.ActionGrantUpdated:          {`{"changes":{"type":["standing","jit"]}}`},
-	steward.ActionGrantRemoved:          {`{"entitlement":"admin","entitlement_id":2,"identity_id":5,"privileged":true,"reason":"no longer reported by import:aws"}`},
-	steward.ActionOwnershipRulesApplied: {`{"rules":[{"name":"r","match":{"names":["*"]},"team":"payments"}]}`},
-	steward.ActionCatalogApplied:        {`{"changes":[{"op":"added","what":"model","name":"read"},{"op":"changed","what":"security_team","name":"security"}],"digest":"` + strings.Repeat("b", 64) + `","models":1,"version":1}`, `{"changes":[],"digest":"` + strings.Repeat("c", 64) + `","models":14,"version":2}`},
-	steward.ActionTaskOpened:            {`{"due_at":"2026-01-15T00:00:00Z","gap":"unowned","identity_id":5,"kind":"ownership_gap"}`},
-	steward.ActionTaskClosed:            {`{"gap":"unowned","reason":"gap healed"}`},
-	steward.ActionNoticeDelivered:       {`{"job_id":12,"kind":"owner_assigned","object_id":"5","object_type":"identity","person_id":7,"subject":"You now own svc-etl"}`},
-	steward.ActionJITGranted:            {`{"identity_id":5,"entitlement_id":2,"entitlement":"role:admin","granted_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T04:00:00Z","request_id":9,"granted_by":"person:ada"}`},
-	steward.ActionJITExtended:           {`{"old_expires_at":"2026-01-01T04:00:00Z","expires_at":"2026-01-01T06:00:00Z"}`},
-	steward.ActionJITExpiryWarned:       {`{"identity_id":5,"expires_at":"2026-01-01T04:00:00Z"}`},
-	steward.ActionJITRevoked:            {`{"identity_id":5,"entitlement_id":2,"expires_at":"2026-01-01T04:00:00Z","revoked_at":"2026-01-01T04:00:00.2Z","lag_ms":200,"attempts":1}`},
-	steward.ActionJITRevocationFailed:   {`{"identity_id":5,"expires_at":"2026-01-01T04:00:00Z","attempts":1,"error":"postgres: unavailable","next_attempt_at":"2026-01-01T04:00:05Z"}`},
+	steward.ActionGrantUpdated:            {`{"changes":{"type":["standing","jit"]}}`},
+	steward.ActionGrantRemoved:            {`{"entitlement":"admin","entitlement_id":2,"identity_id":5,"privileged":true,"reason":"no longer reported by import:aws"}`},
+	steward.ActionOwnershipRulesApplied:   {`{"rules":[{"name":"r","match":{"names":["*"]},"team":"payments"}]}`},
+	steward.ActionCatalogApplied:          {`{"changes":[{"op":"added","what":"model","name":"read"},{"op":"changed","what":"security_team","name":"security"}],"digest":"` + strings.Repeat("b", 64) + `","models":1,"version":1}`, `{"changes":[],"digest":"` + strings.Repeat("c", 64) + `","models":14,"version":2}`},
+	steward.ActionTaskOpened:              {`{"due_at":"2026-01-15T00:00:00Z","gap":"unowned","identity_id":5,"kind":"ownership_gap"}`},
+	steward.ActionTaskClosed:              {`{"gap":"unowned","reason":"gap healed"}`},
+	steward.ActionNoticeDelivered:         {`{"job_id":12,"kind":"owner_assigned","object_id":"5","object_type":"identity","person_id":7,"subject":"You now own svc-etl"}`},
+	steward.ActionJITGranted:              {`{"identity_id":5,"entitlement_id":2,"entitlement":"role:admin","granted_at":"2026-01-01T00:00:00Z","expires_at":"2026-01-01T04:00:00Z","request_id":9,"granted_by":"person:ada"}`},
+	steward.ActionJITExtended:             {`{"old_expires_at":"2026-01-01T04:00:00Z","expires_at":"2026-01-01T06:00:00Z"}`},
+	steward.ActionJITExpiryWarned:         {`{"identity_id":5,"expires_at":"2026-01-01T04:00:00Z"}`},
+	steward.ActionJITRevoked:              {`{"identity_id":5,"entitlement_id":2,"expires_at":"2026-01-01T04:00:00Z","revoked_at":"2026-01-01T04:00:00.2Z","lag_ms":200,"attempts":1}`},
+	steward.ActionJITRevocationFailed:     {`{"identity_id":5,"expires_at":"2026-01-01T04:00:00Z","attempts":1,"error":"postgres: unavailable","next_attempt_at":"2026-01-01T04:00:05Z"}`},
+	steward.ActionRequestCreated:          {`{"model":"pg-prod-read","requester":"ana@example.com","identity":"svc-billing","target":{"system":"billing-db","name":"read"},"duration":"4h","justification":{"ticket":"INC-1"},"state":"pending","outcome":"pending","reasons":[{"rule":"model","ok":true,"text":"Model pg-prod-read."}],"extends":3}`},
+	steward.ActionRequestApproved:         {`{"from":"pending","to":"approved","approval":{"approver":"bo@example.com","set":{"kind":"identity-owner"},"approve":true,"reason":"ok","at":"2026-01-01T00:00:00Z"}}`},
+	steward.ActionRequestDenied:           {`{"from":"pending","to":"denied","approval":{"approver":"bo@example.com","set":{"kind":"team","team":"dba"},"approve":false,"reason":"no","at":"2026-01-01T00:00:00Z"}}`},
+	steward.ActionRequestEscalated:        {`{"from":"pending","to":"pending","level":1,"reason":"escalated to security"}`},
+	steward.ActionRequestExpired:          {`{"from":"pending","to":"expired","reason":"Nobody decided it"}`},
+	steward.ActionRequestCancelled:        {`{"from":"approved","to":"cancelled","reason":"not needed"}`},
+	steward.ActionRequestFulfilled:        {`{"from":"approved","to":"fulfilled","jit_grant_id":4,"attempts":1}`},
+	steward.ActionRequestFulfilmentFailed: {`{"from":"approved","to":"approved","attempts":2,"error":"postgres: unavailable"}`},
+	steward.ActionRequestFailed:           {`{"from":"approved","to":"failed","attempts":5,"error":"postgres: role does not exist"}`},
+	steward.ActionDemandRecorded:          {`{"id":2,"requester":"ana@example.com","team":"payments","identity":"svc-billing","target":{"system":"billing-db","name":"write"},"justification":{"why":"x"},"at":"2026-01-01T00:00:00Z"}`},
 }
 
 // TestActionsDecodeStoredEvents holds every action's payload struct to the
@@ -122,7 +132,7 @@ func TestActionsDecodeStoredEvents(t *testing.T) {
 
 func TestActions(t *testing.T) {
 	t.Parallel()
-	if len(steward.Actions) != 48 || !slices.IsSorted(steward.Actions) {
+	if len(steward.Actions) != 58 || !slices.IsSorted(steward.Actions) {
 		t.Fatalf("Actions = %d, sorted %v", len(steward.Actions), slices.IsSorted(steward.Actions))
 	}
 	for _, a := range steward.Actions {
