@@ -456,9 +456,12 @@ type RequestWorkflow interface {
 	Deny(ctx context.Context, id int64, reason string) (*AccessRequest, error)
 	// Cancel withdraws a request not yet fulfilled (MayCancel).
 	Cancel(ctx context.Context, id int64, reason string) (*AccessRequest, error)
-	// Extend asks to extend JIT grant grantID by d: a request of the
-	// model that granted it, decided again, within its maximum.
-	Extend(ctx context.Context, grantID int64, d Duration, justification map[string]string) (*RequestResult, error)
+	// Extend asks to extend the JIT grant that request id made by d: a
+	// new request of the same model for the same identity and
+	// entitlement, decided again, within the model's maximum, which
+	// moves the grant's expiry when fulfilled. ECONFLICT if that grant is
+	// no longer active.
+	Extend(ctx context.Context, id int64, d Duration, justification map[string]string) (*RequestResult, error)
 	// Get returns ENOTFOUND for no request with id (or one the context's
 	// member may not see).
 	Get(ctx context.Context, id int64) (*AccessRequest, error)
