@@ -165,6 +165,23 @@ func (w *Workflow) Create(ctx context.Context, ref steward.AccessRef) (*steward.
 	return &steward.RequestResult{Request: r}, nil
 }
 
+// Preview decides ref under the catalog in force as the context's person,
+// and records nothing: what would happen if they asked ("check before you
+// submit"). The question's Model is empty, and the decision zero, when no
+// model serves what ref asks for.
+func (w *Workflow) Preview(ctx context.Context, ref steward.AccessRef) (*steward.AccessQuestion, steward.AccessDecision, error) {
+	p, err := person(ctx, "ask for access")
+	if err != nil {
+		return nil, steward.AccessDecision{}, err
+	}
+	ref.Requester = p.Name
+	c, decider, err := w.Catalog(ctx)
+	if err != nil {
+		return nil, steward.AccessDecision{}, err
+	}
+	return w.decide(ctx, c, decider, ref)
+}
+
 // decide asks ref under c. With no model named it tries the models that
 // serve the target (steward.CandidateModels), in catalog order, and takes
 // the first that approves, else the first that leaves it pending, else the
@@ -483,7 +500,7 @@ func (w *Workflow) Unmatched(ctx context.Context, o steward.ListOptions) (*stewa
 // runner's leader): a request moved meanwhile by someone else is skipped.
 func (w *Workflow) Tick(ctx context.Context, limit int) (int, error) {
 	now := w.now()
-	ctx = steward.WithPrincipal(ctx, steward.SelfPrincipal("job:request-clock"))
+	ctx = asSteward(ctx, "job:request-clock")
 	page, err := w.cfg.Store.Requests(ctx, steward.RequestFilter{State: steward.RequestPending, Due: &now,
 		ListOptions: steward.ListOptions{Limit: min(max(limit, 1), steward.MaxLimit)}})
 	if err != nil {
@@ -513,6 +530,16 @@ func (w *Workflow) Tick(ctx context.Context, limit int) (int, error) {
 	return n, nil
 }
 
+// asSteward makes Steward's own automation identity the actor of what the
+// clock and fulfilment do, through job, or through whoever runs them when
+// someone does (the demo's seeding, run by a local administrator).
+func asSteward(ctx context.Context, job string) context.Context {
+	if p, ok := steward.PrincipalFrom(ctx); ok {
+		job = p.Actor()
+	}
+	return steward.WithPrincipal(ctx, steward.SelfPrincipal(job))
+}
+
 // Fulfil fulfils approved request id through its system's connector, the
 // attempt-th time (from 1). It grants every entitlement the request names
 // (a role's, in each of its systems) and then, in one transaction, records
@@ -525,7 +552,7 @@ func (w *Workflow) Tick(ctx context.Context, limit int) (int, error) {
 // nothing left to retry. A request no longer approved (cancelled) is left
 // alone.
 func (w *Workflow) Fulfil(ctx context.Context, id int64, attempt int) error {
-	ctx = steward.WithPrincipal(ctx, steward.SelfPrincipal("job:request.fulfil"))
+	ctx = asSteward(ctx, "job:request.fulfil")
 	r, err := w.cfg.Store.Request(ctx, id)
 	if err != nil {
 		return err

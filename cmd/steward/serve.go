@@ -104,6 +104,12 @@ gracefully.`,
 			}
 			ui := &web.UI{Store: db, Logger: e.logger, Secure: es.cookieSecure, OIDC: sso, MembersSeeAll: membersSeeAll}
 			tg := targets(e.config, e.logger)
+			if withDemo {
+				// The demo's systems exist only in its inventory: requests
+				// are fulfilled and JIT grants revoked there by a stand-in
+				// (demoTarget); a configured connector still acts for real.
+				tg = withDemoTargets(tg)
+			}
 			flow, err := newWorkflow(db, tg, e.logger)
 			if err != nil {
 				return err
