@@ -19,7 +19,7 @@ const module = "github.com/stewardhq/steward"
 //   - the domain, the root package, imports only the standard library;
 //   - every other package but the wiring imports, of this module, only the
 //     domain and internal/ (adapters: store/sqlstore, http, http/web,
-//     importer, connector/*, demo, jobs; and the workflow packages to come),
+//     importer, connector/*, demo, jobs; and the workflows: request),
 //     so that no adapter imports another;
 //   - a test-support package (its name ends in "test": storetest,
 //     sqlstoretest, connectortest, testenv) may also import the one package

@@ -141,7 +141,7 @@ func (e *Expiry) Wake() {
 // Run revokes grants as they fall due, and sends their warnings, until ctx
 // ends. Store errors are logged and retried; it returns ctx's error.
 func (e *Expiry) Run(ctx context.Context) error {
-	ctx = steward.WithActor(ctx, "system:expiry")
+	ctx = steward.WithPrincipal(ctx, steward.SelfPrincipal("job:expiry")) // Steward acts as its own automation identity
 	for {
 		wait := e.cfg.MaxIdle
 		if _, err := e.Pass(ctx); err != nil {

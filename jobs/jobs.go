@@ -74,6 +74,14 @@ type Config struct {
 	ID string
 	// Logger receives River's and the workers' logs. Default: discard.
 	Logger *slog.Logger
+	// Fulfil fulfils an approved access request (steward.FulfilRequest),
+	// the attempt-th time, from 1 (request.Workflow.Fulfil). An error is
+	// retried with River's backoff, up to FulfilAttempts tries. Default:
+	// no fulfilment worker; such jobs wait for a runner that has one.
+	Fulfil func(ctx context.Context, requestID int64, attempt int) error
+	// FulfilAttempts is how many times a fulfilment is tried: Fulfil
+	// records the last one's failure on the request. Default: 5.
+	FulfilAttempts int
 }
 
 // Inbox is what the notice worker needs of the store.
@@ -139,6 +147,12 @@ func New(cfg Config) (*Runner, error) {
 	river.AddWorker(workers, &noticeWorker{inbox: cfg.Inbox, logger: cfg.Logger})
 	sw := &scheduledWorker{r: r, runs: map[string]Scheduled{}, lock: cfg.Lock}
 	river.AddWorker(workers, sw)
+	if cfg.Fulfil != nil {
+		if cfg.FulfilAttempts <= 0 {
+			cfg.FulfilAttempts = 5
+		}
+		river.AddWorker(workers, &fulfilWorker{fulfil: cfg.Fulfil, attempts: cfg.FulfilAttempts})
+	}
 	var periodic []*river.PeriodicJob
 	for _, s := range cfg.Scheduled {
 		if s.Name == "" || s.Run == nil || s.Every < time.Second {
@@ -226,6 +240,34 @@ func (w *noticeWorker) Work(ctx context.Context, job *river.Job[steward.OwnerAss
 	}
 	w.logger.Debug("owner notices delivered", "job", job.ID, "identity", job.Args.IdentityID, "notices", n)
 	return nil
+}
+
+// fulfilWorker fulfils approved access requests through their connectors.
+type fulfilWorker struct {
+	river.WorkerDefaults[steward.FulfilRequest]
+	fulfil   func(ctx context.Context, requestID int64, attempt int) error
+	attempts int
+}
+
+// Timeout allows for a wait on SQLite's one writer and a slow target.
+func (w *fulfilWorker) Timeout(*river.Job[steward.FulfilRequest]) time.Duration {
+	return 5 * time.Minute
+}
+
+// NextRetry backs off 2, 4, 8, 16 s... up to 5 min: a target that was down
+// for a moment is tried again soon, one down for long is not hammered.
+func (w *fulfilWorker) NextRetry(job *river.Job[steward.FulfilRequest]) time.Time {
+	return time.Now().Add(min(time.Duration(1<<min(job.Attempt, 8))*time.Second, 5*time.Minute))
+}
+
+func (w *fulfilWorker) Work(ctx context.Context, job *river.Job[steward.FulfilRequest]) error {
+	err := w.fulfil(ctx, job.Args.RequestID, job.Attempt)
+	if err != nil && job.Attempt >= w.attempts {
+		// Fulfil recorded the request failed on its last attempt; the
+		// job has nothing left to do.
+		return river.JobCancel(err)
+	}
+	return err
 }
 
 // permanent marks an error that another attempt cannot mend (a bad notice,

@@ -95,6 +95,15 @@ func seedDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) erro
 	if err := db.Optimize(ctx); err != nil {
 		return fmt.Errorf("refresh planner statistics: %w", err)
 	}
+	// Its request history (after the statistics: its questions are
+	// planned with them): what people asked for over the last days, and
+	// what became of it.
+	reqStart := time.Now()
+	requests, err := seedRequests(ctx, db, uint64(max(dc.Seed, 1)), dc.Now, e.logger) // #nosec G115 -- a positive seed
+	if err != nil {
+		return fmt.Errorf("demo requests: %w", err)
+	}
+	e.logger.Info("demo request history made", "requests", fmt.Sprint(requests), "took", time.Since(reqStart).Round(time.Millisecond))
 	// Each bulk load opened the gap tasks of what it loaded.
 	st, err := db.InventoryStats(ctx)
 	if err != nil {

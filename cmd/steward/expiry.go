@@ -9,25 +9,23 @@ import (
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/connector/postgres"
 	"github.com/stewardhq/steward/jobs"
+	"github.com/stewardhq/steward/request"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
 
-// newExpiry makes the JIT expiry engine serve runs: grants are revoked
-// through the postgres connector whose system they are of. A grant of a
-// system no connector can change fails its revocation, visibly and
-// retried, until one is configured.
-func newExpiry(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger, warning time.Duration) (*jobs.Expiry, error) {
+// targets returns the connector that changes a system, by the system's
+// name: the postgres connector of the configuration whose system it is,
+// made once and shared by the expiry engine and request fulfilment. A
+// system no connector can change answers ENOTIMPL, which fails a
+// revocation (visibly, retried) or a request's fulfilment (with the text).
+func targets(cfg *fileConfig, logger *slog.Logger) func(ctx context.Context, system string) (steward.Target, error) {
 	var mu sync.Mutex
 	made := map[string]*postgres.Connector{} // by connector name
-	targets := func(ctx context.Context, systemID int64) (steward.Revoker, error) {
-		sys, err := db.System(ctx, systemID)
-		if err != nil {
-			return nil, err
-		}
+	return func(ctx context.Context, system string) (steward.Target, error) {
 		if cfg != nil {
 			for i := range cfg.Connectors {
 				c := &cfg.Connectors[i]
-				if c.System != sys.Name || c.Type != "postgres" || c.Postgres == nil {
+				if c.System != system || c.Type != "postgres" || c.Postgres == nil {
 					continue
 				}
 				mu.Lock()
@@ -43,11 +41,31 @@ func newExpiry(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger, warning ti
 				return t, nil
 			}
 		}
-		return nil, steward.Errorf(steward.ENOTIMPL, "no postgres connector in the configuration is for system %s: Steward cannot revoke there.", sys.Name)
+		return nil, steward.Errorf(steward.ENOTIMPL, "no postgres connector in the configuration is for system %s: Steward cannot change access there.", system)
+	}
+}
+
+// newExpiry makes the JIT expiry engine serve runs: grants are revoked
+// through the postgres connector whose system they are of. A grant of a
+// system no connector can change fails its revocation, visibly and
+// retried, until one is configured.
+func newExpiry(db *sqlstore.DB, t func(context.Context, string) (steward.Target, error), logger *slog.Logger, warning time.Duration) (*jobs.Expiry, error) {
+	bySystem := func(ctx context.Context, systemID int64) (steward.Revoker, error) {
+		sys, err := db.System(ctx, systemID)
+		if err != nil {
+			return nil, err
+		}
+		return t(ctx, sys.Name)
 	}
 	if warning == 0 {
 		warning = -1 // none
 	}
-	return jobs.NewExpiry(jobs.ExpiryConfig{Store: db, Targets: targets, Stats: db.JITStats, Warning: warning,
+	return jobs.NewExpiry(jobs.ExpiryConfig{Store: db, Targets: bySystem, Stats: db.JITStats, Warning: warning,
 		Logger: logger.With("component", "expiry")})
+}
+
+// newWorkflow makes the request workflow: decisions by the catalog in
+// force, fulfilment through the configured connectors.
+func newWorkflow(db *sqlstore.DB, t func(context.Context, string) (steward.Target, error), logger *slog.Logger) (*request.Workflow, error) {
+	return request.New(request.Config{Store: db, Compile: compileCatalog, Targets: t, Logger: logger.With("component", "requests")})
 }

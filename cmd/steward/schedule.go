@@ -7,6 +7,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/jobs"
+	"github.com/stewardhq/steward/request"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
 
@@ -15,6 +16,10 @@ import (
 // safety net for rows written to the database by other means, and it warns
 // when it finds anything to do.
 const gapRefreshEvery = time.Hour
+
+// requestClockEvery is how often pending requests are checked for a
+// decision level run out (escalate) or a life run out (expire).
+const requestClockEvery = 30 * time.Second
 
 // runnerOptions are the settings of serve's job runner that tests change.
 type runnerOptions struct {
@@ -27,7 +32,7 @@ type runnerOptions struct {
 // schedule and the gap refresh as periodic runs (made once per period
 // whatever the number of replicas), and the store's TryLock so that a run
 // that outlasts its period does not overlap the next.
-func newRunner(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger, o runnerOptions) (*jobs.Runner, error) {
+func newRunner(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger, o runnerOptions, flow *request.Workflow) (*jobs.Runner, error) {
 	driver, err := db.RiverDriver()
 	if err != nil {
 		return nil, err
@@ -56,6 +61,21 @@ func newRunner(db *sqlstore.DB, cfg *fileConfig, logger *slog.Logger, o runnerOp
 		}
 		return err
 	}})
+	var fulfil func(context.Context, int64, int) error
+	attempts := 0
+	if flow != nil {
+		// Pending requests escalate and expire on the leader's clock, once
+		// per period whatever the number of replicas.
+		scheduled = append(scheduled, jobs.Scheduled{Name: "request-clock", Every: requestClockEvery, Run: func(ctx context.Context) error {
+			n, err := flow.Tick(ctx, steward.MaxLimit)
+			if n > 0 {
+				logger.Info("pending requests escalated or expired", "requests", n)
+			}
+			return err
+		}})
+		fulfil, attempts = flow.Fulfil, flow.MaxAttempts()
+	}
 	return jobs.New(jobs.Config{Driver: driver, Inbox: db, Scheduled: scheduled, Lock: db.TryLock,
-		ID: o.id, PollInterval: o.pollInterval, Logger: logger.With("component", "jobs")})
+		ID: o.id, PollInterval: o.pollInterval, Logger: logger.With("component", "jobs"),
+		Fulfil: fulfil, FulfilAttempts: attempts})
 }

@@ -103,11 +103,22 @@ gracefully.`,
 				return err
 			}
 			ui := &web.UI{Store: db, Logger: e.logger, Secure: es.cookieSecure, OIDC: sso, MembersSeeAll: membersSeeAll}
-			runner, err := newRunner(db, e.config, e.logger, e.runner)
+			tg := targets(e.config, e.logger)
+			if withDemo {
+				// The demo's systems exist only in its inventory: requests
+				// are fulfilled and JIT grants revoked there by a stand-in
+				// (demoTarget); a configured connector still acts for real.
+				tg = withDemoTargets(tg)
+			}
+			flow, err := newWorkflow(db, tg, e.logger)
 			if err != nil {
 				return err
 			}
-			expiry, err := newExpiry(db, e.config, e.logger, jitWarning)
+			runner, err := newRunner(db, e.config, e.logger, e.runner, flow)
+			if err != nil {
+				return err
+			}
+			expiry, err := newExpiry(db, tg, e.logger, jitWarning)
 			if err != nil {
 				return err
 			}
