@@ -31,11 +31,21 @@ const (
 	// PermTokenSelf: list, create and revoke one's own personal tokens.
 	// Only a person.
 	PermTokenSelf Permission = "token.self"
+	// PermRequestRead: read access requests. A member reads their own and
+	// those they may decide (the request workflow filters); admin and
+	// auditor read all.
+	PermRequestRead Permission = "request.read"
+	// PermRequestAct: ask for access and act on requests: approve or deny
+	// as an eligible approver, cancel one's own, ask to extend. Only a
+	// person, and not an auditor, who writes nothing. Who may approve
+	// which request is the catalog's to say (approver sets), never a role:
+	// the request workflow decides it, with separation of duties.
+	PermRequestAct Permission = "request.act"
 )
 
 // Permissions lists every Permission.
 var Permissions = []Permission{PermWhoami, PermDirectoryRead, PermIdentityRead, PermEvidenceRead,
-	PermInventoryWrite, PermOwnerSet, PermAttest, PermTokenSelf}
+	PermInventoryWrite, PermOwnerSet, PermAttest, PermTokenSelf, PermRequestRead, PermRequestAct}
 
 // Validate returns EINVALID unless p is a known permission.
 func (p Permission) Validate() error { return oneOf("permission", p, Permissions) }
@@ -109,6 +119,16 @@ func Authorize(p Principal, perm Permission, rels ...Relationship) Decision {
 			return deny("Only the identity's owner may attest it, not even an admin: an attestation is the owner's own statement that it is theirs and still needed.")
 		}
 		return allow("The owner attests their own identity.")
+	case PermRequestAct:
+		switch {
+		case p.Role == RoleAuditor:
+			return deny("Role auditor reads everything and writes nothing; asking for access or deciding a request is a write.")
+		case p.Kind != PrincipalPerson:
+			return deny("Access is asked for and decided by people; " + p.Actor() + " is not a person.")
+		}
+		return allow("A person asks for access, and decides the requests the catalog makes them an approver of.")
+	case PermRequestRead:
+		return allow("Every principal reads the requests it may see: a member their own and those they may decide.")
 	}
 	switch p.Role {
 	case RoleAdmin:

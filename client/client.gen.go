@@ -78,6 +78,15 @@ const (
 	ActionPersonSignedIn           Action = "person.signed_in"
 	ActionPersonSignedOut          Action = "person.signed_out"
 	ActionPersonUpdated            Action = "person.updated"
+	ActionRequestApproved          Action = "request.approved"
+	ActionRequestCancelled         Action = "request.cancelled"
+	ActionRequestCreated           Action = "request.created"
+	ActionRequestDenied            Action = "request.denied"
+	ActionRequestEscalated         Action = "request.escalated"
+	ActionRequestExpired           Action = "request.expired"
+	ActionRequestFailed            Action = "request.failed"
+	ActionRequestFulfilled         Action = "request.fulfilled"
+	ActionRequestFulfilmentFailed  Action = "request.fulfilment_failed"
 	ActionSchemaMigrated           Action = "schema.migrated"
 	ActionSessionCreated           Action = "session.created"
 	ActionSessionDeleted           Action = "session.deleted"
@@ -88,6 +97,7 @@ const (
 	ActionTeamCreated              Action = "team.created"
 	ActionTokenCreated             Action = "token.created"
 	ActionTokenRevoked             Action = "token.revoked"
+	ActionUnmatchedDemandRecorded  Action = "unmatched_demand.recorded"
 )
 
 // Valid indicates whether the value is a known member of the Action enum.
@@ -169,6 +179,24 @@ func (e Action) Valid() bool {
 		return true
 	case ActionPersonUpdated:
 		return true
+	case ActionRequestApproved:
+		return true
+	case ActionRequestCancelled:
+		return true
+	case ActionRequestCreated:
+		return true
+	case ActionRequestDenied:
+		return true
+	case ActionRequestEscalated:
+		return true
+	case ActionRequestExpired:
+		return true
+	case ActionRequestFailed:
+		return true
+	case ActionRequestFulfilled:
+		return true
+	case ActionRequestFulfilmentFailed:
+		return true
 	case ActionSchemaMigrated:
 		return true
 	case ActionSessionCreated:
@@ -188,6 +216,8 @@ func (e Action) Valid() bool {
 	case ActionTokenCreated:
 		return true
 	case ActionTokenRevoked:
+		return true
+	case ActionUnmatchedDemandRecorded:
 		return true
 	default:
 		return false
@@ -593,6 +623,30 @@ func (e IdentityStatus) Valid() bool {
 	}
 }
 
+// Defines values for JITState.
+const (
+	JITStateActive            JITState = "active"
+	JITStateExpired           JITState = "expired"
+	JITStateRevocationFailing JITState = "revocation_failing"
+	JITStateRevoked           JITState = "revoked"
+)
+
+// Valid indicates whether the value is a known member of the JITState enum.
+func (e JITState) Valid() bool {
+	switch e {
+	case JITStateActive:
+		return true
+	case JITStateExpired:
+		return true
+	case JITStateRevocationFailing:
+		return true
+	case JITStateRevoked:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Level.
 const (
 	LevelCritical Level = "critical"
@@ -776,6 +830,42 @@ func (e ReadyStatus) Valid() bool {
 	}
 }
 
+// Defines values for RequestState.
+const (
+	RequestStateApproved  RequestState = "approved"
+	RequestStateCancelled RequestState = "cancelled"
+	RequestStateDenied    RequestState = "denied"
+	RequestStateExpired   RequestState = "expired"
+	RequestStateFailed    RequestState = "failed"
+	RequestStateFulfilled RequestState = "fulfilled"
+	RequestStatePending   RequestState = "pending"
+	RequestStateRefused   RequestState = "refused"
+)
+
+// Valid indicates whether the value is a known member of the RequestState enum.
+func (e RequestState) Valid() bool {
+	switch e {
+	case RequestStateApproved:
+		return true
+	case RequestStateCancelled:
+		return true
+	case RequestStateDenied:
+		return true
+	case RequestStateExpired:
+		return true
+	case RequestStateFailed:
+		return true
+	case RequestStateFulfilled:
+		return true
+	case RequestStatePending:
+		return true
+	case RequestStateRefused:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for Role.
 const (
 	RoleAdmin   Role = "admin"
@@ -946,6 +1036,103 @@ type AccessDecision struct {
 
 // AccessDecisionOutcome defines model for AccessDecision.Outcome.
 type AccessDecisionOutcome string
+
+// AccessQuestion The question as it was asked, with the facts the decision saw; approvers are resolved from it.
+type AccessQuestion struct {
+	// Duration A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Duration *CatalogDuration `json:"duration,omitempty"`
+
+	// Identity The identity that would hold the access, as the decision saw it.
+	Identity IdentityFacts `json:"identity"`
+
+	// Justification Justification fields by name.
+	Justification *map[string]string `json:"justification,omitempty"`
+	Model         string             `json:"model"`
+
+	// Requester The person asking, as the decision saw them.
+	Requester AccessRequester `json:"requester"`
+
+	// Target What is asked for.
+	Target Target `json:"target"`
+}
+
+// AccessRequest A request made through the catalog: what was asked, what the catalog decided, and what happened since.
+type AccessRequest struct {
+	Approvals *[]RequestApproval `json:"approvals,omitempty"`
+	Attempts  *int               `json:"attempts,omitempty"`
+
+	// ClosedAt An RFC 3339 time.
+	ClosedAt *Time `json:"closed_at,omitempty"`
+
+	// CreatedAt An RFC 3339 time.
+	CreatedAt Time `json:"created_at"`
+
+	// DecideBy An RFC 3339 time.
+	DecideBy *Time `json:"decide_by,omitempty"`
+
+	// Decision A catalog decision with its reasons. It creates nothing.
+	Decision AccessDecision `json:"decision"`
+
+	// Duration A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Duration *CatalogDuration `json:"duration,omitempty"`
+
+	// ExpiresAt An RFC 3339 time.
+	ExpiresAt *Time `json:"expires_at,omitempty"`
+	Extends   *ID   `json:"extends,omitempty"`
+
+	// FirstDecideBy An RFC 3339 time.
+	FirstDecideBy *Time  `json:"first_decide_by,omitempty"`
+	Id            ID     `json:"id"`
+	Identity      string `json:"identity"`
+	JitGrantId    *ID    `json:"jit_grant_id,omitempty"`
+
+	// Justification Justification fields by name.
+	Justification *map[string]string `json:"justification,omitempty"`
+	LastError     *string            `json:"last_error,omitempty"`
+
+	// Level How far it escalated: the approver sets up to this one may act.
+	Level int `json:"level"`
+
+	// Question The question as it was asked, with the facts the decision saw; approvers are resolved from it.
+	Question AccessQuestion `json:"question"`
+
+	// Reason Why it ended, or why it escalated last.
+	Reason *string `json:"reason,omitempty"`
+
+	// Requester The requester's e-mail address.
+	Requester string `json:"requester"`
+
+	// State Where a request stands. Pending waits for approvals; approved waits for fulfilment; the rest are final.
+	State RequestState `json:"state"`
+
+	// Target What is asked for.
+	Target Target `json:"target"`
+
+	// UpdatedAt An RFC 3339 time.
+	UpdatedAt Time `json:"updated_at"`
+}
+
+// AccessRequestPage defines model for AccessRequestPage.
+type AccessRequestPage struct {
+	Items []AccessRequest `json:"items"`
+
+	// Next The cursor of the following page, to pass as `after`; absent on the last page.
+	Next *Next `json:"next,omitempty"`
+}
+
+// AccessRequester The person asking, as the decision saw them.
+type AccessRequester struct {
+	Active  bool    `json:"active"`
+	Email   string  `json:"email"`
+	Manager *string `json:"manager,omitempty"`
+	Name    *string `json:"name,omitempty"`
+	Team    *string `json:"team,omitempty"`
+	Title   *string `json:"title,omitempty"`
+}
 
 // Action What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
 type Action string
@@ -1245,6 +1432,17 @@ type EventPage struct {
 	Next *Next `json:"next,omitempty"`
 }
 
+// ExtendInput defines model for ExtendInput.
+type ExtendInput struct {
+	// Duration A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Duration CatalogDuration `json:"duration"`
+
+	// Justification Justification fields by name.
+	Justification *map[string]string `json:"justification,omitempty"`
+}
+
 // Fingerprint Hex HMAC-SHA-256 of the value under a key kept outside the database.
 type Fingerprint = string
 
@@ -1428,6 +1626,19 @@ type Identity struct {
 	UpdatedAt Time `json:"updated_at"`
 }
 
+// IdentityFacts The identity that would hold the access, as the decision saw it.
+type IdentityFacts struct {
+	Active      bool    `json:"active"`
+	Criticality *string `json:"criticality,omitempty"`
+	Environment *string `json:"environment,omitempty"`
+	Kind        string  `json:"kind"`
+	Name        string  `json:"name"`
+	New         *bool   `json:"new,omitempty"`
+	Owner       *string `json:"owner,omitempty"`
+	System      string  `json:"system"`
+	Team        *string `json:"team,omitempty"`
+}
+
 // IdentityInput defines model for IdentityInput.
 type IdentityInput struct {
 	// CreatedAt When the identity was created in its system, if known. Left out, it stays unknown.
@@ -1548,6 +1759,51 @@ type JITDuration struct {
 	// Examples: 4h
 	Maximum CatalogDuration `json:"maximum"`
 }
+
+// JITGrant Time-bound access and its expiry.
+type JITGrant struct {
+	Attempts      int    `json:"attempts"`
+	Entitlement   string `json:"entitlement"`
+	EntitlementId ID     `json:"entitlement_id"`
+
+	// ExpiresAt An RFC 3339 time.
+	ExpiresAt Time `json:"expires_at"`
+
+	// GrantedAt An RFC 3339 time.
+	GrantedAt Time    `json:"granted_at"`
+	GrantedBy *string `json:"granted_by,omitempty"`
+	Id        ID      `json:"id"`
+
+	// Identity The identity's name in its system (external id).
+	Identity   string  `json:"identity"`
+	IdentityId ID      `json:"identity_id"`
+	LastError  *string `json:"last_error,omitempty"`
+
+	// NextAttemptAt An RFC 3339 time.
+	NextAttemptAt *Time `json:"next_attempt_at,omitempty"`
+	RequestId     *ID   `json:"request_id,omitempty"`
+
+	// RevokedAt An RFC 3339 time.
+	RevokedAt *Time `json:"revoked_at,omitempty"`
+
+	// Status Active until its expiry; expired until the target confirms the revocation; revocation_failing when the target refused or was down (retried with backoff, alerting); revoked.
+	Status   JITState `json:"status"`
+	SystemId ID       `json:"system_id"`
+
+	// WarnedAt An RFC 3339 time.
+	WarnedAt *Time `json:"warned_at,omitempty"`
+}
+
+// JITGrantPage defines model for JITGrantPage.
+type JITGrantPage struct {
+	Items []JITGrant `json:"items"`
+
+	// Next The cursor of the following page, to pass as `after`; absent on the last page.
+	Next *Next `json:"next,omitempty"`
+}
+
+// JITState Active until its expiry; expired until the target confirms the revocation; revocation_failing when the target refused or was down (retried with backoff, alerting); revoked.
+type JITState string
 
 // Labels defines model for Labels.
 type Labels map[string]string
@@ -1719,6 +1975,53 @@ type Ready struct {
 // ReadyStatus defines model for Ready.Status.
 type ReadyStatus string
 
+// ReasonInput defines model for ReasonInput.
+type ReasonInput struct {
+	// Reason Why. Required to approve or deny.
+	Reason *string `json:"reason,omitempty"`
+}
+
+// RequestApproval One approver's act on a request.
+type RequestApproval struct {
+	Approve bool `json:"approve"`
+
+	// Approver The approver's e-mail address.
+	Approver string `json:"approver"`
+
+	// At An RFC 3339 time.
+	At     Time   `json:"at"`
+	Reason string `json:"reason"`
+
+	// Set A set of people who may approve.
+	Set ApproverSet `json:"set"`
+}
+
+// RequestInput What is asked for, by name. The requester is the signed-in person.
+type RequestInput struct {
+	// Duration A duration: 15m, 4h, 1h30m or 2d.
+	//
+	// Examples: 4h
+	Duration *CatalogDuration `json:"duration,omitempty"`
+
+	// Entitlement The entitlement, by name.
+	Entitlement *string `json:"entitlement,omitempty"`
+
+	// Identity The identity that will hold the access, by name.
+	Identity *string `json:"identity,omitempty"`
+
+	// Justification Justification fields by name.
+	Justification *map[string]string `json:"justification,omitempty"`
+
+	// Model The model to ask under; omit to let Steward find the one that serves it.
+	Model *string `json:"model,omitempty"`
+
+	// Role A catalog role instead of an entitlement.
+	Role *string `json:"role,omitempty"`
+
+	// System The identity's system, when its name is on several.
+	System *string `json:"system,omitempty"`
+}
+
 // RequestModel A standard way to ask for access.
 type RequestModel struct {
 	// Approval How a permitted request is approved: automatically, or by `approvals` distinct people of the approver sets (resource-owner, identity-owner, requester-manager, security, team:NAME), never the requester.
@@ -1740,6 +2043,18 @@ type RequestModel struct {
 	// WhoMayRequest Cedar policies over the requester (principal), the entitlement (resource) and context.identity.
 	WhoMayRequest string `json:"who_may_request"`
 }
+
+// RequestResult The request made, or the unmatched demand recorded.
+type RequestResult struct {
+	// Request A request made through the catalog: what was asked, what the catalog decided, and what happened since.
+	Request *AccessRequest `json:"request,omitempty"`
+
+	// Unmatched Something asked for that no model serves.
+	Unmatched *UnmatchedDemand `json:"unmatched,omitempty"`
+}
+
+// RequestState Where a request stands. Pending waits for approvals; approved waits for fulfilment; the rest are final.
+type RequestState string
 
 // Requirement A justification field a request must give, matching pattern when one is set.
 type Requirement struct {
@@ -2027,6 +2342,30 @@ type TokenInput struct {
 // TokenList defines model for TokenList.
 type TokenList struct {
 	Items []Token `json:"items"`
+}
+
+// UnmatchedDemand Something asked for that no model serves.
+type UnmatchedDemand struct {
+	// At An RFC 3339 time.
+	At       Time   `json:"at"`
+	Id       ID     `json:"id"`
+	Identity string `json:"identity"`
+
+	// Justification Justification fields by name.
+	Justification *map[string]string `json:"justification,omitempty"`
+	Requester     string             `json:"requester"`
+
+	// Target What is asked for.
+	Target Target  `json:"target"`
+	Team   *string `json:"team,omitempty"`
+}
+
+// UnmatchedDemandPage defines model for UnmatchedDemandPage.
+type UnmatchedDemandPage struct {
+	Items []UnmatchedDemand `json:"items"`
+
+	// Next The cursor of the following page, to pass as `after`; absent on the last page.
+	Next *Next `json:"next,omitempty"`
 }
 
 // ActionFilter What an audit event records, as object.verb. Each action's events name one kind of object (object_type) and carry one shape of data.
@@ -2407,6 +2746,24 @@ type CountIdentitiesParams struct {
 	NeverUsed *NeverUsedFilter `form:"never_used,omitempty" json:"never_used,omitempty"`
 }
 
+// ListJITGrantsParams defines parameters for ListJITGrants.
+type ListJITGrantsParams struct {
+	// Identity Only grants of the identity of this name.
+	Identity *string `form:"identity,omitempty" json:"identity,omitempty"`
+
+	// System The identity's system, when its name is on several.
+	System *string `form:"system,omitempty" json:"system,omitempty"`
+
+	// State Only grants in this state.
+	State *JITState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Limit Items per page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// After The `next` cursor of the previous page. Omit for the first page.
+	After *After `form:"after,omitempty" json:"after,omitempty"`
+}
+
 // ListPeopleParams defines parameters for ListPeople.
 type ListPeopleParams struct {
 	// Team Only objects of this team: its name, or its id. An unknown name is refused (400). Not with team_id.
@@ -2426,6 +2783,27 @@ type ListPeopleParams struct {
 
 	// Q Case-insensitive substring of the name (and, where the object has them, display name, email or external id).
 	Q *Q `form:"q,omitempty" json:"q,omitempty"`
+
+	// Limit Items per page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// After The `next` cursor of the previous page. Omit for the first page.
+	After *After `form:"after,omitempty" json:"after,omitempty"`
+}
+
+// ListRequestsParams defines parameters for ListRequests.
+type ListRequestsParams struct {
+	// Requester Only requests by this person (e-mail address).
+	Requester *string `form:"requester,omitempty" json:"requester,omitempty"`
+
+	// State Only requests in this state.
+	State *RequestState `form:"state,omitempty" json:"state,omitempty"`
+
+	// Identity Only requests for the identity of this name.
+	Identity *string `form:"identity,omitempty" json:"identity,omitempty"`
+
+	// Model Only requests under this model.
+	Model *string `form:"model,omitempty" json:"model,omitempty"`
 
 	// Limit Items per page.
 	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
@@ -2503,6 +2881,15 @@ type ListTeamsParams struct {
 	After *After `form:"after,omitempty" json:"after,omitempty"`
 }
 
+// ListUnmatchedDemandParams defines parameters for ListUnmatchedDemand.
+type ListUnmatchedDemandParams struct {
+	// Limit Items per page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// After The `next` cursor of the previous page. Omit for the first page.
+	After *After `form:"after,omitempty" json:"after,omitempty"`
+}
+
 // DecideJSONRequestBody defines body for Decide for application/json ContentType.
 type DecideJSONRequestBody = DecideInput
 
@@ -2529,6 +2916,21 @@ type ApplyOwnershipRulesJSONRequestBody = OwnershipRules
 
 // CreatePersonJSONRequestBody defines body for CreatePerson for application/json ContentType.
 type CreatePersonJSONRequestBody = PersonInput
+
+// CreateRequestJSONRequestBody defines body for CreateRequest for application/json ContentType.
+type CreateRequestJSONRequestBody = RequestInput
+
+// ApproveRequestJSONRequestBody defines body for ApproveRequest for application/json ContentType.
+type ApproveRequestJSONRequestBody = ReasonInput
+
+// CancelRequestJSONRequestBody defines body for CancelRequest for application/json ContentType.
+type CancelRequestJSONRequestBody = ReasonInput
+
+// DenyRequestJSONRequestBody defines body for DenyRequest for application/json ContentType.
+type DenyRequestJSONRequestBody = ReasonInput
+
+// ExtendRequestJSONRequestBody defines body for ExtendRequest for application/json ContentType.
+type ExtendRequestJSONRequestBody = ExtendInput
 
 // CreateSystemJSONRequestBody defines body for CreateSystem for application/json ContentType.
 type CreateSystemJSONRequestBody = SystemInput
@@ -2817,6 +3219,13 @@ type ClientInterface interface {
 	// Corresponds with PUT /api/v1/identities/{id}/owner (the `SetIdentityOwner` operationId).
 	SetIdentityOwner(ctx context.Context, id ID, body SetIdentityOwnerJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListJITGrants List JIT grants
+	//
+	// Time-bound access with its expiry and what became of it: active, expired (revocation pending), revocation_failing (the target refused or was down: retried, alerting) or revoked. Filter by the identity's name (`system` when the name is on several systems).
+	//
+	// Corresponds with GET /api/v1/jit-grants (the `ListJITGrants` operationId).
+	ListJITGrants(ctx context.Context, params *ListJITGrantsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetOwnershipRules Get the ownership rules in force
 	//
 	// In the order they are tried; the first rule that matches an identity decides.
@@ -2865,6 +3274,117 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/people/{id} (the `GetPerson` operationId).
 	GetPerson(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListRequests List access requests
+	//
+	// Newest first. A member lists their own requests (asking for someone else's is 403); an admin or auditor lists anyone's.
+	//
+	// Corresponds with GET /api/v1/requests (the `ListRequests` operationId).
+	ListRequests(ctx context.Context, params *ListRequestsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateRequestWithBody Ask for access
+	//
+	// Ask, as the signed-in person, for an entitlement or a catalog role for an identity, by name. The catalog decides at once, with every reason: approved by policy (its fulfilment is queued in the same transaction), pending on named approvers, or refused with why and what to do instead; the request is recorded in every case (201). With no model named, Steward finds the models that serve what is asked; when none does, the ask is recorded as unmatched demand (200, `unmatched`). Only a person asks; an auditor writes nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/requests (the `CreateRequest` operationId).
+	CreateRequestWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateRequest Ask for access
+	//
+	// Ask, as the signed-in person, for an entitlement or a catalog role for an identity, by name. The catalog decides at once, with every reason: approved by policy (its fulfilment is queued in the same transaction), pending on named approvers, or refused with why and what to do instead; the request is recorded in every case (201). With no model named, Steward finds the models that serve what is asked; when none does, the ask is recorded as unmatched demand (200, `unmatched`). Only a person asks; an auditor writes nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/requests (the `CreateRequest` operationId).
+	CreateRequest(ctx context.Context, body CreateRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RequestInbox The approver's inbox
+	//
+	// The pending requests the signed-in person may approve or deny now (an approver set the request has reached includes them, and they have not acted on it), oldest first. A requester never finds their own request here.
+	//
+	// Corresponds with GET /api/v1/requests/inbox (the `RequestInbox` operationId).
+	RequestInbox(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetRequest Get an access request
+	//
+	// The request with what was asked, the decision with every reason, its approvals, escalations and fulfilment tries. A member sees their own requests and those they may decide; any other is 404.
+	//
+	// Corresponds with GET /api/v1/requests/{id} (the `GetRequest` operationId).
+	GetRequest(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveRequestWithBody Approve a request
+	//
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/requests/{id}/approve (the `ApproveRequest` operationId).
+	ApproveRequestWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ApproveRequest Approve a request
+	//
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/requests/{id}/approve (the `ApproveRequest` operationId).
+	ApproveRequest(ctx context.Context, id ID, body ApproveRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelRequestWithBody Cancel a request
+	//
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/requests/{id}/cancel (the `CancelRequest` operationId).
+	CancelRequestWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CancelRequest Cancel a request
+	//
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/requests/{id}/cancel (the `CancelRequest` operationId).
+	CancelRequest(ctx context.Context, id ID, body CancelRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DenyRequestWithBody Deny a request
+	//
+	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/requests/{id}/deny (the `DenyRequest` operationId).
+	DenyRequestWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DenyRequest Deny a request
+	//
+	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/requests/{id}/deny (the `DenyRequest` operationId).
+	DenyRequest(ctx context.Context, id ID, body DenyRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExtendRequestWithBody Ask to extend JIT access
+	//
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /api/v1/requests/{id}/extend (the `ExtendRequest` operationId).
+	ExtendRequestWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ExtendRequest Ask to extend JIT access
+	//
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /api/v1/requests/{id}/extend (the `ExtendRequest` operationId).
+	ExtendRequest(ctx context.Context, id ID, body ExtendRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ListSyncRuns List sync and import runs, newest first
 	//
@@ -2970,6 +3490,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with DELETE /api/v1/tokens/{name} (the `RevokeToken` operationId).
 	RevokeToken(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListUnmatchedDemand List unmatched demand
+	//
+	// What people asked for that no catalog model serves, newest first: who, their team, the identity, what, and why. For the catalog's owners.
+	//
+	// Corresponds with GET /api/v1/unmatched-demand (the `ListUnmatchedDemand` operationId).
+	ListUnmatchedDemand(ctx context.Context, params *ListUnmatchedDemandParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// Whoami Say who the token acts as
 	//
@@ -3474,6 +4001,23 @@ func (c *Client) SetIdentityOwner(ctx context.Context, id ID, body SetIdentityOw
 	return c.Client.Do(req)
 }
 
+// ListJITGrants List JIT grants
+//
+// Time-bound access with its expiry and what became of it: active, expired (revocation pending), revocation_failing (the target refused or was down: retried, alerting) or revoked. Filter by the identity's name (`system` when the name is on several systems).
+//
+// Corresponds with GET /api/v1/jit-grants (the `ListJITGrants` operationId).
+func (c *Client) ListJITGrants(ctx context.Context, params *ListJITGrantsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListJITGrantsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetOwnershipRules Get the ownership rules in force
 //
 // In the order they are tried; the first rule that matches an identity decides.
@@ -3583,6 +4127,247 @@ func (c *Client) CreatePerson(ctx context.Context, body CreatePersonJSONRequestB
 // Corresponds with GET /api/v1/people/{id} (the `GetPerson` operationId).
 func (c *Client) GetPerson(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetPersonRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListRequests List access requests
+//
+// Newest first. A member lists their own requests (asking for someone else's is 403); an admin or auditor lists anyone's.
+//
+// Corresponds with GET /api/v1/requests (the `ListRequests` operationId).
+func (c *Client) ListRequests(ctx context.Context, params *ListRequestsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListRequestsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateRequestWithBody Ask for access
+//
+// Ask, as the signed-in person, for an entitlement or a catalog role for an identity, by name. The catalog decides at once, with every reason: approved by policy (its fulfilment is queued in the same transaction), pending on named approvers, or refused with why and what to do instead; the request is recorded in every case (201). With no model named, Steward finds the models that serve what is asked; when none does, the ask is recorded as unmatched demand (200, `unmatched`). Only a person asks; an auditor writes nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/requests (the `CreateRequest` operationId).
+func (c *Client) CreateRequestWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateRequestRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateRequest Ask for access
+//
+// Ask, as the signed-in person, for an entitlement or a catalog role for an identity, by name. The catalog decides at once, with every reason: approved by policy (its fulfilment is queued in the same transaction), pending on named approvers, or refused with why and what to do instead; the request is recorded in every case (201). With no model named, Steward finds the models that serve what is asked; when none does, the ask is recorded as unmatched demand (200, `unmatched`). Only a person asks; an auditor writes nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/requests (the `CreateRequest` operationId).
+func (c *Client) CreateRequest(ctx context.Context, body CreateRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateRequestRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RequestInbox The approver's inbox
+//
+// The pending requests the signed-in person may approve or deny now (an approver set the request has reached includes them, and they have not acted on it), oldest first. A requester never finds their own request here.
+//
+// Corresponds with GET /api/v1/requests/inbox (the `RequestInbox` operationId).
+func (c *Client) RequestInbox(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRequestInboxRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetRequest Get an access request
+//
+// The request with what was asked, the decision with every reason, its approvals, escalations and fulfilment tries. A member sees their own requests and those they may decide; any other is 404.
+//
+// Corresponds with GET /api/v1/requests/{id} (the `GetRequest` operationId).
+func (c *Client) GetRequest(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetRequestRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveRequestWithBody Approve a request
+//
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/requests/{id}/approve (the `ApproveRequest` operationId).
+func (c *Client) ApproveRequestWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveRequestRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ApproveRequest Approve a request
+//
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/requests/{id}/approve (the `ApproveRequest` operationId).
+func (c *Client) ApproveRequest(ctx context.Context, id ID, body ApproveRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewApproveRequestRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelRequestWithBody Cancel a request
+//
+// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/requests/{id}/cancel (the `CancelRequest` operationId).
+func (c *Client) CancelRequestWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelRequestRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CancelRequest Cancel a request
+//
+// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/requests/{id}/cancel (the `CancelRequest` operationId).
+func (c *Client) CancelRequest(ctx context.Context, id ID, body CancelRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCancelRequestRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DenyRequestWithBody Deny a request
+//
+// As an eligible approver (never the requester), with a reason. One denial ends the request.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/requests/{id}/deny (the `DenyRequest` operationId).
+func (c *Client) DenyRequestWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDenyRequestRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DenyRequest Deny a request
+//
+// As an eligible approver (never the requester), with a reason. One denial ends the request.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/requests/{id}/deny (the `DenyRequest` operationId).
+func (c *Client) DenyRequest(ctx context.Context, id ID, body DenyRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDenyRequestRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExtendRequestWithBody Ask to extend JIT access
+//
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /api/v1/requests/{id}/extend (the `ExtendRequest` operationId).
+func (c *Client) ExtendRequestWithBody(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExtendRequestRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ExtendRequest Ask to extend JIT access
+//
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /api/v1/requests/{id}/extend (the `ExtendRequest` operationId).
+func (c *Client) ExtendRequest(ctx context.Context, id ID, body ExtendRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewExtendRequestRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -3838,6 +4623,23 @@ func (c *Client) CreateToken(ctx context.Context, body CreateTokenJSONRequestBod
 // Corresponds with DELETE /api/v1/tokens/{name} (the `RevokeToken` operationId).
 func (c *Client) RevokeToken(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewRevokeTokenRequest(c.Server, name)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListUnmatchedDemand List unmatched demand
+//
+// What people asked for that no catalog model serves, newest first: who, their team, the identity, what, and why. For the catalog's owners.
+//
+// Corresponds with GET /api/v1/unmatched-demand (the `ListUnmatchedDemand` operationId).
+func (c *Client) ListUnmatchedDemand(ctx context.Context, params *ListUnmatchedDemandParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListUnmatchedDemandRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -5604,6 +6406,108 @@ func NewSetIdentityOwnerRequestWithBody(server string, id ID, contentType string
 	return req, nil
 }
 
+// NewListJITGrantsRequest constructs an http.Request for the ListJITGrants method
+func NewListJITGrantsRequest(server string, params *ListJITGrantsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/jit-grants")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Identity != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "identity", *params.Identity, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.System != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "system", *params.System, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOwnershipRulesRequest constructs an http.Request for the GetOwnershipRules method
 func NewGetOwnershipRulesRequest(server string) (*http.Request, error) {
 	var err error
@@ -5879,6 +6783,409 @@ func NewGetPersonRequest(server string, id ID) (*http.Request, error) {
 	if err != nil {
 		return nil, err
 	}
+
+	return req, nil
+}
+
+// NewListRequestsRequest constructs an http.Request for the ListRequests method
+func NewListRequestsRequest(server string, params *ListRequestsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/requests")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Requester != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "requester", *params.Requester, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.State != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "state", *params.State, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Identity != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "identity", *params.Identity, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Model != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "model", *params.Model, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateRequestRequest calls the generic CreateRequest builder with application/json body
+func NewCreateRequestRequest(server string, body CreateRequestJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateRequestRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateRequestRequestWithBody constructs an http.Request for the CreateRequest method, with any body, and a specified content type
+func NewCreateRequestRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/requests")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewRequestInboxRequest constructs an http.Request for the RequestInbox method
+func NewRequestInboxRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/requests/inbox")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetRequestRequest constructs an http.Request for the GetRequest method
+func NewGetRequestRequest(server string, id ID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/requests/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewApproveRequestRequest calls the generic ApproveRequest builder with application/json body
+func NewApproveRequestRequest(server string, id ID, body ApproveRequestJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewApproveRequestRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewApproveRequestRequestWithBody constructs an http.Request for the ApproveRequest method, with any body, and a specified content type
+func NewApproveRequestRequestWithBody(server string, id ID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/requests/%s/approve", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewCancelRequestRequest calls the generic CancelRequest builder with application/json body
+func NewCancelRequestRequest(server string, id ID, body CancelRequestJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCancelRequestRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewCancelRequestRequestWithBody constructs an http.Request for the CancelRequest method, with any body, and a specified content type
+func NewCancelRequestRequestWithBody(server string, id ID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/requests/%s/cancel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDenyRequestRequest calls the generic DenyRequest builder with application/json body
+func NewDenyRequestRequest(server string, id ID, body DenyRequestJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewDenyRequestRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewDenyRequestRequestWithBody constructs an http.Request for the DenyRequest method, with any body, and a specified content type
+func NewDenyRequestRequestWithBody(server string, id ID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/requests/%s/deny", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewExtendRequestRequest calls the generic ExtendRequest builder with application/json body
+func NewExtendRequestRequest(server string, id ID, body ExtendRequestJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewExtendRequestRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewExtendRequestRequestWithBody constructs an http.Request for the ExtendRequest method, with any body, and a specified content type
+func NewExtendRequestRequestWithBody(server string, id ID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/requests/%s/extend", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
 
 	return req, nil
 }
@@ -6520,6 +7827,72 @@ func NewRevokeTokenRequest(server string, name string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListUnmatchedDemandRequest constructs an http.Request for the ListUnmatchedDemand method
+func NewListUnmatchedDemandRequest(server string, params *ListUnmatchedDemandParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/unmatched-demand")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewWhoamiRequest constructs an http.Request for the Whoami method
 func NewWhoamiRequest(server string) (*http.Request, error) {
 	var err error
@@ -6924,6 +8297,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with PUT /api/v1/identities/{id}/owner (the `SetIdentityOwner` operationId).
 	SetIdentityOwnerWithResponse(ctx context.Context, id ID, body SetIdentityOwnerJSONRequestBody, reqEditors ...RequestEditorFn) (*SetIdentityOwnerResponse, error)
 
+	// ListJITGrantsWithResponse List JIT grants
+	//
+	// Time-bound access with its expiry and what became of it: active, expired (revocation pending), revocation_failing (the target refused or was down: retried, alerting) or revoked. Filter by the identity's name (`system` when the name is on several systems).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/jit-grants (the `ListJITGrants` operationId).
+	ListJITGrantsWithResponse(ctx context.Context, params *ListJITGrantsParams, reqEditors ...RequestEditorFn) (*ListJITGrantsResponse, error)
+
 	// GetOwnershipRulesWithResponse Get the ownership rules in force
 	//
 	// In the order they are tried; the first rule that matches an identity decides.
@@ -6978,6 +8360,123 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/people/{id} (the `GetPerson` operationId).
 	GetPersonWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*GetPersonResponse, error)
+
+	// ListRequestsWithResponse List access requests
+	//
+	// Newest first. A member lists their own requests (asking for someone else's is 403); an admin or auditor lists anyone's.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/requests (the `ListRequests` operationId).
+	ListRequestsWithResponse(ctx context.Context, params *ListRequestsParams, reqEditors ...RequestEditorFn) (*ListRequestsResponse, error)
+
+	// CreateRequestWithBodyWithResponse Ask for access
+	//
+	// Ask, as the signed-in person, for an entitlement or a catalog role for an identity, by name. The catalog decides at once, with every reason: approved by policy (its fulfilment is queued in the same transaction), pending on named approvers, or refused with why and what to do instead; the request is recorded in every case (201). With no model named, Steward finds the models that serve what is asked; when none does, the ask is recorded as unmatched demand (200, `unmatched`). Only a person asks; an auditor writes nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests (the `CreateRequest` operationId).
+	CreateRequestWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateRequestResponse, error)
+
+	// CreateRequestWithResponse Ask for access
+	//
+	// Ask, as the signed-in person, for an entitlement or a catalog role for an identity, by name. The catalog decides at once, with every reason: approved by policy (its fulfilment is queued in the same transaction), pending on named approvers, or refused with why and what to do instead; the request is recorded in every case (201). With no model named, Steward finds the models that serve what is asked; when none does, the ask is recorded as unmatched demand (200, `unmatched`). Only a person asks; an auditor writes nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests (the `CreateRequest` operationId).
+	CreateRequestWithResponse(ctx context.Context, body CreateRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateRequestResponse, error)
+
+	// RequestInboxWithResponse The approver's inbox
+	//
+	// The pending requests the signed-in person may approve or deny now (an approver set the request has reached includes them, and they have not acted on it), oldest first. A requester never finds their own request here.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/requests/inbox (the `RequestInbox` operationId).
+	RequestInboxWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RequestInboxResponse, error)
+
+	// GetRequestWithResponse Get an access request
+	//
+	// The request with what was asked, the decision with every reason, its approvals, escalations and fulfilment tries. A member sees their own requests and those they may decide; any other is 404.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/requests/{id} (the `GetRequest` operationId).
+	GetRequestWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*GetRequestResponse, error)
+
+	// ApproveRequestWithBodyWithResponse Approve a request
+	//
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests/{id}/approve (the `ApproveRequest` operationId).
+	ApproveRequestWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveRequestResponse, error)
+
+	// ApproveRequestWithResponse Approve a request
+	//
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests/{id}/approve (the `ApproveRequest` operationId).
+	ApproveRequestWithResponse(ctx context.Context, id ID, body ApproveRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveRequestResponse, error)
+
+	// CancelRequestWithBodyWithResponse Cancel a request
+	//
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests/{id}/cancel (the `CancelRequest` operationId).
+	CancelRequestWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelRequestResponse, error)
+
+	// CancelRequestWithResponse Cancel a request
+	//
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests/{id}/cancel (the `CancelRequest` operationId).
+	CancelRequestWithResponse(ctx context.Context, id ID, body CancelRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelRequestResponse, error)
+
+	// DenyRequestWithBodyWithResponse Deny a request
+	//
+	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests/{id}/deny (the `DenyRequest` operationId).
+	DenyRequestWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DenyRequestResponse, error)
+
+	// DenyRequestWithResponse Deny a request
+	//
+	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests/{id}/deny (the `DenyRequest` operationId).
+	DenyRequestWithResponse(ctx context.Context, id ID, body DenyRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*DenyRequestResponse, error)
+
+	// ExtendRequestWithBodyWithResponse Ask to extend JIT access
+	//
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests/{id}/extend (the `ExtendRequest` operationId).
+	ExtendRequestWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendRequestResponse, error)
+
+	// ExtendRequestWithResponse Ask to extend JIT access
+	//
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /api/v1/requests/{id}/extend (the `ExtendRequest` operationId).
+	ExtendRequestWithResponse(ctx context.Context, id ID, body ExtendRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*ExtendRequestResponse, error)
 
 	// ListSyncRunsWithResponse List sync and import runs, newest first
 	//
@@ -7097,6 +8596,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with DELETE /api/v1/tokens/{name} (the `RevokeToken` operationId).
 	RevokeTokenWithResponse(ctx context.Context, name string, reqEditors ...RequestEditorFn) (*RevokeTokenResponse, error)
+
+	// ListUnmatchedDemandWithResponse List unmatched demand
+	//
+	// What people asked for that no catalog model serves, newest first: who, their team, the identity, what, and why. For the catalog's owners.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/unmatched-demand (the `ListUnmatchedDemand` operationId).
+	ListUnmatchedDemandWithResponse(ctx context.Context, params *ListUnmatchedDemandParams, reqEditors ...RequestEditorFn) (*ListUnmatchedDemandResponse, error)
 
 	// WhoamiWithResponse Say who the token acts as
 	//
@@ -9101,6 +10609,110 @@ func (r SetIdentityOwnerResponse) ContentType() string {
 	return ""
 }
 
+// ListJITGrantsResponse401Headers the declared response headers of an HTTP 401 response for ListJITGrants
+type ListJITGrantsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListJITGrantsResponse503Headers the declared response headers of an HTTP 503 response for ListJITGrants
+type ListJITGrantsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListJITGrantsResponseDefaultHeaders the declared response headers of an HTTP default response for ListJITGrants
+type ListJITGrantsResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ListJITGrantsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JITGrantPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListJITGrantsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListJITGrantsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListJITGrantsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListJITGrantsResponse) GetJSON200() *JITGrantPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListJITGrantsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListJITGrantsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListJITGrantsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ListJITGrantsResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListJITGrantsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListJITGrantsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListJITGrantsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListJITGrantsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListJITGrantsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListJITGrantsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetOwnershipRulesResponse401Headers the declared response headers of an HTTP 401 response for GetOwnershipRules
 type GetOwnershipRulesResponse401Headers struct {
 	WWWAuthenticate *string
@@ -9580,6 +11192,908 @@ func (r GetPersonResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetPersonResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListRequestsResponse401Headers the declared response headers of an HTTP 401 response for ListRequests
+type ListRequestsResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListRequestsResponse503Headers the declared response headers of an HTTP 503 response for ListRequests
+type ListRequestsResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListRequestsResponseDefaultHeaders the declared response headers of an HTTP default response for ListRequests
+type ListRequestsResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ListRequestsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequestPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListRequestsResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListRequestsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListRequestsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListRequestsResponse) GetJSON200() *AccessRequestPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListRequestsResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListRequestsResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListRequestsResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r ListRequestsResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListRequestsResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListRequestsResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListRequestsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListRequestsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListRequestsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListRequestsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateRequestResponse401Headers the declared response headers of an HTTP 401 response for CreateRequest
+type CreateRequestResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateRequestResponse503Headers the declared response headers of an HTTP 503 response for CreateRequest
+type CreateRequestResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CreateRequestResponseDefaultHeaders the declared response headers of an HTTP default response for CreateRequest
+type CreateRequestResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type CreateRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *RequestResult
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *RequestResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateRequestResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CreateRequestResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateRequestResponse) GetJSON200() *RequestResult {
+	return r.JSON200
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateRequestResponse) GetJSON201() *RequestResult {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CreateRequestResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CreateRequestResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CreateRequestResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CreateRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r CreateRequestResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CreateRequestResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CreateRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RequestInboxResponse401Headers the declared response headers of an HTTP 401 response for RequestInbox
+type RequestInboxResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RequestInboxResponse503Headers the declared response headers of an HTTP 503 response for RequestInbox
+type RequestInboxResponse503Headers struct {
+	RetryAfter *int
+}
+
+// RequestInboxResponseDefaultHeaders the declared response headers of an HTTP default response for RequestInbox
+type RequestInboxResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type RequestInboxResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequestPage
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RequestInboxResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RequestInboxResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *RequestInboxResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r RequestInboxResponse) GetJSON200() *AccessRequestPage {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r RequestInboxResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r RequestInboxResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r RequestInboxResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r RequestInboxResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r RequestInboxResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r RequestInboxResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RequestInboxResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RequestInboxResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RequestInboxResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetRequestResponse401Headers the declared response headers of an HTTP 401 response for GetRequest
+type GetRequestResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetRequestResponse503Headers the declared response headers of an HTTP 503 response for GetRequest
+type GetRequestResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetRequestResponseDefaultHeaders the declared response headers of an HTTP default response for GetRequest
+type GetRequestResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type GetRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetRequestResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetRequestResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetRequestResponse) GetJSON200() *AccessRequest {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetRequestResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetRequestResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetRequestResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r GetRequestResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetRequestResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ApproveRequestResponse401Headers the declared response headers of an HTTP 401 response for ApproveRequest
+type ApproveRequestResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ApproveRequestResponse503Headers the declared response headers of an HTTP 503 response for ApproveRequest
+type ApproveRequestResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ApproveRequestResponseDefaultHeaders the declared response headers of an HTTP default response for ApproveRequest
+type ApproveRequestResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ApproveRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ApproveRequestResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ApproveRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ApproveRequestResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ApproveRequestResponse) GetJSON200() *AccessRequest {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ApproveRequestResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ApproveRequestResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ApproveRequestResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ApproveRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ApproveRequestResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r ApproveRequestResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ApproveRequestResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ApproveRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ApproveRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ApproveRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ApproveRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ApproveRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CancelRequestResponse401Headers the declared response headers of an HTTP 401 response for CancelRequest
+type CancelRequestResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CancelRequestResponse503Headers the declared response headers of an HTTP 503 response for CancelRequest
+type CancelRequestResponse503Headers struct {
+	RetryAfter *int
+}
+
+// CancelRequestResponseDefaultHeaders the declared response headers of an HTTP default response for CancelRequest
+type CancelRequestResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type CancelRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CancelRequestResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CancelRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *CancelRequestResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CancelRequestResponse) GetJSON200() *AccessRequest {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r CancelRequestResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r CancelRequestResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r CancelRequestResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r CancelRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r CancelRequestResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r CancelRequestResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r CancelRequestResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r CancelRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r CancelRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CancelRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CancelRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CancelRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DenyRequestResponse401Headers the declared response headers of an HTTP 401 response for DenyRequest
+type DenyRequestResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DenyRequestResponse503Headers the declared response headers of an HTTP 503 response for DenyRequest
+type DenyRequestResponse503Headers struct {
+	RetryAfter *int
+}
+
+// DenyRequestResponseDefaultHeaders the declared response headers of an HTTP default response for DenyRequest
+type DenyRequestResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type DenyRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *AccessRequest
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DenyRequestResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DenyRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *DenyRequestResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r DenyRequestResponse) GetJSON200() *AccessRequest {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r DenyRequestResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r DenyRequestResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r DenyRequestResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r DenyRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r DenyRequestResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r DenyRequestResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r DenyRequestResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r DenyRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r DenyRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DenyRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DenyRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DenyRequestResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ExtendRequestResponse401Headers the declared response headers of an HTTP 401 response for ExtendRequest
+type ExtendRequestResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ExtendRequestResponse503Headers the declared response headers of an HTTP 503 response for ExtendRequest
+type ExtendRequestResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ExtendRequestResponseDefaultHeaders the declared response headers of an HTTP default response for ExtendRequest
+type ExtendRequestResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ExtendRequestResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *RequestResult
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *Conflict
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ExtendRequestResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ExtendRequestResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ExtendRequestResponseDefaultHeaders
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r ExtendRequestResponse) GetJSON201() *RequestResult {
+	return r.JSON201
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ExtendRequestResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ExtendRequestResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ExtendRequestResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r ExtendRequestResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r ExtendRequestResponse) GetJSON409() *Conflict {
+	return r.JSON409
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r ExtendRequestResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ExtendRequestResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ExtendRequestResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ExtendRequestResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ExtendRequestResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ExtendRequestResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ExtendRequestResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -10688,6 +13202,110 @@ func (r RevokeTokenResponse) ContentType() string {
 	return ""
 }
 
+// ListUnmatchedDemandResponse401Headers the declared response headers of an HTTP 401 response for ListUnmatchedDemand
+type ListUnmatchedDemandResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListUnmatchedDemandResponse503Headers the declared response headers of an HTTP 503 response for ListUnmatchedDemand
+type ListUnmatchedDemandResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListUnmatchedDemandResponseDefaultHeaders the declared response headers of an HTTP default response for ListUnmatchedDemand
+type ListUnmatchedDemandResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ListUnmatchedDemandResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *UnmatchedDemandPage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON501 the response for an HTTP 501 `application/json` response
+	JSON501 *NotImplemented
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListUnmatchedDemandResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListUnmatchedDemandResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListUnmatchedDemandResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListUnmatchedDemandResponse) GetJSON200() *UnmatchedDemandPage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListUnmatchedDemandResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListUnmatchedDemandResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListUnmatchedDemandResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON501 returns the response for an HTTP 501 `application/json` response
+func (r ListUnmatchedDemandResponse) GetJSON501() *NotImplemented {
+	return r.JSON501
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListUnmatchedDemandResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListUnmatchedDemandResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListUnmatchedDemandResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListUnmatchedDemandResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListUnmatchedDemandResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListUnmatchedDemandResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // WhoamiResponse401Headers the declared response headers of an HTTP 401 response for Whoami
 type WhoamiResponse401Headers struct {
 	WWWAuthenticate *string
@@ -11378,6 +13996,21 @@ func (c *ClientWithResponses) SetIdentityOwnerWithResponse(ctx context.Context, 
 	return ParseSetIdentityOwnerResponse(rsp)
 }
 
+// ListJITGrantsWithResponse List JIT grants
+//
+// Time-bound access with its expiry and what became of it: active, expired (revocation pending), revocation_failing (the target refused or was down: retried, alerting) or revoked. Filter by the identity's name (`system` when the name is on several systems).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/jit-grants (the `ListJITGrants` operationId).
+func (c *ClientWithResponses) ListJITGrantsWithResponse(ctx context.Context, params *ListJITGrantsParams, reqEditors ...RequestEditorFn) (*ListJITGrantsResponse, error) {
+	rsp, err := c.ListJITGrants(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListJITGrantsResponse(rsp)
+}
+
 // GetOwnershipRulesWithResponse Get the ownership rules in force
 //
 // In the order they are tried; the first rule that matches an identity decides.
@@ -11473,6 +14106,201 @@ func (c *ClientWithResponses) GetPersonWithResponse(ctx context.Context, id ID, 
 		return nil, err
 	}
 	return ParseGetPersonResponse(rsp)
+}
+
+// ListRequestsWithResponse List access requests
+//
+// Newest first. A member lists their own requests (asking for someone else's is 403); an admin or auditor lists anyone's.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/requests (the `ListRequests` operationId).
+func (c *ClientWithResponses) ListRequestsWithResponse(ctx context.Context, params *ListRequestsParams, reqEditors ...RequestEditorFn) (*ListRequestsResponse, error) {
+	rsp, err := c.ListRequests(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListRequestsResponse(rsp)
+}
+
+// CreateRequestWithBodyWithResponse Ask for access
+//
+// Ask, as the signed-in person, for an entitlement or a catalog role for an identity, by name. The catalog decides at once, with every reason: approved by policy (its fulfilment is queued in the same transaction), pending on named approvers, or refused with why and what to do instead; the request is recorded in every case (201). With no model named, Steward finds the models that serve what is asked; when none does, the ask is recorded as unmatched demand (200, `unmatched`). Only a person asks; an auditor writes nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests (the `CreateRequest` operationId).
+func (c *ClientWithResponses) CreateRequestWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateRequestResponse, error) {
+	rsp, err := c.CreateRequestWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateRequestResponse(rsp)
+}
+
+// CreateRequestWithResponse Ask for access
+//
+// Ask, as the signed-in person, for an entitlement or a catalog role for an identity, by name. The catalog decides at once, with every reason: approved by policy (its fulfilment is queued in the same transaction), pending on named approvers, or refused with why and what to do instead; the request is recorded in every case (201). With no model named, Steward finds the models that serve what is asked; when none does, the ask is recorded as unmatched demand (200, `unmatched`). Only a person asks; an auditor writes nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests (the `CreateRequest` operationId).
+func (c *ClientWithResponses) CreateRequestWithResponse(ctx context.Context, body CreateRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateRequestResponse, error) {
+	rsp, err := c.CreateRequest(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateRequestResponse(rsp)
+}
+
+// RequestInboxWithResponse The approver's inbox
+//
+// The pending requests the signed-in person may approve or deny now (an approver set the request has reached includes them, and they have not acted on it), oldest first. A requester never finds their own request here.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/requests/inbox (the `RequestInbox` operationId).
+func (c *ClientWithResponses) RequestInboxWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*RequestInboxResponse, error) {
+	rsp, err := c.RequestInbox(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRequestInboxResponse(rsp)
+}
+
+// GetRequestWithResponse Get an access request
+//
+// The request with what was asked, the decision with every reason, its approvals, escalations and fulfilment tries. A member sees their own requests and those they may decide; any other is 404.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/requests/{id} (the `GetRequest` operationId).
+func (c *ClientWithResponses) GetRequestWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*GetRequestResponse, error) {
+	rsp, err := c.GetRequest(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetRequestResponse(rsp)
+}
+
+// ApproveRequestWithBodyWithResponse Approve a request
+//
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests/{id}/approve (the `ApproveRequest` operationId).
+func (c *ClientWithResponses) ApproveRequestWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ApproveRequestResponse, error) {
+	rsp, err := c.ApproveRequestWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveRequestResponse(rsp)
+}
+
+// ApproveRequestWithResponse Approve a request
+//
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests/{id}/approve (the `ApproveRequest` operationId).
+func (c *ClientWithResponses) ApproveRequestWithResponse(ctx context.Context, id ID, body ApproveRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*ApproveRequestResponse, error) {
+	rsp, err := c.ApproveRequest(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseApproveRequestResponse(rsp)
+}
+
+// CancelRequestWithBodyWithResponse Cancel a request
+//
+// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests/{id}/cancel (the `CancelRequest` operationId).
+func (c *ClientWithResponses) CancelRequestWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CancelRequestResponse, error) {
+	rsp, err := c.CancelRequestWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelRequestResponse(rsp)
+}
+
+// CancelRequestWithResponse Cancel a request
+//
+// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests/{id}/cancel (the `CancelRequest` operationId).
+func (c *ClientWithResponses) CancelRequestWithResponse(ctx context.Context, id ID, body CancelRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*CancelRequestResponse, error) {
+	rsp, err := c.CancelRequest(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCancelRequestResponse(rsp)
+}
+
+// DenyRequestWithBodyWithResponse Deny a request
+//
+// As an eligible approver (never the requester), with a reason. One denial ends the request.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests/{id}/deny (the `DenyRequest` operationId).
+func (c *ClientWithResponses) DenyRequestWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*DenyRequestResponse, error) {
+	rsp, err := c.DenyRequestWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDenyRequestResponse(rsp)
+}
+
+// DenyRequestWithResponse Deny a request
+//
+// As an eligible approver (never the requester), with a reason. One denial ends the request.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests/{id}/deny (the `DenyRequest` operationId).
+func (c *ClientWithResponses) DenyRequestWithResponse(ctx context.Context, id ID, body DenyRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*DenyRequestResponse, error) {
+	rsp, err := c.DenyRequest(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDenyRequestResponse(rsp)
+}
+
+// ExtendRequestWithBodyWithResponse Ask to extend JIT access
+//
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests/{id}/extend (the `ExtendRequest` operationId).
+func (c *ClientWithResponses) ExtendRequestWithBodyWithResponse(ctx context.Context, id ID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*ExtendRequestResponse, error) {
+	rsp, err := c.ExtendRequestWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExtendRequestResponse(rsp)
+}
+
+// ExtendRequestWithResponse Ask to extend JIT access
+//
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /api/v1/requests/{id}/extend (the `ExtendRequest` operationId).
+func (c *ClientWithResponses) ExtendRequestWithResponse(ctx context.Context, id ID, body ExtendRequestJSONRequestBody, reqEditors ...RequestEditorFn) (*ExtendRequestResponse, error) {
+	rsp, err := c.ExtendRequest(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseExtendRequestResponse(rsp)
 }
 
 // ListSyncRunsWithResponse List sync and import runs, newest first
@@ -11682,6 +14510,21 @@ func (c *ClientWithResponses) RevokeTokenWithResponse(ctx context.Context, name 
 		return nil, err
 	}
 	return ParseRevokeTokenResponse(rsp)
+}
+
+// ListUnmatchedDemandWithResponse List unmatched demand
+//
+// What people asked for that no catalog model serves, newest first: who, their team, the identity, what, and why. For the catalog's owners.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/unmatched-demand (the `ListUnmatchedDemand` operationId).
+func (c *ClientWithResponses) ListUnmatchedDemandWithResponse(ctx context.Context, params *ListUnmatchedDemandParams, reqEditors ...RequestEditorFn) (*ListUnmatchedDemandResponse, error) {
+	rsp, err := c.ListUnmatchedDemand(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListUnmatchedDemandResponse(rsp)
 }
 
 // WhoamiWithResponse Say who the token acts as
@@ -13635,6 +16478,107 @@ func ParseSetIdentityOwnerResponse(rsp *http.Response) (*SetIdentityOwnerRespons
 	return response, nil
 }
 
+// ParseListJITGrantsResponse parses an HTTP response from a ListJITGrantsWithResponse call
+func ParseListJITGrantsResponse(rsp *http.Response) (*ListJITGrantsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListJITGrantsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JITGrantPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListJITGrantsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListJITGrantsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListJITGrantsResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
 // ParseGetOwnershipRulesResponse parses an HTTP response from a GetOwnershipRulesWithResponse call
 func ParseGetOwnershipRulesResponse(rsp *http.Response) (*GetOwnershipRulesResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14086,6 +17030,884 @@ func ParseGetPersonResponse(rsp *http.Response) (*GetPersonResponse, error) {
 		response.Headers401 = &headers
 	case true:
 		var headers GetPersonResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListRequestsResponse parses an HTTP response from a ListRequestsWithResponse call
+func ParseListRequestsResponse(rsp *http.Response) (*ListRequestsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListRequestsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequestPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListRequestsResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListRequestsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListRequestsResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateRequestResponse parses an HTTP response from a CreateRequestWithResponse call
+func ParseCreateRequestResponse(rsp *http.Response) (*CreateRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest RequestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest RequestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateRequestResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateRequestResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CreateRequestResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRequestInboxResponse parses an HTTP response from a RequestInboxWithResponse call
+func ParseRequestInboxResponse(rsp *http.Response) (*RequestInboxResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RequestInboxResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequestPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RequestInboxResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RequestInboxResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers RequestInboxResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetRequestResponse parses an HTTP response from a GetRequestWithResponse call
+func ParseGetRequestResponse(rsp *http.Response) (*GetRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetRequestResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetRequestResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetRequestResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseApproveRequestResponse parses an HTTP response from a ApproveRequestWithResponse call
+func ParseApproveRequestResponse(rsp *http.Response) (*ApproveRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ApproveRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ApproveRequestResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ApproveRequestResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ApproveRequestResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCancelRequestResponse parses an HTTP response from a CancelRequestWithResponse call
+func ParseCancelRequestResponse(rsp *http.Response) (*CancelRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CancelRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CancelRequestResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CancelRequestResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers CancelRequestResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDenyRequestResponse parses an HTTP response from a DenyRequestWithResponse call
+func ParseDenyRequestResponse(rsp *http.Response) (*DenyRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DenyRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest AccessRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DenyRequestResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DenyRequestResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers DenyRequestResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseExtendRequestResponse parses an HTTP response from a ExtendRequestWithResponse call
+func ParseExtendRequestResponse(rsp *http.Response) (*ExtendRequestResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ExtendRequestResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest RequestResult
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ExtendRequestResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ExtendRequestResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ExtendRequestResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -15149,6 +18971,107 @@ func ParseRevokeTokenResponse(rsp *http.Response) (*RevokeTokenResponse, error) 
 		response.Headers503 = &headers
 	case true:
 		var headers RevokeTokenResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListUnmatchedDemandResponse parses an HTTP response from a ListUnmatchedDemandWithResponse call
+func ParseListUnmatchedDemandResponse(rsp *http.Response) (*ListUnmatchedDemandResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListUnmatchedDemandResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest UnmatchedDemandPage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 501:
+		var dest NotImplemented
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON501 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListUnmatchedDemandResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListUnmatchedDemandResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListUnmatchedDemandResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -122,7 +122,7 @@ func TestAuthorizationMatrix(t *testing.T) {
 		}
 	}
 
-	ts := MustStartServer(t, withImporter, withCatalog)
+	ts := MustStartServer(t, withImporter, withRequests)
 	ctx := steward.WithActor(context.Background(), "system:fixture")
 	must := func(what string, err error) {
 		t.Helper()

@@ -9,6 +9,8 @@ import (
 	"github.com/stewardhq/steward"
 	stewardhttp "github.com/stewardhq/steward/http"
 	"github.com/stewardhq/steward/policy"
+	workflow "github.com/stewardhq/steward/request"
+	"github.com/stewardhq/steward/store/sqlstore"
 )
 
 // withCatalog gives the server the policy package's compiler, as
@@ -201,4 +203,19 @@ func TestDecideAPI(t *testing.T) {
 	if len(after.Items) != len(before.Items) {
 		t.Errorf("deciding wrote %d events; it creates nothing", len(after.Items)-len(before.Items))
 	}
+}
+
+// withRequests serves the request path with the real workflow on the test
+// server's store and the catalog in force (withCatalog compiles it). No
+// connector: a fulfilment job waits in the queue, unworked.
+func withRequests(s *stewardhttp.Server) {
+	withCatalog(s)
+	flow, err := workflow.New(workflow.Config{Store: s.Store.(*sqlstore.DB), Compile: s.CompileCatalog,
+		Targets: func(_ context.Context, system string) (steward.Target, error) {
+			return nil, steward.Errorf(steward.ENOTIMPL, "no connector for %s in the test", system)
+		}})
+	if err != nil {
+		panic(err)
+	}
+	s.Requests = flow
 }

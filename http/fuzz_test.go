@@ -51,12 +51,20 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/api/v1/systems/1/import", "format=aws-credential-report&partial=true", "user,arn\n"},
 		{"GET", "/api/v1/../metrics", "", ""},
 		{"GET", "/", "", ""},
+		{"POST", "/api/v1/requests", "", `{"identity":"x","entitlement":"e","duration":"99999999999d","justification":{"":"\u0000"}}`},
+		{"POST", "/api/v1/requests", "", `{"model":"m","role":"r","system":"s","identity":"x"}`},
+		{"GET", "/api/v1/requests", "state=pending&requester=%00&identity=x&model=m&after=zz", ""},
+		{"POST", "/api/v1/requests/1/approve", "", `{"reason":""}`},
+		{"POST", "/api/v1/requests/1/extend", "", `{"duration":"-1h"}`},
+		{"GET", "/api/v1/jit-grants", "identity=x&system=y&state=expired", ""},
 	} {
 		f.Add(seed.method, seed.path, seed.query, []byte(seed.body))
 	}
 	store := MustOpenStore(f)
-	admin := MustCreateToken(f, store, "fuzz", steward.RoleAdmin)
 	fx := newFixtures(f, store)
+	// A person, so that the request routes (people ask and decide) are
+	// reached too.
+	admin := MustCreatePersonalToken(f, store, "fuzz", steward.RoleAdmin, fx.Person().ID)
 	for range 3 {
 		i := fx.Identity()
 		e := fx.Entitlement()
@@ -65,6 +73,7 @@ func FuzzAPI(f *testing.F) {
 	srv := &stewardhttp.Server{Store: store}
 	srv.Edge.Hosts = []string{"steward.test"} // the requests' host: else every one is refused as misdirected
 	withImporter(srv)
+	withRequests(srv)
 	h := srv.Handler()
 
 	f.Fuzz(func(t *testing.T, method, path, query string, body []byte) {

@@ -132,7 +132,7 @@ func TestOpenAPIValid(t *testing.T) {
 // and without items, and with the error responses of the API).
 func TestOpenAPIResponses(t *testing.T) {
 	t.Parallel()
-	ts := MustStartServer(t)
+	ts := MustStartServer(t, withRequests)
 	s := seed(ts)
 	var targets []string
 	for _, r := range ts.Server.Routes() {
@@ -205,6 +205,8 @@ func TestOpenAPIEnums(t *testing.T) {
 		{"Role", names(steward.Roles)},
 		{"PrincipalKind", names(steward.PrincipalKinds)},
 		{"ModelKind", names(steward.ModelKinds)},
+		{"RequestState", names(steward.RequestStates)},
+		{"JITState", names(steward.JITStates)},
 	}
 	compared := map[string]bool{}
 	for _, tt := range enums {

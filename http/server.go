@@ -70,6 +70,10 @@ type Server struct {
 	// POST /api/v1/decide answer 501.
 	CompileCatalog steward.CatalogCompiler
 
+	// Requests is the request workflow (request.Workflow, wired by the
+	// command). Default: none; the request routes answer 501.
+	Requests steward.RequestWorkflow
+
 	// MaxImportBytes bounds the body of an import. The body is streamed
 	// into the reconciliation, never held whole, so the bound is about how
 	// long one upload may hold the store, not about memory. Default: 1 GiB.
@@ -139,6 +143,7 @@ type Store interface {
 	steward.SystemSyncer
 	steward.SyncRunReader
 	steward.CatalogStore
+	JITGrants(ctx context.Context, f steward.JITGrantFilter) (*steward.Page[steward.JITGrant], error)
 	steward.Pinger
 }
 
@@ -180,6 +185,8 @@ const (
 	setOwner  = steward.PermOwnerSet
 	attest    = steward.PermAttest
 	selfToken = steward.PermTokenSelf
+	reqRead   = steward.PermRequestRead
+	reqAct    = steward.PermRequestAct
 )
 
 // routes is the route table. Every route Steward serves is here and nowhere
@@ -240,6 +247,17 @@ func (s *Server) routes() []route {
 		r("GET", "/api/v1/catalog", directory, s.getCatalog),
 		r("PUT", "/api/v1/catalog", write, s.putCatalog),
 		r("POST", "/api/v1/decide", directory, s.decide),
+
+		r("POST", "/api/v1/requests", reqAct, s.createRequest),
+		r("GET", "/api/v1/requests", reqRead, s.listRequests),
+		r("GET", "/api/v1/requests/inbox", reqAct, s.inbox),
+		r("GET", "/api/v1/requests/{id}", reqRead, s.getRequest),
+		r("POST", "/api/v1/requests/{id}/approve", reqAct, s.actOnRequest(func(f steward.RequestWorkflow) actFn { return f.Approve })),
+		r("POST", "/api/v1/requests/{id}/deny", reqAct, s.actOnRequest(func(f steward.RequestWorkflow) actFn { return f.Deny })),
+		r("POST", "/api/v1/requests/{id}/cancel", reqAct, s.actOnRequest(func(f steward.RequestWorkflow) actFn { return f.Cancel })),
+		r("POST", "/api/v1/requests/{id}/extend", reqAct, s.extendRequest),
+		r("GET", "/api/v1/unmatched-demand", evidence, s.listUnmatched),
+		r("GET", "/api/v1/jit-grants", evidence, s.listJITGrants),
 	}
 }
 

@@ -425,7 +425,7 @@ func (w *Workflow) List(ctx context.Context, f steward.RequestFilter) (*steward.
 	}
 	if p.Role == steward.RoleMember {
 		if f.Requester != "" && !strings.EqualFold(f.Requester, p.Name) {
-			return nil, steward.Errorf(steward.EFORBIDDEN, "A member lists only their own requests (and decides others' from the inbox); an admin or auditor lists anyone's.")
+			return nil, steward.Errorf(steward.EFORBIDDEN, "Only an admin or auditor lists someone else's requests; a member lists their own, and decides others' from the inbox.")
 		}
 		f.Requester = p.Name
 	}

@@ -127,7 +127,7 @@ gracefully.`,
 				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {
 					return importer.New(f, r, n, importer.Options{Now: time.Now()})
 				},
-				CompileCatalog: compileCatalog}
+				CompileCatalog: compileCatalog, Requests: flow}
 			es.apply(srv)
 			var mln net.Listener
 			if ef.metricsListen != "" {

@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/policy"
+	"github.com/stewardhq/steward/store/sqlstore"
+	"github.com/stewardhq/steward/store/storetest"
+)
+
+// TestRequestCLI drives the request commands against a served database:
+// create answers with the decision and its reasons; the requester's own
+// approve is refused (exit 4) with the separation-of-duties reason; the
+// approver's inbox lists it and approve approves it; get prints the
+// timeline; unmatched demand is listed for an auditor; a bad number is
+// exit 2.
+func TestRequestCLI(t *testing.T) {
+	t.Parallel()
+	dsn := filepath.Join(t.TempDir(), "steward.db")
+	ctx := steward.WithActor(context.Background(), "test:setup")
+	db, err := sqlstore.Open(dsn, sqlstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dba := storetest.MustTeam(t, db, func(x *steward.Team) { x.Name = "dba" })
+	apps := storetest.MustTeam(t, db, func(x *steward.Team) { x.Name = "apps" })
+	ana := storetest.MustPerson(t, db, func(p *steward.Person) { p.Email, p.TeamID = "ana@example.test", &apps.ID })
+	bo := storetest.MustPerson(t, db, func(p *steward.Person) { p.Email, p.TeamID = "bo@example.test", &dba.ID })
+	ida := storetest.MustPerson(t, db, func(p *steward.Person) { p.Email = "ida@example.test" })
+	sys := storetest.MustSystem(t, db, func(s *steward.System) { s.Name, s.OwnerTeamID = "pg-billing", &dba.ID })
+	other := storetest.MustSystem(t, db, func(s *steward.System) { s.Name = "ldap-corp" })
+	storetest.MustIdentity(t, db, sys.ID, func(x *steward.Identity) { x.Name = "svc-billing" })
+	storetest.MustIdentity(t, db, other.ID, func(x *steward.Identity) { x.Name = "svc-ldap" })
+	storetest.MustEntitlement(t, db, sys.ID, func(e *steward.Entitlement) { e.Name, e.Privileged = "role:admin", true })
+	storetest.MustEntitlement(t, db, other.ID, func(e *steward.Entitlement) { e.Name = "group:admins" })
+	src := []byte(`kind: Catalog
+tiers: [{name: privileged, service_levels: {decision: 4h}}]
+models:
+  - name: db-jit
+    tier: privileged
+    kind: jit
+    requestable: {systems: [pg-*], privileged: true}
+    who_may_request: "permit (principal, action, resource);"
+    approval: {approvers: [resource-owner]}
+    duration: {default: 1h, maximum: 4h}
+`)
+	c, ds := policy.Compile(src)
+	if err := ds.Err("catalog"); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := db.ApplyCatalog(ctx, src, c.Catalog); err != nil {
+		t.Fatal(err)
+	}
+	token := func(p *steward.Person, role steward.Role) string {
+		raw, err := db.CreateToken(ctx, &steward.Token{Name: strings.Split(p.Email, "@")[0], Role: role, Kind: steward.PrincipalPerson, PersonID: &p.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	anaTok, boTok, idaTok := token(ana, steward.RoleAdmin), token(bo, steward.RoleMember), token(ida, steward.RoleAuditor)
+
+	sctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Run(sctx, []string{"serve", "--db", dsn, "--addr", "127.0.0.1:0"}, &stdout, &stderr) }()
+	defer func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d: %s", code, stderr.String())
+		}
+	}()
+	var base string
+	for deadline := time.Now().Add(time.Minute); base == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if m := regexp.MustCompile(`steward serving" url=(http://\S+)`).FindStringSubmatch(stderr.String()); m != nil {
+			base = m[1]
+		}
+	}
+	if base == "" {
+		t.Fatalf("serve printed no URL:\n%s%s", stdout.String(), stderr.String())
+	}
+	cli := func(tok string, args ...string) (int, string, string) {
+		t.Helper()
+		return run(t, append(args, "--server", base, "--token", tok)...)
+	}
+
+	code, out, errs := cli(anaTok, "request", "create", "--identity", "svc-billing", "--entitlement", "role:admin", "--duration", "2h", "--justify", "ticket=CHG-1")
+	m := regexp.MustCompile(`Request (\d+) is PENDING on resource-owner`).FindStringSubmatch(out)
+	if code != 0 || m == nil || !strings.Contains(out, "approver resource-owner:") || !strings.Contains(out, "Model db-jit") {
+		t.Fatalf("create: exit %d\n%s%s", code, out, errs)
+	}
+	id := m[1]
+	if code, _, errs := cli(anaTok, "request", "approve", id, "--reason", "mine"); code != ExitUnauthorized || !strings.Contains(errs, "never decides their own") {
+		t.Errorf("the requester (an admin) approves: exit %d, %s", code, errs)
+	}
+	if code, out, errs := cli(boTok, "request", "inbox"); code != 0 || !regexp.MustCompile(`(?m)^`+id+`\s+pending\s+ana@example.test\s+svc-billing`).MatchString(out) {
+		t.Errorf("bo's inbox: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli(boTok, "request", "approve", id, "--reason", "CHG-1 is approved"); code != 0 || !strings.Contains(out, "is approved") {
+		t.Errorf("approve: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = cli(anaTok, "request", "get", id)
+	if code != 0 || !strings.Contains(out, "approved by bo@example.test (resource-owner): CHG-1 is approved") || !strings.Contains(out, "asked by ana@example.test") {
+		t.Errorf("get: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, _ = cli(anaTok, "request", "list", "-o", "json")
+	var page steward.Page[steward.AccessRequest]
+	if err := json.Unmarshal([]byte(out), &page); code != 0 || err != nil || len(page.Items) != 1 || fmt.Sprint(page.Items[0].ID) != id {
+		t.Errorf("list -o json: exit %d, %v: %s", code, err, out)
+	}
+	if code, out, errs := cli(anaTok, "request", "create", "--identity", "svc-ldap", "--entitlement", "group:admins"); code != 0 || !strings.Contains(out, "unmatched demand") {
+		t.Errorf("unmatched: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli(idaTok, "request", "unmatched"); code != 0 || !strings.Contains(out, "svc-ldap") || !strings.Contains(out, "ana@example.test") {
+		t.Errorf("unmatched list: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := cli(idaTok, "request", "create", "--identity", "svc-billing", "--entitlement", "role:admin"); code != ExitUnauthorized {
+		t.Errorf("an auditor asks: exit %d, %s", code, errs)
+	}
+	if code, _, errs := cli(anaTok, "request", "get", "forty-two"); code != ExitInvalid {
+		t.Errorf("a bad number: exit %d, %s", code, errs)
+	}
+	if code, out, errs := cli(idaTok, "jit", "list"); code != 0 || !strings.Contains(out, "IDENTITY") {
+		t.Errorf("jit list: exit %d\n%s%s", code, out, errs)
+	}
+}
