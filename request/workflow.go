@@ -271,6 +271,17 @@ func (w *Workflow) act(ctx context.Context, id int64, approve bool, reason strin
 		if err != nil {
 			return err
 		}
+		// Approvals given at once are all kept (the store appends each),
+		// though each approver saw too few to approve: the one whose step
+		// brings the count up approves the request.
+		if state == steward.RequestPending && approve && out.Approved() >= max(out.Decision.Approvals, 1) {
+			state = steward.RequestApproved
+			out, err = w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: id, Action: steward.ActionRequestApproved, From: steward.RequestPending,
+				To: state, Reason: fmt.Sprintf("%d approvals, as model %s needs.", out.Approved(), out.Decision.Model), At: act.At})
+			if err != nil {
+				return err
+			}
+		}
 		if state == steward.RequestApproved {
 			return w.cfg.Store.Enqueue(ctx, steward.FulfilRequest{RequestID: id})
 		}

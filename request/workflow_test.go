@@ -53,6 +53,21 @@ models:
     duration:
       default: 1h
       maximum: 4h
+  - name: db-two
+    description: Elevation that two of the system's owners approve.
+    tier: privileged
+    kind: jit
+    requestable:
+      systems: ["pg-*"]
+      privileged: true
+    who_may_request: |
+      permit (principal, action, resource);
+    approval:
+      approvers: [resource-owner]
+      approvals: 2
+    duration:
+      default: 1h
+      maximum: 4h
   - name: db-read
     description: Read roles of a test database.
     tier: routine
@@ -72,6 +87,7 @@ type org struct {
 	db                       *sqlstore.DB
 	flow                     *request.Workflow
 	ana, bo, sec, mo         *steward.Person // requester (apps), system owner (dba), security, ana's manager
+	cy                       *steward.Person // another of the system's owners (dba)
 	sys                      *steward.System
 	svc                      *steward.IdentityView
 	login, role, read, super string // PostgreSQL role names
@@ -131,6 +147,7 @@ func newOrg(t *testing.T, db *sqlstore.DB) *org {
 	o.mo = storetest.MustPerson(t, db, func(p *steward.Person) { p.Email, p.TeamID = "mo@example.test", &apps.ID })
 	o.ana = storetest.MustPerson(t, db, func(p *steward.Person) { p.Email, p.TeamID, p.ManagerID = "ana@example.test", &apps.ID, &o.mo.ID })
 	o.bo = storetest.MustPerson(t, db, func(p *steward.Person) { p.Email, p.TeamID = "bo@example.test", &dba.ID })
+	o.cy = storetest.MustPerson(t, db, func(p *steward.Person) { p.Email, p.TeamID = "cy@example.test", &dba.ID })
 	o.sec = storetest.MustPerson(t, db, func(p *steward.Person) { p.Email, p.TeamID = "sec@example.test", &security.ID })
 	o.sys = storetest.MustSystem(t, db, func(s *steward.System) { s.Name, s.OwnerTeamID = "pg-test", &dba.ID })
 	id := storetest.MustIdentity(t, db, o.sys.ID, func(x *steward.Identity) { x.Name, x.ExternalID, x.TeamID = "svc-app", o.login, &apps.ID })
@@ -486,6 +503,36 @@ func TestFulfilmentFailures(t *testing.T) {
 		want := []steward.Action{steward.ActionRequestCreated, steward.ActionRequestApproved, steward.ActionRequestFailed}
 		if got := o.events(t, missing); !sameSet(got, want) {
 			t.Errorf("events %v, want %v", got, want)
+		}
+	})
+}
+
+// TestApprovalsAtOnce: two eligible approvers of a model that needs two
+// approvals act at the same moment, each having read the request with
+// none: both approvals are kept and the request is approved, not left
+// pending with enough approvals.
+func TestApprovalsAtOnce(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, db *sqlstore.DB) {
+		o := newOrg(t, db)
+		for range 5 {
+			r := o.ask(t, o.ana, steward.AccessRef{Model: "db-two", Identity: "svc-app", Entitlement: "role:" + o.role}).Request
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for i, p := range []*steward.Person{o.bo, o.cy} {
+				wg.Go(func() { _, errs[i] = o.flow.Approve(as(p, steward.RoleMember), r.ID, "ok") })
+			}
+			wg.Wait()
+			got, err := o.flow.Get(as(o.ana, steward.RoleMember), r.ID)
+			if err != nil || errs[0] != nil || errs[1] != nil {
+				t.Fatalf("approvals: %v, %v, %v", errs[0], errs[1], err)
+			}
+			if got.State != steward.RequestApproved || len(got.Approvals) != 2 {
+				t.Fatalf("after two approvals at once: %s with %d approvals", got.State, len(got.Approvals))
+			}
+			if _, err := o.flow.Cancel(as(o.ana, steward.RoleMember), r.ID, "done"); err != nil {
+				t.Fatal(err)
+			}
 		}
 	})
 }

@@ -6,322 +6,360 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stewardhq/steward"
 )
 
-// Access requests and unmatched demand (schema 20). The store records
-// what the request workflow decided (steward.RequestChange); it decides
-// nothing itself but that a change applies only to a request still in the
-// state the change expects.
+// Access requests and unmatched demand (schema 20): see
+// migrations/*/0020_requests.sql. A request's question, decision, target,
+// justification and approvals are JSON text; its state, level, deadlines
+// and fulfilment tries are columns, which the lists and the clock select by.
 
-// maxRequestError bounds a fulfilment error kept on a request.
-const maxRequestError = 1000
+// maxRequestError bounds the target's error kept on a request whose
+// fulfilment failed, as maxJITError does a JIT grant's.
+const maxRequestError = maxJITError
 
-const requestColumns = `id, requester, identity, model, state, level, duration, target, justification, decision, question, approvals, ` +
-	`created_at, updated_at, decide_by, first_decide_by, expires_at, closed_at, reason, extends, jit_grant_id, attempts, last_error`
+const requestColumns = `id, requester, identity, state, level, target, duration, justification, decision, question, approvals, ` +
+	`decide_by, first_decide_by, expires_at, closed_at, reason, extends, jit_grant_id, attempts, last_error, created_at, updated_at`
 
-func scanRequest(r scanner) (steward.AccessRequest, error) {
-	var x steward.AccessRequest
-	var model, target, just, decision, question, approvals string
+// requestSelect reads requests as x, for list.
+var requestSelect = `SELECT x.` + strings.ReplaceAll(requestColumns, ", ", ", x.") + ` FROM access_requests x`
+
+func scanRequest(s scanner) (steward.AccessRequest, error) {
+	var r steward.AccessRequest
+	var state, target, justification, decision, question, approvals string
 	var duration, created, updated int64
-	var decideBy, firstDecideBy, expires, closed, extends, grant sql.NullInt64
-	var state string
-	if err := r.Scan(&x.ID, &x.Requester, &x.Identity, &model, &state, &x.Level, &duration, &target, &just, &decision, &question, &approvals,
-		&created, &updated, &decideBy, &firstDecideBy, &expires, &closed, &x.Reason, &extends, &grant, &x.Attempts, &x.LastError); err != nil {
-		return x, err
+	var decideBy, firstDecideBy, expires, closed, extends, jit sql.NullInt64
+	if err := s.Scan(&r.ID, &r.Requester, &r.Identity, &state, &r.Level, &target, &duration, &justification, &decision, &question, &approvals,
+		&decideBy, &firstDecideBy, &expires, &closed, &r.Reason, &extends, &jit, &r.Attempts, &r.LastError, &created, &updated); err != nil {
+		return r, err
 	}
-	x.State, x.Duration = steward.RequestState(state), steward.Duration(duration)
-	for _, j := range []struct {
-		src string
-		dst any
-	}{{target, &x.Target}, {just, &x.Justification}, {decision, &x.Decision}, {question, &x.Question}, {approvals, &x.Approvals}} {
-		if err := json.Unmarshal([]byte(j.src), j.dst); err != nil {
-			return x, fmt.Errorf("request %d: %w", x.ID, err)
+	r.State, r.Duration = steward.RequestState(state), steward.Duration(duration)
+	for _, f := range []struct {
+		name string
+		text string
+		into any
+	}{{"target", target, &r.Target}, {"justification", justification, &r.Justification}, {"decision", decision, &r.Decision},
+		{"question", question, &r.Question}, {"approvals", approvals, &r.Approvals}} {
+		if err := json.Unmarshal([]byte(f.text), f.into); err != nil {
+			return r, fmt.Errorf("request %d: %s: %w", r.ID, f.name, err)
 		}
 	}
-	if len(x.Justification) == 0 {
-		x.Justification = nil
+	if len(r.Approvals) == 0 {
+		r.Approvals = nil
 	}
-	if len(x.Approvals) == 0 {
-		x.Approvals = nil
-	}
-	x.CreatedAt, x.UpdatedAt = fromMicro(created), fromMicro(updated)
-	x.DecideBy, x.FirstDecideBy, x.ExpiresAt = zeroMicro(decideBy), zeroMicro(firstDecideBy), zeroMicro(expires)
-	x.ClosedAt, x.Extends, x.JITGrantID = fromNullMicro(closed), fromNullID(extends), fromNullID(grant)
-	return x, nil
+	r.DecideBy, r.FirstDecideBy, r.ExpiresAt = timeOf(decideBy), timeOf(firstDecideBy), timeOf(expires)
+	r.ClosedAt, r.Extends, r.JITGrantID = fromNullMicro(closed), fromNullID(extends), fromNullID(jit)
+	r.CreatedAt, r.UpdatedAt = fromMicro(created), fromMicro(updated)
+	return r, nil
 }
 
-// zeroMicro reads a nullable time as the zero time when NULL.
-func zeroMicro(v sql.NullInt64) time.Time {
+// timeOf converts a nullable time column to a time, zero for NULL.
+func timeOf(v sql.NullInt64) time.Time {
 	if !v.Valid {
 		return time.Time{}
 	}
 	return fromMicro(v.Int64)
 }
 
-// nullTime writes the zero time as NULL.
-func nullTime(t time.Time) any {
+// microOrNull converts a time that may be zero to a nullable column value.
+func microOrNull(t time.Time) any {
 	if t.IsZero() {
 		return nil
 	}
-	return micro(t)
+	return t.UnixMicro()
 }
 
-func jsonText(v any) (string, error) {
-	b, err := json.Marshal(v)
-	return string(b), err
+// stamp is t at the precision and in the zone the store keeps.
+func stamp(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.UTC().Truncate(time.Microsecond)
 }
 
-// CreateRequest records r with its request.created event.
-func (d *DB) CreateRequest(ctx context.Context, r *steward.AccessRequest) error {
+// requestModel is the model a request names: its decision's, else its
+// question's.
+func requestModel(r *steward.AccessRequest) string {
+	if r.Decision.Model != "" {
+		return r.Decision.Model
+	}
+	return r.Question.Model
+}
+
+func requiredText(field, v string) error {
 	switch {
-	case strings.TrimSpace(r.Requester) == "" || strings.TrimSpace(r.Identity) == "":
-		return steward.Errorf(steward.EINVALID, "A request names its requester and its identity.")
-	case r.State == "":
-		return steward.Errorf(steward.EINVALID, "A request has a state.")
+	case strings.TrimSpace(v) == "":
+		return steward.Errorf(steward.EINVALID, "%s is required.", field)
+	case len(v) > 320:
+		return steward.Errorf(steward.EINVALID, "%s is %d bytes; the limit is 320.", field, len(v))
+	case !utf8.ValidString(v):
+		return steward.Errorf(steward.EINVALID, "%s is not valid UTF-8.", field)
 	}
-	if err := r.State.Validate(); err != nil {
+	return nil
+}
+
+// CreateRequest records r with its request.created event (steward.RequestStore).
+func (d *DB) CreateRequest(ctx context.Context, r *steward.AccessRequest) error {
+	if err := requiredText("a request's requester", r.Requester); err != nil {
 		return err
+	} else if err := requiredText("a request's identity", r.Identity); err != nil {
+		return err
+	} else if err := r.State.Validate(); err != nil {
+		return err
+	} else if r.Level < 0 || r.Attempts < 0 {
+		return steward.Errorf(steward.EINVALID, "a request's level and attempts cannot be negative.")
 	}
-	now := d.now()
 	if r.CreatedAt.IsZero() {
-		r.CreatedAt = now
+		r.CreatedAt = d.now()
 	}
 	if r.UpdatedAt.IsZero() {
 		r.UpdatedAt = r.CreatedAt
 	}
-	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC().Truncate(time.Microsecond), r.UpdatedAt.UTC().Truncate(time.Microsecond)
-	var texts [5]string
-	for i, v := range []any{r.Target, orEmptyMap(r.Justification), r.Decision, r.Question, orEmptyList(r.Approvals)} {
-		t, err := jsonText(v)
-		if err != nil {
-			return err
-		}
-		texts[i] = t
+	r.CreatedAt, r.UpdatedAt = stamp(r.CreatedAt), stamp(r.UpdatedAt)
+	r.DecideBy, r.FirstDecideBy, r.ExpiresAt = stamp(r.DecideBy), stamp(r.FirstDecideBy), stamp(r.ExpiresAt)
+	if r.ClosedAt != nil {
+		t := stamp(*r.ClosedAt)
+		r.ClosedAt = &t
 	}
+	for i := range r.Approvals {
+		r.Approvals[i].At = stamp(r.Approvals[i].At)
+	}
+	approvals := r.Approvals
+	if approvals == nil {
+		approvals = []steward.RequestApproval{}
+	}
+	var texts [5]string
+	for i, v := range []any{r.Target, r.Justification, r.Decision, r.Question, approvals} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Errorf("request: %w", err)
+		}
+		texts[i] = string(b)
+	}
+	model := requestModel(r)
 	return d.writeTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO access_requests (requester, identity, model, state, level, duration, target, justification,
-			decision, question, approvals, created_at, updated_at, decide_by, first_decide_by, expires_at, closed_at, reason, extends, jit_grant_id,
-			attempts, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-			r.Requester, r.Identity, r.Decision.Model, string(r.State), r.Level, int64(r.Duration), texts[0], texts[1], texts[2], texts[3], texts[4],
-			micro(r.CreatedAt), micro(r.UpdatedAt), nullTime(r.DecideBy), nullTime(r.FirstDecideBy), nullTime(r.ExpiresAt), microPtr(r.ClosedAt),
-			r.Reason, idPtr(r.Extends), idPtr(r.JITGrantID), r.Attempts, clip(r.LastError, maxRequestError)).Scan(&r.ID)
+		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO access_requests (requester, identity, model, state, level, target, duration, justification,
+			decision, question, approvals, decide_by, first_decide_by, expires_at, closed_at, reason, extends, jit_grant_id, attempts, last_error,
+			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			r.Requester, r.Identity, model, string(r.State), r.Level, texts[0], int64(r.Duration), texts[1], texts[2], texts[3], texts[4],
+			microOrNull(r.DecideBy), microOrNull(r.FirstDecideBy), microOrNull(r.ExpiresAt), microPtr(r.ClosedAt), r.Reason,
+			idPtr(r.Extends), idPtr(r.JITGrantID), r.Attempts, r.LastError, micro(r.CreatedAt), micro(r.UpdatedAt)).Scan(&r.ID)
 		if err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, steward.ActionRequestCreated, steward.ObjectRequest, idStr(r.ID), steward.RequestCreated{
-			Model: r.Decision.Model, Requester: r.Requester, Identity: r.Identity, Target: r.Target, Duration: r.Duration,
+			Model: model, Requester: r.Requester, Identity: r.Identity, Target: r.Target, Duration: r.Duration,
 			Justification: r.Justification, State: r.State, Outcome: r.Decision.Outcome, Reasons: r.Decision.Reasons, Extends: r.Extends})
 	})
 }
 
-func orEmptyMap(m map[string]string) map[string]string {
-	if m == nil {
-		return map[string]string{}
-	}
-	return m
-}
-
-func orEmptyList(a []steward.RequestApproval) []steward.RequestApproval {
-	if a == nil {
-		return []steward.RequestApproval{}
-	}
-	return a
-}
-
-// clip cuts s to at most n bytes, at a rune boundary.
-func clip(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	for n > 0 && !utf8RuneStart(s[n]) {
-		n--
-	}
-	return s[:n]
-}
-
-func utf8RuneStart(b byte) bool { return b&0xC0 != 0x80 }
-
-// Request returns one request.
+// Request returns one access request.
 func (d *DB) Request(ctx context.Context, id int64) (*steward.AccessRequest, error) {
 	return get(ctx, d, `SELECT `+requestColumns+` FROM access_requests WHERE id = ?`, id, "Request", scanRequest)
 }
 
-// Requests lists requests, newest first.
+// Requests lists access requests, newest first.
 func (d *DB) Requests(ctx context.Context, f steward.RequestFilter) (*steward.Page[steward.AccessRequest], error) {
-	before, limit, err := f.Normalize()
+	after, limit, err := f.Normalize()
 	if err != nil {
 		return nil, err
-	}
-	var where []string
-	var args []any
-	if before > 0 {
-		where, args = append(where, "id < ?"), append(args, before)
-	}
-	if f.Requester != "" {
-		where, args = append(where, "lower(requester) = lower(?)"), append(args, f.Requester)
 	}
 	if f.State != "" {
 		if err := f.State.Validate(); err != nil {
 			return nil, err
 		}
-		where, args = append(where, "state = ?"), append(args, string(f.State))
 	}
-	where, args = eqFilter(where, args, "identity", f.Identity, f.Identity != "")
-	where, args = eqFilter(where, args, "model", f.Model, f.Model != "")
-	if f.Due != nil {
-		t := micro(*f.Due)
-		where = append(where, "state = 'pending' AND (decide_by <= ? OR expires_at <= ?)")
-		args = append(args, t, t)
-	}
-	q := `SELECT ` + requestColumns + ` FROM access_requests`
-	if len(where) > 0 {
-		q += ` WHERE ` + strings.Join(where, " AND ")
-	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	return fetchPage(ctx, d, q, append(args, limit+1), limit, scanRequest, func(r *steward.AccessRequest) int64 { return r.ID })
-}
-
-// requestActions are the actions a RequestChange may record.
-var requestActions = []steward.Action{steward.ActionRequestApproved, steward.ActionRequestDenied, steward.ActionRequestEscalated,
-	steward.ActionRequestExpired, steward.ActionRequestCancelled, steward.ActionRequestFulfilled, steward.ActionRequestFulfilmentFailed,
-	steward.ActionRequestFailed}
-
-// ChangeRequest applies c to the request if it is still in c.From.
-func (d *DB) ChangeRequest(ctx context.Context, c steward.RequestChange) (*steward.AccessRequest, error) {
-	if !slices.Contains(requestActions, c.Action) {
-		return nil, steward.Errorf(steward.EINVALID, "%q is not a change of a request's; one of %v.", c.Action, requestActions)
-	}
-	for _, s := range []steward.RequestState{c.From, c.To} {
-		if err := s.Validate(); err != nil {
-			return nil, err
+	for _, v := range []string{f.Requester, f.Identity, f.Model} {
+		if len(v) > 320 {
+			return nil, steward.Errorf(steward.EINVALID, "a request filter is %d bytes long; at most 320.", len(v))
 		}
 	}
-	at := c.At
+	where, args := []string{"1 = 1"}, []any{}
+	if after > 0 {
+		where, args = append(where, "x.id < ?"), append(args, after)
+	}
+	where, args = eqFilter(where, args, "x.requester", f.Requester, f.Requester != "")
+	where, args = eqFilter(where, args, "x.identity", f.Identity, f.Identity != "")
+	where, args = eqFilter(where, args, "x.model", f.Model, f.Model != "")
+	where, args = eqFilter(where, args, "x.state", string(f.State), f.State != "")
+	if f.Due != nil {
+		// The literal state lets both engines use the partial indexes on
+		// pending requests' deadlines.
+		due := micro(*f.Due)
+		where, args = append(where, "x.state = 'pending' AND (x.decide_by <= ? OR x.expires_at <= ?)"), append(args, due, due)
+	}
+	args = append(args, limit+1)
+	query := requestSelect + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id DESC LIMIT ?`
+	return fetchPage(ctx, d, query, args, limit, scanRequest, func(r *steward.AccessRequest) int64 { return r.ID })
+}
+
+// ChangeRequest applies one step of a request's life with its event, only
+// while the request is in c.From (steward.RequestStore). Fields of c that
+// are zero leave the request's as they are: an approval keeps the reason an
+// escalation gave, a fulfilment the error of the try before it. Level and
+// DecideBy are set by request.escalated only.
+func (d *DB) ChangeRequest(ctx context.Context, c steward.RequestChange) (*steward.AccessRequest, error) {
+	if c.Action.ObjectType() != steward.ObjectRequest || c.Action == steward.ActionRequestCreated {
+		return nil, steward.Errorf(steward.EINVALID, "%q is not a change of a request: it is one of request.approved, request.denied, "+
+			"request.escalated, request.expired, request.cancelled, request.fulfilled, request.fulfilment_failed, request.failed.", c.Action)
+	}
+	if err := c.From.Validate(); err != nil {
+		return nil, err
+	} else if err := c.To.Validate(); err != nil {
+		return nil, err
+	} else if c.Attempts < 0 || c.Level < 0 {
+		return nil, steward.Errorf(steward.EINVALID, "a request's level and attempts cannot be negative.")
+	} else if c.JITGrantID != nil && *c.JITGrantID <= 0 {
+		return nil, steward.Errorf(steward.EINVALID, "a request's jit_grant_id must be positive.")
+	}
+	at := stamp(c.At)
 	if at.IsZero() {
 		at = d.now()
 	}
-	at = at.UTC().Truncate(time.Microsecond)
-	if c.Approval != nil {
-		c.Approval.At = c.Approval.At.UTC().Truncate(time.Microsecond)
+	closed := any(nil)
+	if c.To.Final() {
+		closed = micro(at)
 	}
+	set, args := []string{"state = ?", "updated_at = ?", "closed_at = ?"}, []any{string(c.To), micro(at), closed}
+	payload := steward.RequestChanged{From: c.From, To: c.To, Reason: c.Reason, JITGrantID: c.JITGrantID, Attempts: c.Attempts}
+	if c.Approval != nil {
+		a := *c.Approval
+		if err := requiredText("an approval's approver", a.Approver); err != nil {
+			return nil, err
+		}
+		if a.At = stamp(a.At); a.At.IsZero() {
+			a.At = at
+		}
+		b, err := json.Marshal([]steward.RequestApproval{a})
+		if err != nil {
+			return nil, fmt.Errorf("request approval: %w", err)
+		}
+		if d.pg {
+			set = append(set, "approvals = CAST(CAST(approvals AS jsonb) || CAST(CAST(? AS TEXT) AS jsonb) AS TEXT)")
+			args = append(args, string(b))
+		} else {
+			set = append(set, "approvals = json_insert(approvals, '$[#]', json(?))")
+			args = append(args, strings.TrimSuffix(strings.TrimPrefix(string(b), "["), "]"))
+		}
+		payload.Approval = &a
+	}
+	if c.Action == steward.ActionRequestEscalated {
+		set, args = append(set, "level = ?", "decide_by = ?"), append(args, c.Level, microOrNull(stamp(c.DecideBy)))
+		payload.Level = c.Level
+	}
+	if c.Reason != "" {
+		set, args = append(set, "reason = ?"), append(args, c.Reason)
+	}
+	if c.JITGrantID != nil {
+		set, args = append(set, "jit_grant_id = ?"), append(args, *c.JITGrantID)
+	}
+	if c.Attempts > 0 {
+		set, args = append(set, "attempts = ?"), append(args, c.Attempts)
+	}
+	if c.LastError != "" {
+		msg := truncateUTF8(c.LastError, maxRequestError)
+		set, args = append(set, "last_error = ?"), append(args, msg)
+		payload.Error = msg
+	}
+	args = append(args, c.ID, string(c.From))
 	var out *steward.AccessRequest
 	err := d.writeTx(ctx, func(tx *sql.Tx) error {
-		r, err := scanRequest(tx.QueryRowContext(ctx, d.q(`SELECT `+requestColumns+` FROM access_requests WHERE id = ?`), c.ID))
+		r, err := scanRequest(tx.QueryRowContext(ctx, d.q(`UPDATE access_requests SET `+strings.Join(set, ", ")+
+			` WHERE id = ? AND state = ? RETURNING `+requestColumns), args...))
 		if errors.Is(err, sql.ErrNoRows) {
-			return steward.Errorf(steward.ENOTFOUND, "Request %d does not exist.", c.ID)
+			var state string
+			err := tx.QueryRowContext(ctx, d.q(`SELECT state FROM access_requests WHERE id = ?`), c.ID).Scan(&state)
+			if errors.Is(err, sql.ErrNoRows) {
+				return steward.Errorf(steward.ENOTFOUND, "Request %d does not exist.", c.ID)
+			} else if err != nil {
+				return err
+			}
+			return steward.Errorf(steward.ECONFLICT, "Request %d is %s, not %s: it changed meanwhile; look at it again.", c.ID, state, c.From)
 		} else if err != nil {
 			return err
 		}
-		if r.State != c.From {
-			return steward.Errorf(steward.ECONFLICT, "Request %d is %s, not %s: someone or something changed it first.", c.ID, r.State, c.From)
-		}
-		if c.Approval != nil {
-			r.Approvals = append(r.Approvals, *c.Approval)
-		}
-		r.State, r.UpdatedAt = c.To, at
-		if c.Action == steward.ActionRequestEscalated {
-			r.Level, r.DecideBy = c.Level, c.DecideBy.UTC().Truncate(time.Microsecond)
-		}
-		if c.Reason != "" {
-			r.Reason = c.Reason
-		}
-		if c.JITGrantID != nil {
-			r.JITGrantID = c.JITGrantID
-		}
-		if c.Attempts > 0 {
-			r.Attempts = c.Attempts
-		}
-		if c.LastError != "" {
-			r.LastError = clip(c.LastError, maxRequestError)
-		}
-		if c.To.Final() && r.ClosedAt == nil {
-			r.ClosedAt = &at
-		}
-		approvals, err := jsonText(orEmptyList(r.Approvals))
-		if err != nil {
-			return err
-		}
-		res, err := tx.ExecContext(ctx, d.q(`UPDATE access_requests SET state = ?, level = ?, decide_by = ?, approvals = ?, updated_at = ?,
-			closed_at = ?, reason = ?, jit_grant_id = ?, attempts = ?, last_error = ? WHERE id = ? AND state = ?`),
-			string(r.State), r.Level, nullTime(r.DecideBy), approvals, micro(at), microPtr(r.ClosedAt), r.Reason, idPtr(r.JITGrantID),
-			r.Attempts, r.LastError, c.ID, string(c.From))
-		if err != nil {
-			return err
-		} else if n, _ := res.RowsAffected(); n != 1 {
-			return steward.Errorf(steward.ECONFLICT, "Request %d changed while this change was written.", c.ID)
-		}
 		out = &r
-		return d.appendEvent(ctx, tx, c.Action, steward.ObjectRequest, idStr(c.ID), steward.RequestChanged{From: c.From, To: c.To,
-			Approval: c.Approval, Level: r.Level, Reason: c.Reason, JITGrantID: c.JITGrantID, Attempts: c.Attempts, Error: clip(c.LastError, maxRequestError)})
+		return d.appendEvent(ctx, tx, c.Action, steward.ObjectRequest, idStr(c.ID), payload)
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// RecordUnmatchedDemand records u with its unmatched_demand.recorded event.
+// truncateUTF8 cuts s to at most n bytes, not inside a character.
+func truncateUTF8(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+const demandColumns = `id, requester, team, identity, target, justification, at`
+
+func scanDemand(s scanner) (steward.UnmatchedDemand, error) {
+	var u steward.UnmatchedDemand
+	var target, justification string
+	var at int64
+	if err := s.Scan(&u.ID, &u.Requester, &u.Team, &u.Identity, &target, &justification, &at); err != nil {
+		return u, err
+	}
+	if err := json.Unmarshal([]byte(target), &u.Target); err != nil {
+		return u, fmt.Errorf("unmatched demand %d: target: %w", u.ID, err)
+	} else if err := json.Unmarshal([]byte(justification), &u.Justification); err != nil {
+		return u, fmt.Errorf("unmatched demand %d: justification: %w", u.ID, err)
+	}
+	u.At = fromMicro(at)
+	return u, nil
+}
+
+// RecordUnmatchedDemand records u with its unmatched_demand.recorded event
+// (steward.RequestStore).
 func (d *DB) RecordUnmatchedDemand(ctx context.Context, u *steward.UnmatchedDemand) error {
-	if strings.TrimSpace(u.Requester) == "" {
-		return steward.Errorf(steward.EINVALID, "Unmatched demand names who asked.")
+	if err := requiredText("unmatched demand's requester", u.Requester); err != nil {
+		return err
 	}
 	if u.At.IsZero() {
 		u.At = d.now()
 	}
-	u.At = u.At.UTC().Truncate(time.Microsecond)
-	target, err := jsonText(u.Target)
+	u.At = stamp(u.At)
+	target, err := json.Marshal(u.Target)
 	if err != nil {
-		return err
+		return fmt.Errorf("unmatched demand: %w", err)
 	}
-	just, err := jsonText(orEmptyMap(u.Justification))
+	justification, err := json.Marshal(u.Justification)
 	if err != nil {
-		return err
+		return fmt.Errorf("unmatched demand: %w", err)
 	}
 	return d.writeTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO unmatched_demand (requester, team, identity, target, justification, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
-			u.Requester, u.Team, u.Identity, target, just, micro(u.At)).Scan(&u.ID)
-		if err != nil {
+		if err := tx.QueryRowContext(ctx, d.q(`INSERT INTO unmatched_demand (requester, team, identity, target, justification, at) VALUES (?, ?, ?, ?, ?, ?) RETURNING id`),
+			u.Requester, u.Team, u.Identity, string(target), string(justification), micro(u.At)).Scan(&u.ID); err != nil {
 			return err
 		}
 		return d.appendEvent(ctx, tx, steward.ActionDemandRecorded, steward.ObjectDemand, idStr(u.ID), *u)
 	})
 }
 
-func scanDemand(r scanner) (steward.UnmatchedDemand, error) {
-	var u steward.UnmatchedDemand
-	var target, just string
-	var at int64
-	if err := r.Scan(&u.ID, &u.Requester, &u.Team, &u.Identity, &target, &just, &at); err != nil {
-		return u, err
-	}
-	if err := json.Unmarshal([]byte(target), &u.Target); err != nil {
-		return u, err
-	}
-	if err := json.Unmarshal([]byte(just), &u.Justification); err != nil {
-		return u, err
-	}
-	if len(u.Justification) == 0 {
-		u.Justification = nil
-	}
-	u.At = fromMicro(at)
-	return u, nil
-}
-
 // UnmatchedDemands lists unmatched demand, newest first.
 func (d *DB) UnmatchedDemands(ctx context.Context, o steward.ListOptions) (*steward.Page[steward.UnmatchedDemand], error) {
-	before, limit, err := o.Normalize()
+	after, limit, err := o.Normalize()
 	if err != nil {
 		return nil, err
 	}
-	q := `SELECT id, requester, team, identity, target, justification, at FROM unmatched_demand`
-	var args []any
-	if before > 0 {
-		q, args = q+` WHERE id < ?`, append(args, before)
+	where, args := "", []any{}
+	if after > 0 {
+		where, args = ` WHERE id < ?`, append(args, after)
 	}
-	q += ` ORDER BY id DESC LIMIT ?`
-	return fetchPage(ctx, d, q, append(args, limit+1), limit, scanDemand, func(u *steward.UnmatchedDemand) int64 { return u.ID })
+	args = append(args, limit+1)
+	return fetchPage(ctx, d, `SELECT `+demandColumns+` FROM unmatched_demand`+where+` ORDER BY id DESC LIMIT ?`, args, limit, scanDemand,
+		func(u *steward.UnmatchedDemand) int64 { return u.ID })
 }
 
 var _ steward.RequestStore = (*DB)(nil)
