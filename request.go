@@ -450,6 +450,10 @@ type RequestWorkflow interface {
 	// serves it. An approved request's fulfilment is enqueued in the same
 	// transaction.
 	Create(ctx context.Context, ref AccessRef) (*RequestResult, error)
+	// Preview decides ref as Create would and records nothing ("check
+	// before you submit"): the question's Model is empty when no model
+	// serves it.
+	Preview(ctx context.Context, ref AccessRef) (*AccessQuestion, AccessDecision, error)
 	// Approve and Deny act on a pending request as the context's person
 	// (ActOnRequest: never the requester, one approval per person).
 	Approve(ctx context.Context, id int64, reason string) (*AccessRequest, error)

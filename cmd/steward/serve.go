@@ -122,6 +122,7 @@ gracefully.`,
 			if err != nil {
 				return err
 			}
+			ui.Requests = flow
 			srv := &stewardhttp.Server{Store: db, Logger: e.logger, Addr: addr, UI: ui.Handler(), Collectors: append(runner.Collectors(), expiry.Collectors()...),
 				MembersSeeAll: membersSeeAll,
 				Importer: func(f string, r io.Reader, n string) (steward.Source, error) {

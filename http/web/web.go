@@ -60,6 +60,10 @@ type UI struct {
 	// Server.MembersSeeAll does (members_see_all); set both alike. Default:
 	// off, a member sees the identities they own and their team's.
 	MembersSeeAll bool
+	// Requests is the request workflow (request.Workflow): the request
+	// form, the approver's inbox and the request pages. Default: none;
+	// the Requests pages say this server does not serve requests.
+	Requests steward.RequestWorkflow
 }
 
 // Store is what the web UI asks of the store: it reads the inventory,
@@ -79,6 +83,8 @@ type Store interface {
 	// Tokens lists the API tokens, so that the audit page names a token's
 	// events by the token's name.
 	Tokens(ctx context.Context) ([]steward.Token, error)
+	// JITGrant shows the grant a request made, with its expiry.
+	JITGrant(ctx context.Context, id int64) (*steward.JITGrant, error)
 }
 
 //go:embed templates/*.html
@@ -95,7 +101,7 @@ func (u *UI) Handler() http.Handler {
 	if u.Store == nil {
 		panic("web: UI.Store is required")
 	}
-	s := &server{store: u.Store, logger: u.Logger, clock: u.Clock, secure: u.Secure, membersSeeAll: u.MembersSeeAll}
+	s := &server{store: u.Store, logger: u.Logger, clock: u.Clock, secure: u.Secure, membersSeeAll: u.MembersSeeAll, flow: u.Requests}
 	if u.OIDC != nil {
 		if err := u.OIDC.Validate(); err != nil {
 			panic("web: " + err.Error())
@@ -132,7 +138,8 @@ type server struct {
 	secure bool
 	// membersSeeAll: UI.MembersSeeAll.
 	membersSeeAll bool
-	rp            *relyingParty // nil without OIDC sign-in
+	rp            *relyingParty           // nil without OIDC sign-in
+	flow          steward.RequestWorkflow // nil: no request pages
 	assetVersion  string
 	pages         map[string]*template.Template
 }
@@ -171,6 +178,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /ownership", s.guard(steward.PermEvidenceRead, "see the ownership gaps", s.ownership))
 	mux.Handle("GET /audit", s.guard(steward.PermEvidenceRead, "read the audit log", s.audit))
 	mux.Handle("GET /catalog", s.session(s.catalog))
+	s.requestRoutes(mux)
 	s.directoryRoutes(mux)
 	for _, n := range navSections {
 		if !n.Live {

@@ -71,3 +71,23 @@
     });
   });
 })();
+
+// The time left on a JIT grant, counted down to its expiry; the page says it
+// without this script too, as of when it was made.
+(function () {
+  "use strict";
+  var el = document.getElementById("countdown");
+  if (!el) {
+    return;
+  }
+  var end = Date.parse(el.dataset.expires);
+  function tick() {
+    var s = Math.max(0, Math.round((end - Date.now()) / 1000));
+    var h = Math.floor(s / 3600), m = Math.floor((s % 3600) / 60);
+    el.textContent = s === 0 ? "0s (expired)" : (h ? h + "h" : "") + (h || m ? m + "m" : "") + (s % 60) + "s";
+    if (s > 0) {
+      setTimeout(tick, 1000);
+    }
+  }
+  tick();
+})();
