@@ -2,9 +2,7 @@ package request_test
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"sync"
 	"testing"
@@ -91,7 +89,7 @@ type org struct {
 	sys                      *steward.System
 	svc                      *steward.IdentityView
 	login, role, read, super string // PostgreSQL role names
-	admin                    *sql.DB
+	pg                       *testenv.PostgresRoles
 	clock                    *clock
 	targetDown               bool
 }
@@ -115,26 +113,10 @@ func engines(t *testing.T, run func(t *testing.T, db *sqlstore.DB)) {
 
 func newOrg(t *testing.T, db *sqlstore.DB) *org {
 	t.Helper()
-	server := testenv.PostgresDSN(t)
-	admin, err := sql.Open("pgx", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { admin.Close() })
-	prefix := fmt.Sprintf("reqflow_%d_", rand.Int64N(1e9))
-	o := &org{db: db, admin: admin, login: prefix + "app", role: prefix + "admin", read: prefix + "read", super: prefix + "superuser",
+	pg := testenv.NewPostgresRoles(t, "reqflow", "app LOGIN", "admin NOLOGIN", "read NOLOGIN", "superuser NOLOGIN")
+	server, prefix := pg.DSN, pg.Prefix
+	o := &org{db: db, pg: pg, login: pg.Name("app"), role: pg.Name("admin"), read: pg.Name("read"), super: pg.Name("superuser"),
 		clock: &clock{t: time.Now().UTC()}}
-	for _, q := range []string{`CREATE ROLE ` + o.login + ` LOGIN`, `CREATE ROLE ` + o.role + ` NOLOGIN`, `CREATE ROLE ` + o.read + ` NOLOGIN`,
-		`CREATE ROLE ` + o.super + ` NOLOGIN`} {
-		if _, err := admin.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		for _, r := range []string{o.login, o.role, o.read, o.super} {
-			admin.Exec(`DROP ROLE IF EXISTS ` + r)
-		}
-	})
 	target, err := postgres.New(postgres.Config{DSN: server, IncludeRoles: []string{prefix + "*"}}, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -195,11 +177,7 @@ func as(p *steward.Person, role steward.Role) context.Context {
 
 func (o *org) member(t *testing.T, role string) bool {
 	t.Helper()
-	var ok bool
-	if err := o.admin.QueryRow(`SELECT pg_has_role($1, $2, 'MEMBER')`, o.login, role).Scan(&ok); err != nil {
-		t.Fatal(err)
-	}
-	return ok
+	return o.pg.Member(o.login, role)
 }
 
 func (o *org) ask(t *testing.T, p *steward.Person, ref steward.AccessRef) *steward.RequestResult {

@@ -2,10 +2,8 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -24,30 +22,11 @@ import (
 // change is left failing (expired, unrevoked, retried), never revoked.
 func TestServeRevokesJITExpiredWhileStopped(t *testing.T) {
 	t.Parallel()
-	server := testenv.PostgresDSN(t)
-	admin, err := sql.Open("pgx", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	prefix := fmt.Sprintf("servejit_%d_", rand.Int64N(1e9))
-	login, role := prefix+"etl", prefix+"admin"
-	for _, q := range []string{`CREATE ROLE ` + login + ` LOGIN`, `CREATE ROLE ` + role + ` NOLOGIN`, `GRANT ` + role + ` TO ` + login} {
-		if _, err := admin.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		admin.Exec(`DROP ROLE IF EXISTS ` + login)
-		admin.Exec(`DROP ROLE IF EXISTS ` + role)
-	})
-	member := func() bool {
-		var ok bool
-		if err := admin.QueryRow(`SELECT pg_has_role($1, $2, 'MEMBER')`, login, role).Scan(&ok); err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
+	pg := testenv.NewPostgresRoles(t, "servejit", "etl LOGIN", "admin NOLOGIN")
+	server, login, role := pg.DSN, pg.Name("etl"), pg.Name("admin")
+	prefix := pg.Prefix
+	pg.Exec(`GRANT ` + role + ` TO ` + login)
+	member := func() bool { return pg.Member(login, role) }
 	cfg, err := parseConfig("steward.yaml", fmt.Appendf(nil, `connectors:
   - name: pg-jit
     type: postgres

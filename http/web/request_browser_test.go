@@ -2,10 +2,8 @@ package web
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -36,30 +34,9 @@ func TestBrowserJITJourney(t *testing.T) {
 	t.Parallel()
 	_, err := os.Stat(chromiumPath)
 	testenv.Require(t, "chromium", err == nil, chromiumPath+" not found: apt-get install chromium")
-	server := testenv.PostgresDSN(t)
-	admin, err := sql.Open("pgx", server)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer admin.Close()
-	prefix := fmt.Sprintf("webjit_%d_", rand.Int64N(1e9))
-	login, role := prefix+"app", prefix+"admin"
-	for _, q := range []string{`CREATE ROLE ` + login + ` LOGIN`, `CREATE ROLE ` + role + ` NOLOGIN`} {
-		if _, err := admin.Exec(q); err != nil {
-			t.Fatal(err)
-		}
-	}
-	t.Cleanup(func() {
-		admin.Exec(`DROP ROLE IF EXISTS ` + login)
-		admin.Exec(`DROP ROLE IF EXISTS ` + role)
-	})
-	member := func() bool {
-		var ok bool
-		if err := admin.QueryRow(`SELECT pg_has_role($1, $2, 'MEMBER')`, login, role).Scan(&ok); err != nil {
-			t.Fatal(err)
-		}
-		return ok
-	}
+	pg := testenv.NewPostgresRoles(t, "webjit", "app LOGIN", "admin NOLOGIN")
+	server, login, role, prefix := pg.DSN, pg.Name("app"), pg.Name("admin"), pg.Prefix
+	member := func() bool { return pg.Member(login, role) }
 	target, err := postgres.New(postgres.Config{DSN: server, IncludeRoles: []string{prefix + "*"}}, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
