@@ -577,6 +577,10 @@ type CatalogStore interface {
 	// CatalogInForce returns the latest applied version: ENOTFOUND when no
 	// catalog was ever applied.
 	CatalogInForce(ctx context.Context) (*CatalogVersion, error)
+	// CatalogDigest returns the digest of the catalog in force and reads
+	// nothing else, so that whoever keeps a compiled catalog can check it
+	// is still the one in force on every decision: ENOTFOUND when none.
+	CatalogDigest(ctx context.Context) (string, error)
 	// ApplyCatalog stores source (already compiled to c by the caller) as
 	// the catalog in force, with an ActionCatalogApplied event in the same
 	// transaction. Applying the text in force again changes nothing and

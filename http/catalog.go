@@ -140,12 +140,19 @@ func (s *Server) catalogDecider(r *http.Request) (*steward.Catalog, steward.Acce
 	if s.CompileCatalog == nil {
 		return nil, nil, steward.Errorf(steward.ENOTIMPL, "This server cannot compile catalogs.")
 	}
-	v, err := s.Store.CatalogInForce(r.Context())
+	digest, err := s.Store.CatalogDigest(r.Context())
 	if err != nil {
 		return nil, nil, err
 	}
 	s.catalogs.mu.Lock()
 	defer s.catalogs.mu.Unlock()
+	if s.catalogs.digest == digest {
+		return s.catalogs.catalog, s.catalogs.decider, nil
+	}
+	v, err := s.Store.CatalogInForce(r.Context())
+	if err != nil {
+		return nil, nil, err
+	}
 	if s.catalogs.digest != v.Digest {
 		c, d, err := s.CompileCatalog([]byte(v.Source))
 		if err != nil {

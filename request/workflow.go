@@ -32,8 +32,10 @@ type Store interface {
 	steward.RequestStore
 	steward.UnitOfWork
 	steward.JobQueue
-	// CatalogInForce returns the catalog that decides (steward.CatalogStore).
+	// CatalogInForce and CatalogDigest return the catalog that decides
+	// (steward.CatalogStore).
 	CatalogInForce(ctx context.Context) (*steward.CatalogVersion, error)
+	CatalogDigest(ctx context.Context) (string, error)
 	// RecordJITGrant and ExtendJITGrant record what a JIT request's
 	// fulfilment made (steward.JITStore).
 	RecordJITGrant(ctx context.Context, grants ...*steward.JITGrant) error
@@ -99,15 +101,27 @@ func (w *Workflow) now() time.Time { return w.cfg.Now().UTC() }
 // Catalog returns the catalog in force and its decider, compiled once per
 // version. ENOTFOUND when no catalog was ever applied.
 func (w *Workflow) Catalog(ctx context.Context) (*steward.Catalog, steward.AccessDecider, error) {
-	v, err := w.cfg.Store.CatalogInForce(ctx)
-	if err != nil {
+	noCatalog := func(err error) error {
 		if steward.ErrorCode(err) == steward.ENOTFOUND {
-			return nil, nil, steward.Errorf(steward.ENOTFOUND, "No catalog is in force: apply one (steward apply -f catalog.yaml) before asking for access.")
+			return steward.Errorf(steward.ENOTFOUND, "No catalog is in force: apply one (steward apply -f catalog.yaml) before asking for access.")
 		}
-		return nil, nil, err
+		return err
+	}
+	// The digest is one small read; the catalog's text is read and
+	// compiled again only when another version is in force.
+	digest, err := w.cfg.Store.CatalogDigest(ctx)
+	if err != nil {
+		return nil, nil, noCatalog(err)
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if w.digest == digest {
+		return w.catalog, w.decider, nil
+	}
+	v, err := w.cfg.Store.CatalogInForce(ctx)
+	if err != nil {
+		return nil, nil, noCatalog(err)
+	}
 	if w.digest != v.Digest {
 		c, d, err := w.cfg.Compile([]byte(v.Source))
 		if err != nil {

@@ -38,6 +38,17 @@ func (d *DB) CatalogInForce(ctx context.Context) (*steward.CatalogVersion, error
 	return d.catalogIn(ctx, d.reader(ctx))
 }
 
+// CatalogDigest returns the digest of the catalog in force, reading
+// nothing else: ENOTFOUND when none was ever applied.
+func (d *DB) CatalogDigest(ctx context.Context) (string, error) {
+	var digest string
+	err := d.reader(ctx).QueryRowContext(ctx, `SELECT digest FROM catalog_versions ORDER BY version DESC LIMIT 1`).Scan(&digest)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", steward.Errorf(steward.ENOTFOUND, "No catalog has been applied yet; apply one with `steward apply -f catalog.yaml`.")
+	}
+	return digest, err
+}
+
 // ApplyCatalog stores source as a new version with its catalog.applied
 // event in one transaction, unless source is the text in force already.
 func (d *DB) ApplyCatalog(ctx context.Context, source []byte, c *steward.Catalog) (*steward.CatalogVersion, bool, error) {

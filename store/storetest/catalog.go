@@ -21,6 +21,8 @@ func testCatalogValue(description string) *steward.Catalog {
 func testCatalog(t *testing.T, s steward.Store, clock *Clock) {
 	_, err := s.CatalogInForce(ctx())
 	wantCode(t, err, steward.ENOTFOUND)
+	_, err = s.CatalogDigest(ctx())
+	wantCode(t, err, steward.ENOTFOUND)
 
 	src1 := []byte("kind: Catalog\n# the first version, exactly as written\n")
 	v1, changed, err := s.ApplyCatalog(ctx(), src1, testCatalogValue("first"))
@@ -28,6 +30,9 @@ func testCatalog(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatal(err)
 	} else if !changed || v1.Version != 1 || v1.AppliedBy != "test:storetest" || !v1.AppliedAt.Equal(Epoch) {
 		t.Fatalf("first apply: changed %v, %+v", changed, v1)
+	}
+	if d, err := s.CatalogDigest(ctx()); err != nil || d != v1.Digest {
+		t.Fatalf("digest in force %q, %v; want %q", d, err, v1.Digest)
 	}
 	clock.Advance(time.Minute)
 
@@ -56,6 +61,9 @@ func testCatalog(t *testing.T, s steward.Store, clock *Clock) {
 		t.Fatal(err)
 	} else if !changed || v2.Version != 2 {
 		t.Fatalf("second apply: changed %v, %+v", changed, v2)
+	}
+	if d, err := s.CatalogDigest(ctx()); err != nil || d != v2.Digest || d == v1.Digest {
+		t.Fatalf("digest after a new version %q, %v; want %q", d, err, v2.Digest)
 	}
 	got, err := s.CatalogInForce(ctx())
 	if err != nil {
