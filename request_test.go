@@ -12,7 +12,6 @@ var (
 	rt0      = time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)
 	ownerSet = steward.ApproverSet{Kind: steward.ApproverIdentityOwner}
 	secSet   = steward.ApproverSet{Kind: steward.ApproverSecurity}
-	teamSet  = steward.ApproverSet{Kind: steward.ApproverTeam, Team: "dba"}
 )
 
 // pendingRequest is a request by ana that needs approvals from the
