@@ -148,6 +148,7 @@ type requestForm struct {
 type newRequestPage struct {
 	pageBase
 	Form          requestForm
+	Systems       []string // the systems the identity's name is on, when several
 	Models        []option
 	Roles         []option
 	Fields        []justField // the justification the chosen model asks for, or every model's
@@ -176,7 +177,7 @@ type justField struct {
 func (s *server) newRequest(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	s.renderRequestForm(w, r, http.StatusOK, newRequestPage{Form: requestForm{Identity: q.Get("identity"), System: q.Get("system"),
-		Entitlement: q.Get("entitlement"), Role: q.Get("role"), Model: q.Get("model")}})
+		Entitlement: q.Get("entitlement"), Role: q.Get("role"), Model: q.Get("model"), Duration: q.Get("duration")}})
 }
 
 // renderRequestForm shows the form p.Form with what the catalog in force
@@ -184,6 +185,19 @@ func (s *server) newRequest(w http.ResponseWriter, r *http.Request) {
 // chosen model (all models' when none is chosen).
 func (s *server) renderRequestForm(w http.ResponseWriter, r *http.Request, status int, p newRequestPage) {
 	p.pageBase = s.base(r, "Request access", "/requests/new")
+	if p.Form.Identity != "" && p.Form.System == "" {
+		// The systems an identity of that name is on: the choices when
+		// the name alone is ambiguous.
+		vis, err := s.visibility(r.Context())
+		if err == nil {
+			if page, err := s.store.Identities(r.Context(), steward.IdentityFilter{Name: p.Form.Identity, Visible: vis,
+				ListOptions: steward.ListOptions{Limit: maxSuggestions}}); err == nil && len(page.Items) > 1 {
+				for _, x := range page.Items {
+					p.Systems = append(p.Systems, x.SystemName)
+				}
+			}
+		}
+	}
 	v, err := s.store.CatalogInForce(r.Context())
 	switch {
 	case steward.IsCode(err, steward.ENOTFOUND):
@@ -341,6 +355,7 @@ type requestPage struct {
 	R          *steward.AccessRequest
 	Row        requestRow
 	Refusals   []steward.Reason
+	Why        string // why it ended, or why it escalated last
 	Approvers  []approverRow
 	Timeline   []timelineEntry
 	CanDecide  bool
@@ -398,7 +413,14 @@ func (s *server) request(w http.ResponseWriter, r *http.Request) {
 	me := principalFrom(ctx)
 	act := may(ctx, steward.PermRequestAct)
 	p := requestPage{pageBase: s.base(r, "Request "+strconv.FormatInt(id, 10), "/requests"), R: req, Row: s.requestRow(req),
-		Refusals: req.Decision.Refusals(), IsMine: strings.EqualFold(me.Name, req.Requester)}
+		Refusals: req.Decision.Refusals(), IsMine: strings.EqualFold(me.Name, req.Requester), Why: req.Reason}
+	if req.State == steward.RequestDenied {
+		for _, a := range req.Approvals {
+			if !a.Approve {
+				p.Why = "Denied by " + a.Approver + " as " + a.Set.String() + ": " + quoted(a.Reason)
+			}
+		}
+	}
 	for i, a := range req.Decision.Approvers {
 		p.Approvers = append(p.Approvers, approverRow{Set: a.Set.String(), Why: a.Why, Level: i + 1, Reached: i <= req.Level})
 	}
@@ -521,7 +543,7 @@ func (s *server) timelineEntry(req *steward.AccessRequest, e steward.Event) (tim
 					verb, t.Bad = "Denied", true
 				}
 				t.Who = a.Approver
-				t.What = verb + " as " + a.Set.String() + ": “" + a.Reason + "”."
+				t.What = verb + " as " + a.Set.String() + ": " + quoted(a.Reason)
 				if a.Approve && p.To == steward.RequestApproved {
 					t.What += " The request is approved; fulfilment is queued."
 				} else if a.Approve {
@@ -533,7 +555,7 @@ func (s *server) timelineEntry(req *steward.AccessRequest, e steward.Event) (tim
 		case steward.ActionRequestExpired:
 			t.What, t.Bad = "Expired. "+p.Reason, true
 		case steward.ActionRequestCancelled:
-			t.What, t.Bad = "Cancelled: “"+p.Reason+"”.", true
+			t.What, t.Bad = "Cancelled: "+quoted(p.Reason), true
 		case steward.ActionRequestFulfilmentFailed:
 			t.What, t.Bad = "Fulfilment try "+strconv.Itoa(p.Attempts)+" failed: "+errorText(p.Error)+" It is tried again.", true
 		case steward.ActionRequestFailed:
@@ -553,7 +575,7 @@ func (s *server) timelineEntry(req *steward.AccessRequest, e steward.Event) (tim
 	case *steward.JITExpiryWarned:
 		t.What = "Warned that it expires at " + exact(p.ExpiresAt) + "."
 	case *steward.JITGrantRevoked:
-		t.What = "Revoked in the target at expiry (" + time.Duration(p.LagMS*int64(time.Millisecond)).Round(time.Millisecond).String() + " after it)."
+		t.What = "Revoked in the target at expiry (" + lagText(time.Duration(p.LagMS)*time.Millisecond) + " after it)."
 	case *steward.JITRevocationFailed:
 		t.What, t.Bad = "Revocation try "+strconv.Itoa(p.Attempts)+" failed: "+errorText(p.Error)+" Tried again at "+exact(p.NextAttemptAt)+".", true
 	default:
@@ -569,6 +591,25 @@ var stewardErrorRE = regexp.MustCompile(`steward error: code=[a-z_]+ message=`)
 // errorText is what a target said, as a person reads it: without the
 // code a steward.Error puts before its message.
 func errorText(s string) string { return stewardErrorRE.ReplaceAllString(s, "") }
+
+// quoted is what a person wrote, in quotes, as a sentence: a full stop
+// after it unless it ends with its own.
+func quoted(s string) string {
+	s = strings.TrimSpace(s)
+	if strings.HasSuffix(s, ".") || strings.HasSuffix(s, "!") || strings.HasSuffix(s, "?") {
+		return "“" + s + "”"
+	}
+	return "“" + s + "”."
+}
+
+// lagText is how late a revocation was: to the millisecond under a
+// minute, to the second above.
+func lagText(d time.Duration) string {
+	if d < time.Minute {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
+}
 
 func orWhat(s, otherwise string) string {
 	if s == "" {

@@ -193,6 +193,17 @@ func (f *requestFixture) post(t *testing.T, target, session string, form url.Val
 	return f.Do(t, http.MethodPost, target, session, form)
 }
 
+// checkAs checks the request form as session, and wants a 200.
+func (f *requestFixture) checkAs(t *testing.T, session string, form url.Values) string {
+	t.Helper()
+	form.Set("action", "check")
+	res, body := f.post(t, "/requests/new", session, form)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("check %v: status %d\n%s", form, res.StatusCode, body)
+	}
+	return body
+}
+
 func decodeSuggestions(t *testing.T, body string) []suggestion {
 	t.Helper()
 	var out []suggestion
@@ -335,9 +346,25 @@ func TestRequestForm(t *testing.T) {
 		t.Errorf("%d reason fields", n)
 	}
 
+	// A name on two systems: the form says which, and asks for one.
+	if err := f.DB.CreateIdentity(steward.WithActor(context.Background(), "system:test"), &steward.Identity{SystemID: f.sysLedger(), ExternalID: "deployer@analytics",
+		Name: "payments-api-deployer", Kind: steward.KindServiceAccount, Environment: steward.EnvDev, Criticality: steward.LevelLow}); err != nil {
+		t.Fatal(err)
+	}
+	res, body := f.post(t, "/requests/new", f.Admin, url.Values{"action": {"check"}, "identity": {"payments-api-deployer"}, "entitlement": {"ReadOnlyAccess"}})
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("an ambiguous identity: %d", res.StatusCode)
+	}
+	mustContain(t, "the form for an ambiguous identity", body, `Several identities are named payments-api-deployer; name the system too.`,
+		`An identity of that name is on <strong>aws-prod-payments</strong>, <strong>gcp-analytics</strong>: name the system.`,
+		`<datalist id="system-list"><option value="aws-prod-payments"></option><option value="gcp-analytics"></option></datalist>`)
+	body = f.checkAs(t, f.Admin, url.Values{"identity": {"payments-api-deployer"}, "system": {"aws-prod-payments"}, "entitlement": {"ReadOnlyAccess"}})
+	mustContain(t, "the form with the system named", body, `Approved automatically`)
+	mustLack(t, "the form with the system named", body, `identity-systems`)
+
 	_, b := f.mustGet(t, "/suggest?what=identity&q=deploy", f.Admin, http.StatusOK)
 	got := decodeSuggestions(t, b)
-	if len(got) != 1 || got[0].Value != "payments-api-deployer" || got[0].Label != "aws-prod-payments · service account" {
+	if len(got) != 2 || got[0].Value != "payments-api-deployer" || got[0].Label != "aws-prod-payments · service account" || got[1].Label != "gcp-analytics · service account" {
 		t.Errorf("identity suggestions: %+v", got)
 	}
 	_, b = f.mustGet(t, "/suggest?what=entitlement&q=admin", f.Grace, http.StatusOK)
@@ -347,7 +374,10 @@ func TestRequestForm(t *testing.T) {
 	// A member is offered only the identities they may see: Grace's team
 	// has ledger-export-bot, not the payments deployer.
 	_, b = f.mustGet(t, "/suggest?what=identity&q=e", f.Grace, http.StatusOK)
-	for _, s := range decodeSuggestions(t, b) {
+	if got = decodeSuggestions(t, b); len(got) == 0 {
+		t.Error("grace is offered nothing")
+	}
+	for _, s := range got {
 		if s.Value != "ledger-export-bot" {
 			t.Errorf("grace is offered %+v", s)
 		}
@@ -375,7 +405,7 @@ func TestRequestSubmit(t *testing.T) {
 		`<h2 id="decision-heading">The catalog's decision when it was asked: pending</h2>`,
 		`<li class="ok">✓ Justification ticket given.</li>`,
 		`<li><strong>resource-owner</strong>: team payments-platform owns the system of aws-prod-payments/AdministratorAccess <span class="badge">may decide now</span></li>`,
-		`<li><strong>security</strong>: team ledger is the catalog&#39;s security team <span class="muted">(if level 2 is reached: escalation)</span></li>`,
+		`<li><strong>security</strong>: team ledger is the catalog&#39;s security team <span class="muted">(asked if the request escalates to level 2)</span></li>`,
 		`1 approval needed, never the requester's; 0 given.`,
 		`<strong>grace@example.test</strong>: Asked for aws-prod-payments/AdministratorAccess for identity payments-api-deployer for 2h; the catalog said pending under model aws-admin-jit.`,
 		`id="cancel-form"`)
@@ -465,7 +495,8 @@ func TestInbox(t *testing.T) {
 	mustContain(t, "ada's inbox after", body, `Request 2 is denied.`, `Nothing waits for your decision.`)
 	_, body = f.mustGet(t, "/requests/2", f.Grace, http.StatusOK)
 	mustContain(t, "the denied request", body, `<span id="request-state">denied</span>`,
-		`<li class="bad"><time datetime="2026-06-01T12:00:00Z" title="2026-06-01 12:00 UTC">just now</time> <span class="muted small">2026-06-01 12:00 UTC</span> <strong>ada@example.test</strong>: Denied as resource-owner: “not during the freeze”.</li>`)
+		`<li class="bad"><time datetime="2026-06-01T12:00:00Z" title="2026-06-01 12:00 UTC">just now</time> <span class="muted small">2026-06-01 12:00 UTC</span> <strong>ada@example.test</strong>: Denied as resource-owner: “not during the freeze”.</li>`,
+		`<dd id="request-reason">Denied by ada@example.test as resource-owner: “not during the freeze”.</dd>`)
 
 	// A page for a request one may not see reads as none.
 	f.ask(t, steward.AccessRef{Identity: "payments-api-deployer", Entitlement: "ReadOnlyAccess"})
