@@ -464,7 +464,7 @@ func report(w io.Writer, f *figures, hwm uint64) {
 		f.dialect, f.version, thousands(f.n), f.spread, host, strings.TrimPrefix(runtime.Version(), "go"), runtime.NumCPU(),
 		orDefault(f.batch, "1000"), orDefault(f.concurrency, "16"))
 	if f.pg != nil {
-		fmt.Fprintf(w, "Target: Steward's PostgreSQL connector (connector/postgres, a connection per revocation) on %s: %s LOGIN roles × %s NOLOGIN roles, %s memberships (%s*).\n\n",
+		fmt.Fprintf(w, "Target: Steward's PostgreSQL connector (connector/postgres, up to 8 pooled sessions) on %s: %s LOGIN roles × %s NOLOGIN roles, %s memberships (%s*).\n\n",
 			f.pg.version, thousands(len(f.pg.logins)), thousands(len(f.pg.roles)), thousands(f.n), f.pg.prefix)
 	} else {
 		fmt.Fprintf(w, "Target: a recording target that answers at once.\n\n")
