@@ -53,9 +53,11 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/stewardhq/steward"
 )
@@ -89,6 +91,56 @@ type Connector struct {
 	clock  steward.Clock
 	stdout io.Writer
 	outMu  sync.Mutex // one printed password never interleaves with another
+
+	// pool holds the sessions Grant and Revoke use, made on first use: a
+	// session of its own for every change cost a connection and its
+	// authentication each, which held revocations to about 30 a second.
+	poolMu sync.Mutex
+	pool   *pgxpool.Pool
+}
+
+// poolConns bounds the sessions a connector keeps open for grants and
+// revocations; idle ones are closed after poolIdle.
+const (
+	poolConns = 8
+	poolIdle  = 30 * time.Second
+)
+
+// session returns a pooled session on the configured database and what
+// hands it back.
+func (c *Connector) session(ctx context.Context) (*pgx.Conn, func(), error) {
+	c.poolMu.Lock()
+	if c.pool == nil {
+		pc, err := pgxpool.ParseConfig("")
+		if err != nil {
+			c.poolMu.Unlock()
+			return nil, nil, err
+		}
+		pc.ConnConfig = c.conn.Copy()
+		pc.MaxConns, pc.MinConns, pc.MaxConnIdleTime = poolConns, 0, poolIdle
+		if c.pool, err = pgxpool.NewWithConfig(context.WithoutCancel(ctx), pc); err != nil {
+			c.poolMu.Unlock()
+			return nil, nil, classify(err, fmt.Sprintf("connecting to database %q on %s", c.conn.Database, c.conn.Host))
+		}
+	}
+	pool := c.pool
+	c.poolMu.Unlock()
+	pc, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, nil, classify(err, fmt.Sprintf("connecting to database %q on %s", c.conn.Database, c.conn.Host))
+	}
+	return pc.Conn(), pc.Release, nil
+}
+
+// Close closes the sessions the connector keeps for grants and
+// revocations.
+func (c *Connector) Close() {
+	c.poolMu.Lock()
+	defer c.poolMu.Unlock()
+	if c.pool != nil {
+		c.pool.Close()
+		c.pool = nil
+	}
 }
 
 var (

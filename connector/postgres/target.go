@@ -29,11 +29,11 @@ import (
 // entitlement), EFORBIDDEN (Steward's role may not), ECONFLICT (the grant
 // would make a membership loop), EUNAVAILABLE.
 func (c *Connector) Grant(ctx context.Context, identity, entitlement string) error {
-	conn, role, err := c.membership(ctx, identity, entitlement)
+	conn, release, role, err := c.membership(ctx, identity, entitlement)
 	if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
+	defer release()
 	// Granting a membership held already only raises a NOTICE.
 	if _, err := conn.Exec(ctx, "GRANT "+ident(role)+" TO "+ident(identity)); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
 		return classify(err, fmt.Sprintf("granting role %q to %q", role, identity))
@@ -49,13 +49,13 @@ func (c *Connector) Grant(ctx context.Context, identity, entitlement string) err
 // EFORBIDDEN. EFORBIDDEN also when a grant made by another role cannot be
 // revoked by Steward's.
 func (c *Connector) Revoke(ctx context.Context, identity, entitlement string) error {
-	conn, role, err := c.membership(ctx, identity, entitlement)
+	conn, release, role, err := c.membership(ctx, identity, entitlement)
 	if steward.ErrorCode(err) == steward.ENOTFOUND {
 		return c.unmanagedMembership(ctx, identity, entitlement, err)
 	} else if err != nil {
 		return err
 	}
-	defer conn.Close(ctx)
+	defer release()
 	what := fmt.Sprintf("revoking role %q from %q", role, identity)
 	// Revoking what is not held only raises a WARNING.
 	if _, err := conn.Exec(ctx, "REVOKE "+ident(role)+" FROM "+ident(identity)); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
@@ -432,23 +432,23 @@ func (c *Connector) Delete(ctx context.Context, identity string) error {
 
 // membership checks a Grant or Revoke: the entitlement names a role
 // ("role:<name>"), and both the login role and the role exist in scope. It
-// returns an open connection for the change; the caller closes it.
-func (c *Connector) membership(ctx context.Context, identity, entitlement string) (*pgx.Conn, string, error) {
+// returns a pooled session for the change and what hands it back.
+func (c *Connector) membership(ctx context.Context, identity, entitlement string) (*pgx.Conn, func(), string, error) {
 	role, err := roleOf(entitlement)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
-	conn, err := c.connect(ctx, "")
+	conn, release, err := c.session(ctx)
 	if err != nil {
-		return nil, "", err
+		return nil, nil, "", err
 	}
 	if _, err := c.lookupIdentity(ctx, conn, identity); err != nil {
-		conn.Close(ctx) // #nosec G104 -- nothing was changed on it; the lookup's error is the one to report
-		return nil, "", err
+		release()
+		return nil, nil, "", err
 	}
 	if err := c.lookupRole(ctx, conn, role); err != nil {
-		conn.Close(ctx) // #nosec G104 -- nothing was changed on it; the lookup's error is the one to report
-		return nil, "", err
+		release()
+		return nil, nil, "", err
 	}
-	return conn, role, nil
+	return conn, release, role, nil
 }

@@ -1,0 +1,519 @@
+// Command requests measures routine access requests end to end over HTTP
+// (issue 12): POST /api/v1/requests to a real server in process, each one
+// the catalog's decision (AskAccess and Cedar), the request written with its
+// request.created event and its request.fulfil job enqueued, in one
+// transaction. The demo organisation is seeded into a fresh store with the
+// example catalog; the asks are routine ones the catalog approves by policy
+// (found beforehand with Workflow.Preview), each sent with its person's
+// token. Fulfilment jobs are enqueued, not worked: no runner takes them.
+//
+// Two phases: a closed loop (-concurrency clients as fast as answers come)
+// for the sustained rate, and an open loop at -rate for the latency at the
+// aim's rate (measured from when each request was due, so that a server
+// falling behind shows in the latency). Beside them, the limit: one-row
+// write transactions per second on the same engine, from as many clients.
+// It prints Markdown for bench/RESULTS.md.
+//
+//	go run ./bench/requests                                     # SQLite, the demo's size
+//	go run ./bench/requests -db 'postgres://postgres@127.0.0.1:5432/reqbench?sslmode=disable'
+package main
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib" // the ceiling's PostgreSQL connection
+
+	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/demo"
+	"github.com/stewardhq/steward/examples"
+	stewardhttp "github.com/stewardhq/steward/http"
+	"github.com/stewardhq/steward/policy"
+	"github.com/stewardhq/steward/request"
+	"github.com/stewardhq/steward/store/sqlstore"
+)
+
+func main() {
+	log.SetFlags(0)
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		log.Fatal(err)
+	}
+}
+
+type config struct {
+	db                string
+	people, nhi, asks int
+	concurrency       int
+	duration, warmup  time.Duration
+	rate              int
+	cpuprofile        string
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("requests", flag.ContinueOnError)
+	var c config
+	fs.StringVar(&c.db, "db", "", "the store: a new SQLite file (default: a temp file) or a postgres:// DSN of an empty database")
+	fs.IntVar(&c.people, "people", demo.DefaultPeople, "people in the demo organisation")
+	fs.IntVar(&c.nhi, "nhi", demo.DefaultNHI, "non-human identities in the demo organisation")
+	fs.IntVar(&c.asks, "asks", 500, "distinct routine asks the requests cycle through")
+	fs.IntVar(&c.concurrency, "concurrency", 32, "clients")
+	fs.DurationVar(&c.duration, "duration", 20*time.Second, "length of each timed phase")
+	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "untimed requests before the closed loop")
+	fs.IntVar(&c.rate, "rate", 2000, "requests a second in the open loop (0: no open loop)")
+	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the closed loop to this file")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	dsn, engine := c.db, "sqlite"
+	if dsn == "" {
+		dir, err := os.MkdirTemp("", "steward-bench-requests-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		dsn = filepath.Join(dir, "requests.db")
+	}
+	if strings.HasPrefix(dsn, "postgres") {
+		engine = "postgres"
+	}
+	ctx = steward.WithActor(ctx, "bench:requests")
+	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		return err
+	}
+	log.Printf("seeding %d people, %d NHI", c.people, c.nhi)
+	if _, err := demo.Seed(ctx, db, demo.Config{People: c.people, NHI: c.nhi, Now: time.Now()}); err != nil {
+		return err
+	}
+	compile := func(src []byte) (*steward.Catalog, steward.AccessDecider, error) {
+		cat, ds := policy.Compile(src)
+		if err := ds.Err("catalog"); err != nil {
+			return nil, nil, err
+		}
+		return cat.Catalog, cat, nil
+	}
+	cat, _, err := compile(examples.Catalog)
+	if err != nil {
+		return err
+	}
+	if _, _, err := db.ApplyCatalog(ctx, examples.Catalog, cat); err != nil {
+		return err
+	}
+	if err := db.Optimize(ctx); err != nil {
+		return err
+	}
+	flow, err := request.New(request.Config{Store: db, Compile: compile,
+		Targets: func(context.Context, string) (steward.Target, error) {
+			return nil, steward.Errorf(steward.ENOTIMPL, "the benchmark works no fulfilment")
+		}})
+	if err != nil {
+		return err
+	}
+	asks, err := findAsks(ctx, db, flow, c.asks)
+	if err != nil {
+		return err
+	}
+	log.Printf("%d routine asks the catalog approves, by %d people", len(asks), countPeople(asks))
+
+	srv := &stewardhttp.Server{Store: db, CompileCatalog: compile, Requests: flow, Logger: slog.New(slog.DiscardHandler)}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = hs.Serve(ln) }()
+	defer hs.Close()
+	base := "http://" + ln.Addr().String()
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency * 4, MaxConnsPerHost: c.concurrency * 4}, Timeout: time.Minute}
+
+	load := loadAvg()
+	var phases []*phase
+	if c.warmup > 0 {
+		closedLoop(ctx, client, base, asks, c.concurrency, c.warmup)
+	}
+	var prof *os.File
+	if c.cpuprofile != "" {
+		if prof, err = os.Create(c.cpuprofile); err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(prof); err != nil {
+			return err
+		}
+	}
+	phases = append(phases, closedLoop(ctx, client, base, asks, c.concurrency, c.duration))
+	if prof != nil {
+		pprof.StopCPUProfile()
+		prof.Close()
+	}
+	if c.rate > 0 {
+		phases = append(phases, openLoop(ctx, client, base, asks, c.rate, c.duration))
+	}
+	ceiling, err := writeCeiling(ctx, dsn, engine, c.concurrency, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	made, err := verify(ctx, db, dsn, engine)
+	if err != nil {
+		return err
+	}
+	var created int64
+	for _, p := range phases {
+		created += p.codes[http.StatusCreated]
+	}
+	// The warm-up's requests are in the store too: at least every 201.
+	if made.requests < created || made.events != made.requests || made.jobs != made.requests {
+		return fmt.Errorf("the store does not hold what was answered: %d answered 201 in the timed phases; %d requests, %d request.created events, %d request.fulfil jobs",
+			created, made.requests, made.events, made.jobs)
+	}
+	report(out, c, engine, dsn, phases, ceiling, made, load, loadAvg())
+	return nil
+}
+
+// ask is one routine request and the token of the person who makes it.
+type ask struct {
+	person, token string
+	body          []byte
+}
+
+func countPeople(asks []ask) int {
+	seen := map[string]bool{}
+	for _, a := range asks {
+		seen[a.person] = true
+	}
+	return len(seen)
+}
+
+// findAsks finds up to n routine asks that the catalog approves by policy:
+// people asking for non-privileged entitlements for identities of their
+// own team, and makes each person a token.
+func findAsks(ctx context.Context, db *sqlstore.DB, flow *request.Workflow, n int) ([]ask, error) {
+	people, err := db.People(ctx, steward.PersonFilter{Status: steward.PersonActive, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
+	if err != nil {
+		return nil, err
+	}
+	no := false
+	tokens := map[string]string{}
+	var out []ask
+	for _, p := range people.Items {
+		if len(out) >= n {
+			break
+		}
+		if p.TeamID == nil {
+			continue
+		}
+		pctx := steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalPerson, Name: p.Email, PersonID: p.ID, Role: steward.RoleMember})
+		ids, err := db.Identities(ctx, steward.IdentityFilter{TeamID: *p.TeamID, Status: steward.IdentityActive, ListOptions: steward.ListOptions{Limit: 5}})
+		if err != nil {
+			return nil, err
+		}
+		mine := 0
+		for _, iv := range ids.Items {
+			ents, err := db.Entitlements(ctx, steward.EntitlementFilter{SystemID: iv.SystemID, Privileged: &no, ListOptions: steward.ListOptions{Limit: 5}})
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range ents.Items {
+				ref := steward.AccessRef{Identity: iv.Name, System: iv.SystemName, Entitlement: e.Name}
+				q, d, err := flow.Preview(pctx, ref)
+				if err != nil || q.Model == "" || d.Outcome != steward.OutcomeApproved {
+					continue
+				}
+				if tokens[p.Email] == "" {
+					raw, err := db.CreateToken(ctx, &steward.Token{Name: "bench-" + strings.ToLower(p.ExternalID), Role: steward.RoleMember, Kind: steward.PrincipalPerson, PersonID: &p.ID})
+					if err != nil {
+						return nil, err
+					}
+					tokens[p.Email] = raw
+				}
+				body, _ := json.Marshal(map[string]string{"identity": iv.Name, "system": iv.SystemName, "entitlement": e.Name})
+				out = append(out, ask{person: p.Email, token: tokens[p.Email], body: body})
+				if mine++; mine >= 10 || len(out) >= n {
+					break
+				}
+			}
+			if mine >= 10 || len(out) >= n {
+				break
+			}
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no routine ask the catalog approves was found in the demo organisation")
+	}
+	return out, nil
+}
+
+// phase is one timed phase's outcome.
+type phase struct {
+	name    string
+	took    time.Duration
+	lat     []time.Duration
+	codes   map[int]int64
+	errors  int64
+	late    int64 // open loop: requests sent more than 100 ms after they were due
+	offered int   // open loop: the rate asked for
+}
+
+func post(ctx context.Context, client *http.Client, base string, a ask) (int, error) {
+	req, err := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/requests", bytes.NewReader(a.body))
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode, nil
+}
+
+// closedLoop runs n clients, each sending its next request when the last
+// is answered, for d.
+func closedLoop(ctx context.Context, client *http.Client, base string, asks []ask, n int, d time.Duration) *phase {
+	p := &phase{name: fmt.Sprintf("closed loop, %d clients", n), codes: map[int]int64{}}
+	var mu sync.Mutex
+	var next atomic.Int64
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			var lat []time.Duration
+			codes := map[int]int64{}
+			var errs int64
+			for time.Now().Before(deadline) {
+				a := asks[int(next.Add(1))%len(asks)]
+				t0 := time.Now()
+				code, err := post(ctx, client, base, a)
+				if err != nil {
+					errs++
+					continue
+				}
+				lat = append(lat, time.Since(t0))
+				codes[code]++
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			p.lat = append(p.lat, lat...)
+			for k, v := range codes {
+				p.codes[k] += v
+			}
+			p.errors += errs
+		})
+	}
+	wg.Wait()
+	p.took = time.Since(start)
+	return p
+}
+
+// openLoop sends rate requests a second for d, each at its due time
+// whatever became of the others, and measures each from when it was due.
+func openLoop(ctx context.Context, client *http.Client, base string, asks []ask, rate int, d time.Duration) *phase {
+	p := &phase{name: fmt.Sprintf("open loop at %d/s", rate), codes: map[int]int64{}, offered: rate}
+	total := int(d.Seconds() * float64(rate))
+	interval := time.Second / time.Duration(rate)
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	sem := make(chan struct{}, 1024) // bounds the requests in flight
+	for i := range total {
+		due := start.Add(time.Duration(i) * interval)
+		if w := time.Until(due); w > 0 {
+			time.Sleep(w)
+		}
+		sem <- struct{}{}
+		late := time.Since(due) > 100*time.Millisecond
+		wg.Go(func() {
+			defer func() { <-sem }()
+			code, err := post(ctx, client, base, asks[i%len(asks)])
+			took := time.Since(due)
+			mu.Lock()
+			defer mu.Unlock()
+			if late {
+				p.late++
+			}
+			if err != nil {
+				p.errors++
+				return
+			}
+			p.lat = append(p.lat, took)
+			p.codes[code]++
+		})
+	}
+	wg.Wait()
+	p.took = time.Since(start)
+	return p
+}
+
+// ceiling is the engine's one-row write transactions per second.
+type ceiling struct {
+	tps  float64
+	took time.Duration
+}
+
+// writeCeiling measures one-row write transactions per second (BEGIN;
+// INSERT; COMMIT) from n clients for d, on the same engine and settings:
+// the most a store that writes one transaction per request could answer.
+func writeCeiling(ctx context.Context, dsn, engine string, n int, d time.Duration) (*ceiling, error) {
+	var raw *sql.DB
+	var err error
+	if engine == "postgres" {
+		raw, err = sql.Open("pgx", dsn)
+	} else {
+		// The store's writer settings (sqlstore.Open): WAL, synchronous
+		// NORMAL, one writer at a time.
+		raw, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
+		raw.SetMaxOpenConns(1)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Close()
+	if _, err := raw.ExecContext(ctx, `CREATE TABLE bench_ceiling (id BIGINT, v TEXT)`); err != nil {
+		return nil, err
+	}
+	defer raw.ExecContext(context.WithoutCancel(ctx), `DROP TABLE bench_ceiling`) //nolint:errcheck // the benchmark's scratch table
+	var count atomic.Int64
+	var firstErr atomic.Value
+	deadline := time.Now().Add(d)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range n {
+		wg.Go(func() {
+			for i := 0; time.Now().Before(deadline); i++ {
+				tx, err := raw.BeginTx(ctx, nil)
+				if err == nil {
+					if _, err = tx.ExecContext(ctx, `INSERT INTO bench_ceiling (id, v) VALUES ($1, $2)`, w*1_000_000+i, "a request's worth of text"); err == nil {
+						err = tx.Commit()
+					} else {
+						_ = tx.Rollback()
+					}
+				}
+				if err != nil {
+					firstErr.CompareAndSwap(nil, err)
+					return
+				}
+				count.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if e, ok := firstErr.Load().(error); ok && e != nil {
+		return nil, fmt.Errorf("ceiling: %w", e)
+	}
+	took := time.Since(start)
+	return &ceiling{tps: float64(count.Load()) / took.Seconds(), took: took}, nil
+}
+
+// stored is what the store holds after the run.
+type stored struct{ requests, events, jobs int64 }
+
+func verify(ctx context.Context, db *sqlstore.DB, dsn, engine string) (*stored, error) {
+	var raw *sql.DB
+	var err error
+	if engine == "postgres" {
+		raw, err = sql.Open("pgx", dsn)
+	} else {
+		raw, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&mode=ro")
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer raw.Close()
+	var s stored
+	for _, q := range []struct {
+		sql string
+		dst *int64
+	}{
+		{`SELECT count(*) FROM access_requests`, &s.requests},
+		{`SELECT count(*) FROM events WHERE action = 'request.created'`, &s.events},
+		{`SELECT count(*) FROM river_job WHERE kind = 'request.fulfil'`, &s.jobs},
+	} {
+		if err := raw.QueryRowContext(ctx, q.sql).Scan(q.dst); err != nil {
+			return nil, fmt.Errorf("%s: %w", q.sql, err)
+		}
+	}
+	return &s, nil
+}
+
+func pct(lat []time.Duration, p float64) time.Duration {
+	if len(lat) == 0 {
+		return 0
+	}
+	i := int(float64(len(lat)-1) * p)
+	return lat[i]
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.1f", float64(d)/float64(time.Millisecond)) }
+
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "?"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "?"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+func report(out io.Writer, c config, engine, dsn string, phases []*phase, ceil *ceiling, made *stored, loadStart, loadEnd string) {
+	host, _ := os.Hostname()
+	fmt.Fprintf(out, "### Routine requests over HTTP: %s, the demo organisation (%d people, %d NHI), the example catalog\n\n", engine, c.people, c.nhi)
+	fmt.Fprintf(out, "Machine: %s, %d CPUs, %s. Date: %s. Load average at the start / end: %s / %s.\n\n", host, runtime.NumCPU(), runtime.Version(),
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadStart, loadEnd)
+	fmt.Fprintf(out, "Command: `go run ./bench/requests -concurrency %d -duration %s -rate %d%s`\n\n", c.concurrency, c.duration, c.rate, dbFlag(engine))
+	fmt.Fprintf(out, "Each request: POST /api/v1/requests with a person's token; the catalog's decision (AskAccess, Cedar); the request, its request.created event and its request.fulfil job in one transaction. Fulfilment is not worked.\n\n")
+	fmt.Fprintln(out, "| phase | requests | requests/s | 201 | other | errors | p50 ms | p95 ms | p99 ms | max ms |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	for _, p := range phases {
+		slices.Sort(p.lat)
+		var other int64
+		for code, n := range p.codes {
+			if code != http.StatusCreated {
+				other += n
+			}
+		}
+		name := p.name
+		if p.offered > 0 {
+			name += fmt.Sprintf(" (%d sent over 100 ms late)", p.late)
+		}
+		fmt.Fprintf(out, "| %s | %d | %.0f | %d | %d | %d | %s | %s | %s | %s |\n", name, len(p.lat), float64(len(p.lat))/p.took.Seconds(),
+			p.codes[http.StatusCreated], other, p.errors, ms(pct(p.lat, 0.5)), ms(pct(p.lat, 0.95)), ms(pct(p.lat, 0.99)), ms(pct(p.lat, 1)))
+	}
+	fmt.Fprintf(out, "\nThe limit, measured in the same run: one-row write transactions (BEGIN; INSERT; COMMIT) from %d clients on the same engine: **%.0f/s**.\n\n", c.concurrency, ceil.tps)
+	fmt.Fprintf(out, "Held afterwards (warm-up included): %d requests, %d request.created events, %d request.fulfil jobs.\n", made.requests, made.events, made.jobs)
+	_ = dsn
+}
+
+func dbFlag(engine string) string {
+	if engine == "postgres" {
+		return " -db postgres://…/reqbench"
+	}
+	return ""
+}
