@@ -504,6 +504,7 @@ type Store interface {
 	SyncStore
 	CatalogStore
 	JITStore
+	RequestStore
 	Pinger
 	// Close releases the database.
 	Close() error
