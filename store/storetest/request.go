@@ -514,18 +514,21 @@ func testRequestAtomic(t *testing.T, s steward.Store, clock *Clock) {
 	// event is nowhere.
 	r = newRequest(t, s, clock, "ana@example.test", "svc-a", "pg-write", steward.RequestPending, time.Hour, 2*time.Hour)
 	before = eventCount(t, s)
+	var conflict error
 	err = uow.Atomically(ctx(), func(ctx context.Context) error {
+		// No t.Fatal in here: it would leave the unit open, and the store
+		// with it.
 		if _, err := s.ChangeRequest(ctx, changeOf(r, steward.RequestChange{Action: steward.ActionRequestEscalated, From: steward.RequestPending, To: steward.RequestPending,
 			Level: 1, Reason: "late"})); err != nil {
 			return err
 		}
-		_, err := s.ChangeRequest(ctx, changeOf(r, steward.RequestChange{Action: steward.ActionRequestFulfilled, From: steward.RequestApproved, To: steward.RequestFulfilled}))
-		wantCode(t, err, steward.ECONFLICT)
+		_, conflict = s.ChangeRequest(ctx, changeOf(r, steward.RequestChange{Action: steward.ActionRequestFulfilled, From: steward.RequestApproved, To: steward.RequestFulfilled}))
 		return nil
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	wantCode(t, conflict, steward.ECONFLICT)
 	if got := mustRequest(t, s, r.ID); got.State != steward.RequestPending || got.Level != 1 || got.Reason != "late" {
 		t.Errorf("after the unit: %+v", got)
 	}
