@@ -19,7 +19,7 @@
 // otherwise). -cpuprofile profiles the closed loop, to name what a miss
 // costs (go tool pprof -top).
 //
-//	go build -buildvcs=true -o /tmp/requests ./bench/requests   # the report names the commit
+//	go build -ldflags "-X main.commit=$(git rev-parse --short HEAD)" -o /tmp/requests ./bench/requests   # the report names the commit
 //	/tmp/requests -cpuprofile /tmp/requests.prof                 # SQLite in a temp file, the demo's size
 //	/tmp/requests -db 'postgres://postgres@127.0.0.1:5432/reqbench?sslmode=disable'   # an empty database
 package main
@@ -539,7 +539,7 @@ func report(out io.Writer, c config, version string, asks, people int, phases []
 	fmt.Fprintf(out, "### Routine requests over HTTP: %s, the demo organisation (%d people, %d NHI), the example catalog\n\n", version, c.people, c.nhi)
 	fmt.Fprintf(out, "Machine: %s, %d CPUs, %s, %s. Date: %s. Commit: %s. Load average (1, 5, 15 min) at the start / end of the timed phases: %s / %s.\n\n",
 		host, runtime.NumCPU(), cpuModel(), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), revision(), loadStart, loadEnd)
-	fmt.Fprintf(out, "Command: `requests %s` (built with `go build -buildvcs=true -o requests ./bench/requests`).\n\n", strings.Join(redact(c.args), " "))
+	fmt.Fprintf(out, "Command: `requests %s` (built with `go build -ldflags \"-X main.commit=$(git rev-parse --short HEAD)\" -o requests ./bench/requests`).\n\n", strings.Join(redact(c.args), " "))
 	fmt.Fprintf(out, "Each request: POST /api/v1/requests with a person's bearer token over keep-alive connections; the catalog's decision (AskAccess, Cedar); "+
 		"the request, its request.created event (sealed with an audit key) and its request.fulfil job in one transaction. %d distinct routine asks by %d people, cycled through; "+
 		"each was approved by policy when previewed. The fulfilment jobs are only enqueued: no worker runs, and the connectors are absent.\n\n", asks, people)
@@ -587,9 +587,16 @@ func redact(args []string) []string {
 	return out
 }
 
-// revision is the commit the binary was built from, with "+changes" if
-// the tree had uncommitted changes.
+// commit is the commit the binary was built from, when the build says so
+// (-ldflags "-X main.commit=..."; this machine's go env turns -buildvcs off).
+var commit string
+
+// revision is the commit the binary was built from: commit, else the
+// build's VCS stamp with "+changes" if the tree had uncommitted changes.
 func revision() string {
+	if commit != "" {
+		return commit
+	}
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
 		return "unknown"
@@ -609,7 +616,7 @@ func revision() string {
 		rev = rev[:7]
 	}
 	if rev == "" {
-		return "unknown (built without -buildvcs=true)"
+		return "unknown (built without a commit)"
 	}
 	return rev + dirty
 }
