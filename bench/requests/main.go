@@ -188,13 +188,24 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	dbname := ""
+	if sqlstore.IsPostgres(dsn) {
+		if u, err := url.Parse(dsn); err == nil {
+			dbname = strings.TrimPrefix(u.Path, "/")
+		}
+	}
+	m := markCPU(dbname)
 	phases = append(phases, closedLoop(ctx, client, base, asks, c.concurrency, c.duration))
+	phases[0].cpu = markCPU(dbname).since(m, len(phases[0].lat))
 	if prof != nil {
 		pprof.StopCPUProfile()
 		prof.Close()
 	}
 	if c.rate > 0 {
-		phases = append(phases, openLoop(ctx, client, base, asks, c.rate, c.duration))
+		m := markCPU(dbname)
+		p := openLoop(ctx, client, base, asks, c.rate, c.duration)
+		p.cpu = markCPU(dbname).since(m, len(p.lat))
+		phases = append(phases, p)
 	}
 	// Every request answered 201 must be held once, with its event and its
 	// job (a job only for an approved request: so every 201 was approved),
@@ -307,6 +318,7 @@ type phase struct {
 	offered int64 // open loop: requests due in the phase
 	sent    int64 // open loop: requests sent
 	late    int64 // open loop: requests sent more than 100 ms after they were due
+	cpu     cpuUse
 }
 
 func post(ctx context.Context, client *http.Client, base string, a ask) (int, error) {
@@ -568,6 +580,12 @@ func report(out io.Writer, c config, version string, asks, people int, phases []
 		}
 	}
 	fmt.Fprintln(out, "\nThe open loop's latency is measured from when each request was due, not from when it was sent.")
+	fmt.Fprintln(out, "\nCPU time per request answered (this process: the server and its clients; PostgreSQL's backends on the benchmark's database), and how busy the machine's CPUs were during the phase, others' work included:")
+	fmt.Fprintln(out, "\n| phase | this process ms | PostgreSQL's backends ms | machine's CPUs busy |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|")
+	for _, p := range phases {
+		fmt.Fprintf(out, "| %s | %.2f | %.2f | %.0f%% |\n", p.name, p.cpu.self.Seconds()*1000, p.cpu.backends.Seconds()*1000, p.cpu.machineBusy*100)
+	}
 	fmt.Fprintf(out, "\nThe limit, measured in the same run after the requests: one-row write transactions (BEGIN; INSERT; COMMIT) from %d clients through %d connection(s) with the store's settings, on the same database: **%.0f/s**.\n\n",
 		c.concurrency, ceil.conns, ceil.tps)
 	fmt.Fprintf(out, "Held afterwards: %d requests, %d request.created events, %d request.fulfil jobs, for %d answers 201 (warm-up included): one of each per request.\n",
