@@ -16,8 +16,9 @@
 //
 // Afterwards it checks that the store holds exactly one request, one
 // request.created event and one request.fulfil job per 201 (failing
-// otherwise). -cpuprofile profiles the closed loop, to name what a miss
-// costs (go tool pprof -top).
+// otherwise). Each phase reports its CPU time per request (cpu.go), which
+// holds on a machine others share; -cpuprofile profiles the closed loop,
+// to name what a miss costs (go tool pprof -top).
 //
 //	go build -ldflags "-X main.commit=$(git rev-parse --short HEAD)" -o /tmp/requests ./bench/requests   # the report names the commit
 //	/tmp/requests -cpuprofile /tmp/requests.prof                 # SQLite in a temp file, the demo's size
@@ -199,7 +200,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	phases[0].cpu = markCPU(dbname).since(m, len(phases[0].lat))
 	if prof != nil {
 		pprof.StopCPUProfile()
-		prof.Close()
+		if err := prof.Close(); err != nil {
+			return fmt.Errorf("the CPU profile: %w", err)
+		}
 	}
 	if c.rate > 0 {
 		m := markCPU(dbname)
@@ -333,7 +336,9 @@ func post(ctx context.Context, client *http.Client, base string, a ask) (int, er
 		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
+	if err := res.Body.Close(); err != nil {
+		return 0, err
+	}
 	return res.StatusCode, nil
 }
 
