@@ -14,14 +14,20 @@
 // write transactions per second on the same engine, from as many clients.
 // It prints Markdown for bench/RESULTS.md.
 //
-//	go run ./bench/requests                                     # SQLite, the demo's size
-//	go run ./bench/requests -db 'postgres://postgres@127.0.0.1:5432/reqbench?sslmode=disable'
+// Afterwards it checks that the store holds exactly one request, one
+// request.created event and one request.fulfil job per 201 (failing
+// otherwise). Each phase reports its CPU time per request (cpu.go), which
+// holds on a machine others share; -cpuprofile profiles the closed loop,
+// to name what a miss costs (go tool pprof -top).
+//
+//	go build -ldflags "-X main.commit=$(git rev-parse --short HEAD)" -o /tmp/requests ./bench/requests   # the report names the commit
+//	/tmp/requests -cpuprofile /tmp/requests.prof                 # SQLite in a temp file, the demo's size
+//	/tmp/requests -db 'postgres://postgres@127.0.0.1:5432/reqbench?sslmode=disable'   # an empty database
 package main
 
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"encoding/json"
 	"flag"
 	"fmt"
@@ -30,9 +36,11 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"runtime/pprof"
 	"slices"
 	"strings"
@@ -40,9 +48,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	_ "github.com/jackc/pgx/v5/stdlib" // the ceiling's PostgreSQL connection
-
 	"github.com/stewardhq/steward"
+	"github.com/stewardhq/steward/bench/internal/engine"
 	"github.com/stewardhq/steward/demo"
 	"github.com/stewardhq/steward/examples"
 	stewardhttp "github.com/stewardhq/steward/http"
@@ -65,6 +72,7 @@ type config struct {
 	duration, warmup  time.Duration
 	rate              int
 	cpuprofile        string
+	args              []string // as given, for the report
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -75,14 +83,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.nhi, "nhi", demo.DefaultNHI, "non-human identities in the demo organisation")
 	fs.IntVar(&c.asks, "asks", 500, "distinct routine asks the requests cycle through")
 	fs.IntVar(&c.concurrency, "concurrency", 32, "clients")
-	fs.DurationVar(&c.duration, "duration", 20*time.Second, "length of each timed phase")
-	fs.DurationVar(&c.warmup, "warmup", 3*time.Second, "untimed requests before the closed loop")
+	fs.DurationVar(&c.duration, "duration", 30*time.Second, "length of each timed phase")
+	fs.DurationVar(&c.warmup, "warmup", 5*time.Second, "untimed requests before the closed loop")
 	fs.IntVar(&c.rate, "rate", 2000, "requests a second in the open loop (0: no open loop)")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the closed loop to this file")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	dsn, engine := c.db, "sqlite"
+	dsn := c.db
+	if dsn != "" && !sqlstore.IsPostgres(dsn) {
+		if _, err := os.Stat(dsn); err == nil {
+			return fmt.Errorf("%s exists: the benchmark seeds a new SQLite file", dsn)
+		}
+	}
 	if dsn == "" {
 		dir, err := os.MkdirTemp("", "steward-bench-requests-")
 		if err != nil {
@@ -91,11 +104,19 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		defer os.RemoveAll(dir)
 		dsn = filepath.Join(dir, "requests.db")
 	}
-	if strings.HasPrefix(dsn, "postgres") {
-		engine = "postgres"
-	}
+	c.args = args
 	ctx = steward.WithActor(ctx, "bench:requests")
-	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	// Audit events sealed, as steward serve seals them on SQLite by
+	// default (and on PostgreSQL with an audit key).
+	key, _, err := steward.GenerateAuditKey(time.Now())
+	if err != nil {
+		return err
+	}
+	keys, err := steward.NewAuditKeys(key)
+	if err != nil {
+		return err
+	}
+	db, err := sqlstore.Open(dsn, sqlstore.Options{Logger: slog.New(slog.DiscardHandler), AuditKeys: keys})
 	if err != nil {
 		return err
 	}
@@ -137,21 +158,27 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	log.Printf("%d routine asks the catalog approves, by %d people", len(asks), countPeople(asks))
 
-	srv := &stewardhttp.Server{Store: db, CompileCatalog: compile, Requests: flow, Logger: slog.New(slog.DiscardHandler)}
+	// The server as steward serve runs it (Server.Serve), with its access
+	// log at info written as JSON, as --log-format json would, to nowhere:
+	// formatting each request's log line is part of the cost.
+	srv := &stewardhttp.Server{Store: db, CompileCatalog: compile, Requests: flow,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return err
 	}
-	hs := &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = hs.Serve(ln) }()
-	defer hs.Close()
 	base := "http://" + ln.Addr().String()
+	sctx, stop := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(sctx, ln) }()
+	defer func() { stop(); <-served }()
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.concurrency * 4, MaxConnsPerHost: c.concurrency * 4}, Timeout: time.Minute}
 
 	load := loadAvg()
 	var phases []*phase
+	var warm *phase
 	if c.warmup > 0 {
-		closedLoop(ctx, client, base, asks, c.concurrency, c.warmup)
+		warm = closedLoop(ctx, client, base, asks, c.concurrency, c.warmup)
 	}
 	var prof *os.File
 	if c.cpuprofile != "" {
@@ -162,32 +189,52 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return err
 		}
 	}
+	dbname := ""
+	if sqlstore.IsPostgres(dsn) {
+		if u, err := url.Parse(dsn); err == nil {
+			dbname = strings.TrimPrefix(u.Path, "/")
+		}
+	}
+	m := markCPU(dbname)
 	phases = append(phases, closedLoop(ctx, client, base, asks, c.concurrency, c.duration))
+	phases[0].cpu = markCPU(dbname).since(m, len(phases[0].lat))
 	if prof != nil {
 		pprof.StopCPUProfile()
-		prof.Close()
+		if err := prof.Close(); err != nil {
+			return fmt.Errorf("the CPU profile: %w", err)
+		}
 	}
 	if c.rate > 0 {
-		phases = append(phases, openLoop(ctx, client, base, asks, c.rate, c.duration))
+		m := markCPU(dbname)
+		p := openLoop(ctx, client, base, asks, c.rate, c.duration)
+		p.cpu = markCPU(dbname).since(m, len(p.lat))
+		phases = append(phases, p)
 	}
-	ceiling, err := writeCeiling(ctx, dsn, engine, c.concurrency, 5*time.Second)
+	// Every request answered 201 must be held once, with its event and its
+	// job (a job only for an approved request: so every 201 was approved),
+	// and nothing else: the warm-up's requests count too.
+	made, err := verify(ctx, dsn)
 	if err != nil {
 		return err
 	}
-	made, err := verify(ctx, db, dsn, engine)
-	if err != nil {
-		return err
-	}
-	var created int64
-	for _, p := range phases {
+	var created, failed int64
+	for _, p := range append([]*phase{warm}, phases...) {
+		if p == nil {
+			continue
+		}
 		created += p.codes[http.StatusCreated]
+		failed += p.errors
 	}
-	// The warm-up's requests are in the store too: at least every 201.
-	if made.requests < created || made.events != made.requests || made.jobs != made.requests {
-		return fmt.Errorf("the store does not hold what was answered: %d answered 201 in the timed phases; %d requests, %d request.created events, %d request.fulfil jobs",
-			created, made.requests, made.events, made.jobs)
+	if made.requests != created || made.events != created || made.jobs != created {
+		return fmt.Errorf("the store does not hold what was answered: %d answered 201 (%d more got no answer); %d requests, %d request.created events, %d request.fulfil jobs",
+			created, failed, made.requests, made.events, made.jobs)
 	}
-	report(out, c, engine, dsn, phases, ceiling, made, load, loadAvg())
+	loadEnd := loadAvg()
+	ceiling, err := writeCeiling(ctx, dsn, c.concurrency, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	report(out, c, ceiling.version, len(asks), countPeople(asks), phases, ceiling, made, created, load, loadEnd)
 	return nil
 }
 
@@ -271,8 +318,10 @@ type phase struct {
 	lat     []time.Duration
 	codes   map[int]int64
 	errors  int64
+	offered int64 // open loop: requests due in the phase
+	sent    int64 // open loop: requests sent
 	late    int64 // open loop: requests sent more than 100 ms after they were due
-	offered int   // open loop: the rate asked for
+	cpu     cpuUse
 }
 
 func post(ctx context.Context, client *http.Client, base string, a ask) (int, error) {
@@ -287,7 +336,9 @@ func post(ctx context.Context, client *http.Client, base string, a ask) (int, er
 		return 0, err
 	}
 	_, _ = io.Copy(io.Discard, res.Body)
-	res.Body.Close()
+	if err := res.Body.Close(); err != nil {
+		return 0, err
+	}
 	return res.StatusCode, nil
 }
 
@@ -330,32 +381,49 @@ func closedLoop(ctx context.Context, client *http.Client, base string, asks []as
 	return p
 }
 
-// openLoop sends rate requests a second for d, each at its due time
-// whatever became of the others, and measures each from when it was due.
+// openLoop offers rate requests a second for d, each at its due time
+// whatever became of the others, and measures each from when it was due,
+// so that a server falling behind shows in the latency rather than in a
+// slower client. At most inFlight are outstanding: a request due while
+// they all are waits for one to end (and is counted late if it is sent
+// more than 100 ms after it was due); those still waiting at the end of d
+// are not sent, and counted.
 func openLoop(ctx context.Context, client *http.Client, base string, asks []ask, rate int, d time.Duration) *phase {
-	p := &phase{name: fmt.Sprintf("open loop at %d/s", rate), codes: map[int]int64{}, offered: rate}
-	total := int(d.Seconds() * float64(rate))
+	const inFlight = 1024
+	p := &phase{name: fmt.Sprintf("open loop at %d/s", rate), codes: map[int]int64{}, offered: int64(d.Seconds() * float64(rate))}
 	interval := time.Second / time.Duration(rate)
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
-	sem := make(chan struct{}, 1024) // bounds the requests in flight
-	for i := range total {
+	end := start.Add(d)
+	sem := make(chan struct{}, inFlight)
+	timer := time.NewTimer(d)
+	defer timer.Stop()
+send:
+	for i := range p.offered {
 		due := start.Add(time.Duration(i) * interval)
 		if w := time.Until(due); w > 0 {
 			time.Sleep(w)
 		}
-		sem <- struct{}{}
-		late := time.Since(due) > 100*time.Millisecond
+		select {
+		case sem <- struct{}{}:
+		case <-timer.C:
+			break send
+		}
+		if time.Now().After(end) {
+			<-sem
+			break
+		}
+		p.sent++
+		if time.Since(due) > 100*time.Millisecond {
+			p.late++
+		}
 		wg.Go(func() {
 			defer func() { <-sem }()
-			code, err := post(ctx, client, base, asks[i%len(asks)])
+			code, err := post(ctx, client, base, asks[int(i)%len(asks)])
 			took := time.Since(due)
 			mu.Lock()
 			defer mu.Unlock()
-			if late {
-				p.late++
-			}
 			if err != nil {
 				p.errors++
 				return
@@ -371,28 +439,29 @@ func openLoop(ctx context.Context, client *http.Client, base string, asks []ask,
 
 // ceiling is the engine's one-row write transactions per second.
 type ceiling struct {
-	tps  float64
-	took time.Duration
+	tps     float64
+	conns   int    // the pool's connections
+	version string // the engine and its version
 }
 
 // writeCeiling measures one-row write transactions per second (BEGIN;
-// INSERT; COMMIT) from n clients for d, on the same engine and settings:
-// the most a store that writes one transaction per request could answer.
-func writeCeiling(ctx context.Context, dsn, engine string, n int, d time.Duration) (*ceiling, error) {
-	var raw *sql.DB
-	var err error
-	if engine == "postgres" {
-		raw, err = sql.Open("pgx", dsn)
-	} else {
-		// The store's writer settings (sqlstore.Open): WAL, synchronous
-		// NORMAL, one writer at a time.
-		raw, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_txlock=immediate")
-		raw.SetMaxOpenConns(1)
-	}
+// INSERT; COMMIT) from n clients for d, on the same database through a
+// pool of its own with the store's settings (bench/internal/engine: on
+// SQLite one writer connection with the writer's pragmas; on PostgreSQL as
+// many connections as the store's pool, sqlstore's default MaxConns): the
+// most a store that writes one transaction per request could answer.
+func writeCeiling(ctx context.Context, dsn string, n int, d time.Duration) (*ceiling, error) {
+	raw, err := engine.Open(dsn)
 	if err != nil {
 		return nil, err
 	}
 	defer raw.Close()
+	c := &ceiling{conns: 1, version: raw.Version(ctx)}
+	if raw.Dialect == "postgres" {
+		c.conns = storePoolSize
+		raw.SetMaxOpenConns(c.conns)
+		raw.SetMaxIdleConns(c.conns)
+	}
 	if _, err := raw.ExecContext(ctx, `CREATE TABLE bench_ceiling (id BIGINT, v TEXT)`); err != nil {
 		return nil, err
 	}
@@ -425,21 +494,21 @@ func writeCeiling(ctx context.Context, dsn, engine string, n int, d time.Duratio
 	if e, ok := firstErr.Load().(error); ok && e != nil {
 		return nil, fmt.Errorf("ceiling: %w", e)
 	}
-	took := time.Since(start)
-	return &ceiling{tps: float64(count.Load()) / took.Seconds(), took: took}, nil
+	c.tps = float64(count.Load()) / time.Since(start).Seconds()
+	return c, nil
 }
+
+// storePoolSize is sqlstore's default PostgreSQL pool (Options.MaxConns),
+// which the benchmark's store uses.
+const storePoolSize = 16
 
 // stored is what the store holds after the run.
 type stored struct{ requests, events, jobs int64 }
 
-func verify(ctx context.Context, db *sqlstore.DB, dsn, engine string) (*stored, error) {
-	var raw *sql.DB
-	var err error
-	if engine == "postgres" {
-		raw, err = sql.Open("pgx", dsn)
-	} else {
-		raw, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=busy_timeout(10000)&mode=ro")
-	}
+// verify counts, through a pool of its own, the requests, their
+// request.created events and their request.fulfil jobs in the store.
+func verify(ctx context.Context, dsn string) (*stored, error) {
+	raw, err := engine.Open(dsn)
 	if err != nil {
 		return nil, err
 	}
@@ -482,14 +551,16 @@ func loadAvg() string {
 	return strings.Join(f[:3], " ")
 }
 
-func report(out io.Writer, c config, engine, dsn string, phases []*phase, ceil *ceiling, made *stored, loadStart, loadEnd string) {
+func report(out io.Writer, c config, version string, asks, people int, phases []*phase, ceil *ceiling, made *stored, created int64, loadStart, loadEnd string) {
 	host, _ := os.Hostname()
-	fmt.Fprintf(out, "### Routine requests over HTTP: %s, the demo organisation (%d people, %d NHI), the example catalog\n\n", engine, c.people, c.nhi)
-	fmt.Fprintf(out, "Machine: %s, %d CPUs, %s. Date: %s. Load average at the start / end: %s / %s.\n\n", host, runtime.NumCPU(), runtime.Version(),
-		time.Now().UTC().Format("2006-01-02 15:04 UTC"), loadStart, loadEnd)
-	fmt.Fprintf(out, "Command: `go run ./bench/requests -concurrency %d -duration %s -rate %d%s`\n\n", c.concurrency, c.duration, c.rate, dbFlag(engine))
-	fmt.Fprintf(out, "Each request: POST /api/v1/requests with a person's token; the catalog's decision (AskAccess, Cedar); the request, its request.created event and its request.fulfil job in one transaction. Fulfilment is not worked.\n\n")
-	fmt.Fprintln(out, "| phase | requests | requests/s | 201 | other | errors | p50 ms | p95 ms | p99 ms | max ms |")
+	fmt.Fprintf(out, "### Routine requests over HTTP: %s, the demo organisation (%d people, %d NHI), the example catalog\n\n", version, c.people, c.nhi)
+	fmt.Fprintf(out, "Machine: %s, %d CPUs, %s, %s. Date: %s. Commit: %s. Load average (1, 5, 15 min) at the start / end of the timed phases: %s / %s.\n\n",
+		host, runtime.NumCPU(), cpuModel(), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), revision(), loadStart, loadEnd)
+	fmt.Fprintf(out, "Command: `requests %s` (built with `go build -ldflags \"-X main.commit=$(git rev-parse --short HEAD)\" -o requests ./bench/requests`).\n\n", strings.Join(redact(c.args), " "))
+	fmt.Fprintf(out, "Each request: POST /api/v1/requests with a person's bearer token over keep-alive connections; the catalog's decision (AskAccess, Cedar); "+
+		"the request, its request.created event (sealed with an audit key) and its request.fulfil job in one transaction. %d distinct routine asks by %d people, cycled through; "+
+		"each was approved by policy when previewed. The fulfilment jobs are only enqueued: no worker runs, and the connectors are absent.\n\n", asks, people)
+	fmt.Fprintln(out, "| phase | requests answered | requests/s | 201 | other status | no answer | p50 ms | p95 ms | p99 ms | max ms |")
 	fmt.Fprintln(out, "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, p := range phases {
 		slices.Sort(p.lat)
@@ -501,19 +572,84 @@ func report(out io.Writer, c config, engine, dsn string, phases []*phase, ceil *
 		}
 		name := p.name
 		if p.offered > 0 {
-			name += fmt.Sprintf(" (%d sent over 100 ms late)", p.late)
+			name += fmt.Sprintf(": %d offered, %d sent (%d over 100 ms after due), %d not sent by the end", p.offered, p.sent, p.late, p.offered-p.sent)
 		}
 		fmt.Fprintf(out, "| %s | %d | %.0f | %d | %d | %d | %s | %s | %s | %s |\n", name, len(p.lat), float64(len(p.lat))/p.took.Seconds(),
 			p.codes[http.StatusCreated], other, p.errors, ms(pct(p.lat, 0.5)), ms(pct(p.lat, 0.95)), ms(pct(p.lat, 0.99)), ms(pct(p.lat, 1)))
 	}
-	fmt.Fprintf(out, "\nThe limit, measured in the same run: one-row write transactions (BEGIN; INSERT; COMMIT) from %d clients on the same engine: **%.0f/s**.\n\n", c.concurrency, ceil.tps)
-	fmt.Fprintf(out, "Held afterwards (warm-up included): %d requests, %d request.created events, %d request.fulfil jobs.\n", made.requests, made.events, made.jobs)
-	_ = dsn
+	for _, p := range phases {
+		for code, n := range p.codes {
+			if code != http.StatusCreated {
+				fmt.Fprintf(out, "\n%s: %d answered %d.\n", p.name, n, code)
+			}
+		}
+	}
+	fmt.Fprintln(out, "\nThe open loop's latency is measured from when each request was due, not from when it was sent.")
+	fmt.Fprintln(out, "\nCPU time per request answered (this process: the server and its clients; PostgreSQL's backends on the benchmark's database), and how busy the machine's CPUs were during the phase, others' work included:")
+	fmt.Fprintln(out, "\n| phase | this process ms | PostgreSQL's backends ms | machine's CPUs busy |")
+	fmt.Fprintln(out, "|---|--:|--:|--:|")
+	for _, p := range phases {
+		fmt.Fprintf(out, "| %s | %.2f | %.2f | %.0f%% |\n", p.name, p.cpu.self.Seconds()*1000, p.cpu.backends.Seconds()*1000, p.cpu.machineBusy*100)
+	}
+	fmt.Fprintf(out, "\nThe limit, measured in the same run after the requests: one-row write transactions (BEGIN; INSERT; COMMIT) from %d clients through %d connection(s) with the store's settings, on the same database: **%.0f/s**.\n\n",
+		c.concurrency, ceil.conns, ceil.tps)
+	fmt.Fprintf(out, "Held afterwards: %d requests, %d request.created events, %d request.fulfil jobs, for %d answers 201 (warm-up included): one of each per request.\n",
+		made.requests, made.events, made.jobs, created)
 }
 
-func dbFlag(engine string) string {
-	if engine == "postgres" {
-		return " -db postgres://…/reqbench"
+// redact hides a PostgreSQL DSN's host, port and credentials.
+func redact(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		if sqlstore.IsPostgres(a) {
+			if u, err := url.Parse(a); err == nil {
+				out[i] = "postgres://…" + u.Path
+			}
+		}
 	}
-	return ""
+	return out
+}
+
+// commit is the commit the binary was built from, when the build says so
+// (-ldflags "-X main.commit=..."; this machine's go env turns -buildvcs off).
+var commit string
+
+// revision is the commit the binary was built from: commit, else the
+// build's VCS stamp with "+changes" if the tree had uncommitted changes.
+func revision() string {
+	if commit != "" {
+		return commit
+	}
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch s.Key {
+		case "vcs.revision":
+			rev = s.Value
+		case "vcs.modified":
+			if s.Value == "true" {
+				dirty = "+changes"
+			}
+		}
+	}
+	if len(rev) > 7 {
+		rev = rev[:7]
+	}
+	if rev == "" {
+		return "unknown (built without a commit)"
+	}
+	return rev + dirty
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
+		}
+	}
+	return "unknown CPU"
 }

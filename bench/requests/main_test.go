@@ -17,7 +17,7 @@ func TestRunsSmall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"closed loop, 4 clients", "open loop at 50/s", "one-row write transactions"} {
+	for _, want := range []string{"closed loop, 4 clients", "open loop at 50/s", "one-row write transactions", "| this process ms |"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
