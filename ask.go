@@ -68,21 +68,10 @@ func AskAccess(ctx context.Context, r InventoryReader, c *Catalog, ref AccessRef
 		}
 		q.Identity = IdentityFacts{Name: ref.Identity, System: sys.Name, Owner: p.Email, Team: q.Requester.Team, Active: true, New: true}
 	default:
-		f := IdentityFilter{Name: ref.Identity, ListOptions: ListOptions{Limit: 10}}
-		if sys != nil {
-			f.SystemID = sys.ID
-		}
-		page, err := r.Identities(ctx, f)
+		iv, err := IdentityNamed(ctx, r, sys, ref.Identity)
 		if err != nil {
 			return nil, err
 		}
-		switch n := len(page.Items); {
-		case n == 0:
-			return nil, Errorf(ENOTFOUND, "No identity is named %s%s.", ref.Identity, inSystem(ref.System))
-		case n > 1:
-			return nil, Errorf(EINVALID, "Several identities are named %s; name the system too.", ref.Identity)
-		}
-		iv := page.Items[0]
 		q.Identity = IdentityFacts{Name: iv.Name, System: iv.SystemName, Kind: string(iv.Kind), Environment: string(iv.Environment),
 			Criticality: string(iv.Criticality), Team: iv.TeamName, Active: iv.Status == IdentityActive}
 		if iv.OwnerID != nil {
@@ -112,7 +101,7 @@ func AskAccess(ctx context.Context, r InventoryReader, c *Catalog, ref AccessRef
 			member := AccessTarget{System: e.System, Name: e.Name}
 			if s, err := r.SystemByName(ctx, e.System); err == nil {
 				member.OwnerTeam = teamName(s.OwnerTeamID)
-				if ent, err := entitlementNamed(ctx, r, s, e.Name); err == nil {
+				if ent, err := EntitlementNamed(ctx, r, s, e.Name); err == nil {
 					member.Privileged, member.Sensitivity = ent.Privileged, ent.Sensitivity
 				}
 			}
@@ -123,7 +112,7 @@ func AskAccess(ctx context.Context, r InventoryReader, c *Catalog, ref AccessRef
 			}
 		}
 	case ref.Entitlement != "":
-		ent, err := entitlementNamed(ctx, r, sys, ref.Entitlement)
+		ent, err := EntitlementNamed(ctx, r, sys, ref.Entitlement)
 		if err != nil {
 			return nil, err
 		}
@@ -141,8 +130,30 @@ func inSystem(s string) string {
 	return " in " + s
 }
 
-// entitlementNamed finds the entitlement of s named exactly name.
-func entitlementNamed(ctx context.Context, r InventoryReader, s *System, name string) (*Entitlement, error) {
+// IdentityNamed finds the one identity named exactly name, in s when s is
+// not nil: ENOTFOUND when there is none, EINVALID when the name is on
+// several systems and s does not say which.
+func IdentityNamed(ctx context.Context, r InventoryReader, s *System, name string) (*IdentityView, error) {
+	f := IdentityFilter{Name: name, ListOptions: ListOptions{Limit: 2}}
+	where := ""
+	if s != nil {
+		f.SystemID, where = s.ID, inSystem(s.Name)
+	}
+	page, err := r.Identities(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	switch len(page.Items) {
+	case 0:
+		return nil, Errorf(ENOTFOUND, "No identity is named %s%s.", name, where)
+	case 1:
+		return &page.Items[0], nil
+	}
+	return nil, Errorf(EINVALID, "Several identities are named %s; name the system too.", name)
+}
+
+// EntitlementNamed finds the entitlement of s named exactly name.
+func EntitlementNamed(ctx context.Context, r InventoryReader, s *System, name string) (*Entitlement, error) {
 	f := EntitlementFilter{SystemID: s.ID, Query: name, ListOptions: ListOptions{Limit: MaxLimit}}
 	for {
 		page, err := r.Entitlements(ctx, f)

@@ -217,36 +217,19 @@ func (s *Server) listJITGrants(w http.ResponseWriter, r *http.Request) error {
 	}
 	f := steward.JITGrantFilter{State: enumParam(q, "state", steward.JITState.Validate), ListOptions: q.page()}
 	if name := q.text("identity"); name != "" && q.err == nil {
-		id, err := s.identityNamed(r, name, q.text("system"))
+		var sys *steward.System
+		if system := q.text("system"); system != "" {
+			if sys, err = s.Store.SystemByName(r.Context(), system); err != nil {
+				return err
+			}
+		}
+		iv, err := steward.IdentityNamed(r.Context(), s.Store, sys, name)
 		if err != nil {
 			return err
 		}
-		f.IdentityID = id
+		f.IdentityID = iv.ID
 	} else if q.text("system") != "" && q.err == nil {
 		return steward.Errorf(steward.EINVALID, "system names the identity's system; give identity too.")
 	}
 	return listPage(w, r, q, f, s.Store.JITGrants)
-}
-
-// identityNamed finds the one identity named name (in system, if given).
-func (s *Server) identityNamed(r *http.Request, name, system string) (int64, error) {
-	f := steward.IdentityFilter{Name: name, ListOptions: steward.ListOptions{Limit: 2}}
-	if system != "" {
-		sys, err := s.Store.SystemByName(r.Context(), system)
-		if err != nil {
-			return 0, err
-		}
-		f.SystemID = sys.ID
-	}
-	page, err := s.Store.Identities(r.Context(), f)
-	if err != nil {
-		return 0, err
-	}
-	switch len(page.Items) {
-	case 0:
-		return 0, steward.Errorf(steward.ENOTFOUND, "No identity is named %s.", name)
-	case 1:
-		return page.Items[0].ID, nil
-	}
-	return 0, steward.Errorf(steward.EINVALID, "Several identities are named %s; give system too.", name)
 }

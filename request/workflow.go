@@ -713,40 +713,17 @@ func (w *Workflow) members(ctx context.Context, r *steward.AccessRequest) ([]mem
 		if err != nil {
 			return nil, err
 		}
-		page, err := w.cfg.Store.Identities(ctx, steward.IdentityFilter{Name: r.Identity, SystemID: sys.ID, ListOptions: steward.ListOptions{Limit: 2}})
+		id, err := steward.IdentityNamed(ctx, w.cfg.Store, sys, r.Identity)
 		if err != nil {
 			return nil, err
 		}
-		if len(page.Items) != 1 {
-			return nil, steward.Errorf(steward.ENOTFOUND, "%s has no identity %s to grant %s to.", sys.Name, r.Identity, x.name)
-		}
-		id := &page.Items[0]
-		ent, err := w.entitlement(ctx, sys, x.name)
+		ent, err := steward.EntitlementNamed(ctx, w.cfg.Store, sys, x.name)
 		if err != nil {
 			return nil, err
 		}
 		out = append(out, member{system: sys, identity: id, entitlement: ent})
 	}
 	return out, nil
-}
-
-func (w *Workflow) entitlement(ctx context.Context, sys *steward.System, name string) (*steward.Entitlement, error) {
-	f := steward.EntitlementFilter{SystemID: sys.ID, Query: name, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}}
-	for {
-		page, err := w.cfg.Store.Entitlements(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for i := range page.Items {
-			if page.Items[i].Name == name {
-				return &page.Items[i], nil
-			}
-		}
-		if page.Next == "" {
-			return nil, steward.Errorf(steward.ENOTFOUND, "%s has no entitlement %s.", sys.Name, name)
-		}
-		f.After = page.Next
-	}
 }
 
 // decommission disables r's identity in its system, and records the
@@ -756,18 +733,15 @@ func (w *Workflow) decommission(ctx context.Context, r *steward.AccessRequest) e
 	if err != nil {
 		return err
 	}
-	page, err := w.cfg.Store.Identities(ctx, steward.IdentityFilter{Name: r.Identity, SystemID: sys.ID, ListOptions: steward.ListOptions{Limit: 2}})
+	iv, err := steward.IdentityNamed(ctx, w.cfg.Store, sys, r.Identity)
 	if err != nil {
 		return err
-	}
-	if len(page.Items) != 1 {
-		return steward.Errorf(steward.ENOTFOUND, "%s has no identity %s to retire.", sys.Name, r.Identity)
 	}
 	t, err := w.cfg.Targets(ctx, sys.Name)
 	if err != nil {
 		return err
 	}
-	if err := t.Disable(ctx, page.Items[0].ExternalID); err != nil {
+	if err := t.Disable(ctx, iv.ExternalID); err != nil {
 		return err
 	}
 	_, err = w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: r.ID, Action: steward.ActionRequestFulfilled,
