@@ -289,10 +289,15 @@ func TestExpiryReplicas(t *testing.T) {
 	const n = 500
 	gs := jitGrants(t, db, n, func(i int) time.Time { return time.Now().Add(-time.Hour + time.Duration(i)*time.Millisecond) })
 	rec := &recorder{delay: time.Millisecond}
+	// Each engine's revocations wait until the other engine has begun
+	// revoking (at most 10 s), so that on a loaded machine the first
+	// engine started cannot finish them all before the second claims.
+	began := []chan struct{}{make(chan struct{}), make(chan struct{})}
 	var xs []*jobs.Expiry
-	for range 2 {
+	for i := range 2 {
+		g := &gated{rec: rec, mine: began[i], other: began[1-i]}
 		xs = append(xs, runExpiry(t, jobs.ExpiryConfig{Store: open(), Batch: 20, Concurrency: 4,
-			Targets: func(context.Context, int64) (steward.Revoker, error) { return rec, nil }}))
+			Targets: func(context.Context, int64) (steward.Revoker, error) { return g, nil }}))
 	}
 	eventually(t, "every grant revoked", func() bool { s := stats(t, db); return s == steward.JITStats{} })
 	if k, most := rec.revoked(); k != len(gs) || most != 1 {
@@ -517,4 +522,23 @@ func TestExpiryRetriesRecording(t *testing.T) {
 			}
 		}
 	})
+}
+
+// gated is one engine's revoker in TestExpiryReplicas: it says when its
+// engine begins revoking, and waits for the other's to begin.
+type gated struct {
+	rec         *recorder
+	once        sync.Once
+	mine, other chan struct{}
+}
+
+func (g *gated) Revoke(ctx context.Context, identity, entitlement string) error {
+	g.once.Do(func() { close(g.mine) })
+	select {
+	case <-g.other:
+	case <-time.After(10 * time.Second):
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return g.rec.Revoke(ctx, identity, entitlement)
 }
