@@ -228,6 +228,23 @@ func (s *Server) listJITGrants(w http.ResponseWriter, r *http.Request) error {
 	return listPage(w, r, q, f, s.Store.JITGrants)
 }
 
+// getJITGrant answers one JIT grant, by the number a fulfilled request
+// names.
+func (s *Server) getJITGrant(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	g, err := s.Store.JITGrant(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, g)
+}
+
 // identityNamed finds the one identity named name (in system, if given).
 func (s *Server) identityNamed(r *http.Request, name, system string) (int64, error) {
 	f := steward.IdentityFilter{Name: name, ListOptions: steward.ListOptions{Limit: 2}}
