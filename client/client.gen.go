@@ -3323,7 +3323,7 @@ type ClientInterface interface {
 
 	// ApproveRequestWithBody Approve a request
 	//
-	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3332,7 +3332,7 @@ type ClientInterface interface {
 
 	// ApproveRequest Approve a request
 	//
-	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3341,7 +3341,7 @@ type ClientInterface interface {
 
 	// CancelRequestWithBody Cancel a request
 	//
-	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3350,7 +3350,7 @@ type ClientInterface interface {
 
 	// CancelRequest Cancel a request
 	//
-	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3359,7 +3359,7 @@ type ClientInterface interface {
 
 	// DenyRequestWithBody Deny a request
 	//
-	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3368,7 +3368,7 @@ type ClientInterface interface {
 
 	// DenyRequest Deny a request
 	//
-	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3377,7 +3377,7 @@ type ClientInterface interface {
 
 	// ExtendRequestWithBody Ask to extend JIT access
 	//
-	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3386,7 +3386,7 @@ type ClientInterface interface {
 
 	// ExtendRequest Ask to extend JIT access
 	//
-	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4252,7 +4252,7 @@ func (c *Client) GetRequest(ctx context.Context, id ID, reqEditors ...RequestEdi
 
 // ApproveRequestWithBody Approve a request
 //
-// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4271,7 +4271,7 @@ func (c *Client) ApproveRequestWithBody(ctx context.Context, id ID, contentType 
 
 // ApproveRequest Approve a request
 //
-// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4290,7 +4290,7 @@ func (c *Client) ApproveRequest(ctx context.Context, id ID, body ApproveRequestJ
 
 // CancelRequestWithBody Cancel a request
 //
-// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4309,7 +4309,7 @@ func (c *Client) CancelRequestWithBody(ctx context.Context, id ID, contentType s
 
 // CancelRequest Cancel a request
 //
-// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4328,7 +4328,7 @@ func (c *Client) CancelRequest(ctx context.Context, id ID, body CancelRequestJSO
 
 // DenyRequestWithBody Deny a request
 //
-// As an eligible approver (never the requester), with a reason. One denial ends the request.
+// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4347,7 +4347,7 @@ func (c *Client) DenyRequestWithBody(ctx context.Context, id ID, contentType str
 
 // DenyRequest Deny a request
 //
-// As an eligible approver (never the requester), with a reason. One denial ends the request.
+// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4366,7 +4366,7 @@ func (c *Client) DenyRequest(ctx context.Context, id ID, body DenyRequestJSONReq
 
 // ExtendRequestWithBody Ask to extend JIT access
 //
-// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4385,7 +4385,7 @@ func (c *Client) ExtendRequestWithBody(ctx context.Context, id ID, contentType s
 
 // ExtendRequest Ask to extend JIT access
 //
-// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8475,7 +8475,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveRequestWithBodyWithResponse Approve a request
 	//
-	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8484,7 +8484,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveRequestWithResponse Approve a request
 	//
-	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8493,7 +8493,7 @@ type ClientWithResponsesInterface interface {
 
 	// CancelRequestWithBodyWithResponse Cancel a request
 	//
-	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8502,7 +8502,7 @@ type ClientWithResponsesInterface interface {
 
 	// CancelRequestWithResponse Cancel a request
 	//
-	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8511,7 +8511,7 @@ type ClientWithResponsesInterface interface {
 
 	// DenyRequestWithBodyWithResponse Deny a request
 	//
-	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8520,7 +8520,7 @@ type ClientWithResponsesInterface interface {
 
 	// DenyRequestWithResponse Deny a request
 	//
-	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8529,7 +8529,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExtendRequestWithBodyWithResponse Ask to extend JIT access
 	//
-	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8538,7 +8538,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExtendRequestWithResponse Ask to extend JIT access
 	//
-	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -14371,7 +14371,7 @@ func (c *ClientWithResponses) GetRequestWithResponse(ctx context.Context, id ID,
 
 // ApproveRequestWithBodyWithResponse Approve a request
 //
-// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14386,7 +14386,7 @@ func (c *ClientWithResponses) ApproveRequestWithBodyWithResponse(ctx context.Con
 
 // ApproveRequestWithResponse Approve a request
 //
-// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14401,7 +14401,7 @@ func (c *ClientWithResponses) ApproveRequestWithResponse(ctx context.Context, id
 
 // CancelRequestWithBodyWithResponse Cancel a request
 //
-// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14416,7 +14416,7 @@ func (c *ClientWithResponses) CancelRequestWithBodyWithResponse(ctx context.Cont
 
 // CancelRequestWithResponse Cancel a request
 //
-// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14431,7 +14431,7 @@ func (c *ClientWithResponses) CancelRequestWithResponse(ctx context.Context, id 
 
 // DenyRequestWithBodyWithResponse Deny a request
 //
-// As an eligible approver (never the requester), with a reason. One denial ends the request.
+// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14446,7 +14446,7 @@ func (c *ClientWithResponses) DenyRequestWithBodyWithResponse(ctx context.Contex
 
 // DenyRequestWithResponse Deny a request
 //
-// As an eligible approver (never the requester), with a reason. One denial ends the request.
+// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14461,7 +14461,7 @@ func (c *ClientWithResponses) DenyRequestWithResponse(ctx context.Context, id ID
 
 // ExtendRequestWithBodyWithResponse Ask to extend JIT access
 //
-// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14476,7 +14476,7 @@ func (c *ClientWithResponses) ExtendRequestWithBodyWithResponse(ctx context.Cont
 
 // ExtendRequestWithResponse Ask to extend JIT access
 //
-// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

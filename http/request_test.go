@@ -211,8 +211,10 @@ func TestRequestDecisionsAndVisibility(t *testing.T) {
 	if res, _ := act(boTok, denied, "deny", " "); res.Status != 400 || !strings.Contains(res.Error(t).Message, "reason") {
 		t.Errorf("deny without a reason: %d %s", res.Status, res.Body)
 	}
-	if res, _ := act(di, denied, "deny", "not mine to decide"); res.Status != 403 || !strings.Contains(res.Error(t).Message, "not an approver") {
-		t.Errorf("a non-approver denies: %d %s", res.Status, res.Body)
+	// A member who may not read a request cannot learn of it by acting
+	// on it either.
+	if res, _ := act(di, denied, "deny", "not mine to decide"); res.Status != 404 {
+		t.Errorf("a member who may not see it denies: %d %s", res.Status, res.Body)
 	}
 	if res, _ := act(ts.Viewer, denied, "deny", "auditors write nothing"); res.Status != 403 {
 		t.Errorf("an auditor denies: %d %s", res.Status, res.Body)
@@ -227,9 +229,16 @@ func TestRequestDecisionsAndVisibility(t *testing.T) {
 	}
 
 	// Cancel: the requester's own, before it is decided; not another
-	// member's; an admin's any.
-	if res, _ := act(di, cancelled, "cancel", "not yours"); res.Status != 403 || !strings.Contains(res.Error(t).Message, "Only ana@example.test") {
+	// member's (an approver is told who may, one who may not see it that
+	// there is no such request); an admin's any.
+	if res, _ := act(cy, cancelled, "cancel", "not yours"); res.Status != 403 || !strings.Contains(res.Error(t).Message, "Only ana@example.test") {
+		t.Errorf("an approver cancels: %d %s", res.Status, res.Body)
+	}
+	if res, _ := act(di, cancelled, "cancel", "not yours"); res.Status != 404 {
 		t.Errorf("another member cancels: %d %s", res.Status, res.Body)
+	}
+	if res := ts.Do(request{Method: "POST", Target: fmt.Sprintf("/api/v1/requests/%d/extend", denied), Token: di, Body: `{"duration": "1h"}`}); res.Status != 404 {
+		t.Errorf("another member extends: %d %s", res.Status, res.Body)
 	}
 	if res, r := act(ana, cancelled, "cancel", "not needed after all"); res.Status != 200 || r.State != steward.RequestCancelled || r.ClosedAt == nil {
 		t.Errorf("cancel own: %d %s", res.Status, res.Body)

@@ -262,7 +262,10 @@ func (w *Workflow) act(ctx context.Context, id int64, approve bool, reason strin
 	if err != nil {
 		return nil, err
 	}
-	r, err := w.cfg.Store.Request(ctx, id)
+	// Get: a request a member may not read is not there to act on either,
+	// so that acting tells no more than reading (its state, approvers,
+	// requester).
+	r, err := w.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -346,7 +349,7 @@ func (w *Workflow) Cancel(ctx context.Context, id int64, reason string) (*stewar
 	if !ok {
 		return nil, steward.Errorf(steward.EFORBIDDEN, "Sign in to cancel a request.")
 	}
-	r, err := w.cfg.Store.Request(ctx, id)
+	r, err := w.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -367,7 +370,7 @@ func (w *Workflow) Extend(ctx context.Context, id int64, d steward.Duration, jus
 	if err != nil {
 		return nil, err
 	}
-	r, err := w.cfg.Store.Request(ctx, id)
+	r, err := w.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
