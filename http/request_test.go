@@ -353,6 +353,15 @@ func TestRequestDecisionsAndVisibility(t *testing.T) {
 	} else if res.Decode(t, &page); len(page.Items) != 1 || page.Items[0].ID != g.ID {
 		t.Errorf("JIT grants of svc-billing: %s", res.Body)
 	}
+	// A name on two systems needs its system.
+	other := ts.F.System(func(s *steward.System) { s.Name = "pg-other" })
+	ts.F.Identity(func(i *steward.Identity) { i.SystemID, i.Name, i.ExternalID = other.ID, "svc-billing", "svc_billing_2" })
+	if res := ts.Do(request{Target: "/api/v1/jit-grants?identity=svc-billing", Token: ts.Admin}); res.Status != 400 || !strings.Contains(res.Error(t).Message, "give system") {
+		t.Errorf("JIT grants of an ambiguous name: %d %s", res.Status, res.Body)
+	}
+	if res := ts.Do(request{Target: "/api/v1/jit-grants?identity=svc-billing&system=pg-billing", Token: ts.Admin}); res.Status != 200 || !strings.Contains(string(res.Body), "role:jit") {
+		t.Errorf("JIT grants of svc-billing on pg-billing: %d %s", res.Status, res.Body)
+	}
 	for _, c := range []struct {
 		target, tok string
 		want        int
@@ -362,6 +371,7 @@ func TestRequestDecisionsAndVisibility(t *testing.T) {
 		{fmt.Sprintf("/api/v1/jit-grants/%d", g.ID+100), ts.Admin, 404, false},
 		{"/api/v1/jit-grants/abc", ts.Admin, 400, true},
 		{"/api/v1/jit-grants?identity=nobody", ts.Admin, 404, false},
+		{"/api/v1/jit-grants?system=pg-billing", ts.Admin, 400, false},
 		{"/api/v1/jit-grants?state=forever", ts.Admin, 400, true},
 		{"/api/v1/requests/0", ts.Admin, 400, true},
 		{"/api/v1/requests/99999", ts.Admin, 404, false},
