@@ -143,6 +143,11 @@ func person(ctx context.Context, doing string) (steward.Principal, error) {
 		}
 		return p, steward.Errorf(steward.EFORBIDDEN, "Only a person can %s; %s is not one. Sign in as yourself.", doing, who)
 	}
+	// Every caller checks this too (the API's and the web UI's routes);
+	// the workflow does not rely on it.
+	if d := steward.Authorize(p, steward.PermRequestAct); !d.Allowed {
+		return p, steward.Errorf(steward.EFORBIDDEN, "%s may not %s: %s", p.Actor(), doing, d.Reason)
+	}
 	return p, nil
 }
 

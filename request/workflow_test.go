@@ -379,6 +379,9 @@ func TestRoutineRefusedUnmatched(t *testing.T) {
 		if err != nil || len(page.Items) != 1 || page.Items[0].Requester != o.ana.Email || page.Items[0].Justification["why"] != "audit" {
 			t.Fatalf("unmatched demand: %+v, %v", page, err)
 		}
+		if _, err := o.flow.Create(as(o.sec, steward.RoleAuditor), steward.AccessRef{Identity: "svc-app", Entitlement: "role:" + o.read}); steward.ErrorCode(err) != steward.EFORBIDDEN {
+			t.Errorf("an auditor asks: %v", err)
+		}
 		if _, err := o.flow.Create(steward.WithActor(context.Background(), "test:x"), steward.AccessRef{Identity: "svc-app", Entitlement: "role:" + o.read}); steward.ErrorCode(err) != steward.EFORBIDDEN {
 			t.Errorf("a request by no person: %v", err)
 		}

@@ -296,26 +296,35 @@ func TestNoFormAsksForAnID(t *testing.T) {
 	t.Parallel()
 	f := MustFixture(t)
 	session := f.MustSignIn(t)
-	field := regexp.MustCompile(`<(?:input|select)[^>]*>`)
-	idName := regexp.MustCompile(`name="[a-z_]*_?id"|inputmode="numeric"`)
-	idLabel := regexp.MustCompile(`(?i)<label[^>]*>[^<]*\bid\b[^<]*</label>`)
-	// A hidden field asks nothing: it carries what a link set (the object
-	// whose history the audit page shows) through the next Apply.
-	hidden := regexp.MustCompile(`\btype="hidden"`)
 	for _, page := range []string{"/inventory", "/ownership", "/identities/1", "/identities/4", "/people", "/people/1", "/teams", "/teams/ledger",
 		"/systems/aws-prod-payments", "/audit", "/audit?object=identity&object_id=4", "/audit?object=team"} {
 		_, body := f.mustGet(t, page, session, http.StatusOK)
-		for _, m := range field.FindAllString(body, -1) {
-			if idName.MatchString(m) && !hidden.MatchString(m) {
-				t.Errorf("%s: field %s asks for an id", page, m)
-			}
+		noIDFields(t, page, body)
+	}
+}
+
+var (
+	fieldRE   = regexp.MustCompile(`<(?:input|select)[^>]*>`)
+	idNameRE  = regexp.MustCompile(`name="[a-z_]*_?id"|inputmode="numeric"`)
+	idLabelRE = regexp.MustCompile(`(?i)<label[^>]*>[^<]*\bid\b[^<]*</label>`)
+	// A hidden field asks nothing: it carries what a link set (the object
+	// whose history the audit page shows) through the next Apply.
+	hiddenRE = regexp.MustCompile(`\btype="hidden"`)
+)
+
+// noIDFields fails t for each field of page's body that asks for an id.
+func noIDFields(t *testing.T, page, body string) {
+	t.Helper()
+	for _, m := range fieldRE.FindAllString(body, -1) {
+		if idNameRE.MatchString(m) && !hiddenRE.MatchString(m) {
+			t.Errorf("%s: field %s asks for an id", page, m)
 		}
-		for _, m := range idLabel.FindAllString(body, -1) {
-			// An external id is the name a source gives; Steward's own
-			// numbers are what no field may ask for.
-			if !strings.Contains(strings.ToLower(m), "external id") {
-				t.Errorf("%s: label %s asks for an id", page, m)
-			}
+	}
+	for _, m := range idLabelRE.FindAllString(body, -1) {
+		// An external id is the name a source gives; Steward's own
+		// numbers are what no field may ask for.
+		if !strings.Contains(strings.ToLower(m), "external id") {
+			t.Errorf("%s: label %s asks for an id", page, m)
 		}
 	}
 }

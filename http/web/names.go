@@ -178,7 +178,7 @@ const maxSuggestions = 12
 // with what was typed) may come late.
 const suggestRead = 200
 
-// suggest answers a picker's type-ahead: GET /suggest?what=person|team|system&q=…
+// suggest answers a picker's type-ahead: GET /suggest?what=person|owner|team|system|identity|entitlement&q=…
 // returns the best few matches as JSON. It is read by picker.js; without
 // JavaScript the fields still take a typed name.
 func (s *server) suggest(w http.ResponseWriter, r *http.Request) {
@@ -193,8 +193,12 @@ func (s *server) suggest(w http.ResponseWriter, r *http.Request) {
 		out, err = s.suggestTeams(r.Context(), q)
 	case "system":
 		out, err = s.suggestSystems(r.Context(), q)
+	case "identity":
+		out, err = s.suggestIdentities(r.Context(), q)
+	case "entitlement":
+		out, err = s.suggestEntitlements(r.Context(), q)
 	default:
-		err = steward.Errorf(steward.EINVALID, "what must be person, owner, team or system.")
+		err = steward.Errorf(steward.EINVALID, "what must be person, owner, team, system, identity or entitlement.")
 	}
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -324,6 +328,65 @@ func (s *server) suggestSystems(ctx context.Context, q string) ([]suggestion, er
 	var out []suggestion
 	for _, x := range systems[:min(len(systems), maxSuggestions)] {
 		out = append(out, suggestion{Value: x.Name, Label: label(x.Kind)})
+	}
+	return out, nil
+}
+
+// suggestIdentities lists the identities named like q that the signed-in
+// principal may see (the request form's identity field), each labelled with
+// its system, which a name on several systems needs.
+func (s *server) suggestIdentities(ctx context.Context, q string) ([]suggestion, error) {
+	if q == "" {
+		return nil, nil
+	}
+	vis, err := s.visibility(ctx)
+	if err != nil {
+		return nil, err
+	}
+	page, err := s.store.Identities(ctx, steward.IdentityFilter{Query: q, Visible: vis, ListOptions: steward.ListOptions{Limit: suggestRead}})
+	if err != nil {
+		return nil, err
+	}
+	ids := rank(page.Items, q, func(x steward.IdentityView) []string { return []string{x.Name} },
+		func(x steward.IdentityView) string { return x.Name + " " + x.SystemName })
+	var out []suggestion
+	for _, x := range ids[:min(len(ids), maxSuggestions)] {
+		out = append(out, suggestion{Value: x.Name, Label: x.SystemName + " · " + label(x.Kind)})
+	}
+	return out, nil
+}
+
+// suggestEntitlements lists the entitlements named like q (the request
+// form's entitlement field), each labelled with its system.
+func (s *server) suggestEntitlements(ctx context.Context, q string) ([]suggestion, error) {
+	if q == "" {
+		return nil, nil
+	}
+	page, err := s.store.Entitlements(ctx, steward.EntitlementFilter{Query: q, ListOptions: steward.ListOptions{Limit: suggestRead}})
+	if err != nil {
+		return nil, err
+	}
+	ents := rank(page.Items, q, func(e steward.Entitlement) []string { return []string{e.Name} },
+		func(e steward.Entitlement) string { return e.Name })
+	systems := map[int64]string{}
+	var out []suggestion
+	for _, e := range ents[:min(len(ents), maxSuggestions)] {
+		name, ok := systems[e.SystemID]
+		if !ok {
+			sys, err := s.store.System(ctx, e.SystemID)
+			if err != nil && !steward.IsCode(err, steward.ENOTFOUND) {
+				return nil, err
+			}
+			if sys != nil {
+				name = sys.Name
+			}
+			systems[e.SystemID] = name
+		}
+		l := name
+		if e.Privileged {
+			l += " · privileged"
+		}
+		out = append(out, suggestion{Value: e.Name, Label: l})
 	}
 	return out, nil
 }

@@ -28,7 +28,9 @@ var navSections = []navSection{
 	{"People", "/people", true},
 	{"Teams", "/teams", true},
 	{"Catalog", "/catalog", true},
-	{"Requests", "/requests", true},
+	{"Request access", "/requests/new", true},
+	{"Inbox", "/requests/inbox", true},
+	{"My requests", "/requests", true},
 	{"Exceptions", "/exceptions", false},
 	{"Reviews", "/reviews", false},
 	{"Backlog", "/backlog", false},
@@ -74,6 +76,9 @@ func (s *server) base(r *http.Request, title, active string) pageBase {
 		if evidencePages[n.Path] && !b.Reader {
 			continue // guarded: a member would find a 403 there
 		}
+		if act, ok := requestPages[n.Path]; ok && (s.flow == nil || act && !may(r.Context(), steward.PermRequestAct)) {
+			continue // this server serves no requests, or this principal asks and decides none
+		}
 		b.Nav = append(b.Nav, navItem{navSection: n, Active: n.Path == active})
 	}
 	return b
@@ -84,29 +89,37 @@ func (s *server) base(r *http.Request, title, active string) pageBase {
 // may not read them.
 var evidencePages = map[string]bool{"/ownership": true, "/audit": true}
 
+// requestPages are the sections of the request path, shown only where the
+// server serves requests (UI.Requests); true marks those that ask or
+// decide (steward.PermRequestAct), which an auditor, who writes nothing,
+// is not shown.
+var requestPages = map[string]bool{"/requests/new": true, "/requests/inbox": true, "/requests": false}
+
 // parsePages parses each page with the layout it is shown in. Each entry
 // is executed by its "page" template.
 func parsePages() map[string]*template.Template {
 	pages := map[string][]string{
-		"signin":     {"templates/head.html", "templates/signin.html"},
-		"inventory":  {"templates/head.html", "templates/layout.html", "templates/inventory.html", "templates/time.html"},
-		"identity":   {"templates/head.html", "templates/layout.html", "templates/identity.html", "templates/time.html"},
-		"ownership":  {"templates/head.html", "templates/layout.html", "templates/ownership.html", "templates/time.html"},
-		"audit":      {"templates/head.html", "templates/layout.html", "templates/audit.html", "templates/time.html"},
-		"people":     {"templates/head.html", "templates/layout.html", "templates/people.html", "templates/time.html"},
-		"person":     {"templates/head.html", "templates/layout.html", "templates/person.html", "templates/lists.html", "templates/time.html"},
-		"teams":      {"templates/head.html", "templates/layout.html", "templates/teams.html"},
-		"catalog":    {"templates/head.html", "templates/layout.html", "templates/catalog.html"},
-		"requests":   {"templates/head.html", "templates/layout.html", "templates/requests.html"},
-		"requestnew": {"templates/head.html", "templates/layout.html", "templates/requestnew.html"},
-		"request":    {"templates/head.html", "templates/layout.html", "templates/request.html"},
-		"team":       {"templates/head.html", "templates/layout.html", "templates/team.html", "templates/lists.html", "templates/time.html"},
-		"system":     {"templates/head.html", "templates/layout.html", "templates/system.html", "templates/time.html"},
-		"error":      {"templates/head.html", "templates/layout.html", "templates/error.html"},
-		"coming":     {"templates/head.html", "templates/layout.html", "templates/coming.html"},
-		"tokens":     {"templates/head.html", "templates/layout.html", "templates/tokens.html", "templates/time.html"},
-		"refused":    {"templates/head.html", "templates/refused.html"},
-		"continue":   {"templates/head.html", "templates/continue.html"},
+		"signin":           {"templates/head.html", "templates/signin.html"},
+		"inventory":        {"templates/head.html", "templates/layout.html", "templates/inventory.html", "templates/time.html"},
+		"identity":         {"templates/head.html", "templates/layout.html", "templates/identity.html", "templates/time.html"},
+		"ownership":        {"templates/head.html", "templates/layout.html", "templates/ownership.html", "templates/time.html"},
+		"audit":            {"templates/head.html", "templates/layout.html", "templates/audit.html", "templates/time.html"},
+		"people":           {"templates/head.html", "templates/layout.html", "templates/people.html", "templates/time.html"},
+		"person":           {"templates/head.html", "templates/layout.html", "templates/person.html", "templates/lists.html", "templates/time.html"},
+		"teams":            {"templates/head.html", "templates/layout.html", "templates/teams.html"},
+		"catalog":          {"templates/head.html", "templates/layout.html", "templates/catalog.html"},
+		"requests":         {"templates/head.html", "templates/layout.html", "templates/requests.html", "templates/time.html"},
+		"inbox":            {"templates/head.html", "templates/layout.html", "templates/inbox.html", "templates/time.html"},
+		"requestnew":       {"templates/head.html", "templates/layout.html", "templates/requestnew.html"},
+		"request":          {"templates/head.html", "templates/layout.html", "templates/request.html", "templates/time.html"},
+		"requestunmatched": {"templates/head.html", "templates/layout.html", "templates/requestunmatched.html"},
+		"team":             {"templates/head.html", "templates/layout.html", "templates/team.html", "templates/lists.html", "templates/time.html"},
+		"system":           {"templates/head.html", "templates/layout.html", "templates/system.html", "templates/time.html"},
+		"error":            {"templates/head.html", "templates/layout.html", "templates/error.html"},
+		"coming":           {"templates/head.html", "templates/layout.html", "templates/coming.html"},
+		"tokens":           {"templates/head.html", "templates/layout.html", "templates/tokens.html", "templates/time.html"},
+		"refused":          {"templates/head.html", "templates/refused.html"},
+		"continue":         {"templates/head.html", "templates/continue.html"},
 	}
 	out := make(map[string]*template.Template, len(pages))
 	for name, files := range pages {

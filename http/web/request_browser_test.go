@@ -150,12 +150,9 @@ models:
 		}
 	}
 
-	// ana asks, from the navigation's Requests page and the form.
+	// ana asks, from the navigation's "Request access" and the form.
 	signIn(t, b, ts.URL, anaTok)
-	if _, err := chromedp.Run(b, chromedp.WaitEvent(page.LoadEventFired, nil, chromedp.Click(chromedp.CSS(`nav.side a[href="/requests"]`)))); err != nil {
-		t.Fatal(err)
-	}
-	click("#new-request")
+	click(`nav.side a[href="/requests/new"]`)
 	if err := chromedp.Do(b,
 		chromedp.SendKeys(chromedp.ID("identity"), "svc-billing"),
 		chromedp.SendKeys(chromedp.ID("entitlement"), "role:"+role),
@@ -164,9 +161,10 @@ models:
 		t.Fatal(err)
 	}
 	click("#check")
-	if got := text("#preview-outcome"); !strings.Contains(got, "Pending under model db-jit") || !strings.Contains(got, "resource-owner") {
+	if got := text("#preview-outcome"); !strings.Contains(got, "Pending under model db-jit") || !strings.Contains(got, "resource-owner because team dba owns the system of pg-billing/role:"+role) {
 		t.Fatalf("the check before submitting: %q", got)
 	}
+	shot(t, b, "request-check.png")
 	if n, _ := db.Requests(ctx, steward.RequestFilter{}); len(n.Items) != 0 {
 		t.Fatalf("checking recorded a request: %+v", n.Items)
 	}
@@ -192,19 +190,22 @@ models:
 	}
 	signOut()
 
-	// bo approves from the inbox.
+	// bo approves from the inbox, with a reason.
 	signIn(t, b, ts.URL, boTok)
-	open("/requests")
-	if got := text("#inbox"); !strings.Contains(got, "ana@example.test") || !strings.Contains(got, "svc-billing") {
+	click(`nav.side a[href="/requests/inbox"]`)
+	if got := text(fmt.Sprintf("#inbox-%d", id)); !strings.Contains(got, "ana@example.test") || !strings.Contains(got, "svc-billing") || !strings.Contains(got, "db-jit, privileged") {
 		t.Fatalf("bo's inbox: %q", got)
 	}
-	click(fmt.Sprintf(`#inbox-%d a`, id))
-	if err := chromedp.Do(b, chromedp.SendKeys(chromedp.ID("approve-reason"), "CHG-1234 is approved")); err != nil {
+	if err := chromedp.Do(b, chromedp.SendKeys(chromedp.ID(fmt.Sprintf("reason-%d", id)), "CHG-1234 is approved")); err != nil {
 		t.Fatal(err)
 	}
-	click("#approve")
-	if got := text("#request-state"); got != "approved" {
+	shot(t, b, "request-inbox.png")
+	click(fmt.Sprintf("#decide-%d button.approve", id))
+	if got := text("#flash"); got != fmt.Sprintf("Request %d is approved.", id) {
 		t.Fatalf("after approving: %q", got)
+	}
+	if got := text("main"); !strings.Contains(got, "Nothing waits for your decision.") {
+		t.Errorf("bo's inbox after approving: %q", got)
 	}
 	signOut()
 
@@ -221,6 +222,7 @@ models:
 		t.Fatalf("the grant: %q", got)
 	}
 	first := text("#countdown")
+	shot(t, b, "request-grant.png")
 	time.Sleep(1200 * time.Millisecond)
 	if second := text("#countdown"); second == first {
 		t.Errorf("the countdown does not count: %q then %q", first, second)

@@ -1,4 +1,4 @@
-// Type-ahead for Steward's name fields. An <input data-suggest="person|owner|team|system"
+// Type-ahead for Steward's name fields. An <input data-suggest="person|owner|team|system|identity|entitlement"
 // list="…"> asks the server for the best matches of what was typed and puts
 // them in its <datalist>, which the browser shows under the field and lets
 // the keyboard choose from. An empty data-suggest asks nothing; a
