@@ -456,6 +456,8 @@ type RequestWorkflow interface {
 	Preview(ctx context.Context, ref AccessRef) (*AccessQuestion, AccessDecision, error)
 	// Approve and Deny act on a pending request as the context's person
 	// (ActOnRequest: never the requester, one approval per person).
+	// Approve, Deny, Cancel and Extend answer ENOTFOUND, as Get does, for
+	// a request the context's member may not see.
 	Approve(ctx context.Context, id int64, reason string) (*AccessRequest, error)
 	Deny(ctx context.Context, id int64, reason string) (*AccessRequest, error)
 	// Cancel withdraws a request not yet fulfilled (MayCancel).

@@ -3226,6 +3226,13 @@ type ClientInterface interface {
 	// Corresponds with GET /api/v1/jit-grants (the `ListJITGrants` operationId).
 	ListJITGrants(ctx context.Context, params *ListJITGrantsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetJITGrant Get a JIT grant
+	//
+	// One JIT grant: when it was granted and by which request, its expiry, and what became of it (status as last recorded; an active grant past its expiry is expired, its revocation pending). The number is the one a fulfilled request names (`jit_grant_id`).
+	//
+	// Corresponds with GET /api/v1/jit-grants/{id} (the `GetJITGrant` operationId).
+	GetJITGrant(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetOwnershipRules Get the ownership rules in force
 	//
 	// In the order they are tried; the first rule that matches an identity decides.
@@ -3277,7 +3284,7 @@ type ClientInterface interface {
 
 	// ListRequests List access requests
 	//
-	// Newest first. A member lists their own requests (asking for someone else's is 403); an admin or auditor lists anyone's.
+	// Newest first. An admin or auditor lists anyone's. A member lists their own; with `requester` naming someone else, the list is filtered to what the member may see of that person's requests, those the catalog makes them an approver of (a page may then be short, with `next` to go on).
 	//
 	// Corresponds with GET /api/v1/requests (the `ListRequests` operationId).
 	ListRequests(ctx context.Context, params *ListRequestsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3316,7 +3323,7 @@ type ClientInterface interface {
 
 	// ApproveRequestWithBody Approve a request
 	//
-	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3325,7 +3332,7 @@ type ClientInterface interface {
 
 	// ApproveRequest Approve a request
 	//
-	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3334,7 +3341,7 @@ type ClientInterface interface {
 
 	// CancelRequestWithBody Cancel a request
 	//
-	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3343,7 +3350,7 @@ type ClientInterface interface {
 
 	// CancelRequest Cancel a request
 	//
-	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3352,7 +3359,7 @@ type ClientInterface interface {
 
 	// DenyRequestWithBody Deny a request
 	//
-	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3361,7 +3368,7 @@ type ClientInterface interface {
 
 	// DenyRequest Deny a request
 	//
-	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3370,7 +3377,7 @@ type ClientInterface interface {
 
 	// ExtendRequestWithBody Ask to extend JIT access
 	//
-	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3379,7 +3386,7 @@ type ClientInterface interface {
 
 	// ExtendRequest Ask to extend JIT access
 	//
-	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4018,6 +4025,23 @@ func (c *Client) ListJITGrants(ctx context.Context, params *ListJITGrantsParams,
 	return c.Client.Do(req)
 }
 
+// GetJITGrant Get a JIT grant
+//
+// One JIT grant: when it was granted and by which request, its expiry, and what became of it (status as last recorded; an active grant past its expiry is expired, its revocation pending). The number is the one a fulfilled request names (`jit_grant_id`).
+//
+// Corresponds with GET /api/v1/jit-grants/{id} (the `GetJITGrant` operationId).
+func (c *Client) GetJITGrant(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJITGrantRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetOwnershipRules Get the ownership rules in force
 //
 // In the order they are tried; the first rule that matches an identity decides.
@@ -4139,7 +4163,7 @@ func (c *Client) GetPerson(ctx context.Context, id ID, reqEditors ...RequestEdit
 
 // ListRequests List access requests
 //
-// Newest first. A member lists their own requests (asking for someone else's is 403); an admin or auditor lists anyone's.
+// Newest first. An admin or auditor lists anyone's. A member lists their own; with `requester` naming someone else, the list is filtered to what the member may see of that person's requests, those the catalog makes them an approver of (a page may then be short, with `next` to go on).
 //
 // Corresponds with GET /api/v1/requests (the `ListRequests` operationId).
 func (c *Client) ListRequests(ctx context.Context, params *ListRequestsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -4228,7 +4252,7 @@ func (c *Client) GetRequest(ctx context.Context, id ID, reqEditors ...RequestEdi
 
 // ApproveRequestWithBody Approve a request
 //
-// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4247,7 +4271,7 @@ func (c *Client) ApproveRequestWithBody(ctx context.Context, id ID, contentType 
 
 // ApproveRequest Approve a request
 //
-// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4266,7 +4290,7 @@ func (c *Client) ApproveRequest(ctx context.Context, id ID, body ApproveRequestJ
 
 // CancelRequestWithBody Cancel a request
 //
-// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4285,7 +4309,7 @@ func (c *Client) CancelRequestWithBody(ctx context.Context, id ID, contentType s
 
 // CancelRequest Cancel a request
 //
-// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4304,7 +4328,7 @@ func (c *Client) CancelRequest(ctx context.Context, id ID, body CancelRequestJSO
 
 // DenyRequestWithBody Deny a request
 //
-// As an eligible approver (never the requester), with a reason. One denial ends the request.
+// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4323,7 +4347,7 @@ func (c *Client) DenyRequestWithBody(ctx context.Context, id ID, contentType str
 
 // DenyRequest Deny a request
 //
-// As an eligible approver (never the requester), with a reason. One denial ends the request.
+// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4342,7 +4366,7 @@ func (c *Client) DenyRequest(ctx context.Context, id ID, body DenyRequestJSONReq
 
 // ExtendRequestWithBody Ask to extend JIT access
 //
-// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4361,7 +4385,7 @@ func (c *Client) ExtendRequestWithBody(ctx context.Context, id ID, contentType s
 
 // ExtendRequest Ask to extend JIT access
 //
-// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6508,6 +6532,40 @@ func NewListJITGrantsRequest(server string, params *ListJITGrantsParams) (*http.
 	return req, nil
 }
 
+// NewGetJITGrantRequest constructs an http.Request for the GetJITGrant method
+func NewGetJITGrantRequest(server string, id ID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "integer", Format: "int64"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/jit-grants/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOwnershipRulesRequest constructs an http.Request for the GetOwnershipRules method
 func NewGetOwnershipRulesRequest(server string) (*http.Request, error) {
 	var err error
@@ -8306,6 +8364,15 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /api/v1/jit-grants (the `ListJITGrants` operationId).
 	ListJITGrantsWithResponse(ctx context.Context, params *ListJITGrantsParams, reqEditors ...RequestEditorFn) (*ListJITGrantsResponse, error)
 
+	// GetJITGrantWithResponse Get a JIT grant
+	//
+	// One JIT grant: when it was granted and by which request, its expiry, and what became of it (status as last recorded; an active grant past its expiry is expired, its revocation pending). The number is the one a fulfilled request names (`jit_grant_id`).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/jit-grants/{id} (the `GetJITGrant` operationId).
+	GetJITGrantWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*GetJITGrantResponse, error)
+
 	// GetOwnershipRulesWithResponse Get the ownership rules in force
 	//
 	// In the order they are tried; the first rule that matches an identity decides.
@@ -8363,7 +8430,7 @@ type ClientWithResponsesInterface interface {
 
 	// ListRequestsWithResponse List access requests
 	//
-	// Newest first. A member lists their own requests (asking for someone else's is 403); an admin or auditor lists anyone's.
+	// Newest first. An admin or auditor lists anyone's. A member lists their own; with `requester` naming someone else, the list is filtered to what the member may see of that person's requests, those the catalog makes them an approver of (a page may then be short, with `next` to go on).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8408,7 +8475,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveRequestWithBodyWithResponse Approve a request
 	//
-	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8417,7 +8484,7 @@ type ClientWithResponsesInterface interface {
 
 	// ApproveRequestWithResponse Approve a request
 	//
-	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+	// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8426,7 +8493,7 @@ type ClientWithResponsesInterface interface {
 
 	// CancelRequestWithBodyWithResponse Cancel a request
 	//
-	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8435,7 +8502,7 @@ type ClientWithResponsesInterface interface {
 
 	// CancelRequestWithResponse Cancel a request
 	//
-	// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+	// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8444,7 +8511,7 @@ type ClientWithResponsesInterface interface {
 
 	// DenyRequestWithBodyWithResponse Deny a request
 	//
-	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8453,7 +8520,7 @@ type ClientWithResponsesInterface interface {
 
 	// DenyRequestWithResponse Deny a request
 	//
-	// As an eligible approver (never the requester), with a reason. One denial ends the request.
+	// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8462,7 +8529,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExtendRequestWithBodyWithResponse Ask to extend JIT access
 	//
-	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8471,7 +8538,7 @@ type ClientWithResponsesInterface interface {
 
 	// ExtendRequestWithResponse Ask to extend JIT access
 	//
-	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+	// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10707,6 +10774,110 @@ func (r ListJITGrantsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ListJITGrantsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetJITGrantResponse401Headers the declared response headers of an HTTP 401 response for GetJITGrant
+type GetJITGrantResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetJITGrantResponse503Headers the declared response headers of an HTTP 503 response for GetJITGrant
+type GetJITGrantResponse503Headers struct {
+	RetryAfter *int
+}
+
+// GetJITGrantResponseDefaultHeaders the declared response headers of an HTTP default response for GetJITGrant
+type GetJITGrantResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type GetJITGrantResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *JITGrant
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetJITGrantResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetJITGrantResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetJITGrantResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJITGrantResponse) GetJSON200() *JITGrant {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetJITGrantResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetJITGrantResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetJITGrantResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetJITGrantResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetJITGrantResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetJITGrantResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJITGrantResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJITGrantResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJITGrantResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJITGrantResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14011,6 +14182,21 @@ func (c *ClientWithResponses) ListJITGrantsWithResponse(ctx context.Context, par
 	return ParseListJITGrantsResponse(rsp)
 }
 
+// GetJITGrantWithResponse Get a JIT grant
+//
+// One JIT grant: when it was granted and by which request, its expiry, and what became of it (status as last recorded; an active grant past its expiry is expired, its revocation pending). The number is the one a fulfilled request names (`jit_grant_id`).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/jit-grants/{id} (the `GetJITGrant` operationId).
+func (c *ClientWithResponses) GetJITGrantWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*GetJITGrantResponse, error) {
+	rsp, err := c.GetJITGrant(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJITGrantResponse(rsp)
+}
+
 // GetOwnershipRulesWithResponse Get the ownership rules in force
 //
 // In the order they are tried; the first rule that matches an identity decides.
@@ -14110,7 +14296,7 @@ func (c *ClientWithResponses) GetPersonWithResponse(ctx context.Context, id ID, 
 
 // ListRequestsWithResponse List access requests
 //
-// Newest first. A member lists their own requests (asking for someone else's is 403); an admin or auditor lists anyone's.
+// Newest first. An admin or auditor lists anyone's. A member lists their own; with `requester` naming someone else, the list is filtered to what the member may see of that person's requests, those the catalog makes them an approver of (a page may then be short, with `next` to go on).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -14185,7 +14371,7 @@ func (c *ClientWithResponses) GetRequestWithResponse(ctx context.Context, id ID,
 
 // ApproveRequestWithBodyWithResponse Approve a request
 //
-// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14200,7 +14386,7 @@ func (c *ClientWithResponses) ApproveRequestWithBodyWithResponse(ctx context.Con
 
 // ApproveRequestWithResponse Approve a request
 //
-// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending.
+// As the signed-in person, who must be in an approver set the request has reached. Separation of duties: the requester never approves their own request, administrators included, and one person gives at most one of the approvals the model needs. A reason is required. The approval that completes the count approves the request and queues its fulfilment in the same transaction. 409 when the request is no longer pending; 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14215,7 +14401,7 @@ func (c *ClientWithResponses) ApproveRequestWithResponse(ctx context.Context, id
 
 // CancelRequestWithBodyWithResponse Cancel a request
 //
-// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14230,7 +14416,7 @@ func (c *ClientWithResponses) CancelRequestWithBodyWithResponse(ctx context.Cont
 
 // CancelRequestWithResponse Cancel a request
 //
-// Withdraw a request that is not yet fulfilled: its requester, or an admin.
+// Withdraw a request that is not yet fulfilled: its requester, or an admin. 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14245,7 +14431,7 @@ func (c *ClientWithResponses) CancelRequestWithResponse(ctx context.Context, id 
 
 // DenyRequestWithBodyWithResponse Deny a request
 //
-// As an eligible approver (never the requester), with a reason. One denial ends the request.
+// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14260,7 +14446,7 @@ func (c *ClientWithResponses) DenyRequestWithBodyWithResponse(ctx context.Contex
 
 // DenyRequestWithResponse Deny a request
 //
-// As an eligible approver (never the requester), with a reason. One denial ends the request.
+// As an eligible approver (never the requester), with a reason. One denial ends the request. 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14275,7 +14461,7 @@ func (c *ClientWithResponses) DenyRequestWithResponse(ctx context.Context, id ID
 
 // ExtendRequestWithBodyWithResponse Ask to extend JIT access
 //
-// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14290,7 +14476,7 @@ func (c *ClientWithResponses) ExtendRequestWithBodyWithResponse(ctx context.Cont
 
 // ExtendRequestWithResponse Ask to extend JIT access
 //
-// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active.
+// Ask for more time on the JIT grant request {id} made: a new request of the same model for the same identity and entitlement, decided again (within the model's maximum); fulfilled, it moves the grant's expiry later by the duration. 409 when the request made no grant, or its grant is no longer active; 404, as for GET, when a member may not see it.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -16566,6 +16752,107 @@ func ParseListJITGrantsResponse(rsp *http.Response) (*ListJITGrantsResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers ListJITGrantsResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetJITGrantResponse parses an HTTP response from a GetJITGrantWithResponse call
+func ParseGetJITGrantResponse(rsp *http.Response) (*GetJITGrantResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJITGrantResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest JITGrant
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetJITGrantResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetJITGrantResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetJITGrantResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -168,6 +168,12 @@ func TestAuthorizationMatrix(t *testing.T) {
 		must("entitlement", ts.Store.CreateEntitlement(ctx, e))
 		ids[name] = e.ID
 	}
+	// A JIT grant of the admin's identity, for the JIT grant routes.
+	jitEnt := &steward.Entitlement{SystemID: sys.ID, Name: "jit-entitlement", Sensitivity: steward.LevelHigh}
+	must("entitlement", ts.Store.CreateEntitlement(ctx, jitEnt))
+	jit := &steward.JITGrant{IdentityID: theirs.ID, EntitlementID: jitEnt.ID, ExpiresAt: time.Now().Add(time.Hour), GrantedBy: "person:ada@example.test"}
+	must("JIT grant", ts.Store.RecordJITGrant(ctx, jit))
+	ids["jit"] = jit.ID
 	fill := func(s, caller string) string {
 		s = strings.ReplaceAll(s, "{role}", caller)
 		for k, v := range ids {

@@ -57,6 +57,14 @@ func FuzzAPI(f *testing.F) {
 		{"POST", "/api/v1/requests/1/approve", "", `{"reason":""}`},
 		{"POST", "/api/v1/requests/1/extend", "", `{"duration":"-1h"}`},
 		{"GET", "/api/v1/jit-grants", "identity=x&system=y&state=expired", ""},
+		{"GET", "/api/v1/requests/inbox", "", ""},
+		{"GET", "/api/v1/requests/9223372036854775807", "", ""},
+		{"POST", "/api/v1/requests/1/deny", "", `{"reason":"no","extra":1}`},
+		{"POST", "/api/v1/requests/1/cancel", "", `{"reason":"\ud800"}`},
+		{"POST", "/api/v1/requests/1/extend", "", `{"duration":"1h","justification":{"ticket":1}}`},
+		{"GET", "/api/v1/unmatched-demand", "after=%FF&limit=0", ""},
+		{"GET", "/api/v1/jit-grants/1", "", ""},
+		{"GET", "/api/v1/jit-grants/-1", "x=1", ""},
 	} {
 		f.Add(seed.method, seed.path, seed.query, []byte(seed.body))
 	}
@@ -64,7 +72,9 @@ func FuzzAPI(f *testing.F) {
 	fx := newFixtures(f, store)
 	// A person, so that the request routes (people ask and decide) are
 	// reached too.
-	admin := MustCreatePersonalToken(f, store, "fuzz", steward.RoleAdmin, fx.Person().ID)
+	dba := fx.Team(func(x *steward.Team) { x.Name = "dba" })
+	admin := MustCreatePersonalToken(f, store, "fuzz", steward.RoleAdmin, fx.Person(func(p *steward.Person) { p.TeamID = &dba.ID }).ID)
+	asker := MustCreatePersonalToken(f, store, "asker", steward.RoleMember, fx.Person().ID)
 	for range 3 {
 		i := fx.Identity()
 		e := fx.Entitlement()
@@ -75,6 +85,26 @@ func FuzzAPI(f *testing.F) {
 	withImporter(srv)
 	withRequests(srv)
 	h := srv.Handler()
+	// The catalog and pending requests of someone else, which the admin
+	// (of team dba, their approvers) may decide: the acts on requests
+	// reach the workflow's checks, not only its 404.
+	pg := fx.System(func(s *steward.System) { s.Name = "pg-fuzz" })
+	fx.Identity(func(i *steward.Identity) { i.SystemID, i.Name = pg.ID, "svc-fuzz" })
+	fx.Entitlement(func(e *steward.Entitlement) { e.SystemID, e.Name, e.Privileged = pg.ID, "role:admin", true })
+	setup := func(method, path, token, contentType, body string) {
+		req := httptest.NewRequest(method, "http://steward.test"+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", contentType)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code >= 300 {
+			f.Fatalf("%s %s: %d %s", method, path, rec.Code, rec.Body)
+		}
+	}
+	setup("PUT", "/api/v1/catalog", admin, "application/yaml", requestCatalog)
+	for range 3 {
+		setup("POST", "/api/v1/requests", asker, "application/json", `{"identity": "svc-fuzz", "entitlement": "role:admin", "duration": "1h"}`)
+	}
 
 	f.Fuzz(func(t *testing.T, method, path, query string, body []byte) {
 		req, err := http.NewRequest(method, "http://steward.test/", bytes.NewReader(body))

@@ -233,3 +233,21 @@ func (s *Server) listJITGrants(w http.ResponseWriter, r *http.Request) error {
 	}
 	return listPage(w, r, q, f, s.Store.JITGrants)
 }
+
+// getJITGrant answers one JIT grant, by the number a fulfilled request
+// names.
+func (s *Server) getJITGrant(w http.ResponseWriter, r *http.Request) error {
+	if err := noQuery(r); err != nil {
+		return err
+	}
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	g, err := s.Store.JITGrant(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, g)
+}
+

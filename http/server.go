@@ -144,6 +144,7 @@ type Store interface {
 	steward.SyncRunReader
 	steward.CatalogStore
 	JITGrants(ctx context.Context, f steward.JITGrantFilter) (*steward.Page[steward.JITGrant], error)
+	JITGrant(ctx context.Context, id int64) (*steward.JITGrant, error)
 	steward.Pinger
 }
 
@@ -258,6 +259,7 @@ func (s *Server) routes() []route {
 		r("POST", "/api/v1/requests/{id}/extend", reqAct, s.extendRequest),
 		r("GET", "/api/v1/unmatched-demand", evidence, s.listUnmatched),
 		r("GET", "/api/v1/jit-grants", evidence, s.listJITGrants),
+		r("GET", "/api/v1/jit-grants/{id}", evidence, s.getJITGrant),
 	}
 }
 

@@ -267,7 +267,10 @@ func (w *Workflow) act(ctx context.Context, id int64, approve bool, reason strin
 	if err != nil {
 		return nil, err
 	}
-	r, err := w.cfg.Store.Request(ctx, id)
+	// Get: a request a member may not read is not there to act on either,
+	// so that acting tells no more than reading (its state, approvers,
+	// requester).
+	r, err := w.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -351,7 +354,7 @@ func (w *Workflow) Cancel(ctx context.Context, id int64, reason string) (*stewar
 	if !ok {
 		return nil, steward.Errorf(steward.EFORBIDDEN, "Sign in to cancel a request.")
 	}
-	r, err := w.cfg.Store.Request(ctx, id)
+	r, err := w.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -372,7 +375,7 @@ func (w *Workflow) Extend(ctx context.Context, id int64, d steward.Duration, jus
 	if err != nil {
 		return nil, err
 	}
-	r, err := w.cfg.Store.Request(ctx, id)
+	r, err := w.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -447,19 +450,69 @@ func (w *Workflow) maySee(ctx context.Context, r *steward.AccessRequest) (bool, 
 	return len(a.Sets) > 0, nil
 }
 
-// List lists requests, newest first. A member lists only their own.
+// List lists requests, newest first. A member lists their own by default;
+// naming another requester, they list what they may see of that person's
+// requests (those they are an approver of), as a member's other lists are
+// filtered rather than refused.
 func (w *Workflow) List(ctx context.Context, f steward.RequestFilter) (*steward.Page[steward.AccessRequest], error) {
 	p, ok := steward.PrincipalFrom(ctx)
 	if !ok {
 		return nil, steward.Errorf(steward.EFORBIDDEN, "Sign in to list requests.")
 	}
-	if p.Role == steward.RoleMember {
-		if f.Requester != "" && !strings.EqualFold(f.Requester, p.Name) {
-			return nil, steward.Errorf(steward.EFORBIDDEN, "Only an admin or auditor lists someone else's requests; a member lists their own, and decides others' from the inbox.")
-		}
-		f.Requester = p.Name
+	if p.Role != steward.RoleMember {
+		return w.cfg.Store.Requests(ctx, f)
 	}
-	return w.cfg.Store.Requests(ctx, f)
+	if f.Requester == "" || strings.EqualFold(f.Requester, p.Name) {
+		f.Requester = p.Name
+		return w.cfg.Store.Requests(ctx, f)
+	}
+	return w.decidable(ctx, p.Name, f)
+}
+
+// Bounds of a filtered list: how many requests one page reads, in how many
+// reads of the store, before it answers a short page with a cursor to go on.
+const (
+	filterScan  = 5000
+	filterReads = 100
+)
+
+// decidable lists the requests of f that email is an approver of (by the
+// facts each recorded, ApproverSets), newest first. The store is read page
+// by page for the number still missing, so that the page's cursor is the
+// store's own; a page may be short (even empty) with a cursor when the
+// scan bound is reached, and the caller goes on from it.
+func (w *Workflow) decidable(ctx context.Context, email string, f steward.RequestFilter) (*steward.Page[steward.AccessRequest], error) {
+	_, limit, err := f.ListOptions.Normalize()
+	if err != nil {
+		return nil, err
+	}
+	team, err := w.teamOf(ctx, email)
+	if err != nil {
+		return nil, err
+	}
+	security := ""
+	if c, _, err := w.Catalog(ctx); err == nil {
+		security = c.SecurityTeam
+	}
+	out := &steward.Page[steward.AccessRequest]{Items: []steward.AccessRequest{}}
+	for scanned, reads := 0, 0; ; reads++ {
+		f.Limit = limit - len(out.Items)
+		page, err := w.cfg.Store.Requests(ctx, f)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.Items {
+			if r := &page.Items[i]; len(r.ApproverSets(email, team, security)) > 0 {
+				out.Items = append(out.Items, *r)
+			}
+		}
+		scanned += len(page.Items)
+		out.Next = page.Next
+		if page.Next == "" || len(out.Items) >= limit || scanned >= filterScan || reads+1 >= filterReads {
+			return out, nil
+		}
+		f.After = page.Next
+	}
 }
 
 // inboxScan bounds how many pending requests Inbox reads.

@@ -360,8 +360,12 @@ func TestRoutineRefusedUnmatched(t *testing.T) {
 		if r == nil || r.State != steward.RequestRefused || !strings.Contains(r.Reason, "grants no standing superuser") || !strings.Contains(r.Reason, "db-jit") {
 			t.Fatalf("boundary: %+v", res)
 		}
-		if _, err := o.flow.Approve(as(o.bo, steward.RoleMember), r.ID, "anyway"); steward.ErrorCode(err) != steward.ECONFLICT {
+		if _, err := o.flow.Approve(as(o.bo, steward.RoleAdmin), r.ID, "anyway"); steward.ErrorCode(err) != steward.ECONFLICT {
 			t.Errorf("approving a refused request: %v", err)
+		}
+		// A member it names no approver is not told of it at all.
+		if _, err := o.flow.Approve(as(o.bo, steward.RoleMember), r.ID, "anyway"); steward.ErrorCode(err) != steward.ENOTFOUND {
+			t.Errorf("a member approves a refused request they may not see: %v", err)
 		}
 
 		other := storetest.MustSystem(t, db, func(s *steward.System) { s.Name = "ldap-corp" })
@@ -413,8 +417,11 @@ func TestClock(t *testing.T) {
 		if _, err := o.flow.Approve(as(o.sec, steward.RoleMember), r.ID, "incident INC-9"); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := o.flow.Cancel(as(o.mo, steward.RoleMember), cancel.ID, ""); steward.ErrorCode(err) != steward.EFORBIDDEN {
+		if _, err := o.flow.Cancel(as(o.mo, steward.RoleAuditor), cancel.ID, ""); steward.ErrorCode(err) != steward.EFORBIDDEN {
 			t.Errorf("someone else cancels: %v", err)
+		}
+		if _, err := o.flow.Cancel(as(o.mo, steward.RoleMember), cancel.ID, ""); steward.ErrorCode(err) != steward.ENOTFOUND {
+			t.Errorf("a member who may not see it cancels: %v", err)
 		}
 		if c, err := o.flow.Cancel(as(o.ana, steward.RoleMember), cancel.ID, "not needed"); err != nil || c.State != steward.RequestCancelled || c.ClosedAt == nil {
 			t.Fatalf("cancel: %+v, %v", c, err)

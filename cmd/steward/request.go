@@ -84,7 +84,19 @@ func newRequestCreateCmd(e *env) *cobra.Command {
 --model Steward finds the model that serves it. The answer comes at once:
 approved (fulfilment is queued), pending on named approvers and why, or
 refused with every reason and what to do instead. When no model serves
-it, the ask is recorded as unmatched demand.`,
+it, the ask is recorded as unmatched demand.
+
+The requester is always you, the person your token belongs to: nobody asks
+on someone else's behalf, and an automation token asks for nothing.`,
+		Example: `  # JIT elevation for two hours, with the justification the model asks for
+  steward request create --identity svc-settlement --system pg-payments-prod \
+    --entitlement CREATEROLE --duration 2h --justify ticket=CHG-1234 --justify why="schema migration"
+
+  # A catalog role, under a named model
+  steward request create --identity ada --role payments-oncall --model oncall-access
+
+  # The full answer, decision and reasons, as JSON
+  steward request create --identity etl-loader --entitlement s3:read -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			j, err := justification(justify)
@@ -161,7 +173,14 @@ func newRequestListCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "list [--state pending] [--requester EMAIL] [--identity NAME] [--model M]",
 		Short: "List requests, newest first (a member: their own)",
-		Args:  cobra.NoArgs,
+		Long: `List access requests, newest first. An admin or auditor lists anyone's. A
+member lists their own; with --requester naming someone else, they see
+those of that person's requests the catalog makes them an approver of.
+A page may be short: "next page: --after CURSOR" on stderr says how to go on.`,
+		Example: `  steward request list --state pending
+  steward request list --requester ana@example.com --state fulfilled
+  steward request list --identity svc-settlement --model db-jit -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := c.api()
 			if err != nil {
@@ -213,7 +232,13 @@ func newRequestInboxCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "inbox",
 		Short: "The requests waiting for you to approve or deny, oldest first",
-		Args:  cobra.NoArgs,
+		Long: `The pending requests you may approve or deny now: those whose approver sets,
+up to the level they have escalated to, include you, and that you have not
+acted on. Your own requests are never in it.`,
+		Example: `  steward request inbox
+  steward request get 42
+  steward request approve 42 --reason "CHG-1234 is approved"`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := c.api()
 			if err != nil {
@@ -240,7 +265,14 @@ func newRequestGetCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "get NUMBER",
 		Short: "A request with its decision, reasons and timeline",
-		Args:  cobra.ExactArgs(1),
+		Long: `A request: what was asked, the catalog's decision with every reason and
+approver set, and its timeline: when it was made, each approval or denial
+with who, as which approver and why, escalations, fulfilment tries, the
+JIT grant it made, and how it ended. A member gets their own requests and
+those they are an approver of.`,
+		Example: `  steward request get 42
+  steward request get 42 -o json`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := requestNumber(args[0])
 			if err != nil {
@@ -275,6 +307,14 @@ func printRequest(w io.Writer, r *steward.AccessRequest) {
 	fmt.Fprintln(w, "Timeline:")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "  %s\tasked by %s\n", fmtTime(&r.CreatedAt), r.Requester)
+	for i := 1; i <= r.Level && i < len(r.Decision.Approvers); i++ {
+		n := r.Decision.Approvers[i]
+		at := ""
+		if i == 1 {
+			at = fmtTime(&r.FirstDecideBy)
+		}
+		fmt.Fprintf(tw, "  %s	not decided in time: escalated to %s (%s)\n", at, n.Set, n.Why)
+	}
 	for _, a := range r.Approvals {
 		verb := "approved"
 		if !a.Approve {
@@ -290,7 +330,17 @@ func printRequest(w io.Writer, r *steward.AccessRequest) {
 		fmt.Fprintf(tw, "  %s\t%s\n", fmtTime(&r.UpdatedAt), line)
 	}
 	if r.JITGrantID != nil {
-		fmt.Fprintf(tw, "  \tJIT grant %d (steward jit list --identity %s)\n", *r.JITGrantID, r.Identity)
+		fmt.Fprintf(tw, "  \tJIT grant %d (steward jit get %d)\n", *r.JITGrantID, *r.JITGrantID)
+	}
+	if r.State == steward.RequestPending {
+		line := "waiting; expires " + fmtTime(&r.ExpiresAt)
+		if !r.DecideBy.IsZero() {
+			line = "to be decided by " + fmtTime(&r.DecideBy) + ", " + line
+		}
+		if steward.Breached(r.FirstDecideBy, nil, time.Now()) {
+			line += " (decision level breached)"
+		}
+		fmt.Fprintf(tw, "  \t%s\n", line)
 	}
 	end := ""
 	if r.ClosedAt != nil {
@@ -304,13 +354,35 @@ func printRequest(w io.Writer, r *steward.AccessRequest) {
 	_ = tw.Flush()
 }
 
+// actLong and actExample are the help of approve, deny and cancel.
+var (
+	actLong = map[string]string{
+		"approve": `Approve a pending request you are an approver of, with a reason kept with
+the decision. A requester never approves their own request, administrators
+included, and one person gives at most one of the approvals a model needs:
+the refusal says so. The approval that completes the count approves the
+request, and its fulfilment is queued.`,
+		"deny": `Deny a pending request you are an approver of, with a reason kept with the
+decision: the requester sees it. One denial ends the request.`,
+		"cancel": `Withdraw a request that is not yet fulfilled: your own, or, as an
+administrator, anyone's.`,
+	}
+	actExample = map[string]string{
+		"approve": "CHG-1234 is approved",
+		"deny":    "no change ticket; ask again with one",
+		"cancel":  "the migration was postponed",
+	}
+)
+
 func newRequestActCmd(e *env, verb, short string) *cobra.Command {
 	var c apiFlags
 	var output, reason string
 	cmd := &cobra.Command{
-		Use:   verb + " NUMBER --reason TEXT",
-		Short: short,
-		Args:  cobra.ExactArgs(1),
+		Use:     verb + " NUMBER --reason TEXT",
+		Short:   short,
+		Long:    actLong[verb],
+		Example: fmt.Sprintf("  steward request %s 42 --reason %q", verb, actExample[verb]),
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := requestNumber(args[0])
 			if err != nil {
@@ -368,7 +440,8 @@ func newRequestExtendCmd(e *env) *cobra.Command {
 		Long: `Ask to extend the JIT grant that request NUMBER made by --duration: a new
 request of the same model, decided again within its maximum. Fulfilled,
 it moves the grant's expiry later.`,
-		Args: cobra.ExactArgs(1),
+		Example: `  steward request extend 42 --duration 1h --justify ticket=CHG-1234`,
+		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			id, err := requestNumber(args[0])
 			if err != nil {
@@ -415,7 +488,12 @@ func newRequestUnmatchedCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "unmatched",
 		Short: "What people asked for that no catalog model serves (admin, auditor)",
-		Args:  cobra.NoArgs,
+		Long: `What people asked for that no model of the catalog serves, newest first:
+who asked, from which team, for which identity and what, and why. It is
+the catalog owners' list of models to write.`,
+		Example: `  steward request unmatched
+  steward request unmatched --limit 200 -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := c.api()
 			if err != nil {
@@ -448,7 +526,24 @@ func newJITCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "jit",
 		Short: "JIT grants: time-bound access and its expiry, through the API",
+		Long: `JIT grants are the time-bound access fulfilled JIT requests made: each
+expires on time and Steward revokes it in the target system. An admin or
+auditor reads them; a requester finds theirs from the request
+(steward request get NUMBER names its grant).`,
 	}
+	cmd.AddCommand(newJITListCmd(e), newJITGetCmd(e))
+	return cmd
+}
+
+// jitLeft says how long an active grant has left at now, "-" for any other.
+func jitLeft(g *steward.JITGrant, now time.Time) string {
+	if g.State(now) != steward.JITActive {
+		return "-"
+	}
+	return g.ExpiresAt.Sub(now).Round(time.Second).String()
+}
+
+func newJITListCmd(e *env) *cobra.Command {
 	var c apiFlags
 	var output, identity, system, state, after string
 	var limit int
@@ -458,6 +553,9 @@ func newJITCmd(e *env) *cobra.Command {
 		Long: `List JIT grants: each with its expiry and the time left, or what became of
 it: expired (its revocation pending), revocation_failing (the target
 refused or was down; retried, and an alert), revoked.`,
+		Example: `  steward jit list --state active
+  steward jit list --identity svc-settlement --system pg-payments-prod
+  steward jit list --state revocation_failing -o json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			api, err := c.api()
@@ -479,15 +577,11 @@ refused or was down; retried, and an alert), revoked.`,
 			}
 			now := time.Now()
 			return printPage(e, output, r.Body, page.Items, &page.Next, "ID\tIDENTITY\tENTITLEMENT\tSTATE\tEXPIRES\tLEFT\tREQUEST", func(g steward.JITGrant) string {
-				left := "-"
-				if st := g.State(now); st == steward.JITActive {
-					left = g.ExpiresAt.Sub(now).Round(time.Second).String()
-				}
 				req := "-"
 				if g.RequestID != nil {
 					req = strconv.FormatInt(*g.RequestID, 10)
 				}
-				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", g.ID, g.Identity, g.Entitlement, g.State(now), fmtTime(&g.ExpiresAt), left, req)
+				return fmt.Sprintf("%d\t%s\t%s\t%s\t%s\t%s\t%s", g.ID, g.Identity, g.Entitlement, g.State(now), fmtTime(&g.ExpiresAt), jitLeft(&g, now), req)
 			})
 		},
 	}
@@ -498,6 +592,83 @@ refused or was down; retried, and an alert), revoked.`,
 	f.StringVar(&state, "state", "", "only grants in this state")
 	f.IntVar(&limit, "limit", 0, "grants per page (default 50)")
 	f.StringVar(&after, "after", "", "the next page's cursor, as the last page printed it")
-	cmd.AddCommand(list)
+	return list
+}
+
+func newJITGetCmd(e *env) *cobra.Command {
+	var c apiFlags
+	var output string
+	cmd := &cobra.Command{
+		Use:   "get NUMBER",
+		Short: "A JIT grant: its expiry, time left, and revocation (admin, auditor)",
+		Long: `A JIT grant by its number (a fulfilled request names it): the identity and
+entitlement, who granted it by which request, its expiry and the time
+left, and, once expired, its revocation: tries, the target's last error,
+when it was revoked.`,
+		Example: `  steward jit get 7
+  steward jit get 7 -o json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			id, err := strconv.ParseInt(strings.TrimPrefix(args[0], "#"), 10, 64)
+			if err != nil || id <= 0 {
+				return steward.Errorf(steward.EINVALID, "%q is not a JIT grant number (steward jit list shows them).", args[0])
+			}
+			api, err := c.api()
+			if err != nil {
+				return err
+			}
+			r, err := api.GetJITGrantWithResponse(cmd.Context(), id)
+			if err := client.Check(r, err); err != nil {
+				return err
+			}
+			if output == "json" {
+				return writeAnswer(e.stdout, r.Body)
+			}
+			var g steward.JITGrant
+			if err := json.Unmarshal(r.Body, &g); err != nil {
+				return err
+			}
+			printJITGrant(e.stdout, &g, time.Now())
+			return nil
+		},
+	}
+	addClientFlags(cmd, &c, &output)
 	return cmd
+}
+
+// printJITGrant writes a JIT grant as of now.
+func printJITGrant(w io.Writer, g *steward.JITGrant, now time.Time) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "JIT grant %d:\t%s holds %s (system %d)\n", g.ID, g.Identity, g.Entitlement, g.SystemID)
+	fmt.Fprintf(tw, "State:\t%s\n", g.State(now))
+	by := g.GrantedBy
+	if by == "" {
+		by = "-"
+	}
+	if g.RequestID != nil {
+		by += fmt.Sprintf(", request %d (steward request get %d)", *g.RequestID, *g.RequestID)
+	}
+	fmt.Fprintf(tw, "Granted:\t%s by %s\n", fmtTime(&g.GrantedAt), by)
+	fmt.Fprintf(tw, "Expires:\t%s (left: %s)\n", fmtTime(&g.ExpiresAt), jitLeft(g, now))
+	if g.WarnedAt != nil {
+		fmt.Fprintf(tw, "Warned:\t%s\n", fmtTime(g.WarnedAt))
+	}
+	if g.Attempts > 0 {
+		line := fmt.Sprintf("%d tried", g.Attempts)
+		if g.LastError != "" {
+			line += "; last error: " + g.LastError
+		}
+		if g.NextAttemptAt != nil && g.RevokedAt == nil {
+			line += "; next try " + fmtTime(g.NextAttemptAt)
+		}
+		fmt.Fprintf(tw, "Revocations:\t%s\n", line)
+	}
+	if g.RevokedAt != nil {
+		line := fmtTime(g.RevokedAt)
+		if lag, ok := g.Lag(); ok {
+			line += fmt.Sprintf(" (%s after expiry)", lag.Round(time.Second))
+		}
+		fmt.Fprintf(tw, "Revoked:\t%s\n", line)
+	}
+	_ = tw.Flush()
 }

@@ -41,9 +41,15 @@ func TestRequestCLI(t *testing.T) {
 	ida := storetest.MustPerson(t, db, func(p *steward.Person) { p.Email = "ida@example.test" })
 	sys := storetest.MustSystem(t, db, func(s *steward.System) { s.Name, s.OwnerTeamID = "pg-billing", &dba.ID })
 	other := storetest.MustSystem(t, db, func(s *steward.System) { s.Name = "ldap-corp" })
-	storetest.MustIdentity(t, db, sys.ID, func(x *steward.Identity) { x.Name = "svc-billing" })
+	billing := storetest.MustIdentity(t, db, sys.ID, func(x *steward.Identity) { x.Name = "svc-billing" })
 	storetest.MustIdentity(t, db, other.ID, func(x *steward.Identity) { x.Name = "svc-ldap" })
 	storetest.MustEntitlement(t, db, sys.ID, func(e *steward.Entitlement) { e.Name, e.Privileged = "role:admin", true })
+	storetest.MustEntitlement(t, db, sys.ID, func(e *steward.Entitlement) { e.Name, e.Privileged = "role:ops", true })
+	jitEnt := storetest.MustEntitlement(t, db, sys.ID, func(e *steward.Entitlement) { e.Name, e.Privileged = "role:jit", true })
+	jit := &steward.JITGrant{IdentityID: billing.ID, EntitlementID: jitEnt.ID, ExpiresAt: time.Now().Add(2 * time.Hour), GrantedBy: "person:bo@example.test"}
+	if err := db.RecordJITGrant(ctx, jit); err != nil {
+		t.Fatal(err)
+	}
 	storetest.MustEntitlement(t, db, other.ID, func(e *steward.Entitlement) { e.Name = "group:admins" })
 	src := []byte(`kind: Catalog
 tiers: [{name: privileged, service_levels: {decision: 4h}}]
@@ -134,5 +140,109 @@ models:
 	}
 	if code, out, errs := cli(idaTok, "jit", "list"); code != 0 || !strings.Contains(out, "IDENTITY") {
 		t.Errorf("jit list: exit %d\n%s%s", code, out, errs)
+	}
+
+	// Deny and cancel: the denial's reason is in the timeline; a member
+	// cannot cancel another's request; the requester can.
+	newRequest := func(entitlement string) string {
+		t.Helper()
+		code, out, errs := cli(anaTok, "request", "create", "--identity", "svc-billing", "--entitlement", entitlement, "--justify", "ticket=CHG-2")
+		m := regexp.MustCompile(`Request (\d+) is PENDING`).FindStringSubmatch(out)
+		if code != 0 || m == nil {
+			t.Fatalf("create %s: exit %d\n%s%s", entitlement, code, out, errs)
+		}
+		return m[1]
+	}
+	denied, cancelled := newRequest("role:admin"), newRequest("role:ops")
+	if code, _, errs := cli(boTok, "request", "deny", denied); code != ExitInvalid || !strings.Contains(errs, "reason") {
+		t.Errorf("deny without --reason: exit %d, %s", code, errs)
+	}
+	if code, out, errs := cli(boTok, "request", "deny", denied, "--reason", "no change ticket"); code != 0 || !strings.Contains(out, "is denied") {
+		t.Errorf("deny: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli(anaTok, "request", "get", denied); code != 0 || !strings.Contains(out, "denied by bo@example.test (resource-owner): no change ticket") {
+		t.Errorf("get denied: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := cli(boTok, "request", "cancel", cancelled, "--reason", "not mine"); code != ExitUnauthorized || !strings.Contains(errs, "Only ana@example.test") {
+		t.Errorf("bo cancels ana's: exit %d, %s", code, errs)
+	}
+	if code, out, errs := cli(anaTok, "request", "cancel", cancelled, "--reason", "postponed"); code != 0 || !strings.Contains(out, "is cancelled") {
+		t.Errorf("cancel: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := cli(anaTok, "request", "cancel", cancelled, "--reason", "again"); code != ExitConflict {
+		t.Errorf("cancel twice: exit %d, %s", code, errs)
+	}
+	// bo, an approver of ana's requests, lists them by her name.
+	if code, out, errs := cli(boTok, "request", "list", "--requester", "ana@example.test"); code != 0 || !strings.Contains(out, denied+" ") || !strings.Contains(out, cancelled+" ") {
+		t.Errorf("bo lists ana's: exit %d\n%s%s", code, out, errs)
+	}
+
+	// JIT grants: the time left, one by its number.
+	if code, out, errs := cli(idaTok, "jit", "list", "--identity", "svc-billing", "--state", "active"); code != 0 ||
+		!regexp.MustCompile(`(?m)^`+fmt.Sprint(jit.ID)+`\s+\S+\s+role:jit\s+active\s+.*\s[12]h\d+m\d+s\s+-`).MatchString(out) {
+		t.Errorf("jit list --identity: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = cli(idaTok, "jit", "get", fmt.Sprint(jit.ID))
+	if code != 0 || !strings.Contains(out, "role:jit") || !strings.Contains(out, "by person:bo@example.test") || !regexp.MustCompile(`left: [12]h\d+m\d+s`).MatchString(out) {
+		t.Errorf("jit get: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := cli(idaTok, "jit", "get", "999999"); code != ExitNotFound {
+		t.Errorf("jit get of no grant: exit %d, %s", code, errs)
+	}
+	if code, _, errs := cli(boTok, "jit", "get", fmt.Sprint(jit.ID)); code != ExitUnauthorized {
+		t.Errorf("a member reads a JIT grant: exit %d, %s", code, errs)
+	}
+	if code, _, errs := cli(idaTok, "jit", "get", "seven"); code != ExitInvalid {
+		t.Errorf("jit get seven: exit %d, %s", code, errs)
+	}
+}
+
+// TestRequestHelp: every request and jit command explains itself with an
+// example.
+func TestRequestHelp(t *testing.T) {
+	t.Parallel()
+	for _, args := range [][]string{
+		{"request", "create"}, {"request", "list"}, {"request", "get"}, {"request", "inbox"}, {"request", "approve"},
+		{"request", "deny"}, {"request", "cancel"}, {"request", "extend"}, {"request", "unmatched"}, {"jit", "list"}, {"jit", "get"},
+	} {
+		code, out, errs := run(t, append(args, "--help")...)
+		if code != 0 || !strings.Contains(out, "Examples:") || !strings.Contains(out, "steward "+strings.Join(args, " ")) {
+			t.Errorf("%v --help: exit %d\n%s%s", args, code, out, errs)
+		}
+	}
+}
+
+// TestRequestTimeline: get prints a request's life in order: made, each
+// escalation with the approver set it reached, each act with who, as which
+// approver and why, fulfilment tries, and where it stands.
+func TestRequestTimeline(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	owner := steward.ApproverSet{Kind: steward.ApproverResourceOwner}
+	security := steward.ApproverSet{Kind: steward.ApproverSecurity}
+	r := &steward.AccessRequest{ID: 7, Requester: "ana@example.test", Identity: "svc-billing", State: steward.RequestPending, Level: 1,
+		Target: steward.AccessTarget{System: "pg-billing", Name: "role:admin"},
+		Decision: steward.AccessDecision{Outcome: steward.OutcomePending, Model: "db-jit", Approvals: 2,
+			Approvers: []steward.ApproverNeed{{Set: owner, Why: "dba owns pg-billing"}, {Set: security, Why: "privileged access"}}},
+		Question:  steward.AccessQuestion{Requester: steward.Requester{Email: "ana@example.test"}, Identity: steward.IdentityFacts{Name: "svc-billing"}},
+		Approvals: []steward.RequestApproval{{Approver: "bo@example.test", Set: owner, Approve: true, Reason: "CHG-1", At: at.Add(5 * time.Hour)}},
+		CreatedAt: at, FirstDecideBy: at.Add(4 * time.Hour), DecideBy: at.Add(8 * time.Hour), ExpiresAt: at.Add(7 * 24 * time.Hour),
+		Reason: "Not decided within tier privileged's decision level (4h): escalated to security (privileged access)."}
+	var out strings.Builder
+	printRequest(&out, r)
+	for _, want := range []string{
+		"Request 7 is PENDING on resource-owner, then security.",
+		"asked by ana@example.test",
+		"not decided in time: escalated to security (privileged access)",
+		"approved by bo@example.test (resource-owner): CHG-1",
+		"to be decided by ",
+		"(decision level breached)",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("no %q in:\n%s", want, out.String())
+		}
+	}
+	if i, j := strings.Index(out.String(), "asked by"), strings.Index(out.String(), "escalated to"); i < 0 || j < i {
+		t.Errorf("the timeline is out of order:\n%s", out.String())
 	}
 }
