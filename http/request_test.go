@@ -356,7 +356,7 @@ func TestRequestDecisionsAndVisibility(t *testing.T) {
 	// A name on two systems needs its system.
 	other := ts.F.System(func(s *steward.System) { s.Name = "pg-other" })
 	ts.F.Identity(func(i *steward.Identity) { i.SystemID, i.Name, i.ExternalID = other.ID, "svc-billing", "svc_billing_2" })
-	if res := ts.Do(request{Target: "/api/v1/jit-grants?identity=svc-billing", Token: ts.Admin}); res.Status != 400 || !strings.Contains(res.Error(t).Message, "give system") {
+	if res := ts.Do(request{Target: "/api/v1/jit-grants?identity=svc-billing", Token: ts.Admin}); res.Status != 400 || !strings.Contains(res.Error(t).Message, "name the system") {
 		t.Errorf("JIT grants of an ambiguous name: %d %s", res.Status, res.Body)
 	}
 	if res := ts.Do(request{Target: "/api/v1/jit-grants?identity=svc-billing&system=pg-billing", Token: ts.Admin}); res.Status != 200 || !strings.Contains(string(res.Body), "role:jit") {
