@@ -2,6 +2,8 @@ package steward
 
 import (
 	"context"
+	"fmt"
+	"strconv"
 	"time"
 )
 
@@ -240,8 +242,9 @@ type JITExpiry interface {
 	FinishRevocations(ctx context.Context, lease string, outcomes []Revocation) (int, error)
 	// WarnExpiring writes the expiry warning of up to limit active grants
 	// that expire after now and no later than until and have not been
-	// warned, each with a jit_grant.expiry_warned event, and returns how
-	// many it warned.
+	// warned, each with a jit_grant.expiry_warned event and, in the same
+	// transaction, the JITExpiryWarning job of its notices when it
+	// concerns somebody; it returns how many it warned.
 	WarnExpiring(ctx context.Context, now, until time.Time, limit int) (int, error)
 	// NextJITDue returns when the next revocation falls due (an expiry, a
 	// retry, a lease's end), nil if none is scheduled.
@@ -264,4 +267,71 @@ var _ Revoker = Target(nil)
 // leaves the grant failing, to be tried again.
 func RevocationDone(err error) bool {
 	return err == nil || ErrorCode(err) == ENOTFOUND
+}
+
+// JITExpiryWarning is the job that an expiry warning queues, in the
+// transaction that marks the grant warned: it tells the person who asked
+// for the access (the grant's request's requester) and the identity's owner
+// that it ends soon, so that whoever still needs it extends it in time. It
+// carries the names as they were at the warning, which is what the notices
+// describe. A grant nobody asked for through a request, on an identity
+// without an owner, tells nobody and queues no job.
+type JITExpiryWarning struct {
+	GrantID       int64     `json:"grant_id"`
+	IdentityName  string    `json:"identity_name"`
+	SystemName    string    `json:"system_name"`
+	Entitlement   string    `json:"entitlement"`
+	ExpiresAt     time.Time `json:"expires_at"`
+	RequestID     *int64    `json:"request_id,omitempty"`
+	RequesterID   *int64    `json:"requester_id,omitempty"`
+	RequesterName string    `json:"requester_name,omitempty"`
+	OwnerID       *int64    `json:"owner_id,omitempty"`
+	OwnerName     string    `json:"owner_name,omitempty"`
+	At            time.Time `json:"at"` // when the warning went out
+}
+
+// KindJITExpiryWarning is JITExpiryWarning's job kind.
+const KindJITExpiryWarning = "jit_expiry_warning"
+
+// Kind implements JobArgs.
+func (JITExpiryWarning) Kind() string { return KindJITExpiryWarning }
+
+// Notices returns what each person the warning concerns is told: the
+// requester first, then the identity's owner unless they are the same
+// person. The requester is told how to extend; the owner, who may not have
+// asked, is told who did.
+func (j JITExpiryWarning) Notices() []Notice {
+	what := fmt.Sprintf("%s of %s on %s", j.Entitlement, j.IdentityName, j.SystemName)
+	left := j.ExpiresAt.Sub(j.At).Round(time.Minute)
+	if left < time.Minute {
+		left = j.ExpiresAt.Sub(j.At).Round(time.Second)
+	}
+	when := fmt.Sprintf("at %s (in %s)", j.ExpiresAt.UTC().Format(time.RFC3339), left)
+	base := Notice{Kind: j.Kind(), ObjectType: ObjectJITGrant, ObjectID: strconv.FormatInt(j.GrantID, 10)}
+	var out []Notice
+	if j.RequesterID != nil {
+		n := base
+		n.PersonID = *j.RequesterID
+		n.Subject = "Your JIT access ends soon: " + what
+		n.Body = fmt.Sprintf("The just-in-time access %s that you asked for expires %s and is then revoked in %s.", what, when, j.SystemName)
+		if j.RequestID != nil {
+			n.Body += fmt.Sprintf(" If you still need it, ask to extend it: steward request extend %d --duration D (with the justification the model asks for), or \"Extend\" on the request's page. The request's model decides the extension and its longest duration.", *j.RequestID)
+		}
+		out = append(out, n)
+	}
+	if j.OwnerID != nil && (j.RequesterID == nil || *j.OwnerID != *j.RequesterID) {
+		n := base
+		n.PersonID = *j.OwnerID
+		n.Subject = "JIT access on your identity ends soon: " + what
+		who := "was granted without a request"
+		if j.RequesterName != "" {
+			who = "was asked for by " + j.RequesterName
+		} else if j.RequestID != nil {
+			who = fmt.Sprintf("was granted by request %d", *j.RequestID)
+		}
+		n.Body = fmt.Sprintf("The just-in-time access %s %s; it expires %s and is then revoked in %s. Nothing is needed from you unless the identity still needs it.",
+			what, who, when, j.SystemName)
+		out = append(out, n)
+	}
+	return out
 }

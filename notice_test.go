@@ -67,3 +67,49 @@ func TestOwnerAssignedNotices(t *testing.T) {
 		})
 	}
 }
+
+func TestJITExpiryWarningNotices(t *testing.T) {
+	t.Parallel()
+	ana, cy, req := int64(10), int64(20), int64(42)
+	at := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
+	base := steward.JITExpiryWarning{GrantID: 7, IdentityName: "svc-billing", SystemName: "billing-db", Entitlement: "role:admin",
+		ExpiresAt: at.Add(15 * time.Minute), At: at}
+	for _, tc := range []struct {
+		name  string
+		mod   func(*steward.JITExpiryWarning)
+		want  []int64  // who is told, in order
+		words []string // what each is told, in part
+	}{
+		{"requester and owner", func(j *steward.JITExpiryWarning) {
+			j.RequestID, j.RequesterID, j.RequesterName, j.OwnerID, j.OwnerName = &req, &ana, "Ana", &cy, "Cy"
+		}, []int64{ana, cy}, []string{"steward request extend 42", "asked for by Ana"}},
+		{"the owner asked", func(j *steward.JITExpiryWarning) {
+			j.RequestID, j.RequesterID, j.RequesterName, j.OwnerID, j.OwnerName = &req, &cy, "Cy", &cy, "Cy"
+		}, []int64{cy}, []string{"Your JIT access ends soon"}},
+		{"no request", func(j *steward.JITExpiryWarning) { j.OwnerID, j.OwnerName = &cy, "Cy" },
+			[]int64{cy}, []string{"granted without a request"}},
+		{"a requester no longer known", func(j *steward.JITExpiryWarning) { j.RequestID, j.OwnerID = &req, &cy },
+			[]int64{cy}, []string{"granted by request 42"}},
+		{"nobody", func(*steward.JITExpiryWarning) {}, nil, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			j := base
+			tc.mod(&j)
+			got := j.Notices()
+			if len(got) != len(tc.want) {
+				t.Fatalf("%d notices, want %d: %+v", len(got), len(tc.want), got)
+			}
+			for i, n := range got {
+				if err := n.Validate(); err != nil {
+					t.Errorf("notice %d: %v", i, err)
+				}
+				text := n.Subject + " " + n.Body
+				if n.PersonID != tc.want[i] || n.ObjectID != "7" || n.ObjectType != steward.ObjectJITGrant || n.Kind != steward.KindJITExpiryWarning ||
+					!strings.Contains(text, tc.words[i]) || !strings.Contains(text, "role:admin of svc-billing on billing-db") ||
+					!strings.Contains(text, "2026-03-01T09:45:00Z (in 15m0s)") {
+					t.Errorf("notice %d: %+v", i, n)
+				}
+			}
+		})
+	}
+}

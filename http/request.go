@@ -250,4 +250,3 @@ func (s *Server) getJITGrant(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, g)
 }
-

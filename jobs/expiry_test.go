@@ -278,6 +278,67 @@ func TestExpiryWarns(t *testing.T) {
 	})
 }
 
+// TestExpiryWarningNotices: the warning tells the person who asked for the
+// access and the identity's owner, through the inbox, once each; a grant
+// that concerns nobody tells nobody.
+func TestExpiryWarningNotices(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, e engine) {
+		db, _ := e.open(t)
+		ctx := steward.WithActor(context.Background(), "test:jobs")
+		ana := storetest.MustPerson(t, db, func(p *steward.Person) { p.Name, p.Email = "Ana", "ana@example.test" })
+		cy := storetest.MustPerson(t, db, func(p *steward.Person) { p.Name, p.Email = "Cy", "cy@example.test" })
+		sys := storetest.MustSystem(t, db, func(s *steward.System) { s.Name = "billing-db" })
+		role := storetest.MustEntitlement(t, db, sys.ID, func(x *steward.Entitlement) { x.Name, x.Privileged = "role:admin", true })
+		owned := storetest.MustIdentity(t, db, sys.ID, func(x *steward.Identity) { x.Name, x.OwnerID = "svc-billing", &cy.ID })
+		unowned := storetest.MustIdentity(t, db, sys.ID, func(x *steward.Identity) { x.Name = "svc-orphan" })
+		ask := func(requester string) *int64 {
+			r := &steward.AccessRequest{Requester: requester, Identity: "svc-billing", State: steward.RequestFulfilled, CreatedAt: time.Now(),
+				Target:   steward.AccessTarget{System: "billing-db", Name: "role:admin"},
+				Decision: steward.AccessDecision{Outcome: steward.OutcomePending, Model: "db-jit", Approvals: 1},
+				Question: steward.AccessQuestion{Model: "db-jit", Requester: steward.Requester{Email: requester}, Identity: steward.IdentityFacts{Name: "svc-billing"}}}
+			if err := db.CreateRequest(ctx, r); err != nil {
+				t.Fatal(err)
+			}
+			return &r.ID
+		}
+		in := time.Now().Add(10 * time.Minute)
+		asked := &steward.JITGrant{IdentityID: owned.ID, EntitlementID: role.ID, GrantedAt: time.Now(), ExpiresAt: in, RequestID: ask("ana@example.test")}
+		nobody := &steward.JITGrant{IdentityID: unowned.ID, EntitlementID: role.ID, GrantedAt: time.Now(), ExpiresAt: in}
+		if err := db.RecordJITGrant(ctx, asked, nobody); err != nil {
+			t.Fatal(err)
+		}
+		start(t, db, jobs.Config{})
+		runExpiry(t, jobs.ExpiryConfig{Store: db, Warning: 30 * time.Minute, MaxIdle: 20 * time.Millisecond,
+			Targets: func(context.Context, int64) (steward.Revoker, error) { return &recorder{}, nil }})
+		eventually(t, "the notices", func() bool { return len(notices(t, db, ana.ID)) == 1 && len(notices(t, db, cy.ID)) == 1 })
+		a, c := notices(t, db, ana.ID)[0], notices(t, db, cy.ID)[0]
+		for _, n := range []steward.Notice{a, c} {
+			if n.Kind != steward.KindJITExpiryWarning || n.ObjectType != steward.ObjectJITGrant || n.ObjectID != fmt.Sprint(asked.ID) {
+				t.Errorf("notice %+v: want a JIT expiry warning about grant %d", n, asked.ID)
+			}
+		}
+		if !strings.Contains(a.Subject, "Your JIT access ends soon: role:admin of svc-billing on billing-db") ||
+			!strings.Contains(a.Body, fmt.Sprintf("steward request extend %d", *asked.RequestID)) {
+			t.Errorf("the requester's notice: %q / %q", a.Subject, a.Body)
+		}
+		if !strings.Contains(c.Subject, "JIT access on your identity ends soon") || !strings.Contains(c.Body, "asked for by Ana") {
+			t.Errorf("the owner's notice: %q / %q", c.Subject, c.Body)
+		}
+		time.Sleep(200 * time.Millisecond) // several passes: nobody is told twice
+		if len(notices(t, db, ana.ID)) != 1 || len(notices(t, db, cy.ID)) != 1 {
+			t.Errorf("told again: ana %d, cy %d notices", len(notices(t, db, ana.ID)), len(notices(t, db, cy.ID)))
+		}
+		if g, err := db.JITGrant(context.Background(), nobody.ID); err != nil || g.WarnedAt == nil {
+			t.Error("the grant that concerns nobody was not warned (its event is the record)")
+		}
+		all, err := db.Notices(context.Background(), steward.NoticeFilter{})
+		if err != nil || len(all.Items) != 2 {
+			t.Errorf("notices %+v, %v: want only ana's and cy's", all, err)
+		}
+	})
+}
+
 // TestExpiryReplicas: two engines on one PostgreSQL, each with its own
 // connections, revoke 500 expired grants between them, each once. Each
 // revocation takes a millisecond, so that the two claim side by side

@@ -144,7 +144,8 @@ func New(cfg Config) (*Runner, error) {
 			[]string{"kind", "outcome"}),
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &noticeWorker{inbox: cfg.Inbox, logger: cfg.Logger})
+	river.AddWorker(workers, &noticeWorker[steward.OwnerAssigned]{inbox: cfg.Inbox, logger: cfg.Logger})
+	river.AddWorker(workers, &noticeWorker[steward.JITExpiryWarning]{inbox: cfg.Inbox, logger: cfg.Logger})
 	sw := &scheduledWorker{r: r, runs: map[string]Scheduled{}, lock: cfg.Lock}
 	river.AddWorker(workers, sw)
 	if cfg.Fulfil != nil {
@@ -220,25 +221,33 @@ func (r *Runner) Collectors() []prometheus.Collector {
 	return []prometheus.Collector{r.runs, r.took, r.worked}
 }
 
-// noticeWorker writes the notices of an owner change to the inbox.
-type noticeWorker struct {
-	river.WorkerDefaults[steward.OwnerAssigned]
+// noticeJob is a job whose work is to tell people something: an owner
+// change, a JIT grant's coming expiry. What each is told is the domain's
+// (Notices); the worker only delivers it.
+type noticeJob interface {
+	river.JobArgs
+	Notices() []steward.Notice
+}
+
+// noticeWorker writes the notices of one kind of job to the inbox.
+type noticeWorker[T noticeJob] struct {
+	river.WorkerDefaults[T]
 	inbox  Inbox
 	logger *slog.Logger
 }
 
 // Timeout allows for a wait on SQLite's one writer, which a large sync
 // holds for a minute or more.
-func (w *noticeWorker) Timeout(*river.Job[steward.OwnerAssigned]) time.Duration {
+func (w *noticeWorker[T]) Timeout(*river.Job[T]) time.Duration {
 	return 10 * time.Minute
 }
 
-func (w *noticeWorker) Work(ctx context.Context, job *river.Job[steward.OwnerAssigned]) error {
+func (w *noticeWorker[T]) Work(ctx context.Context, job *river.Job[T]) error {
 	n, err := w.inbox.DeliverNotices(steward.WithPrincipal(ctx, steward.SelfPrincipal("job:"+job.Kind)), job.ID, job.Args.Notices())
 	if err != nil {
 		return permanent(err)
 	}
-	w.logger.Debug("owner notices delivered", "job", job.ID, "identity", job.Args.IdentityID, "notices", n)
+	w.logger.Debug("notices delivered", "job", job.ID, "kind", job.Kind, "notices", n)
 	return nil
 }
 

@@ -62,7 +62,8 @@ the grant's system, and at start those that expired while it was stopped;
 a revocation the system refuses is retried with backoff and counted in
 /metrics (steward_jit_grants{state="revocation_failing"}). With several
 replicas each expiry is handled once. --jit-warning sets how long before
-expiry a jit_grant.expiry_warned event goes out.
+expiry the warning goes out: a jit_grant.expiry_warned event, and a notice
+to the person who asked for the access and to the identity's owner.
 
 With --demo it first seeds an empty database with a demo organisation, then
 creates an admin token and prints how to sign in. SIGINT or SIGTERM stops it
@@ -174,7 +175,7 @@ gracefully.`,
 	cmd.Flags().StringVar(&addr, "addr", "127.0.0.1:8080", "address to listen on")
 	addEdgeFlags(cmd, &ef)
 	cmd.Flags().BoolVar(&membersSeeAll, "members-see-all", false, "let members list and read every identity, not only those they own and their team's (config members_see_all)")
-	cmd.Flags().DurationVar(&jitWarning, "jit-warning", steward.DefaultExpiryWarning, "warn (a jit_grant.expiry_warned event) this long before a JIT grant expires; 0: no warning (config jit_warning)")
+	cmd.Flags().DurationVar(&jitWarning, "jit-warning", steward.DefaultExpiryWarning, "warn (an event, and a notice to the requester and the identity's owner) this long before a JIT grant expires; 0: no warning (config jit_warning)")
 	cmd.Flags().BoolVar(&withDemo, "demo", false, "seed an empty database with a demo organisation and print a sign-in token")
 	addDemoFlags(cmd, &dc, "demo-")
 	return cmd

@@ -480,6 +480,7 @@ func (d *DB) WarnExpiring(ctx context.Context, now, until time.Time, limit int) 
 			return err
 		}
 		var events []pendingEvent
+		var ids []int64
 		for rows.Next() {
 			var id, identity, expires int64
 			if err := rows.Scan(&id, &identity, &expires); err != nil {
@@ -488,15 +489,74 @@ func (d *DB) WarnExpiring(ctx context.Context, now, until time.Time, limit int) 
 			}
 			events = append(events, pendingEvent{steward.ActionJITExpiryWarned, steward.ObjectJITGrant, idStr(id),
 				steward.JITExpiryWarned{IdentityID: identity, ExpiresAt: fromMicro(expires)}})
+			ids = append(ids, id)
 		}
 		rows.Close() // #nosec G104 -- rows.Err() just below reports the query's error; Close after the last Next returns nil
 		if err := rows.Err(); err != nil {
 			return err
 		}
 		n = len(events)
-		return d.appendEvents(ctx, u.conn, events)
+		if n == 0 {
+			return nil
+		}
+		if err := d.appendEvents(ctx, u.conn, events); err != nil {
+			return err
+		}
+		return d.enqueueWarnings(ctx, u.tx, ids, now)
 	})
 	return n, err
+}
+
+// enqueueWarnings queues the notices of the grants just warned
+// (steward.JITExpiryWarning), one job per grant that concerns somebody:
+// the person who asked for it (the requester of its request, found by
+// e-mail or external id as the workflow names them) or the identity's owner.
+func (d *DB) enqueueWarnings(ctx context.Context, tx *sql.Tx, ids []int64, now time.Time) error {
+	var jobs []steward.JobArgs
+	for start := 0; start < len(ids); start += 500 {
+		part := ids[start:min(start+500, len(ids))]
+		args := make([]any, len(part))
+		for i, id := range part {
+			args[i] = id
+		}
+		rows, err := tx.QueryContext(ctx, d.q(`SELECT g.id, i.name, s.name, g.entitlement, g.expires_at, g.request_id,
+				rp.id, rp.name, o.id, o.name
+			FROM jit_grants g
+			JOIN identities i ON i.id = g.identity_id
+			JOIN systems s ON s.id = i.system_id
+			LEFT JOIN people o ON o.id = i.owner_id
+			LEFT JOIN access_requests r ON r.id = g.request_id
+			LEFT JOIN people rp ON rp.id = (SELECT p.id FROM people p WHERE p.email = r.requester OR p.external_id = r.requester ORDER BY p.id LIMIT 1)
+			WHERE g.id IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(part)), ", ")+`) ORDER BY g.id`), args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var w steward.JITExpiryWarning
+			var expires int64
+			var request, requester, owner sql.NullInt64
+			var requesterName, ownerName sql.NullString
+			if err := rows.Scan(&w.GrantID, &w.IdentityName, &w.SystemName, &w.Entitlement, &expires, &request,
+				&requester, &requesterName, &owner, &ownerName); err != nil {
+				rows.Close() // #nosec G104 -- the Scan error is the one to report; Close only hands the connection back
+				return err
+			}
+			w.ExpiresAt, w.At = fromMicro(expires), now.UTC()
+			w.RequestID, w.RequesterID, w.OwnerID = fromNullID(request), fromNullID(requester), fromNullID(owner)
+			w.RequesterName, w.OwnerName = requesterName.String, ownerName.String
+			if w.RequesterID != nil || w.OwnerID != nil {
+				jobs = append(jobs, w)
+			}
+		}
+		rows.Close() // #nosec G104 -- rows.Err() just below reports the query's error; Close after the last Next returns nil
+		if err := rows.Err(); err != nil {
+			return err
+		}
+	}
+	if len(jobs) == 0 {
+		return nil
+	}
+	return d.enqueueTx(ctx, tx, jobs...)
 }
 
 // NextJITDue returns the earliest due time of the schedule.
