@@ -41,11 +41,16 @@ const (
 	// which request is the catalog's to say (approver sets), never a role:
 	// the request workflow decides it, with separation of duties.
 	PermRequestAct Permission = "request.act"
+	// PermNoticeRead: read the notices Steward wrote to people (an owner
+	// change, a JIT grant's coming expiry). A member reads their own; admin
+	// and auditor read anyone's, as a mailer outside Steward would to send
+	// them.
+	PermNoticeRead Permission = "notice.read"
 )
 
 // Permissions lists every Permission.
 var Permissions = []Permission{PermWhoami, PermDirectoryRead, PermIdentityRead, PermEvidenceRead,
-	PermInventoryWrite, PermOwnerSet, PermAttest, PermTokenSelf, PermRequestRead, PermRequestAct}
+	PermInventoryWrite, PermOwnerSet, PermAttest, PermTokenSelf, PermRequestRead, PermRequestAct, PermNoticeRead}
 
 // Validate returns EINVALID unless p is a known permission.
 func (p Permission) Validate() error { return oneOf("permission", p, Permissions) }
@@ -129,6 +134,11 @@ func Authorize(p Principal, perm Permission, rels ...Relationship) Decision {
 		return allow("A person asks for access, and decides the requests the catalog makes them an approver of.")
 	case PermRequestRead:
 		return allow("Every principal reads the requests it may see: a member their own and those they may decide.")
+	case PermNoticeRead:
+		if p.Role == RoleMember && p.Kind != PrincipalPerson {
+			return deny("Notices are written to people; " + p.Actor() + " is not a person, and a member reads only their own.")
+		}
+		return allow("A person reads their own notices; an admin or auditor anyone's.")
 	}
 	switch p.Role {
 	case RoleAdmin:

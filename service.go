@@ -505,6 +505,7 @@ type Store interface {
 	CatalogStore
 	JITStore
 	RequestStore
+	Inbox
 	Pinger
 	// Close releases the database.
 	Close() error

@@ -1829,6 +1829,41 @@ type NewToken struct {
 // Next The cursor of the following page, to pass as `after`; absent on the last page.
 type Next = string
 
+// Notice A message to one person, kept until a mailer sends it.
+type Notice struct {
+	Body string `json:"body"`
+
+	// CreatedAt An RFC 3339 time.
+	CreatedAt Time `json:"created_at"`
+	Id        ID   `json:"id"`
+
+	// JobId The job that wrote it.
+	JobId int64 `json:"job_id"`
+
+	// Kind What wrote it: owner_assigned, jit_expiry_warning.
+	Kind     string `json:"kind"`
+	ObjectId string `json:"object_id"`
+
+	// ObjectType What it is about: identity, jit_grant.
+	ObjectType string `json:"object_type"`
+
+	// Person The person's e-mail address.
+	Person   *string `json:"person,omitempty"`
+	PersonId ID      `json:"person_id"`
+
+	// SentAt An RFC 3339 time.
+	SentAt  *Time  `json:"sent_at,omitempty"`
+	Subject string `json:"subject"`
+}
+
+// NoticePage defines model for NoticePage.
+type NoticePage struct {
+	Items []Notice `json:"items"`
+
+	// Next The cursor of the following page, to pass as `after`; absent on the last page.
+	Next *Next `json:"next,omitempty"`
+}
+
 // OwnerAssignment An explicit owner and team. Both fields are required. A null team with an owner gives the identity its owner's team (owner_reason.team_by owner_team), which follows the owner if they move; a null owner with a team leaves it without an owner; both null hands the identity back to tags and rules.
 type OwnerAssignment struct {
 	// OwnerId The person who owns the identity.
@@ -2764,6 +2799,21 @@ type ListJITGrantsParams struct {
 	After *After `form:"after,omitempty" json:"after,omitempty"`
 }
 
+// ListNoticesParams defines parameters for ListNotices.
+type ListNoticesParams struct {
+	// Person Only the notices of this person, by e-mail address or external id. A member may name only themselves.
+	Person *string `form:"person,omitempty" json:"person,omitempty"`
+
+	// Unsent true: only the notices no mailer has sent yet.
+	Unsent *bool `form:"unsent,omitempty" json:"unsent,omitempty"`
+
+	// Limit Items per page.
+	Limit *Limit `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// After The `next` cursor of the previous page. Omit for the first page.
+	After *After `form:"after,omitempty" json:"after,omitempty"`
+}
+
 // ListPeopleParams defines parameters for ListPeople.
 type ListPeopleParams struct {
 	// Team Only objects of this team: its name, or its id. An unknown name is refused (400). Not with team_id.
@@ -3232,6 +3282,13 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /api/v1/jit-grants/{id} (the `GetJITGrant` operationId).
 	GetJITGrant(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListNotices List notices
+	//
+	// The notices Steward wrote to people, oldest first: an owner change tells the new and the previous owner; a JIT grant's coming expiry tells the person who asked for it and the identity's owner. A member lists their own; an admin or auditor anyone's, or one person's with `person` (a mailer outside Steward reads the unsent ones so). `sent_at` is empty until a mailer has sent the notice.
+	//
+	// Corresponds with GET /api/v1/notices (the `ListNotices` operationId).
+	ListNotices(ctx context.Context, params *ListNoticesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetOwnershipRules Get the ownership rules in force
 	//
@@ -4032,6 +4089,23 @@ func (c *Client) ListJITGrants(ctx context.Context, params *ListJITGrantsParams,
 // Corresponds with GET /api/v1/jit-grants/{id} (the `GetJITGrant` operationId).
 func (c *Client) GetJITGrant(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetJITGrantRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListNotices List notices
+//
+// The notices Steward wrote to people, oldest first: an owner change tells the new and the previous owner; a JIT grant's coming expiry tells the person who asked for it and the identity's owner. A member lists their own; an admin or auditor anyone's, or one person's with `person` (a mailer outside Steward reads the unsent ones so). `sent_at` is empty until a mailer has sent the notice.
+//
+// Corresponds with GET /api/v1/notices (the `ListNotices` operationId).
+func (c *Client) ListNotices(ctx context.Context, params *ListNoticesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListNoticesRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -6566,6 +6640,96 @@ func NewGetJITGrantRequest(server string, id ID) (*http.Request, error) {
 	return req, nil
 }
 
+// NewListNoticesRequest constructs an http.Request for the ListNotices method
+func NewListNoticesRequest(server string, params *ListNoticesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/api/v1/notices")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Person != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "person", *params.Person, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Unsent != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "unsent", *params.Unsent, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetOwnershipRulesRequest constructs an http.Request for the GetOwnershipRules method
 func NewGetOwnershipRulesRequest(server string) (*http.Request, error) {
 	var err error
@@ -8372,6 +8536,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /api/v1/jit-grants/{id} (the `GetJITGrant` operationId).
 	GetJITGrantWithResponse(ctx context.Context, id ID, reqEditors ...RequestEditorFn) (*GetJITGrantResponse, error)
+
+	// ListNoticesWithResponse List notices
+	//
+	// The notices Steward wrote to people, oldest first: an owner change tells the new and the previous owner; a JIT grant's coming expiry tells the person who asked for it and the identity's owner. A member lists their own; an admin or auditor anyone's, or one person's with `person` (a mailer outside Steward reads the unsent ones so). `sent_at` is empty until a mailer has sent the notice.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /api/v1/notices (the `ListNotices` operationId).
+	ListNoticesWithResponse(ctx context.Context, params *ListNoticesParams, reqEditors ...RequestEditorFn) (*ListNoticesResponse, error)
 
 	// GetOwnershipRulesWithResponse Get the ownership rules in force
 	//
@@ -10878,6 +11051,103 @@ func (r GetJITGrantResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetJITGrantResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListNoticesResponse401Headers the declared response headers of an HTTP 401 response for ListNotices
+type ListNoticesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListNoticesResponse503Headers the declared response headers of an HTTP 503 response for ListNotices
+type ListNoticesResponse503Headers struct {
+	RetryAfter *int
+}
+
+// ListNoticesResponseDefaultHeaders the declared response headers of an HTTP default response for ListNotices
+type ListNoticesResponseDefaultHeaders struct {
+	Allow *string
+}
+
+type ListNoticesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NoticePage
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *Unauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *Unavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *Error
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListNoticesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListNoticesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *ListNoticesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListNoticesResponse) GetJSON200() *NoticePage {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListNoticesResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r ListNoticesResponse) GetJSON401() *Unauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListNoticesResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListNoticesResponse) GetJSON503() *Unavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r ListNoticesResponse) GetJSONDefault() *Error {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r ListNoticesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListNoticesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListNoticesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListNoticesResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -14197,6 +14467,21 @@ func (c *ClientWithResponses) GetJITGrantWithResponse(ctx context.Context, id ID
 	return ParseGetJITGrantResponse(rsp)
 }
 
+// ListNoticesWithResponse List notices
+//
+// The notices Steward wrote to people, oldest first: an owner change tells the new and the previous owner; a JIT grant's coming expiry tells the person who asked for it and the identity's owner. A member lists their own; an admin or auditor anyone's, or one person's with `person` (a mailer outside Steward reads the unsent ones so). `sent_at` is empty until a mailer has sent the notice.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /api/v1/notices (the `ListNotices` operationId).
+func (c *ClientWithResponses) ListNoticesWithResponse(ctx context.Context, params *ListNoticesParams, reqEditors ...RequestEditorFn) (*ListNoticesResponse, error) {
+	rsp, err := c.ListNotices(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListNoticesResponse(rsp)
+}
+
 // GetOwnershipRulesWithResponse Get the ownership rules in force
 //
 // In the order they are tried; the first rule that matches an identity decides.
@@ -16853,6 +17138,100 @@ func ParseGetJITGrantResponse(rsp *http.Response) (*GetJITGrantResponse, error) 
 		response.Headers503 = &headers
 	case true:
 		var headers GetJITGrantResponseDefaultHeaders
+		if values := rsp.Header.Values("Allow"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Allow = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListNoticesResponse parses an HTTP response from a ListNoticesWithResponse call
+func ParseListNoticesResponse(rsp *http.Response) (*ListNoticesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListNoticesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NoticePage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest Unavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest Error
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListNoticesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListNoticesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers ListNoticesResponseDefaultHeaders
 		if values := rsp.Header.Values("Allow"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "Allow", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -145,6 +145,7 @@ type Store interface {
 	steward.CatalogStore
 	JITGrants(ctx context.Context, f steward.JITGrantFilter) (*steward.Page[steward.JITGrant], error)
 	JITGrant(ctx context.Context, id int64) (*steward.JITGrant, error)
+	Notices(ctx context.Context, f steward.NoticeFilter) (*steward.Page[steward.Notice], error)
 	steward.Pinger
 }
 
@@ -188,6 +189,7 @@ const (
 	selfToken = steward.PermTokenSelf
 	reqRead   = steward.PermRequestRead
 	reqAct    = steward.PermRequestAct
+	notices   = steward.PermNoticeRead
 )
 
 // routes is the route table. Every route Steward serves is here and nowhere
@@ -260,6 +262,8 @@ func (s *Server) routes() []route {
 		r("GET", "/api/v1/unmatched-demand", evidence, s.listUnmatched),
 		r("GET", "/api/v1/jit-grants", evidence, s.listJITGrants),
 		r("GET", "/api/v1/jit-grants/{id}", evidence, s.getJITGrant),
+
+		r("GET", "/api/v1/notices", notices, s.listNotices),
 	}
 }
 

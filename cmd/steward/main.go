@@ -171,7 +171,7 @@ Quick start:
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return usageError{err} })
 	root.AddCommand(newServeCmd(e), newMigrateCmd(e), newDemoCmd(e), newTokenCmd(e), newAuditCmd(e),
 		newVersionCmd(e), newIdentitiesCmd(e), newPeopleCmd(e), newTeamsCmd(e), newSystemsCmd(e), newSyncCmd(e), newImportCmd(e), newApplyCmd(e), newGapsCmd(e), newSyncRunsCmd(e), newRotateCmd(e), newWhoamiCmd(e),
-		newCatalogCmd(e), newDecideCmd(e), newRequestCmd(e), newJITCmd(e))
+		newCatalogCmd(e), newDecideCmd(e), newRequestCmd(e), newJITCmd(e), newNoticesCmd(e))
 	documentWritePaths(root)
 	return root
 }

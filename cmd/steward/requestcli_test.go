@@ -135,6 +135,28 @@ models:
 	if code, _, errs := cli(idaTok, "request", "create", "--identity", "svc-billing", "--entitlement", "role:admin"); code != ExitUnauthorized {
 		t.Errorf("an auditor asks: exit %d, %s", code, errs)
 	}
+	// Notices: bo reads his own, not ana's; ana, an admin, reads his.
+	if _, err := db.DeliverNotices(steward.WithPrincipal(ctx, steward.SelfPrincipal("job:test")), 9001, []steward.Notice{{PersonID: bo.ID,
+		Kind: steward.KindJITExpiryWarning, Subject: "Your JIT access ends soon: role:jit of svc-billing on pg-billing",
+		Body: "Extend it: steward request extend 1.", ObjectType: steward.ObjectJITGrant, ObjectID: fmt.Sprint(jit.ID)}}); err != nil {
+		t.Fatal(err)
+	}
+	if code, out, errs := cli(boTok, "notices"); code != 0 || !strings.Contains(out, "to bo@example.test") || !strings.Contains(out, "Your JIT access ends soon") ||
+		!strings.Contains(out, "Extend it: steward request extend 1.") {
+		t.Errorf("bo's notices: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := cli(boTok, "notices", "--person", "ana@example.test"); code != ExitUnauthorized || !strings.Contains(errs, "a member reads their own") {
+		t.Errorf("bo reads ana's notices: exit %d, %s", code, errs)
+	}
+	if code, out, errs := cli(anaTok, "notices", "--person", "bo@example.test", "--unsent", "-o", "json"); code != 0 || !strings.Contains(out, `"person": "bo@example.test"`) {
+		t.Errorf("ana reads bo's unsent notices: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli(anaTok, "notices"); code != 0 || !strings.Contains(out, "No notices.") {
+		t.Errorf("ana's own notices: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli(idaTok, "notices", "--all"); code != 0 || !strings.Contains(out, "to bo@example.test") {
+		t.Errorf("everyone's notices, as an auditor: exit %d\n%s%s", code, out, errs)
+	}
 	if code, _, errs := cli(anaTok, "request", "get", "forty-two"); code != ExitInvalid {
 		t.Errorf("a bad number: exit %d, %s", code, errs)
 	}

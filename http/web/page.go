@@ -31,6 +31,7 @@ var navSections = []navSection{
 	{"Request access", "/requests/new", true},
 	{"Inbox", "/requests/inbox", true},
 	{"My requests", "/requests", true},
+	{"Notices", "/notices", true},
 	{"Exceptions", "/exceptions", false},
 	{"Reviews", "/reviews", false},
 	{"Backlog", "/backlog", false},
@@ -76,6 +77,9 @@ func (s *server) base(r *http.Request, title, active string) pageBase {
 		if evidencePages[n.Path] && !b.Reader {
 			continue // guarded: a member would find a 403 there
 		}
+		if n.Path == "/notices" && !may(r.Context(), steward.PermNoticeRead) {
+			continue
+		}
 		if act, ok := requestPages[n.Path]; ok && (s.flow == nil || act && !may(r.Context(), steward.PermRequestAct)) {
 			continue // this server serves no requests, or this principal asks and decides none
 		}
@@ -110,6 +114,7 @@ func parsePages() map[string]*template.Template {
 		"catalog":          {"templates/head.html", "templates/layout.html", "templates/catalog.html"},
 		"requests":         {"templates/head.html", "templates/layout.html", "templates/requests.html", "templates/time.html"},
 		"inbox":            {"templates/head.html", "templates/layout.html", "templates/inbox.html", "templates/time.html"},
+		"notices":          {"templates/head.html", "templates/layout.html", "templates/notices.html", "templates/time.html"},
 		"requestnew":       {"templates/head.html", "templates/layout.html", "templates/requestnew.html"},
 		"request":          {"templates/head.html", "templates/layout.html", "templates/request.html", "templates/time.html"},
 		"requestunmatched": {"templates/head.html", "templates/layout.html", "templates/requestunmatched.html"},

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"fmt"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -649,4 +650,51 @@ func TestRequestPagesAskForNoID(t *testing.T) {
 		_, body := f.mustGet(t, c.page, c.session, http.StatusOK)
 		noIDFields(t, c.page, body)
 	}
+}
+
+// TestNoticesPage: a person reads what Steward told them, newest first,
+// each linked to what it is about; never another person's.
+func TestNoticesPage(t *testing.T) {
+	t.Parallel()
+	f := mustRequestFixture(t)
+	r := f.ask(t, adminJIT)
+	ctx := steward.WithActor(context.Background(), "system:test")
+	ids, err := f.DB.Identities(ctx, steward.IdentityFilter{ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil || len(ids.Items) == 0 {
+		t.Fatalf("identities: %v", err)
+	}
+	ents, err := f.DB.Entitlements(ctx, steward.EntitlementFilter{SystemID: ids.Items[0].SystemID, ListOptions: steward.ListOptions{Limit: 1}})
+	if err != nil || len(ents.Items) == 0 {
+		t.Fatalf("entitlements: %v", err)
+	}
+	g := &steward.JITGrant{IdentityID: ids.Items[0].ID, EntitlementID: ents.Items[0].ID, GrantedAt: now, ExpiresAt: now.Add(10 * time.Minute), RequestID: &r.ID}
+	if err := f.DB.RecordJITGrant(ctx, g); err != nil {
+		t.Fatal(err)
+	}
+	job := steward.WithPrincipal(context.Background(), steward.SelfPrincipal("job:test"))
+	deliver := func(jobID int64, n steward.Notice) {
+		if _, err := f.DB.DeliverNotices(job, jobID, []steward.Notice{n}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	deliver(1, steward.Notice{PersonID: f.graceID, Kind: steward.KindOwnerAssigned, Subject: "You now own svc-first", Body: "Ada made you its owner.",
+		ObjectType: steward.ObjectIdentity, ObjectID: fmt.Sprint(ids.Items[0].ID)})
+	deliver(2, steward.Notice{PersonID: f.graceID, Kind: steward.KindJITExpiryWarning, Subject: "Your JIT access ends soon", Body: "Extend it: steward request extend.",
+		ObjectType: steward.ObjectJITGrant, ObjectID: fmt.Sprint(g.ID)})
+	deliver(3, steward.Notice{PersonID: f.ownerID, Kind: steward.KindOwnerAssigned, Subject: "A notice for Ada", Body: "Not for Grace.",
+		ObjectType: steward.ObjectIdentity, ObjectID: fmt.Sprint(ids.Items[0].ID)})
+
+	for _, session := range []string{f.Grace, f.Auditor} {
+		_, body := f.mustGet(t, "/notices", session, http.StatusOK)
+		mustContain(t, "grace's notices", body, `<a href="/notices" aria-current="page">Notices`, `<h1>Notices</h1>`,
+			`Your JIT access ends soon`, fmt.Sprintf(`<a href="/requests/%d">request %d</a>`, r.ID, r.ID),
+			`You now own svc-first`, fmt.Sprintf(`<a href="/identities/%d">the identity</a>`, ids.Items[0].ID))
+		mustLack(t, "grace's notices", body, `A notice for Ada`)
+		if strings.Index(body, "Your JIT access ends soon") > strings.Index(body, "You now own svc-first") {
+			t.Error("the notices are not newest first")
+		}
+	}
+	_, body := f.mustGet(t, "/notices", f.Ada, http.StatusOK)
+	mustContain(t, "ada's notices", body, `A notice for Ada`)
+	mustLack(t, "ada's notices", body, `Your JIT access ends soon`)
 }

@@ -85,6 +85,8 @@ type Store interface {
 	Tokens(ctx context.Context) ([]steward.Token, error)
 	// JITGrant shows the grant a request made, with its expiry.
 	JITGrant(ctx context.Context, id int64) (*steward.JITGrant, error)
+	// Notices shows a person what Steward told them.
+	Notices(ctx context.Context, f steward.NoticeFilter) (*steward.Page[steward.Notice], error)
 }
 
 //go:embed templates/*.html
@@ -178,6 +180,7 @@ func (s *server) routes() http.Handler {
 	mux.Handle("GET /ownership", s.guard(steward.PermEvidenceRead, "see the ownership gaps", s.ownership))
 	mux.Handle("GET /audit", s.guard(steward.PermEvidenceRead, "read the audit log", s.audit))
 	mux.Handle("GET /catalog", s.session(s.catalog))
+	mux.Handle("GET /notices", s.guard(steward.PermNoticeRead, "read notices", s.notices))
 	s.requestRoutes(mux)
 	s.directoryRoutes(mux)
 	for _, n := range navSections {

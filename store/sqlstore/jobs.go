@@ -234,7 +234,7 @@ func (d *DB) DeliverNotices(ctx context.Context, jobID int64, notices []steward.
 
 var _ steward.Inbox = (*DB)(nil)
 
-const noticeColumns = `x.id, x.person_id, x.kind, x.subject, x.body, x.object_type, x.object_id, x.job_id, x.created_at, x.sent_at`
+const noticeColumns = `x.id, x.person_id, p.email, x.kind, x.subject, x.body, x.object_type, x.object_id, x.job_id, x.created_at, x.sent_at`
 
 // Notices lists notices, oldest first.
 func (d *DB) Notices(ctx context.Context, f steward.NoticeFilter) (*steward.Page[steward.Notice], error) {
@@ -250,7 +250,7 @@ func (d *DB) Notices(ctx context.Context, f steward.NoticeFilter) (*steward.Page
 		where = append(where, "x.sent_at IS NULL")
 	}
 	args = append(args, limit+1)
-	query := `SELECT ` + noticeColumns + ` FROM notices x WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
+	query := `SELECT ` + noticeColumns + ` FROM notices x JOIN people p ON p.id = x.person_id WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
 	return fetchPage(ctx, d, query, args, limit, scanNotice, func(n *steward.Notice) int64 { return n.ID })
 }
 
@@ -258,7 +258,7 @@ func scanNotice(r scanner) (steward.Notice, error) {
 	var n steward.Notice
 	var created int64
 	var sent sql.NullInt64
-	err := r.Scan(&n.ID, &n.PersonID, &n.Kind, &n.Subject, &n.Body, &n.ObjectType, &n.ObjectID, &n.JobID, &created, &sent)
+	err := r.Scan(&n.ID, &n.PersonID, &n.Person, &n.Kind, &n.Subject, &n.Body, &n.ObjectType, &n.ObjectID, &n.JobID, &created, &sent)
 	n.CreatedAt, n.SentAt = fromMicro(created), fromNullMicro(sent)
 	return n, err
 }
