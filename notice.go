@@ -14,7 +14,7 @@ type Notice struct {
 	ID         int64      `json:"id"`
 	PersonID   int64      `json:"person_id"`
 	Person     string     `json:"person,omitempty"` // filled by the store: the person's e-mail address
-	Kind       string     `json:"kind"` // the kind of the job that wrote it, e.g. "owner_assigned"
+	Kind       string     `json:"kind"`             // the kind of the job that wrote it, e.g. "owner_assigned"
 	Subject    string     `json:"subject"`
 	Body       string     `json:"body"`
 	ObjectType string     `json:"object_type"` // what it is about, e.g. "identity"
