@@ -697,6 +697,21 @@ func (w *Workflow) fulfil(ctx context.Context, r *steward.AccessRequest) error {
 	if err != nil {
 		return err
 	}
+	// What this fulfilment gives that the identity did not hold, which is
+	// what must not stand if the request is cancelled meanwhile.
+	var fresh []member
+	if r.Extends == nil {
+		for _, m := range members {
+			held, err := w.cfg.Store.Grants(ctx, steward.GrantFilter{IdentityID: m.identity.ID, EntitlementID: m.entitlement.ID, ListOptions: steward.ListOptions{Limit: 1}})
+			if err != nil {
+				return err
+			}
+			if len(held.Items) == 0 {
+				fresh = append(fresh, m)
+			}
+		}
+	}
+	grantedAt := w.now()
 	for _, m := range members {
 		t, err := w.cfg.Targets(ctx, m.system.Name)
 		if err != nil {
@@ -706,6 +721,52 @@ func (w *Workflow) fulfil(ctx context.Context, r *steward.AccessRequest) error {
 			return err
 		}
 	}
+	err = w.recordFulfilment(ctx, r, members)
+	if steward.ErrorCode(err) != steward.ECONFLICT {
+		return err
+	}
+	return w.undo(ctx, r, fresh, grantedAt, err)
+}
+
+// undo handles a fulfilment whose record found the request no longer
+// approved: cancelled (or failed by another try) while the target was
+// granting. The memberships it gave that the identity did not hold before
+// must not stand with nothing to show for them, so they are recorded as JIT
+// grants that expire at once: the expiry engine revokes them through the
+// target, retrying while it refuses, audited as every revocation is. A
+// request that another try fulfilled meanwhile is left as it is.
+func (w *Workflow) undo(ctx context.Context, r *steward.AccessRequest, fresh []member, grantedAt time.Time, conflict error) error {
+	cur, err := w.cfg.Store.Request(ctx, r.ID)
+	if err != nil {
+		return errors.Join(conflict, err)
+	}
+	if cur.State == steward.RequestFulfilled || cur.State == steward.RequestApproved {
+		return conflict
+	}
+	if len(fresh) == 0 {
+		return nil
+	}
+	expires := w.now()
+	if !expires.After(grantedAt) {
+		expires = grantedAt.Add(time.Millisecond)
+	}
+	grants := make([]*steward.JITGrant, len(fresh))
+	for i, m := range fresh {
+		grants[i] = &steward.JITGrant{IdentityID: m.identity.ID, EntitlementID: m.entitlement.ID, GrantedAt: grantedAt,
+			ExpiresAt: expires, RequestID: &r.ID, GrantedBy: "job:request.fulfil"}
+	}
+	if err := w.cfg.Store.RecordJITGrant(ctx, grants...); err != nil {
+		return errors.Join(conflict, err)
+	}
+	w.cfg.Logger.Warn("request no longer approved when its fulfilment was recorded; what it granted is revoked at once",
+		"request", r.ID, "state", cur.State, "grants", len(grants))
+	return nil
+}
+
+// recordFulfilment writes what a fulfilment made, and the request
+// fulfilled, in one unit of work; ECONFLICT if the request is no longer
+// approved.
+func (w *Workflow) recordFulfilment(ctx context.Context, r *steward.AccessRequest, members []member) error {
 	now := w.now()
 	return w.cfg.Store.Atomically(ctx, func(ctx context.Context) error {
 		var grantID *int64

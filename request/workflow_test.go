@@ -12,6 +12,7 @@ import (
 	"github.com/stewardhq/steward/connector/postgres"
 	"github.com/stewardhq/steward/internal/testenv"
 	"github.com/stewardhq/steward/policy"
+	"github.com/stewardhq/steward/jobs"
 	"github.com/stewardhq/steward/request"
 	"github.com/stewardhq/steward/store/sqlstore"
 	"github.com/stewardhq/steward/store/sqlstore/sqlstoretest"
@@ -92,6 +93,21 @@ type org struct {
 	pg                       *testenv.PostgresRoles
 	clock                    *clock
 	targetDown               bool
+	beforeGrant              func() // called as the target starts to grant, when set
+	target                   steward.Target
+}
+
+// hooked is the real target with org.beforeGrant called before each grant.
+type hooked struct {
+	steward.Target
+	o *org
+}
+
+func (h hooked) Grant(ctx context.Context, identity, entitlement string) error {
+	if h.o.beforeGrant != nil {
+		h.o.beforeGrant()
+	}
+	return h.Target.Grant(ctx, identity, entitlement)
 }
 
 type clock struct {
@@ -121,6 +137,7 @@ func newOrg(t *testing.T, db *sqlstore.DB) *org {
 	if err != nil {
 		t.Fatal(err)
 	}
+	o.target = target
 
 	ctx := steward.WithActor(context.Background(), "test:setup")
 	dba := storetest.MustTeam(t, db, func(x *steward.Team) { x.Name = "dba" })
@@ -162,7 +179,7 @@ func newOrg(t *testing.T, db *sqlstore.DB) *org {
 			if system != o.sys.Name {
 				return nil, steward.Errorf(steward.ENOTIMPL, "no connector for %s", system)
 			}
-			return target, nil
+			return hooked{target, o}, nil
 		}})
 	if err != nil {
 		t.Fatal(err)
@@ -491,6 +508,71 @@ func TestFulfilmentFailures(t *testing.T) {
 		want := []steward.Action{steward.ActionRequestCreated, steward.ActionRequestApproved, steward.ActionRequestFailed}
 		if got := o.events(t, missing); !sameSet(got, want) {
 			t.Errorf("events %v, want %v", got, want)
+		}
+	})
+}
+
+// TestCancelDuringFulfilment: the requester cancels while the target is
+// granting. The request stays cancelled, and what the fulfilment gave does
+// not stand: it is recorded as a JIT grant that expired at once, which the
+// expiry engine revokes in the target.
+func TestCancelDuringFulfilment(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, db *sqlstore.DB) {
+		o := newOrg(t, db)
+		r := o.ask(t, o.ana, steward.AccessRef{Identity: "svc-app", Entitlement: "role:" + o.role}).Request
+		if _, err := o.flow.Approve(as(o.bo, steward.RoleMember), r.ID, "ok"); err != nil {
+			t.Fatal(err)
+		}
+		o.beforeGrant = func() {
+			o.beforeGrant = nil
+			if _, err := o.flow.Cancel(as(o.ana, steward.RoleMember), r.ID, "not needed after all"); err != nil {
+				t.Errorf("cancel: %v", err)
+			}
+		}
+		if err := o.flow.Fulfil(context.Background(), r.ID, 1); err != nil {
+			t.Fatalf("fulfil: %v", err)
+		}
+		got, err := db.Request(context.Background(), r.ID)
+		if err != nil || got.State != steward.RequestCancelled || got.JITGrantID != nil {
+			t.Fatalf("request %+v, %v: want cancelled, with no grant", got, err)
+		}
+		if !o.member(t, o.role) {
+			t.Fatal("the target did not grant: the test does not test the race")
+		}
+		page, err := db.JITGrants(context.Background(), steward.JITGrantFilter{IdentityID: o.svc.ID, State: steward.JITExpired})
+		if err != nil || len(page.Items) != 1 || page.Items[0].RequestID == nil || *page.Items[0].RequestID != r.ID {
+			t.Fatalf("JIT grants past expiry %+v, %v: want the cancelled request's, to be revoked", page, err)
+		}
+		x, err := jobs.NewExpiry(jobs.ExpiryConfig{Store: db, Targets: func(context.Context, int64) (steward.Revoker, error) { return o.target, nil }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res, err := x.Pass(steward.WithPrincipal(context.Background(), steward.SelfPrincipal("job:expiry"))); err != nil || res.Revoked != 1 {
+			t.Fatalf("expiry pass: %+v, %v", res, err)
+		}
+		if o.member(t, o.role) {
+			t.Error("revoked, but the cancelled request's membership still stands")
+		}
+
+		// Granted again by another try meanwhile: nothing is undone.
+		r = o.ask(t, o.ana, steward.AccessRef{Identity: "svc-app", Entitlement: "role:" + o.read}).Request
+		if r.State != steward.RequestApproved {
+			if _, err := o.flow.Approve(as(o.bo, steward.RoleMember), r.ID, "ok"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		o.beforeGrant = func() {
+			o.beforeGrant = nil
+			if err := o.flow.Fulfil(context.Background(), r.ID, 1); err != nil {
+				t.Errorf("the other try: %v", err)
+			}
+		}
+		if err := o.flow.Fulfil(context.Background(), r.ID, 1); steward.ErrorCode(err) != steward.ECONFLICT && err != nil {
+			t.Fatalf("fulfil after another try: %v", err)
+		}
+		if got, _ := db.Request(context.Background(), r.ID); got.State != steward.RequestFulfilled || !o.member(t, o.read) {
+			t.Errorf("fulfilled by the other try: %+v, member %v", got, o.member(t, o.read))
 		}
 	})
 }
