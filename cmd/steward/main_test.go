@@ -148,7 +148,7 @@ func TestServeDemo(t *testing.T) {
 	var stdout, stderr syncBuffer
 	done := make(chan int, 1)
 	go func() {
-		done <- Run(ctx, []string{"serve", "--demo", "--db", db, "--addr", "127.0.0.1:0", "--demo-people", "60", "--demo-nhi", "1500"}, &stdout, &stderr)
+		done <- Run(ctx, []string{"serve", "--demo", "--db", db, "--addr", "127.0.0.1:0", "--demo-people", "200", "--demo-nhi", "1500"}, &stdout, &stderr)
 	}()
 	urlRE := regexp.MustCompile(`running at (http://\S+)`)
 	tokRE := regexp.MustCompile(`(stw_[A-Za-z0-9_-]{43})`)
@@ -231,6 +231,23 @@ func TestServeDemo(t *testing.T) {
 	c, _, _ = run(t, "identities", "list", "--server", base, "--token", "stw_wrong")
 	if c != ExitUnauthorized {
 		t.Fatalf("bad token: exit %d", c)
+	}
+	// Requests wait in the demo: serve names an approver they wait on, whose
+	// token shows them in the inbox.
+	var pending steward.Page[steward.AccessRequest]
+	if code, body := get("/api/v1/requests?state=pending", token); code != 200 || json.Unmarshal([]byte(body), &pending) != nil {
+		t.Fatalf("pending requests: %d %s", code, body)
+	}
+	if len(pending.Items) == 0 {
+		t.Fatal("the demo has no pending request: its inbox story is gone")
+	}
+	m := regexp.MustCompile(`whom (\d+) pending request\(s\) wait on, with this member token:\s+(stw_\S+)`).FindStringSubmatch(stdout.String())
+	if m == nil {
+		t.Fatalf("%d requests are pending, and serve names no approver:\n%s", len(pending.Items), stdout.String())
+	}
+	var inbox steward.Page[steward.AccessRequest]
+	if code, body := get("/api/v1/requests/inbox", m[2]); code != 200 || json.Unmarshal([]byte(body), &inbox) != nil || fmt.Sprint(len(inbox.Items)) != m[1] {
+		t.Errorf("the approver's inbox: %d %s; serve said %s wait", code, body, m[1])
 	}
 	cancel()
 	select {

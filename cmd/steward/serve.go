@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -66,7 +68,8 @@ expiry the warning goes out: a jit_grant.expiry_warned event, and a notice
 to the person who asked for the access and to the identity's owner.
 
 With --demo it first seeds an empty database with a demo organisation, then
-creates an admin token and prints how to sign in. SIGINT or SIGTERM stops it
+creates an admin token and prints how to sign in, and a member token for an
+approver whom the demo's pending requests wait on. SIGINT or SIGTERM stops it
 gracefully.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -80,9 +83,14 @@ gracefully.`,
 				return err
 			}
 			defer db.Close()
-			var token string
+			var token, approverToken string
+			var approver *steward.Person
+			var waiting int
 			if withDemo {
 				if token, err = prepareDemo(ctx, e, db, dc); err != nil {
+					return err
+				}
+				if approverToken, approver, waiting, err = demoApproverToken(withLocalAdmin(ctx), db); err != nil {
 					return err
 				}
 			}
@@ -165,6 +173,10 @@ gracefully.`,
 			if token != "" {
 				fmt.Fprintf(e.stdout, "\nSteward is running at %s\n\nSign in to the web UI with this admin token (valid for %s):\n\n    %s\n\nOr call the API:\n\n    curl -H 'Authorization: Bearer %s' '%s/api/v1/identities?limit=10'\n\n",
 					url, demoTokenTTL, token, token, url)
+				if approver != nil {
+					fmt.Fprintf(e.stdout, "To see an approver's inbox, sign in as %s (%s), whom %d pending request(s) wait on, with this member token:\n\n    %s\n\n",
+						approver.Name, approver.Email, waiting, approverToken)
+				}
 			}
 			return serveListeners(ctx, srv, ln, mln)
 		},
@@ -230,6 +242,81 @@ func prepareDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) (
 	t := &steward.Token{Name: fmt.Sprintf("demo-admin-%d", time.Now().Unix()), Role: steward.RoleAdmin, ExpiresAt: &exp,
 		Kind: steward.PrincipalPerson, PersonID: &admin.ID}
 	return db.CreateToken(ctx, t)
+}
+
+// demoApproverToken returns a member token for a person with requests
+// waiting in their inbox, and who they are: the admin decides none in the
+// demo's story (the catalog's approvers are the systems' teams and
+// security, which the head of security leads but is not a member of), so
+// that a newcomer sees the approver's side too. Empty when nothing waits.
+func demoApproverToken(ctx context.Context, db *sqlstore.DB) (token string, who *steward.Person, waiting int, err error) {
+	v, err := db.CatalogInForce(ctx)
+	if steward.IsCode(err, steward.ENOTFOUND) {
+		return "", nil, 0, nil
+	} else if err != nil {
+		return "", nil, 0, err
+	}
+	cat, _, err := compileCatalog([]byte(v.Source))
+	if err != nil {
+		return "", nil, 0, err
+	}
+	pending, err := db.Requests(ctx, steward.RequestFilter{State: steward.RequestPending, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
+	if err != nil {
+		return "", nil, 0, err
+	}
+	// The person most requests wait on, and of those the first found.
+	counts, order := map[string]int{}, []string(nil)
+	for i := range pending.Items {
+		email, err := demoApprover(ctx, db, cat, &pending.Items[i])
+		if err != nil {
+			return "", nil, 0, err
+		}
+		if email == "" {
+			continue
+		}
+		if counts[email] == 0 {
+			order = append(order, email)
+		}
+		counts[email]++
+	}
+	best := ""
+	for _, email := range order {
+		if best == "" || counts[email] > counts[best] {
+			best = email
+		}
+	}
+	if best == "" {
+		return "", nil, 0, nil
+	}
+	p, err := db.PersonByKey(ctx, best)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	// Every request that waits on them, not only those they were found
+	// first for: what their inbox shows.
+	team := ""
+	if p.TeamID != nil {
+		if t, err := db.Team(ctx, *p.TeamID); err == nil {
+			team = t.Name
+		}
+	}
+	waiting = 0
+	for i := range pending.Items {
+		r := &pending.Items[i]
+		if !strings.EqualFold(r.Requester, p.Email) && len(r.ApproverSets(p.Email, team, cat.SecurityTeam)) > 0 &&
+			!slices.ContainsFunc(r.Approvals, func(a steward.RequestApproval) bool { return strings.EqualFold(a.Approver, p.Email) }) {
+			waiting++
+		}
+	}
+	exp := time.Now().UTC().Add(demoTokenTTL)
+	t := &steward.Token{Name: fmt.Sprintf("demo-approver-%d", time.Now().Unix()), Role: steward.RoleMember, ExpiresAt: &exp,
+		Kind: steward.PrincipalPerson, PersonID: &p.ID}
+	pctx := steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalPerson, Name: p.Email, PersonID: p.ID, Role: steward.RoleMember, Via: steward.ActorFrom(ctx)})
+	raw, err := db.CreateToken(pctx, t)
+	if err != nil {
+		return "", nil, 0, err
+	}
+	return raw, p, waiting, nil
 }
 
 // demoAdmin returns the demo's admin: the active owner of Steward's own
