@@ -33,7 +33,7 @@ func NewPostgresRoles(tb testing.TB, tag string, roles ...string) *PostgresRoles
 	if err != nil {
 		tb.Fatal(err)
 	}
-	r := &PostgresRoles{DSN: dsn, Prefix: fmt.Sprintf("%s_%d_", tag, rand.Int64N(1e9)), Admin: admin, tb: tb}
+	r := &PostgresRoles{DSN: dsn, Prefix: fmt.Sprintf("%s_%d_", tag, rand.Int64N(1e9)), Admin: admin, tb: tb} // #nosec G404 -- a name unique among concurrent test runs, not a secret
 	tb.Cleanup(func() {
 		for _, name := range slices.Backward(r.made) {
 			_, _ = admin.Exec(`DROP ROLE IF EXISTS ` + name)
