@@ -148,5 +148,18 @@ func ErrorMessage(err error) string {
 	return "Internal error."
 }
 
+// FailureText is how a failure is kept for people to read, such as a
+// request's last fulfilment error: "code: message" for Steward's errors
+// (what a connector returns), else the error's own text.
+func FailureText(err error) string {
+	var e *Error
+	if err == nil {
+		return ""
+	} else if errors.As(err, &e) {
+		return e.Code + ": " + e.Message
+	}
+	return err.Error()
+}
+
 // IsCode reports whether err carries the given code.
 func IsCode(err error, code string) bool { return ErrorCode(err) == code }

@@ -1,6 +1,8 @@
 package steward_test
 
 import (
+	"errors"
+	"fmt"
 	"go/ast"
 	"go/parser"
 	"go/token"
@@ -100,5 +102,22 @@ func TestErrorStatusAndExit(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestFailureText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{nil, ""},
+		{steward.Errorf(steward.EUNAVAILABLE, "pg-test cannot be reached."), "unavailable: pg-test cannot be reached."},
+		{fmt.Errorf("grant: %w", steward.Errorf(steward.EFORBIDDEN, "permission denied.")), "forbidden: permission denied."},
+		{errors.New("dial tcp: refused"), "dial tcp: refused"},
+	} {
+		if got := steward.FailureText(tc.err); got != tc.want {
+			t.Errorf("FailureText(%v) = %q, want %q", tc.err, got, tc.want)
+		}
 	}
 }

@@ -651,7 +651,7 @@ func (w *Workflow) Fulfil(ctx context.Context, id int64, attempt int) error {
 	last := attempt >= w.cfg.MaxAttempts || permanent(err)
 	if !last {
 		_, cerr := w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: id, Action: steward.ActionRequestFulfilmentFailed,
-			From: steward.RequestApproved, To: steward.RequestApproved, Attempts: attempt, LastError: err.Error(),
+			From: steward.RequestApproved, To: steward.RequestApproved, Attempts: attempt, LastError: steward.FailureText(err),
 			Level: r.Level, DecideBy: r.DecideBy, At: now})
 		if cerr != nil && steward.ErrorCode(cerr) != steward.ECONFLICT {
 			return errors.Join(err, cerr)
@@ -660,7 +660,7 @@ func (w *Workflow) Fulfil(ctx context.Context, id int64, attempt int) error {
 	}
 	w.cfg.Logger.Warn("request fulfilment failed for good", "request", id, "attempt", attempt, "error", err)
 	_, cerr := w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: id, Action: steward.ActionRequestFailed,
-		From: steward.RequestApproved, To: steward.RequestFailed, Attempts: attempt, LastError: err.Error(),
+		From: steward.RequestApproved, To: steward.RequestFailed, Attempts: attempt, LastError: steward.FailureText(err),
 		Reason: fmt.Sprintf("Fulfilment failed after %d attempt(s): %s", attempt, steward.ErrorMessage(err)), Level: r.Level, DecideBy: r.DecideBy, At: now})
 	if cerr != nil && steward.ErrorCode(cerr) != steward.ECONFLICT {
 		return cerr

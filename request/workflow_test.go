@@ -487,7 +487,7 @@ func TestFulfilmentFailures(t *testing.T) {
 		if steward.ErrorCode(err) != steward.EUNAVAILABLE {
 			t.Fatalf("first try with the target down: %v", err)
 		}
-		if r := get(down); r.State != steward.RequestApproved || r.Attempts != 1 || !strings.Contains(r.LastError, "cannot be reached") {
+		if r := get(down); r.State != steward.RequestApproved || r.Attempts != 1 || r.LastError != "unavailable: pg-test cannot be reached (the test took it down)" {
 			t.Fatalf("after a failed try: %+v", r)
 		}
 		if err := o.flow.Fulfil(context.Background(), down, o.flow.MaxAttempts()); err != nil {

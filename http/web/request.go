@@ -585,8 +585,17 @@ func (s *server) timelineEntry(req *steward.AccessRequest, e steward.Event) (tim
 }
 
 // stewardErrorRE is how a steward.Error writes itself into a target's
-// error text (Error()): the code is for programs, the message for people.
-var stewardErrorRE = regexp.MustCompile(`steward error: code=[a-z_]+ message=`)
+// error text: Error() anywhere in it, or steward.FailureText's "code: " at
+// its start. The code is for programs, the message for people.
+var stewardErrorRE = regexp.MustCompile(`steward error: code=[a-z_]+ message=|^(?:` + codeAlternatives() + `): `)
+
+func codeAlternatives() string {
+	var codes []string
+	for _, c := range steward.ErrorTable {
+		codes = append(codes, regexp.QuoteMeta(c.Code))
+	}
+	return strings.Join(codes, "|")
+}
 
 // errorText is what a target said, as a person reads it: without the
 // code a steward.Error puts before its message.
