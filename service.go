@@ -361,6 +361,13 @@ type InventoryWriter interface {
 	// if the identity had none of that name. It returns EINVALID for a bad
 	// result and ENOTFOUND if the system has no such identity.
 	RecordRotation(ctx context.Context, systemID int64, identity string, r *RotationResult) (*Credential, error)
+	// DisableIdentity records that Steward disabled an identity in its
+	// system (a decommission request's fulfilment): an active identity
+	// becomes disabled, with an identity.disabled event naming source, and
+	// its gaps are refreshed, in one transaction. It reports whether the
+	// status changed; an identity not active is left as it is. ENOTFOUND if
+	// there is no such identity.
+	DisableIdentity(ctx context.Context, id int64, source string) (bool, error)
 }
 
 // InventoryCreator creates inventory one row at a time. Each method writes

@@ -42,8 +42,10 @@ type Store interface {
 	ExtendJITGrant(ctx context.Context, id int64, expiresAt time.Time) (*steward.JITGrant, error)
 	JITGrant(ctx context.Context, id int64) (*steward.JITGrant, error)
 	// CreateGrant records the standing access a routine request's
-	// fulfilment made (steward.InventoryWriter).
+	// fulfilment made, and DisableIdentity what a decommission did
+	// (steward.InventoryWriter).
 	CreateGrant(ctx context.Context, g *steward.Grant) error
+	DisableIdentity(ctx context.Context, id int64, source string) (bool, error)
 }
 
 // Config configures a Workflow. Store, Compile and Targets are required.
@@ -858,7 +860,27 @@ func (w *Workflow) decommission(ctx context.Context, r *steward.AccessRequest) e
 	if err := t.Disable(ctx, iv.ExternalID); err != nil {
 		return err
 	}
-	_, err = w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: r.ID, Action: steward.ActionRequestFulfilled,
-		From: steward.RequestApproved, To: steward.RequestFulfilled, Attempts: r.Attempts + 1, Level: r.Level, DecideBy: r.DecideBy, At: w.now()})
-	return err
+	// The inventory shows it disabled at once, not after the next sync,
+	// in the unit that fulfils the request.
+	source := fmt.Sprintf("request %d (decommission)", r.ID)
+	err = w.cfg.Store.Atomically(ctx, func(ctx context.Context) error {
+		if _, err := w.cfg.Store.DisableIdentity(ctx, iv.ID, source); err != nil {
+			return err
+		}
+		_, err := w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: r.ID, Action: steward.ActionRequestFulfilled,
+			From: steward.RequestApproved, To: steward.RequestFulfilled, Attempts: r.Attempts + 1, Level: r.Level, DecideBy: r.DecideBy, At: w.now()})
+		return err
+	})
+	if steward.ErrorCode(err) != steward.ECONFLICT {
+		return err
+	}
+	// Cancelled while the target disabled it: the request stays as it
+	// is, and the inventory still tells the truth of the system. (A target
+	// cannot enable again: the connector has no such operation.)
+	if _, derr := w.cfg.Store.DisableIdentity(ctx, iv.ID, source+", no longer approved when it was done"); derr != nil {
+		return errors.Join(err, derr)
+	}
+	w.cfg.Logger.Warn("decommission request no longer approved when the identity was disabled; the identity stays disabled",
+		"request", r.ID, "identity", iv.Name)
+	return nil
 }

@@ -67,6 +67,16 @@ models:
     duration:
       default: 1h
       maximum: 4h
+  - name: db-retire
+    description: Retire an identity of a test database.
+    tier: routine
+    kind: decommission
+    requestable:
+      systems: ["pg-*"]
+    who_may_request: |
+      permit (principal, action, resource);
+    approval:
+      approvers: [resource-owner]
   - name: db-read
     description: Read roles of a test database.
     tier: routine
@@ -573,6 +583,44 @@ func TestCancelDuringFulfilment(t *testing.T) {
 		}
 		if got, _ := db.Request(context.Background(), r.ID); got.State != steward.RequestFulfilled || !o.member(t, o.read) {
 			t.Errorf("fulfilled by the other try: %+v, member %v", got, o.member(t, o.read))
+		}
+	})
+}
+
+// TestDecommission: an approved decommission disables the identity in
+// the real server (NOLOGIN) and in the inventory at once, with its event,
+// and the request is fulfilled.
+func TestDecommission(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, db *sqlstore.DB) {
+		o := newOrg(t, db)
+		r := o.ask(t, o.ana, steward.AccessRef{Model: "db-retire", Identity: "svc-app", System: o.sys.Name}).Request
+		if r == nil || r.State != steward.RequestPending {
+			t.Fatalf("ask: %+v", r)
+		}
+		if _, err := o.flow.Approve(as(o.bo, steward.RoleMember), r.ID, "retired with the old billing run"); err != nil {
+			t.Fatal(err)
+		}
+		if err := o.flow.Fulfil(context.Background(), r.ID, 1); err != nil {
+			t.Fatalf("fulfil: %v", err)
+		}
+		if got, err := db.Request(context.Background(), r.ID); err != nil || got.State != steward.RequestFulfilled {
+			t.Fatalf("request %+v, %v", got, err)
+		}
+		if o.pg.CanLogin(o.login) {
+			t.Errorf("%s can still log in after its decommission", o.login)
+		}
+		iv, err := db.Identity(context.Background(), o.svc.ID)
+		if err != nil || iv.Status != steward.IdentityDisabled {
+			t.Fatalf("identity %+v, %v: want disabled in the inventory", iv, err)
+		}
+		ev, err := db.Events(context.Background(), steward.EventFilter{Action: steward.ActionIdentityDisabled, ObjectID: fmt.Sprint(o.svc.ID)})
+		if err != nil || len(ev.Items) != 1 || !strings.Contains(string(ev.Items[0].Data), fmt.Sprintf("request %d (decommission)", r.ID)) {
+			t.Errorf("identity.disabled events %+v, %v", ev, err)
+		}
+		// Disabled already: recorded once.
+		if changed, err := db.DisableIdentity(context.Background(), o.svc.ID, "again"); err != nil || changed {
+			t.Errorf("DisableIdentity again = %v, %v", changed, err)
 		}
 	})
 }

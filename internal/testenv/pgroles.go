@@ -70,3 +70,13 @@ func (r *PostgresRoles) Member(login, role string) bool {
 	}
 	return ok
 }
+
+// CanLogin reports whether role may log in (pg_roles.rolcanlogin).
+func (r *PostgresRoles) CanLogin(role string) bool {
+	r.tb.Helper()
+	var ok bool
+	if err := r.Admin.QueryRow(`SELECT rolcanlogin FROM pg_roles WHERE rolname = $1`, role).Scan(&ok); err != nil {
+		r.tb.Fatal(err)
+	}
+	return ok
+}

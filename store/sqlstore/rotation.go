@@ -81,3 +81,39 @@ func (d *DB) RecordRotation(ctx context.Context, systemID int64, identity string
 	}
 	return &out, nil
 }
+
+// DisableIdentity records that Steward disabled an identity in its system
+// (steward.InventoryWriter).
+func (d *DB) DisableIdentity(ctx context.Context, id int64, source string) (bool, error) {
+	if source == "" || len(source) > 256 {
+		return false, steward.Errorf(steward.EINVALID, "disabling an identity needs its source, up to 256 bytes.")
+	}
+	changed := false
+	err := d.writeTx(ctx, func(tx *sql.Tx) error {
+		changed = false
+		var status string
+		err := tx.QueryRowContext(ctx, d.q(`SELECT status FROM identities WHERE id = ?`), id).Scan(&status)
+		if errors.Is(err, sql.ErrNoRows) {
+			return steward.Errorf(steward.ENOTFOUND, "identity %d does not exist.", id)
+		} else if err != nil {
+			return err
+		}
+		if status != string(steward.IdentityActive) {
+			return nil
+		}
+		if _, err := tx.ExecContext(ctx, d.q(`UPDATE identities SET status = 'disabled', updated_at = ? WHERE id = ?`), micro(d.now()), id); err != nil {
+			return err
+		}
+		changed = true
+		if err := d.appendEvent(ctx, tx, steward.ActionIdentityDisabled, steward.ObjectIdentity, idStr(id), steward.IdentityChanged{
+			Changes: steward.Changes{"status": {steward.IdentityActive, steward.IdentityDisabled}}, Source: source}); err != nil {
+			return err
+		}
+		ev := &eventSink{d: d, c: tx}
+		if _, err := d.refreshGaps(ctx, tx, ev, oneIdentity(id)); err != nil {
+			return err
+		}
+		return ev.flush(ctx)
+	})
+	return changed, err
+}

@@ -1,6 +1,8 @@
 package storetest
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -343,4 +345,36 @@ func testRecordRotation(t *testing.T, s steward.Store, clock *Clock) {
 	wantCode(t, err, steward.ENOTFOUND)
 	_, err = s.RecordRotation(ctx(), sys.ID, "etl", &steward.RotationResult{Credential: "password", Kind: steward.CredPassword})
 	wantCode(t, err, steward.EINVALID)
+}
+
+// testDisableIdentity: an identity Steward disabled in its system shows
+// disabled at once, with one event naming why; again, nothing changes.
+func testDisableIdentity(t *testing.T, s steward.Store, clock *Clock) {
+	sys := MustSystem(t, s, nil)
+	i := MustIdentity(t, s, sys.ID, nil)
+	changed, err := s.DisableIdentity(ctx(), i.ID, "request 7 (decommission)")
+	if err != nil || !changed {
+		t.Fatalf("DisableIdentity = %v, %v", changed, err)
+	}
+	iv, err := s.Identity(ctx(), i.ID)
+	if err != nil || iv.Status != steward.IdentityDisabled {
+		t.Fatalf("identity %+v, %v: want disabled", iv, err)
+	}
+	ev, err := s.Events(ctx(), steward.EventFilter{Action: steward.ActionIdentityDisabled, ObjectID: fmt.Sprint(i.ID)})
+	if err != nil || len(ev.Items) != 1 || !strings.Contains(string(ev.Items[0].Data), `"source":"request 7 (decommission)"`) {
+		t.Fatalf("events %+v, %v", ev, err)
+	}
+	if changed, err := s.DisableIdentity(ctx(), i.ID, "again"); err != nil || changed {
+		t.Errorf("DisableIdentity again = %v, %v", changed, err)
+	}
+	if ev, _ := s.Events(ctx(), steward.EventFilter{Action: steward.ActionIdentityDisabled, ObjectID: fmt.Sprint(i.ID)}); len(ev.Items) != 1 {
+		t.Errorf("%d identity.disabled events, want the one", len(ev.Items))
+	}
+	_, err = s.DisableIdentity(ctx(), 1<<40, "request 8")
+	wantCode(t, err, steward.ENOTFOUND)
+	_, err = s.DisableIdentity(ctx(), i.ID, "")
+	wantCode(t, err, steward.EINVALID)
+	if _, err := s.VerifyAudit(ctx()); err != nil {
+		t.Errorf("audit chain: %v", err)
+	}
 }

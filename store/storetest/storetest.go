@@ -81,6 +81,7 @@ func Run(t *testing.T, open Opener) {
 		"DisabledCreds":    testDisabledCredentials,
 		"Links":            testLinks,
 		"RecordRotation":   testRecordRotation,
+		"DisableIdentity":  testDisableIdentity,
 		"RulesAgree":       testRulesAgree,
 		"OwnersTeam":       testSetOwnerTakesOwnersTeam,
 		"IdentityOrder":    testIdentityOrder,
