@@ -18,10 +18,12 @@ import (
 // made once and shared by the expiry engine and request fulfilment. A
 // system no connector can change answers ENOTIMPL, which fails a
 // revocation (visibly, retried) or a request's fulfilment (with the text).
-func targets(cfg *fileConfig, logger *slog.Logger) func(ctx context.Context, system string) (steward.Target, error) {
+// closeAll closes the connectors made (their pooled sessions), for when
+// nothing will use them again.
+func targets(cfg *fileConfig, logger *slog.Logger) (get func(ctx context.Context, system string) (steward.Target, error), closeAll func()) {
 	var mu sync.Mutex
 	made := map[string]*postgres.Connector{} // by connector name
-	return func(ctx context.Context, system string) (steward.Target, error) {
+	get = func(ctx context.Context, system string) (steward.Target, error) {
 		if cfg != nil {
 			for i := range cfg.Connectors {
 				c := &cfg.Connectors[i]
@@ -43,6 +45,15 @@ func targets(cfg *fileConfig, logger *slog.Logger) func(ctx context.Context, sys
 		}
 		return nil, steward.Errorf(steward.ENOTIMPL, "no postgres connector in the configuration is for system %s: Steward cannot change access there.", system)
 	}
+	closeAll = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for name, t := range made {
+			t.Close()
+			delete(made, name)
+		}
+	}
+	return get, closeAll
 }
 
 // newExpiry makes the JIT expiry engine serve runs: grants are revoked

@@ -83,7 +83,9 @@ models:
 	if _, _, err := db.ApplyCatalog(ctx, src, c.Catalog); err != nil {
 		t.Fatal(err)
 	}
-	flow, err := newWorkflow(db, targets(cfg, slog.New(slog.DiscardHandler)), slog.New(slog.DiscardHandler))
+	tg, closeTargets := targets(cfg, slog.New(slog.DiscardHandler))
+	defer closeTargets()
+	flow, err := newWorkflow(db, tg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}

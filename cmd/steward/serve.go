@@ -112,7 +112,10 @@ gracefully.`,
 				return err
 			}
 			ui := &web.UI{Store: db, Logger: e.logger, Secure: es.cookieSecure, OIDC: sso, MembersSeeAll: membersSeeAll}
-			tg := targets(e.config, e.logger)
+			tg, closeTargets := targets(e.config, e.logger)
+			// Deferred first, so run last: after the jobs and the expiry
+			// engine, which use the connectors, have stopped.
+			defer closeTargets()
 			if withDemo {
 				// The demo's systems exist only in its inventory: requests
 				// are fulfilled and JIT grants revoked there by a stand-in
