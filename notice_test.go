@@ -50,20 +50,7 @@ func TestOwnerAssignedNotices(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			j := base
 			tc.mod(&j)
-			got := j.Notices()
-			if len(got) != len(tc.want) {
-				t.Fatalf("%d notices, want %d: %+v", len(got), len(tc.want), got)
-			}
-			for i, n := range got {
-				if err := n.Validate(); err != nil {
-					t.Errorf("notice %d: %v", i, err)
-				}
-				text := n.Subject + " " + n.Body
-				if n.PersonID != tc.want[i] || n.ObjectID != "7" || n.Kind != steward.KindOwnerAssigned ||
-					!strings.Contains(text, tc.words[i]) || !strings.Contains(text, "token:carol") || !strings.Contains(text, "2026-03-01T09:30:00Z") {
-					t.Errorf("notice %d: %+v", i, n)
-				}
-			}
+			checkNotices(t, j.Notices(), steward.KindOwnerAssigned, "identity", tc.want, tc.words, "token:carol", "2026-03-01T09:30:00Z")
 		})
 	}
 }
@@ -95,21 +82,30 @@ func TestJITExpiryWarningNotices(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			j := base
 			tc.mod(&j)
-			got := j.Notices()
-			if len(got) != len(tc.want) {
-				t.Fatalf("%d notices, want %d: %+v", len(got), len(tc.want), got)
-			}
-			for i, n := range got {
-				if err := n.Validate(); err != nil {
-					t.Errorf("notice %d: %v", i, err)
-				}
-				text := n.Subject + " " + n.Body
-				if n.PersonID != tc.want[i] || n.ObjectID != "7" || n.ObjectType != steward.ObjectJITGrant || n.Kind != steward.KindJITExpiryWarning ||
-					!strings.Contains(text, tc.words[i]) || !strings.Contains(text, "role:admin of svc-billing on billing-db") ||
-					!strings.Contains(text, "2026-03-01T09:45:00Z (in 15m0s)") {
-					t.Errorf("notice %d: %+v", i, n)
-				}
-			}
+			checkNotices(t, j.Notices(), steward.KindJITExpiryWarning, steward.ObjectJITGrant, tc.want, tc.words,
+				"role:admin of svc-billing on billing-db", "2026-03-01T09:45:00Z (in 15m0s)")
 		})
+	}
+}
+
+// checkNotices checks that got tells want, in order, each valid, of kind
+// about object 7 of objectType, each with its words and every common one.
+func checkNotices(t *testing.T, got []steward.Notice, kind, objectType string, want []int64, words []string, common ...string) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("%d notices, want %d: %+v", len(got), len(want), got)
+	}
+	for i, n := range got {
+		if err := n.Validate(); err != nil {
+			t.Errorf("notice %d: %v", i, err)
+		}
+		text := n.Subject + " " + n.Body
+		ok := n.PersonID == want[i] && n.ObjectID == "7" && n.ObjectType == objectType && n.Kind == kind && strings.Contains(text, words[i])
+		for _, w := range common {
+			ok = ok && strings.Contains(text, w)
+		}
+		if !ok {
+			t.Errorf("notice %d: %+v", i, n)
+		}
 	}
 }

@@ -46,11 +46,7 @@ models:
 // what is wrong.
 func TestRequestAPI(t *testing.T) {
 	t.Parallel()
-	ts := MustStartServer(t, withRequests)
-	if res := ts.Do(request{Method: "PUT", Target: "/api/v1/catalog", Token: ts.Admin, Reader: strings.NewReader(requestCatalog),
-		Header: map[string]string{"Content-Type": "application/yaml"}}); res.Status != 200 {
-		t.Fatalf("catalog: %d %s", res.Status, res.Body)
-	}
+	ts := startWithCatalog(t)
 	dba := ts.F.Team(func(x *steward.Team) { x.Name = "dba" })
 	apps := ts.F.Team(func(x *steward.Team) { x.Name = "apps" })
 	ana := ts.F.Person(func(p *steward.Person) { p.Email, p.TeamID = "ana@example.test", &apps.ID })
@@ -161,11 +157,7 @@ func TestRequestAPI(t *testing.T) {
 // nothing; JIT grants are read one by one by their number.
 func TestRequestDecisionsAndVisibility(t *testing.T) {
 	t.Parallel()
-	ts := MustStartServer(t, withRequests)
-	if res := ts.Do(request{Method: "PUT", Target: "/api/v1/catalog", Token: ts.Admin, Reader: strings.NewReader(requestCatalog),
-		Header: map[string]string{"Content-Type": "application/yaml"}}); res.Status != 200 {
-		t.Fatalf("catalog: %d %s", res.Status, res.Body)
-	}
+	ts := startWithCatalog(t)
 	dba := ts.F.Team(func(x *steward.Team) { x.Name = "dba" })
 	apps := ts.F.Team(func(x *steward.Team) { x.Name = "apps" })
 	ops := ts.F.Team(func(x *steward.Team) { x.Name = "ops" })
@@ -406,4 +398,16 @@ func TestRequestsNotServed(t *testing.T) {
 	if res := ts.Get("/api/v1/jit-grants"); res.Status != 200 {
 		t.Errorf("JIT grants: %d %s", res.Status, res.Body)
 	}
+}
+
+// startWithCatalog starts a server that serves requests, with
+// requestCatalog in force.
+func startWithCatalog(t *testing.T) *testServer {
+	t.Helper()
+	ts := MustStartServer(t, withRequests)
+	if res := ts.Do(request{Method: "PUT", Target: "/api/v1/catalog", Token: ts.Admin, Reader: strings.NewReader(requestCatalog),
+		Header: map[string]string{"Content-Type": "application/yaml"}}); res.Status != 200 {
+		t.Fatalf("catalog: %d %s", res.Status, res.Body)
+	}
+	return ts
 }
