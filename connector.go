@@ -167,6 +167,15 @@ type Target interface {
 	Delete(ctx context.Context, identity string) error
 }
 
+// IdentityCreator is what a Target may also do: make a new identity in its
+// system, so that a new-identity request is fulfilled there and the
+// identity is owned from its first day. Making one that exists already is
+// ECONFLICT; the new identity has no secret until a rotation gives it one
+// (to the connector's sink, never to Steward).
+type IdentityCreator interface {
+	CreateIdentity(ctx context.Context, identity string) error
+}
+
 // RotationResult is what Steward learns of a rotation: when, until when, and
 // where the new value went. Never the value.
 type RotationResult struct {

@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -46,6 +47,8 @@ type Store interface {
 	// (steward.InventoryWriter).
 	CreateGrant(ctx context.Context, g *steward.Grant) error
 	DisableIdentity(ctx context.Context, id int64, source string) (bool, error)
+	// CreateIdentity records the identity a new-identity request made.
+	CreateIdentity(ctx context.Context, i *steward.Identity) error
 }
 
 // Config configures a Workflow. Store, Compile and Targets are required.
@@ -645,7 +648,7 @@ func (w *Workflow) Fulfil(ctx context.Context, id int64, attempt int) error {
 	if r.State != steward.RequestApproved {
 		return nil
 	}
-	err = w.fulfil(ctx, r)
+	err = w.fulfil(ctx, r, attempt)
 	if err == nil {
 		return nil
 	}
@@ -686,11 +689,13 @@ type member struct {
 	entitlement *steward.Entitlement
 }
 
-func (w *Workflow) fulfil(ctx context.Context, r *steward.AccessRequest) error {
+func (w *Workflow) fulfil(ctx context.Context, r *steward.AccessRequest, attempt int) error {
 	switch r.Decision.Kind {
 	case steward.ModelRoutine, steward.ModelJIT:
 	case steward.ModelDecommission:
 		return w.decommission(ctx, r)
+	case steward.ModelNewIdentity:
+		return w.newIdentity(ctx, r, attempt)
 	default:
 		return steward.Errorf(steward.ENOTIMPL, "Steward cannot fulfil a %s request through a connector yet: the request is approved; make %s in %s by hand.",
 			r.Decision.Kind, r.Identity, r.Question.Identity.System)
@@ -883,4 +888,62 @@ func (w *Workflow) decommission(ctx context.Context, r *steward.AccessRequest) e
 	w.cfg.Logger.Warn("decommission request no longer approved when the identity was disabled; the identity stays disabled",
 		"request", r.ID, "identity", iv.Name)
 	return nil
+}
+
+// newIdentity makes the identity a new-identity request asks for in its
+// system, through a connector that can (steward.IdentityCreator), and
+// records it in the inventory owned by the requester, in their team, in
+// the unit that fulfils the request: an identity owned from its first day,
+// which the next sync finds by its name. A name the inventory has already
+// is refused: asking to own an existing identity is another request.
+func (w *Workflow) newIdentity(ctx context.Context, r *steward.AccessRequest, attempt int) error {
+	sys, err := w.cfg.Store.SystemByName(ctx, r.Question.Identity.System)
+	if err != nil {
+		return err
+	}
+	if _, err := steward.IdentityNamed(ctx, w.cfg.Store, sys, r.Identity); err == nil {
+		return steward.Errorf(steward.ECONFLICT, "%s has an identity named %s already; ask to own it rather than to make it.", sys.Name, r.Identity)
+	} else if !steward.IsCode(err, steward.ENOTFOUND) {
+		return err
+	}
+	t, err := w.cfg.Targets(ctx, sys.Name)
+	if err != nil {
+		return err
+	}
+	maker, ok := t.(steward.IdentityCreator)
+	if !ok {
+		return steward.Errorf(steward.ENOTIMPL, "The connector of %s cannot make identities: the request is approved; make %s there by hand, and the next sync finds it.",
+			sys.Name, r.Identity)
+	}
+	// A later try may find the identity its earlier one made before that
+	// one could record it: it is this request's, and recorded now.
+	if err := maker.CreateIdentity(ctx, r.Identity); err != nil && !(attempt > 1 && steward.IsCode(err, steward.ECONFLICT)) {
+		return err
+	}
+	requester, err := w.cfg.Store.PersonByKey(ctx, r.Requester)
+	if err != nil {
+		return err
+	}
+	// Its system's environment, as its other identities have it (a sync's
+	// default, prod, when it has none); the next sync sets what the
+	// connector's configuration says.
+	env := steward.EnvProd
+	if page, err := w.cfg.Store.Identities(ctx, steward.IdentityFilter{SystemID: sys.ID, ListOptions: steward.ListOptions{Limit: 1}}); err != nil {
+		return err
+	} else if len(page.Items) > 0 {
+		env = page.Items[0].Environment
+	}
+	now := w.now()
+	return w.cfg.Store.Atomically(ctx, func(ctx context.Context) error {
+		id := &steward.Identity{SystemID: sys.ID, ExternalID: r.Identity, Name: r.Identity, Kind: steward.KindServiceAccount,
+			Environment: env, Criticality: steward.LevelMedium, OwnerID: &requester.ID, TeamID: requester.TeamID,
+			Status: steward.IdentityActive, CreatedAt: &now,
+			Labels: map[string]string{"steward.request": strconv.FormatInt(r.ID, 10)}}
+		if err := w.cfg.Store.CreateIdentity(ctx, id); err != nil {
+			return err
+		}
+		_, err := w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: r.ID, Action: steward.ActionRequestFulfilled,
+			From: steward.RequestApproved, To: steward.RequestFulfilled, Attempts: r.Attempts + 1, Level: r.Level, DecideBy: r.DecideBy, At: now})
+		return err
+	})
 }

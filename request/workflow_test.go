@@ -67,6 +67,16 @@ models:
     duration:
       default: 1h
       maximum: 4h
+  - name: db-new
+    description: A new login role in a test database, owned by whoever asks.
+    tier: routine
+    kind: new-identity
+    requestable:
+      systems: ["pg-*"]
+    who_may_request: |
+      permit (principal, action, resource);
+    approval:
+      approvers: [resource-owner]
   - name: db-retire
     description: Retire an identity of a test database.
     tier: routine
@@ -118,6 +128,10 @@ func (h hooked) Grant(ctx context.Context, identity, entitlement string) error {
 		h.o.beforeGrant()
 	}
 	return h.Target.Grant(ctx, identity, entitlement)
+}
+
+func (h hooked) CreateIdentity(ctx context.Context, identity string) error {
+	return h.Target.(steward.IdentityCreator).CreateIdentity(ctx, identity)
 }
 
 type clock struct {
@@ -621,6 +635,59 @@ func TestDecommission(t *testing.T) {
 		// Disabled already: recorded once.
 		if changed, err := db.DisableIdentity(context.Background(), o.svc.ID, "again"); err != nil || changed {
 			t.Errorf("DisableIdentity again = %v, %v", changed, err)
+		}
+	})
+}
+
+// TestNewIdentity: an approved new-identity request makes the login role
+// in the real server and records the identity owned by the requester, in
+// their team; a name the inventory has already, or one the connector would
+// not manage, fails the request with why.
+func TestNewIdentity(t *testing.T) {
+	t.Parallel()
+	engines(t, func(t *testing.T, db *sqlstore.DB) {
+		o := newOrg(t, db)
+		fulfilled := func(name string) *steward.AccessRequest {
+			t.Helper()
+			r := o.ask(t, o.ana, steward.AccessRef{Model: "db-new", Identity: name, System: o.sys.Name}).Request
+			if r == nil || r.State != steward.RequestPending {
+				t.Fatalf("ask for %s: %+v", name, r)
+			}
+			if _, err := o.flow.Approve(as(o.bo, steward.RoleMember), r.ID, "ok"); err != nil {
+				t.Fatal(err)
+			}
+			if err := o.flow.Fulfil(context.Background(), r.ID, 1); err != nil {
+				t.Fatalf("fulfil: %v", err)
+			}
+			got, err := db.Request(context.Background(), r.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return got
+		}
+		name := o.pg.Later("svc_new")
+		r := fulfilled(name)
+		if r.State != steward.RequestFulfilled {
+			t.Fatalf("request %+v: want fulfilled", r)
+		}
+		if !o.pg.CanLogin(name) {
+			t.Errorf("no login role %s in the server", name)
+		}
+		page, err := db.Identities(context.Background(), steward.IdentityFilter{SystemID: o.sys.ID, ExternalID: name, ListOptions: steward.ListOptions{Limit: 2}})
+		if err != nil || len(page.Items) != 1 {
+			t.Fatalf("identities named %s: %+v, %v", name, page, err)
+		}
+		iv := page.Items[0]
+		if iv.OwnerID == nil || *iv.OwnerID != o.ana.ID || iv.TeamID == nil || *iv.TeamID != *o.ana.TeamID || iv.OwnerSource != steward.OwnerExplicit ||
+			iv.Status != steward.IdentityActive || iv.Labels["steward.request"] != fmt.Sprint(r.ID) || iv.CreatedAt == nil {
+			t.Errorf("the new identity: %+v", iv)
+		}
+
+		if r := fulfilled(name); r.State != steward.RequestFailed || !strings.Contains(r.Reason, "ask to own it") {
+			t.Errorf("a name taken: %+v", r)
+		}
+		if r := fulfilled("outside_" + name); r.State != steward.RequestFailed || !strings.Contains(r.Reason, "include_roles") {
+			t.Errorf("a name outside include_roles: %+v", r)
 		}
 	})
 }

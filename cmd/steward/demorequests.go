@@ -19,8 +19,8 @@ import (
 const demoHistory = 12 * 24 * time.Hour
 
 // demoTarget is the demo organisation's systems, which exist only in its
-// inventory: granting and revoking there succeed and change nothing
-// outside Steward. serve --demo uses it for every system no configured
+// inventory: granting, revoking and making identities there succeed and
+// change nothing outside Steward. serve --demo uses it for every system no configured
 // connector changes, so that the demo's requests are fulfilled and its JIT
 // grants revoked at expiry as a real system's would be.
 type demoTarget struct{}
@@ -30,8 +30,9 @@ func (demoTarget) Revoke(context.Context, string, string) error { return nil }
 func (demoTarget) RotateCredential(_ context.Context, identity string) (*steward.RotationResult, error) {
 	return nil, steward.Errorf(steward.ENOTIMPL, "the demo's systems do not rotate credentials (%s)", identity)
 }
-func (demoTarget) Disable(context.Context, string) error { return nil }
-func (demoTarget) Delete(context.Context, string) error  { return nil }
+func (demoTarget) Disable(context.Context, string) error        { return nil }
+func (demoTarget) Delete(context.Context, string) error         { return nil }
+func (demoTarget) CreateIdentity(context.Context, string) error { return nil }
 
 // withDemoTargets answers with demoTarget for a system no configured
 // connector changes.

@@ -452,3 +452,32 @@ func (c *Connector) membership(ctx context.Context, identity, entitlement string
 	}
 	return conn, release, role, nil
 }
+
+// CreateIdentity makes identity a login role with no password: it cannot
+// sign in until a rotation gives it one, which goes to the rotation sink,
+// never to Steward (steward.IdentityCreator). Errors: EINVALID (a name
+// outside include_roles/exclude_roles, which Steward would not then
+// manage, or not a valid role name), ECONFLICT (a role of that name
+// exists), EFORBIDDEN, EUNAVAILABLE.
+func (c *Connector) CreateIdentity(ctx context.Context, identity string) error {
+	switch {
+	case identity == "" || len(identity) > 63 || strings.ContainsRune(identity, 0):
+		return steward.Errorf(steward.EINVALID, "postgres: %q is not a role name PostgreSQL keeps (1 to 63 bytes).", identity)
+	case strings.HasPrefix(identity, "pg_"):
+		return steward.Errorf(steward.EINVALID, "postgres: role names beginning pg_ are PostgreSQL's own.")
+	case !c.cfg.inScope(identity):
+		return steward.Errorf(steward.EINVALID, "postgres: role %q is outside include_roles/exclude_roles: Steward would not manage the identity it made.", identity)
+	}
+	conn, release, err := c.session(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
+	if _, err := conn.Exec(ctx, "CREATE ROLE "+ident(identity)+" LOGIN"); err != nil { // #nosec G202 -- every name is quoted by ident (pgx.Identifier.Sanitize), so no name can end its identifier; PostgreSQL takes no bind parameters here
+		return classify(err, fmt.Sprintf("creating role %q", identity))
+	}
+	c.logger.Info("postgres: created login role", "identity", identity)
+	return nil
+}
+
+var _ steward.IdentityCreator = (*Connector)(nil)

@@ -394,3 +394,45 @@ func TestDeleteAndSelfProtection(t *testing.T) {
 		}
 	})
 }
+
+// TestCreateIdentity: a new login role with no password, which the source
+// then reports as an active identity; a name taken, outside the scope or
+// PostgreSQL's own is refused, and nothing is made.
+func TestCreateIdentity(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	cfg := f.config()
+	cfg.ExcludeRoles = []string{f.prefix + "x_*"}
+	c := f.connector(cfg, Options{})
+	ctx := context.Background()
+	name := f.role("made")
+	if err := c.CreateIdentity(ctx, name); err != nil {
+		t.Fatalf("CreateIdentity: %v", err)
+	}
+	var login, noPassword bool
+	if err := f.admin.QueryRow(ctx, `SELECT rolcanlogin, rolpassword IS NULL FROM pg_authid WHERE rolname = $1`, name).Scan(&login, &noPassword); err != nil {
+		t.Fatal(err)
+	}
+	if !login || !noPassword {
+		t.Errorf("the new role: login %v, no password %v; want a login role with no password", login, noPassword)
+	}
+	if id := read(t, c).identities[name]; id == nil || id.Status != steward.IdentityActive {
+		t.Errorf("the source reports %+v, want an active identity", id)
+	}
+	for _, tc := range []struct{ name, code, says string }{
+		{name, steward.ECONFLICT, "already exists"},
+		{f.prefix + "x_hidden", steward.EINVALID, "include_roles/exclude_roles"},
+		{"elsewhere", steward.EINVALID, "include_roles/exclude_roles"},
+		{"pg_" + f.role("sys"), steward.EINVALID, "PostgreSQL's own"},
+		{"", steward.EINVALID, "1 to 63 bytes"},
+	} {
+		err := c.CreateIdentity(ctx, tc.name)
+		if steward.ErrorCode(err) != tc.code || !strings.Contains(steward.ErrorMessage(err), tc.says) {
+			t.Errorf("CreateIdentity(%q) = %v, want %s saying %q", tc.name, err, tc.code, tc.says)
+		}
+	}
+	var n int
+	if err := f.admin.QueryRow(ctx, `SELECT count(*) FROM pg_roles WHERE rolname IN ($1, 'elsewhere')`, f.prefix+"x_hidden").Scan(&n); err != nil || n != 0 {
+		t.Errorf("a refused name was made: %d, %v", n, err)
+	}
+}

@@ -80,3 +80,10 @@ func (r *PostgresRoles) CanLogin(role string) bool {
 	}
 	return ok
 }
+
+// Later names a role that the code under test is to make, and drops it
+// with the others when the test ends.
+func (r *PostgresRoles) Later(name string) string {
+	r.made = append(r.made, r.Name(name))
+	return r.Name(name)
+}
