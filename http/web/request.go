@@ -209,9 +209,14 @@ func (s *server) renderRequestForm(w http.ResponseWriter, r *http.Request, statu
 		c := v.Catalog
 		p.Models = append(p.Models, option{Value: "", Label: "let Steward find it", Selected: p.Form.Model == ""})
 		for _, m := range c.Models {
-			if m.Kind == steward.ModelRoutine || m.Kind == steward.ModelJIT {
-				p.Models = append(p.Models, option{Value: m.Name, Label: m.Name + " (" + string(m.Kind) + ", tier " + m.Tier + ")", Selected: m.Name == p.Form.Model})
+			label := m.Name + " (" + string(m.Kind) + ", tier " + m.Tier + ")"
+			switch m.Kind {
+			case steward.ModelNewIdentity:
+				label = m.Name + " (a new identity: name it and its system, no entitlement; tier " + m.Tier + ")"
+			case steward.ModelDecommission:
+				label = m.Name + " (retire the identity: no entitlement; tier " + m.Tier + ")"
 			}
+			p.Models = append(p.Models, option{Value: m.Name, Label: label, Selected: m.Name == p.Form.Model})
 		}
 		p.Roles = append(p.Roles, option{Value: "", Label: "none: an entitlement", Selected: p.Form.Role == ""})
 		for _, ro := range c.Roles {
@@ -270,6 +275,20 @@ func readRequestForm(r *http.Request) requestForm {
 	return f
 }
 
+// identityModel reports whether model, in the catalog in force, asks for
+// an identity itself (new-identity, decommission) rather than access.
+func (s *server) identityModel(ctx context.Context, model string) bool {
+	if model == "" {
+		return false
+	}
+	v, err := s.store.CatalogInForce(ctx)
+	if err != nil {
+		return false // the workflow says what is wrong with the catalog
+	}
+	m := v.Catalog.Model(model)
+	return m != nil && (m.Kind == steward.ModelNewIdentity || m.Kind == steward.ModelDecommission)
+}
+
 // createRequest checks the form (what would happen, recording nothing) or
 // submits it: to the new request's page, or, when no model serves what
 // was asked, to the page that says it was recorded as unmatched demand.
@@ -292,8 +311,8 @@ func (s *server) createRequest(w http.ResponseWriter, r *http.Request) {
 		failed(steward.Errorf(steward.EINVALID, "Ask for an entitlement or a catalog role, not both: clear one of them."))
 		return
 	}
-	if f.Entitlement == "" && f.Role == "" {
-		failed(steward.Errorf(steward.EINVALID, "Name the entitlement you need (or choose a catalog role)."))
+	if f.Entitlement == "" && f.Role == "" && !s.identityModel(r.Context(), f.Model) {
+		failed(steward.Errorf(steward.EINVALID, "Name the entitlement you need (or choose a catalog role, or a model that makes or retires an identity)."))
 		return
 	}
 	if f.Duration != "" {

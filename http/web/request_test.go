@@ -80,6 +80,12 @@ models:
     approval: {approvers: [resource-owner]}
     duration: {default: 1h, maximum: 4h}
     justification: [{name: ticket, description: the change ticket, pattern: "CHG-[0-9]+"}]
+  - name: new-service-account
+    tier: standard
+    kind: new-identity
+    requestable: {systems: [aws-*]}
+    who_may_request: "permit (principal, action, resource);"
+    approval: {approvers: [resource-owner]}
 `
 
 // testClock is a clock a test moves.
@@ -434,6 +440,28 @@ func TestRequestSubmit(t *testing.T) {
 	_, body = f.Follow(t, res, f.Grace)
 	mustContain(t, "the cancelled request", body, `<span id="request-state">cancelled</span>`, `Cancelled: “fixed without it”.`)
 	mustLack(t, "the cancelled request", body, `id="cancel-form"`)
+}
+
+// TestRequestNewIdentity: the form offers the models that make an
+// identity, and asks one with no entitlement: a new identity named with
+// its system, pending on the system's owners; without such a model an
+// empty entitlement is still refused.
+func TestRequestNewIdentity(t *testing.T) {
+	t.Parallel()
+	f := mustRequestFixture(t)
+	_, body := f.mustGet(t, "/requests/new", f.Grace, http.StatusOK)
+	mustContain(t, "the form", body, `<option value="new-service-account">new-service-account (a new identity: name it and its system, no entitlement; tier standard)</option>`)
+	res, body := f.post(t, "/requests/new", f.Grace, url.Values{"action": {"submit"}, "identity": {"payments-reconciler"},
+		"system": {"aws-prod-payments"}, "model": {"new-service-account"}, "j.reason": {"the reconciliation job"}})
+	if res.StatusCode != http.StatusSeeOther || res.Header.Get("Location") != "/requests/1" {
+		t.Fatalf("submit: %d %s\n%s", res.StatusCode, res.Header.Get("Location"), body)
+	}
+	_, body = f.Follow(t, res, f.Grace)
+	mustContain(t, "the new request's page", body, `<span id="request-state">pending</span>`, `payments-reconciler`, `new-service-account`)
+	res, body = f.post(t, "/requests/new", f.Grace, url.Values{"action": {"submit"}, "identity": {"payments-api-deployer"}, "model": {"read-only"}})
+	if res.StatusCode != http.StatusBadRequest || !strings.Contains(body, "Name the entitlement you need") {
+		t.Errorf("no entitlement under an access model: %d\n%s", res.StatusCode, body)
+	}
 }
 
 // TestInbox: an approver finds what waits for them, with its requester,
