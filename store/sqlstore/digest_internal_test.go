@@ -1,9 +1,13 @@
 package sqlstore
 
 import (
+	"errors"
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 func TestDigestFind(t *testing.T) {
@@ -95,5 +99,19 @@ func TestRefs(t *testing.T) {
 	}
 	if _, ok := grantRef(refHalfMask+1, 1); ok {
 		t.Fatal("a grant ref must refuse an id over 31 bits")
+	}
+}
+
+// TestIsBusy: what rolled back for want of its turn is busy (503, try
+// again), never an internal error.
+func TestIsBusy(t *testing.T) {
+	for code, want := range map[string]bool{"55P03": true, "40P01": true, "40001": true, "23505": false, "42P01": false} {
+		err := fmt.Errorf("change request: %w", &pgconn.PgError{Code: code})
+		if got := isBusy(err); got != want {
+			t.Errorf("isBusy(%s) = %v, want %v", code, got, want)
+		}
+	}
+	if isBusy(errors.New("other")) {
+		t.Error("a plain error is busy")
 	}
 }

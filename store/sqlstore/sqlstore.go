@@ -516,7 +516,12 @@ func (d *DB) storeErr(err error) error {
 }
 
 // isBusy reports whether err is a write that did not get its turn: SQLite's
-// busy_timeout or PostgreSQL's lock_timeout ran out.
+// busy_timeout or PostgreSQL's lock_timeout ran out, or PostgreSQL chose
+// this transaction to end a deadlock (units of work lock a row and the
+// audit chain's head in either order: an approval locks the request, then
+// the head; a fulfilment's records lock the head, then the request) or a
+// serialization failure. Each rolled back whole, and trying again is the
+// answer.
 func isBusy(err error) bool {
 	var se *sqlite.Error
 	var pe *pgconn.PgError
@@ -524,7 +529,10 @@ func isBusy(err error) bool {
 	case errors.As(err, &se):
 		return se.Code()&0xff == sqlite3.SQLITE_BUSY
 	case errors.As(err, &pe):
-		return pe.Code == "55P03" // lock_not_available
+		switch pe.Code {
+		case "55P03", "40P01", "40001": // lock_not_available, deadlock_detected, serialization_failure
+			return true
+		}
 	}
 	return false
 }
