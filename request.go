@@ -381,6 +381,10 @@ type RequestFilter struct {
 	// Due selects pending requests whose DecideBy or ExpiresAt is at or
 	// before it (the clock's work: TickRequest).
 	Due *time.Time
+	// Oldest lists oldest first (the inbox: who waited longest comes
+	// first, and is never the one a bound leaves out). Default: newest
+	// first.
+	Oldest bool
 	ListOptions
 }
 

@@ -179,7 +179,12 @@ func (d *DB) Requests(ctx context.Context, f steward.RequestFilter) (*steward.Pa
 		}
 	}
 	where, args := []string{"1 = 1"}, []any{}
-	if after > 0 {
+	order := "DESC"
+	switch {
+	case f.Oldest:
+		order = "ASC"
+		where, args = append(where, "x.id > ?"), append(args, after)
+	case after > 0:
 		where, args = append(where, "x.id < ?"), append(args, after)
 	}
 	where, args = eqFilter(where, args, "x.requester", f.Requester, f.Requester != "")
@@ -193,7 +198,7 @@ func (d *DB) Requests(ctx context.Context, f steward.RequestFilter) (*steward.Pa
 		where, args = append(where, "x.state = 'pending' AND (x.decide_by <= ? OR x.expires_at <= ?)"), append(args, due, due)
 	}
 	args = append(args, limit+1)
-	query := requestSelect + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id DESC LIMIT ?`
+	query := requestSelect + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id ` + order + ` LIMIT ?`
 	return fetchPage(ctx, d, query, args, limit, scanRequest, func(r *steward.AccessRequest) int64 { return r.ID })
 }
 

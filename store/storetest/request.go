@@ -254,6 +254,8 @@ func testRequestList(t *testing.T, s steward.Store, clock *Clock) {
 		"due after 3h":        {steward.RequestFilter{Due: at(3*hour + 10*time.Second)}, ids(r6, r3, r1)},
 		"due and requester":   {steward.RequestFilter{Due: at(3*hour + 10*time.Second), Requester: bo}, ids(r6)},
 		"due after all":       {steward.RequestFilter{Due: at(100 * hour)}, ids(r6, r4, r3, r1)},
+		"oldest first":        {steward.RequestFilter{Oldest: true}, ids(r1, r2, r3, r4, r5, r6)},
+		"pending, oldest":     {steward.RequestFilter{State: steward.RequestPending, Oldest: true}, ids(r1, r3, r4, r6)},
 	} {
 		for _, limit := range []int{1, 2, 100} {
 			if got := list(tc.f, limit); !slices.Equal(got, tc.want) {
