@@ -733,15 +733,20 @@ func (w *Workflow) fulfil(ctx context.Context, r *steward.AccessRequest, attempt
 		}
 	}
 	err = w.recordFulfilment(ctx, r, members)
-	if steward.ErrorCode(err) != steward.ECONFLICT {
-		return err
+	switch steward.ErrorCode(err) {
+	case steward.ECONFLICT, steward.EUNAVAILABLE:
+		// No longer approved, or the record lost a deadlock to what
+		// changed it (a cancel): a later try would find it closed and
+		// do nothing, so whatever closed it is handled now.
+		return w.undo(ctx, r, fresh, grantedAt, err)
 	}
-	return w.undo(ctx, r, fresh, grantedAt, err)
+	return err
 }
 
-// undo handles a fulfilment whose record found the request no longer
-// approved: cancelled (or failed by another try) while the target was
-// granting. The memberships it gave that the identity did not hold before
+// undo handles a fulfilment whose record failed (conflict) because the
+// request is no longer approved: cancelled (or failed by another try)
+// while the target was granting. A request still approved (the record
+// was only busy) is left for the next try, with the error. The memberships it gave that the identity did not hold before
 // must not stand with nothing to show for them, so they are recorded as JIT
 // grants that expire at once: the expiry engine revokes them through the
 // target, retrying while it refuses, audited as every revocation is. A
