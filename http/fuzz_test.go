@@ -65,6 +65,8 @@ func FuzzAPI(f *testing.F) {
 		{"GET", "/api/v1/unmatched-demand", "after=%FF&limit=0", ""},
 		{"GET", "/api/v1/jit-grants/1", "", ""},
 		{"GET", "/api/v1/jit-grants/-1", "x=1", ""},
+		{"GET", "/api/v1/notices", "person=%00&unsent=maybe", ""},
+		{"GET", "/api/v1/notices", "person=ana@example.test&unsent=true&limit=1&after=x", ""},
 	} {
 		f.Add(seed.method, seed.path, seed.query, []byte(seed.body))
 	}
