@@ -271,7 +271,7 @@ func (e *Expiry) account(res *PassResult, c *steward.RevocationClaim, out []stew
 // writer held by a long import past the write wait, a PostgreSQL failover)
 // is tried again, a second apart, while half the lease is left, rather than
 // leaving them to be revoked again, and recorded late, when the lease ends.
-func (e *Expiry) finish(ctx context.Context, lease string, out []steward.Revocation, claimed time.Time) error {
+func (e *Expiry) finish(ctx context.Context, lease int64, out []steward.Revocation, claimed time.Time) error {
 	for {
 		_, err := e.cfg.Store.FinishRevocations(ctx, lease, out)
 		if err == nil || ctx.Err() != nil || time.Since(claimed)+time.Second > e.cfg.Lease/2 {

@@ -160,7 +160,7 @@ func (s *timedStore) ClaimRevocations(ctx context.Context, now time.Time, limit 
 	return c, err
 }
 
-func (s *timedStore) FinishRevocations(ctx context.Context, lease string, out []steward.Revocation) (int, error) {
+func (s *timedStore) FinishRevocations(ctx context.Context, lease int64, out []steward.Revocation) (int, error) {
 	t := time.Now()
 	n, err := s.JITExpiry.FinishRevocations(ctx, lease, out)
 	s.finishes.Add(1)

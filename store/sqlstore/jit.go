@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"time"
@@ -14,7 +14,8 @@ import (
 
 // JIT grants (schema 19): the life of time-bound access and its expiry.
 // See migrations/*/0019_jit_grants.sql for the schedule (due_at) and the
-// leases that make each expiry recorded once across replicas.
+// leases that make each expiry recorded once across replicas (numbers since
+// schema 21).
 
 // The store records the states active, revocation_failing and revoked, as
 // literals in its SQL; an active grant past its expiry is expired
@@ -329,11 +330,15 @@ func (d *DB) JITStats(ctx context.Context) (*steward.JITStats, error) {
 	return &s, nil
 }
 
-// newLease returns a name for one claim, unique across replicas.
-func newLease() string {
-	var b [12]byte
+// newLease returns a number for one claim: 63 random bits. A claim is
+// told from another only on the grants it holds, and only after its lease
+// ends can another hold them; that the next claim of a grant draws the
+// number of the claim before it, the one case where the two would be
+// confused, has a chance of 2^-63.
+func newLease() int64 {
+	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return int64(binary.LittleEndian.Uint64(b[:]) >> 1) // #nosec G115 -- shifted to 63 bits: fits
 }
 
 // ClaimRevocations claims the grants whose revocation is due, soonest
@@ -374,7 +379,7 @@ func (d *DB) ClaimRevocations(ctx context.Context, now time.Time, limit int, lea
 }
 
 // FinishRevocations records the outcomes of a claim (steward.JITExpiry).
-func (d *DB) FinishRevocations(ctx context.Context, lease string, outcomes []steward.Revocation) (int, error) {
+func (d *DB) FinishRevocations(ctx context.Context, lease int64, outcomes []steward.Revocation) (int, error) {
 	var done, failed []steward.Revocation
 	for _, o := range outcomes {
 		if o.Err == "" {
