@@ -25,6 +25,11 @@ import (
 // few enough parameters for SQLite (32,766) and PostgreSQL (65,535).
 const jitChunk = 250
 
+// finishChunk is how many outcomes one statement of FinishRevocations
+// names: a default claim's whole batch, so that a batch is recorded in
+// three statements and its events, not twelve (at most 3 parameters a row).
+const finishChunk = 1000
+
 // maxJITError bounds the target's error kept on a failing grant.
 const maxJITError = 1000
 
@@ -393,7 +398,7 @@ func (d *DB) FinishRevocations(ctx context.Context, lease int64, outcomes []stew
 		recorded = 0
 		events := make([]pendingEvent, 0, len(outcomes))
 		for len(done) > 0 {
-			n := min(jitChunk, len(done))
+			n := min(finishChunk, len(done))
 			args := make([]any, 0, 2*n+1)
 			for _, o := range done[:n] {
 				args = append(args, o.GrantID, micro(o.At))
@@ -440,23 +445,44 @@ func (d *DB) FinishRevocations(ctx context.Context, lease int64, outcomes []stew
 			recorded += len(pairs) / 2
 			done = done[n:]
 		}
-		for _, o := range failed {
-			msg := o.Err
-			if len(msg) > maxJITError {
-				msg = msg[:maxJITError]
+		for len(failed) > 0 {
+			n := min(finishChunk, len(failed))
+			args := make([]any, 0, 3*n+1)
+			next := make(map[int64]time.Time, n)
+			for _, o := range failed[:n] {
+				msg := o.Err
+				if len(msg) > maxJITError {
+					msg = msg[:maxJITError]
+				}
+				args = append(args, o.GrantID, micro(o.NextAttemptAt), msg)
+				next[o.GrantID] = o.NextAttemptAt.UTC()
 			}
-			var identity, expires int64
-			var attempts int
-			err := u.tx.QueryRowContext(ctx, d.q(`UPDATE jit_grants SET state = 'revocation_failing', due_at = ?, lease = NULL, attempts = attempts + 1, last_error = ?
-				WHERE id = ? AND lease = ? RETURNING identity_id, expires_at, attempts`), micro(o.NextAttemptAt), msg, o.GrantID, lease).Scan(&identity, &expires, &attempts)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // the lease ended; another engine has it
-			} else if err != nil {
+			args = append(args, lease)
+			// A grant no longer under the lease is left out: the lease ended,
+			// another engine has it.
+			rows, err := u.tx.QueryContext(ctx, d.q(`UPDATE`+d.orFail()+` jit_grants SET state = 'revocation_failing', due_at = v.column2, lease = NULL, attempts = attempts + 1, last_error = v.column3
+				FROM `+values(n, "BIGINT", "BIGINT", "TEXT")+` AS v WHERE jit_grants.id = v.column1 AND jit_grants.lease = ?
+				RETURNING id, identity_id, expires_at, attempts, last_error`), args...)
+			if err != nil {
 				return err
 			}
-			recorded++
-			events = append(events, pendingEvent{steward.ActionJITRevocationFailed, steward.ObjectJITGrant, idStr(o.GrantID), steward.JITRevocationFailed{
-				IdentityID: identity, ExpiresAt: fromMicro(expires), Attempts: attempts, Error: msg, NextAttemptAt: o.NextAttemptAt.UTC()}})
+			for rows.Next() {
+				var id, identity, expires int64
+				var attempts int
+				var msg string
+				if err := rows.Scan(&id, &identity, &expires, &attempts, &msg); err != nil {
+					rows.Close() // #nosec G104 -- the Scan error is the one to report; Close only hands the connection back
+					return err
+				}
+				recorded++
+				events = append(events, pendingEvent{steward.ActionJITRevocationFailed, steward.ObjectJITGrant, idStr(id), steward.JITRevocationFailed{
+					IdentityID: identity, ExpiresAt: fromMicro(expires), Attempts: attempts, Error: msg, NextAttemptAt: next[id]}})
+			}
+			rows.Close() // #nosec G104 -- rows.Err() just below reports the query's error; Close after the last Next returns nil
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			failed = failed[n:]
 		}
 		return d.appendEvents(ctx, u.conn, events)
 	})
