@@ -26,9 +26,18 @@ import (
 const jitChunk = 250
 
 // finishChunk is how many outcomes one statement of FinishRevocations
-// names: a default claim's whole batch, so that a batch is recorded in
-// three statements and its events, not twelve (at most 3 parameters a row).
-const finishChunk = 1000
+// names on SQLite: a default claim's whole batch, so that a batch is
+// recorded in three statements and its events, not twelve (at most 3
+// parameters a row). PostgreSQL keeps jitChunk: at a thousand pairs its
+// planner deletes the inventory's grants with a hash join over a
+// sequential scan of the grants table (100,000 rows), not an index lookup
+// a pair, and a 100k run recorded 3,400 revocations/s instead of 7,000+.
+func (d *DB) finishChunk() int {
+	if d.pg {
+		return jitChunk
+	}
+	return 1000
+}
 
 // maxJITError bounds the target's error kept on a failing grant.
 const maxJITError = 1000
@@ -398,7 +407,7 @@ func (d *DB) FinishRevocations(ctx context.Context, lease int64, outcomes []stew
 		recorded = 0
 		events := make([]pendingEvent, 0, len(outcomes))
 		for len(done) > 0 {
-			n := min(finishChunk, len(done))
+			n := min(d.finishChunk(), len(done))
 			args := make([]any, 0, 2*n+1)
 			for _, o := range done[:n] {
 				args = append(args, o.GrantID, micro(o.At))
@@ -446,7 +455,7 @@ func (d *DB) FinishRevocations(ctx context.Context, lease int64, outcomes []stew
 			done = done[n:]
 		}
 		for len(failed) > 0 {
-			n := min(finishChunk, len(failed))
+			n := min(d.finishChunk(), len(failed))
 			args := make([]any, 0, 3*n+1)
 			next := make(map[int64]time.Time, n)
 			for _, o := range failed[:n] {
