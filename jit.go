@@ -179,7 +179,7 @@ type Revocation struct {
 // RevocationClaim is a batch of grants due for revocation, claimed by one
 // expiry engine until its lease ends: no other claims them meanwhile.
 type RevocationClaim struct {
-	Lease  string     // names the claim; FinishRevocations takes it back
+	Lease  int64      // names the claim, at random; FinishRevocations takes it back
 	Grants []JITGrant // the grants claimed
 }
 
@@ -239,7 +239,7 @@ type JITExpiry interface {
 	// failing until its next attempt. Outcomes of grants no longer held by
 	// the lease (it ended and another engine claimed them) are ignored; it
 	// returns how many were recorded.
-	FinishRevocations(ctx context.Context, lease string, outcomes []Revocation) (int, error)
+	FinishRevocations(ctx context.Context, lease int64, outcomes []Revocation) (int, error)
 	// WarnExpiring writes the expiry warning of up to limit active grants
 	// that expire after now and no later than until and have not been
 	// warned, each with a jit_grant.expiry_warned event and, in the same

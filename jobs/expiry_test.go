@@ -547,7 +547,7 @@ type flakyFinish struct {
 	failures int
 }
 
-func (f *flakyFinish) FinishRevocations(ctx context.Context, lease string, out []steward.Revocation) (int, error) {
+func (f *flakyFinish) FinishRevocations(ctx context.Context, lease int64, out []steward.Revocation) (int, error) {
 	f.mu.Lock()
 	fail := f.failures > 0
 	f.failures--

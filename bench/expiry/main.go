@@ -41,6 +41,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -120,6 +121,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	batch := fs.Int("batch", 0, "grants one claim takes (jobs.ExpiryConfig.Batch; default: its default)")
 	concurrency := fs.Int("concurrency", 0, "revocations of a claim at once (jobs.ExpiryConfig.Concurrency; default: its default)")
 	riverN := fs.Int("river", 0, "also measure a River job per grant: this many jobs, spread over -spread (see river.go)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run phase (2) to this file")
 	pgDSN := fs.String("pg-target", "", "revoke real role memberships in this PostgreSQL server (postgres:// URL of a role with CREATEROLE) through Steward's connector; "+
 		"defaults then: -grants 10000, -identities 100, -spread of 20,000 expiries/s, -restart 0")
 	if err := fs.Parse(args); err != nil {
@@ -241,6 +243,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	clock := func() time.Time { return v0.Add(time.Since(start)) }
 	f.startRSS = rss()
 	f.samples = append(f.samples, sample{0, int64(*n), f.startRSS, heap()})
+	if *cpuProfile != "" {
+		pf, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+	}
 	stop, timed, err := runEngine(ctx, db, target, clock, *batch, *concurrency)
 	if err != nil {
 		return err
@@ -264,6 +276,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	f.loadAvg = loadAvg()
 	err = recorded(ctx, eng, 0, *n)
 	stop()
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	f.split = timed.split(time.Since(start))
 	if err != nil {
 		return err
@@ -365,7 +380,7 @@ func record(ctx context.Context, db *sqlstore.DB, from, n int, grant func(i int)
 func runEngine(ctx context.Context, db *sqlstore.DB, target steward.Revoker, clock func() time.Time, batch, concurrency int) (func(), *timedStore, error) {
 	timed := &timedStore{JITExpiry: db}
 	x, err := jobs.NewExpiry(jobs.ExpiryConfig{Store: timed, Now: clock, Warning: -1, Batch: batch, Concurrency: concurrency,
-		Targets: func(context.Context, int64) (steward.Revoker, error) { return target, nil }, Logger: slog.New(slog.DiscardHandler)})
+		Targets: func(context.Context, int64) (steward.Revoker, error) { return timedTarget{target, timed}, nil }, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -133,13 +134,19 @@ func (c *countingTarget) Revoke(ctx context.Context, identity, entitlement strin
 }
 
 // timedStore times the engine's calls to the store, to tell where a run's
-// time goes: the engine claims a batch, revokes it at the target, and
-// records it, one after the other. The time from a claim's return to the
-// start of its record is the batch's revocations.
+// time goes: claims, revocations at the target and records. The engine
+// claims the next batch and revokes it while the last is recorded
+// (jobs.Expiry's pipeline), so the three overlap and may add up to more
+// than the run. Revocations are timed as the time at least one is under
+// way at the target (timedTarget), claims and records call by call.
 type timedStore struct {
 	steward.JITExpiry
-	claims, claimed, finishes         atomic.Int64
-	claimT, revokeT, finishT, claimAt atomic.Int64 // nanoseconds; claimAt: when the last claim with grants returned
+	claims, claimed, finishes atomic.Int64
+	claimT, revokeT, finishT  atomic.Int64 // nanoseconds
+
+	mu       sync.Mutex
+	inflight int       // revocations under way
+	since    time.Time // when inflight last went from 0 to 1
 }
 
 func (s *timedStore) ClaimRevocations(ctx context.Context, now time.Time, limit int, lease time.Duration) (*steward.RevocationClaim, error) {
@@ -149,18 +156,38 @@ func (s *timedStore) ClaimRevocations(ctx context.Context, now time.Time, limit 
 	s.claimT.Add(int64(time.Since(t)))
 	if c != nil && len(c.Grants) > 0 {
 		s.claimed.Add(int64(len(c.Grants)))
-		s.claimAt.Store(time.Now().UnixNano())
 	}
 	return c, err
 }
 
-func (s *timedStore) FinishRevocations(ctx context.Context, lease string, out []steward.Revocation) (int, error) {
+func (s *timedStore) FinishRevocations(ctx context.Context, lease int64, out []steward.Revocation) (int, error) {
 	t := time.Now()
-	s.revokeT.Add(t.UnixNano() - s.claimAt.Load())
 	n, err := s.JITExpiry.FinishRevocations(ctx, lease, out)
 	s.finishes.Add(1)
 	s.finishT.Add(int64(time.Since(t)))
 	return n, err
+}
+
+// timedTarget is a target whose revocations s times.
+type timedTarget struct {
+	steward.Revoker
+	s *timedStore
+}
+
+func (t timedTarget) Revoke(ctx context.Context, identity, entitlement string) error {
+	t.s.mu.Lock()
+	if t.s.inflight++; t.s.inflight == 1 {
+		t.s.since = time.Now()
+	}
+	t.s.mu.Unlock()
+	defer func() {
+		t.s.mu.Lock()
+		if t.s.inflight--; t.s.inflight == 0 {
+			t.s.revokeT.Add(int64(time.Since(t.s.since)))
+		}
+		t.s.mu.Unlock()
+	}()
+	return t.Revoker.Revoke(ctx, identity, entitlement)
 }
 
 // split is the engine's time in claims, revocations and records, in seconds.

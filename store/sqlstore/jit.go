@@ -4,7 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"encoding/hex"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"time"
@@ -14,7 +14,8 @@ import (
 
 // JIT grants (schema 19): the life of time-bound access and its expiry.
 // See migrations/*/0019_jit_grants.sql for the schedule (due_at) and the
-// leases that make each expiry recorded once across replicas.
+// leases that make each expiry recorded once across replicas (numbers since
+// schema 21).
 
 // The store records the states active, revocation_failing and revoked, as
 // literals in its SQL; an active grant past its expiry is expired
@@ -23,6 +24,20 @@ import (
 // jitChunk is how many rows one multi-row statement of a JIT write names:
 // few enough parameters for SQLite (32,766) and PostgreSQL (65,535).
 const jitChunk = 250
+
+// finishChunk is how many outcomes one statement of FinishRevocations
+// names on SQLite: a default claim's whole batch, so that a batch is
+// recorded in three statements and its events, not twelve (at most 3
+// parameters a row). PostgreSQL keeps jitChunk: at a thousand pairs its
+// planner deletes the inventory's grants with a hash join over a
+// sequential scan of the grants table (100,000 rows), not an index lookup
+// a pair, and a 100k run recorded 3,400 revocations/s instead of 7,000+.
+func (d *DB) finishChunk() int {
+	if d.pg {
+		return jitChunk
+	}
+	return 1000
+}
 
 // maxJITError bounds the target's error kept on a failing grant.
 const maxJITError = 1000
@@ -329,11 +344,15 @@ func (d *DB) JITStats(ctx context.Context) (*steward.JITStats, error) {
 	return &s, nil
 }
 
-// newLease returns a name for one claim, unique across replicas.
-func newLease() string {
-	var b [12]byte
+// newLease returns a number for one claim: 63 random bits. A claim is
+// told from another only on the grants it holds, and only after its lease
+// ends can another hold them; that the next claim of a grant draws the
+// number of the claim before it, the one case where the two would be
+// confused, has a chance of 2^-63.
+func newLease() int64 {
+	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	return int64(binary.LittleEndian.Uint64(b[:]) >> 1) // #nosec G115 -- shifted to 63 bits: fits
 }
 
 // ClaimRevocations claims the grants whose revocation is due, soonest
@@ -374,7 +393,7 @@ func (d *DB) ClaimRevocations(ctx context.Context, now time.Time, limit int, lea
 }
 
 // FinishRevocations records the outcomes of a claim (steward.JITExpiry).
-func (d *DB) FinishRevocations(ctx context.Context, lease string, outcomes []steward.Revocation) (int, error) {
+func (d *DB) FinishRevocations(ctx context.Context, lease int64, outcomes []steward.Revocation) (int, error) {
 	var done, failed []steward.Revocation
 	for _, o := range outcomes {
 		if o.Err == "" {
@@ -388,7 +407,7 @@ func (d *DB) FinishRevocations(ctx context.Context, lease string, outcomes []ste
 		recorded = 0
 		events := make([]pendingEvent, 0, len(outcomes))
 		for len(done) > 0 {
-			n := min(jitChunk, len(done))
+			n := min(d.finishChunk(), len(done))
 			args := make([]any, 0, 2*n+1)
 			for _, o := range done[:n] {
 				args = append(args, o.GrantID, micro(o.At))
@@ -435,23 +454,44 @@ func (d *DB) FinishRevocations(ctx context.Context, lease string, outcomes []ste
 			recorded += len(pairs) / 2
 			done = done[n:]
 		}
-		for _, o := range failed {
-			msg := o.Err
-			if len(msg) > maxJITError {
-				msg = msg[:maxJITError]
+		for len(failed) > 0 {
+			n := min(d.finishChunk(), len(failed))
+			args := make([]any, 0, 3*n+1)
+			next := make(map[int64]time.Time, n)
+			for _, o := range failed[:n] {
+				msg := o.Err
+				if len(msg) > maxJITError {
+					msg = msg[:maxJITError]
+				}
+				args = append(args, o.GrantID, micro(o.NextAttemptAt), msg)
+				next[o.GrantID] = o.NextAttemptAt.UTC()
 			}
-			var identity, expires int64
-			var attempts int
-			err := u.tx.QueryRowContext(ctx, d.q(`UPDATE jit_grants SET state = 'revocation_failing', due_at = ?, lease = NULL, attempts = attempts + 1, last_error = ?
-				WHERE id = ? AND lease = ? RETURNING identity_id, expires_at, attempts`), micro(o.NextAttemptAt), msg, o.GrantID, lease).Scan(&identity, &expires, &attempts)
-			if errors.Is(err, sql.ErrNoRows) {
-				continue // the lease ended; another engine has it
-			} else if err != nil {
+			args = append(args, lease)
+			// A grant no longer under the lease is left out: the lease ended,
+			// another engine has it.
+			rows, err := u.tx.QueryContext(ctx, d.q(`UPDATE`+d.orFail()+` jit_grants SET state = 'revocation_failing', due_at = v.column2, lease = NULL, attempts = attempts + 1, last_error = v.column3
+				FROM `+values(n, "BIGINT", "BIGINT", "TEXT")+` AS v WHERE jit_grants.id = v.column1 AND jit_grants.lease = ?
+				RETURNING id, identity_id, expires_at, attempts, last_error`), args...)
+			if err != nil {
 				return err
 			}
-			recorded++
-			events = append(events, pendingEvent{steward.ActionJITRevocationFailed, steward.ObjectJITGrant, idStr(o.GrantID), steward.JITRevocationFailed{
-				IdentityID: identity, ExpiresAt: fromMicro(expires), Attempts: attempts, Error: msg, NextAttemptAt: o.NextAttemptAt.UTC()}})
+			for rows.Next() {
+				var id, identity, expires int64
+				var attempts int
+				var msg string
+				if err := rows.Scan(&id, &identity, &expires, &attempts, &msg); err != nil {
+					rows.Close() // #nosec G104 -- the Scan error is the one to report; Close only hands the connection back
+					return err
+				}
+				recorded++
+				events = append(events, pendingEvent{steward.ActionJITRevocationFailed, steward.ObjectJITGrant, idStr(id), steward.JITRevocationFailed{
+					IdentityID: identity, ExpiresAt: fromMicro(expires), Attempts: attempts, Error: msg, NextAttemptAt: next[id]}})
+			}
+			rows.Close() // #nosec G104 -- rows.Err() just below reports the query's error; Close after the last Next returns nil
+			if err := rows.Err(); err != nil {
+				return err
+			}
+			failed = failed[n:]
 		}
 		return d.appendEvents(ctx, u.conn, events)
 	})

@@ -300,9 +300,22 @@ func (d *DB) checkpoint(ctx context.Context) error {
 // neither: when a writer or a reader is in the way it does nothing, and the
 // next tick tries again. With nothing left to copy it holds the write lock
 // only to cut the file.
+//
+// It runs on the writer's connection, when that is free within a moment
+// (else the next tick tries again): a TRUNCATE checkpoint starts the log
+// over with a new header, and any other connection that sees the new
+// header drops its whole page cache. The writer's is 64 MiB; cut from a
+// reader's connection, every cut cost the next write a cold cache (the JIT
+// expiry engine, writing without pause, lost about a quarter of its speed
+// to it: see bench/RESULTS.md).
 func (d *DB) truncateLog(ctx context.Context) error {
-	c, err := d.read.Conn(ctx)
+	wctx, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	c, err := d.write.Conn(wctx)
+	cancel()
 	if err != nil {
+		if ctx.Err() == nil {
+			return nil // the writer is busy: writes are flowing, and the next tick tries again
+		}
 		return err
 	}
 	defer c.Close()

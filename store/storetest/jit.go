@@ -221,7 +221,7 @@ func testJITExpiry(t *testing.T, s steward.Store, clock *Clock) {
 	if n, err := s.FinishRevocations(ctx(), c.Lease, []steward.Revocation{{GrantID: g1.ID, At: now}}); err != nil || n != 0 {
 		t.Errorf("second finish = %d, %v", n, err)
 	}
-	if n, _ := s.FinishRevocations(ctx(), "not-a-lease", []steward.Revocation{{GrantID: g3.ID, At: now}}); n != 0 {
+	if n, _ := s.FinishRevocations(ctx(), c.Lease^1, []steward.Revocation{{GrantID: g3.ID, At: now}}); n != 0 {
 		t.Error("a revocation was recorded under a lease that did not claim it")
 	}
 
@@ -327,6 +327,95 @@ func testJITClaimsOnce(t *testing.T, s steward.Store, clock *Clock) {
 	ev, err := s.Events(ctx(), steward.EventFilter{Action: steward.ActionJITRevoked, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
 	if err != nil || len(ev.Items) != n {
 		t.Errorf("%d revoked events, want %d (%v)", len(ev.Items), n, err)
+	}
+	if _, err := s.VerifyAudit(ctx()); err != nil {
+		t.Errorf("audit chain: %v", err)
+	}
+}
+
+// testJITPipelined has each of two engines hold two claims at once, as the
+// expiry engine's pipeline does (it claims the next batch before the last
+// is recorded), and record a batch's failures together: no grant is in two
+// claims, each outcome is recorded once with its own retry time and error,
+// and the audit chain holds.
+func testJITPipelined(t *testing.T, s steward.Store, clock *Clock) {
+	const n = 40
+	f := newJITFixture(t, s, n, 1)
+	batch := make([]*steward.JITGrant, n)
+	for i := range batch {
+		batch[i] = &steward.JITGrant{IdentityID: f.ids[i].ID, EntitlementID: f.roles[0].ID, ExpiresAt: clock.Now().Add(time.Duration(i+1) * time.Second)}
+	}
+	if err := s.RecordJITGrant(ctx(), batch...); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	now := clock.Now()
+	// Two engines, two claims each, before any is recorded.
+	var claims []*steward.RevocationClaim
+	for range 4 {
+		claims = append(claims, claim(t, s, now, 10))
+	}
+	seen := map[int64]bool{}
+	for _, c := range claims {
+		if len(c.Grants) != 10 {
+			t.Fatalf("claimed %d, want 10", len(c.Grants))
+		}
+		for _, g := range c.Grants {
+			if seen[g.ID] {
+				t.Fatalf("grant %d in two claims", g.ID)
+			}
+			seen[g.ID] = true
+		}
+	}
+	// Recorded out of claim order: the second claim first, its grants all
+	// refused, each with its own error and retry time; then the first,
+	// half revoked, half refused; an outcome under another claim's lease
+	// is ignored.
+	before := eventCount(t, s)
+	fail := func(g steward.JITGrant, i int) steward.Revocation {
+		return steward.Revocation{GrantID: g.ID, At: now, Err: fmt.Sprintf("unavailable: try %d", i), NextAttemptAt: now.Add(time.Duration(i+1) * time.Minute)}
+	}
+	var out []steward.Revocation
+	for i, g := range claims[1].Grants {
+		out = append(out, fail(g, i))
+	}
+	out = append(out, steward.Revocation{GrantID: claims[2].Grants[0].ID, At: now})
+	if k, err := s.FinishRevocations(ctx(), claims[1].Lease, out); err != nil || k != 10 {
+		t.Fatalf("finish of the second claim = %d, %v; want 10", k, err)
+	}
+	out = out[:0]
+	for i, g := range claims[0].Grants {
+		if i%2 == 0 {
+			out = append(out, steward.Revocation{GrantID: g.ID, At: now})
+		} else {
+			out = append(out, fail(g, i))
+		}
+	}
+	if k, err := s.FinishRevocations(ctx(), claims[0].Lease, out); err != nil || k != 10 {
+		t.Fatalf("finish of the first claim = %d, %v; want 10", k, err)
+	}
+	for i, g := range claims[1].Grants {
+		r := mustJIT(t, s, g.ID)
+		want := fail(g, i)
+		if r.Status != steward.JITFailing || r.Attempts != 1 || r.LastError != want.Err || r.NextAttemptAt == nil || !r.NextAttemptAt.Equal(want.NextAttemptAt) {
+			t.Errorf("refused grant %d: %+v, want error %q retried at %v", g.ID, r, want.Err, want.NextAttemptAt)
+		}
+	}
+	if r := mustJIT(t, s, claims[2].Grants[0].ID); r.Status != steward.JITActive {
+		t.Errorf("a grant of another claim was recorded: %+v", r)
+	}
+	acts := countActions(t, s, before)
+	if acts[string(steward.ActionJITRevoked)] != 5 || acts[string(steward.ActionJITRevocationFailed)] != 15 {
+		t.Errorf("events %v, want 5 revoked and 15 failed", acts)
+	}
+	for _, c := range claims[2:] {
+		out = out[:0]
+		for _, g := range c.Grants {
+			out = append(out, steward.Revocation{GrantID: g.ID, At: now})
+		}
+		if k, err := s.FinishRevocations(ctx(), c.Lease, out); err != nil || k != 10 {
+			t.Fatalf("finish = %d, %v; want 10", k, err)
+		}
 	}
 	if _, err := s.VerifyAudit(ctx()); err != nil {
 		t.Errorf("audit chain: %v", err)

@@ -97,6 +97,7 @@ func Run(t *testing.T, open Opener) {
 		"JITRecord":        testJITRecord,
 		"JITExpiry":        testJITExpiry,
 		"JITClaimsOnce":    testJITClaimsOnce,
+		"JITPipelined":     testJITPipelined,
 		"JITWarnExtend":    testJITWarnAndExtend,
 		"JITAndSync":       testJITAndSync,
 	}
