@@ -210,7 +210,7 @@ func (d *DB) Gaps(ctx context.Context, f steward.GapFilter) (*steward.Page[stewa
 		LEFT JOIN people pm ON pm.id = CASE WHEN p.status = 'departed' THEN p.manager_id END
 		LEFT JOIN people tm ON tm.id = t.manager_id
 		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY k.id LIMIT ?`
-	return fetchPage(ctx, d, query, args, limit, scanGap, func(g *steward.GapView) int64 { return g.ID })
+	return fetchPage(ctx, d, false, query, args, limit, scanGap, func(g *steward.GapView) int64 { return g.ID })
 }
 
 func scanGap(r scanner) (steward.GapView, error) {
