@@ -453,6 +453,11 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 	if upTo > 0 {
 		return nil
 	}
+	if !d.pg {
+		if err := d.dropStat4(ctx); err != nil {
+			return err
+		}
+	}
 	return d.migrateRiver(ctx)
 }
 

@@ -73,3 +73,55 @@ func TestStmtCache(t *testing.T) {
 		t.Fatal("a kept statement still runs after Close")
 	}
 }
+
+// TestStat1Only: on SQLite, Optimize leaves the planner sqlite_stat1's
+// figures and no samples in sqlite_stat4 (whose samples would make SQLite
+// compile a kept statement again at every run), on the connection that
+// analysed and on the readers; Migrate empties the samples an earlier
+// Steward's ANALYZE kept.
+func TestStat1Only(t *testing.T) {
+	t.Parallel()
+	ctx := steward.WithActor(context.Background(), "test")
+	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 50 {
+		if err := db.CreateSystem(ctx, &steward.System{Name: fmt.Sprint("sys-", i), Kind: steward.SystemGitHub}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(table string) int {
+		t.Helper()
+		var n int
+		if err := db.read.QueryRowContext(ctx, `SELECT count(*) FROM `+table).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if _, err := db.write.ExecContext(ctx, `ANALYZE`); err != nil { // as Optimize did before
+		t.Fatal(err)
+	}
+	if count("sqlite_stat4") == 0 {
+		t.Fatal("ANALYZE kept no samples: the test shows nothing")
+	}
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := count("sqlite_stat4"); n != 0 {
+		t.Fatalf("Migrate kept %d samples", n)
+	}
+	if err := db.Optimize(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, m := count("sqlite_stat4"), count("sqlite_stat1"); n != 0 || m == 0 {
+		t.Fatalf("after Optimize: %d samples, %d stat1 rows; want none and some", n, m)
+	}
+	if _, err := db.SystemByName(ctx, "sys-7"); err != nil {
+		t.Fatal(err)
+	}
+}
