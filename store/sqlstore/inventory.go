@@ -690,6 +690,21 @@ func (d *DB) Entitlement(ctx context.Context, id int64) (*steward.Entitlement, e
 	return get(ctx, d, entitlementSelect+` WHERE x.id = ?`, id, "entitlement", scanEntitlement)
 }
 
+// EntitlementByName returns the entitlement of a system with exactly a
+// name: one probe of the (system_id, name) key. AskAccess asked
+// Entitlements for a search of the name instead and picked the exact
+// match, a scan of the system's entitlements (a fifth of an access
+// request's CPU on SQLite when planned through the index).
+func (d *DB) EntitlementByName(ctx context.Context, systemID int64, name string) (*steward.Entitlement, error) {
+	e, err := scanEntitlement(d.queryRow(ctx, d.reader(ctx), entitlementSelect+` WHERE x.system_id = ? AND x.name = ?`, systemID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "System %d has no entitlement named %q.", systemID, name)
+	} else if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
 // Entitlements lists entitlements.
 func (d *DB) Entitlements(ctx context.Context, f steward.EntitlementFilter) (*steward.Page[steward.Entitlement], error) {
 	if err := checkQuery(f.Query); err != nil {
