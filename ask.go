@@ -154,21 +154,9 @@ func IdentityNamed(ctx context.Context, r InventoryReader, s *System, name strin
 
 // EntitlementNamed finds the entitlement of s named exactly name.
 func EntitlementNamed(ctx context.Context, r InventoryReader, s *System, name string) (*Entitlement, error) {
-	f := EntitlementFilter{SystemID: s.ID, Query: name, ListOptions: ListOptions{Limit: MaxLimit}}
-	for {
-		page, err := r.Entitlements(ctx, f)
-		if err != nil {
-			return nil, err
-		}
-		for i := range page.Items {
-			if page.Items[i].Name == name {
-				return &page.Items[i], nil
-			}
-		}
-		if page.Next == "" {
-			break
-		}
-		f.After = page.Next
+	e, err := r.EntitlementByName(ctx, s.ID, name)
+	if ErrorCode(err) == ENOTFOUND {
+		return nil, Errorf(ENOTFOUND, "System %s has no entitlement named %s.", s.Name, strings.TrimSpace(name))
 	}
-	return nil, Errorf(ENOTFOUND, "System %s has no entitlement named %s.", s.Name, strings.TrimSpace(name))
+	return e, err
 }

@@ -326,6 +326,9 @@ type InventoryReader interface {
 	Entitlement(ctx context.Context, id int64) (*Entitlement, error)
 	// Entitlements returns EINVALID for a bad filter or cursor.
 	Entitlements(ctx context.Context, f EntitlementFilter) (*Page[Entitlement], error)
+	// EntitlementByName returns the entitlement of system systemID named
+	// exactly name: ENOTFOUND if there is none.
+	EntitlementByName(ctx context.Context, systemID int64, name string) (*Entitlement, error)
 	// Grants returns EINVALID for a bad filter or cursor.
 	Grants(ctx context.Context, f GrantFilter) (*Page[GrantView], error)
 	// CountIdentities counts the identities f selects (its sort and cursor

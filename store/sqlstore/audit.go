@@ -41,7 +41,7 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 		lock = " FOR UPDATE"
 	}
 	var head steward.ChainHead
-	if err := tx.QueryRowContext(ctx, `SELECT seq, hash FROM audit_head WHERE id = 1`+lock).Scan(&head.Seq, &head.Hash); err != nil { // #nosec G202 -- a fixed FOR UPDATE on PostgreSQL: the store's own names, never input; values are bound as parameters
+	if err := d.queryRow(ctx, tx, `SELECT seq, hash FROM audit_head WHERE id = 1`+lock).Scan(&head.Seq, &head.Hash); err != nil { // #nosec G202 -- a fixed FOR UPDATE on PostgreSQL: the store's own names, never input; values are bound as parameters
 		return fmt.Errorf("read audit head: %w", err)
 	}
 	now, actor, via := d.now(), steward.ActorFrom(ctx), steward.ViaFrom(ctx)
@@ -90,7 +90,8 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 	} else {
 		for _, r := range rows {
 			marks := strings.TrimSuffix(strings.Repeat("?, ", len(cols)), ", ")
-			if _, err := tx.ExecContext(ctx, d.q(`INSERT INTO events (`+strings.Join(cols, ", ")+`) VALUES (`+marks+`)`), r...); err != nil {
+			// One of four texts (with via or not, sealed or not).
+			if _, err := d.exec(ctx, tx, `INSERT INTO events (`+strings.Join(cols, ", ")+`) VALUES (`+marks+`)`, r...); err != nil {
 				return fmt.Errorf("append audit event: %w", err)
 			}
 		}
@@ -100,7 +101,7 @@ func (d *DB) appendEvents(ctx context.Context, tx querier, events []pendingEvent
 		k := d.keys.Current()
 		set, args = set+`, key_id = ?, mac = ?`, append(args, k.ID, k.SealHead(head.Seq, head.Hash))
 	}
-	if _, err := tx.ExecContext(ctx, d.q(`UPDATE audit_head SET `+set+` WHERE id = 1`), args...); err != nil {
+	if _, err := d.exec(ctx, tx, `UPDATE audit_head SET `+set+` WHERE id = 1`, args...); err != nil {
 		return fmt.Errorf("update audit head: %w", err)
 	}
 	return nil

@@ -345,13 +345,56 @@ func bulkGapScopes(b *steward.Bulk) []gapScope {
 // filtered lists and counts choose the right index. On SQLite it reads every
 // index in full (about a second at a million identities): a sampled ANALYZE
 // makes every status value look rare and picks bad plans for the gap counts.
+// SQLite keeps sqlite_stat1's figures only (see stat1Only).
 func (d *DB) Optimize(ctx context.Context) error {
 	if d.pg {
 		_, err := d.write.ExecContext(ctx, `ANALYZE`)
 		return err
 	}
-	_, err := d.write.ExecContext(ctx, `ANALYZE`)
-	return err
+	return d.bulkTx(ctx, func(c *sql.Conn) error {
+		if _, err := c.ExecContext(ctx, `ANALYZE`); err != nil {
+			return err
+		}
+		return stat1Only(ctx, c)
+	})
+}
+
+// stat1Only empties SQLite's sqlite_stat4, which ANALYZE fills: the
+// planner then has sqlite_stat1's figures (rows per index key) and no
+// samples of values. modernc.org/sqlite is built with SQLITE_ENABLE_STAT4,
+// and with samples a statement whose plan might depend on a value bound to
+// it (almost any lookup through an index that is not unique) is compiled
+// again at its first step after every new binding: a prepared statement
+// saves nothing, and preparing was a third of an access request's CPU.
+// The inventory's pages and counts do not need the samples: the store
+// decides what drives a page from counts it makes itself (fewMatches,
+// fewGapsMax) and hides the rest from the planner; bench/RESULTS.md has the
+// timings with and without ("Prepared statements", 2026-12-04).
+//
+// The table is dropped rather than emptied, so that every connection
+// reads the statistics again (a change of schema), and made again empty
+// by ANALYZE sqlite_schema, which also reloads this connection's.
+func stat1Only(ctx context.Context, c *sql.Conn) error {
+	for _, s := range []string{`DROP TABLE IF EXISTS sqlite_stat4`, `ANALYZE sqlite_schema`} {
+		if _, err := c.ExecContext(ctx, s); err != nil {
+			return fmt.Errorf("statistics: %w", err)
+		}
+	}
+	return nil
+}
+
+// dropStat4 empties sqlite_stat4 of a SQLite database analysed by an
+// earlier Steward, which kept the samples (see stat1Only).
+func (d *DB) dropStat4(ctx context.Context) error {
+	var samples bool
+	err := d.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE name = 'sqlite_stat4')`).Scan(&samples)
+	if err == nil && samples {
+		err = d.read.QueryRowContext(ctx, `SELECT EXISTS (SELECT 1 FROM sqlite_stat4)`).Scan(&samples)
+	}
+	if err != nil || !samples {
+		return err
+	}
+	return d.bulkTx(ctx, func(c *sql.Conn) error { return stat1Only(ctx, c) })
 }
 
 // ownerReason is what a bulk-loaded identity records of why it has its

@@ -17,7 +17,7 @@ func (d *DB) catalogIn(ctx context.Context, q querier) (*steward.CatalogVersion,
 	v := &steward.CatalogVersion{}
 	var body string
 	var at int64
-	err := q.QueryRowContext(ctx, `SELECT version, source, digest, body, applied_at, applied_by FROM catalog_versions ORDER BY version DESC LIMIT 1`).
+	err := d.queryRow(ctx, q, `SELECT version, source, digest, body, applied_at, applied_by FROM catalog_versions ORDER BY version DESC LIMIT 1`).
 		Scan(&v.Version, &v.Source, &v.Digest, &body, &at, &v.AppliedBy)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "No catalog has been applied yet; apply one with `steward apply -f catalog.yaml`.")
@@ -42,7 +42,7 @@ func (d *DB) CatalogInForce(ctx context.Context) (*steward.CatalogVersion, error
 // nothing else: ENOTFOUND when none was ever applied.
 func (d *DB) CatalogDigest(ctx context.Context) (string, error) {
 	var digest string
-	err := d.reader(ctx).QueryRowContext(ctx, `SELECT digest FROM catalog_versions ORDER BY version DESC LIMIT 1`).Scan(&digest)
+	err := d.queryRow(ctx, d.reader(ctx), `SELECT digest FROM catalog_versions ORDER BY version DESC LIMIT 1`).Scan(&digest)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", steward.Errorf(steward.ENOTFOUND, "No catalog has been applied yet; apply one with `steward apply -f catalog.yaml`.")
 	}

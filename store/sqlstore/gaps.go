@@ -191,8 +191,25 @@ func (d *DB) Gaps(ctx context.Context, f steward.GapFilter) (*steward.Page[stewa
 		return nil, err
 	}
 	where, args := []string{"k.id > ?", openGapTask}, []any{after}
+	from := `tasks k`
 	if f.Gap != "" {
 		where, args = append(where, "k.gap = ?"), append(args, string(f.Gap))
+		if !d.pg {
+			// SQLite has no samples of values (stat1Only), so it plans one
+			// way for every kind: in id order, testing each open task, which
+			// reads them all for a kind that has few or none (17-23 ms at
+			// 141,781 open tasks). A kind with fewer than fewGapsMax open
+			// tasks is read through its index and sorted instead; counting
+			// up to the bound reads at most that many index entries.
+			var n int
+			if err := d.queryRow(ctx, d.reader(ctx), `SELECT count(*) FROM (SELECT 1 FROM tasks WHERE gap = ? AND status = 'open' LIMIT ?)`,
+				string(f.Gap), d.fewGapsMax()).Scan(&n); err != nil {
+				return nil, err
+			}
+			if n < d.fewGapsMax() {
+				from = `tasks k INDEXED BY tasks_gap_identity`
+			}
+		}
 	}
 	switch {
 	case f.TeamID == -1:
@@ -205,12 +222,12 @@ func (d *DB) Gaps(ctx context.Context, f steward.GapFilter) (*steward.Page[stewa
 	args = append(args, limit+1)
 	query := `SELECT k.id, k.gap, k.identity_id, k.status, k.opened_at, k.due_at, x.name, x.kind, s.name, x.team_id, t.name, x.owner_id, p.name,
 			COALESCE(CASE WHEN p.status = 'departed' THEN p.manager_id END, t.manager_id), COALESCE(pm.name, tm.name)
-		FROM tasks k JOIN identities x ON x.id = k.identity_id JOIN systems s ON s.id = x.system_id
+		FROM ` + from + ` JOIN identities x ON x.id = k.identity_id JOIN systems s ON s.id = x.system_id
 		LEFT JOIN teams t ON t.id = x.team_id LEFT JOIN people p ON p.id = x.owner_id
 		LEFT JOIN people pm ON pm.id = CASE WHEN p.status = 'departed' THEN p.manager_id END
 		LEFT JOIN people tm ON tm.id = t.manager_id
 		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY k.id LIMIT ?`
-	return fetchPage(ctx, d, query, args, limit, scanGap, func(g *steward.GapView) int64 { return g.ID })
+	return fetchPage(ctx, d, false, query, args, limit, scanGap, func(g *steward.GapView) int64 { return g.ID })
 }
 
 func scanGap(r scanner) (steward.GapView, error) {

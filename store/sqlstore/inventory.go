@@ -28,14 +28,22 @@ func list[T any](ctx context.Context, d *DB, sel string, where []string, args []
 	args = append([]any{after}, args...)
 	args = append(args, limit+1)
 	query := sel + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
-	return fetchPage(ctx, d, query, args, limit, scan, idOf)
+	return fetchPage(ctx, d, true, query, args, limit, scan, idOf)
 }
 
 // fetchPage runs a query for limit+1 rows in cursor order and makes a page
-// of them, with the next page's cursor if the extra row came.
-func fetchPage[T any](ctx context.Context, d *DB, query string, args []any, limit int,
+// of them, with the next page's cursor if the extra row came. fixed says
+// the query's text is one of a fixed set (a list's filters, each present
+// or not), worth keeping prepared (see stmts.go).
+func fetchPage[T any](ctx context.Context, d *DB, fixed bool, query string, args []any, limit int,
 	scan func(scanner) (T, error), idOf func(*T) int64) (*steward.Page[T], error) {
-	rows, err := d.reader(ctx).QueryContext(ctx, d.q(query), args...)
+	var rows *sql.Rows
+	var err error
+	if fixed {
+		rows, err = d.query(ctx, d.reader(ctx), query, args...)
+	} else {
+		rows, err = d.reader(ctx).QueryContext(ctx, d.q(query), args...)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -60,7 +68,7 @@ func fetchPage[T any](ctx context.Context, d *DB, query string, args []any, limi
 
 // get runs a single-row query and turns no row into ENOTFOUND.
 func get[T any](ctx context.Context, d *DB, query string, id int64, what string, scan func(scanner) (T, error)) (*T, error) {
-	v, err := scan(d.reader(ctx).QueryRowContext(ctx, d.q(query), id))
+	v, err := scan(d.queryRow(ctx, d.reader(ctx), query, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "%s %d does not exist.", what, id)
 	} else if err != nil {
@@ -316,7 +324,7 @@ func (d *DB) System(ctx context.Context, id int64) (*steward.System, error) {
 
 // SystemByName returns the system with a name.
 func (d *DB) SystemByName(ctx context.Context, name string) (*steward.System, error) {
-	s, err := scanSystem(d.read.QueryRowContext(ctx, d.q(systemSelect+` WHERE x.name = ?`), name))
+	s, err := scanSystem(d.queryRow(ctx, d.read, systemSelect+` WHERE x.name = ?`, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, steward.Errorf(steward.ENOTFOUND, "system %q does not exist.", name)
 	} else if err != nil {
@@ -507,7 +515,7 @@ func (d *DB) Identities(ctx context.Context, f steward.IdentityFilter) (*steward
 		fewGaps = n < d.fewGapsMax()
 	}
 	inner, args := d.identitiesQuery(f, after, limit, fewGaps, hideRanges)
-	return fetchPage(ctx, d, identityView(inner), args, limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
+	return fetchPage(ctx, d, true, identityView(inner), args, limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
 }
 
 // identitiesQuery builds the inner query of a page of Identities: the
@@ -680,6 +688,21 @@ func (d *DB) CreateEntitlement(ctx context.Context, e *steward.Entitlement) erro
 // Entitlement returns one entitlement.
 func (d *DB) Entitlement(ctx context.Context, id int64) (*steward.Entitlement, error) {
 	return get(ctx, d, entitlementSelect+` WHERE x.id = ?`, id, "entitlement", scanEntitlement)
+}
+
+// EntitlementByName returns the entitlement of a system with exactly a
+// name: one probe of the (system_id, name) key. AskAccess asked
+// Entitlements for a search of the name instead and picked the exact
+// match, a scan of the system's entitlements (a fifth of an access
+// request's CPU on SQLite when planned through the index).
+func (d *DB) EntitlementByName(ctx context.Context, systemID int64, name string) (*steward.Entitlement, error) {
+	e, err := scanEntitlement(d.queryRow(ctx, d.reader(ctx), entitlementSelect+` WHERE x.system_id = ? AND x.name = ?`, systemID, name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, steward.Errorf(steward.ENOTFOUND, "System %d has no entitlement named %q.", systemID, name)
+	} else if err != nil {
+		return nil, err
+	}
+	return &e, nil
 }
 
 // Entitlements lists entitlements.

@@ -251,7 +251,7 @@ func (d *DB) Notices(ctx context.Context, f steward.NoticeFilter) (*steward.Page
 	}
 	args = append(args, limit+1)
 	query := `SELECT ` + noticeColumns + ` FROM notices x JOIN people p ON p.id = x.person_id WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
-	return fetchPage(ctx, d, query, args, limit, scanNotice, func(n *steward.Notice) int64 { return n.ID })
+	return fetchPage(ctx, d, false, query, args, limit, scanNotice, func(n *steward.Notice) int64 { return n.ID })
 }
 
 func scanNotice(r scanner) (steward.Notice, error) {

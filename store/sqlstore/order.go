@@ -648,7 +648,7 @@ func (d *DB) TeamByName(ctx context.Context, name string) (*steward.Team, error)
 // matched.
 func (d *DB) PersonByKey(ctx context.Context, key string) (*steward.Person, error) {
 	for _, cond := range []string{`x.external_id = ? OR x.email = ?`, `lower(x.external_id) = lower(?) OR lower(x.email) = lower(?)`} {
-		rows, err := d.read.QueryContext(ctx, d.q(personSelect+` WHERE `+cond+` ORDER BY x.id LIMIT 3`), key, key)
+		rows, err := d.query(ctx, d.read, personSelect+` WHERE `+cond+` ORDER BY x.id LIMIT 3`, key, key)
 		if err != nil {
 			return nil, err
 		}
@@ -697,7 +697,7 @@ func (d *DB) fewInIDOrder(ctx context.Context, f steward.IdentityFilter, after i
 	c := d.filterConds(f, now, planFree)
 	c.add(`x.id > ?`, after)
 	inner := `SELECT ` + identityColumns + ` FROM ` + c.from + ` WHERE ` + c.sql() + ` ORDER BY ` + d.hide("x.id", false) + ` LIMIT ?`
-	return fetchPage(ctx, d, identityView(inner), append(c.args, limit+1), limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
+	return fetchPage(ctx, d, false, identityView(inner), append(c.args, limit+1), limit, scanIdentityView, func(v *steward.IdentityView) int64 { return v.ID })
 }
 
 // visibleKey writes a member's visibility for sampleIDs' seed.

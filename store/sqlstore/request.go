@@ -142,9 +142,9 @@ func (d *DB) CreateRequest(ctx context.Context, r *steward.AccessRequest) error 
 	}
 	model := requestModel(r)
 	return d.writeTx(ctx, func(tx *sql.Tx) error {
-		err := tx.QueryRowContext(ctx, d.q(`INSERT INTO access_requests (requester, identity, model, state, level, target, duration, justification,
+		err := d.queryRow(ctx, tx, `INSERT INTO access_requests (requester, identity, model, state, level, target, duration, justification,
 			decision, question, approvals, decide_by, first_decide_by, expires_at, closed_at, reason, extends, jit_grant_id, attempts, last_error,
-			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+			created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
 			r.Requester, r.Identity, model, string(r.State), r.Level, texts[0], int64(r.Duration), texts[1], texts[2], texts[3], texts[4],
 			microOrNull(r.DecideBy), microOrNull(r.FirstDecideBy), microOrNull(r.ExpiresAt), microPtr(r.ClosedAt), r.Reason,
 			idPtr(r.Extends), idPtr(r.JITGrantID), r.Attempts, r.LastError, micro(r.CreatedAt), micro(r.UpdatedAt)).Scan(&r.ID)
@@ -199,7 +199,7 @@ func (d *DB) Requests(ctx context.Context, f steward.RequestFilter) (*steward.Pa
 	}
 	args = append(args, limit+1)
 	query := requestSelect + ` WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id ` + order + ` LIMIT ?`
-	return fetchPage(ctx, d, query, args, limit, scanRequest, func(r *steward.AccessRequest) int64 { return r.ID })
+	return fetchPage(ctx, d, false, query, args, limit, scanRequest, func(r *steward.AccessRequest) int64 { return r.ID })
 }
 
 // ChangeRequest applies one step of a request's life with its event, only
@@ -363,7 +363,7 @@ func (d *DB) UnmatchedDemands(ctx context.Context, o steward.ListOptions) (*stew
 		where, args = ` WHERE id < ?`, append(args, after)
 	}
 	args = append(args, limit+1)
-	return fetchPage(ctx, d, `SELECT `+demandColumns+` FROM unmatched_demand`+where+` ORDER BY id DESC LIMIT ?`, args, limit, scanDemand,
+	return fetchPage(ctx, d, false, `SELECT `+demandColumns+` FROM unmatched_demand`+where+` ORDER BY id DESC LIMIT ?`, args, limit, scanDemand,
 		func(u *steward.UnmatchedDemand) int64 { return u.ID })
 }
 

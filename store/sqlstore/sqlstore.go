@@ -116,6 +116,7 @@ type DB struct {
 	walLimit     int64         // bytes; walLimit unless a test sets less
 	file         string        // SQLite: the database file
 	stage        *sql.DB       // SQLite: connections on which syncs stage their records (see stagedTx)
+	stmts        *stmts        // SQLite: prepared statements of the hot paths (see stmts.go); nil on PostgreSQL
 
 	// SQLite: the write-ahead log is copied into the database file by a
 	// goroutine after each write (see Checkpoint), not by the writer as it
@@ -225,6 +226,7 @@ func Open(dsn string, o Options) (*DB, error) {
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	d.read, d.write, d.stage, d.file = read, write, stage, file
+	d.stmts = &stmts{read: newStmtCache(read), write: newStmtCache(write)}
 	d.startCheckpointer()
 	return d.openQueue()
 }
@@ -346,7 +348,14 @@ func (d *DB) Close() error {
 		d.ckptWG.Wait()
 	}
 	d.closeListener()
-	err := d.write.Close() // SQLite: the last connection to close checkpoints
+	var err error
+	if d.stmts != nil {
+		// Before their pools: a statement holds its connections' handles.
+		err = cmpErr(d.stmts.read.close(), d.stmts.write.close())
+	}
+	if e := d.write.Close(); err == nil { // SQLite: the last connection to close checkpoints
+		err = e
+	}
 	if d.read != d.write {
 		if e := d.read.Close(); err == nil {
 			err = e
@@ -456,6 +465,11 @@ func (d *DB) migrate(ctx context.Context, upTo int) error {
 	}
 	if upTo > 0 {
 		return nil
+	}
+	if !d.pg {
+		if err := d.dropStat4(ctx); err != nil {
+			return err
+		}
 	}
 	return d.migrateRiver(ctx)
 }

@@ -137,7 +137,7 @@ func (d *DB) SyncRuns(ctx context.Context, f steward.SyncRunFilter) (*steward.Pa
 	query := `SELECT x.id, x.source, x.system_id, COALESCE(s.name, ''), x.started_at, x.finished_at, x.result, x.error
 		FROM sync_runs x LEFT JOIN systems s ON s.id = x.system_id
 		WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id DESC LIMIT ?`
-	return fetchPage(ctx, d, query, args, limit, scanSyncRun, func(r *steward.SyncRun) int64 { return r.ID })
+	return fetchPage(ctx, d, false, query, args, limit, scanSyncRun, func(r *steward.SyncRun) int64 { return r.ID })
 }
 
 func scanSyncRun(r scanner) (steward.SyncRun, error) {

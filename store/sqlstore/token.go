@@ -296,7 +296,7 @@ func (d *DB) AuthenticateToken(ctx context.Context, raw string) (*steward.Token,
 	if !steward.WellFormedSecret(steward.TokenPrefix, raw) {
 		return nil, errUnauthorized
 	}
-	t, err := scanToken(d.read.QueryRowContext(ctx, d.q(`SELECT `+tokenColumns+tokenFrom+` WHERE t.hash = ?`), steward.HashSecret(raw)))
+	t, err := scanToken(d.queryRow(ctx, d.read, `SELECT `+tokenColumns+tokenFrom+` WHERE t.hash = ?`, steward.HashSecret(raw)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, errUnauthorized
 	} else if err != nil {

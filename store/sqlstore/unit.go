@@ -89,6 +89,9 @@ func (d *DB) inTx(ctx context.Context, fk bool, wait time.Duration, fn func(u *u
 		return u.savepoint(ctx, func() error { return fn(u) })
 	}
 	deadline := time.Now().Add(wait)
+	if d.stmts != nil {
+		d.stmts.write.prepareWanted(ctx, deadline) // before this transaction takes the writer
+	}
 	conn, err := d.writerConn(ctx, deadline)
 	if err != nil {
 		return err
@@ -122,6 +125,10 @@ func (d *DB) inTx(ctx context.Context, fk bool, wait time.Duration, fn func(u *u
 		}
 	}
 	u := &unit{d: d, conn: conn, tx: tx}
+	if d.stmts != nil {
+		d.stmts.writing.Store(tx)
+		defer d.stmts.writing.Store(nil)
+	}
 	if err := fn(u); err != nil {
 		_ = tx.Rollback()
 		if isBusy(err) {

@@ -304,6 +304,15 @@ func testEntitlements(t *testing.T, s steward.Store, _ *Clock) {
 	}
 	wantCode(t, s.CreateEntitlement(ctx(), &steward.Entitlement{SystemID: sys.ID, Name: "AdministratorAccess", Sensitivity: steward.LevelLow}), steward.ECONFLICT)
 	wantCode(t, s.CreateEntitlement(ctx(), &steward.Entitlement{SystemID: 55555, Name: "x", Sensitivity: steward.LevelLow}), steward.ENOTFOUND)
+	if byName, err := s.EntitlementByName(ctx(), sys.ID, "ReadOnlyAccess"); err != nil || byName.ID != ro.ID || byName.Name != "ReadOnlyAccess" {
+		t.Fatalf("EntitlementByName = %+v, %v; want %d", byName, err, ro.ID)
+	}
+	for _, name := range []string{"readonlyaccess", "ReadOnly", "ReadOnlyAccess ", ""} { // exactly the name, case included
+		_, err := s.EntitlementByName(ctx(), sys.ID, name)
+		wantCode(t, err, steward.ENOTFOUND)
+	}
+	_, err = s.EntitlementByName(ctx(), sys.ID+1000, "ReadOnlyAccess")
+	wantCode(t, err, steward.ENOTFOUND)
 	for name, tc := range map[string]struct {
 		f    steward.EntitlementFilter
 		want []int64
