@@ -17,14 +17,7 @@ import (
 func TestStmtCache(t *testing.T) {
 	t.Parallel()
 	ctx := steward.WithActor(context.Background(), "test")
-	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openSQLite(t, ctx)
 	if _, err := db.SystemByName(ctx, "nowhere"); steward.ErrorCode(err) != steward.ENOTFOUND {
 		t.Fatalf("SystemByName: %v, want ENOTFOUND", err)
 	}
@@ -82,14 +75,7 @@ func TestStmtCache(t *testing.T) {
 func TestStat1Only(t *testing.T) {
 	t.Parallel()
 	ctx := steward.WithActor(context.Background(), "test")
-	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openSQLite(t, ctx)
 	for i := range 50 {
 		if err := db.CreateSystem(ctx, &steward.System{Name: fmt.Sprint("sys-", i), Kind: steward.SystemGitHub}); err != nil {
 			t.Fatal(err)
@@ -124,4 +110,18 @@ func TestStat1Only(t *testing.T) {
 	if _, err := db.SystemByName(ctx, "sys-7"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// openSQLite opens and migrates a new SQLite store, closed when the test ends.
+func openSQLite(t *testing.T, ctx context.Context) *DB {
+	t.Helper()
+	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	return db
 }

@@ -278,14 +278,7 @@ func testJITExpiry(t *testing.T, s steward.Store, clock *Clock) {
 func testJITClaimsOnce(t *testing.T, s steward.Store, clock *Clock) {
 	const engines, n = 4, 120
 	f := newJITFixture(t, s, n, 1)
-	batch := make([]*steward.JITGrant, n)
-	for i := range batch {
-		batch[i] = &steward.JITGrant{IdentityID: f.ids[i].ID, EntitlementID: f.roles[0].ID, ExpiresAt: clock.Now().Add(time.Duration(i+1) * time.Second)}
-	}
-	if err := s.RecordJITGrant(ctx(), batch...); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(time.Hour)
+	f.expiredGrants(t, s, clock, n)
 	var mu sync.Mutex
 	seen := map[int64]int{}
 	var wg sync.WaitGroup
@@ -341,14 +334,7 @@ func testJITClaimsOnce(t *testing.T, s steward.Store, clock *Clock) {
 func testJITPipelined(t *testing.T, s steward.Store, clock *Clock) {
 	const n = 40
 	f := newJITFixture(t, s, n, 1)
-	batch := make([]*steward.JITGrant, n)
-	for i := range batch {
-		batch[i] = &steward.JITGrant{IdentityID: f.ids[i].ID, EntitlementID: f.roles[0].ID, ExpiresAt: clock.Now().Add(time.Duration(i+1) * time.Second)}
-	}
-	if err := s.RecordJITGrant(ctx(), batch...); err != nil {
-		t.Fatal(err)
-	}
-	clock.Advance(time.Hour)
+	f.expiredGrants(t, s, clock, n)
 	now := clock.Now()
 	// Two engines, two claims each, before any is recorded.
 	var claims []*steward.RevocationClaim
@@ -525,4 +511,20 @@ func testJITAndSync(t *testing.T, s steward.Store, clock *Clock) {
 	if inv := inventoryGrant(t, s, g.IdentityID, g.EntitlementID); inv == nil || inv.Type != steward.GrantStanding || inv.ExpiresAt != nil {
 		t.Errorf("a membership the system holds after the revocation: %+v", inv)
 	}
+}
+
+// expiredGrants records n grants of the fixture's first role, one for each
+// of its first n identities, expiring a second apart, and moves the clock
+// an hour past them all.
+func (f *jitFixture) expiredGrants(t *testing.T, s steward.Store, clock *Clock, n int) []*steward.JITGrant {
+	t.Helper()
+	batch := make([]*steward.JITGrant, n)
+	for i := range batch {
+		batch[i] = &steward.JITGrant{IdentityID: f.ids[i].ID, EntitlementID: f.roles[0].ID, ExpiresAt: clock.Now().Add(time.Duration(i+1) * time.Second)}
+	}
+	if err := s.RecordJITGrant(ctx(), batch...); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(time.Hour)
+	return batch
 }
