@@ -32,6 +32,7 @@ import (
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/bench/internal/engine"
 	"github.com/stewardhq/steward/bench/internal/export"
+	"github.com/stewardhq/steward/bench/internal/machine"
 	"github.com/stewardhq/steward/importer"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
@@ -171,7 +172,7 @@ func main() {
 
 	host, _ := os.Hostname()
 	fmt.Printf("### Reconciliation: %s, %d identities, %d grants, %d entitlements\n\n", db.Dialect(), *identities, *grants, *entitlements)
-	fmt.Printf("Machine: %s, %d cores, %s. Date: %s. %s.\n\n", host, runtime.NumCPU(), cpuModel(), time.Now().UTC().Format("2006-01-02"), runtime.Version())
+	fmt.Printf("Machine: %s, %d cores, %s. Date: %s. %s.\n\n", host, runtime.NumCPU(), machine.CPUModel(), time.Now().UTC().Format("2006-01-02"), runtime.Version())
 	fmt.Printf("Command: `go run ./bench/importsync -db <%s> -identities %d -grants %d -entitlements %d -change %g`\n\n", db.Dialect(), *identities, *grants, *entitlements, *change)
 	fmt.Printf("Raw insert speed of the same engine in the same run (%s): **%.0f rows/s**\n\n", rawMethod(eng), raw)
 	fmt.Printf("Keyed raw insert speed, the same way into two tables of the load's shape with their primary and unique keys (1 identity row to 5 grant rows; no secondary index, no foreign key): **%.0f rows/s**\n\n", keyed)
@@ -305,16 +306,6 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-		}
-	}
-	return "unknown CPU"
 }
 
 // profileFile is the heap profile file of phase i, or "" for none.

@@ -50,6 +50,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/bench/internal/engine"
+	"github.com/stewardhq/steward/bench/internal/machine"
 	"github.com/stewardhq/steward/demo"
 	"github.com/stewardhq/steward/examples"
 	stewardhttp "github.com/stewardhq/steward/http"
@@ -555,7 +556,7 @@ func report(out io.Writer, c config, version string, asks, people int, phases []
 	host, _ := os.Hostname()
 	fmt.Fprintf(out, "### Routine requests over HTTP: %s, the demo organisation (%d people, %d NHI), the example catalog\n\n", version, c.people, c.nhi)
 	fmt.Fprintf(out, "Machine: %s, %d CPUs, %s, %s. Date: %s. Commit: %s. Load average (1, 5, 15 min) at the start / end of the timed phases: %s / %s.\n\n",
-		host, runtime.NumCPU(), cpuModel(), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), revision(), loadStart, loadEnd)
+		host, runtime.NumCPU(), machine.CPUModel(), runtime.Version(), time.Now().UTC().Format("2006-01-02 15:04 UTC"), revision(), loadStart, loadEnd)
 	fmt.Fprintf(out, "Command: `requests %s` (built with `go build -ldflags \"-X main.commit=$(git rev-parse --short HEAD)\" -o requests ./bench/requests`).\n\n", strings.Join(redact(c.args), " "))
 	fmt.Fprintf(out, "Each request: POST /api/v1/requests with a person's bearer token over keep-alive connections; the catalog's decision (AskAccess, Cedar); "+
 		"the request, its request.created event (sealed with an audit key) and its request.fulfil job in one transaction. %d distinct routine asks by %d people, cycled through; "+
@@ -642,14 +643,4 @@ func revision() string {
 		return "unknown (built without a commit)"
 	}
 	return rev + dirty
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-		}
-	}
-	return "unknown CPU"
 }

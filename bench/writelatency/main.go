@@ -40,6 +40,7 @@ import (
 
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/bench/internal/export"
+	"github.com/stewardhq/steward/bench/internal/machine"
 	"github.com/stewardhq/steward/client"
 	stewardhttp "github.com/stewardhq/steward/http"
 	"github.com/stewardhq/steward/importer"
@@ -482,7 +483,7 @@ func ms(d time.Duration) string { return fmt.Sprintf("%.0f", float64(d)/float64(
 func report(out io.Writer, phases []*phase, writers int, rate float64, wait time.Duration, identities, grants, entitlements int, change float64) {
 	host, _ := os.Hostname()
 	fmt.Fprintf(out, "### API write latency during imports: SQLite, %d identities, %d grants, %d entitlements\n\n", identities, grants, entitlements)
-	fmt.Fprintf(out, "Machine: %s, %d cores, %s. Date: %s. %s.\n\n", host, runtime.NumCPU(), cpuModel(), time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.Version())
+	fmt.Fprintf(out, "Machine: %s, %d cores, %s. Date: %s. %s.\n\n", host, runtime.NumCPU(), machine.CPUModel(), time.Now().UTC().Format("2006-01-02 15:04 MST"), runtime.Version())
 	fmt.Fprintf(out, "Command: `go run ./bench/writelatency -identities %d -grants %d -entitlements %d -change %g -writers %d -rate %g -write-wait %s`\n\n",
 		identities, grants, entitlements, change, writers, rate, wait)
 	fmt.Fprintf(out, "Writes: PUT /api/v1/identities/{id}/owner through the generated client, %d goroutines, %g a second each; the server's --write-wait %s.\n\n", writers, rate, wait)
@@ -508,14 +509,4 @@ func report(out io.Writer, phases []*phase, writers int, rate float64, wait time
 			fmt.Fprintf(out, "\n%s: %d × %s\n", p.name, n, e)
 		}
 	}
-}
-
-func cpuModel() string {
-	b, _ := os.ReadFile("/proc/cpuinfo")
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(l, "model name") {
-			return strings.TrimSpace(strings.SplitN(l, ":", 2)[1])
-		}
-	}
-	return "unknown CPU"
 }
