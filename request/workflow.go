@@ -323,15 +323,23 @@ func (w *Workflow) act(ctx context.Context, id int64, approve bool, reason strin
 // approver resolves the approver sets of person email for r from the
 // inventory: their team, and the catalog's security team.
 func (w *Workflow) approver(ctx context.Context, r *steward.AccessRequest, email string) (steward.Approver, error) {
-	team, err := w.teamOf(ctx, email)
+	team, security, err := w.teamsOf(ctx, email)
 	if err != nil {
 		return steward.Approver{}, err
 	}
-	security := ""
+	return steward.Approver{Email: email, Sets: r.ApproverSets(email, team, security)}, nil
+}
+
+// teamsOf returns what ApproverSets needs to know of person email: their
+// team, and the catalog's security team ("" without a catalog).
+func (w *Workflow) teamsOf(ctx context.Context, email string) (team, security string, err error) {
+	if team, err = w.teamOf(ctx, email); err != nil {
+		return "", "", err
+	}
 	if c, _, err := w.Catalog(ctx); err == nil {
 		security = c.SecurityTeam
 	}
-	return steward.Approver{Email: email, Sets: r.ApproverSets(email, team, security)}, nil
+	return team, security, nil
 }
 
 func (w *Workflow) teamOf(ctx context.Context, email string) (string, error) {
@@ -491,13 +499,9 @@ func (w *Workflow) decidable(ctx context.Context, email string, f steward.Reques
 	if err != nil {
 		return nil, err
 	}
-	team, err := w.teamOf(ctx, email)
+	team, security, err := w.teamsOf(ctx, email)
 	if err != nil {
 		return nil, err
-	}
-	security := ""
-	if c, _, err := w.Catalog(ctx); err == nil {
-		security = c.SecurityTeam
 	}
 	out := &steward.Page[steward.AccessRequest]{Items: []steward.AccessRequest{}}
 	for scanned, reads := 0, 0; ; reads++ {
@@ -531,13 +535,9 @@ func (w *Workflow) Inbox(ctx context.Context) ([]steward.AccessRequest, error) {
 	if err != nil {
 		return nil, err
 	}
-	team, err := w.teamOf(ctx, p.Name)
+	team, security, err := w.teamsOf(ctx, p.Name)
 	if err != nil {
 		return nil, err
-	}
-	security := ""
-	if c, _, err := w.Catalog(ctx); err == nil {
-		security = c.SecurityTeam
 	}
 	var out []steward.AccessRequest
 	f := steward.RequestFilter{State: steward.RequestPending, Oldest: true, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}}
@@ -743,14 +743,15 @@ func (w *Workflow) fulfil(ctx context.Context, r *steward.AccessRequest, attempt
 	return err
 }
 
-// undo handles a fulfilment whose record failed (conflict) because the
-// request is no longer approved: cancelled (or failed by another try)
-// while the target was granting. A request still approved (the record
-// was only busy) is left for the next try, with the error. The memberships it gave that the identity did not hold before
-// must not stand with nothing to show for them, so they are recorded as JIT
-// grants that expire at once: the expiry engine revokes them through the
-// target, retrying while it refuses, audited as every revocation is. A
-// request that another try fulfilled meanwhile is left as it is.
+// undo handles a fulfilment whose record failed because the request is
+// no longer approved: cancelled (or failed by another try) while the
+// target was granting. The memberships it gave that the identity did not
+// hold before must not stand with nothing to show for them, so they are
+// recorded as JIT grants that expire at once: the expiry engine revokes
+// them through the target, retrying while it refuses, audited as every
+// revocation is. A request still approved (the record was only busy) is
+// left for the next try with the error, and one that another try
+// fulfilled meanwhile as it is.
 func (w *Workflow) undo(ctx context.Context, r *steward.AccessRequest, fresh []member, grantedAt time.Time, conflict error) error {
 	cur, err := w.cfg.Store.Request(ctx, r.ID)
 	if err != nil {
@@ -815,11 +816,18 @@ func (w *Workflow) recordFulfilment(ctx context.Context, r *steward.AccessReques
 				}
 			}
 		}
-		_, err := w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: r.ID, Action: steward.ActionRequestFulfilled,
-			From: steward.RequestApproved, To: steward.RequestFulfilled, JITGrantID: grantID, Attempts: r.Attempts + 1,
-			Level: r.Level, DecideBy: r.DecideBy, At: now})
-		return err
+		return w.fulfilled(ctx, r, grantID, now)
 	})
+}
+
+// fulfilled records r fulfilled at at (with the JIT grant it made, if
+// any), inside the unit that records what its fulfilment made; ECONFLICT
+// if r is no longer approved.
+func (w *Workflow) fulfilled(ctx context.Context, r *steward.AccessRequest, grantID *int64, at time.Time) error {
+	_, err := w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: r.ID, Action: steward.ActionRequestFulfilled,
+		From: steward.RequestApproved, To: steward.RequestFulfilled, JITGrantID: grantID, Attempts: r.Attempts + 1,
+		Level: r.Level, DecideBy: r.DecideBy, At: at})
+	return err
 }
 
 // members resolves what r grants to inventory objects: its entitlement, or
@@ -881,9 +889,7 @@ func (w *Workflow) decommission(ctx context.Context, r *steward.AccessRequest) e
 		if _, err := w.cfg.Store.DisableIdentity(ctx, iv.ID, source); err != nil {
 			return err
 		}
-		_, err := w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: r.ID, Action: steward.ActionRequestFulfilled,
-			From: steward.RequestApproved, To: steward.RequestFulfilled, Attempts: r.Attempts + 1, Level: r.Level, DecideBy: r.DecideBy, At: w.now()})
-		return err
+		return w.fulfilled(ctx, r, nil, w.now())
 	})
 	if steward.ErrorCode(err) != steward.ECONFLICT {
 		return err
@@ -951,8 +957,6 @@ func (w *Workflow) newIdentity(ctx context.Context, r *steward.AccessRequest, at
 		if err := w.cfg.Store.CreateIdentity(ctx, id); err != nil {
 			return err
 		}
-		_, err := w.cfg.Store.ChangeRequest(ctx, steward.RequestChange{ID: r.ID, Action: steward.ActionRequestFulfilled,
-			From: steward.RequestApproved, To: steward.RequestFulfilled, Attempts: r.Attempts + 1, Level: r.Level, DecideBy: r.DecideBy, At: now})
-		return err
+		return w.fulfilled(ctx, r, nil, now)
 	})
 }
