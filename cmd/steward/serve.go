@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -17,6 +15,7 @@ import (
 	stewardhttp "github.com/stewardhq/steward/http"
 	"github.com/stewardhq/steward/http/web"
 	"github.com/stewardhq/steward/importer"
+	"github.com/stewardhq/steward/request"
 	"github.com/stewardhq/steward/store/sqlstore"
 )
 
@@ -90,9 +89,6 @@ gracefully.`,
 				if token, err = prepareDemo(ctx, e, db, dc); err != nil {
 					return err
 				}
-				if approverToken, approver, waiting, err = demoApproverToken(withLocalAdmin(ctx), db); err != nil {
-					return err
-				}
 			}
 			// Steward acts as its own identity (scheduled runs, notices,
 			// sign-in): registered on first start, unowned unless the demo
@@ -125,6 +121,11 @@ gracefully.`,
 			flow, err := newWorkflow(db, tg, e.logger)
 			if err != nil {
 				return err
+			}
+			if withDemo {
+				if approverToken, approver, waiting, err = demoApproverToken(withLocalAdmin(ctx), db, flow); err != nil {
+					return err
+				}
 			}
 			runner, err := newRunner(db, e.config, e.logger, e.runner, flow)
 			if err != nil {
@@ -252,15 +253,11 @@ func prepareDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) (
 // demo's story (the catalog's approvers are the systems' teams and
 // security, which the head of security leads but is not a member of), so
 // that a newcomer sees the approver's side too. Empty when nothing waits.
-func demoApproverToken(ctx context.Context, db *sqlstore.DB) (token string, who *steward.Person, waiting int, err error) {
-	v, err := db.CatalogInForce(ctx)
+func demoApproverToken(ctx context.Context, db *sqlstore.DB, flow *request.Workflow) (token string, who *steward.Person, waiting int, err error) {
+	cat, _, err := flow.Catalog(ctx)
 	if steward.IsCode(err, steward.ENOTFOUND) {
 		return "", nil, 0, nil
 	} else if err != nil {
-		return "", nil, 0, err
-	}
-	cat, _, err := compileCatalog([]byte(v.Source))
-	if err != nil {
 		return "", nil, 0, err
 	}
 	pending, err := db.Requests(ctx, steward.RequestFilter{State: steward.RequestPending, ListOptions: steward.ListOptions{Limit: steward.MaxLimit}})
@@ -268,7 +265,7 @@ func demoApproverToken(ctx context.Context, db *sqlstore.DB) (token string, who 
 		return "", nil, 0, err
 	}
 	// The person most requests wait on, and of those the first found.
-	counts, order := map[string]int{}, []string(nil)
+	counts, best := map[string]int{}, ""
 	for i := range pending.Items {
 		email, err := demoApprover(ctx, db, cat, &pending.Items[i])
 		if err != nil {
@@ -277,14 +274,7 @@ func demoApproverToken(ctx context.Context, db *sqlstore.DB) (token string, who 
 		if email == "" {
 			continue
 		}
-		if counts[email] == 0 {
-			order = append(order, email)
-		}
-		counts[email]++
-	}
-	best := ""
-	for _, email := range order {
-		if best == "" || counts[email] > counts[best] {
+		if counts[email]++; best == "" || counts[email] > counts[best] {
 			best = email
 		}
 	}
@@ -295,31 +285,21 @@ func demoApproverToken(ctx context.Context, db *sqlstore.DB) (token string, who 
 	if err != nil {
 		return "", nil, 0, err
 	}
-	// Every request that waits on them, not only those they were found
-	// first for: what their inbox shows.
-	team := ""
-	if p.TeamID != nil {
-		if t, err := db.Team(ctx, *p.TeamID); err == nil {
-			team = t.Name
-		}
-	}
-	waiting = 0
-	for i := range pending.Items {
-		r := &pending.Items[i]
-		if !strings.EqualFold(r.Requester, p.Email) && len(r.ApproverSets(p.Email, team, cat.SecurityTeam)) > 0 &&
-			!slices.ContainsFunc(r.Approvals, func(a steward.RequestApproval) bool { return strings.EqualFold(a.Approver, p.Email) }) {
-			waiting++
-		}
+	pctx := steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalPerson, Name: p.Email, PersonID: p.ID, Role: steward.RoleMember, Via: steward.ActorFrom(ctx)})
+	// What their inbox shows: every request that waits on them, not only
+	// those they were found first for.
+	inbox, err := flow.Inbox(pctx)
+	if err != nil {
+		return "", nil, 0, err
 	}
 	exp := time.Now().UTC().Add(demoTokenTTL)
 	t := &steward.Token{Name: fmt.Sprintf("demo-approver-%d", time.Now().Unix()), Role: steward.RoleMember, ExpiresAt: &exp,
 		Kind: steward.PrincipalPerson, PersonID: &p.ID}
-	pctx := steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalPerson, Name: p.Email, PersonID: p.ID, Role: steward.RoleMember, Via: steward.ActorFrom(ctx)})
 	raw, err := db.CreateToken(pctx, t)
 	if err != nil {
 		return "", nil, 0, err
 	}
-	return raw, p, waiting, nil
+	return raw, p, len(inbox), nil
 }
 
 // demoAdmin returns the demo's admin: the active owner of Steward's own
