@@ -53,6 +53,7 @@ type NoticeDelivered struct {
 type NoticeFilter struct {
 	PersonID int64
 	Unsent   bool // only notices no mailer has sent yet
+	Newest   bool // newest first (a person's page); default oldest first (a mailer's order)
 	ListOptions
 }
 
@@ -64,7 +65,8 @@ type Inbox interface {
 	// (retried after a crash) delivers once. It returns how many it wrote.
 	// EINVALID for a bad notice; ENOTFOUND for an unknown person.
 	DeliverNotices(ctx context.Context, jobID int64, notices []Notice) (int, error)
-	// Notices lists notices, oldest first. EINVALID for a bad cursor.
+	// Notices lists notices, oldest first unless f.Newest. EINVALID for a
+	// bad cursor.
 	Notices(ctx context.Context, f NoticeFilter) (*Page[Notice], error)
 }
 

@@ -3,7 +3,6 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"slices"
 	"strconv"
 
 	"github.com/stewardhq/steward"
@@ -38,26 +37,13 @@ func (s *server) notices(w http.ResponseWriter, r *http.Request) {
 		s.render(w, r, http.StatusOK, "notices", p)
 		return
 	}
-	// The store lists oldest first; a person's notices are few, so read
-	// them all up to a bound and show the newest.
-	var all []steward.Notice
-	f := steward.NoticeFilter{PersonID: who.PersonID, ListOptions: steward.ListOptions{Limit: 500}}
-	for {
-		page, err := s.store.Notices(r.Context(), f)
-		if err != nil {
-			s.renderError(w, r, err, 0, "", "")
-			return
-		}
-		all = append(all, page.Items...)
-		if page.Next == "" || len(all) >= 10*noticesShown {
-			break
-		}
-		f.After = page.Next
+	page, err := s.store.Notices(r.Context(), steward.NoticeFilter{PersonID: who.PersonID, Newest: true, ListOptions: steward.ListOptions{Limit: noticesShown}})
+	if err != nil {
+		s.renderError(w, r, err, 0, "", "")
+		return
 	}
-	slices.Reverse(all)
-	if len(all) > noticesShown {
-		all, p.More = all[:noticesShown], true
-	}
+	all := page.Items
+	p.More = page.Next != ""
 	for i := range all {
 		n := &all[i]
 		row := noticeRow{ID: n.ID, Subject: n.Subject, Body: n.Body, Written: s.timeText(&n.CreatedAt, "unknown"),

@@ -236,13 +236,19 @@ var _ steward.Inbox = (*DB)(nil)
 
 const noticeColumns = `x.id, x.person_id, p.email, x.kind, x.subject, x.body, x.object_type, x.object_id, x.job_id, x.created_at, x.sent_at`
 
-// Notices lists notices, oldest first.
+// Notices lists notices, oldest first unless f.Newest.
 func (d *DB) Notices(ctx context.Context, f steward.NoticeFilter) (*steward.Page[steward.Notice], error) {
 	after, limit, err := f.Normalize()
 	if err != nil {
 		return nil, err
 	}
-	where, args := []string{"x.id > ?"}, []any{after}
+	where, args, order := []string{"x.id > ?"}, []any{after}, "ASC"
+	if f.Newest {
+		where, args, order = []string{"1 = 1"}, nil, "DESC"
+		if after > 0 {
+			where, args = []string{"x.id < ?"}, []any{after}
+		}
+	}
 	if f.PersonID != 0 {
 		where, args = append(where, "x.person_id = ?"), append(args, f.PersonID)
 	}
@@ -250,7 +256,7 @@ func (d *DB) Notices(ctx context.Context, f steward.NoticeFilter) (*steward.Page
 		where = append(where, "x.sent_at IS NULL")
 	}
 	args = append(args, limit+1)
-	query := `SELECT ` + noticeColumns + ` FROM notices x JOIN people p ON p.id = x.person_id WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id LIMIT ?`
+	query := `SELECT ` + noticeColumns + ` FROM notices x JOIN people p ON p.id = x.person_id WHERE ` + strings.Join(where, " AND ") + ` ORDER BY x.id ` + order + ` LIMIT ?`
 	return fetchPage(ctx, d, false, query, args, limit, scanNotice, func(n *steward.Notice) int64 { return n.ID })
 }
 

@@ -2,6 +2,7 @@ package sqlstore_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/stewardhq/steward"
@@ -48,6 +49,30 @@ func TestDeliverNotices(t *testing.T) {
 		}
 		if all, err := db.Notices(ctx, steward.NoticeFilter{}); err != nil || len(all.Items) != 2 {
 			t.Fatalf("all notices after the failed deliveries: %+v, %v; want the first two", all, err)
+		}
+		// Newest first, page by page: the other way round.
+		if _, err := db.DeliverNotices(ctx, 43, job.Notices()); err != nil {
+			t.Fatal(err)
+		}
+		old, err := db.Notices(ctx, steward.NoticeFilter{})
+		if err != nil || len(old.Items) != 4 {
+			t.Fatalf("all notices: %+v, %v", old, err)
+		}
+		var newest []int64
+		for after := ""; ; {
+			page, err := db.Notices(ctx, steward.NoticeFilter{Newest: true, ListOptions: steward.ListOptions{Limit: 3, After: after}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, n := range page.Items {
+				newest = append(newest, n.ID)
+			}
+			if after = page.Next; after == "" {
+				break
+			}
+		}
+		if want := []int64{old.Items[3].ID, old.Items[2].ID, old.Items[1].ID, old.Items[0].ID}; !slices.Equal(newest, want) {
+			t.Errorf("newest first: %v, want %v", newest, want)
 		}
 	})
 }
