@@ -140,6 +140,10 @@ func IsPostgres(dsn string) bool {
 	return strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://")
 }
 
+// readMap is how much of a SQLite database file its readers map: as much
+// as SQLite allows (SQLITE_MAX_MMAP_SIZE, 2 GiB less 64 KiB).
+const readMap = 0x7fff0000
+
 // Open opens the store at dsn: a postgres:// URL, or else the path of a SQLite
 // file, created if missing. It does not migrate; call Migrate.
 func Open(dsn string, o Options) (*DB, error) {
@@ -201,7 +205,14 @@ func Open(dsn string, o Options) (*DB, error) {
 	write.SetMaxOpenConns(1)
 	write.SetMaxIdleConns(1)
 	write.SetConnMaxLifetime(0)
-	read, err := sql.Open("sqlite", "file:"+file+params+"&_pragma=query_only(1)")
+	// Readers map the database file (up to SQLite's limit of 2 GiB; past
+	// it they read as before): a page list reads a table row for each of
+	// its matches or walked index entries, and a read through the OS page
+	// cache costs a system call each. Sorted by name in a team of 5,000 at
+	// a million identities: 43 ms a page, 15 ms mapped; a common word at the
+	// middle of the list, 49 ms and 30 ms. The writers do not: a sync
+	// gained 5-10% and its process showed the whole file resident.
+	read, err := sql.Open("sqlite", "file:"+file+params+"&_pragma=query_only(1)&_pragma=mmap_size("+strconv.Itoa(readMap)+")")
 	if err != nil {
 		write.Close() // #nosec G104 -- open failed before anything was read or written; its error is the one to report
 		return nil, fmt.Errorf("open sqlite: %w", err)
