@@ -189,3 +189,16 @@ func WALFile(d *DB) string { return d.file + "-wal" }
 // SetAuditKeys makes d seal the events it writes from now on with keys
 // (nil: unsealed), as if it had been opened with Options.AuditKeys.
 func SetAuditKeys(d *DB, keys *steward.AuditKeys) { d.keys = keys }
+
+// WalkByName returns the ids of the first page of identities sorted by name
+// that a search for q finds, read by walking the name index whatever the
+// number of matches (a search that matches nothing otherwise never walks).
+func WalkByName(ctx context.Context, d *DB, q string) ([]int64, error) {
+	f := steward.IdentityFilter{Query: q, Sort: steward.SortByName}
+	rows, err := d.section(ctx, f, sortKeys[steward.SortByName], false, nil, d.now(), planRows, 51)
+	ids := make([]int64, len(rows))
+	for i, r := range rows {
+		ids[i] = r.ID
+	}
+	return ids, err
+}

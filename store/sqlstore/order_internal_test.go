@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -77,9 +79,10 @@ func TestExactCountAlone(t *testing.T) {
 	}
 }
 
-// TestSampleFirst: only two or more broad filters with no narrow one are
-// sampled before their exact count, and a sample decides "far above the
-// bound" only with four times the matches a set of the bound would give.
+// TestSampleFirst: only a search, or two or more broad filters, with no
+// narrow filter are sampled before their exact count, and a sample decides
+// "far above the bound" only with four times the matches a set of the
+// bound would give.
 func TestSampleFirst(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
@@ -88,7 +91,8 @@ func TestSampleFirst(t *testing.T) {
 	}{
 		{steward.IdentityFilter{}, false},
 		{steward.IdentityFilter{Kind: steward.KindBot}, false},
-		{steward.IdentityFilter{Query: "payments"}, false},
+		{steward.IdentityFilter{Query: "payments"}, true},
+		{steward.IdentityFilter{Query: "payments", TeamID: 3}, false},
 		{steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true}, true},
 		{steward.IdentityFilter{Gap: steward.GapUnowned, Query: "payments"}, true},
 		{steward.IdentityFilter{UnusedFor: 90, CredentialOlderThan: 365}, true},
@@ -96,7 +100,7 @@ func TestSampleFirst(t *testing.T) {
 		{steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true, SystemID: 3}, false},
 		{steward.IdentityFilter{Kind: steward.KindBot, NeverUsed: true, Visible: &steward.Visibility{PersonID: 1}}, false},
 	} {
-		if got := broadCombination(tc.f); got != tc.want {
+		if got := sampledFirst(tc.f); got != tc.want {
 			t.Errorf("%+v: sampled first %v, want %v", tc.f, got, tc.want)
 		}
 	}
@@ -123,7 +127,10 @@ func TestSampleFirst(t *testing.T) {
 
 // TestNameWalkCovered: a page sorted by name with a search walks the name
 // index alone and reads a table row for the page's rows only; a filter the
-// index does not hold reads the table as it walks.
+// index does not hold reads the table as it walks. The search tests the
+// index's search text (schema 22), a virtual column: SQLite's plan then
+// says "USING INDEX" and seeks the table row deferred, which happens only
+// if a column of the table is read, so the test reads the program.
 func TestNameWalkCovered(t *testing.T) {
 	t.Parallel()
 	db := planDB(t)
@@ -142,10 +149,62 @@ func TestNameWalkCovered(t *testing.T) {
 			t.Fatal(err)
 		}
 		plan := explain(t, db, q, args...)
-		if covered := strings.Contains(plan, "USING COVERING INDEX identities_name"); covered != tc.covered {
-			t.Errorf("%+v: walks the covering index %v, want %v:\n%s", tc.f, covered, tc.covered, plan)
+		if !strings.Contains(plan, "INDEX identities_name") {
+			t.Errorf("%+v: does not walk the name index:\n%s", tc.f, plan)
+		}
+		if covered := !walkReadsTable(t, db, q, args...); covered != tc.covered {
+			t.Errorf("%+v: walks the index alone %v, want %v:\n%s", tc.f, covered, tc.covered, plan)
+		}
+		if tc.f.Query != "" && !strings.Contains(q, "search_text") {
+			t.Errorf("%+v: does not test the search text:\n%s", tc.f, q)
 		}
 	}
+}
+
+// walkReadsTable reports whether SQLite's program for query reads a column
+// of a table row it reached through an index (a deferred seek) as it
+// walks: a column the index does not hold. The rows of a page, read after
+// the walk by id, are not reached that way.
+func walkReadsTable(t *testing.T, db *DB, query string, args ...any) bool {
+	t.Helper()
+	rows, err := db.read.QueryContext(context.Background(), `EXPLAIN `+query, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	type op struct {
+		code   string
+		p1, p3 int
+	}
+	var ops []op
+	for rows.Next() {
+		var addr, p1, p2, p3, p5 int
+		var code string
+		var p4, comment sql.NullString
+		if err := rows.Scan(&addr, &code, &p1, &p2, &p3, &p4, &p5, &comment); err != nil {
+			t.Fatal(err)
+		}
+		ops = append(ops, op{code, p1, p3})
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	deferred := map[int]bool{} // table cursors seeked from an index entry
+	for _, o := range ops {
+		if o.code == "DeferredSeek" {
+			deferred[o.p3] = true
+		}
+	}
+	for _, o := range ops {
+		if o.code == "Column" && deferred[o.p1] {
+			return true
+		}
+	}
+	if len(deferred) == 0 {
+		// A seek that is not deferred reads the row.
+		return !strings.Contains(explain(t, db, query, args...), "USING COVERING INDEX identities_name")
+	}
+	return false
 }
 
 // planDB opens a migrated SQLite store for tests that read plans.
@@ -223,5 +282,39 @@ func TestKindAndUseCounted(t *testing.T) {
 		if covered := strings.Contains(plan, "USING COVERING INDEX identities_kind_status"); covered != tc.covered {
 			t.Errorf("%+v: counts in the kind index alone %v, want %v:\n%s", tc.f, covered, tc.covered, plan)
 		}
+	}
+}
+
+// TestCommonSearchSampledFirst: whether a sorted page walks or collects, a
+// search with no narrow filter asks a sample first, and one far above the
+// bound is decided by it, without the exact count (which needs SQLite's
+// search index: it is dropped here, so the count fails if it runs).
+func TestCommonSearchSampledFirst(t *testing.T) {
+	t.Parallel()
+	db := planDB(t)
+	ctx := steward.WithActor(context.Background(), "test")
+	b := &steward.Bulk{Source: "sample test", Systems: []steward.System{{ID: 1, Name: "sys", Kind: steward.SystemAWS, CreatedAt: db.now()}}}
+	for i := range 3000 {
+		b.Identities = append(b.Identities, steward.Identity{ID: int64(i + 1), SystemID: 1, ExternalID: fmt.Sprint("ext-", i), Name: fmt.Sprint("common-", i),
+			Kind: steward.KindServiceAccount, Environment: steward.EnvProd, Criticality: steward.LevelLow, Status: steward.IdentityActive})
+	}
+	if err := db.BulkLoad(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	db.sortDrive = 200
+	if _, err := db.write.ExecContext(ctx, `DROP TABLE identities_fts`); err != nil {
+		t.Fatal(err)
+	}
+	few, err := db.fewMatches(ctx, steward.IdentityFilter{Query: "common"}, db.now())
+	if err != nil || few {
+		t.Errorf("a search matching every identity: few %v, %v; want many, from the sample", few, err)
+	}
+	// A rare word is counted exactly, which needs the search index.
+	if _, err := db.fewMatches(ctx, steward.IdentityFilter{Query: "common-1234"}, db.now()); err == nil {
+		t.Error("a rare search was not counted exactly")
+	}
+	// A narrow filter is counted exactly too.
+	if _, err := db.fewMatches(ctx, steward.IdentityFilter{Query: "common", SystemID: 1}, db.now()); err == nil {
+		t.Error("a search in one system was not counted exactly")
 	}
 }

@@ -232,3 +232,23 @@ func TestCountEstimate(t *testing.T) {
 		}
 	})
 }
+
+// TestSearchWalk: a walk of the name index tests a search on the search
+// text, name and external id joined (schema 22): it finds either in any
+// case, and no match spans the two.
+func TestSearchWalk(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		sys := storetest.MustSystem(t, db, nil)
+		x := storetest.MustIdentity(t, db, sys.ID, func(x *steward.Identity) { x.Name, x.ExternalID = "alpha", "Beta" })
+		for q, want := range map[string][]int64{"ALPHA": {x.ID}, "ph": {x.ID}, "eTA": {x.ID}, "hab": nil, "alphabeta": nil} {
+			got, err := sqlstore.WalkByName(context.Background(), db, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) && len(got)+len(want) > 0 {
+				t.Errorf("%q found %v, want %v", q, got, want)
+			}
+		}
+	})
+}

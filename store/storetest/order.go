@@ -93,6 +93,10 @@ func testIdentityOrder(t *testing.T, s steward.Store, clock *Clock) {
 			if i%5 != 0 {
 				x.OwnerID, x.TeamID = &owner.ID, &team.ID
 			}
+			if i%8 == 5 {
+				// Found by a search of the external id alone, in any case.
+				x.ExternalID = fmt.Sprintf("arn:aws:iam::1:role/Runner-%d", i)
+			}
 		})
 		m := orderModel{}
 		m.Identity, m.SystemName = *x, "order-a"
@@ -138,6 +142,8 @@ func testIdentityOrder(t *testing.T, s steward.Store, clock *Clock) {
 		"name":                   {steward.IdentityFilter{Name: "deploy1"}, func(m orderModel) bool { return m.Name == "deploy1" }},
 		"short search":           {steward.IdentityFilter{Query: "ci"}, has("ci")},
 		"search":                 {steward.IdentityFilter{Query: "DEPLOY"}, has("deploy")},
+		"search, external id":    {steward.IdentityFilter{Query: "rUNNER"}, has("runner")},
+		"search, name and id":    {steward.IdentityFilter{Query: "Y1ARN:"}, has("y1arn:")}, // no match spans the two
 		"unowned":                {steward.IdentityFilter{Gap: steward.GapUnowned}, func(m orderModel) bool { return m.OwnerID == nil }},
 		"credential older":       {steward.IdentityFilter{CredentialOlderThan: 100}, func(m orderModel) bool { return older(m.credAt, 100) }},
 		"unused for":             {steward.IdentityFilter{UnusedFor: 25}, func(m orderModel) bool { return older(m.LastUsedAt, 25) }},
