@@ -202,3 +202,9 @@ func WalkByName(ctx context.Context, d *DB, q string) ([]int64, error) {
 	}
 	return ids, err
 }
+
+// CommonSearch reports whether a search for q alone is one that the store
+// expects to match at least n identities without counting them.
+func CommonSearch(ctx context.Context, d *DB, q string, n int) (bool, error) {
+	return d.commonSearch(ctx, steward.IdentityFilter{Query: q}, d.now(), n)
+}

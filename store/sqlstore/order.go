@@ -3,7 +3,9 @@ package sqlstore
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
 	"strconv"
@@ -332,30 +334,62 @@ func sections(f steward.IdentityFilter, key sortKey) (known, unknown bool) {
 // count of the matches after the cursor would read, deep in a list, every
 // match before it.)
 //
-// The filters that CountIdentities samples first are sampled first here
-// too, and a sample that shows them far above the bound (sampleFarAbove)
-// answers: a search's matches come from a trigram index, and PostgreSQL's
-// reads every match of the word into a bitmap before the count's LIMIT
-// applies (a common word at a million identities: 31,000 matches, 30 ms;
-// 86,000, 85 ms; the sample, 2,000 rows by id, costs a few).
+// Two or more broad filters (see CountIdentities) are sampled first, and a
+// sample that shows them far above the bound (sampleFarAbove) answers. On
+// PostgreSQL a search that the planner expects to match far more than the
+// bound (commonSearch) is walked without a count: its trigram index reads
+// every match of the word into a bitmap before the count's LIMIT applies (a
+// common word at a million identities: 31,000 matches, 30 ms; 86,000, 85
+// ms). The count is the one CountIdentities makes (exactCountQuery), which
+// reads a search alone in SQLite's search index only.
 func (d *DB) fewMatches(ctx context.Context, f steward.IdentityFilter, now time.Time) (bool, error) {
-	if sampledFirst(f) {
+	bound := d.driveBound()
+	if broadCombination(f) {
 		s, err := d.sampleCount(ctx, f, now)
 		if err != nil {
 			return false, err
 		}
 		if s.all {
-			return s.matched < int64(d.driveBound()), nil
+			return s.matched < int64(bound), nil
 		}
-		if sampleFarAbove(s, d.driveBound()) {
+		if sampleFarAbove(s, bound) {
 			return false, nil
 		}
+	} else if common, err := d.commonSearch(ctx, f, now, 2*bound); err != nil || common {
+		return false, err
+	}
+	query, args := d.exactCountQuery(f, now, bound)
+	var found int
+	err := d.read.QueryRowContext(ctx, d.q(query), args...).Scan(&found)
+	return found < bound, err
+}
+
+// commonSearch reports whether f is a search with no narrow filter that
+// PostgreSQL's planner expects to match at least n identities: its
+// estimate (EXPLAIN, from the statistics of the trigram indexes'
+// expressions) costs a plan, under a millisecond, where the count of a
+// common word costs its bitmap. At a million identities it estimated
+// 80,897 for "payments" (86,206 match), 20,299 for "search" (30,954),
+// and 200, its floor, for a word that matches one. Always false on SQLite,
+// whose search index counts up to a limit at the cost of the limit.
+func (d *DB) commonSearch(ctx context.Context, f steward.IdentityFilter, now time.Time, n int) (bool, error) {
+	if !d.pg || f.Query == "" || narrowFilter(f) {
+		return false, nil
 	}
 	c := d.filterConds(f, now, planFree)
-	var found int
-	err := d.read.QueryRowContext(ctx, d.q(`SELECT count(*) FROM (SELECT 1 FROM `+c.from+` WHERE `+c.sql()+` LIMIT ?) m`),
-		append(c.args, d.driveBound())...).Scan(&found)
-	return found < d.driveBound(), err
+	var plan []byte
+	if err := d.read.QueryRowContext(ctx, d.q(`EXPLAIN (FORMAT JSON) SELECT 1 FROM `+c.from+` WHERE `+c.sql()), c.args...).Scan(&plan); err != nil {
+		return false, err
+	}
+	var top []struct {
+		Plan struct {
+			Rows float64 `json:"Plan Rows"`
+		}
+	}
+	if err := json.Unmarshal(plan, &top); err != nil || len(top) == 0 {
+		return false, fmt.Errorf("read PostgreSQL's plan: %v", err)
+	}
+	return top[0].Plan.Rows >= float64(n), nil
 }
 
 // section reads up to n identities of one section of a sorted list, under
@@ -483,15 +517,15 @@ func (d *DB) sectionConds(f steward.IdentityFilter, key sortKey, unknown bool, p
 // estimates the matches; rounded to two digits, and never below what was
 // counted.
 //
-// A search, or two or more broad filters (kind, never used, …), with no
-// narrow one (a system, an owner, a team) are sampled first (sampledFirst):
-// no one index serves two broad filters, so the exact count tests a row for
-// each entry of one of them, up to the bound's matches (never used and a
-// kind: 33,000 rows, 160-210 ms at a million identities), and a trigram
-// index yields every match of a common word before the count's LIMIT
-// applies (PostgreSQL: 86,000 for "payments", 40-55 ms). When the sample
-// shows the set far above the bound (sampleFarAbove), its estimate is the
-// answer; else the exact count runs.
+// Two or more broad filters (kind, never used, a search, …) and no narrow
+// one (a system, an owner, a team) are sampled first: no one index serves
+// both, so the exact count tests a row for each entry of one of them, up to
+// the bound's matches (never used and a kind: 33,000 rows, 160-210 ms at a
+// million identities). So is, on PostgreSQL, a search that the planner
+// expects far above the bound (commonSearch): its trigram index yields
+// every match before the count's LIMIT applies. When the sample shows the
+// set far above the bound (sampleFarAbove), its estimate is the answer;
+// else the exact count runs.
 func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*steward.Count, error) {
 	f.Sort, f.ListOptions = "", steward.ListOptions{}
 	if err := f.Validate(); err != nil {
@@ -499,7 +533,14 @@ func (d *DB) CountIdentities(ctx context.Context, f steward.IdentityFilter) (*st
 	}
 	now := d.now()
 	bound := d.exactCountMax()
-	if sampledFirst(f) {
+	sampled := broadCombination(f)
+	if !sampled {
+		var err error
+		if sampled, err = d.commonSearch(ctx, f, now, 4*bound); err != nil {
+			return nil, err
+		}
+	}
+	if sampled {
 		s, err := d.sampleCount(ctx, f, now)
 		if err != nil {
 			return nil, err
@@ -557,11 +598,10 @@ func (d *DB) sampleCount(ctx context.Context, f steward.IdentityFilter, now time
 	return s, err
 }
 
-// sampledFirst reports whether f's matches are sampled before they are
-// counted (see CountIdentities): f has no narrow filter, which an index
-// finds few of, and has a search or two or more broad filters, which match
-// a large share of the identities each.
-func sampledFirst(f steward.IdentityFilter) bool {
+// broadCombination reports whether f has two or more broad filters, which
+// match a large share of the identities each, and no narrow one, which an
+// index finds few of (see CountIdentities).
+func broadCombination(f steward.IdentityFilter) bool {
 	if narrowFilter(f) {
 		return false
 	}
@@ -572,7 +612,7 @@ func sampledFirst(f steward.IdentityFilter) bool {
 			broad++
 		}
 	}
-	return f.Query != "" || broad >= 2
+	return broad >= 2
 }
 
 // narrowFilter reports whether f has a filter that an index finds few

@@ -175,6 +175,26 @@ func fullScan(pg bool, plan string) bool {
 	return n > strings.Count(plan, "CO-ROUTINE x")
 }
 
+// TestCommonSearch: PostgreSQL's planner tells a common word from a rare
+// one before anything is counted (every identity of orderEstate is named
+// svc-…, one in a thousand payments-etl-…); SQLite never says common.
+func TestCommonSearch(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		orderEstate(t, db, 30000)
+		ctx := context.Background()
+		for q, want := range map[string]bool{"SVC": true, "payments-etl": false, "no such word": false} {
+			got, err := sqlstore.CommonSearch(ctx, db, q, 10000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if want = want && db.Dialect() == "postgres"; got != want {
+				t.Errorf("%q: common %v, want %v", q, got, want)
+			}
+		}
+	})
+}
+
 // TestCountEstimate: above the exact bound a count is an estimate from a
 // sample, close to the truth and marked as such; below it, exact.
 func TestCountEstimate(t *testing.T) {
