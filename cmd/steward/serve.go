@@ -243,7 +243,7 @@ func prepareDemo(ctx context.Context, e *env, db *sqlstore.DB, dc demo.Config) (
 	ctx = steward.WithPrincipal(ctx, steward.Principal{Kind: steward.PrincipalPerson, Name: cmp.Or(admin.Email, admin.ExternalID),
 		PersonID: admin.ID, Role: steward.RoleAdmin, Via: steward.ActorFrom(ctx)})
 	exp := time.Now().UTC().Add(demoTokenTTL)
-	t := &steward.Token{Name: fmt.Sprintf("demo-admin-%d", time.Now().Unix()), Role: steward.RoleAdmin, ExpiresAt: &exp,
+	t := &steward.Token{Name: fmt.Sprintf("demo-admin-%d", time.Now().UnixNano()), Role: steward.RoleAdmin, ExpiresAt: &exp,
 		Kind: steward.PrincipalPerson, PersonID: &admin.ID}
 	return db.CreateToken(ctx, t)
 }
@@ -293,7 +293,7 @@ func demoApproverToken(ctx context.Context, db *sqlstore.DB, flow *request.Workf
 		return "", nil, 0, err
 	}
 	exp := time.Now().UTC().Add(demoTokenTTL)
-	t := &steward.Token{Name: fmt.Sprintf("demo-approver-%d", time.Now().Unix()), Role: steward.RoleMember, ExpiresAt: &exp,
+	t := &steward.Token{Name: fmt.Sprintf("demo-approver-%d", time.Now().UnixNano()), Role: steward.RoleMember, ExpiresAt: &exp,
 		Kind: steward.PrincipalPerson, PersonID: &p.ID}
 	raw, err := db.CreateToken(pctx, t)
 	if err != nil {
