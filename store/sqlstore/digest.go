@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/bits"
 	"slices"
@@ -239,25 +240,34 @@ const (
 // there is none, it was taken under another context, or it does not read
 // back whole.
 func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context string) (*syncDigest, error) {
-	var size, taken int64
-	if err := q.QueryRowContext(ctx, d.q(`SELECT COALESCE(SUM(length(entries)), 0), COALESCE(MIN(CASE WHEN chunk >= 0 THEN taken_at END), 0)
-		FROM sync_digests WHERE system_id = ? AND context = ?`), systemID, context).Scan(&size, &taken); err != nil {
+	// Only the rows' sizes first, to size the merge: length() of a blob
+	// reads its row's header, not its 16 MiB. (taken_at, a column added
+	// after entries, sits at the end of each row's overflow chain: reading
+	// it here walked every page of the digest once more before the read
+	// below did; it comes with that read instead.)
+	var size int64
+	if err := q.QueryRowContext(ctx, d.q(`SELECT COALESCE(SUM(length(entries)), 0) FROM sync_digests WHERE system_id = ? AND context = ?`),
+		systemID, context).Scan(&size); err != nil {
 		return nil, err
 	}
 	if size == 0 || size%16 != 0 {
 		return nil, nil
 	}
-	if age := d.now().Sub(fromMicro(taken)); age > d.digestMaxAge {
+	m := &digestMerge{sums: make([]uint64, 0, size/16), refs: make([]uint64, 0, size/16), ordered: true, taken: -1,
+		maxAge: d.digestMaxAge, now: d.now()}
+	err := d.eachRow(ctx, q, `SELECT chunk, entries, taken_at FROM sync_digests WHERE system_id = ? AND context = ? ORDER BY chunk`, []any{systemID, context}, m.chunk)
+	if errors.Is(err, errDigestOld) {
 		// Bounds how long a wrong skip could last: two records sharing a
 		// 64-bit sum, or a digest gone astray, show at the next full
 		// comparison.
 		d.logger.Info("sync digest older than its limit; comparing every record", "system_id", systemID,
-			"age", age.Round(time.Second), "limit", d.digestMaxAge)
+			"age", m.now.Sub(fromMicro(m.taken)).Round(time.Second), "limit", d.digestMaxAge)
 		return nil, nil
-	}
-	m := &digestMerge{sums: make([]uint64, 0, size/16), refs: make([]uint64, 0, size/16), ordered: true}
-	if err := d.eachRow(ctx, q, `SELECT chunk, entries FROM sync_digests WHERE system_id = ? AND context = ? ORDER BY chunk`, []any{systemID, context}, m.chunk); err != nil {
+	} else if err != nil {
 		return nil, err
+	}
+	if m.taken < 0 {
+		return nil, nil // a delta without its base
 	}
 	for ; m.ai < len(m.adds); m.ai++ {
 		m.out(m.adds[m.ai], true)
@@ -267,12 +277,15 @@ func (d *DB) loadDigest(ctx context.Context, q querier, systemID int64, context 
 		return nil, nil
 	}
 	g := newSyncDigest(m.sums, m.refs)
-	g.base, g.drops, g.taken = m.base, m.drops, taken
+	g.base, g.drops, g.taken = m.base, m.drops, m.taken
 	for _, i := range m.fromAdds {
 		g.added[i/64] |= 1 << (i % 64)
 	}
 	return g, nil
 }
+
+// errDigestOld stops reading a digest whose base is older than its limit.
+var errDigestOld = errors.New("sync digest older than its limit")
 
 // digestMerge merges a digest's rows as loadDigest reads them: its drops
 // and adds (the delta, read first) into its base entries, all in order of
@@ -286,15 +299,27 @@ type digestMerge struct {
 	base     int      // base entries read
 	ai, di   int      // the next add and drop to merge
 	ordered  bool     // every sum so far is greater than the one before
+	taken    int64    // the base's taken_at, from its first row (-1: no base row yet)
+	maxAge   time.Duration
+	now      time.Time
 }
 
 // chunk reads one row of sync_digests: drops and adds are kept, base
 // entries merged with them as they come.
 func (m *digestMerge) chunk(rows *sql.Rows) error {
 	var chunk int
+	var taken int64
 	var b sql.RawBytes // read in place: a chunk is 16 MiB
-	if err := rows.Scan(&chunk, &b); err != nil {
+	if err := rows.Scan(&chunk, &b, &taken); err != nil {
 		return err
+	}
+	if chunk >= 0 && m.taken < 0 {
+		// Every base row has its base's time (saveDigest); the first
+		// decides before the rest are read.
+		m.taken = taken
+		if m.now.Sub(fromMicro(taken)) > m.maxAge {
+			return errDigestOld
+		}
 	}
 	for i := 0; i+16 <= len(b); i += 16 {
 		e := digestEntry{binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])}
