@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -111,11 +112,14 @@ func TestSyncDigestChunks(t *testing.T) {
 // TestDigestMaxAge: a digest is trusted for DigestMaxAge after the last
 // sync that compared every record, then the next sync compares every record
 // and trusts the new digest again. A sync that skipped records and rewrote
-// the digest whole (more than an eighth changed) does not restart the clock.
+// the digest whole (more than an eighth changed) does not restart the clock,
+// nor does one that wrote only a delta; the age is the base's, read from
+// its first row.
 func TestDigestMaxAge(t *testing.T) {
 	t.Parallel()
 	eachClocked(t, func(t *testing.T, db *sqlstore.DB, clock *storetest.Clock) {
 		ctx := steward.WithActor(context.Background(), "test")
+		sqlstore.SetDigestChunk(db, 5) // a base of several rows, the last short
 		sys := storetest.MustSystem(t, db, nil)
 		src := &countingSkipper{}
 		for i := range 16 {
@@ -140,6 +144,11 @@ func TestDigestMaxAge(t *testing.T) {
 			src.recs[i].Identity.Name = "changed"
 		}
 		sync("a quarter changed", 12)
+		// One more: a delta (its rows carry no time of their own) on the
+		// base, whose rows, several, keep the base's time.
+		src.recs[4].Identity.Name = "changed"
+		sync("one more changed", 15)
+		sync("the delta read back", 16)
 		clock.Advance(2 * time.Hour)
 		sync("past the limit since the last full comparison", 0)
 		clock.Advance(sqlstore.DefaultDigestMaxAge - time.Hour)
@@ -322,6 +331,88 @@ func TestJSONLResyncMatchesFull(t *testing.T) {
 			if changes == 0 {
 				t.Fatal("the versions changed nothing: the test tests nothing")
 			}
+		}
+	})
+}
+
+// TestNewGrantsInKeyOrder: a re-sync inserts the grants it creates in
+// order of (identity, entitlement), whatever order the source lists them
+// in, with their events in that order, and a full comparison afterwards
+// finds nothing to change.
+func TestNewGrantsInKeyOrder(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := steward.WithActor(context.Background(), "test")
+		sys := storetest.MustSystem(t, db, nil)
+		src := &countingSkipper{}
+		for e := range 3 {
+			src.recs = append(src.recs, steward.Record{Entitlement: &steward.SourceEntitlement{Name: fmt.Sprint("role", e)}})
+		}
+		for i := range 6 {
+			src.recs = append(src.recs, steward.Record{Identity: &steward.SourceIdentity{ExternalID: fmt.Sprint("svc", i), Name: "svc", Kind: steward.KindBot}})
+		}
+		sync := func(o steward.SyncOptions) *steward.SyncResult {
+			t.Helper()
+			o.Source = "test"
+			res, err := db.SyncSystem(ctx, sys.ID, src, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		sync(steward.SyncOptions{})
+		// Grants listed last identity first, last entitlement first.
+		for i := 5; i >= 0; i-- {
+			for e := 2; e >= 0; e -= 1 + i%2 {
+				src.recs = append(src.recs, steward.Record{Grant: &steward.SourceGrant{Identity: fmt.Sprint("svc", i), Entitlement: fmt.Sprint("role", e)}})
+			}
+		}
+		want := len(src.recs) - 9
+		if res := sync(steward.SyncOptions{}); res.GrantsCreated != want {
+			t.Fatalf("re-sync created %d grants, want %d: %+v", res.GrantsCreated, want, res)
+		}
+		raw := sqlstore.RawSQL(db)
+		rows, err := raw.QueryContext(ctx, `SELECT g.id, x.external_id, e.name FROM grants g JOIN identities x ON x.id = g.identity_id
+			JOIN entitlements e ON e.id = g.entitlement_id ORDER BY g.id`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var keys []string
+		var ids []string
+		for rows.Next() {
+			var id int64
+			var ident, ent string
+			if err := rows.Scan(&id, &ident, &ent); err != nil {
+				t.Fatal(err)
+			}
+			keys, ids = append(keys, ident+"/"+ent), append(ids, fmt.Sprint(id))
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.IsSorted(keys) || len(keys) != want {
+			t.Fatalf("grants by id: %v; want %d in order of identity, entitlement", keys, want)
+		}
+		var events []string
+		rows, err = raw.QueryContext(ctx, `SELECT object_id FROM events WHERE action = 'grant.created' ORDER BY seq`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				t.Fatal(err)
+			}
+			events = append(events, id)
+		}
+		if err := rows.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(events, ids) {
+			t.Fatalf("grant.created events name %v; want the grants in order, %v", events, ids)
+		}
+		if res := sync(steward.SyncOptions{Full: true}); res.Events != 0 {
+			t.Fatalf("a full comparison after the re-sync changed something: %+v", res)
 		}
 	})
 }
