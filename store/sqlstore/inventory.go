@@ -118,15 +118,12 @@ func (d *DB) textFilter(where []string, args []any, q string, cols ...string) ([
 // tests it on each entry (the index holds it), a hundred thousand of them
 // between two clusters of a common word's matches. A match cannot span
 // the two: a query holds no control character (IdentityFilter.Validate).
+// SQLite's column is not folded, so it is tested as textFilter tests any.
 func (d *DB) searchText(where []string, args []any, q string) ([]string, []any) {
-	p := likePattern(q)
-	switch {
-	case d.pg:
-		return append(where, `x.search_text LIKE lower(?) ESCAPE '\'`), append(args, p)
-	case !isASCII(q):
-		return append(where, foldFunc+`(x.search_text) LIKE ? ESCAPE '\'`), append(args, fold(p))
+	if !d.pg {
+		return d.textFilter(where, args, q, "x.search_text")
 	}
-	return append(where, `x.search_text LIKE ? ESCAPE '\'`), append(args, p) // case-insensitive for ASCII in SQLite
+	return append(where, `x.search_text LIKE lower(?) ESCAPE '\'`), append(args, likePattern(q))
 }
 
 func eqFilter(where []string, args []any, col string, v any, set bool) ([]string, []any) {
