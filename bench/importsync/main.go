@@ -50,10 +50,11 @@ func main() {
 	memprofile := flag.String("memprofile", "", "write a heap profile taken near the peak of each sync phase's Go heap to this file, suffixed .1, .2, …")
 	firstOnly := flag.Bool("first", false, "stop after the first load (for profiling it)")
 	again := flag.Int("again", 0, "reuse -db and -dir of an earlier run: only re-sync, alternating the two files this many times (for profiling)")
+	verify := flag.Bool("verify", true, "with -again: end with a Full sync that must find nothing to change")
 	flag.Parse()
 	log.SetFlags(0)
 	if *again > 0 {
-		resyncAgain(*dsn, *dir, *again, *cpuprofile, *memprofile, *verbose)
+		resyncAgain(*dsn, *dir, *again, *cpuprofile, *memprofile, *verbose, *verify)
 		return
 	}
 	if *dir == "" {
@@ -331,7 +332,7 @@ func check1(_ sql.Result, err error) { check(err) }
 
 // resyncAgain re-syncs an earlier run's system from its two files in turn:
 // each run is a change of -change, without the first load before it.
-func resyncAgain(dsn, dir string, n int, cpuprofile, memprofile string, verbose bool) {
+func resyncAgain(dsn, dir string, n int, cpuprofile, memprofile string, verbose, verify bool) {
 	ctx := steward.WithActor(context.Background(), "bench:importsync")
 	opts := sqlstore.Options{}
 	if verbose {
@@ -352,18 +353,22 @@ func resyncAgain(dsn, dir string, n int, cpuprofile, memprofile string, verbose 
 		resetPeak()
 		src := must(importer.Open(importer.FormatJSONL, file, importer.Options{}))
 		mem := watchMem(profileFile(memprofile, i+1))
-		cpu0 := cpuTime()
+		cpu0, sys0 := cpuTime(), sysTime()
 		t0 := time.Now()
 		res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench"}))
+		sys1 := sysTime()
 		took := time.Since(t0)
 		peakGo := mem.end()
 		t1 := time.Now()
 		check(eng.Checkpoint(ctx))
-		log.Printf("%s: %s (CPU %s), %d events, peak RSS %d MiB (Go's %d MiB); checkpoint after it %s", filepath.Base(file), took.Round(time.Millisecond),
-			(cpuTime() - cpu0).Round(time.Millisecond), res.Events,
+		log.Printf("%s: %s (CPU %s, of it system %s; %d minor page faults), %d events, peak RSS %d MiB (Go's %d MiB); checkpoint after it %s", filepath.Base(file), took.Round(time.Millisecond),
+			(cpuTime() - cpu0).Round(time.Millisecond), (sys1.sys - sys0.sys).Round(time.Millisecond), sys1.faults-sys0.faults, res.Events,
 			peakRSS()>>20, peakGo>>20, time.Since(t1).Round(time.Millisecond))
 	}
 	pprof.StopCPUProfile() // the re-syncs only
+	if !verify {
+		return
+	}
 	// Files that return to an earlier state exercise the digest's delta;
 	// comparing every record must then find nothing left to do.
 	file := filepath.Join(dir, []string{"base.jsonl", "changed.jsonl"}[(n-1)%2])
