@@ -2,7 +2,10 @@ package importer
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/cespare/xxhash/v2"
@@ -80,37 +83,81 @@ func TestJSONLBadInput(t *testing.T) {
 	}
 }
 
-func TestLineReader(t *testing.T) {
+// TestJSONLLines: the reader's blocks cut no line in two, lines are
+// numbered from 1 with blank lines counted, white space around a line is
+// not part of it, and a line longer than MaxRecordBytes is reported at its
+// number and read past, wherever the blocks fall.
+func TestJSONLLines(t *testing.T) {
 	t.Parallel()
+	b := func(n int) string { return strings.Repeat("b", n) }
 	for _, tc := range []struct {
 		name  string
 		input string
-		want  []string // "!" marks a line reported too long
+		want  []string // each line that is not blank, trimmed; "!" for one too long
+		at    []int    // their numbers
 	}{
-		{"empty", "", nil},
-		{"one line without newline", "abc", []string{"abc"}},
-		{"blank lines", "\n\nx\n", []string{"", "", "x"}},
-		{"longer than the buffer", strings.Repeat("b", 200<<10) + "\nz\n", []string{strings.Repeat("b", 200<<10), "z"}},
-		{"too long, then a line", strings.Repeat("c", MaxRecordBytes+10) + "\nok\n", []string{"!", "ok"}},
-		{"too long at the end", "ok\n" + strings.Repeat("c", MaxRecordBytes+10), []string{"ok", "!"}},
+		{"empty", "", nil, nil},
+		{"one line without newline", "abc", []string{"abc"}, []int{1}},
+		{"blank lines", "\n\nx\n", []string{"x"}, []int{3}},
+		{"white space and CRLF", "  a \t\r\n\r\n b\r\n", []string{"a", "b"}, []int{1, 3}},
+		{"a newline at the end of a block", b(jsonlBlock-1) + "\nz\n", []string{b(jsonlBlock - 1), "z"}, []int{1, 2}},
+		{"a line across a block", "y\n" + b(jsonlBlock) + "\nz", []string{"y", b(jsonlBlock), "z"}, []int{1, 2, 3}},
+		{"a line of three blocks", b(3*jsonlBlock+5) + "\n\nz\n", []string{b(3*jsonlBlock + 5), "z"}, []int{1, 3}},
+		{"as long as may be", b(MaxRecordBytes) + "\r\nz", []string{b(MaxRecordBytes), "z"}, []int{1, 2}},
+		{"too long, then a line", b(MaxRecordBytes+10) + "\nok\n", []string{"!", "ok"}, []int{1, 2}},
+		{"too long at the end", "ok\n" + b(MaxRecordBytes+10), []string{"ok", "!"}, []int{1, 2}},
+		{"too long, ending in a block", b(jsonlBlock/2) + "\n" + b(MaxRecordBytes+2) + "\nok", []string{b(jsonlBlock / 2), "!", "ok"}, []int{1, 2, 3}},
+		{"two too long", b(2*MaxRecordBytes) + "\n" + b(MaxRecordBytes+3) + "\n\nok\n", []string{"!", "!", "ok"}, []int{1, 2, 4}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			lr := lineReader{br: newBufReader(strings.NewReader(tc.input))}
-			var got []string
-			for {
-				line, tooLong, err := lr.next()
-				if err != nil {
-					break
+			src := MustSource(t, FormatJSONL, tc.input).(*JSONL)
+			// Not one of these lines is JSON: each comes back as an error
+			// at its number.
+			var at []int
+			var long []bool
+			for _, err := range src.Read(context.Background()) {
+				msg := steward.ErrorMessage(err)
+				var n int
+				if _, serr := fmt.Sscanf(msg, "input:%d:", &n); serr != nil {
+					t.Fatalf("error %q has no line number", msg)
 				}
-				if tooLong {
-					got = append(got, "!")
-				} else {
-					got = append(got, string(line))
+				at, long = append(at, n), append(long, strings.Contains(msg, "longer than"))
+			}
+			if fmt.Sprint(at) != fmt.Sprint(tc.at) {
+				t.Fatalf("lines at %v, want %v", at, tc.at)
+			}
+			// Skipped, each line that may be comes back as its sum: the
+			// hash of the line, trimmed.
+			var mu sync.Mutex
+			var sums []uint64
+			known := func(s []uint64, skip []bool) {
+				mu.Lock()
+				defer mu.Unlock()
+				sums = append(sums, s...)
+				for i := range skip {
+					skip[i] = true
 				}
 			}
-			if strings.Join(got, "|") != strings.Join(tc.want, "|") || len(got) != len(tc.want) {
-				t.Errorf("got %d lines, want %d", len(got), len(tc.want))
+			var want []uint64
+			for i, w := range tc.want {
+				if long[i] != (w == "!") {
+					t.Errorf("line %d reported too long: %v, want %v", tc.at[i], long[i], w == "!")
+				}
+				if w != "!" {
+					want = append(want, xxhash.Sum64String(w))
+				}
+			}
+			n := 0
+			for r, err := range src.ReadSkipping(context.Background(), known) {
+				if err == nil && r.Skipped() {
+					n++
+				}
+			}
+			slices.Sort(sums)
+			slices.Sort(want)
+			if !slices.Equal(sums, want) || n != len(want) {
+				t.Errorf("%d lines skipped, sums %x; want %x", n, sums, want)
 			}
 		})
 	}
