@@ -1,13 +1,19 @@
 package sqlstore
 
 import (
+	"cmp"
+	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/stewardhq/steward"
 )
 
 func TestDigestFind(t *testing.T) {
@@ -113,5 +119,110 @@ func TestIsBusy(t *testing.T) {
 	}
 	if isBusy(errors.New("other")) {
 		t.Error("a plain error is busy")
+	}
+}
+
+// TestDigestMergeInPlace: the delta merged into base entries that sit
+// after room for its adds, in the same arrays, gives what a merge into
+// fresh arrays gives: adds before, among and after the base, a base entry
+// dropped left out, one added again taken from the add.
+func TestDigestMergeInPlace(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, tc := range []struct{ base, adds, drops int }{{0, 3, 0}, {10, 0, 0}, {10, 4, 3}, {1000, 200, 150}, {1000, 1000, 1000}} {
+		var base []digestEntry
+		for range tc.base {
+			base = append(base, digestEntry{rng.Uint64N(1 << 20), rng.Uint64()})
+		}
+		slices.SortFunc(base, func(a, b digestEntry) int { return cmp.Compare(a.sum, b.sum) })
+		base = slices.CompactFunc(base, func(a, b digestEntry) bool { return a.sum == b.sum })
+		m := &digestMerge{}
+		want := map[uint64]uint64{}
+		for _, e := range base {
+			want[e.sum] = e.ref
+		}
+		for i := range tc.drops {
+			if i < len(base) && rng.IntN(2) == 0 {
+				s := base[rng.IntN(len(base))].sum
+				m.drops = append(m.drops, s)
+				delete(want, s)
+			}
+		}
+		slices.Sort(m.drops)
+		m.drops = slices.Compact(m.drops)
+		added := map[uint64]bool{}
+		for i := range tc.adds {
+			e := digestEntry{rng.Uint64N(1 << 20), rng.Uint64()}
+			if i%3 == 0 && len(base) > 0 { // added again: the add stands
+				e.sum = base[rng.IntN(len(base))].sum
+			}
+			if _, live := want[e.sum]; added[e.sum] || (live && !slices.ContainsFunc(base, func(b digestEntry) bool { return b.sum == e.sum })) {
+				continue // two adds of one sum are not a delta saveDelta writes
+			}
+			added[e.sum] = true
+			m.adds = append(m.adds, e)
+			want[e.sum] = e.ref
+		}
+		slices.SortFunc(m.adds, func(a, b digestEntry) int { return cmp.Compare(a.sum, b.sum) })
+		room := len(m.adds)
+		sums, refs := make([]uint64, room+len(base)), make([]uint64, room+len(base))
+		for i, e := range base {
+			sums[room+i], refs[room+i] = e.sum, e.ref
+		}
+		if !m.merge(sums, refs, room) {
+			t.Fatalf("%+v: out of order", tc)
+		}
+		if len(m.sums) != len(want) {
+			t.Fatalf("%+v: %d entries, want %d", tc, len(m.sums), len(want))
+		}
+		for i, s := range m.sums {
+			if ref, ok := want[s]; !ok || ref != m.refs[i] || (i > 0 && s <= m.sums[i-1]) {
+				t.Fatalf("%+v: entry %d (%x, %x) is not the merge's", tc, i, s, m.refs[i])
+			}
+		}
+		for _, i := range m.fromAdds {
+			if !slices.Contains(m.adds, digestEntry{m.sums[i], m.refs[i]}) {
+				t.Fatalf("%+v: entry %d said to come from the adds does not", tc, i)
+			}
+		}
+	}
+}
+
+// TestDigestReadTorn: a base row read on another connection that is not
+// the size its digest's sizes said, or is gone, means another sync rewrote
+// the digest in between; the sync starts over (errRestage) rather than
+// trust half of each. A row as listed reads back whole, with its time.
+func TestDigestReadTorn(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := steward.WithActor(context.Background(), "test")
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sys := &steward.System{Name: "torn", Kind: steward.SystemPostgres}
+	if err := db.CreateSystem(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	entries := binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, 7), 8)
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO sync_digests (system_id, context, chunk, entries, taken_at) VALUES (?, 'c', 0, ?, 42)`, sys.ID, entries); err != nil {
+		t.Fatal(err)
+	}
+	sums, refs := make([]uint64, 2), make([]uint64, 2)
+	for _, par := range []querier{nil, db.read} {
+		base := []digestRow{{chunk: 0, size: 16}}
+		if err := db.readBase(ctx, db.read, par, sys.ID, "c", base, sums[:1], refs[:1]); err != nil || sums[0] != 7 || refs[0] != 8 || base[0].taken != 42 {
+			t.Fatalf("par %v: read %v, %v, taken %d, error %v", par != nil, sums, refs, base[0].taken, err)
+		}
+		for name, rows := range map[string][]digestRow{
+			"another size": {{chunk: 0, size: 32}},
+			"gone":         {{chunk: 0, size: 16}, {chunk: 1, size: 16, at: 16}},
+		} {
+			if err := db.readBase(ctx, db.read, par, sys.ID, "c", rows, sums, refs); !errors.Is(err, errRestage) {
+				t.Errorf("par %v, a row of %s: error %v, want errRestage", par != nil, name, err)
+			}
+		}
 	}
 }

@@ -607,6 +607,7 @@ func (d *DB) syncSystem(ctx context.Context, systemID int64, src steward.Source,
 	s := &systemSync{d: d, systemID: systemID, src: src, o: o, load: load, res: &steward.SyncResult{}, started: d.now(), lap: d.laps("sync")}
 	var err error
 	if !d.pg && !load && !locked && d.unitOf(ctx) == nil {
+		s.staged = true
 		err = d.stagedTx(ctx, func(c *sql.Conn) error {
 			s.c = c
 			return s.steps(ctx, s.open, s.stage, s.writeUnseen, s.check)
@@ -641,6 +642,7 @@ type systemSync struct {
 	src      steward.Source
 	o        steward.SyncOptions
 	load     bool // a first load is allowed
+	staged   bool // stages outside its write transaction (stagedTx): it reads what others commit meanwhile
 	res      *steward.SyncResult
 	started  time.Time
 	lap      func(step string)
@@ -763,7 +765,11 @@ func (s *systemSync) readDigest(ctx context.Context) error {
 		}
 	}
 	if !s.o.Full && !s.o.Partial {
-		if s.dg, err = s.d.loadDigest(ctx, s.c, s.systemID, s.digestCtx); err != nil {
+		var par querier // see loadDigest
+		if s.staged {
+			par = s.d.read
+		}
+		if s.dg, err = s.d.loadDigest(ctx, s.c, par, s.systemID, s.digestCtx); err != nil {
 			return err
 		}
 		if s.dg != nil && !s.dirty.apply(s.dg) {
