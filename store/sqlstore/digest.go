@@ -324,8 +324,18 @@ type digestRow struct {
 }
 
 // readBase reads the base rows into sums and refs, on par's connections
-// if there is par, else one by one on q.
+// if there is par, else in one statement on q.
 func (d *DB) readBase(ctx context.Context, q, par querier, systemID int64, context string, base []digestRow, sums, refs []uint64) error {
+	// Throughout, a row that is gone or of another size by the time it is
+	// read was rewritten by another sync since its sizes were read: this
+	// one must start over.
+	decode := func(r *digestRow, b []byte) {
+		at := r.at / 16
+		for i := 0; i+16 <= len(b); i += 16 {
+			sums[at], refs[at] = binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
+			at++
+		}
+	}
 	read := func(q querier, r *digestRow) error {
 		found := false
 		err := d.eachRow(ctx, q, `SELECT entries, taken_at FROM sync_digests WHERE system_id = ? AND context = ? AND chunk = ?`,
@@ -334,30 +344,43 @@ func (d *DB) readBase(ctx context.Context, q, par querier, systemID int64, conte
 				if err := rows.Scan(&b, &r.taken); err != nil {
 					return err
 				}
-				if found = len(b) == r.size; !found {
-					return nil
-				}
-				at := r.at / 16
-				for i := 0; i+16 <= len(b); i += 16 {
-					sums[at], refs[at] = binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])
-					at++
+				if found = len(b) == r.size; found {
+					decode(r, b)
 				}
 				return nil
 			})
 		if err == nil && !found {
-			// Only on par's connections: another sync rewrote the digest
-			// since its sizes were read, and this one must start over.
 			return errRestage
 		}
 		return err
 	}
-	if par == nil || len(base) == 1 {
-		for i := range base {
-			if err := read(q, &base[i]); err != nil {
-				return err
-			}
+	if par == nil {
+		// One statement for every row: PostgreSQL reads a row out of its
+		// TOAST table while the one before is decoded here (six statements
+		// took 1.8-2.6 s to one's 1.0-1.7 s).
+		i := 0
+		err := d.eachRow(ctx, q, `SELECT chunk, entries, taken_at FROM sync_digests WHERE system_id = ? AND context = ? AND chunk >= 0 ORDER BY chunk`,
+			[]any{systemID, context}, func(rows *sql.Rows) error {
+				var chunk int
+				var b sql.RawBytes // read in place: a row is 16 MiB
+				if i >= len(base) {
+					return errRestage
+				}
+				r := &base[i]
+				i++
+				if err := rows.Scan(&chunk, &b, &r.taken); err != nil {
+					return err
+				}
+				if chunk != r.chunk || len(b) != r.size {
+					return errRestage
+				}
+				decode(r, b)
+				return nil
+			})
+		if err == nil && i < len(base) {
+			return errRestage
 		}
-		return nil
+		return err
 	}
 	var g errgroup.Group
 	g.SetLimit(max(2, min(4, runtime.GOMAXPROCS(0))))
