@@ -6,6 +6,7 @@ import (
 	"iter"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -413,6 +414,98 @@ func TestNewGrantsInKeyOrder(t *testing.T) {
 		}
 		if res := sync(steward.SyncOptions{Full: true}); res.Events != 0 {
 			t.Fatalf("a full comparison after the re-sync changed something: %+v", res)
+		}
+	})
+}
+
+// recordsSource yields fixed records, copies of them: the store fills
+// defaults in. Not a Skipper: the store takes each record's sum itself.
+type recordsSource struct{ recs []steward.Record }
+
+func (s *recordsSource) Read(context.Context) iter.Seq2[steward.Record, error] {
+	return func(yield func(steward.Record, error) bool) {
+		for i, r := range s.recs {
+			if r.Identity != nil {
+				c := *r.Identity
+				r.Identity = &c
+			}
+			r.Pos = fmt.Sprint("rec:", i+1)
+			if !yield(r, nil) {
+				return
+			}
+		}
+	}
+}
+
+// TestIdentityUpdatesInBatches: a re-sync writes each changed identity's
+// new values, null or not, in text and integer columns, and leaves the
+// others alone; on PostgreSQL, where those that set the same columns are
+// written in batches, over several batches of each.
+func TestIdentityUpdatesInBatches(t *testing.T) {
+	t.Parallel()
+	each(t, func(t *testing.T, db *sqlstore.DB) {
+		ctx := steward.WithActor(context.Background(), "test")
+		sys := storetest.MustSystem(t, db, nil)
+		p := storetest.MustPerson(t, db, nil)
+		const n = 2400 // each change more than one batch (sqlstore's identityUpdates)
+		at := func(i int) *time.Time {
+			c := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i) * time.Hour)
+			return &c
+		}
+		src := &recordsSource{}
+		for i := range n {
+			id := &steward.SourceIdentity{ExternalID: fmt.Sprint("svc", i), Name: fmt.Sprint("svc ", i), Kind: steward.KindBot,
+				CreatedAt: at(i), Labels: map[string]string{"n": fmt.Sprint(i)}}
+			if i%2 == 0 {
+				id.Owner = p.ExternalID
+			}
+			src.recs = append(src.recs, steward.Record{Identity: id})
+		}
+		if _, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		for i := range n {
+			switch id := src.recs[i].Identity; i % 4 {
+			case 0: // renamed, and its owner gone: a column of nulls
+				id.Name, id.Owner = fmt.Sprint("renamed ", i), ""
+			case 1: // no labels, and an owner: a column of ids
+				id.Labels, id.Owner = nil, p.ExternalID
+			case 2: // another creation time, renamed
+				id.CreatedAt, id.Name = at(10*i), fmt.Sprint("moved ", i)
+			}
+		}
+		if _, err := db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "test"}); err != nil {
+			t.Fatal(err)
+		}
+		got := map[string]steward.IdentityView{}
+		f := steward.IdentityFilter{SystemID: sys.ID}
+		f.Limit = steward.MaxLimit
+		for {
+			page, err := db.Identities(ctx, f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, x := range page.Items {
+				got[x.ExternalID] = x
+			}
+			if page.Next == "" {
+				break
+			}
+			f.After = page.Next
+		}
+		for i := range n {
+			want := src.recs[i].Identity
+			var owner int64
+			if want.Owner != "" {
+				owner = p.ID
+			}
+			x, ok := got[want.ExternalID]
+			if x.OwnerID == nil {
+				x.OwnerID = new(int64)
+			}
+			if !ok || x.Name != want.Name || !reflect.DeepEqual(x.Labels, want.Labels) || x.CreatedAt == nil || !x.CreatedAt.Equal(*want.CreatedAt) || *x.OwnerID != owner {
+				t.Fatalf("svc%d: %q, created %v, labels %v, owner %d; want %q, %v, %v, %d", i, x.Name, x.CreatedAt, x.Labels, *x.OwnerID, want.Name, want.CreatedAt, want.Labels, owner)
+			}
 		}
 	})
 }

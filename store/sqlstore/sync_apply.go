@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"encoding/json"
 	"maps"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -409,29 +411,112 @@ func (r *syncRun) updateIdentities(ctx context.Context) error {
 		return err
 	}
 	for i := range changes {
-		if err := r.updateIdentity(ctx, &changes[i]); err != nil {
+		if ch := &changes[i]; ch.old.ownerSource == string(steward.OwnerExplicit) {
+			// Somebody assigned it: what the source now says does not move it.
+			o, n := &ch.old, &ch.new
+			n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule = o.owner, o.team, o.ownerSource, o.ownerBy, o.teamBy, o.rule
+		}
+	}
+	if err := r.writeIdentities(ctx, changes); err != nil {
+		return err
+	}
+	for i := range changes {
+		if err := r.identityChanged(ctx, &changes[i]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// updateIdentity writes one changed identity and marks it touched. An
-// owner somebody assigned stays: what the source now says does not move
-// it. A new owner or team gets its event, and so does any other field that
-// changed: restored, disabled or updated (over a bulk-loaded row only the
-// digest may be new, and then there is none).
-func (r *syncRun) updateIdentity(ctx context.Context, ch *identityChange) error {
+// identityUpdates is how many changed identities one UPDATE writes on
+// PostgreSQL: a statement each cost a round trip, and the identities step
+// of a 1% re-sync of a million (3,333 renamed) 2.2-2.4 s against 1.5-2.0.
+// SQLite runs its statements in the process, and there an UPDATE … FROM of
+// a batch took the step from 0.5-0.8 s to 1.3-1.9.
+const identityUpdates = 500
+
+// writeIdentities writes the changed identities, each with its new content
+// hash, no removal time and the run's time; on PostgreSQL those that set
+// the same columns (changedColumns) together.
+func (r *syncRun) writeIdentities(ctx context.Context, changes []identityChange) error {
+	if !r.d.pg {
+		for i := range changes {
+			ch := &changes[i]
+			cols, args := changedColumns(&ch.old, &ch.new)
+			var set strings.Builder
+			for _, c := range cols {
+				set.WriteString(c + " = ?, ")
+			}
+			if err := r.exec(ctx, `UPDATE identities SET `+set.String()+`content_hash = ?, removed_at = NULL, updated_at = ? WHERE id = ?`,
+				append(args, ch.hash, micro(r.now), ch.old.id)...); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	type batch struct {
+		cols []string
+		rows [][]any // id, the columns' values, hash
+	}
+	var order []string
+	batches := map[string]*batch{}
+	for i := range changes {
+		ch := &changes[i]
+		cols, vals := changedColumns(&ch.old, &ch.new)
+		key := strings.Join(cols, ",")
+		b := batches[key]
+		if b == nil {
+			b = &batch{cols: cols}
+			batches[key] = b
+			order = append(order, key)
+		}
+		b.rows = append(b.rows, append(append([]any{ch.old.id}, vals...), ch.hash))
+	}
+	for _, key := range order {
+		b := batches[key]
+		// v(id, c0, …, h); the integer columns cast, for PostgreSQL, which
+		// takes VALUES' parameters for text otherwise.
+		names := []string{"id"}
+		cast := []bool{true}
+		var set strings.Builder
+		for i, c := range b.cols {
+			names, cast = append(names, "c"+strconv.Itoa(i)), append(cast, identityIntColumns[c])
+			set.WriteString(c + " = v.c" + strconv.Itoa(i) + ", ")
+		}
+		names, cast = append(names, "h"), append(cast, false)
+		one := make([]string, len(names))
+		for i := range names {
+			one[i] = "?"
+			if cast[i] {
+				one[i] = "CAST(? AS BIGINT)"
+			}
+		}
+		row := "(" + strings.Join(one, ", ") + ")"
+		for rows := range slices.Chunk(b.rows, identityUpdates) {
+			args := make([]any, 0, len(rows)*len(names)+1)
+			for _, v := range rows {
+				args = append(args, v...)
+			}
+			args = append(args, micro(r.now))
+			if err := r.exec(ctx, `WITH v(`+strings.Join(names, ", ")+`) AS (VALUES `+strings.Repeat(row+", ", len(rows)-1)+row+`)
+				UPDATE identities SET `+set.String()+`content_hash = v.h, removed_at = NULL, updated_at = ? FROM v WHERE identities.id = v.id`, args...); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// identityIntColumns are the columns changedColumns may set that hold
+// integers.
+var identityIntColumns = map[string]bool{"created_at": true, "owner_id": true, "team_id": true}
+
+// identityChanged marks a changed identity touched. A new owner or team
+// gets its event, and so does any other field that changed: restored,
+// disabled or updated (over a bulk-loaded row only the digest may be new,
+// and then there is none).
+func (r *syncRun) identityChanged(ctx context.Context, ch *identityChange) error {
 	o, n := ch.old, ch.new
-	if o.ownerSource == string(steward.OwnerExplicit) {
-		// Somebody assigned it: what the source now says does not move it.
-		n.owner, n.team, n.ownerSource, n.ownerBy, n.teamBy, n.rule = o.owner, o.team, o.ownerSource, o.ownerBy, o.teamBy, o.rule
-	}
-	set, args := changedColumns(&o, &n)
-	if err := r.exec(ctx, `UPDATE identities SET `+set+`content_hash = ?, removed_at = NULL, updated_at = ? WHERE id = ?`,
-		append(args, ch.hash, micro(r.now), o.id)...); err != nil {
-		return err
-	}
 	r.touched[o.id] = true
 	if o.owner != n.owner || o.team != n.team {
 		r.res.OwnersChanged++
@@ -466,20 +551,17 @@ func (r *syncRun) updateIdentity(ctx context.Context, ch *identityChange) error 
 	return r.ev.emit(ctx, action, steward.ObjectIdentity, o.id, steward.IdentityChanged{Changes: steward.Changes(diff), Source: r.o.Source})
 }
 
-// changedColumns renders, for an identity's UPDATE, the columns whose
-// value differs between its row o and what its record says now (n), as
-// "col = ?, " each, with their values. The columns that did not change are
+// changedColumns lists, for an identity's UPDATE, the columns whose value
+// differs between its row o and what its record says now (n), with their
+// values. The columns that did not change are
 // left out of the statement: SQLite rewrites the entries of every index on a
 // column a statement sets, changed or not, and identities have an index on
 // most of them (kind, environment, status, owner, team, name, created_at):
 // a renamed identity rewrites one index instead of eight.
-func changedColumns(o, n *identityRow) (string, []any) {
-	var b strings.Builder
-	var args []any
+func changedColumns(o, n *identityRow) (cols []string, args []any) {
 	col := func(name string, changed bool, v any) {
 		if changed {
-			b.WriteString(name + " = ?, ")
-			args = append(args, v)
+			cols, args = append(cols, name), append(args, v)
 		}
 	}
 	col("name", o.name != n.name, n.name)
@@ -497,7 +579,7 @@ func changedColumns(o, n *identityRow) (string, []any) {
 	col("owner_by", o.ownerBy != n.ownerBy, n.ownerBy)
 	col("team_by", o.teamBy != n.teamBy, n.teamBy)
 	col("owner_rule", o.rule != n.rule, n.rule)
-	return b.String(), args
+	return cols, args
 }
 
 // removeIdentities marks the identities the source no longer lists as
