@@ -57,6 +57,15 @@ func appendJSONLLine(b []byte, i int) []byte {
 	return append(b, '\n')
 }
 
+// jsonlLines returns the first n lines appendJSONLLine writes.
+func jsonlLines(n int) []byte {
+	var data []byte
+	for i := range n {
+		data = appendJSONLLine(data, i)
+	}
+	return data
+}
+
 // TestJSONLMillions reads a million lines (100,000 with -short) and checks
 // that the heap stays small: the importer holds one line at a time.
 func TestJSONLMillions(t *testing.T) {
@@ -98,11 +107,7 @@ func TestJSONLMillions(t *testing.T) {
 // BenchmarkJSONL measures how fast JSONL is read and checked, in records
 // per second, over 10,000 lines held in memory.
 func BenchmarkJSONL(b *testing.B) {
-	const lines = 10_000
-	var data []byte
-	for i := range lines {
-		data = appendJSONLLine(data, i)
-	}
+	data := jsonlLines(10_000)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	records := 0
@@ -128,11 +133,7 @@ var _ steward.Source = (*JSONL)(nil)
 // second over 100,000 short lines (the share of a re-sync that is only the
 // reader's).
 func BenchmarkJSONLSkipping(b *testing.B) {
-	const lines = 100_000
-	var data []byte
-	for i := range lines {
-		data = appendJSONLLine(data, i)
-	}
+	data := jsonlLines(100_000)
 	b.SetBytes(int64(len(data)))
 	b.ReportAllocs()
 	skipAll := func(_ []uint64, skip []bool) {

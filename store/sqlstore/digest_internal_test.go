@@ -16,15 +16,20 @@ import (
 	"github.com/stewardhq/steward"
 )
 
+// randomSums returns up to n distinct sums, sorted, as a digest holds them.
+func randomSums(rng *rand.Rand, n int) []uint64 {
+	sums := make([]uint64, n)
+	for i := range sums {
+		sums[i] = rng.Uint64() | 1
+	}
+	slices.Sort(sums)
+	return slices.Compact(sums)
+}
+
 func TestDigestFind(t *testing.T) {
 	rng := rand.New(rand.NewPCG(3, 4))
 	for _, n := range []int{1, 5, 64, 100000} {
-		sums := make([]uint64, n)
-		for i := range sums {
-			sums[i] = rng.Uint64() | 1
-		}
-		slices.Sort(sums)
-		sums = slices.Compact(sums)
+		sums := randomSums(rng, n)
 		refs := make([]uint64, len(sums))
 		g := newSyncDigest(sums, refs)
 		for i, s := range sums {
@@ -61,12 +66,7 @@ func TestDigestFind(t *testing.T) {
 		}
 	}
 	// A batch: present, absent and repeated sums, in groups of any size.
-	sums := make([]uint64, 1000)
-	for i := range sums {
-		sums[i] = rng.Uint64() | 1
-	}
-	slices.Sort(sums)
-	sums = slices.Compact(sums)
+	sums := randomSums(rng, 1000)
 	g := newSyncDigest(sums, make([]uint64, len(sums)))
 	var ask []uint64
 	want := map[int]bool{}
@@ -232,12 +232,7 @@ func TestDigestReadTorn(t *testing.T) {
 // knows; ns/lookup is per sum.
 func BenchmarkDigestSkip(b *testing.B) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	sums := make([]uint64, 6_000_000)
-	for i := range sums {
-		sums[i] = rng.Uint64() | 1
-	}
-	slices.Sort(sums)
-	sums = slices.Compact(sums)
+	sums := randomSums(rng, 6_000_000)
 	g := newSyncDigest(sums, make([]uint64, len(sums)))
 	lines := slices.Clone(sums)
 	rng.Shuffle(len(lines), func(i, j int) { lines[i], lines[j] = lines[j], lines[i] })
