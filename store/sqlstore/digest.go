@@ -262,17 +262,14 @@ func (d *DB) loadDigest(ctx context.Context, q, par querier, systemID int64, con
 	// sits at the end of each row's overflow chain: reading it here would
 	// walk every page of the digest once more; it comes with the entries.)
 	var base []digestRow
-	var delta bool
-	var total int
+	delta, whole, total := false, true, 0
 	err := d.eachRow(ctx, q, `SELECT chunk, length(entries) FROM sync_digests WHERE system_id = ? AND context = ? ORDER BY chunk`,
 		[]any{systemID, context}, func(rows *sql.Rows) error {
 			var r digestRow
 			if err := rows.Scan(&r.chunk, &r.size); err != nil {
 				return err
 			}
-			if r.size%16 != 0 {
-				total = -1 // does not read back whole
-			}
+			whole = whole && r.size%16 == 0
 			if r.chunk < 0 {
 				delta = true
 			} else {
@@ -284,8 +281,22 @@ func (d *DB) loadDigest(ctx context.Context, q, par querier, systemID int64, con
 	if err != nil {
 		return nil, err
 	}
-	if len(base) == 0 || total < 0 {
-		return nil, nil // none, or a delta without its base
+	if len(base) == 0 || !whole {
+		return nil, nil // none, a delta without its base, or not whole
+	}
+	// The base's time is in each of its rows (saveDigest): the first row's,
+	// read alone, says whether to read the rest.
+	var taken int64
+	if err := q.QueryRowContext(ctx, d.q(`SELECT taken_at FROM sync_digests WHERE system_id = ? AND chunk = ?`), systemID, base[0].chunk).Scan(&taken); err != nil {
+		return nil, err
+	}
+	if age := d.now().Sub(fromMicro(taken)); age > d.digestMaxAge {
+		// Bounds how long a wrong skip could last: two records sharing a
+		// 64-bit sum, or a digest gone astray, show at the next full
+		// comparison.
+		d.logger.Info("sync digest older than its limit; comparing every record", "system_id", systemID,
+			"age", age.Round(time.Second), "limit", d.digestMaxAge)
+		return nil, nil
 	}
 	m := &digestMerge{}
 	if delta {
@@ -300,21 +311,17 @@ func (d *DB) loadDigest(ctx context.Context, q, par querier, systemID int64, con
 	if err := d.readBase(ctx, q, par, systemID, context, base, sums[room:], refs[room:]); err != nil {
 		return nil, err
 	}
-	// Every base row has its base's time (saveDigest).
-	if taken := base[0].taken; d.now().Sub(fromMicro(taken)) > d.digestMaxAge {
-		// Bounds how long a wrong skip could last: two records sharing a
-		// 64-bit sum, or a digest gone astray, show at the next full
-		// comparison.
-		d.logger.Info("sync digest older than its limit; comparing every record", "system_id", systemID,
-			"age", d.now().Sub(fromMicro(taken)).Round(time.Second), "limit", d.digestMaxAge)
-		return nil, nil
+	for _, r := range base {
+		if r.taken != taken {
+			return nil, errRestage // another base since the first row was read
+		}
 	}
 	if !m.merge(sums, refs, room) || !slices.IsSorted(m.drops) {
 		d.logger.Warn("sync digest out of order; the next sync compares every record", "system_id", systemID)
 		return nil, nil
 	}
 	g := newSyncDigest(m.sums, m.refs)
-	g.base, g.drops, g.taken = n, m.drops, base[0].taken
+	g.base, g.drops, g.taken = n, m.drops, taken
 	for _, i := range m.fromAdds {
 		g.added[i/64] |= 1 << (i % 64)
 	}
