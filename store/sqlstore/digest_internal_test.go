@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
 
@@ -248,4 +249,41 @@ func BenchmarkDigestSkip(b *testing.B) {
 		at += batch
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/batch, "ns/lookup")
+}
+
+// TestDigestNotWhole: a digest with a row that is not a whole number of
+// entries, even a delta row read before the base, is not used.
+func TestDigestNotWhole(t *testing.T) {
+	t.Parallel()
+	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	ctx := steward.WithActor(context.Background(), "test")
+	if err := db.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	sys := &steward.System{Name: "whole", Kind: steward.SystemPostgres}
+	if err := db.CreateSystem(ctx, sys); err != nil {
+		t.Fatal(err)
+	}
+	entry := func(sum uint64) []byte {
+		return binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(nil, sum), 8)
+	}
+	taken := time.Now().UnixMicro()
+	for chunk, sum := range []uint64{7, 9} {
+		if _, err := db.write.ExecContext(ctx, `INSERT INTO sync_digests (system_id, context, chunk, entries, taken_at) VALUES (?, 'c', ?, ?, ?)`, sys.ID, chunk, entry(sum), taken); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, err := db.loadDigest(ctx, db.read, nil, sys.ID, "c"); err != nil || g == nil || len(g.sums) != 2 {
+		t.Fatalf("whole: digest %v, error %v", g, err)
+	}
+	if _, err := db.write.ExecContext(ctx, `INSERT INTO sync_digests (system_id, context, chunk, entries, taken_at) VALUES (?, 'c', ?, ?, 0)`, sys.ID, digestDrops, entry(7)[:8]); err != nil {
+		t.Fatal(err)
+	}
+	if g, err := db.loadDigest(ctx, db.read, nil, sys.ID, "c"); err != nil || g != nil {
+		t.Fatalf("a delta row of half an entry: digest %v, error %v; want none", g, err)
+	}
 }
