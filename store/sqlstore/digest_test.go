@@ -65,7 +65,7 @@ func (s *countingSkipper) ReadSkipping(_ context.Context, known steward.KnownFun
 func TestSyncDigestChunks(t *testing.T) {
 	t.Parallel()
 	each(t, func(t *testing.T, db *sqlstore.DB) {
-		sqlstore.SetDigestChunk(db, 4)
+		sqlstore.SetDigestChunk(db, 1) // 23 rows: more than one INSERT (digestRowsPerInsert)
 		sys := &steward.System{Name: "chunky", Kind: steward.SystemPostgres}
 		if err := db.CreateSystem(context.Background(), sys); err != nil {
 			t.Fatal(err)
