@@ -125,6 +125,18 @@ func (s identityScope) or(more ...identityScope) identityScope {
 	return out
 }
 
+// ofIDs reports whether the scope names its identities by id only (one, a
+// list, or the table touched): few of them, as a rule, to be looked up one
+// by one rather than found by walking a table (refreshGapsOf).
+func (s identityScope) ofIDs() bool {
+	for _, t := range s {
+		if t.by != byID && t.by != byIDs && t.by != byTouched {
+			return false
+		}
+	}
+	return len(s) > 0
+}
+
 // where renders the scope as an SQL condition over identities x, to be
 // put in parentheses, and the values of its placeholders in order. Lists
 // of ids are written out (int64List): they are the store's own integers,
