@@ -697,7 +697,16 @@ func (s *systemSync) open(ctx context.Context) error {
 	if err := s.d.createTemp(ctx, s.c, syncTables...); err != nil {
 		return err
 	}
-	if !s.d.pg {
+	if s.d.pg {
+		// A sync joins a few thousand staged or touched rows to tables of
+		// millions, whose pages a server that syncs them keeps in memory.
+		// At the default cost of a random page (4) PostgreSQL read the
+		// whole of identities for them instead of looking each up: the gap
+		// refresh of a 1% re-sync of a million, 0.55 s.
+		if _, err := s.c.ExecContext(ctx, `SET LOCAL random_page_cost = 1.1`); err != nil {
+			return err
+		}
+	} else {
 		// The staging tables live in SQLite's temporary database, whose
 		// page cache is 2 MiB by default; 8 MiB for this run (closeTemp
 		// sets it back). A larger main cache bought little speed for a lot
