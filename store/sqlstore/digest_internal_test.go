@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -194,15 +193,8 @@ func TestDigestMergeInPlace(t *testing.T) {
 // trust half of each. A row as listed reads back whole, with its time.
 func TestDigestReadTorn(t *testing.T) {
 	t.Parallel()
-	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	ctx := steward.WithActor(context.Background(), "test")
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openSQLite(t, ctx)
 	sys := &steward.System{Name: "torn", Kind: steward.SystemPostgres}
 	if err := db.CreateSystem(ctx, sys); err != nil {
 		t.Fatal(err)
@@ -255,15 +247,8 @@ func BenchmarkDigestSkip(b *testing.B) {
 // entries, even a delta row read before the base, is not used.
 func TestDigestNotWhole(t *testing.T) {
 	t.Parallel()
-	db, err := Open(filepath.Join(t.TempDir(), "steward.db"), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
 	ctx := steward.WithActor(context.Background(), "test")
-	if err := db.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	db := openSQLite(t, ctx)
 	sys := &steward.System{Name: "whole", Kind: steward.SystemPostgres}
 	if err := db.CreateSystem(ctx, sys); err != nil {
 		t.Fatal(err)
