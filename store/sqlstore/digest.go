@@ -231,6 +231,19 @@ func (g *syncDigest) wasSeen(i int) bool { return g.seen[i/64]&(1<<(i%64)) != 0 
 // digestEntry is one (sum, ref) pair of a digest being built.
 type digestEntry struct{ sum, ref uint64 }
 
+// A digest row holds its entries one after the other, 16 bytes each: the
+// sum, then the ref, little-endian.
+
+// entryAt reads the entry that starts at b[i].
+func entryAt(b []byte, i int) digestEntry {
+	return digestEntry{binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])}
+}
+
+// appendEntry appends e to a row.
+func appendEntry(b []byte, e digestEntry) []byte {
+	return binary.LittleEndian.AppendUint64(binary.LittleEndian.AppendUint64(b, e.sum), e.ref)
+}
+
 // A digest is written whole (its base, rows chunk >= 0, sorted) after a
 // first or Full sync, and after a sync that changed more than an eighth of
 // it. A sync that changed less writes only what changed since the base: the
@@ -259,8 +272,8 @@ const (
 func (d *DB) loadDigest(ctx context.Context, q, par querier, systemID int64, context string) (*syncDigest, error) {
 	// Only the rows' sizes first: length() of a blob reads its row's
 	// header, not all of it. (taken_at, a column added after entries,
-	// sits at the end of each row's overflow chain: reading it here would
-	// walk every page of the digest once more; it comes with the entries.)
+	// sits at the end of each row's overflow chain: it is read from the
+	// first row alone below, and from each row with its entries.)
 	var base []digestRow
 	delta, whole, total := false, true, 0
 	err := d.eachRow(ctx, q, `SELECT chunk, length(entries) FROM sync_digests WHERE system_id = ? AND context = ? ORDER BY chunk`,
@@ -376,7 +389,8 @@ func (d *DB) readRows(ctx context.Context, q querier, systemID int64, context st
 			}
 			at := r.at / 16
 			for k := 0; k+16 <= len(b); k += 16 {
-				sums[at], refs[at] = binary.LittleEndian.Uint64(b[k:]), binary.LittleEndian.Uint64(b[k+8:])
+				e := entryAt(b, k)
+				sums[at], refs[at] = e.sum, e.ref
 				at++
 			}
 			return nil
@@ -405,7 +419,7 @@ func (m *digestMerge) delta(rows *sql.Rows) error {
 		return err
 	}
 	for i := 0; i+16 <= len(b); i += 16 {
-		e := digestEntry{binary.LittleEndian.Uint64(b[i:]), binary.LittleEndian.Uint64(b[i+8:])}
+		e := entryAt(b, i)
 		switch chunk {
 		case digestDrops:
 			m.drops = append(m.drops, e.sum)
@@ -580,40 +594,34 @@ func (d *DB) clearDirty(ctx context.Context, q querier, dr *dirtyRows) error {
 // after a run that compared every record; the old base's time when a run
 // that skipped records rewrites the base whole, so that DigestMaxAge bounds
 // how long any entry goes without a full comparison.
-func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context string, taken int64, n int, next func() (digestEntry, bool)) error {
-	if err := d.dropDigest(ctx, q, systemID); err != nil {
+func (d *DB) saveDigest(ctx context.Context, c *sql.Conn, systemID int64, context string, taken int64, n int, next func() (digestEntry, bool)) error {
+	if err := d.dropDigest(ctx, c, systemID); err != nil {
 		return err
 	}
 	per := digestChunk
 	if d.digestChunk > 0 {
 		per = d.digestChunk
 	}
-	// Rows go digestRowsPerInsert to a statement: a statement a row of 64
-	// KiB would be a round trip each on PostgreSQL, 1,500 for a million
-	// identities' export.
+	// Rows go digestRowsPerInsert at a time to copyRows (COPY on
+	// PostgreSQL): a statement a row of 64 KiB would be a round trip each,
+	// 1,500 for a million identities' export.
+	rows := make([][]any, 0, digestRowsPerInsert)
 	bufs := make([][]byte, digestRowsPerInsert)
 	for i := range bufs {
 		bufs[i] = make([]byte, 0, 16*min(n, per))
 	}
-	chunk, rows, prev, first := 0, 0, uint64(0), true
+	cols := []string{"system_id", "chunk", "context", "entries", "taken_at"}
 	flush := func() error {
-		if rows == 0 {
-			return nil
-		}
-		args := make([]any, 0, 5*rows)
-		for i := range rows {
-			args = append(args, systemID, chunk-rows+i, context, bufs[i], taken)
-		}
-		if _, err := q.ExecContext(ctx, d.q(`INSERT INTO sync_digests (system_id, chunk, context, entries, taken_at) VALUES `+
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", rows), ", ")), args...); err != nil {
+		if err := d.copyRows(ctx, c, "sync_digests", cols, rows); err != nil {
 			return fmt.Errorf("save sync digest: %w", err)
 		}
 		for i := range rows {
-			bufs[i] = bufs[i][:0] // the statement has run: its arguments are free again
+			bufs[i] = bufs[i][:0] // the rows are written: their buffers are free again
 		}
-		rows = 0
+		rows = rows[:0]
 		return nil
 	}
+	chunk, prev, first := 0, uint64(0), true
 	for {
 		e, ok := next()
 		if !ok {
@@ -621,27 +629,27 @@ func (d *DB) saveDigest(ctx context.Context, q querier, systemID int64, context 
 		}
 		if !first && e.sum <= prev {
 			d.logger.Info("two records of one sync share a sum; no digest kept", "system_id", systemID)
-			return d.dropDigest(ctx, q, systemID)
+			return d.dropDigest(ctx, c, systemID)
 		}
 		first, prev = false, e.sum
-		b := binary.LittleEndian.AppendUint64(bufs[rows], e.sum)
-		bufs[rows] = binary.LittleEndian.AppendUint64(b, e.ref)
-		if len(bufs[rows]) == 16*per {
-			chunk, rows = chunk+1, rows+1
-			if rows == len(bufs) {
+		if bufs[len(rows)] = appendEntry(bufs[len(rows)], e); len(bufs[len(rows)]) == 16*per {
+			rows = append(rows, []any{systemID, chunk, context, bufs[len(rows)], taken})
+			chunk++
+			if len(rows) == len(bufs) {
 				if err := flush(); err != nil {
 					return err
 				}
 			}
 		}
 	}
-	if len(bufs[rows]) > 0 {
-		chunk, rows = chunk+1, rows+1
+	if len(bufs[len(rows)]) > 0 {
+		rows = append(rows, []any{systemID, chunk, context, bufs[len(rows)], taken})
 	}
 	return flush()
 }
 
-// digestRowsPerInsert is how many rows of a digest one INSERT writes.
+// digestRowsPerInsert is how many rows of a digest saveDigest hands to
+// copyRows at a time.
 const digestRowsPerInsert = 16
 
 // saveDelta replaces a system's delta rows, keeping its base.
@@ -662,9 +670,7 @@ func (d *DB) saveDelta(ctx context.Context, q querier, systemID int64, context s
 		}
 		buf := make([]byte, 0, 16*row.n)
 		for i := range row.n {
-			e := row.entry(i)
-			buf = binary.LittleEndian.AppendUint64(buf, e.sum)
-			buf = binary.LittleEndian.AppendUint64(buf, e.ref)
+			buf = appendEntry(buf, row.entry(i))
 		}
 		if _, err := q.ExecContext(ctx, d.q(`INSERT INTO sync_digests (system_id, chunk, context, entries) VALUES (?, ?, ?, ?)`),
 			systemID, row.chunk, context, buf); err != nil {
