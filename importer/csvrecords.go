@@ -247,3 +247,6 @@ func (c *csvRows) next() (row []string, line int, bad, err error) {
 	}
 	return row, line, bad, err
 }
+
+// newBufReader buffers r for csvRecords.
+func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 64<<10) }

@@ -1,7 +1,6 @@
 package importer
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -370,6 +369,3 @@ func jsonlError(err error) error {
 	// Unknown fields and bad times: encoding/json's words are clear enough.
 	return steward.Errorf(steward.EINVALID, "%s.", strings.TrimPrefix(err.Error(), "json: "))
 }
-
-// newBufReader buffers r for the CSV reader (csvRecords).
-func newBufReader(r io.Reader) *bufio.Reader { return bufio.NewReaderSize(r, 64<<10) }

@@ -353,16 +353,16 @@ func resyncAgain(dsn, dir string, n int, cpuprofile, memprofile string, verbose,
 		resetPeak()
 		src := must(importer.Open(importer.FormatJSONL, file, importer.Options{}))
 		mem := watchMem(profileFile(memprofile, i+1))
-		cpu0, sys0 := cpuTime(), sysTime()
+		u0 := usageNow()
 		t0 := time.Now()
 		res := must(db.SyncSystem(ctx, sys.ID, src, steward.SyncOptions{Source: "bench"}))
-		sys1 := sysTime()
+		u := usageNow()
 		took := time.Since(t0)
 		peakGo := mem.end()
 		t1 := time.Now()
 		check(eng.Checkpoint(ctx))
 		log.Printf("%s: %s (CPU %s, of it system %s; %d minor page faults), %d events, peak RSS %d MiB (Go's %d MiB); checkpoint after it %s", filepath.Base(file), took.Round(time.Millisecond),
-			(cpuTime() - cpu0).Round(time.Millisecond), (sys1.sys - sys0.sys).Round(time.Millisecond), sys1.faults-sys0.faults, res.Events,
+			(u.cpu - u0.cpu).Round(time.Millisecond), (u.sys - u0.sys).Round(time.Millisecond), u.faults-u0.faults, res.Events,
 			peakRSS()>>20, peakGo>>20, time.Since(t1).Round(time.Millisecond))
 	}
 	pprof.StopCPUProfile() // the re-syncs only

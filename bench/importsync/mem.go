@@ -69,29 +69,21 @@ func (w *memWatch) end() uint64 {
 	return w.peakGo
 }
 
-// cpuTime is the CPU time the process has used so far, user and system:
-// on a shared machine a phase's CPU time varies less than its wall time
-// (SQLite runs in the process; PostgreSQL's work is not counted).
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+// usage is what the process has used so far: CPU time, user and system
+// (on a shared machine a phase's CPU time varies less than its wall time;
+// SQLite runs in the process, PostgreSQL's work is not counted), system
+// CPU time, and minor page faults (on a virtual machine each costs
+// microseconds, and a sync that fills fresh memory pays for every page of
+// it).
+type usage struct {
+	cpu, sys time.Duration
+	faults   int64
 }
 
-// sysUse is the process's system CPU time and minor page faults so far:
-// on a virtual machine each fault costs microseconds, and a sync that
-// fills fresh memory pays for every page of it.
-type sysUse struct {
-	sys    time.Duration
-	faults int64
-}
-
-func sysTime() sysUse {
+func usageNow() usage {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return sysUse{}
+		return usage{}
 	}
-	return sysUse{time.Duration(ru.Stime.Nano()), ru.Minflt}
+	return usage{time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), time.Duration(ru.Stime.Nano()), ru.Minflt}
 }
