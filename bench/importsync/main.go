@@ -173,7 +173,7 @@ func main() {
 
 	host, _ := os.Hostname()
 	fmt.Printf("### Reconciliation: %s, %d identities, %d grants, %d entitlements\n\n", db.Dialect(), *identities, *grants, *entitlements)
-	fmt.Printf("Machine: %s, %d cores, %s. Date: %s. %s.\n\n", host, runtime.NumCPU(), machine.CPUModel(), time.Now().UTC().Format("2006-01-02"), runtime.Version())
+	fmt.Printf("Machine: %s, %d cores, %s. Date: %s. %s. %s.\n\n", host, runtime.NumCPU(), machine.CPUModel(), time.Now().UTC().Format("2006-01-02"), runtime.Version(), eng.Version(ctx))
 	fmt.Printf("Command: `go run ./bench/importsync -db <%s> -identities %d -grants %d -entitlements %d -change %g`\n\n", db.Dialect(), *identities, *grants, *entitlements, *change)
 	fmt.Printf("Raw insert speed of the same engine in the same run (%s): **%.0f rows/s**\n\n", rawMethod(eng), raw)
 	fmt.Printf("Keyed raw insert speed, the same way into two tables of the load's shape with their primary and unique keys (1 identity row to 5 grant rows; no secondary index, no foreign key): **%.0f rows/s**\n\n", keyed)
@@ -344,6 +344,7 @@ func resyncAgain(dsn, dir string, n int, cpuprofile, memprofile string, verbose,
 	defer eng.Close()
 	check(db.Migrate(ctx)) // as steward import does: the database may be from an older version
 	sys := must(db.SystemByName(ctx, "bench-import"))
+	log.Printf("engine: %s", eng.Version(ctx))
 	if cpuprofile != "" {
 		f := must(os.Create(cpuprofile)) // #nosec G304 -- a benchmark's -cpuprofile flag
 		check(pprof.StartCPUProfile(f))
