@@ -16,6 +16,7 @@ import (
 	"github.com/stewardhq/steward"
 	"github.com/stewardhq/steward/internal/testenv"
 	"github.com/stewardhq/steward/store/sqlstore"
+	"github.com/stewardhq/steward/store/sqlstore/sqlstoretest"
 )
 
 func writeFile(t *testing.T, name, body string) string {
@@ -364,5 +365,23 @@ func TestImportLinksAcrossSystems(t *testing.T) {
 	}
 	if back, err := s.IdentityLinks(ctx, *links[0].ToID); err != nil || len(back) != 1 || back[0].FromSystem != "k8s-prod" {
 		t.Errorf("links of the role: %+v, %v", back, err)
+	}
+}
+
+// TestMigrateAdvisesPostgres runs 'steward migrate' on a schema of the test
+// server: it logs the server's settings that matter at scale (a fresh
+// schema is too small for any advice), and on SQLite it logs none.
+func TestMigrateAdvisesPostgres(t *testing.T) {
+	t.Parallel()
+	code, _, stderr := run(t, "migrate", "--db", sqlstoretest.FreshSchemaDSN(t), "--log-format", "json")
+	if code != 0 {
+		t.Fatal(stderr)
+	}
+	if !strings.Contains(stderr, `"msg":"postgresql settings","shared_buffers_mib":`) || strings.Contains(stderr, `"level":"WARN","msg":"PostgreSQL's`) {
+		t.Fatalf("migrate on PostgreSQL: %s", stderr)
+	}
+	code, _, stderr = run(t, "migrate", "--db", filepath.Join(t.TempDir(), "s.db"))
+	if code != 0 || strings.Contains(stderr, "postgresql settings") {
+		t.Fatalf("migrate on SQLite: exit %d %s", code, stderr)
 	}
 }

@@ -82,6 +82,7 @@ gracefully.`,
 				return err
 			}
 			defer db.Close()
+			adviseServer(ctx, e, db)
 			var token, approverToken string
 			var approver *steward.Person
 			var waiting int

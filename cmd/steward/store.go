@@ -71,7 +71,13 @@ func newMigrateCmd(e *env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "migrate",
 		Short: "Apply the database schema migrations (serve does this on start too)",
-		Args:  cobra.NoArgs,
+		Long: `Apply the database schema migrations (serve does this on start too).
+
+On PostgreSQL it then logs the server settings that decide how Steward keeps
+up at scale (shared_buffers, huge_pages, the size of Steward's tables), with a
+warning for each that will slow it down (docs/sizing.md, PostgreSQL settings).
+serve logs the same on start.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, err := openStore(cmd.Context(), e, dsn, true)
 			if err != nil {
@@ -83,9 +89,29 @@ func newMigrateCmd(e *env) *cobra.Command {
 				return err
 			}
 			e.logger.Info("schema up to date", "dialect", db.Dialect(), "version", v)
+			adviseServer(cmd.Context(), e, db)
 			return nil
 		},
 	}
 	addDBFlag(cmd, &dsn)
 	return cmd
+}
+
+// adviseServer logs, for a PostgreSQL store, the server settings that
+// decide how it keeps up at scale, and a warning for each that will slow
+// Steward down at the size its tables have reached (ServerTuning.Advice).
+// Reading them is advice only: a failure is logged, not returned.
+func adviseServer(ctx context.Context, e *env, db *sqlstore.DB) {
+	t, err := db.ServerTuning(ctx)
+	if err != nil {
+		e.logger.Warn("cannot read the PostgreSQL server's settings", "err", err)
+		return
+	}
+	if t == nil {
+		return
+	}
+	e.logger.Info("postgresql settings", "shared_buffers_mib", t.SharedBuffers>>20, "huge_pages", t.HugePages, "tables_mib", t.TablesSize>>20)
+	for _, a := range t.Advice() {
+		e.logger.Warn(a)
+	}
 }
